@@ -1,0 +1,38 @@
+# One command each: `make demo` installs everything and starts the reference deployment;
+# `make test` installs everything and runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOSO_DATABASE_URL ?= sqlite:///var/hoso.db
+export HOSO_DATABASE_URL
+
+.PHONY: install demo test bench check clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+check: install
+	$(BIN)/hoso check
+
+demo: install
+	mkdir -p var
+	$(BIN)/hoso migrate --yes --as demo
+	$(BIN)/hoso demo --once
+	$(BIN)/hoso serve --host 127.0.0.1 --port 8000
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

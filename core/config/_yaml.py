@@ -1,0 +1,101 @@
+"""YAML reading that remembers where every key and value stands in the file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+Path = tuple  # a key path: str keys and int list positions
+Position = tuple[int, int]  # 1-based line and column
+
+
+class YamlSyntaxError(Exception):
+    def __init__(self, message: str, line: int, column: int):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def load_with_positions(text: str) -> tuple[Any, dict[Path, Position], list[tuple[Path, Position, str]]]:
+    """Parse one YAML document.
+
+    Returns the data, a map from key path to (line, column) of the value (and of the key, under the path
+    followed by ``"<key>"``), and a list of duplicate-key problems. Raises YamlSyntaxError with the position of
+    a syntax error.
+    """
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or str(exc)
+        if exc.context:
+            problem = f"{problem} ({exc.context})"
+        raise YamlSyntaxError(f"YAML syntax error: {problem}", line, col) from None
+    except yaml.YAMLError as exc:  # pragma: no cover - errors without a mark
+        raise YamlSyntaxError(f"YAML error: {exc}", 1, 1) from None
+    positions: dict[Path, Position] = {}
+    duplicates: list[tuple[Path, Position, str]] = []
+    if node is None:
+        return None, positions, duplicates
+    constructor = _Loader("")
+    try:
+        data = _build(node, (), positions, duplicates, constructor)
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        raise YamlSyntaxError(f"YAML error: {exc.problem}", mark.line + 1, mark.column + 1) from None
+    return data, positions, duplicates
+
+
+def _pos(node: yaml.Node) -> Position:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _build(node, path, positions, duplicates, constructor):
+    positions[path] = _pos(node)
+    if isinstance(node, yaml.MappingNode):
+        result: dict = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise yaml.constructor.ConstructorError(
+                    None, None, "merge keys (<<) are not supported", key_node.start_mark
+                )
+            key = constructor.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)) or key is None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "keys must be plain strings", key_node.start_mark
+                )
+            key = str(key) if not isinstance(key, str) else key
+            if key in result:
+                duplicates.append((path + (key,), _pos(key_node), key))
+            positions[path + ("<key>", key)] = _pos(key_node)
+            result[key] = _build(value_node, path + (key,), positions, duplicates, constructor)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _build(item, path + (i,), positions, duplicates, constructor) for i, item in enumerate(node.value)
+        ]
+    if node.tag == "tag:yaml.org,2002:timestamp":
+        # Dates stay ISO strings, so JSON Schema sees what the file says; typed objects parse them.
+        return node.value
+    return constructor.construct_object(node, deep=True)
+
+
+def position_of(positions: dict[Path, Position], path: Path, *, key: bool = False) -> Position:
+    """The position of the deepest known prefix of ``path`` (its key, when ``key`` is true)."""
+    path = tuple(path)
+    if key and path:
+        kp = path[:-1] + ("<key>", path[-1])
+        if kp in positions:
+            return positions[kp]
+    while path:
+        if path in positions:
+            return positions[path]
+        path = path[:-1]
+    return positions.get((), (1, 1))

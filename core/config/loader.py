@@ -1,0 +1,818 @@
+"""Load, validate and cross-check a configuration directory.
+
+Every file is parsed with positions, validated against its JSON Schema, then turned into frozen objects;
+references between files are checked last. All problems of a run are collected and raised together as one
+``ConfigErrors``; nothing is returned unless the whole configuration is valid.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import re
+import string
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import jsonschema
+from referencing import Registry, Resource
+
+from ._yaml import YamlSyntaxError, load_with_positions, position_of
+from .types import (
+    ChoiceList,
+    ChoiceOption,
+    Config,
+    Conversion,
+    EntityDef,
+    FieldDef,
+    FormDef,
+    FormSection,
+    GrantDef,
+    HierarchyDef,
+    IndexDef,
+    Label,
+    ModuleDef,
+    NamingDef,
+    ReportDef,
+    RoleDef,
+    TransitionDef,
+    UnitRow,
+    UnitTypeDef,
+    WorkflowDef,
+)
+
+__all__ = ["ConfigIssue", "ConfigErrors", "load_config", "SCHEMA_DIR", "KINDS"]
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+# kind -> (folder relative to the config root, one file or a folder of files)
+KINDS: dict[str, tuple[str, bool]] = {
+    "lists": ("forms_config/lists", True),
+    "entity": ("forms_config/entities", True),
+    "form": ("forms_config/forms", True),
+    "workflow": ("forms_config/workflows", True),
+    "report": ("forms_config/reports", True),
+    "hierarchy": ("roles_config/hierarchy.yaml", False),
+    "role": ("roles_config/roles", True),
+    "modules": ("roles_config/modules.yaml", False),
+}
+
+# Types whose values are stored as text and whose length constraints make sense.
+TEXT_TYPES = {"text", "long_text", "citizen_id", "phone", "email", "choice"}
+ORDERED_TYPES = {"integer", "decimal", "date", "datetime"}
+ACTIONS = {"read", "create", "update", "delete", "restore", "export", "run_reports", "approve_reports", "manage_users"}
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ConfigErrors(Exception):
+    """Every problem found in a configuration, in file order."""
+
+    def __init__(self, issues: list[ConfigIssue]):
+        self.issues = sorted(issues, key=lambda i: (i.file, i.line, i.column, i.message))
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        n = len(self.issues)
+        head = f"{n} configuration error{'s' if n != 1 else ''}:"
+        return "\n".join([head] + [f"  {i}" for i in self.issues])
+
+
+def _path_str(path: Iterable) -> str:
+    out = ""
+    for p in path:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        else:
+            out += f".{p}" if out else str(p)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _validators() -> dict[str, jsonschema.protocols.Validator]:
+    schemas = {}
+    for f in SCHEMA_DIR.glob("*.schema.json"):
+        schemas[f.name.removesuffix(".schema.json")] = json.loads(f.read_text(encoding="utf-8"))
+    registry = Registry().with_resources(
+        (s["$id"], Resource.from_contents(s)) for s in schemas.values()
+    )
+    out = {}
+    for name, schema in schemas.items():
+        cls = jsonschema.validators.validator_for(schema)
+        cls.check_schema(schema)
+        out[name] = cls(schema, registry=registry, format_checker=cls.FORMAT_CHECKER)
+    return out
+
+
+class _File:
+    """One parsed configuration file, and a way to report problems at its positions."""
+
+    def __init__(self, loader: "_Loader", rel: str, data: Any, positions: dict):
+        self.loader = loader
+        self.rel = rel
+        self.data = data
+        self.positions = positions
+
+    def error(self, path: tuple, message: str, *, key: bool = False) -> None:
+        line, col = position_of(self.positions, path, key=key)
+        self.loader.issues.append(ConfigIssue(self.rel, line, col, _path_str(path), message))
+
+
+class _Loader:
+    def __init__(self, root: Path):
+        self.root = root
+        self.issues: list[ConfigIssue] = []
+        self.hasher = hashlib.sha256()
+
+    # -- reading ---------------------------------------------------------------------------------------
+    def _read(self, path: Path) -> bytes | None:
+        rel = self._rel(path)
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            self.issues.append(ConfigIssue(rel, 1, 1, "", f"cannot read file: {exc.strerror}"))
+            return None
+        self.hasher.update(rel.encode() + b"\0" + raw + b"\0")
+        return raw
+
+    def _rel(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def parse(self, path: Path, kind: str) -> _File | None:
+        raw = self._read(path)
+        rel = self._rel(path)
+        if raw is None:
+            return None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            self.issues.append(ConfigIssue(rel, line, 1, "", "file is not valid UTF-8 text"))
+            return None
+        try:
+            data, positions, duplicates = load_with_positions(text)
+        except YamlSyntaxError as exc:
+            self.issues.append(ConfigIssue(rel, exc.line, exc.column, "", exc.message))
+            return None
+        f = _File(self, rel, data, positions)
+        for dpath, (line, col), key in duplicates:
+            self.issues.append(
+                ConfigIssue(rel, line, col, _path_str(dpath), f"duplicate key {key!r}: each key may appear once")
+            )
+        if data is None:
+            f.error((), f"file is empty: expected a {kind} definition")
+            return None
+        before = len(self.issues)
+        self._validate(f, kind)
+        if len(self.issues) > before:
+            return None
+        return f
+
+    def _validate(self, f: _File, kind: str) -> None:
+        validator = _validators()[kind]
+        for err in sorted(validator.iter_errors(f.data), key=lambda e: list(map(str, e.absolute_path))):
+            self._schema_error(f, err)
+
+    def _schema_error(self, f: _File, err: jsonschema.ValidationError) -> None:
+        path = tuple(err.absolute_path)
+        if err.validator in ("anyOf", "oneOf") and err.context:
+            best = jsonschema.exceptions.best_match(err.context)
+            return self._schema_error(f, best)
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            allowed = sorted(err.schema.get("properties", {}))
+            extra = [k for k in err.instance if k not in err.schema.get("properties", {})]
+            for k in extra:
+                hint = _closest(k, allowed)
+                msg = f"unknown key {k!r}"
+                msg += f" (did you mean {hint!r}?)" if hint else ""
+                msg += f"; expected one of: {', '.join(allowed)}" if allowed else ""
+                f.error(path + (k,), msg, key=True)
+            return
+        if err.validator == "propertyNames":
+            bad = err.instance
+            if isinstance(err.instance, str):
+                f.error(path + (bad,), f"invalid name {bad!r}: expected lower case letters, digits and "
+                        "underscores, starting with a letter", key=True)
+            return
+        if err.validator == "required":
+            missing = re.findall(r"'([^']+)' is a required property", err.message)
+            key = missing[0] if missing else err.message
+            f.error(path, f"missing required key {key!r}")
+            return
+        if err.validator == "enum":
+            allowed = ", ".join(map(repr, err.validator_value))
+            hint = _closest(str(err.instance), [str(v) for v in err.validator_value])
+            msg = f"expected one of {allowed}; found {err.instance!r}"
+            if hint:
+                msg += f" (did you mean {hint!r}?)"
+            f.error(path, msg)
+            return
+        if err.validator == "type":
+            expected = err.validator_value
+            expected = " or ".join(expected) if isinstance(expected, list) else expected
+            f.error(path, f"expected {_a(expected)}; found {_describe(err.instance)}")
+            return
+        if err.validator == "pattern":
+            desc = err.schema.get("description") or f"a value matching {err.validator_value}"
+            f.error(path, f"expected {desc}; found {err.instance!r}")
+            return
+        if err.validator == "$ref" or err.validator == "allOf":
+            return
+        f.error(path, f"{err.message}")
+
+    def parse_kind(self, kind: str) -> list[_File]:
+        where, many = KINDS[kind]
+        target = self.root / where
+        if many:
+            if not target.is_dir():
+                return []
+            paths = sorted(p for p in target.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        else:
+            paths = [target] if target.is_file() else []
+        return [f for f in (self.parse(p, kind) for p in paths) if f is not None]
+
+
+def _a(word: str) -> str:
+    names = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "a whole number",
+             "number": "a number", "boolean": "true or false", "null": "nothing"}
+    return names.get(word, word)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"a boolean ({value})"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    return f"a string ({value!r})"
+
+
+def _closest(word: str, options: list[str]) -> str | None:
+    import difflib
+
+    found = difflib.get_close_matches(word, options, n=1, cutoff=0.7)
+    return found[0] if found else None
+
+
+def _label(d: dict | None) -> Label | None:
+    if d is None:
+        return None
+    return Label(vi=d["vi"], en=d.get("en"))
+
+
+# -- building typed objects -------------------------------------------------------------------------------
+
+
+def _field(name: str, d: dict) -> FieldDef:
+    conv = None
+    if "convert" in d:
+        mapping = d["convert"].get("map")
+        conv = Conversion(
+            from_type=d["convert"]["from"],
+            mapping=tuple(mapping.items()) if mapping is not None else None,
+        )
+    return FieldDef(
+        name=name,
+        type=d["type"],
+        label=_label(d["label"]),
+        help=_label(d.get("help")),
+        required=d.get("required", False),
+        unique=d.get("unique", False),
+        index=d.get("index", False),
+        default=tuple(d["default"]) if isinstance(d.get("default"), list) else d.get("default"),
+        min=d.get("min"),
+        max=d.get("max"),
+        min_length=d.get("min_length"),
+        max_length=d.get("max_length"),
+        pattern=d.get("pattern"),
+        list=d.get("list"),
+        entity=d.get("entity"),
+        fields=tuple(_field(n, c) for n, c in d.get("fields", {}).items()),
+        max_digits=d.get("max_digits"),
+        decimal_places=d.get("decimal_places"),
+        renamed_from=d.get("renamed_from"),
+        convert=conv,
+    )
+
+
+def _entity(f: _File) -> EntityDef:
+    d = f.data
+    naming = None
+    if "naming" in d:
+        n = d["naming"]
+        naming = NamingDef(
+            field=n["field"],
+            pattern=n["pattern"],
+            sequence_per=tuple(n.get("sequence_per", ())),
+            date_field=n.get("date_field"),
+        )
+    return EntityDef(
+        name=d["entity"],
+        label=_label(d["label"]),
+        table=d.get("table", d["entity"]),
+        fields=tuple(_field(n, fd) for n, fd in d["fields"].items()),
+        unit_field=d.get("unit_field"),
+        title_field=d.get("title_field"),
+        naming=naming,
+        indexes=tuple(IndexDef(tuple(i["fields"]), i.get("unique", False)) for i in d.get("indexes", ())),
+        source=f.rel,
+    )
+
+
+_PLACEHOLDER = re.compile(r"^(?P<name>[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)?)(?::(?P<spec>0?\d+))?$")
+
+
+def naming_placeholders(pattern: str) -> list[tuple[str, str | None]]:
+    """The ``{name[:spec]}`` placeholders of a naming pattern; raises ValueError on a malformed one."""
+    out = []
+    for _lit, name, spec, conv in string.Formatter().parse(pattern):
+        if name is None:
+            continue
+        if conv:
+            raise ValueError(f"placeholder {{{name}!{conv}}}: conversions are not allowed")
+        m = _PLACEHOLDER.match(name + (f":{spec}" if spec else ""))
+        if not m:
+            raise ValueError(f"placeholder {{{name}{':' + spec if spec else ''}}} is not of the form "
+                             "{field}, {unit.code}, {seq:02} or {year}")
+        out.append((m["name"], m["spec"]))
+    return out
+
+
+class _Checker:
+    """Checks references across files once every file has been parsed."""
+
+    def __init__(self, loader: _Loader):
+        self.loader = loader
+
+    def entity(self, f: _File, e: EntityDef, lists: dict[str, ChoiceList], entities: dict[str, EntityDef]):
+        def check_field(fd: FieldDef, path: tuple, in_child: bool):
+            t = fd.type
+            if t in ("choice", "multi_choice"):
+                if not fd.list:
+                    f.error(path, f"a {t} field needs 'list': the name of a choice list")
+                elif fd.list not in lists:
+                    hint = _closest(fd.list, list(lists))
+                    f.error(path + ("list",), f"unknown choice list {fd.list!r}"
+                            + (f" (did you mean {hint!r}?)" if hint else "")
+                            + (f"; defined lists: {', '.join(sorted(lists))}" if lists else "; no lists are defined"))
+            elif fd.list:
+                f.error(path + ("list",), f"'list' applies only to choice fields, not to a {t} field")
+            if t == "reference":
+                if not fd.entity:
+                    f.error(path, "a reference field needs 'entity': the entity it points to")
+                elif fd.entity not in entities:
+                    hint = _closest(fd.entity, list(entities))
+                    f.error(path + ("entity",), f"unknown entity {fd.entity!r}"
+                            + (f" (did you mean {hint!r}?)" if hint else ""))
+            elif fd.entity:
+                f.error(path + ("entity",), f"'entity' applies only to reference fields, not to a {t} field")
+            if t == "child_table":
+                if in_child:
+                    f.error(path + ("type",), "child tables cannot be nested inside a child table")
+                if not fd.fields:
+                    f.error(path, "a child_table field needs 'fields': the columns of its rows")
+                for child in fd.fields:
+                    check_field(child, path + ("fields", child.name), True)
+                if fd.unique or fd.index:
+                    f.error(path, "a child_table field cannot be unique or indexed")
+            elif fd.fields:
+                f.error(path + ("fields",), f"'fields' applies only to child_table fields, not to a {t} field")
+            if (fd.min_length is not None or fd.max_length is not None or fd.pattern) and t not in TEXT_TYPES:
+                f.error(path, f"length and pattern constraints apply to text fields, not to a {t} field")
+            if fd.min_length is not None and fd.max_length is not None and fd.min_length > fd.max_length:
+                f.error(path + ("min_length",), f"min_length {fd.min_length} is greater than max_length {fd.max_length}")
+            if (fd.min is not None or fd.max is not None) and t not in ORDERED_TYPES:
+                f.error(path, f"min and max apply to integer, decimal, date and datetime fields, not to a {t} field")
+            for key in ("min", "max"):
+                v = getattr(fd, key)
+                if v is not None and t in ORDERED_TYPES:
+                    try:
+                        _coerce_bound(t, v)
+                    except ValueError as exc:
+                        f.error(path + (key,), str(exc))
+            if fd.min is not None and fd.max is not None and t in ORDERED_TYPES:
+                try:
+                    if _coerce_bound(t, fd.min) > _coerce_bound(t, fd.max):
+                        f.error(path + ("min",), f"min {fd.min!r} is greater than max {fd.max!r}")
+                except (ValueError, TypeError):
+                    pass
+            if fd.pattern:
+                try:
+                    re.compile(fd.pattern)
+                except re.error as exc:
+                    f.error(path + ("pattern",), f"invalid regular expression: {exc}")
+            if (fd.max_digits is not None or fd.decimal_places is not None) and t != "decimal":
+                f.error(path, f"max_digits and decimal_places apply to decimal fields, not to a {t} field")
+            if fd.max_digits is not None and fd.decimal_places is not None and fd.decimal_places > fd.max_digits:
+                f.error(path + ("decimal_places",), "decimal_places cannot exceed max_digits")
+            if fd.default is not None:
+                problem = _check_default(fd, lists)
+                if problem:
+                    f.error(path + ("default",), problem)
+            if fd.convert is not None and fd.convert.from_type == t and fd.convert.mapping is None:
+                f.error(path + ("convert",), f"convert.from is {t!r}, the field's own type: nothing to convert")
+            if fd.unique and t in ("multi_choice", "attachment", "long_text"):
+                f.error(path + ("unique",), f"a {t} field cannot be unique")
+
+        for fd in e.fields:
+            check_field(fd, ("fields", fd.name), False)
+        names = {fd.name for fd in e.fields}
+        for fd in e.fields:
+            if fd.renamed_from and fd.renamed_from in names:
+                f.error(("fields", fd.name, "renamed_from"),
+                        f"renamed_from {fd.renamed_from!r} names a field that still exists in this entity")
+        for key in ("unit_field", "title_field"):
+            v = getattr(e, key)
+            if v is not None:
+                if v not in names:
+                    f.error((key,), f"unknown field {v!r}; fields of {e.name!r}: {', '.join(sorted(names))}")
+                elif key == "unit_field" and e.field(v).type != "org_unit":
+                    f.error((key,), f"unit_field must name an org_unit field; {v!r} is a {e.field(v).type} field")
+        for i, idx in enumerate(e.indexes):
+            for j, name in enumerate(idx.fields):
+                if name not in names:
+                    f.error(("indexes", i, "fields", j), f"unknown field {name!r}")
+                elif e.field(name).type in ("child_table", "multi_choice"):
+                    f.error(("indexes", i, "fields", j), f"a {e.field(name).type} field cannot be indexed")
+        if e.naming:
+            n = e.naming
+            if n.field not in names:
+                f.error(("naming", "field"), f"unknown field {n.field!r}")
+            elif e.field(n.field).type != "text":
+                f.error(("naming", "field"), f"the code field must be a text field; {n.field!r} is "
+                        f"{e.field(n.field).type}")
+            if n.date_field is not None:
+                if n.date_field not in names:
+                    f.error(("naming", "date_field"), f"unknown field {n.date_field!r}")
+                elif e.field(n.date_field).type not in ("date", "datetime"):
+                    f.error(("naming", "date_field"), f"{n.date_field!r} is not a date or datetime field")
+            try:
+                placeholders = naming_placeholders(n.pattern)
+            except ValueError as exc:
+                f.error(("naming", "pattern"), str(exc))
+                placeholders = []
+            if placeholders and not any(p == "seq" for p, _ in placeholders):
+                f.error(("naming", "pattern"), "the pattern needs a {seq} placeholder for the sequence number")
+            for p, _spec in placeholders:
+                head, _, tail = p.partition(".")
+                if p in ("seq", "year"):
+                    continue
+                if head not in names:
+                    f.error(("naming", "pattern"), f"placeholder {{{p}}} names unknown field {head!r}")
+                elif tail:
+                    ft = e.field(head).type
+                    if not (ft == "org_unit" and tail in ("code", "name_vi")):
+                        f.error(("naming", "pattern"), f"placeholder {{{p}}}: only org_unit fields have "
+                                "attributes (.code, .name_vi)")
+            for j, name in enumerate(n.sequence_per):
+                if name != "year" and name not in names:
+                    f.error(("naming", "sequence_per", j), f"unknown field {name!r} (or 'year')")
+
+    def fields_exist(self, f: _File, e: EntityDef | None, entity_name: str, names: Iterable[tuple[tuple, str]],
+                     what: str):
+        if e is None:
+            return
+        for path, name in names:
+            if not e.has_field(name):
+                hint = _closest(name, [fd.name for fd in e.fields])
+                f.error(path, f"{what} names unknown field {name!r} of entity {entity_name!r}"
+                        + (f" (did you mean {hint!r}?)" if hint else ""))
+
+    def entity_ref(self, f: _File, path: tuple, name: str, entities: dict[str, EntityDef]) -> EntityDef | None:
+        if name in entities:
+            return entities[name]
+        hint = _closest(name, list(entities))
+        f.error(path, f"unknown entity {name!r}" + (f" (did you mean {hint!r}?)" if hint else "")
+                + (f"; defined entities: {', '.join(sorted(entities))}" if entities else ""))
+        return None
+
+
+def _coerce_bound(t: str, v: Any):
+    if t == "integer":
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError(f"expected a whole number; found {v!r}")
+        return v
+    if t == "decimal":
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError(f"expected a number; found {v!r}")
+        return v
+    if t == "date":
+        try:
+            return dt.date.fromisoformat(str(v))
+        except ValueError:
+            raise ValueError(f"expected a date as YYYY-MM-DD; found {v!r}") from None
+    if t == "datetime":
+        try:
+            return dt.datetime.fromisoformat(str(v))
+        except ValueError:
+            raise ValueError(f"expected a date and time as YYYY-MM-DDTHH:MM; found {v!r}") from None
+    return v
+
+
+def _check_default(fd: FieldDef, lists: dict[str, ChoiceList]) -> str | None:
+    v = fd.default
+    t = fd.type
+    if t in ("child_table", "attachment", "reference", "org_unit", "user"):
+        return f"a {t} field cannot have a default"
+    if t == "boolean" and not isinstance(v, bool):
+        return f"expected true or false; found {v!r}"
+    if t in ("integer", "decimal", "date", "datetime"):
+        try:
+            _coerce_bound(t, v)
+        except ValueError as exc:
+            return str(exc)
+    if t in ("text", "long_text", "citizen_id", "phone", "email") and not isinstance(v, str):
+        return f"expected a string; found {v!r}"
+    if t == "choice" and fd.list in lists and v not in lists[fd.list].values():
+        return f"{v!r} is not an option of list {fd.list!r}"
+    if t == "multi_choice" and fd.list in lists:
+        vals = v if isinstance(v, tuple) else (v,)
+        bad = [x for x in vals if x not in lists[fd.list].values()]
+        if bad:
+            return f"{bad[0]!r} is not an option of list {fd.list!r}"
+    return None
+
+
+def _read_units(loader: _Loader, hf: _File, hierarchy_types: set[str]) -> list[UnitRow]:
+    units: list[tuple[UnitRow, str, int]] = []
+    seen: dict[str, str] = {}
+    for i, ref in enumerate(hf.data.get("units", ())):
+        rel_name = ref["file"]
+        path = (loader.root / "roles_config" / rel_name).resolve()
+        if not path.is_file():
+            hf.error(("units", i, "file"), f"file not found: roles_config/{rel_name}")
+            continue
+        if path.suffix == ".csv":
+            rows = _units_from_csv(loader, path)
+        else:
+            uf = loader.parse(path, "units")
+            rows = []
+            if uf is not None:
+                for j, u in enumerate(uf.data["units"]):
+                    line, col = position_of(uf.positions, ("units", j))
+                    rows.append((uf.rel, line, u))
+        for rel, line, u in rows:
+            code = u.get("code")
+            try:
+                valid_from = dt.date.fromisoformat(u["valid_from"]) if u.get("valid_from") else None
+            except ValueError:
+                loader.issues.append(ConfigIssue(rel, line, 1, "valid_from",
+                                                 f"expected a date as YYYY-MM-DD; found {u['valid_from']!r}"))
+                continue
+            if u.get("type") not in hierarchy_types:
+                loader.issues.append(ConfigIssue(rel, line, 1, "type", f"unknown unit type {u.get('type')!r}; "
+                                                 f"expected one of {', '.join(sorted(hierarchy_types))}"))
+                continue
+            if code in seen:
+                loader.issues.append(ConfigIssue(rel, line, 1, "code",
+                                                 f"duplicate unit code {code!r} (first at {seen[code]})"))
+                continue
+            seen[code] = f"{rel}:{line}"
+            unit = UnitRow(code=code, name_vi=u["name_vi"], type=u["type"], name_en=u.get("name_en") or None,
+                           parent_code=u.get("parent_code") or None, valid_from=valid_from)
+            units.append((unit, rel, line))
+    for u, rel, line in units:
+        if u.parent_code and u.parent_code not in seen:
+            loader.issues.append(ConfigIssue(rel, line, 1, "parent_code",
+                                             f"unit {u.code!r} names unknown parent {u.parent_code!r}"))
+    return [u for u, _rel, _line in units]
+
+_UNIT_COLUMNS = ("code", "name_vi", "name_en", "type", "parent_code", "valid_from")
+
+
+def _units_from_csv(loader: _Loader, path: Path) -> list[tuple[str, int, dict]]:
+    raw = loader._read(path)
+    rel = loader._rel(path)
+    if raw is None:
+        return []
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        loader.issues.append(ConfigIssue(rel, 1, 1, "", "file is not valid UTF-8 text"))
+        return []
+    reader = csv.DictReader(io.StringIO(text))
+    header = reader.fieldnames or []
+    unknown = [h for h in header if h not in _UNIT_COLUMNS]
+    missing = [h for h in ("code", "name_vi", "type") if h not in header]
+    if unknown or missing:
+        parts = []
+        if unknown:
+            parts.append(f"unknown column(s) {', '.join(map(repr, unknown))}")
+        if missing:
+            parts.append(f"missing column(s) {', '.join(map(repr, missing))}")
+        loader.issues.append(ConfigIssue(rel, 1, 1, "", "; ".join(parts) + f"; expected columns: {', '.join(_UNIT_COLUMNS)}"))
+        return []
+    out = []
+    for row in reader:
+        line = reader.line_num
+        if not (row.get("code") or "").strip() or not (row.get("name_vi") or "").strip():
+            loader.issues.append(ConfigIssue(rel, line, 1, "code", "every unit needs a code and a name_vi"))
+            continue
+        out.append((rel, line, {k: (v or "").strip() for k, v in row.items() if k}))
+    return out
+
+
+def load_config(root: str | os.PathLike | None = None) -> Config:
+    """Load and check the configuration under ``root``; raise ConfigErrors listing every problem."""
+    root_path = Path(root or os.environ.get("HOSO_CONFIG") or _default_root()).resolve()
+    loader = _Loader(root_path)
+    if not (root_path / "forms_config").is_dir():
+        raise ConfigErrors([ConfigIssue(str(root_path), 1, 1, "", "no forms_config/ folder here: expected "
+                                        "forms_config/ and roles_config/ under the configuration root")])
+    checker = _Checker(loader)
+
+    files = {kind: loader.parse_kind(kind) for kind in KINDS}
+
+    # Lists
+    lists: dict[str, ChoiceList] = {}
+    for f in files["lists"]:
+        for name, d in f.data["lists"].items():
+            if name in lists:
+                f.error(("lists", name), f"choice list {name!r} is defined twice", key=True)
+                continue
+            values = [o["value"] for o in d["options"]]
+            for j, v in enumerate(values):
+                if values.index(v) != j:
+                    f.error(("lists", name, "options", j, "value"), f"duplicate option value {v!r}")
+            lists[name] = ChoiceList(name, _label(d.get("label")),
+                                     tuple(ChoiceOption(o["value"], Label(o["vi"], o.get("en")), o.get("retired", False))
+                                           for o in d["options"]))
+
+    # Entities
+    entities: dict[str, EntityDef] = {}
+    entity_files: dict[str, _File] = {}
+    tables: dict[str, str] = {}
+    for f in files["entity"]:
+        e = _entity(f)
+        if e.name in entities:
+            f.error(("entity",), f"entity {e.name!r} is already defined in {entities[e.name].source}")
+            continue
+        if e.table in tables or e.table.startswith("hoso_"):
+            why = (f"table {e.table!r} is already used by entity {tables[e.table]!r}" if e.table in tables
+                   else f"table names starting with 'hoso_' are reserved for the system")
+            f.error(("table",) if "table" in f.data else ("entity",), why)
+            continue
+        tables[e.table] = e.name
+        for child in e.child_tables:
+            tables[e.child_table_name(child.name)] = e.name
+        entities[e.name] = e
+        entity_files[e.name] = f
+    for name, e in entities.items():
+        checker.entity(entity_files[name], e, lists, entities)
+
+    # Forms
+    forms: list[FormDef] = []
+    seen_forms: set[str] = set()
+    for f in files["form"]:
+        d = f.data
+        if d["form"] in seen_forms:
+            f.error(("form",), f"form {d['form']!r} is defined twice")
+            continue
+        seen_forms.add(d["form"])
+        e = checker.entity_ref(f, ("entity",), d["entity"], entities)
+        refs = [(("sections", i, "fields", j), name)
+                for i, s in enumerate(d["sections"]) for j, name in enumerate(s["fields"])]
+        checker.fields_exist(f, e, d["entity"], refs, "form")
+        forms.append(FormDef(d["form"], d["entity"], _label(d["label"]),
+                             tuple(FormSection(_label(s["title"]), tuple(s["fields"])) for s in d["sections"]),
+                             source=f.rel))
+
+    # Workflows
+    workflows: list[WorkflowDef] = []
+    for f in files["workflow"]:
+        d = f.data
+        e = checker.entity_ref(f, ("entity",), d["entity"], entities)
+        states = d["states"]
+        if e is not None:
+            if not e.has_field(d["state_field"]):
+                checker.fields_exist(f, e, d["entity"], [(("state_field",), d["state_field"])], "state_field")
+            else:
+                sf = e.field(d["state_field"])
+                if sf.type != "choice":
+                    f.error(("state_field",), f"the state field must be a choice field; {sf.name!r} is {sf.type}")
+                elif sf.list in lists:
+                    options = lists[sf.list].values(include_retired=True)
+                    for j, s in enumerate(states):
+                        if s not in options:
+                            f.error(("states", j), f"state {s!r} is not an option of list {sf.list!r}")
+        if d["initial"] not in states:
+            f.error(("initial",), f"initial state {d['initial']!r} is not one of the states")
+        transitions = []
+        for tname, t in d["transitions"].items():
+            for j, s in enumerate(t["from"]):
+                if s not in states:
+                    f.error(("transitions", tname, "from", j), f"unknown state {s!r}; states: {', '.join(states)}")
+            if t["to"] not in states:
+                f.error(("transitions", tname, "to"), f"unknown state {t['to']!r}; states: {', '.join(states)}")
+            checker.fields_exist(f, e, d["entity"],
+                                 [(("transitions", tname, "requires", j), n) for j, n in enumerate(t.get("requires", ()))],
+                                 f"transition {tname!r}")
+            transitions.append(TransitionDef(tname, tuple(t["from"]), t["to"], _label(t["label"]),
+                                             tuple(t.get("requires", ()))))
+        workflows.append(WorkflowDef(d["workflow"], d["entity"], d["state_field"], d["initial"], tuple(states),
+                                     tuple(transitions), _label(d.get("label")), source=f.rel))
+
+    # Reports
+    reports: list[ReportDef] = []
+    for f in files["report"]:
+        d = f.data
+        e = checker.entity_ref(f, ("entity",), d["entity"], entities)
+        refs = [((key, j), n) for key in ("rows", "columns", "filters") for j, n in enumerate(d.get(key, ()))]
+        checker.fields_exist(f, e, d["entity"], refs, "report")
+        reports.append(ReportDef(d["report"], d["entity"], _label(d["label"]), tuple(d["rows"]),
+                                 tuple(d.get("columns", ())), tuple(d.get("filters", ())), source=f.rel))
+
+    # Hierarchy and units
+    hierarchy = None
+    for f in files["hierarchy"]:
+        d = f.data
+        for tname, t in d["unit_types"].items():
+            if t["level"] not in d["levels"]:
+                f.error(("unit_types", tname, "level"), f"unknown level {t['level']!r}; levels: {', '.join(d['levels'])}")
+        units = _read_units(loader, f, set(d["unit_types"]))
+        hierarchy = HierarchyDef(tuple(d["levels"]),
+                                 tuple(UnitTypeDef(n, t["level"], _label(t["label"])) for n, t in d["unit_types"].items()),
+                                 tuple(units))
+
+    # Roles
+    roles: list[RoleDef] = []
+    role_files: dict[str, _File] = {}
+    transitions_by_entity: dict[str, set[str]] = {}
+    for w in workflows:
+        transitions_by_entity.setdefault(w.entity, set()).update(t.name for t in w.transitions)
+    for f in files["role"]:
+        d = f.data
+        if d["role"] in role_files:
+            f.error(("role",), f"role {d['role']!r} is already defined in {role_files[d['role']].rel}")
+            continue
+        role_files[d["role"]] = f
+        grants = []
+        for i, g in enumerate(d["grants"]):
+            e = checker.entity_ref(f, ("grants", i, "entity"), g["entity"], entities)
+            for j, a in enumerate(g["actions"]):
+                if a.startswith("transition:"):
+                    tname = a.split(":", 1)[1]
+                    known = transitions_by_entity.get(g["entity"], set())
+                    if e is not None and tname not in known:
+                        f.error(("grants", i, "actions", j),
+                                f"unknown workflow transition {tname!r} of entity {g['entity']!r}"
+                                + (f"; transitions: {', '.join(sorted(known))}" if known else "; it has no workflow"))
+            for key in ("hidden_fields", "read_only_fields"):
+                checker.fields_exist(f, e, g["entity"], [((("grants", i, key, j)), n) for j, n in enumerate(g.get(key, ()))],
+                                     key)
+            grants.append(GrantDef(g["entity"], tuple(g["actions"]), g["scope"], tuple(g.get("hidden_fields", ())),
+                                   tuple(g.get("read_only_fields", ()))))
+        roles.append(RoleDef(d["role"], _label(d["label"]), tuple(grants), tuple(d.get("can_grant", ())), source=f.rel))
+    for r in roles:
+        for j, name in enumerate(r.can_grant):
+            if name not in role_files:
+                role_files[r.name].error(("can_grant", j), f"unknown role {name!r}")
+
+    modules = []
+    for f in files["modules"]:
+        for name, m in f.data["modules"].items():
+            modules.append(ModuleDef(name, _label(m["label"]), tuple(m.get("enabled_for", ()))))
+
+    if loader.issues:
+        raise ConfigErrors(loader.issues)
+    return Config(
+        root=str(root_path),
+        lists=tuple(lists.values()),
+        entities=tuple(entities.values()),
+        forms=tuple(forms),
+        workflows=tuple(workflows),
+        reports=tuple(reports),
+        hierarchy=hierarchy,
+        roles=tuple(roles),
+        modules=tuple(modules),
+        content_hash=loader.hasher.hexdigest(),
+    )
+
+
+def _default_root() -> Path:
+    return Path(__file__).resolve().parent.parent.parent

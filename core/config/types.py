@@ -1,0 +1,319 @@
+"""Typed, frozen configuration objects.
+
+The loader turns validated YAML into these; nothing downstream reads raw dicts. Collections are tuples and
+lookups go through the small helper methods, so a loaded configuration cannot be changed by accident.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+__all__ = [
+    "Label",
+    "ChoiceOption",
+    "ChoiceList",
+    "Conversion",
+    "FieldDef",
+    "NamingDef",
+    "IndexDef",
+    "EntityDef",
+    "FormSection",
+    "FormDef",
+    "TransitionDef",
+    "WorkflowDef",
+    "ReportDef",
+    "UnitTypeDef",
+    "UnitRow",
+    "HierarchyDef",
+    "GrantDef",
+    "RoleDef",
+    "ModuleDef",
+    "Config",
+    "FIELD_TYPES",
+]
+
+FIELD_TYPES = (
+    "text",
+    "long_text",
+    "integer",
+    "decimal",
+    "boolean",
+    "date",
+    "datetime",
+    "choice",
+    "multi_choice",
+    "reference",
+    "child_table",
+    "attachment",
+    "org_unit",
+    "user",
+    "citizen_id",
+    "phone",
+    "email",
+)
+
+
+@dataclass(frozen=True)
+class Label:
+    vi: str
+    en: str | None = None
+
+    def get(self, lang: str = "vi") -> str:
+        if lang == "en" and self.en:
+            return self.en
+        return self.vi
+
+
+@dataclass(frozen=True)
+class ChoiceOption:
+    value: str
+    label: Label
+    retired: bool = False
+
+
+@dataclass(frozen=True)
+class ChoiceList:
+    name: str
+    label: Label | None
+    options: tuple[ChoiceOption, ...]
+
+    def values(self, include_retired: bool = False) -> tuple[str, ...]:
+        return tuple(o.value for o in self.options if include_retired or not o.retired)
+
+
+@dataclass(frozen=True)
+class Conversion:
+    from_type: str
+    mapping: tuple[tuple[Any, Any], ...] | None = None
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    name: str
+    type: str
+    label: Label
+    help: Label | None = None
+    required: bool = False
+    unique: bool = False
+    index: bool = False
+    default: Any = None
+    min: Any = None
+    max: Any = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    list: str | None = None
+    entity: str | None = None
+    fields: tuple["FieldDef", ...] = ()
+    max_digits: int | None = None
+    decimal_places: int | None = None
+    renamed_from: str | None = None
+    convert: Conversion | None = None
+
+    @property
+    def is_child_table(self) -> bool:
+        return self.type == "child_table"
+
+    def child(self, name: str) -> "FieldDef":
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class NamingDef:
+    field: str
+    pattern: str
+    sequence_per: tuple[str, ...] = ()
+    date_field: str | None = None
+
+
+@dataclass(frozen=True)
+class IndexDef:
+    fields: tuple[str, ...]
+    unique: bool = False
+
+
+@dataclass(frozen=True)
+class EntityDef:
+    name: str
+    label: Label
+    table: str
+    fields: tuple[FieldDef, ...]
+    unit_field: str | None = None
+    title_field: str | None = None
+    naming: NamingDef | None = None
+    indexes: tuple[IndexDef, ...] = ()
+    source: str = ""
+
+    def field(self, name: str) -> FieldDef:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"entity {self.name!r} has no field {name!r}")
+
+    def has_field(self, name: str) -> bool:
+        return any(f.name == name for f in self.fields)
+
+    @property
+    def column_fields(self) -> tuple[FieldDef, ...]:
+        """Fields stored as columns of the entity's own table (child tables have tables of their own)."""
+        return tuple(f for f in self.fields if not f.is_child_table)
+
+    @property
+    def child_tables(self) -> tuple[FieldDef, ...]:
+        return tuple(f for f in self.fields if f.is_child_table)
+
+    def child_table_name(self, field_name: str) -> str:
+        return f"{self.table}__{field_name}"
+
+
+@dataclass(frozen=True)
+class FormSection:
+    title: Label
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FormDef:
+    name: str
+    entity: str
+    label: Label
+    sections: tuple[FormSection, ...]
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class TransitionDef:
+    name: str
+    from_states: tuple[str, ...]
+    to: str
+    label: Label
+    requires: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WorkflowDef:
+    name: str
+    entity: str
+    state_field: str
+    initial: str
+    states: tuple[str, ...]
+    transitions: tuple[TransitionDef, ...]
+    label: Label | None = None
+    source: str = ""
+
+    def transition(self, name: str) -> TransitionDef:
+        for t in self.transitions:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class ReportDef:
+    name: str
+    entity: str
+    label: Label
+    rows: tuple[str, ...]
+    columns: tuple[str, ...] = ()
+    filters: tuple[str, ...] = ()
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class UnitTypeDef:
+    name: str
+    level: str
+    label: Label
+
+
+@dataclass(frozen=True)
+class UnitRow:
+    code: str
+    name_vi: str
+    type: str
+    name_en: str | None = None
+    parent_code: str | None = None
+    valid_from: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class HierarchyDef:
+    levels: tuple[str, ...]
+    unit_types: tuple[UnitTypeDef, ...]
+    units: tuple[UnitRow, ...] = ()
+
+    def unit_type(self, name: str) -> UnitTypeDef:
+        for t in self.unit_types:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class GrantDef:
+    entity: str
+    actions: tuple[str, ...]
+    scope: str
+    hidden_fields: tuple[str, ...] = ()
+    read_only_fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RoleDef:
+    name: str
+    label: Label
+    grants: tuple[GrantDef, ...]
+    can_grant: tuple[str, ...] = ()
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class ModuleDef:
+    name: str
+    label: Label
+    enabled_for: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration of a deployment."""
+
+    root: str
+    lists: tuple[ChoiceList, ...] = ()
+    entities: tuple[EntityDef, ...] = ()
+    forms: tuple[FormDef, ...] = ()
+    workflows: tuple[WorkflowDef, ...] = ()
+    reports: tuple[ReportDef, ...] = ()
+    hierarchy: HierarchyDef | None = None
+    roles: tuple[RoleDef, ...] = ()
+    modules: tuple[ModuleDef, ...] = ()
+    content_hash: str = ""
+
+    def entity(self, name: str) -> EntityDef:
+        for e in self.entities:
+            if e.name == name:
+                return e
+        raise KeyError(f"no entity {name!r}")
+
+    def has_entity(self, name: str) -> bool:
+        return any(e.name == name for e in self.entities)
+
+    def choice_list(self, name: str) -> ChoiceList:
+        for cl in self.lists:
+            if cl.name == name:
+                return cl
+        raise KeyError(f"no choice list {name!r}")
+
+    def workflows_for(self, entity: str) -> Iterator[WorkflowDef]:
+        return (w for w in self.workflows if w.entity == entity)
+
+    def role(self, name: str) -> RoleDef:
+        for r in self.roles:
+            if r.name == name:
+                return r
+        raise KeyError(f"no role {name!r}")
