@@ -22,12 +22,14 @@ class _Loader(yaml.SafeLoader):
     pass
 
 
-def load_with_positions(text: str) -> tuple[Any, dict[Path, Position], list[tuple[Path, Position, str]]]:
+def load_with_positions(
+    text: str,
+) -> tuple[Any, dict[Path, Position], list[tuple[Path, Position, str, Position]]]:
     """Parse one YAML document.
 
     Returns the data, a map from key path to (line, column) of the value (and of the key, under the path
-    followed by ``"<key>"``), and a list of duplicate-key problems. Raises YamlSyntaxError with the position of
-    a syntax error.
+    followed by ``"<key>"``), and a list of duplicate keys as (path, position, key, position of the first
+    occurrence). Raises YamlSyntaxError with the position of a syntax error.
     """
     try:
         node = yaml.compose(text, Loader=_Loader)
@@ -35,8 +37,17 @@ def load_with_positions(text: str) -> tuple[Any, dict[Path, Position], list[tupl
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or str(exc)
-        if exc.context:
-            problem = f"{problem} ({exc.context})"
+        if "'\\t'" in problem:
+            # PyYAML's "found character '\t' that cannot start any token" does not say what to do.
+            problem = "found a tab character; YAML indents and separates with spaces, not tabs"
+        elif "another document" in problem:
+            problem = "found a second document (---): a file holds one definition"
+        elif exc.context:
+            context = exc.context
+            cm = exc.context_mark
+            if cm is not None and (cm.line, cm.column) != (mark.line, mark.column):
+                context += f" that starts at line {cm.line + 1}, column {cm.column + 1}"
+            problem = f"{problem} ({context})"
         raise YamlSyntaxError(f"YAML syntax error: {problem}", line, col) from None
     except yaml.YAMLError as exc:  # pragma: no cover - errors without a mark
         raise YamlSyntaxError(f"YAML error: {exc}", 1, 1) from None
@@ -46,7 +57,7 @@ def load_with_positions(text: str) -> tuple[Any, dict[Path, Position], list[tupl
         return None, positions, duplicates
     constructor = _Loader("")
     try:
-        data = _build(node, (), positions, duplicates, constructor)
+        data = _build(node, (), positions, duplicates, constructor, set())
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         raise YamlSyntaxError(f"YAML error: {exc.problem}", mark.line + 1, mark.column + 1) from None
@@ -57,8 +68,15 @@ def _pos(node: yaml.Node) -> Position:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _build(node, path, positions, duplicates, constructor):
+def _build(node, path, positions, duplicates, constructor, active):
     positions[path] = _pos(node)
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        # An alias may point back at a node that contains it (``a: &x [*x]``); building it would never end.
+        if id(node) in active:
+            raise yaml.constructor.ConstructorError(
+                None, None, "an alias (*name) refers to a node that contains it", node.start_mark
+            )
+        active = active | {id(node)}
     if isinstance(node, yaml.MappingNode):
         result: dict = {}
         for key_node, value_node in node.value:
@@ -71,15 +89,18 @@ def _build(node, path, positions, duplicates, constructor):
                 raise yaml.constructor.ConstructorError(
                     None, None, "keys must be plain strings", key_node.start_mark
                 )
-            key = str(key) if not isinstance(key, str) else key
+            # A key such as ``1`` or ``yes`` stays the text it is written as ("yes", not "True").
+            key = key if isinstance(key, str) else str(key_node.value)
             if key in result:
-                duplicates.append((path + (key,), _pos(key_node), key))
+                first = positions[path + ("<key>", key)]
+                duplicates.append((path + (key,), _pos(key_node), key, first))
             positions[path + ("<key>", key)] = _pos(key_node)
-            result[key] = _build(value_node, path + (key,), positions, duplicates, constructor)
+            result[key] = _build(value_node, path + (key,), positions, duplicates, constructor, active)
         return result
     if isinstance(node, yaml.SequenceNode):
         return [
-            _build(item, path + (i,), positions, duplicates, constructor) for i, item in enumerate(node.value)
+            _build(item, path + (i,), positions, duplicates, constructor, active)
+            for i, item in enumerate(node.value)
         ]
     if node.tag == "tag:yaml.org,2002:timestamp":
         # Dates stay ISO strings, so JSON Schema sees what the file says; typed objects parse them.

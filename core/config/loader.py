@@ -140,6 +140,22 @@ class _Loader:
         self.root = root
         self.issues: list[ConfigIssue] = []
         self.hasher = hashlib.sha256()
+        # Names declared by files that failed to load, per kind, so that references to them are not reported
+        # a second time as "unknown"; and the files whose names could not be made out at all.
+        self.broken: dict[str, set[str]] = {}
+        self.broken_unnamed: dict[str, list[str]] = {}
+
+    def _mark_broken(self, kind: str, rel: str, data: Any, text: str) -> None:
+        names = _declared_names(kind, data, text)
+        if names is None:
+            self.broken_unnamed.setdefault(kind, []).append(rel)
+        else:
+            self.broken.setdefault(kind, set()).update(names)
+
+    def unreadable_note(self, kind: str) -> str:
+        """A note for an "unknown ..." message when some file of ``kind`` could not be loaded."""
+        files = self.broken_unnamed.get(kind)
+        return f" ({', '.join(files)} could not be loaded and may define it)" if files else ""
 
     # -- reading ---------------------------------------------------------------------------------------
     def _read(self, path: Path) -> bytes | None:
@@ -166,25 +182,29 @@ class _Loader:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            self.issues.append(ConfigIssue(rel, line, 1, "", "file is not valid UTF-8 text"))
+            self.issues.append(_not_utf8(rel, raw, exc))
+            self._mark_broken(kind, rel, None, raw.decode("utf-8", errors="replace"))
             return None
         try:
             data, positions, duplicates = load_with_positions(text)
         except YamlSyntaxError as exc:
             self.issues.append(ConfigIssue(rel, exc.line, exc.column, "", exc.message))
+            self._mark_broken(kind, rel, None, text)
             return None
         f = _File(self, rel, data, positions)
-        for dpath, (line, col), key in duplicates:
+        for dpath, (line, col), key, (first_line, _c) in duplicates:
             self.issues.append(
-                ConfigIssue(rel, line, col, _path_str(dpath), f"duplicate key {key!r}: each key may appear once")
+                ConfigIssue(rel, line, col, _path_str(dpath),
+                            f"duplicate key {key!r} (first at line {first_line}): each key may appear once")
             )
         if data is None:
-            f.error((), f"file is empty: expected a {kind} definition")
+            f.error((), f"file is empty: expected {_KIND_NAMES.get(kind, kind)} definition")
+            self._mark_broken(kind, rel, None, "")
             return None
         before = len(self.issues)
         self._validate(f, kind)
         if len(self.issues) > before:
+            self._mark_broken(kind, rel, data, text)
             return None
         return f
 
@@ -208,11 +228,12 @@ class _Loader:
                 msg += f"; expected one of: {', '.join(allowed)}" if allowed else ""
                 f.error(path + (k,), msg, key=True)
             return
-        if err.validator == "propertyNames":
+        if "propertyNames" in err.absolute_schema_path:
+            # The error is about a key (jsonschema reports it at the mapping, with the key as the instance).
             bad = err.instance
-            if isinstance(err.instance, str):
-                f.error(path + (bad,), f"invalid name {bad!r}: expected lower case letters, digits and "
-                        "underscores, starting with a letter", key=True)
+            desc = err.schema.get("description") or (f"a name matching {err.schema['pattern']}"
+                                                      if "pattern" in err.schema else err.message)
+            f.error(path + (str(bad),), f"invalid name {bad!r}: expected {desc}", key=True)
             return
         if err.validator == "required":
             missing = re.findall(r"'([^']+)' is a required property", err.message)
@@ -229,8 +250,34 @@ class _Loader:
             return
         if err.validator == "type":
             expected = err.validator_value
-            expected = " or ".join(expected) if isinstance(expected, list) else expected
-            f.error(path, f"expected {_a(expected)}; found {_describe(err.instance)}")
+            names = [_a(t) for t in expected] if isinstance(expected, list) else [_a(expected)]
+            wanted = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+            msg = f"expected {wanted}; found {_describe(err.instance)}"
+            if "a string" in names and isinstance(err.instance, (bool, int, float)):
+                msg += "; put the value in quotes if it is meant as text"
+            f.error(path, msg)
+            return
+        if err.validator in ("minItems", "minProperties"):
+            n = err.validator_value
+            what = "item" if err.validator == "minItems" else "entry"
+            found = (str(len(err.instance)) if err.instance
+                     else f"an empty {'list' if isinstance(err.instance, list) else 'mapping'}")
+            f.error(path, f"expected at least {n} {what}{'s' if n != 1 else ''}; found {found}")
+            return
+        if err.validator == "minLength":
+            f.error(path, f"expected a non-empty string; found {err.instance!r}")
+            return
+        if err.validator == "uniqueItems" and isinstance(err.instance, list):
+            seen: list = []
+            for j, item in enumerate(err.instance):
+                if item in seen:
+                    f.error(path + (j,), f"{item!r} is listed more than once; each item may appear once")
+                else:
+                    seen.append(item)
+            return
+        if err.validator in ("minimum", "maximum"):
+            word = "at least" if err.validator == "minimum" else "at most"
+            f.error(path, f"expected a value of {word} {err.validator_value}; found {err.instance!r}")
             return
         if err.validator == "pattern":
             desc = err.schema.get("description") or f"a value matching {err.validator_value}"
@@ -262,10 +309,10 @@ def _describe(value: Any) -> str:
     if value is None:
         return "nothing (null)"
     if isinstance(value, bool):
-        return f"a boolean ({value})"
+        return f"a boolean ({str(value).lower()})"
     if isinstance(value, dict):
         return "a mapping"
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return "a list"
     if isinstance(value, (int, float)):
         return f"a number ({value})"
@@ -277,6 +324,47 @@ def _closest(word: str, options: list[str]) -> str | None:
 
     found = difflib.get_close_matches(word, options, n=1, cutoff=0.7)
     return found[0] if found else None
+
+
+_KIND_NAMES = {"lists": "a lists", "entity": "an entity", "form": "a form", "workflow": "a workflow",
+               "report": "a report", "hierarchy": "a hierarchy", "role": "a role", "modules": "a modules",
+               "units": "a units"}
+
+
+def _not_utf8(rel: str, raw: bytes, exc: UnicodeDecodeError) -> ConfigIssue:
+    line = raw[: exc.start].count(b"\n") + 1
+    line_start = raw.rfind(b"\n", 0, exc.start) + 1
+    col = len(raw[line_start: exc.start].decode("utf-8", errors="replace")) + 1
+    return ConfigIssue(rel, line, col, "", f"file is not valid UTF-8 text: found byte 0x{raw[exc.start]:02x}; "
+                       "save the file with UTF-8 encoding")
+
+
+def _declared_names(kind: str, data: Any, text: str) -> set[str] | None:
+    """The names a file that failed to load declares, as far as they can be made out (None: not at all).
+
+    For a workflow these are the entity it belongs to. Kinds that nothing refers to by name declare none.
+    """
+    if kind == "lists":
+        if isinstance(data, dict) and isinstance(data.get("lists"), dict):
+            return {str(k) for k in data["lists"]}
+        return None
+    key = {"entity": "entity", "workflow": "entity", "role": "role"}.get(kind)
+    if key is None:
+        return set()
+    if isinstance(data, dict) and isinstance(data.get(key), str):
+        return {data[key]}
+    m = re.search(rf"(?m)^{key}:[ \t]*[\"']?([A-Za-z_][A-Za-z0-9_]*)[\"']?[ \t]*(#.*)?$", text)
+    return {m[1]} if m else None
+
+
+def _an(word: str) -> str:
+    """``word`` with its indefinite article: "a text", "an integer"."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
+def _did_you_mean(word: str, options: Iterable[str]) -> str:
+    hint = _closest(word, list(options))
+    return f" (did you mean {hint!r}?)" if hint else ""
 
 
 def _label(d: dict | None) -> Label | None:
@@ -350,7 +438,15 @@ _PLACEHOLDER = re.compile(r"^(?P<name>[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)?)(?::
 def naming_placeholders(pattern: str) -> list[tuple[str, str | None]]:
     """The ``{name[:spec]}`` placeholders of a naming pattern; raises ValueError on a malformed one."""
     out = []
-    for _lit, name, spec, conv in string.Formatter().parse(pattern):
+    try:
+        parsed = list(string.Formatter().parse(pattern))
+    except ValueError as exc:
+        why = {"expected '}' before end of string": "a '{' is never closed",
+               "Single '}' encountered in format string": "a '}' has no '{' before it",
+               "unexpected '{' in field name": "a '{' inside a placeholder"}.get(str(exc), str(exc))
+        raise ValueError(f"malformed placeholder in {pattern!r}: {why}; placeholders look like {{field}}, "
+                         "{unit.code}, {seq:02} or {year}, and a literal brace is written {{ or }}") from None
+    for _lit, name, spec, conv in parsed:
         if name is None:
             continue
         if conv:
@@ -374,23 +470,21 @@ class _Checker:
             t = fd.type
             if t in ("choice", "multi_choice"):
                 if not fd.list:
-                    f.error(path, f"a {t} field needs 'list': the name of a choice list")
-                elif fd.list not in lists:
-                    hint = _closest(fd.list, list(lists))
-                    f.error(path + ("list",), f"unknown choice list {fd.list!r}"
-                            + (f" (did you mean {hint!r}?)" if hint else "")
-                            + (f"; defined lists: {', '.join(sorted(lists))}" if lists else "; no lists are defined"))
+                    f.error(path, f"{_an(t)} field needs 'list': the name of a choice list")
+                elif fd.list not in lists and fd.list not in self.loader.broken.get("lists", ()):
+                    f.error(path + ("list",), f"unknown choice list {fd.list!r}" + _did_you_mean(fd.list, lists)
+                            + (f"; defined lists: {', '.join(sorted(lists))}" if lists else "; no lists are defined")
+                            + self.loader.unreadable_note("lists"))
             elif fd.list:
-                f.error(path + ("list",), f"'list' applies only to choice fields, not to a {t} field")
+                f.error(path + ("list",), f"'list' applies only to choice fields, not to {_an(t)} field")
             if t == "reference":
                 if not fd.entity:
                     f.error(path, "a reference field needs 'entity': the entity it points to")
-                elif fd.entity not in entities:
-                    hint = _closest(fd.entity, list(entities))
-                    f.error(path + ("entity",), f"unknown entity {fd.entity!r}"
-                            + (f" (did you mean {hint!r}?)" if hint else ""))
+                elif fd.entity not in entities and fd.entity not in self.loader.broken.get("entity", ()):
+                    f.error(path + ("entity",), f"unknown entity {fd.entity!r}" + _did_you_mean(fd.entity, entities)
+                            + self.loader.unreadable_note("entity"))
             elif fd.entity:
-                f.error(path + ("entity",), f"'entity' applies only to reference fields, not to a {t} field")
+                f.error(path + ("entity",), f"'entity' applies only to reference fields, not to {_an(t)} field")
             if t == "child_table":
                 if in_child:
                     f.error(path + ("type",), "child tables cannot be nested inside a child table")
@@ -401,13 +495,13 @@ class _Checker:
                 if fd.unique or fd.index:
                     f.error(path, "a child_table field cannot be unique or indexed")
             elif fd.fields:
-                f.error(path + ("fields",), f"'fields' applies only to child_table fields, not to a {t} field")
+                f.error(path + ("fields",), f"'fields' applies only to child_table fields, not to {_an(t)} field")
             if (fd.min_length is not None or fd.max_length is not None or fd.pattern) and t not in TEXT_TYPES:
-                f.error(path, f"length and pattern constraints apply to text fields, not to a {t} field")
+                f.error(path, f"length and pattern constraints apply to text fields, not to {_an(t)} field")
             if fd.min_length is not None and fd.max_length is not None and fd.min_length > fd.max_length:
                 f.error(path + ("min_length",), f"min_length {fd.min_length} is greater than max_length {fd.max_length}")
             if (fd.min is not None or fd.max is not None) and t not in ORDERED_TYPES:
-                f.error(path, f"min and max apply to integer, decimal, date and datetime fields, not to a {t} field")
+                f.error(path, f"min and max apply to integer, decimal, date and datetime fields, not to {_an(t)} field")
             for key in ("min", "max"):
                 v = getattr(fd, key)
                 if v is not None and t in ORDERED_TYPES:
@@ -427,9 +521,10 @@ class _Checker:
                 except re.error as exc:
                     f.error(path + ("pattern",), f"invalid regular expression: {exc}")
             if (fd.max_digits is not None or fd.decimal_places is not None) and t != "decimal":
-                f.error(path, f"max_digits and decimal_places apply to decimal fields, not to a {t} field")
+                f.error(path, f"max_digits and decimal_places apply to decimal fields, not to {_an(t)} field")
             if fd.max_digits is not None and fd.decimal_places is not None and fd.decimal_places > fd.max_digits:
-                f.error(path + ("decimal_places",), "decimal_places cannot exceed max_digits")
+                f.error(path + ("decimal_places",), f"decimal_places {fd.decimal_places} is greater than "
+                        f"max_digits {fd.max_digits}")
             if fd.default is not None:
                 problem = _check_default(fd, lists)
                 if problem:
@@ -437,7 +532,7 @@ class _Checker:
             if fd.convert is not None and fd.convert.from_type == t and fd.convert.mapping is None:
                 f.error(path + ("convert",), f"convert.from is {t!r}, the field's own type: nothing to convert")
             if fd.unique and t in ("multi_choice", "attachment", "long_text"):
-                f.error(path + ("unique",), f"a {t} field cannot be unique")
+                f.error(path + ("unique",), f"{_an(t)} field cannot be unique")
 
         for fd in e.fields:
             check_field(fd, ("fields", fd.name), False)
@@ -450,27 +545,30 @@ class _Checker:
             v = getattr(e, key)
             if v is not None:
                 if v not in names:
-                    f.error((key,), f"unknown field {v!r}; fields of {e.name!r}: {', '.join(sorted(names))}")
+                    f.error((key,), f"unknown field {v!r}{_did_you_mean(v, names)}; fields of {e.name!r}: "
+                            f"{', '.join(sorted(names))}")
                 elif key == "unit_field" and e.field(v).type != "org_unit":
-                    f.error((key,), f"unit_field must name an org_unit field; {v!r} is a {e.field(v).type} field")
+                    f.error((key,), f"unit_field must name an org_unit field; {v!r} is {_an(e.field(v).type)} field")
         for i, idx in enumerate(e.indexes):
             for j, name in enumerate(idx.fields):
                 if name not in names:
-                    f.error(("indexes", i, "fields", j), f"unknown field {name!r}")
+                    f.error(("indexes", i, "fields", j), f"unknown field {name!r}{_did_you_mean(name, names)}")
                 elif e.field(name).type in ("child_table", "multi_choice"):
-                    f.error(("indexes", i, "fields", j), f"a {e.field(name).type} field cannot be indexed")
+                    f.error(("indexes", i, "fields", j), f"{_an(e.field(name).type)} field cannot be indexed")
         if e.naming:
             n = e.naming
             if n.field not in names:
-                f.error(("naming", "field"), f"unknown field {n.field!r}")
+                f.error(("naming", "field"), f"unknown field {n.field!r}{_did_you_mean(n.field, names)}")
             elif e.field(n.field).type != "text":
                 f.error(("naming", "field"), f"the code field must be a text field; {n.field!r} is "
-                        f"{e.field(n.field).type}")
+                        f"{_an(e.field(n.field).type)} field")
             if n.date_field is not None:
                 if n.date_field not in names:
-                    f.error(("naming", "date_field"), f"unknown field {n.date_field!r}")
+                    f.error(("naming", "date_field"),
+                            f"unknown field {n.date_field!r}{_did_you_mean(n.date_field, names)}")
                 elif e.field(n.date_field).type not in ("date", "datetime"):
-                    f.error(("naming", "date_field"), f"{n.date_field!r} is not a date or datetime field")
+                    f.error(("naming", "date_field"), f"expected a date or datetime field; {n.date_field!r} is "
+                            f"{_an(e.field(n.date_field).type)} field")
             try:
                 placeholders = naming_placeholders(n.pattern)
             except ValueError as exc:
@@ -483,7 +581,8 @@ class _Checker:
                 if p in ("seq", "year"):
                     continue
                 if head not in names:
-                    f.error(("naming", "pattern"), f"placeholder {{{p}}} names unknown field {head!r}")
+                    f.error(("naming", "pattern"),
+                            f"placeholder {{{p}}} names unknown field {head!r}{_did_you_mean(head, names)}")
                 elif tail:
                     ft = e.field(head).type
                     if not (ft == "org_unit" and tail in ("code", "name_vi")):
@@ -491,7 +590,8 @@ class _Checker:
                                 "attributes (.code, .name_vi)")
             for j, name in enumerate(n.sequence_per):
                 if name != "year" and name not in names:
-                    f.error(("naming", "sequence_per", j), f"unknown field {name!r} (or 'year')")
+                    f.error(("naming", "sequence_per", j),
+                            f"unknown field {name!r}{_did_you_mean(name, names)}; expected a field or 'year'")
 
     def fields_exist(self, f: _File, e: EntityDef | None, entity_name: str, names: Iterable[tuple[tuple, str]],
                      what: str):
@@ -506,31 +606,33 @@ class _Checker:
     def entity_ref(self, f: _File, path: tuple, name: str, entities: dict[str, EntityDef]) -> EntityDef | None:
         if name in entities:
             return entities[name]
-        hint = _closest(name, list(entities))
-        f.error(path, f"unknown entity {name!r}" + (f" (did you mean {hint!r}?)" if hint else "")
-                + (f"; defined entities: {', '.join(sorted(entities))}" if entities else ""))
+        if name in self.loader.broken.get("entity", ()):
+            return None  # its own file's errors are reported; unknown-field checks against it are skipped
+        f.error(path, f"unknown entity {name!r}" + _did_you_mean(name, entities)
+                + (f"; defined entities: {', '.join(sorted(entities))}" if entities else "")
+                + self.loader.unreadable_note("entity"))
         return None
 
 
 def _coerce_bound(t: str, v: Any):
     if t == "integer":
         if isinstance(v, bool) or not isinstance(v, int):
-            raise ValueError(f"expected a whole number; found {v!r}")
+            raise ValueError(f"expected a whole number; found {_describe(v)}")
         return v
     if t == "decimal":
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ValueError(f"expected a number; found {v!r}")
+            raise ValueError(f"expected a number; found {_describe(v)}")
         return v
     if t == "date":
         try:
             return dt.date.fromisoformat(str(v))
         except ValueError:
-            raise ValueError(f"expected a date as YYYY-MM-DD; found {v!r}") from None
+            raise ValueError(f"expected a date as YYYY-MM-DD; found {_describe(v)}") from None
     if t == "datetime":
         try:
             return dt.datetime.fromisoformat(str(v))
         except ValueError:
-            raise ValueError(f"expected a date and time as YYYY-MM-DDTHH:MM; found {v!r}") from None
+            raise ValueError(f"expected a date and time as YYYY-MM-DDTHH:MM; found {_describe(v)}") from None
     return v
 
 
@@ -538,102 +640,154 @@ def _check_default(fd: FieldDef, lists: dict[str, ChoiceList]) -> str | None:
     v = fd.default
     t = fd.type
     if t in ("child_table", "attachment", "reference", "org_unit", "user"):
-        return f"a {t} field cannot have a default"
+        return f"{_an(t)} field cannot have a default"
     if t == "boolean" and not isinstance(v, bool):
-        return f"expected true or false; found {v!r}"
+        return f"expected true or false; found {_describe(v)}"
     if t in ("integer", "decimal", "date", "datetime"):
         try:
             _coerce_bound(t, v)
         except ValueError as exc:
             return str(exc)
     if t in ("text", "long_text", "citizen_id", "phone", "email") and not isinstance(v, str):
-        return f"expected a string; found {v!r}"
+        return f"expected a string; found {_describe(v)}"
+    if t == "choice" and isinstance(v, tuple):
+        return f"expected one option of list {fd.list!r}; found a list"
     if t == "choice" and fd.list in lists and v not in lists[fd.list].values():
-        return f"{v!r} is not an option of list {fd.list!r}"
+        return (f"expected one of {', '.join(map(repr, lists[fd.list].values()))} (the options of list "
+                f"{fd.list!r}); found {v!r}" + _did_you_mean(str(v), lists[fd.list].values()))
     if t == "multi_choice" and fd.list in lists:
         vals = v if isinstance(v, tuple) else (v,)
         bad = [x for x in vals if x not in lists[fd.list].values()]
         if bad:
-            return f"{bad[0]!r} is not an option of list {fd.list!r}"
+            return (f"expected options of list {fd.list!r} ({', '.join(map(repr, lists[fd.list].values()))}); "
+                    f"found {bad[0]!r}" + _did_you_mean(str(bad[0]), lists[fd.list].values()))
     return None
 
 
 def _read_units(loader: _Loader, hf: _File, hierarchy_types: set[str]) -> list[UnitRow]:
-    units: list[tuple[UnitRow, str, int]] = []
+    units: list[tuple[UnitRow, Callable[[str], ConfigIssue]]] = []
     seen: dict[str, str] = {}
+    base = (loader.root / "roles_config").resolve()
     for i, ref in enumerate(hf.data.get("units", ())):
         rel_name = ref["file"]
-        path = (loader.root / "roles_config" / rel_name).resolve()
+        path = (base / rel_name).resolve()
+        if not path.is_relative_to(base):
+            hf.error(("units", i, "file"), f"expected a file inside roles_config/; found {rel_name!r}")
+            continue
         if not path.is_file():
             hf.error(("units", i, "file"), f"file not found: roles_config/{rel_name}")
             continue
+        # rows: (values, ok, where) where ``where(column, message)`` makes an issue at that row's column
+        rows: list[tuple[dict, bool, Callable[[str, str], ConfigIssue]]] = []
         if path.suffix == ".csv":
             rows = _units_from_csv(loader, path)
         else:
             uf = loader.parse(path, "units")
-            rows = []
             if uf is not None:
                 for j, u in enumerate(uf.data["units"]):
-                    line, col = position_of(uf.positions, ("units", j))
-                    rows.append((uf.rel, line, u))
-        for rel, line, u in rows:
+                    def where(key: str, message: str, uf: _File = uf, j: int = j) -> ConfigIssue:
+                        line, col = position_of(uf.positions, ("units", j, key))
+                        return ConfigIssue(uf.rel, line, col, _path_str(("units", j, key)), message)
+                    rows.append((u, True, where))
+        for u, ok, where in rows:
             code = u.get("code")
+            if code in seen:
+                loader.issues.append(where("code", f"duplicate unit code {code!r} (first at {seen[code]})"))
+                continue
+            first = where("code", "")
+            seen[code] = f"{first.file}:{first.line}"
             try:
                 valid_from = dt.date.fromisoformat(u["valid_from"]) if u.get("valid_from") else None
             except ValueError:
-                loader.issues.append(ConfigIssue(rel, line, 1, "valid_from",
-                                                 f"expected a date as YYYY-MM-DD; found {u['valid_from']!r}"))
-                continue
+                loader.issues.append(where("valid_from", f"expected a date as YYYY-MM-DD; found {u['valid_from']!r}"))
+                ok = False
             if u.get("type") not in hierarchy_types:
-                loader.issues.append(ConfigIssue(rel, line, 1, "type", f"unknown unit type {u.get('type')!r}; "
-                                                 f"expected one of {', '.join(sorted(hierarchy_types))}"))
-                continue
-            if code in seen:
-                loader.issues.append(ConfigIssue(rel, line, 1, "code",
-                                                 f"duplicate unit code {code!r} (first at {seen[code]})"))
-                continue
-            seen[code] = f"{rel}:{line}"
+                loader.issues.append(where("type", f"unknown unit type {u.get('type')!r}"
+                                           f"{_did_you_mean(str(u.get('type')), hierarchy_types)}; expected one of "
+                                           f"{', '.join(sorted(hierarchy_types))} (the unit_types of "
+                                           "roles_config/hierarchy.yaml)"))
+                ok = False
+            if not ok:
+                continue  # the code stays known, so its children are not reported as orphans
             unit = UnitRow(code=code, name_vi=u["name_vi"], type=u["type"], name_en=u.get("name_en") or None,
                            parent_code=u.get("parent_code") or None, valid_from=valid_from)
-            units.append((unit, rel, line))
-    for u, rel, line in units:
+            units.append((unit, where))
+    for u, where in units:
         if u.parent_code and u.parent_code not in seen:
-            loader.issues.append(ConfigIssue(rel, line, 1, "parent_code",
-                                             f"unit {u.code!r} names unknown parent {u.parent_code!r}"))
-    return [u for u, _rel, _line in units]
+            loader.issues.append(where("parent_code", f"unit {u.code!r} names unknown parent {u.parent_code!r}"
+                                       f"{_did_you_mean(u.parent_code, seen)}"))
+    return [u for u, _where in units]
+
 
 _UNIT_COLUMNS = ("code", "name_vi", "name_en", "type", "parent_code", "valid_from")
+_UNIT_REQUIRED = ("code", "name_vi", "type")
 
 
-def _units_from_csv(loader: _Loader, path: Path) -> list[tuple[str, int, dict]]:
+def _units_from_csv(loader: _Loader, path: Path) -> list[tuple[dict, bool, Callable[[str, str], ConfigIssue]]]:
+    """The rows of a units CSV file, each checked against the units schema like a YAML units file."""
     raw = loader._read(path)
     rel = loader._rel(path)
     if raw is None:
         return []
     try:
         text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        loader.issues.append(ConfigIssue(rel, 1, 1, "", "file is not valid UTF-8 text"))
+    except UnicodeDecodeError as exc:
+        loader.issues.append(_not_utf8(rel, raw, exc))
         return []
-    reader = csv.DictReader(io.StringIO(text))
-    header = reader.fieldnames or []
-    unknown = [h for h in header if h not in _UNIT_COLUMNS]
-    missing = [h for h in ("code", "name_vi", "type") if h not in header]
-    if unknown or missing:
-        parts = []
-        if unknown:
-            parts.append(f"unknown column(s) {', '.join(map(repr, unknown))}")
-        if missing:
-            parts.append(f"missing column(s) {', '.join(map(repr, missing))}")
-        loader.issues.append(ConfigIssue(rel, 1, 1, "", "; ".join(parts) + f"; expected columns: {', '.join(_UNIT_COLUMNS)}"))
-        return []
+    expected = f"expected the header line {','.join(_UNIT_COLUMNS)} (name_en, parent_code and valid_from optional)"
+    reader = csv.reader(io.StringIO(text, newline=""))
+    row_schema = _validators()["units"].schema["properties"]["units"]["items"]
+    row_validator = _validators()["units"].evolve(schema=row_schema)
+    header: list[str] | None = None
     out = []
-    for row in reader:
-        line = reader.line_num
-        if not (row.get("code") or "").strip() or not (row.get("name_vi") or "").strip():
-            loader.issues.append(ConfigIssue(rel, line, 1, "code", "every unit needs a code and a name_vi"))
+    while True:
+        line = reader.line_num + 1  # where the record starts (a quoted value may span lines)
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            loader.issues.append(ConfigIssue(rel, line, 1, "", f"malformed CSV: {exc}"))
+            return []
+        if not any(c.strip() for c in cells):
+            continue  # blank line
+        if header is None:
+            header = cells
+            unknown = [h for h in header if h not in _UNIT_COLUMNS]
+            missing = [h for h in _UNIT_REQUIRED if h not in header]
+            twice = sorted({h for h in header if header.count(h) > 1})
+            parts = []
+            if unknown:
+                parts.append(f"unknown column(s) {', '.join(map(repr, unknown))}")
+            if missing:
+                parts.append(f"missing column(s) {', '.join(map(repr, missing))}")
+            if twice:
+                parts.append(f"column(s) {', '.join(map(repr, twice))} given twice")
+            if parts:
+                loader.issues.append(ConfigIssue(rel, line, 1, "", "; ".join(parts) + f": {expected}"))
+                return []
             continue
-        out.append((rel, line, {k: (v or "").strip() for k, v in row.items() if k}))
+        if len(cells) > len(header):
+            loader.issues.append(ConfigIssue(rel, line, 1, "", f"expected at most {len(header)} values, one per "
+                                             f"column of the header; found {len(cells)}"))
+            continue
+
+        def where(key: str, message: str, line: int = line) -> ConfigIssue:
+            return ConfigIssue(rel, line, 1, key, message)
+
+        row = {k: v.strip() for k, v in zip(header, cells) if v.strip()}
+        empty = [k for k in _UNIT_REQUIRED if k not in row]
+        if empty:
+            loader.issues.append(where(empty[0], f"no value for {', '.join(empty)}: every unit "
+                                       f"needs a {', a '.join(_UNIT_REQUIRED[:-1])} and a {_UNIT_REQUIRED[-1]}"))
+            continue
+        before = len(loader.issues)
+        f = _File(loader, rel, row, {(): (line, 1)})
+        for err in row_validator.iter_errors(row):
+            loader._schema_error(f, err)
+        out.append((row, len(loader.issues) == before, where))
+    if header is None:
+        loader.issues.append(ConfigIssue(rel, 1, 1, "", f"file is empty: {expected}"))
     return out
 
 
@@ -641,9 +795,13 @@ def load_config(root: str | os.PathLike | None = None) -> Config:
     """Load and check the configuration under ``root``; raise ConfigErrors listing every problem."""
     root_path = Path(root or os.environ.get("HOSO_CONFIG") or _default_root()).resolve()
     loader = _Loader(root_path)
+    if not root_path.is_dir():
+        raise ConfigErrors([ConfigIssue(".", 1, 1, "", f"the configuration root {str(root_path)!r} is not a "
+                                        "folder: expected a folder holding forms_config/ and roles_config/")])
     if not (root_path / "forms_config").is_dir():
-        raise ConfigErrors([ConfigIssue(str(root_path), 1, 1, "", "no forms_config/ folder here: expected "
-                                        "forms_config/ and roles_config/ under the configuration root")])
+        raise ConfigErrors([ConfigIssue("forms_config", 1, 1, "", f"no forms_config/ folder in {str(root_path)!r}: "
+                                        "expected forms_config/ and roles_config/ under the configuration root "
+                                        "(--config DIR or HOSO_CONFIG)")])
     checker = _Checker(loader)
 
     files = {kind: loader.parse_kind(kind) for kind in KINDS}
@@ -674,8 +832,16 @@ def load_config(root: str | os.PathLike | None = None) -> Config:
             continue
         if e.table in tables or e.table.startswith("hoso_"):
             why = (f"table {e.table!r} is already used by entity {tables[e.table]!r}" if e.table in tables
-                   else f"table names starting with 'hoso_' are reserved for the system")
+                   else f"table names starting with 'hoso_' are reserved for the system; found {e.table!r}")
             f.error(("table",) if "table" in f.data else ("entity",), why)
+            loader.broken.setdefault("entity", set()).add(e.name)  # no "unknown entity" errors elsewhere
+            continue
+        clash = [c for c in e.child_tables if e.child_table_name(c.name) in tables]
+        for c in clash:
+            f.error(("fields", c.name), f"the table of child table {c.name!r}, {e.child_table_name(c.name)!r}, "
+                    f"is already used by entity {tables[e.child_table_name(c.name)]!r}", key=True)
+        if clash:
+            loader.broken.setdefault("entity", set()).add(e.name)
             continue
         tables[e.table] = e.name
         for child in e.child_tables:
@@ -687,13 +853,13 @@ def load_config(root: str | os.PathLike | None = None) -> Config:
 
     # Forms
     forms: list[FormDef] = []
-    seen_forms: set[str] = set()
+    seen_forms: dict[str, str] = {}
     for f in files["form"]:
         d = f.data
         if d["form"] in seen_forms:
-            f.error(("form",), f"form {d['form']!r} is defined twice")
+            f.error(("form",), f"form {d['form']!r} is already defined in {seen_forms[d['form']]}")
             continue
-        seen_forms.add(d["form"])
+        seen_forms[d["form"]] = f.rel
         e = checker.entity_ref(f, ("entity",), d["entity"], entities)
         refs = [(("sections", i, "fields", j), name)
                 for i, s in enumerate(d["sections"]) for j, name in enumerate(s["fields"])]
@@ -704,8 +870,13 @@ def load_config(root: str | os.PathLike | None = None) -> Config:
 
     # Workflows
     workflows: list[WorkflowDef] = []
+    seen_workflows: dict[str, str] = {}
     for f in files["workflow"]:
         d = f.data
+        if d["workflow"] in seen_workflows:
+            f.error(("workflow",), f"workflow {d['workflow']!r} is already defined in {seen_workflows[d['workflow']]}")
+            continue
+        seen_workflows[d["workflow"]] = f.rel
         e = checker.entity_ref(f, ("entity",), d["entity"], entities)
         states = d["states"]
         if e is not None:
@@ -714,21 +885,26 @@ def load_config(root: str | os.PathLike | None = None) -> Config:
             else:
                 sf = e.field(d["state_field"])
                 if sf.type != "choice":
-                    f.error(("state_field",), f"the state field must be a choice field; {sf.name!r} is {sf.type}")
+                    f.error(("state_field",), f"the state field must be a choice field; {sf.name!r} is "
+                            f"{_an(sf.type)} field")
                 elif sf.list in lists:
                     options = lists[sf.list].values(include_retired=True)
                     for j, s in enumerate(states):
                         if s not in options:
-                            f.error(("states", j), f"state {s!r} is not an option of list {sf.list!r}")
+                            f.error(("states", j), f"state {s!r} is not an option of list {sf.list!r}"
+                                    f"{_did_you_mean(s, options)}; options: {', '.join(options)}")
         if d["initial"] not in states:
-            f.error(("initial",), f"initial state {d['initial']!r} is not one of the states")
+            f.error(("initial",), f"initial state {d['initial']!r} is not one of the states"
+                    f"{_did_you_mean(d['initial'], states)}; states: {', '.join(states)}")
         transitions = []
         for tname, t in d["transitions"].items():
             for j, s in enumerate(t["from"]):
                 if s not in states:
-                    f.error(("transitions", tname, "from", j), f"unknown state {s!r}; states: {', '.join(states)}")
+                    f.error(("transitions", tname, "from", j),
+                            f"unknown state {s!r}{_did_you_mean(s, states)}; states: {', '.join(states)}")
             if t["to"] not in states:
-                f.error(("transitions", tname, "to"), f"unknown state {t['to']!r}; states: {', '.join(states)}")
+                f.error(("transitions", tname, "to"),
+                        f"unknown state {t['to']!r}{_did_you_mean(t['to'], states)}; states: {', '.join(states)}")
             checker.fields_exist(f, e, d["entity"],
                                  [(("transitions", tname, "requires", j), n) for j, n in enumerate(t.get("requires", ()))],
                                  f"transition {tname!r}")
@@ -739,8 +915,13 @@ def load_config(root: str | os.PathLike | None = None) -> Config:
 
     # Reports
     reports: list[ReportDef] = []
+    seen_reports: dict[str, str] = {}
     for f in files["report"]:
         d = f.data
+        if d["report"] in seen_reports:
+            f.error(("report",), f"report {d['report']!r} is already defined in {seen_reports[d['report']]}")
+            continue
+        seen_reports[d["report"]] = f.rel
         e = checker.entity_ref(f, ("entity",), d["entity"], entities)
         refs = [((key, j), n) for key in ("rows", "columns", "filters") for j, n in enumerate(d.get(key, ()))]
         checker.fields_exist(f, e, d["entity"], refs, "report")
@@ -753,7 +934,8 @@ def load_config(root: str | os.PathLike | None = None) -> Config:
         d = f.data
         for tname, t in d["unit_types"].items():
             if t["level"] not in d["levels"]:
-                f.error(("unit_types", tname, "level"), f"unknown level {t['level']!r}; levels: {', '.join(d['levels'])}")
+                f.error(("unit_types", tname, "level"), f"unknown level {t['level']!r}"
+                        f"{_did_you_mean(t['level'], d['levels'])}; levels: {', '.join(d['levels'])}")
         units = _read_units(loader, f, set(d["unit_types"]))
         hierarchy = HierarchyDef(tuple(d["levels"]),
                                  tuple(UnitTypeDef(n, t["level"], _label(t["label"])) for n, t in d["unit_types"].items()),
@@ -778,10 +960,12 @@ def load_config(root: str | os.PathLike | None = None) -> Config:
                 if a.startswith("transition:"):
                     tname = a.split(":", 1)[1]
                     known = transitions_by_entity.get(g["entity"], set())
-                    if e is not None and tname not in known:
+                    if e is not None and tname not in known and g["entity"] not in loader.broken.get("workflow", ()):
                         f.error(("grants", i, "actions", j),
                                 f"unknown workflow transition {tname!r} of entity {g['entity']!r}"
-                                + (f"; transitions: {', '.join(sorted(known))}" if known else "; it has no workflow"))
+                                + _did_you_mean(tname, known)
+                                + (f"; transitions: {', '.join(sorted(known))}" if known else "; it has no workflow")
+                                + loader.unreadable_note("workflow"))
             for key in ("hidden_fields", "read_only_fields"):
                 checker.fields_exist(f, e, g["entity"], [((("grants", i, key, j)), n) for j, n in enumerate(g.get(key, ()))],
                                      key)
@@ -790,8 +974,9 @@ def load_config(root: str | os.PathLike | None = None) -> Config:
         roles.append(RoleDef(d["role"], _label(d["label"]), tuple(grants), tuple(d.get("can_grant", ())), source=f.rel))
     for r in roles:
         for j, name in enumerate(r.can_grant):
-            if name not in role_files:
-                role_files[r.name].error(("can_grant", j), f"unknown role {name!r}")
+            if name not in role_files and name not in loader.broken.get("role", ()):
+                role_files[r.name].error(("can_grant", j), f"unknown role {name!r}{_did_you_mean(name, role_files)}"
+                                         + loader.unreadable_note("role"))
 
     modules = []
     for f in files["modules"]:

@@ -1,0 +1,241 @@
+"""The ``hoso`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from core.config import ConfigErrors, load_config
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+CONFIG_OPTION = click.option(
+    "--config", "config_dir", envvar="HOSO_CONFIG", type=click.Path(file_okay=False, path_type=Path),
+    help="Configuration root holding forms_config/ and roles_config/ (env HOSO_CONFIG; default: the repository).",
+)
+DB_OPTION = click.option(
+    "--database", "database_url", envvar="HOSO_DATABASE_URL", default="sqlite:///var/hoso.db", show_default=True,
+    help="Database URL: sqlite:///path.db or postgresql://user@host/db (env HOSO_DATABASE_URL).",
+)
+
+
+def _load(config_dir):
+    try:
+        return load_config(config_dir)
+    except ConfigErrors as exc:
+        err_console.print(exc.render(), markup=False)
+        sys.exit(2)
+
+
+def _runtime(config_dir, database_url):
+    from core.runtime import Runtime
+
+    return Runtime.create(_load(config_dir), database_url)
+
+
+def _run(coro):
+    return asyncio.run(coro)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hoso")
+def main() -> None:
+    """hoso: YAML-defined records systems with a generated admin."""
+
+
+@main.command()
+@CONFIG_OPTION
+def check(config_dir):
+    """Validate the configuration (no database needed)."""
+    started = time.perf_counter()
+    cfg = _load(config_dir)
+    units = len(cfg.hierarchy.units) if cfg.hierarchy else 0
+    console.print(
+        f"Configuration OK: {len(cfg.entities)} entities, {len(cfg.lists)} lists, {len(cfg.forms)} forms, "
+        f"{len(cfg.workflows)} workflows, {len(cfg.reports)} reports, {len(cfg.roles)} roles, {units} units "
+        f"({time.perf_counter() - started:.2f}s)"
+    )
+
+
+@main.command()
+@CONFIG_OPTION
+@DB_OPTION
+def plan(config_dir, database_url):
+    """Show what `hoso migrate` would change, with the rows each change touches."""
+    rt = _runtime(config_dir, database_url)
+
+    async def go():
+        await rt.db.start()
+        try:
+            return await rt.plan()
+        finally:
+            await rt.db.close()
+
+    p = _run(go())
+    console.print(p.render(), markup=False)
+    sys.exit(0 if p.ok else 1)
+
+
+@main.command()
+@CONFIG_OPTION
+@DB_OPTION
+@click.option("--yes", is_flag=True, help="Apply without asking.")
+@click.option("--as", "applied_by", default=None, help="Name recorded as who applied the change (default: OS user).")
+def migrate(config_dir, database_url, yes, applied_by):
+    """Apply the configuration to the database in one transaction, and load the unit tree."""
+    from core.model.migrate import MigrationError, apply_plan
+    from core.units import sync_units
+
+    rt = _runtime(config_dir, database_url)
+
+    async def go():
+        await rt.db.start()
+        try:
+            p = await rt.plan()
+            console.print(p.render(), markup=False)
+            if not p.ok:
+                sys.exit(1)
+            if p.has_changes:
+                if not yes and not click.confirm("Apply these changes?", default=False):
+                    console.print("Nothing changed.")
+                    return
+                with _progress() as bar:
+                    task = bar.add_task("migrating", total=max(len(p.changes), 1))
+
+                    def step(msg, i, total):
+                        bar.update(task, completed=i, description=msg[:60])
+
+                    await apply_plan(rt.db, rt.config, rt.registry, p, applied_by=applied_by, progress=step)
+                console.print(f"Applied {len(p.changes)} change(s).")
+            n = await sync_units(rt)
+            if n:
+                console.print(f"Loaded {n} unit(s) from the hierarchy configuration.")
+        except MigrationError as exc:
+            err_console.print(str(exc), markup=False)
+            sys.exit(1)
+        finally:
+            await rt.db.close()
+
+    _run(go())
+
+
+@main.command()
+@CONFIG_OPTION
+@DB_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(config_dir, database_url, host, port):
+    """Serve the web application and API."""
+    import uvicorn
+
+    from core.web.app import create_app, DefinitionsDiffer
+
+    rt = _runtime(config_dir, database_url)
+    try:
+        app = create_app(rt)
+        _run(_check_applied(rt))
+    except DefinitionsDiffer as exc:
+        err_console.print(str(exc), markup=False)
+        sys.exit(1)
+    console.print(f"hoso serving on http://{host}:{port}/  (API under /api/)")
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+async def _check_applied(rt):
+    from core.web.app import ensure_applied
+
+    await rt.db.start()
+    try:
+        await ensure_applied(rt)
+    finally:
+        await rt.db.close()
+
+
+@main.command()
+@CONFIG_OPTION
+@DB_OPTION
+@click.option("--cases", default=200, show_default=True, type=int, help="How many demo cases to create.")
+@click.option("--once", is_flag=True, help="Do nothing if demo data was loaded before.")
+def demo(config_dir, database_url, cases, once):
+    """Load demo data (performers, organisations, cases) and a demo login."""
+    from plugins.legal_aid.demo import load_demo
+
+    rt = _runtime(config_dir, database_url)
+
+    async def go():
+        await rt.db.start()
+        try:
+            from core.web.app import ensure_applied, DefinitionsDiffer
+
+            try:
+                await ensure_applied(rt)
+            except DefinitionsDiffer as exc:
+                err_console.print(str(exc), markup=False)
+                sys.exit(1)
+            with _progress() as bar:
+                task = bar.add_task("demo cases", total=cases)
+                result = await load_demo(rt, cases=cases, once=once,
+                                         progress=lambda n: bar.update(task, completed=n))
+            return result
+        finally:
+            await rt.db.close()
+
+    result = _run(go())
+    console.print(result["message"], markup=False)
+    console.print(f"Log in at http://127.0.0.1:8000/ as [bold]{result['username']}[/bold] "
+                  f"with password [bold]{result['password']}[/bold]")
+
+
+@main.group()
+def user():
+    """Manage user accounts."""
+
+
+@user.command("create")
+@CONFIG_OPTION
+@DB_OPTION
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="The password (asked for when not given).")
+@click.option("--email", default=None, help="Email address (default: USERNAME@localhost).")
+@click.option("--name", "display_name", default=None, help="Display name.")
+@click.option("--superuser", is_flag=True, help="Give every permission (national administrator account).")
+@click.option("--unit", "unit_code", default=None, help="Code of the unit the account belongs to.")
+def user_create(config_dir, database_url, username, password, email, display_name, superuser, unit_code):
+    """Create a user account."""
+    from core.users import UserError, create_user
+
+    rt = _runtime(config_dir, database_url)
+
+    async def go():
+        await rt.db.start()
+        try:
+            return await create_user(rt, username, password, email=email, display_name=display_name,
+                                     superuser=superuser, unit_code=unit_code, actor="cli")
+        finally:
+            await rt.db.close()
+
+    try:
+        uid = _run(go())
+    except UserError as exc:
+        err_console.print(f"error: {exc}", markup=False)
+        sys.exit(1)
+    console.print(f"Created user {username!r} (id {uid}).")
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                    TimeElapsedColumn(), console=err_console, transient=not sys.stderr.isatty())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,83 @@
+"""Field types and value converters, and the registry that collects them from plugins once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pluggy
+from piccolo.columns import Column
+
+from core.config import FieldDef
+
+__all__ = ["FieldType", "Converter", "Registry", "RegistryError"]
+
+
+@dataclass(frozen=True)
+class FieldType:
+    """How one field type is stored, parsed and shown.
+
+    :param name: the type name used in entity YAML (``type: citizen_id``).
+    :param storage: the storage class (``text``, ``integer``, ``decimal``, ``boolean``, ``date``, ``datetime``);
+        two types with the same storage share a column type, so a change between them rewrites no column.
+    :param column: builds the piccolo column for a field of this type.
+    :param parse: turns an input value (JSON from a request, or a stored value during a conversion) into the
+        Python value stored; raises ``ValueError`` with a message a user can act on.
+    :param dump: turns a stored Python value into JSON.
+    :param load: turns what the database returns into the Python value (e.g. JSON text into a list).
+    :param to_db: turns the Python value into what the database stores.
+    """
+
+    name: str
+    storage: str
+    column: Callable[[FieldDef], Column]
+    parse: Callable[[FieldDef, Any], Any]
+    dump: Callable[[Any], Any] = lambda v: v
+    load: Callable[[Any], Any] = lambda v: v
+    to_db: Callable[[Any], Any] = lambda v: v
+
+
+@dataclass(frozen=True)
+class Converter:
+    """Converts one stored value of type ``source`` into a value of type ``target`` (``"*"`` matches any)."""
+
+    source: str
+    target: str
+    convert: Callable[[FieldDef, Any], Any]
+
+
+class RegistryError(Exception):
+    pass
+
+
+class Registry:
+    """Field types and converters from every plugin, collected once."""
+
+    def __init__(self, pm: pluggy.PluginManager):
+        self.pm = pm
+        self.field_types: dict[str, FieldType] = {}
+        owners: dict[str, str] = {}
+        for impl in pm.hook.hoso_field_types.get_hookimpls():
+            for ft in impl.function() or ():
+                if ft.name in self.field_types:
+                    raise RegistryError(
+                        f"field type {ft.name!r} is provided by both {owners[ft.name]} and {impl.plugin_name}"
+                    )
+                self.field_types[ft.name] = ft
+                owners[ft.name] = impl.plugin_name
+        self.converters: list[Converter] = []
+        for result in pm.hook.hoso_converters():
+            self.converters.extend(result or ())
+
+    def field_type(self, name: str) -> FieldType:
+        try:
+            return self.field_types[name]
+        except KeyError:
+            raise RegistryError(f"no plugin provides field type {name!r}") from None
+
+    def converter(self, source: str, target: str) -> Converter | None:
+        ranked = []
+        for c in self.converters:
+            if c.source in (source, "*") and c.target in (target, "*"):
+                ranked.append(((c.source == "*") + (c.target == "*"), len(ranked), c))
+        return min(ranked)[2] if ranked else None

@@ -1,0 +1,24 @@
+"""Messages shown to users, in Vietnamese and English."""
+
+from __future__ import annotations
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "required": {"vi": "bắt buộc nhập", "en": "is required"},
+    "not_an_option": {"vi": "{value!r} không có trong danh sách ({options})",
+                      "en": "{value!r} is not one of the options ({options})"},
+    "too_short": {"vi": "phải có ít nhất {n} ký tự", "en": "must be at least {n} characters"},
+    "too_long": {"vi": "không được quá {n} ký tự", "en": "must be at most {n} characters"},
+    "pattern": {"vi": "không đúng định dạng ({pattern})", "en": "does not match the pattern {pattern}"},
+    "too_small": {"vi": "phải từ {n} trở lên", "en": "must be at least {n}"},
+    "too_large": {"vi": "không được lớn hơn {n}", "en": "must be at most {n}"},
+    "unknown_field": {"vi": "trường không tồn tại", "en": "is not a field of this record"},
+    "not_unique": {"vi": "giá trị {value!r} đã được dùng", "en": "value {value!r} is already used"},
+    "not_found": {"vi": "không tìm thấy bản ghi {value}", "en": "record {value} does not exist"},
+    "invalid": {"vi": "giá trị không hợp lệ: {reason}", "en": "invalid value: {reason}"},
+}
+
+
+def t(key: str, lang: str = "vi", **kwargs) -> str:
+    entry = MESSAGES[key]
+    template = entry.get(lang) or entry["vi"]
+    return template.format(**kwargs)

@@ -1,0 +1,521 @@
+"""Plan and apply definition changes.
+
+The database keeps, in ``hoso_schema_state``, a snapshot of the definitions last applied: for every entity
+table and child table, its fields with their types and whether they are retired, and its indexes. ``plan``
+compares that snapshot with the YAML and lists the changes, with the rows each touches and any problem that
+blocks it; ``apply`` makes them in one transaction and records the new snapshot.
+
+Nothing is ever dropped: a field missing from the YAML is retired (column and data kept, hidden), and an
+entity missing from the YAML is retired with its table. Putting either back restores it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+from dataclasses import dataclass, field as dc_field
+from typing import Any, Callable
+
+from piccolo.table import Table, create_table_class
+
+from core.config import Config, EntityDef, FieldDef
+from core.db import Database, quote
+from core.fields import Registry
+from core.model.tables import (
+    CHILD_COLUMNS,
+    SYSTEM_COLUMNS,
+    build_system_tables,
+    index_name,
+    table_spec_key,
+)
+
+__all__ = ["Change", "Plan", "PlanError", "MigrationError", "make_plan", "apply_plan", "desired_snapshot",
+           "applied_state", "SNAPSHOT_FORMAT"]
+
+SNAPSHOT_FORMAT = 1
+TMP_SUFFIX = "__hoso_new"
+ProgressFn = Callable[[str, int, int], None]
+
+
+class MigrationError(Exception):
+    """A change cannot be applied; the database was left as it was."""
+
+
+@dataclass
+class PlanError:
+    table: str
+    field: str | None
+    message: str
+    record_ids: list[int] = dc_field(default_factory=list)
+
+    def __str__(self) -> str:
+        where = f"{self.table}.{self.field}" if self.field else self.table
+        ids = ""
+        if self.record_ids:
+            shown = ", ".join(map(str, self.record_ids[:50]))
+            more = f" and {len(self.record_ids) - 50} more" if len(self.record_ids) > 50 else ""
+            ids = f" (record ids: {shown}{more})"
+        return f"{where}: {self.message}{ids}"
+
+
+@dataclass
+class Change:
+    """One step of a plan."""
+
+    kind: str  # create_table, retire_table, restore_table, add_field, rename_field, retire_field,
+    # restore_field, convert_field, add_index, drop_index, create_system_table, add_system_column
+    table: str  # the table key: entity name, or "entity.child" for child tables, or a system table name
+    detail: str
+    rows: int = 0
+    field: str | None = None
+    data: dict = dc_field(default_factory=dict)
+
+    def describe(self) -> str:
+        rows = f" [{self.rows} row{'s' if self.rows != 1 else ''}]" if self.rows else ""
+        return f"{self.kind:<16} {self.table}{'.' + self.field if self.field else ''}: {self.detail}{rows}"
+
+
+@dataclass
+class Plan:
+    changes: list[Change]
+    errors: list[PlanError]
+    snapshot: dict
+    previous: dict | None
+    content_hash: str
+    # values to write for type conversions: (table key, field) -> [(id, new value)]
+    conversions: dict[tuple[str, str], list[tuple[int, Any]]] = dc_field(default_factory=dict)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def render(self) -> str:
+        if not self.changes and not self.errors:
+            return "No changes: the database matches the configuration."
+        lines = []
+        if self.changes:
+            lines.append(f"{len(self.changes)} change{'s' if len(self.changes) != 1 else ''}:")
+            lines += [f"  {c.describe()}" for c in self.changes]
+        if self.errors:
+            lines.append(f"{len(self.errors)} problem{'s' if len(self.errors) != 1 else ''} block this plan:")
+            lines += [f"  {e}" for e in self.errors]
+        return "\n".join(lines)
+
+
+# -- snapshots ------------------------------------------------------------------------------------------------
+
+
+def _field_specs(fields: tuple[FieldDef, ...]) -> dict[str, dict]:
+    return {f.name: {"type": f.type, "retired": False} for f in fields if not f.is_child_table}
+
+
+def _desired_indexes(table: str, entity: EntityDef | None, fields: tuple[FieldDef, ...], child: bool) -> dict:
+    wanted: dict[str, dict] = {}
+
+    def add(columns: tuple[str, ...], unique: bool):
+        wanted[index_name(table, columns, unique)] = {"columns": list(columns), "unique": unique}
+
+    if child:
+        add(("parent_id",), False)
+    for f in fields:
+        if f.is_child_table:
+            continue
+        if f.unique:
+            add((f.name,), True)
+        elif f.index or f.type in ("reference", "org_unit", "user"):
+            add((f.name,), False)
+    if entity is not None and not child:
+        for idx in entity.indexes:
+            add(idx.fields, idx.unique)
+    return wanted
+
+
+def desired_snapshot(config: Config, previous: dict | None = None) -> dict:
+    """The snapshot the YAML asks for, carrying retired tables and fields over from ``previous``."""
+    tables: dict[str, dict] = {}
+    for e in config.entities:
+        tables[table_spec_key(e)] = {
+            "table": e.table,
+            "retired": False,
+            "fields": _field_specs(e.fields),
+            "indexes": _desired_indexes(e.table, e, e.fields, child=False),
+        }
+        for c in e.child_tables:
+            t = e.child_table_name(c.name)
+            tables[table_spec_key(e, c)] = {
+                "table": t,
+                "retired": False,
+                "fields": _field_specs(c.fields),
+                "indexes": _desired_indexes(t, e, c.fields, child=True),
+            }
+    renamed = _renames(config)
+    if previous:
+        for key, spec in previous.get("tables", {}).items():
+            if key not in tables:
+                tables[key] = {**spec, "retired": True, "indexes": {}}
+                continue
+            for fname, fspec in spec["fields"].items():
+                if fname not in tables[key]["fields"] and fname not in renamed.get(key, {}).values():
+                    tables[key]["fields"][fname] = {**fspec, "retired": True}
+    return {"format": SNAPSHOT_FORMAT, "tables": tables}
+
+
+def _renames(config: Config) -> dict[str, dict[str, str]]:
+    """Per table key, new field name -> the name it was renamed from."""
+    out: dict[str, dict[str, str]] = {}
+    for e in config.entities:
+        out[table_spec_key(e)] = {f.name: f.renamed_from for f in e.fields if f.renamed_from}
+        for c in e.child_tables:
+            out[table_spec_key(e, c)] = {f.name: f.renamed_from for f in c.fields if f.renamed_from}
+    return out
+
+
+def _field_defs(config: Config) -> dict[str, dict[str, FieldDef]]:
+    out: dict[str, dict[str, FieldDef]] = {}
+    for e in config.entities:
+        out[table_spec_key(e)] = {f.name: f for f in e.fields if not f.is_child_table}
+        for c in e.child_tables:
+            out[table_spec_key(e, c)] = {f.name: f for f in c.fields}
+    return out
+
+
+async def applied_state(db: Database) -> dict | None:
+    """The last applied state (snapshot, hash, time, who), or None for a database never migrated."""
+    if "hoso_schema_state" not in await db.table_names():
+        return None
+    rows = await db.fetch(
+        "SELECT snapshot, content_hash, applied_at, applied_by FROM hoso_schema_state ORDER BY id DESC LIMIT 1"
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    return {"snapshot": json.loads(row["snapshot"]), "content_hash": row["content_hash"],
+            "applied_at": row["applied_at"], "applied_by": row["applied_by"]}
+
+
+# -- planning -------------------------------------------------------------------------------------------------
+
+
+async def _count(db: Database, table: str) -> int:
+    return int(await db.fetchval(f"SELECT COUNT(*) AS n FROM {quote(table)}") or 0)
+
+
+def _empty_table_class(db: Database, tablename: str) -> type[Table]:
+    return create_table_class("HosoTmp", class_kwargs={"tablename": tablename, "db": db.engine})
+
+
+async def make_plan(db: Database, config: Config, registry: Registry) -> Plan:
+    state = await applied_state(db)
+    previous = state["snapshot"] if state else None
+    snapshot = desired_snapshot(config, previous)
+    plan = Plan([], [], snapshot, previous, config.content_hash)
+    existing_tables = await db.table_names()
+
+    # System tables first: created when missing, and given any column a newer hoso added.
+    for name, cls in build_system_tables(db).items():
+        tname = cls._meta.tablename
+        if tname not in existing_tables:
+            plan.changes.append(Change("create_system_table", tname, "create system table", data={"system": name}))
+        else:
+            have = set(await db.column_names(tname))
+            for col in cls._meta.columns:
+                if col._meta.db_column_name not in have:
+                    plan.changes.append(Change("add_system_column", tname, "add column", field=col._meta.name,
+                                               data={"system": name}))
+
+    prev_tables = (previous or {}).get("tables", {})
+    defs = _field_defs(config)
+    renames = _renames(config)
+    for key, spec in snapshot["tables"].items():
+        before = prev_tables.get(key)
+        table = spec["table"]
+        if spec["retired"]:
+            if before and not before.get("retired"):
+                rows = await _count(db, table) if table in existing_tables else 0
+                plan.changes.append(Change("retire_table", key, f"entity no longer in the configuration: table "
+                                           f"{table!r} and its data are kept, hidden", rows=rows))
+            continue
+        if before is None or table not in existing_tables:
+            if table in existing_tables:
+                plan.errors.append(PlanError(key, None, f"table {table!r} already exists in the database but "
+                                             "was not created by hoso: rename the entity's table"))
+                continue
+            plan.changes.append(Change("create_table", key, f"create table {table!r} with "
+                                       f"{len(spec['fields'])} fields"))
+            for iname, ispec in spec["indexes"].items():
+                plan.changes.append(Change("add_index", key, f"{'unique ' if ispec['unique'] else ''}index "
+                                           f"{iname} on ({', '.join(ispec['columns'])})", data={"name": iname, **ispec}))
+            continue
+        rows = None
+
+        async def row_count() -> int:
+            nonlocal rows
+            if rows is None:
+                rows = await _count(db, table)
+            return rows
+
+        if before.get("retired"):
+            plan.changes.append(Change("restore_table", key, f"entity back in the configuration: table {table!r} "
+                                       "shown again", rows=await row_count()))
+        if before["table"] != table:
+            plan.errors.append(PlanError(key, None, f"the table name changed from {before['table']!r} to "
+                                         f"{table!r}: renaming an entity's table is not supported"))
+            continue
+        # Drop indexes that are no longer wanted before any column work, so columns can be rewritten.
+        for iname in before.get("indexes", {}):
+            if iname not in spec["indexes"]:
+                plan.changes.append(Change("drop_index", key, f"drop index {iname}", data={"name": iname}))
+        consumed: set[str] = set()
+        for fname, fspec in spec["fields"].items():
+            if fspec["retired"]:
+                old = before["fields"].get(fname)
+                if old and not old.get("retired"):
+                    plan.changes.append(Change("retire_field", key, "field no longer in the configuration: "
+                                               "column and data kept, hidden", field=fname, rows=await row_count()))
+                continue
+            fd = defs[key][fname]
+            old_name = fname
+            old = before["fields"].get(fname)
+            if old is None and renames[key].get(fname) in before["fields"]:
+                old_name = renames[key][fname]
+                old = before["fields"][old_name]
+                consumed.add(old_name)
+                plan.changes.append(Change("rename_field", key, f"rename {old_name!r} to {fname!r}", field=fname,
+                                           rows=await row_count(), data={"old": old_name}))
+            if old is None:
+                detail = f"add {fd.type} field"
+                n = await row_count()
+                if fd.default is not None and n:
+                    detail += f", existing rows get the default {fd.default!r}"
+                plan.changes.append(Change("add_field", key, detail, field=fname, rows=n if fd.default is not None else 0,
+                                           data={"default": fd.default is not None}))
+                continue
+            if old.get("retired"):
+                plan.changes.append(Change("restore_field", key, "field back in the configuration: its kept data "
+                                           "is shown again", field=fname, rows=await row_count()))
+            if old["type"] != fd.type:
+                await _plan_conversion(db, plan, key, table, fd, old_name, old["type"], registry, await row_count())
+        # Retired-by-rename fields vanish from the snapshot (they live on under the new name).
+        for old_name in consumed:
+            snapshot["tables"][key]["fields"].pop(old_name, None)
+        for iname, ispec in spec["indexes"].items():
+            if iname not in before.get("indexes", {}):
+                if ispec["unique"]:
+                    await _check_unique(db, plan, key, table, ispec["columns"], before, spec, renames[key])
+                plan.changes.append(Change("add_index", key, f"{'unique ' if ispec['unique'] else ''}index {iname} "
+                                           f"on ({', '.join(ispec['columns'])})", rows=await row_count(),
+                                           data={"name": iname, **ispec}))
+    return plan
+
+
+async def _plan_conversion(db, plan, key, table, fd: FieldDef, column, old_type, registry: Registry, n):
+    conv = fd.convert
+    if conv is None:
+        plan.errors.append(PlanError(key, fd.name, f"type changes from {old_type} to {fd.type}: declare how to "
+                                     f"convert the stored values, e.g. convert: {{from: {old_type}}}"))
+        return
+    if conv.from_type != old_type:
+        plan.errors.append(PlanError(key, fd.name, f"convert.from says {conv.from_type} but the stored type is "
+                                     f"{old_type}"))
+        return
+    old_ft = registry.field_type(old_type)
+    new_ft = registry.field_type(fd.type)
+    converter = registry.converter(old_type, fd.type)
+    mapping = dict(conv.mapping) if conv.mapping is not None else None
+    rows = await db.fetch(f"SELECT id, {quote(column)} AS v FROM {quote(table)} WHERE {quote(column)} IS NOT NULL "
+                          "ORDER BY id")
+    converted: list[tuple[int, Any]] = []
+    failed: list[int] = []
+    reasons: dict[str, int] = {}
+    for r in rows:
+        value = old_ft.load(r["v"])
+        try:
+            if mapping is not None:
+                lookup = value if not isinstance(value, (list, tuple)) else tuple(value)
+                if lookup not in mapping and str(lookup) not in mapping:
+                    raise ValueError(f"{value!r} is not in the declared map")
+                value = mapping[lookup] if lookup in mapping else mapping[str(lookup)]
+                value = new_ft.parse(fd, value) if value is not None else None
+            elif converter is not None:
+                value = new_ft.parse(fd, converter.convert(fd, value))
+            else:
+                value = new_ft.parse(fd, value)
+        except ValueError as exc:
+            failed.append(r["id"])
+            reasons[str(exc)] = reasons.get(str(exc), 0) + 1
+            continue
+        converted.append((r["id"], new_ft.to_db(value)))
+    if failed:
+        why = "; ".join(f"{msg} ({k} row{'s' if k != 1 else ''})" for msg, k in list(reasons.items())[:3])
+        plan.errors.append(PlanError(key, fd.name, f"{len(failed)} value(s) cannot be converted from {old_type} "
+                                     f"to {fd.type}: {why}", record_ids=failed))
+        return
+    plan.conversions[(key, fd.name)] = converted
+    same_storage = old_ft.storage == new_ft.storage
+    plan.changes.append(Change("convert_field", key, f"convert {old_type} to {fd.type}"
+                               + (" (values checked and rewritten in place)" if same_storage else
+                                  " (column rewritten)"),
+                               field=fd.name, rows=len(converted), data={"same_storage": same_storage}))
+
+
+async def _check_unique(db, plan, key, table, columns, before, spec, renames):
+    # Only columns that exist now can be checked; a new column is empty, so it cannot hold duplicates.
+    present = []
+    for c in columns:
+        old = renames.get(c, c)
+        if old not in before["fields"]:
+            return
+        present.append(old)
+    cols = ", ".join(quote(c) for c in present)
+    not_null = " AND ".join(f"{quote(c)} IS NOT NULL" for c in present)
+    dupes = await db.fetch(f"SELECT {cols}, COUNT(*) AS n FROM {quote(table)} WHERE {not_null} GROUP BY {cols} "
+                           "HAVING COUNT(*) > 1 LIMIT 20")
+    if dupes:
+        ids: list[int] = []
+        for d in dupes:
+            cond = " AND ".join(f"{quote(c)} = {{}}" for c in present)
+            rows = await db.fetch(f"SELECT id FROM {quote(table)} WHERE {cond} ORDER BY id", *[d[c] for c in present])
+            ids += [r["id"] for r in rows]
+        plan.errors.append(PlanError(key, ", ".join(columns), f"cannot be made unique: {len(dupes)} value(s) are "
+                                     "used more than once", record_ids=ids))
+
+
+# -- applying -------------------------------------------------------------------------------------------------
+
+
+async def apply_plan(db: Database, config: Config, registry: Registry, plan: Plan, *, applied_by: str | None = None,
+                     progress: ProgressFn | None = None) -> None:
+    """Apply ``plan`` in one transaction; on any error nothing changes."""
+    if not plan.ok:
+        raise MigrationError("the plan has problems; nothing was changed:\n" + "\n".join(f"  {e}" for e in plan.errors))
+    system = build_system_tables(db)
+    entity_by_key: dict[str, tuple[EntityDef, FieldDef | None]] = {}
+    for e in config.entities:
+        entity_by_key[table_spec_key(e)] = (e, None)
+        for c in e.child_tables:
+            entity_by_key[table_spec_key(e, c)] = (e, c)
+    total = len(plan.changes)
+    async with db.transaction():
+        if not db.is_sqlite:
+            # One migration at a time, across every app process.
+            await db.execute("SELECT pg_advisory_xact_lock(724207)")
+        for i, change in enumerate(plan.changes):
+            if progress:
+                progress(change.describe(), i, total)
+            await _apply_change(db, registry, plan, change, system, entity_by_key)
+        summary = json.dumps([c.describe() for c in plan.changes], ensure_ascii=False)
+        await db.execute(
+            "INSERT INTO hoso_schema_state (applied_at, applied_by, content_hash, snapshot, summary) "
+            "VALUES ({}, {}, {}, {}, {})",
+            dt.datetime.now(dt.timezone.utc), applied_by or _whoami(), plan.content_hash,
+            json.dumps(plan.snapshot, ensure_ascii=False, sort_keys=True), summary,
+        )
+    if progress:
+        progress("done", total, total)
+
+
+def _whoami() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # pragma: no cover - no user name in some containers
+        return "unknown"
+
+
+async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Change, system, entity_by_key):
+    kind = change.kind
+    if kind == "create_system_table":
+        cls = system[change.data["system"]]
+        for ddl in cls.create_table(if_not_exists=True).ddl:
+            await db.execute(ddl)
+        for col in cls._meta.columns:
+            if col._meta.index:
+                await db.execute(f"CREATE INDEX IF NOT EXISTS {quote('ix_' + cls._meta.tablename + '_' + col._meta.name)}"
+                                 f" ON {quote(cls._meta.tablename)} ({quote(col._meta.db_column_name)})")
+        return
+    if kind == "add_system_column":
+        cls = system[change.data["system"]]
+        col = cls._meta.get_column_by_name(change.field)
+        await _add_column(db, cls._meta.tablename, change.field, col)
+        return
+    spec = plan.snapshot["tables"][change.table]
+    table = spec["table"]
+    if kind in ("retire_table", "restore_table", "retire_field", "restore_field"):
+        return  # recorded in the snapshot only: the data stays where it is
+    entity, child = entity_by_key[change.table]
+    fields = child.fields if child else entity.fields
+    if kind == "create_table":
+        members: dict[str, Any] = {}
+        if child:
+            members.update({n: make() for n, make in CHILD_COLUMNS.items()})
+        for fd in fields:
+            if not fd.is_child_table:
+                members[fd.name] = registry.field_type(fd.type).column(fd)
+        if not child:
+            members.update({n: make() for n, make in SYSTEM_COLUMNS.items()})
+        cls = create_table_class("HosoNew", class_kwargs={"tablename": table, "db": db.engine}, class_members=members)
+        for ddl in cls.create_table().ddl:
+            await db.execute(ddl)
+        return
+    if kind == "add_field":
+        fd = next(f for f in fields if f.name == change.field)
+        ft = registry.field_type(fd.type)
+        await _add_column(db, table, fd.name, ft.column(fd))
+        if fd.default is not None:
+            value = ft.to_db(ft.parse(fd, list(fd.default) if isinstance(fd.default, tuple) else fd.default))
+            await db.execute(f"UPDATE {quote(table)} SET {quote(fd.name)} = {{}}", value)
+        return
+    if kind == "rename_field":
+        await db.execute(f"ALTER TABLE {quote(table)} RENAME COLUMN {quote(change.data['old'])} TO {quote(change.field)}")
+        return
+    if kind == "convert_field":
+        fd = next(f for f in fields if f.name == change.field)
+        values = plan.conversions.get((change.table, change.field), [])
+        col = quote(change.field)
+        if change.data.get("same_storage"):
+            await db.executemany(f"UPDATE {quote(table)} SET {col} = ? WHERE id = ?", [(v, i) for i, v in values])
+            return
+        tmp = change.field + TMP_SUFFIX
+        await _add_column(db, table, tmp, registry.field_type(fd.type).column(fd))
+        await db.executemany(f"UPDATE {quote(table)} SET {quote(tmp)} = ? WHERE id = ?", [(v, i) for i, v in values])
+        # Any index still naming the old column goes first (SQLite cannot drop an indexed column).
+        for iname in await _indexes_on(db, table, change.field):
+            await db.execute(f"DROP INDEX IF EXISTS {quote(iname)}")
+        await db.execute(f"ALTER TABLE {quote(table)} DROP COLUMN {col}")
+        await db.execute(f"ALTER TABLE {quote(table)} RENAME COLUMN {quote(tmp)} TO {col}")
+        return
+    if kind == "add_index":
+        cols = ", ".join(quote(c) for c in change.data["columns"])
+        unique = "UNIQUE " if change.data["unique"] else ""
+        await db.execute(f"CREATE {unique}INDEX IF NOT EXISTS {quote(change.data['name'])} ON {quote(table)} ({cols})")
+        return
+    if kind == "drop_index":
+        await db.execute(f"DROP INDEX IF EXISTS {quote(change.data['name'])}")
+        return
+    raise MigrationError(f"unknown change kind {kind!r}")  # pragma: no cover
+
+
+async def _add_column(db: Database, table: str, name: str, column) -> None:
+    cls = _empty_table_class(db, table)
+    ddl = cls.alter().add_column(name, column).ddl
+    for statement in ddl if isinstance(ddl, list) else [ddl]:
+        await db.execute(statement)
+
+
+async def _indexes_on(db: Database, table: str, column: str) -> list[str]:
+    if db.is_sqlite:
+        out = []
+        for iname in await db.index_names(table):
+            cols = await db.fetch(f"PRAGMA index_info({quote(iname)})")
+            if any(c["name"] == column for c in cols):
+                out.append(iname)
+        return out
+    rows = await db.fetch(
+        "SELECT i.relname AS name FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+        "JOIN pg_class t ON t.oid = x.indrelid JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = ANY(x.indkey) "
+        "WHERE t.relname = {} AND a.attname = {} AND NOT x.indisprimary", table, column)
+    return [r["name"] for r in rows]

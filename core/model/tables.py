@@ -1,0 +1,150 @@
+"""piccolo Table classes built at run time: system tables, and one table per entity and child table."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from piccolo.apps.user.tables import BaseUser
+from piccolo.columns import BigInt, Boolean, Date, Integer, Text, Timestamptz, Varchar
+from piccolo.table import Table, create_table_class
+from piccolo_api.session_auth.tables import SessionsBase
+
+from core.config import Config, EntityDef, FieldDef
+from core.db import Database
+from core.fields import Registry
+
+__all__ = ["SYSTEM_COLUMNS", "CHILD_COLUMNS", "Tables", "build_system_tables", "build_tables", "index_name",
+           "table_spec_key"]
+
+# Columns every entity table has besides its fields. Field names starting with "sys_" and "id" are reserved.
+SYSTEM_COLUMNS: dict[str, Any] = {
+    "sys_version": lambda: BigInt(default=1, null=False),
+    "sys_created_at": lambda: Timestamptz(default=None, null=True),
+    "sys_created_by": lambda: BigInt(default=None, null=True),
+    "sys_updated_at": lambda: Timestamptz(default=None, null=True),
+    "sys_updated_by": lambda: BigInt(default=None, null=True),
+    "sys_deleted_at": lambda: Timestamptz(default=None, null=True),
+    "sys_deleted_by": lambda: BigInt(default=None, null=True),
+    "sys_delete_reason": lambda: Text(default=None, null=True),
+    "sys_form_version": lambda: Varchar(length=64, default=None, null=True),
+}
+CHILD_COLUMNS: dict[str, Any] = {
+    "parent_id": lambda: BigInt(default=None, null=True),
+    "position": lambda: Integer(default=0, null=False),
+}
+
+
+def index_name(table: str, columns: tuple[str, ...], unique: bool) -> str:
+    """A stable index name within PostgreSQL's 63-character limit."""
+    prefix = "ux" if unique else "ix"
+    name = f"{prefix}_{table}_{'_'.join(columns)}"
+    if len(name) > 63:
+        digest = hashlib.sha1(name.encode()).hexdigest()[:10]
+        name = f"{name[:52]}_{digest}"
+    return name
+
+
+def table_spec_key(entity: EntityDef, child: FieldDef | None = None) -> str:
+    return entity.name if child is None else f"{entity.name}.{child.name}"
+
+
+def _system_member_columns() -> dict[str, Any]:
+    return {name: make() for name, make in SYSTEM_COLUMNS.items()}
+
+
+def build_system_tables(db: Database) -> dict[str, type[Table]]:
+    """The system tables, bound to ``db``'s engine."""
+    engine = db.engine
+
+    def make(cls: str, tablename: str, members: dict, bases=(Table,)) -> type[Table]:
+        return create_table_class(cls, bases=bases, class_kwargs={"tablename": tablename, "db": engine},
+                                  class_members=members)
+
+    return {
+        "schema_state": make("HosoSchemaState", "hoso_schema_state", {
+            "applied_at": Timestamptz(),
+            "applied_by": Text(),
+            "content_hash": Varchar(length=64),
+            "snapshot": Text(),
+            "summary": Text(default=None, null=True),
+        }),
+        "unit": make("HosoUnit", "hoso_unit", {
+            "code": Varchar(length=40, unique=True),
+            "name_vi": Text(),
+            "name_en": Text(default=None, null=True),
+            "type": Varchar(length=63),
+            "parent_id": BigInt(default=None, null=True, index=True),
+            "valid_from": Date(default=None, null=True),
+            "valid_to": Date(default=None, null=True),
+        }),
+        "user": make("HosoUser", "hoso_user", {
+            "display_name": Text(default=None, null=True),
+            "unit_id": BigInt(default=None, null=True),
+            "locked": Boolean(default=False),
+            "must_change_password": Boolean(default=False),
+        }, bases=(BaseUser,)),
+        "session": make("HosoSession", "hoso_session", {}, bases=(SessionsBase,)),
+        "audit": make("HosoAudit", "hoso_audit", {
+            "at": Timestamptz(),
+            "actor_id": BigInt(default=None, null=True),
+            "actor": Text(default=None, null=True),
+            "origin": Text(default=None, null=True),
+            "action": Varchar(length=40),
+            "entity": Varchar(length=63, default=None, null=True),
+            "record_id": BigInt(default=None, null=True),
+            "changes": Text(default=None, null=True),
+        }),
+        "series": make("HosoSeries", "hoso_series", {
+            "key": Varchar(length=255, unique=True),
+            "last_value": BigInt(default=0),
+        }),
+    }
+
+
+@dataclass
+class Tables:
+    """Table classes for one database: system tables and the active entity and child tables."""
+
+    system: dict[str, type[Table]]
+    entities: dict[str, type[Table]] = field(default_factory=dict)
+    children: dict[tuple[str, str], type[Table]] = field(default_factory=dict)
+
+    def entity(self, name: str) -> type[Table]:
+        return self.entities[name]
+
+    def child(self, entity: str, field_name: str) -> type[Table]:
+        return self.children[(entity, field_name)]
+
+
+def _class_name(name: str) -> str:
+    return "".join(p.capitalize() for p in name.split("_")) or "T"
+
+
+def field_columns(fields: tuple[FieldDef, ...], registry: Registry) -> dict[str, Any]:
+    return {fd.name: registry.field_type(fd.type).column(fd) for fd in fields if not fd.is_child_table}
+
+
+def build_entity_table(db: Database, entity: EntityDef, registry: Registry) -> type[Table]:
+    members = field_columns(entity.fields, registry)
+    members.update(_system_member_columns())
+    return create_table_class(_class_name(entity.name), class_kwargs={"tablename": entity.table, "db": db.engine},
+                              class_members=members)
+
+
+def build_child_table(db: Database, entity: EntityDef, child: FieldDef, registry: Registry) -> type[Table]:
+    members = {name: make() for name, make in CHILD_COLUMNS.items()}
+    members.update(field_columns(child.fields, registry))
+    return create_table_class(_class_name(f"{entity.name}_{child.name}"),
+                              class_kwargs={"tablename": entity.child_table_name(child.name), "db": db.engine},
+                              class_members=members)
+
+
+def build_tables(db: Database, config: Config, registry: Registry) -> Tables:
+    tables = Tables(system=build_system_tables(db))
+    for e in config.entities:
+        tables.entities[e.name] = build_entity_table(db, e, registry)
+        for child in e.child_tables:
+            tables.children[(e.name, child.name)] = build_child_table(db, e, child, registry)
+    return tables

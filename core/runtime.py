@@ -1,0 +1,45 @@
+"""Everything a running hoso needs, built once: configuration, plugins, field types, database, tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import pluggy
+
+from core.config import Config, load_config
+from core.db import Database, database_from_env
+from core.fields import Registry
+from core.model.tables import Tables, build_tables
+from core.plugins import get_plugin_manager
+
+__all__ = ["Runtime"]
+
+
+@dataclass
+class Runtime:
+    config: Config
+    pm: pluggy.PluginManager
+    registry: Registry
+    db: Database
+    tables: Tables
+
+    @classmethod
+    def create(cls, config: Config | str | None = None, database_url: str | None = None,
+               plugins: Iterable[Any] = (), db: Database | None = None) -> "Runtime":
+        if not isinstance(config, Config):
+            config = load_config(config)
+        pm = get_plugin_manager(plugins)
+        registry = Registry(pm)
+        db = db or database_from_env(database_url)
+        return cls(config, pm, registry, db, build_tables(db, config, registry))
+
+    def records(self):
+        from core.records.service import RecordService
+
+        return RecordService(self)
+
+    async def plan(self):
+        from core.model.migrate import make_plan
+
+        return await make_plan(self.db, self.config, self.registry)

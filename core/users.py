@@ -1,0 +1,49 @@
+"""User accounts: creation and password checks (hashing by piccolo's BaseUser: PBKDF2-SHA256)."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from core.records.service import AuditEvent
+from core.plugins import await_me_maybe
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.runtime import Runtime
+
+__all__ = ["UserError", "create_user", "MIN_PASSWORD_LENGTH"]
+
+MIN_PASSWORD_LENGTH = 10
+USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,100}$")
+
+
+class UserError(ValueError):
+    pass
+
+
+async def create_user(rt: "Runtime", username: str, password: str, *, email: str | None = None,
+                      display_name: str | None = None, superuser: bool = False, unit_code: str | None = None,
+                      actor: str = "system", actor_id: int | None = None, origin: str = "cli") -> int:
+    if not USERNAME.match(username):
+        raise UserError("a username is 3 to 100 letters, digits or . _ @ -")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    User = rt.tables.system["user"]
+    db = rt.db
+    async with db.transaction():
+        if await db.fetchval("SELECT id FROM hoso_user WHERE username = {}", username) is not None:
+            raise UserError(f"user {username!r} already exists")
+        unit_id = None
+        if unit_code:
+            unit_id = await db.fetchval("SELECT id FROM hoso_unit WHERE code = {}", unit_code)
+            if unit_id is None:
+                raise UserError(f"no unit with code {unit_code!r}")
+        user = User(username=username, password=password, email=email or f"{username}@localhost",
+                    display_name=display_name or username, active=True, admin=superuser, superuser=superuser,
+                    unit_id=unit_id)
+        await user.save()
+        event = AuditEvent("user.create", "hoso_user", user.id, actor_id, actor, origin,
+                           {"username": [None, username], "superuser": [None, superuser], "unit": [None, unit_code]})
+        for result in rt.pm.hook.hoso_write_audit(event=event, db=db):
+            await await_me_maybe(result)
+        return user.id

@@ -1,0 +1,198 @@
+"""Helpers for the configuration-validation tests.
+
+``make_config`` writes a small, valid configuration (``BASE``) into a temporary folder, with some files
+replaced, added or removed, and returns the folder. ``load_errors`` loads a folder that must be invalid and
+returns its issues.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from core.config import ConfigErrors, ConfigIssue, load_config
+
+ENTITY_CASE = """\
+entity: case
+label: {vi: Vụ việc, en: Case}
+unit_field: unit
+title_field: requester_name
+naming:
+  field: code
+  pattern: "{unit.code}.{form_of_aid}.{seq:02}.{year}"
+  sequence_per: [unit, year]
+  date_field: received_on
+fields:
+  code: {type: text, label: {vi: Mã vụ việc}, unique: true, max_length: 40}
+  requester_name: {type: text, required: true, label: {vi: Người yêu cầu}, min_length: 2, max_length: 200}
+  citizen_id: {type: citizen_id, label: {vi: Số CCCD}, pattern: "[0-9]{12}"}
+  received_on: {type: date, required: true, label: {vi: Ngày tiếp nhận}, min: "2000-01-01"}
+  form_of_aid: {type: choice, list: form_of_aid, required: true, default: TV, label: {vi: Hình thức}}
+  beneficiary_groups: {type: multi_choice, list: beneficiary_group, default: [poor], label: {vi: Diện}}
+  status: {type: choice, list: case_status, default: received, label: {vi: Trạng thái}}
+  fee: {type: decimal, max_digits: 12, decimal_places: 2, min: 0, label: {vi: Phí}}
+  age: {type: integer, min: 0, max: 150, label: {vi: Tuổi}, convert: {from: text}}
+  unit: {type: org_unit, required: true, label: {vi: Đơn vị}}
+  lawyer: {type: reference, entity: lawyer, label: {vi: Luật sư}}
+  applicant_phone: {type: phone, renamed_from: requester_phone, label: {vi: Điện thoại}}
+  hearings:
+    type: child_table
+    label: {vi: Phiên tòa}
+    fields:
+      held_on: {type: date, required: true, label: {vi: Ngày}}
+      note: {type: long_text, label: {vi: Ghi chú}}
+indexes:
+  - {fields: [unit, received_on]}
+"""
+
+ENTITY_LAWYER = """\
+entity: lawyer
+label: {vi: Luật sư, en: Lawyer}
+table: lawyer_registry
+fields:
+  full_name: {type: text, required: true, label: {vi: Họ tên}}
+  active: {type: boolean, default: true, label: {vi: Đang hoạt động}}
+"""
+
+LISTS = """\
+lists:
+  form_of_aid:
+    label: {vi: Hình thức trợ giúp, en: Form of aid}
+    options:
+      - {value: TGTT, vi: Tham gia tố tụng, en: Participation in proceedings}
+      - {value: TV, vi: Tư vấn pháp luật, en: Legal advice}
+  case_status:
+    options:
+      - {value: received, vi: Đã tiếp nhận}
+      - {value: accepted, vi: Đã thụ lý}
+      - {value: ended, vi: Kết thúc}
+  beneficiary_group:
+    options:
+      - {value: poor, vi: Người nghèo}
+      - {value: child, vi: Trẻ em, retired: true}
+"""
+
+FORM = """\
+form: case_intake
+entity: case
+label: {vi: Tiếp nhận yêu cầu}
+sections:
+  - title: {vi: Người yêu cầu}
+    fields: [requester_name, citizen_id]
+  - title: {vi: Vụ việc}
+    fields: [received_on, form_of_aid, hearings]
+"""
+
+WORKFLOW = """\
+workflow: case_lifecycle
+entity: case
+state_field: status
+initial: received
+states: [received, accepted, ended]
+transitions:
+  accept: {from: [received], to: accepted, label: {vi: Thụ lý}}
+  end: {from: [accepted], to: ended, label: {vi: Kết thúc}, requires: [lawyer]}
+"""
+
+REPORT = """\
+report: cases_by_form
+entity: case
+label: {vi: Số vụ việc theo hình thức}
+rows: [form_of_aid]
+columns: [beneficiary_groups]
+filters: [received_on]
+"""
+
+HIERARCHY = """\
+levels: [ministry, province, centre]
+unit_types:
+  ministry_department: {level: ministry, label: {vi: Cục}}
+  provincial_department: {level: province, label: {vi: Sở Tư pháp}}
+  legal_aid_centre: {level: centre, label: {vi: Trung tâm}}
+units:
+  - file: units/units.csv
+"""
+
+UNITS_CSV = """\
+code,name_vi,name_en,type,parent_code,valid_from
+BTP,Cục Trợ giúp pháp lý,Legal Aid Department,ministry_department,,2000-01-01
+HN,Sở Tư pháp Hà Nội,,provincial_department,BTP,
+HN.TT,Trung tâm TGPL Hà Nội,,legal_aid_centre,HN,2010-05-01
+"""
+
+ROLE = """\
+role: centre_staff
+label: {vi: Cán bộ Trung tâm}
+grants:
+  - entity: case
+    actions: [read, create, update, transition:accept]
+    scope: subtree
+    hidden_fields: [fee]
+    read_only_fields: [code]
+  - entity: lawyer
+    actions: [read]
+    scope: national
+"""
+
+MODULES = """\
+modules:
+  legal_aid.hotline: {label: {vi: Tổng đài}, enabled_for: ["province:11"]}
+"""
+
+BASE: dict[str, str] = {
+    "forms_config/lists/common.yaml": LISTS,
+    "forms_config/entities/case.yaml": ENTITY_CASE,
+    "forms_config/entities/lawyer.yaml": ENTITY_LAWYER,
+    "forms_config/forms/case_intake.yaml": FORM,
+    "forms_config/workflows/case_lifecycle.yaml": WORKFLOW,
+    "forms_config/reports/cases_by_form.yaml": REPORT,
+    "roles_config/hierarchy.yaml": HIERARCHY,
+    "roles_config/units/units.csv": UNITS_CSV,
+    "roles_config/roles/centre_staff.yaml": ROLE,
+    "roles_config/modules.yaml": MODULES,
+}
+
+
+def write_config(root: Path, changes: dict[str, str | bytes | None] | None = None) -> Path:
+    """Write ``BASE`` updated with ``changes`` under ``root``; a ``None`` value removes that file."""
+    files: dict[str, str | bytes | None] = {**BASE, **(changes or {})}
+    for rel, content in files.items():
+        if content is None:
+            continue
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            p.write_bytes(content)
+        else:
+            p.write_text(content, encoding="utf-8")
+    return root
+
+
+def load_errors(root: Path) -> list[ConfigIssue]:
+    """Load ``root``, which must be invalid; return the issues of the ConfigErrors raised."""
+    with pytest.raises(ConfigErrors) as info:
+        load_config(root)
+    return info.value.issues
+
+
+def line_of(text: str, needle: str) -> int:
+    """The 1-based number of the one line of ``text`` that contains ``needle``."""
+    hits = [i for i, line in enumerate(text.splitlines(), 1) if needle in line]
+    assert len(hits) == 1, f"{needle!r} is on lines {hits}"
+    return hits[0]
+
+
+def col_of(text: str, needle: str) -> int:
+    """The 1-based column where ``needle`` starts on its (one) line of ``text``."""
+    line = text.splitlines()[line_of(text, needle) - 1]
+    return line.index(needle) + 1
+
+
+@pytest.fixture
+def make_config(tmp_path: Path) -> Callable[..., Path]:
+    def make(changes: dict[str, str | bytes | None] | None = None) -> Path:
+        return write_config(tmp_path / "cfg", changes)
+
+    return make

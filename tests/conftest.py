@@ -1,0 +1,139 @@
+"""Shared fixtures: every database test runs on SQLite, and on PostgreSQL when HOSO_TEST_POSTGRES_URL is set.
+
+A PostgreSQL test gets a database of its own, created from the configured server and dropped afterwards,
+so runs never collide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import textwrap
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import pytest
+
+os.environ["HOSO_DISABLE_ENTRYPOINTS"] = "1"
+
+REPO = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("HOSO_TEST_POSTGRES_URL")
+ENGINES = ["sqlite", "postgres"]
+
+
+def _with_db(url: str, name: str) -> str:
+    p = urlparse(url)
+    return urlunparse(p._replace(path="/" + name))
+
+
+async def _pg_admin(url: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=ENGINES)
+def database_url(request, tmp_path):
+    """A fresh, empty database URL, once per engine."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    if not PG_URL:
+        pytest.skip("PostgreSQL not configured: set HOSO_TEST_POSTGRES_URL=postgresql://user@host:port/db")
+    name = f"hoso_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_pg_admin(PG_URL, f'CREATE DATABASE "{name}"'))
+    try:
+        yield _with_db(PG_URL, name)
+    finally:
+        asyncio.run(_pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def engine_name(database_url):
+    return "sqlite" if database_url.startswith("sqlite") else "postgres"
+
+
+class ConfigDir:
+    """A configuration root in a temporary folder, written from YAML snippets."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def write(self, rel: str, text: str) -> "ConfigDir":
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return self
+
+    def remove(self, rel: str) -> "ConfigDir":
+        (self.root / rel).unlink()
+        return self
+
+    def load(self):
+        from core.config import load_config
+
+        return load_config(self.root)
+
+
+MINIMAL_LISTS = """
+lists:
+  form_of_aid:
+    options:
+      - {value: TV, vi: Tư vấn pháp luật, en: Legal advice}
+      - {value: TGTT, vi: Tham gia tố tụng, en: Participation in proceedings}
+"""
+
+MINIMAL_HIERARCHY = """
+levels: [province, centre]
+unit_types:
+  province: {level: province, label: {vi: Tỉnh}}
+  centre: {level: centre, label: {vi: Trung tâm}}
+units:
+  - file: units/units.csv
+"""
+
+MINIMAL_UNITS = """
+code,name_vi,name_en,type,parent_code,valid_from
+P01,Tỉnh Một,Province One,province,,2019-01-01
+TT,Trung tâm Một,Centre One,centre,P01,2019-01-01
+TT2,Trung tâm Hai,Centre Two,centre,P01,2019-01-01
+"""
+
+MINIMAL_CASE = """
+entity: case
+label: {vi: Vụ việc, en: Case}
+unit_field: unit
+naming: {field: code, pattern: "{unit.code}.{form_of_aid}.{seq:02}.{year}", sequence_per: [unit, form_of_aid, year], date_field: received_on}
+fields:
+  code: {type: text, label: {vi: Mã}}
+  received_on: {type: date, required: true, label: {vi: Ngày tiếp nhận}}
+  form_of_aid: {type: choice, list: form_of_aid, required: true, label: {vi: Hình thức}}
+  requester: {type: text, required: true, label: {vi: Người yêu cầu}}
+  unit: {type: org_unit, required: true, label: {vi: Đơn vị}}
+"""
+
+
+@pytest.fixture
+def config_dir(tmp_path) -> ConfigDir:
+    """A small valid configuration: one case entity with a naming series, two centres."""
+    c = ConfigDir(tmp_path / "config")
+    c.write("forms_config/lists/lists.yaml", MINIMAL_LISTS)
+    c.write("forms_config/entities/case.yaml", MINIMAL_CASE)
+    c.write("roles_config/hierarchy.yaml", MINIMAL_HIERARCHY)
+    c.write("roles_config/units/units.csv", MINIMAL_UNITS)
+    return c
+
+
+@pytest.fixture
+def reference_config_dir(tmp_path) -> Path:
+    """A copy of the repository's reference configuration."""
+    root = tmp_path / "reference"
+    shutil.copytree(REPO / "forms_config", root / "forms_config")
+    shutil.copytree(REPO / "roles_config", root / "roles_config")
+    return root

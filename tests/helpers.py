@@ -1,0 +1,27 @@
+"""Helpers for tests that need a migrated database."""
+
+from __future__ import annotations
+
+from core.model.migrate import apply_plan, make_plan
+from core.runtime import Runtime
+from core.units import sync_units
+
+
+async def migrated_runtime(config, database_url: str, plugins=()) -> Runtime:
+    """A runtime whose database has been migrated to ``config`` and loaded with its units."""
+    rt = Runtime.create(config, database_url, plugins=plugins)
+    await rt.db.start()
+    plan = await make_plan(rt.db, rt.config, rt.registry)
+    assert plan.ok, plan.render()
+    await apply_plan(rt.db, rt.config, rt.registry, plan, applied_by="test")
+    await sync_units(rt)
+    return rt
+
+
+async def remigrate(rt: Runtime, config):
+    """Plan and apply ``config`` against ``rt``'s database; return the plan and a new runtime."""
+    new = Runtime.create(config, db=rt.db)
+    plan = await make_plan(new.db, new.config, new.registry)
+    if plan.ok and plan.has_changes:
+        await apply_plan(new.db, new.config, new.registry, plan, applied_by="test")
+    return plan, new
