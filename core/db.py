@@ -115,6 +115,15 @@ class Database:
         if not self.is_sqlite:
             await self.engine.start_connection_pool(min_size=1, max_size=int(os.environ.get("HOSO_DB_POOL", "10")))
 
+    async def reset(self) -> None:
+        """Renew pooled connections, e.g. after a migration changed column types.
+
+        asyncpg caches prepared statements per connection, with the parameter types they had when prepared.
+        """
+        if not self.is_sqlite and self.engine.pool is not None:
+            await self.engine.close_connection_pool()
+            await self.start()
+
     async def close(self) -> None:
         if not self.is_sqlite:
             await self.engine.close_connection_pool()

@@ -415,6 +415,7 @@ async def apply_plan(db: Database, config: Config, registry: Registry, plan: Pla
             dt.datetime.now(dt.timezone.utc), applied_by or _whoami(), plan.content_hash,
             json.dumps(plan.snapshot, ensure_ascii=False, sort_keys=True), summary,
         )
+    await db.reset()
     if progress:
         progress("done", total, total)
 
