@@ -1,0 +1,88 @@
+"""Plugins: registration, overriding and extending built-in behaviour through every hook."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.fields import FieldType, Registry, RegistryError
+from core.hookspecs import hookimpl
+from core.plugins import DEFAULT_PLUGINS, get_plugin_manager
+from core.records.service import RecordContext, ValidationError
+from tests.helpers import migrated_runtime, remigrate
+from tests.plugins import postcode
+
+PERSON = """
+entity: person
+label: {vi: Người}
+fields:
+  name: {type: text, required: true, label: {vi: Tên}}
+  nickname: {type: text, label: {vi: Biệt danh}}
+  postcode: {type: text, label: {vi: Mã bưu chính}}
+"""
+
+
+def test_default_plugins_are_registered():
+    pm = get_plugin_manager(load_entrypoints=False)
+    assert [p for p in DEFAULT_PLUGINS if pm.get_plugin(p) is None] == []
+    registry = Registry(pm)
+    assert {"text", "integer", "choice", "citizen_id", "org_unit"} <= set(registry.field_types)
+
+
+def test_a_field_type_provided_twice_stops_startup():
+    class Clash:
+        @hookimpl
+        def hoso_field_types(self):
+            return [FieldType("text", "text", lambda fd: None, lambda fd, v: v)]
+
+    with pytest.raises(RegistryError, match="field type 'text' is provided by both"):
+        Registry(get_plugin_manager([Clash()], load_entrypoints=False))
+
+
+def test_plugin_field_type_must_be_registered_for_config_to_use_it(config_dir):
+    # The JSON Schema lists the built-in types; a plugin type is used through a converter target in code,
+    # so here we only check that the registry exposes it to the model layer.
+    registry = Registry(get_plugin_manager([postcode], load_entrypoints=False))
+    assert registry.field_type("postcode").storage == "text"
+    assert registry.converter("text", "postcode").convert(None, "VN-100000") == "100000"
+    assert registry.converter("integer", "text") is not None, "built-in converters stay available"
+
+
+async def test_plugin_validator_and_audit_writer_run_on_every_write(config_dir, database_url):
+    config_dir.write("forms_config/entities/person.yaml", PERSON)
+    postcode.AUDITED.clear()
+    rt = await migrated_runtime(config_dir.load(), database_url, plugins=[postcode])
+    try:
+        svc = rt.records()
+        with pytest.raises(ValidationError) as exc:
+            await svc.create("person", {"name": "An", "nickname": "An"}, RecordContext(rt.config))
+        assert exc.value.problems == [("nickname", "must differ from the name")]
+        assert await rt.db.fetchval('SELECT COUNT(*) AS n FROM "person"') == 0
+        rec = await svc.create("person", {"name": "An", "nickname": "Bé"}, RecordContext(rt.config))
+        # Both writers ran: the plugin's and the built-in one.
+        assert ("create", "person", rec["id"]) in postcode.AUDITED
+        assert await rt.db.fetchval("SELECT COUNT(*) AS n FROM hoso_audit WHERE entity = 'person'") == 1
+    finally:
+        await rt.db.close()
+
+
+async def test_plugin_converter_is_used_for_declared_type_change(config_dir, database_url):
+    """A deployment's converter wins over the built-in parse; values that still do not parse are refused."""
+    from core.model.migrate import make_plan
+    from core.runtime import Runtime
+
+    config_dir.write("forms_config/entities/person.yaml", PERSON)
+    rt = await migrated_runtime(config_dir.load(), database_url, plugins=[postcode])
+    try:
+        svc = rt.records()
+        await svc.create("person", {"name": "An", "postcode": "VN-100000"}, RecordContext(rt.config))
+        await svc.create("person", {"name": "Bình", "postcode": "700000"}, RecordContext(rt.config))
+        # Entity YAML cannot name a plugin type until its schema allows it; exercise the converter through
+        # the registry the way make_plan does, on the stored values.
+        rows = await rt.db.fetch('SELECT postcode FROM "person" ORDER BY id')
+        conv = rt.registry.converter("text", "postcode")
+        ft = rt.registry.field_type("postcode")
+        assert [ft.parse(None, conv.convert(None, r["postcode"])) for r in rows] == ["100000", "700000"]
+        with pytest.raises(ValueError, match="6-digit postcode"):
+            ft.parse(None, conv.convert(None, "HN"))
+    finally:
+        await rt.db.close()
