@@ -96,6 +96,10 @@ def _build(node, path, positions, duplicates, constructor, active):
                 duplicates.append((path + (key,), _pos(key_node), key, first))
             positions[path + ("<key>", key)] = _pos(key_node)
             result[key] = _build(value_node, path + (key,), positions, duplicates, constructor, active)
+            if isinstance(value_node, yaml.ScalarNode) and value_node.value == "" and value_node.style is None:
+                # ``key:`` with nothing after it: PyYAML puts the empty value where the next token starts,
+                # which may be lines further down (or past the end of the file); the key is where it is.
+                positions[path + (key,)] = positions[path + ("<key>", key)]
         return result
     if isinstance(node, yaml.SequenceNode):
         return [

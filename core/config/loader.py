@@ -198,7 +198,8 @@ class _Loader:
                             f"duplicate key {key!r} (first at line {first_line}): each key may appear once")
             )
         if data is None:
-            f.error((), f"file is empty: expected {_KIND_NAMES.get(kind, kind)} definition")
+            self.issues.append(ConfigIssue(rel, 1, 1, "", f"file is empty: expected {_KIND_NAMES.get(kind, kind)} "
+                                           "definition"))
             self._mark_broken(kind, rel, None, "")
             return None
         before = len(self.issues)
@@ -470,7 +471,7 @@ class _Checker:
             t = fd.type
             if t in ("choice", "multi_choice"):
                 if not fd.list:
-                    f.error(path, f"{_an(t)} field needs 'list': the name of a choice list")
+                    f.error(path, f"missing key 'list': {_an(t)} field needs the name of a choice list")
                 elif fd.list not in lists and fd.list not in self.loader.broken.get("lists", ()):
                     f.error(path + ("list",), f"unknown choice list {fd.list!r}" + _did_you_mean(fd.list, lists)
                             + (f"; defined lists: {', '.join(sorted(lists))}" if lists else "; no lists are defined")
@@ -479,9 +480,10 @@ class _Checker:
                 f.error(path + ("list",), f"'list' applies only to choice fields, not to {_an(t)} field")
             if t == "reference":
                 if not fd.entity:
-                    f.error(path, "a reference field needs 'entity': the entity it points to")
+                    f.error(path, "missing key 'entity': a reference field needs the entity it points to")
                 elif fd.entity not in entities and fd.entity not in self.loader.broken.get("entity", ()):
                     f.error(path + ("entity",), f"unknown entity {fd.entity!r}" + _did_you_mean(fd.entity, entities)
+                            + f"; defined entities: {', '.join(sorted(entities))}"
                             + self.loader.unreadable_note("entity"))
             elif fd.entity:
                 f.error(path + ("entity",), f"'entity' applies only to reference fields, not to {_an(t)} field")
@@ -489,7 +491,7 @@ class _Checker:
                 if in_child:
                     f.error(path + ("type",), "child tables cannot be nested inside a child table")
                 if not fd.fields:
-                    f.error(path, "a child_table field needs 'fields': the columns of its rows")
+                    f.error(path, "missing key 'fields': a child_table field needs the columns of its rows")
                 for child in fd.fields:
                     check_field(child, path + ("fields", child.name), True)
                 if fd.unique or fd.index:
@@ -519,7 +521,7 @@ class _Checker:
                 try:
                     re.compile(fd.pattern)
                 except re.error as exc:
-                    f.error(path + ("pattern",), f"invalid regular expression: {exc}")
+                    f.error(path + ("pattern",), f"expected a valid regular expression; found {fd.pattern!r} ({exc})")
             if (fd.max_digits is not None or fd.decimal_places is not None) and t != "decimal":
                 f.error(path, f"max_digits and decimal_places apply to decimal fields, not to {_an(t)} field")
             if fd.max_digits is not None and fd.decimal_places is not None and fd.decimal_places > fd.max_digits:
@@ -575,7 +577,8 @@ class _Checker:
                 f.error(("naming", "pattern"), str(exc))
                 placeholders = []
             if placeholders and not any(p == "seq" for p, _ in placeholders):
-                f.error(("naming", "pattern"), "the pattern needs a {seq} placeholder for the sequence number")
+                f.error(("naming", "pattern"), "expected a {seq} placeholder for the sequence number; found none in "
+                        f"{n.pattern!r}")
             for p, _spec in placeholders:
                 head, _, tail = p.partition(".")
                 if p in ("seq", "year"):
@@ -699,8 +702,12 @@ def _read_units(loader: _Loader, hf: _File, hierarchy_types: set[str]) -> list[U
             try:
                 valid_from = dt.date.fromisoformat(u["valid_from"]) if u.get("valid_from") else None
             except ValueError:
-                loader.issues.append(where("valid_from", f"expected a date as YYYY-MM-DD; found {u['valid_from']!r}"))
+                valid_from = None
                 ok = False
+                # text that is not of the form YYYY-MM-DD has had its schema error already
+                if re.fullmatch(r"\d{4}-\d{2}-\d{2}", u["valid_from"]):
+                    loader.issues.append(where("valid_from",
+                                               f"expected a date as YYYY-MM-DD; found {u['valid_from']!r}"))
             if u.get("type") not in hierarchy_types:
                 loader.issues.append(where("type", f"unknown unit type {u.get('type')!r}"
                                            f"{_did_you_mean(str(u.get('type')), hierarchy_types)}; expected one of "
@@ -735,7 +742,7 @@ def _units_from_csv(loader: _Loader, path: Path) -> list[tuple[dict, bool, Calla
         loader.issues.append(_not_utf8(rel, raw, exc))
         return []
     expected = f"expected the header line {','.join(_UNIT_COLUMNS)} (name_en, parent_code and valid_from optional)"
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     row_schema = _validators()["units"].schema["properties"]["units"]["items"]
     row_validator = _validators()["units"].evolve(schema=row_schema)
     header: list[str] | None = None
@@ -747,7 +754,8 @@ def _units_from_csv(loader: _Loader, path: Path) -> list[tuple[dict, bool, Calla
         except StopIteration:
             break
         except csv.Error as exc:
-            loader.issues.append(ConfigIssue(rel, line, 1, "", f"malformed CSV: {exc}"))
+            hint = " (is a quoted value never closed?)" if "unexpected end of data" in str(exc) else ""
+            loader.issues.append(ConfigIssue(rel, line, 1, "", f"malformed CSV: {exc}{hint}"))
             return []
         if not any(c.strip() for c in cells):
             continue  # blank line

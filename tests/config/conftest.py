@@ -1,14 +1,15 @@
-"""Helpers for the configuration-validation tests.
+"""Fixtures for the configuration-validation tests.
 
-``make_config`` writes a small, valid configuration (``BASE``) into a temporary folder, with some files
-replaced, added or removed, and returns the folder. ``load_errors`` loads a folder that must be invalid and
-returns its issues.
+``cfg`` (a ConfigFactory) writes a small valid configuration, ``BASE``, into a temporary folder with some
+files replaced, added or removed, loads it, and returns the loaded Config or the issues it was refused with.
+The base has a lists file, two entities (``case`` with a naming series, a reference, a child table and most
+field keys; ``lawyer`` with its own table name), a form, a workflow, a report, a hierarchy with a units CSV,
+a role and modules.yaml.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -155,44 +156,71 @@ BASE: dict[str, str] = {
 }
 
 
-def write_config(root: Path, changes: dict[str, str | bytes | None] | None = None) -> Path:
-    """Write ``BASE`` updated with ``changes`` under ``root``; a ``None`` value removes that file."""
-    files: dict[str, str | bytes | None] = {**BASE, **(changes or {})}
-    for rel, content in files.items():
-        if content is None:
-            continue
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            p.write_bytes(content)
-        else:
-            p.write_text(content, encoding="utf-8")
-    return root
+class ConfigFactory:
+    """Builds configuration folders from ``BASE`` with some files changed, and loads them."""
 
+    BASE = BASE
 
-def load_errors(root: Path) -> list[ConfigIssue]:
-    """Load ``root``, which must be invalid; return the issues of the ConfigErrors raised."""
-    with pytest.raises(ConfigErrors) as info:
-        load_config(root)
-    return info.value.issues
+    def __init__(self, tmp_path: Path):
+        self.tmp_path = tmp_path
+        self.count = 0
 
+    def make(self, changes: dict[str, str | bytes | None] | None = None) -> Path:
+        """Write ``BASE`` updated with ``changes`` into a new folder; a ``None`` value leaves that file out."""
+        self.count += 1
+        root = self.tmp_path / f"cfg{self.count}"
+        files: dict[str, str | bytes | None] = {**BASE, **(changes or {})}
+        for rel, content in files.items():
+            if content is None:
+                continue
+            p = root / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                p.write_bytes(content)
+            else:
+                p.write_text(content, encoding="utf-8")
+        return root
 
-def line_of(text: str, needle: str) -> int:
-    """The 1-based number of the one line of ``text`` that contains ``needle``."""
-    hits = [i for i, line in enumerate(text.splitlines(), 1) if needle in line]
-    assert len(hits) == 1, f"{needle!r} is on lines {hits}"
-    return hits[0]
+    def load(self, changes: dict[str, str | bytes | None] | None = None):
+        return load_config(self.make(changes))
 
+    def errors(self, changes: dict[str, str | bytes | None] | None = None) -> list[ConfigIssue]:
+        """The issues of a configuration that must be invalid."""
+        root = self.make(changes)
+        with pytest.raises(ConfigErrors) as info:
+            load_config(root)
+        issues = info.value.issues
+        assert issues, "ConfigErrors without issues"
+        assert str(info.value).startswith(f"{len(issues)} configuration error")
+        return issues
 
-def col_of(text: str, needle: str) -> int:
-    """The 1-based column where ``needle`` starts on its (one) line of ``text``."""
-    line = text.splitlines()[line_of(text, needle) - 1]
-    return line.index(needle) + 1
+    def one_error(self, changes: dict[str, str | bytes | None] | None = None) -> ConfigIssue:
+        """The single issue of a configuration with exactly one mistake (so no follow-on noise either)."""
+        issues = self.errors(changes)
+        assert len(issues) == 1, "expected exactly one issue, got:\n" + "\n".join(map(str, issues))
+        return issues[0]
+
+    @staticmethod
+    def edit(rel: str, old: str, new: str) -> str:
+        """``BASE[rel]`` with ``old`` (which must occur exactly once) replaced by ``new``."""
+        text = BASE[rel]
+        assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times in {rel}"
+        return text.replace(old, new)
+
+    @staticmethod
+    def line_of(text: str, needle: str) -> int:
+        """The 1-based number of the one line of ``text`` that contains ``needle``."""
+        hits = [i for i, line in enumerate(text.splitlines(), 1) if needle in line]
+        assert len(hits) == 1, f"{needle!r} is on lines {hits}"
+        return hits[0]
+
+    @classmethod
+    def col_of(cls, text: str, needle: str) -> int:
+        """The 1-based column where ``needle`` starts on its (one) line of ``text``."""
+        line = text.splitlines()[cls.line_of(text, needle) - 1]
+        return line.index(needle) + 1
 
 
 @pytest.fixture
-def make_config(tmp_path: Path) -> Callable[..., Path]:
-    def make(changes: dict[str, str | bytes | None] | None = None) -> Path:
-        return write_config(tmp_path / "cfg", changes)
-
-    return make
+def cfg(tmp_path: Path) -> ConfigFactory:
+    return ConfigFactory(tmp_path)
