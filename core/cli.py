@@ -29,8 +29,12 @@ DB_OPTION = click.option(
 
 
 def _load(config_dir):
+    from core.fields import Registry
+    from core.plugins import get_plugin_manager
+
     try:
-        return load_config(config_dir)
+        # Field types registered by installed plugins may be named in entity files.
+        return load_config(config_dir, field_types=Registry(get_plugin_manager()).storage_by_type())
     except ConfigErrors as exc:
         err_console.print(exc.render(), markup=False)
         sys.exit(2)

@@ -69,6 +69,10 @@ class Registry:
         for result in pm.hook.hoso_converters():
             self.converters.extend(result or ())
 
+    def storage_by_type(self) -> dict[str, str]:
+        """Field type name -> storage class, for the configuration loader."""
+        return {name: ft.storage for name, ft in self.field_types.items()}
+
     def field_type(self, name: str) -> FieldType:
         try:
             return self.field_types[name]

@@ -27,10 +27,10 @@ class Runtime:
     @classmethod
     def create(cls, config: Config | str | None = None, database_url: str | None = None,
                plugins: Iterable[Any] = (), db: Database | None = None) -> "Runtime":
-        if not isinstance(config, Config):
-            config = load_config(config)
         pm = get_plugin_manager(plugins)
         registry = Registry(pm)
+        if not isinstance(config, Config):
+            config = load_config(config, field_types=registry.storage_by_type())
         db = db or database_from_env(database_url)
         return cls(config, pm, registry, db, build_tables(db, config, registry))
 

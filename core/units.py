@@ -43,6 +43,9 @@ async def sync_units(rt: "Runtime") -> int:
                 raise ValueError("units with unknown parents: " + ", ".join(u.code for u in pending))
             pending = [u for u in pending if u not in progressed]
         if added:
+            from core.scope import rebuild_closure
+
+            await rebuild_closure(db)
             from core.records.service import AuditEvent
 
             event = AuditEvent("units.load", "hoso_unit", None, None, "system", "cli", {"added": added})

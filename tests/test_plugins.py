@@ -38,9 +38,7 @@ def test_a_field_type_provided_twice_stops_startup():
         Registry(get_plugin_manager([Clash()], load_entrypoints=False))
 
 
-def test_plugin_field_type_must_be_registered_for_config_to_use_it(config_dir):
-    # The JSON Schema lists the built-in types; a plugin type is used through a converter target in code,
-    # so here we only check that the registry exposes it to the model layer.
+def test_registry_exposes_plugin_types_and_converters():
     registry = Registry(get_plugin_manager([postcode], load_entrypoints=False))
     assert registry.field_type("postcode").storage == "text"
     assert registry.converter("text", "postcode").convert(None, "VN-100000") == "100000"
@@ -65,8 +63,9 @@ async def test_plugin_validator_and_audit_writer_run_on_every_write(config_dir, 
         await rt.db.close()
 
 
-async def test_plugin_converter_is_used_for_declared_type_change(config_dir, database_url):
-    """A deployment's converter wins over the built-in parse; values that still do not parse are refused."""
+async def test_plugin_field_type_in_yaml_and_its_converter(config_dir, database_url):
+    """A plugin's field type can be named in entity YAML; its converter wins over the built-in parse."""
+    from core.config import ConfigErrors
     from core.model.migrate import make_plan
     from core.runtime import Runtime
 
@@ -75,14 +74,20 @@ async def test_plugin_converter_is_used_for_declared_type_change(config_dir, dat
     try:
         svc = rt.records()
         await svc.create("person", {"name": "An", "postcode": "VN-100000"}, RecordContext(rt.config))
-        await svc.create("person", {"name": "Bình", "postcode": "700000"}, RecordContext(rt.config))
-        # Entity YAML cannot name a plugin type until its schema allows it; exercise the converter through
-        # the registry the way make_plan does, on the stored values.
+        ids = [(await svc.create("person", {"name": "Bình", "postcode": "700000"}, RecordContext(rt.config)))["id"]]
+        changed = PERSON.replace("postcode: {type: text,", "postcode: {type: postcode, convert: {from: text},")
+        config_dir.write("forms_config/entities/person.yaml", changed)
+        # Without the plugin the type is unknown, and the error says so.
+        with pytest.raises(ConfigErrors, match="found 'postcode'"):
+            config_dir.load()
+        plan, rt2 = await remigrate(rt, str(config_dir.root), plugins=[postcode])
+        assert plan.ok, plan.render()
+        assert [c.kind for c in plan.changes] == ["convert_field"]
         rows = await rt.db.fetch('SELECT postcode FROM "person" ORDER BY id')
-        conv = rt.registry.converter("text", "postcode")
-        ft = rt.registry.field_type("postcode")
-        assert [ft.parse(None, conv.convert(None, r["postcode"])) for r in rows] == ["100000", "700000"]
-        with pytest.raises(ValueError, match="6-digit postcode"):
-            ft.parse(None, conv.convert(None, "HN"))
+        assert [r["postcode"] for r in rows] == ["100000", "700000"]
+        with pytest.raises(ValidationError) as exc:
+            await rt2.records().create("person", {"name": "Chi", "postcode": "HN"}, RecordContext(rt2.config))
+        assert exc.value.problems[0][0] == "postcode" and "6-digit postcode" in exc.value.problems[0][1]
+        assert ids
     finally:
         await rt.db.close()

@@ -25,6 +25,7 @@ from referencing import Registry, Resource
 
 from ._yaml import YamlSyntaxError, load_with_positions, position_of
 from .types import (
+    FIELD_TYPES,
     ChoiceList,
     ChoiceOption,
     Config,
@@ -66,6 +67,9 @@ KINDS: dict[str, tuple[str, bool]] = {
 # Types whose values are stored as text and whose length constraints make sense.
 TEXT_TYPES = {"text", "long_text", "citizen_id", "phone", "email", "choice"}
 ORDERED_TYPES = {"integer", "decimal", "date", "datetime"}
+# Columns every record table has: a field may not take their names.
+RESERVED_NAMES = {"id"}
+RESERVED_CHILD_NAMES = {"id", "parent_id", "position"}
 ACTIONS = {"read", "create", "update", "delete", "restore", "export", "run_reports", "approve_reports", "manage_users"}
 
 
@@ -105,11 +109,15 @@ def _path_str(path: Iterable) -> str:
     return out
 
 
-@lru_cache(maxsize=1)
-def _validators() -> dict[str, jsonschema.protocols.Validator]:
+@lru_cache(maxsize=8)
+def _validators(extra_types: tuple[str, ...] = ()) -> dict[str, jsonschema.protocols.Validator]:
+    """One validator per kind; ``extra_types`` are field types registered by plugins beyond the built-in ones."""
     schemas = {}
     for f in SCHEMA_DIR.glob("*.schema.json"):
         schemas[f.name.removesuffix(".schema.json")] = json.loads(f.read_text(encoding="utf-8"))
+    if extra_types:
+        enum = schemas["entity"]["$defs"]["field_type"]["enum"]
+        enum.extend(t for t in extra_types if t not in enum)
     registry = Registry().with_resources(
         (s["$id"], Resource.from_contents(s)) for s in schemas.values()
     )
@@ -136,9 +144,14 @@ class _File:
 
 
 class _Loader:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, plugin_types: dict[str, str] | None = None):
         self.root = root
         self.issues: list[ConfigIssue] = []
+        # Field types from plugins, name -> storage ("text", "integer", ...), beyond the built-in ones.
+        plugin_types = {n: st for n, st in (plugin_types or {}).items() if n not in FIELD_TYPES}
+        self.extra_types = tuple(sorted(plugin_types))
+        self.text_types = TEXT_TYPES | {n for n, st in plugin_types.items() if st == "text"}
+        self.ordered_types = ORDERED_TYPES | {n for n, st in plugin_types.items() if st in ORDERED_TYPES}
         self.hasher = hashlib.sha256()
         # Names declared by files that failed to load, per kind, so that references to them are not reported
         # a second time as "unknown"; and the files whose names could not be made out at all.
@@ -210,7 +223,7 @@ class _Loader:
         return f
 
     def _validate(self, f: _File, kind: str) -> None:
-        validator = _validators()[kind]
+        validator = _validators(self.extra_types)[kind]
         for err in sorted(validator.iter_errors(f.data), key=lambda e: list(map(str, e.absolute_path))):
             self._schema_error(f, err)
 
@@ -469,6 +482,10 @@ class _Checker:
     def entity(self, f: _File, e: EntityDef, lists: dict[str, ChoiceList], entities: dict[str, EntityDef]):
         def check_field(fd: FieldDef, path: tuple, in_child: bool):
             t = fd.type
+            reserved = RESERVED_CHILD_NAMES if in_child else RESERVED_NAMES
+            if fd.name in reserved or fd.name.startswith("sys_"):
+                f.error(path, f"the field name {fd.name!r} is reserved for the system (reserved: "
+                        f"{', '.join(sorted(reserved))} and names starting with 'sys_')", key=True)
             if t in ("choice", "multi_choice"):
                 if not fd.list:
                     f.error(path, f"missing key 'list': {_an(t)} field needs the name of a choice list")
@@ -498,20 +515,20 @@ class _Checker:
                     f.error(path, "a child_table field cannot be unique or indexed")
             elif fd.fields:
                 f.error(path + ("fields",), f"'fields' applies only to child_table fields, not to {_an(t)} field")
-            if (fd.min_length is not None or fd.max_length is not None or fd.pattern) and t not in TEXT_TYPES:
+            if (fd.min_length is not None or fd.max_length is not None or fd.pattern) and t not in self.loader.text_types:
                 f.error(path, f"length and pattern constraints apply to text fields, not to {_an(t)} field")
             if fd.min_length is not None and fd.max_length is not None and fd.min_length > fd.max_length:
                 f.error(path + ("min_length",), f"min_length {fd.min_length} is greater than max_length {fd.max_length}")
-            if (fd.min is not None or fd.max is not None) and t not in ORDERED_TYPES:
+            if (fd.min is not None or fd.max is not None) and t not in self.loader.ordered_types:
                 f.error(path, f"min and max apply to integer, decimal, date and datetime fields, not to {_an(t)} field")
             for key in ("min", "max"):
                 v = getattr(fd, key)
-                if v is not None and t in ORDERED_TYPES:
+                if v is not None and t in self.loader.ordered_types:
                     try:
                         _coerce_bound(t, v)
                     except ValueError as exc:
                         f.error(path + (key,), str(exc))
-            if fd.min is not None and fd.max is not None and t in ORDERED_TYPES:
+            if fd.min is not None and fd.max is not None and t in self.loader.ordered_types:
                 try:
                     if _coerce_bound(t, fd.min) > _coerce_bound(t, fd.max):
                         f.error(path + ("min",), f"min {fd.min!r} is greater than max {fd.max!r}")
@@ -799,10 +816,14 @@ def _units_from_csv(loader: _Loader, path: Path) -> list[tuple[dict, bool, Calla
     return out
 
 
-def load_config(root: str | os.PathLike | None = None) -> Config:
-    """Load and check the configuration under ``root``; raise ConfigErrors listing every problem."""
+def load_config(root: str | os.PathLike | None = None, field_types: dict[str, str] | None = None) -> Config:
+    """Load and check the configuration under ``root``; raise ConfigErrors listing every problem.
+
+    ``field_types`` maps the names of field types registered by plugins to their storage class, so entity
+    files may use them; the built-in types are always known.
+    """
     root_path = Path(root or os.environ.get("HOSO_CONFIG") or _default_root()).resolve()
-    loader = _Loader(root_path)
+    loader = _Loader(root_path, field_types)
     if not root_path.is_dir():
         raise ConfigErrors([ConfigIssue(".", 1, 1, "", f"the configuration root {str(root_path)!r} is not a "
                                         "folder: expected a folder holding forms_config/ and roles_config/")])

@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass, field as dc_field
 from typing import Any, Callable
 
+from piccolo.columns import BigInt
 from piccolo.table import Table, create_table_class
 
 from core.config import Config, EntityDef, FieldDef
@@ -24,6 +25,7 @@ from core.db import Database, quote
 from core.fields import Registry
 from core.model.tables import (
     CHILD_COLUMNS,
+    SCOPE_COLUMN,
     SYSTEM_COLUMNS,
     build_system_tables,
     index_name,
@@ -132,6 +134,11 @@ def _desired_indexes(table: str, entity: EntityDef | None, fields: tuple[FieldDe
     if entity is not None and not child:
         for idx in entity.indexes:
             add(idx.fields, idx.unique)
+        if entity.unit_field:
+            # Scope predicates filter on the answering unit and page by id: one index serves both.
+            wanted[index_name(table, ("scope", "id"), False)] = {
+                "columns": [SCOPE_COLUMN, entity.unit_field, "id"], "unique": False,
+                "expr": f'COALESCE({quote(SCOPE_COLUMN)}, {quote(entity.unit_field)}), "id"'}
     return wanted
 
 
@@ -142,6 +149,7 @@ def desired_snapshot(config: Config, previous: dict | None = None) -> dict:
         tables[table_spec_key(e)] = {
             "table": e.table,
             "retired": False,
+            "scoped": bool(e.unit_field),
             "fields": _field_specs(e.fields),
             "indexes": _desired_indexes(e.table, e, e.fields, child=False),
         }
@@ -300,6 +308,10 @@ async def make_plan(db: Database, config: Config, registry: Registry) -> Plan:
                                            "is shown again", field=fname, rows=await row_count()))
             if old["type"] != fd.type:
                 await _plan_conversion(db, plan, key, table, fd, old_name, old["type"], registry, await row_count())
+        if spec.get("scoped") and not before.get("scoped"):
+            if SCOPE_COLUMN not in await db.column_names(table):
+                plan.changes.append(Change("add_scope_column", key, f"add {SCOPE_COLUMN} (records become scoped by "
+                                           "their unit)", field=SCOPE_COLUMN, rows=await row_count()))
         # Retired-by-rename fields vanish from the snapshot (they live on under the new name).
         for old_name in consumed:
             snapshot["tables"][key]["fields"].pop(old_name, None)
@@ -458,6 +470,8 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
                 members[fd.name] = registry.field_type(fd.type).column(fd)
         if not child:
             members.update({n: make() for n, make in SYSTEM_COLUMNS.items()})
+            if entity.unit_field:
+                members[SCOPE_COLUMN] = BigInt(default=None, null=True)
         cls = create_table_class("HosoNew", class_kwargs={"tablename": table, "db": db.engine}, class_members=members)
         for ddl in cls.create_table().ddl:
             await db.execute(ddl)
@@ -469,6 +483,9 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
         if fd.default is not None:
             value = ft.to_db(ft.parse(fd, list(fd.default) if isinstance(fd.default, tuple) else fd.default))
             await db.execute(f"UPDATE {quote(table)} SET {quote(fd.name)} = {{}}", value)
+        return
+    if kind == "add_scope_column":
+        await _add_column(db, table, SCOPE_COLUMN, BigInt(default=None, null=True))
         return
     if kind == "rename_field":
         await db.execute(f"ALTER TABLE {quote(table)} RENAME COLUMN {quote(change.data['old'])} TO {quote(change.field)}")
@@ -490,7 +507,7 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
         await db.execute(f"ALTER TABLE {quote(table)} RENAME COLUMN {quote(tmp)} TO {col}")
         return
     if kind == "add_index":
-        cols = ", ".join(quote(c) for c in change.data["columns"])
+        cols = change.data.get("expr") or ", ".join(quote(c) for c in change.data["columns"])
         unique = "UNIQUE " if change.data["unique"] else ""
         await db.execute(f"CREATE {unique}INDEX IF NOT EXISTS {quote(change.data['name'])} ON {quote(table)} ({cols})")
         return

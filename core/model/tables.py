@@ -15,7 +15,7 @@ from core.config import Config, EntityDef, FieldDef
 from core.db import Database
 from core.fields import Registry
 
-__all__ = ["SYSTEM_COLUMNS", "CHILD_COLUMNS", "Tables", "build_system_tables", "build_tables", "index_name",
+__all__ = ["SYSTEM_COLUMNS", "SCOPE_COLUMN", "CHILD_COLUMNS", "Tables", "build_system_tables", "build_tables", "index_name",
            "table_spec_key"]
 
 # Columns every entity table has besides its fields. Field names starting with "sys_" and "id" are reserved.
@@ -30,6 +30,9 @@ SYSTEM_COLUMNS: dict[str, Any] = {
     "sys_delete_reason": lambda: Text(default=None, null=True),
     "sys_form_version": lambda: Varchar(length=64, default=None, null=True),
 }
+# Only on entities with a unit_field: the unit that answers for the record after a split restructuring
+# (NULL: the recorded unit). The recorded unit itself never changes.
+SCOPE_COLUMN = "sys_scope_unit"
 CHILD_COLUMNS: dict[str, Any] = {
     "parent_id": lambda: BigInt(default=None, null=True),
     "position": lambda: Integer(default=0, null=False),
@@ -100,6 +103,39 @@ def build_system_tables(db: Database) -> dict[str, type[Table]]:
             "key": Varchar(length=255, unique=True),
             "last_value": BigInt(default=0),
         }),
+        # Units reachable from each unit: down the tree, and from a successor to the units merged into it.
+        # A derived index, rebuilt from hoso_unit and hoso_unit_lineage; never edited by hand.
+        "unit_closure": make("HosoUnitClosure", "hoso_unit_closure", {
+            "ancestor_id": BigInt(index=True),
+            "descendant_id": BigInt(index=True),
+            "depth": Integer(default=0),
+        }),
+        "unit_lineage": make("HosoUnitLineage", "hoso_unit_lineage", {
+            "unit_id": BigInt(index=True),
+            "kind": Varchar(length=20),
+            "other_id": BigInt(default=None, null=True, index=True),
+            "effective_on": Date(),
+            "restructuring": Varchar(length=200, default=None, null=True),
+            "detail": Text(default=None, null=True),
+        }),
+        "assignment": make("HosoAssignment", "hoso_assignment", {
+            "user_id": BigInt(index=True),
+            "role": Varchar(length=63),
+            "unit_id": BigInt(index=True),
+            "starts_on": Date(),
+            "ends_on": Date(default=None, null=True),
+            "granted_by": BigInt(default=None, null=True),
+            "created_at": Timestamptz(),
+            "end_reason": Text(default=None, null=True),
+        }),
+        "restructuring": make("HosoRestructuring", "hoso_restructuring", {
+            "name": Varchar(length=200, unique=True),
+            "content_hash": Varchar(length=64),
+            "effective_on": Date(),
+            "applied_at": Timestamptz(),
+            "applied_by": Text(),
+            "summary": Text(default=None, null=True),
+        }),
     }
 
 
@@ -129,6 +165,8 @@ def field_columns(fields: tuple[FieldDef, ...], registry: Registry) -> dict[str,
 def build_entity_table(db: Database, entity: EntityDef, registry: Registry) -> type[Table]:
     members = field_columns(entity.fields, registry)
     members.update(_system_member_columns())
+    if entity.unit_field:
+        members[SCOPE_COLUMN] = BigInt(default=None, null=True)
     return create_table_class(_class_name(entity.name), class_kwargs={"tablename": entity.table, "db": db.engine},
                               class_members=members)
 

@@ -1,0 +1,200 @@
+"""Who may see and change which records: one SQL predicate per (user, action, entity), deny by default.
+
+A user holds role assignments, each at a unit and between dates. A role grants actions on an entity with a
+scope. The predicate is computed in the database: the user's active assignments are joined to the unit closure
+(the units reachable from a unit down the tree and, through lineage, to the units merged into it), so a user of a
+merged province sees its predecessors' records and no list of ids is ever built in Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from core.config import Config, EntityDef
+from core.db import Database, quote
+from core.model.tables import SCOPE_COLUMN
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.runtime import Runtime
+
+__all__ = ["Actor", "Predicate", "ScopeRules", "rebuild_closure", "SYSTEM_ACTOR", "ScopeDenied"]
+
+SCOPES = ("own", "assigned", "unit", "subtree", "statistics", "national")
+
+
+class ScopeDenied(Exception):
+    """The actor may not do this; the message says which action on which entity."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting. ``superuser`` passes every check (the bootstrap national administrator account)."""
+
+    user_id: int | None
+    username: str = "system"
+    superuser: bool = False
+    origin: str = "cli"
+    lang: str = "vi"
+    # The date at which assignments are judged (today by default): background jobs keep their requester's date.
+    on: dt.date | None = None
+
+    @property
+    def today(self) -> dt.date:
+        return self.on or dt.date.today()
+
+
+SYSTEM_ACTOR = Actor(None, "system", superuser=True)
+
+
+@dataclass(frozen=True)
+class Predicate:
+    """An SQL boolean expression with ``{}`` placeholders and its arguments."""
+
+    sql: str
+    args: tuple[Any, ...] = ()
+
+    @classmethod
+    def true(cls) -> "Predicate":
+        return cls("1 = 1")
+
+    @classmethod
+    def false(cls) -> "Predicate":
+        return cls("1 = 0")
+
+    @property
+    def is_false(self) -> bool:
+        return self.sql == "1 = 0"
+
+    def and_(self, other: "Predicate") -> "Predicate":
+        return Predicate(f"({self.sql}) AND ({other.sql})", self.args + other.args)
+
+
+def _or(parts: list[Predicate]) -> Predicate:
+    parts = [p for p in parts if not p.is_false]
+    if not parts:
+        return Predicate.false()
+    if len(parts) == 1:
+        return parts[0]
+    return Predicate(" OR ".join(f"({p.sql})" for p in parts), tuple(a for p in parts for a in p.args))
+
+
+_ACTIVE = "a.user_id = {} AND a.starts_on <= {} AND (a.ends_on IS NULL OR a.ends_on > {})"
+
+
+class ScopeRules:
+    """The roles of a configuration, indexed for predicate building."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        # (entity, action) -> scope -> role names
+        self._roles: dict[tuple[str, str], dict[str, list[str]]] = {}
+        for role in config.roles:
+            for grant in role.grants:
+                for action in grant.actions:
+                    by_scope = self._roles.setdefault((grant.entity, action), {})
+                    by_scope.setdefault(grant.scope, [])
+                    if role.name not in by_scope[grant.scope]:
+                        by_scope[grant.scope].append(role.name)
+
+    def roles_for(self, entity: str, action: str) -> dict[str, list[str]]:
+        return self._roles.get((entity, action), {})
+
+    def hidden_fields(self, roles: set[str], entity: str) -> set[str]:
+        """Fields hidden from a user holding ``roles``: hidden only if every granting role hides it."""
+        grants = [g for r in self.config.roles if r.name in roles for g in r.grants if g.entity == entity
+                  and "read" in g.actions]
+        if not grants:
+            return set()
+        hidden = set(grants[0].hidden_fields)
+        for g in grants[1:]:
+            hidden &= set(g.hidden_fields)
+        return hidden
+
+    def read_only_fields(self, roles: set[str], entity: str) -> set[str]:
+        grants = [g for r in self.config.roles if r.name in roles for g in r.grants if g.entity == entity
+                  and "update" in g.actions]
+        if not grants:
+            return set()
+        ro = set(grants[0].read_only_fields)
+        for g in grants[1:]:
+            ro &= set(g.read_only_fields)
+        return ro
+
+    def predicate(self, actor: Actor, action: str, entity: EntityDef, alias: str = "t") -> Predicate:
+        """Rows of ``entity`` on which ``actor`` may do ``action``, as SQL over table alias ``alias``.
+
+        Deny by default: without a rule the predicate is false. ``statistics`` scope never yields rows.
+        """
+        if actor.superuser:
+            return Predicate.true()
+        if actor.user_id is None:
+            return Predicate.false()
+        today = actor.today
+        by_scope = self.roles_for(entity.name, action)
+        parts: list[Predicate] = []
+        for scope, roles in by_scope.items():
+            marks = ", ".join("{}" for _ in roles)
+            active = (_ACTIVE + f" AND a.role IN ({marks})", (actor.user_id, today, today, *roles))
+            if scope == "national":
+                parts.append(Predicate(f"EXISTS (SELECT 1 FROM hoso_assignment a WHERE {active[0]})", active[1]))
+            elif scope in ("unit", "subtree") and entity.unit_field:
+                depth = " AND c.depth = 0" if scope == "unit" else ""
+                col = f"COALESCE({alias}.{quote(SCOPE_COLUMN)}, {alias}.{quote(entity.unit_field)})"
+                parts.append(Predicate(
+                    f"{col} IN (SELECT c.descendant_id FROM hoso_unit_closure c JOIN hoso_assignment a "
+                    f"ON a.unit_id = c.ancestor_id WHERE {active[0]}{depth})", active[1]))
+            elif scope == "own":
+                parts.append(Predicate(
+                    f"{alias}.sys_created_by = {{}} AND EXISTS (SELECT 1 FROM hoso_assignment a WHERE {active[0]})",
+                    (actor.user_id, *active[1])))
+            elif scope == "assigned":
+                assigned = self._assigned_predicate(entity, alias, actor.user_id)
+                if assigned is not None:
+                    parts.append(Predicate(
+                        f"({assigned.sql}) AND EXISTS (SELECT 1 FROM hoso_assignment a WHERE {active[0]})",
+                        assigned.args + active[1]))
+            # "statistics": aggregates only, never rows.
+        return _or(parts)
+
+    def _assigned_predicate(self, entity: EntityDef, alias: str, user_id: int) -> Predicate | None:
+        """Records assigned to the user: a user field of the record, or a reference to a record whose
+        user field is the user (e.g. case.performer -> performer.account)."""
+        for fd in entity.column_fields:
+            if fd.type == "user":
+                return Predicate(f"{alias}.{quote(fd.name)} = {{}}", (user_id,))
+        for fd in entity.column_fields:
+            if fd.type == "reference":
+                target = self.config.entity(fd.entity)
+                ufield = next((f for f in target.column_fields if f.type == "user"), None)
+                if ufield is not None:
+                    return Predicate(
+                        f"{alias}.{quote(fd.name)} IN (SELECT p.id FROM {quote(target.table)} p "
+                        f"WHERE p.{quote(ufield.name)} = {{}})", (user_id,))
+        return None
+
+    def may(self, actor: Actor, action: str, entity: str) -> bool:
+        """Whether any rule could allow ``action`` on ``entity`` for some row (before looking at rows)."""
+        return actor.superuser or bool(self.roles_for(entity, action))
+
+
+async def rebuild_closure(db: Database) -> int:
+    """Recompute hoso_unit_closure from the unit tree and merge lineage; return the number of pairs.
+
+    Depth counts tree edges only: a unit merged into another is at depth 0 from its successor, so "my unit"
+    scope of the successor covers it too.
+    """
+    await db.execute("DELETE FROM hoso_unit_closure")
+    await db.execute(
+        "INSERT INTO hoso_unit_closure (ancestor_id, descendant_id, depth) "
+        "WITH RECURSIVE edges(parent, child, w) AS ("
+        "  SELECT parent_id, id, 1 FROM hoso_unit WHERE parent_id IS NOT NULL"
+        "  UNION ALL SELECT other_id, unit_id, 0 FROM hoso_unit_lineage"
+        "  WHERE kind = 'merged_into' AND other_id IS NOT NULL"
+        "), tc(anc, des, depth) AS ("
+        "  SELECT id, id, 0 FROM hoso_unit"
+        "  UNION SELECT tc.anc, e.child, tc.depth + e.w FROM tc JOIN edges e ON e.parent = tc.des"
+        ") SELECT anc, des, MIN(depth) FROM tc GROUP BY anc, des"
+    )
+    return int(await db.fetchval("SELECT COUNT(*) AS n FROM hoso_unit_closure") or 0)

@@ -1,0 +1,405 @@
+"""The Litestar application: JSON API under /api/, session login, and a small home page.
+
+Deny by default: until role scopes exist, the record endpoints answer only a logged-in superuser; other
+users get 403 and anonymous requests 401. Every error is a problem-details body (see core.web.problems).
+Every record read and write goes through the record service's rules (``RecordService``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING, Any
+
+from litestar import Litestar, Request, Response, get, post
+from litestar.connection import ASGIConnection
+from litestar.datastructures import State
+from litestar.exceptions import (
+    ClientException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+)
+from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi import OpenAPIConfig
+from litestar.params import FromPath, Parameter
+from litestar.response import Redirect
+
+from core.config import Config, EntityDef, FieldDef
+from core.db import quote
+from core.model.migrate import applied_state
+from core.plugins import await_me_maybe
+from core.records.service import AuditEvent, NotFound, RecordContext
+from core.web import pages
+from core.web.auth import (
+    COOKIE,
+    CurrentUser,
+    WebSettings,
+    authenticate,
+    client_address,
+    current_user,
+    end_session,
+    same_origin,
+    session_cookie,
+    session_user,
+    start_session,
+    write_audit,
+)
+from core.web.problems import exception_handlers, msg, request_lang
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.runtime import Runtime
+
+__all__ = ["DefinitionsDiffer", "ensure_applied", "create_app", "entity_definitions"]
+
+log = logging.getLogger("hoso.web")
+
+MAX_PAGE_SIZE = 200
+DEFAULT_PAGE_SIZE = 50
+_SHOWN_CHANGES = 20
+
+
+class DefinitionsDiffer(Exception):
+    """The database does not hold the definitions of the loaded configuration: the app must not start."""
+
+
+async def ensure_applied(rt: "Runtime") -> None:
+    """Raise DefinitionsDiffer unless the database was migrated to exactly this configuration."""
+    advice = "Run `hoso plan` to see the changes, then `hoso migrate` to apply them."
+    if await applied_state(rt.db) is None:
+        raise DefinitionsDiffer(f"The database {_where(rt)} has never been migrated. {advice}")
+    plan = await rt.plan()
+    if plan.has_changes or not plan.ok:
+        lines = [f"The database {_where(rt)} does not match the configuration in {rt.config.root}:"]
+        if plan.changes:
+            lines.append(f"{len(plan.changes)} change(s) not applied yet:")
+            lines += [f"  {c.describe()}" for c in plan.changes[:_SHOWN_CHANGES]]
+            if len(plan.changes) > _SHOWN_CHANGES:
+                lines.append(f"  ... and {len(plan.changes) - _SHOWN_CHANGES} more")
+        if plan.errors:
+            lines.append(f"{len(plan.errors)} problem(s) block the migration (fix the configuration first):")
+            lines += [f"  {e}" for e in plan.errors[:_SHOWN_CHANGES]]
+        lines.append(advice)
+        raise DefinitionsDiffer("\n".join(lines))
+    hierarchy = rt.config.hierarchy
+    if hierarchy and hierarchy.units:
+        have = {r["code"] for r in await rt.db.fetch("SELECT code FROM hoso_unit")}
+        missing = [u.code for u in hierarchy.units if u.code not in have]
+        if missing:
+            shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+            raise DefinitionsDiffer(f"{len(missing)} unit(s) of the configuration are not loaded in the database "
+                                    f"{_where(rt)} ({shown}). Run `hoso migrate` to load them.")
+
+
+def _where(rt: "Runtime") -> str:
+    url = rt.db.url
+    if "@" in url:  # keep passwords out of messages
+        scheme, _, rest = url.partition("://")
+        url = f"{scheme}://{rest.rpartition('@')[2]}"
+    return url
+
+
+# -- entity definitions as JSON ----------------------------------------------------------------------------------
+
+
+def _label(label) -> dict | None:
+    return None if label is None else {"vi": label.vi, "en": label.en}
+
+
+def _field_json(config: Config, fd: FieldDef) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": fd.name, "type": fd.type, "label": _label(fd.label), "required": fd.required}
+    if fd.help:
+        out["help"] = _label(fd.help)
+    for key in ("unique", "default", "min", "max", "min_length", "max_length", "pattern", "entity", "max_digits",
+                "decimal_places"):
+        value = getattr(fd, key)
+        if value not in (None, False, ()):
+            out[key] = list(value) if isinstance(value, tuple) else (
+                value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value)
+    if fd.list:
+        out["list"] = fd.list
+        out["choices"] = [{"value": o.value, "label": _label(o.label)}
+                          for o in config.choice_list(fd.list).options if not o.retired]
+    if fd.is_child_table:
+        out["fields"] = [_field_json(config, c) for c in fd.fields]
+    return out
+
+
+def _entity_json(config: Config, e: EntityDef) -> dict[str, Any]:
+    return {
+        "name": e.name,
+        "label": _label(e.label),
+        "title_field": e.title_field,
+        "unit_field": e.unit_field,
+        "code_field": e.naming.field if e.naming else None,
+        "fields": [_field_json(config, f) for f in e.fields],
+    }
+
+
+def entity_definitions(config: Config) -> list[dict[str, Any]]:
+    return [_entity_json(config, e) for e in config.entities]
+
+
+# -- access -------------------------------------------------------------------------------------------------------
+
+
+async def _require_user(connection: ASGIConnection) -> CurrentUser:
+    user = await current_user(connection)
+    if user is None:
+        raise NotAuthorizedException(detail=msg("unauthenticated", request_lang(connection)))
+    return user
+
+
+async def logged_in(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+    await _require_user(connection)
+
+
+async def records_access(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+    """Deny by default: only a superuser, until role scopes exist."""
+    user = await _require_user(connection)
+    if not user.superuser:
+        raise PermissionDeniedException(detail=msg("no_access", request_lang(connection)))
+
+
+async def no_cross_site(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+    """Refuse state-changing requests that a browser says come from another site."""
+    if not same_origin(connection):
+        raise PermissionDeniedException(detail=msg("cross_origin", request_lang(connection)))
+
+
+def _rt(request: ASGIConnection) -> "Runtime":
+    return request.app.state.rt
+
+
+def _settings(request: ASGIConnection) -> WebSettings:
+    return request.app.state.settings
+
+
+def _entity(request: ASGIConnection, name: str) -> EntityDef:
+    config = _rt(request).config
+    if not config.has_entity(name):
+        raise NotFoundException(detail=msg("unknown_entity", request_lang(request), name=name))
+    return config.entity(name)
+
+
+async def _json_object(request: Request) -> dict:
+    ctype = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if not (ctype == "application/json" or (ctype.startswith("application/") and ctype.endswith("+json"))):
+        raise ClientException(status_code=415, detail=msg("json_only", request_lang(request)))
+    try:
+        body = await request.json()
+    except Exception:
+        raise ClientException(detail=msg("json_object", request_lang(request))) from None
+    if not isinstance(body, dict):
+        raise ClientException(detail=msg("json_object", request_lang(request)))
+    return body
+
+
+# -- auth -----------------------------------------------------------------------------------------------------------
+
+
+async def _login(request: Request, username: Any, password: Any) -> CurrentUser | None:
+    """Check the credentials, audit the attempt, and return the user (None when refused)."""
+    rt, settings = _rt(request), _settings(request)
+    origin = client_address(request, settings)
+    user, reason = None, "missing_credentials"
+    if isinstance(username, str) and isinstance(password, str) and username and password:
+        user, reason = await authenticate(rt, username, password)
+    if user is None:
+        actor = username[:100] if isinstance(username, str) else ""
+        await write_audit(rt, AuditEvent("login_failed", "hoso_user", None, None, actor, origin, {"reason": reason}))
+        return None
+    await write_audit(rt, AuditEvent("login", "hoso_user", user.id, user.id, user.username, origin))
+    return user
+
+
+async def _logout(request: Request) -> None:
+    rt, settings = _rt(request), _settings(request)
+    token = request.cookies.get(COOKIE)
+    user = await session_user(rt, settings, token)
+    await end_session(rt, token)
+    if user is not None:
+        await write_audit(rt, AuditEvent("logout", "hoso_user", user.id, user.id, user.username,
+                                         client_address(request, settings)))
+
+
+@post("/api/login", guards=[no_cross_site], tags=["auth"])
+async def api_login(request: Request) -> Response:
+    """Log in with JSON {username, password}; sets the session cookie."""
+    body = await _json_object(request)
+    if not isinstance(body.get("username"), str) or not isinstance(body.get("password"), str):
+        raise ClientException(detail=msg("login_fields", request_lang(request)))
+    user = await _login(request, body["username"], body["password"])
+    if user is None:
+        raise NotAuthorizedException(detail=msg("login_failed", request_lang(request)))
+    token = await start_session(_rt(request), _settings(request), user.id)
+    return Response({"user": user.public()}, status_code=200, cookies=[session_cookie(token, _settings(request))])
+
+
+@post("/api/logout", guards=[no_cross_site], status_code=204, tags=["auth"])
+async def api_logout(request: Request) -> Response[None]:
+    """End the session (if any) and clear the cookie."""
+    await _logout(request)
+    response: Response[None] = Response(None, status_code=204)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+@get("/api/me", guards=[logged_in], tags=["auth"])
+async def api_me(request: Request) -> dict[str, Any]:
+    user = await _require_user(request)
+    out = user.public()
+    out["unit"] = None
+    if user.unit_id is not None:
+        rows = await _rt(request).db.fetch("SELECT id, code, name_vi, name_en FROM hoso_unit WHERE id = {}",
+                                           user.unit_id)
+        out["unit"] = dict(rows[0]) if rows else None
+    return out
+
+
+# -- API -----------------------------------------------------------------------------------------------------------
+
+
+@get("/api/health", tags=["system"])
+async def health(request: Request) -> Response:
+    rt = _rt(request)
+    body = {"status": "ok", "database": rt.db.kind, "definitions": rt.config.content_hash}
+    try:
+        await rt.db.fetchval("SELECT 1 AS ok")
+    except Exception:
+        log.exception("health check: the database does not answer")
+        return Response({**body, "status": "error"}, status_code=503)
+    return Response(body)
+
+
+@get("/api/entities", guards=[logged_in], tags=["records"])
+async def entities(request: Request) -> list[dict[str, Any]]:
+    return request.app.state.entities
+
+
+def _record_columns(e: EntityDef) -> str:
+    return ", ".join(["id"] + [quote(f.name) for f in e.column_fields]
+                     + ["sys_version", "sys_created_at", "sys_updated_at", "sys_deleted_at"])
+
+
+@get("/api/records/{entity:str}", guards=[records_access], tags=["records"])
+async def list_records(
+    request: Request,
+    entity: FromPath[str],
+    page: int = Parameter(default=1, ge=1),
+    page_size: int = Parameter(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE),
+) -> dict[str, Any]:
+    """The records of an entity, newest first, without deleted ones; child tables only in the single record."""
+    e = _entity(request, entity)
+    rt = _rt(request)
+    service = rt.records()
+    total = await rt.db.fetchval(f"SELECT COUNT(*) AS n FROM {quote(e.table)} WHERE sys_deleted_at IS NULL")
+    rows = await rt.db.fetch(
+        f"SELECT {_record_columns(e)} FROM {quote(e.table)} WHERE sys_deleted_at IS NULL "
+        "ORDER BY id DESC LIMIT {} OFFSET {}", page_size, (page - 1) * page_size)
+    items = []
+    for record in rows:
+        row = dict(record)
+        for fd in e.column_fields:
+            v = row.get(fd.name)
+            row[fd.name] = None if v is None else rt.registry.field_type(fd.type).load(v)
+        items.append(service.dump(e.name, row))
+    return {"items": items, "total": int(total or 0), "page": page, "page_size": page_size}
+
+
+@get("/api/records/{entity:str}/{record_id:int}", guards=[records_access], tags=["records"])
+async def get_record(request: Request, entity: FromPath[str], record_id: FromPath[int]) -> dict[str, Any]:
+    e = _entity(request, entity)
+    service = _rt(request).records()
+    lang = request_lang(request)
+    try:
+        record = await service.get(e.name, record_id)
+    except NotFound:
+        record = None
+    if record is None or record.get("sys_deleted_at") is not None:
+        raise NotFoundException(detail=msg("record_not_found", lang, entity=e.name, id=record_id))
+    return service.dump(e.name, record)
+
+
+@post("/api/records/{entity:str}", guards=[records_access, no_cross_site], tags=["records"])
+async def create_record(request: Request, entity: FromPath[str]) -> Response:
+    """Create a record from a JSON object of field values; 422 with the list of problems when invalid."""
+    e = _entity(request, entity)
+    payload = await _json_object(request)
+    rt, user = _rt(request), await _require_user(request)
+    ctx = RecordContext(config=rt.config, user_id=user.id, user_name=user.username,
+                        origin=client_address(request, _settings(request)), lang=request_lang(request))
+    service = rt.records()
+    record = await service.create(e.name, payload, ctx)
+    return Response(service.dump(e.name, record), status_code=201,
+                    headers={"Location": f"/api/records/{e.name}/{record['id']}"})
+
+
+# -- HTML ----------------------------------------------------------------------------------------------------------
+
+
+def _html(text: str, status: int = 200) -> Response:
+    return Response(text, status_code=status, media_type="text/html")
+
+
+@get("/", include_in_schema=False)
+async def home(request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return _html(pages.login_page())
+    return _html(await pages.home_page(_rt(request), user))
+
+
+@post("/login", guards=[no_cross_site], include_in_schema=False)
+async def form_login(request: Request) -> Response:
+    form = await request.form()
+    username, password = form.get("username"), form.get("password")
+    user = await _login(request, username, password)
+    if user is None:
+        return _html(pages.login_page(msg("login_failed", "vi"), username if isinstance(username, str) else ""),
+                     status=401)
+    token = await start_session(_rt(request), _settings(request), user.id)
+    return Redirect(path="/", status_code=303, cookies=[session_cookie(token, _settings(request))])
+
+
+@post("/logout", guards=[no_cross_site], include_in_schema=False)
+async def form_logout(request: Request) -> Response:
+    await _logout(request)
+    response = Redirect(path="/", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+# -- the application -----------------------------------------------------------------------------------------------
+
+
+def create_app(rt: "Runtime", settings: WebSettings | None = None) -> Litestar:
+    """The web application for ``rt``. It refuses to start when the database does not match the configuration."""
+    settings = settings or WebSettings.from_env()
+
+    async def startup() -> None:
+        await rt.db.start()
+        await ensure_applied(rt)  # raising here stops the start-up; shutdown closes the database
+        for result in rt.pm.hook.hoso_startup(config=rt.config):
+            await await_me_maybe(result)
+
+    async def shutdown() -> None:
+        await rt.db.close()
+
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        hoso_version = version("hoso")
+    except PackageNotFoundError:  # pragma: no cover
+        hoso_version = "0"
+
+    return Litestar(
+        route_handlers=[health, api_login, api_logout, api_me, entities, list_records, get_record, create_record,
+                        home, form_login, form_logout],
+        on_startup=[startup],
+        on_shutdown=[shutdown],
+        exception_handlers=exception_handlers(),
+        state=State({"rt": rt, "settings": settings, "entities": entity_definitions(rt.config)}),
+        openapi_config=OpenAPIConfig(title="hoso API", version=hoso_version),
+        debug=False,
+    )

@@ -1,0 +1,121 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``), in Vietnamese or English.
+
+Every error the web application returns goes through here: HTTP errors raised by handlers or by Litestar,
+the record service's ``ValidationError`` and ``NotFound``, and anything unexpected, which becomes a 500 whose
+body says nothing about the cause (the traceback goes to the server log only).
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.exceptions import HTTPException, ValidationException
+
+from core.records.service import NotFound, ValidationError
+
+__all__ = ["PROBLEM_JSON", "MESSAGES", "msg", "request_lang", "problem", "exception_handlers"]
+
+log = logging.getLogger("hoso.web")
+
+PROBLEM_JSON = "application/problem+json"
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "unauthenticated": {"vi": "Bạn cần đăng nhập để dùng chức năng này.", "en": "You must log in to do this."},
+    "no_access": {"vi": "Vai trò của bạn không cấp quyền truy cập các hồ sơ này.",
+                  "en": "Your roles grant no access to these records."},
+    "login_failed": {"vi": "Tên đăng nhập hoặc mật khẩu không đúng, hoặc tài khoản không được phép đăng nhập.",
+                     "en": "Wrong username or password, or the account may not log in."},
+    "unknown_entity": {"vi": "Không có loại hồ sơ {name!r}.", "en": "There is no entity {name!r}."},
+    "record_not_found": {"vi": "Không tìm thấy hồ sơ {entity} số {id}.", "en": "{entity} {id} does not exist."},
+    "invalid_record": {"vi": "Hồ sơ không hợp lệ: {count} lỗi, xem danh sách errors.",
+                       "en": "The record is not valid: {count} problem(s), see errors."},
+    "json_object": {"vi": "Nội dung yêu cầu phải là một đối tượng JSON.",
+                    "en": "The request body must be a JSON object."},
+    "json_only": {"vi": "Nội dung yêu cầu phải có Content-Type: application/json.",
+                  "en": "The request body must be sent as Content-Type: application/json."},
+    "login_fields": {"vi": "Cần có username và password (chuỗi ký tự).",
+                     "en": "username and password (strings) are required."},
+    "cross_origin": {"vi": "Yêu cầu từ trang khác bị từ chối.", "en": "Cross-origin request refused."},
+    "internal": {"vi": "Đã xảy ra lỗi không mong muốn; lỗi đã được ghi lại.",
+                 "en": "An unexpected error occurred; it has been logged."},
+}
+
+
+def msg(key: str, lang: str = "vi", **kwargs: Any) -> str:
+    entry = MESSAGES[key]
+    return (entry.get(lang) or entry["vi"]).format(**kwargs)
+
+
+def request_lang(connection: ASGIConnection) -> str:
+    """'en' when the first language the client accepts is English, otherwise 'vi'."""
+    header = connection.headers.get("accept-language") or ""
+    first = header.split(",", 1)[0].split(";", 1)[0].strip().lower()
+    return "en" if first == "en" or first.startswith("en-") else "vi"
+
+
+def _slug(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase.lower().replace(" ", "-").replace("'", "")
+    except ValueError:
+        return str(status)
+
+
+def _title(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def problem(status: int, detail: str, *, title: str | None = None, slug: str | None = None,
+            headers: dict[str, str] | None = None, **extra: Any) -> Response:
+    body = {"type": f"urn:hoso:problem:{slug or _slug(status)}", "title": title or _title(status),
+            "status": status, "detail": detail, **extra}
+    return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _http_exception(request: Request, exc: HTTPException) -> Response:
+    status = exc.status_code
+    if status >= 500:
+        log.error("HTTP %s on %s %s: %s", status, request.method, request.url.path, exc.detail)
+        return problem(status, msg("internal", request_lang(request)))
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
+        # Litestar's own parameter checks (e.g. ?page_size=1000): name the parameter.
+        errors = []
+        for item in exc.extra:
+            if isinstance(item, dict):
+                errors.append({"field": str(item.get("key") or item.get("source") or ""),
+                               "message": str(item.get("message") or "")})
+        if errors:
+            extra["errors"] = errors
+    headers = {k: v for k, v in (exc.headers or {}).items()}
+    return problem(status, str(exc.detail or _title(status)), headers=headers or None, **extra)
+
+
+def _validation_error(request: Request, exc: ValidationError) -> Response:
+    lang = request_lang(request)
+    errors = [{"field": f, "message": m} for f, m in exc.problems]
+    return problem(422, msg("invalid_record", lang, count=len(errors)), slug="invalid-record", errors=errors)
+
+
+def _not_found(request: Request, exc: NotFound) -> Response:
+    return problem(404, str(exc), slug="not-found")
+
+
+def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(500, msg("internal", request_lang(request)), slug="internal-error")
+
+
+def exception_handlers() -> dict:
+    return {
+        HTTPException: _http_exception,
+        ValidationError: _validation_error,
+        NotFound: _not_found,
+        Exception: _unexpected,
+    }
