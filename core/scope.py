@@ -189,11 +189,12 @@ async def rebuild_closure(db: Database) -> int:
     await db.execute(
         "INSERT INTO hoso_unit_closure (ancestor_id, descendant_id, depth) "
         "WITH RECURSIVE edges(parent, child, w) AS ("
-        "  SELECT parent_id, id, 1 FROM hoso_unit WHERE parent_id IS NOT NULL"
-        "  UNION ALL SELECT other_id, unit_id, 0 FROM hoso_unit_lineage"
+        "  SELECT CAST(parent_id AS BIGINT), CAST(id AS BIGINT), CAST(1 AS BIGINT) FROM hoso_unit"
+        "  WHERE parent_id IS NOT NULL"
+        "  UNION ALL SELECT other_id, unit_id, CAST(0 AS BIGINT) FROM hoso_unit_lineage"
         "  WHERE kind = 'merged_into' AND other_id IS NOT NULL"
         "), tc(anc, des, depth) AS ("
-        "  SELECT id, id, 0 FROM hoso_unit"
+        "  SELECT CAST(id AS BIGINT), CAST(id AS BIGINT), CAST(0 AS BIGINT) FROM hoso_unit"
         "  UNION SELECT tc.anc, e.child, tc.depth + e.w FROM tc JOIN edges e ON e.parent = tc.des"
         ") SELECT anc, des, MIN(depth) FROM tc GROUP BY anc, des"
     )
