@@ -12,6 +12,7 @@ from core.db import Database, database_from_env
 from core.fields import Registry
 from core.model.tables import Tables, build_tables
 from core.plugins import get_plugin_manager
+from core.scope import ScopeRules
 
 __all__ = ["Runtime"]
 
@@ -23,6 +24,7 @@ class Runtime:
     registry: Registry
     db: Database
     tables: Tables
+    scope: ScopeRules
 
     @classmethod
     def create(cls, config: Config | str | None = None, database_url: str | None = None,
@@ -32,7 +34,7 @@ class Runtime:
         if not isinstance(config, Config):
             config = load_config(config, field_types=registry.storage_by_type())
         db = db or database_from_env(database_url)
-        return cls(config, pm, registry, db, build_tables(db, config, registry))
+        return cls(config, pm, registry, db, build_tables(db, config, registry), ScopeRules(config))
 
     def records(self):
         from core.records.service import RecordService

@@ -52,10 +52,10 @@ async def test_plugin_validator_and_audit_writer_run_on_every_write(config_dir, 
     try:
         svc = rt.records()
         with pytest.raises(ValidationError) as exc:
-            await svc.create("person", {"name": "An", "nickname": "An"}, RecordContext(rt.config))
+            await svc.create("person", {"name": "An", "nickname": "An"}, RecordContext.system(rt.config))
         assert exc.value.problems == [("nickname", "must differ from the name")]
         assert await rt.db.fetchval('SELECT COUNT(*) AS n FROM "person"') == 0
-        rec = await svc.create("person", {"name": "An", "nickname": "Bé"}, RecordContext(rt.config))
+        rec = await svc.create("person", {"name": "An", "nickname": "Bé"}, RecordContext.system(rt.config))
         # Both writers ran: the plugin's and the built-in one.
         assert ("create", "person", rec["id"]) in postcode.AUDITED
         assert await rt.db.fetchval("SELECT COUNT(*) AS n FROM hoso_audit WHERE entity = 'person'") == 1
@@ -73,8 +73,8 @@ async def test_plugin_field_type_in_yaml_and_its_converter(config_dir, database_
     rt = await migrated_runtime(config_dir.load(), database_url, plugins=[postcode])
     try:
         svc = rt.records()
-        await svc.create("person", {"name": "An", "postcode": "VN-100000"}, RecordContext(rt.config))
-        ids = [(await svc.create("person", {"name": "Bình", "postcode": "700000"}, RecordContext(rt.config)))["id"]]
+        await svc.create("person", {"name": "An", "postcode": "VN-100000"}, RecordContext.system(rt.config))
+        ids = [(await svc.create("person", {"name": "Bình", "postcode": "700000"}, RecordContext.system(rt.config)))["id"]]
         changed = PERSON.replace("postcode: {type: text,", "postcode: {type: postcode, convert: {from: text},")
         config_dir.write("forms_config/entities/person.yaml", changed)
         # Without the plugin the type is unknown, and the error says so.
@@ -86,7 +86,7 @@ async def test_plugin_field_type_in_yaml_and_its_converter(config_dir, database_
         rows = await rt.db.fetch('SELECT postcode FROM "person" ORDER BY id')
         assert [r["postcode"] for r in rows] == ["100000", "700000"]
         with pytest.raises(ValidationError) as exc:
-            await rt2.records().create("person", {"name": "Chi", "postcode": "HN"}, RecordContext(rt2.config))
+            await rt2.records().create("person", {"name": "Chi", "postcode": "HN"}, RecordContext.system(rt2.config))
         assert exc.value.problems[0][0] == "postcode" and "6-digit postcode" in exc.value.problems[0][1]
         assert ids
     finally:

@@ -26,13 +26,29 @@ __all__ = ["RecordContext", "AuditEvent", "RecordService", "ValidationError", "S
 
 @dataclass(frozen=True)
 class RecordContext:
-    """Who is acting, from where, in which language."""
+    """Who is acting, from where, in which language.
+
+    Deny by default: a context without a user and without ``superuser`` may do nothing. Command-line tools,
+    imports and background work of the system itself use ``RecordContext.system(config)``.
+    """
 
     config: Config
     user_id: int | None = None
     user_name: str = "system"
     origin: str = "cli"
     lang: str = "vi"
+    superuser: bool = False
+    on: dt.date | None = None
+
+    @classmethod
+    def system(cls, config: Config, origin: str = "cli") -> "RecordContext":
+        return cls(config, None, "system", origin, "vi", True)
+
+    @property
+    def actor(self):
+        from core.scope import Actor
+
+        return Actor(self.user_id, self.user_name, self.superuser, self.origin, self.lang, self.on)
 
 
 @dataclass

@@ -29,7 +29,7 @@ def kinds(plan):
 
 async def add_people(rt, rows):
     svc = rt.records()
-    ctx = RecordContext(rt.config, origin="test")
+    ctx = RecordContext(rt.config, origin="test", superuser=True)
     return [(await svc.create("person", r, ctx))["id"] for r in rows]
 
 
@@ -72,7 +72,7 @@ async def test_add_nullable_field_keeps_rows(person_config, database_url):
         assert await column_values(rt, "person", "name") == ["An", "Bình"]
         assert await column_values(rt, "person", "email") == [None, None]
         rec = await rt2.records().create("person", {"name": "Chi", "email": "chi@example.vn"},
-                                         RecordContext(rt2.config))
+                                         RecordContext.system(rt2.config))
         assert rec["email"] == "chi@example.vn" and rec["id"] > max(ids)
     finally:
         await rt.db.close()
@@ -126,7 +126,7 @@ async def test_removed_field_is_retired_and_restored_with_its_data(person_config
         assert state["snapshot"]["tables"]["person"]["fields"]["phone"]["retired"] is True
         # Writing with the retired field is refused like any unknown field.
         with pytest.raises(ValidationError) as exc:
-            await rt2.records().create("person", {"name": "Bình", "phone": "1"}, RecordContext(rt2.config))
+            await rt2.records().create("person", {"name": "Bình", "phone": "1"}, RecordContext.system(rt2.config))
         assert exc.value.problems[0][0] == "phone"
         person_config.write("forms_config/entities/person.yaml", PERSON)
         plan, rt3 = await remigrate(rt2, person_config.load())
@@ -183,7 +183,7 @@ async def test_conversion_rewrites_values(person_config, database_url):
         plan, rt2 = await remigrate(rt, person_config.load())
         assert ("convert_field", "person", "age") in kinds(plan)
         assert await column_values(rt, "person", "age") == [41, 7, None]
-        rec = await rt2.records().create("person", {"name": "Dũng", "age": 30}, RecordContext(rt2.config))
+        rec = await rt2.records().create("person", {"name": "Dũng", "age": 30}, RecordContext.system(rt2.config))
         assert rec["age"] == 30
         # Typed column: integer comparison works in SQL.
         n = await rt.db.fetchval('SELECT COUNT(*) AS n FROM "person" WHERE "age" > {}', 10)
@@ -283,7 +283,7 @@ async def test_unique_index_refused_while_duplicates_exist(person_config, databa
         assert ("add_index", "person", None) in kinds(plan)
         assert "ux_person_phone" in await rt.db.index_names("person")
         with pytest.raises(ValidationError) as exc:
-            await rt2.records().create("person", {"name": "Dũng", "phone": "2"}, RecordContext(rt2.config))
+            await rt2.records().create("person", {"name": "Dũng", "phone": "2"}, RecordContext.system(rt2.config))
         assert exc.value.problems[0][0] == "phone"
         # Taking the constraint away drops the index again.
         person_config.write("forms_config/entities/person.yaml", PERSON)
@@ -306,11 +306,11 @@ async def test_child_table_rows(config_dir, database_url):
         unit = await rt2.db.fetchval("SELECT id FROM hoso_unit WHERE code = 'TT'")
         rec = await rt2.records().create("case", {
             "received_on": "2025-03-01", "form_of_aid": "TGTT", "requester": "An", "unit": unit,
-            "hearings": [{"held_on": "2025-04-01", "court": "TAND"}, {"held_on": "2025-05-02"}]}, RecordContext(rt2.config))
+            "hearings": [{"held_on": "2025-04-01", "court": "TAND"}, {"held_on": "2025-05-02"}]}, RecordContext.system(rt2.config))
         assert [h["held_on"] for h in rec["hearings"]] == [dt.date(2025, 4, 1), dt.date(2025, 5, 2)]
         with pytest.raises(ValidationError) as exc:
             await rt2.records().create("case", {"received_on": "2025-03-01", "form_of_aid": "TGTT", "requester": "An",
-                                                "unit": unit, "hearings": [{"court": "x"}]}, RecordContext(rt2.config))
+                                                "unit": unit, "hearings": [{"court": "x"}]}, RecordContext.system(rt2.config))
         assert exc.value.problems == [("hearings[0].held_on", "bắt buộc nhập")]
     finally:
         await rt.db.close()
@@ -321,13 +321,13 @@ async def test_audit_records_every_create(config_dir, database_url):
     try:
         unit = await rt.db.fetchval("SELECT id FROM hoso_unit WHERE code = 'TT'")
         rec = await rt.records().create("case", {"received_on": "2025-03-01", "form_of_aid": "TV", "requester": "An",
-                                                 "unit": unit}, RecordContext(rt.config, user_name="lan", origin="1.2.3.4"))
+                                                 "unit": unit}, RecordContext(rt.config, user_name="lan", origin="1.2.3.4", superuser=True))
         rows = await rt.db.fetch("SELECT * FROM hoso_audit WHERE entity = 'case'")
         assert len(rows) == 1
         changes = json.loads(rows[0]["changes"])
         assert rows[0]["action"] == "create" and rows[0]["actor"] == "lan" and rows[0]["origin"] == "1.2.3.4"
         assert changes["requester"] == [None, "An"] and changes["code"] == [None, rec["code"]]
-        updated = await rt.records().update("case", rec["id"], {"requester": "An Nguyễn"}, 1, RecordContext(rt.config))
+        updated = await rt.records().update("case", rec["id"], {"requester": "An Nguyễn"}, 1, RecordContext.system(rt.config))
         assert updated["sys_version"] == 2
         rows = await rt.db.fetch("SELECT changes FROM hoso_audit WHERE action = 'update'")
         assert json.loads(rows[0]["changes"]) == {"requester": ["An", "An Nguyễn"]}
@@ -343,14 +343,14 @@ async def test_twenty_concurrent_creations_get_consecutive_codes(config_dir, dat
 
         async def create(i):
             return await svc.create("case", {"received_on": "2025-06-01", "form_of_aid": "TV", "requester": f"R{i}",
-                                             "unit": unit}, RecordContext(rt.config))
+                                             "unit": unit}, RecordContext.system(rt.config))
 
         records = await asyncio.gather(*(create(i) for i in range(20)))
         codes = sorted(r["code"] for r in records)
         assert codes == [f"TT.TV.{n:02d}.2025" for n in range(1, 21)]
         # Another form, unit or year has a sequence of its own.
         other = await svc.create("case", {"received_on": "2024-12-31", "form_of_aid": "TV", "requester": "X",
-                                          "unit": unit}, RecordContext(rt.config))
+                                          "unit": unit}, RecordContext.system(rt.config))
         assert other["code"] == "TT.TV.01.2024"
     finally:
         await rt.db.close()
@@ -362,10 +362,10 @@ async def test_failed_create_gives_its_number_back(config_dir, database_url):
         unit = await rt.db.fetchval("SELECT id FROM hoso_unit WHERE code = 'TT'")
         svc = rt.records()
         ok = {"received_on": "2025-06-01", "form_of_aid": "TV", "requester": "A", "unit": unit}
-        await svc.create("case", ok, RecordContext(rt.config))
+        await svc.create("case", ok, RecordContext.system(rt.config))
         with pytest.raises(ValidationError):
-            await svc.create("case", {**ok, "unit": 999999}, RecordContext(rt.config))
-        third = await svc.create("case", ok, RecordContext(rt.config))
+            await svc.create("case", {**ok, "unit": 999999}, RecordContext.system(rt.config))
+        third = await svc.create("case", ok, RecordContext.system(rt.config))
         assert third["code"] == "TT.TV.02.2025"
     finally:
         await rt.db.close()
