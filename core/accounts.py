@@ -1,0 +1,279 @@
+"""Account lifecycle: role assignments, transfers, locking and password resets, without escalation.
+
+Who may manage whom:
+- a role whose grants include ``manage_users`` may manage accounts at the units that grant's scope covers
+  (``unit``: its own unit and its predecessors, ``subtree``: everything below, ``national``: everywhere);
+- it may hand out only the roles listed in its ``can_grant``;
+- it may act on an existing account only if it covers *every* active assignment of that account and may grant
+  every role the account holds, so a centre cannot lock, reset or re-home a provincial or national account;
+- nobody changes their own assignments, lock or password through these functions (``change_own_password``
+  is the self-service path).
+Every change is audited. Checks are SQL over the unit closure, like record scopes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from core.plugins import await_me_maybe
+from core.records.service import AuditEvent
+from core.scope import Actor
+from core.users import MIN_PASSWORD_LENGTH, UserError, create_user
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.runtime import Runtime
+
+__all__ = ["PermissionDenied", "active_roles", "may_manage_unit", "create_account", "grant_role", "end_assignment",
+           "transfer", "lock", "unlock", "reset_password", "change_own_password", "assignments"]
+
+
+class PermissionDenied(Exception):
+    pass
+
+
+async def _audit(rt: "Runtime", actor: Actor, action: str, user_id: int | None, changes: dict) -> None:
+    event = AuditEvent(action, "hoso_user", user_id, actor.user_id, actor.username, actor.origin, changes)
+    for result in rt.pm.hook.hoso_write_audit(event=event, db=rt.db):
+        await await_me_maybe(result)
+
+
+async def active_roles(rt: "Runtime", user_id: int, on: dt.date | None = None) -> set[str]:
+    on = on or dt.date.today()
+    rows = await rt.db.fetch(
+        "SELECT DISTINCT role FROM hoso_assignment WHERE user_id = {} AND starts_on <= {} "
+        "AND (ends_on IS NULL OR ends_on > {})", user_id, on, on)
+    return {r["role"] for r in rows}
+
+
+async def assignments(rt: "Runtime", user_id: int, on: dt.date | None = None, active_only: bool = True) -> list[dict]:
+    on = on or dt.date.today()
+    sql = ("SELECT a.id, a.role, a.unit_id, u.code AS unit_code, a.starts_on, a.ends_on, a.end_reason "
+           "FROM hoso_assignment a JOIN hoso_unit u ON u.id = a.unit_id WHERE a.user_id = {}")
+    args: list[Any] = [user_id]
+    if active_only:
+        sql += " AND a.starts_on <= {} AND (a.ends_on IS NULL OR a.ends_on > {})"
+        args += [on, on]
+    return await rt.db.fetch(sql + " ORDER BY a.id", *args)
+
+
+def _managing_roles(rt: "Runtime", role_to_grant: str | None) -> dict[str, list[str]]:
+    """scope -> names of roles that may manage users (and grant ``role_to_grant``, when given)."""
+    out: dict[str, list[str]] = {}
+    for role in rt.config.roles:
+        if role_to_grant is not None and role_to_grant not in role.can_grant:
+            continue
+        for g in role.grants:
+            if "manage_users" in g.actions and g.scope in ("unit", "subtree", "national"):
+                if role.name not in out.setdefault(g.scope, []):
+                    out[g.scope].append(role.name)
+    return out
+
+
+async def may_manage_unit(rt: "Runtime", actor: Actor, unit_id: int, role_to_grant: str | None = None) -> bool:
+    """Whether ``actor`` may manage accounts at ``unit_id`` (and grant ``role_to_grant`` there)."""
+    if actor.superuser:
+        return True
+    if actor.user_id is None:
+        return False
+    today = actor.today
+    for scope, roles in _managing_roles(rt, role_to_grant).items():
+        marks = ", ".join("{}" for _ in roles)
+        active = (f"a.user_id = {{}} AND a.starts_on <= {{}} AND (a.ends_on IS NULL OR a.ends_on > {{}}) "
+                  f"AND a.role IN ({marks})")
+        args = [actor.user_id, today, today, *roles]
+        if scope == "national":
+            found = await rt.db.fetchval(f"SELECT 1 AS ok FROM hoso_assignment a WHERE {active} LIMIT 1", *args)
+        else:
+            depth = " AND c.depth = 0" if scope == "unit" else ""
+            found = await rt.db.fetchval(
+                f"SELECT 1 AS ok FROM hoso_assignment a JOIN hoso_unit_closure c ON c.ancestor_id = a.unit_id "
+                f"WHERE {active} AND c.descendant_id = {{}}{depth} LIMIT 1", *args, unit_id)
+        if found:
+            return True
+    return False
+
+
+async def _unit_id(rt: "Runtime", code: str) -> int:
+    uid = await rt.db.fetchval("SELECT id FROM hoso_unit WHERE code = {} AND valid_to IS NULL", code)
+    if uid is None:
+        raise UserError(f"no open unit with code {code!r}")
+    return uid
+
+
+async def _user(rt: "Runtime", user_id: int) -> dict:
+    rows = await rt.db.fetch("SELECT id, username, unit_id, locked, superuser FROM hoso_user WHERE id = {}", user_id)
+    if not rows:
+        raise UserError(f"no user with id {user_id}")
+    return rows[0]
+
+
+async def _require_manages_account(rt: "Runtime", actor: Actor, user_id: int) -> dict:
+    """The target account, if ``actor`` covers all of it; PermissionDenied otherwise."""
+    if actor.user_id is not None and actor.user_id == user_id and not actor.superuser:
+        raise PermissionDenied("you cannot change your own account or assignments this way")
+    target = await _user(rt, user_id)
+    if actor.superuser:
+        return target
+    if target["superuser"]:
+        raise PermissionDenied("only a superuser may manage a superuser account")
+    units = [a["unit_id"] for a in await assignments(rt, user_id, actor.today)]
+    if target["unit_id"] is not None:
+        units.append(target["unit_id"])
+    if not units:
+        raise PermissionDenied(f"account {target['username']!r} belongs to no unit you manage")
+    roles = await active_roles(rt, user_id, actor.today)
+    for unit in set(units):
+        if not await may_manage_unit(rt, actor, unit):
+            raise PermissionDenied(f"account {target['username']!r} has an assignment or home unit outside "
+                                   "the units you manage")
+        for role in roles:
+            if not await may_manage_unit(rt, actor, unit, role):
+                raise PermissionDenied(f"account {target['username']!r} holds role {role!r}, which you may not grant")
+    return target
+
+
+async def create_account(rt: "Runtime", actor: Actor, username: str, password: str, unit_code: str, *,
+                         display_name: str | None = None, email: str | None = None,
+                         roles: tuple[str, ...] = (), starts_on: dt.date | None = None) -> int:
+    """Create an account at a unit the actor manages, with optional role assignments there."""
+    unit_id = await _unit_id(rt, unit_code)
+    if not await may_manage_unit(rt, actor, unit_id):
+        raise PermissionDenied(f"you may not create accounts at unit {unit_code!r}")
+    for role in roles:
+        if not await may_manage_unit(rt, actor, unit_id, role):
+            raise PermissionDenied(f"you may not grant role {role!r}")
+    async with rt.db.transaction():
+        uid = await create_user(rt, username, password, email=email, display_name=display_name,
+                                unit_code=unit_code, actor=actor.username, actor_id=actor.user_id, origin=actor.origin)
+        for role in roles:
+            await _insert_assignment(rt, actor, uid, role, unit_id, starts_on or actor.today, None)
+    return uid
+
+
+async def _insert_assignment(rt, actor, user_id, role, unit_id, starts_on, ends_on) -> int:
+    try:
+        rt.config.role(role)
+    except KeyError:
+        raise UserError(f"no role {role!r} in the configuration") from None
+    if ends_on is not None and ends_on <= starts_on:
+        raise UserError("an assignment must end after it starts")
+    aid = await rt.db.fetchval(
+        "INSERT INTO hoso_assignment (user_id, role, unit_id, starts_on, ends_on, granted_by, created_at) "
+        "VALUES ({}, {}, {}, {}, {}, {}, {}) RETURNING id",
+        user_id, role, unit_id, starts_on, ends_on, actor.user_id, dt.datetime.now(dt.timezone.utc))
+    await _audit(rt, actor, "assignment.grant", user_id, {"role": [None, role], "unit_id": [None, unit_id],
+                                                          "starts_on": [None, starts_on.isoformat()],
+                                                          "ends_on": [None, ends_on.isoformat() if ends_on else None]})
+    return aid
+
+
+async def grant_role(rt: "Runtime", actor: Actor, user_id: int, role: str, unit_code: str, *,
+                     starts_on: dt.date | None = None, ends_on: dt.date | None = None) -> int:
+    """Assign ``role`` at ``unit_code`` to a user, between dates."""
+    if actor.user_id is not None and actor.user_id == user_id and not actor.superuser:
+        raise PermissionDenied("you cannot change your own assignments")
+    unit_id = await _unit_id(rt, unit_code)
+    if not await may_manage_unit(rt, actor, unit_id, role):
+        raise PermissionDenied(f"you may not grant role {role!r} at unit {unit_code!r}")
+    await _require_manages_account(rt, actor, user_id)
+    async with rt.db.transaction():
+        return await _insert_assignment(rt, actor, user_id, role, unit_id, starts_on or actor.today, ends_on)
+
+
+async def end_assignment(rt: "Runtime", actor: Actor, assignment_id: int, ends_on: dt.date | None = None,
+                         reason: str = "") -> None:
+    rows = await rt.db.fetch("SELECT user_id, role, unit_id, starts_on, ends_on FROM hoso_assignment WHERE id = {}",
+                             assignment_id)
+    if not rows:
+        raise UserError(f"no assignment {assignment_id}")
+    a = rows[0]
+    await _require_manages_account(rt, actor, a["user_id"])
+    ends_on = ends_on or actor.today
+    if ends_on < a["starts_on"]:
+        ends_on = a["starts_on"]
+    async with rt.db.transaction():
+        await rt.db.execute("UPDATE hoso_assignment SET ends_on = {}, end_reason = {} WHERE id = {}",
+                            ends_on, reason or None, assignment_id)
+        await _audit(rt, actor, "assignment.end", a["user_id"], {"assignment": [assignment_id, assignment_id],
+                                                                  "ends_on": [a["ends_on"] and a["ends_on"].isoformat(),
+                                                                              ends_on.isoformat()],
+                                                                  "reason": [None, reason or None]})
+
+
+async def transfer(rt: "Runtime", actor: Actor, user_id: int, to_unit_code: str, *, on: dt.date | None = None,
+                   roles: tuple[str, ...] | None = None, reason: str = "chuyển công tác") -> list[int]:
+    """Move a person to another unit: old assignments end on ``on``, new ones start there.
+
+    Records keep their author; only the scope changes. ``roles`` defaults to the roles held before.
+    """
+    on = on or actor.today
+    target = await _require_manages_account(rt, actor, user_id)
+    to_unit = await _unit_id(rt, to_unit_code)
+    current = await assignments(rt, user_id, on)
+    new_roles = tuple(roles) if roles is not None else tuple(dict.fromkeys(a["role"] for a in current))
+    for role in new_roles:
+        if not await may_manage_unit(rt, actor, to_unit, role):
+            raise PermissionDenied(f"you may not grant role {role!r} at unit {to_unit_code!r}")
+    async with rt.db.transaction():
+        for a in current:
+            await rt.db.execute("UPDATE hoso_assignment SET ends_on = {}, end_reason = {} WHERE id = {}",
+                                max(on, a["starts_on"]), reason, a["id"])
+        new_ids = [await _insert_assignment(rt, actor, user_id, role, to_unit, on, None) for role in new_roles]
+        await rt.db.execute("UPDATE hoso_user SET unit_id = {} WHERE id = {}", to_unit, user_id)
+        await _audit(rt, actor, "user.transfer", user_id, {
+            "unit_id": [target["unit_id"], to_unit], "ended_assignments": [None, [a["id"] for a in current]],
+            "on": [None, on.isoformat()], "reason": [None, reason]})
+    return new_ids
+
+
+async def _end_sessions(rt: "Runtime", user_id: int) -> None:
+    await rt.db.execute("DELETE FROM hoso_session WHERE user_id = {}", user_id)
+
+
+async def lock(rt: "Runtime", actor: Actor, user_id: int, reason: str) -> None:
+    """Lock an account at once: it cannot log in and every open session ends."""
+    await _require_manages_account(rt, actor, user_id)
+    async with rt.db.transaction():
+        await rt.db.execute("UPDATE hoso_user SET locked = {} WHERE id = {}", True, user_id)
+        await _end_sessions(rt, user_id)
+        await _audit(rt, actor, "user.lock", user_id, {"locked": [False, True], "reason": [None, reason]})
+
+
+async def unlock(rt: "Runtime", actor: Actor, user_id: int) -> None:
+    await _require_manages_account(rt, actor, user_id)
+    async with rt.db.transaction():
+        await rt.db.execute("UPDATE hoso_user SET locked = {} WHERE id = {}", False, user_id)
+        await _audit(rt, actor, "user.unlock", user_id, {"locked": [True, False]})
+
+
+async def reset_password(rt: "Runtime", actor: Actor, user_id: int, temporary: str | None = None) -> str:
+    """Set a temporary password that must be changed at next login; open sessions end. Returns it."""
+    await _require_manages_account(rt, actor, user_id)
+    temporary = temporary or secrets.token_urlsafe(12)
+    if len(temporary) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    User = rt.tables.system["user"]
+    async with rt.db.transaction():
+        await rt.db.execute("UPDATE hoso_user SET password = {}, must_change_password = {} WHERE id = {}",
+                            User.hash_password(temporary), True, user_id)
+        await _end_sessions(rt, user_id)
+        await _audit(rt, actor, "user.password_reset", user_id, {"must_change_password": [None, True]})
+    return temporary
+
+
+async def change_own_password(rt: "Runtime", user_id: int, old: str, new: str, origin: str = "web") -> None:
+    User = rt.tables.system["user"]
+    username = await rt.db.fetchval("SELECT username FROM hoso_user WHERE id = {}", user_id)
+    if username is None or await User.login(username, old) != user_id:
+        raise PermissionDenied("the current password is wrong")
+    if len(new) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if new == old:
+        raise UserError("the new password must differ from the current one")
+    async with rt.db.transaction():
+        await rt.db.execute("UPDATE hoso_user SET password = {}, must_change_password = {} WHERE id = {}",
+                            User.hash_password(new), False, user_id)
+        await _audit(rt, Actor(user_id, username, origin=origin), "user.password_change", user_id,
+                     {"must_change_password": [None, False]})
