@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Actor", "Predicate", "ScopeRules", "rebuild_closure", "SYSTEM_ACTOR", "ScopeDenied"]
 
+# Longest chain of tree and lineage edges followed when building the closure.
+MAX_CLOSURE_STEPS = 64
 SCOPES = ("own", "assigned", "unit", "subtree", "statistics", "national")
 
 
@@ -186,6 +188,8 @@ async def rebuild_closure(db: Database) -> int:
     scope of the successor covers it too.
     """
     await db.execute("DELETE FROM hoso_unit_closure")
+    # The step counter bounds the walk: a lineage that loops back into the tree (which restructuring refuses)
+    # would otherwise recurse forever through weight-0 edges.
     await db.execute(
         "INSERT INTO hoso_unit_closure (ancestor_id, descendant_id, depth) "
         "WITH RECURSIVE edges(parent, child, w) AS ("
@@ -193,9 +197,10 @@ async def rebuild_closure(db: Database) -> int:
         "  WHERE parent_id IS NOT NULL"
         "  UNION ALL SELECT other_id, unit_id, CAST(0 AS BIGINT) FROM hoso_unit_lineage"
         "  WHERE kind = 'merged_into' AND other_id IS NOT NULL"
-        "), tc(anc, des, depth) AS ("
-        "  SELECT CAST(id AS BIGINT), CAST(id AS BIGINT), CAST(0 AS BIGINT) FROM hoso_unit"
-        "  UNION SELECT tc.anc, e.child, tc.depth + e.w FROM tc JOIN edges e ON e.parent = tc.des"
+        "), tc(anc, des, depth, steps) AS ("
+        "  SELECT CAST(id AS BIGINT), CAST(id AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT) FROM hoso_unit"
+        "  UNION SELECT tc.anc, e.child, tc.depth + e.w, tc.steps + 1 FROM tc JOIN edges e ON e.parent = tc.des"
+        f"  WHERE tc.steps < {MAX_CLOSURE_STEPS}"
         ") SELECT anc, des, MIN(depth) FROM tc GROUP BY anc, des"
     )
     return int(await db.fetchval("SELECT COUNT(*) AS n FROM hoso_unit_closure") or 0)
