@@ -328,7 +328,8 @@ async def create_record(request: Request, entity: FromPath[str]) -> Response:
     payload = await _json_object(request)
     rt, user = _rt(request), await _require_user(request)
     ctx = RecordContext(config=rt.config, user_id=user.id, user_name=user.username,
-                        origin=client_address(request, _settings(request)), lang=request_lang(request))
+                        origin=client_address(request, _settings(request)), lang=request_lang(request),
+                        superuser=user.superuser)
     service = rt.records()
     record = await service.create(e.name, payload, ctx)
     return Response(service.dump(e.name, record), status_code=201,

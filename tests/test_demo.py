@@ -1,0 +1,50 @@
+"""Demo data on the reference configuration, through the record service, on both engines."""
+
+from __future__ import annotations
+
+from core.config import load_config
+from plugins.legal_aid.demo import DEMO_PASSWORD, DEMO_USERNAME, load_demo
+from tests.helpers import migrated_runtime
+
+
+async def test_demo_loads_cases_once(reference_config_dir, database_url):
+    rt = await migrated_runtime(load_config(reference_config_dir), database_url)
+    try:
+        seen = []
+        result = await load_demo(rt, cases=20, progress=seen.append)
+        assert result["username"] == DEMO_USERNAME and result["password"] == DEMO_PASSWORD == "hoso-demo-2025"
+        assert seen == list(range(1, 21))
+
+        cases = await rt.db.fetch('SELECT id, code, unit, received_on, status, form_of_aid, requester_name, '
+                                  'sys_created_by FROM "case" ORDER BY id')
+        assert len(cases) == 20
+        codes = [c["code"] for c in cases]
+        assert len(set(codes)) == 20 and all(code.startswith("TT-") for code in codes)
+        assert {str(c["received_on"])[:4] for c in cases} <= {"2023", "2024", "2025"}
+        assert len({c["unit"] for c in cases}) >= 3  # several centres
+        assert {c["status"] for c in cases} == {"received"}
+        admin = await rt.db.fetch("SELECT id, superuser FROM hoso_user WHERE username = {}", DEMO_USERNAME)
+        assert admin and admin[0]["superuser"] and {c["sys_created_by"] for c in cases} == {admin[0]["id"]}
+        assert await rt.tables.system["user"].login(DEMO_USERNAME, DEMO_PASSWORD) == admin[0]["id"]
+
+        with_hearings = await rt.db.fetchval('SELECT COUNT(DISTINCT parent_id) AS n FROM "case__hearings"')
+        assert 3 <= with_hearings <= 17
+        assert await rt.db.fetchval("SELECT COUNT(*) AS n FROM performer") > 0
+        assert await rt.db.fetchval("SELECT COUNT(*) AS n FROM organisation") > 0
+        created = await rt.db.fetchval("SELECT COUNT(*) AS n FROM hoso_audit WHERE action = 'create' "
+                                       "AND entity = 'case'")
+        assert created == 20  # written through the record service, so audited
+
+        again = await load_demo(rt, cases=20, once=True)
+        assert "already" in again["message"]
+        assert await rt.db.fetchval('SELECT COUNT(*) AS n FROM "case"') == 20
+
+        # Without --once more cases are added, reusing the login, performers and organisations.
+        performers = await rt.db.fetchval("SELECT COUNT(*) AS n FROM performer")
+        await load_demo(rt, cases=3)
+        assert await rt.db.fetchval('SELECT COUNT(*) AS n FROM "case"') == 23
+        assert await rt.db.fetchval("SELECT COUNT(*) AS n FROM performer") == performers
+        codes = [r["code"] for r in await rt.db.fetch('SELECT code FROM "case"')]
+        assert len(set(codes)) == 23
+    finally:
+        await rt.db.close()
