@@ -47,3 +47,41 @@ async def create_user(rt: "Runtime", username: str, password: str, *, email: str
         for result in rt.pm.hook.hoso_write_audit(event=event, db=db):
             await await_me_maybe(result)
         return user.id
+
+
+async def verify_password(rt: "Runtime", username: str, password: str) -> int | None:
+    """The id of the user whose username and password these are, or None.
+
+    PBKDF2 takes a tenth of a second on purpose: it runs in a worker thread so that other requests go on
+    meanwhile. An unknown username costs the same time as a wrong password, so timing reveals nothing.
+    """
+    import asyncio
+    import hmac
+
+    User = rt.tables.system["user"]
+    if len(username) > 100 or len(password) > User._max_password_length:
+        return None
+    rows = await rt.db.fetch("SELECT id, password FROM hoso_user WHERE username = {}", username)
+    if not rows:
+        await asyncio.to_thread(User.hash_password, password)
+        return None
+    stored = rows[0]["password"]
+    _algorithm, iterations, salt, _hashed = User.split_stored_password(stored)
+    candidate = await asyncio.to_thread(User.hash_password, password, salt, int(iterations))
+    if not hmac.compare_digest(candidate.encode(), stored.encode()):
+        return None
+    return rows[0]["id"]
+
+
+async def recent_login_failures(rt: "Runtime", username: str, origin: str, minutes: int = 15) -> tuple[int, int]:
+    """Failed logins in the last ``minutes`` for this username, and from this address (from the audit)."""
+    import datetime as dt
+
+    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=minutes)
+    by_user = await rt.db.fetchval(
+        "SELECT COUNT(*) AS n FROM hoso_audit WHERE action = 'login_failed' AND actor = {} AND at > {}",
+        username[:100], since)
+    by_origin = await rt.db.fetchval(
+        "SELECT COUNT(*) AS n FROM hoso_audit WHERE action = 'login_failed' AND origin = {} AND at > {}",
+        origin, since)
+    return int(by_user or 0), int(by_origin or 0)

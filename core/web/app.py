@@ -203,6 +203,14 @@ async def _login(request: Request, username: Any, password: Any) -> CurrentUser 
     rt, settings = _rt(request), _settings(request)
     origin = client_address(request, settings)
     user, reason = None, "missing_credentials"
+    if isinstance(username, str) and username:
+        from core.users import recent_login_failures
+
+        by_user, by_origin = await recent_login_failures(rt, username, origin)
+        if by_user >= settings.login_max_failures or by_origin >= 10 * settings.login_max_failures:
+            await write_audit(rt, AuditEvent("login_failed", "hoso_user", None, None, username[:100], origin,
+                                             {"reason": "throttled"}))
+            raise ClientException(status_code=429, detail=msg("too_many_logins", request_lang(request)))
     if isinstance(username, str) and isinstance(password, str) and username and password:
         user, reason = await authenticate(rt, username, password)
     if user is None:

@@ -54,13 +54,16 @@ class WebSettings:
     """Settings of the web application, read from the environment when the app is created.
 
     ``HOSO_SESSION_IDLE_MINUTES`` (default 60), ``HOSO_SESSION_MAX_HOURS`` (default 24), ``HOSO_SECURE_COOKIE``
-    (1 behind HTTPS), ``HOSO_TRUST_FORWARDED`` (1 behind a reverse proxy that sets X-Forwarded-For).
+    (1 behind HTTPS), ``HOSO_TRUST_FORWARDED`` (1 behind a reverse proxy that sets X-Forwarded-For),
+    ``HOSO_LOGIN_MAX_FAILURES`` (default 5 per username, 50 per address, in 15 minutes; then 429).
     """
 
     session_idle: dt.timedelta = dt.timedelta(hours=1)
     session_max: dt.timedelta = dt.timedelta(hours=24)
     secure_cookie: bool = False
     trust_forwarded: bool = False
+    # Failed logins allowed per username (and 10 times that per client address) in a 15-minute window.
+    login_max_failures: int = 5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "WebSettings":
@@ -70,6 +73,7 @@ class WebSettings:
             session_max=dt.timedelta(hours=_env_number(env, "HOSO_SESSION_MAX_HOURS", 24)),
             secure_cookie=_env_flag(env, "HOSO_SECURE_COOKIE"),
             trust_forwarded=_env_flag(env, "HOSO_TRUST_FORWARDED"),
+            login_max_failures=int(_env_number(env, "HOSO_LOGIN_MAX_FAILURES", 5)),
         )
 
 
@@ -119,8 +123,9 @@ def _may_log_in(row: dict | None) -> str | None:
 
 async def authenticate(rt: "Runtime", username: str, password: str) -> tuple[CurrentUser | None, str | None]:
     """The user whose username and password these are, or None and the reason (for the audit, not the client)."""
-    User = rt.tables.system["user"]
-    user_id = await User.login(username, password)
+    from core.users import verify_password
+
+    user_id = await verify_password(rt, username, password)
     if user_id is None:
         return None, "bad_credentials"
     row = await _load_user(rt, user_id)

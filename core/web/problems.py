@@ -37,6 +37,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                     "en": "The request body must be a JSON object."},
     "json_only": {"vi": "Nội dung yêu cầu phải có Content-Type: application/json.",
                   "en": "The request body must be sent as Content-Type: application/json."},
+    "too_many_logins": {"vi": "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau 15 phút.",
+                        "en": "Too many failed logins. Try again in 15 minutes."},
     "login_fields": {"vi": "Cần có username và password (chuỗi ký tự).",
                      "en": "username and password (strings) are required."},
     "cross_origin": {"vi": "Yêu cầu từ trang khác bị từ chối.", "en": "Cross-origin request refused."},

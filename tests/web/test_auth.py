@@ -194,3 +194,18 @@ async def test_login_needs_a_json_body_with_strings(web):
     problem_ok(await web.client.post("/api/login", data={"username": "x", "password": "y"}), 415)
     problem_ok(await web.client.post("/api/login", json=["x"]), 400)
     problem_ok(await web.client.post("/api/login", json={"username": 1, "password": 2}), 400)
+
+
+async def test_repeated_failed_logins_are_throttled_even_with_the_right_password(web):
+    await web.user("giang.pham")
+    for _ in range(5):
+        assert (await web.login("giang.pham", "wrong-password-x", headers=EN)).status_code == 401
+    r = await web.login("giang.pham", headers=EN)  # the right password, but too late
+    assert problem_ok(r, 429)["status"] == 429
+    assert "set-cookie" not in r.headers
+    assert await web.count("hoso_session") == 0
+    reasons = [json.loads(f["changes"])["reason"] for f in await web.audit("login_failed")]
+    assert reasons[-1] == "throttled"
+    # Another account from elsewhere is not affected by this username's failures.
+    await web.user("hoa.vu")
+    assert (await web.login("hoa.vu", headers=EN)).status_code == 200
