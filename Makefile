@@ -33,6 +33,7 @@ test: install
 
 bench: install
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/restructure.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

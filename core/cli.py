@@ -2,52 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 import time
-from pathlib import Path
-from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from core.config import ConfigErrors, load_config
-
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
-
-CONFIG_OPTION = click.option(
-    "--config", "config_dir", envvar="HOSO_CONFIG", type=click.Path(file_okay=False, path_type=Path),
-    help="Configuration root holding forms_config/ and roles_config/ (env HOSO_CONFIG; default: the repository).",
-)
-DB_OPTION = click.option(
-    "--database", "database_url", envvar="HOSO_DATABASE_URL", default="sqlite:///var/hoso.db", show_default=True,
-    help="Database URL: sqlite:///path.db or postgresql://user@host/db (env HOSO_DATABASE_URL).",
-)
-
-
-def _load(config_dir):
-    from core.fields import Registry
-    from core.plugins import get_plugin_manager
-
-    try:
-        # Field types registered by installed plugins may be named in entity files.
-        return load_config(config_dir, field_types=Registry(get_plugin_manager()).storage_by_type())
-    except ConfigErrors as exc:
-        err_console.print(exc.render(), markup=False)
-        sys.exit(2)
-
-
-def _runtime(config_dir, database_url):
-    from core.runtime import Runtime
-
-    return Runtime.create(_load(config_dir), database_url)
-
-
-def _run(coro):
-    return asyncio.run(coro)
+from core._cli_common import CONFIG_OPTION, DB_OPTION, console, err_console
+from core._cli_common import load_or_exit as _load
+from core._cli_common import progress as _progress
+from core._cli_common import run as _run
+from core._cli_common import runtime as _runtime
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -236,10 +201,9 @@ def user_create(config_dir, database_url, username, password, email, display_nam
     console.print(f"Created user {username!r} (id {uid}).")
 
 
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                    TimeElapsedColumn(), console=err_console, transient=not sys.stderr.isatty())
+from core.restructure_cli import restructure  # noqa: E402
 
+main.add_command(restructure)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
