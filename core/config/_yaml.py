@@ -22,6 +22,20 @@ class _Loader(yaml.SafeLoader):
     pass
 
 
+# libyaml's parser gives the same nodes and marks about ten times faster; files it refuses are parsed again by
+# the pure-Python parser, whose error messages are the ones users see.
+_FastLoader = getattr(yaml, "CSafeLoader", None)
+
+
+def _compose(text: str):
+    if _FastLoader is not None:
+        try:
+            return yaml.compose(text, Loader=_FastLoader)
+        except yaml.YAMLError:
+            pass
+    return yaml.compose(text, Loader=_Loader)
+
+
 def load_with_positions(
     text: str,
 ) -> tuple[Any, dict[Path, Position], list[tuple[Path, Position, str, Position]]]:
@@ -32,7 +46,7 @@ def load_with_positions(
     occurrence). Raises YamlSyntaxError with the position of a syntax error.
     """
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -96,8 +110,8 @@ def _build(node, path, positions, duplicates, constructor, active):
                 duplicates.append((path + (key,), _pos(key_node), key, first))
             positions[path + ("<key>", key)] = _pos(key_node)
             result[key] = _build(value_node, path + (key,), positions, duplicates, constructor, active)
-            if isinstance(value_node, yaml.ScalarNode) and value_node.value == "" and value_node.style is None:
-                # ``key:`` with nothing after it: PyYAML puts the empty value where the next token starts,
+            if isinstance(value_node, yaml.ScalarNode) and value_node.value == "" and not value_node.style:
+                # ``key:`` with nothing after it: the parser puts the empty value where the next token starts,
                 # which may be lines further down (or past the end of the file); the key is where it is.
                 positions[path + (key,)] = positions[path + ("<key>", key)]
         return result
