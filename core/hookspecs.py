@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.config import Config, EntityDef, FieldDef
+    from core.config import Config, EntityDef, FieldDef, TransitionDef, WorkflowDef
     from core.fields import Converter, FieldType
+    from core.records.attachments import Storage
+    from core.records.forms import CompiledForm
     from core.records.service import AuditEvent, RecordContext
 
 hookspec = pluggy.HookspecMarker("hoso")
@@ -46,14 +48,23 @@ def hoso_converters() -> "list[Converter]":
 
 
 @hookspec
-def hoso_validate_record(entity: "EntityDef", values: dict, context: "RecordContext") -> "list[tuple[str, str]] | None":
-    """Check a record before it is written, after the built-in field checks passed.
+def hoso_validate_record(entity: "EntityDef", values: dict, context: "RecordContext", form: "CompiledForm",
+                         previous: "dict | None") -> "list[tuple[str, str]] | None":
+    """Check a record before it is written.
 
-    Called for every create and update, from every path (API, admin, import, plugins).
+    Called for every create, update and workflow transition, from every path (API, admin, import, plugins),
+    inside the write's transaction. The built-in ``plugins.validators`` checks the form: its JSON Schema
+    (types, required fields, options, lengths, patterns, bounds), its conditions and its rules. Every
+    implementation runs and all problems are reported together; a field that already has a problem (e.g. a
+    value that could not be parsed, which is then missing from ``values``) is reported once.
 
     :param entity: the entity definition.
-    :param values: the complete record as it will be stored (parsed Python values).
-    :param context: who writes, and from where.
+    :param values: the complete record as it will be stored (parsed Python values; child tables as lists of
+        dicts).
+    :param context: who writes, from where, in which language (``context.lang``) messages should be.
+    :param form: the ``core.records.forms.CompiledForm`` the write goes through (the entity's own form when
+        the caller named none); ``form.name`` is None for the entity's own form.
+    :param previous: the record before an update or transition (None on create).
     :return: a list of ``(field_name, message)`` problems, or None. May be an awaitable.
     """
 
@@ -69,6 +80,60 @@ def hoso_write_audit(event: "AuditEvent", db: Any) -> None:
     :param event: what happened: actor, time, origin, entity, record id, action and field differences.
     :param db: the ``core.db.Database`` in use.
     :return: nothing; may be an awaitable.
+    """
+
+
+@hookspec
+def hoso_transition_guard(entity: "EntityDef", workflow: "WorkflowDef", transition: "TransitionDef",
+                          record: dict, values: dict, context: "RecordContext") -> "str | list[tuple[str, str]] | None":
+    """Decide whether a workflow transition may happen, after the built-in checks passed.
+
+    The built-in checks are: the actor's role grants ``transition:<name>`` on this record (scope predicate),
+    the record is in one of the transition's ``from`` states, the version is current, the fields the
+    transition ``requires`` are filled in and the record is valid. Every guard runs; any refusal refuses.
+
+    :param entity: the entity definition.
+    :param workflow: the workflow the transition belongs to.
+    :param transition: the transition (``name``, ``from_states``, ``to``, ``requires``).
+    :param record: the record as it is now (before the transition).
+    :param values: the record as the transition would leave it (state field already set to ``transition.to``).
+    :param context: who acts, from where, in which language.
+    :return: None to allow; a message (refusal of the whole step) or a list of ``(field_name, message)`` to
+        refuse. May be an awaitable.
+    """
+
+
+@hookspec
+def hoso_transition_done(entity: "EntityDef", workflow: "WorkflowDef", transition: "TransitionDef",
+                         record: dict, context: "RecordContext", db: Any) -> None:
+    """React to a workflow transition (side effects: notify, create a follow-up record, call a service).
+
+    Called inside the transaction of the transition, after the record and its audit entry were written: what
+    the plugin writes through ``db`` commits with the transition, and an exception undoes the transition.
+    Slow work (mail, remote calls) should be queued rather than done here.
+
+    :param entity: the entity definition.
+    :param workflow: the workflow the transition belongs to.
+    :param transition: the transition that happened.
+    :param record: the record after the transition.
+    :param context: who acted, from where.
+    :param db: the ``core.db.Database`` in use.
+    :return: nothing; may be an awaitable.
+    """
+
+
+@hookspec(firstresult=True)
+def hoso_attachment_storage(config: "Config") -> "Storage | None":
+    """The storage backend for attachment files (the first plugin that answers wins).
+
+    The built-in ``plugins.storage`` keeps files in a local directory (``HOSO_FILES_DIR``, default
+    ``var/files``). A backend implements ``core.records.attachments.Storage``: ``open_writer(key)`` returns a
+    writer taking chunks (``write``) that either ``commit`` (the file appears under ``key`` whole) or ``abort``
+    (nothing is left); ``read(key)`` yields chunks; ``remove(key)`` is used only to discard a file whose
+    record change failed. Stored files are never overwritten: a replaced attachment keeps its old versions.
+
+    :param config: the loaded configuration.
+    :return: a ``Storage``, or None to leave the choice to another plugin.
     """
 
 

@@ -26,6 +26,13 @@ from referencing import Registry, Resource
 from ._yaml import YamlSyntaxError, load_with_positions, position_of
 from .types import (
     FIELD_TYPES,
+    AttachmentRuleDef,
+    AttachmentsDef,
+    CalendarDef,
+    DeadlineDef,
+    FormFieldDef,
+    HolidayDef,
+    RuleDef,
     ChoiceList,
     ChoiceOption,
     Config,
@@ -62,6 +69,7 @@ KINDS: dict[str, tuple[str, bool]] = {
     "hierarchy": ("roles_config/hierarchy.yaml", False),
     "role": ("roles_config/roles", True),
     "modules": ("roles_config/modules.yaml", False),
+    "calendar": ("forms_config/calendar.yaml", False),
 }
 
 # Types whose values are stored as text and whose length constraints make sense.
@@ -340,7 +348,7 @@ def _closest(word: str, options: list[str]) -> str | None:
     return found[0] if found else None
 
 
-_KIND_NAMES = {"lists": "a lists", "entity": "an entity", "form": "a form", "workflow": "a workflow",
+_KIND_NAMES = {"calendar": "a calendar", "lists": "a lists", "entity": "an entity", "form": "a form", "workflow": "a workflow",
                "report": "a report", "hierarchy": "a hierarchy", "role": "a role", "modules": "a modules",
                "units": "a units"}
 
@@ -442,8 +450,59 @@ def _entity(f: _File) -> EntityDef:
         title_field=d.get("title_field"),
         naming=naming,
         indexes=tuple(IndexDef(tuple(i["fields"]), i.get("unique", False)) for i in d.get("indexes", ())),
+        rules=_rules(d.get("rules", ())),
+        attachments=_attachments(d["attachments"]) if "attachments" in d else None,
         source=f.rel,
     )
+
+
+def _rules(items: Iterable[dict]) -> tuple[RuleDef, ...]:
+    return tuple(RuleDef(r["rule"], r["field"], _label(r.get("message"))) for r in items)
+
+
+_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]i?B|B)\s*$")
+_SIZE_UNITS = {"B": 1, "KB": 1000, "MB": 1000 ** 2, "GB": 1000 ** 3, "TB": 1000 ** 4,
+               "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3, "TiB": 1024 ** 4}
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a size such as "500MB", "2GB" or "4GiB"; raises ValueError."""
+    m = _SIZE.match(str(text))
+    if not m:
+        raise ValueError(f"expected a size such as 500MB or 2GB; found {text!r}")
+    return int(float(m[1]) * _SIZE_UNITS[m[2]])
+
+
+def _attachments(d: dict) -> AttachmentsDef:
+    def size(v):
+        return parse_size(v) if v is not None else None
+
+    return AttachmentsDef(size(d.get("max_size")), tuple(d.get("types", ())),
+                          tuple(AttachmentRuleDef(n, size(o.get("max_size")), tuple(o.get("types", ())))
+                                for n, o in d.get("fields", {}).items()))
+
+
+def _expression_problem(text: str, entity: EntityDef, lists: dict[str, ChoiceList]) -> str | None:
+    """Why ``text`` is not a valid condition over ``entity``'s fields (None: it is valid)."""
+    from core.records.conditions import ExpressionError, compile_expression, entity_field_info
+
+    info = entity_field_info(entity.fields, lambda n: lists[n].values(include_retired=True) if n in lists else None)
+    try:
+        compile_expression(text, info)
+    except ExpressionError as exc:
+        return f"invalid expression {text!r}: {exc}"
+    return None
+
+
+def _check_rules(f: "_File", path: tuple, rules: tuple[RuleDef, ...], entity: EntityDef,
+                 lists: dict[str, ChoiceList]) -> None:
+    names = [fd.name for fd in entity.fields]
+    for i, r in enumerate(rules):
+        problem = _expression_problem(r.rule, entity, lists)
+        if problem:
+            f.error(path + (i, "rule"), problem)
+        if r.field not in names:
+            f.error(path + (i, "field"), f"unknown field {r.field!r}{_did_you_mean(r.field, names)}")
 
 
 _PLACEHOLDER = re.compile(r"^(?P<name>[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)?)(?::(?P<spec>0?\d+))?$")
@@ -560,6 +619,15 @@ class _Checker:
             if fd.renamed_from and fd.renamed_from in names:
                 f.error(("fields", fd.name, "renamed_from"),
                         f"renamed_from {fd.renamed_from!r} names a field that still exists in this entity")
+        _check_rules(f, ("rules",), e.rules, e, lists)
+        if e.attachments is not None:
+            for name in (r.name for r in e.attachments.fields):
+                if name not in names:
+                    f.error(("attachments", "fields", name), f"unknown field {name!r}{_did_you_mean(name, names)}",
+                            key=True)
+                elif e.field(name).type != "attachment":
+                    f.error(("attachments", "fields", name), f"{name!r} is {_an(e.field(name).type)} field, not an "
+                            "attachment field", key=True)
         for key in ("unit_field", "title_field"):
             v = getattr(e, key)
             if v is not None:
@@ -893,9 +961,35 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
         refs = [(("sections", i, "fields", j), name)
                 for i, s in enumerate(d["sections"]) for j, name in enumerate(s["fields"])]
         checker.fields_exist(f, e, d["entity"], refs, "form")
+        on_form = [name for _path, name in refs]
+        options = tuple(FormFieldDef(n, _label(o.get("label")), _label(o.get("help")), o.get("required"),
+                                     o.get("visible_if"), o.get("required_if")) for n, o in d.get("fields", {}).items())
+        rules = _rules(d.get("rules", ()))
+        if e is not None:
+            for o in options:
+                if o.name not in on_form:
+                    f.error(("fields", o.name), f"field {o.name!r} is not in any section of this form"
+                            f"{_did_you_mean(o.name, on_form)}", key=True)
+                for key in ("visible_if", "required_if"):
+                    if getattr(o, key) is not None and (problem := _expression_problem(getattr(o, key), e, lists)):
+                        f.error(("fields", o.name, key), problem)
+            for i, sec in enumerate(d["sections"]):
+                if "visible_if" in sec and (problem := _expression_problem(sec["visible_if"], e, lists)):
+                    f.error(("sections", i, "visible_if"), problem)
+                # A field the entity requires cannot be left out by a condition: it could never be filled in.
+                for name in sec["fields"] if "visible_if" in sec else ():
+                    if e.has_field(name) and e.field(name).required:
+                        f.error(("sections", i, "visible_if"), f"field {name!r} is required by entity "
+                                f"{e.name!r}, so its section cannot be hidden by a condition")
+            for o in options:
+                if o.visible_if is not None and e.has_field(o.name) and e.field(o.name).required:
+                    f.error(("fields", o.name, "visible_if"), f"field {o.name!r} is required by entity {e.name!r}, "
+                            "so it cannot be hidden by a condition")
+            _check_rules(f, ("rules",), rules, e, lists)
         forms.append(FormDef(d["form"], d["entity"], _label(d["label"]),
-                             tuple(FormSection(_label(s["title"]), tuple(s["fields"])) for s in d["sections"]),
-                             source=f.rel))
+                             tuple(FormSection(_label(s["title"]), tuple(s["fields"]), s.get("visible_if"))
+                                   for s in d["sections"]),
+                             options, rules, source=f.rel))
 
     # Workflows
     workflows: list[WorkflowDef] = []
@@ -939,8 +1033,27 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
                                  f"transition {tname!r}")
             transitions.append(TransitionDef(tname, tuple(t["from"]), t["to"], _label(t["label"]),
                                              tuple(t.get("requires", ()))))
+            # Role grants name transitions per entity ("transition:accept"), so a name means one transition.
+            other = next((w for w in workflows if w.entity == d["entity"] and any(x.name == tname
+                                                                                  for x in w.transitions)), None)
+            if other is not None:
+                f.error(("transitions", tname), f"transition {tname!r} is also defined by workflow {other.name!r} "
+                        f"of entity {d['entity']!r}: transition names are unique per entity", key=True)
+        deadlines = []
+        for state, dd in d.get("deadlines", {}).items():
+            if state not in states:
+                f.error(("deadlines", state), f"unknown state {state!r}{_did_you_mean(state, states)}; states: "
+                        f"{', '.join(states)}", key=True)
+            if e is not None:
+                if not e.has_field(dd["from_field"]):
+                    checker.fields_exist(f, e, d["entity"], [(("deadlines", state, "from_field"), dd["from_field"])],
+                                         "deadline")
+                elif e.field(dd["from_field"]).type != "date":
+                    f.error(("deadlines", state, "from_field"), f"expected a date field; {dd['from_field']!r} is "
+                            f"{_an(e.field(dd['from_field']).type)} field")
+            deadlines.append(DeadlineDef(state, dd["within"], dd["from_field"], _label(dd.get("label"))))
         workflows.append(WorkflowDef(d["workflow"], d["entity"], d["state_field"], d["initial"], tuple(states),
-                                     tuple(transitions), _label(d.get("label")), source=f.rel))
+                                     tuple(transitions), _label(d.get("label")), tuple(deadlines), source=f.rel))
 
     # Reports
     reports: list[ReportDef] = []
@@ -1007,6 +1120,10 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
                 role_files[r.name].error(("can_grant", j), f"unknown role {name!r}{_did_you_mean(name, role_files)}"
                                          + loader.unreadable_note("role"))
 
+    calendar = None
+    for f in files["calendar"]:
+        calendar = _calendar(f)
+
     modules = []
     for f in files["modules"]:
         for name, m in f.data["modules"].items():
@@ -1024,8 +1141,36 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
         hierarchy=hierarchy,
         roles=tuple(roles),
         modules=tuple(modules),
+        calendar=calendar,
         content_hash=loader.hasher.hexdigest(),
     )
+
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _calendar(f: _File) -> CalendarDef:
+    d = f.data["calendar"]
+
+    def day(path: tuple, text: str) -> dt.date | None:
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            f.error(path, f"expected a date as YYYY-MM-DD; found {text!r}")
+            return None
+
+    holidays = []
+    for i, h in enumerate(d.get("holidays", ())):
+        start = day(("calendar", "holidays", i, "date"), h["date"])
+        end = day(("calendar", "holidays", i, "to"), h["to"]) if "to" in h else start
+        if start and end and end < start:
+            f.error(("calendar", "holidays", i, "to"), f"the holiday ends ({end}) before it starts ({start})")
+        elif start and end:
+            holidays.append(HolidayDef(start, end, _label(h.get("label"))))
+    worked = tuple(x for i, w in enumerate(d.get("working_days", ()))
+                   if (x := day(("calendar", "working_days", i), w)) is not None)
+    weekend = tuple(_WEEKDAYS.index(w) for w in d.get("weekend", ("saturday", "sunday")))
+    return CalendarDef(weekend, tuple(holidays), worked)
 
 
 def _default_root() -> Path:

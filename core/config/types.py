@@ -20,9 +20,16 @@ __all__ = [
     "IndexDef",
     "EntityDef",
     "FormSection",
+    "FormFieldDef",
+    "RuleDef",
     "FormDef",
     "TransitionDef",
+    "DeadlineDef",
     "WorkflowDef",
+    "AttachmentRuleDef",
+    "AttachmentsDef",
+    "HolidayDef",
+    "CalendarDef",
     "ReportDef",
     "UnitTypeDef",
     "UnitRow",
@@ -138,6 +145,45 @@ class IndexDef:
 
 
 @dataclass(frozen=True)
+class RuleDef:
+    """A cross-field rule (``ended_on >= received_on``); a record breaking it is refused, naming ``field``."""
+
+    rule: str
+    field: str
+    message: Label | None = None
+
+
+# Attachments may be large scanned case files: the default limit is 2 GiB per file.
+DEFAULT_ATTACHMENT_MAX_SIZE = 2 * 1024 ** 3
+
+
+@dataclass(frozen=True)
+class AttachmentRuleDef:
+    """Limits of one attachment field (None / empty: the entity's limits)."""
+
+    name: str
+    max_size: int | None = None
+    types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AttachmentsDef:
+    """Size limit (bytes) and allowed media types of an entity's attachments, with per-field overrides."""
+
+    max_size: int | None = None
+    types: tuple[str, ...] = ()
+    fields: tuple[AttachmentRuleDef, ...] = ()
+
+    def limits(self, field: str) -> tuple[int, tuple[str, ...]]:
+        """(max size in bytes, allowed media types; empty: any) for ``field``."""
+        max_size, types = self.max_size or DEFAULT_ATTACHMENT_MAX_SIZE, self.types
+        for f in self.fields:
+            if f.name == field:
+                return f.max_size or max_size, f.types or types
+        return max_size, types
+
+
+@dataclass(frozen=True)
 class EntityDef:
     name: str
     label: Label
@@ -147,7 +193,12 @@ class EntityDef:
     title_field: str | None = None
     naming: NamingDef | None = None
     indexes: tuple[IndexDef, ...] = ()
+    rules: tuple[RuleDef, ...] = ()
+    attachments: AttachmentsDef | None = None
     source: str = ""
+
+    def attachment_limits(self, field: str) -> tuple[int, tuple[str, ...]]:
+        return (self.attachments or AttachmentsDef()).limits(field)
 
     def field(self, name: str) -> FieldDef:
         for f in self.fields:
@@ -175,6 +226,19 @@ class EntityDef:
 class FormSection:
     title: Label
     fields: tuple[str, ...]
+    visible_if: str | None = None
+
+
+@dataclass(frozen=True)
+class FormFieldDef:
+    """How one field behaves on a form: label and help overrides, and conditions (core.records.conditions)."""
+
+    name: str
+    label: Label | None = None
+    help: Label | None = None
+    required: bool | None = None
+    visible_if: str | None = None
+    required_if: str | None = None
 
 
 @dataclass(frozen=True)
@@ -183,7 +247,19 @@ class FormDef:
     entity: str
     label: Label
     sections: tuple[FormSection, ...]
+    fields: tuple[FormFieldDef, ...] = ()
+    rules: tuple[RuleDef, ...] = ()
     source: str = ""
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(n for s in self.sections for n in s.fields)
+
+    def field_options(self, name: str) -> FormFieldDef:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        return FormFieldDef(name)
 
 
 @dataclass(frozen=True)
@@ -196,6 +272,16 @@ class TransitionDef:
 
 
 @dataclass(frozen=True)
+class DeadlineDef:
+    """A record may stay in ``state`` for ``within`` ("3 working days", "30 days") counted from ``from_field``."""
+
+    state: str
+    within: str
+    from_field: str
+    label: Label | None = None
+
+
+@dataclass(frozen=True)
 class WorkflowDef:
     name: str
     entity: str
@@ -204,6 +290,7 @@ class WorkflowDef:
     states: tuple[str, ...]
     transitions: tuple[TransitionDef, ...]
     label: Label | None = None
+    deadlines: tuple[DeadlineDef, ...] = ()
     source: str = ""
 
     def transition(self, name: str) -> TransitionDef:
@@ -280,6 +367,24 @@ class ModuleDef:
 
 
 @dataclass(frozen=True)
+class HolidayDef:
+    """Days off from ``start`` to ``end`` (inclusive)."""
+
+    start: dt.date
+    end: dt.date
+    label: Label | None = None
+
+
+@dataclass(frozen=True)
+class CalendarDef:
+    """Working days for deadlines: weekdays off, public holidays, and weekend days worked in exchange."""
+
+    weekend: tuple[int, ...] = (5, 6)  # date.weekday(): Monday is 0
+    holidays: tuple[HolidayDef, ...] = ()
+    working_days: tuple[dt.date, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration of a deployment."""
 
@@ -292,6 +397,7 @@ class Config:
     hierarchy: HierarchyDef | None = None
     roles: tuple[RoleDef, ...] = ()
     modules: tuple[ModuleDef, ...] = ()
+    calendar: CalendarDef | None = None
     content_hash: str = ""
 
     def entity(self, name: str) -> EntityDef:
@@ -311,6 +417,12 @@ class Config:
 
     def workflows_for(self, entity: str) -> Iterator[WorkflowDef]:
         return (w for w in self.workflows if w.entity == entity)
+
+    def form(self, name: str) -> FormDef:
+        for f in self.forms:
+            if f.name == name:
+                return f
+        raise KeyError(f"no form {name!r}")
 
     def role(self, name: str) -> RoleDef:
         for r in self.roles:

@@ -29,6 +29,8 @@ SYSTEM_COLUMNS: dict[str, Any] = {
     "sys_deleted_by": lambda: BigInt(default=None, null=True),
     "sys_delete_reason": lambda: Text(default=None, null=True),
     "sys_form_version": lambda: Varchar(length=64, default=None, null=True),
+    # Folded text (lower case, no diacritics) of the record's searchable fields, kept by the record service.
+    "sys_search": lambda: Text(default=None, null=True),
 }
 # Only on entities with a unit_field: the unit that answers for the record after a split restructuring
 # (NULL: the recorded unit). The recorded unit itself never changes.
@@ -127,6 +129,30 @@ def build_system_tables(db: Database) -> dict[str, type[Table]]:
             "granted_by": BigInt(default=None, null=True),
             "created_at": Timestamptz(),
             "end_reason": Text(default=None, null=True),
+        }),
+        # One row per stored file version; the record's attachment field holds the id of its current version.
+        # Rows are never updated or deleted: a replaced file keeps its row and its stored bytes.
+        "attachment": make("HosoAttachment", "hoso_attachment", {
+            "entity": Varchar(length=63),
+            "record_id": BigInt(index=True),
+            "field": Varchar(length=63),
+            "version": Integer(default=1),
+            "filename": Text(),
+            "content_type": Varchar(length=255),
+            "size": BigInt(default=0),
+            "sha256": Varchar(length=64),
+            "storage_key": Text(),
+            "uploaded_at": Timestamptz(),
+            "uploaded_by": BigInt(default=None, null=True),
+        }),
+        # Every form version a record was saved under (sys_form_version), with the compiled form, so a record's
+        # form can be shown as it was.
+        "form_version": make("HosoFormVersion", "hoso_form_version", {
+            "version": Varchar(length=64, unique=True),
+            "form": Varchar(length=63, default=None, null=True),
+            "entity": Varchar(length=63),
+            "definition": Text(),
+            "created_at": Timestamptz(),
         }),
         "restructuring": make("HosoRestructuring", "hoso_restructuring", {
             "name": Varchar(length=200, unique=True),

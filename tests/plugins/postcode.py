@@ -1,4 +1,5 @@
-"""A test-only plugin: a `postcode` field type, a cross-field validator and a second audit writer."""
+"""A test-only plugin: a `postcode` field type, a cross-field validator, a second audit writer, a transition guard
+and side effect, and a swappable attachment storage."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from core.hookspecs import hookimpl
 
 AUDITED: list = []
 STARTED: list = []
+TRANSITIONS: list = []
+# Set by a test to a core.records.attachments.Storage to replace the built-in local directory.
+STORAGE: list = []
 
 
 def _postcode(fd, v):
@@ -46,3 +50,21 @@ def hoso_write_audit(event, db):
 @hookimpl
 def hoso_startup(config):
     STARTED.append(config.content_hash)
+
+
+@hookimpl
+def hoso_transition_guard(entity, workflow, transition, record, values, context):
+    # A case whose note says so may not be ended: a guard refusing with a message.
+    if transition.name == "end" and (values.get("note") or "").startswith("blocked"):
+        return "this case is blocked by the test plugin"
+    return None
+
+
+@hookimpl
+async def hoso_transition_done(entity, workflow, transition, record, context, db):
+    TRANSITIONS.append((entity.name, transition.name, record["id"], record.get(workflow.state_field)))
+
+
+@hookimpl
+def hoso_attachment_storage(config):
+    return STORAGE[-1] if STORAGE else None

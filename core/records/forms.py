@@ -1,0 +1,398 @@
+"""Forms compiled to JSON Schema, with conditions and cross-field rules.
+
+Every write goes through a compiled form: the form the caller names, or the entity's own form (all its fields,
+no conditions) when it names none. A compiled form holds
+
+* ``schema``: a JSON Schema (draft 2020-12) of every field of the entity, validated with ``jsonschema``: types,
+  required fields, choice options, lengths, patterns and bounds. Entity constraints hold on every form;
+* the form's layout (sections, field order, labels and help in Vietnamese and English) and its conditions
+  (``visible_if``, ``required_if``) and rules, checked by ``core.records.conditions`` (never ``eval``);
+* ``version``: a content hash of all that; a record stores the version it was saved under
+  (``sys_form_version``) and ``hoso_form_version`` keeps each version's definition.
+
+Values are checked after the field types have parsed them (so ``"2025-01-31"`` is already a date): the schema
+sees the JSON form of the parsed values, the conditions see the Python values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import jsonschema
+
+from core.config import Config, EntityDef, FieldDef, FormDef, Label, RuleDef
+from core.records.conditions import Expression, compile_expression, entity_field_info
+from core.records.messages import t
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.fields import Registry
+
+__all__ = ["CompiledForm", "FormField", "FormCache", "compile_form", "json_value"]
+
+_STORAGE_SCHEMA = {"text": {"type": "string"}, "integer": {"type": "integer"}, "decimal": {"type": "number"},
+                   "boolean": {"type": "boolean"}, "date": {"type": "string", "format": "date"},
+                   "datetime": {"type": "string", "format": "date-time"}}
+_ID_TYPES = {"reference", "org_unit", "user", "attachment"}
+
+
+def _comparable(instance: str, bound: str):
+    """Two ISO dates or date-times as values that compare, or None when either is not ISO text."""
+    try:
+        value, limit = _iso(instance), _iso(str(bound))
+    except ValueError:
+        return None
+    if isinstance(value, dt.datetime) != isinstance(limit, dt.datetime):
+        value = value.date() if isinstance(value, dt.datetime) else value
+        limit = limit.date() if isinstance(limit, dt.datetime) else limit
+    elif isinstance(value, dt.datetime) and (value.tzinfo is None) != (limit.tzinfo is None):
+        value, limit = value.replace(tzinfo=None), limit.replace(tzinfo=None)
+    return value, limit
+
+
+def _format_minimum(validator, bound, instance, schema):
+    """``formatMinimum``: a date or date-time (ISO text) not before ``bound``."""
+    pair = _comparable(instance, bound) if isinstance(instance, str) else None
+    if pair and pair[0] < pair[1]:
+        yield jsonschema.ValidationError(f"{instance} is before {bound}")
+
+
+def _format_maximum(validator, bound, instance, schema):
+    """``formatMaximum``: a date or date-time (ISO text) not after ``bound``."""
+    pair = _comparable(instance, bound) if isinstance(instance, str) else None
+    if pair and pair[0] > pair[1]:
+        yield jsonschema.ValidationError(f"{instance} is after {bound}")
+
+
+def _iso(text: str):
+    return dt.datetime.fromisoformat(text) if "T" in text or " " in text else dt.date.fromisoformat(text)
+
+
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator, {"formatMinimum": _format_minimum, "formatMaximum": _format_maximum})
+
+
+def json_value(v: Any) -> Any:
+    """A parsed value as JSON (dates as ISO text, decimals as numbers), for the schema."""
+    if isinstance(v, (dt.date, dt.datetime)):
+        return v.isoformat()
+    if isinstance(v, decimal.Decimal):
+        return int(v) if v == v.to_integral_value() and abs(v) < 2 ** 53 else float(v)
+    if isinstance(v, (list, tuple)):
+        return [json_value(x) for x in v]
+    if isinstance(v, dict):
+        return {k: json_value(x) for k, x in v.items() if k != "id" and not _empty(x)}
+    return v
+
+
+def _empty(v: Any) -> bool:
+    return v is None or v == "" or (isinstance(v, (list, tuple)) and len(v) == 0)
+
+
+def _label(label: Label | None) -> dict | None:
+    return None if label is None else {k: v for k, v in (("vi", label.vi), ("en", label.en)) if v}
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One field as a form shows it."""
+
+    name: str
+    definition: FieldDef
+    label: Label
+    help: Label | None
+    required: bool
+    on_form: bool
+    visible_if: tuple[Expression, ...] = ()  # all must hold (the field's own and its section's)
+    required_if: Expression | None = None
+
+    def visible(self, values: dict, today: dt.date) -> bool:
+        return all(c.holds(values, today) for c in self.visible_if)
+
+
+@dataclass
+class CompiledForm:
+    """A form ready to check records; see the module docstring."""
+
+    name: str | None
+    entity: EntityDef
+    fields: dict[str, FormField]
+    sections: list[dict]
+    rules: list[tuple[Expression, RuleDef]]
+    schema: dict
+    version: str = ""
+    _validator: Any = field(default=None, repr=False)
+    _config: Config | None = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.entity.name
+
+    @property
+    def field_names(self) -> list[str]:
+        """The fields on the form, in order."""
+        return [n for n, f in self.fields.items() if f.on_form]
+
+    def definition(self) -> dict:
+        """The form as JSON: the schema of the fields it shows, its sections, conditions and rules.
+
+        This is what a client needs to draw the form, and what ``hoso_form_version`` keeps.
+        """
+        on_form = set(self.field_names)
+        props = {k: v for k, v in self.schema["properties"].items() if k in on_form}
+        public = {**self.schema, "properties": props,
+                  "required": [r for r in self.schema.get("required", []) if r in on_form]}
+        return {"form": self.name, "entity": self.entity.name, "version": self.version, "schema": public,
+                "sections": self.sections,
+                "rules": [{"rule": r.rule, "field": r.field, "message": _label(r.message)} for _e, r in self.rules]}
+
+    def check(self, values: dict, lang: str = "vi", previous: dict | None = None,
+              today: dt.date | None = None) -> list[tuple[str, str]]:
+        """Problems with a complete record ``values`` (parsed Python values), each ``(field, message)``.
+
+        ``previous`` is the record before an update: a value that did not change may keep a retired option.
+        """
+        today = today or dt.date.today()
+        instance = {k: json_value(v) for k, v in values.items() if k in self.fields and not _empty(v)}
+        problems: list[tuple[str, str]] = []
+        for err in sorted(self._validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path]):
+            problems += self._problem(err, lang, values, previous)
+        for name, ff in self.fields.items():
+            if not (ff.visible_if or ff.required_if or ff.required):
+                continue
+            value = values.get(name)
+            if ff.visible_if and not ff.visible(values, today):
+                if not _empty(value):
+                    cond = " and ".join(c.source for c in ff.visible_if)
+                    problems.append((name, t("not_applicable", lang, condition=cond)))
+                continue
+            if _empty(value) and (ff.required or (ff.required_if and ff.required_if.holds(values, today))):
+                problems.append((name, t("required", lang)))
+        for expr, rule in self.rules:
+            if expr.fails(values, today):
+                msg = rule.message.get(lang) if rule.message else t("rule_failed", lang, rule=rule.rule)
+                problems.append((rule.field, msg))
+        order = {name: i for i, name in enumerate(self.fields)}
+        return sorted(_unique(problems), key=lambda p: order.get(p[0].split("[", 1)[0].split(".", 1)[0], len(order)))
+
+    def _problem(self, err: jsonschema.ValidationError, lang: str, values: dict, previous: dict | None):
+        path = list(err.absolute_path)
+        fd = self._field_at(path)
+        where = _path_name(path)
+        kind = err.validator
+        if kind == "required":
+            missing = err.message.split("'")[1] if "'" in err.message else ""
+            return [(_path_name(path + [missing]), t("required", lang))]
+        if kind == "additionalProperties":
+            extra = [k for k in err.instance if k not in err.schema.get("properties", {})]
+            return [(_path_name(path + [k]), t("unknown_field", lang)) for k in extra]
+        if kind == "enum":
+            options = self._options(fd)
+            if fd is not None and fd.type == "multi_choice":
+                where = _path_name([p for p in path if not isinstance(p, int)] if len(path) == 2 else path)
+            if previous is not None and len(path) <= 2 and _retired_kept(err.instance, previous.get(path[0])):
+                return []
+            return [(where, t("not_an_option", lang, value=err.instance, options=", ".join(options)))]
+        if kind in ("maxLength", "minLength"):
+            return [(where, t("too_long" if kind == "maxLength" else "too_short", lang, n=err.validator_value))]
+        if kind == "pattern":
+            return [(where, t("pattern", lang, pattern=fd.pattern if fd else err.validator_value))]
+        if kind in ("minimum", "formatMinimum"):
+            return [(where, t("too_small", lang, n=fd.min if fd and fd.min is not None else err.validator_value))]
+        if kind in ("maximum", "formatMaximum"):
+            return [(where, t("too_large", lang, n=fd.max if fd and fd.max is not None else err.validator_value))]
+        return [(where, t("invalid", lang, reason=err.message))]
+
+    def _field_at(self, path: list) -> FieldDef | None:
+        names = [p for p in path if isinstance(p, str)]
+        if not names or names[0] not in self.fields:
+            return None
+        fd = self.fields[names[0]].definition
+        if len(names) > 1 and fd.is_child_table:
+            return next((c for c in fd.fields if c.name == names[1]), None)
+        return fd
+
+    def _options(self, fd: FieldDef | None) -> list[str]:
+        if fd is None or not fd.list:
+            return []
+        return list(self._config.choice_list(fd.list).values()) if self._config else []
+
+
+def _retired_kept(value: Any, before: Any) -> bool:
+    """A value that is not an active option but was already stored (e.g. an option retired since)."""
+    if before is None:
+        return False
+    if isinstance(before, (list, tuple)):
+        return value in before
+    return value == before
+
+
+def _unique(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    seen, out = set(), []
+    for p in problems:
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    return out
+
+
+def _path_name(path: list) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+# -- compiling ----------------------------------------------------------------------------------------------------
+
+
+def _field_schema(fd: FieldDef, config: Config, registry: "Registry | None") -> dict:
+    t_ = fd.type
+    if t_ == "child_table":
+        props = {c.name: _field_schema(c, config, registry) for c in fd.fields}
+        required = [c.name for c in fd.fields if c.required and c.type != "attachment"]
+        s: dict[str, Any] = {"type": "array", "items": {"type": "object", "properties": props,
+                                                          "additionalProperties": False}}
+        if required:
+            s["items"]["required"] = required
+    elif t_ in ("choice", "multi_choice"):
+        options = list(config.choice_list(fd.list).values()) if fd.list else []
+        one = {"type": "string", "enum": options} if options else {"type": "string"}
+        s = {"type": "array", "items": one, "uniqueItems": True} if t_ == "multi_choice" else dict(one)
+        if fd.list:
+            s["x-list"] = fd.list
+    elif t_ in _ID_TYPES:
+        s = {"type": "integer", "minimum": 1}
+        if fd.entity:
+            s["x-entity"] = fd.entity
+    elif t_ in ("integer", "decimal"):
+        s = {"type": "integer" if t_ == "integer" else "number"}
+        if fd.min is not None:
+            s["minimum"] = fd.min
+        if fd.max is not None:
+            s["maximum"] = fd.max
+    elif t_ in ("date", "datetime"):
+        s = dict(_STORAGE_SCHEMA[t_])
+        if fd.min is not None:
+            s["formatMinimum"] = str(fd.min)
+        if fd.max is not None:
+            s["formatMaximum"] = str(fd.max)
+    elif t_ == "boolean":
+        s = {"type": "boolean"}
+    else:
+        storage = "text"
+        if registry is not None and t_ in registry.field_types:
+            storage = registry.field_type(t_).storage
+        s = dict(_STORAGE_SCHEMA.get(storage, {}))
+    if s.get("type") == "string" and "enum" not in s:
+        if fd.min_length is not None:
+            s["minLength"] = fd.min_length
+        if fd.max_length is not None:
+            s["maxLength"] = fd.max_length
+        if fd.pattern:
+            s["pattern"] = f"^(?:{fd.pattern})$"
+    s["title"] = fd.label.vi
+    s["x-label"] = _label(fd.label)
+    if fd.help:
+        s["x-help"] = _label(fd.help)
+    s["x-type"] = t_
+    return s
+
+
+def compile_form(config: Config, entity: EntityDef, form: FormDef | None, registry: "Registry | None" = None,
+                 state_fields: tuple[str, ...] = ()) -> CompiledForm:
+    """Compile ``form`` (None: the entity's own form of all its fields) of ``entity``."""
+    info = entity_field_info(entity.fields, lambda n: config.choice_list(n).values(include_retired=True))
+
+    def expr(text: str) -> Expression:
+        return compile_expression(text, info)
+
+    on_form: dict[str, int] = {}
+    section_conditions: dict[str, Expression] = {}
+    sections = []
+    if form is None:
+        sections.append({"title": _label(entity.label), "fields": [f.name for f in entity.fields]})
+        on_form = {f.name: 0 for f in entity.fields}
+    else:
+        for i, sec in enumerate(form.sections):
+            entry: dict[str, Any] = {"title": _label(sec.title), "fields": list(sec.fields)}
+            if sec.visible_if:
+                entry["visible_if"] = sec.visible_if
+            sections.append(entry)
+            for name in sec.fields:
+                on_form.setdefault(name, i)
+                if sec.visible_if:
+                    section_conditions[name] = expr(sec.visible_if)
+    code_field = entity.naming.field if entity.naming else None
+    fields: dict[str, FormField] = {}
+    props: dict[str, dict] = {}
+    required: list[str] = []
+    # Fields on the form first, in the form's order; then the rest of the entity.
+    ordered = sorted(entity.fields, key=lambda f: (f.name not in on_form, list(on_form).index(f.name)
+                                                   if f.name in on_form else 0))
+    for fd in ordered:
+        opts = form.field_options(fd.name) if form is not None else None
+        conditions = []
+        if fd.name in section_conditions:
+            conditions.append(section_conditions[fd.name])
+        if opts is not None and opts.visible_if:
+            conditions.append(expr(opts.visible_if))
+        form_required = bool(opts and opts.required)
+        ff = FormField(fd.name, fd, (opts.label if opts and opts.label else fd.label),
+                       (opts.help if opts and opts.help else fd.help), form_required and fd.name in on_form,
+                       fd.name in on_form, tuple(conditions),
+                       expr(opts.required_if) if opts is not None and opts.required_if else None)
+        fields[fd.name] = ff
+        s = _field_schema(fd, config, registry)
+        if ff.label is not fd.label:
+            s["title"], s["x-label"] = ff.label.vi, _label(ff.label)
+        if ff.help is not None:
+            s["x-help"] = _label(ff.help)
+        if conditions:
+            s["x-visible-if"] = " and ".join(c.source for c in conditions)
+        if ff.required_if is not None:
+            s["x-required-if"] = ff.required_if.source
+        if fd.name in state_fields or fd.name == code_field:
+            s["readOnly"] = True
+        props[fd.name] = s
+        entity_required = fd.required and fd.name != code_field and fd.type != "attachment"
+        if entity_required or (ff.required and not conditions):
+            required.append(fd.name)
+    rules = [(expr(r.rule), r) for r in entity.rules + (form.rules if form is not None else ())]
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+              "title": (form.label if form is not None else entity.label).vi,
+              "x-label": _label(form.label if form is not None else entity.label),
+              "properties": props, "required": required, "additionalProperties": False}
+    compiled = CompiledForm(form.name if form is not None else None, entity, fields, sections, rules, schema)
+    compiled._config = config
+    compiled._validator = _Validator(schema)
+    body = json.dumps({"schema": schema, "sections": sections,
+                       "rules": [[r.rule, r.field, _label(r.message)] for _e, r in rules]},
+                      sort_keys=True, ensure_ascii=False, default=str)
+    compiled.version = hashlib.sha256(body.encode()).hexdigest()[:32]
+    return compiled
+
+
+class FormCache:
+    """Compiled forms of one configuration, built on first use and kept."""
+
+    def __init__(self, config: Config, registry: "Registry | None" = None):
+        self.config = config
+        self.registry = registry
+        self._cache: dict[tuple[str, str | None], CompiledForm] = {}
+
+    def get(self, entity: EntityDef, form_name: str | None) -> CompiledForm:
+        key = (entity.name, form_name)
+        if key not in self._cache:
+            form = None
+            if form_name is not None:
+                form = next((f for f in self.config.forms if f.name == form_name and f.entity == entity.name), None)
+                if form is None:
+                    raise KeyError(form_name)
+            states = tuple(w.state_field for w in self.config.workflows_for(entity.name))
+            self._cache[key] = compile_form(self.config, entity, form, self.registry, states)
+        return self._cache[key]

@@ -1,0 +1,149 @@
+"""Workflow steps and deadlines, used by the record service.
+
+A transition is an update of the record's state field that only the workflow may make:
+
+1. the actor's roles must grant ``transition:<name>`` on this record (the scope predicate of that action);
+2. the record must be in one of the transition's ``from`` states and the caller's version must be current;
+3. the fields the transition ``requires`` must be filled in (sent with the step, or already there);
+4. the record must stay valid (forms, rules, plugin validators), then every ``hoso_transition_guard`` may
+   refuse;
+5. the record is written with the new state and a new version, an audit entry ``transition`` records who, when,
+   from where, the state before and after and every field changed, and ``hoso_transition_done`` runs in the
+   same transaction.
+
+Deadlines (``deadlines:`` in the workflow) say how long a record may stay in a state, counted from a date
+field in working or calendar days (see ``core.records.calendar``); ``overdue`` lists the records past them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from core.config import Config, EntityDef, TransitionDef, WorkflowDef
+from core.db import quote
+from core.plugins import await_me_maybe
+from core.records.calendar import WorkCalendar, parse_period
+from core.records.errors import InvalidTransition, ValidationError
+from core.records.messages import t
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.records.access import Access
+    from core.records.service import RecordContext, RecordService
+    from core.runtime import Runtime
+
+__all__ = ["Step", "available", "overdue"]
+
+
+def _empty(v: Any) -> bool:
+    return v is None or v == "" or (isinstance(v, (list, tuple)) and len(v) == 0)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One transition of one workflow, as the record service runs it."""
+
+    workflow: WorkflowDef
+    transition: TransitionDef
+
+    @classmethod
+    def find(cls, config: Config, entity: EntityDef, name: str, ctx: "RecordContext") -> "Step":
+        for wf in config.workflows_for(entity.name):
+            for tr in wf.transitions:
+                if tr.name == name:
+                    return cls(wf, tr)
+        raise ValidationError([("transition", t("unknown_transition", ctx.lang, value=name))])
+
+    def label(self, lang: str) -> str:
+        return self.transition.label.get(lang) if self.transition.label else self.transition.name
+
+    def check_state(self, record: dict, ctx: "RecordContext") -> None:
+        state = record.get(self.workflow.state_field)
+        if state not in self.transition.from_states:
+            raise InvalidTransition(t("wrong_state", ctx.lang, step=self.label(ctx.lang), state=state), state,
+                                    self.transition.from_states)
+
+    def missing(self, values: dict, ctx: "RecordContext") -> list[tuple[str, str]]:
+        return [(f, t("required_for_step", ctx.lang, step=self.label(ctx.lang)))
+                for f in self.transition.requires if _empty(values.get(f))]
+
+    async def guard(self, rt: "Runtime", entity: EntityDef, record: dict, values: dict,
+                    ctx: "RecordContext") -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        for result in rt.pm.hook.hoso_transition_guard(entity=entity, workflow=self.workflow,
+                                                       transition=self.transition, record=record, values=values,
+                                                       context=ctx):
+            result = await await_me_maybe(result)
+            if not result:
+                continue
+            if isinstance(result, str):
+                problems.append((self.workflow.state_field, result))
+            else:
+                problems += [(str(f), str(m)) for f, m in result]
+        return problems
+
+    async def done(self, rt: "Runtime", entity: EntityDef, record: dict, ctx: "RecordContext") -> None:
+        for result in rt.pm.hook.hoso_transition_done(entity=entity, workflow=self.workflow,
+                                                      transition=self.transition, record=record, context=ctx,
+                                                      db=rt.db):
+            await await_me_maybe(result)
+
+
+async def available(rt: "Runtime", entity: EntityDef, record: dict, access: "Access",
+                    ctx: "RecordContext") -> list[dict]:
+    out = []
+    for wf in rt.config.workflows_for(entity.name):
+        for tr in wf.transitions:
+            if record.get(wf.state_field) not in tr.from_states:
+                continue
+            if not await access.row_allows(f"transition:{tr.name}", entity, record["id"]):
+                continue
+            out.append({"name": tr.name, "workflow": wf.name, "label": Step(wf, tr).label(ctx.lang),
+                        "from": record.get(wf.state_field), "to": tr.to, "requires": list(tr.requires)})
+    return out
+
+
+async def overdue(svc: "RecordService", entity: EntityDef, access: "Access", ctx: "RecordContext", on: dt.date,
+                  page: int, page_size: int) -> tuple[list[dict], int]:
+    calendar = WorkCalendar(svc.config.calendar)
+    deadlines = []
+    clauses, args = [], []
+    for wf in svc.config.workflows_for(entity.name):
+        for d in wf.deadlines:
+            period = parse_period(d.within)
+            last_start = calendar.latest_overdue_start(on, period)
+            clauses.append(f"(t.{quote(wf.state_field)} = {{}} AND t.{quote(d.from_field)} <= {{}})")
+            args += [d.state, last_start]
+            deadlines.append((wf, d, period))
+    if not clauses:
+        return [], 0
+    for name, value, high in (("page", page, 10 ** 9), ("page_size", page_size, 1000)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+            raise ValidationError([(name, t("bad_page", ctx.lang, low=1, high=high))])
+    read, read_args = svc._read_where(entity, access, False)
+    where = f"{read} AND ({' OR '.join(clauses)})"
+    table = quote(entity.table)
+    total = int(await svc.db.fetchval(f"SELECT COUNT(*) AS n FROM {table} t WHERE {where}", *read_args, *args) or 0)
+    # Ordered by the day each period started: the longest waiting first.
+    case = " ".join(f"WHEN t.{quote(wf.state_field)} = {{}} THEN t.{quote(d.from_field)}" for wf, d, _p in deadlines)
+    rows = await svc.db.fetch(
+        f"SELECT {svc._columns(entity)} FROM {table} t WHERE {where} ORDER BY CASE {case} END ASC, t.id ASC "
+        "LIMIT {} OFFSET {}", *read_args, *args, *[d.state for _wf, d, _p in deadlines], page_size,
+        (page - 1) * page_size)
+    hidden = await access.hidden(entity)
+    out = []
+    for r in rows:
+        record = svc._load_row(entity.fields, r)
+        for wf, d, period in deadlines:
+            start = record.get(d.from_field)
+            if record.get(wf.state_field) == d.state and start is not None:
+                due = calendar.due(start, period)
+                if due < on:
+                    record["sys_deadline"] = {
+                        "workflow": wf.name, "state": d.state, "from_field": d.from_field, "within": d.within,
+                        "label": d.label.get(ctx.lang) if d.label else None, "due_on": due,
+                        "days_overdue": (on - due).days}
+                    break
+        out.append({k: v for k, v in record.items() if k not in hidden})
+    return out, total
