@@ -85,6 +85,7 @@ def migrate(config_dir, database_url, yes, applied_by):
 
                     await apply_plan(rt.db, rt.config, rt.registry, p, applied_by=applied_by, progress=step)
                 console.print(f"Applied {len(p.changes)} change(s).")
+                await _reindex_new_search_columns(rt, p)
             n = await sync_units(rt)
             if n:
                 console.print(f"Loaded {n} unit(s) from the hierarchy configuration.")
@@ -95,6 +96,16 @@ def migrate(config_dir, database_url, yes, applied_by):
             await rt.db.close()
 
     _run(go())
+
+
+async def _reindex_new_search_columns(rt, plan) -> None:
+    """Existing records get their search text when the search column first reaches their table."""
+    from core.records.service import RecordContext
+
+    for change in plan.changes:
+        if change.kind == "add_entity_system_column" and change.field == "sys_search" and change.rows:
+            n = await rt.records().reindex_search(change.table, RecordContext.system(rt.config))
+            console.print(f"Indexed {n if n is not None else change.rows} {change.table} record(s) for search.")
 
 
 @main.command()

@@ -20,6 +20,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.converters",
     "plugins.audit",
     "plugins.validators",
+    "plugins.storage",
 )
 
 

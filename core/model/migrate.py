@@ -27,6 +27,7 @@ from core.model.tables import (
     CHILD_COLUMNS,
     SCOPE_COLUMN,
     SYSTEM_COLUMNS,
+    SYSTEM_OBJECTS,
     build_system_tables,
     index_name,
     table_spec_key,
@@ -236,6 +237,11 @@ async def make_plan(db: Database, config: Config, registry: Registry) -> Plan:
                     plan.changes.append(Change("add_system_column", tname, "add column", field=col._meta.name,
                                                data={"system": name}))
 
+    have_objects = await _system_object_names(db)
+    for oname, (okind, otable, _lite, pg) in SYSTEM_OBJECTS.items():
+        if oname not in have_objects and (db.is_sqlite or pg):
+            plan.changes.append(Change("create_system_object", otable, f"create {okind} {oname}", data={"name": oname}))
+
     prev_tables = (previous or {}).get("tables", {})
     defs = _field_defs(config)
     renames = _renames(config)
@@ -274,6 +280,13 @@ async def make_plan(db: Database, config: Config, registry: Registry) -> Plan:
             plan.errors.append(PlanError(key, None, f"the table name changed from {before['table']!r} to "
                                          f"{table!r}: renaming an entity's table is not supported"))
             continue
+        if "." not in key:
+            # System columns a newer hoso added to every entity table.
+            have = set(await db.column_names(table))
+            for sys_col in SYSTEM_COLUMNS:
+                if sys_col not in have:
+                    plan.changes.append(Change("add_entity_system_column", key, "add system column",
+                                               field=sys_col, rows=await row_count()))
         # Drop indexes that are no longer wanted before any column work, so columns can be rewritten.
         for iname in before.get("indexes", {}):
             if iname not in spec["indexes"]:
@@ -450,6 +463,11 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
                 await db.execute(f"CREATE INDEX IF NOT EXISTS {quote('ix_' + cls._meta.tablename + '_' + col._meta.name)}"
                                  f" ON {quote(cls._meta.tablename)} ({quote(col._meta.db_column_name)})")
         return
+    if kind == "create_system_object":
+        _okind, _otable, lite, pg = SYSTEM_OBJECTS[change.data["name"]]
+        for statement in lite if db.is_sqlite else pg:
+            await db.execute(statement)
+        return
     if kind == "add_system_column":
         cls = system[change.data["system"]]
         col = cls._meta.get_column_by_name(change.field)
@@ -483,6 +501,9 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
         if fd.default is not None:
             value = ft.to_db(ft.parse(fd, list(fd.default) if isinstance(fd.default, tuple) else fd.default))
             await db.execute(f"UPDATE {quote(table)} SET {quote(fd.name)} = {{}}", value)
+        return
+    if kind == "add_entity_system_column":
+        await _add_column(db, table, change.field, SYSTEM_COLUMNS[change.field]())
         return
     if kind == "add_scope_column":
         await _add_column(db, table, SCOPE_COLUMN, BigInt(default=None, null=True))
@@ -522,6 +543,16 @@ async def _add_column(db: Database, table: str, name: str, column) -> None:
     ddl = cls.alter().add_column(name, column).ddl
     for statement in ddl if isinstance(ddl, list) else [ddl]:
         await db.execute(statement)
+
+
+async def _system_object_names(db: Database) -> set[str]:
+    if db.is_sqlite:
+        rows = await db.fetch("SELECT name FROM sqlite_master WHERE type IN ('trigger', 'index')")
+    else:
+        rows = await db.fetch(
+            "SELECT tgname AS name FROM pg_trigger WHERE NOT tgisinternal UNION "
+            "SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema()")
+    return {r["name"] for r in rows}
 
 
 async def _indexes_on(db: Database, table: str, column: str) -> list[str]:

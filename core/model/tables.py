@@ -15,7 +15,7 @@ from core.config import Config, EntityDef, FieldDef
 from core.db import Database
 from core.fields import Registry
 
-__all__ = ["SYSTEM_COLUMNS", "SCOPE_COLUMN", "CHILD_COLUMNS", "Tables", "build_system_tables", "build_tables", "index_name",
+__all__ = ["SYSTEM_COLUMNS", "SCOPE_COLUMN", "SYSTEM_OBJECTS", "CHILD_COLUMNS", "Tables", "build_system_tables", "build_tables", "index_name",
            "table_spec_key"]
 
 # Columns every entity table has besides its fields. Field names starting with "sys_" and "id" are reserved.
@@ -38,6 +38,37 @@ SCOPE_COLUMN = "sys_scope_unit"
 CHILD_COLUMNS: dict[str, Any] = {
     "parent_id": lambda: BigInt(default=None, null=True),
     "position": lambda: Integer(default=0, null=False),
+}
+
+
+# Database objects besides tables and columns that the system needs: name -> (kind, table, SQLite DDL,
+# PostgreSQL DDL). The audit and the file register are append-only in the database itself, so not even a
+# hand-written query can rewrite them.
+_APPEND_ONLY_PG_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION hoso_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "RAISE EXCEPTION 'table % is append-only', TG_TABLE_NAME; END $$")
+
+
+def _append_only(table: str) -> dict[str, tuple[str, str, list[str], list[str]]]:
+    t = f"hoso_{table}"
+    return {
+        f"{t}_no_update": ("trigger", t,
+                           [f"CREATE TRIGGER {t}_no_update BEFORE UPDATE ON {t} "
+                            f"BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END"],
+                           [_APPEND_ONLY_PG_FUNCTION,
+                            f"CREATE TRIGGER {t}_no_update BEFORE UPDATE OR DELETE OR TRUNCATE ON {t} "
+                            "FOR EACH STATEMENT EXECUTE FUNCTION hoso_append_only()"]),
+        # On PostgreSQL the trigger above covers DELETE and TRUNCATE too.
+        f"{t}_no_delete": ("trigger", t,
+                           [f"CREATE TRIGGER {t}_no_delete BEFORE DELETE ON {t} "
+                            f"BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END"], []),
+    }
+
+
+_HISTORY_INDEX = "CREATE INDEX ix_hoso_audit_history ON hoso_audit (entity, record_id, id)"
+SYSTEM_OBJECTS: dict[str, tuple[str, str, list[str], list[str]]] = {
+    **_append_only("audit"),
+    "ix_hoso_audit_history": ("index", "hoso_audit", [_HISTORY_INDEX], [_HISTORY_INDEX]),
 }
 
 
@@ -91,6 +122,16 @@ def build_system_tables(db: Database) -> dict[str, type[Table]]:
             "must_change_password": Boolean(default=False),
         }, bases=(BaseUser,)),
         "session": make("HosoSession", "hoso_session", {}, bases=(SessionsBase,)),
+        "api_token": make("HosoApiToken", "hoso_api_token", {
+            "name": Text(),
+            "user_id": BigInt(index=True),
+            "token_hash": Varchar(length=64, unique=True),
+            "created_by": BigInt(default=None, null=True),
+            "created_at": Timestamptz(),
+            "expires_on": Date(default=None, null=True),
+            "revoked_at": Timestamptz(default=None, null=True),
+            "last_used_at": Timestamptz(default=None, null=True),
+        }),
         "audit": make("HosoAudit", "hoso_audit", {
             "at": Timestamptz(),
             "actor_id": BigInt(default=None, null=True),

@@ -369,3 +369,42 @@ async def test_failed_create_gives_its_number_back(config_dir, database_url):
         assert third["code"] == "TT.TV.02.2025"
     finally:
         await rt.db.close()
+
+
+async def test_audit_is_append_only_in_the_database(config_dir, database_url):
+    rt = await migrated_runtime(config_dir.load(), database_url)
+    try:
+        unit = await rt.db.fetchval("SELECT id FROM hoso_unit WHERE code = 'TT'")
+        await rt.records().create("case", {"received_on": "2025-03-01", "form_of_aid": "TV", "requester": "An",
+                                           "unit": unit}, RecordContext.system(rt.config))
+        before = await rt.db.fetchval("SELECT COUNT(*) AS n FROM hoso_audit")
+        assert before >= 1
+        for sql in ("UPDATE hoso_audit SET actor = 'someone else'", "DELETE FROM hoso_audit"):
+            with pytest.raises(Exception, match="append-only"):
+                async with rt.db.transaction():
+                    await rt.db.execute(sql)
+        assert await rt.db.fetchval("SELECT COUNT(*) AS n FROM hoso_audit") == before
+        assert await rt.db.fetchval("SELECT COUNT(*) AS n FROM hoso_audit WHERE actor = 'someone else'") == 0
+    finally:
+        await rt.db.close()
+
+
+async def test_system_columns_added_by_a_newer_version_reach_existing_tables(person_config, database_url):
+    rt = await migrated_runtime(person_config.load(), database_url)
+    try:
+        await add_people(rt, [{"name": "Nguyễn Văn An"}])
+        # An older database: the entity table lacks a system column this version has.
+        await rt.db.execute('ALTER TABLE "person" DROP COLUMN "sys_search"')
+        new = Runtime.create(person_config.load(), db=rt.db)
+        plan = await make_plan(new.db, new.config, new.registry)
+        assert [(c.kind, c.table, c.field) for c in plan.changes] == [("add_entity_system_column", "person", "sys_search")]
+        await apply_plan(new.db, new.config, new.registry, plan)
+        assert "sys_search" in await rt.db.column_names("person")
+        # `hoso migrate` then fills the search text of the existing records.
+        from core.cli import _reindex_new_search_columns
+
+        await _reindex_new_search_columns(new, plan)
+        rows, total = await new.records().list("person", RecordContext.system(new.config), search="nguyen van an")
+        assert total == 1 and rows[0]["name"] == "Nguyễn Văn An"
+    finally:
+        await rt.db.close()
