@@ -1,8 +1,9 @@
 """The Litestar application: JSON API under /api/, session login, and a small home page.
 
-Deny by default: until role scopes exist, the record endpoints answer only a logged-in superuser; other
-users get 403 and anonymous requests 401. Every error is a problem-details body (see core.web.problems).
-Every record read and write goes through the record service's rules (``RecordService``).
+The record API is generated from the configuration (core.web.api) and goes through the record service, which
+enforces role scopes (deny by default), validation, workflows, locking and audit. Accounts, role assignments
+and API tokens are managed under /api/users and /api/tokens (core.web.accounts_api). Every error is a
+problem-details body (see core.web.problems).
 """
 
 from __future__ import annotations
@@ -22,15 +23,15 @@ from litestar.exceptions import (
 )
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
-from litestar.params import FromPath, Parameter
 from litestar.response import Redirect
 
 from core.config import Config, EntityDef, FieldDef
-from core.db import quote
 from core.model.migrate import applied_state
 from core.plugins import await_me_maybe
-from core.records.service import AuditEvent, NotFound, RecordContext
+from core.records.service import AuditEvent
 from core.web import pages
+from core.web.accounts_api import accounts_router
+from core.web.api import build_record_router
 from core.web.auth import (
     COOKIE,
     CurrentUser,
@@ -54,8 +55,6 @@ __all__ = ["DefinitionsDiffer", "ensure_applied", "create_app", "entity_definiti
 
 log = logging.getLogger("hoso.web")
 
-MAX_PAGE_SIZE = 200
-DEFAULT_PAGE_SIZE = 50
 _SHOWN_CHANGES = 20
 
 
@@ -152,13 +151,6 @@ async def _require_user(connection: ASGIConnection) -> CurrentUser:
 
 async def logged_in(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
     await _require_user(connection)
-
-
-async def records_access(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
-    """Deny by default: only a superuser, until role scopes exist."""
-    user = await _require_user(connection)
-    if not user.superuser:
-        raise PermissionDeniedException(detail=msg("no_access", request_lang(connection)))
 
 
 async def no_cross_site(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
@@ -285,65 +277,6 @@ async def entities(request: Request) -> list[dict[str, Any]]:
     return request.app.state.entities
 
 
-def _record_columns(e: EntityDef) -> str:
-    return ", ".join(["id"] + [quote(f.name) for f in e.column_fields]
-                     + ["sys_version", "sys_created_at", "sys_updated_at", "sys_deleted_at"])
-
-
-@get("/api/records/{entity:str}", guards=[records_access], tags=["records"])
-async def list_records(
-    request: Request,
-    entity: FromPath[str],
-    page: int = Parameter(default=1, ge=1),
-    page_size: int = Parameter(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE),
-) -> dict[str, Any]:
-    """The records of an entity, newest first, without deleted ones; child tables only in the single record."""
-    e = _entity(request, entity)
-    rt = _rt(request)
-    service = rt.records()
-    total = await rt.db.fetchval(f"SELECT COUNT(*) AS n FROM {quote(e.table)} WHERE sys_deleted_at IS NULL")
-    rows = await rt.db.fetch(
-        f"SELECT {_record_columns(e)} FROM {quote(e.table)} WHERE sys_deleted_at IS NULL "
-        "ORDER BY id DESC LIMIT {} OFFSET {}", page_size, (page - 1) * page_size)
-    items = []
-    for record in rows:
-        row = dict(record)
-        for fd in e.column_fields:
-            v = row.get(fd.name)
-            row[fd.name] = None if v is None else rt.registry.field_type(fd.type).load(v)
-        items.append(service.dump(e.name, row))
-    return {"items": items, "total": int(total or 0), "page": page, "page_size": page_size}
-
-
-@get("/api/records/{entity:str}/{record_id:int}", guards=[records_access], tags=["records"])
-async def get_record(request: Request, entity: FromPath[str], record_id: FromPath[int]) -> dict[str, Any]:
-    e = _entity(request, entity)
-    service = _rt(request).records()
-    lang = request_lang(request)
-    try:
-        record = await service.get(e.name, record_id)
-    except NotFound:
-        record = None
-    if record is None or record.get("sys_deleted_at") is not None:
-        raise NotFoundException(detail=msg("record_not_found", lang, entity=e.name, id=record_id))
-    return service.dump(e.name, record)
-
-
-@post("/api/records/{entity:str}", guards=[records_access, no_cross_site], tags=["records"])
-async def create_record(request: Request, entity: FromPath[str]) -> Response:
-    """Create a record from a JSON object of field values; 422 with the list of problems when invalid."""
-    e = _entity(request, entity)
-    payload = await _json_object(request)
-    rt, user = _rt(request), await _require_user(request)
-    ctx = RecordContext(config=rt.config, user_id=user.id, user_name=user.username,
-                        origin=client_address(request, _settings(request)), lang=request_lang(request),
-                        superuser=user.superuser)
-    service = rt.records()
-    record = await service.create(e.name, payload, ctx)
-    return Response(service.dump(e.name, record), status_code=201,
-                    headers={"Location": f"/api/records/{e.name}/{record['id']}"})
-
-
 # -- HTML ----------------------------------------------------------------------------------------------------------
 
 
@@ -385,10 +318,16 @@ async def form_logout(request: Request) -> Response:
 def create_app(rt: "Runtime", settings: WebSettings | None = None) -> Litestar:
     """The web application for ``rt``. It refuses to start when the database does not match the configuration."""
     settings = settings or WebSettings.from_env()
+    # -- admin: piccolo-admin at /admin/ (/admin redirects there); see admin/ and docs/admin.md
+    from admin import AdminApp
+
+    admin_app = AdminApp(rt, settings)
+    # -- end admin
 
     async def startup() -> None:
         await rt.db.start()
         await ensure_applied(rt)  # raising here stops the start-up; shutdown closes the database
+        await admin_app.start()  # admin: built once from the configuration, rebuilt after `hoso migrate`
         for result in rt.pm.hook.hoso_startup(config=rt.config):
             await await_me_maybe(result)
 
@@ -403,12 +342,13 @@ def create_app(rt: "Runtime", settings: WebSettings | None = None) -> Litestar:
         hoso_version = "0"
 
     return Litestar(
-        route_handlers=[health, api_login, api_logout, api_me, entities, list_records, get_record, create_record,
-                        home, form_login, form_logout],
+        route_handlers=[health, api_login, api_logout, api_me, entities, home, form_login, form_logout,
+                        build_record_router(rt), accounts_router(),
+                        *admin_app.handlers()],
         on_startup=[startup],
         on_shutdown=[shutdown],
         exception_handlers=exception_handlers(),
-        state=State({"rt": rt, "settings": settings, "entities": entity_definitions(rt.config)}),
+        state=State({"rt": rt, "settings": settings, "entities": entity_definitions(rt.config), "admin": admin_app}),
         openapi_config=OpenAPIConfig(title="hoso API", version=hoso_version),
         debug=False,
     )

@@ -1,0 +1,190 @@
+"""Accounts, role assignments and API tokens over HTTP: thin wrappers around core.accounts and core.web.tokens,
+which hold every rule (no escalation, no editing one's own assignments, audit of every change)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Optional
+
+import msgspec
+from litestar import Request, Router, get, post
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+
+from core import accounts
+from core.accounts import PermissionDenied
+from core.records.errors import ValidationError
+from core.users import UserError
+from core.web.api import request_context, same_site
+
+__all__ = ["accounts_router"]
+
+WRITE = {"guards": [same_site], "status_code": 200}
+
+
+class NewAccount(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    username: str
+    password: str
+    unit: str
+    display_name: Optional[str] = None
+    email: Optional[str] = None
+    roles: list[str] = []
+
+
+class NewAssignment(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    role: str
+    unit: str
+    starts_on: Optional[dt.date] = None
+    ends_on: Optional[dt.date] = None
+
+
+class EndAssignment(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    ends_on: Optional[dt.date] = None
+    reason: str = ""
+
+
+class Transfer(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    unit: str
+    on: Optional[dt.date] = None
+    roles: Optional[list[str]] = None
+    reason: str = "chuyển công tác"
+
+
+class Lock(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    reason: str
+
+
+class PasswordReset(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    temporary_password: Optional[str] = None
+
+
+class PasswordChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    current_password: str
+    new_password: str
+
+
+class NewToken(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    user_id: int
+    name: str
+    expires_on: Optional[dt.date] = None
+
+
+async def _actor(request: Request):
+    ctx = await request_context(request)
+    return request.app.state.rt, ctx.actor
+
+
+async def _guarded(coro) -> Any:
+    try:
+        return await coro
+    except PermissionDenied as exc:
+        raise PermissionDeniedException(detail=str(exc)) from None
+    except (UserError, ValueError) as exc:
+        raise ValidationError([("", str(exc))]) from None
+    except LookupError as exc:
+        raise NotFoundException(detail=str(exc)) from None
+
+
+def _jsonable(rows: list[dict]) -> list[dict]:
+    out = []
+    for r in rows:
+        out.append({k: v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v for k, v in r.items()})
+    return out
+
+
+@post("/api/users", tags=["accounts"], guards=[same_site], status_code=201)
+async def create_account(request: Request, data: NewAccount) -> dict:
+    """Create an account at a unit the caller manages, with roles the caller may grant."""
+    rt, actor = await _actor(request)
+    uid = await _guarded(accounts.create_account(rt, actor, data.username, data.password, data.unit,
+                                                 display_name=data.display_name, email=data.email,
+                                                 roles=tuple(data.roles)))
+    return {"id": uid, "username": data.username}
+
+
+@get("/api/users/{user_id:int}/assignments", tags=["accounts"])
+async def list_assignments(request: Request, user_id: int, all: bool = False) -> list[dict]:
+    """The account's role assignments (active ones; ?all=true for the whole history)."""
+    rt, actor = await _actor(request)
+    if actor.user_id != user_id:
+        await _guarded(accounts._require_manages_account(rt, actor, user_id))
+    return _jsonable(await accounts.assignments(rt, user_id, actor.today, active_only=not all))
+
+
+@post("/api/users/{user_id:int}/assignments", tags=["accounts"], guards=[same_site], status_code=201)
+async def grant(request: Request, user_id: int, data: NewAssignment) -> dict:
+    rt, actor = await _actor(request)
+    aid = await _guarded(accounts.grant_role(rt, actor, user_id, data.role, data.unit, starts_on=data.starts_on,
+                                             ends_on=data.ends_on))
+    return {"id": aid}
+
+
+@post("/api/assignments/{assignment_id:int}/end", tags=["accounts"], **WRITE)
+async def end(request: Request, assignment_id: int, data: EndAssignment) -> dict:
+    rt, actor = await _actor(request)
+    await _guarded(accounts.end_assignment(rt, actor, assignment_id, data.ends_on, data.reason))
+    return {"id": assignment_id, "ended": True}
+
+
+@post("/api/users/{user_id:int}/transfer", tags=["accounts"], **WRITE)
+async def transfer(request: Request, user_id: int, data: Transfer) -> dict:
+    """Move a person to another unit ("chuyển công tác"): old assignments end, new ones start."""
+    rt, actor = await _actor(request)
+    ids = await _guarded(accounts.transfer(rt, actor, user_id, data.unit, on=data.on,
+                                           roles=tuple(data.roles) if data.roles is not None else None,
+                                           reason=data.reason))
+    return {"assignments": ids}
+
+
+@post("/api/users/{user_id:int}/lock", tags=["accounts"], **WRITE)
+async def lock(request: Request, user_id: int, data: Lock) -> dict:
+    """Lock an account at once; its sessions end."""
+    rt, actor = await _actor(request)
+    await _guarded(accounts.lock(rt, actor, user_id, data.reason))
+    return {"id": user_id, "locked": True}
+
+
+@post("/api/users/{user_id:int}/unlock", tags=["accounts"], **WRITE)
+async def unlock(request: Request, user_id: int) -> dict:
+    rt, actor = await _actor(request)
+    await _guarded(accounts.unlock(rt, actor, user_id))
+    return {"id": user_id, "locked": False}
+
+
+@post("/api/users/{user_id:int}/reset-password", tags=["accounts"], **WRITE)
+async def reset_password(request: Request, user_id: int, data: PasswordReset) -> dict:
+    """Set a temporary password, returned once; it must be changed at next login."""
+    rt, actor = await _actor(request)
+    temporary = await _guarded(accounts.reset_password(rt, actor, user_id, data.temporary_password))
+    return {"id": user_id, "temporary_password": temporary, "must_change_password": True}
+
+
+@post("/api/me/password", tags=["accounts"], **WRITE)
+async def change_password(request: Request, data: PasswordChange) -> dict:
+    rt, actor = await _actor(request)
+    await _guarded(accounts.change_own_password(rt, actor.user_id, data.current_password, data.new_password,
+                                                origin=actor.origin))
+    return {"changed": True}
+
+
+@post("/api/tokens", tags=["accounts"], guards=[same_site], status_code=201)
+async def create_token(request: Request, data: NewToken) -> dict:
+    """An API token acting as the given account (shown once)."""
+    from core.web.tokens import create_token as make
+
+    rt, actor = await _actor(request)
+    token_id, token = await _guarded(make(rt, actor, data.user_id, data.name, data.expires_on))
+    return {"id": token_id, "token": token}
+
+
+@post("/api/tokens/{token_id:int}/revoke", tags=["accounts"], **WRITE)
+async def revoke_token(request: Request, token_id: int) -> dict:
+    from core.web.tokens import revoke_token as revoke
+
+    rt, actor = await _actor(request)
+    await _guarded(revoke(rt, actor, token_id))
+    return {"id": token_id, "revoked": True}
+
+
+def accounts_router() -> Router:
+    return Router(path="/", route_handlers=[create_account, list_assignments, grant, end, transfer, lock, unlock,
+                                            reset_password, change_password, create_token, revoke_token])

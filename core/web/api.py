@@ -1,0 +1,372 @@
+"""The REST API generated from the configuration: one set of routes per entity, under /api/records/<entity>.
+
+The OpenAPI document at /schema/openapi.json describes every entity's request bodies with the JSON Schema the
+record service compiles from its definition (enums for choices, required fields, bounds), so the document and
+the validation cannot drift; the service validates every body and reports every problem at once, per field, in
+the user's language. Every read and write goes through the
+record service, which enforces scopes, validation, workflows, locking and audit; this module only maps HTTP to
+it. Authentication: the session cookie (browsers) or ``Authorization: Bearer <token>`` (integrations).
+
+This module does not use ``from __future__ import annotations``: the handlers are made at run time and
+Litestar reads their annotations, which must be real objects (the attachment field names' Literal).
+"""
+
+import dataclasses
+import datetime as dt
+import decimal
+from typing import Any, Literal, Optional
+from urllib.parse import quote as url_quote
+
+import msgspec
+from litestar import Request, Response, Router, delete, get, patch, post, put
+from litestar.exceptions import NotAuthorizedException
+from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
+from litestar.params import Parameter
+from litestar.response import Stream
+
+from core.config import Config, EntityDef
+from core.records.service import RecordContext
+from core.web.auth import client_address, current_user, same_origin
+from core.web.problems import request_lang
+
+__all__ = ["build_record_router", "body_schemas", "request_context", "same_site", "FILTER_OPS"]
+
+FILTER_OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "null")
+RESERVED_QUERY = {"page", "page_size", "sort", "q", "deleted", "form"}
+
+
+def _not_writable(config: Config, entity: EntityDef) -> set[str]:
+    """Fields set by the system, never by a payload: the naming code, workflow states, attachments."""
+    out = {f.name for f in entity.fields if f.type == "attachment"}
+    if entity.naming:
+        out.add(entity.naming.field)
+    out |= {w.state_field for w in config.workflows_for(entity.name)}
+    return out
+
+
+# -- request bodies -----------------------------------------------------------------------------------------------
+
+
+def body_schemas(rt, entity: EntityDef) -> tuple[dict, dict]:
+    """JSON Schemas of an entity's create and update bodies, for the OpenAPI document.
+
+    They come from the record service's compiled form, the same schema that validates every write, so the
+    document cannot drift from the rules; fields the system sets (the naming code, workflow states, files) are
+    left out. An update sends any subset of the fields and ``sys_version``, the version the client read.
+    """
+    schema = rt.records().form(entity.name).definition()["schema"]
+    skip = _not_writable(rt.config, entity)
+    props = {k: _strip_annotations(v) for k, v in schema.get("properties", {}).items()
+             if k not in skip and not v.get("readOnly")}
+    create = {"type": "object", "title": f"{entity.name} (new)", "properties": props,
+              "required": [r for r in schema.get("required", []) if r in props], "additionalProperties": False}
+    update = {"type": "object", "title": f"{entity.name} (changes)",
+              "properties": {"sys_version": {"type": "integer", "minimum": 1,
+                                             "description": "the version the client read"}, **props},
+              "required": ["sys_version"], "additionalProperties": False}
+    return create, update
+
+
+def _strip_annotations(schema: Any) -> Any:
+    """The schema without hoso's drawing hints (x-...) and keywords OpenAPI tools do not know."""
+    if isinstance(schema, dict):
+        return {k: _strip_annotations(v) for k, v in schema.items()
+                if not k.startswith("x-") and k not in ("formatMinimum", "formatMaximum")}
+    if isinstance(schema, list):
+        return [_strip_annotations(v) for v in schema]
+    return schema
+
+
+def _with_body(schema: dict) -> type:
+    """An OpenAPI operation class whose request body is ``schema`` (the handler reads the JSON itself)."""
+
+    @dataclasses.dataclass
+    class WithBody(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = RequestBody(content={"application/json": OpenAPIMediaType(schema=schema)},
+                                            required=True)
+
+    return WithBody
+
+
+async def _json_body(request: Request) -> dict:
+    """The request's JSON object; 415 for another media type, 400 for anything but a JSON object."""
+    from litestar.exceptions import ClientException
+
+    from core.web.problems import msg
+
+    lang = request_lang(request)
+    media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise ClientException(status_code=415, detail=msg("json_only", lang))
+    raw = await request.body()
+    try:
+        body = msgspec.json.decode(raw) if raw else {}
+    except msgspec.DecodeError:
+        raise ClientException(detail=msg("json_object", lang)) from None
+    if not isinstance(body, dict):
+        raise ClientException(detail=msg("json_object", lang))
+    return body
+
+
+def _version(body: dict) -> int:
+    from core.records.errors import ValidationError
+
+    version = body.pop("sys_version", None)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ValidationError([("sys_version", "the version of the record you read (a whole number) is required")])
+    return version
+
+
+async def same_site(connection, _handler) -> None:
+    """Refuse writes that a browser says come from another site (cookies would otherwise carry them)."""
+    from litestar.exceptions import PermissionDeniedException
+
+    from core.web.problems import msg
+
+    if not same_origin(connection):
+        raise PermissionDeniedException(detail=msg("cross_origin", request_lang(connection)))
+
+
+WRITE = {"guards": [same_site]}
+
+
+# -- context ----------------------------------------------------------------------------------------------------
+
+
+async def request_context(request: Request) -> RecordContext:
+    """The acting user of a request (session cookie or bearer token); 401 when there is none."""
+    rt = request.app.state.rt
+    user = await current_user(request)
+    if user is None:
+        from core.web.tokens import token_user
+
+        user = await token_user(request)
+    if user is None:
+        from core.web.problems import msg
+
+        raise NotAuthorizedException(msg("unauthenticated", request_lang(request)))
+    return RecordContext(rt.config, user_id=user.id, user_name=user.username,
+                         origin=client_address(request, request.app.state.settings),
+                         lang=request_lang(request), superuser=user.superuser)
+
+
+async def entity_context(request: Request, entity: EntityDef) -> RecordContext:
+    """The request's context, refusing with 403 a user none of whose roles grants anything on the entity.
+
+    Which rows and actions are allowed is the record service's business; this only tells a client with no
+    grant at all that it has none, instead of answering with empty lists and 404s.
+    """
+    from litestar.exceptions import PermissionDeniedException
+
+    from core.accounts import active_roles
+    from core.web.problems import msg
+
+    ctx = await request_context(request)
+    if ctx.superuser:
+        return ctx
+    rt = request.app.state.rt
+    roles = await active_roles(rt, ctx.user_id, ctx.actor.today)
+    if not any(g.entity == entity.name for r in rt.config.roles if r.name in roles for g in r.grants):
+        raise PermissionDeniedException(detail=msg("no_access", ctx.lang))
+    return ctx
+
+
+def _filters(entity: EntityDef, params: dict[str, list[str]]) -> dict:
+    """Query parameters ``field=value`` and ``field__op=value`` as service filters; values stay text and
+    are parsed by the field types. ``in`` takes a comma-separated list; ``null`` takes true or false."""
+    filters: dict[str, Any] = {}
+    for key, values in params.items():
+        if key in RESERVED_QUERY:
+            continue
+        name, _, op = key.partition("__")
+        value: Any = values[-1]
+        op = op or "eq"
+        if op not in FILTER_OPS:
+            from core.records.errors import ValidationError
+
+            raise ValidationError([(key, f"unknown filter operator {op!r}; expected one of {', '.join(FILTER_OPS)}")])
+        if op == "in":
+            value = [v for v in value.split(",") if v != ""]
+        elif op == "null":
+            value = value.lower() in ("1", "true", "yes")
+        filters.setdefault(name, {})[op] = value
+    return filters
+
+
+# -- handlers ---------------------------------------------------------------------------------------------------
+
+
+def _handlers_for(rt, entity: EntityDef) -> list:
+    name = entity.name
+    base = f"/api/records/{name}"
+    create_schema, update_schema = body_schemas(rt, entity)
+    tags = [f"records: {name}"]
+    label = entity.label.en or entity.label.vi
+
+    async def list_records(
+        request: Request,
+        page: int = Parameter(default=1, ge=1),
+        page_size: int = Parameter(default=50, ge=1, le=1000),
+        sort: Optional[str] = Parameter(default=None, description="fields, comma-separated; '-' for descending"),
+        q: Optional[str] = Parameter(default=None, description="words to find, ignoring case and diacritics"),
+        deleted: bool = Parameter(default=False, description="list soft-deleted records (needs restore)"),
+    ) -> dict:
+        ctx = await entity_context(request, entity)
+        svc = request.app.state.rt.records()
+        params = {k: request.query_params.getall(k) for k in request.query_params.keys()}
+        rows, total = await svc.list(name, ctx, filters=_filters(entity, params) or None,
+                                     sort=[s for s in sort.split(",") if s] if sort else None, page=page,
+                                     page_size=page_size, search=q, deleted=deleted)
+        return {"items": [svc.dump(name, r) for r in rows], "total": total, "page": page, "page_size": page_size}
+
+    async def get_record(request: Request, record_id: int) -> dict:
+        ctx = await entity_context(request, entity)
+        svc = request.app.state.rt.records()
+        return svc.dump(name, await svc.get(name, record_id, ctx))
+
+    async def create_record(request: Request, form: Optional[str] = Parameter(default=None)) -> Response:
+        ctx = await entity_context(request, entity)
+        svc = request.app.state.rt.records()
+        record = await svc.create(name, await _json_body(request), ctx, form=form)
+        return Response(svc.dump(name, record), status_code=201,
+                        headers={"Location": f"{base}/{record['id']}"})
+
+    async def update_record(request: Request, record_id: int, form: Optional[str] = Parameter(default=None)) -> dict:
+        ctx = await entity_context(request, entity)
+        svc = request.app.state.rt.records()
+        body = await _json_body(request)
+        version = _version(body)
+        return svc.dump(name, await svc.update(name, record_id, body, version, ctx, form=form))
+
+    async def delete_record(request: Request, record_id: int, version: int = Parameter(query="version"),
+                            reason: str = Parameter(query="reason", min_length=1)) -> dict:
+        ctx = await entity_context(request, entity)
+        svc = request.app.state.rt.records()
+        return svc.dump(name, await svc.delete(name, record_id, reason, version, ctx))
+
+    async def restore_record(request: Request, record_id: int,
+                             version: Optional[int] = Parameter(query="version", default=None)) -> dict:
+        ctx = await entity_context(request, entity)
+        svc = request.app.state.rt.records()
+        return svc.dump(name, await svc.restore(name, record_id, ctx, version=version))
+
+    async def take_transition(request: Request, record_id: int, transition: str) -> dict:
+        ctx = await entity_context(request, entity)
+        svc = request.app.state.rt.records()
+        body = await _json_body(request)
+        version = _version(body)
+        return svc.dump(name, await svc.transition(name, record_id, transition, body, version, ctx))
+
+    async def transitions(request: Request, record_id: int) -> list:
+        ctx = await entity_context(request, entity)
+        return await request.app.state.rt.records().available_transitions(name, record_id, ctx)
+
+    async def history(request: Request, record_id: int) -> list:
+        ctx = await entity_context(request, entity)
+        return _json(await request.app.state.rt.records().history(name, record_id, ctx))
+
+    async def overdue(request: Request, on: Optional[dt.date] = Parameter(default=None),
+                      page: int = Parameter(default=1, ge=1),
+                      page_size: int = Parameter(default=50, ge=1, le=1000)) -> dict:
+        ctx = await entity_context(request, entity)
+        svc = request.app.state.rt.records()
+        rows, total = await svc.overdue(name, ctx, on=on, page=page, page_size=page_size)
+        return {"items": [_json(svc.dump(name, r)) | {"sys_deadline": _json(r.get("sys_deadline"))} for r in rows],
+                "total": total, "page": page, "page_size": page_size}
+
+    handlers = [
+        get(base, name=f"{name}-list", tags=tags, summary=f"List {label}")(list_records),
+        get(base + "/overdue", name=f"{name}-overdue", tags=tags, summary=f"Overdue {label}")(overdue),
+        get(base + "/{record_id:int}", name=f"{name}-get", tags=tags, summary=f"Get one {label}")(get_record),
+        post(base, name=f"{name}-create", tags=tags, summary=f"Create {label}",
+             operation_class=_with_body(create_schema), **WRITE)(create_record),
+        patch(base + "/{record_id:int}", name=f"{name}-update", tags=tags, summary=f"Update {label}",
+              operation_class=_with_body(update_schema), **WRITE)(update_record),
+        delete(base + "/{record_id:int}", name=f"{name}-delete", tags=tags, status_code=200,
+               summary=f"Delete {label} (soft, with a reason)", **WRITE)(delete_record),
+        post(base + "/{record_id:int}/restore", name=f"{name}-restore", tags=tags, status_code=200,
+             summary=f"Restore a deleted {label}", **WRITE)(restore_record),
+        get(base + "/{record_id:int}/transitions", name=f"{name}-transitions", tags=tags,
+            summary="Transitions the caller may take now")(transitions),
+        post(base + "/{record_id:int}/transitions/{transition:str}", name=f"{name}-transition", tags=tags,
+             status_code=200, summary="Take a workflow transition",
+             operation_class=_with_body(update_schema), **WRITE)(take_transition),
+        get(base + "/{record_id:int}/history", name=f"{name}-history", tags=tags,
+            summary="The record's audit history")(history),
+    ]
+    attachment_fields = [f.name for f in entity.fields if f.type == "attachment"]
+    if attachment_fields:
+        handlers += _attachment_handlers(entity, base, tags, attachment_fields)
+    return handlers
+
+
+def _attachment_handlers(entity: EntityDef, base: str, tags: list[str], fields: list[str]) -> list:
+    name = entity.name
+    field_type = Literal[tuple(fields)]  # type: ignore[valid-type]
+
+    async def upload(request: Request, record_id: int, field: field_type,  # type: ignore[valid-type]
+                     filename: str = Parameter(query="filename", min_length=1, max_length=255),
+                     version: Optional[int] = Parameter(query="version", default=None),
+                     sha256: Optional[str] = Parameter(query="sha256", default=None)) -> Response:
+        """Upload a file as the request body (streamed; never held in memory)."""
+        ctx = await entity_context(request, entity)
+        svc = request.app.state.rt.records()
+        length = request.headers.get("content-length")
+        info = await svc.upload(name, record_id, field, filename,
+                                request.headers.get("content-type", "application/octet-stream"),
+                                request.stream(), ctx, version=version,
+                                size_hint=int(length) if length and length.isdigit() else None, sha256=sha256)
+        return Response(_json(_info(info)), status_code=201)
+
+    async def list_files(request: Request, record_id: int, field: field_type) -> list:  # type: ignore[valid-type]
+        ctx = await entity_context(request, entity)
+        return [_json(_info(i)) for i in await request.app.state.rt.records().attachments(name, record_id, field, ctx)]
+
+    async def download(request: Request, record_id: int, field: field_type,  # type: ignore[valid-type]
+                       version: Optional[int] = Parameter(query="version", default=None)) -> Stream:
+        ctx = await entity_context(request, entity)
+        info, chunks = await request.app.state.rt.records().download(name, record_id, field, ctx, version=version)
+        meta = _info(info)
+        disposition = f"attachment; filename*=UTF-8''{url_quote(str(meta.get('filename') or 'file'))}"
+        headers = {"Content-Disposition": disposition}
+        if meta.get("sha256"):
+            headers["Digest"] = f"sha-256={meta['sha256']}"
+        return Stream(chunks, media_type=meta.get("content_type") or "application/octet-stream", headers=headers)
+
+    path = base + "/{record_id:int}/attachments/{field:str}"
+    return [
+        put(path, name=f"{name}-upload", tags=tags, status_code=201, summary="Upload a file",
+            request_max_body_size=None, **WRITE)(upload),
+        get(path, name=f"{name}-files", tags=tags, summary="Versions of a file")(list_files),
+        get(path + "/download", name=f"{name}-download", tags=tags, summary="Download a file")(download),
+    ]
+
+
+def _info(info: Any) -> dict:
+    if isinstance(info, dict):
+        return info
+    if hasattr(info, "__dataclass_fields__"):
+        import dataclasses
+
+        return dataclasses.asdict(info)
+    return dict(info)
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json(v) for v in value]
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    return value
+
+
+def build_record_router(rt) -> Router:
+    handlers = []
+    for entity in rt.config.entities:
+        handlers += _handlers_for(rt, entity)
+    return Router(path="/", route_handlers=handlers)

@@ -1,0 +1,93 @@
+"""API tokens for integrations.
+
+A token acts as one user account (typically a service account with its own role assignments), so it is scoped
+exactly like that user. Tokens are created and revoked by those who may manage that account
+(``core.accounts``), shown once, and stored only as a SHA-256 digest. A locked or inactive account's tokens
+stop working at once; so do revoked and expired tokens. Creating, revoking and refusing tokens is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from typing import TYPE_CHECKING
+
+from litestar.connection import ASGIConnection
+
+from core.records.service import AuditEvent
+from core.scope import Actor
+from core.web.auth import _USER_COLUMNS, CurrentUser, _may_log_in, _user_from_row, write_audit
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.runtime import Runtime
+
+__all__ = ["create_token", "revoke_token", "list_tokens", "token_user", "TOKEN_PREFIX"]
+
+TOKEN_PREFIX = "hoso_"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_token(rt: "Runtime", actor: Actor, user_id: int, name: str,
+                       expires_on: dt.date | None = None) -> tuple[int, str]:
+    """A new token for ``user_id``; returns (id, token). The token is not stored and cannot be shown again."""
+    from core.accounts import _require_manages_account
+
+    await _require_manages_account(rt, actor, user_id)
+    if not name.strip():
+        raise ValueError("a token needs a name saying what it is for")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = dt.datetime.now(dt.timezone.utc)
+    async with rt.db.transaction():
+        token_id = await rt.db.fetchval(
+            "INSERT INTO hoso_api_token (name, user_id, token_hash, created_by, created_at, expires_on) "
+            "VALUES ({}, {}, {}, {}, {}, {}) RETURNING id",
+            name.strip(), user_id, _digest(token), actor.user_id, now, expires_on)
+        await write_audit(rt, AuditEvent("token.create", "hoso_user", user_id, actor.user_id, actor.username,
+                                         actor.origin, {"token": [None, token_id], "name": [None, name.strip()]}))
+    return token_id, token
+
+
+async def revoke_token(rt: "Runtime", actor: Actor, token_id: int) -> None:
+    from core.accounts import _require_manages_account
+
+    user_id = await rt.db.fetchval("SELECT user_id FROM hoso_api_token WHERE id = {}", token_id)
+    if user_id is None:
+        raise LookupError(f"no token {token_id}")
+    if actor.user_id != user_id:
+        await _require_manages_account(rt, actor, user_id)
+    async with rt.db.transaction():
+        await rt.db.execute("UPDATE hoso_api_token SET revoked_at = {} WHERE id = {} AND revoked_at IS NULL",
+                            dt.datetime.now(dt.timezone.utc), token_id)
+        await write_audit(rt, AuditEvent("token.revoke", "hoso_user", user_id, actor.user_id, actor.username,
+                                         actor.origin, {"token": [token_id, None]}))
+
+
+async def list_tokens(rt: "Runtime", user_id: int) -> list[dict]:
+    return await rt.db.fetch(
+        "SELECT id, name, created_at, expires_on, revoked_at, last_used_at FROM hoso_api_token "
+        "WHERE user_id = {} ORDER BY id", user_id)
+
+
+async def token_user(connection: ASGIConnection) -> CurrentUser | None:
+    """The user of a valid ``Authorization: Bearer`` token, or None."""
+    header = connection.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX):
+        return None
+    rt = connection.app.state.rt
+    today = dt.date.today()
+    rows = await rt.db.fetch(
+        "SELECT id, user_id FROM hoso_api_token WHERE token_hash = {} AND revoked_at IS NULL "
+        "AND (expires_on IS NULL OR expires_on > {})", _digest(token.strip()), today)
+    if not rows:
+        return None
+    users = await rt.db.fetch(f"SELECT {_USER_COLUMNS} FROM hoso_user WHERE id = {{}}", rows[0]["user_id"])
+    if not users or _may_log_in(users[0]) is not None:
+        return None
+    await rt.db.execute("UPDATE hoso_api_token SET last_used_at = {} WHERE id = {}",
+                        dt.datetime.now(dt.timezone.utc), rows[0]["id"])
+    return _user_from_row(users[0])
