@@ -31,10 +31,10 @@ async def sync_units(rt: "Runtime") -> int:
                 if u.parent_code and u.parent_code not in existing:
                     continue
                 new_id = await db.fetchval(
-                    "INSERT INTO hoso_unit (code, name_vi, name_en, type, parent_id, valid_from, valid_to) "
-                    "VALUES ({}, {}, {}, {}, {}, {}, NULL) RETURNING id",
+                    "INSERT INTO hoso_unit (code, name_vi, name_en, type, parent_id, valid_from, valid_to, short_code) "
+                    "VALUES ({}, {}, {}, {}, {}, {}, NULL, {}) RETURNING id",
                     u.code, u.name_vi, u.name_en, u.type, existing.get(u.parent_code) if u.parent_code else None,
-                    u.valid_from,
+                    u.valid_from, u.short_code,
                 )
                 existing[u.code] = new_id
                 progressed.append(u)

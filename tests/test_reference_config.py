@@ -53,11 +53,12 @@ def test_case_naming(config):
     case = config.entity("case")
     assert case.naming is not None
     assert case.naming.field == "code"
-    assert case.naming.pattern == "{unit.code}.{form_of_aid}.{seq:02}.{year}"
+    assert case.naming.pattern == "{unit.short_code}.{form_of_aid}.{seq:02}.{year}"
     assert case.naming.sequence_per == ("unit", "form_of_aid", "year")
     assert case.naming.date_field == "received_on"
     assert case.field("code").type == "text"
-    assert case.field("code").unique
+    # Codes are unique within a unit (each centre and branch numbers its own register).
+    assert any(i.fields == ("unit", "code") and i.unique for i in case.indexes)
 
 
 def test_case_fields(config):
@@ -224,7 +225,7 @@ def test_units_csv_is_the_generator_output(tmp_path):
                     str(out)], check=True, capture_output=True)
     committed = (UNITS_DIR / "units.csv").read_text(encoding="utf-8")
     assert out.read_text(encoding="utf-8") == committed
-    assert committed.splitlines()[0] == "code,name_vi,name_en,type,parent_code,valid_from"
+    assert committed.splitlines()[0] == "code,name_vi,name_en,type,parent_code,valid_from,short_code"
 
 
 # -- roles and modules ----------------------------------------------------------------------------------
@@ -279,3 +280,55 @@ def test_modules(config):
     codes = {u.code for u in config.hierarchy.units}
     for m in modules.values():
         assert set(m.enabled_for) <= codes, m.name
+
+
+async def test_case_codes_follow_the_domain_format(reference_config_dir, tmp_path):
+    """TT.TV.01.2019: the centre's short code, the form of aid, the number in the register, the year; each
+    centre and branch numbers its own cases, so two centres both have a case 01."""
+    from core.config import load_config
+    from core.records.service import RecordContext
+    from tests.helpers import migrated_runtime
+
+    rt = await migrated_runtime(load_config(reference_config_dir), f"sqlite:///{tmp_path / 'codes.db'}")
+    try:
+        ids = {r["code"]: r["id"] for r in await rt.db.fetch("SELECT id, code FROM hoso_unit")}
+        ctx = RecordContext.system(rt.config)
+
+        async def case(unit, form="TV", received="2019-03-05"):
+            rec = await rt.records().create("case", {
+                "unit": ids[unit], "received_on": received, "request_channel": "in_person",
+                "requester_name": "Nguyễn Văn An", "form_of_aid": form, "field_of_law": "CIVIL"
+                if "CIVIL" in rt.config.choice_list("field_of_law").values() else
+                rt.config.choice_list("field_of_law").values()[0],
+                "beneficiary_groups": [rt.config.choice_list("beneficiary_group").values()[0]],
+                **({"procedural_stage": rt.config.choice_list("procedural_stage").values()[0],
+                    "litigation_role": rt.config.choice_list("litigation_role").values()[0]} if form == "TGTT" else {}),
+            }, ctx)
+            return rec["code"]
+
+        assert await case("TT-01") == "TT.TV.01.2019"
+        assert await case("TT-01") == "TT.TV.02.2019"
+        assert await case("TT-02") == "TT.TV.01.2019"
+        assert await case("CN1-01", form="TGTT") == "CN1.TGTT.01.2019"
+        assert await case("TT-01", received="2020-01-02") == "TT.TV.01.2020"
+    finally:
+        await rt.db.close()
+
+
+async def test_a_unit_without_a_short_code_writes_its_full_code(reference_config_dir, tmp_path):
+    from core.config import load_config
+    from core.records.service import RecordContext
+    from tests.helpers import migrated_runtime
+
+    rt = await migrated_runtime(load_config(reference_config_dir), f"sqlite:///{tmp_path / 'codes.db'}")
+    try:
+        await rt.db.execute("UPDATE hoso_unit SET short_code = NULL WHERE code = 'TT-01'")
+        unit = await rt.db.fetchval("SELECT id FROM hoso_unit WHERE code = 'TT-01'")
+        rec = await rt.records().create("case", {
+            "unit": unit, "received_on": "2025-07-02", "request_channel": "in_person", "requester_name": "An",
+            "form_of_aid": "TV", "field_of_law": rt.config.choice_list("field_of_law").values()[0],
+            "beneficiary_groups": [rt.config.choice_list("beneficiary_group").values()[0]]},
+            RecordContext.system(rt.config))
+        assert rec["code"] == "TT-01.TV.01.2025"
+    finally:
+        await rt.db.close()

@@ -673,9 +673,9 @@ class _Checker:
                             f"placeholder {{{p}}} names unknown field {head!r}{_did_you_mean(head, names)}")
                 elif tail:
                     ft = e.field(head).type
-                    if not (ft == "org_unit" and tail in ("code", "name_vi")):
+                    if not (ft == "org_unit" and tail in UNIT_ATTRIBUTES):
                         f.error(("naming", "pattern"), f"placeholder {{{p}}}: only org_unit fields have "
-                                "attributes (.code, .name_vi)")
+                                "attributes (.code, .short_code, .name_vi)")
             for j, name in enumerate(n.sequence_per):
                 if name != "year" and name not in names:
                     f.error(("naming", "sequence_per", j),
@@ -802,6 +802,7 @@ def _read_units(loader: _Loader, hf: _File, hierarchy_types: set[str]) -> list[U
             if not ok:
                 continue  # the code stays known, so its children are not reported as orphans
             unit = UnitRow(code=code, name_vi=u["name_vi"], type=u["type"], name_en=u.get("name_en") or None,
+                           short_code=u.get("short_code") or None,
                            parent_code=u.get("parent_code") or None, valid_from=valid_from)
             units.append((unit, where))
     for u, where in units:
@@ -811,7 +812,9 @@ def _read_units(loader: _Loader, hf: _File, hierarchy_types: set[str]) -> list[U
     return [u for u, _where in units]
 
 
-_UNIT_COLUMNS = ("code", "name_vi", "name_en", "type", "parent_code", "valid_from")
+_UNIT_COLUMNS = ("code", "name_vi", "name_en", "type", "parent_code", "valid_from", "short_code")
+# Unit attributes a naming pattern may use, e.g. {unit.short_code}.
+UNIT_ATTRIBUTES = ("code", "short_code", "name_vi")
 _UNIT_REQUIRED = ("code", "name_vi", "type")
 
 
@@ -826,7 +829,7 @@ def _units_from_csv(loader: _Loader, path: Path) -> list[tuple[dict, bool, Calla
     except UnicodeDecodeError as exc:
         loader.issues.append(_not_utf8(rel, raw, exc))
         return []
-    expected = f"expected the header line {','.join(_UNIT_COLUMNS)} (name_en, parent_code and valid_from optional)"
+    expected = f"expected the header line {','.join(_UNIT_COLUMNS)} (name_en, parent_code, valid_from and short_code optional)"
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     row_schema = _validators()["units"].schema["properties"]["units"]["items"]
     row_validator = _validators()["units"].evolve(schema=row_schema)

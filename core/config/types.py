@@ -326,6 +326,8 @@ class UnitRow:
     name_en: str | None = None
     parent_code: str | None = None
     valid_from: dt.date | None = None
+    # The short name a unit uses inside its own codes, e.g. "TT" in case code TT.TV.01.2018.
+    short_code: str | None = None
 
 
 @dataclass(frozen=True)

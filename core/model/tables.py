@@ -112,6 +112,7 @@ def build_system_tables(db: Database) -> dict[str, type[Table]]:
             "name_en": Text(default=None, null=True),
             "type": Varchar(length=63),
             "parent_id": BigInt(default=None, null=True, index=True),
+            "short_code": Varchar(length=20, default=None, null=True),
             "valid_from": Date(default=None, null=True),
             "valid_to": Date(default=None, null=True),
         }),

@@ -364,7 +364,9 @@ class RecordService:
                 continue
             v = values.get(head)
             if attr:
-                v = await self.db.fetchval(f"SELECT {quote(attr)} FROM hoso_unit WHERE id = {{}}", v) if v else None
+                # A unit without a short code (e.g. created by a restructuring) writes its full code.
+                column = "COALESCE(short_code, code)" if attr == "short_code" else quote(attr)
+                v = await self.db.fetchval(f"SELECT {column} AS v FROM hoso_unit WHERE id = {{}}", v) if v else None
             context[name] = "" if v is None else v
         parts = []
         for name in naming.sequence_per:

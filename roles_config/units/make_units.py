@@ -46,7 +46,7 @@ BRANCHES = {
     "94": 1,  # Sóc Trăng
 }
 
-HEADER = ["code", "name_vi", "name_en", "type", "parent_code", "valid_from"]
+HEADER = ["code", "name_vi", "name_en", "type", "parent_code", "valid_from", "short_code"]
 PREFIXES = ("Thành phố ", "Tỉnh ")
 
 
@@ -85,19 +85,21 @@ def read_provinces(path: Path) -> list[tuple[str, str]]:
 
 
 def build_rows(provinces: list[tuple[str, str]]) -> list[list[str]]:
-    rows = [[MINISTRY_CODE, MINISTRY_VI, MINISTRY_EN, "ministry_department", "", VALID_FROM]]
+    # short_code is what a unit writes inside its own codes: case TT.TV.01.2018 of a centre, CN1.TGTT.01.2018
+    # of its first branch.
+    rows = [[MINISTRY_CODE, MINISTRY_VI, MINISTRY_EN, "ministry_department", "", VALID_FROM, "CUC"]]
     for code, official in provinces:
         name = short_name(official)
         en = ascii_name(name)
         stp = f"STP-{code}"
         tt = f"TT-{code}"
         rows.append([stp, f"Sở Tư pháp {name}", f"{en} Department of Justice", "provincial_department",
-                     MINISTRY_CODE, VALID_FROM])
+                     MINISTRY_CODE, VALID_FROM, "STP"])
         rows.append([tt, f"Trung tâm Trợ giúp pháp lý nhà nước {name}", f"{en} State Legal Aid Centre",
-                     "legal_aid_centre", stp, VALID_FROM])
+                     "legal_aid_centre", stp, VALID_FROM, "TT"])
         for n in range(1, BRANCHES.get(code, 0) + 1):
             rows.append([f"CN{n}-{code}", f"Chi nhánh số {n} - Trung tâm Trợ giúp pháp lý nhà nước {name}",
-                         f"Branch {n} of the {en} State Legal Aid Centre", "centre_branch", tt, VALID_FROM])
+                         f"Branch {n} of the {en} State Legal Aid Centre", "centre_branch", tt, VALID_FROM, f"CN{n}"])
     return rows
 
 
