@@ -4,21 +4,24 @@ which hold every rule (no escalation, no editing one's own assignments, audit of
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 import msgspec
 from litestar import Request, Router, get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.params import Parameter
 
 from core import accounts
 from core.accounts import PermissionDenied
 from core.records.errors import ValidationError
 from core.users import UserError
-from core.web.api import request_context, same_site
+from core.web.api import MAX_INT, request_context, same_site
 
 __all__ = ["accounts_router"]
 
 WRITE = {"guards": [same_site], "status_code": 200}
+# ids are 64-bit in the database: larger ones are refused (400) instead of failing in the driver
+Id = Annotated[int, Parameter(ge=1, le=MAX_INT)]
 
 
 class NewAccount(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -63,7 +66,7 @@ class PasswordChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class NewToken(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    user_id: int
+    user_id: Annotated[int, msgspec.Meta(ge=1, le=MAX_INT)]
     name: str
     expires_on: Optional[dt.date] = None
 
@@ -102,7 +105,7 @@ async def create_account(request: Request, data: NewAccount) -> dict:
 
 
 @get("/api/users/{user_id:int}/assignments", tags=["accounts"])
-async def list_assignments(request: Request, user_id: int, all: bool = False) -> list[dict]:
+async def list_assignments(request: Request, user_id: Id, all: bool = False) -> list[dict]:
     """The account's role assignments (active ones; ?all=true for the whole history)."""
     rt, actor = await _actor(request)
     if actor.user_id != user_id:
@@ -111,7 +114,7 @@ async def list_assignments(request: Request, user_id: int, all: bool = False) ->
 
 
 @post("/api/users/{user_id:int}/assignments", tags=["accounts"], guards=[same_site], status_code=201)
-async def grant(request: Request, user_id: int, data: NewAssignment) -> dict:
+async def grant(request: Request, user_id: Id, data: NewAssignment) -> dict:
     rt, actor = await _actor(request)
     aid = await _guarded(accounts.grant_role(rt, actor, user_id, data.role, data.unit, starts_on=data.starts_on,
                                              ends_on=data.ends_on))
@@ -119,14 +122,14 @@ async def grant(request: Request, user_id: int, data: NewAssignment) -> dict:
 
 
 @post("/api/assignments/{assignment_id:int}/end", tags=["accounts"], **WRITE)
-async def end(request: Request, assignment_id: int, data: EndAssignment) -> dict:
+async def end(request: Request, assignment_id: Id, data: EndAssignment) -> dict:
     rt, actor = await _actor(request)
     await _guarded(accounts.end_assignment(rt, actor, assignment_id, data.ends_on, data.reason))
     return {"id": assignment_id, "ended": True}
 
 
 @post("/api/users/{user_id:int}/transfer", tags=["accounts"], **WRITE)
-async def transfer(request: Request, user_id: int, data: Transfer) -> dict:
+async def transfer(request: Request, user_id: Id, data: Transfer) -> dict:
     """Move a person to another unit ("chuyển công tác"): old assignments end, new ones start."""
     rt, actor = await _actor(request)
     ids = await _guarded(accounts.transfer(rt, actor, user_id, data.unit, on=data.on,
@@ -136,7 +139,7 @@ async def transfer(request: Request, user_id: int, data: Transfer) -> dict:
 
 
 @post("/api/users/{user_id:int}/lock", tags=["accounts"], **WRITE)
-async def lock(request: Request, user_id: int, data: Lock) -> dict:
+async def lock(request: Request, user_id: Id, data: Lock) -> dict:
     """Lock an account at once; its sessions end."""
     rt, actor = await _actor(request)
     await _guarded(accounts.lock(rt, actor, user_id, data.reason))
@@ -144,14 +147,14 @@ async def lock(request: Request, user_id: int, data: Lock) -> dict:
 
 
 @post("/api/users/{user_id:int}/unlock", tags=["accounts"], **WRITE)
-async def unlock(request: Request, user_id: int) -> dict:
+async def unlock(request: Request, user_id: Id) -> dict:
     rt, actor = await _actor(request)
     await _guarded(accounts.unlock(rt, actor, user_id))
     return {"id": user_id, "locked": False}
 
 
 @post("/api/users/{user_id:int}/reset-password", tags=["accounts"], **WRITE)
-async def reset_password(request: Request, user_id: int, data: PasswordReset) -> dict:
+async def reset_password(request: Request, user_id: Id, data: PasswordReset) -> dict:
     """Set a temporary password, returned once; it must be changed at next login."""
     rt, actor = await _actor(request)
     temporary = await _guarded(accounts.reset_password(rt, actor, user_id, data.temporary_password))
@@ -177,7 +180,7 @@ async def create_token(request: Request, data: NewToken) -> dict:
 
 
 @post("/api/tokens/{token_id:int}/revoke", tags=["accounts"], **WRITE)
-async def revoke_token(request: Request, token_id: int) -> dict:
+async def revoke_token(request: Request, token_id: Id) -> dict:
     from core.web.tokens import revoke_token as revoke
 
     rt, actor = await _actor(request)

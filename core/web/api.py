@@ -14,7 +14,7 @@ Litestar reads their annotations, which must be real objects (the attachment fie
 import dataclasses
 import datetime as dt
 import decimal
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 from urllib.parse import quote as url_quote
 
 import msgspec
@@ -32,6 +32,7 @@ from core.web.problems import request_lang
 __all__ = ["build_record_router", "body_schemas", "request_context", "same_site", "FILTER_OPS"]
 
 FILTER_OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "null")
+MAX_INT = 2**63 - 1  # ids, versions and integer values are 64-bit in the database
 RESERVED_QUERY = {"page", "page_size", "sort", "q", "deleted", "form"}
 
 
@@ -106,7 +107,24 @@ async def _json_body(request: Request) -> dict:
         raise ClientException(detail=msg("json_object", lang)) from None
     if not isinstance(body, dict):
         raise ClientException(detail=msg("json_object", lang))
+    too_big = list(_oversized_ints(body))
+    if too_big:
+        from core.records.errors import ValidationError
+
+        raise ValidationError([(f, "the number is too large" if lang == "en" else "số quá lớn") for f in too_big])
     return body
+
+
+def _oversized_ints(value: Any, path: str = ""):
+    """Paths of integers a 64-bit column cannot hold (the database driver would fail on them)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _oversized_ints(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _oversized_ints(v, f"{path}[{i}]")
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+        yield path
 
 
 def _version(body: dict) -> int:
@@ -197,6 +215,9 @@ def _filters(entity: EntityDef, params: dict[str, list[str]]) -> dict:
 # -- handlers ---------------------------------------------------------------------------------------------------
 
 
+RecordId = Annotated[int, Parameter(ge=1, le=MAX_INT, description="the record's id")]
+
+
 def _handlers_for(rt, entity: EntityDef) -> list:
     name = entity.name
     base = f"/api/records/{name}"
@@ -220,7 +241,7 @@ def _handlers_for(rt, entity: EntityDef) -> list:
                                      page_size=page_size, search=q, deleted=deleted)
         return {"items": [svc.dump(name, r) for r in rows], "total": total, "page": page, "page_size": page_size}
 
-    async def get_record(request: Request, record_id: int) -> dict:
+    async def get_record(request: Request, record_id: RecordId) -> dict:
         ctx = await entity_context(request, entity)
         svc = request.app.state.rt.records()
         return svc.dump(name, await svc.get(name, record_id, ctx))
@@ -232,37 +253,37 @@ def _handlers_for(rt, entity: EntityDef) -> list:
         return Response(svc.dump(name, record), status_code=201,
                         headers={"Location": f"{base}/{record['id']}"})
 
-    async def update_record(request: Request, record_id: int, form: Optional[str] = Parameter(default=None)) -> dict:
+    async def update_record(request: Request, record_id: RecordId, form: Optional[str] = Parameter(default=None)) -> dict:
         ctx = await entity_context(request, entity)
         svc = request.app.state.rt.records()
         body = await _json_body(request)
         version = _version(body)
         return svc.dump(name, await svc.update(name, record_id, body, version, ctx, form=form))
 
-    async def delete_record(request: Request, record_id: int, version: int = Parameter(query="version"),
+    async def delete_record(request: Request, record_id: RecordId, version: int = Parameter(query="version", ge=1, le=MAX_INT),
                             reason: str = Parameter(query="reason", min_length=1)) -> dict:
         ctx = await entity_context(request, entity)
         svc = request.app.state.rt.records()
         return svc.dump(name, await svc.delete(name, record_id, reason, version, ctx))
 
-    async def restore_record(request: Request, record_id: int,
-                             version: Optional[int] = Parameter(query="version", default=None)) -> dict:
+    async def restore_record(request: Request, record_id: RecordId,
+                             version: Optional[int] = Parameter(query="version", default=None, ge=1, le=MAX_INT)) -> dict:
         ctx = await entity_context(request, entity)
         svc = request.app.state.rt.records()
         return svc.dump(name, await svc.restore(name, record_id, ctx, version=version))
 
-    async def take_transition(request: Request, record_id: int, transition: str) -> dict:
+    async def take_transition(request: Request, record_id: RecordId, transition: str) -> dict:
         ctx = await entity_context(request, entity)
         svc = request.app.state.rt.records()
         body = await _json_body(request)
         version = _version(body)
         return svc.dump(name, await svc.transition(name, record_id, transition, body, version, ctx))
 
-    async def transitions(request: Request, record_id: int) -> list:
+    async def transitions(request: Request, record_id: RecordId) -> list:
         ctx = await entity_context(request, entity)
         return await request.app.state.rt.records().available_transitions(name, record_id, ctx)
 
-    async def history(request: Request, record_id: int) -> list:
+    async def history(request: Request, record_id: RecordId) -> list:
         ctx = await entity_context(request, entity)
         return _json(await request.app.state.rt.records().history(name, record_id, ctx))
 
@@ -270,6 +291,11 @@ def _handlers_for(rt, entity: EntityDef) -> list:
                       page: int = Parameter(default=1, ge=1),
                       page_size: int = Parameter(default=50, ge=1, le=1000)) -> dict:
         ctx = await entity_context(request, entity)
+        if on is not None and not dt.date(1900, 1, 1) <= on <= dt.date(9000, 12, 31):
+            # the working-day calendar counts back from ``on``; near date.min it would overflow (a 500)
+            from core.records.errors import ValidationError
+
+            raise ValidationError([("on", "a date between 1900-01-01 and 9000-12-31 is expected")])
         svc = request.app.state.rt.records()
         rows, total = await svc.overdue(name, ctx, on=on, page=page, page_size=page_size)
         return {"items": [_json(svc.dump(name, r)) | {"sys_deadline": _json(r.get("sys_deadline"))} for r in rows],
@@ -305,9 +331,9 @@ def _attachment_handlers(entity: EntityDef, base: str, tags: list[str], fields: 
     name = entity.name
     field_type = Literal[tuple(fields)]  # type: ignore[valid-type]
 
-    async def upload(request: Request, record_id: int, field: field_type,  # type: ignore[valid-type]
+    async def upload(request: Request, record_id: RecordId, field: field_type,  # type: ignore[valid-type]
                      filename: str = Parameter(query="filename", min_length=1, max_length=255),
-                     version: Optional[int] = Parameter(query="version", default=None),
+                     version: Optional[int] = Parameter(query="version", default=None, ge=1, le=MAX_INT),
                      sha256: Optional[str] = Parameter(query="sha256", default=None)) -> Response:
         """Upload a file as the request body (streamed; never held in memory)."""
         ctx = await entity_context(request, entity)
@@ -319,12 +345,12 @@ def _attachment_handlers(entity: EntityDef, base: str, tags: list[str], fields: 
                                 size_hint=int(length) if length and length.isdigit() else None, sha256=sha256)
         return Response(_json(_info(info)), status_code=201)
 
-    async def list_files(request: Request, record_id: int, field: field_type) -> list:  # type: ignore[valid-type]
+    async def list_files(request: Request, record_id: RecordId, field: field_type) -> list:  # type: ignore[valid-type]
         ctx = await entity_context(request, entity)
         return [_json(_info(i)) for i in await request.app.state.rt.records().attachments(name, record_id, field, ctx)]
 
-    async def download(request: Request, record_id: int, field: field_type,  # type: ignore[valid-type]
-                       version: Optional[int] = Parameter(query="version", default=None)) -> Stream:
+    async def download(request: Request, record_id: RecordId, field: field_type,  # type: ignore[valid-type]
+                       version: Optional[int] = Parameter(query="version", default=None, ge=1, le=MAX_INT)) -> Stream:
         ctx = await entity_context(request, entity)
         info, chunks = await request.app.state.rt.records().download(name, record_id, field, ctx, version=version)
         meta = _info(info)
