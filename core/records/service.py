@@ -133,6 +133,8 @@ class _RuntimeCache:
         self.forms = FormCache(rt.config, rt.registry)
         self.columns: dict[str, set[str]] = {}
         self.storage: Any = None
+        # Form versions known to be in hoso_form_version (registered once per process, not per write).
+        self.registered_forms: set[str] = set()
 
 
 class RecordService:
@@ -397,11 +399,19 @@ class RecordService:
         return {"sys_search": search_text(entity.fields, values, hidden_by_any_role(self.rt, entity))}
 
     async def _register_form(self, form: CompiledForm) -> None:
+        """Keep the form's definition under its version, once per process.
+
+        Called before the write's transaction, in a statement of its own: a version registered for a write that
+        then fails does no harm, and the next writes of this version make no query at all.
+        """
+        if form.version in self._cache.registered_forms:
+            return
         await self.db.execute(
             "INSERT INTO hoso_form_version (version, form, entity, definition, created_at) VALUES ({}, {}, {}, {}, {}) "
             "ON CONFLICT (version) DO NOTHING",
             form.version, form.name, form.entity.name, json.dumps(form.definition(), ensure_ascii=False, default=str),
             dt.datetime.now(dt.timezone.utc))
+        self._cache.registered_forms.add(form.version)
 
     async def create(self, entity_name: str, payload: dict, ctx: RecordContext, *, form: str | None = None) -> dict:
         """Create a record from ``payload`` (field -> value, as JSON would carry it) through ``form``.
@@ -421,6 +431,7 @@ class RecordService:
             if payload.get(wf.state_field) in (None, ""):
                 values[wf.state_field] = wf.initial  # whatever the field's default: a record starts here
         now = dt.datetime.now(dt.timezone.utc)
+        await self._register_form(compiled)
         async with self.db.transaction():
             problems = await self._validate(entity, values, ctx, access, compiled, None, None, problems)
             if problems:
@@ -439,7 +450,6 @@ class RecordService:
             for child in entity.child_tables:
                 await self._write_children(entity, child, record_id, values.get(child.name) or [])
             await self._require_scope(entity, "create", record_id, access, ctx)
-            await self._register_form(compiled)
             changes = {k: [None, v] for k, v in values.items() if not _empty(v)}
             await self._audit(AuditEvent("create", entity.name, record_id, ctx.user_id, ctx.user_name, ctx.origin,
                                          _jsonable_changes(changes)))
@@ -464,6 +474,7 @@ class RecordService:
         if not isinstance(payload, dict):
             raise ValidationError(problems)
         now = dt.datetime.now(dt.timezone.utc)
+        await self._register_form(compiled)
         async with self.db.transaction():
             current = await self._locked(entity, record_id, access, ctx)
             if not await access.row_allows(action, entity, record_id):
@@ -509,7 +520,6 @@ class RecordService:
                     await self._write_children(entity, child, record_id, changes_in[child.name] or [])
             if entity.unit_field in diff:
                 await self._require_scope(entity, action, record_id, access, ctx)
-            await self._register_form(compiled)
             changes = _jsonable_changes(diff)
             if step is not None:
                 changes.update({"@transition": step.transition.name, "@workflow": step.workflow.name})

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["create_token", "revoke_token", "list_tokens", "token_user", "TOKEN_PREFIX"]
 
 TOKEN_PREFIX = "hoso_"
+USE_RECORD_INTERVAL = dt.timedelta(minutes=1)
 
 
 def _digest(token: str) -> str:
@@ -81,13 +82,19 @@ async def token_user(connection: ASGIConnection) -> CurrentUser | None:
     rt = connection.app.state.rt
     today = dt.date.today()
     rows = await rt.db.fetch(
-        "SELECT id, user_id FROM hoso_api_token WHERE token_hash = {} AND revoked_at IS NULL "
+        "SELECT id, user_id, last_used_at FROM hoso_api_token WHERE token_hash = {} AND revoked_at IS NULL "
         "AND (expires_on IS NULL OR expires_on > {})", _digest(token.strip()), today)
     if not rows:
         return None
     users = await rt.db.fetch(f"SELECT {_USER_COLUMNS} FROM hoso_user WHERE id = {{}}", rows[0]["user_id"])
     if not users or _may_log_in(users[0]) is not None:
         return None
-    await rt.db.execute("UPDATE hoso_api_token SET last_used_at = {} WHERE id = {}",
-                        dt.datetime.now(dt.timezone.utc), rows[0]["id"])
+    # Record use at most once a minute: an integration sends many requests at once with one token, and a
+    # write on every request would queue them all on the token's row.
+    now = dt.datetime.now(dt.timezone.utc)
+    last = rows[0]["last_used_at"]
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=dt.timezone.utc)
+    if last is None or now - last > USE_RECORD_INTERVAL:
+        await rt.db.execute("UPDATE hoso_api_token SET last_used_at = {} WHERE id = {}", now, rows[0]["id"])
     return _user_from_row(users[0])
