@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOSO_DATABASE_URL ?= sqlite:///var/hoso.db
 export HOSO_DATABASE_URL
 
-.PHONY: install demo test bench check clean
+.PHONY: install browser demo test bench check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,12 @@ demo: install
 	$(BIN)/hoso demo --once
 	$(BIN)/hoso serve --host 127.0.0.1 --port 8000
 
-test: install
+# The admin's browser tests drive Debian's chromium (never Playwright's own downloads): install it when missing.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+test: install browser
 	$(BIN)/python -m pytest -q
 
 bench: install

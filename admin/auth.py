@@ -1,0 +1,246 @@
+"""Admin logins: the same accounts, sessions and rules as the API.
+
+piccolo-admin's own session handling (cookie ``id``, its own expiry rules, ``admin`` flag required) is replaced:
+
+* ``POST /admin/public/login/`` checks the password with ``core.web.auth.authenticate`` (inactive and locked
+  accounts refused), audits the attempt like ``POST /api/login``, and starts a ``hoso_session`` session (idle
+  and absolute expiry from ``WebSettings``) whose cookie also logs the user into the API, and back;
+* every ``/admin/api/...`` request is authenticated by ``HosoAuthBackend``, which installs itself in place of
+  piccolo_api's ``SessionsAuthBackend`` and asks ``core.web.auth.session_user``: an ended session, or one of a
+  locked or deactivated account, is refused (401) and removed;
+* ``POST /admin/public/logout/`` ends the session; ``POST /admin/api/change-password/`` uses hoso's password
+  rules (``core.accounts.change_own_password``) and ends the session, so the user logs in again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, Response
+
+from core.records.service import AuditEvent, RecordContext
+from core.scope import Actor
+from core.web.auth import (
+    COOKIE,
+    CurrentUser,
+    authenticate,
+    client_address,
+    end_session,
+    session_user,
+    start_session,
+    write_audit,
+)
+from piccolo_api.shared.auth import User
+
+if TYPE_CHECKING:  # pragma: no cover
+    from admin.app import AdminBuild
+
+__all__ = ["AdminUser", "HosoAuthBackend", "LANG_COOKIE", "admin_user", "login_endpoint", "logout_endpoint",
+           "change_password_endpoint", "request_lang"]
+
+LANG_COOKIE = "hoso_admin_lang"
+_SCOPE_KEY = "hoso.admin_user"
+
+
+def request_lang(conn: HTTPConnection, default: str = "vi") -> str:
+    """The language of the admin's interface: the one the user chose in the admin (a cookie), else the default."""
+    value = (conn.cookies.get(LANG_COOKIE) or "").strip().lower()
+    return value if value in ("vi", "en") else default
+
+
+class AdminUser(User):
+    """The logged-in user of one admin request: the hoso account, its active roles and its record context."""
+
+    def __init__(self, build: "AdminBuild", current: CurrentUser, roles: set[str], lang: str, origin: str,
+                 piccolo_user: Any):
+        super().__init__(user=piccolo_user)
+        self.build = build
+        self.current = current
+        self.roles = roles
+        self.lang = lang
+        self.origin = origin
+        self.ctx = RecordContext(config=build.rt.config, user_id=current.id, user_name=current.username,
+                                 origin=origin, lang=lang, superuser=current.superuser)
+
+    @property
+    def superuser(self) -> bool:
+        return self.current.superuser
+
+    @property
+    def actor(self) -> Actor:
+        return self.ctx.actor
+
+    @property
+    def display_name(self) -> str:
+        return self.current.name
+
+    # -- what the roles allow, before looking at rows -------------------------------------------------------
+    def may(self, action: str, entity: str) -> bool:
+        """Whether a role of the user grants ``action`` on ``entity`` for some rows (statistics never does)."""
+        if self.superuser:
+            return True
+        return any(scope != "statistics" and self.roles.intersection(roles)
+                   for scope, roles in self.build.rt.scope.roles_for(entity, action).items())
+
+    def hidden(self, entity: str) -> set[str]:
+        if self.superuser:
+            return set()
+        return self.build.rt.scope.hidden_fields(self.roles, entity)
+
+    def read_only(self, entity: str) -> set[str]:
+        if self.superuser:
+            return set()
+        return self.build.rt.scope.read_only_fields(self.roles, entity)
+
+
+async def _roles(build: "AdminBuild", user_id: int) -> set[str]:
+    today = dt.date.today()
+    rows = await build.rt.db.fetch(
+        "SELECT DISTINCT role FROM hoso_assignment WHERE user_id = {} AND starts_on <= {} "
+        "AND (ends_on IS NULL OR ends_on > {})", user_id, today, today)
+    return {r["role"] for r in rows}
+
+
+async def admin_user(conn: HTTPConnection) -> AdminUser | None:
+    """The user of a live hoso session on this request (looked up once per request), or None."""
+    if _SCOPE_KEY in conn.scope:
+        return conn.scope[_SCOPE_KEY]
+    build: "AdminBuild" = conn.scope["hoso.admin"]
+    rt, settings = build.rt, build.settings
+    current = await session_user(rt, settings, conn.cookies.get(COOKIE))
+    user = None
+    if current is not None:
+        User_ = build.tables.user.table
+        piccolo_user = User_(_ignore_missing=True, id=current.id, username=current.username,
+                             display_name=current.display_name)
+        # piccolo-admin's superuser_validators and media storage read these attributes.
+        piccolo_user.superuser = current.superuser
+        piccolo_user.admin = True
+        piccolo_user.active = True
+        user = AdminUser(build, current, await _roles(build, current.id),
+                         request_lang(conn, build.admin.default_language), client_address(conn, settings),
+                         piccolo_user)
+    conn.scope[_SCOPE_KEY] = user
+    return user
+
+
+class HosoAuthBackend(AuthenticationBackend):
+    """Authenticates piccolo-admin's private API with hoso's session cookie and rules."""
+
+    async def authenticate(self, conn: HTTPConnection):
+        user = await admin_user(conn)
+        if user is None:
+            raise AuthenticationError("no live session")
+        return AuthCredentials(scopes=["authenticated"]), user
+
+
+def _lang(request: Request) -> str:
+    build: "AdminBuild" = request.scope["hoso.admin"]
+    return request_lang(request, build.admin.default_language)
+
+
+_MESSAGES = {
+    "login_failed": {"vi": "Tên đăng nhập hoặc mật khẩu không đúng, hoặc tài khoản đã bị khóa.",
+                     "en": "Wrong username or password, or the account is locked."},
+    "login_fields": {"vi": "Cần nhập tên đăng nhập và mật khẩu.", "en": "A username and a password are needed."},
+    "password_mismatch": {"vi": "Hai mật khẩu mới không giống nhau.", "en": "The new passwords differ."},
+    "too_many_logins": {"vi": "Đăng nhập sai quá nhiều lần. Hãy thử lại sau 15 phút.",
+                        "en": "Too many failed logins. Try again in 15 minutes."},
+}
+
+
+def message(key: str, lang: str, **kw) -> str:
+    entry = _MESSAGES[key]
+    return (entry.get(lang) or entry["vi"]).format(**kw)
+
+
+async def _body(request: Request) -> dict:
+    try:
+        body = await request.json()
+    except Exception:
+        try:
+            body = dict(await request.form())
+        except Exception:
+            body = {}
+    return body if isinstance(body, dict) else {}
+
+
+def _set_session_cookie(response: Response, token: str, build: "AdminBuild") -> None:
+    settings = build.settings
+    response.set_cookie(COOKIE, token, max_age=int(settings.session_max.total_seconds()), path="/", httponly=True,
+                        samesite="lax", secure=settings.secure_cookie)
+
+
+async def login_endpoint(request: Request) -> Response:
+    build: "AdminBuild" = request.scope["hoso.admin"]
+    rt, settings = build.rt, build.settings
+    lang = _lang(request)
+    body = await _body(request)
+    username, password = body.get("username"), body.get("password")
+    origin = client_address(request, settings)
+    if not (isinstance(username, str) and isinstance(password, str) and username and password):
+        return JSONResponse({"detail": message("login_fields", lang)}, status_code=422)
+    # The same throttle as POST /api/login: failed logins per username and per address, from the audit.
+    limit = getattr(settings, "login_max_failures", None)
+    if limit:
+        from core.users import recent_login_failures
+
+        by_user, by_origin = await recent_login_failures(rt, username, origin)
+        if by_user >= limit or by_origin >= 10 * limit:
+            await write_audit(rt, AuditEvent("login_failed", "hoso_user", None, None, username[:100], origin,
+                                             {"reason": "throttled", "@via": "admin"}))
+            return JSONResponse({"detail": message("too_many_logins", lang)}, status_code=429)
+    user, reason = await authenticate(rt, username, password)
+    if user is None:
+        await write_audit(rt, AuditEvent("login_failed", "hoso_user", None, None, username[:100], origin,
+                                         {"reason": reason, "@via": "admin"}))
+        return JSONResponse({"detail": message("login_failed", lang)}, status_code=401)
+    await write_audit(rt, AuditEvent("login", "hoso_user", user.id, user.id, user.username, origin,
+                                     {"@via": "admin"}))
+    token = await start_session(rt, settings, user.id)
+    response = JSONResponse({"user": user.public()})
+    _set_session_cookie(response, token, build)
+    return response
+
+
+async def logout_endpoint(request: Request) -> Response:
+    build: "AdminBuild" = request.scope["hoso.admin"]
+    rt, settings = build.rt, build.settings
+    token = request.cookies.get(COOKIE)
+    user = await session_user(rt, settings, token)
+    await end_session(rt, token)
+    if user is not None:
+        await write_audit(rt, AuditEvent("logout", "hoso_user", user.id, user.id, user.username,
+                                         client_address(request, settings), {"@via": "admin"}))
+    response = JSONResponse({"detail": "ok"})
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+async def change_password_endpoint(request: Request) -> Response:
+    from core.accounts import PermissionDenied, change_own_password
+    from core.users import UserError
+
+    build: "AdminBuild" = request.scope["hoso.admin"]
+    user = await admin_user(request)
+    lang = _lang(request)
+    if user is None:
+        return JSONResponse({"error": "Auth failed"}, status_code=401)
+    body = await _body(request)
+    current, new, confirm = (body.get("current_password"), body.get("new_password"),
+                             body.get("confirm_new_password"))
+    if not all(isinstance(v, str) and v for v in (current, new, confirm)):
+        return JSONResponse({"detail": message("login_fields", lang)}, status_code=422)
+    if new != confirm:
+        return JSONResponse({"detail": message("password_mismatch", lang)}, status_code=422)
+    try:
+        await change_own_password(build.rt, user.current.id, current, new, origin=user.origin)
+    except (PermissionDenied, UserError) as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+    await end_session(build.rt, request.cookies.get(COOKIE))
+    response = JSONResponse({"detail": "ok"})
+    response.delete_cookie(COOKIE, path="/")
+    return response

@@ -1,0 +1,288 @@
+"""hoso's own pages inside the admin (``/admin/hoso/...``), next to piccolo-admin's single-page app.
+
+* ``admin.js`` (loaded by the admin's index page) shows entity labels instead of table names in the sidebar and
+  headings, and adds a "history" link to a record's page;
+* ``labels/``: the labels it uses, in the user's language;
+* ``history/<table>/<id>``: a record's history (``RecordService.history``), its attachments with download
+  links, and the workflow steps the user may take now (links to the transition forms);
+* ``files/<attachment id>``: downloads one stored file version through ``RecordService.download``.
+
+Every page needs a live hoso session and shows only what the record service lets the user read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote as url_quote
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from admin.auth import AdminUser, admin_user
+from admin.messages import m
+from core.records.attachments import human_size
+from core.records.errors import NotFound, RecordError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from admin.app import AdminBuild
+
+__all__ = ["routes", "inject", "SCRIPT"]
+
+SCRIPT = r"""(function () {
+  var labels = null, asked = 0;
+  function load() {
+    var now = Date.now();
+    if (labels || now - asked < 500) return;
+    asked = now;
+    fetch('./hoso/labels/', {credentials: 'same-origin'})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (j) {
+        if (j) { labels = j; relabel(); } else { setTimeout(load, 1000); }  // not logged in yet
+      })
+      .catch(function () { setTimeout(load, 1000); });
+  }
+  function spaced(name) { return name.split('_').join(' '); }
+  function relabel() {
+    if (!labels) { load(); return; }
+    var tables = labels.tables;
+    document.querySelectorAll('.table_list li a span').forEach(function (el) {
+      var key = el.getAttribute('data-hoso-table') || el.textContent.trim().split(' ').join('_');
+      if (tables[key] && el.textContent !== tables[key]) {
+        el.setAttribute('data-hoso-table', key);
+        el.textContent = tables[key];
+      }
+    });
+    document.querySelectorAll('h1').forEach(function (el) {
+      if (el.children.length) return;
+      var text = el.textContent, lower = text.toLowerCase();
+      Object.keys(tables).forEach(function (name) {
+        var raw = spaced(name);
+        if (lower === raw || lower.endsWith(' ' + raw)) {
+          el.textContent = text.slice(0, text.length - raw.length) + tables[name];
+        }
+      });
+    });
+    var match = location.hash.match(/^#\/([^\/?]+)\/(\d+)\/?$/);
+    var old = document.getElementById('hoso-history-link');
+    if (match && tables[match[1]]) {
+      var href = './hoso/history/' + match[1] + '/' + match[2];
+      if (!old || old.getAttribute('href') !== href) {
+        if (old) old.remove();
+        var h1 = Array.prototype.find.call(document.querySelectorAll('h1'), function (h) {
+          return h.offsetParent !== null && !h.querySelector('a[href="#/"]');
+        });
+        if (h1) {
+          var a = document.createElement('a');
+          a.id = 'hoso-history-link';
+          a.href = href;
+          a.textContent = labels.history;
+          a.style.display = 'inline-block';
+          a.style.margin = '0 0 1em 0';
+          h1.insertAdjacentElement('afterend', a);
+        }
+      }
+    } else if (old) {
+      old.remove();
+    }
+  }
+  var style = document.createElement('style');
+  style.textContent = '.sidebar ul li a span, h1, select, option { text-transform: none !important; }\n' +
+    // units and accounts are managed with the hoso commands, not added from a form
+    'a.add[href="#/hoso_unit/add/"], a.add[href="#/hoso_user/add/"] { display: none; }';
+  document.head.appendChild(style);
+  new MutationObserver(function () { relabel(); })
+    .observe(document.documentElement, {subtree: true, childList: true, characterData: true});
+  window.addEventListener('hashchange', relabel);
+  load();
+})();
+"""
+
+
+def inject(template: str) -> str:
+    """piccolo-admin's index page with hoso's script."""
+    tag = '<script src="./hoso/admin.js" defer></script>'
+    return template.replace("</head>", f"  {tag}\n</head>", 1) if tag not in template else template
+
+
+def _build(request: Request) -> "AdminBuild":
+    return request.scope["hoso.admin"]
+
+
+def _prefix(request: Request) -> str:
+    return request.scope.get("root_path", "").rstrip("/")
+
+
+async def _page_user(request: Request) -> AdminUser | Response:
+    user = await admin_user(request)
+    if user is None:
+        lang = request.cookies.get("hoso_admin_lang") or _build(request).admin.default_language
+        return HTMLResponse(_page(m("login_needed", lang), f'<p><a href="{_prefix(request)}/#/login/">'
+                                  f'{html.escape(m("back", lang))}</a></p>'), status_code=401)
+    return user
+
+
+def _page(title: str, body: str) -> str:
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>" + html.escape(title) + "</title><style>"
+            "body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}"
+            "td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}"
+            "th{background:#f3f3f3}code{white-space:pre-wrap}</style></head><body><h1>" + html.escape(title)
+            + "</h1>" + body + "</body></html>")
+
+
+async def script(request: Request) -> Response:
+    return Response(SCRIPT, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
+async def labels(request: Request) -> Response:
+    user = await admin_user(request)
+    if user is None:
+        return JSONResponse({"error": "Auth failed"}, status_code=401)
+    build = _build(request)
+    tables = {s.tablename: label for s, label in build.table_labels(user.lang)
+              if build.cruds[s.tablename].may_read(user)}
+    return JSONResponse({"tables": tables, "history": m("history", user.lang)})
+
+
+async def download(request: Request) -> Response:
+    user = await _page_user(request)
+    if isinstance(user, Response):
+        return user
+    build = _build(request)
+    rows = await build.rt.db.fetch("SELECT entity, record_id, field, version FROM hoso_attachment WHERE id = {}",
+                                   request.path_params["attachment_id"])
+    if not rows or not build.rt.config.has_entity(rows[0]["entity"]):
+        return Response(m("not_found", user.lang), status_code=404, media_type="text/plain")
+    row = rows[0]
+    try:
+        info, chunks = await build.rt.records().download(row["entity"], row["record_id"], row["field"], user.ctx,
+                                                         version=row["version"])
+    except RecordError:
+        return Response(m("not_found", user.lang), status_code=404, media_type="text/plain")
+    disposition = f"attachment; filename*=UTF-8''{url_quote(info.filename)}"
+    return StreamingResponse(chunks, media_type=info.content_type,
+                             headers={"Content-Disposition": disposition, "Content-Length": str(info.size)})
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, dt.datetime):
+        return v.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(v, (list, dict)):
+        return json.dumps(v, ensure_ascii=False, default=str)
+    return "" if v is None else str(v)
+
+
+async def history_lookup(request: Request) -> Response:
+    user = await _page_user(request)
+    if isinstance(user, Response):
+        return user
+    build = _build(request)
+    lang = user.lang
+    table = request.query_params.get("table")
+    record = request.query_params.get("record")
+    specs = build.menu_tables(user)
+    error = ""
+    if table and record:
+        spec = next((s for s in specs if s.tablename == table and s.kind == "entity"), None)
+        if spec is not None:
+            from admin.forms import resolve_record
+
+            try:
+                record_id = await resolve_record(build, user, spec.entity, record)
+                return RedirectResponse(f"{_prefix(request)}/hoso/history/{spec.tablename}/{record_id}",
+                                        status_code=303)
+            except NotFound as exc:
+                error = f"<p><strong>{html.escape(str(exc))}</strong></p>"
+    options = "".join(f'<option value="{html.escape(s.tablename)}">{html.escape(s.entity.label.get(lang))}</option>'
+                      for s in specs if s.kind == "entity")
+    body = (error + f'<form method="get"><select name="table">{options}</select> '
+            f'<input name="record" placeholder="{html.escape(m("record", lang))}"> '
+            f'<button type="submit">OK</button></form>'
+            f'<p><a href="{_prefix(request)}/">{html.escape(m("back", lang))}</a></p>')
+    return HTMLResponse(_page(m("history", lang), body))
+
+
+async def history(request: Request) -> Response:
+    user = await _page_user(request)
+    if isinstance(user, Response):
+        return user
+    build = _build(request)
+    lang = user.lang
+    spec = build.tables.specs.get(request.path_params["table"])
+    record_id = request.path_params["row_id"]
+    if spec is None or spec.kind != "entity" or not user.may("read", spec.entity.name):
+        return HTMLResponse(_page(m("not_found", lang), ""), status_code=404)
+    entity = spec.entity
+    service = build.rt.records()
+    try:
+        record = await service.get(entity.name, record_id, user.ctx)
+        entries = await service.history(entity.name, record_id, user.ctx)
+        steps = await service.available_transitions(entity.name, record_id, user.ctx)
+    except NotFound:
+        return HTMLResponse(_page(m("not_found", lang), ""), status_code=404)
+    labels = {f.name: f.label.get(lang) for f in entity.fields}
+    key = entity.naming.field if entity.naming else entity.title_field
+    shown = record.get(key) if key else None
+    prefix = _prefix(request)
+    out = [f'<p><a href="{prefix}/#/{spec.tablename}/{record_id}/">{html.escape(m("back", lang))}</a></p>']
+    out.append(f"<h2>{html.escape(m('steps', lang))}</h2>")
+    forms = {f.name for f in build.forms if f.may(user)}
+    if steps:
+        items = []
+        for s in steps:
+            slug = f"{entity.name}-{s['name']}".replace("_", "-")
+            label = html.escape(s["label"])
+            items.append(f'<li><a href="{prefix}/#/forms/{slug}/">{label}</a></li>' if slug in forms
+                         else f"<li>{label}</li>")
+        out.append("<ul>" + "".join(items) + "</ul>")
+    else:
+        out.append(f"<p>{html.escape(m('no_steps', lang))}</p>")
+    attachments = [f for f in entity.column_fields if f.type == "attachment" and f.name in record]
+    files = []
+    for fd in attachments:
+        try:
+            files += [(fd, info) for info in await service.attachments(entity.name, record_id, fd.name, user.ctx)]
+        except RecordError:
+            pass
+    if files:
+        out.append(f"<h2>{html.escape(m('files', lang))}</h2><table><tr><th></th>"
+                   f"<th>{html.escape(m('file_version', lang))}</th><th>{html.escape(m('file_name', lang))}</th>"
+                   f"<th>{html.escape(m('file_size', lang))}</th><th>{html.escape(m('uploaded_at', lang))}</th></tr>")
+        for fd, info in files:
+            out.append(f"<tr><td>{html.escape(labels[fd.name])}</td><td>{info.version}</td>"
+                       f'<td><a href="{prefix}/hoso/files/{info.id}">{html.escape(info.filename)}</a></td>'
+                       f"<td>{human_size(info.size)}</td><td>{html.escape(_value(info.uploaded_at))}</td></tr>")
+        out.append("</table>")
+    out.append(f"<h2>{html.escape(m('history', lang))}</h2><table><tr><th>{html.escape(m('when', lang))}</th>"
+               f"<th>{html.escape(m('who', lang))}</th><th>{html.escape(m('what', lang))}</th>"
+               f"<th>{html.escape(m('changes', lang))}</th></tr>")
+    def shown_value(name: str, v: Any) -> str:
+        fd = entity.field(name) if entity.has_field(name) else None
+        if fd is not None and fd.list and v is not None:
+            options = {o.value: o.label.get(lang) for o in build.rt.config.choice_list(fd.list).options}
+            v = ", ".join(options.get(x, str(x)) for x in v) if isinstance(v, list) else options.get(v, v)
+        return _value(v)
+
+    for e in entries:
+        changes = "<br>".join(
+            f"{html.escape(labels.get(k, k))}: {html.escape(shown_value(k, b))} → {html.escape(shown_value(k, a))}"
+            for k, (b, a) in e["changes"].items())
+        action = e["action"] + (f" ({e['detail']['transition']})" if e["detail"].get("transition") else "")
+        out.append(f"<tr><td>{html.escape(_value(e['at']))}</td><td>{html.escape(_value(e['actor']))}</td>"
+                   f"<td>{html.escape(action)}</td><td>{changes}</td></tr>")
+    out.append("</table>")
+    title = m("history_of", lang, record=shown or f"#{record_id}")
+    return HTMLResponse(_page(title, "".join(out)))
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/hoso/admin.js", script, methods=["GET"]),
+        Route("/hoso/labels/", labels, methods=["GET"]),
+        Route("/hoso/files/{attachment_id:int}", download, methods=["GET"]),
+        Route("/hoso/history/", history_lookup, methods=["GET"]),
+        Route("/hoso/history/{table:str}/{row_id:int}", history, methods=["GET"]),
+    ]

@@ -1,0 +1,217 @@
+"""piccolo-admin, assembled for hoso: the hook points into piccolo-admin 1.14 / piccolo-api 1.11 live here.
+
+Hook points (``tests/admin/test_hook_points.py`` fails loudly when a pinned upgrade moves one):
+
+1. ``piccolo_admin.endpoints.AdminRouter.__init__`` builds each table's CRUD by the module-level name
+   ``PiccoloCRUD``. ``build_router`` swaps that name for a factory of ``admin.crud.ScopedCRUD`` while
+   ``create_admin`` runs (and ``AdminRouter`` for ``HosoAdminRouter``), under a lock, and checks afterwards
+   that every table got a ``ScopedCRUD``.
+2. ``AdminRouter`` mounts its private API at ``/api`` behind starlette's ``AuthenticationMiddleware``; its
+   ``backend`` is replaced by ``admin.auth.HosoAuthBackend`` (hoso's sessions).
+3. Routes are inserted in front of piccolo-admin's own: ``/public/login/`` and ``/public/logout/`` (hoso's
+   login), ``/api/change-password/`` (hoso's password rules), and hoso's pages under ``/hoso/``.
+4. ``HosoAdminRouter`` answers the table and form lists per user (``get_table_list``, ``get_table_list_grouped``,
+   ``get_forms``, ``get_grouped_forms``, ``get_single_form``, ``get_single_form_schema``,
+   ``post_single_form``): a user sees the entities their roles can read and the forms they may use.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+import piccolo_admin.endpoints as pae
+from piccolo.columns import Varchar
+from piccolo_admin.endpoints import (
+    FormConfigResponseModel,
+    GroupedFormsResponseModel,
+    GroupedTableNamesResponseModel,
+    TableConfig,
+)
+from piccolo_api.crud.endpoints import OrderBy
+from starlette.exceptions import HTTPException
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import Request
+from starlette.routing import Mount, Route
+
+from admin import pages
+from admin.auth import AdminUser, HosoAuthBackend, change_password_endpoint, login_endpoint, logout_endpoint
+from admin.crud import ScopedCRUD
+from admin.forms import form_configs
+from admin.media import StagedAttachments
+from admin.messages import m
+from admin.translations import translations
+
+if TYPE_CHECKING:  # pragma: no cover
+    from admin.app import AdminBuild
+
+__all__ = ["HookPointChanged", "HosoAdminRouter", "build_router", "HOOKED_CRUD_METHODS"]
+
+_LOCK = threading.Lock()
+# The PiccoloCRUD methods piccolo-admin's routes call, all overridden by ScopedCRUD.
+HOOKED_CRUD_METHODS = ("root", "get_all", "detail", "get_single", "get_ids", "get_count", "get_schema", "get_new",
+                       "get_references", "post_single", "patch_single", "put_single", "delete_single", "delete_all",
+                       "_apply_filters")
+
+
+class HookPointChanged(RuntimeError):
+    """piccolo-admin or piccolo-api no longer has the internals hoso hooks into: do not serve an unscoped admin."""
+
+
+def _user(request: Request) -> AdminUser:
+    user = request.scope.get("user")
+    if not isinstance(user, AdminUser):
+        raise HTTPException(status_code=401, detail="Auth failed")
+    return user
+
+
+class HosoAdminRouter(pae.AdminRouter):
+    """piccolo-admin's router whose table and form lists depend on the user."""
+
+    hoso_build: "AdminBuild"
+
+    def get_table_list(self, request: Request) -> list[str]:  # type: ignore[override]
+        return [s.tablename for s in self.hoso_build.menu_tables(_user(request))]
+
+    def get_table_list_grouped(self, request: Request) -> GroupedTableNamesResponseModel:  # type: ignore[override]
+        user = _user(request)
+        response = GroupedTableNamesResponseModel()
+        for group, specs in self.hoso_build.menu(user):
+            names = [s.tablename for s in specs]
+            if group is None:
+                response.ungrouped.extend(names)
+            else:
+                response.grouped.setdefault(group, []).extend(names)
+        return response
+
+    def _forms_for(self, user: AdminUser):
+        return [f for f in self.hoso_build.forms if f.may(user)]
+
+    def _form(self, user: AdminUser, slug: str):
+        form = next((f for f in self._forms_for(user) if f.name == slug), None)
+        if form is None:
+            raise HTTPException(status_code=404, detail="No such form found")
+        return form
+
+    @staticmethod
+    def _form_response(form, lang: str) -> FormConfigResponseModel:
+        return FormConfigResponseModel(name=form.label.get(lang), slug=form.name,
+                                       description=form.description.get(lang) if form.description else None)
+
+    def get_forms(self, request: Request) -> list[FormConfigResponseModel]:  # type: ignore[override]
+        user = _user(request)
+        return [self._form_response(f, user.lang) for f in self._forms_for(user)]
+
+    def get_grouped_forms(self, request: Request) -> GroupedFormsResponseModel:  # type: ignore[override]
+        user = _user(request)
+        response = GroupedFormsResponseModel()
+        for form in self._forms_for(user):
+            item = self._form_response(form, user.lang)
+            if form.group is None:
+                response.ungrouped.append(item)
+            else:
+                response.grouped.setdefault(form.group.get(user.lang), []).append(item)
+        return response
+
+    def get_single_form(self, request: Request, form_slug: str) -> FormConfigResponseModel:  # type: ignore[override]
+        user = _user(request)
+        return self._form_response(self._form(user, form_slug), user.lang)
+
+    def get_single_form_schema(self, request: Request, form_slug: str) -> dict[str, Any]:  # type: ignore[override]
+        user = _user(request)
+        return self._form(user, form_slug).model(user.lang).model_json_schema()
+
+    async def post_single_form(self, request: Request, form_slug: str) -> Any:
+        user = _user(request)
+        self._form(user, form_slug)  # 404 unless the user may use it
+        return await super().post_single_form(request, form_slug)
+
+
+def _table_configs(build: "AdminBuild") -> list[TableConfig]:
+    configs = []
+    for spec in build.tables.specs.values():
+        table = spec.table
+        media = [StagedAttachments(getattr(table, f.name),
+                                   spec.entity.attachment_limits(f.name)[0] if spec.kind == "entity" else None)
+                 for f in spec.fields if f.type == "attachment" and isinstance(getattr(table, f.name), Varchar)]
+        visible = [getattr(table, n) for n in spec.list_columns if hasattr(table, n)]
+        link = None
+        if spec.entity is not None and spec.kind == "entity":
+            title = spec.entity.title_field
+            if title and title in spec.list_columns and not hasattr(getattr(table, title), "_foreign_key_meta"):
+                link = getattr(table, title)
+        configs.append(TableConfig(
+            table_class=table,
+            visible_columns=[table._meta.primary_key, *visible] if visible and link is None else visible or None,
+            media_storage=media or None,
+            link_column=link,
+            order_by=[OrderBy(column=table._meta.primary_key, ascending=False)],
+        ))
+    return configs
+
+
+def build_router(build: "AdminBuild") -> HosoAdminRouter:
+    """piccolo-admin for ``build``, with every table's CRUD scoped (see the module docstring)."""
+    rt, settings, admin = build.rt, build.settings, build.admin
+    created: list[ScopedCRUD] = []
+
+    def crud_factory(table, **kwargs):
+        crud = ScopedCRUD(table, build=build, **kwargs)
+        created.append(crud)
+        return crud
+
+    table_configs = _table_configs(build)
+    with _LOCK:
+        if not hasattr(pae, "PiccoloCRUD") or not hasattr(pae, "AdminRouter"):
+            raise HookPointChanged("piccolo_admin.endpoints no longer names PiccoloCRUD and AdminRouter")
+        original_crud, original_router = pae.PiccoloCRUD, pae.AdminRouter
+        pae.PiccoloCRUD, pae.AdminRouter = crud_factory, HosoAdminRouter  # type: ignore[misc, assignment]
+        try:
+            router = pae.create_admin(
+                tables=table_configs,
+                forms=form_configs(build),
+                auth_table=rt.tables.system["user"],
+                session_table=rt.tables.system["session"],
+                session_expiry=settings.session_idle,
+                max_session_expiry=settings.session_max,
+                increase_expiry=None,
+                page_size=20,
+                read_only=False,
+                production=settings.secure_cookie,
+                site_name=admin.site_name.get(admin.default_language),
+                default_language_code=admin.default_language,
+                translations=translations(admin.default_language),
+                auto_include_related=False,
+                sidebar_links={m("history", admin.default_language): "./hoso/history/"},
+            )
+        finally:
+            pae.PiccoloCRUD, pae.AdminRouter = original_crud, original_router
+    if not isinstance(router, HosoAdminRouter):
+        raise HookPointChanged("create_admin no longer builds its router from piccolo_admin.endpoints.AdminRouter")
+    if len(created) != len(table_configs) or any(not isinstance(c, ScopedCRUD) for c in created):
+        raise HookPointChanged(f"piccolo-admin built {len(created)} scoped CRUDs for {len(table_configs)} tables: "
+                               "it no longer builds them by the name piccolo_admin.endpoints.PiccoloCRUD")
+    router.hoso_build = build
+    build.cruds = {c.spec.tablename: c for c in created}
+
+    # 2. hoso's sessions instead of piccolo_api's
+    private = None
+    for route in router.routes:
+        if isinstance(route, Mount) and route.path == "/api" and isinstance(route.app, AuthenticationMiddleware):
+            route.app.backend = HosoAuthBackend()
+            private = route.app.app
+    if private is None or not hasattr(private, "router"):
+        raise HookPointChanged("piccolo-admin no longer mounts its API at /api behind AuthenticationMiddleware")
+
+    # 3. hoso's login, logout, password change and pages, in front of piccolo-admin's own routes
+    front = [
+        Route("/public/login/", login_endpoint, methods=["POST"]),
+        Route("/public/login", login_endpoint, methods=["POST"]),
+        Route("/public/logout/", logout_endpoint, methods=["POST"]),
+        Route("/public/logout", logout_endpoint, methods=["POST"]),
+        *pages.routes(),
+    ]
+    router.router.routes[0:0] = front
+    private.router.routes.insert(0, Route("/change-password/", change_password_endpoint, methods=["POST"]))
+    router.template = pages.inject(router.template)
+    return router

@@ -1,0 +1,213 @@
+"""The admin in a real browser: Debian's chromium, headless, driven by Playwright.
+
+`make test` installs chromium from Debian's packages (/usr/bin/chromium); Playwright's own browsers are never
+downloaded. Screenshots are kept in test-artifacts/admin/ (git-ignored). Set HOSO_SKIP_BROWSER_TESTS=1 to skip
+these tests on a machine without chromium.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.admin.conftest import clone
+from tests.conftest import REPO
+from tests.web.conftest import PASSWORD
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = REPO / "test-artifacts" / "admin"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TIMEOUT_MS = 15000
+
+if os.environ.get("HOSO_SKIP_BROWSER_TESTS") == "1":
+    pytest.skip("HOSO_SKIP_BROWSER_TESTS=1", allow_module_level=True)
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]' installs playwright")
+
+
+@dataclass
+class Live:
+    url: str
+    seed: object
+    engine: str
+
+
+@pytest.fixture(scope="module")
+def live(prepared, tmp_path_factory):
+    """The application served by uvicorn on a free port, on a copy of the seeded database."""
+    import uvicorn
+
+    from core.runtime import Runtime
+    from core.web.app import create_app
+
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HOSO_ADMIN_RELOAD_SECONDS", "0")
+    with clone(prepared, tmp_path_factory.mktemp("live")) as url:
+        app = create_app(Runtime.create(prepared.config, url))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                               lifespan="on"))
+        thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+        try:
+            yield Live(f"http://127.0.0.1:{port}", prepared.seed, prepared.engine)
+        finally:
+            server.should_exit = True
+            thread.join(10)
+            mp.undo()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium, headless, with a fresh profile (Playwright gives every launch an empty user data dir)."""
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser, live, request):
+    """A page in a context of its own (no cookies or storage from other tests); a screenshot and the responses are
+    saved when the test fails."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="vi-VN")
+    context.set_default_timeout(TIMEOUT_MS)
+    pg = context.new_page()
+    pg.hoso_responses = []
+    pg.hoso_dialogs = []
+    pg.on("response", lambda r: pg.hoso_responses.append((r.status, r.url)))
+
+    def dialog(d):
+        pg.hoso_dialogs.append(d.message)
+        d.accept()
+
+    pg.on("dialog", dialog)
+    try:
+        yield pg
+    finally:
+        if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+            pg.screenshot(path=str(ARTIFACTS / f"{live.engine}-FAILED-{request.node.name}.png"), full_page=True)
+            (ARTIFACTS / f"{live.engine}-FAILED-{request.node.name}.log").write_text(
+                "\n".join(f"{status} {url}" for status, url in pg.hoso_responses) + "\n"
+                + "\n".join(f"dialog: {d}" for d in pg.hoso_dialogs), encoding="utf-8")
+        context.close()
+
+
+def shot(page, live, name: str) -> Path:
+    path = ARTIFACTS / f"{live.engine}-{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 1000
+    return path
+
+
+def login(page, live, username: str) -> None:
+    page.goto(f"{live.url}/admin")
+    page.wait_for_selector("[data-uitest=login_button]")
+    # the app's first requests (refused: not logged in) send it to the login page; let them all finish first
+    page.wait_for_load_state("networkidle")
+    assert "Tên đăng nhập" in page.inner_text("body")  # the Vietnamese interface is the default
+    page.fill("input[name=username]", username)
+    page.fill("input[type=password]", PASSWORD)
+    page.click("[data-uitest=login_button]")
+    page.wait_for_function("() => !location.hash.includes('login')")
+    page.wait_for_selector(".sidebar")
+    page.wait_for_load_state("networkidle")
+
+
+def rows_text(page) -> str:
+    page.wait_for_selector("text=/Đang hiển thị|Không có kết quả/i")
+    return page.inner_text("body")
+
+
+def test_centre_user_sees_only_its_province_cases(page, live):
+    seed = live.seed
+    login(page, live, "tt01.staff")
+    menu = page.locator(".table_list a").filter(has_text="Vụ việc trợ giúp pháp lý")
+    menu.get_by_text("Vụ việc trợ giúp pháp lý", exact=True).wait_for()  # the entity's label, not "case"
+    menu.get_by_text("Vụ việc trợ giúp pháp lý", exact=True).click()
+    page.wait_for_selector(f"text={seed.codes['ha_noi']}")
+    body = rows_text(page)
+    assert seed.codes["ha_noi"] in body and seed.codes["ha_noi_branch"] in body
+    assert seed.codes["ha_giang"] not in body and "Hoàng Văn Cường" not in body
+    assert "Trung tâm Trợ giúp pháp lý nhà nước Hà Nội" in body  # readable reference, not an id
+    assert "Đã tiếp nhận yêu cầu" in body  # the choice's label
+    shot(page, live, "centre-user-case-list")
+
+
+def test_centre_user_creates_a_case_and_sees_its_code(page, live):
+    login(page, live, "tt01.staff")
+    page.goto(f"{live.url}/admin/#/case/add/")
+    page.wait_for_selector("input[name=requester_name]")
+    page.locator(".key_search").first.locator("input[type=text]").click()
+    page.locator("#overlay input[type=search]").first.fill("Trung tâm Trợ giúp pháp lý nhà nước Hà Nội")
+    page.locator("#overlay .results_list a").get_by_text("Trung tâm Trợ giúp pháp lý nhà nước Hà Nội",
+                                                         exact=True).click()
+    page.fill("input[name=received_on]", "2025-05-06")
+    page.fill("input[name=requester_name]", "Đỗ Thị Duyên")
+    page.click("[data-uitest=beneficiary_groups_array_widget] [data-uitest=add_array_item_button]")
+    page.locator("[data-uitest=beneficiary_groups_array_widget] select").first.select_option("TE")
+    page.select_option("select[name=field_of_law]", "HNGD")
+    page.select_option("select[name=form_of_aid]", "TV")
+    shot(page, live, "centre-user-add-case-form")
+    page.click("[data-uitest=create_button]")
+    page.wait_for_selector("text=Successfully added row")
+    page.goto(f"{live.url}/admin/#/case/?__order=-id")
+    page.wait_for_selector("text=Đỗ Thị Duyên")
+    body = rows_text(page)
+    # the naming series gave the code: the centre's short code, form of aid TV, the next number in 2025
+    expected = live.seed.codes["ha_noi"].replace(".01.", ".02.")
+    assert expected.endswith(".TV.02.2025") and expected in body
+    shot(page, live, "centre-user-created-case-with-code")
+
+
+def test_out_of_scope_case_is_refused_by_url(page, live):
+    seed = live.seed
+    login(page, live, "tt01.staff")
+    page.goto(f"{live.url}/admin/#/case/{seed.cases['ha_giang']}/")
+    page.wait_for_function(
+        f"() => performance.getEntriesByType('resource').some(e => e.name.includes('/api/tables/case/"
+        f"{seed.cases['ha_giang']}/'))")
+    page.wait_for_timeout(500)
+    statuses = [s for s, url in page.hoso_responses if f"/api/tables/case/{seed.cases['ha_giang']}/" in url]
+    assert statuses and set(statuses) == {404}
+    assert "Page not found" in page.hoso_dialogs  # piccolo-admin says so, and goes back to its home page
+    body = page.inner_text("body")
+    assert seed.codes["ha_giang"] not in body and "Hoàng Văn Cường" not in body
+    shot(page, live, "centre-user-out-of-scope-case")
+
+
+def test_statistics_only_user_sees_no_case_rows(page, live):
+    seed = live.seed
+    login(page, live, "thong.ke")
+    page.wait_for_timeout(500)
+    assert "Vụ việc trợ giúp pháp lý" not in page.inner_text(".sidebar")
+    shot(page, live, "statistics-user-menu")
+    page.goto(f"{live.url}/admin/#/case/")
+    page.wait_for_function(
+        "() => performance.getEntriesByType('resource').some(e => e.name.includes('/api/tables/case/'))")
+    page.wait_for_timeout(1000)
+    statuses = {s for s, url in page.hoso_responses if "/api/tables/case/" in url}
+    assert statuses and statuses <= {404}
+    assert "Page not found" in page.hoso_dialogs
+    body = page.inner_text("body")
+    for key in seed.codes:
+        assert seed.codes[key] not in body
+    shot(page, live, "statistics-user-no-case-rows")
