@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from core.config import load_config
 from plugins.legal_aid.demo import DEMO_PASSWORD, DEMO_USERNAME, load_demo
 from tests.helpers import migrated_runtime
@@ -18,8 +20,10 @@ async def test_demo_loads_cases_once(reference_config_dir, database_url):
         cases = await rt.db.fetch('SELECT id, code, unit, received_on, status, form_of_aid, requester_name, '
                                   'sys_created_by FROM "case" ORDER BY id')
         assert len(cases) == 20
-        codes = [c["code"] for c in cases]
-        assert len(set(codes)) == 20 and all(code.startswith("TT-") for code in codes)
+        # Codes are unique within a centre, in the domain's format: TT.<form>.<nn>.<year>.
+        assert len({(c["unit"], c["code"]) for c in cases}) == 20
+        assert all(re.fullmatch(r"(TT|CN\d)\.(TV|TGTT|DDNTT)\.\d{2}\.20\d\d", c["code"]) for c in cases), \
+            [c["code"] for c in cases]
         assert {str(c["received_on"])[:4] for c in cases} <= {"2023", "2024", "2025"}
         assert len({c["unit"] for c in cases}) >= 3  # several centres
         assert {c["status"] for c in cases} == {"received"}
@@ -44,7 +48,7 @@ async def test_demo_loads_cases_once(reference_config_dir, database_url):
         await load_demo(rt, cases=3)
         assert await rt.db.fetchval('SELECT COUNT(*) AS n FROM "case"') == 23
         assert await rt.db.fetchval("SELECT COUNT(*) AS n FROM performer") == performers
-        codes = [r["code"] for r in await rt.db.fetch('SELECT code FROM "case"')]
+        codes = [(r["unit"], r["code"]) for r in await rt.db.fetch('SELECT unit, code FROM "case"')]
         assert len(set(codes)) == 23
     finally:
         await rt.db.close()
