@@ -26,7 +26,7 @@ from core.scope import Actor
 from core.web.auth import (
     COOKIE,
     CurrentUser,
-    authenticate,
+    audited_login,
     client_address,
     end_session,
     session_user,
@@ -183,23 +183,11 @@ async def login_endpoint(request: Request) -> Response:
     origin = client_address(request, settings)
     if not (isinstance(username, str) and isinstance(password, str) and username and password):
         return JSONResponse({"detail": message("login_fields", lang)}, status_code=422)
-    # The same throttle as POST /api/login: failed logins per username and per address, from the audit.
-    limit = getattr(settings, "login_max_failures", None)
-    if limit:
-        from core.users import recent_login_failures
-
-        by_user, by_origin = await recent_login_failures(rt, username, origin)
-        if by_user >= limit or by_origin >= 10 * limit:
-            await write_audit(rt, AuditEvent("login_failed", "hoso_user", None, None, username[:100], origin,
-                                             {"reason": "throttled", "@via": "admin"}))
-            return JSONResponse({"detail": message("too_many_logins", lang)}, status_code=429)
-    user, reason = await authenticate(rt, username, password)
+    user, outcome = await audited_login(rt, settings, username, password, origin, via="admin")
+    if outcome == "throttled":
+        return JSONResponse({"detail": message("too_many_logins", lang)}, status_code=429)
     if user is None:
-        await write_audit(rt, AuditEvent("login_failed", "hoso_user", None, None, username[:100], origin,
-                                         {"reason": reason, "@via": "admin"}))
         return JSONResponse({"detail": message("login_failed", lang)}, status_code=401)
-    await write_audit(rt, AuditEvent("login", "hoso_user", user.id, user.id, user.username, origin,
-                                     {"@via": "admin"}))
     token = await start_session(rt, settings, user.id)
     response = JSONResponse({"user": user.public()})
     _set_session_cookie(response, token, build)

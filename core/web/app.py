@@ -36,7 +36,7 @@ from core.web.auth import (
     COOKIE,
     CurrentUser,
     WebSettings,
-    authenticate,
+    audited_login,
     client_address,
     current_user,
     end_session,
@@ -191,25 +191,11 @@ async def _json_object(request: Request) -> dict:
 
 
 async def _login(request: Request, username: Any, password: Any) -> CurrentUser | None:
-    """Check the credentials, audit the attempt, and return the user (None when refused)."""
+    """Check the credentials (throttled and audited) and return the user; None when refused."""
     rt, settings = _rt(request), _settings(request)
-    origin = client_address(request, settings)
-    user, reason = None, "missing_credentials"
-    if isinstance(username, str) and username:
-        from core.users import recent_login_failures
-
-        by_user, by_origin = await recent_login_failures(rt, username, origin)
-        if by_user >= settings.login_max_failures or by_origin >= 10 * settings.login_max_failures:
-            await write_audit(rt, AuditEvent("login_failed", "hoso_user", None, None, username[:100], origin,
-                                             {"reason": "throttled"}))
-            raise ClientException(status_code=429, detail=msg("too_many_logins", request_lang(request)))
-    if isinstance(username, str) and isinstance(password, str) and username and password:
-        user, reason = await authenticate(rt, username, password)
-    if user is None:
-        actor = username[:100] if isinstance(username, str) else ""
-        await write_audit(rt, AuditEvent("login_failed", "hoso_user", None, None, actor, origin, {"reason": reason}))
-        return None
-    await write_audit(rt, AuditEvent("login", "hoso_user", user.id, user.id, user.username, origin))
+    user, outcome = await audited_login(rt, settings, username, password, client_address(request, settings))
+    if outcome == "throttled":
+        raise ClientException(status_code=429, detail=msg("too_many_logins", request_lang(request)))
     return user
 
 

@@ -217,3 +217,33 @@ def same_origin(connection: ASGIConnection) -> bool:
         return origin is None
     host = connection.headers.get("host")
     return bool(host) and urlparse(origin).netloc.lower() == host.lower()
+
+
+async def audited_login(rt: "Runtime", settings: WebSettings, username: Any, password: Any, origin: str,
+                        via: str | None = None) -> tuple[CurrentUser | None, str]:
+    """The one login check of the API and the admin: throttle, verify, audit.
+
+    Returns the user and "ok", or None and "throttled" (too many recent failures for this username or address;
+    answer 429) or "refused" (wrong credentials, locked or inactive account; answer 401 without saying which).
+    Every attempt is audited, with ``via`` naming the entry point when it is not the API.
+    """
+    from core.users import recent_login_failures
+
+    detail = {"@via": via} if via else {}
+    if isinstance(username, str) and username:
+        by_user, by_origin = await recent_login_failures(rt, username, origin)
+        limit = settings.login_max_failures
+        if by_user >= limit or by_origin >= 10 * limit:
+            await write_audit(rt, AuditEvent("login_failed", "hoso_user", None, None, username[:100], origin,
+                                             {"reason": "throttled", **detail}))
+            return None, "throttled"
+    user, reason = None, "missing_credentials"
+    if isinstance(username, str) and isinstance(password, str) and username and password:
+        user, reason = await authenticate(rt, username, password)
+    if user is None:
+        actor = username[:100] if isinstance(username, str) else ""
+        await write_audit(rt, AuditEvent("login_failed", "hoso_user", None, None, actor, origin,
+                                         {"reason": reason, **detail}))
+        return None, "refused"
+    await write_audit(rt, AuditEvent("login", "hoso_user", user.id, user.id, user.username, origin, detail))
+    return user, "ok"
