@@ -64,6 +64,7 @@ def _cell(v: Any) -> str:
     return "" if v is None else escape(str(v))
 
 
+# The overview below is shown to superusers only (national scope), so it reads without a scope predicate.
 async def entity_counts(rt: "Runtime") -> list[tuple[str, int]]:
     out = []
     for e in rt.config.entities:
@@ -115,8 +116,8 @@ async def home_page(rt: "Runtime", user: "CurrentUser") -> str:
         '<button type="submit" style="margin:0 0 0 .6rem">Đăng xuất</button></form></div></header>'
     )
     if not user.superuser:
-        main = ("<main><p>Vai trò của bạn chưa được cấp quyền xem hồ sơ. "
-                "Hãy liên hệ quản trị viên.</p></main>")
+        # Everyone else works in the admin, where every list is scoped to their units by the record service.
+        main = ('<main><p>Hồ sơ trong phạm vi đơn vị của bạn ở <a href="/admin/">trang quản trị</a>.</p></main>')
         return _page(TITLE, header + main)
     counts = "".join(f'<div class="count">{escape(label)}<b>{n}</b></div>' for label, n in await entity_counts(rt))
     headers, rows = await newest_cases(rt)
