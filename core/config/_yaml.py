@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -21,6 +22,19 @@ class YamlSyntaxError(Exception):
 class _Loader(yaml.SafeLoader):
     pass
 
+
+# Bounds that keep a hostile or broken file from exhausting time or memory: the reference configuration stays far
+# below them (its deepest file nests 7 levels; its largest holds about 2,000 values). A file at the values bound
+# takes about 5 s to read and validate here; long unit lists belong in CSV files.
+MAX_DEPTH = 64  # collections inside collections, counted through aliases too
+MAX_VALUES = 100_000  # keys, values and items of one file once every alias is expanded
+
+# The tags a configuration value may carry; anything else (``!!python/object``, ``!!binary``, ``!custom``)
+# would otherwise be built as something no schema expects, or be dropped without a word.
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map")}
+# What YAML allows in a stream (the spec's c-printable); the parsers refuse anything else without saying where.
+_NOT_PRINTABLE = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
+_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
 
 # libyaml's parser gives the same nodes and marks about ten times faster; files it refuses are parsed again by
 # the pure-Python parser, whose error messages are the ones users see.
@@ -45,6 +59,8 @@ def load_with_positions(
     followed by ``"<key>"``), and a list of duplicate keys as (path, position, key, position of the first
     occurrence). Raises YamlSyntaxError with the position of a syntax error.
     """
+    _check_characters(text)
+    _check_shape(text)
     try:
         node = _compose(text)
     except yaml.MarkedYAMLError as exc:
@@ -76,6 +92,86 @@ def load_with_positions(
         mark = exc.problem_mark
         raise YamlSyntaxError(f"YAML error: {exc.problem}", mark.line + 1, mark.column + 1) from None
     return data, positions, duplicates
+
+
+def _position_in(text: str, index: int) -> Position:
+    """The 1-based line and column of ``text[index]``, counting line breaks as YAML does."""
+    line, start = 1, 0
+    for m in _LINE_BREAK.finditer(text, 0, index):
+        line, start = line + 1, m.end()
+    return line, index - start + 1
+
+
+def _check_characters(text: str) -> None:
+    m = _NOT_PRINTABLE.search(text)
+    if m:
+        ch = m.group()
+        name = {"\x00": " (NUL)", "\x7f": " (DEL)", "\ufffe": " (a reversed byte-order mark)"}.get(ch, "")
+        raise YamlSyntaxError(f"YAML syntax error: found the control character U+{ord(ch):04X}{name}, which YAML "
+                              "files may not contain; delete it", *_position_in(text, m.start()))
+
+
+def _tag_name(tag: str) -> str:
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org,2002:") else tag
+
+
+def _check_shape(text: str) -> None:
+    """Refuse, before anything is built, values nested too deep, aliases that expand too far, and tags.
+
+    Reads the parser's event stream once (neither parser recurses, whatever the nesting), keeping for every
+    anchor the size and height of its value, so that an alias counts as the values it stands for. A syntax
+    error is left for the composer to report.
+    """
+    try:
+        events = yaml.parse(text, Loader=_FastLoader or _Loader)
+        # frames of the open collections: [values so far (itself included), height of its deepest child, anchor]
+        stack: list[list] = [[0, 0, None]]
+        anchors: dict[str, tuple[int, int]] = {}
+        total = 0
+        for ev in events:
+            tag = getattr(ev, "tag", None)
+            if tag is not None and tag not in _PLAIN_TAGS and not (tag == "!" and isinstance(ev, yaml.ScalarEvent)):
+                raise YamlSyntaxError(f"YAML error: the tag {_tag_name(tag)!r} is not allowed: configuration files "
+                                      "hold plain values (text, numbers, true/false, null, lists and mappings); "
+                                      "remove the tag", *_mark(ev))
+            if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                if len(stack) > MAX_DEPTH:
+                    raise YamlSyntaxError(f"YAML error: values are nested more than {MAX_DEPTH} levels deep here; "
+                                          "a configuration file needs far fewer", *_mark(ev))
+                stack.append([1, 0, ev.anchor])
+                continue
+            if isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                count, height, anchor = stack.pop()
+                size = (count, height + 1)
+                if anchor is not None:
+                    anchors[anchor] = size
+            elif isinstance(ev, yaml.ScalarEvent):
+                size = (1, 0)
+                if ev.anchor is not None:
+                    anchors[ev.anchor] = size
+            elif isinstance(ev, yaml.AliasEvent):
+                size = anchors.get(ev.anchor, (1, 0))  # an unknown anchor is the composer's error to report
+                if len(stack) - 1 + size[1] > MAX_DEPTH:
+                    raise YamlSyntaxError(f"YAML error: the alias *{ev.anchor} nests values more than {MAX_DEPTH} "
+                                          "levels deep", *_mark(ev))
+            else:
+                continue
+            top = stack[-1]
+            top[0] += size[0]
+            top[1] = max(top[1], size[1])
+            total += size[0] if not isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)) else 1
+            if total > MAX_VALUES:
+                what = (f"the alias *{ev.anchor} stands for {size[0]:,} values and makes the file hold" if
+                        isinstance(ev, yaml.AliasEvent) else "the file holds")
+                raise YamlSyntaxError(f"YAML error: {what} more than {MAX_VALUES:,} values (keys, values and "
+                                      "list items, with every alias expanded); split it or use fewer aliases",
+                                      *_mark(ev))
+    except yaml.YAMLError:
+        return
+
+
+def _mark(ev: yaml.Event) -> Position:
+    return ev.start_mark.line + 1, ev.start_mark.column + 1
 
 
 def _pos(node: yaml.Node) -> Position:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import errno
 import hashlib
 import io
 import json
 import os
 import re
+import stat
 import string
 from dataclasses import dataclass
 from functools import lru_cache
@@ -71,6 +73,9 @@ KINDS: dict[str, tuple[str, bool]] = {
     "modules": ("roles_config/modules.yaml", False),
     "calendar": ("forms_config/calendar.yaml", False),
 }
+
+# The largest configuration file read (YAML or CSV); the reference configuration's largest is 19 kB.
+MAX_FILE_BYTES = 4 * 2 ** 20
 
 # Types whose values are stored as text and whose length constraints make sense.
 TEXT_TYPES = {"text", "long_text", "citizen_id", "phone", "email", "choice"}
@@ -182,9 +187,14 @@ class _Loader:
     def _read(self, path: Path) -> bytes | None:
         rel = self._rel(path)
         try:
-            raw = path.read_bytes()
+            with path.open("rb") as fh:
+                raw = fh.read(MAX_FILE_BYTES + 1)
         except OSError as exc:
             self.issues.append(ConfigIssue(rel, 1, 1, "", f"cannot read file: {exc.strerror}"))
+            return None
+        if len(raw) > MAX_FILE_BYTES:
+            self.issues.append(ConfigIssue(rel, 1, 1, "", f"file is larger than {MAX_FILE_BYTES // 2 ** 20} MiB, the "
+                                           "most a configuration file may hold: split it into several files"))
             return None
         self.hasher.update(rel.encode() + b"\0" + raw + b"\0")
         return raw
@@ -312,13 +322,55 @@ class _Loader:
     def parse_kind(self, kind: str) -> list[_File]:
         where, many = KINDS[kind]
         target = self.root / where
+        if not _present(target):
+            return []  # every kind is optional
         if many:
             if not target.is_dir():
+                self.issues.append(ConfigIssue(self._rel(target), 1, 1, "", "expected a folder of .yaml files; "
+                                               + (_entry_problem(target) or "found a file")))
                 return []
-            paths = sorted(p for p in target.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+            try:
+                entries = sorted(p for p in target.iterdir() if p.suffix in (".yaml", ".yml"))
+            except OSError as exc:
+                self.issues.append(ConfigIssue(self._rel(target), 1, 1, "", f"cannot list the folder: {exc.strerror}"))
+                return []
         else:
-            paths = [target] if target.is_file() else []
+            entries = [target]
+        paths = []
+        for p in entries:
+            problem = _entry_problem(p)
+            if problem is None:
+                paths.append(p)
+            else:
+                # An entry that looks like a definition but cannot be read is an error, never silently skipped.
+                self.issues.append(ConfigIssue(self._rel(p), 1, 1, "", f"cannot read this entry: {problem}"))
+                self._mark_broken(kind, self._rel(p), None, "")
         return [f for f in (self.parse(p, kind) for p in paths) if f is not None]
+
+
+def _present(path: Path) -> bool:
+    """Whether anything (a file, a folder, even a broken link) is at ``path``."""
+    return path.is_symlink() or path.exists()
+
+
+def _entry_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a configuration file (None: it is a regular file, or a link to one)."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "it is a symbolic link that leads back to itself (a loop)"
+        if path.is_symlink():
+            try:
+                return f"it is a symbolic link to {os.readlink(path)!r}, which does not exist"
+            except OSError:
+                pass
+        return str(exc.strerror or exc)
+    if stat.S_ISDIR(st.st_mode):
+        return "it is a folder, not a file"
+    if not stat.S_ISREG(st.st_mode):
+        return "it is a special file (a device, pipe or socket), not a regular file"
+    return None
 
 
 def _a(word: str) -> str:
@@ -505,6 +557,8 @@ def _check_rules(f: "_File", path: tuple, rules: tuple[RuleDef, ...], entity: En
             f.error(path + (i, "field"), f"unknown field {r.field!r}{_did_you_mean(r.field, names)}")
 
 
+# The widest a naming placeholder may pad its value ({seq:06} pads to 6); a code is a few dozen characters.
+MAX_NAMING_WIDTH = 12
 _PLACEHOLDER = re.compile(r"^(?P<name>[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)?)(?::(?P<spec>0?\d+))?$")
 
 
@@ -528,6 +582,9 @@ def naming_placeholders(pattern: str) -> list[tuple[str, str | None]]:
         if not m:
             raise ValueError(f"placeholder {{{name}{':' + spec if spec else ''}}} is not of the form "
                              "{field}, {unit.code}, {seq:02} or {year}")
+        if m["spec"] and int(m["spec"]) > MAX_NAMING_WIDTH:
+            raise ValueError(f"placeholder {{{name}:{spec}}} pads to {int(spec):,} characters: a width of at most "
+                             f"{MAX_NAMING_WIDTH} is allowed, such as {{seq:06}}")
         out.append((m["name"], m["spec"]))
     return out
 
@@ -702,6 +759,36 @@ class _Checker:
         return None
 
 
+def _table_clashes(entities: dict[str, EntityDef], files: dict[str, _File]) -> set[str]:
+    """Report every table claimed by two entities; return the entities that lose their claim.
+
+    A table named in a ``table:`` key loses to one that an entity (or its child table) is called by default,
+    because the explicit name is the one somebody chose; otherwise the claim read later loses. The message is
+    given where the losing claim is made and names where the other one is.
+    """
+    claims: dict[str, list[tuple[bool, int, str, tuple, bool, str | None]]] = {}
+    for order, (name, e) in enumerate(entities.items()):
+        explicit = "table" in files[name].data
+        claims.setdefault(e.table, []).append((explicit, order, name, ("table",) if explicit else ("entity",),
+                                               False, None))
+        for c in e.child_tables:
+            claims.setdefault(e.child_table_name(c.name), []).append((explicit, order, name, ("fields", c.name),
+                                                                      True, c.name))
+    losers: set[str] = set()
+    for table, claimants in claims.items():
+        if len(claimants) < 2:
+            continue
+        winner, *others = sorted(claimants)
+        wf = files[winner[2]]
+        line, _col = position_of(wf.positions, winner[3], key=winner[4])
+        first = f"entity {winner[2]!r} ({wf.rel}:{line})"
+        for _explicit, _order, name, path, key, child in others:
+            what = f"the table of child table {child!r}, {table!r}," if child else f"table {table!r}"
+            files[name].error(path, f"{what} is already used by {first}", key=key)
+            losers.add(name)
+    return losers
+
+
 def _coerce_bound(t: str, v: Any):
     if t == "integer":
         if isinstance(v, bool) or not isinstance(v, int):
@@ -758,12 +845,18 @@ def _read_units(loader: _Loader, hf: _File, hierarchy_types: set[str]) -> list[U
     base = (loader.root / "roles_config").resolve()
     for i, ref in enumerate(hf.data.get("units", ())):
         rel_name = ref["file"]
-        path = (base / rel_name).resolve()
+        try:
+            path = (base / rel_name).resolve()
+        except (OSError, RuntimeError):  # a symbolic link loop (RuntimeError before Python 3.13)
+            path = base / rel_name
         if not path.is_relative_to(base):
             hf.error(("units", i, "file"), f"expected a file inside roles_config/; found {rel_name!r}")
             continue
-        if not path.is_file():
+        if not _present(path):
             hf.error(("units", i, "file"), f"file not found: roles_config/{rel_name}")
+            continue
+        if (problem := _entry_problem(path)) is not None:
+            hf.error(("units", i, "file"), f"cannot read roles_config/{rel_name}: {problem}")
             continue
         # rows: (values, ok, where) where ``where(column, message)`` makes an issue at that row's column
         rows: list[tuple[dict, bool, Callable[[str, str], ConfigIssue]]] = []
@@ -809,7 +902,35 @@ def _read_units(loader: _Loader, hf: _File, hierarchy_types: set[str]) -> list[U
         if u.parent_code and u.parent_code not in seen:
             loader.issues.append(where("parent_code", f"unit {u.code!r} names unknown parent {u.parent_code!r}"
                                        f"{_did_you_mean(u.parent_code, seen)}"))
+    _check_unit_cycles(loader, units)
     return [u for u, _where in units]
+
+
+def _check_unit_cycles(loader: _Loader, units: list[tuple[UnitRow, Callable[..., ConfigIssue]]]) -> None:
+    """Report every loop of parents (a unit under itself, two units under each other, a root under its child):
+    the tree could never be built, and nothing would be left to say which unit is on top."""
+    order = {u.code: i for i, (u, _where) in enumerate(units)}
+    parent = {u.code: u.parent_code for u, _where in units if u.parent_code in order}
+    done: set[str] = set()
+    for u, _where in units:
+        chain: list[str] = []
+        code = u.code
+        while code is not None and code not in done and code not in chain:
+            chain.append(code)
+            code = parent.get(code)
+        done.update(chain)
+        if code is None or code not in chain:
+            continue
+        loop = chain[chain.index(code):]
+        first = min(loop, key=order.__getitem__)  # reported at the loop's first row in file order
+        loop = loop[loop.index(first):] + loop[:loop.index(first)]
+        where = units[order[first]][1]
+        if len(loop) == 1:
+            msg = f"unit {first!r} names itself as its parent"
+        else:
+            msg = (f"unit {first!r} is under itself: {' -> '.join(loop + [first])} (each unit, then its parent); "
+                   "change the parent_code of one of them")
+        loader.issues.append(where("parent_code", msg))
 
 
 _UNIT_COLUMNS = ("code", "name_vi", "name_en", "type", "parent_code", "valid_from", "short_code")
@@ -924,30 +1045,21 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
     # Entities
     entities: dict[str, EntityDef] = {}
     entity_files: dict[str, _File] = {}
-    tables: dict[str, str] = {}
     for f in files["entity"]:
         e = _entity(f)
         if e.name in entities:
             f.error(("entity",), f"entity {e.name!r} is already defined in {entities[e.name].source}")
             continue
-        if e.table in tables or e.table.startswith("hoso_"):
-            why = (f"table {e.table!r} is already used by entity {tables[e.table]!r}" if e.table in tables
-                   else f"table names starting with 'hoso_' are reserved for the system; found {e.table!r}")
-            f.error(("table",) if "table" in f.data else ("entity",), why)
+        if e.table.startswith("hoso_"):
+            f.error(("table",) if "table" in f.data else ("entity",),
+                    f"table names starting with 'hoso_' are reserved for the system; found {e.table!r}")
             loader.broken.setdefault("entity", set()).add(e.name)  # no "unknown entity" errors elsewhere
             continue
-        clash = [c for c in e.child_tables if e.child_table_name(c.name) in tables]
-        for c in clash:
-            f.error(("fields", c.name), f"the table of child table {c.name!r}, {e.child_table_name(c.name)!r}, "
-                    f"is already used by entity {tables[e.child_table_name(c.name)]!r}", key=True)
-        if clash:
-            loader.broken.setdefault("entity", set()).add(e.name)
-            continue
-        tables[e.table] = e.name
-        for child in e.child_tables:
-            tables[e.child_table_name(child.name)] = e.name
         entities[e.name] = e
         entity_files[e.name] = f
+    for name in _table_clashes(entities, entity_files):
+        del entities[name]
+        loader.broken.setdefault("entity", set()).add(name)
     for name, e in entities.items():
         checker.entity(entity_files[name], e, lists, entities)
 
