@@ -276,8 +276,13 @@ def test_modules(config):
     modules = {m.name: m for m in config.modules}
     assert set(modules) == {"legal_aid.hotline", "legal_aid.population_lookup", "legal_aid.vneid",
                             "legal_aid.quality"}
-    assert set(modules["legal_aid.hotline"].enabled_for) == {"STP-11", "STP-10"}
-    codes = {u.code for u in config.hierarchy.units}
+    # Lào Cai's department (STP-10) was recoded by the 2025 merger: the module names it by its current code.
+    assert set(modules["legal_aid.hotline"].enabled_for) == {"STP-11", "STP-2025-15"}
+    from core.restructure.changeset import load_restructuring
+
+    merger = load_restructuring(Path(config.root) / "roles_config/restructurings/2025-07-01-provinces.yaml")
+    codes = {u.code for u in config.hierarchy.units} | {op.body["code"] for op in merger.operations
+                                                       if op.kind in ("create", "rename") and "code" in op.body}
     for m in modules.values():
         assert set(m.enabled_for) <= codes, m.name
 

@@ -170,6 +170,33 @@ class _Loader:
         # a second time as "unknown"; and the files whose names could not be made out at all.
         self.broken: dict[str, set[str]] = {}
         self.broken_unnamed: dict[str, list[str]] = {}
+        # Every unit code the unit files name (rows with errors included), and the codes restructurings give.
+        self.unit_codes: set[str] = set()
+        self._restructured: set[str] | None = None
+        self.units_complete = not _present(root / KINDS["hierarchy"][0])  # until the unit files are read
+
+    def restructured_codes(self) -> set[str]:
+        """Codes that the change sets in roles_config/restructurings/ create or recode units to.
+
+        Read only when a reference is not a unit of the unit files, so a normal start reads no change set; a
+        change set with errors adds nothing here (``hoso restructure plan`` reports them).
+        """
+        if self._restructured is None:
+            from core.restructure.changeset import RestructureErrors, load_restructuring
+
+            self._restructured = set()
+            folder = self.root / "roles_config" / "restructurings"
+            for path in sorted(folder.glob("*.y*ml")) if folder.is_dir() else ():
+                if _entry_problem(path) is not None:
+                    continue
+                try:
+                    cs = load_restructuring(path, self.root)
+                except RestructureErrors:
+                    continue
+                for op in cs.operations:
+                    if op.kind in ("create", "rename") and "code" in op.body:
+                        self._restructured.add(op.body["code"])
+        return self._restructured
 
     def _mark_broken(self, kind: str, rel: str, data: Any, text: str) -> None:
         names = _declared_names(kind, data, text)
@@ -759,6 +786,21 @@ class _Checker:
         return None
 
 
+def _check_module_units(loader: _Loader, f: _File, module: str, codes: Iterable[str],
+                        hierarchy: HierarchyDef | None) -> None:
+    """A module is switched on for units that exist: in the unit files, or given a code by a restructuring."""
+    if not loader.units_complete:
+        return  # the errors of the hierarchy or its unit files are reported; not every unit is known
+    for j, code in enumerate(codes):
+        if code in loader.unit_codes or code in loader.restructured_codes():
+            continue
+        known = sorted(loader.unit_codes | loader.restructured_codes())
+        f.error(("modules", module, "enabled_for", j),
+                f"unknown unit {code!r}{_did_you_mean(code, known)}: expected the code of a unit of the "
+                "hierarchy's unit files, or one given by a restructuring in roles_config/restructurings/"
+                if known else f"unknown unit {code!r}: no units are defined (roles_config/hierarchy.yaml)")
+
+
 def _table_clashes(entities: dict[str, EntityDef], files: dict[str, _File]) -> set[str]:
     """Report every table claimed by two entities; return the entities that lose their claim.
 
@@ -877,6 +919,7 @@ def _read_units(loader: _Loader, hf: _File, hierarchy_types: set[str]) -> list[U
                 continue
             first = where("code", "")
             seen[code] = f"{first.file}:{first.line}"
+            loader.unit_codes.add(code)
             try:
                 valid_from = dt.date.fromisoformat(u["valid_from"]) if u.get("valid_from") else None
             except ValueError:
@@ -1193,7 +1236,9 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
             if t["level"] not in d["levels"]:
                 f.error(("unit_types", tname, "level"), f"unknown level {t['level']!r}"
                         f"{_did_you_mean(t['level'], d['levels'])}; levels: {', '.join(d['levels'])}")
+        before = len(loader.issues)
         units = _read_units(loader, f, set(d["unit_types"]))
+        loader.units_complete = len(loader.issues) == before
         hierarchy = HierarchyDef(tuple(d["levels"]),
                                  tuple(UnitTypeDef(n, t["level"], _label(t["label"])) for n, t in d["unit_types"].items()),
                                  tuple(units))
@@ -1242,6 +1287,7 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
     modules = []
     for f in files["modules"]:
         for name, m in f.data["modules"].items():
+            _check_module_units(loader, f, name, m.get("enabled_for", ()), hierarchy)
             modules.append(ModuleDef(name, _label(m["label"]), tuple(m.get("enabled_for", ()))))
 
     if loader.issues:

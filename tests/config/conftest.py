@@ -139,7 +139,7 @@ grants:
 
 MODULES = """\
 modules:
-  legal_aid.hotline: {label: {vi: Tổng đài}, enabled_for: ["province:11"]}
+  legal_aid.hotline: {label: {vi: Tổng đài}, enabled_for: [HN]}
 """
 
 BASE: dict[str, str] = {

@@ -303,3 +303,53 @@ def test_non_utf8_bytes_are_located(cfg):
     issue = cfg.one_error({FORM: raw})
     assert (issue.file, issue.line, issue.column) == (FORM, len(cfg.BASE[FORM].splitlines()) + 1, 4)
     assert "not valid UTF-8" in issue.message
+
+
+# -- units named by modules.yaml -----------------------------------------------------------------------------
+
+MODULES = "roles_config/modules.yaml"
+RESTRUCTURING = """\
+restructuring: 2025-07-01-test
+effective: 2025-07-01
+label: {vi: Sắp xếp}
+operations:
+  - create: {code: HN.NEW, name_vi: Trung tâm mới, type: legal_aid_centre, parent: HN}
+  - rename: {unit: HN.TT, code: HN.TT2}
+"""
+
+
+def test_module_for_a_unit_that_does_not_exist(cfg):
+    text = "modules:\n  legal_aid.hotline:\n    label: {vi: Tổng đài}\n    enabled_for: [HN, HN.T, NOWHERE]\n"
+    issues = cfg.errors({MODULES: text})
+    assert [(i.file, i.line, i.column, i.path) for i in issues] == [
+        (MODULES, 4, text.splitlines()[3].index("HN.T,") + 1, "modules.legal_aid.hotline.enabled_for[1]"),
+        (MODULES, 4, text.splitlines()[3].index("NOWHERE") + 1, "modules.legal_aid.hotline.enabled_for[2]")]
+    assert issues[0].message.startswith("unknown unit 'HN.T' (did you mean 'HN.TT'?): expected the code of a unit")
+    assert issues[1].message.startswith("unknown unit 'NOWHERE': expected")
+
+
+def test_module_for_units_given_codes_by_a_restructuring(cfg):
+    text = "modules:\n  legal_aid.hotline: {label: {vi: Tổng đài}, enabled_for: [HN.TT, HN.TT2, HN.NEW]}\n"
+    config = cfg.load({MODULES: text, "roles_config/restructurings/2025-07-01-test.yaml": RESTRUCTURING})
+    assert config.modules[0].enabled_for == ("HN.TT", "HN.TT2", "HN.NEW")
+    # without the change set those codes name nothing
+    issues = cfg.errors({MODULES: text})
+    assert [i.path for i in issues] == ["modules.legal_aid.hotline.enabled_for[1]",
+                                        "modules.legal_aid.hotline.enabled_for[2]"]
+
+
+def test_module_check_is_quiet_when_the_hierarchy_is_broken(cfg):
+    issues = cfg.errors({HIERARCHY: cfg.edit(HIERARCHY, "levels: [", "levels: {")})
+    assert [i.file for i in issues] == [HIERARCHY]
+
+
+def test_module_codes_of_rows_with_errors_are_not_reported_again(cfg):
+    issue = cfg.one_error({UNITS: cfg.edit(UNITS, "HN,Sở Tư pháp Hà Nội,,provincial_department",
+                                           "HN,Sở Tư pháp Hà Nội,,provincial_dept")})
+    assert (issue.file, issue.path) == (UNITS, "type")
+
+
+def test_the_reference_modules_name_current_units(reference_config_dir):
+    config = load_config(reference_config_dir)
+    hotline = next(m for m in config.modules if m.name == "legal_aid.hotline")
+    assert "STP-2025-15" in hotline.enabled_for and "STP-10" not in hotline.enabled_for

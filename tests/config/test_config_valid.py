@@ -145,7 +145,7 @@ def test_hierarchy_units_roles_modules(config):
     assert role.grants[0] == GrantDef("case", ("read", "create", "update", "transition:accept"), "subtree",
                                       ("fee",), ("code",))
     assert role.grants[1].scope == "national"
-    assert config.modules == (ModuleDef("legal_aid.hotline", Label("Tổng đài"), ("province:11",)),)
+    assert config.modules == (ModuleDef("legal_aid.hotline", Label("Tổng đài"), ("HN",)),)
 
 
 def test_everything_is_frozen(config):
@@ -186,6 +186,7 @@ def test_yml_extension_and_units_yaml(cfg):
         "roles_config/hierarchy.yaml": cfg.edit("roles_config/hierarchy.yaml", "units/units.csv", "units/more.yaml"),
         "roles_config/units/more.yaml": "units:\n  - {code: A, name_vi: Một, type: ministry_department, "
                                         "valid_from: 2020-01-02}\n",
+        "roles_config/modules.yaml": cfg.edit("roles_config/modules.yaml", "[HN]", "[A]"),  # HN is gone
     })
     assert [f.name for f in config.forms] == ["case_intake", "short"]
     assert config.hierarchy.units == (UnitRow("A", "Một", "ministry_department", valid_from=dt.date(2020, 1, 2)),)
