@@ -7,6 +7,7 @@ references between files are checked last. All problems of a run are collected a
 
 from __future__ import annotations
 
+import copy
 import csv
 import datetime as dt
 import errno
@@ -143,17 +144,100 @@ def _validators(extra_types: tuple[str, ...] = ()) -> dict[str, jsonschema.proto
 
 
 class _File:
-    """One parsed configuration file, and a way to report problems at its positions."""
+    """One parsed configuration file, and a way to report problems at its positions.
 
-    def __init__(self, loader: "_Loader", rel: str, data: Any, positions: dict):
+    A ``partial`` file is what is left of a file with schema errors once the parts in error are cut out: it is
+    checked like any file, so that its other mistakes are reported in the same run, but what it defines is not
+    used. Paths given to ``error`` are in the cut data; ``kept`` maps them back to the file's list positions,
+    and messages that quote a name from a part cut out are not reported (they would only repeat the cut).
+    """
+
+    def __init__(self, loader: "_Loader", rel: str, data: Any, positions: dict, *, partial: bool = False,
+                 kept: dict[tuple, list[int]] | None = None, cut_names: set[str] | None = None):
         self.loader = loader
         self.rel = rel
         self.data = data
         self.positions = positions
+        self.partial = partial
+        self.kept = kept or {}
+        self.cut_names = cut_names or set()
+
+    def original_path(self, path: Iterable) -> tuple:
+        out: tuple = ()
+        for p in path:
+            out += (self.kept[out][p] if isinstance(p, int) and out in self.kept else p,)
+        return out
 
     def error(self, path: tuple, message: str, *, key: bool = False) -> None:
+        if self.cut_names and any(repr(n) in message for n in self.cut_names):
+            return
+        path = self.original_path(path)
         line, col = position_of(self.positions, path, key=key)
         self.loader.issues.append(ConfigIssue(self.rel, line, col, _path_str(path), message))
+
+    def valid_part(self, validator: jsonschema.protocols.Validator) -> "_File | None":
+        """The file with every part in error cut out, as a partial file; None when nothing sensible is left."""
+        data = copy.deepcopy(self.data)
+        cut = _File(self.loader, self.rel, data, self.positions, partial=True)
+        for _round in range(_MAX_CUT_ROUNDS):
+            errors = list(validator.iter_errors(data))
+            if not errors:
+                return cut
+            targets = {t for err in errors for t in _cut_targets(err)}
+            if () in targets:
+                return None  # the file as a whole is in error
+            # Deepest and last first, so that cutting an item does not move the others still to be cut.
+            for target in sorted(targets, key=lambda t: [(isinstance(p, str), p) for p in t], reverse=True):
+                if any(target[:n] in targets for n in range(1, len(target))):
+                    continue  # inside a part cut anyway
+                cut.cut(target)
+        return None
+
+    def cut(self, path: tuple) -> None:
+        parent = self.data
+        for p in path[:-1]:
+            parent = parent[p]
+        last = path[-1]
+        if isinstance(parent, list):
+            orig = self.original_path(path[:-1])
+            self.kept.setdefault(orig, list(range(len(parent)))).pop(last)
+            if isinstance(last, int):
+                self.cut_names.update(_names_in(parent.pop(last)))
+        elif isinstance(parent, dict) and last in parent:
+            self.cut_names.add(str(last))
+            self.cut_names.update(_names_in(parent.pop(last)))
+
+
+# A file whose errors take more rounds of cutting than this is not checked further (its errors are reported).
+_MAX_CUT_ROUNDS = 20
+
+
+def _cut_targets(err: jsonschema.ValidationError) -> list[tuple]:
+    """The parts of the data to cut out so that ``err`` goes away."""
+    path = tuple(err.absolute_path)
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        return [path + (k,) for k in err.instance if k not in err.schema.get("properties", {})]
+    if "propertyNames" in err.absolute_schema_path and isinstance(err.instance, str):
+        return [path + (err.instance,)]
+    if err.validator == "uniqueItems" and isinstance(err.instance, list):
+        return [path + (j,) for j, item in enumerate(err.instance) if item in err.instance[:j]]
+    return [path]
+
+
+def _names_in(value: Any) -> set[str]:
+    """The keys and text values in ``value``: what a check of the rest might mention by name."""
+    out: set[str] = set()
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            out.update(map(str, v))
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+        elif isinstance(v, str):
+            out.add(v)
+    return out
 
 
 class _Loader:
@@ -232,7 +316,9 @@ class _Loader:
         except ValueError:
             return str(path)
 
-    def parse(self, path: Path, kind: str) -> _File | None:
+    def parse(self, path: Path, kind: str, *, partial: bool = False) -> _File | None:
+        """The file read, parsed and validated; None if it has errors, unless ``partial`` asks for its valid part
+        (a ``_File`` with ``partial`` set) so that its other mistakes can be found too."""
         raw = self._read(path)
         rel = self._rel(path)
         if raw is None:
@@ -264,7 +350,7 @@ class _Loader:
         self._validate(f, kind)
         if len(self.issues) > before:
             self._mark_broken(kind, rel, data, text)
-            return None
+            return f.valid_part(_validators(self.extra_types)[kind]) if partial else None
         return f
 
     def _validate(self, f: _File, kind: str) -> None:
@@ -372,7 +458,7 @@ class _Loader:
                 # An entry that looks like a definition but cannot be read is an error, never silently skipped.
                 self.issues.append(ConfigIssue(self._rel(p), 1, 1, "", f"cannot read this entry: {problem}"))
                 self._mark_broken(kind, self._rel(p), None, "")
-        return [f for f in (self.parse(p, kind) for p in paths) if f is not None]
+        return [f for f in (self.parse(p, kind, partial=True) for p in paths) if f is not None]
 
 
 def _present(path: Path) -> bool:
@@ -1081,6 +1167,8 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
             for j, v in enumerate(values):
                 if values.index(v) != j:
                     f.error(("lists", name, "options", j, "value"), f"duplicate option value {v!r}")
+            if f.partial:
+                continue  # checked, not used
             lists[name] = ChoiceList(name, _label(d.get("label")),
                                      tuple(ChoiceOption(o["value"], Label(o["vi"], o.get("en")), o.get("retired", False))
                                            for o in d["options"]))
@@ -1088,6 +1176,7 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
     # Entities
     entities: dict[str, EntityDef] = {}
     entity_files: dict[str, _File] = {}
+    partial_entities: list[tuple[_File, EntityDef]] = []
     for f in files["entity"]:
         e = _entity(f)
         if e.name in entities:
@@ -1098,6 +1187,9 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
                     f"table names starting with 'hoso_' are reserved for the system; found {e.table!r}")
             loader.broken.setdefault("entity", set()).add(e.name)  # no "unknown entity" errors elsewhere
             continue
+        if f.partial:
+            partial_entities.append((f, e))
+            continue
         entities[e.name] = e
         entity_files[e.name] = f
     for name in _table_clashes(entities, entity_files):
@@ -1105,6 +1197,8 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
         loader.broken.setdefault("entity", set()).add(name)
     for name, e in entities.items():
         checker.entity(entity_files[name], e, lists, entities)
+    for f, e in partial_entities:
+        checker.entity(f, e, lists, entities)
 
     # Forms
     forms: list[FormDef] = []
@@ -1114,7 +1208,8 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
         if d["form"] in seen_forms:
             f.error(("form",), f"form {d['form']!r} is already defined in {seen_forms[d['form']]}")
             continue
-        seen_forms[d["form"]] = f.rel
+        if not f.partial:
+            seen_forms[d["form"]] = f.rel
         e = checker.entity_ref(f, ("entity",), d["entity"], entities)
         refs = [(("sections", i, "fields", j), name)
                 for i, s in enumerate(d["sections"]) for j, name in enumerate(s["fields"])]
@@ -1144,7 +1239,8 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
                     f.error(("fields", o.name, "visible_if"), f"field {o.name!r} is required by entity {e.name!r}, "
                             "so it cannot be hidden by a condition")
             _check_rules(f, ("rules",), rules, e, lists)
-        forms.append(FormDef(d["form"], d["entity"], _label(d["label"]),
+        if not f.partial:
+            forms.append(FormDef(d["form"], d["entity"], _label(d["label"]),
                              tuple(FormSection(_label(s["title"]), tuple(s["fields"]), s.get("visible_if"))
                                    for s in d["sections"]),
                              options, rules, source=f.rel))
@@ -1157,7 +1253,8 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
         if d["workflow"] in seen_workflows:
             f.error(("workflow",), f"workflow {d['workflow']!r} is already defined in {seen_workflows[d['workflow']]}")
             continue
-        seen_workflows[d["workflow"]] = f.rel
+        if not f.partial:
+            seen_workflows[d["workflow"]] = f.rel
         e = checker.entity_ref(f, ("entity",), d["entity"], entities)
         states = d["states"]
         if e is not None:
@@ -1210,7 +1307,8 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
                     f.error(("deadlines", state, "from_field"), f"expected a date field; {dd['from_field']!r} is "
                             f"{_an(e.field(dd['from_field']).type)} field")
             deadlines.append(DeadlineDef(state, dd["within"], dd["from_field"], _label(dd.get("label"))))
-        workflows.append(WorkflowDef(d["workflow"], d["entity"], d["state_field"], d["initial"], tuple(states),
+        if not f.partial:
+            workflows.append(WorkflowDef(d["workflow"], d["entity"], d["state_field"], d["initial"], tuple(states),
                                      tuple(transitions), _label(d.get("label")), tuple(deadlines), source=f.rel))
 
     # Reports
@@ -1221,11 +1319,13 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
         if d["report"] in seen_reports:
             f.error(("report",), f"report {d['report']!r} is already defined in {seen_reports[d['report']]}")
             continue
-        seen_reports[d["report"]] = f.rel
+        if not f.partial:
+            seen_reports[d["report"]] = f.rel
         e = checker.entity_ref(f, ("entity",), d["entity"], entities)
         refs = [((key, j), n) for key in ("rows", "columns", "filters") for j, n in enumerate(d.get(key, ()))]
         checker.fields_exist(f, e, d["entity"], refs, "report")
-        reports.append(ReportDef(d["report"], d["entity"], _label(d["label"]), tuple(d["rows"]),
+        if not f.partial:
+            reports.append(ReportDef(d["report"], d["entity"], _label(d["label"]), tuple(d["rows"]),
                                  tuple(d.get("columns", ())), tuple(d.get("filters", ())), source=f.rel))
 
     # Hierarchy and units
@@ -1238,8 +1338,9 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
                         f"{_did_you_mean(t['level'], d['levels'])}; levels: {', '.join(d['levels'])}")
         before = len(loader.issues)
         units = _read_units(loader, f, set(d["unit_types"]))
-        loader.units_complete = len(loader.issues) == before
-        hierarchy = HierarchyDef(tuple(d["levels"]),
+        loader.units_complete = len(loader.issues) == before and not f.partial
+        if not f.partial:
+            hierarchy = HierarchyDef(tuple(d["levels"]),
                                  tuple(UnitTypeDef(n, t["level"], _label(t["label"])) for n, t in d["unit_types"].items()),
                                  tuple(units))
 
@@ -1249,12 +1350,14 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
     transitions_by_entity: dict[str, set[str]] = {}
     for w in workflows:
         transitions_by_entity.setdefault(w.entity, set()).update(t.name for t in w.transitions)
+    partial_roles: list[tuple[_File, RoleDef]] = []
     for f in files["role"]:
         d = f.data
         if d["role"] in role_files:
             f.error(("role",), f"role {d['role']!r} is already defined in {role_files[d['role']].rel}")
             continue
-        role_files[d["role"]] = f
+        if not f.partial:
+            role_files[d["role"]] = f
         grants = []
         for i, g in enumerate(d["grants"]):
             e = checker.entity_ref(f, ("grants", i, "entity"), g["entity"], entities)
@@ -1273,22 +1376,28 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
                                      key)
             grants.append(GrantDef(g["entity"], tuple(g["actions"]), g["scope"], tuple(g.get("hidden_fields", ())),
                                    tuple(g.get("read_only_fields", ()))))
-        roles.append(RoleDef(d["role"], _label(d["label"]), tuple(grants), tuple(d.get("can_grant", ())), source=f.rel))
-    for r in roles:
+        role = RoleDef(d["role"], _label(d["label"]), tuple(grants), tuple(d.get("can_grant", ())), source=f.rel)
+        if f.partial:
+            partial_roles.append((f, role))
+        else:
+            roles.append(role)
+    for f, r in [(role_files[r.name], r) for r in roles] + partial_roles:
         for j, name in enumerate(r.can_grant):
             if name not in role_files and name not in loader.broken.get("role", ()):
-                role_files[r.name].error(("can_grant", j), f"unknown role {name!r}{_did_you_mean(name, role_files)}"
+                f.error(("can_grant", j), f"unknown role {name!r}{_did_you_mean(name, role_files)}"
                                          + loader.unreadable_note("role"))
 
     calendar = None
     for f in files["calendar"]:
-        calendar = _calendar(f)
+        cal = _calendar(f)
+        calendar = calendar if f.partial else cal
 
     modules = []
     for f in files["modules"]:
         for name, m in f.data["modules"].items():
             _check_module_units(loader, f, name, m.get("enabled_for", ()), hierarchy)
-            modules.append(ModuleDef(name, _label(m["label"]), tuple(m.get("enabled_for", ()))))
+            if not f.partial:
+                modules.append(ModuleDef(name, _label(m["label"]), tuple(m.get("enabled_for", ()))))
 
     if loader.issues:
         raise ConfigErrors(loader.issues)

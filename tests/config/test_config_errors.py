@@ -647,6 +647,79 @@ def test_many_mistakes_in_many_files_are_reported_together(cfg):
     assert len(str(info.value).splitlines()) == 13
 
 
+# A schema error in one part of a file does not hide the mistakes in its other parts: the parts in error are
+# cut out and the rest is checked like any file (what it defines is still not used elsewhere).
+SAME_FILE_CASES = [
+    (ENTITY, [("type: integer", "type: integr", "fields.age.type"),
+              ("entity: lawyer,", "entity: lawyr,", "fields.lawyer.entity")]),
+    (ENTITY, [("type: integer", "type: integr", "fields.age.type"),
+              ("{unit.code}", "{unit.cod}", "naming.pattern")]),
+    (ROLE, [("scope: subtree", "scope: everywhere", "grants[0].scope"),
+            ("entity: lawyer", "entity: lawyr", "grants[1].entity")]),
+    (ROLE, [("scope: subtree", "scope: everywhere", "grants[0].scope"),
+            ("actions: [read]", "actions: [read, transition:nope]", "grants[1].actions[1]")]),
+    (FORM, [("- title: {vi: Người yêu cầu}", "- title: 5", "sections[0].title"),
+            ("form_of_aid, hearings", "form_of_ad, hearings", "sections[1].fields[1]")]),
+    (FORM, [("title: {vi: Người yêu cầu}", "title: {vi: Người yêu cầu, fr: x}", "sections[0].title.fr"),
+            ("form_of_aid, hearings", "form_of_ad, hearings", "sections[1].fields[1]")]),
+    (WORKFLOW, [("label: {vi: Thụ lý}", "label: Thụ lý", "transitions.accept.label"),
+                ("to: ended", "to: done", "transitions.end.to")]),
+    (REPORT, [("rows: [form_of_aid]", "rows: [form_of_aid, form_of_aid]", "rows[1]"),
+              ("filters: [received_on]", "filters: [received]", "filters[0]")]),
+    (LISTS, [("value: TV,", "value: T V,", "lists.form_of_aid.options[1].value"),
+             ("- {value: ended, vi: Kết thúc}", "- {value: accepted, vi: Kết thúc}",
+              "lists.case_status.options[2].value")]),
+    (MODULES, [("label: {vi: Tổng đài}", "label: {vi: Tổng đài, de: x}", "modules.legal_aid.hotline.label.de"),
+               ("[HN]", "[HX]", "modules.legal_aid.hotline.enabled_for[0]")]),
+]
+
+
+@pytest.mark.parametrize("rel,edits", SAME_FILE_CASES, ids=lambda v: v if isinstance(v, str) else v[-1][2])
+def test_schema_error_does_not_hide_other_mistakes_of_the_same_file(cfg, rel, edits):
+    text = cfg.BASE[rel]
+    for old, new, _path in edits:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    issues = cfg.errors({rel: text})
+    assert [(i.file, i.path) for i in issues] == [(rel, path) for _old, new, path in
+                                                  sorted(edits, key=lambda e: cfg.line_of(text, e[1]))]
+    for issue, (_old, new, _path) in zip(issues, sorted(edits, key=lambda e: cfg.line_of(text, e[1]))):
+        assert issue.line == cfg.line_of(text, new)
+
+
+def test_names_cut_out_with_a_schema_error_bring_no_follow_on_noise(cfg):
+    # age is cut out with its bad type; the index that names it is not reported as naming an unknown field
+    text = cfg.edit(ENTITY, "type: integer", "type: integr").replace("[unit, received_on]", "[unit, age]")
+    issue = cfg.one_error({ENTITY: text})
+    assert issue.path == "fields.age.type"
+
+
+def test_a_file_with_schema_errors_still_defines_nothing(cfg):
+    # the role's valid grant is checked, but the role is not known to other roles' can_grant
+    role = cfg.edit(ROLE, "scope: national", "scope: everywhere")
+    other = "role: director\nlabel: {vi: Giám đốc}\ngrants: [{entity: case, actions: [read], scope: unit}]\n" \
+            "can_grant: [centre_staff, nobody]\n"
+    issues = cfg.errors({ROLE: role, "roles_config/roles/director.yaml": other})
+    assert [(i.file, i.path) for i in issues] == [(ROLE, "grants[1].scope"),
+                                                  ("roles_config/roles/director.yaml", "can_grant[1]")]
+
+
+def test_table_chosen_with_table_key_is_blamed_over_a_default_name(cfg):
+    # a.yaml is read first but chose the name 'case' by hand; case.yaml only uses its default
+    rel = "forms_config/entities/a.yaml"
+    issue = cfg.one_error({rel: "entity: a\nlabel: {vi: A}\ntable: case\nfields:\n  x: {type: text, label: {vi: X}}\n"})
+    assert (issue.file, issue.line, issue.column, issue.path) == (rel, 3, 8, "table")
+    assert issue.message == f"table 'case' is already used by entity 'case' ({ENTITY}:1)"
+
+
+def test_table_chosen_twice_is_blamed_on_the_later_file(cfg):
+    text = cfg.edit(ENTITY, "\nunit_field", "\ntable: lawyer_registry\nunit_field")
+    issue = cfg.one_error({ENTITY: text})
+    assert (issue.file, issue.path) == (LAWYER, "table")
+    line = cfg.line_of(text, "table:")
+    assert issue.message == f"table 'lawyer_registry' is already used by entity 'case' ({ENTITY}:{line})"
+
+
 def test_folder_without_forms_config(tmp_path):
     (tmp_path / "roles_config").mkdir()
     with pytest.raises(ConfigErrors) as info:
