@@ -118,56 +118,65 @@ def _tag_name(tag: str) -> str:
 def _check_shape(text: str) -> None:
     """Refuse, before anything is built, values nested too deep, aliases that expand too far, and tags.
 
-    Reads the parser's event stream once (neither parser recurses, whatever the nesting), keeping for every
-    anchor the size and height of its value, so that an alias counts as the values it stands for. A syntax
-    error is left for the composer to report.
+    Reads the parser's event stream (the parsers keep their own stacks, so deep nesting does not recurse here),
+    keeping for every anchor the size and height of its value, so that an alias counts as the values it stands
+    for. A syntax error is left for the composer to report.
     """
-    try:
-        events = yaml.parse(text, Loader=_FastLoader or _Loader)
-        # frames of the open collections: [values so far (itself included), height of its deepest child, anchor]
-        stack: list[list] = [[0, 0, None]]
-        anchors: dict[str, tuple[int, int]] = {}
-        total = 0
-        for ev in events:
-            tag = getattr(ev, "tag", None)
-            if tag is not None and tag not in _PLAIN_TAGS and not (tag == "!" and isinstance(ev, yaml.ScalarEvent)):
-                raise YamlSyntaxError(f"YAML error: the tag {_tag_name(tag)!r} is not allowed: configuration files "
-                                      "hold plain values (text, numbers, true/false, null, lists and mappings); "
-                                      "remove the tag", *_mark(ev))
-            if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                if len(stack) > MAX_DEPTH:
-                    raise YamlSyntaxError(f"YAML error: values are nested more than {MAX_DEPTH} levels deep here; "
-                                          "a configuration file needs far fewer", *_mark(ev))
-                stack.append([1, 0, ev.anchor])
-                continue
-            if isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                count, height, anchor = stack.pop()
-                size = (count, height + 1)
-                if anchor is not None:
-                    anchors[anchor] = size
-            elif isinstance(ev, yaml.ScalarEvent):
-                size = (1, 0)
-                if ev.anchor is not None:
-                    anchors[ev.anchor] = size
-            elif isinstance(ev, yaml.AliasEvent):
-                size = anchors.get(ev.anchor, (1, 0))  # an unknown anchor is the composer's error to report
-                if len(stack) - 1 + size[1] > MAX_DEPTH:
-                    raise YamlSyntaxError(f"YAML error: the alias *{ev.anchor} nests values more than {MAX_DEPTH} "
-                                          "levels deep", *_mark(ev))
-            else:
-                continue
-            top = stack[-1]
-            top[0] += size[0]
-            top[1] = max(top[1], size[1])
-            total += size[0] if not isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)) else 1
-            if total > MAX_VALUES:
-                what = (f"the alias *{ev.anchor} stands for {size[0]:,} values and makes the file hold" if
-                        isinstance(ev, yaml.AliasEvent) else "the file holds")
-                raise YamlSyntaxError(f"YAML error: {what} more than {MAX_VALUES:,} values (keys, values and "
-                                      "list items, with every alias expanded); split it or use fewer aliases",
-                                      *_mark(ev))
-    except yaml.YAMLError:
-        return
+    # libyaml stops at its own nesting limit (1,000) with a bare scanner error, after which the pure-Python
+    # parser would be asked for the message and recurse: on any error, read the events again with the latter.
+    for loader in ([_FastLoader] if _FastLoader is not None else []) + [_Loader]:
+        try:
+            return _check_events(yaml.parse(text, Loader=loader))
+        except yaml.YAMLError:
+            continue
+        except RecursionError:
+            raise YamlSyntaxError(f"YAML error: values are nested more than {MAX_DEPTH} levels deep", 1, 1) from None
+
+
+def _check_events(events) -> None:
+    """One pass over the events: tags, depth (aliases included) and values with every alias expanded."""
+    # frames of the open collections: [values so far (itself included), height of its deepest child, anchor]
+    stack: list[list] = [[0, 0, None]]
+    anchors: dict[str, tuple[int, int]] = {}
+    total = 0
+    for ev in events:
+        tag = getattr(ev, "tag", None)
+        if tag is not None and tag not in _PLAIN_TAGS and not (tag == "!" and isinstance(ev, yaml.ScalarEvent)):
+            raise YamlSyntaxError(f"YAML error: the tag {_tag_name(tag)!r} is not allowed: configuration files "
+                                  "hold plain values (text, numbers, true/false, null, lists and mappings); "
+                                  "remove the tag", *_mark(ev))
+        if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            if len(stack) > MAX_DEPTH:
+                raise YamlSyntaxError(f"YAML error: values are nested more than {MAX_DEPTH} levels deep here; "
+                                      "a configuration file needs far fewer", *_mark(ev))
+            stack.append([1, 0, ev.anchor])
+            continue
+        if isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            count, height, anchor = stack.pop()
+            size = (count, height + 1)
+            if anchor is not None:
+                anchors[anchor] = size
+        elif isinstance(ev, yaml.ScalarEvent):
+            size = (1, 0)
+            if ev.anchor is not None:
+                anchors[ev.anchor] = size
+        elif isinstance(ev, yaml.AliasEvent):
+            size = anchors.get(ev.anchor, (1, 0))  # an unknown anchor is the composer's error to report
+            if len(stack) - 1 + size[1] > MAX_DEPTH:
+                raise YamlSyntaxError(f"YAML error: the alias *{ev.anchor} nests values more than {MAX_DEPTH} "
+                                      "levels deep", *_mark(ev))
+        else:
+            continue
+        top = stack[-1]
+        top[0] += size[0]
+        top[1] = max(top[1], size[1])
+        total += size[0] if not isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)) else 1
+        if total > MAX_VALUES:
+            what = (f"the alias *{ev.anchor} stands for {size[0]:,} values and makes the file hold" if
+                    isinstance(ev, yaml.AliasEvent) else "the file holds")
+            raise YamlSyntaxError(f"YAML error: {what} more than {MAX_VALUES:,} values (keys, values and "
+                                  "list items, with every alias expanded); split it or use fewer aliases",
+                                  *_mark(ev))
 
 
 def _mark(ev: yaml.Event) -> Position:
@@ -194,7 +203,7 @@ def _build(node, path, positions, duplicates, constructor, active):
                 raise yaml.constructor.ConstructorError(
                     None, None, "merge keys (<<) are not supported", key_node.start_mark
                 )
-            key = constructor.construct_object(key_node, deep=True)
+            key = _construct(constructor, key_node)
             if not isinstance(key, (str, int, float, bool)) or key is None:
                 raise yaml.constructor.ConstructorError(
                     None, None, "keys must be plain strings", key_node.start_mark
@@ -219,7 +228,16 @@ def _build(node, path, positions, duplicates, constructor, active):
     if node.tag == "tag:yaml.org,2002:timestamp":
         # Dates stay ISO strings, so JSON Schema sees what the file says; typed objects parse them.
         return node.value
-    return constructor.construct_object(node, deep=True)
+    return _construct(constructor, node)
+
+
+def _construct(constructor, node):
+    try:
+        return constructor.construct_object(node, deep=True)
+    except ValueError:  # Python reads integers of at most 4,300 digits
+        raise yaml.constructor.ConstructorError(
+            None, None, f"a number of {len(node.value):,} characters is too long to read; put it in quotes if it "
+            "is meant as text", node.start_mark) from None
 
 
 def position_of(positions: dict[Path, Position], path: Path, *, key: bool = False) -> Position:

@@ -262,24 +262,24 @@ class _Loader:
     def restructured_codes(self) -> set[str]:
         """Codes that the change sets in roles_config/restructurings/ create or recode units to.
 
-        Read only when a reference is not a unit of the unit files, so a normal start reads no change set; a
-        change set with errors adds nothing here (``hoso restructure plan`` reports them).
+        Read only when a reference is not a unit of the unit files, and only for the codes: checking a change
+        set is ``hoso restructure plan``'s work, so one with errors is read as far as it makes sense here.
         """
         if self._restructured is None:
-            from core.restructure.changeset import RestructureErrors, load_restructuring
-
             self._restructured = set()
             folder = self.root / "roles_config" / "restructurings"
             for path in sorted(folder.glob("*.y*ml")) if folder.is_dir() else ():
-                if _entry_problem(path) is not None:
-                    continue
                 try:
-                    cs = load_restructuring(path, self.root)
-                except RestructureErrors:
+                    with path.open("rb") as fh:
+                        data = load_with_positions(fh.read(MAX_FILE_BYTES + 1).decode("utf-8"))[0]
+                except (OSError, UnicodeDecodeError, YamlSyntaxError):
                     continue
-                for op in cs.operations:
-                    if op.kind in ("create", "rename") and "code" in op.body:
-                        self._restructured.add(op.body["code"])
+                ops = data.get("operations") if isinstance(data, dict) else None
+                for op in ops if isinstance(ops, list) else ():
+                    for kind in ("create", "rename"):
+                        body = op.get(kind) if isinstance(op, dict) else None
+                        if isinstance(body, dict) and isinstance(body.get("code"), str):
+                            self._restructured.add(body["code"])
         return self._restructured
 
     def _mark_broken(self, kind: str, rel: str, data: Any, text: str) -> None:

@@ -224,3 +224,69 @@ class ConfigFactory:
 @pytest.fixture
 def cfg(tmp_path: Path) -> ConfigFactory:
     return ConfigFactory(tmp_path)
+
+
+# -- loading in a child process, with memory and time bounded ---------------------------------------------------
+
+# Loads the configuration under argv[1] once per case read from the JSON file argv[2] (each case replaces one file,
+# given as text or as latin-1 "bytes", and puts it back afterwards), and prints one JSON line per case as it ends:
+# its id, seconds taken, and the issues, or the exception that escaped. Address space is capped at 2 GiB.
+_CHILD = r"""
+import json, resource, sys, time
+from pathlib import Path
+resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+from core.config import ConfigErrors, load_config
+root = Path(sys.argv[1])
+for case in json.loads(Path(sys.argv[2]).read_text(encoding="utf-8")):
+    target = root / case["file"] if case.get("file") else None
+    original = target.read_bytes() if target else None
+    if target:
+        content = case["text"].encode("utf-8") if "text" in case else case["bytes"].encode("latin-1")
+        target.write_bytes(content)
+    started = time.perf_counter()
+    out = {"id": case["id"]}
+    try:
+        load_config(root)
+        out["issues"] = []
+    except ConfigErrors as exc:
+        out["issues"] = [[i.file, i.line, i.column, i.path, i.message] for i in exc.issues]
+    except BaseException as exc:
+        out["crash"] = f"{type(exc).__name__}: {exc}"[:2000]
+    out["seconds"] = time.perf_counter() - started
+    if target:
+        target.write_bytes(original)
+    print(json.dumps(out), flush=True)
+"""
+
+
+def load_in_child(root: Path, cases: list[dict], timeout: float) -> dict:
+    """Load ``root`` with each case's file replaced, in a child process; ``{id: result}``.
+
+    Fails the test, naming the case at fault, if the child runs out of time or dies.
+    """
+    import json
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    spec = root.parent / f"{root.name}-cases.json"
+    spec.write_text(json.dumps(cases), encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(root), str(spec)], cwd=repo,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout, stderr = proc.communicate()
+    results = {r["id"]: r for r in map(json.loads, stdout.splitlines())}
+    if len(results) < len(cases):
+        stuck = cases[len(results)]
+        pytest.fail(f"loading did not finish (exit {proc.returncode}) at case {stuck['id']!r} "
+                    f"({stuck.get('file')}):\n{stderr[-2000:]}")
+    return results
+
+
+@pytest.fixture
+def child_load():
+    """``load_in_child``: load configurations in a child process with bounded memory and time."""
+    return load_in_child
