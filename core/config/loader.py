@@ -198,11 +198,9 @@ class _File:
         for p in path[:-1]:
             parent = parent[p]
         last = path[-1]
-        if isinstance(parent, list):
-            orig = self.original_path(path[:-1])
-            self.kept.setdefault(orig, list(range(len(parent)))).pop(last)
-            if isinstance(last, int):
-                self.cut_names.update(_names_in(parent.pop(last)))
+        if isinstance(parent, list) and isinstance(last, int):
+            self.kept.setdefault(self.original_path(path[:-1]), list(range(len(parent)))).pop(last)
+            self.cut_names.update(_names_in(parent.pop(last)))
         elif isinstance(parent, dict) and last in parent:
             self.cut_names.add(str(last))
             self.cut_names.update(_names_in(parent.pop(last)))
@@ -268,7 +266,9 @@ class _Loader:
         if self._restructured is None:
             self._restructured = set()
             folder = self.root / "roles_config" / "restructurings"
-            for path in sorted(folder.glob("*.y*ml")) if folder.is_dir() else ():
+            for path in sorted(folder.iterdir()) if folder.is_dir() else ():
+                if path.suffix not in (".yaml", ".yml") or _entry_problem(path) is not None:
+                    continue  # never open a pipe or a device, which could block
                 try:
                     with path.open("rb") as fh:
                         data = load_with_positions(fh.read(MAX_FILE_BYTES + 1).decode("utf-8"))[0]
@@ -872,8 +872,7 @@ class _Checker:
         return None
 
 
-def _check_module_units(loader: _Loader, f: _File, module: str, codes: Iterable[str],
-                        hierarchy: HierarchyDef | None) -> None:
+def _check_module_units(loader: _Loader, f: _File, module: str, codes: Iterable[str]) -> None:
     """A module is switched on for units that exist: in the unit files, or given a code by a restructuring."""
     if not loader.units_complete:
         return  # the errors of the hierarchy or its unit files are reported; not every unit is known
@@ -1241,9 +1240,9 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
             _check_rules(f, ("rules",), rules, e, lists)
         if not f.partial:
             forms.append(FormDef(d["form"], d["entity"], _label(d["label"]),
-                             tuple(FormSection(_label(s["title"]), tuple(s["fields"]), s.get("visible_if"))
-                                   for s in d["sections"]),
-                             options, rules, source=f.rel))
+                                 tuple(FormSection(_label(s["title"]), tuple(s["fields"]), s.get("visible_if"))
+                                       for s in d["sections"]),
+                                 options, rules, source=f.rel))
 
     # Workflows
     workflows: list[WorkflowDef] = []
@@ -1309,7 +1308,7 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
             deadlines.append(DeadlineDef(state, dd["within"], dd["from_field"], _label(dd.get("label"))))
         if not f.partial:
             workflows.append(WorkflowDef(d["workflow"], d["entity"], d["state_field"], d["initial"], tuple(states),
-                                     tuple(transitions), _label(d.get("label")), tuple(deadlines), source=f.rel))
+                                         tuple(transitions), _label(d.get("label")), tuple(deadlines), source=f.rel))
 
     # Reports
     reports: list[ReportDef] = []
@@ -1326,7 +1325,7 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
         checker.fields_exist(f, e, d["entity"], refs, "report")
         if not f.partial:
             reports.append(ReportDef(d["report"], d["entity"], _label(d["label"]), tuple(d["rows"]),
-                                 tuple(d.get("columns", ())), tuple(d.get("filters", ())), source=f.rel))
+                                     tuple(d.get("columns", ())), tuple(d.get("filters", ())), source=f.rel))
 
     # Hierarchy and units
     hierarchy = None
@@ -1341,8 +1340,8 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
         loader.units_complete = len(loader.issues) == before and not f.partial
         if not f.partial:
             hierarchy = HierarchyDef(tuple(d["levels"]),
-                                 tuple(UnitTypeDef(n, t["level"], _label(t["label"])) for n, t in d["unit_types"].items()),
-                                 tuple(units))
+                                     tuple(UnitTypeDef(n, t["level"], _label(t["label"])) for n, t in d["unit_types"].items()),
+                                     tuple(units))
 
     # Roles
     roles: list[RoleDef] = []
@@ -1385,7 +1384,7 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
         for j, name in enumerate(r.can_grant):
             if name not in role_files and name not in loader.broken.get("role", ()):
                 f.error(("can_grant", j), f"unknown role {name!r}{_did_you_mean(name, role_files)}"
-                                         + loader.unreadable_note("role"))
+                        + loader.unreadable_note("role"))
 
     calendar = None
     for f in files["calendar"]:
@@ -1395,7 +1394,7 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
     modules = []
     for f in files["modules"]:
         for name, m in f.data["modules"].items():
-            _check_module_units(loader, f, name, m.get("enabled_for", ()), hierarchy)
+            _check_module_units(loader, f, name, m.get("enabled_for", ()))
             if not f.partial:
                 modules.append(ModuleDef(name, _label(m["label"]), tuple(m.get("enabled_for", ()))))
 

@@ -340,3 +340,18 @@ def test_the_reference_modules_name_current_units(reference_config_dir):
     config = load_config(reference_config_dir)
     hotline = next(m for m in config.modules if m.name == "legal_aid.hotline")
     assert "STP-2025-15" in hotline.enabled_for and "STP-10" not in hotline.enabled_for
+
+
+def test_hoso_check_answers_a_bomb_with_a_located_message(cfg):
+    from click.testing import CliRunner
+
+    from core.cli import main
+
+    root = cfg.make({FORM: "form: case_intake\n" + _bomb(9), ENTITY: cfg.BASE[ENTITY] + "x: " + "[" * 600 + "]" * 600})
+    started = time.monotonic()
+    result = CliRunner().invoke(main, ["check", "--config", str(root)])
+    assert time.monotonic() - started < 10
+    assert result.exit_code == 2 and result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"{FORM}:7:" in result.output and "the alias *l4 stands for" in result.output
+    assert f"{ENTITY}:" in result.output and "nested more than" in result.output
+    assert "Traceback" not in result.output
