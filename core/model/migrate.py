@@ -86,8 +86,6 @@ class Plan:
     snapshot: dict
     previous: dict | None
     content_hash: str
-    # values to write for type conversions: (table key, field) -> [(id, new value)]
-    conversions: dict[tuple[str, str], list[tuple[int, Any]]] = dc_field(default_factory=dict)
 
     @property
     def has_changes(self) -> bool:
@@ -348,10 +346,29 @@ async def _plan_conversion(db, plan, key, table, fd: FieldDef, column, old_type,
         plan.errors.append(PlanError(key, fd.name, f"convert.from says {conv.from_type} but the stored type is "
                                      f"{old_type}"))
         return
+    # A preview only: the values are converted again inside the apply's transaction, under a write lock, so
+    # rows written between plan and apply are converted too (issue 8, item 15).
+    converted, error = await _convert_values(db, key, table, column, fd, old_type, registry)
+    if error is not None:
+        plan.errors.append(error)
+        return
+    same_storage = registry.field_type(old_type).storage == registry.field_type(fd.type).storage
+    plan.changes.append(Change("convert_field", key, f"convert {old_type} to {fd.type}"
+                               + (" (values checked and rewritten in place)" if same_storage else
+                                  " (column rewritten)"),
+                               field=fd.name, rows=len(converted),
+                               data={"same_storage": same_storage, "from": old_type}))
+
+
+async def _convert_values(db, key, table, column, fd: FieldDef, old_type, registry: Registry
+                          ) -> tuple[list[tuple[int, Any]], PlanError | None]:
+    """Every stored value of ``column`` converted to ``fd``'s type, as (id, database value) pairs; or the
+    problem naming every row that cannot convert."""
     old_ft = registry.field_type(old_type)
     new_ft = registry.field_type(fd.type)
     converter = registry.converter(old_type, fd.type)
-    mapping = dict(conv.mapping) if conv.mapping is not None else None
+    conv = fd.convert
+    mapping = dict(conv.mapping) if conv is not None and conv.mapping is not None else None
     rows = await db.fetch(f"SELECT id, {quote(column)} AS v FROM {quote(table)} WHERE {quote(column)} IS NOT NULL "
                           "ORDER BY id")
     converted: list[tuple[int, Any]] = []
@@ -377,15 +394,9 @@ async def _plan_conversion(db, plan, key, table, fd: FieldDef, column, old_type,
         converted.append((r["id"], new_ft.to_db(value)))
     if failed:
         why = "; ".join(f"{msg} ({k} row{'s' if k != 1 else ''})" for msg, k in list(reasons.items())[:3])
-        plan.errors.append(PlanError(key, fd.name, f"{len(failed)} value(s) cannot be converted from {old_type} "
-                                     f"to {fd.type}: {why}", record_ids=failed))
-        return
-    plan.conversions[(key, fd.name)] = converted
-    same_storage = old_ft.storage == new_ft.storage
-    plan.changes.append(Change("convert_field", key, f"convert {old_type} to {fd.type}"
-                               + (" (values checked and rewritten in place)" if same_storage else
-                                  " (column rewritten)"),
-                               field=fd.name, rows=len(converted), data={"same_storage": same_storage}))
+        return converted, PlanError(key, fd.name, f"{len(failed)} value(s) cannot be converted from {old_type} "
+                                    f"to {fd.type}: {why}", record_ids=failed)
+    return converted, None
 
 
 async def _check_unique(db, plan, key, table, columns, before, spec, renames):
@@ -429,6 +440,10 @@ async def apply_plan(db: Database, config: Config, registry: Registry, plan: Pla
         if not db.is_sqlite:
             # One migration at a time, across every app process.
             await db.execute("SELECT pg_advisory_xact_lock(724207)")
+            # Writers wait until the conversion commits, so none of their writes is converted from a stale read
+            # or overwritten. Readers go on. (SQLite: the IMMEDIATE transaction already holds the write lock.)
+            for table in _converted_tables(plan):
+                await db.execute(f"LOCK TABLE {quote(table)} IN SHARE ROW EXCLUSIVE MODE")
         for i, change in enumerate(plan.changes):
             if progress:
                 progress(change.describe(), i, total)
@@ -443,6 +458,10 @@ async def apply_plan(db: Database, config: Config, registry: Registry, plan: Pla
     await db.reset()
     if progress:
         progress("done", total, total)
+
+
+def _converted_tables(plan: Plan) -> list[str]:
+    return sorted({plan.snapshot["tables"][c.table]["table"] for c in plan.changes if c.kind == "convert_field"})
 
 
 def _whoami() -> str:
@@ -513,7 +532,10 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
         return
     if kind == "convert_field":
         fd = next(f for f in fields if f.name == change.field)
-        values = plan.conversions.get((change.table, change.field), [])
+        # Converted from what is stored now, inside the transaction and under the write lock.
+        values, error = await _convert_values(db, change.table, table, change.field, fd, change.data["from"], registry)
+        if error is not None:
+            raise MigrationError(f"a value written since the plan cannot be converted; nothing was changed:\n  {error}")
         col = quote(change.field)
         if change.data.get("same_storage"):
             await db.executemany(f"UPDATE {quote(table)} SET {col} = ? WHERE id = ?", [(v, i) for i, v in values])
