@@ -33,16 +33,21 @@ from core.model.tables import (
     table_spec_key,
 )
 
-__all__ = ["Change", "Plan", "PlanError", "MigrationError", "make_plan", "apply_plan", "desired_snapshot",
+__all__ = ["Change", "Plan", "PlanError", "MigrationError", "SnapshotCorrupt", "make_plan", "apply_plan", "desired_snapshot",
            "applied_state", "SNAPSHOT_FORMAT"]
 
 SNAPSHOT_FORMAT = 1
 TMP_SUFFIX = "__hoso_new"
+UNIQUE_VALUES_SHOWN = 20  # duplicated values whose records a refused unique index lists
 ProgressFn = Callable[[str, int, int], None]
 
 
 class MigrationError(Exception):
     """A change cannot be applied; the database was left as it was."""
+
+
+class SnapshotCorrupt(MigrationError):
+    """The stored record of the applied definitions cannot be read."""
 
 
 @dataclass
@@ -201,8 +206,24 @@ async def applied_state(db: Database) -> dict | None:
     if not rows:
         return None
     row = rows[0]
-    return {"snapshot": json.loads(row["snapshot"]), "content_hash": row["content_hash"],
+    return {"snapshot": _read_snapshot(row["snapshot"]), "content_hash": row["content_hash"],
             "applied_at": row["applied_at"], "applied_by": row["applied_by"]}
+
+
+def _read_snapshot(text: str) -> dict:
+    where = "the last row of hoso_schema_state (column snapshot)"
+    try:
+        snapshot = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise SnapshotCorrupt(f"{where} is not valid JSON ({exc}); nothing was changed. Restore the database "
+                              "from a backup, or put back the snapshot of the previous row") from None
+    tables = snapshot.get("tables") if isinstance(snapshot, dict) else None
+    if not isinstance(tables, dict) or not all(
+            isinstance(t, dict) and isinstance(t.get("table"), str) and isinstance(t.get("fields"), dict)
+            for t in tables.values()):
+        raise SnapshotCorrupt(f"{where} does not have the expected shape (format {SNAPSHOT_FORMAT}: "
+                              "{\"tables\": {key: {\"table\": ..., \"fields\": {...}}}}); nothing was changed")
+    return snapshot
 
 
 # -- planning -------------------------------------------------------------------------------------------------
@@ -409,16 +430,18 @@ async def _check_unique(db, plan, key, table, columns, before, spec, renames):
         present.append(old)
     cols = ", ".join(quote(c) for c in present)
     not_null = " AND ".join(f"{quote(c)} IS NOT NULL" for c in present)
-    dupes = await db.fetch(f"SELECT {cols}, COUNT(*) AS n FROM {quote(table)} WHERE {not_null} GROUP BY {cols} "
-                           "HAVING COUNT(*) > 1 LIMIT 20")
-    if dupes:
+    grouped = f"SELECT {cols} FROM {quote(table)} WHERE {not_null} GROUP BY {cols} HAVING COUNT(*) > 1"
+    total = int(await db.fetchval(f"SELECT COUNT(*) AS n FROM ({grouped}) AS d") or 0)
+    if total:
+        shown = await db.fetch(f"{grouped} ORDER BY MIN(id) LIMIT {UNIQUE_VALUES_SHOWN}")
         ids: list[int] = []
-        for d in dupes:
+        for d in shown:
             cond = " AND ".join(f"{quote(c)} = {{}}" for c in present)
             rows = await db.fetch(f"SELECT id FROM {quote(table)} WHERE {cond} ORDER BY id", *[d[c] for c in present])
             ids += [r["id"] for r in rows]
-        plan.errors.append(PlanError(key, ", ".join(columns), f"cannot be made unique: {len(dupes)} value(s) are "
-                                     "used more than once", record_ids=ids))
+        which = (f"the records of the first {len(shown)}" if total > len(shown) else "their records")
+        plan.errors.append(PlanError(key, ", ".join(columns), f"cannot be made unique: {total} value(s) are "
+                                     f"used more than once ({which} listed)", record_ids=ids))
 
 
 # -- applying -------------------------------------------------------------------------------------------------
@@ -447,7 +470,12 @@ async def apply_plan(db: Database, config: Config, registry: Registry, plan: Pla
         for i, change in enumerate(plan.changes):
             if progress:
                 progress(change.describe(), i, total)
-            await _apply_change(db, registry, plan, change, system, entity_by_key)
+            try:
+                await _apply_change(db, registry, plan, change, system, entity_by_key)
+            except MigrationError:
+                raise
+            except Exception as exc:
+                raise MigrationError(_apply_failure(change, exc)) from exc
         summary = json.dumps([c.describe() for c in plan.changes], ensure_ascii=False)
         await db.execute(
             "INSERT INTO hoso_schema_state (applied_at, applied_by, content_hash, snapshot, summary) "
@@ -458,6 +486,14 @@ async def apply_plan(db: Database, config: Config, registry: Registry, plan: Pla
     await db.reset()
     if progress:
         progress("done", total, total)
+
+
+def _apply_failure(change: Change, exc: Exception) -> str:
+    why = str(exc).strip() or type(exc).__name__
+    if change.kind == "add_index" and change.data.get("unique"):
+        return (f"{change.table}: the unique index {change.data['name']} cannot be created: values were used more "
+                f"than once since the plan ({why}); nothing was changed. Run `hoso plan` to list the records")
+    return f"applying '{change.describe()}' failed: {why}; nothing was changed"
 
 
 def _converted_tables(plan: Plan) -> list[str]:
