@@ -98,7 +98,9 @@ def describe_failure(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, SnapshotCorrupt):
         return "cli_snapshot_corrupt", detail
     if isinstance(exc, MigrationError):
-        return "cli_migration_failed", detail
+        # A read-only database or a full disk says so first, whichever change met it.
+        cause = describe_failure(exc.__cause__)[0] if exc.__cause__ is not None else None
+        return (cause if cause in ("cli_db_readonly", "cli_disk_full") else "cli_migration_failed"), detail
     if isinstance(exc, asyncpg.InvalidCatalogNameError):
         return "cli_db_missing", f"{url}: {detail}"
     if isinstance(exc, (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidPasswordError)):

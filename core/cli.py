@@ -65,7 +65,7 @@ def plan(config_dir, database_url):
 @click.option("--as", "applied_by", default=None, help="Name recorded as who applied the change (default: OS user).")
 def migrate(config_dir, database_url, yes, applied_by):
     """Apply the configuration to the database in one transaction, and load the unit tree."""
-    from core.model.migrate import MigrationError, apply_plan
+    from core.model.migrate import apply_plan
     from core.units import sync_units
 
     rt = _runtime(config_dir, database_url, missing="create")
@@ -93,10 +93,8 @@ def migrate(config_dir, database_url, yes, applied_by):
             n = await sync_units(rt)
             if n:
                 console.print(f"Loaded {n} unit(s) from the hierarchy configuration.")
-        except MigrationError as exc:
-            err_console.print(str(exc), markup=False)
-            sys.exit(1)
         finally:
+            # A MigrationError (nothing was changed) reaches the command group, which prints it.
             await rt.db.close()
 
     _run(go())
