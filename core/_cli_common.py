@@ -88,9 +88,12 @@ def describe_failure(exc: BaseException) -> tuple[str, str]:
 
     from core.db import DatabaseMissing, DatabaseURLError, redact
     from core.model.migrate import MigrationError, SnapshotCorrupt
+    from core.records.attachments import SettingError
 
     url = redact(_opened["url"]) if _opened["url"] else "the database"
     detail = str(exc) or type(exc).__name__
+    if isinstance(exc, SettingError):
+        return "cli_setting", detail
     if isinstance(exc, DatabaseMissing):
         return "cli_db_missing", detail
     if isinstance(exc, DatabaseURLError):

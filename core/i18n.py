@@ -30,6 +30,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                              "en": "the change could not be applied; the database was left as it was"},
     "cli_snapshot_corrupt": {"vi": "bản ghi định nghĩa đã áp dụng bị hỏng",
                              "en": "the record of the applied definitions is damaged"},
+    "cli_setting": {"vi": "giá trị cài đặt (biến môi trường) không dùng được",
+                    "en": "unusable setting (environment variable)"},
     "cli_unexpected": {"vi": "lỗi không lường trước", "en": "unexpected error"},
 }
 

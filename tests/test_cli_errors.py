@@ -281,3 +281,12 @@ def test_serve_refuses_a_port_out_of_range(config_dir, port):
     result = hoso("serve", "--config", config_dir.root, "--port", port)
     assert_refused(result, "is not in the range 1<=x<=65535", code=2)
     assert "hoso serving" not in result.output
+
+
+def test_serve_names_a_bad_cleanup_setting(config_dir, tmp_path):
+    url = f"sqlite:///{tmp_path / 'hoso.db'}"
+    migrate_now(config_dir, url)
+    result = hoso("serve", "--config", config_dir.root, "--database", url, "--port", "1",
+                  env={"HOSO_FILES_CLEANUP_AGE": "soon"})
+    assert_refused(result, "unusable setting (environment variable)", "HOSO_FILES_CLEANUP_AGE='soon': expected a number")
+    assert "hoso serving" not in result.output
