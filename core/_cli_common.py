@@ -130,8 +130,6 @@ def describe_failure(exc: BaseException) -> tuple[str, str]:
                 errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT):
             return "cli_db_unreachable", f"{url}: {detail}"
         return "cli_file_error", detail
-    if isinstance(exc, asyncio.TimeoutError):
-        return "cli_db_unreachable", f"{url}: no answer in time"
     return "cli_unexpected", f"{type(exc).__name__}: {detail}"
 
 
