@@ -8,14 +8,14 @@ import time
 
 import click
 
-from core._cli_common import CONFIG_OPTION, DB_OPTION, console, err_console
+from core._cli_common import CONFIG_OPTION, DB_OPTION, HosoGroup, console, err_console
 from core._cli_common import load_or_exit as _load
 from core._cli_common import progress as _progress
 from core._cli_common import run as _run
 from core._cli_common import runtime as _runtime
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=HosoGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="hoso")
 def main() -> None:
     """hoso: YAML-defined records systems with a generated admin."""
@@ -40,7 +40,8 @@ def check(config_dir):
 @DB_OPTION
 def plan(config_dir, database_url):
     """Show what `hoso migrate` would change, with the rows each change touches."""
-    rt = _runtime(config_dir, database_url)
+    # A plan creates nothing: a database file that does not exist yet is planned as an empty one.
+    rt = _runtime(config_dir, database_url, missing="empty")
 
     async def go():
         await rt.db.start()
@@ -50,6 +51,9 @@ def plan(config_dir, database_url):
             await rt.db.close()
 
     p = _run(go())
+    if rt.db.stand_in:
+        err_console.print(f"The database file of {database_url} does not exist yet: planned against an empty "
+                          "database, nothing was created.", markup=False, soft_wrap=True)
     console.print(p.render(), markup=False)
     sys.exit(0 if p.ok else 1)
 
@@ -61,10 +65,10 @@ def plan(config_dir, database_url):
 @click.option("--as", "applied_by", default=None, help="Name recorded as who applied the change (default: OS user).")
 def migrate(config_dir, database_url, yes, applied_by):
     """Apply the configuration to the database in one transaction, and load the unit tree."""
-    from core.model.migrate import MigrationError, apply_plan
+    from core.model.migrate import apply_plan
     from core.units import sync_units
 
-    rt = _runtime(config_dir, database_url)
+    rt = _runtime(config_dir, database_url, missing="create")
 
     async def go():
         await rt.db.start()
@@ -89,10 +93,8 @@ def migrate(config_dir, database_url, yes, applied_by):
             n = await sync_units(rt)
             if n:
                 console.print(f"Loaded {n} unit(s) from the hierarchy configuration.")
-        except MigrationError as exc:
-            err_console.print(str(exc), markup=False)
-            sys.exit(1)
         finally:
+            # A MigrationError (nothing was changed) reaches the command group, which prints it.
             await rt.db.close()
 
     _run(go())
@@ -112,7 +114,7 @@ async def _reindex_new_search_columns(rt, plan) -> None:
 @CONFIG_OPTION
 @DB_OPTION
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 def serve(config_dir, database_url, host, port):
     """Serve the web application and API."""
     import uvicorn

@@ -9,24 +9,67 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-from contextlib import asynccontextmanager
+import warnings
+from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator
-from urllib.parse import urlparse
+from urllib.parse import quote as url_quote, urlparse
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.querystring import QueryString
 
-__all__ = ["Database", "DEFAULT_DATABASE_URL", "database_from_env", "quote"]
+__all__ = ["Database", "DatabaseMissing", "DatabaseURLError", "DEFAULT_DATABASE_URL", "database_from_env", "quote",
+           "redact"]
 
 DEFAULT_DATABASE_URL = "sqlite:///var/hoso.db"
 
 
 class DatabaseURLError(ValueError):
-    pass
+    """The database URL is malformed, or names a file that is not a usable SQLite database."""
+
+
+class DatabaseMissing(DatabaseURLError):
+    """The SQLite file named by the URL does not exist, and this command does not create it."""
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def redact(url: str) -> str:
+    """``url`` with its password, if any, replaced by ***."""
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@", 1)
+    return parsed._replace(netloc=netloc).geturl()
+
+
+def _check_sqlite_file(path: Path, create_parent: bool) -> None:
+    if path.is_dir():
+        raise DatabaseURLError(f"{str(path)!r} is a folder, not an SQLite database file")
+    if path.exists():
+        with path.open("rb") as f:
+            head = f.read(len(SQLITE_HEADER))
+        if head and head != SQLITE_HEADER:
+            raise DatabaseURLError(f"{str(path)!r} is not an SQLite database file")
+        return
+    if not path.parent.is_dir():
+        if path.parent.exists():
+            raise DatabaseURLError(f"{str(path.parent)!r} is not a folder: cannot create {str(path)!r} in it")
+        if not create_parent:
+            raise DatabaseURLError(f"the folder {str(path.parent)!r} does not exist: create it first, or check "
+                                   "the database path")
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _writable(path: Path) -> bool:
+    # SQLite writes the file and, in WAL mode, files beside it.
+    if path.exists() and not os.access(path, os.W_OK):
+        return False
+    return os.access(path.parent, os.W_OK)
 
 
 def quote(identifier: str) -> str:
@@ -39,9 +82,20 @@ class Database:
     url: str
     engine: Engine
     kind: str  # "sqlite" or "postgres"
+    # True when the SQLite file does not exist and an empty in-memory database stands in for it (plans).
+    stand_in: bool = False
 
     @classmethod
-    def from_url(cls, url: str) -> "Database":
+    def from_url(cls, url: str, *, missing: str = "create", create_parent: bool = True) -> "Database":
+        """Open the database ``url`` names.
+
+        For SQLite, ``missing`` says what a missing file does: ``"create"`` it, raise an ``"error"``, or read
+        an ``"empty"`` database in memory without creating anything (for a plan). ``create_parent`` lets
+        ``"create"`` make missing parent folders too.
+        """
+        if not url or not url.strip():
+            raise DatabaseURLError("no database URL given: expected sqlite:///path/to/file.db or "
+                                   "postgresql://user@host/db")
         parsed = urlparse(url)
         if parsed.scheme == "sqlite":
             # sqlite:///var/hoso.db is relative to the working directory; sqlite:////abs/path is absolute.
@@ -49,17 +103,41 @@ class Database:
             if not raw:
                 raise DatabaseURLError(f"no file in SQLite URL {url!r}: expected sqlite:///path/to/file.db")
             path = Path(raw)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # WAL lets readers go on while one writer commits; the setting is stored in the file.
-            with sqlite3.connect(path) as conn:
-                conn.execute("PRAGMA journal_mode=WAL")
-            engine = SQLiteEngine(path=str(path), timeout=60)
+            if not path.exists() and missing != "create":
+                if missing == "empty":
+                    return cls(url, SQLiteEngine(path=":memory:"), "sqlite", stand_in=True)
+                raise DatabaseMissing(f"the database file {str(path)!r} does not exist: check the path, or run "
+                                      "`hoso migrate` to create it")
+            _check_sqlite_file(path, create_parent)
+            if _writable(path):
+                # WAL lets readers go on while one writer commits; the setting is stored in the file.
+                with closing(sqlite3.connect(path)) as conn:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                engine = SQLiteEngine(path=str(path), timeout=60)
+            else:
+                # A read-only file or file system: read it as it is, so that at least a plan works.
+                # Without a writable folder SQLite cannot make the WAL index beside it: read it as immutable.
+                flags = "mode=ro" if os.access(path.parent, os.W_OK) else "mode=ro&immutable=1"
+                engine = SQLiteEngine(path=f"file:{url_quote(str(path.resolve()))}?{flags}", uri=True, timeout=60)
             return cls(url, engine, "sqlite")
         if parsed.scheme in ("postgres", "postgresql"):
-            engine = PostgresEngine(config={"dsn": url})
+            try:
+                parsed.port  # noqa: B018 - urlparse checks the port only when it is read
+            except ValueError:
+                raise DatabaseURLError(f"the port in database URL {redact(url)!r} is not a number from 1 to "
+                                       "65535") from None
+            if not parsed.hostname and "host=" not in parsed.query:
+                raise DatabaseURLError(f"no server in database URL {redact(url)!r}: expected "
+                                       "postgresql://user@host/db")
+            with warnings.catch_warnings():
+                # piccolo asks the server its version here and only warns when it cannot; the connection error
+                # itself comes, clearer, from start().
+                warnings.simplefilter("ignore")
+                engine = PostgresEngine(config={"dsn": url})
             return cls(url, engine, "postgres")
         raise DatabaseURLError(
-            f"unsupported database URL {url!r}: expected sqlite:///path/to/file.db or postgresql://user@host/db"
+            f"unsupported database URL {redact(url)!r}: expected sqlite:///path/to/file.db or "
+            "postgresql://user@host/db"
         )
 
     @property
@@ -105,8 +183,12 @@ class Database:
     async def transaction(self) -> AsyncIterator[Any]:
         """One transaction; on SQLite it takes the write lock at once, so concurrent writers queue."""
         if self.is_sqlite:
-            async with self.engine.transaction(transaction_type=TransactionType.immediate) as tx:
-                yield tx
+            tx = self.engine.transaction(transaction_type=TransactionType.immediate)
+            try:
+                async with tx:
+                    yield tx
+            finally:
+                await _release_sqlite_transaction(self.engine, tx)
         else:
             async with self.engine.transaction() as tx:
                 yield tx
@@ -159,6 +241,19 @@ class Database:
                 table,
             )
         return {r["name"] for r in rows}
+
+
+async def _release_sqlite_transaction(engine: SQLiteEngine, tx) -> None:
+    """Close the transaction's connection even when its COMMIT or ROLLBACK failed (a full disk, an I/O error).
+
+    piccolo closes it only after a successful COMMIT or ROLLBACK; otherwise aiosqlite's worker thread, which is
+    not a daemon, stays alive and the process never exits (issue 8, item 18).
+    """
+    connection = getattr(tx, "connection", None)
+    if connection is not None:
+        await connection.close()  # a no-op when piccolo closed it already
+    if engine.current_transaction.get() is tx:
+        engine.current_transaction.reset(tx.context)
 
 
 def database_from_env(url: str | None = None) -> Database:

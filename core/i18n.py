@@ -15,6 +15,24 @@ MESSAGES: dict[str, dict[str, str]] = {
     "not_unique": {"vi": "giá trị {value!r} đã được dùng", "en": "value {value!r} is already used"},
     "not_found": {"vi": "không tìm thấy bản ghi {value}", "en": "record {value} does not exist"},
     "invalid": {"vi": "giá trị không hợp lệ: {reason}", "en": "invalid value: {reason}"},
+    # Command line failures (core/_cli_common.py): a headline in both languages, then the detail.
+    "cli_db_url": {"vi": "địa chỉ cơ sở dữ liệu không dùng được", "en": "unusable database URL"},
+    "cli_db_missing": {"vi": "cơ sở dữ liệu không tồn tại", "en": "the database does not exist"},
+    "cli_db_unreachable": {"vi": "không kết nối được máy chủ cơ sở dữ liệu",
+                           "en": "cannot connect to the database server"},
+    "cli_db_refused": {"vi": "máy chủ cơ sở dữ liệu từ chối kết nối", "en": "the database server refused the login"},
+    "cli_db_readonly": {"vi": "cơ sở dữ liệu chỉ cho phép đọc, không ghi được",
+                        "en": "the database is read-only: nothing can be written"},
+    "cli_disk_full": {"vi": "hết chỗ trên đĩa", "en": "the disk is full"},
+    "cli_db_error": {"vi": "lỗi cơ sở dữ liệu", "en": "database error"},
+    "cli_file_error": {"vi": "lỗi đọc/ghi tệp", "en": "file error"},
+    "cli_migration_failed": {"vi": "không áp dụng được thay đổi, cơ sở dữ liệu giữ nguyên",
+                             "en": "the change could not be applied; the database was left as it was"},
+    "cli_snapshot_corrupt": {"vi": "bản ghi định nghĩa đã áp dụng bị hỏng",
+                             "en": "the record of the applied definitions is damaged"},
+    "cli_setting": {"vi": "giá trị cài đặt (biến môi trường) không dùng được",
+                    "en": "unusable setting (environment variable)"},
+    "cli_unexpected": {"vi": "lỗi không lường trước", "en": "unexpected error"},
 }
 
 

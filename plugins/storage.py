@@ -3,7 +3,8 @@
 ``HOSO_FILES_DIR`` names the directory (default ``var/files``, next to the default SQLite database). A file is
 written to ``<dir>/.incoming/`` first and moved to its key only when complete, so a refused or broken upload
 leaves nothing behind and a reader never sees half a file. Reading and writing go through a worker thread
-one chunk at a time: a file is never held in memory.
+one chunk at a time: a file is never held in memory. Partial files of interrupted uploads and files no row
+points to are removed by ``core.records.attachments.clean_storage`` once they are old enough.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from core.hookspecs import hookimpl
 __all__ = ["LocalStorage", "files_dir"]
 
 CHUNK = 1024 * 1024
+OWNER_FILE = ".hoso-database"
 
 
 def files_dir() -> Path:
@@ -85,6 +87,62 @@ class LocalStorage:
 
     async def remove(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, True)
+
+    async def remove_partial(self, older_than: float) -> int:
+        """Delete the partial files of uploads last written before ``older_than`` (a Unix time): uploads that
+        were interrupted. Uploads still in progress write often, so they are younger. Returns how many."""
+
+        def sweep() -> int:
+            removed = 0
+            incoming = self.root / ".incoming"
+            for path in incoming.iterdir() if incoming.is_dir() else ():
+                try:
+                    if path.is_file() and path.stat().st_mtime < older_than:
+                        path.unlink()
+                        removed += 1
+                except FileNotFoundError:  # finished or dropped meanwhile
+                    continue
+            return removed
+
+        return await asyncio.to_thread(sweep)
+
+    async def owner(self) -> str | None:
+        """The identity of the database whose files these are, once a cleanup has claimed the directory."""
+        path = self.root / OWNER_FILE
+
+        def read() -> str | None:
+            return path.read_text(encoding="utf-8").strip() if path.is_file() else None
+
+        return await asyncio.to_thread(read)
+
+    async def set_owner(self, identity: str) -> None:
+        def write() -> None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            (self.root / OWNER_FILE).write_text(identity + "\n", encoding="utf-8")
+
+        await asyncio.to_thread(write)
+
+    async def stored_keys(self, older_than: float) -> list[str]:
+        """The keys of the complete files last written before ``older_than`` (a Unix time)."""
+
+        def walk() -> list[str]:
+            keys = []
+            for folder, dirs, files in os.walk(self.root):
+                top = Path(folder) == self.root
+                if top and ".incoming" in dirs:
+                    dirs.remove(".incoming")
+                for name in files:
+                    if top and name.startswith("."):  # the owner mark; keys always have folders
+                        continue
+                    path = Path(folder) / name
+                    try:
+                        if path.stat().st_mtime < older_than:
+                            keys.append(path.relative_to(self.root).as_posix())
+                    except FileNotFoundError:
+                        continue
+            return keys
+
+        return await asyncio.to_thread(walk)
 
 
 @hookimpl(trylast=True)

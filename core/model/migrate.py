@@ -33,16 +33,21 @@ from core.model.tables import (
     table_spec_key,
 )
 
-__all__ = ["Change", "Plan", "PlanError", "MigrationError", "make_plan", "apply_plan", "desired_snapshot",
+__all__ = ["Change", "Plan", "PlanError", "MigrationError", "SnapshotCorrupt", "make_plan", "apply_plan", "desired_snapshot",
            "applied_state", "SNAPSHOT_FORMAT"]
 
 SNAPSHOT_FORMAT = 1
 TMP_SUFFIX = "__hoso_new"
+UNIQUE_VALUES_SHOWN = 20  # duplicated values whose records a refused unique index lists
 ProgressFn = Callable[[str, int, int], None]
 
 
 class MigrationError(Exception):
     """A change cannot be applied; the database was left as it was."""
+
+
+class SnapshotCorrupt(MigrationError):
+    """The stored record of the applied definitions cannot be read."""
 
 
 @dataclass
@@ -86,8 +91,6 @@ class Plan:
     snapshot: dict
     previous: dict | None
     content_hash: str
-    # values to write for type conversions: (table key, field) -> [(id, new value)]
-    conversions: dict[tuple[str, str], list[tuple[int, Any]]] = dc_field(default_factory=dict)
 
     @property
     def has_changes(self) -> bool:
@@ -203,8 +206,24 @@ async def applied_state(db: Database) -> dict | None:
     if not rows:
         return None
     row = rows[0]
-    return {"snapshot": json.loads(row["snapshot"]), "content_hash": row["content_hash"],
+    return {"snapshot": _read_snapshot(row["snapshot"]), "content_hash": row["content_hash"],
             "applied_at": row["applied_at"], "applied_by": row["applied_by"]}
+
+
+def _read_snapshot(text: str) -> dict:
+    where = "the last row of hoso_schema_state (column snapshot)"
+    try:
+        snapshot = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise SnapshotCorrupt(f"{where} is not valid JSON ({exc}); nothing was changed. Restore the database "
+                              "from a backup, or put back the snapshot of the previous row") from None
+    tables = snapshot.get("tables") if isinstance(snapshot, dict) else None
+    if not isinstance(tables, dict) or not all(
+            isinstance(t, dict) and isinstance(t.get("table"), str) and isinstance(t.get("fields"), dict)
+            for t in tables.values()):
+        raise SnapshotCorrupt(f"{where} does not have the expected shape (format {SNAPSHOT_FORMAT}: "
+                              "{\"tables\": {key: {\"table\": ..., \"fields\": {...}}}}); nothing was changed")
+    return snapshot
 
 
 # -- planning -------------------------------------------------------------------------------------------------
@@ -348,10 +367,29 @@ async def _plan_conversion(db, plan, key, table, fd: FieldDef, column, old_type,
         plan.errors.append(PlanError(key, fd.name, f"convert.from says {conv.from_type} but the stored type is "
                                      f"{old_type}"))
         return
+    # A preview only: the values are converted again inside the apply's transaction, under a write lock, so
+    # rows written between plan and apply are converted too (issue 8, item 15).
+    converted, error = await _convert_values(db, key, table, column, fd, old_type, registry)
+    if error is not None:
+        plan.errors.append(error)
+        return
+    same_storage = registry.field_type(old_type).storage == registry.field_type(fd.type).storage
+    plan.changes.append(Change("convert_field", key, f"convert {old_type} to {fd.type}"
+                               + (" (values checked and rewritten in place)" if same_storage else
+                                  " (column rewritten)"),
+                               field=fd.name, rows=len(converted),
+                               data={"same_storage": same_storage, "from": old_type}))
+
+
+async def _convert_values(db, key, table, column, fd: FieldDef, old_type, registry: Registry
+                          ) -> tuple[list[tuple[int, Any]], PlanError | None]:
+    """Every stored value of ``column`` converted to ``fd``'s type, as (id, database value) pairs; or the
+    problem naming every row that cannot convert."""
     old_ft = registry.field_type(old_type)
     new_ft = registry.field_type(fd.type)
     converter = registry.converter(old_type, fd.type)
-    mapping = dict(conv.mapping) if conv.mapping is not None else None
+    conv = fd.convert
+    mapping = dict(conv.mapping) if conv is not None and conv.mapping is not None else None
     rows = await db.fetch(f"SELECT id, {quote(column)} AS v FROM {quote(table)} WHERE {quote(column)} IS NOT NULL "
                           "ORDER BY id")
     converted: list[tuple[int, Any]] = []
@@ -377,15 +415,9 @@ async def _plan_conversion(db, plan, key, table, fd: FieldDef, column, old_type,
         converted.append((r["id"], new_ft.to_db(value)))
     if failed:
         why = "; ".join(f"{msg} ({k} row{'s' if k != 1 else ''})" for msg, k in list(reasons.items())[:3])
-        plan.errors.append(PlanError(key, fd.name, f"{len(failed)} value(s) cannot be converted from {old_type} "
-                                     f"to {fd.type}: {why}", record_ids=failed))
-        return
-    plan.conversions[(key, fd.name)] = converted
-    same_storage = old_ft.storage == new_ft.storage
-    plan.changes.append(Change("convert_field", key, f"convert {old_type} to {fd.type}"
-                               + (" (values checked and rewritten in place)" if same_storage else
-                                  " (column rewritten)"),
-                               field=fd.name, rows=len(converted), data={"same_storage": same_storage}))
+        return converted, PlanError(key, fd.name, f"{len(failed)} value(s) cannot be converted from {old_type} "
+                                    f"to {fd.type}: {why}", record_ids=failed)
+    return converted, None
 
 
 async def _check_unique(db, plan, key, table, columns, before, spec, renames):
@@ -398,16 +430,18 @@ async def _check_unique(db, plan, key, table, columns, before, spec, renames):
         present.append(old)
     cols = ", ".join(quote(c) for c in present)
     not_null = " AND ".join(f"{quote(c)} IS NOT NULL" for c in present)
-    dupes = await db.fetch(f"SELECT {cols}, COUNT(*) AS n FROM {quote(table)} WHERE {not_null} GROUP BY {cols} "
-                           "HAVING COUNT(*) > 1 LIMIT 20")
-    if dupes:
+    grouped = f"SELECT {cols} FROM {quote(table)} WHERE {not_null} GROUP BY {cols} HAVING COUNT(*) > 1"
+    total = int(await db.fetchval(f"SELECT COUNT(*) AS n FROM ({grouped}) AS d") or 0)
+    if total:
+        shown = await db.fetch(f"{grouped} ORDER BY MIN(id) LIMIT {UNIQUE_VALUES_SHOWN}")
         ids: list[int] = []
-        for d in dupes:
+        for d in shown:
             cond = " AND ".join(f"{quote(c)} = {{}}" for c in present)
             rows = await db.fetch(f"SELECT id FROM {quote(table)} WHERE {cond} ORDER BY id", *[d[c] for c in present])
             ids += [r["id"] for r in rows]
-        plan.errors.append(PlanError(key, ", ".join(columns), f"cannot be made unique: {len(dupes)} value(s) are "
-                                     "used more than once", record_ids=ids))
+        which = (f"the records of the first {len(shown)}" if total > len(shown) else "their records")
+        plan.errors.append(PlanError(key, ", ".join(columns), f"cannot be made unique: {total} value(s) are "
+                                     f"used more than once ({which} listed)", record_ids=ids))
 
 
 # -- applying -------------------------------------------------------------------------------------------------
@@ -429,10 +463,19 @@ async def apply_plan(db: Database, config: Config, registry: Registry, plan: Pla
         if not db.is_sqlite:
             # One migration at a time, across every app process.
             await db.execute("SELECT pg_advisory_xact_lock(724207)")
+            # Writers wait until the conversion commits, so none of their writes is converted from a stale read
+            # or overwritten. Readers go on. (SQLite: the IMMEDIATE transaction already holds the write lock.)
+            for table in _converted_tables(plan):
+                await db.execute(f"LOCK TABLE {quote(table)} IN SHARE ROW EXCLUSIVE MODE")
         for i, change in enumerate(plan.changes):
             if progress:
                 progress(change.describe(), i, total)
-            await _apply_change(db, registry, plan, change, system, entity_by_key)
+            try:
+                await _apply_change(db, registry, plan, change, system, entity_by_key)
+            except MigrationError:
+                raise
+            except Exception as exc:
+                raise MigrationError(_apply_failure(change, exc)) from exc
         summary = json.dumps([c.describe() for c in plan.changes], ensure_ascii=False)
         await db.execute(
             "INSERT INTO hoso_schema_state (applied_at, applied_by, content_hash, snapshot, summary) "
@@ -443,6 +486,18 @@ async def apply_plan(db: Database, config: Config, registry: Registry, plan: Pla
     await db.reset()
     if progress:
         progress("done", total, total)
+
+
+def _apply_failure(change: Change, exc: Exception) -> str:
+    why = str(exc).strip() or type(exc).__name__
+    if change.kind == "add_index" and change.data.get("unique"):
+        return (f"{change.table}: the unique index {change.data['name']} cannot be created: values were used more "
+                f"than once since the plan ({why}); nothing was changed. Run `hoso plan` to list the records")
+    return f"applying '{change.describe()}' failed: {why}; nothing was changed"
+
+
+def _converted_tables(plan: Plan) -> list[str]:
+    return sorted({plan.snapshot["tables"][c.table]["table"] for c in plan.changes if c.kind == "convert_field"})
 
 
 def _whoami() -> str:
@@ -513,7 +568,10 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
         return
     if kind == "convert_field":
         fd = next(f for f in fields if f.name == change.field)
-        values = plan.conversions.get((change.table, change.field), [])
+        # Converted from what is stored now, inside the transaction and under the write lock.
+        values, error = await _convert_values(db, change.table, table, change.field, fd, change.data["from"], registry)
+        if error is not None:
+            raise MigrationError(f"a value written since the plan cannot be converted; nothing was changed:\n  {error}")
         col = quote(change.field)
         if change.data.get("same_storage"):
             await db.executemany(f"UPDATE {quote(table)} SET {col} = ? WHERE id = ?", [(v, i) for i, v in values])

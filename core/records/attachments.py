@@ -33,8 +33,8 @@ from core.records.messages import t
 if TYPE_CHECKING:  # pragma: no cover
     from core.records.service import RecordContext, RecordService
 
-__all__ = ["Storage", "StorageWriter", "AttachmentInfo", "upload", "download", "versions", "type_allowed",
-           "human_size"]
+__all__ = ["Storage", "StorageWriter", "AttachmentInfo", "CleanupResult", "CleanupSettings", "SettingError", "upload",
+           "download", "versions", "type_allowed", "human_size", "clean_storage", "storage_janitor"]
 
 log = logging.getLogger("hoso.records")
 
@@ -70,6 +70,14 @@ class Storage(Protocol):
     def read(self, key: str, chunk_size: int = ...) -> AsyncIterator[bytes]: ...
 
     async def remove(self, key: str) -> None: ...
+
+    # Optional, for clean_storage (a backend without them is not cleaned):
+    #   async def remove_partial(self, older_than: float) -> int   drop interrupted uploads; how many
+    #   async def stored_keys(self, older_than: float) -> list[str]  keys of complete files older than that
+    #   async def owner(self) -> str | None; async def set_owner(self, identity: str) -> None
+    #       which database the files belong to: files no row points to are removed only from a storage that
+    #       belongs to this database
+    # ``older_than`` is a Unix time.
 
 
 @dataclass(frozen=True)
@@ -292,3 +300,132 @@ async def versions(svc: "RecordService", entity: EntityDef, record_id: int, fiel
     rows = await svc.db.fetch(f"SELECT {_COLUMNS} FROM hoso_attachment WHERE entity = {{}} AND record_id = {{}} "
                               "AND field = {} ORDER BY version DESC", entity.name, record_id, field)
     return [_info(r) for r in rows]
+
+
+# -- leftovers ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CleanupResult:
+    partial: int  # partial files of interrupted uploads removed
+    orphans: int  # complete files that no hoso_attachment row points to, removed
+
+
+class SettingError(ValueError):
+    """An environment setting has a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class CleanupSettings:
+    """``HOSO_FILES_CLEANUP_INTERVAL``: seconds between two cleanups of the attachment storage (default 3600).
+    ``HOSO_FILES_CLEANUP_AGE``: a leftover file is removed only when it was last
+    written at least this many seconds ago (default 86400), so an upload in progress is never touched."""
+
+    interval: float = 3600.0
+    age: float = 86400.0
+
+    @classmethod
+    def from_env(cls, env: dict | None = None) -> "CleanupSettings":
+        import math
+        import os
+
+        from core.web.auth import _env_number
+
+        env = os.environ if env is None else env
+
+        def seconds(name: str, default: float, minimum: float) -> float:
+            try:
+                value = _env_number(env, name, default)
+            except ValueError as exc:
+                raise SettingError(f"{exc} of seconds") from None
+            if not math.isfinite(value) or value < minimum:
+                raise SettingError(f"{name}={env.get(name)!r}: expected a number of seconds, at least {minimum:g}")
+            return value
+
+        return cls(interval=seconds("HOSO_FILES_CLEANUP_INTERVAL", cls.interval, 1),
+                   age=seconds("HOSO_FILES_CLEANUP_AGE", cls.age, 60))
+
+
+_KEYS_PER_QUERY = 500
+
+
+async def clean_storage(svc: "RecordService", *, age: float, now: float | None = None) -> CleanupResult:
+    """Remove what interrupted uploads left in the storage: partial files, and complete files that no
+    ``hoso_attachment`` row points to (a crash between storing the bytes and committing the row). Only files
+    last written ``age`` seconds or more ago are considered, so uploads in progress are left alone; a file a
+    row points to, whatever its version, is never removed."""
+    import time
+
+    storage = svc.storage
+    cutoff = (time.time() if now is None else now) - age
+    partial = 0
+    if hasattr(storage, "remove_partial"):
+        partial = await storage.remove_partial(cutoff)
+    orphans = 0
+    keys = await storage.stored_keys(cutoff) if await _owns(svc, storage) else []
+    for i in range(0, len(keys), _KEYS_PER_QUERY):
+        batch = keys[i:i + _KEYS_PER_QUERY]
+        marks = ", ".join("{}" for _ in batch)
+        rows = await svc.db.fetch(f"SELECT storage_key FROM hoso_attachment WHERE storage_key IN ({marks})", *batch)
+        kept = {r["storage_key"] for r in rows}
+        for key in batch:
+            if key not in kept:
+                await storage.remove(key)
+                orphans += 1
+    if partial or orphans:
+        log.warning("attachment storage: removed %d partial upload(s) and %d file(s) no record points to",
+                    partial, orphans)
+    return CleanupResult(partial, orphans)
+
+
+async def _database_identity(db) -> str | None:
+    """A stable identity of this database: its first applied definitions."""
+    rows = await db.fetch("SELECT id, applied_at, content_hash FROM hoso_schema_state ORDER BY id LIMIT 1")
+    if not rows:
+        return None
+    r = rows[0]
+    return hashlib.sha256(f"{r['id']}|{r['applied_at']}|{r['content_hash']}".encode()).hexdigest()
+
+
+async def _owns(svc: "RecordService", storage: Any) -> bool:
+    """Whether the storage holds this database's files. A directory shared with another database (a test
+    database beside a real one, say) would make every file of the other look like an orphan, so files no row
+    points to are removed only where this database has claimed the directory, which it does the first time
+    it finds one of its own files there."""
+    if not all(hasattr(storage, m) for m in ("owner", "set_owner", "stored_keys")):
+        return False
+    identity = await _database_identity(svc.db)
+    if identity is None:
+        return False
+    owner = await storage.owner()
+    if owner is not None:
+        if owner != identity:
+            log.warning("attachment storage: it belongs to another database; files no record points to are kept")
+        return owner == identity
+    sample = (await storage.stored_keys(float("inf")))[:_KEYS_PER_QUERY]
+    if not sample:
+        return False
+    marks = ", ".join("{}" for _ in sample)
+    known = await svc.db.fetchval(f"SELECT COUNT(*) AS n FROM hoso_attachment WHERE storage_key IN ({marks})",
+                                  *sample)
+    if not known:
+        log.warning("attachment storage: none of its files belongs to this database; files no record points "
+                    "to are kept")
+        return False
+    await storage.set_owner(identity)
+    return True
+
+
+async def storage_janitor(svc: "RecordService", settings: CleanupSettings) -> None:
+    """Clean the storage now, then every ``settings.interval`` seconds, until cancelled. A failed round is
+    logged and the next one runs as planned."""
+    import asyncio
+
+    while True:
+        try:
+            await clean_storage(svc, age=settings.age)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("attachment storage cleanup failed; retrying at the next interval")
+        await asyncio.sleep(settings.interval)

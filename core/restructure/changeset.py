@@ -144,6 +144,12 @@ def load_restructuring(path: str | Path, root: str | Path | None = None) -> Chan
             if op.body["unit"] in body["into"]:
                 err(op.at("into"), f"a unit cannot be split into itself; found {body['unit']!r} in into")
                 continue
+            empty = [rule for rule in split_rules(op) if not rule.map]
+            for rule in empty:
+                err(rule.path + ("map",), f"the map of the rule for {rule.entity!r} is empty: map at least one value "
+                    f"of {rule.field!r} to one of the successors ({', '.join(body['into'])})")
+            if empty:
+                continue
         if kind == "merge" and len(body["units"]) == 1 and body["units"][0] == body["into"]:
             err(op.at("units"), f"nothing to merge: {body['into']!r} would be merged into itself")
             continue

@@ -8,6 +8,7 @@ problem-details body (see core.web.problems).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from litestar.response import Redirect
 from core.config import Config, EntityDef, FieldDef
 from core.model.migrate import applied_state
 from core.plugins import await_me_maybe
+from core.records.attachments import CleanupSettings, storage_janitor
 from core.records.service import AuditEvent
 from core.web import pages
 from core.web.accounts_api import accounts_router
@@ -310,14 +312,22 @@ def create_app(rt: "Runtime", settings: WebSettings | None = None) -> Litestar:
     admin_app = AdminApp(rt, settings)
     # -- end admin
 
+    # Leftovers of interrupted uploads are removed at start-up and then on a schedule (HOSO_FILES_CLEANUP_*).
+    cleanup = CleanupSettings.from_env()
+    background: list[asyncio.Task] = []
+
     async def startup() -> None:
         await rt.db.start()
         await ensure_applied(rt)  # raising here stops the start-up; shutdown closes the database
         await admin_app.start()  # admin: built once from the configuration, rebuilt after `hoso migrate`
         for result in rt.pm.hook.hoso_startup(config=rt.config):
             await await_me_maybe(result)
+        background.append(asyncio.create_task(storage_janitor(rt.records(), cleanup)))
 
     async def shutdown() -> None:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await rt.db.close()
 
     from importlib.metadata import PackageNotFoundError, version

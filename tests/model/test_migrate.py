@@ -408,3 +408,18 @@ async def test_system_columns_added_by_a_newer_version_reach_existing_tables(per
         assert total == 1 and rows[0]["name"] == "Nguyễn Văn An"
     finally:
         await rt.db.close()
+
+
+async def test_unique_refusal_gives_the_true_number_of_duplicated_values(person_config, database_url):
+    rt = await migrated_runtime(person_config.load(), database_url)
+    try:
+        ids = await add_people(rt, [{"name": f"p{i}", "phone": str(i // 2)} for i in range(50)] + [{"name": "x", "phone": "z"}])
+        person_config.write("forms_config/entities/person.yaml",
+                            PERSON.replace("phone: {type: text,", "phone: {type: text, unique: true,"))
+        new = Runtime.create(person_config.load(), db=rt.db)
+        plan = await make_plan(new.db, new.config, new.registry)
+        err = plan.errors[0]
+        assert "cannot be made unique: 25 value(s) are used more than once (the records of the first 20 listed)" in str(err)
+        assert err.record_ids == ids[:40]
+    finally:
+        await rt.db.close()

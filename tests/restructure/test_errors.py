@@ -42,6 +42,10 @@ def errors_of(exc: RestructureErrors) -> list[str]:
     ("  - split: {unit: X311, into: [X312], rule: {entity: case, field: commune, map: {}}, "
      "rules: [{entity: case, field: commune, map: {}}]}\n",
      [f"{FILE}:5:86: operations[0].split.rules: give either rule (one entity) or rules (a list), not both"]),
+    ("  - split: {unit: X311, into: [X312, X313], rules: [{entity: case, field: commune, map: {a: X312}}, "
+     "{entity: person, field: commune, map: {}}]}\n",
+     [f"{FILE}:5:139: operations[0].split.rules[1].map: the map of the rule for 'person' is empty: map at least one "
+      "value of 'commune' to one of the successors (X312, X313)"]),
 ])
 def test_schema_and_shape_errors(rs_config, body, expected):
     path = change_set(rs_config, HEAD + body)
