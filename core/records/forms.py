@@ -16,6 +16,7 @@ sees the JSON form of the parsed values, the conditions see the Python values.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import decimal
 import hashlib
@@ -127,6 +128,14 @@ class CompiledForm:
     version: str = ""
     _validator: Any = field(default=None, repr=False)
     _config: Config | None = field(default=None, repr=False)
+    # Fields hidden from the writer the form checks for (see ``for_writer``).
+    hidden: frozenset[str] = frozenset()
+
+    def for_writer(self, hidden: set[str] | frozenset[str]) -> "CompiledForm":
+        """This form checking the writes of someone who may not see ``hidden``: a rule over a hidden field must
+        not tell them anything about its value (see ``check``)."""
+        hidden = frozenset(hidden)
+        return self if hidden == self.hidden else dataclasses.replace(self, hidden=hidden)
 
     @property
     def label(self) -> str:
@@ -173,11 +182,35 @@ class CompiledForm:
             if _empty(value) and (ff.required or (ff.required_if and ff.required_if.holds(values, today))):
                 problems.append((name, t("required", lang)))
         for expr, rule in self.rules:
-            if expr.fails(values, today):
+            secret = expr.fields & self.hidden
+            if secret:
+                problems += self._hidden_rule(expr, rule, values, lang, previous, today)
+            elif expr.fails(values, today):
                 msg = rule.message.get(lang) if rule.message else t("rule_failed", lang, rule=rule.rule)
                 problems.append((rule.field, msg))
         order = {name: i for i, name in enumerate(self.fields)}
         return sorted(_unique(problems), key=lambda p: order.get(p[0].split("[", 1)[0].split(".", 1)[0], len(order)))
+
+    def _hidden_rule(self, expr: Expression, rule: RuleDef, values: dict, lang: str, previous: dict | None,
+                     today: dt.date) -> list[tuple[str, str]]:
+        """A rule over a field hidden from the writer.
+
+        Its answer must not depend on the hidden value, or a writer could learn it by trying values (a hidden
+        date was recovered in 11 updates of the other date of ``ended_on >= received_on``). So:
+
+        * on an update, the stored hidden value is secret: a change of one of the rule's visible fields is
+          refused, whatever the hidden value, with a message naming no hidden field; someone who may see the
+          whole rule makes that change. A write leaving the rule's fields alone does not evaluate it;
+        * on a create, the hidden fields hold what the configuration gives them (the writer cannot write them),
+          so the rule is evaluated as usual, but its message names none of them.
+        """
+        visible = [n for n in self.fields if n in expr.fields and n not in self.hidden]
+        if previous is not None:
+            return [(n, t("rule_over_hidden", lang)) for n in visible
+                    if json_value(values.get(n)) != json_value(previous.get(n))]
+        if expr.fails(values, today):
+            return [(visible[0] if visible else "record", t("rule_failed_hidden", lang))]
+        return []
 
     def _problem(self, err: jsonschema.ValidationError, lang: str, values: dict, previous: dict | None):
         path = list(err.absolute_path)

@@ -21,7 +21,7 @@ from core.config import Config, EntityDef, FieldDef
 from core.config.loader import naming_placeholders
 from core.db import quote
 from core.plugins import await_me_maybe
-from core.records.access import Access, hidden_by_any_role
+from core.records.access import Access, accounts_in_reach, hidden_by_any_role, may_see_addresses
 from core.records.errors import (
     AttachmentCorrupt,
     AttachmentTooLarge,
@@ -272,6 +272,7 @@ class RecordService:
                 if _top(f) not in reported and (f, m) not in out:
                     out.append((f, m))
 
+        form = form.for_writer(await access.hidden(entity))
         for result in self.rt.pm.hook.hoso_validate_record(entity=entity, values=values, context=ctx, form=form,
                                                            previous=previous):
             add(await await_me_maybe(result))
@@ -298,7 +299,10 @@ class RecordService:
                 elif rows[0]["valid_to"] is not None and _as_date(rows[0]["valid_to"]) <= ctx.today:
                     problems.append((where, t("unit_closed", ctx.lang, value=v)))
             elif fd.type == "user":
-                if await self.db.fetchval("SELECT id FROM hoso_user WHERE id = {}", v) is None:
+                # An account outside the writer's reach is answered like a missing one: no account-id oracle.
+                reach = accounts_in_reach(self.rt, access.actor, entity, "u")
+                if await self.db.fetchval(f"SELECT u.id FROM hoso_user u WHERE u.id = {{}} AND {reach.sql}",
+                                          v, *reach.args) is None:
                     problems.append((where, t("not_found", ctx.lang, value=v)))
 
         for fd in entity.fields:
@@ -834,17 +838,21 @@ class RecordService:
         access = Access(self.rt, ctx)
         await self._require_visible(entity, record_id, access, ctx)
         hidden = await access.hidden(entity)
+        addresses = may_see_addresses(self.rt, await access.roles(), access.superuser)
         rows = await self.db.fetch(
             "SELECT id, at, actor_id, actor, origin, action, changes FROM hoso_audit WHERE entity = {} "
             "AND record_id = {} ORDER BY id", entity.name, record_id)
         out = []
         for r in rows:
             raw = json.loads(r["changes"]) if r["changes"] else {}
-            changes = {k: v for k, v in raw.items() if not k.startswith("@") and k not in hidden}
-            detail = {k[1:]: v for k, v in raw.items() if k.startswith("@")}
+            entry = _history_entry(raw, hidden)
+            if entry is None:
+                continue
+            changes, detail = entry
             at = _as_datetime(r["at"]) if isinstance(r["at"], str) else r["at"]
             out.append({"id": r["id"], "at": at, "action": r["action"], "actor": r["actor"],
-                        "actor_id": r["actor_id"], "origin": r["origin"], "changes": changes, "detail": detail})
+                        "actor_id": r["actor_id"], "origin": r["origin"] if addresses else None,
+                        "changes": changes, "detail": detail})
         return out
 
     async def reindex_search(self, entity_name: str, ctx: RecordContext, batch: int = 1000) -> int:
@@ -959,6 +967,23 @@ class RecordService:
             else:
                 out[k] = _dump_value(self.rt, entity, k, v)
         return out
+
+
+def _history_entry(raw: dict, hidden: set[str]) -> tuple[dict, dict] | None:
+    """An audit entry's ``(changes, detail)`` as a reader with ``hidden`` fields may see it, or None when the
+    entry is about hidden fields only (an update of them, a file stored in or read from one): showing it would
+    tell that a hidden field changed, and a file's name, size and checksum say what it holds."""
+    fields = {k for k in raw if not k.startswith("@")}
+    file = raw.get("@file")
+    if isinstance(file, dict) and isinstance(file.get("field"), str):
+        fields.add(file["field"])
+    if hidden and fields and fields <= hidden:
+        return None
+    changes = {k: v for k, v in raw.items() if not k.startswith("@") and k not in hidden}
+    detail = {k[1:]: v for k, v in raw.items() if k.startswith("@")}
+    if fields & hidden:
+        detail.pop("file", None)
+    return changes, detail
 
 
 def _top(field_path: str) -> str:
