@@ -25,6 +25,8 @@ class Access:
         self.ctx = ctx
         self.actor = ctx.actor
         self._roles: set[str] | None = None
+        # Uniqueness conflicts with records the actor may not read: ``(field, value, other record's id)``.
+        self.unique_conflicts: list[tuple[str, Any, int]] = []
 
     @property
     def superuser(self) -> bool:

@@ -11,6 +11,7 @@ row (``create``, ``update``, ``delete``, ``restore``, ``transition:<name>``), in
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import json
@@ -278,7 +279,7 @@ class RecordService:
             add(await await_me_maybe(result))
         reported |= {_top(f) for f, _m in out}
         add(await self._check_references(entity, values, ctx, access, previous, reported))
-        add(await self._check_unique(entity, values, ctx, record_id, previous, reported))
+        add(await self._check_unique(entity, values, ctx, access, record_id, previous, reported))
         return out
 
     async def _check_references(self, entity: EntityDef, values: dict, ctx: RecordContext, access: Access,
@@ -320,7 +321,11 @@ class RecordService:
                 await check(fd, v, fd.name)
         return problems
 
-    async def _check_unique(self, entity, values, ctx, record_id, previous, skip) -> list[tuple[str, str]]:
+    async def _check_unique(self, entity, values, ctx, access, record_id, previous, skip) -> list[tuple[str, str]]:
+        """Unique fields hold values no other record holds, in the whole database (a citizen ID names one
+        person nationwide). The refusal is the same whether the other record is one the writer may read or not,
+        and names neither that record nor its unit; a conflict with a record out of the writer's scope is also
+        audited (``unique_conflict``), so that probing another province's values leaves a trace."""
         problems = []
         for fd in entity.column_fields:
             v = values.get(fd.name)
@@ -333,9 +338,26 @@ class RecordService:
             if record_id is not None:
                 sql += " AND id <> {}"
                 args.append(record_id)
-            if await self.db.fetchval(sql, *args) is not None:
+            other = await self.db.fetchval(sql, *args)
+            if other is not None:
                 problems.append((fd.name, t("not_unique", ctx.lang, value=v)))
+                if not await access.row_allows("read", entity, other):
+                    access.unique_conflicts.append((fd.name, _jsonable(v), int(other)))
         return problems
+
+    @contextlib.asynccontextmanager
+    async def _conflicts_audited(self, entity: EntityDef, access: Access, ctx: RecordContext):
+        """Around a write's transaction: after a refusal, audit its conflicts with records out of the writer's
+        scope (the refused transaction itself was rolled back with whatever it wrote)."""
+        try:
+            yield
+        except ValidationError:
+            if access.unique_conflicts:
+                await self.audit(AuditEvent("unique_conflict", entity.name, None, ctx.user_id, ctx.user_name,
+                                            ctx.origin, {"@conflicts": [
+                                                {"field": f, "value": v, "record_id": other}
+                                                for f, v, other in access.unique_conflicts]}))
+            raise
 
     async def _require_scope(self, entity: EntityDef, action: str, record_id: int, access: Access,
                              ctx: RecordContext) -> None:
@@ -436,7 +458,7 @@ class RecordService:
                 values[wf.state_field] = wf.initial  # whatever the field's default: a record starts here
         now = dt.datetime.now(dt.timezone.utc)
         await self._register_form(compiled)
-        async with self.db.transaction():
+        async with self._conflicts_audited(entity, access, ctx), self.db.transaction():
             problems = await self._validate(entity, values, ctx, access, compiled, None, None, problems)
             if problems:
                 raise ValidationError(problems)
@@ -479,7 +501,7 @@ class RecordService:
             raise ValidationError(problems)
         now = dt.datetime.now(dt.timezone.utc)
         await self._register_form(compiled)
-        async with self.db.transaction():
+        async with self._conflicts_audited(entity, access, ctx), self.db.transaction():
             current = await self._locked(entity, record_id, access, ctx)
             if not await access.row_allows(action, entity, record_id):
                 raise Forbidden(t("forbidden", ctx.lang, action=step.label(ctx.lang) if step else action))
