@@ -18,9 +18,8 @@ import pytest
 from core import accounts
 from core.scope import Actor
 from core.web.tokens import create_token
-from tests.api.conftest import Api
 from tests.records.conftest import PERFORMER
-from tests.web.conftest import PASSWORD, running
+from tests.web.conftest import PASSWORD
 
 REVIEWER = """
 role: reviewer
@@ -50,9 +49,9 @@ CITIZEN_ID = "  citizen_id: {type: citizen_id, unique: true, label: {vi: Số CC
 
 
 @pytest.fixture
-async def api(api_config, database_url, tmp_path, monkeypatch):
-    from tests.api.conftest import USERS
-
+def api_config(api_config, monkeypatch):
+    """The API tests' configuration with a unique citizen ID on cases, performers titled by name, and the
+    reviewer and account officer roles."""
     case = api_config.root / "forms_config" / "entities" / "case.yaml"
     case.write_text(case.read_text(encoding="utf-8").replace("\nfields:\n", "\nfields:\n" + CITIZEN_ID, 1),
                     encoding="utf-8")
@@ -60,23 +59,20 @@ async def api(api_config, database_url, tmp_path, monkeypatch):
         "unit_field: unit\n", "unit_field: unit\ntitle_field: name\n"))
     api_config.write("roles_config/roles/reviewer.yaml", REVIEWER)
     api_config.write("roles_config/roles/account_officer.yaml", ACCOUNT_OFFICER)
-    monkeypatch.setenv("HOSO_FILES_DIR", str(tmp_path / "files"))
     monkeypatch.setenv("HOSO_ADMIN_RELOAD_SECONDS", "0")
-    users = {**USERS, "rev": ("TT", ["reviewer"]), "officer": ("P01", ["account_officer"])}
-    async with running(api_config.root, database_url) as web:
-        a = Api(web)
-        rt = web.rt
-        for r in await rt.db.fetch("SELECT id, code FROM hoso_unit"):
-            a.units[r["code"]] = r["id"]
-        root = Actor(None, "root", superuser=True, origin="test-setup")
-        start = dt.date.today() - dt.timedelta(days=30)
-        for name, (unit, roles) in users.items():
-            a.ids[name] = await accounts.create_account(rt, root, name, PASSWORD, unit, roles=tuple(roles),
-                                                        starts_on=start)
-            a.tokens[name] = (await create_token(rt, root, a.ids[name], f"test token of {name}"))[1]
-        a.ids["admin"] = await web.user("admin", superuser=True)
-        a.tokens["admin"] = (await create_token(rt, root, a.ids["admin"], "test token of admin"))[1]
-        yield a
+    return api_config
+
+
+@pytest.fixture
+async def api(api):
+    """The API tests' users, and ``rev`` (reviewer at TT) and ``officer`` (account officer at P01)."""
+    root = Actor(None, "root", superuser=True, origin="test-setup")
+    start = dt.date.today() - dt.timedelta(days=30)
+    for name, unit, role in (("rev", "TT", "reviewer"), ("officer", "P01", "account_officer")):
+        api.ids[name] = await accounts.create_account(api.web.rt, root, name, PASSWORD, unit, roles=(role,),
+                                                      starts_on=start)
+        api.tokens[name] = (await create_token(api.web.rt, root, api.ids[name], f"test token of {name}"))[1]
+    return api
 
 
 async def _ended_case(api, ended_on: str, **extra) -> dict:
