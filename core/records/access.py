@@ -117,6 +117,15 @@ def _national_grant_roles(rt: "Runtime", entity: EntityDef | None, action: str |
     return out
 
 
+def _everyone_or_no_one(actor: Any) -> Predicate | None:
+    """Superusers reach every account, an actor without an account none; None: it depends on the roles."""
+    if actor.superuser:
+        return Predicate.true()
+    if actor.user_id is None:
+        return Predicate.false()
+    return None
+
+
 def accounts_in_reach(rt: "Runtime", actor: Any, entity: EntityDef, alias: str = "u") -> Predicate:
     """Accounts (rows of ``hoso_user`` under ``alias``) that a writer of ``entity`` may name in a ``user`` field:
     those sharing the writer's scope, i.e. whose home unit or a current assignment lies under a unit where the
@@ -124,10 +133,9 @@ def accounts_in_reach(rt: "Runtime", actor: Any, entity: EntityDef, alias: str =
 
     One definition for the API and the admin (both write through the record service): an account outside it
     is answered exactly like an account that does not exist, so the field cannot probe for account ids."""
-    if actor.superuser:
-        return Predicate.true()
-    if actor.user_id is None:
-        return Predicate.false()
+    fixed = _everyone_or_no_one(actor)
+    if fixed is not None:
+        return fixed
     today = actor.today
     mine = (actor.user_id, today, today)
     national = _national_grant_roles(rt, entity)
@@ -151,10 +159,9 @@ def managed_accounts(rt: "Runtime", actor: Any, alias: str = "u") -> Predicate:
     actor's roles with ``manage_users``, the account's home unit and every assignment it holds now or later lie
     in that role's units and are of roles it may grant. Never the actor's own account nor a superuser's (see
     ``core.accounts``). The admin's account table shows these rows only."""
-    if actor.superuser:
-        return Predicate.true()
-    if actor.user_id is None:
-        return Predicate.false()
+    fixed = _everyone_or_no_one(actor)
+    if fixed is not None:
+        return fixed
     today = actor.today
     mine = (actor.user_id, today, today)
     parts: list[str] = []

@@ -10,6 +10,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "not_on_form": {"vi": "trường này không có trên biểu mẫu {form}", "en": "is not a field of form {form}"},
     "not_applicable": {"vi": "không áp dụng trong trường hợp này ({condition})",
                        "en": "does not apply here ({condition})"},
+    "not_applicable_here": {"vi": "không áp dụng trong trường hợp này", "en": "does not apply here"},
     "rule_failed": {"vi": "không thỏa điều kiện {rule}", "en": "breaks the rule {rule}"},
     "rule_failed_hidden": {"vi": "không thỏa một quy tắc kiểm tra của hồ sơ",
                            "en": "breaks one of the record's rules"},

@@ -33,7 +33,7 @@ from core.records.errors import (
     StaleVersion,
     ValidationError,
 )
-from core.records.forms import CompiledForm, FormCache
+from core.records.forms import CompiledForm, FormCache, top_field
 from core.records.messages import t
 from core.records.search import SEARCHABLE_TYPES, fold, like_pattern, search_text
 
@@ -265,19 +265,19 @@ class RecordService:
                         problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """All problems of the record ``values``: those found so far, the plugins' (the form checks are one),
         and the database checks (references, units, uniqueness). A field is reported once."""
-        reported = {_top(f) for f, _m in problems}
+        reported = {top_field(f) for f, _m in problems}
         out = list(problems)
 
         def add(found):
             for f, m in found or ():
-                if _top(f) not in reported and (f, m) not in out:
+                if top_field(f) not in reported and (f, m) not in out:
                     out.append((f, m))
 
         form = form.for_writer(await access.hidden(entity))
         for result in self.rt.pm.hook.hoso_validate_record(entity=entity, values=values, context=ctx, form=form,
                                                            previous=previous):
             add(await await_me_maybe(result))
-        reported |= {_top(f) for f, _m in out}
+        reported |= {top_field(f) for f, _m in out}
         add(await self._check_references(entity, values, ctx, access, previous, reported))
         add(await self._check_unique(entity, values, ctx, access, record_id, previous, reported))
         return out
@@ -1006,10 +1006,6 @@ def _history_entry(raw: dict, hidden: set[str]) -> tuple[dict, dict] | None:
     if fields & hidden:
         detail.pop("file", None)
     return changes, detail
-
-
-def _top(field_path: str) -> str:
-    return field_path.split("[", 1)[0].split(".", 1)[0]
 
 
 def _as_date(v: Any) -> dt.date:
