@@ -43,6 +43,7 @@ from admin.media import take_staged
 from admin.messages import m
 from admin.tables import VERSION_COLUMN, TableSpec
 from core.db import quote
+from core.records.access import managed_accounts
 from core.records.errors import (
     Forbidden,
     InvalidTransition,
@@ -163,12 +164,8 @@ class ScopedCRUD(PiccoloCRUD):
             pred = self.rt.scope.predicate(user.actor, "read", spec.entity, "p_")
             return Predicate(f"{alias}.parent_id IN (SELECT p_.id FROM {quote(spec.entity.table)} p_ "
                              f"WHERE p_.sys_deleted_at IS NULL AND ({pred.sql}))", pred.args)
-        if spec.kind == "user" and not user.superuser:
-            today = dt.date.today()
-            return Predicate(
-                f"({alias}.id = {{}} OR {alias}.unit_id IN (SELECT c.descendant_id FROM hoso_unit_closure c "
-                "JOIN hoso_assignment a ON a.unit_id = c.ancestor_id WHERE a.user_id = {} AND a.starts_on <= {} "
-                "AND (a.ends_on IS NULL OR a.ends_on > {})))", (user.current.id, user.current.id, today, today))
+        if spec.kind == "user":
+            return managed_accounts(self.rt, user.actor, alias)
         return Predicate.true()
 
     def _apply_filters(self, query, params):

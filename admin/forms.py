@@ -253,6 +253,8 @@ async def resolve_record(build: "AdminBuild", user: AdminUser, entity: EntityDef
         found = await build.rt.db.fetchval(f"SELECT t.id FROM {quote(entity.table)} t WHERE t.id = {{}} AND {where}",
                                            int(value), *pred.args)
     key = entity.naming.field if entity.naming else entity.title_field
+    if key in user.hidden(entity.name):
+        key = None  # a lookup by a hidden value would confirm it
     if found is None and key and value:
         found = await build.rt.db.fetchval(
             f"SELECT t.id FROM {quote(entity.table)} t WHERE t.{quote(key)} = {{}} AND {where} ORDER BY t.id",

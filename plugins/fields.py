@@ -6,6 +6,7 @@ import datetime as dt
 import decimal
 import json
 import re
+import unicodedata
 from typing import Any
 
 from piccolo.columns import BigInt, Boolean, Date, Numeric, Text, Timestamptz
@@ -14,7 +15,9 @@ from core.config import FieldDef
 from core.fields import FieldType
 from core.hookspecs import hookimpl
 
-CITIZEN_ID = re.compile(r"^\d{12}$")
+# ASCII digits only: Python's \d also matches other scripts' digits (Arabic-Indic, Devanagari...), which would let
+# a look-alike copy of a stored ID past the uniqueness check.
+CITIZEN_ID = re.compile(r"^[0-9]{12}$")
 PHONE = re.compile(r"^\+?[0-9]{8,15}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -142,8 +145,10 @@ def _id(fd: FieldDef, v: Any) -> int:
 
 
 def _citizen_id(fd: FieldDef, v: Any) -> str:
-    s = _text(fd, v).strip()
-    if not CITIZEN_ID.match(s):
+    # NFKC turns fullwidth digits (as typed with some Vietnamese and East Asian keyboards) into ASCII ones, so
+    # the stored value and the uniqueness check see one spelling; any other non-ASCII digit is refused.
+    s = unicodedata.normalize("NFKC", _text(fd, v)).strip()
+    if not CITIZEN_ID.fullmatch(s):
         raise ValueError(f"expected a citizen ID of exactly 12 digits; found {s!r}")
     return s
 

@@ -25,6 +25,8 @@ class Access:
         self.ctx = ctx
         self.actor = ctx.actor
         self._roles: set[str] | None = None
+        # Uniqueness conflicts with records the actor may not read: ``(field, value, other record's id)``.
+        self.unique_conflicts: list[tuple[str, Any, int]] = []
 
     @property
     def superuser(self) -> bool:
@@ -99,3 +101,105 @@ def hidden_by_any_role(rt: "Runtime", entity: EntityDef) -> set[str]:
             if g.entity == entity.name:
                 out.update(g.hidden_fields)
     return out
+
+
+_ACTIVE_OF = "{a}.user_id = {{}} AND {a}.starts_on <= {{}} AND ({a}.ends_on IS NULL OR {a}.ends_on > {{}})"
+
+
+def _national_grant_roles(rt: "Runtime", entity: EntityDef | None, action: str | None = None) -> list[str]:
+    """Roles with a national-scope grant (on ``entity``, of ``action``, when given)."""
+    out = []
+    for role in rt.config.roles:
+        for g in role.grants:
+            if g.scope == "national" and (entity is None or g.entity == entity.name) \
+                    and (action is None or action in g.actions) and role.name not in out:
+                out.append(role.name)
+    return out
+
+
+def _everyone_or_no_one(actor: Any) -> Predicate | None:
+    """Superusers reach every account, an actor without an account none; None: it depends on the roles."""
+    if actor.superuser:
+        return Predicate.true()
+    if actor.user_id is None:
+        return Predicate.false()
+    return None
+
+
+def accounts_in_reach(rt: "Runtime", actor: Any, entity: EntityDef, alias: str = "u") -> Predicate:
+    """Accounts (rows of ``hoso_user`` under ``alias``) that a writer of ``entity`` may name in a ``user`` field:
+    those sharing the writer's scope, i.e. whose home unit or a current assignment lies under a unit where the
+    writer holds a current assignment (every account, for a role with a national grant on the entity).
+
+    One definition for the API and the admin (both write through the record service): an account outside it
+    is answered exactly like an account that does not exist, so the field cannot probe for account ids."""
+    fixed = _everyone_or_no_one(actor)
+    if fixed is not None:
+        return fixed
+    today = actor.today
+    mine = (actor.user_id, today, today)
+    national = _national_grant_roles(rt, entity)
+    if national:
+        marks = ", ".join("{}" for _ in national)
+        national_sql = (f"EXISTS (SELECT 1 FROM hoso_assignment na WHERE {_ACTIVE_OF.format(a='na')} "
+                        f"AND na.role IN ({marks}))")
+        national_args: tuple = (*mine, *national)
+    else:
+        national_sql, national_args = "1 = 0", ()
+    units = ("SELECT c.descendant_id FROM hoso_unit_closure c JOIN hoso_assignment a ON a.unit_id = c.ancestor_id "
+             f"WHERE {_ACTIVE_OF.format(a='a')}")
+    sql = (f"({national_sql} OR {alias}.unit_id IN ({units}) OR EXISTS (SELECT 1 FROM hoso_assignment b "
+           f"WHERE b.user_id = {alias}.id AND b.starts_on <= {{}} AND (b.ends_on IS NULL OR b.ends_on > {{}}) "
+           f"AND b.unit_id IN ({units})))")
+    return Predicate(sql, (*national_args, *mine, today, today, *mine))
+
+
+def managed_accounts(rt: "Runtime", actor: Any, alias: str = "u") -> Predicate:
+    """Accounts (rows of ``hoso_user`` under ``alias``) that ``actor`` may manage, in SQL: for one of the
+    actor's roles with ``manage_users``, the account's home unit and every assignment it holds now or later lie
+    in that role's units and are of roles it may grant. Never the actor's own account nor a superuser's (see
+    ``core.accounts``). The admin's account table shows these rows only."""
+    fixed = _everyone_or_no_one(actor)
+    if fixed is not None:
+        return fixed
+    today = actor.today
+    mine = (actor.user_id, today, today)
+    parts: list[str] = []
+    args: list[Any] = []
+    for role in rt.config.roles:
+        scopes = {g.scope for g in role.grants if "manage_users" in g.actions
+                  and g.scope in ("unit", "subtree", "national")}
+        if not scopes:
+            continue
+        holds = f"EXISTS (SELECT 1 FROM hoso_assignment ma WHERE {_ACTIVE_OF.format(a='ma')} AND ma.role = {{}})"
+        if "national" in scopes:
+            reach, reach_args = "SELECT id FROM hoso_unit", ()
+        else:
+            depth = "" if "subtree" in scopes else " AND c.depth = 0"
+            reach = ("SELECT c.descendant_id FROM hoso_unit_closure c JOIN hoso_assignment a "
+                     f"ON a.unit_id = c.ancestor_id WHERE {_ACTIVE_OF.format(a='a')} AND a.role = {{}}{depth}")
+            reach_args = (*mine, role.name)
+        grantable = list(role.can_grant)
+        if grantable:
+            foreign_role = f"b.role NOT IN ({', '.join('{}' for _ in grantable)})"
+        else:
+            foreign_role = "1 = 1"
+        parts.append(
+            f"({holds} AND ({alias}.unit_id IS NULL OR {alias}.unit_id IN ({reach})) AND NOT EXISTS (SELECT 1 "
+            f"FROM hoso_assignment b WHERE b.user_id = {alias}.id AND (b.ends_on IS NULL OR b.ends_on > {{}}) "
+            f"AND ({foreign_role} OR b.unit_id NOT IN ({reach}))))")
+        args += [*mine, role.name, *reach_args, today, *grantable, *reach_args]
+    if not parts:
+        return Predicate.false()
+    sql = (f"({alias}.id <> {{}} AND NOT COALESCE({alias}.superuser, {{}}) AND ("
+           + " OR ".join(parts) + "))")
+    return Predicate(sql, (actor.user_id, False, *args))
+
+
+def may_see_addresses(rt: "Runtime", roles: set[str], superuser: bool) -> bool:
+    """Whether a reader may see the client addresses recorded in the audit: superusers and holders of a
+    national ``manage_users`` grant (those who investigate accounts). Everyone else sees no address: an address
+    tells where a colleague works from and is personal data."""
+    if superuser:
+        return True
+    return bool(roles.intersection(_national_grant_roles(rt, None, "manage_users")))

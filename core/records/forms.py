@@ -16,6 +16,7 @@ sees the JSON form of the parsed values, the conditions see the Python values.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import decimal
 import hashlib
@@ -32,7 +33,7 @@ from core.records.messages import t
 if TYPE_CHECKING:  # pragma: no cover
     from core.fields import Registry
 
-__all__ = ["CompiledForm", "FormField", "FormCache", "compile_form", "json_value"]
+__all__ = ["CompiledForm", "FormField", "FormCache", "compile_form", "json_value", "top_field"]
 
 _STORAGE_SCHEMA = {"text": {"type": "string"}, "integer": {"type": "integer"}, "decimal": {"type": "number"},
                    "boolean": {"type": "boolean"}, "date": {"type": "string", "format": "date"},
@@ -127,6 +128,14 @@ class CompiledForm:
     version: str = ""
     _validator: Any = field(default=None, repr=False)
     _config: Config | None = field(default=None, repr=False)
+    # Fields hidden from the writer the form checks for (see ``for_writer``).
+    hidden: frozenset[str] = frozenset()
+
+    def for_writer(self, hidden: set[str] | frozenset[str]) -> "CompiledForm":
+        """This form checking the writes of someone who may not see ``hidden``: a rule over a hidden field must
+        not tell them anything about its value (see ``check``)."""
+        hidden = frozenset(hidden)
+        return self if hidden == self.hidden else dataclasses.replace(self, hidden=hidden)
 
     @property
     def label(self) -> str:
@@ -159,25 +168,65 @@ class CompiledForm:
         today = today or dt.date.today()
         instance = {k: json_value(v) for k, v in values.items() if k in self.fields and not _empty(v)}
         problems: list[tuple[str, str]] = []
+        updating, hidden = previous is not None, self.hidden
         for err in sorted(self._validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path]):
-            problems += self._problem(err, lang, values, previous)
+            found = self._problem(err, lang, values, previous)
+            # A stored hidden value the writer cannot change is not theirs to fix, and naming its fault tells it.
+            problems += [p for p in found if not (updating and top_field(p[0]) in hidden)]
         for name, ff in self.fields.items():
             if not (ff.visible_if or ff.required_if or ff.required):
+                continue
+            involved = {name}.union(*(c.fields for c in ff.visible_if),
+                                    ff.required_if.fields if ff.required_if else ())
+            if updating and involved & hidden:
+                # As for rules (see _hidden_rule): the answer may not depend on a hidden value.
+                problems += self._changed_visible(involved, values, previous, lang)
                 continue
             value = values.get(name)
             if ff.visible_if and not ff.visible(values, today):
                 if not _empty(value):
                     cond = " and ".join(c.source for c in ff.visible_if)
-                    problems.append((name, t("not_applicable", lang, condition=cond)))
+                    problems.append((name, t("not_applicable", lang, condition=cond) if not involved & hidden
+                                     else t("not_applicable_here", lang)))
                 continue
             if _empty(value) and (ff.required or (ff.required_if and ff.required_if.holds(values, today))):
                 problems.append((name, t("required", lang)))
         for expr, rule in self.rules:
-            if expr.fails(values, today):
+            secret = expr.fields & self.hidden
+            if secret:
+                problems += self._hidden_rule(expr, rule, values, lang, previous, today)
+            elif expr.fails(values, today):
                 msg = rule.message.get(lang) if rule.message else t("rule_failed", lang, rule=rule.rule)
                 problems.append((rule.field, msg))
         order = {name: i for i, name in enumerate(self.fields)}
-        return sorted(_unique(problems), key=lambda p: order.get(p[0].split("[", 1)[0].split(".", 1)[0], len(order)))
+        return sorted(_unique(problems), key=lambda p: order.get(top_field(p[0]), len(order)))
+
+    def _hidden_rule(self, expr: Expression, rule: RuleDef, values: dict, lang: str, previous: dict | None,
+                     today: dt.date) -> list[tuple[str, str]]:
+        """A rule over a field hidden from the writer.
+
+        Its answer must not depend on the hidden value, or a writer could learn it by trying values (a hidden
+        date was recovered in 11 updates of the other date of ``ended_on >= received_on``). So:
+
+        * on an update, the stored hidden value is secret: a change of one of the rule's visible fields is
+          refused, whatever the hidden value, with a message naming no hidden field; someone who may see the
+          whole rule makes that change. A write leaving the rule's fields alone does not evaluate it;
+        * on a create, the hidden fields hold what the configuration gives them (the writer cannot write them),
+          so the rule is evaluated as usual, but its message names none of them.
+        """
+        if previous is not None:
+            return self._changed_visible(expr.fields, values, previous, lang)
+        if expr.fails(values, today):
+            visible = [n for n in self.fields if n in expr.fields and n not in self.hidden]
+            return [(visible[0] if visible else "record", t("rule_failed_hidden", lang))]
+        return []
+
+    def _changed_visible(self, names: set[str] | frozenset[str], values: dict, previous: dict,
+                         lang: str) -> list[tuple[str, str]]:
+        """The fields of ``names`` the writer sees and changes, each refused because a check over them involves
+        a field hidden from the writer (the refusal is the same whatever the hidden value)."""
+        return [(n, t("rule_over_hidden", lang)) for n in self.fields if n in names and n not in self.hidden
+                and json_value(values.get(n)) != json_value(previous.get(n))]
 
     def _problem(self, err: jsonschema.ValidationError, lang: str, values: dict, previous: dict | None):
         path = list(err.absolute_path)
@@ -220,6 +269,11 @@ class CompiledForm:
         if fd is None or not fd.list:
             return []
         return list(self._config.choice_list(fd.list).values()) if self._config else []
+
+
+def top_field(field_path: str) -> str:
+    """The top-level field of a problem's path (``hearings[0].court`` -> ``hearings``)."""
+    return field_path.split("[", 1)[0].split(".", 1)[0]
 
 
 def _retired_kept(value: Any, before: Any) -> bool:

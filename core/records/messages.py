@@ -10,7 +10,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "not_on_form": {"vi": "trường này không có trên biểu mẫu {form}", "en": "is not a field of form {form}"},
     "not_applicable": {"vi": "không áp dụng trong trường hợp này ({condition})",
                        "en": "does not apply here ({condition})"},
+    "not_applicable_here": {"vi": "không áp dụng trong trường hợp này", "en": "does not apply here"},
     "rule_failed": {"vi": "không thỏa điều kiện {rule}", "en": "breaks the rule {rule}"},
+    "rule_failed_hidden": {"vi": "không thỏa một quy tắc kiểm tra của hồ sơ",
+                           "en": "breaks one of the record's rules"},
+    "rule_over_hidden": {"vi": "giá trị này được đối chiếu với thông tin bạn không được xem; người có quyền xem "
+                               "thông tin đó cần thực hiện thay đổi này",
+                         "en": "this value is checked against information you may not see; someone who may see "
+                               "it has to make this change"},
     "required_for_step": {"vi": "bắt buộc nhập để {step}", "en": "is required to {step}"},
     "hidden_field": {"vi": "bạn không có quyền ghi trường này", "en": "you may not write this field"},
     "read_only_field": {"vi": "bạn không có quyền sửa trường này", "en": "you may not change this field"},

@@ -11,6 +11,7 @@ row (``create``, ``update``, ``delete``, ``restore``, ``transition:<name>``), in
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import json
@@ -21,7 +22,7 @@ from core.config import Config, EntityDef, FieldDef
 from core.config.loader import naming_placeholders
 from core.db import quote
 from core.plugins import await_me_maybe
-from core.records.access import Access, hidden_by_any_role
+from core.records.access import Access, accounts_in_reach, hidden_by_any_role, may_see_addresses
 from core.records.errors import (
     AttachmentCorrupt,
     AttachmentTooLarge,
@@ -32,7 +33,7 @@ from core.records.errors import (
     StaleVersion,
     ValidationError,
 )
-from core.records.forms import CompiledForm, FormCache
+from core.records.forms import CompiledForm, FormCache, top_field
 from core.records.messages import t
 from core.records.search import SEARCHABLE_TYPES, fold, like_pattern, search_text
 
@@ -264,20 +265,21 @@ class RecordService:
                         problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """All problems of the record ``values``: those found so far, the plugins' (the form checks are one),
         and the database checks (references, units, uniqueness). A field is reported once."""
-        reported = {_top(f) for f, _m in problems}
+        reported = {top_field(f) for f, _m in problems}
         out = list(problems)
 
         def add(found):
             for f, m in found or ():
-                if _top(f) not in reported and (f, m) not in out:
+                if top_field(f) not in reported and (f, m) not in out:
                     out.append((f, m))
 
+        form = form.for_writer(await access.hidden(entity))
         for result in self.rt.pm.hook.hoso_validate_record(entity=entity, values=values, context=ctx, form=form,
                                                            previous=previous):
             add(await await_me_maybe(result))
-        reported |= {_top(f) for f, _m in out}
+        reported |= {top_field(f) for f, _m in out}
         add(await self._check_references(entity, values, ctx, access, previous, reported))
-        add(await self._check_unique(entity, values, ctx, record_id, previous, reported))
+        add(await self._check_unique(entity, values, ctx, access, record_id, previous, reported))
         return out
 
     async def _check_references(self, entity: EntityDef, values: dict, ctx: RecordContext, access: Access,
@@ -298,7 +300,10 @@ class RecordService:
                 elif rows[0]["valid_to"] is not None and _as_date(rows[0]["valid_to"]) <= ctx.today:
                     problems.append((where, t("unit_closed", ctx.lang, value=v)))
             elif fd.type == "user":
-                if await self.db.fetchval("SELECT id FROM hoso_user WHERE id = {}", v) is None:
+                # An account outside the writer's reach is answered like a missing one: no account-id oracle.
+                reach = accounts_in_reach(self.rt, access.actor, entity, "u")
+                if await self.db.fetchval(f"SELECT u.id FROM hoso_user u WHERE u.id = {{}} AND {reach.sql}",
+                                          v, *reach.args) is None:
                     problems.append((where, t("not_found", ctx.lang, value=v)))
 
         for fd in entity.fields:
@@ -316,7 +321,11 @@ class RecordService:
                 await check(fd, v, fd.name)
         return problems
 
-    async def _check_unique(self, entity, values, ctx, record_id, previous, skip) -> list[tuple[str, str]]:
+    async def _check_unique(self, entity, values, ctx, access, record_id, previous, skip) -> list[tuple[str, str]]:
+        """Unique fields hold values no other record holds, in the whole database (a citizen ID names one
+        person nationwide). The refusal is the same whether the other record is one the writer may read or not,
+        and names neither that record nor its unit; a conflict with a record out of the writer's scope is also
+        audited (``unique_conflict``), so that probing another province's values leaves a trace."""
         problems = []
         for fd in entity.column_fields:
             v = values.get(fd.name)
@@ -329,9 +338,26 @@ class RecordService:
             if record_id is not None:
                 sql += " AND id <> {}"
                 args.append(record_id)
-            if await self.db.fetchval(sql, *args) is not None:
+            other = await self.db.fetchval(sql, *args)
+            if other is not None:
                 problems.append((fd.name, t("not_unique", ctx.lang, value=v)))
+                if not await access.row_allows("read", entity, other):
+                    access.unique_conflicts.append((fd.name, _jsonable(v), int(other)))
         return problems
+
+    @contextlib.asynccontextmanager
+    async def _conflicts_audited(self, entity: EntityDef, access: Access, ctx: RecordContext):
+        """Around a write's transaction: after a refusal, audit its conflicts with records out of the writer's
+        scope (the refused transaction itself was rolled back with whatever it wrote)."""
+        try:
+            yield
+        except ValidationError:
+            if access.unique_conflicts:
+                await self.audit(AuditEvent("unique_conflict", entity.name, None, ctx.user_id, ctx.user_name,
+                                            ctx.origin, {"@conflicts": [
+                                                {"field": f, "value": v, "record_id": other}
+                                                for f, v, other in access.unique_conflicts]}))
+            raise
 
     async def _require_scope(self, entity: EntityDef, action: str, record_id: int, access: Access,
                              ctx: RecordContext) -> None:
@@ -432,7 +458,7 @@ class RecordService:
                 values[wf.state_field] = wf.initial  # whatever the field's default: a record starts here
         now = dt.datetime.now(dt.timezone.utc)
         await self._register_form(compiled)
-        async with self.db.transaction():
+        async with self._conflicts_audited(entity, access, ctx), self.db.transaction():
             problems = await self._validate(entity, values, ctx, access, compiled, None, None, problems)
             if problems:
                 raise ValidationError(problems)
@@ -475,7 +501,7 @@ class RecordService:
             raise ValidationError(problems)
         now = dt.datetime.now(dt.timezone.utc)
         await self._register_form(compiled)
-        async with self.db.transaction():
+        async with self._conflicts_audited(entity, access, ctx), self.db.transaction():
             current = await self._locked(entity, record_id, access, ctx)
             if not await access.row_allows(action, entity, record_id):
                 raise Forbidden(t("forbidden", ctx.lang, action=step.label(ctx.lang) if step else action))
@@ -834,17 +860,21 @@ class RecordService:
         access = Access(self.rt, ctx)
         await self._require_visible(entity, record_id, access, ctx)
         hidden = await access.hidden(entity)
+        addresses = may_see_addresses(self.rt, await access.roles(), access.superuser)
         rows = await self.db.fetch(
             "SELECT id, at, actor_id, actor, origin, action, changes FROM hoso_audit WHERE entity = {} "
             "AND record_id = {} ORDER BY id", entity.name, record_id)
         out = []
         for r in rows:
             raw = json.loads(r["changes"]) if r["changes"] else {}
-            changes = {k: v for k, v in raw.items() if not k.startswith("@") and k not in hidden}
-            detail = {k[1:]: v for k, v in raw.items() if k.startswith("@")}
+            entry = _history_entry(raw, hidden)
+            if entry is None:
+                continue
+            changes, detail = entry
             at = _as_datetime(r["at"]) if isinstance(r["at"], str) else r["at"]
             out.append({"id": r["id"], "at": at, "action": r["action"], "actor": r["actor"],
-                        "actor_id": r["actor_id"], "origin": r["origin"], "changes": changes, "detail": detail})
+                        "actor_id": r["actor_id"], "origin": r["origin"] if addresses else None,
+                        "changes": changes, "detail": detail})
         return out
 
     async def reindex_search(self, entity_name: str, ctx: RecordContext, batch: int = 1000) -> int:
@@ -961,8 +991,21 @@ class RecordService:
         return out
 
 
-def _top(field_path: str) -> str:
-    return field_path.split("[", 1)[0].split(".", 1)[0]
+def _history_entry(raw: dict, hidden: set[str]) -> tuple[dict, dict] | None:
+    """An audit entry's ``(changes, detail)`` as a reader with ``hidden`` fields may see it, or None when the
+    entry is about hidden fields only (an update of them, a file stored in or read from one): showing it would
+    tell that a hidden field changed, and a file's name, size and checksum say what it holds."""
+    fields = {k for k in raw if not k.startswith("@")}
+    file = raw.get("@file")
+    if isinstance(file, dict) and isinstance(file.get("field"), str):
+        fields.add(file["field"])
+    if hidden and fields and fields <= hidden:
+        return None
+    changes = {k: v for k, v in raw.items() if not k.startswith("@") and k not in hidden}
+    detail = {k[1:]: v for k, v in raw.items() if k.startswith("@")}
+    if fields & hidden:
+        detail.pop("file", None)
+    return changes, detail
 
 
 def _as_date(v: Any) -> dt.date:

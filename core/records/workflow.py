@@ -109,8 +109,14 @@ async def overdue(svc: "RecordService", entity: EntityDef, access: "Access", ctx
     calendar = WorkCalendar(svc.config.calendar)
     deadlines = []
     clauses, args = [], []
+    hidden = await access.hidden(entity)
     for wf in svc.config.workflows_for(entity.name):
         for d in wf.deadlines:
+            if d.from_field in hidden or wf.state_field in hidden:
+                # Not the reader's deadline: a row's presence in this list (for any ``on``), its place in the
+                # order and its due date would each tell the hidden date. The row is left out, not just its
+                # deadline, unless another deadline the reader may see makes it overdue.
+                continue
             period = parse_period(d.within)
             last_start = calendar.latest_overdue_start(on, period)
             clauses.append(f"(t.{quote(wf.state_field)} = {{}} AND t.{quote(d.from_field)} <= {{}})")
@@ -131,7 +137,6 @@ async def overdue(svc: "RecordService", entity: EntityDef, access: "Access", ctx
         f"SELECT {svc._columns(entity)} FROM {table} t WHERE {where} ORDER BY CASE {case} END ASC, t.id ASC "
         "LIMIT {} OFFSET {}", *read_args, *args, *[d.state for _wf, d, _p in deadlines], page_size,
         (page - 1) * page_size)
-    hidden = await access.hidden(entity)
     out = []
     for r in rows:
         record = svc._load_row(entity.fields, r)
