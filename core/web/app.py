@@ -44,8 +44,10 @@ from core.web.auth import (
     session_cookie,
     session_user,
     start_session,
+    without_nul,
     write_audit,
 )
+from core.web.guards import HostileInputGuard
 from core.web.problems import exception_handlers, msg, request_lang
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -284,8 +286,8 @@ async def form_login(request: Request) -> Response:
     username, password = form.get("username"), form.get("password")
     user = await _login(request, username, password)
     if user is None:
-        return _html(pages.login_page(msg("login_failed", "vi"), username if isinstance(username, str) else ""),
-                     status=401)
+        shown = without_nul(username) if isinstance(username, str) else ""
+        return _html(pages.login_page(msg("login_failed", "vi"), shown), status=401)
     token = await start_session(_rt(request), _settings(request), user.id)
     return Redirect(path="/", status_code=303, cookies=[session_cookie(token, _settings(request))])
 
@@ -334,6 +336,7 @@ def create_app(rt: "Runtime", settings: WebSettings | None = None) -> Litestar:
         on_startup=[startup],
         on_shutdown=[shutdown],
         exception_handlers=exception_handlers(),
+        middleware=[HostileInputGuard],
         state=State({"rt": rt, "settings": settings, "entities": entity_definitions(rt.config), "admin": admin_app}),
         openapi_config=OpenAPIConfig(title="hoso API", version=hoso_version),
         debug=False,

@@ -25,7 +25,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from core.runtime import Runtime
 
 __all__ = ["COOKIE", "WebSettings", "CurrentUser", "authenticate", "start_session", "session_user",
-           "end_session", "write_audit", "client_address", "session_cookie", "current_user", "same_origin"]
+           "end_session", "write_audit", "client_address", "session_cookie", "current_user", "same_origin",
+           "without_nul"]
 
 COOKIE = "hoso_session"
 _STATE_KEY = "hoso_user"
@@ -219,6 +220,12 @@ def same_origin(connection: ASGIConnection) -> bool:
     return bool(host) and urlparse(origin).netloc.lower() == host.lower()
 
 
+def without_nul(value: Any) -> Any:
+    """``value`` with NUL characters shown as U+FFFD when it is a string: a database text value cannot hold a
+    NUL, and a username holding one matches no account but must still be audited and throttled as sent."""
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+
+
 async def audited_login(rt: "Runtime", settings: WebSettings, username: Any, password: Any, origin: str,
                         via: str | None = None) -> tuple[CurrentUser | None, str]:
     """The one login check of the API and the admin: throttle, verify, audit.
@@ -229,6 +236,7 @@ async def audited_login(rt: "Runtime", settings: WebSettings, username: Any, pas
     """
     from core.users import recent_login_failures
 
+    username = without_nul(username)
     detail = {"@via": via} if via else {}
     if isinstance(username, str) and username:
         by_user, by_origin = await recent_login_failures(rt, username, origin)
