@@ -32,6 +32,7 @@ from piccolo_api.crud.endpoints import OrderBy
 from starlette.exceptions import HTTPException
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from admin import pages
@@ -124,6 +125,12 @@ class HosoAdminRouter(pae.AdminRouter):
     async def post_single_form(self, request: Request, form_slug: str) -> Any:
         user = _user(request)
         self._form(user, form_slug)  # 404 unless the user may use it
+        try:
+            data = await request.json()  # starlette keeps it for piccolo-admin's handler
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):  # piccolo-admin would call the form's model with **data and fail (a 500)
+            return JSONResponse({"detail": m("json_object", user.lang)}, status_code=400)
         return await super().post_single_form(request, form_slug)
 
 
