@@ -1,10 +1,12 @@
-"""Property-based fuzzing of the generated API against its own OpenAPI document: no request, valid or not,
-may make the server fail (5xx).
+"""Property-based fuzzing of the generated API against its own OpenAPI document, on SQLite and on PostgreSQL: no
+request, valid or not, may make the server fail (5xx), and every answer must be one the document declares
+(status code, content type, and the body's schema where the document gives one).
 
-The app runs on SQLite with the repository's reference configuration, under uvicorn on 127.0.0.1 in a
-background thread, and schemathesis sends each operation a bounded number of generated requests as a
-superuser (Bearer token). Operations that would cut the run's own access (revoking tokens, logging out) are
-left out.
+The app runs with the repository's reference configuration under uvicorn on 127.0.0.1 (a free port) in a
+background thread, and schemathesis sends each operation a bounded number of generated requests, valid and
+invalid, as a superuser (Bearer token). Operations that would cut the run's own access (revoking tokens,
+logging out) are left out. ``HOSO_FUZZ_EXAMPLES`` sets the examples per operation and mode; the run prints the
+requests sent and the failures by kind.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import shutil
 import socket
 import threading
 import time
+import uuid
+from collections import Counter
 
 import pytest
 
@@ -25,7 +29,7 @@ from core.runtime import Runtime
 from core.scope import Actor
 from core.users import create_user
 from core.web.tokens import create_token
-from tests.conftest import REPO
+from tests.conftest import ENGINES, PG_URL, REPO, _pg_admin, _with_db
 from tests.helpers import migrated_runtime
 
 MAX_EXAMPLES = int(os.environ.get("HOSO_FUZZ_EXAMPLES", "25"))
@@ -53,8 +57,8 @@ async def _prepare(root, url: str) -> str:
         await rt.db.close()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+@pytest.fixture(scope="module", params=ENGINES)
+def server(request, tmp_path_factory):
     import uvicorn
 
     from core.web.app import create_app
@@ -63,7 +67,15 @@ def server(tmp_path_factory):
     root = tmp / "reference"
     shutil.copytree(REPO / "forms_config", root / "forms_config")
     shutil.copytree(REPO / "roles_config", root / "roles_config")
-    url = f"sqlite:///{tmp / 'fuzz.db'}"
+    pg_name = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp / 'fuzz.db'}"
+    elif not PG_URL:
+        pytest.skip("PostgreSQL not configured: set HOSO_TEST_POSTGRES_URL=postgresql://user@host:port/db")
+    else:
+        pg_name = f"hoso_fuzz_{uuid.uuid4().hex[:12]}"
+        asyncio.run(_pg_admin(PG_URL, f'CREATE DATABASE "{pg_name}"'))
+        url = _with_db(PG_URL, pg_name)
     mp = pytest.MonkeyPatch()
     mp.setenv("HOSO_FILES_DIR", str(tmp / "files"))
     token = asyncio.run(_prepare(root, url))
@@ -83,18 +95,36 @@ def server(tmp_path_factory):
         srv.should_exit = True
         thread.join(10)
         mp.undo()
+        if pg_name:
+            asyncio.run(_pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
 
 
-def test_no_server_errors(server):
-    """Every operation, with valid and with invalid generated requests: never a 5xx."""
+def _checks():
+    from schemathesis.checks import (
+        content_type_conformance,
+        not_a_server_error,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    return [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+def test_no_server_errors_and_answers_conform(server):
+    """Every operation, with valid and with invalid generated requests: never a 5xx, and every status code,
+    content type and body as the OpenAPI document declares."""
     from hypothesis import given
     from hypothesis.errors import Unsatisfiable
     from schemathesis import GenerationMode
+    from schemathesis.core.failures import FailureGroup
 
     base, token = server
     schema = schemathesis.openapi.from_url(f"{base}/schema/openapi.json")
     headers = {"Authorization": f"Bearer {token}"}
+    checks = _checks()
     failures: list[str] = []
+    kinds: Counter[str] = Counter()
+    sent = Counter()
     operations = 0
     for result in schema.get_all_operations():
         op = result.ok()
@@ -109,9 +139,17 @@ def test_no_server_errors(server):
                       suppress_health_check=list(HealthCheck))
             def run(case):
                 response = case.call(base_url=base, headers=headers)
-                if response.status_code >= 500 and len(seen) < 3:
-                    seen.append(f"{case.method} {case.formatted_path} [{mode.value}] -> {response.status_code}: "
-                                f"query={case.query!r} body={case.body!r}"[:600])
+                sent["requests"] += 1
+                try:
+                    case.validate_response(response, checks=checks, headers=headers)
+                except FailureGroup as group:  # the checks that failed
+                    for failure in group.exceptions:
+                        kind = f"{type(failure).__name__}: {getattr(failure, 'title', '')}"
+                        kinds[kind] += 1
+                        if len(seen) < 2:
+                            seen.append(f"{case.method} {case.formatted_path} [{mode.value}] -> "
+                                        f"{response.status_code} {response.headers.get('content-type')}: {kind}: "
+                                        f"query={case.query!r} body={case.body!r}"[:600])
 
             try:
                 run()
@@ -120,5 +158,8 @@ def test_no_server_errors(server):
             except Exception as exc:  # an operation whose strategy cannot be built is reported, not hidden
                 failures.append(f"{op.method.upper()} {op.path} [{mode.value}]: {type(exc).__name__}: {exc}"[:600])
             failures += seen
+    print(f"\nschemathesis: {operations} operations, {sent['requests']} requests, failures by kind: "
+          f"{dict(kinds) or 'none'}")
     assert operations > 20
+    assert sent["requests"] > operations * MAX_EXAMPLES
     assert not failures, "\n".join(failures)
