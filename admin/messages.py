@@ -11,8 +11,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "not_found": {"vi": "Không tìm thấy hồ sơ.", "en": "No such record."},
     "no_table": {"vi": "Không có loại hồ sơ này.", "en": "No such table."},
     "bad_filter": {"vi": "Không lọc được theo trường {name}.", "en": "Cannot filter by {name}."},
-    "json_object": {"vi": "Nội dung yêu cầu phải là một đối tượng JSON.",
-                    "en": "The request body must be a JSON object."},
     "out_of_range": {"vi": "Giá trị của {name} phải từ {low} đến {high}.",
                      "en": "{name} must be from {low} to {high}."},
     "bad_sort": {"vi": "Không sắp xếp được theo trường {name}.", "en": "Cannot sort by {name}."},

@@ -49,6 +49,7 @@ from core.web.auth import (
 )
 from core.web.guards import HostileInputGuard
 from core.web.openapi import ProblemDocumentedJson
+from core.web.security import security_headers
 from core.web.problems import exception_handlers, msg, request_lang
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -338,6 +339,7 @@ def create_app(rt: "Runtime", settings: WebSettings | None = None) -> Litestar:
         on_shutdown=[shutdown],
         exception_handlers=exception_handlers(),
         middleware=[HostileInputGuard],
+        before_send=[security_headers],
         state=State({"rt": rt, "settings": settings, "entities": entity_definitions(rt.config), "admin": admin_app}),
         # JSON only: Litestar's HTML pages would load CDN scripts onto this origin (see core.web.openapi)
         openapi_config=OpenAPIConfig(title="hoso API", version=hoso_version, path="/schema",
