@@ -90,8 +90,9 @@ def _nul_parameters(query: bytes) -> list[str]:
     """Names of the query parameters whose name or value holds a NUL (after percent-decoding)."""
     if b"\x00" not in query and b"%00" not in query.lower():
         return []
-    text = query.decode("latin-1")
-    names = [k for k, v in parse_qsl(text, keep_blank_values=True, encoding="latin-1") if "\x00" in k + v]
+    text = query.decode("utf-8", "replace")
+    names = [k for k, v in parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="replace")
+             if "\x00" in k + v]
     return [n.replace("\x00", "\\u0000") for n in names] or ["query"]
 
 
