@@ -192,7 +192,7 @@ async def entity_context(request: Request, entity: EntityDef) -> RecordContext:
     return ctx
 
 
-def _filters(entity: EntityDef, params: dict[str, list[str]]) -> dict:
+def _filters(entity: EntityDef, params: dict[str, list[str]], lang: str = "vi") -> dict:
     """Query parameters ``field=value`` and ``field__op=value`` as service filters; values stay text and
     are parsed by the field types. ``in`` takes a comma-separated list; ``null`` takes true or false."""
     filters: dict[str, Any] = {}
@@ -211,19 +211,20 @@ def _filters(entity: EntityDef, params: dict[str, list[str]]) -> dict:
         elif op == "null":
             value = value.lower() in ("1", "true", "yes")
         if name == "id" and op != "null":
-            _check_id_filter(key, value if isinstance(value, list) else [value])
+            _check_id_filter(key, value if isinstance(value, list) else [value], lang)
         filters.setdefault(name, {})[op] = value
     return filters
 
 
-def _check_id_filter(key: str, values: list[str]) -> None:
+def _check_id_filter(key: str, values: list[str], lang: str) -> None:
     """Refuse ids a 32-bit id column cannot hold (the service parses them as 64-bit integers)."""
     from core.records.errors import ValidationError
+    from core.web.problems import msg
 
     for v in values:
         text = v.strip()
         if text.lstrip("+-").isdigit() and abs(int(text)) > MAX_ID:
-            raise ValidationError([(key, f"an id is a whole number from 1 to {MAX_ID}")])
+            raise ValidationError([(key, msg("out_of_range", lang, low=1, high=MAX_ID))])
 
 
 # -- handlers ---------------------------------------------------------------------------------------------------
@@ -250,7 +251,7 @@ def _handlers_for(rt, entity: EntityDef) -> list:
         ctx = await entity_context(request, entity)
         svc = request.app.state.rt.records()
         params = {k: request.query_params.getall(k) for k in request.query_params.keys()}
-        rows, total = await svc.list(name, ctx, filters=_filters(entity, params) or None,
+        rows, total = await svc.list(name, ctx, filters=_filters(entity, params, ctx.lang) or None,
                                      sort=[s for s in sort.split(",") if s] if sort else None, page=page,
                                      page_size=page_size, search=q, deleted=deleted)
         return {"items": [svc.dump(name, r) for r in rows], "total": total, "page": page, "page_size": page_size}

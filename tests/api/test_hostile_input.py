@@ -57,6 +57,9 @@ async def test_nul_in_a_query_names_the_parameter(api: Api):
     assert r.json()["errors"] == [{"field": "requester", "message": "Must not contain a NUL character (\\u0000)."}]
     r = await api.req("GET", "/api/records/case?requester=ab", "staff1")
     assert r.status_code == 200
+    r = await api.req("GET", f"/api/records/case?id__in=1,{BIG_ID}", "staff1")
+    _is_problem(r, 422)
+    assert r.json()["errors"] == [{"field": "id__in", "message": "The value is out of range (1 to 2147483647)."}]
 
 
 async def test_out_of_range_ids_in_writes_are_4xx(api: Api):
