@@ -30,6 +30,8 @@ from admin.messages import m
 from admin.tables import VERSION_COLUMN, AdminTables, TableSpec, build_admin_tables
 from core.config import FieldDef, WorkflowDef
 from core.db import quote
+from core.web.problems import msg, problem_message
+from core.web.security import origin_allowed
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.runtime import Runtime
@@ -363,6 +365,10 @@ class AdminApp:
         if self.build is None:
             await _send_plain(send, 503, b"The admin is starting")
             return
+        if scope["type"] == "http" and not self._same_site(scope):
+            body = problem_message(403, msg("cross_origin", _cookie_lang(scope)), slug="forbidden")
+            await _send_plain(send, 403, body, content_type=b"application/problem+json")
+            return
         build = await self.refresh()
         root = scope.get("root_path", "").rstrip("/") + self.mount
         inner = dict(scope)
@@ -378,6 +384,15 @@ class AdminApp:
             send = _with_cookie(send, f"{LANG_COOKIE}={lang.group(1).lower()}; Path={root}; SameSite=Lax; "
                                       f"Max-Age={365 * 24 * 3600}")
         await build.router(inner, receive, send)
+
+    def _same_site(self, scope) -> bool:
+        """Writes must come from this site: Origin (else Referer) naming the Host or an allowed host. This is
+        checked before piccolo-admin's double-submit CSRF cookie, which a sibling origin could plant."""
+        if scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+            return True
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+        return origin_allowed(headers.get("origin"), headers.get("referer"), headers.get("host"),
+                              self.settings.allowed_hosts)
 
     def handlers(self) -> list:
         """The Litestar route handler mounting this app."""
@@ -405,7 +420,15 @@ def _with_cookie(send, cookie: str):
     return wrapped
 
 
-async def _send_plain(send, status: int, body: bytes, headers: list | None = None) -> None:
+def _cookie_lang(scope) -> str:
+    for name, value in scope.get("headers") or []:
+        if name.lower() == b"cookie" and f"{LANG_COOKIE}=en".encode() in value:
+            return "en"
+    return "vi"
+
+
+async def _send_plain(send, status: int, body: bytes, headers: list | None = None,
+                      content_type: bytes = b"text/plain; charset=utf-8") -> None:
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"), *(headers or [])]})
+                "headers": [(b"content-type", content_type), *(headers or [])]})
     await send({"type": "http.response.body", "body": body})

@@ -27,7 +27,7 @@ import decimal
 import json
 from typing import TYPE_CHECKING, Any
 
-from piccolo.columns import Array
+from piccolo.columns import Array, BigInt, ForeignKey, Integer, Serial
 from piccolo.columns.combination import WhereRaw
 from piccolo_api.crud.endpoints import (
     MalformedQuery,
@@ -59,6 +59,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["ScopedCRUD", "CURRENT_USER", "error_response", "jsonable"]
 
+# Ids are 32-bit (SERIAL) columns, BigInt columns 64-bit: values beyond them fail in the PostgreSQL driver.
+MAX_ID = 2**31 - 1
+MAX_BIGINT = 2**63 - 1
+MAX_PAGE = 10**9  # pages beyond this would make OFFSET overflow
+MAX_OFFSET = 10**9
+MAX_IDS_LIMIT = 1000
+
 # The user of the request being served: ``_apply_filters`` has no request argument.
 CURRENT_USER: contextvars.ContextVar[AdminUser | None] = contextvars.ContextVar("hoso_admin_user", default=None)
 
@@ -71,6 +78,20 @@ def jsonable(v: Any) -> Any:
     if isinstance(v, (list, tuple)):
         return [jsonable(x) for x in v]
     return v
+
+
+def _ids_window(request: Request, user: AdminUser) -> tuple[int | None, int] | Response:
+    """``limit`` (1 to MAX_IDS_LIMIT, or absent) and ``offset`` (0 to MAX_OFFSET) of a drop-down's options."""
+    try:
+        limit = int(request.query_params["limit"]) if "limit" in request.query_params else None
+        offset = int(request.query_params.get("offset") or 0)
+    except ValueError:
+        return Response("limit and offset must be integers", status_code=400)
+    if limit is not None and not 1 <= limit <= MAX_IDS_LIMIT:
+        return Response(m("out_of_range", user.lang, name="limit", low=1, high=MAX_IDS_LIMIT), status_code=400)
+    if not 0 <= offset <= MAX_OFFSET:
+        return Response(m("out_of_range", user.lang, name="offset", low=0, high=MAX_OFFSET), status_code=400)
+    return limit, offset
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -198,6 +219,24 @@ class ScopedCRUD(PiccoloCRUD):
         for col in split.visible_fields or []:
             if col._meta.name in hidden or col._meta.call_chain:
                 return m("bad_filter", user.lang, name=col._meta.name)
+        return self._check_ranges(user, split)
+
+    def _check_ranges(self, user: AdminUser, split) -> str | None:
+        """Integer filters and the page number must fit their columns (and OFFSET), or the driver fails."""
+        if not 1 <= int(split.page or 1) <= MAX_PAGE:
+            return m("out_of_range", user.lang, name="__page", low=1, high=MAX_PAGE)
+        for name, value in split.fields.items():
+            column = getattr(self.table, name, None)
+            if isinstance(column, BigInt):
+                low, high = -MAX_BIGINT, MAX_BIGINT
+            elif isinstance(column, (Serial, Integer, ForeignKey)):
+                low, high = -MAX_ID, MAX_ID
+            else:
+                continue
+            for v in value if isinstance(value, list) else [value]:
+                text = str(v).strip()
+                if text.lstrip("+-").isdigit() and not low <= int(text) <= high:
+                    return m("out_of_range", user.lang, name=name, low=low, high=high)
         return None
 
     # -- values out ------------------------------------------------------------------------------------------
@@ -337,11 +376,10 @@ class ScopedCRUD(PiccoloCRUD):
         spec = self.spec
         if spec.kind == "child" or (spec.kind == "entity" and not self.may_read(user)):
             return _json({})  # nothing refers to child rows; an unreadable entity offers nothing
-        try:
-            limit = int(request.query_params["limit"]) if "limit" in request.query_params else None
-            offset = int(request.query_params.get("offset") or 0)
-        except ValueError:
-            return Response("limit and offset must be integers", status_code=400)
+        window = _ids_window(request, user)
+        if isinstance(window, Response):
+            return window
+        limit, offset = window
         target = spec.entity.name if spec.kind == "entity" else None
         options = await self.build.options(user, spec.kind, target, request.query_params.get("search"), limit,
                                            offset)
@@ -356,6 +394,8 @@ class ScopedCRUD(PiccoloCRUD):
             return Response("The ID is invalid", status_code=400)
         if row_id < 1:
             return Response("The resource ID must be greater than 0", status_code=400)
+        if row_id > MAX_ID:  # no row has it, and the 32-bit id column cannot even be asked
+            return Response(m("not_found", self._user(request).lang), status_code=404)
         if request.method == "GET":
             return await self.get_single(request, row_id)
         if self.read_only:

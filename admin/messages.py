@@ -11,6 +11,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "not_found": {"vi": "Không tìm thấy hồ sơ.", "en": "No such record."},
     "no_table": {"vi": "Không có loại hồ sơ này.", "en": "No such table."},
     "bad_filter": {"vi": "Không lọc được theo trường {name}.", "en": "Cannot filter by {name}."},
+    "out_of_range": {"vi": "Giá trị của {name} phải từ {low} đến {high}.",
+                     "en": "{name} must be from {low} to {high}."},
     "bad_sort": {"vi": "Không sắp xếp được theo trường {name}.", "en": "Cannot sort by {name}."},
     "bad_version": {"vi": "phiên bản phải là một số nguyên", "en": "the version must be a whole number"},
     "read_only_table": {"vi": "Bảng này chỉ để xem.", "en": "This table is read-only."},

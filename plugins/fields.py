@@ -28,7 +28,22 @@ def _text(fd: FieldDef, v: Any) -> str:
     return str(v)
 
 
+# Integer columns are 64-bit (BIGINT); ids of records, units and accounts are 32-bit (SERIAL).
+MAX_INTEGER = 2**63 - 1
+MAX_ID = 2**31 - 1
+
+
 def _integer(fd: FieldDef, v: Any) -> int:
+    return _in_64_bits(_whole_number(v))
+
+
+def _in_64_bits(value: int) -> int:
+    if abs(value) > MAX_INTEGER:
+        raise ValueError(f"expected a whole number from {-MAX_INTEGER} to {MAX_INTEGER}")
+    return value
+
+
+def _whole_number(v: Any) -> int:
     if isinstance(v, bool):
         raise ValueError("expected a whole number; found true/false")
     if isinstance(v, int):
@@ -139,8 +154,8 @@ def _id(fd: FieldDef, v: Any) -> int:
         value = int(v)
     except ValueError:
         raise ValueError(f"expected the id of a record; found {_kind(v)}") from None
-    if value <= 0:
-        raise ValueError(f"expected the id of a record; found {value}")
+    if not 0 < value <= MAX_ID:
+        raise ValueError(f"expected the id of a record (1 to {MAX_ID}); found {value}")
     return value
 
 

@@ -15,13 +15,14 @@ from core import accounts
 from core.accounts import PermissionDenied
 from core.records.errors import ValidationError
 from core.users import UserError
-from core.web.api import MAX_INT, request_context, same_site
+from core.web.api import MAX_ID, request_context, same_site
 
 __all__ = ["accounts_router"]
 
 WRITE = {"guards": [same_site], "status_code": 200}
-# ids are 64-bit in the database: larger ones are refused (400) instead of failing in the driver
-Id = Annotated[int, Parameter(ge=1, le=MAX_INT)]
+# account, assignment and token ids are 32-bit in the database: larger ones are refused (400) instead of
+# failing in the driver
+Id = Annotated[int, Parameter(ge=1, le=MAX_ID)]
 
 
 class NewAccount(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -66,7 +67,7 @@ class PasswordChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class NewToken(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    user_id: Annotated[int, msgspec.Meta(ge=1, le=MAX_INT)]
+    user_id: Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
     name: str
     expires_on: Optional[dt.date] = None
 

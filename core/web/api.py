@@ -29,10 +29,12 @@ from core.records.service import RecordContext
 from core.web.auth import client_address, current_user, same_origin
 from core.web.problems import request_lang
 
-__all__ = ["build_record_router", "body_schemas", "request_context", "same_site", "FILTER_OPS"]
+__all__ = ["build_record_router", "body_schemas", "request_context", "same_site", "FILTER_OPS", "MAX_ID",
+           "MAX_INT"]
 
 FILTER_OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "null")
-MAX_INT = 2**63 - 1  # ids, versions and integer values are 64-bit in the database
+MAX_INT = 2**63 - 1  # versions, references and integer values are 64-bit in the database
+MAX_ID = 2**31 - 1  # record, account and attachment-version ids are 32-bit (SERIAL / INTEGER) columns
 RESERVED_QUERY = {"page", "page_size", "sort", "q", "deleted", "form"}
 
 
@@ -190,7 +192,7 @@ async def entity_context(request: Request, entity: EntityDef) -> RecordContext:
     return ctx
 
 
-def _filters(entity: EntityDef, params: dict[str, list[str]]) -> dict:
+def _filters(entity: EntityDef, params: dict[str, list[str]], lang: str = "vi") -> dict:
     """Query parameters ``field=value`` and ``field__op=value`` as service filters; values stay text and
     are parsed by the field types. ``in`` takes a comma-separated list; ``null`` takes true or false."""
     filters: dict[str, Any] = {}
@@ -208,14 +210,27 @@ def _filters(entity: EntityDef, params: dict[str, list[str]]) -> dict:
             value = [v for v in value.split(",") if v != ""]
         elif op == "null":
             value = value.lower() in ("1", "true", "yes")
+        if name == "id" and op != "null":
+            _check_id_filter(key, value if isinstance(value, list) else [value], lang)
         filters.setdefault(name, {})[op] = value
     return filters
+
+
+def _check_id_filter(key: str, values: list[str], lang: str) -> None:
+    """Refuse ids a 32-bit id column cannot hold (the service parses them as 64-bit integers)."""
+    from core.records.errors import ValidationError
+    from core.web.problems import msg
+
+    for v in values:
+        text = v.strip()
+        if text.lstrip("+-").isdigit() and abs(int(text)) > MAX_ID:
+            raise ValidationError([(key, msg("out_of_range", lang, low=1, high=MAX_ID))])
 
 
 # -- handlers ---------------------------------------------------------------------------------------------------
 
 
-RecordId = Annotated[int, Parameter(ge=1, le=MAX_INT, description="the record's id")]
+RecordId = Annotated[int, Parameter(ge=1, le=MAX_ID, description="the record's id")]
 
 
 def _handlers_for(rt, entity: EntityDef) -> list:
@@ -236,7 +251,7 @@ def _handlers_for(rt, entity: EntityDef) -> list:
         ctx = await entity_context(request, entity)
         svc = request.app.state.rt.records()
         params = {k: request.query_params.getall(k) for k in request.query_params.keys()}
-        rows, total = await svc.list(name, ctx, filters=_filters(entity, params) or None,
+        rows, total = await svc.list(name, ctx, filters=_filters(entity, params, ctx.lang) or None,
                                      sort=[s for s in sort.split(",") if s] if sort else None, page=page,
                                      page_size=page_size, search=q, deleted=deleted)
         return {"items": [svc.dump(name, r) for r in rows], "total": total, "page": page, "page_size": page_size}
@@ -333,7 +348,7 @@ def _attachment_handlers(entity: EntityDef, base: str, tags: list[str], fields: 
 
     async def upload(request: Request, record_id: RecordId, field: field_type,  # type: ignore[valid-type]
                      filename: str = Parameter(query="filename", min_length=1, max_length=255),
-                     version: Optional[int] = Parameter(query="version", default=None, ge=1, le=MAX_INT),
+                     version: Optional[int] = Parameter(query="version", default=None, ge=1, le=MAX_ID),
                      sha256: Optional[str] = Parameter(query="sha256", default=None)) -> Response:
         """Upload a file as the request body (streamed; never held in memory)."""
         ctx = await entity_context(request, entity)
@@ -350,7 +365,7 @@ def _attachment_handlers(entity: EntityDef, base: str, tags: list[str], fields: 
         return [_json(_info(i)) for i in await request.app.state.rt.records().attachments(name, record_id, field, ctx)]
 
     async def download(request: Request, record_id: RecordId, field: field_type,  # type: ignore[valid-type]
-                       version: Optional[int] = Parameter(query="version", default=None, ge=1, le=MAX_INT)) -> Stream:
+                       version: Optional[int] = Parameter(query="version", default=None, ge=1, le=MAX_ID)) -> Stream:
         ctx = await entity_context(request, entity)
         info, chunks = await request.app.state.rt.records().download(name, record_id, field, ctx, version=version)
         meta = _info(info)

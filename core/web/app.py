@@ -46,8 +46,12 @@ from core.web.auth import (
     session_cookie,
     session_user,
     start_session,
+    without_nul,
     write_audit,
 )
+from core.web.guards import HostileInputGuard
+from core.web.openapi import ProblemDocumentedJson
+from core.web.security import security_headers
 from core.web.problems import exception_handlers, msg, request_lang
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -286,8 +290,8 @@ async def form_login(request: Request) -> Response:
     username, password = form.get("username"), form.get("password")
     user = await _login(request, username, password)
     if user is None:
-        return _html(pages.login_page(msg("login_failed", "vi"), username if isinstance(username, str) else ""),
-                     status=401)
+        shown = without_nul(username) if isinstance(username, str) else ""
+        return _html(pages.login_page(msg("login_failed", "vi"), shown), status=401)
     token = await start_session(_rt(request), _settings(request), user.id)
     return Redirect(path="/", status_code=303, cookies=[session_cookie(token, _settings(request))])
 
@@ -344,7 +348,11 @@ def create_app(rt: "Runtime", settings: WebSettings | None = None) -> Litestar:
         on_startup=[startup],
         on_shutdown=[shutdown],
         exception_handlers=exception_handlers(),
+        middleware=[HostileInputGuard],
+        before_send=[security_headers],
         state=State({"rt": rt, "settings": settings, "entities": entity_definitions(rt.config), "admin": admin_app}),
-        openapi_config=OpenAPIConfig(title="hoso API", version=hoso_version),
+        # JSON only: Litestar's HTML pages would load CDN scripts onto this origin (see core.web.openapi)
+        openapi_config=OpenAPIConfig(title="hoso API", version=hoso_version, path="/schema",
+                                     render_plugins=[ProblemDocumentedJson()]),
         debug=False,
     )

@@ -13,7 +13,6 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
-from urllib.parse import urlparse
 
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
@@ -25,7 +24,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from core.runtime import Runtime
 
 __all__ = ["COOKIE", "WebSettings", "CurrentUser", "authenticate", "start_session", "session_user",
-           "end_session", "write_audit", "client_address", "session_cookie", "current_user", "same_origin"]
+           "end_session", "write_audit", "client_address", "session_cookie", "current_user", "same_origin",
+           "without_nul"]
 
 COOKIE = "hoso_session"
 _STATE_KEY = "hoso_user"
@@ -55,7 +55,10 @@ class WebSettings:
 
     ``HOSO_SESSION_IDLE_MINUTES`` (default 60), ``HOSO_SESSION_MAX_HOURS`` (default 24), ``HOSO_SECURE_COOKIE``
     (1 behind HTTPS), ``HOSO_TRUST_FORWARDED`` (1 behind a reverse proxy that sets X-Forwarded-For),
-    ``HOSO_LOGIN_MAX_FAILURES`` (default 5 per username, 50 per address, in 15 minutes; then 429).
+    ``HOSO_LOGIN_MAX_FAILURES`` (default 5 per username, 50 per address, in 15 minutes; then 429),
+    ``HOSO_ALLOWED_HOSTS`` (comma-separated host names, with a port where it is not the default: the public
+    names a browser's Origin may carry when a reverse proxy passes another Host; writes from other origins are
+    refused).
     """
 
     session_idle: dt.timedelta = dt.timedelta(hours=1)
@@ -64,6 +67,7 @@ class WebSettings:
     trust_forwarded: bool = False
     # Failed logins allowed per username (and 10 times that per client address) in a 15-minute window.
     login_max_failures: int = 5
+    allowed_hosts: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "WebSettings":
@@ -74,6 +78,8 @@ class WebSettings:
             secure_cookie=_env_flag(env, "HOSO_SECURE_COOKIE"),
             trust_forwarded=_env_flag(env, "HOSO_TRUST_FORWARDED"),
             login_max_failures=int(_env_number(env, "HOSO_LOGIN_MAX_FAILURES", 5)),
+            allowed_hosts=tuple(h.strip().lower() for h in (env.get("HOSO_ALLOWED_HOSTS") or "").split(",")
+                                if h.strip()),
         )
 
 
@@ -211,12 +217,19 @@ async def current_user(connection: ASGIConnection) -> CurrentUser | None:
 
 
 def same_origin(connection: ASGIConnection) -> bool:
-    """False when the browser says the request comes from another site (Origin header naming another host)."""
-    origin = connection.headers.get("origin")
-    if not origin or origin == "null":
-        return origin is None
-    host = connection.headers.get("host")
-    return bool(host) and urlparse(origin).netloc.lower() == host.lower()
+    """False when the browser says the request comes from another site: its Origin (else Referer) names
+    neither the request's Host nor one of ``HOSO_ALLOWED_HOSTS``."""
+    from core.web.security import origin_allowed
+
+    settings = getattr(connection.app.state, "settings", None)
+    return origin_allowed(connection.headers.get("origin"), connection.headers.get("referer"),
+                          connection.headers.get("host"), settings.allowed_hosts if settings else ())
+
+
+def without_nul(value: Any) -> Any:
+    """``value`` with NUL characters shown as U+FFFD when it is a string: a database text value cannot hold a
+    NUL, and a username holding one matches no account but must still be audited and throttled as sent."""
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
 
 
 async def audited_login(rt: "Runtime", settings: WebSettings, username: Any, password: Any, origin: str,
@@ -229,6 +242,7 @@ async def audited_login(rt: "Runtime", settings: WebSettings, username: Any, pas
     """
     from core.users import recent_login_failures
 
+    username = without_nul(username)
     detail = {"@via": via} if via else {}
     if isinstance(username, str) and username:
         by_user, by_origin = await recent_login_failures(rt, username, origin)

@@ -27,7 +27,7 @@ from core.records.errors import (
 
 _BACKTICKED = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
 
-__all__ = ["PROBLEM_JSON", "MESSAGES", "msg", "request_lang", "problem", "exception_handlers"]
+__all__ = ["PROBLEM_JSON", "MESSAGES", "msg", "request_lang", "problem", "problem_message", "exception_handlers"]
 
 log = logging.getLogger("hoso.web")
 
@@ -52,6 +52,13 @@ MESSAGES: dict[str, dict[str, str]] = {
     "login_fields": {"vi": "Cần có username và password (chuỗi ký tự).",
                      "en": "username and password (strings) are required."},
     "cross_origin": {"vi": "Yêu cầu từ trang khác bị từ chối.", "en": "Cross-origin request refused."},
+    "nul_in_address": {"vi": "Địa chỉ yêu cầu chứa ký tự NUL (%00), không được chấp nhận.",
+                       "en": "The request address holds a NUL character (%00), which is not accepted."},
+    "nul_char": {"vi": "Không được chứa ký tự NUL (\\u0000).", "en": "Must not contain a NUL character (\\u0000)."},
+    "json_too_deep": {"vi": "Nội dung JSON lồng nhau quá {depth} cấp.",
+                      "en": "The JSON body is nested more than {depth} levels deep."},
+    "out_of_range": {"vi": "Giá trị nằm ngoài khoảng cho phép ({low} đến {high}).",
+                     "en": "The value is out of range ({low} to {high})."},
     "internal": {"vi": "Đã xảy ra lỗi không mong muốn; lỗi đã được ghi lại.",
                  "en": "An unexpected error occurred; it has been logged."},
 }
@@ -83,11 +90,23 @@ def _title(status: int) -> str:
         return "Error"
 
 
+def _problem_body(status: int, detail: str, title: str | None, slug: str | None, extra: dict) -> dict:
+    return {"type": f"urn:hoso:problem:{slug or _slug(status)}", "title": title or _title(status),
+            "status": status, "detail": detail, **extra}
+
+
 def problem(status: int, detail: str, *, title: str | None = None, slug: str | None = None,
             headers: dict[str, str] | None = None, **extra: Any) -> Response:
-    body = {"type": f"urn:hoso:problem:{slug or _slug(status)}", "title": title or _title(status),
-            "status": status, "detail": detail, **extra}
-    return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return Response(content=_problem_body(status, detail, title, slug, extra), status_code=status,
+                    media_type=PROBLEM_JSON, headers=headers)
+
+
+def problem_message(status: int, detail: str, *, title: str | None = None, slug: str | None = None,
+                    **extra: Any) -> bytes:
+    """The encoded body of a problem document, for answers sent outside a handler (ASGI middleware)."""
+    import msgspec
+
+    return msgspec.json.encode(_problem_body(status, detail, title, slug, extra))
 
 
 def _http_exception(request: Request, exc: HTTPException) -> Response:

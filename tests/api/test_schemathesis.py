@@ -1,10 +1,12 @@
-"""Property-based fuzzing of the generated API against its own OpenAPI document: no request, valid or not,
-may make the server fail (5xx).
+"""Property-based fuzzing of the generated API against its own OpenAPI document, on SQLite and on PostgreSQL: no
+request, valid or not, may make the server fail (5xx), and every answer must be one the document declares
+(status code, content type, and the body's schema where the document gives one).
 
-The app runs on SQLite with the repository's reference configuration, under uvicorn on 127.0.0.1 in a
-background thread, and schemathesis sends each operation a bounded number of generated requests as a
-superuser (Bearer token). Operations that would cut the run's own access (revoking tokens, logging out) are
-left out.
+The app runs with the repository's reference configuration under uvicorn on 127.0.0.1 (a free port) in a
+background thread, and schemathesis sends each operation a bounded number of generated requests, valid and
+invalid, as a superuser (Bearer token). Operations that would cut the run's own access (revoking tokens,
+logging out) are left out. ``HOSO_FUZZ_EXAMPLES`` sets the examples per operation and mode; the run prints the
+requests sent and the failures by kind.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ import asyncio
 import os
 import shutil
 import socket
-import threading
+import subprocess
+import sys
 import time
+import uuid
+from collections import Counter
 
 import pytest
 
@@ -25,10 +30,10 @@ from core.runtime import Runtime
 from core.scope import Actor
 from core.users import create_user
 from core.web.tokens import create_token
-from tests.conftest import REPO
+from tests.conftest import ENGINES, PG_URL, REPO, _pg_admin, _with_db
 from tests.helpers import migrated_runtime
 
-MAX_EXAMPLES = int(os.environ.get("HOSO_FUZZ_EXAMPLES", "25"))
+MAX_EXAMPLES = int(os.environ.get("HOSO_FUZZ_EXAMPLES", "30"))
 EXCLUDED = {("POST", "/api/tokens/{token_id}/revoke"), ("POST", "/api/logout"), ("POST", "/api/login")}
 
 
@@ -53,48 +58,98 @@ async def _prepare(root, url: str) -> str:
         await rt.db.close()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    import uvicorn
-
-    from core.web.app import create_app
-
+@pytest.fixture(scope="module", params=ENGINES)
+def server(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fuzz")
     root = tmp / "reference"
     shutil.copytree(REPO / "forms_config", root / "forms_config")
     shutil.copytree(REPO / "roles_config", root / "roles_config")
-    url = f"sqlite:///{tmp / 'fuzz.db'}"
-    mp = pytest.MonkeyPatch()
-    mp.setenv("HOSO_FILES_DIR", str(tmp / "files"))
+    pg_name = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp / 'fuzz.db'}"
+    elif not PG_URL:
+        pytest.skip("PostgreSQL not configured: set HOSO_TEST_POSTGRES_URL=postgresql://user@host:port/db")
+    else:
+        pg_name = f"hoso_fuzz_{uuid.uuid4().hex[:12]}"
+        asyncio.run(_pg_admin(PG_URL, f'CREATE DATABASE "{pg_name}"'))
+        url = _with_db(PG_URL, pg_name)
     token = asyncio.run(_prepare(root, url))
     port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(Runtime.create(root, url)), host="127.0.0.1", port=port,
-                                        log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the server did not start")
-        time.sleep(0.05)
+    # The server runs in a process of its own, so that it and the generating client use both cores.
+    env = {**os.environ, "HOSO_FILES_DIR": str(tmp / "files"), "HOSO_DISABLE_ENTRYPOINTS": "1"}
+    log = open(tmp / "server.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-c", _SERVE, str(root), url, str(port)], cwd=REPO, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{port}", token
+        _wait_until_up(proc, base, tmp / "server.log")
+        yield base, token
     finally:
-        srv.should_exit = True
-        thread.join(10)
-        mp.undo()
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            proc.kill()
+            proc.wait()
+        log.close()
+        if pg_name:
+            asyncio.run(_pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
 
 
-def test_no_server_errors(server):
-    """Every operation, with valid and with invalid generated requests: never a 5xx."""
+_SERVE = """
+import sys
+import uvicorn
+from core.runtime import Runtime
+from core.web.app import create_app
+root, url, port = sys.argv[1:4]
+uvicorn.run(create_app(Runtime.create(root, url)), host="127.0.0.1", port=int(port), log_level="warning")
+"""
+
+
+def _wait_until_up(proc, base: str, log_path) -> None:
+    import requests
+
+    deadline = time.monotonic() + 60
+    while True:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the server did not start: {log_path.read_text(errors='replace')[-2000:]}")
+        try:
+            if requests.get(f"{base}/api/health", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+
+
+def _checks():
+    from schemathesis.checks import (
+        content_type_conformance,
+        not_a_server_error,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    return [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+@pytest.mark.slow
+def test_no_server_errors_and_answers_conform(server):
+    """Every operation, with valid and with invalid generated requests: never a 5xx, and every status code,
+    content type and body as the OpenAPI document declares."""
+    import requests
     from hypothesis import given
     from hypothesis.errors import Unsatisfiable
     from schemathesis import GenerationMode
+    from schemathesis.core.failures import FailureGroup
 
     base, token = server
     schema = schemathesis.openapi.from_url(f"{base}/schema/openapi.json")
     headers = {"Authorization": f"Bearer {token}"}
+    session = requests.Session()  # one kept-alive connection for the whole run
+    checks = _checks()
     failures: list[str] = []
+    kinds: Counter[str] = Counter()
+    sent = Counter()
     operations = 0
     for result in schema.get_all_operations():
         op = result.ok()
@@ -108,10 +163,18 @@ def test_no_server_errors(server):
             @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
                       suppress_health_check=list(HealthCheck))
             def run(case):
-                response = case.call(base_url=base, headers=headers)
-                if response.status_code >= 500 and len(seen) < 3:
-                    seen.append(f"{case.method} {case.formatted_path} [{mode.value}] -> {response.status_code}: "
-                                f"query={case.query!r} body={case.body!r}"[:600])
+                response = case.call(base_url=base, headers=headers, session=session)
+                sent["requests"] += 1
+                try:
+                    case.validate_response(response, checks=checks, headers=headers)
+                except FailureGroup as group:  # the checks that failed
+                    for failure in group.exceptions:
+                        kind = f"{type(failure).__name__}: {getattr(failure, 'title', '')}"
+                        kinds[kind] += 1
+                        if len(seen) < 2:
+                            seen.append(f"{case.method} {case.formatted_path} [{mode.value}] -> "
+                                        f"{response.status_code} {response.headers.get('content-type')}: {kind}: "
+                                        f"query={case.query!r} body={case.body!r}"[:600])
 
             try:
                 run()
@@ -120,5 +183,9 @@ def test_no_server_errors(server):
             except Exception as exc:  # an operation whose strategy cannot be built is reported, not hidden
                 failures.append(f"{op.method.upper()} {op.path} [{mode.value}]: {type(exc).__name__}: {exc}"[:600])
             failures += seen
+    print(f"\nschemathesis: {operations} operations, {sent['requests']} requests, failures by kind: "
+          f"{dict(kinds) or 'none'}")
     assert operations > 20
+    assert sent["requests"] > operations * MAX_EXAMPLES
     assert not failures, "\n".join(failures)
+
