@@ -50,6 +50,7 @@ from .types import (
     ReportDef,
     RoleDef,
     TransitionDef,
+    RestructuringRef,
     UnitRow,
     UnitTypeDef,
     WorkflowDef,
@@ -812,6 +813,46 @@ def _read_units(loader: _Loader, hf: _File, hierarchy_types: set[str]) -> list[U
     return [u for u, _where in units]
 
 
+def _read_restructurings(loader: _Loader, hf: _File) -> tuple[RestructuringRef, ...]:
+    """The change sets of the folder the hierarchy names (``restructurings:``), checked, in date order."""
+    from core.restructure.changeset import RestructureErrors, load_restructuring
+
+    rel_name = hf.data.get("restructurings")
+    if rel_name is None:
+        return ()
+    base = (loader.root / "roles_config").resolve()
+    folder = (base / rel_name).resolve()
+    if not folder.is_relative_to(base):
+        hf.error(("restructurings",), f"expected a folder inside roles_config/; found {rel_name!r}")
+        return ()
+    if not folder.is_dir():
+        hf.error(("restructurings",), f"folder not found: roles_config/{rel_name}")
+        return ()
+    refs: list[RestructuringRef] = []
+    seen: dict[str, str] = {}
+    for path in sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml")):
+        rel = loader._rel(path)
+        if not path.is_file():
+            loader.issues.append(ConfigIssue(rel, 1, 1, "", "cannot read the change set: not a regular file"))
+            continue
+        try:
+            cs = load_restructuring(path, loader.root)
+        except RestructureErrors as exc:
+            loader.issues.extend(exc.issues)
+            continue
+        except OSError as exc:
+            loader.issues.append(ConfigIssue(rel, 1, 1, "", f"cannot read the change set: {exc.strerror}"))
+            continue
+        if cs.name in seen:
+            loader.issues.append(ConfigIssue(cs.rel, cs.line_of(("restructuring",)), 1, "restructuring",
+                                             f"change set {cs.name!r} is already defined in {seen[cs.name]}; "
+                                             "each change set has a name of its own"))
+            continue
+        seen[cs.name] = cs.rel
+        refs.append(RestructuringRef(cs.name, cs.effective, cs.content_hash, str(path), cs.rel))
+    return tuple(sorted(refs, key=lambda r: (r.effective, r.name)))
+
+
 _UNIT_COLUMNS = ("code", "name_vi", "name_en", "type", "parent_code", "valid_from", "short_code")
 # Unit attributes a naming pattern may use, e.g. {unit.short_code}.
 UNIT_ATTRIBUTES = ("code", "short_code", "name_vi")
@@ -1084,7 +1125,7 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
         units = _read_units(loader, f, set(d["unit_types"]))
         hierarchy = HierarchyDef(tuple(d["levels"]),
                                  tuple(UnitTypeDef(n, t["level"], _label(t["label"])) for n, t in d["unit_types"].items()),
-                                 tuple(units))
+                                 tuple(units), _read_restructurings(loader, f), d.get("restructurings"))
 
     # Roles
     roles: list[RoleDef] = []
