@@ -219,6 +219,7 @@ def user_create(config_dir, database_url, username, password, email, display_nam
     async def go():
         await rt.db.start()
         try:
+            await _unit_code_note(rt, unit_code)
             return await create_user(rt, username, password, email=email, display_name=display_name,
                                      superuser=superuser, unit_code=unit_code, actor="cli")
         finally:
@@ -230,6 +231,19 @@ def user_create(config_dir, database_url, username, password, email, display_nam
         err_console.print(f"error: {exc}", markup=False)
         sys.exit(1)
     console.print(f"Created user {username!r} (id {uid}).")
+
+
+async def _unit_code_note(rt, code: str | None) -> None:
+    """Say which unit an old (recoded) unit code leads to; refusals are create_user's."""
+    from core.units import UnitCodeError, resolve_unit_code
+
+    if code:
+        try:
+            _unit, note = await resolve_unit_code(rt.db, code)
+        except UnitCodeError:
+            return
+        if note:
+            console.print(note, markup=False, soft_wrap=True)
 
 
 from core.restructure_cli import restructure  # noqa: E402

@@ -19,7 +19,7 @@ from core.config import RestructuringRef, UnitRow
 if TYPE_CHECKING:  # pragma: no cover
     from core.runtime import Runtime
 
-__all__ = ["UnitPlan", "UnitSyncError", "plan_units", "sync_units", "unit_id"]
+__all__ = ["UnitPlan", "UnitSyncError", "UnitCodeError", "plan_units", "sync_units", "unit_id", "resolve_unit_code"]
 
 
 class UnitSyncError(Exception):
@@ -191,6 +191,41 @@ async def sync_units(rt: "Runtime", *, applied_by: str | None = None,
                 if report:
                     report(result.render())
     return added
+
+
+class UnitCodeError(ValueError):
+    """A unit code that names no open unit; the message (Vietnamese, then English) says why and what to use."""
+
+
+def _unit_label(u: dict) -> str:
+    return f"{u['code']} ({u['name_vi']})"
+
+
+async def resolve_unit_code(db, code: str, on: dt.date | None = None) -> tuple[dict, str | None]:
+    """The open unit a code names on ``on`` (default today), and a note when an old code led to it.
+
+    An old code that a change set recoded leads to the unit that holds the new code. A closed unit is refused
+    with a message naming the unit(s) that answer for it now. Raises UnitCodeError.
+    """
+    from core.i18n import both
+    from core.restructure.lineage import find_unit_by_code, lookup_successor
+
+    on = on or dt.date.today()
+    unit = await find_unit_by_code(db, code)
+    if unit is None:
+        raise UnitCodeError(both("unit_unknown", code=code))
+    valid_to = unit["valid_to"]
+    if isinstance(valid_to, str):
+        valid_to = dt.date.fromisoformat(valid_to)
+    if valid_to is not None and valid_to <= on:
+        successors = [s for s in await lookup_successor(db, code) if s["id"] != unit["id"] and s["valid_to"] is None]
+        closed = valid_to.strftime("%d/%m/%Y")
+        if successors:
+            raise UnitCodeError(both("unit_closed_successor", unit=_unit_label(unit), closed=closed,
+                                     successors=", ".join(_unit_label(s) for s in successors)))
+        raise UnitCodeError(both("unit_closed_no_successor", unit=_unit_label(unit), closed=closed))
+    note = both("unit_recoded", old=code, unit=_unit_label(unit)) if unit["code"] != code else None
+    return unit, note
 
 
 async def unit_id(rt: "Runtime", code: str) -> int | None:
