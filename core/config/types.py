@@ -364,9 +364,18 @@ class HierarchyDef:
 class GrantDef:
     entity: str
     actions: tuple[str, ...]
-    scope: str
+    scope: str  # one of core.scope.SCOPES, or "link" (see ``link``)
     hidden_fields: tuple[str, ...] = ()
     read_only_fields: tuple[str, ...] = ()
+    # scope {field: F, to: E.G}: rows whose reference F is the G of a record of entity E whose user field is the
+    # user (e.g. a lawyer's organisation: case.organisation = the organisation of the lawyer's performer record),
+    # within the subtree of the role's assignment. (F, E, G), or None for the other scopes.
+    link: tuple[str, str, str] | None = None
+
+    @property
+    def scope_key(self) -> str:
+        """The scope as one string: the scope's name, or ``link:F:E.G``."""
+        return f"link:{self.link[0]}:{self.link[1]}.{self.link[2]}" if self.link else self.scope
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ MAPPINGS = [
     ("hierarchy", ("properties", "unit_types", "additionalProperties"), UnitTypeDef, {}, {"name"}),
     ("units", ("properties", "units", "items"), UnitRow, {}, set()),
     ("role", (), RoleDef, {"role": "name"}, {"source"}),
-    ("role", ("properties", "grants", "items"), GrantDef, {}, set()),
+    ("role", ("properties", "grants", "items"), GrantDef, {}, {"link"}),  # link: an object scope's field and to
     ("modules", ("properties", "modules", "additionalProperties"), ModuleDef, {}, {"name"}),
 ]
 
