@@ -194,7 +194,20 @@ async def sync_units(rt: "Runtime", *, applied_by: str | None = None,
 
 
 class UnitCodeError(ValueError):
-    """A unit code that names no open unit; the message (Vietnamese, then English) says why and what to use."""
+    """A unit code that names no open unit; the message (Vietnamese, then English) says why and what to use.
+
+    ``known``: the code names a unit (a closed one), as opposed to no unit at all."""
+
+    def __init__(self, key: str, known: bool, **kwargs):
+        from core.i18n import both
+
+        self.key, self.known, self.kwargs = key, known, kwargs
+        super().__init__(both(key, **kwargs))
+
+    def message(self, lang: str) -> str:
+        from core.i18n import t
+
+        return t(self.key, lang, **self.kwargs)
 
 
 def _unit_label(u: dict) -> str:
@@ -213,7 +226,7 @@ async def resolve_unit_code(db, code: str, on: dt.date | None = None) -> tuple[d
     on = on or dt.date.today()
     unit = await find_unit_by_code(db, code)
     if unit is None:
-        raise UnitCodeError(both("unit_unknown", code=code))
+        raise UnitCodeError("unit_unknown", False, code=code)
     valid_to = unit["valid_to"]
     if isinstance(valid_to, str):
         valid_to = dt.date.fromisoformat(valid_to)
@@ -221,9 +234,9 @@ async def resolve_unit_code(db, code: str, on: dt.date | None = None) -> tuple[d
         successors = [s for s in await lookup_successor(db, code) if s["id"] != unit["id"] and s["valid_to"] is None]
         closed = valid_to.strftime("%d/%m/%Y")
         if successors:
-            raise UnitCodeError(both("unit_closed_successor", unit=_unit_label(unit), closed=closed,
-                                     successors=", ".join(_unit_label(s) for s in successors)))
-        raise UnitCodeError(both("unit_closed_no_successor", unit=_unit_label(unit), closed=closed))
+            raise UnitCodeError("unit_closed_successor", True, unit=_unit_label(unit), closed=closed,
+                                successors=", ".join(_unit_label(s) for s in successors))
+        raise UnitCodeError("unit_closed_no_successor", True, unit=_unit_label(unit), closed=closed)
     note = both("unit_recoded", old=code, unit=_unit_label(unit)) if unit["code"] != code else None
     return unit, note
 

@@ -126,3 +126,32 @@ def test_user_create_follows_old_codes_and_refuses_closed_units(rs_config, datab
             await db.close()
 
     assert asyncio.run(homes()) == {"binh.tt3": "TT3-2025"}
+
+
+async def test_old_codes_lead_to_their_unit_in_accounts_and_the_admin(rs_config, database_url):
+    from types import SimpleNamespace
+
+    from admin.forms import resolve_link
+    from core.accounts import create_account
+    from core.scope import Actor
+    from core.users import UserError
+
+    rt = await restructured(rs_config, database_url)
+    try:
+        root = Actor(None, "root", superuser=True)
+        uid = await create_account(rt, root, "dung.tt3", "Đèn-lồng-đỏ-2025!", "TT3")  # recoded TT3-2025
+        assert await rt.db.fetchval("SELECT n.code FROM hoso_user u JOIN hoso_unit n ON n.id = u.unit_id "
+                                    "WHERE u.id = {}", uid) == "TT3-2025"
+        with pytest.raises(UserError, match=r"^đơn vị TT2 \(Trung tâm Hai\) đã ngừng hoạt động từ ngày 01/07/2025; "
+                                            r"đơn vị kế tiếp: TT \(Trung tâm Một\)\nunit TT2"):
+            await create_account(rt, root, "em.tt2", "Đèn-lồng-đỏ-2025!", "TT2")
+
+        # The admin's transition forms take a unit by code: an old code leads to its unit, a closed one is named.
+        build, fd = SimpleNamespace(rt=rt), rt.config.entity("case").field("unit")
+        assert await resolve_link(build, SimpleNamespace(lang="vi"), fd, "TT3") == await unit_id(rt, "TT3-2025")
+        with pytest.raises(ValidationError) as exc:
+            await resolve_link(build, SimpleNamespace(lang="en"), fd, "TT2")
+        assert exc.value.problems == [("unit", "unit TT2 (Trung tâm Hai) closed on 01/07/2025; its successor: "
+                                               "TT (Trung tâm Một)")]
+    finally:
+        await rt.db.close()
