@@ -292,13 +292,14 @@ class RecordService:
                 if not await access.readable_reference(self.config.entity(fd.entity), v):
                     problems.append((where, t("not_found", ctx.lang, value=v)))
             elif fd.type == "org_unit":
-                problem = await self._closed_unit_problem(entity, v, values, ctx)
+                problem = await self._closed_unit_problem(entity, v, values, ctx, hidden)
                 if problem:
                     problems.append((where, problem))
             elif fd.type == "user":
                 if await self.db.fetchval("SELECT id FROM hoso_user WHERE id = {}", v) is None:
                     problems.append((where, t("not_found", ctx.lang, value=v)))
 
+        hidden = await access.hidden(entity)
         date_field = _record_date_field(entity)
         date_changed = (previous is not None and date_field is not None
                         and _jsonable_deep(previous.get(date_field)) != _jsonable_deep(values.get(date_field)))
@@ -309,7 +310,7 @@ class RecordService:
             unchanged = previous is not None and _jsonable_deep(previous.get(fd.name)) == _jsonable_deep(v)
             if unchanged and date_changed and fd.type == "org_unit" and v is not None:
                 # A new record date must still fall inside the validity of the unit it is recorded under.
-                problem = await self._closed_unit_problem(entity, v, values, ctx)
+                problem = await self._closed_unit_problem(entity, v, values, ctx, hidden)
                 if problem:
                     problems.append((fd.name, problem))
                 continue
@@ -324,12 +325,14 @@ class RecordService:
                 await check(fd, v, fd.name)
         return problems
 
-    async def _closed_unit_problem(self, entity: EntityDef, unit_id: Any, values: dict, ctx: RecordContext) -> str | None:
+    async def _closed_unit_problem(self, entity: EntityDef, unit_id: Any, values: dict, ctx: RecordContext,
+                                   hidden: set[str]) -> str | None:
         """Why a record may not be recorded under unit ``unit_id``, or None.
 
         A closed unit still takes the records dated before it closed (entered late, under the unit as it was):
         the record's date is the entity's naming ``date_field``; without one, today. Whether the actor may write
         under that unit is the scope's business (it follows lineage, so a successor reaches its predecessors).
+        A date field hidden from the actor (``hidden``) is not named nor shown in the message.
         """
         rows = await self.db.fetch("SELECT id, code, name_vi, name_en, valid_to FROM hoso_unit WHERE id = {}", unit_id)
         if not rows:
@@ -351,7 +354,7 @@ class RecordService:
             f"{s['code']} ({s['name_en'] if ctx.lang == 'en' and s['name_en'] else s['name_vi']})"
             for s in successors)) if successors else ""
         unit = f"{u['code']} ({name})"
-        if date_field is None:
+        if date_field is None or date_field in hidden:
             return t("unit_closed", ctx.lang, unit=unit, closed=_dmy(closed), successor=successor)
         fd = entity.field(date_field)
         label = (fd.label.en if ctx.lang == "en" and fd.label.en else fd.label.vi) if fd.label else date_field

@@ -32,9 +32,17 @@ grants:
   - {entity: case, scope: subtree, actions: [read, create, update]}
 """
 
+MOVER = """
+role: mover
+label: {vi: Người chuyển}
+grants:
+  - {entity: case, scope: subtree, actions: [read, update], hidden_fields: [received_on]}
+"""
+
 
 async def restructured(rs_config, database_url):
     rs_config.write("roles_config/roles/writer.yaml", WRITER)
+    rs_config.write("roles_config/roles/mover.yaml", MOVER)
     rt = await migrated_runtime(rs_config.load(), database_url)
     await apply(rt, change_set(rs_config, MERGE), applied_by="test")
     return rt
@@ -88,6 +96,22 @@ async def test_records_dated_before_a_unit_closed_are_entered_under_it_by_its_su
             await svc.update("case", rec["id"], {"received_on": "2025-08-01"}, rec["sys_version"], ctx(rt, successor))
         assert moved.value.problems[0][0] == "unit" and "01/07/2025" in moved.value.problems[0][1]
         assert str((await svc.get("case", rec["id"], ctx(rt, successor)))["received_on"]) == "2025-06-30"
+    finally:
+        await rt.db.close()
+
+
+async def test_the_refusal_does_not_reveal_a_hidden_record_date(rs_config, database_url):
+    rt = await restructured(rs_config, database_url)
+    try:
+        mover = await add_user(rt, "tt.mover")
+        await assign(rt, mover, "mover", "TT")
+        svc = rt.records()
+        rec = await svc.create("case", case(await unit_id(rt, "TT"), "2025-08-01"), RecordContext.system(rt.config))
+        with pytest.raises(ValidationError) as exc:
+            await svc.update("case", rec["id"], {"unit": await unit_id(rt, "TT2")}, rec["sys_version"],
+                             ctx(rt, mover))
+        assert exc.value.problems == [("unit", "đơn vị TT2 (Trung tâm Hai) đã ngừng hoạt động từ ngày 01/07/2025; "
+                                               "đơn vị kế tiếp: TT (Trung tâm Một)")]
     finally:
         await rt.db.close()
 
