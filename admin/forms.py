@@ -236,6 +236,14 @@ async def resolve_link(build: "AdminBuild", user: AdminUser, fd: FieldDef, value
     elif fd.type == "org_unit":
         rows = await db.fetch("SELECT id FROM hoso_unit WHERE (code = {} OR name_vi = {} OR name_en = {}) "
                               "AND valid_to IS NULL LIMIT 2", text, text, text)
+        if not rows:  # an old code leads to the unit that holds it now (see core.units.resolve_unit_code)
+            from core.units import UnitCodeError, resolve_unit_code
+
+            try:
+                rows = [(await resolve_unit_code(db, text))[0]]
+            except UnitCodeError as exc:
+                if exc.known:  # a closed unit: say so, naming its successor
+                    raise ValidationError([(fd.name, exc.message(user.lang))]) from None
     else:
         rows = await db.fetch("SELECT id FROM hoso_user WHERE username = {} LIMIT 2", text)
     if len(rows) != 1:

@@ -96,10 +96,13 @@ async def may_manage_unit(rt: "Runtime", actor: Actor, unit_id: int, role_to_gra
 
 
 async def _unit_id(rt: "Runtime", code: str) -> int:
-    uid = await rt.db.fetchval("SELECT id FROM hoso_unit WHERE code = {} AND valid_to IS NULL", code)
-    if uid is None:
-        raise UserError(f"no open unit with code {code!r}")
-    return uid
+    from core.units import UnitCodeError, resolve_unit_code
+
+    try:  # an old, recoded code leads to its unit; a closed unit is refused naming its successor
+        unit, _note = await resolve_unit_code(rt.db, code)
+    except UnitCodeError as exc:
+        raise UserError(str(exc)) from None
+    return unit["id"]
 
 
 async def _user(rt: "Runtime", user_id: int) -> dict:

@@ -46,16 +46,34 @@ def plan(config_dir, database_url):
     async def go():
         await rt.db.start()
         try:
-            return await rt.plan()
+            return await _plans(rt)
         finally:
             await rt.db.close()
 
-    p = _run(go())
+    p, units = _run(go())
     if rt.db.stand_in:
         err_console.print(f"The database file of {database_url} does not exist yet: planned against an empty "
                           "database, nothing was created.", markup=False, soft_wrap=True)
-    console.print(p.render(), markup=False)
-    sys.exit(0 if p.ok else 1)
+    _print_plan(p, units)
+    sys.exit(0 if p.ok and units.ok else 1)
+
+
+async def _plans(rt):
+    """The definitions plan and the units plan (base units and change sets) of ``rt``'s database."""
+    from core.units import plan_units
+
+    return await rt.plan(), await plan_units(rt)
+
+
+def _print_plan(p, units) -> None:
+    extra = units.lines()
+    if p.has_changes or p.errors or not extra and not units.errors:
+        console.print(p.render(), markup=False)
+    if extra:
+        console.print("Units:\n" + "\n".join(f"  {line}" for line in extra), markup=False, soft_wrap=True)
+    if units.errors:
+        console.print(f"{len(units.errors)} problem(s) block loading the units:\n"
+                      + "\n".join(f"  {e}" for e in units.errors), markup=False, soft_wrap=True)
 
 
 @main.command()
@@ -66,21 +84,22 @@ def plan(config_dir, database_url):
 def migrate(config_dir, database_url, yes, applied_by):
     """Apply the configuration to the database in one transaction, and load the unit tree."""
     from core.model.migrate import apply_plan
-    from core.units import sync_units
+    from core.units import UnitSyncError, sync_units
 
     rt = _runtime(config_dir, database_url, missing="create")
 
     async def go():
         await rt.db.start()
         try:
-            p = await rt.plan()
-            console.print(p.render(), markup=False)
-            if not p.ok:
+            p, units = await _plans(rt)
+            _print_plan(p, units)
+            if not p.ok or not units.ok:
                 sys.exit(1)
+            if (p.has_changes or units.has_changes) and not yes and not click.confirm(
+                    "Apply these changes?", default=False):
+                console.print("Nothing changed.")
+                return
             if p.has_changes:
-                if not yes and not click.confirm("Apply these changes?", default=False):
-                    console.print("Nothing changed.")
-                    return
                 with _progress() as bar:
                     task = bar.add_task("migrating", total=max(len(p.changes), 1))
 
@@ -90,9 +109,13 @@ def migrate(config_dir, database_url, yes, applied_by):
                     await apply_plan(rt.db, rt.config, rt.registry, p, applied_by=applied_by, progress=step)
                 console.print(f"Applied {len(p.changes)} change(s).")
                 await _reindex_new_search_columns(rt, p)
-            n = await sync_units(rt)
+            n = await sync_units(rt, applied_by=applied_by,
+                                 report=lambda text: console.print(text, markup=False, soft_wrap=True))
             if n:
                 console.print(f"Loaded {n} unit(s) from the hierarchy configuration.")
+        except UnitSyncError as exc:
+            err_console.print(str(exc), markup=False)
+            sys.exit(1)
         finally:
             # A MigrationError (nothing was changed) reaches the command group, which prints it.
             await rt.db.close()
@@ -201,6 +224,7 @@ def user_create(config_dir, database_url, username, password, email, display_nam
     async def go():
         await rt.db.start()
         try:
+            await _unit_code_note(rt, unit_code)
             return await create_user(rt, username, password, email=email, display_name=display_name,
                                      superuser=superuser, unit_code=unit_code, actor="cli")
         finally:
@@ -212,6 +236,19 @@ def user_create(config_dir, database_url, username, password, email, display_nam
         err_console.print(f"error: {exc}", markup=False)
         sys.exit(1)
     console.print(f"Created user {username!r} (id {uid}).")
+
+
+async def _unit_code_note(rt, code: str | None) -> None:
+    """Say which unit an old (recoded) unit code leads to; refusals are create_user's."""
+    from core.units import UnitCodeError, resolve_unit_code
+
+    if code:
+        try:
+            _unit, note = await resolve_unit_code(rt.db, code)
+        except UnitCodeError:
+            return
+        if note:
+            console.print(note, markup=False, soft_wrap=True)
 
 
 from core.restructure_cli import restructure  # noqa: E402

@@ -33,7 +33,19 @@ MESSAGES: dict[str, dict[str, str]] = {
     "cli_setting": {"vi": "giá trị cài đặt (biến môi trường) không dùng được",
                     "en": "unusable setting (environment variable)"},
     "cli_unexpected": {"vi": "lỗi không lường trước", "en": "unexpected error"},
+    "unit_unknown": {"vi": "không có đơn vị nào mang hoặc từng mang mã {code!r}",
+                     "en": "no unit has, or had, the code {code!r}"},
+    "unit_closed_successor": {"vi": "đơn vị {unit} đã ngừng hoạt động từ ngày {closed}; đơn vị kế tiếp: {successors}",
+                              "en": "unit {unit} closed on {closed}; its successor: {successors}"},
+    "unit_closed_no_successor": {"vi": "đơn vị {unit} đã ngừng hoạt động từ ngày {closed} và không có đơn vị kế tiếp",
+                                 "en": "unit {unit} closed on {closed} and has no successor"},
+    "unit_recoded": {"vi": "mã {old} nay là {unit}", "en": "code {old} is now {unit}"},
 }
+
+
+def both(key: str, **kwargs) -> str:
+    """A message for the command line: Vietnamese first, then English."""
+    return f"{t(key, 'vi', **kwargs)}\n{t(key, 'en', **kwargs)}"
 
 
 def t(key: str, lang: str = "vi", **kwargs) -> str:

@@ -23,6 +23,7 @@ __all__ = ["Actor", "Predicate", "ScopeRules", "rebuild_closure", "SYSTEM_ACTOR"
 
 # Longest chain of tree and lineage edges followed when building the closure.
 MAX_CLOSURE_STEPS = 64
+# Scopes by name; a grant may also give {field: F, to: E.G} (GrantDef.link), keyed "link:F:E.G".
 SCOPES = ("own", "assigned", "unit", "subtree", "statistics", "national")
 
 
@@ -96,9 +97,9 @@ class ScopeRules:
             for grant in role.grants:
                 for action in grant.actions:
                     by_scope = self._roles.setdefault((grant.entity, action), {})
-                    by_scope.setdefault(grant.scope, [])
-                    if role.name not in by_scope[grant.scope]:
-                        by_scope[grant.scope].append(role.name)
+                    by_scope.setdefault(grant.scope_key, [])
+                    if role.name not in by_scope[grant.scope_key]:
+                        by_scope[grant.scope_key].append(role.name)
 
     def roles_for(self, entity: str, action: str) -> dict[str, list[str]]:
         return self._roles.get((entity, action), {})
@@ -147,6 +148,8 @@ class ScopeRules:
                 parts.append(Predicate(
                     f"{col} IN (SELECT c.descendant_id FROM hoso_unit_closure c JOIN hoso_assignment a "
                     f"ON a.unit_id = c.ancestor_id WHERE {active[0]}{depth})", active[1]))
+            elif scope.startswith("link:"):
+                parts.append(self._link_predicate(entity, alias, scope, actor.user_id, active))
             elif scope == "own":
                 parts.append(Predicate(
                     f"{alias}.sys_created_by = {{}} AND EXISTS (SELECT 1 FROM hoso_assignment a WHERE {active[0]})",
@@ -159,6 +162,26 @@ class ScopeRules:
                         assigned.args + active[1]))
             # "statistics": aggregates only, never rows.
         return _or(parts)
+
+    def _link_predicate(self, entity: EntityDef, alias: str, scope: str, user_id: int,
+                        active: tuple[str, tuple]) -> Predicate:
+        """Scope ``{field: F, to: E.G}`` (key ``link:F:E.G``): rows whose F is the G of a live record of E whose user
+        field is the user, and that answer to a unit in the subtree of one of the role's assignments."""
+        _link, field, to = scope.split(":", 2)
+        ename, gname = to.split(".", 1)
+        other = self.config.entity(ename)
+        ufield = next(f for f in other.column_fields if f.type == "user")
+        linked = Predicate(
+            f"{alias}.{quote(field)} IN (SELECT p.{quote(gname)} FROM {quote(other.table)} p WHERE "
+            f"p.{quote(ufield.name)} = {{}} AND p.sys_deleted_at IS NULL AND p.{quote(gname)} IS NOT NULL)",
+            (user_id,))
+        if entity.unit_field:
+            col = f"COALESCE({alias}.{quote(SCOPE_COLUMN)}, {alias}.{quote(entity.unit_field)})"
+            within = Predicate(f"{col} IN (SELECT c.descendant_id FROM hoso_unit_closure c JOIN hoso_assignment a "
+                               f"ON a.unit_id = c.ancestor_id WHERE {active[0]})", active[1])
+        else:
+            within = Predicate(f"EXISTS (SELECT 1 FROM hoso_assignment a WHERE {active[0]})", active[1])
+        return within.and_(linked)
 
     def _assigned_predicate(self, entity: EntityDef, alias: str, user_id: int) -> Predicate | None:
         """Records assigned to the user: a user field of the record, or a reference to a record whose

@@ -35,9 +35,13 @@ async def create_user(rt: "Runtime", username: str, password: str, *, email: str
             raise UserError(f"user {username!r} already exists")
         unit_id = None
         if unit_code:
-            unit_id = await db.fetchval("SELECT id FROM hoso_unit WHERE code = {}", unit_code)
-            if unit_id is None:
-                raise UserError(f"no unit with code {unit_code!r}")
+            from core.units import UnitCodeError, resolve_unit_code
+
+            try:
+                unit, _note = await resolve_unit_code(db, unit_code)
+            except UnitCodeError as exc:
+                raise UserError(str(exc)) from None
+            unit_id, unit_code = unit["id"], unit["code"]
         user = User(username=username, password=password, email=email or f"{username}@localhost",
                     display_name=display_name or username, active=True, admin=superuser, superuser=superuser,
                     unit_id=unit_id)

@@ -269,7 +269,8 @@ def test_roles(config):
     performer = grant("performer_role", "case")
     assert performer.scope == "assigned"
     assert {"read", "update", "transition:start", "transition:end"} <= set(performer.actions)
-    assert grant("organisation_lawyer", "case").scope == "unit"
+    lawyer = grant("organisation_lawyer", "case")  # the cases of the lawyer's own organisation, not the centre's
+    assert lawyer.scope == "link" and lawyer.link == ("organisation", "performer", "organisation")
 
 
 def test_modules(config):

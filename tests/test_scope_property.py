@@ -11,7 +11,7 @@ import datetime as dt
 import textwrap
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from core.config import load_config
@@ -27,6 +27,7 @@ ROLES = {
     "r_own": "own",
     "r_assigned": "assigned",
     "r_stats": "statistics",
+    "r_link": "link",  # scope {field: firm, to: member.firm}: the items of the user's firms, within the subtree
 }
 ROLE_NAMES = [*ROLES, "r_other"]
 
@@ -41,6 +42,20 @@ def write_config(root):
               title: {type: text, label: {vi: Tên}}
               unit: {type: org_unit, label: {vi: Đơn vị}}
               owner: {type: user, label: {vi: Người thực hiện}}
+              firm: {type: reference, entity: firm, label: {vi: Tổ chức}}
+        """,
+        "forms_config/entities/firm.yaml": """
+            entity: firm
+            label: {vi: Tổ chức}
+            fields:
+              name: {type: text, label: {vi: Tên}}
+        """,
+        "forms_config/entities/member.yaml": """
+            entity: member
+            label: {vi: Thành viên}
+            fields:
+              account: {type: user, label: {vi: Tài khoản}}
+              firm: {type: reference, entity: firm, label: {vi: Tổ chức}}
         """,
         "forms_config/entities/note.yaml": """
             entity: note
@@ -56,6 +71,8 @@ def write_config(root):
         """,
     }
     for name, scope in ROLES.items():
+        if scope == "link":
+            scope = "{field: firm, to: member.firm}"
         files[f"roles_config/roles/{name}.yaml"] = f"""
             role: {name}
             label: {{vi: {name}}}
@@ -81,11 +98,15 @@ def worlds(draw):
             length = draw(st.one_of(st.none(), st.integers(1, 30)))
             end = None if length is None else start + dt.timedelta(days=length)
             assignments.append((user, draw(st.sampled_from(ROLE_NAMES)), draw(st.integers(0, n_units - 1)), start, end))
+    n_firms = draw(st.integers(1, 3))
     records = [
         (draw(st.integers(0, n_units - 1)), draw(st.one_of(st.none(), st.integers(1, n_users))),
-         draw(st.one_of(st.none(), st.integers(1, n_users))))
+         draw(st.one_of(st.none(), st.integers(1, n_users))), draw(st.one_of(st.none(), st.integers(0, n_firms - 1))))
         for _ in range(draw(st.integers(0, 20)))
     ]
+    # Members: (user, firm or None, deleted): the records that say which firms a user belongs to.
+    members = [(draw(st.integers(1, n_users)), draw(st.one_of(st.none(), st.integers(0, n_firms - 1))),
+                draw(st.booleans())) for _ in range(draw(st.integers(0, 5)))]
     # Merges go from a later unit into an earlier one, so lineage never makes a cycle with the tree.
     merges = []
     for _ in range(draw(st.integers(0, 3))):
@@ -95,7 +116,7 @@ def worlds(draw):
     splits = [(i, draw(st.integers(0, n_units - 1))) for i in range(len(records)) if draw(st.booleans()) and
               draw(st.integers(0, 4)) == 0]
     return {"parents": parents, "users": n_users, "assignments": assignments, "records": records,
-            "merges": merges, "splits": dict(splits)}
+            "merges": merges, "splits": dict(splits), "firms": n_firms, "members": members}
 
 
 def oracle(world, user, lineage=False):
@@ -116,15 +137,17 @@ def oracle(world, user, lineage=False):
                 stack += children[x]
         return seen
 
+    firms_of_user = {f for (u, f, deleted) in world.get("members", ()) if u == user and f is not None and not deleted}
     visible = set()
     for (uid, role, unit, start, end) in world["assignments"]:
         if uid != user or not (start <= TODAY and (end is None or end > TODAY)):
             continue
         scope = ROLES.get(role)
-        for i, (runit, creator, owner) in enumerate(world["records"]):
+        for i, (runit, creator, owner, firm) in enumerate(world["records"]):
             answering = world["splits"].get(i, runit) if lineage else runit
             if (scope == "national"
                     or (scope == "subtree" and answering in reach(unit))
+                    or (scope == "link" and answering in reach(unit) and firm in firms_of_user)
                     or (scope == "unit" and answering in reach(unit, tree=False))
                     or (scope == "own" and creator == user)
                     or (scope == "assigned" and owner == user)):
@@ -135,8 +158,14 @@ def oracle(world, user, lineage=False):
 async def load_world(rt, world):
     db = rt.db
     async with db.transaction():
-        for table in ("item", "hoso_assignment", "hoso_unit_lineage", "hoso_unit"):
+        for table in ("item", "member", "firm", "hoso_assignment", "hoso_unit_lineage", "hoso_unit"):
             await db.execute(f'DELETE FROM "{table}"')
+        for f in range(world.get("firms", 0)):
+            await db.execute('INSERT INTO "firm" (id, name, sys_version) VALUES ({}, {}, 1)', f + 1, f"Tổ chức {f}")
+        for k, (user, firm, deleted) in enumerate(world.get("members", ())):
+            await db.execute('INSERT INTO "member" (id, account, firm, sys_version, sys_deleted_at) '
+                             "VALUES ({}, {}, {}, 1, {})", k + 1, user, None if firm is None else firm + 1,
+                             dt.datetime.now(dt.timezone.utc) if deleted else None)
         for i, parent in enumerate(world["parents"]):
             await db.execute("INSERT INTO hoso_unit (id, code, name_vi, type, parent_id) VALUES ({}, {}, {}, {}, {})",
                              i + 1, f"U{i}", f"Đơn vị {i}", "unit", None if parent is None else parent + 1)
@@ -144,9 +173,10 @@ async def load_world(rt, world):
             await db.execute("INSERT INTO hoso_assignment (user_id, role, unit_id, starts_on, ends_on, created_at) "
                              "VALUES ({}, {}, {}, {}, {}, {})", uid, role, unit + 1, start, end,
                              dt.datetime.now(dt.timezone.utc))
-        for i, (unit, creator, owner) in enumerate(world["records"]):
-            await db.execute('INSERT INTO "item" (id, title, unit, owner, sys_created_by, sys_version) '
-                             "VALUES ({}, {}, {}, {}, {}, 1)", i + 1, f"r{i}", unit + 1, owner, creator)
+        for i, (unit, creator, owner, firm) in enumerate(world["records"]):
+            await db.execute('INSERT INTO "item" (id, title, unit, owner, firm, sys_created_by, sys_version) '
+                             "VALUES ({}, {}, {}, {}, {}, {}, 1)", i + 1, f"r{i}", unit + 1, owner,
+                             None if firm is None else firm + 1, creator)
         await rebuild_closure(db)
 
 
@@ -215,7 +245,16 @@ def property_db(tmp_path, database_url):
     return config, database_url
 
 
+# A world the random ones reach only rarely: a firm scope through a deleted membership and through a live one.
+LINK_WORLD = {"parents": [None, 0, None], "users": 2, "firms": 3,
+              "assignments": [(1, "r_link", 0, TODAY - dt.timedelta(days=3), None)],
+              "records": [(1, None, None, 0), (1, None, None, 1), (2, None, None, 1), (0, None, None, None)],
+              "members": [(1, 0, True), (1, 1, False), (2, 2, False), (1, None, False)],
+              "merges": [(2, 0)], "splits": {}}
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(world=LINK_WORLD)
 @given(world=worlds())
 def test_every_read_path_matches_the_oracle(property_db, world):
     config, url = property_db

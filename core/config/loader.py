@@ -53,6 +53,7 @@ from .types import (
     ReportDef,
     RoleDef,
     TransitionDef,
+    RestructuringRef,
     UnitRow,
     UnitTypeDef,
     WorkflowDef,
@@ -361,7 +362,10 @@ class _Loader:
     def _schema_error(self, f: _File, err: jsonschema.ValidationError) -> None:
         path = tuple(err.absolute_path)
         if err.validator in ("anyOf", "oneOf") and err.context:
-            best = jsonschema.exceptions.best_match(err.context)
+            context = err.context
+            if isinstance(err.instance, dict):  # a mapping was meant for the branch that takes a mapping
+                context = [e for e in context if e.validator not in ("enum", "type")] or context
+            best = jsonschema.exceptions.best_match(context)
             return self._schema_error(f, best)
         if err.validator == "additionalProperties" and isinstance(err.instance, dict):
             allowed = sorted(err.schema.get("properties", {}))
@@ -1061,6 +1065,80 @@ def _check_unit_cycles(loader: _Loader, units: list[tuple[UnitRow, Callable[...,
         loader.issues.append(where("parent_code", msg))
 
 
+def _link_scope(f: _File, path: tuple, e: EntityDef | None, scope: dict,
+                entities: dict[str, EntityDef]) -> tuple[str, str, str] | None:
+    """Check a scope ``{field: F, to: E.G}``: F a reference field of the grant's entity, E an entity with one user
+    field, G a reference field of E to the same entity as F."""
+    if e is None:
+        return None
+    name, to = scope["field"], scope["to"]
+    fd = next((x for x in e.column_fields if x.name == name), None)
+    if fd is None or fd.type != "reference":
+        refs = [x.name for x in e.column_fields if x.type == "reference"]
+        f.error(path + ("field",), f"expected a reference field of entity {e.name!r}"
+                + (f" ({', '.join(refs)})" if refs else " (it has none)") + f"; found {name!r}"
+                + _did_you_mean(name, refs))
+        return None
+    ename, gname = to.split(".", 1)
+    other = entities.get(ename)
+    if other is None:
+        f.error(path + ("to",), f"unknown entity {ename!r}" + _did_you_mean(ename, entities))
+        return None
+    users = [x.name for x in other.column_fields if x.type == "user"]
+    if len(users) != 1:
+        f.error(path + ("to",), f"entity {ename!r} must have exactly one user field, which says whose record it is; "
+                f"found {len(users)}")
+        return None
+    gd = next((x for x in other.column_fields if x.name == gname), None)
+    if gd is None or gd.type != "reference" or gd.entity != fd.entity:
+        refs = [x.name for x in other.column_fields if x.type == "reference" and x.entity == fd.entity]
+        f.error(path + ("to",), f"expected a reference field of entity {ename!r} to entity {fd.entity!r}, like "
+                f"{name!r}" + (f" ({', '.join(refs)})" if refs else "") + f"; found {gname!r}"
+                + _did_you_mean(gname, refs))
+        return None
+    return (name, ename, gname)
+
+
+def _read_restructurings(loader: _Loader, hf: _File) -> tuple[RestructuringRef, ...]:
+    """The change sets of the folder the hierarchy names (``restructurings:``), checked, in date order."""
+    from core.restructure.changeset import RestructureErrors, load_restructuring
+
+    rel_name = hf.data.get("restructurings")
+    if rel_name is None:
+        return ()
+    base = (loader.root / "roles_config").resolve()
+    folder = (base / rel_name).resolve()
+    if not folder.is_relative_to(base):
+        hf.error(("restructurings",), f"expected a folder inside roles_config/; found {rel_name!r}")
+        return ()
+    if not folder.is_dir():
+        hf.error(("restructurings",), f"folder not found: roles_config/{rel_name}")
+        return ()
+    refs: list[RestructuringRef] = []
+    seen: dict[str, str] = {}
+    for path in sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml")):
+        rel = loader._rel(path)
+        if not path.is_file():
+            loader.issues.append(ConfigIssue(rel, 1, 1, "", "cannot read the change set: not a regular file"))
+            continue
+        try:
+            cs = load_restructuring(path, loader.root)
+        except RestructureErrors as exc:
+            loader.issues.extend(exc.issues)
+            continue
+        except OSError as exc:
+            loader.issues.append(ConfigIssue(rel, 1, 1, "", f"cannot read the change set: {exc.strerror}"))
+            continue
+        if cs.name in seen:
+            loader.issues.append(ConfigIssue(cs.rel, cs.line_of(("restructuring",)), 1, "restructuring",
+                                             f"change set {cs.name!r} is already defined in {seen[cs.name]}; "
+                                             "each change set has a name of its own"))
+            continue
+        seen[cs.name] = cs.rel
+        refs.append(RestructuringRef(cs.name, cs.effective, cs.content_hash, str(path), cs.rel))
+    return tuple(sorted(refs, key=lambda r: (r.effective, r.name)))
+
+
 _UNIT_COLUMNS = ("code", "name_vi", "name_en", "type", "parent_code", "valid_from", "short_code")
 # Unit attributes a naming pattern may use, e.g. {unit.short_code}.
 UNIT_ATTRIBUTES = ("code", "short_code", "name_vi")
@@ -1341,7 +1419,7 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
         if not f.partial:
             hierarchy = HierarchyDef(tuple(d["levels"]),
                                      tuple(UnitTypeDef(n, t["level"], _label(t["label"])) for n, t in d["unit_types"].items()),
-                                     tuple(units))
+                                     tuple(units), _read_restructurings(loader, f), d.get("restructurings"))
 
     # Roles
     roles: list[RoleDef] = []
@@ -1373,8 +1451,11 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
             for key in ("hidden_fields", "read_only_fields"):
                 checker.fields_exist(f, e, g["entity"], [((("grants", i, key, j)), n) for j, n in enumerate(g.get(key, ()))],
                                      key)
-            grants.append(GrantDef(g["entity"], tuple(g["actions"]), g["scope"], tuple(g.get("hidden_fields", ())),
-                                   tuple(g.get("read_only_fields", ()))))
+            scope, link = g["scope"], None
+            if isinstance(scope, dict):
+                scope, link = "link", _link_scope(f, ("grants", i, "scope"), e, scope, entities)
+            grants.append(GrantDef(g["entity"], tuple(g["actions"]), scope, tuple(g.get("hidden_fields", ())),
+                                   tuple(g.get("read_only_fields", ())), link))
         role = RoleDef(d["role"], _label(d["label"]), tuple(grants), tuple(d.get("can_grant", ())), source=f.rel)
         if f.partial:
             partial_roles.append((f, role))

@@ -34,6 +34,7 @@ __all__ = [
     "UnitTypeDef",
     "UnitRow",
     "HierarchyDef",
+    "RestructuringRef",
     "GrantDef",
     "RoleDef",
     "ModuleDef",
@@ -331,10 +332,26 @@ class UnitRow:
 
 
 @dataclass(frozen=True)
+class RestructuringRef:
+    """A change set the hierarchy declares (a file of its restructurings folder), as far as start-up needs it."""
+
+    name: str
+    effective: dt.date
+    content_hash: str
+    path: str  # absolute path of the file
+    rel: str  # the file as messages name it, e.g. roles_config/restructurings/2025-07-01-provinces.yaml
+
+
+@dataclass(frozen=True)
 class HierarchyDef:
     levels: tuple[str, ...]
     unit_types: tuple[UnitTypeDef, ...]
     units: tuple[UnitRow, ...] = ()
+    # The units above are the base; these change sets, in date order, are the history applied to it.
+    # ``restructurings_folder`` is None when the hierarchy declares no history (change sets applied to the
+    # database by ``hoso restructure apply`` are then not compared with any file).
+    restructurings: tuple[RestructuringRef, ...] = ()
+    restructurings_folder: str | None = None
 
     def unit_type(self, name: str) -> UnitTypeDef:
         for t in self.unit_types:
@@ -347,9 +364,18 @@ class HierarchyDef:
 class GrantDef:
     entity: str
     actions: tuple[str, ...]
-    scope: str
+    scope: str  # one of core.scope.SCOPES, or "link" (see ``link``)
     hidden_fields: tuple[str, ...] = ()
     read_only_fields: tuple[str, ...] = ()
+    # scope {field: F, to: E.G}: rows whose reference F is the G of a record of entity E whose user field is the
+    # user (e.g. a lawyer's organisation: case.organisation = the organisation of the lawyer's performer record),
+    # within the subtree of the role's assignment. (F, E, G), or None for the other scopes.
+    link: tuple[str, str, str] | None = None
+
+    @property
+    def scope_key(self) -> str:
+        """The scope as one string: the scope's name, or ``link:F:E.G``."""
+        return f"link:{self.link[0]}:{self.link[1]}.{self.link[2]}" if self.link else self.scope
 
 
 @dataclass(frozen=True)

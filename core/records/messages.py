@@ -22,7 +22,13 @@ MESSAGES: dict[str, dict[str, str]] = {
     "hidden_field": {"vi": "bạn không có quyền ghi trường này", "en": "you may not write this field"},
     "read_only_field": {"vi": "bạn không có quyền sửa trường này", "en": "you may not change this field"},
     "out_of_scope": {"vi": "ngoài phạm vi đơn vị của bạn", "en": "is outside the units you work for"},
-    "unit_closed": {"vi": "đơn vị {value} đã ngừng hoạt động", "en": "unit {value} is closed"},
+    "unit_closed": {"vi": "đơn vị {unit} đã ngừng hoạt động từ ngày {closed}{successor}",
+                    "en": "unit {unit} closed on {closed}{successor}"},
+    "unit_closed_dated": {"vi": "đơn vị {unit} đã ngừng hoạt động từ ngày {closed}: chỉ ghi vào đơn vị này được "
+                                "hồ sơ có {date} trước ngày đó (hồ sơ này: {on}){successor}",
+                          "en": "unit {unit} closed on {closed}: only records whose {date} is before that day may be "
+                                "recorded under it (this record: {on}){successor}"},
+    "unit_successor": {"vi": "; đơn vị kế tiếp: {units}", "en": "; its successor: {units}"},
     "state_by_workflow": {"vi": "chỉ thay đổi được qua các bước của quy trình",
                           "en": "changes only through the workflow's steps"},
     "code_by_series": {"vi": "mã do hệ thống cấp", "en": "the code is given by the naming series"},

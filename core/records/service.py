@@ -294,11 +294,9 @@ class RecordService:
                 if not await access.readable_reference(self.config.entity(fd.entity), v):
                     problems.append((where, t("not_found", ctx.lang, value=v)))
             elif fd.type == "org_unit":
-                rows = await self.db.fetch("SELECT id, valid_to FROM hoso_unit WHERE id = {}", v)
-                if not rows:
-                    problems.append((where, t("not_found", ctx.lang, value=v)))
-                elif rows[0]["valid_to"] is not None and _as_date(rows[0]["valid_to"]) <= ctx.today:
-                    problems.append((where, t("unit_closed", ctx.lang, value=v)))
+                problem = await self._closed_unit_problem(entity, v, values, ctx, hidden)
+                if problem:
+                    problems.append((where, problem))
             elif fd.type == "user":
                 # An account outside the writer's reach is answered like a missing one: no account-id oracle.
                 reach = accounts_in_reach(self.rt, access.actor, entity, "u")
@@ -306,11 +304,22 @@ class RecordService:
                                           v, *reach.args) is None:
                     problems.append((where, t("not_found", ctx.lang, value=v)))
 
+        hidden = await access.hidden(entity)
+        date_field = _record_date_field(entity)
+        date_changed = (previous is not None and date_field is not None
+                        and _jsonable_deep(previous.get(date_field)) != _jsonable_deep(values.get(date_field)))
         for fd in entity.fields:
             if fd.name in skip:
                 continue
             v = values.get(fd.name)
-            if v is None or (previous is not None and _jsonable_deep(previous.get(fd.name)) == _jsonable_deep(v)):
+            unchanged = previous is not None and _jsonable_deep(previous.get(fd.name)) == _jsonable_deep(v)
+            if unchanged and date_changed and fd.type == "org_unit" and v is not None:
+                # A new record date must still fall inside the validity of the unit it is recorded under.
+                problem = await self._closed_unit_problem(entity, v, values, ctx, hidden)
+                if problem:
+                    problems.append((fd.name, problem))
+                continue
+            if v is None or unchanged:
                 continue
             if fd.is_child_table:
                 for i, row in enumerate(v):
@@ -320,6 +329,42 @@ class RecordService:
             else:
                 await check(fd, v, fd.name)
         return problems
+
+    async def _closed_unit_problem(self, entity: EntityDef, unit_id: Any, values: dict, ctx: RecordContext,
+                                   hidden: set[str]) -> str | None:
+        """Why a record may not be recorded under unit ``unit_id``, or None.
+
+        A closed unit still takes the records dated before it closed (entered late, under the unit as it was):
+        the record's date is the entity's naming ``date_field``; without one, today. Whether the actor may write
+        under that unit is the scope's business (it follows lineage, so a successor reaches its predecessors).
+        A date field hidden from the actor (``hidden``) is not named nor shown in the message.
+        """
+        rows = await self.db.fetch("SELECT id, code, name_vi, name_en, valid_to FROM hoso_unit WHERE id = {}", unit_id)
+        if not rows:
+            return t("not_found", ctx.lang, value=unit_id)
+        u = rows[0]
+        if u["valid_to"] is None:
+            return None
+        closed = _as_date(u["valid_to"])
+        date_field = _record_date_field(entity)
+        on = values.get(date_field) if date_field else None
+        on = _as_date(on) if on is not None else ctx.today
+        if on < closed:
+            return None
+        name = (u["name_en"] if ctx.lang == "en" and u["name_en"] else u["name_vi"])
+        from core.restructure.lineage import lookup_successor
+
+        successors = [s for s in await lookup_successor(self.db, u["code"]) if s["id"] != u["id"]]
+        successor = t("unit_successor", ctx.lang, units=", ".join(
+            f"{s['code']} ({s['name_en'] if ctx.lang == 'en' and s['name_en'] else s['name_vi']})"
+            for s in successors)) if successors else ""
+        unit = f"{u['code']} ({name})"
+        if date_field is None or date_field in hidden:
+            return t("unit_closed", ctx.lang, unit=unit, closed=_dmy(closed), successor=successor)
+        fd = entity.field(date_field)
+        label = (fd.label.en if ctx.lang == "en" and fd.label.en else fd.label.vi) if fd.label else date_field
+        return t("unit_closed_dated", ctx.lang, unit=unit, closed=_dmy(closed), date=label, on=_dmy(on),
+                 successor=successor)
 
     async def _check_unique(self, entity, values, ctx, access, record_id, previous, skip) -> list[tuple[str, str]]:
         """Unique fields hold values no other record holds, in the whole database (a citizen ID names one
@@ -1006,6 +1051,15 @@ def _history_entry(raw: dict, hidden: set[str]) -> tuple[dict, dict] | None:
     if fields & hidden:
         detail.pop("file", None)
     return changes, detail
+
+
+def _record_date_field(entity: EntityDef) -> str | None:
+    """The field that dates a record (the naming series' date_field), which decides the units it may go under."""
+    return entity.naming.date_field if entity.naming and entity.naming.date_field else None
+
+
+def _dmy(day: dt.date) -> str:
+    return day.strftime("%d/%m/%Y")
 
 
 def _as_date(v: Any) -> dt.date:

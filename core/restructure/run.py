@@ -164,6 +164,18 @@ def _conflict(cs: ChangeSet, prev: dict) -> str:
             "set is never changed once applied: write a new one")
 
 
+def _undeclared(rt: "Runtime", cs: ChangeSet) -> str | None:
+    """Why ``cs`` may not be applied here: the hierarchy declares its change sets and this file is not one."""
+    h = rt.config.hierarchy
+    if h is None or h.restructurings_folder is None:
+        return None
+    if cs.path.resolve() in {Path(r.path).resolve() for r in h.restructurings}:
+        return None
+    return (f"{cs.rel} is not one of the change sets of roles_config/{h.restructurings_folder}/, which the hierarchy "
+            "declares as its history: put the file there (then `hoso plan` shows it and `hoso migrate` applies it), "
+            "so that a database built from the configuration reaches the same units")
+
+
 def _unit_expr(entity, table_alias: str | None = None) -> str:
     p = f"{table_alias}." if table_alias else ""
     return f"COALESCE({p}{quote(SCOPE_COLUMN)}, {p}{quote(entity.unit_field)})"
@@ -284,6 +296,9 @@ async def plan(rt: "Runtime", file: str | Path | ChangeSet) -> Plan:
             p.already_applied = prev
         else:
             p.conflict = _conflict(cs, prev)
+        return p
+    p.conflict = _undeclared(rt, cs)
+    if p.conflict:
         return p
     prep = await _prepare(rt, cs)
     sim = prep.sim
@@ -433,6 +448,9 @@ async def apply(rt: "Runtime", file: str | Path | ChangeSet, applied_by: str | N
             if prev["content_hash"] == cs.content_hash:
                 return ApplyResult(cs.name, True, json.loads(prev["summary"] or "{}"))
             raise RestructureError(_conflict(cs, prev))
+        undeclared = _undeclared(rt, cs)
+        if undeclared:
+            raise RestructureError(undeclared)
         now = dt.datetime.now(dt.timezone.utc)
         # Claim the name first: a concurrent apply of the same change set waits here, then finds it applied.
         await db.execute("INSERT INTO hoso_restructuring (name, content_hash, effective_on, applied_at, applied_by, "

@@ -86,14 +86,15 @@ async def ensure_applied(rt: "Runtime") -> None:
             lines += [f"  {e}" for e in plan.errors[:_SHOWN_CHANGES]]
         lines.append(advice)
         raise DefinitionsDiffer("\n".join(lines))
-    hierarchy = rt.config.hierarchy
-    if hierarchy and hierarchy.units:
-        have = {r["code"] for r in await rt.db.fetch("SELECT code FROM hoso_unit")}
-        missing = [u.code for u in hierarchy.units if u.code not in have]
-        if missing:
-            shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
-            raise DefinitionsDiffer(f"{len(missing)} unit(s) of the configuration are not loaded in the database "
-                                    f"{_where(rt)} ({shown}). Run `hoso migrate` to load them.")
+    from core.units import plan_units
+
+    units = await plan_units(rt)
+    if units.has_changes or not units.ok:
+        found = [" ".join(line.split()) for line in units.lines() if not line.startswith("scheduled")]
+        raise DefinitionsDiffer(f"The units of the database {_where(rt)} do not match the configuration in "
+                                f"{rt.config.root} (its unit files, then its change sets): "
+                                + "; ".join(found + units.errors)
+                                + ". Run `hoso plan` to see the changes, then `hoso migrate` to load them.")
 
 
 def _where(rt: "Runtime") -> str:

@@ -71,11 +71,13 @@ MAPPINGS = [
     ("workflow", ("properties", "transitions", "additionalProperties"), TransitionDef, {"from": "from_states"},
      {"name"}),
     ("report", (), ReportDef, {"report": "name"}, {"source"}),
-    ("hierarchy", (), HierarchyDef, {}, set()),  # units: the files' rows, read into UnitRow objects
+    # units: the files' rows, read into UnitRow objects; restructurings: the folder (restructurings_folder) whose
+    # change sets are read into RestructuringRef objects
+    ("hierarchy", (), HierarchyDef, {}, {"restructurings_folder"}),
     ("hierarchy", ("properties", "unit_types", "additionalProperties"), UnitTypeDef, {}, {"name"}),
     ("units", ("properties", "units", "items"), UnitRow, {}, set()),
     ("role", (), RoleDef, {"role": "name"}, {"source"}),
-    ("role", ("properties", "grants", "items"), GrantDef, {}, set()),
+    ("role", ("properties", "grants", "items"), GrantDef, {}, {"link"}),  # link: an object scope's field and to
     ("modules", ("properties", "modules", "additionalProperties"), ModuleDef, {}, {"name"}),
 ]
 
