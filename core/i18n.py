@@ -15,6 +15,32 @@ MESSAGES: dict[str, dict[str, str]] = {
     "not_unique": {"vi": "giá trị {value!r} đã được dùng", "en": "value {value!r} is already used"},
     "not_found": {"vi": "không tìm thấy bản ghi {value}", "en": "record {value} does not exist"},
     "invalid": {"vi": "giá trị không hợp lệ: {reason}", "en": "invalid value: {reason}"},
+    # accounts (core.accounts, core.users)
+    "acct_own": {"vi": "bạn không thể tự thay đổi tài khoản hoặc phân công của chính mình theo cách này",
+                 "en": "you cannot change your own account or assignments this way"},
+    "acct_superuser": {"vi": "chỉ quản trị hệ thống mới quản lý được tài khoản quản trị hệ thống",
+                       "en": "only a superuser may manage a superuser account"},
+    "acct_no_unit": {"vi": "tài khoản {username!r} không thuộc đơn vị nào bạn quản lý",
+                     "en": "account {username!r} belongs to no unit you manage"},
+    "acct_home_unit": {"vi": "tài khoản {username!r} thuộc đơn vị {unit!r} nằm ngoài các đơn vị bạn quản lý",
+                       "en": "account {username!r} belongs to unit {unit!r}, outside the units you manage"},
+    "acct_holds": {"vi": "tài khoản {username!r} đang có vai trò {role!r} tại đơn vị {unit!r} mà bạn không được cấp",
+                   "en": "account {username!r} holds role {role!r} at unit {unit!r}, which you may not grant"},
+    "acct_holds_future": {"vi": "tài khoản {username!r} sẽ có vai trò {role!r} tại đơn vị {unit!r} từ ngày {date} "
+                                "mà bạn không được cấp",
+                          "en": "account {username!r} holds role {role!r} at unit {unit!r} from {date}, which you "
+                                "may not grant"},
+    "acct_assignment_role": {"vi": "phân công {id} là vai trò {role!r} tại đơn vị {unit!r}, mà bạn không được cấp",
+                             "en": "assignment {id} is role {role!r} at unit {unit!r}, which you may not grant"},
+    "acct_no_assignment": {"vi": "không có phân công số {id}", "en": "no assignment {id}"},
+    "acct_end_later": {"vi": "phân công {id} đã kết thúc ngày {current}: chỉ có thể dời ngày kết thúc sớm hơn, "
+                             "không thể kéo dài hay mở lại",
+                       "en": "assignment {id} already ends on {current}: an end date can only be moved earlier, "
+                             "never later or re-opened"},
+    "acct_end_before_start": {"vi": "ngày kết thúc {date} trước ngày bắt đầu {start} của phân công {id}",
+                              "en": "the end date {date} is before assignment {id} starts ({start})"},
+    "acct_may_not_grant": {"vi": "bạn không được cấp vai trò {role!r} tại đơn vị {unit!r}",
+                           "en": "you may not grant role {role!r} at unit {unit!r}"},
 }
 
 

@@ -11,13 +11,33 @@ from core.plugins import await_me_maybe
 if TYPE_CHECKING:  # pragma: no cover
     from core.runtime import Runtime
 
-__all__ = ["UserError", "create_user", "MIN_PASSWORD_LENGTH"]
+__all__ = ["Localised", "UserError", "create_user", "MIN_PASSWORD_LENGTH"]
 
 MIN_PASSWORD_LENGTH = 10
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,100}$")
 
 
-class UserError(ValueError):
+class Localised(Exception):
+    """An error whose message comes from the catalogue (core.i18n) in the reader's language.
+
+    ``str()`` gives the English text (logs, the CLI's English users, tests); ``text(lang)`` the user's language.
+    Plain text (no catalogue key) is shown as it is.
+    """
+
+    def __init__(self, key_or_text: str, **kwargs):
+        from core.i18n import MESSAGES, t
+
+        self.key = key_or_text if key_or_text in MESSAGES else None
+        self.kwargs = kwargs
+        super().__init__(t(key_or_text, "en", **kwargs) if self.key else key_or_text)
+
+    def text(self, lang: str = "vi") -> str:
+        from core.i18n import t
+
+        return t(self.key, lang, **self.kwargs) if self.key else str(self)
+
+
+class UserError(Localised, ValueError):
     pass
 
 
