@@ -79,7 +79,8 @@ async def verify_password(rt: "Runtime", username: str, password: str) -> int | 
     import hmac
 
     User = rt.tables.system["user"]
-    if len(username) > 100 or len(password) > User._max_password_length:
+    if len(username) > 100 or len(password) > User._max_password_length or "\x00" in username:
+        await asyncio.to_thread(User.hash_password, "\ufffd")  # the same time as any other refusal
         return None
     rows = await rt.db.fetch("SELECT id, password FROM hoso_user WHERE username = {}", username)
     if not rows:
@@ -93,15 +94,47 @@ async def verify_password(rt: "Runtime", username: str, password: str) -> int | 
     return rows[0]["id"]
 
 
-async def recent_login_failures(rt: "Runtime", username: str, origin: str, minutes: int = 15) -> tuple[int, int]:
-    """Failed logins in the last ``minutes`` for this username, and from this address (from the audit)."""
-    import datetime as dt
+# Failed attempts are counted per bucket in fixed windows of this length.
+THROTTLE_WINDOW_SECONDS = 15 * 60
 
-    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=minutes)
-    by_user = await rt.db.fetchval(
-        "SELECT COUNT(*) AS n FROM hoso_audit WHERE action = 'login_failed' AND actor = {} AND at > {}",
-        username[:100], since)
-    by_origin = await rt.db.fetchval(
-        "SELECT COUNT(*) AS n FROM hoso_audit WHERE action = 'login_failed' AND origin = {} AND at > {}",
-        origin, since)
-    return int(by_user or 0), int(by_origin or 0)
+
+def throttle_bucket(*parts: str) -> str:
+    """A fixed-length bucket name for any username, address or id (NULs and long input included)."""
+    import hashlib
+
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+async def reserve_attempt(rt: "Runtime", bucket: str, limit: int) -> bool:
+    """Count one attempt in ``bucket`` if fewer than ``limit`` were counted in the current window.
+
+    One statement decides and counts, so parallel requests, in one process or several, cannot all pass the
+    check before any is counted (the row is locked by the upsert on PostgreSQL; SQLite runs one writer at a
+    time). A refused attempt is not counted, so the window ends on time whatever an attacker keeps sending.
+    Call ``release_attempt`` when the attempt turns out to be no failure.
+    """
+    import time
+
+    now = int(time.time())
+    cutoff = now - THROTTLE_WINDOW_SECONDS
+    rows = await rt.db.fetch(
+        "INSERT INTO hoso_throttle (bucket, window_start, attempts) VALUES ({}, {}, 1) "
+        "ON CONFLICT (bucket) DO UPDATE SET "
+        "attempts = CASE WHEN hoso_throttle.window_start <= {} THEN 1 ELSE hoso_throttle.attempts + 1 END, "
+        "window_start = CASE WHEN hoso_throttle.window_start <= {} THEN {} ELSE hoso_throttle.window_start END "
+        "WHERE hoso_throttle.window_start <= {} OR hoso_throttle.attempts < {} RETURNING attempts",
+        bucket, now, cutoff, cutoff, now, cutoff, limit)
+    return bool(rows)
+
+
+async def release_attempt(rt: "Runtime", bucket: str) -> None:
+    await rt.db.execute("UPDATE hoso_throttle SET attempts = attempts - 1 WHERE bucket = {} AND attempts > 0", bucket)
+
+
+async def sweep_attempts(rt: "Runtime") -> None:
+    """Forget buckets whose window has ended or that count nothing, so the table does not grow with every
+    address ever seen."""
+    import time
+
+    await rt.db.execute("DELETE FROM hoso_throttle WHERE window_start <= {} OR attempts = 0",
+                        int(time.time()) - THROTTLE_WINDOW_SECONDS)

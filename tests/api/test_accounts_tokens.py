@@ -192,3 +192,14 @@ async def test_ending_an_assignment_never_reopens_it(api):
     [current] = [a for a in (await api.req("GET", f"/api/users/{api.ids['staff1']}/assignments", "dir1")).json()]
     r = await api.req("POST", f"/api/assignments/{current['id']}/end", "dir1", json={"reason": "nghỉ việc"})
     assert r.status_code == 200 and r.json()["ends_on"] == today.isoformat(), r.text
+
+
+async def test_bearer_tokens_work_on_me_and_entities(api):
+    """Issue 8, item 6: docs/web.md says tokens work wherever a session does; /api/me and /api/entities said 401."""
+    r = await api.req("GET", "/api/me", "svc1")
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == api.ids["svc1"] and r.json()["unit"]["code"] == "TT"
+    r = await api.req("GET", "/api/entities", "svc1")
+    assert r.status_code == 200 and {e["name"] for e in r.json()} >= {"case"}
+    for header in ("Bearer hoso_nope", "Basic abc"):
+        assert (await api.client.get("/api/me", headers={"Authorization": header})).status_code == 401
