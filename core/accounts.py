@@ -24,7 +24,17 @@ from typing import TYPE_CHECKING, Any
 from core.plugins import await_me_maybe
 from core.records.service import AuditEvent
 from core.scope import Actor
-from core.users import MIN_PASSWORD_LENGTH, Localised, UserError, create_user
+from core.users import (
+    Localised,
+    Throttled,
+    UserError,
+    check_password,
+    create_user,
+    release_attempt,
+    reserve_attempt,
+    throttle_bucket,
+    verify_password,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.runtime import Runtime
@@ -295,31 +305,53 @@ async def unlock(rt: "Runtime", actor: Actor, user_id: int) -> None:
 
 
 async def reset_password(rt: "Runtime", actor: Actor, user_id: int, temporary: str | None = None) -> str:
-    """Set a temporary password that must be changed at next login; open sessions end. Returns it."""
-    await _require_manages_account(rt, actor, user_id)
+    """Set a temporary password that must be changed at next login. Returns it.
+
+    Whoever knew the old password may hold a session or have minted tokens: every session of the account ends
+    and every API token it has is revoked (integrations get new ones from whoever manages the account).
+    """
+    target = await _require_manages_account(rt, actor, user_id)
     temporary = temporary or secrets.token_urlsafe(12)
-    if len(temporary) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    check_password(temporary, target["username"])
     User = rt.tables.system["user"]
     async with rt.db.transaction():
         await rt.db.execute("UPDATE hoso_user SET password = {}, must_change_password = {} WHERE id = {}",
                             User.hash_password(temporary), True, user_id)
         await _end_sessions(rt, user_id)
-        await _audit(rt, actor, "user.password_reset", user_id, {"must_change_password": [None, True]})
+        revoked = await rt.db.fetch("UPDATE hoso_api_token SET revoked_at = {} WHERE user_id = {} "
+                                    "AND revoked_at IS NULL RETURNING id", dt.datetime.now(dt.timezone.utc), user_id)
+        await _audit(rt, actor, "user.password_reset", user_id, {
+            "must_change_password": [None, True], "revoked_tokens": [None, sorted(r["id"] for r in revoked)]})
     return temporary
 
 
-async def change_own_password(rt: "Runtime", user_id: int, old: str, new: str, origin: str = "web") -> None:
-    User = rt.tables.system["user"]
-    username = await rt.db.fetchval("SELECT username FROM hoso_user WHERE id = {}", user_id)
-    if username is None or await User.login(username, old) != user_id:
-        raise PermissionDenied("the current password is wrong")
-    if len(new) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+async def change_own_password(rt: "Runtime", user_id: int, old: str, new: str, origin: str = "web", *,
+                              max_failures: int = 5) -> None:
+    """Change one's own password, knowing the current one. Every session of the account ends: the caller
+    starts a new one for the request that changed it.
+
+    Wrong current passwords are audited and throttled like logins (``max_failures`` per account in 15
+    minutes; then Throttled), so a stolen session is no password oracle.
+    """
+    rows = await rt.db.fetch("SELECT username, display_name, email FROM hoso_user WHERE id = {}", user_id)
+    if not rows:
+        raise PermissionDenied("pw_wrong")
+    username = rows[0]["username"]
+    me = Actor(user_id, username, origin=origin)
+    bucket = throttle_bucket("password", str(user_id))
+    if not await reserve_attempt(rt, bucket, max_failures):
+        await _audit(rt, me, "password_change_failed", user_id, {"reason": [None, "throttled"]})
+        raise Throttled("pw_throttled")
+    if await verify_password(rt, username, old) != user_id:
+        await _audit(rt, me, "password_change_failed", user_id, {"reason": [None, "bad_credentials"]})
+        raise PermissionDenied("pw_wrong")
+    await release_attempt(rt, bucket)
     if new == old:
-        raise UserError("the new password must differ from the current one")
+        raise UserError("pw_same")
+    check_password(new, username, rows[0]["display_name"], rows[0]["email"])
+    User = rt.tables.system["user"]
     async with rt.db.transaction():
         await rt.db.execute("UPDATE hoso_user SET password = {}, must_change_password = {} WHERE id = {}",
                             User.hash_password(new), False, user_id)
-        await _audit(rt, Actor(user_id, username, origin=origin), "user.password_change", user_id,
-                     {"must_change_password": [None, False]})
+        await _end_sessions(rt, user_id)
+        await _audit(rt, me, "user.password_change", user_id, {"must_change_password": [None, False]})

@@ -11,7 +11,7 @@ from core.plugins import await_me_maybe
 if TYPE_CHECKING:  # pragma: no cover
     from core.runtime import Runtime
 
-__all__ = ["Localised", "UserError", "create_user", "MIN_PASSWORD_LENGTH"]
+__all__ = ["Localised", "UserError", "Throttled", "check_password", "create_user", "MIN_PASSWORD_LENGTH"]
 
 MIN_PASSWORD_LENGTH = 10
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,100}$")
@@ -41,13 +41,43 @@ class UserError(Localised, ValueError):
     pass
 
 
+class Throttled(Localised):
+    """Too many failed attempts: answer 429."""
+
+
+# Words of this application and its users that zxcvbn's (English) dictionaries do not know.
+_LOCAL_WORDS = ("hoso", "matkhau", "mat khau", "trogiupphaply", "tro giup phap ly", "trungtam", "trung tam",
+                "vietnam", "viet nam", "hanoi", "saigon", "hochiminh", "quantri", "admin", "anhyeuem", "emyeuanh",
+                "yeuem", "yeuanh", "xinchao", "tuphap", "sotuphap", "luatsu")
+# zxcvbn's score: 3 means about 10^8 guesses or more, "safely unguessable" for an online attack.
+MIN_PASSWORD_SCORE = 3
+
+
+def check_password(password: str, *personal: str | None) -> None:
+    """Refuse a password that is short or easy to guess: UserError naming the problem.
+
+    The estimate is zxcvbn's (common passwords, names, English words, keyboard walks, repeats, sequences,
+    dates, l33t), fed with the account's own username, name and e-mail and with Vietnamese words of this
+    application, which its dictionaries lack.
+    """
+    from zxcvbn import zxcvbn
+
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError("pw_too_short", n=MIN_PASSWORD_LENGTH)
+    if password.isdecimal():
+        # Phone numbers, citizen ID numbers and dates: the first things tried against a Vietnamese account.
+        raise UserError("pw_too_weak")
+    inputs = [p for value in personal if value for p in (value, *re.split(r"[@._\s-]+", value)) if len(p) > 2]
+    if zxcvbn(password, user_inputs=[*inputs, *_LOCAL_WORDS])["score"] < MIN_PASSWORD_SCORE:
+        raise UserError("pw_too_weak")
+
+
 async def create_user(rt: "Runtime", username: str, password: str, *, email: str | None = None,
                       display_name: str | None = None, superuser: bool = False, unit_code: str | None = None,
                       actor: str = "system", actor_id: int | None = None, origin: str = "cli") -> int:
     if not USERNAME.match(username):
         raise UserError("a username is 3 to 100 letters, digits or . _ @ -")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    check_password(password, username, display_name, email)
     User = rt.tables.system["user"]
     db = rt.db
     async with db.transaction():

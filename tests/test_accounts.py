@@ -59,7 +59,7 @@ async def world(config_dir, database_url):
     for name, unit, role in [("prov", "P01", "provincial"), ("dir1", "TT", "director"), ("dir2", "TT2", "director"),
                              ("staff1", "TT", "staff"), ("staff2", "TT2", "staff"),
                              ("dir3", "TT3", "director")]:
-        ids[name] = await accounts.create_account(rt, root, name, "password-123", unit, roles=(role,),
+        ids[name] = await accounts.create_account(rt, root, name, "calm-river-1872", unit, roles=(role,),
                                                   starts_on=TODAY - dt.timedelta(days=30))
     yield rt, ids
     await rt.db.close()
@@ -72,12 +72,12 @@ def as_user(ids, name):
 async def test_director_creates_accounts_only_in_its_subtree(world):
     rt, ids = world
     d1 = as_user(ids, "dir1")
-    new = await accounts.create_account(rt, d1, "lawyer1", "password-123", "TT", roles=("staff",))
+    new = await accounts.create_account(rt, d1, "lawyer1", "calm-river-1872", "TT", roles=("staff",))
     assert await accounts.active_roles(rt, new) == {"staff"}
     with pytest.raises(PermissionDenied, match="may not create accounts at unit 'TT2'"):
-        await accounts.create_account(rt, d1, "lawyer2", "password-123", "TT2")
+        await accounts.create_account(rt, d1, "lawyer2", "calm-river-1872", "TT2")
     with pytest.raises(PermissionDenied, match="may not create accounts at unit 'P01'"):
-        await accounts.create_account(rt, d1, "lawyer3", "password-123", "P01")
+        await accounts.create_account(rt, d1, "lawyer3", "calm-river-1872", "P01")
     assert await rt.db.fetchval("SELECT COUNT(*) AS n FROM hoso_user WHERE username IN ('lawyer2', 'lawyer3')") == 0
 
 
@@ -85,7 +85,7 @@ async def test_no_granting_a_role_one_may_not_grant(world):
     rt, ids = world
     d1 = as_user(ids, "dir1")
     with pytest.raises(PermissionDenied, match="may not grant role 'director'"):
-        await accounts.create_account(rt, d1, "boss", "password-123", "TT", roles=("director",))
+        await accounts.create_account(rt, d1, "boss", "calm-river-1872", "TT", roles=("director",))
     with pytest.raises(PermissionDenied, match="may not grant role 'provincial'"):
         await accounts.grant_role(rt, d1, ids["staff1"], "provincial", "TT")
     with pytest.raises(PermissionDenied, match="may not grant role 'director'"):
@@ -132,7 +132,7 @@ async def test_no_acting_on_a_higher_or_foreign_account(world):
 
 async def test_superuser_accounts_are_out_of_reach(world):
     rt, ids = world
-    admin = await create_user(rt, "admin", "password-123", superuser=True, unit_code="TT")
+    admin = await create_user(rt, "admin", "calm-river-1872", superuser=True, unit_code="TT")
     with pytest.raises(PermissionDenied, match="superuser"):
         await accounts.lock(rt, as_user(ids, "prov"), admin, "test")
 
@@ -157,14 +157,14 @@ async def test_lock_ends_sessions_and_unlock(world):
 async def test_password_reset_forces_a_change(world):
     rt, ids = world
     User = rt.tables.system["user"]
-    temp = await accounts.reset_password(rt, as_user(ids, "dir1"), ids["staff1"], "temporary-123")
-    assert temp == "temporary-123"
-    assert await User.login("staff1", "password-123") is None
-    assert await User.login("staff1", "temporary-123") == ids["staff1"]
+    temp = await accounts.reset_password(rt, as_user(ids, "dir1"), ids["staff1"], "tam-hoa-sen-2231")
+    assert temp == "tam-hoa-sen-2231"
+    assert await User.login("staff1", "calm-river-1872") is None
+    assert await User.login("staff1", "tam-hoa-sen-2231") == ids["staff1"]
     assert await rt.db.fetchval("SELECT must_change_password FROM hoso_user WHERE id = {}", ids["staff1"])
     with pytest.raises(PermissionDenied, match="current password is wrong"):
         await accounts.change_own_password(rt, ids["staff1"], "nope-nope-nope", "brand-new-pass")
-    await accounts.change_own_password(rt, ids["staff1"], "temporary-123", "brand-new-pass")
+    await accounts.change_own_password(rt, ids["staff1"], "tam-hoa-sen-2231", "brand-new-pass")
     assert not await rt.db.fetchval("SELECT must_change_password FROM hoso_user WHERE id = {}", ids["staff1"])
     assert await User.login("staff1", "brand-new-pass") == ids["staff1"]
 

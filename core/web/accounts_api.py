@@ -7,14 +7,14 @@ import datetime as dt
 from typing import Annotated, Any, Optional
 
 import msgspec
-from litestar import Request, Router, get, post
-from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar import Request, Response, Router, get, post
+from litestar.exceptions import ClientException, NotFoundException, PermissionDeniedException
 from litestar.params import Parameter
 
 from core import accounts
 from core.accounts import PermissionDenied
 from core.records.errors import ValidationError
-from core.users import UserError
+from core.users import Throttled, UserError
 from core.web.api import MAX_INT, request_context, same_site
 
 __all__ = ["accounts_router"]
@@ -85,6 +85,8 @@ async def _guarded(request: Request, coro) -> Any:
         return await coro
     except PermissionDenied as exc:
         raise PermissionDeniedException(detail=exc.text(lang)) from None
+    except Throttled as exc:
+        raise ClientException(status_code=429, detail=exc.text(lang)) from None
     except UserError as exc:
         raise ValidationError([("", exc.text(lang))]) from None
     except ValueError as exc:
@@ -168,11 +170,20 @@ async def reset_password(request: Request, user_id: Id, data: PasswordReset) -> 
 
 
 @post("/api/me/password", tags=["accounts"], **WRITE)
-async def change_password(request: Request, data: PasswordChange) -> dict:
+async def change_password(request: Request, data: PasswordChange) -> Response:
+    """Change one's own password. Every session of the account ends; a request that came with a session
+    cookie gets a new one. Wrong current passwords are audited and throttled (429)."""
+    from core.web.auth import COOKIE, session_cookie, start_session
+
     rt, actor = await _actor(request)
-    await _guarded(request, accounts.change_own_password(rt, actor.user_id, data.current_password, data.new_password,
-                                                origin=actor.origin))
-    return {"changed": True}
+    settings = request.app.state.settings
+    await _guarded(request, accounts.change_own_password(rt, actor.user_id, data.current_password,
+                                                         data.new_password, origin=actor.origin,
+                                                         max_failures=settings.login_max_failures))
+    cookies = []
+    if request.cookies.get(COOKIE):
+        cookies.append(session_cookie(await start_session(rt, settings, actor.user_id), settings))
+    return Response({"changed": True}, cookies=cookies)
 
 
 @post("/api/tokens", tags=["accounts"], guards=[same_site], status_code=201)

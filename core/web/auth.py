@@ -243,9 +243,14 @@ def session_cookie(token: str, settings: WebSettings) -> Cookie:
                   max_age=int(settings.session_max.total_seconds()))
 
 
+# What an account whose password was reset may do until it sets its own: nothing else (403).
+PASSWORD_CHANGE_ALLOWS = {("POST", "/api/me/password"), ("GET", "/api/me"), ("POST", "/api/logout"),
+                          ("POST", "/logout")}
+
+
 async def current_user(connection: ASGIConnection) -> CurrentUser | None:
     """The user of this request's session cookie or ``Authorization: Bearer`` token (looked up once per
-    request), or None."""
+    request), or None. An account that must change its password gets 403 outside PASSWORD_CHANGE_ALLOWS."""
     state = connection.scope.setdefault("state", {})
     if _STATE_KEY not in state:
         app_state = connection.app.state
@@ -255,7 +260,16 @@ async def current_user(connection: ASGIConnection) -> CurrentUser | None:
 
             user = await token_user(connection)
         state[_STATE_KEY] = user
-    return state[_STATE_KEY]
+    user = state[_STATE_KEY]
+    if user is not None and user.must_change_password and \
+            (connection.scope.get("method"), connection.scope.get("path")) not in PASSWORD_CHANGE_ALLOWS:
+        from litestar.exceptions import PermissionDeniedException
+
+        from core.i18n import t
+        from core.web.problems import request_lang
+
+        raise PermissionDeniedException(detail=t("pw_change_required", request_lang(connection)))
+    return user
 
 
 def same_origin(connection: ASGIConnection) -> bool:
