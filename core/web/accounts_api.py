@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.exceptions import ClientException, NotFoundException, PermissionDeniedException
-from litestar.params import Parameter
+from litestar.params import FromQuery, JSONBody, Parameter
 
 from core import accounts
 from core.accounts import PermissionDenied
@@ -103,7 +103,7 @@ def _jsonable(rows: list[dict]) -> list[dict]:
 
 
 @post("/api/users", tags=["accounts"], guards=[same_site], status_code=201)
-async def create_account(request: Request, data: NewAccount) -> dict:
+async def create_account(request: Request, data: JSONBody[NewAccount]) -> dict:
     """Create an account at a unit the caller manages, with roles the caller may grant."""
     rt, actor = await _actor(request)
     uid = await _guarded(request, accounts.create_account(rt, actor, data.username, data.password, data.unit,
@@ -113,7 +113,7 @@ async def create_account(request: Request, data: NewAccount) -> dict:
 
 
 @get("/api/users/{user_id:int}/assignments", tags=["accounts"])
-async def list_assignments(request: Request, user_id: Id, all: bool = False) -> list[dict]:
+async def list_assignments(request: Request, user_id: Id, all: FromQuery[bool] = False) -> list[dict]:
     """The account's role assignments (active ones; ?all=true for the whole history)."""
     rt, actor = await _actor(request)
     if actor.user_id != user_id:
@@ -122,7 +122,7 @@ async def list_assignments(request: Request, user_id: Id, all: bool = False) -> 
 
 
 @post("/api/users/{user_id:int}/assignments", tags=["accounts"], guards=[same_site], status_code=201)
-async def grant(request: Request, user_id: Id, data: NewAssignment) -> dict:
+async def grant(request: Request, user_id: Id, data: JSONBody[NewAssignment]) -> dict:
     rt, actor = await _actor(request)
     aid = await _guarded(request, accounts.grant_role(rt, actor, user_id, data.role, data.unit, starts_on=data.starts_on,
                                              ends_on=data.ends_on))
@@ -130,14 +130,14 @@ async def grant(request: Request, user_id: Id, data: NewAssignment) -> dict:
 
 
 @post("/api/assignments/{assignment_id:int}/end", tags=["accounts"], **WRITE)
-async def end(request: Request, assignment_id: Id, data: EndAssignment) -> dict:
+async def end(request: Request, assignment_id: Id, data: JSONBody[EndAssignment]) -> dict:
     rt, actor = await _actor(request)
     ends_on = await _guarded(request, accounts.end_assignment(rt, actor, assignment_id, data.ends_on, data.reason))
     return {"id": assignment_id, "ended": True, "ends_on": ends_on.isoformat()}
 
 
 @post("/api/users/{user_id:int}/transfer", tags=["accounts"], **WRITE)
-async def transfer(request: Request, user_id: Id, data: Transfer) -> dict:
+async def transfer(request: Request, user_id: Id, data: JSONBody[Transfer]) -> dict:
     """Move a person to another unit ("chuyển công tác"): old assignments end, new ones start."""
     rt, actor = await _actor(request)
     ids = await _guarded(request, accounts.transfer(rt, actor, user_id, data.unit, on=data.on,
@@ -147,7 +147,7 @@ async def transfer(request: Request, user_id: Id, data: Transfer) -> dict:
 
 
 @post("/api/users/{user_id:int}/lock", tags=["accounts"], **WRITE)
-async def lock(request: Request, user_id: Id, data: Lock) -> dict:
+async def lock(request: Request, user_id: Id, data: JSONBody[Lock]) -> dict:
     """Lock an account at once; its sessions end."""
     rt, actor = await _actor(request)
     await _guarded(request, accounts.lock(rt, actor, user_id, data.reason))
@@ -162,7 +162,7 @@ async def unlock(request: Request, user_id: Id) -> dict:
 
 
 @post("/api/users/{user_id:int}/reset-password", tags=["accounts"], **WRITE)
-async def reset_password(request: Request, user_id: Id, data: PasswordReset) -> dict:
+async def reset_password(request: Request, user_id: Id, data: JSONBody[PasswordReset]) -> dict:
     """Set a temporary password, returned once; it must be changed at next login."""
     rt, actor = await _actor(request)
     temporary = await _guarded(request, accounts.reset_password(rt, actor, user_id, data.temporary_password))
@@ -170,7 +170,7 @@ async def reset_password(request: Request, user_id: Id, data: PasswordReset) -> 
 
 
 @post("/api/me/password", tags=["accounts"], **WRITE)
-async def change_password(request: Request, data: PasswordChange) -> Response:
+async def change_password(request: Request, data: JSONBody[PasswordChange]) -> Response:
     """Change one's own password. Every session of the account ends; a request that came with a session
     cookie gets a new one. Wrong current passwords are audited and throttled (429)."""
     from core.web.auth import COOKIE, session_cookie, start_session
@@ -187,7 +187,7 @@ async def change_password(request: Request, data: PasswordChange) -> Response:
 
 
 @post("/api/tokens", tags=["accounts"], guards=[same_site], status_code=201)
-async def create_token(request: Request, data: NewToken) -> dict:
+async def create_token(request: Request, data: JSONBody[NewToken]) -> dict:
     """An API token acting as the given account (shown once)."""
     from core.web.tokens import create_token as make
 
