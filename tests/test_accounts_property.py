@@ -16,7 +16,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 import pytest
-from hypothesis import HealthCheck, Phase, event, given, note, settings, strategies as st
+from hypothesis import HealthCheck, Phase, event, example, given, note, settings, strategies as st
 
 from core import accounts
 from core.accounts import PermissionDenied
@@ -104,6 +104,17 @@ class Model:
         return all(self.may_grant(actor, a["role"], a["unit"]) for a in pending)
 
 
+    def aimed(self, actor: int, aim: int) -> list[int]:
+        """Targets for aimed operations: none (0: any account), the accounts ``actor`` reaches (1), or those at
+        the edge (2): in a unit it manages, yet out of reach because of some assignment."""
+        if aim == 1:
+            return [u for u in sorted(self.home) if self.reaches(actor, u)]
+        if aim == 2:
+            return [u for u in sorted(self.home) if u != actor and self.home[u] is not None
+                    and self.may_grant(actor, None, self.home[u]) and not self.reaches(actor, u)]
+        return []
+
+
 # -- operations ------------------------------------------------------------------------------------------------
 
 DONE, DENIED, INVALID = "done", "denied", "invalid"
@@ -165,15 +176,20 @@ class World:
             if outcome == DONE:
                 m.assignments[aid] = {"user": target, "role": role, "unit": unit, "start": s, "end": e}
         elif kind == "end":
-            pick, ends, aim = args
+            pick, ends, aim, later = args
             candidates = sorted(m.assignments)
-            if aim:  # most refusals come from the account; aim at accounts within reach to test the rest
-                candidates = [i for i in candidates if m.reaches(actor, m.assignments[i]["user"])] or candidates
+            if aim:  # most refusals come from the account; aim at accounts on either side of the line
+                pool = set(m.aimed(actor, aim))
+                candidates = [i for i in candidates if m.assignments[i]["user"] in pool] or candidates
+            if later is not None:  # try to move an end date later (or re-open): the escalation of issue 8
+                candidates = [i for i in candidates if m.assignments[i]["end"] is not None] or candidates
             if not candidates:
                 return
             aid = candidates[pick % len(candidates)]
             a = m.assignments[aid]
             e = _date(ends)
+            if later is not None and a["end"] is not None:
+                e = a["end"] + dt.timedelta(days=later)
             new_end = max(D, a["start"]) if e is None else e
             if not (m.reaches(actor, a["user"]) and m.may_grant(actor, a["role"], a["unit"])):
                 expect = DENIED
@@ -269,7 +285,8 @@ seed_end = st.one_of(st.none(), st.none(), offset)
 seeding = st.lists(st.tuples(user, seed_role, unit, seed_start, seed_end), min_size=4, max_size=14)
 operation = st.one_of(
     st.tuples(st.just("grant"), user, target, role, unit, offset, maybe_offset),
-    st.tuples(st.just("end"), user, st.integers(0, 50), maybe_offset, st.booleans()),
+    st.tuples(st.just("end"), user, st.integers(0, 50), maybe_offset, st.integers(0, 2),
+              st.one_of(st.none(), st.sampled_from([0, 1, 30, 30000]))),
     st.tuples(st.just("transfer"), user, target, unit, maybe_offset, st.booleans(),
               st.lists(role, max_size=2, unique=True).map(tuple)),
     st.tuples(st.sampled_from(["lock", "unlock", "reset", "token", "list"]), user, target),
@@ -305,7 +322,16 @@ def world(config_dir, database_url, monkeypatch):
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(homes=st.lists(st.one_of(unit, unit, unit, st.none()), min_size=N_USERS, max_size=N_USERS),
        superusers=st.sets(user, max_size=1), seeds=seeding,
-       ops=st.lists(st.tuples(st.booleans(), operation), min_size=8, max_size=30))
+       ops=st.lists(st.tuples(st.integers(0, 2), operation), min_size=8, max_size=30))
+# The two escalations of issue 8, always tried: a director re-opens its staff member's ended national assignment
+# (item 1), and mints a token for an account whose national assignment starts tomorrow (item 2); and one of its
+# own staff's ended assignments is moved later (item 1, a role the director may grant).
+@example(homes=["TT"] * N_USERS, superusers=set(),
+         seeds=[(0, "director", "TT", -30, None), (1, "staff", "TT", -30, None), (1, "national", "P01", -90, -30),
+                (2, "staff", "TT", -90, -30), (2, "staff", "TT", -30, None), (3, "staff", "TT", -30, None),
+                (3, "national", "P01", 1, None)],
+         ops=[(0, ("end", 0, 0, None, 0, 30000)), (0, ("end", 0, 1, None, 0, 1)), (0, ("token", 0, 3)),
+              (0, ("reset", 0, 3)), (0, ("end", 0, 5, None, 0, None))])
 def test_no_sequence_of_account_operations_escalates(world, homes, superusers, seeds, ops):
     loop, w = world
 
@@ -321,8 +347,8 @@ def test_no_sequence_of_account_operations_escalates(world, homes, superusers, s
             if kind in ("grant", "transfer", "lock", "unlock", "reset", "token", "list"):
                 # Aimed operations pick a target the model says is within reach, so that allowed paths are
                 # exercised as often as refusals.
-                reachable = [u for u in sorted(w.model.home) if w.model.reaches(actor, u)]
-                rest[0] = reachable[rest[0] % len(reachable)] if aim and reachable else w.users[rest[0] % N_USERS]
+                pool = w.model.aimed(actor, aim)
+                rest[0] = pool[rest[0] % len(pool)] if pool else w.users[rest[0] % N_USERS]
             await w.apply((kind, actor, *rest))
         await w.check_state()
 
