@@ -9,7 +9,10 @@ piccolo-admin's own session handling (cookie ``id``, its own expiry rules, ``adm
   piccolo_api's ``SessionsAuthBackend`` and asks ``core.web.auth.session_user``: an ended session, or one of a
   locked or deactivated account, is refused (401) and removed;
 * ``POST /admin/public/logout/`` ends the session; ``POST /admin/api/change-password/`` uses hoso's password
-  rules (``core.accounts.change_own_password``) and ends the session, so the user logs in again.
+  rules (``core.accounts.change_own_password``: strength, throttled and audited wrong current passwords), ends
+  every session of the account and gives this browser a new one;
+* an account whose password was reset (``must_change_password``) gets 403 from the private API, except the
+  password change and what the admin's shell needs to show it; the admin's script then opens the change page.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from piccolo_api.shared.auth import User
 if TYPE_CHECKING:  # pragma: no cover
     from admin.app import AdminBuild
 
-__all__ = ["AdminUser", "HosoAuthBackend", "LANG_COOKIE", "admin_user", "login_endpoint", "logout_endpoint",
+__all__ = ["AdminUser", "HosoAuthBackend", "auth_error", "PasswordChangeRequired", "LANG_COOKIE", "admin_user", "login_endpoint", "logout_endpoint",
            "change_password_endpoint", "request_lang"]
 
 LANG_COOKIE = "hoso_admin_lang"
@@ -127,6 +130,15 @@ async def admin_user(conn: HTTPConnection) -> AdminUser | None:
     return user
 
 
+class PasswordChangeRequired(AuthenticationError):
+    """The account's password was reset: only the password change is open to it."""
+
+
+# What the admin's private API lets an account whose password was reset do: the change itself, and what the
+# admin's shell needs to show the change-password page.
+PASSWORD_CHANGE_PATHS = ("/change-password/", "/user/", "/meta/")
+
+
 class HosoAuthBackend(AuthenticationBackend):
     """Authenticates piccolo-admin's private API with hoso's session cookie and rules."""
 
@@ -134,7 +146,21 @@ class HosoAuthBackend(AuthenticationBackend):
         user = await admin_user(conn)
         if user is None:
             raise AuthenticationError("no live session")
+        if user.current.must_change_password and not conn.url.path.endswith(PASSWORD_CHANGE_PATHS):
+            raise PasswordChangeRequired("the password must be changed first")
         return AuthCredentials(scopes=["authenticated"]), user
+
+
+def auth_error(conn: HTTPConnection, exc: Exception) -> Response:
+    """piccolo-admin's answer to a refused request (401), or 403 naming the password change, which the
+    admin's script (admin/pages.py) opens."""
+    if isinstance(exc, PasswordChangeRequired):
+        from core.i18n import t
+
+        build: "AdminBuild" = conn.scope["hoso.admin"]
+        return JSONResponse({"detail": t("pw_change_required", request_lang(conn, build.admin.default_language)),
+                             "must_change_password": True}, status_code=403)
+    return JSONResponse({"error": "Auth failed"}, status_code=401)
 
 
 def _lang(request: Request) -> str:
@@ -209,8 +235,9 @@ async def logout_endpoint(request: Request) -> Response:
 
 
 async def change_password_endpoint(request: Request) -> Response:
+    """hoso's password change: every session of the account ends and this one is replaced by a new session."""
     from core.accounts import PermissionDenied, change_own_password
-    from core.users import UserError
+    from core.users import Throttled, UserError
 
     build: "AdminBuild" = request.scope["hoso.admin"]
     user = await admin_user(request)
@@ -225,10 +252,12 @@ async def change_password_endpoint(request: Request) -> Response:
     if new != confirm:
         return JSONResponse({"detail": message("password_mismatch", lang)}, status_code=422)
     try:
-        await change_own_password(build.rt, user.current.id, current, new, origin=user.origin)
+        await change_own_password(build.rt, user.current.id, current, new, origin=user.origin,
+                                  max_failures=build.settings.login_max_failures)
+    except Throttled as exc:
+        return JSONResponse({"detail": exc.text(lang)}, status_code=429)
     except (PermissionDenied, UserError) as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
-    await end_session(build.rt, request.cookies.get(COOKIE))
+        return JSONResponse({"detail": exc.text(lang)}, status_code=422)
     response = JSONResponse({"detail": "ok"})
-    response.delete_cookie(COOKIE, path="/")
+    _set_session_cookie(response, await start_session(build.rt, build.settings, user.current.id), build)
     return response

@@ -98,6 +98,16 @@ SCRIPT = r"""(function () {
     .observe(document.documentElement, {subtree: true, childList: true, characterData: true});
   window.addEventListener('hashchange', relabel);
   load();
+  // An account whose password was reset may do nothing else (403 naming it): open the change page.
+  function passwordFirst() {
+    if (/^#\/(change-password|login)/.test(location.hash)) return;
+    fetch('./api/tables/', {credentials: 'same-origin'})
+      .then(function (r) { return r.status === 403 ? r.json() : null; })
+      .then(function (j) { if (j && j.must_change_password) location.hash = '#/change-password/'; })
+      .catch(function () {});
+  }
+  window.addEventListener('hashchange', passwordFirst);
+  passwordFirst();
 })();
 """
 
@@ -118,6 +128,12 @@ def _prefix(request: Request) -> str:
 
 async def _page_user(request: Request) -> AdminUser | Response:
     user = await admin_user(request)
+    if user is not None and user.current.must_change_password:
+        from core.i18n import t
+
+        lang = request.cookies.get("hoso_admin_lang") or _build(request).admin.default_language
+        return HTMLResponse(_page(t("pw_change_required", lang), f'<p><a href="{_prefix(request)}/#/change-password/">'
+                                  f'{html.escape(t("pw_change_required", lang))}</a></p>'), status_code=403)
     if user is None:
         lang = request.cookies.get("hoso_admin_lang") or _build(request).admin.default_language
         return HTMLResponse(_page(m("login_needed", lang), f'<p><a href="{_prefix(request)}/#/login/">'

@@ -36,7 +36,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from admin import pages
-from admin.auth import AdminUser, HosoAuthBackend, change_password_endpoint, login_endpoint, logout_endpoint
+from admin.auth import (
+    AdminUser,
+    HosoAuthBackend,
+    auth_error,
+    change_password_endpoint,
+    login_endpoint,
+    logout_endpoint,
+)
 from admin.crud import ScopedCRUD
 from admin.forms import form_configs
 from admin.media import StagedAttachments
@@ -221,6 +228,7 @@ def build_router(build: "AdminBuild") -> HosoAdminRouter:
     for route in router.routes:
         if isinstance(route, Mount) and route.path == "/api" and isinstance(route.app, AuthenticationMiddleware):
             route.app.backend = HosoAuthBackend()
+            route.app.on_error = auth_error  # 403 naming a required password change, else piccolo's 401
             private = route.app.app
     if private is None or not hasattr(private, "router"):
         raise HookPointChanged("piccolo-admin no longer mounts its API at /api behind AuthenticationMiddleware")

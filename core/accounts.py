@@ -4,8 +4,12 @@ Who may manage whom:
 - a role whose grants include ``manage_users`` may manage accounts at the units that grant's scope covers
   (``unit``: its own unit and its predecessors, ``subtree``: everything below, ``national``: everywhere);
 - it may hand out only the roles listed in its ``can_grant``;
-- it may act on an existing account only if it covers *every* active assignment of that account and may grant
-  every role the account holds, so a centre cannot lock, reset or re-home a provincial or national account;
+- it may act on an existing account (tokens, password reset, lock, end, transfer, new assignments) only if it
+  covers the account's home unit and could itself grant *every* current or future assignment of that account
+  (its role at its unit), so a centre cannot lock, reset or re-home a provincial or national account, nor one
+  whose national assignment starts tomorrow;
+- ending an assignment also needs the right to grant that assignment (its own role at its own unit), and may
+  only move its end date earlier: an ended assignment is never re-opened or extended;
 - nobody changes their own assignments, lock or password through these functions (``change_own_password``
   is the self-service path).
 Every change is audited. Checks are SQL over the unit closure, like record scopes.
@@ -20,7 +24,17 @@ from typing import TYPE_CHECKING, Any
 from core.plugins import await_me_maybe
 from core.records.service import AuditEvent
 from core.scope import Actor
-from core.users import MIN_PASSWORD_LENGTH, UserError, create_user
+from core.users import (
+    Localised,
+    Throttled,
+    UserError,
+    check_password,
+    create_user,
+    release_attempt,
+    reserve_attempt,
+    throttle_bucket,
+    verify_password,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.runtime import Runtime
@@ -29,8 +43,12 @@ __all__ = ["PermissionDenied", "active_roles", "may_manage_unit", "create_accoun
            "transfer", "lock", "unlock", "reset_password", "change_own_password", "assignments"]
 
 
-class PermissionDenied(Exception):
+class PermissionDenied(Localised):
     pass
+
+
+def _date(d: dt.date) -> str:
+    return d.strftime("%d/%m/%Y")
 
 
 async def _audit(rt: "Runtime", actor: Actor, action: str, user_id: int | None, changes: dict) -> None:
@@ -112,28 +130,44 @@ async def _user(rt: "Runtime", user_id: int) -> dict:
     return rows[0]
 
 
+async def _unit_code(rt: "Runtime", unit_id: int) -> str:
+    return await rt.db.fetchval("SELECT code FROM hoso_unit WHERE id = {}", unit_id) or str(unit_id)
+
+
+async def _pending_assignments(rt: "Runtime", user_id: int, today: dt.date) -> list[dict]:
+    """Assignments of ``user_id`` that are current or start later (not ended by ``today``)."""
+    return await rt.db.fetch(
+        "SELECT a.id, a.role, a.unit_id, u.code AS unit_code, a.starts_on, a.ends_on FROM hoso_assignment a "
+        "JOIN hoso_unit u ON u.id = a.unit_id WHERE a.user_id = {} AND (a.ends_on IS NULL OR a.ends_on > {}) "
+        "AND (a.ends_on IS NULL OR a.ends_on > a.starts_on) ORDER BY a.id", user_id, today)
+
+
 async def _require_manages_account(rt: "Runtime", actor: Actor, user_id: int) -> dict:
-    """The target account, if ``actor`` covers all of it; PermissionDenied otherwise."""
+    """The target account, if ``actor`` covers all of it; PermissionDenied otherwise.
+
+    All of it: the home unit, and every assignment that is current *or starts later*, judged on its own role
+    at its own unit. A future assignment counts because it will give the account its powers without anyone
+    acting again: a centre must not mint a token today for tomorrow's national administrator.
+    """
     if actor.user_id is not None and actor.user_id == user_id and not actor.superuser:
-        raise PermissionDenied("you cannot change your own account or assignments this way")
+        raise PermissionDenied("acct_own")
     target = await _user(rt, user_id)
     if actor.superuser:
         return target
     if target["superuser"]:
-        raise PermissionDenied("only a superuser may manage a superuser account")
-    units = [a["unit_id"] for a in await assignments(rt, user_id, actor.today)]
-    if target["unit_id"] is not None:
-        units.append(target["unit_id"])
-    if not units:
-        raise PermissionDenied(f"account {target['username']!r} belongs to no unit you manage")
-    roles = await active_roles(rt, user_id, actor.today)
-    for unit in set(units):
-        if not await may_manage_unit(rt, actor, unit):
-            raise PermissionDenied(f"account {target['username']!r} has an assignment or home unit outside "
-                                   "the units you manage")
-        for role in roles:
-            if not await may_manage_unit(rt, actor, unit, role):
-                raise PermissionDenied(f"account {target['username']!r} holds role {role!r}, which you may not grant")
+        raise PermissionDenied("acct_superuser")
+    pending = await _pending_assignments(rt, user_id, actor.today)
+    if target["unit_id"] is None and not pending:
+        raise PermissionDenied("acct_no_unit", username=target["username"])
+    if target["unit_id"] is not None and not await may_manage_unit(rt, actor, target["unit_id"]):
+        raise PermissionDenied("acct_home_unit", username=target["username"],
+                               unit=await _unit_code(rt, target["unit_id"]))
+    for a in pending:
+        if not await may_manage_unit(rt, actor, a["unit_id"], a["role"]):
+            if a["starts_on"] > actor.today:
+                raise PermissionDenied("acct_holds_future", username=target["username"], role=a["role"],
+                                       unit=a["unit_code"], date=_date(a["starts_on"]))
+            raise PermissionDenied("acct_holds", username=target["username"], role=a["role"], unit=a["unit_code"])
     return target
 
 
@@ -176,33 +210,50 @@ async def grant_role(rt: "Runtime", actor: Actor, user_id: int, role: str, unit_
                      starts_on: dt.date | None = None, ends_on: dt.date | None = None) -> int:
     """Assign ``role`` at ``unit_code`` to a user, between dates."""
     if actor.user_id is not None and actor.user_id == user_id and not actor.superuser:
-        raise PermissionDenied("you cannot change your own assignments")
+        raise PermissionDenied("acct_own")
     unit_id = await _unit_id(rt, unit_code)
     if not await may_manage_unit(rt, actor, unit_id, role):
-        raise PermissionDenied(f"you may not grant role {role!r} at unit {unit_code!r}")
+        raise PermissionDenied("acct_may_not_grant", role=role, unit=unit_code)
     await _require_manages_account(rt, actor, user_id)
     async with rt.db.transaction():
         return await _insert_assignment(rt, actor, user_id, role, unit_id, starts_on or actor.today, ends_on)
 
 
 async def end_assignment(rt: "Runtime", actor: Actor, assignment_id: int, ends_on: dt.date | None = None,
-                         reason: str = "") -> None:
-    rows = await rt.db.fetch("SELECT user_id, role, unit_id, starts_on, ends_on FROM hoso_assignment WHERE id = {}",
-                             assignment_id)
+                         reason: str = "") -> dt.date:
+    """End an assignment on ``ends_on`` (default: today; a future assignment is cancelled: it ends the day it
+    starts). Returns the end date.
+
+    An end date only ever moves earlier: an ended assignment cannot be re-opened or extended (that would be a
+    grant, which ``grant_role`` checks), and a date before the start is refused rather than changed.
+    """
+    rows = await rt.db.fetch(
+        "SELECT a.user_id, a.role, a.unit_id, u.code AS unit_code, a.starts_on, a.ends_on FROM hoso_assignment a "
+        "JOIN hoso_unit u ON u.id = a.unit_id WHERE a.id = {}", assignment_id)
     if not rows:
-        raise UserError(f"no assignment {assignment_id}")
+        raise LookupError(f"no assignment {assignment_id}")
     a = rows[0]
     await _require_manages_account(rt, actor, a["user_id"])
-    ends_on = ends_on or actor.today
-    if ends_on < a["starts_on"]:
-        ends_on = a["starts_on"]
+    if not await may_manage_unit(rt, actor, a["unit_id"], a["role"]):
+        raise PermissionDenied("acct_assignment_role", id=assignment_id, role=a["role"], unit=a["unit_code"])
+    if ends_on is None:
+        ends_on = max(actor.today, a["starts_on"])
+    elif ends_on < a["starts_on"]:
+        raise UserError("acct_end_before_start", id=assignment_id, date=_date(ends_on), start=_date(a["starts_on"]))
+    if a["ends_on"] is not None and ends_on >= a["ends_on"]:
+        raise UserError("acct_end_later", id=assignment_id, current=_date(a["ends_on"]))
     async with rt.db.transaction():
-        await rt.db.execute("UPDATE hoso_assignment SET ends_on = {}, end_reason = {} WHERE id = {}",
-                            ends_on, reason or None, assignment_id)
+        # The condition repeats the check inside the write, so a concurrent end cannot be undone by this one.
+        done = await rt.db.fetch(
+            "UPDATE hoso_assignment SET ends_on = {}, end_reason = {} WHERE id = {} "
+            "AND (ends_on IS NULL OR ends_on > {}) RETURNING id", ends_on, reason or None, assignment_id, ends_on)
+        if not done:
+            raise UserError("acct_end_later", id=assignment_id, current=_date(a["ends_on"] or ends_on))
         await _audit(rt, actor, "assignment.end", a["user_id"], {"assignment": [assignment_id, assignment_id],
                                                                   "ends_on": [a["ends_on"] and a["ends_on"].isoformat(),
                                                                               ends_on.isoformat()],
                                                                   "reason": [None, reason or None]})
+    return ends_on
 
 
 async def transfer(rt: "Runtime", actor: Actor, user_id: int, to_unit_code: str, *, on: dt.date | None = None,
@@ -218,11 +269,16 @@ async def transfer(rt: "Runtime", actor: Actor, user_id: int, to_unit_code: str,
     new_roles = tuple(roles) if roles is not None else tuple(dict.fromkeys(a["role"] for a in current))
     for role in new_roles:
         if not await may_manage_unit(rt, actor, to_unit, role):
-            raise PermissionDenied(f"you may not grant role {role!r} at unit {to_unit_code!r}")
+            raise PermissionDenied("acct_may_not_grant", role=role, unit=to_unit_code)
+    # ``on`` may lie in the past: an assignment that was active then has ended since, and is judged on its own.
+    for a in current:
+        if not await may_manage_unit(rt, actor, a["unit_id"], a["role"]):
+            raise PermissionDenied("acct_assignment_role", id=a["id"], role=a["role"], unit=a["unit_code"])
     async with rt.db.transaction():
         for a in current:
-            await rt.db.execute("UPDATE hoso_assignment SET ends_on = {}, end_reason = {} WHERE id = {}",
-                                max(on, a["starts_on"]), reason, a["id"])
+            # Only ever earlier: ``on`` is before the end of an assignment active on ``on``.
+            await rt.db.execute("UPDATE hoso_assignment SET ends_on = {}, end_reason = {} WHERE id = {} "
+                                "AND (ends_on IS NULL OR ends_on > {})", on, reason, a["id"], on)
         new_ids = [await _insert_assignment(rt, actor, user_id, role, to_unit, on, None) for role in new_roles]
         await rt.db.execute("UPDATE hoso_user SET unit_id = {} WHERE id = {}", to_unit, user_id)
         await _audit(rt, actor, "user.transfer", user_id, {
@@ -252,31 +308,53 @@ async def unlock(rt: "Runtime", actor: Actor, user_id: int) -> None:
 
 
 async def reset_password(rt: "Runtime", actor: Actor, user_id: int, temporary: str | None = None) -> str:
-    """Set a temporary password that must be changed at next login; open sessions end. Returns it."""
-    await _require_manages_account(rt, actor, user_id)
+    """Set a temporary password that must be changed at next login. Returns it.
+
+    Whoever knew the old password may hold a session or have minted tokens: every session of the account ends
+    and every API token it has is revoked (integrations get new ones from whoever manages the account).
+    """
+    target = await _require_manages_account(rt, actor, user_id)
     temporary = temporary or secrets.token_urlsafe(12)
-    if len(temporary) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    check_password(temporary, target["username"])
     User = rt.tables.system["user"]
     async with rt.db.transaction():
         await rt.db.execute("UPDATE hoso_user SET password = {}, must_change_password = {} WHERE id = {}",
                             User.hash_password(temporary), True, user_id)
         await _end_sessions(rt, user_id)
-        await _audit(rt, actor, "user.password_reset", user_id, {"must_change_password": [None, True]})
+        revoked = await rt.db.fetch("UPDATE hoso_api_token SET revoked_at = {} WHERE user_id = {} "
+                                    "AND revoked_at IS NULL RETURNING id", dt.datetime.now(dt.timezone.utc), user_id)
+        await _audit(rt, actor, "user.password_reset", user_id, {
+            "must_change_password": [None, True], "revoked_tokens": [None, sorted(r["id"] for r in revoked)]})
     return temporary
 
 
-async def change_own_password(rt: "Runtime", user_id: int, old: str, new: str, origin: str = "web") -> None:
-    User = rt.tables.system["user"]
-    username = await rt.db.fetchval("SELECT username FROM hoso_user WHERE id = {}", user_id)
-    if username is None or await User.login(username, old) != user_id:
-        raise PermissionDenied("the current password is wrong")
-    if len(new) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+async def change_own_password(rt: "Runtime", user_id: int, old: str, new: str, origin: str = "web", *,
+                              max_failures: int = 5) -> None:
+    """Change one's own password, knowing the current one. Every session of the account ends: the caller
+    starts a new one for the request that changed it.
+
+    Wrong current passwords are audited and throttled like logins (``max_failures`` per account in 15
+    minutes; then Throttled), so a stolen session is no password oracle.
+    """
+    rows = await rt.db.fetch("SELECT username, display_name, email FROM hoso_user WHERE id = {}", user_id)
+    if not rows:
+        raise PermissionDenied("pw_wrong")
+    username = rows[0]["username"]
+    me = Actor(user_id, username, origin=origin)
+    bucket = throttle_bucket("password", str(user_id))
+    if not await reserve_attempt(rt, bucket, max_failures):
+        await _audit(rt, me, "password_change_failed", user_id, {"reason": [None, "throttled"]})
+        raise Throttled("pw_throttled")
+    if await verify_password(rt, username, old) != user_id:
+        await _audit(rt, me, "password_change_failed", user_id, {"reason": [None, "bad_credentials"]})
+        raise PermissionDenied("pw_wrong")
+    await release_attempt(rt, bucket)
     if new == old:
-        raise UserError("the new password must differ from the current one")
+        raise UserError("pw_same")
+    check_password(new, username, rows[0]["display_name"], rows[0]["email"])
+    User = rt.tables.system["user"]
     async with rt.db.transaction():
         await rt.db.execute("UPDATE hoso_user SET password = {}, must_change_password = {} WHERE id = {}",
                             User.hash_password(new), False, user_id)
-        await _audit(rt, Actor(user_id, username, origin=origin), "user.password_change", user_id,
-                     {"must_change_password": [None, False]})
+        await _end_sessions(rt, user_id)
+        await _audit(rt, me, "user.password_change", user_id, {"must_change_password": [None, False]})

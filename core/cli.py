@@ -143,16 +143,17 @@ def serve(config_dir, database_url, host, port):
     import uvicorn
 
     from core.web.app import create_app, DefinitionsDiffer
+    from core.web.auth import SERVER_OPTIONS
 
     rt = _runtime(config_dir, database_url)
     try:
         app = create_app(rt)
         _run(_check_applied(rt))
-    except DefinitionsDiffer as exc:
+    except (DefinitionsDiffer, ValueError) as exc:  # ValueError: a HOSO_* setting (core.web.auth.WebSettings)
         err_console.print(str(exc), markup=False)
         sys.exit(1)
     console.print(f"hoso serving on http://{host}:{port}/  (API under /api/)")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info", **SERVER_OPTIONS)
 
 
 async def _check_applied(rt):

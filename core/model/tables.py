@@ -143,6 +143,13 @@ def build_system_tables(db: Database) -> dict[str, type[Table]]:
             "record_id": BigInt(default=None, null=True),
             "changes": Text(default=None, null=True),
         }),
+        # Attempt counters of the login and password-change throttle (core.users.reserve_attempt): one row per
+        # bucket (username and address, address, account), counting failures in a fixed window.
+        "throttle": make("HosoThrottle", "hoso_throttle", {
+            "bucket": Varchar(length=64, unique=True),
+            "window_start": BigInt(default=0),
+            "attempts": Integer(default=0),
+        }),
         "series": make("HosoSeries", "hoso_series", {
             "key": Varchar(length=255, unique=True),
             "last_value": BigInt(default=0),

@@ -10,6 +10,7 @@ and its open sessions stop working at their next request.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
@@ -24,8 +25,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from core.runtime import Runtime
 
 __all__ = ["COOKIE", "WebSettings", "CurrentUser", "authenticate", "start_session", "session_user",
-           "end_session", "write_audit", "client_address", "session_cookie", "current_user", "same_origin",
-           "without_nul"]
+           "end_session", "write_audit", "client_address", "SERVER_OPTIONS", "session_cookie", "current_user",
+           "same_origin", "without_nul"]
 
 COOKIE = "hoso_session"
 _STATE_KEY = "hoso_user"
@@ -49,22 +50,42 @@ def _env_flag(env: Mapping[str, str], name: str) -> bool:
     return (env.get(name) or "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _env_networks(env: Mapping[str, str], name: str) -> tuple:
+    if _env_flag(env, "HOSO_TRUST_FORWARDED"):
+        # The old switch believed X-Forwarded-For from anyone; say so rather than ignore it.
+        raise ValueError("HOSO_TRUST_FORWARDED is no longer read: list the addresses of your reverse proxies in "
+                         "HOSO_TRUSTED_PROXIES instead (e.g. HOSO_TRUSTED_PROXIES=10.0.0.5,10.0.1.0/24)")
+    out = []
+    for part in (env.get(name) or "").split(","):
+        if part.strip():
+            try:
+                out.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError:
+                raise ValueError(f"{name}: {part.strip()!r} is not an IP address or network") from None
+    return tuple(out)
+
+
+# How `hoso serve` runs uvicorn: uvicorn's own X-Forwarded-For handling (on by default, trusting 127.0.0.1)
+# would rewrite the client address before hoso sees it; hoso believes only HOSO_TRUSTED_PROXIES.
+SERVER_OPTIONS: dict[str, Any] = {"proxy_headers": False, "server_header": False}
+
+
 @dataclass(frozen=True)
 class WebSettings:
     """Settings of the web application, read from the environment when the app is created.
 
     ``HOSO_SESSION_IDLE_MINUTES`` (default 60), ``HOSO_SESSION_MAX_HOURS`` (default 24), ``HOSO_SECURE_COOKIE``
-    (1 behind HTTPS), ``HOSO_TRUST_FORWARDED`` (1 behind a reverse proxy that sets X-Forwarded-For),
-    ``HOSO_LOGIN_MAX_FAILURES`` (default 5 per username, 50 per address, in 15 minutes; then 429),
-    ``HOSO_ALLOWED_HOSTS`` (comma-separated host names, with a port where it is not the default: the public
-    names a browser's Origin may carry when a reverse proxy passes another Host; writes from other origins are
-    refused).
+    (1 behind HTTPS), ``HOSO_TRUSTED_PROXIES`` (addresses or networks of the reverse proxies whose
+    X-Forwarded-For is believed, comma-separated; default none), ``HOSO_LOGIN_MAX_FAILURES`` (default 5 per
+    username and address, 50 per address, in 15 minutes; then 429), ``HOSO_ALLOWED_HOSTS`` (comma-separated host
+    names, with a port where it is not the default: the public names a browser's Origin may carry when a reverse
+    proxy passes another Host; writes from other origins are refused).
     """
 
     session_idle: dt.timedelta = dt.timedelta(hours=1)
     session_max: dt.timedelta = dt.timedelta(hours=24)
     secure_cookie: bool = False
-    trust_forwarded: bool = False
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     # Failed logins allowed per username (and 10 times that per client address) in a 15-minute window.
     login_max_failures: int = 5
     allowed_hosts: tuple[str, ...] = ()
@@ -76,7 +97,7 @@ class WebSettings:
             session_idle=dt.timedelta(minutes=_env_number(env, "HOSO_SESSION_IDLE_MINUTES", 60)),
             session_max=dt.timedelta(hours=_env_number(env, "HOSO_SESSION_MAX_HOURS", 24)),
             secure_cookie=_env_flag(env, "HOSO_SECURE_COOKIE"),
-            trust_forwarded=_env_flag(env, "HOSO_TRUST_FORWARDED"),
+            trusted_proxies=_env_networks(env, "HOSO_TRUSTED_PROXIES"),
             login_max_failures=int(_env_number(env, "HOSO_LOGIN_MAX_FAILURES", 5)),
             allowed_hosts=tuple(h.strip().lower() for h in (env.get("HOSO_ALLOWED_HOSTS") or "").split(",")
                                 if h.strip()),
@@ -193,13 +214,33 @@ async def write_audit(rt: "Runtime", event: AuditEvent) -> None:
             await await_me_maybe(result)
 
 
+def _ip(text: str):
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
 def client_address(connection: ASGIConnection, settings: WebSettings) -> str:
-    if settings.trust_forwarded:
-        forwarded = connection.headers.get("x-forwarded-for")
-        if forwarded:
-            return forwarded.split(",", 1)[0].strip()[:100]
+    """The client's address: the peer's, or, when the peer is a trusted proxy, the nearest address in
+    X-Forwarded-For that is not a trusted proxy (entries further left could be written by anyone)."""
     client = connection.client
-    return client.host if client and client.host else "unknown"
+    peer = client.host if client and client.host else "unknown"
+    trusted = settings.trusted_proxies
+    ip = _ip(peer)
+    if not trusted or ip is None or not any(ip in net for net in trusted):
+        return peer
+    headers = connection.headers  # Litestar's (getall) or, in the admin, Starlette's (getlist)
+    values = headers.getall("x-forwarded-for", []) if hasattr(headers, "getall") else \
+        headers.getlist("x-forwarded-for")
+    hops = [h for part in values for h in part.split(",")]
+    for hop in reversed(hops):
+        ip = _ip(hop)
+        if ip is None:
+            break  # not written by a proxy of ours
+        if not any(ip in net for net in trusted):
+            return str(ip)
+    return peer
 
 
 def session_cookie(token: str, settings: WebSettings) -> Cookie:
@@ -207,13 +248,33 @@ def session_cookie(token: str, settings: WebSettings) -> Cookie:
                   max_age=int(settings.session_max.total_seconds()))
 
 
+# What an account whose password was reset may do until it sets its own: nothing else (403).
+PASSWORD_CHANGE_ALLOWS = {("POST", "/api/me/password"), ("GET", "/api/me"), ("POST", "/api/logout"),
+                          ("POST", "/logout")}
+
+
 async def current_user(connection: ASGIConnection) -> CurrentUser | None:
-    """The logged-in user of this request (looked up once per request), or None."""
+    """The user of this request's session cookie or ``Authorization: Bearer`` token (looked up once per
+    request), or None. An account that must change its password gets 403 outside PASSWORD_CHANGE_ALLOWS."""
     state = connection.scope.setdefault("state", {})
     if _STATE_KEY not in state:
         app_state = connection.app.state
-        state[_STATE_KEY] = await session_user(app_state.rt, app_state.settings, connection.cookies.get(COOKIE))
-    return state[_STATE_KEY]
+        user = await session_user(app_state.rt, app_state.settings, connection.cookies.get(COOKIE))
+        if user is None:
+            from core.web.tokens import token_user
+
+            user = await token_user(connection)
+        state[_STATE_KEY] = user
+    user = state[_STATE_KEY]
+    if user is not None and user.must_change_password and \
+            (connection.scope.get("method"), connection.scope.get("path")) not in PASSWORD_CHANGE_ALLOWS:
+        from litestar.exceptions import PermissionDeniedException
+
+        from core.i18n import t
+        from core.web.problems import request_lang
+
+        raise PermissionDeniedException(detail=t("pw_change_required", request_lang(connection)))
+    return user
 
 
 def same_origin(connection: ASGIConnection) -> bool:
@@ -232,32 +293,51 @@ def without_nul(value: Any) -> Any:
     return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
 
 
+def _audit_name(username: Any) -> str:
+    """A username as the audit may hold it: text, at most 100 characters, no NUL (PostgreSQL refuses it)."""
+    return username[:100].replace("\x00", "\ufffd") if isinstance(username, str) else ""
+
+
 async def audited_login(rt: "Runtime", settings: WebSettings, username: Any, password: Any, origin: str,
                         via: str | None = None) -> tuple[CurrentUser | None, str]:
     """The one login check of the API and the admin: throttle, verify, audit.
 
-    Returns the user and "ok", or None and "throttled" (too many recent failures for this username or address;
-    answer 429) or "refused" (wrong credentials, locked or inactive account; answer 401 without saying which).
-    Every attempt is audited, with ``via`` naming the entry point when it is not the API.
+    Returns the user and "ok", or None and "throttled" (answer 429) or "refused" (wrong credentials, locked or
+    inactive account; answer 401 without saying which). Every attempt is audited, with ``via`` naming the entry
+    point when it is not the API.
+
+    The throttle allows ``login_max_failures`` failures per username *and address*, and ten times that per
+    address, in 15 minutes. A slot is taken before the password is checked and given back when the login
+    succeeds, so parallel attempts cannot all be checked (core.users.reserve_attempt); refused attempts take no
+    slot. Someone guessing a username's password from one address does not lock its owner out elsewhere.
     """
-    from core.users import recent_login_failures
+    from core.users import release_attempt, reserve_attempt, sweep_attempts, throttle_bucket
 
     username = without_nul(username)
     detail = {"@via": via} if via else {}
-    if isinstance(username, str) and username:
-        by_user, by_origin = await recent_login_failures(rt, username, origin)
-        limit = settings.login_max_failures
-        if by_user >= limit or by_origin >= 10 * limit:
-            await write_audit(rt, AuditEvent("login_failed", "hoso_user", None, None, username[:100], origin,
+    actor = _audit_name(username)
+    if not (isinstance(username, str) and isinstance(password, str) and username and password):
+        await write_audit(rt, AuditEvent("login_failed", "hoso_user", None, None, actor, origin,
+                                         {"reason": "missing_credentials", **detail}))
+        return None, "refused"
+    limit = settings.login_max_failures
+    taken = []
+    for bucket, most in ((throttle_bucket("login", username.casefold(), origin), limit),
+                         (throttle_bucket("login-from", origin), 10 * limit)):
+        if not await reserve_attempt(rt, bucket, most):
+            for earlier in taken:
+                await release_attempt(rt, earlier)
+            await write_audit(rt, AuditEvent("login_failed", "hoso_user", None, None, actor, origin,
                                              {"reason": "throttled", **detail}))
             return None, "throttled"
-    user, reason = None, "missing_credentials"
-    if isinstance(username, str) and isinstance(password, str) and username and password:
-        user, reason = await authenticate(rt, username, password)
+        taken.append(bucket)
+    user, reason = await authenticate(rt, username, password)
     if user is None:
-        actor = username[:100] if isinstance(username, str) else ""
         await write_audit(rt, AuditEvent("login_failed", "hoso_user", None, None, actor, origin,
                                          {"reason": reason, **detail}))
         return None, "refused"
+    for bucket in taken:
+        await release_attempt(rt, bucket)
+    await sweep_attempts(rt)
     await write_audit(rt, AuditEvent("login", "hoso_user", user.id, user.id, user.username, origin, detail))
     return user, "ok"

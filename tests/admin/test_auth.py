@@ -114,6 +114,7 @@ async def test_idle_and_absolute_expiry_end_the_session(admin):
 
 async def test_change_password_uses_hoso_rules(admin):
     await admin.login("tt01.staff")
+    old = admin.client.cookies.get("hoso_session")
     r = await admin.send("POST", "/change-password/", {"current_password": PASSWORD, "new_password": "short",
                                                        "confirm_new_password": "short"})
     assert r.status_code == 422
@@ -121,7 +122,14 @@ async def test_change_password_uses_hoso_rules(admin):
                                                        "new_password": "a-new-password-77",
                                                        "confirm_new_password": "a-new-password-77"})
     assert r.status_code == 200, r.text
-    assert (await admin.get("/tables/")).status_code == 401  # logged out
+    # This browser gets a new session; every other session of the account ends (issue 8, item 4).
+    assert (await admin.get("/tables/")).status_code == 200
+    uid = admin.seed.users["tt01.staff"]
+    [token] = [x["token"] for x in await admin.web.rt.db.fetch("SELECT token FROM hoso_session WHERE user_id = {}",
+                                                               uid)]
+    assert token == admin.client.cookies.get("hoso_session") and token != old
+    admin.client.cookies.set("hoso_session", old)
+    assert (await admin.get("/tables/")).status_code == 401
     assert (await admin.login("tt01.staff", "a-new-password-77")).status_code == 200
     assert await admin.web.count("hoso_audit", "action = 'user.password_change'") == 1
 
@@ -135,3 +143,44 @@ async def test_failed_logins_are_throttled_like_the_api(admin):
     assert json.loads(failed[-1]["changes"])["reason"] == "throttled"
     r = await admin.client.post("/api/login", json={"username": "tt02.staff", "password": PASSWORD})
     assert r.status_code == 429  # the API counts the admin's failures too
+
+
+async def test_a_reset_password_must_be_changed_before_anything_else(admin):
+    """Issue 8, item 4: the temporary password gave full access to the admin."""
+    from core.accounts import reset_password
+    from core.scope import Actor
+
+    uid = admin.seed.users["tt01.staff"]
+    temporary = await reset_password(admin.web.rt, Actor(None, "root", superuser=True), uid)
+    assert (await admin.login("tt01.staff", temporary)).status_code == 200
+    for path in ("/tables/", "/tables/case/", "/forms/"):
+        r = await admin.get(path)
+        assert r.status_code == 403 and r.json()["must_change_password"] is True, path
+        assert "đổi mật khẩu" in r.json()["detail"]
+    assert (await admin.get("/user/")).status_code == 200  # the admin's shell still shows the change page
+    assert (await admin.client.get("/admin/hoso/history/")).status_code == 403
+    script = (await admin.client.get("/admin/hoso/admin.js")).text
+    assert "must_change_password" in script and "#/change-password/" in script
+    r = await admin.send("POST", "/change-password/", {"current_password": temporary,
+                                                       "new_password": "aaaaaaaaaaaa",
+                                                       "confirm_new_password": "aaaaaaaaaaaa"})
+    assert r.status_code == 422 and "quá dễ đoán" in r.json()["detail"]
+    r = await admin.send("POST", "/change-password/", {"current_password": temporary,
+                                                       "new_password": "a-new-password-77",
+                                                       "confirm_new_password": "a-new-password-77"})
+    assert r.status_code == 200, r.text
+    assert (await admin.get("/tables/")).status_code == 200
+
+
+async def test_wrong_current_passwords_in_the_admin_are_throttled_and_audited(admin):
+    await admin.login("tt01.staff")
+    for i in range(5):
+        r = await admin.send("POST", "/change-password/", {"current_password": f"wrong-{i}-password",
+                                                           "new_password": "a-new-password-77",
+                                                           "confirm_new_password": "a-new-password-77"})
+        assert r.status_code == 422, r.text
+    r = await admin.send("POST", "/change-password/", {"current_password": PASSWORD,
+                                                       "new_password": "a-new-password-77",
+                                                       "confirm_new_password": "a-new-password-77"})
+    assert r.status_code == 429, r.text
+    assert await admin.web.count("hoso_audit", "action = 'password_change_failed'") == 6

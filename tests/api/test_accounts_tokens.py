@@ -158,3 +158,48 @@ async def test_every_change_is_audited_with_actor_and_origin(api):
     for a in http_rows:
         assert a["actor"] and a["actor_id"] in api.ids.values(), a
         assert a["origin"] and a["origin"] not in ("cli", "system"), a
+
+
+async def test_ending_an_assignment_never_reopens_it(api):
+    """Issue 8, item 1: the exact request that made a centre director's account a higher administrator."""
+    import datetime as dt
+
+    from core import accounts
+    from core.scope import Actor
+
+    rt, root = api.web.rt, Actor(None, "root", superuser=True)
+    today = dt.date.today()
+    ended = today - dt.timedelta(days=3)
+    higher = await accounts.grant_role(rt, root, api.ids["staff1"], "provincial", "P01",
+                                       starts_on=today - dt.timedelta(days=20), ends_on=ended)
+    own = await accounts.grant_role(rt, root, api.ids["staff1"], "centre_staff", "TT",
+                                    starts_on=today - dt.timedelta(days=20), ends_on=ended)
+    r = await api.req("POST", f"/api/assignments/{higher}/end", "dir1", json={"ends_on": "2099-12-31"})
+    assert r.status_code == 403, r.text
+    assert "role 'provincial' at unit 'P01', which you may not grant" in r.json()["detail"]
+    r = await api.req("POST", f"/api/assignments/{own}/end", "dir1", json={"ends_on": "2099-12-31"},
+                      headers={"Accept-Language": "vi"})
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert "chỉ có thể dời ngày kết thúc sớm hơn" in r.json()["errors"][0]["message"]
+    r = await api.req("POST", "/api/assignments/999999/end", "dir1", json={})
+    assert r.status_code == 404, r.text
+    rows = await rt.db.fetch("SELECT id, ends_on FROM hoso_assignment WHERE id IN ({}, {}) ORDER BY id", higher, own)
+    assert [x["ends_on"] for x in rows] == [ended, ended]
+    assert {a["role"] for a in (await api.req("GET", f"/api/users/{api.ids['staff1']}/assignments", "dir1")).json()} \
+        == {"centre_staff"}
+    # What is allowed: ending the current assignment earlier than it would end.
+    [current] = [a for a in (await api.req("GET", f"/api/users/{api.ids['staff1']}/assignments", "dir1")).json()]
+    r = await api.req("POST", f"/api/assignments/{current['id']}/end", "dir1", json={"reason": "nghỉ việc"})
+    assert r.status_code == 200 and r.json()["ends_on"] == today.isoformat(), r.text
+
+
+async def test_bearer_tokens_work_on_me_and_entities(api):
+    """Issue 8, item 6: docs/web.md says tokens work wherever a session does; /api/me and /api/entities said 401."""
+    r = await api.req("GET", "/api/me", "svc1")
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == api.ids["svc1"] and r.json()["unit"]["code"] == "TT"
+    r = await api.req("GET", "/api/entities", "svc1")
+    assert r.status_code == 200 and {e["name"] for e in r.json()} >= {"case"}
+    for header in ("Bearer hoso_nope", "Basic abc"):
+        assert (await api.client.get("/api/me", headers={"Authorization": header})).status_code == 401
