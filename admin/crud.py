@@ -585,8 +585,9 @@ class ScopedCRUD(PiccoloCRUD):
             parent = await service.get(entity.name, parent_id, user.ctx)
         except NotFound:
             return Response(m("not_found", user.lang), status_code=404)
-        rows = [{k: v for k, v in r.items() if k != "id"} for r in parent.get(child.name) or []]
-        ids = [r.get("id") for r in parent.get(child.name) or []]
+        # rows keep their ids, so the record service updates them in place: the other rows keep theirs
+        rows = [dict(r) for r in parent.get(child.name) or []]
+        ids = [r.get("id") for r in rows]
         values = {f.name: data[f.name] for f in child.fields if f.name in data}
         if op == "create":
             rows.append(values)
@@ -609,10 +610,11 @@ class ScopedCRUD(PiccoloCRUD):
             return error_response(exc, user, labels)
         if op == "delete":
             return Response(status_code=204)
-        new_id = await self.rt.db.fetchval(
-            f"SELECT id FROM {quote(spec.tablename)} WHERE parent_id = {{}} AND position = {{}}", parent_id, position)
         if op == "create":
+            new_id = await self.rt.db.fetchval(
+                f"SELECT id FROM {quote(spec.tablename)} WHERE parent_id = {{}} AND position = {{}}", parent_id,
+                position)
             return _json([{"id": new_id}], status=201)
-        row = await self._fetch_row(user, new_id, self._visible_names(user))
+        row = await self._fetch_row(user, row_id, self._visible_names(user))
         [out] = await self._rows_out(user, [row], False)
         return _json(out)
