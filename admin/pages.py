@@ -66,6 +66,10 @@ SCRIPT = r"""(function () {
         }
       });
     });
+    // the CSV export only for tables the user's roles may export
+    var listed = location.hash.match(/^#\/([^\/?]+)\/?(\?.*)?$/);
+    document.documentElement.classList.toggle('hoso-no-export',
+      !(listed && labels.export && labels.export.indexOf(listed[1]) !== -1));
     var match = location.hash.match(/^#\/([^\/?]+)\/(\d+)\/?$/);
     var old = document.getElementById('hoso-history-link');
     if (match && tables[match[1]]) {
@@ -92,7 +96,8 @@ SCRIPT = r"""(function () {
   var style = document.createElement('style');
   style.textContent = '.sidebar ul li a span, h1, select, option { text-transform: none !important; }\n' +
     // units and accounts are managed with the hoso commands, not added from a form
-    'a.add[href="#/hoso_unit/add/"], a.add[href="#/hoso_user/add/"] { display: none; }';
+    'a.add[href="#/hoso_unit/add/"], a.add[href="#/hoso_user/add/"] { display: none; }\n' +
+    '.hoso-no-export a[data-uitest="csv_button"] { display: none !important; }';
   document.head.appendChild(style);
   new MutationObserver(function () { relabel(); })
     .observe(document.documentElement, {subtree: true, childList: true, characterData: true});
@@ -144,7 +149,8 @@ async def labels(request: Request) -> Response:
     build = _build(request)
     tables = {s.tablename: label for s, label in build.table_labels(user.lang)
               if build.cruds[s.tablename].may_read(user)}
-    return JSONResponse({"tables": tables, "history": m("history", user.lang)})
+    export = [s.tablename for s in build.tables.specs.values() if build.cruds[s.tablename]._may_export(user)]
+    return JSONResponse({"tables": tables, "history": m("history", user.lang), "export": export})
 
 
 async def download(request: Request) -> Response:

@@ -296,11 +296,13 @@ class RecordService:
                 if not await access.readable_reference(self.config.entity(fd.entity), v):
                     problems.append((where, t("not_found", ctx.lang, value=v)))
             elif fd.type == "org_unit":
-                rows = await self.db.fetch("SELECT id, valid_to FROM hoso_unit WHERE id = {}", v)
+                rows = await self.db.fetch("SELECT id, valid_to, type FROM hoso_unit WHERE id = {}", v)
                 if not rows:
                     problems.append((where, t("not_found", ctx.lang, value=v)))
                 elif rows[0]["valid_to"] is not None and _as_date(rows[0]["valid_to"]) <= ctx.today:
                     problems.append((where, t("unit_closed", ctx.lang, value=v)))
+                elif fd.unit_types and rows[0]["type"] not in fd.unit_types:
+                    problems.append((where, self._unit_type_problem(fd, ctx)))
             elif fd.type == "user":
                 if await self.db.fetchval("SELECT id FROM hoso_user WHERE id = {}", v) is None:
                     problems.append((where, t("not_found", ctx.lang, value=v)))
@@ -319,6 +321,16 @@ class RecordService:
             else:
                 await check(fd, v, fd.name)
         return problems
+
+    def _unit_type_problem(self, fd: FieldDef, ctx: RecordContext) -> str:
+        """The message refusing a unit of another type than ``fd.unit_types``, naming the allowed types."""
+        names = []
+        for name in fd.unit_types:
+            try:
+                names.append(self.config.hierarchy.unit_type(name).label.get(ctx.lang))
+            except (AttributeError, KeyError):
+                names.append(name)
+        return t("unit_type", ctx.lang, allowed=", ".join(names))
 
     async def _check_unique(self, entity, values, ctx, record_id, previous, skip) -> list[tuple[str, str]]:
         problems = []
@@ -488,6 +500,8 @@ class RecordService:
                 raise StaleVersion(current["sys_version"])
             if step is not None:
                 step.check_state(current, ctx)
+            else:
+                _require_editable(self.config, entity, current, ctx)
             problems += await self._write_problems(entity, payload, changes_in, ctx, access, compiled, current)
             problems += _child_id_problems(entity, changes_in, current, ctx)
             merged = {fd.name: current.get(fd.name) for fd in entity.fields}
@@ -548,6 +562,7 @@ class RecordService:
                 raise Forbidden(t("forbidden", ctx.lang, action="delete"))
             if current["sys_version"] != version:
                 raise StaleVersion(current["sys_version"])
+            _require_editable(self.config, entity, current, ctx)
             if not reason:
                 raise ValidationError([("reason", t("reason_required", ctx.lang))])
             await self.db.execute(
@@ -989,6 +1004,12 @@ class RecordService:
             else:
                 out[k] = _dump_value(self.rt, entity, k, v)
         return out
+
+
+def _require_editable(config: Config, entity: EntityDef, record: dict, ctx: RecordContext) -> None:
+    from core.records.workflow import require_editable
+
+    require_editable(config, entity, record, ctx)
 
 
 def _row_ids(value: Any) -> list | None:
