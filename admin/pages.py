@@ -57,14 +57,18 @@ SCRIPT = r"""(function () {
       }
     });
     document.querySelectorAll('h1').forEach(function (el) {
-      if (el.children.length) return;
+      // A heading this script wrote is left alone: an English label ends with the table's name ("Legal aid
+      // case" for "case"), and relabelling it again on every change it makes froze the page for good.
+      if (el.children.length || el.getAttribute('data-hoso-label') === el.textContent) return;
       var text = el.textContent, lower = text.toLowerCase();
-      Object.keys(tables).forEach(function (name) {
-        var raw = spaced(name);
-        if (lower === raw || lower.endsWith(' ' + raw)) {
-          el.textContent = text.slice(0, text.length - raw.length) + tables[name];
-        }
+      var name = Object.keys(tables).find(function (n) {
+        var raw = spaced(n);
+        return lower === raw || lower.endsWith(' ' + raw);
       });
+      if (name === undefined) return;
+      var label = text.slice(0, text.length - spaced(name).length) + tables[name];
+      el.setAttribute('data-hoso-label', label);
+      if (el.textContent !== label) el.textContent = label;
     });
     // the CSV export only for tables the user's roles may export
     var listed = location.hash.match(/^#\/([^\/?]+)\/?(\?.*)?$/);
