@@ -16,6 +16,7 @@ import decimal
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterator
+from zoneinfo import ZoneInfo
 
 from core.config import Config, EntityDef, FieldDef
 from core.config.loader import naming_placeholders
@@ -52,6 +53,8 @@ RECORD_SYSTEM_COLUMNS = ("sys_version", "sys_created_at", "sys_created_by", "sys
 LIST_SYSTEM_COLUMNS = ("id", "sys_version", "sys_created_at", "sys_created_by", "sys_updated_at", "sys_updated_by",
                        "sys_deleted_at")
 FILTER_OPS = {"eq": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+# Dates such as "today" in rules ("received_on <= today()") are Vietnam's dates.
+LOCAL_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,8 @@ class RecordContext:
 
     @property
     def today(self) -> dt.date:
-        return self.on or dt.date.today()
+        """``on``, else today's date where the records are kept (Asia/Ho_Chi_Minh), whatever the server's zone."""
+        return self.on or dt.datetime.now(LOCAL_ZONE).date()
 
 
 @dataclass

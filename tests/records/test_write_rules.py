@@ -70,3 +70,21 @@ async def test_unit_types_and_read_only_states_are_enforced(world):
     with pytest.raises(ReadOnlyState):
         await w.svc.upload("case", rec["id"], "scan", "a.pdf", "application/pdf", chunks(), director)
     assert (await w.svc.get("case", rec["id"], director))["sys_version"] == version
+
+
+def test_today_is_vietnams_date_whatever_the_servers_zone(records_config, monkeypatch):
+    import datetime as real
+    import types
+
+    from core.records import service as service_module
+    from core.records.service import RecordContext
+
+    class Evening(real.datetime):  # 20:00 UTC on 1 May is 03:00 on 2 May in Hà Nội
+        @classmethod
+        def now(cls, tz=None):
+            return real.datetime(2026, 5, 1, 20, 0, tzinfo=real.timezone.utc).astimezone(tz)
+
+    monkeypatch.setattr(service_module, "dt", types.SimpleNamespace(datetime=Evening, date=real.date))
+    ctx = RecordContext.system(records_config.load())
+    assert ctx.today == real.date(2026, 5, 2)
+    assert RecordContext(ctx.config, on=real.date(2020, 1, 1)).today == real.date(2020, 1, 1)
