@@ -140,7 +140,7 @@ class HosoAdminRouter(pae.AdminRouter):
         if path == "/api/media/" and scope.get("method") == "POST":
             user = await admin_user(conn)
             if user is None:
-                return 0, m("login_needed", lang)  # the authentication answers 401 before the body is read
+                return None, ""  # the authentication answers 401 before the body is read
             sizes = stageable_fields(self.hoso_build, user).values()
             if not sizes:
                 raise StagingRefused(403, "staging_forbidden")

@@ -75,6 +75,7 @@ async def test_bodies_over_the_api_limit_are_refused_and_nothing_is_stored(admin
 
 
 async def test_only_accounts_that_may_write_the_field_stage_files(admin, staging):
+    assert (await _upload(admin)).status_code == 401  # not logged in
     await admin.web.user("khong.vai.tro", unit_code="TT-01")  # an account with no role
     for username in ("khong.vai.tro", "thong.ke"):  # no role; a statistician, who writes nothing
         await admin.login(username)
