@@ -66,6 +66,7 @@ MAX_PAGE = 10**9  # pages beyond this would make OFFSET overflow
 MAX_OFFSET = 10**9
 MAX_IDS_LIMIT = 1000
 
+BROWSE_PAGE_MAX = 100  # the largest page piccolo-admin's list offers; larger pages are its CSV export
 # The user of the request being served: ``_apply_filters`` has no request argument.
 CURRENT_USER: contextvars.ContextVar[AdminUser | None] = contextvars.ContextVar("hoso_admin_user", default=None)
 
@@ -367,9 +368,28 @@ class ScopedCRUD(PiccoloCRUD):
         page_size = split.page_size or self.page_size
         if page_size > self.max_page_size or page_size < 1:
             return JSONResponse({"error": "The page size limit has been exceeded"}, status_code=403)
+        if page_size > BROWSE_PAGE_MAX and not self._may_export(user):
+            return PlainTextResponse(m("export_forbidden", user.lang), status_code=403)
         query = query.limit(page_size).offset(max(split.page - 1, 0) * page_size)
         rows = await query.run()
+        if page_size > BROWSE_PAGE_MAX:
+            await self._audit_export(user, params, split.page, len(rows))
         return _json({"rows": await self._rows_out(user, rows, split.include_readable)})
+
+    # -- CSV export ------------------------------------------------------------------------------------------
+    def _may_export(self, user: AdminUser) -> bool:
+        """piccolo-admin's CSV export reads the list in pages of 1,000 rows (browsing pages hold at most 100):
+        only a role granting ``export`` on the entity may read such pages."""
+        return self.spec.kind in ("entity", "child") and user.may("export", self.spec.entity.name)
+
+    async def _audit_export(self, user: AdminUser, params: dict, page: int, rows: int) -> None:
+        from core.records.service import AuditEvent
+
+        spec = self.spec
+        detail = {"@format": "csv", "@table": spec.tablename, "@page": page, "@rows": rows,
+                  "@filters": {k: str(v) for k, v in params.items() if not k.startswith("__")}}
+        await self.rt.records().audit(AuditEvent("export", spec.entity.name, None, user.current.id,
+                                                 user.current.username, user.origin, detail))
 
     async def get_ids(self, request: Request) -> Response:
         user = self._user(request)
@@ -622,8 +642,9 @@ class ScopedCRUD(PiccoloCRUD):
             parent = await service.get(entity.name, parent_id, user.ctx)
         except NotFound:
             return Response(m("not_found", user.lang), status_code=404)
-        rows = [{k: v for k, v in r.items() if k != "id"} for r in parent.get(child.name) or []]
-        ids = [r.get("id") for r in parent.get(child.name) or []]
+        # rows keep their ids, so the record service updates them in place: the other rows keep theirs
+        rows = [dict(r) for r in parent.get(child.name) or []]
+        ids = [r.get("id") for r in rows]
         values = {f.name: data[f.name] for f in child.fields if f.name in data}
         if op == "create":
             rows.append(values)
@@ -646,10 +667,11 @@ class ScopedCRUD(PiccoloCRUD):
             return error_response(exc, user, labels)
         if op == "delete":
             return Response(status_code=204)
-        new_id = await self.rt.db.fetchval(
-            f"SELECT id FROM {quote(spec.tablename)} WHERE parent_id = {{}} AND position = {{}}", parent_id, position)
         if op == "create":
+            new_id = await self.rt.db.fetchval(
+                f"SELECT id FROM {quote(spec.tablename)} WHERE parent_id = {{}} AND position = {{}}", parent_id,
+                position)
             return _json([{"id": new_id}], status=201)
-        row = await self._fetch_row(user, new_id, self._visible_names(user))
+        row = await self._fetch_row(user, row_id, self._visible_names(user))
         [out] = await self._rows_out(user, [row], False)
         return _json(out)

@@ -56,8 +56,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from core.runtime import Runtime
 
 __all__ = ["AdminForm", "AdminFormRequest", "Download", "transition_forms", "plugin_forms", "form_configs",
-           "resolve_record"]
+           "resolve_record", "AmbiguousRecord"]
 
+AMBIGUOUS_SHOWN = 10  # matches listed when a code names several records
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -251,22 +252,38 @@ async def resolve_link(build: "AdminBuild", user: AdminUser, fd: FieldDef, value
     return int(rows[0]["id"])
 
 
+class AmbiguousRecord(NotFound):
+    """A code that names several records the user may read: the message lists them (by id) to choose from."""
+
+
 async def resolve_record(build: "AdminBuild", user: AdminUser, entity: EntityDef, value: str) -> int:
-    """The id of the record ``value`` (an id, or the record's code/title) that ``user`` may read."""
+    """The id of the record ``value`` names: an id, or a code/title matching exactly one record ``user`` may read.
+
+    Codes are unique per unit only, so a code may match records of several units: that is refused
+    (AmbiguousRecord, listing the matches within the user's scope by id and unit), never the first one taken."""
     value = (value or "").strip()
     pred = build.rt.scope.predicate(user.actor, "read", entity, "t")
     where = f"t.sys_deleted_at IS NULL AND ({pred.sql})"
     found = None
-    if value.isdigit():
+    if value.isdigit() and int(value) < 2 ** 63:
         found = await build.rt.db.fetchval(f"SELECT t.id FROM {quote(entity.table)} t WHERE t.id = {{}} AND {where}",
                                            int(value), *pred.args)
     key = entity.naming.field if entity.naming else entity.title_field
     if key in user.hidden(entity.name):
         key = None  # a lookup by a hidden value would confirm it
     if found is None and key and value:
-        found = await build.rt.db.fetchval(
-            f"SELECT t.id FROM {quote(entity.table)} t WHERE t.{quote(key)} = {{}} AND {where} ORDER BY t.id",
-            value, *pred.args)
+        unit = f"t.{quote(entity.unit_field)}" if entity.unit_field else "NULL"
+        rows = await build.rt.db.fetch(
+            f"SELECT t.id AS id, {unit} AS unit_id FROM {quote(entity.table)} t WHERE t.{quote(key)} = {{}} "
+            f"AND {where} ORDER BY t.id LIMIT {AMBIGUOUS_SHOWN + 1}", value, *pred.args)
+        if len(rows) > 1:
+            units = await build.readables(user, "unit", None, {r["unit_id"] for r in rows if r["unit_id"]})
+            choices = [f"#{r['id']}" + (f" ({units[int(r['unit_id'])]})" if r["unit_id"] else "")
+                       for r in rows[:AMBIGUOUS_SHOWN]]
+            if len(rows) > AMBIGUOUS_SHOWN:
+                choices.append("…")
+            raise AmbiguousRecord(m("ambiguous_record", user.lang, value=value, choices=", ".join(choices)))
+        found = rows[0]["id"] if rows else None
     if found is None:
         raise NotFound(m("record_unknown", user.lang, value=value))
     return int(found)

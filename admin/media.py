@@ -6,6 +6,12 @@ back in the column. Here the file is only *staged* (a temporary file owned by th
 ``RecordService.upload``, which checks scope, type, size and content, stores the file, audits it and bumps the
 record's version. A stored attachment's key in the admin is its ``hoso_attachment`` id; its URL
 (``/admin/hoso/files/<id>``) downloads it through ``RecordService.download`` (scope-checked and audited).
+
+Staging is not a way around the rules: only an account that may create or update the entity, and neither hides
+nor reads-only the field, may stage a file for it, at most the field's ``max_size``; each account holds at most
+``HOSO_ADMIN_STAGING_MAX_FILES`` staged files (default 20) and ``HOSO_ADMIN_STAGING_MAX_BYTES`` staged bytes
+(default 8 GB), and a staged file nobody saved expires after ``HOSO_ADMIN_STAGING_HOURS`` (default 24): it can no
+longer be used and is removed at the next upload or admin start.
 """
 
 from __future__ import annotations
@@ -22,11 +28,38 @@ from typing import IO, Any, AsyncIterator, Optional
 import anyio
 from piccolo_api.media.base import MediaStorage
 
-__all__ = ["STAGED_PREFIX", "StagedFile", "StagedAttachments", "staging_dir", "take_staged"]
+__all__ = ["STAGED_PREFIX", "StagedFile", "StagedAttachments", "StagingLimits", "StagingRefused", "staging_dir",
+           "take_staged", "staged_usage", "stageable_fields", "sweep_staged"]
 
 STAGED_PREFIX = "upload:"
-STAGED_MAX_AGE = 24 * 3600
 CHUNK = 64 * 1024
+GB = 1000 ** 3
+
+
+class StagingRefused(Exception):
+    """A file that may not be staged: ``status`` (403, 413 or 429) and ``key`` of the admin message."""
+
+    def __init__(self, status: int, key: str, **params: Any):
+        super().__init__(key)
+        self.status, self.key, self.params = status, key, params
+
+
+@dataclass(frozen=True)
+class StagingLimits:
+    """Per-account staging quota and the time a staged file is kept (read from the environment)."""
+
+    max_files: int = 20
+    max_bytes: int = 8 * GB
+    max_age: float = 24 * 3600.0
+
+    @classmethod
+    def from_env(cls) -> "StagingLimits":
+        from core.web.auth import _env_number
+
+        env = os.environ
+        return cls(max_files=int(_env_number(env, "HOSO_ADMIN_STAGING_MAX_FILES", 20)),
+                   max_bytes=int(_env_number(env, "HOSO_ADMIN_STAGING_MAX_BYTES", 8 * GB)),
+                   max_age=_env_number(env, "HOSO_ADMIN_STAGING_HOURS", 24) * 3600.0)
 
 
 def staging_dir() -> Path:
@@ -83,8 +116,11 @@ def take_staged(key: str, user_id: int | None) -> StagedFile | None:
     meta = path.with_suffix(".json")
     if not path.is_file() or not meta.is_file():
         return None
-    info = json.loads(meta.read_text(encoding="utf-8"))
-    if info.get("user_id") != user_id:
+    try:
+        info = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if info.get("user_id") != user_id or _expired(info, StagingLimits.from_env()):
         return None
     return StagedFile(key, path, info["filename"], info["content_type"], info["size"], info["user_id"])
 
@@ -100,8 +136,17 @@ class StagedAttachments(MediaStorage):
         return hash(("hoso-attachment", self.column._meta.table._meta.tablename, self.column._meta.name))
 
     async def store_file(self, file_name: str, file: IO, user: Optional[Any] = None) -> str:
+        from core.records.attachments import human_size
+
+        limits = StagingLimits.from_env()
         directory = staging_dir()
-        _sweep(directory)
+        sweep_staged(directory, limits)
+        user_id = getattr(user, "id", None)
+        files, used = staged_usage(user_id, limits)
+        if files >= limits.max_files:
+            raise StagingRefused(429, "staging_files", n=limits.max_files)
+        room = limits.max_bytes - used
+        limit = self.max_size if self.max_size is not None else room
         token = uuid.uuid4().hex
         path = directory / token
         size = 0
@@ -111,14 +156,13 @@ class StagedAttachments(MediaStorage):
                 if not chunk:
                     break
                 size += len(chunk)
-                if self.max_size is not None and size > self.max_size:
+                if size > min(limit, room):
                     out.close()
                     path.unlink(missing_ok=True)
-                    from core.records.attachments import human_size
-
-                    raise ValueError(f"{file_name}: > {human_size(self.max_size)}")
+                    if size > limit:
+                        raise StagingRefused(413, "staging_too_large", name=file_name, limit=human_size(limit))
+                    raise StagingRefused(413, "staging_quota", limit=human_size(limits.max_bytes))
                 out.write(chunk)
-        user_id = getattr(user, "id", None)
         name = os.path.basename(file_name or "") or "file"
         path.with_suffix(".json").write_text(json.dumps({
             "filename": name, "content_type": _content_type(name), "size": size, "user_id": user_id,
@@ -146,13 +190,63 @@ class StagedAttachments(MediaStorage):
         return []
 
 
-def _sweep(directory: Path) -> None:
-    """Remove staged files nobody saved within a day."""
-    now = time.time()
+def _expired(info: dict, limits: StagingLimits, now: float | None = None) -> bool:
+    at = info.get("at")
+    return not isinstance(at, (int, float)) or (now or time.time()) - at > limits.max_age
+
+
+def _staged_infos(directory: Path):
     for meta in directory.glob("*.json"):
         try:
-            if now - meta.stat().st_mtime > STAGED_MAX_AGE:
-                meta.unlink()
-                meta.with_suffix("").unlink(missing_ok=True)
+            yield meta, json.loads(meta.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            yield meta, {}
+
+
+def staged_usage(user_id: int | None, limits: StagingLimits | None = None) -> tuple[int, int]:
+    """(files, bytes) the account holds staged and not expired."""
+    limits = limits or StagingLimits.from_env()
+    now = time.time()
+    files = used = 0
+    for _meta, info in _staged_infos(staging_dir()):
+        if info.get("user_id") == user_id and not _expired(info, limits, now):
+            files += 1
+            used += int(info.get("size") or 0)
+    return files, used
+
+
+def sweep_staged(directory: Path | None = None, limits: StagingLimits | None = None) -> int:
+    """Remove staged files nobody saved in time (and unreadable leftovers); returns how many were removed."""
+    directory = directory or staging_dir()
+    limits = limits or StagingLimits.from_env()
+    now = time.time()
+    removed = 0
+    for meta, info in _staged_infos(directory):
+        if not _expired(info, limits, now):
+            continue
+        try:
+            meta.unlink()
+            meta.with_suffix("").unlink(missing_ok=True)
+            removed += 1
         except OSError:
             pass
+    return removed
+
+
+def stageable_fields(build: Any, user: Any) -> dict[tuple[str, str], int]:
+    """``(table, column) -> max_size`` of the attachment fields ``user`` may stage a file for: fields of an
+    entity the user may create or update, neither hidden from them nor read-only for them."""
+    out: dict[tuple[str, str], int] = {}
+    for spec in build.tables.specs.values():
+        if spec.kind != "entity":
+            continue  # files of child-table rows are not uploaded through the admin
+        entity = spec.entity
+        creates = user.may("create", entity.name)
+        if not (creates or user.may("update", entity.name)):
+            continue
+        # read-only fields are written on create only
+        blocked = user.hidden(entity.name) | (set() if creates else user.read_only(entity.name))
+        for fd in spec.fields:
+            if fd.type == "attachment" and fd.name not in blocked:
+                out[(spec.tablename, fd.name)] = entity.attachment_limits(fd.name)[0]
+    return out

@@ -44,6 +44,10 @@ MESSAGES: dict[str, dict[str, str]] = {
                        "en": "No record {value} within your scope."},
     "ambiguous": {"vi": "“{value}” khớp với nhiều hồ sơ: hãy nhập số hiệu.",
                   "en": "“{value}” matches several records: give the ID."},
+    "export_forbidden": {"vi": "Vai trò của bạn không cho phép xuất dữ liệu (CSV) của bảng này.",
+                         "en": "Your roles do not allow exporting (CSV) this table."},
+    "ambiguous_record": {"vi": "Mã “{value}” trùng ở nhiều đơn vị; hãy nhập số hiệu của hồ sơ: {choices}.",
+                         "en": "The code “{value}” is used in several units; give the record's ID: {choices}."},
     "history": {"vi": "Lịch sử hồ sơ", "en": "Record history"},
     "history_of": {"vi": "Lịch sử của hồ sơ {record}", "en": "History of record {record}"},
     "files": {"vi": "Tệp đính kèm", "en": "Attachments"},
@@ -61,6 +65,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     "uploaded_at": {"vi": "Tải lên lúc", "en": "Uploaded at"},
     "form_failed": {"vi": "Không thực hiện được: {reason}", "en": "Could not be done: {reason}"},
     "workflow": {"vi": "Quy trình", "en": "Workflow"},
+    "body_too_large": {"vi": "Nội dung yêu cầu quá lớn (tối đa {limit}).",
+                       "en": "The request body is too large (at most {limit})."},
+    "staging_forbidden": {"vi": "Bạn không có quyền tải tệp lên cho trường này.",
+                          "en": "You may not upload a file for this field."},
+    "staging_too_large": {"vi": "Tệp {name} vượt quá dung lượng cho phép ({limit}).",
+                          "en": "The file {name} is larger than allowed ({limit})."},
+    "staging_quota": {"vi": "Bạn đã tải lên quá {limit} tệp chưa lưu; hãy lưu hồ sơ hoặc chờ tệp cũ hết hạn.",
+                      "en": "You hold more than {limit} of uploaded files not yet saved; save the record or wait "
+                            "for them to expire."},
+    "staging_files": {"vi": "Bạn đang có {n} tệp tải lên chưa lưu (tối đa); hãy lưu hồ sơ hoặc chờ tệp cũ hết hạn.",
+                      "en": "You hold {n} uploaded files not yet saved (the most allowed); save the record or wait "
+                            "for them to expire."},
 }
 
 

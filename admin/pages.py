@@ -57,15 +57,23 @@ SCRIPT = r"""(function () {
       }
     });
     document.querySelectorAll('h1').forEach(function (el) {
-      if (el.children.length) return;
+      // A heading this script wrote is left alone: an English label ends with the table's name ("Legal aid
+      // case" for "case"), and relabelling it again on every change it makes froze the page for good.
+      if (el.children.length || el.getAttribute('data-hoso-label') === el.textContent) return;
       var text = el.textContent, lower = text.toLowerCase();
-      Object.keys(tables).forEach(function (name) {
-        var raw = spaced(name);
-        if (lower === raw || lower.endsWith(' ' + raw)) {
-          el.textContent = text.slice(0, text.length - raw.length) + tables[name];
-        }
+      var name = Object.keys(tables).find(function (n) {
+        var raw = spaced(n);
+        return lower === raw || lower.endsWith(' ' + raw);
       });
+      if (name === undefined) return;
+      var label = text.slice(0, text.length - spaced(name).length) + tables[name];
+      el.setAttribute('data-hoso-label', label);
+      if (el.textContent !== label) el.textContent = label;
     });
+    // the CSV export only for tables the user's roles may export
+    var listed = location.hash.match(/^#\/([^\/?]+)\/?(\?.*)?$/);
+    document.documentElement.classList.toggle('hoso-no-export',
+      !(listed && labels.export && labels.export.indexOf(listed[1]) !== -1));
     var match = location.hash.match(/^#\/([^\/?]+)\/(\d+)\/?$/);
     var old = document.getElementById('hoso-history-link');
     if (match && tables[match[1]]) {
@@ -92,7 +100,8 @@ SCRIPT = r"""(function () {
   var style = document.createElement('style');
   style.textContent = '.sidebar ul li a span, h1, select, option { text-transform: none !important; }\n' +
     // units and accounts are managed with the hoso commands, not added from a form
-    'a.add[href="#/hoso_unit/add/"], a.add[href="#/hoso_user/add/"] { display: none; }';
+    'a.add[href="#/hoso_unit/add/"], a.add[href="#/hoso_user/add/"] { display: none; }\n' +
+    '.hoso-no-export a[data-uitest="csv_button"] { display: none !important; }';
   document.head.appendChild(style);
   new MutationObserver(function () { relabel(); })
     .observe(document.documentElement, {subtree: true, childList: true, characterData: true});
@@ -160,7 +169,8 @@ async def labels(request: Request) -> Response:
     build = _build(request)
     tables = {s.tablename: label for s, label in build.table_labels(user.lang)
               if build.cruds[s.tablename].may_read(user)}
-    return JSONResponse({"tables": tables, "history": m("history", user.lang)})
+    export = [s.tablename for s in build.tables.specs.values() if build.cruds[s.tablename]._may_export(user)]
+    return JSONResponse({"tables": tables, "history": m("history", user.lang), "export": export})
 
 
 async def download(request: Request) -> Response:

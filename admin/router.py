@@ -10,13 +10,18 @@ Hook points (``tests/admin/test_hook_points.py`` fails loudly when a pinned upgr
    ``backend`` is replaced by ``admin.auth.HosoAuthBackend`` (hoso's sessions).
 3. Routes are inserted in front of piccolo-admin's own: ``/public/login/`` and ``/public/logout/`` (hoso's
    login), ``/api/change-password/`` (hoso's password rules), and hoso's pages under ``/hoso/``.
-4. ``HosoAdminRouter`` answers the table and form lists per user (``get_table_list``, ``get_table_list_grouped``,
+4. ``HosoAdminRouter.__call__`` bounds request bodies before piccolo-admin reads them: writes to the API's limit
+   (Litestar's ``request_max_body_size``), uploads to ``/api/media/`` to the largest field the user may stage a
+   file for (403 when none), within their staging quota; over the limit is a 413. Its ``store_file`` (the
+   media route's endpoint) checks the field, its ``max_size`` and the quota (``admin.media``).
+5. ``HosoAdminRouter`` answers the table and form lists per user (``get_table_list``, ``get_table_list_grouped``,
    ``get_forms``, ``get_grouped_forms``, ``get_single_form``, ``get_single_form_schema``,
    ``post_single_form``): a user sees the entities their roles can read and the forms they may use.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -28,9 +33,13 @@ from piccolo_admin.endpoints import (
     GroupedTableNamesResponseModel,
     TableConfig,
 )
+from fastapi import File, Form, UploadFile
+from piccolo_admin.endpoints import StoreFileResponseModel
 from piccolo_api.crud.endpoints import OrderBy
 from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection
 from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.middleware.body_limit import RequestBodyLimitResponder
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
@@ -39,14 +48,16 @@ from admin import pages
 from admin.auth import (
     AdminUser,
     HosoAuthBackend,
+    admin_user,
     auth_error,
     change_password_endpoint,
     login_endpoint,
     logout_endpoint,
+    request_lang,
 )
 from admin.crud import ScopedCRUD
 from admin.forms import form_configs
-from admin.media import StagedAttachments
+from admin.media import StagedAttachments, StagingLimits, StagingRefused, stageable_fields, staged_usage, sweep_staged
 from admin.messages import m
 from admin.translations import translations
 from core.web.problems import msg
@@ -57,6 +68,9 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["HookPointChanged", "HosoAdminRouter", "build_router", "HOOKED_CRUD_METHODS"]
 
 _LOCK = threading.Lock()
+DEFAULT_BODY_LIMIT = 10_000_000  # Litestar's default request_max_body_size, when the admin runs outside it
+MULTIPART_OVERHEAD = 64 * 1024  # form fields and part headers around an uploaded file
+_BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 # The PiccoloCRUD methods piccolo-admin's routes call, all overridden by ScopedCRUD.
 HOOKED_CRUD_METHODS = ("root", "get_all", "detail", "get_single", "get_ids", "get_count", "get_schema", "get_new",
                        "get_references", "post_single", "patch_single", "put_single", "delete_single", "delete_all",
@@ -87,10 +101,90 @@ def _user(request: Request) -> AdminUser:
     return user
 
 
+def _localized_413(send, detail: str):
+    """``send`` that gives the 413 of starlette's body limit the admin's message (JSON ``detail``)."""
+    body = json.dumps({"detail": detail}, ensure_ascii=False).encode("utf-8")
+    replacing = False
+
+    async def wrapped(message):
+        nonlocal replacing
+        if message["type"] == "http.response.start" and message.get("status") == 413:
+            replacing = True
+            message = {**message, "headers": [(b"content-type", b"application/json"),
+                                              (b"content-length", str(len(body)).encode())]}
+        elif message["type"] == "http.response.body" and replacing:
+            message = {**message, "body": body if not message.get("more_body") else b""}
+        await send(message)
+
+    return wrapped
+
+
 class HosoAdminRouter(pae.AdminRouter):
     """piccolo-admin's router whose table and form lists depend on the user."""
 
     hoso_build: "AdminBuild"
+
+    async def __call__(self, scope, receive, send) -> None:  # type: ignore[override]
+        if scope["type"] == "http" and scope.get("method") in _BODY_METHODS:
+            try:
+                limit, detail = await self._body_limit(scope)
+            except StagingRefused as exc:
+                lang = request_lang(HTTPConnection(scope), self.hoso_build.admin.default_language)
+                await JSONResponse({"detail": m(exc.key, lang, **exc.params)}, status_code=exc.status)(
+                    scope, receive, send)
+                return
+            if limit is not None:
+                length = dict(scope.get("headers") or []).get(b"content-length", b"")
+                if length.strip().isdigit() and int(length) > limit:
+                    await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+                    return
+                # starlette's limiter, which FastAPI's body parsing answers with 413 whoever reads the body
+                responder = RequestBodyLimitResponder(lambda s, r, se: pae.AdminRouter.__call__(self, s, r, se),
+                                                      limit)
+                await responder(scope, receive, _localized_413(send, detail))
+                return
+        await super().__call__(scope, receive, send)
+
+    async def _body_limit(self, scope) -> tuple[int | None, str]:
+        """The most bytes this request's body may hold, and the message refusing more."""
+        from core.records.attachments import human_size
+
+        conn = HTTPConnection(scope)
+        lang = request_lang(conn, self.hoso_build.admin.default_language)
+        path = scope.get("path", "")[len(scope.get("root_path", "").rstrip("/")):]
+        if path == "/api/media/" and scope.get("method") == "POST":
+            user = await admin_user(conn)
+            if user is None:
+                return None, ""  # the authentication answers 401 before the body is read
+            sizes = stageable_fields(self.hoso_build, user).values()
+            if not sizes:
+                raise StagingRefused(403, "staging_forbidden")
+            limits = StagingLimits.from_env()
+            files, used = staged_usage(user.current.id, limits)
+            if files >= limits.max_files:
+                raise StagingRefused(429, "staging_files", n=limits.max_files)
+            room = limits.max_bytes - used
+            if room < max(sizes):
+                return max(room, 0) + MULTIPART_OVERHEAD, m("staging_quota", lang,
+                                                            limit=human_size(limits.max_bytes))
+            return max(sizes) + MULTIPART_OVERHEAD, m("body_too_large", lang, limit=human_size(max(sizes)))
+        app = scope.get("app")
+        limit = getattr(app, "request_max_body_size", None) if app is not None and app is not self else None
+        limit = DEFAULT_BODY_LIMIT if not isinstance(limit, int) else limit
+        return limit, m("body_too_large", lang, limit=human_size(limit))
+
+    async def store_file(self, request: Request, table_name: str = Form(None),  # type: ignore[override]
+                         column_name: str = Form(None), file: UploadFile = File(...)) -> StoreFileResponseModel:
+        """Stage an upload for one attachment field the user may write, within its limit and their quota."""
+        user = _user(request)
+        if (table_name, column_name) not in stageable_fields(self.hoso_build, user):
+            raise HTTPException(status_code=403, detail=m("staging_forbidden", user.lang))
+        storage = self._get_media_storage(table_name=table_name, column_name=column_name)
+        try:
+            key = await storage.store_file(file_name=str(file.filename), file=file.file, user=user.user)
+        except StagingRefused as exc:
+            raise HTTPException(status_code=exc.status, detail=m(exc.key, user.lang, **exc.params)) from None
+        return StoreFileResponseModel(file_key=key)
 
     def get_table_list(self, request: Request) -> list[str]:  # type: ignore[override]
         return [s.tablename for s in self.hoso_build.menu_tables(_user(request))]
@@ -222,6 +316,7 @@ def build_router(build: "AdminBuild") -> HosoAdminRouter:
                                "it no longer builds them by the name piccolo_admin.endpoints.PiccoloCRUD")
     router.hoso_build = build
     build.cruds = {c.spec.tablename: c for c in created}
+    sweep_staged()  # staged files left over from before the start, expired since
 
     # 2. hoso's sessions instead of piccolo_api's
     private = None

@@ -8,4 +8,4 @@ from core.hookspecs import hookimpl
 
 @hookimpl(trylast=True)
 def hoso_validate_record(entity, values, context, form, previous):
-    return form.check(values, context.lang, previous, context.on)
+    return form.check(values, context.lang, previous, context.today)

@@ -596,6 +596,7 @@ def _field(name: str, d: dict) -> FieldDef:
         decimal_places=d.get("decimal_places"),
         renamed_from=d.get("renamed_from"),
         convert=conv,
+        unit_types=tuple(d.get("unit_types", ())),
     )
 
 
@@ -737,6 +738,8 @@ class _Checker:
                             + self.loader.unreadable_note("entity"))
             elif fd.entity:
                 f.error(path + ("entity",), f"'entity' applies only to reference fields, not to {_an(t)} field")
+            if fd.unit_types and t != "org_unit":
+                f.error(path + ("unit_types",), f"'unit_types' applies only to org_unit fields, not to {_an(t)} field")
             if t == "child_table":
                 if in_child:
                     f.error(path + ("type",), "child tables cannot be nested inside a child table")
@@ -968,6 +971,24 @@ def _check_default(fd: FieldDef, lists: dict[str, ChoiceList]) -> str | None:
             return (f"expected options of list {fd.list!r} ({', '.join(map(repr, lists[fd.list].values()))}); "
                     f"found {bad[0]!r}" + _did_you_mean(str(bad[0]), lists[fd.list].values()))
     return None
+
+
+def _check_unit_types(entity_files: list[_File], known: set[str]) -> None:
+    """``unit_types`` of org_unit fields name unit types of the hierarchy."""
+
+    def walk(f: _File, fields: Any, path: tuple) -> None:
+        for name, fd in (fields or {}).items() if isinstance(fields, dict) else ():
+            if not isinstance(fd, dict):
+                continue
+            for j, tname in enumerate(fd.get("unit_types") or ()):
+                if tname not in known:
+                    f.error(path + (name, "unit_types", j), f"unknown unit type {tname!r}"
+                            f"{_did_you_mean(str(tname), known)}; expected one of {', '.join(sorted(known))} "
+                            "(the unit_types of roles_config/hierarchy.yaml)")
+            walk(f, fd.get("fields"), path + (name, "fields"))
+
+    for f in entity_files:
+        walk(f, f.data.get("fields") if isinstance(f.data, dict) else None, ("fields",))
 
 
 def _read_units(loader: _Loader, hf: _File, hierarchy_types: set[str]) -> list[UnitRow]:
@@ -1384,9 +1405,14 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
                     f.error(("deadlines", state, "from_field"), f"expected a date field; {dd['from_field']!r} is "
                             f"{_an(e.field(dd['from_field']).type)} field")
             deadlines.append(DeadlineDef(state, dd["within"], dd["from_field"], _label(dd.get("label"))))
+        for j, state in enumerate(d.get("read_only_states", ())):
+            if state not in states:
+                f.error(("read_only_states", j), f"unknown state {state!r}{_did_you_mean(state, states)}; states: "
+                        f"{', '.join(states)}")
         if not f.partial:
             workflows.append(WorkflowDef(d["workflow"], d["entity"], d["state_field"], d["initial"], tuple(states),
-                                         tuple(transitions), _label(d.get("label")), tuple(deadlines), source=f.rel))
+                                         tuple(transitions), _label(d.get("label")), tuple(deadlines), source=f.rel,
+                                         read_only_states=tuple(d.get("read_only_states", ()))))
 
     # Reports
     reports: list[ReportDef] = []
@@ -1420,6 +1446,9 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
             hierarchy = HierarchyDef(tuple(d["levels"]),
                                      tuple(UnitTypeDef(n, t["level"], _label(t["label"])) for n, t in d["unit_types"].items()),
                                      tuple(units), _read_restructurings(loader, f), d.get("restructurings"))
+
+    if hierarchy is not None:
+        _check_unit_types(files["entity"], {t.name for t in hierarchy.unit_types})
 
     # Roles
     roles: list[RoleDef] = []

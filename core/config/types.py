@@ -119,6 +119,7 @@ class FieldDef:
     decimal_places: int | None = None
     renamed_from: str | None = None
     convert: Conversion | None = None
+    unit_types: tuple[str, ...] = ()  # org_unit fields: the unit types allowed (empty: any)
 
     @property
     def is_child_table(self) -> bool:
@@ -293,6 +294,7 @@ class WorkflowDef:
     label: Label | None = None
     deadlines: tuple[DeadlineDef, ...] = ()
     source: str = ""
+    read_only_states: tuple[str, ...] = ()
 
     def transition(self, name: str) -> TransitionDef:
         for t in self.transitions:

@@ -29,6 +29,7 @@ from core.records.access import Access
 from core.records.errors import AttachmentCorrupt, AttachmentTooLarge, Forbidden, NotFound, StaleVersion, \
     ValidationError
 from core.records.messages import t
+from core.records.workflow import require_editable
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.records.service import RecordContext, RecordService
@@ -163,6 +164,7 @@ async def upload(svc: "RecordService", entity: EntityDef, record_id: int, field:
 
     async def check_record() -> dict:
         record = await svc._locked(entity, record_id, access, ctx)
+        require_editable(svc.config, entity, record, ctx)  # an archived record gets no new file
         if not await access.row_allows("update", entity, record_id):
             raise Forbidden(t("forbidden", lang, action="update"))
         if field in await access.hidden(entity):

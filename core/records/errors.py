@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 __all__ = ["RecordError", "ValidationError", "StaleVersion", "NotFound", "Forbidden", "InvalidTransition",
-           "AttachmentTooLarge", "AttachmentCorrupt"]
+           "ReadOnlyState", "AttachmentTooLarge", "AttachmentCorrupt"]
 
 
 class RecordError(Exception):
@@ -44,6 +44,11 @@ class InvalidTransition(RecordError):
         self.state = state
         self.allowed_from = allowed_from
         super().__init__(message)
+
+
+class ReadOnlyState(InvalidTransition):
+    """The record is in one of its workflow's ``read_only_states`` (e.g. archived): no edit, delete or file
+    (HTTP 409); the workflow's steps from that state remain."""
 
 
 class AttachmentTooLarge(ValidationError):

@@ -1,7 +1,8 @@
 """Forms compiled to JSON Schema, with conditions and cross-field rules.
 
-Every write goes through a compiled form: the form the caller names, or the entity's own form (all its fields,
-no conditions) when it names none. A compiled form holds
+Every write goes through a compiled form: the form the caller names, or the entity's own form (all its fields)
+when it names none. The field conditions of every form of the entity hold on all of them (they describe the
+record, whichever screen writes it). A compiled form holds
 
 * ``schema``: a JSON Schema (draft 2020-12) of every field of the entity, validated with ``jsonschema``: types,
   required fields, choice options, lengths, patterns and bounds. Entity constraints hold on every form;
@@ -357,9 +358,29 @@ def _field_schema(fd: FieldDef, config: Config, registry: "Registry | None") -> 
     return s
 
 
+def _record_conditions(config: Config, entity: EntityDef) -> dict[str, tuple[list[str], list[str]]]:
+    """Field conditions of every form of ``entity``: ``field -> (visible_if sources, required_if sources)``.
+
+    A form's field conditions (``fields.<name>.visible_if`` / ``required_if``) describe the record, not the
+    screen: they hold on every write of the entity, whichever form (or none) it goes through, so the API and the
+    admin enforce the same ones. Section conditions and ``required`` stay the form's own."""
+    out: dict[str, tuple[list[str], list[str]]] = {}
+    for form in config.forms:
+        if form.entity != entity.name:
+            continue
+        for opts in form.fields:
+            visible, required = out.setdefault(opts.name, ([], []))
+            if opts.visible_if and opts.visible_if not in visible:
+                visible.append(opts.visible_if)
+            if opts.required_if and opts.required_if not in required:
+                required.append(opts.required_if)
+    return out
+
+
 def compile_form(config: Config, entity: EntityDef, form: FormDef | None, registry: "Registry | None" = None,
                  state_fields: tuple[str, ...] = ()) -> CompiledForm:
-    """Compile ``form`` (None: the entity's own form of all its fields) of ``entity``."""
+    """Compile ``form`` (None: the entity's own form of all its fields) of ``entity``, with the field conditions
+    of all the entity's forms (``_record_conditions``)."""
     info = entity_field_info(entity.fields, lambda n: config.choice_list(n).values(include_retired=True))
 
     def expr(text: str) -> Expression:
@@ -388,18 +409,19 @@ def compile_form(config: Config, entity: EntityDef, form: FormDef | None, regist
     # Fields on the form first, in the form's order; then the rest of the entity.
     ordered = sorted(entity.fields, key=lambda f: (f.name not in on_form, list(on_form).index(f.name)
                                                    if f.name in on_form else 0))
+    shared = _record_conditions(config, entity)
     for fd in ordered:
         opts = form.field_options(fd.name) if form is not None else None
         conditions = []
         if fd.name in section_conditions:
             conditions.append(section_conditions[fd.name])
-        if opts is not None and opts.visible_if:
-            conditions.append(expr(opts.visible_if))
+        visible_if, required_if = shared.get(fd.name, ([], []))
+        conditions += [expr(c) for c in visible_if]
         form_required = bool(opts and opts.required)
         ff = FormField(fd.name, fd, (opts.label if opts and opts.label else fd.label),
                        (opts.help if opts and opts.help else fd.help), form_required and fd.name in on_form,
                        fd.name in on_form, tuple(conditions),
-                       expr(opts.required_if) if opts is not None and opts.required_if else None)
+                       expr(" or ".join(f"({c})" for c in required_if)) if required_if else None)
         fields[fd.name] = ff
         s = _field_schema(fd, config, registry)
         if ff.label is not fd.label:

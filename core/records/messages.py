@@ -29,6 +29,9 @@ MESSAGES: dict[str, dict[str, str]] = {
                           "en": "unit {unit} closed on {closed}: only records whose {date} is before that day may be "
                                 "recorded under it (this record: {on}){successor}"},
     "unit_successor": {"vi": "; đơn vị kế tiếp: {units}", "en": "; its successor: {units}"},
+    "unit_type": {"vi": "phải là một đơn vị thuộc loại: {allowed}", "en": "must be a unit of type: {allowed}"},
+    "read_only_state": {"vi": "hồ sơ ở trạng thái {state} chỉ được xem, không được sửa",
+                        "en": "a record in state {state} is read-only"},
     "state_by_workflow": {"vi": "chỉ thay đổi được qua các bước của quy trình",
                           "en": "changes only through the workflow's steps"},
     "code_by_series": {"vi": "mã do hệ thống cấp", "en": "the code is given by the naming series"},

@@ -17,6 +17,7 @@ import decimal
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterator
+from zoneinfo import ZoneInfo
 
 from core.config import Config, EntityDef, FieldDef
 from core.config.loader import naming_placeholders
@@ -53,6 +54,8 @@ RECORD_SYSTEM_COLUMNS = ("sys_version", "sys_created_at", "sys_created_by", "sys
 LIST_SYSTEM_COLUMNS = ("id", "sys_version", "sys_created_at", "sys_created_by", "sys_updated_at", "sys_updated_by",
                        "sys_deleted_at")
 FILTER_OPS = {"eq": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+# Dates such as "today" in rules ("received_on <= today()") are Vietnam's dates.
+LOCAL_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,8 @@ class RecordContext:
 
     @property
     def today(self) -> dt.date:
-        return self.on or dt.date.today()
+        """``on``, else today's date where the records are kept (Asia/Ho_Chi_Minh), whatever the server's zone."""
+        return self.on or dt.datetime.now(LOCAL_ZONE).date()
 
 
 @dataclass
@@ -209,8 +213,12 @@ class RecordService:
                     continue
                 rows = []
                 for i, row in enumerate(raw):
-                    parsed, p = self._parse(fd.fields, row, ctx, prefix=f"{prefix}{fd.name}[{i}].")
-                    problems += p
+                    row_id, p = _child_row_id(row, f"{prefix}{fd.name}[{i}].id", ctx)
+                    parsed, more = self._parse(fd.fields, {k: v for k, v in row.items() if k != "id"}, ctx,
+                                               prefix=f"{prefix}{fd.name}[{i}].")
+                    problems += p + more
+                    if row_id is not None:
+                        parsed["id"] = row_id
                     rows.append(parsed)
                 values[fd.name] = rows
                 continue
@@ -295,6 +303,10 @@ class RecordService:
                     problems.append((where, t("not_found", ctx.lang, value=v)))
             elif fd.type == "org_unit":
                 problem = await self._closed_unit_problem(entity, v, values, ctx, hidden)
+                if problem is None and fd.unit_types:
+                    unit_type = await self.db.fetchval("SELECT type FROM hoso_unit WHERE id = {}", v)
+                    if unit_type not in fd.unit_types:
+                        problem = self._unit_type_problem(fd, ctx)
                 if problem:
                     problems.append((where, problem))
             elif fd.type == "user":
@@ -365,6 +377,16 @@ class RecordService:
         label = (fd.label.en if ctx.lang == "en" and fd.label.en else fd.label.vi) if fd.label else date_field
         return t("unit_closed_dated", ctx.lang, unit=unit, closed=_dmy(closed), date=label, on=_dmy(on),
                  successor=successor)
+
+    def _unit_type_problem(self, fd: FieldDef, ctx: RecordContext) -> str:
+        """The message refusing a unit of another type than ``fd.unit_types``, naming the allowed types."""
+        names = []
+        for name in fd.unit_types:
+            try:
+                names.append(self.config.hierarchy.unit_type(name).label.get(ctx.lang))
+            except (AttributeError, KeyError):
+                names.append(name)
+        return t("unit_type", ctx.lang, allowed=", ".join(names))
 
     async def _check_unique(self, entity, values, ctx, access, record_id, previous, skip) -> list[tuple[str, str]]:
         """Unique fields hold values no other record holds, in the whole database (a citizen ID names one
@@ -498,6 +520,7 @@ class RecordService:
         if not isinstance(payload, dict):
             raise ValidationError(problems)
         problems += await self._write_problems(entity, payload, values, ctx, access, compiled, None)
+        problems += _child_id_problems(entity, values, None, ctx)
         for wf in self.config.workflows_for(entity.name):
             if payload.get(wf.state_field) in (None, ""):
                 values[wf.state_field] = wf.initial  # whatever the field's default: a record starts here
@@ -554,7 +577,10 @@ class RecordService:
                 raise StaleVersion(current["sys_version"])
             if step is not None:
                 step.check_state(current, ctx)
+            else:
+                _require_editable(self.config, entity, current, ctx)
             problems += await self._write_problems(entity, payload, changes_in, ctx, access, compiled, current)
+            problems += _child_id_problems(entity, changes_in, current, ctx)
             merged = {fd.name: current.get(fd.name) for fd in entity.fields}
             merged.update(changes_in)
             if step is not None:
@@ -568,7 +594,7 @@ class RecordService:
                 raise ValidationError(problems)
             diff = {}
             for k, v in changes_in.items():
-                if _jsonable_deep(current.get(k)) != _jsonable_deep(v):
+                if _jsonable_deep(current.get(k)) != _jsonable_deep(v) or _row_ids(current.get(k)) != _row_ids(v):
                     diff[k] = [current.get(k), v]
             if not diff and step is None:
                 return await self._visible(entity, current, access)  # nothing changes: no new version
@@ -586,9 +612,7 @@ class RecordService:
                     f"SELECT sys_version FROM {quote(entity.table)} WHERE id = {{}}", record_id))
             for child in entity.child_tables:
                 if child.name in diff:
-                    await self.db.execute(
-                        f"DELETE FROM {quote(entity.child_table_name(child.name))} WHERE parent_id = {{}}", record_id)
-                    await self._write_children(entity, child, record_id, changes_in[child.name] or [])
+                    await self._sync_children(entity, child, record_id, changes_in[child.name] or [])
             if entity.unit_field in diff:
                 await self._require_scope(entity, action, record_id, access, ctx)
             changes = _jsonable_changes(diff)
@@ -615,6 +639,7 @@ class RecordService:
                 raise Forbidden(t("forbidden", ctx.lang, action="delete"))
             if current["sys_version"] != version:
                 raise StaleVersion(current["sys_version"])
+            _require_editable(self.config, entity, current, ctx)
             if not reason:
                 raise ValidationError([("reason", t("reason_required", ctx.lang))])
             await self.db.execute(
@@ -682,6 +707,32 @@ class RecordService:
             cols = ", ".join(quote(c) for c in data)
             marks = ", ".join("{}" for _ in data)
             await self.db.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", *data.values())
+
+    async def _sync_children(self, entity: EntityDef, child: FieldDef, parent_id: int, rows: list[dict]) -> None:
+        """Make the child rows of ``parent_id`` be ``rows``, in that order: a row with an ``id`` (one of this
+        record's rows, checked by ``_child_id_problems``) is updated in place and keeps its id, a row without
+        one is inserted, and the record's rows left out are deleted."""
+        table = quote(entity.child_table_name(child.name))
+        kept = [r["id"] for r in rows if r.get("id") is not None]
+        if kept:
+            marks = ", ".join("{}" for _ in kept)
+            await self.db.execute(f"DELETE FROM {table} WHERE parent_id = {{}} AND id NOT IN ({marks})",
+                                  parent_id, *kept)
+        else:
+            await self.db.execute(f"DELETE FROM {table} WHERE parent_id = {{}}", parent_id)
+        for pos, r in enumerate(rows):
+            data = {fd.name: None for fd in child.fields}  # a value left out of the row is emptied
+            data.update(self._to_db(child.fields, r))
+            data["position"] = pos
+            if r.get("id") is None:
+                data["parent_id"] = parent_id
+                cols = ", ".join(quote(c) for c in data)
+                marks = ", ".join("{}" for _ in data)
+                await self.db.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", *data.values())
+            else:
+                sets = ", ".join(f"{quote(c)} = {{}}" for c in data)
+                await self.db.execute(f"UPDATE {table} SET {sets} WHERE id = {{}} AND parent_id = {{}}",
+                                      *data.values(), r["id"], parent_id)
 
     async def _audit(self, event: AuditEvent) -> None:
         for result in self.rt.pm.hook.hoso_write_audit(event=event, db=self.db):
@@ -1060,6 +1111,53 @@ def _record_date_field(entity: EntityDef) -> str | None:
 
 def _dmy(day: dt.date) -> str:
     return day.strftime("%d/%m/%Y")
+
+
+def _require_editable(config: Config, entity: EntityDef, record: dict, ctx: RecordContext) -> None:
+    from core.records.workflow import require_editable
+
+    require_editable(config, entity, record, ctx)
+
+
+def _row_ids(value: Any) -> list | None:
+    """The ids of child rows, in order (None for a value that is not a list of rows): a change of rows that
+    differ only by id, such as reordering equal rows, is a change too."""
+    if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
+        return None
+    return [r.get("id") for r in value]
+
+
+def _child_row_id(row: dict, where: str, ctx: RecordContext) -> tuple[int | None, list[tuple[str, str]]]:
+    """The ``id`` a child row of a payload names (an existing row to keep), or None for a new row."""
+    raw = row.get("id") if isinstance(row, dict) else None
+    if raw is None or raw == "":
+        return None, []
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)) or not str(raw).isdigit() \
+            or not 0 < int(raw) < 2 ** 63:
+        return None, [(where, t("invalid", ctx.lang, reason="expected the id of a row of this record"))]
+    return int(raw), []
+
+
+def _child_id_problems(entity: EntityDef, values: dict, current: dict | None,
+                       ctx: RecordContext) -> list[tuple[str, str]]:
+    """Child rows may name only rows of this record (never another record's), each once; a new record has none."""
+    problems = []
+    for child in entity.child_tables:
+        rows = values.get(child.name) or []
+        own = {r.get("id") for r in (current or {}).get(child.name) or []}
+        seen: set[int] = set()
+        for i, row in enumerate(rows):
+            row_id = row.get("id")
+            if row_id is None:
+                continue
+            if row_id not in own or row_id in seen:
+                problems.append((f"{child.name}[{i}].id", t("not_found", ctx.lang, value=row_id)))
+            seen.add(row_id)
+    return problems
+
+
+def _top(field_path: str) -> str:
+    return field_path.split("[", 1)[0].split(".", 1)[0]
 
 
 def _as_date(v: Any) -> dt.date:

@@ -25,7 +25,7 @@ from core.config import Config, EntityDef, TransitionDef, WorkflowDef
 from core.db import quote
 from core.plugins import await_me_maybe
 from core.records.calendar import WorkCalendar, parse_period
-from core.records.errors import InvalidTransition, ValidationError
+from core.records.errors import InvalidTransition, ReadOnlyState, ValidationError
 from core.records.messages import t
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,11 +33,30 @@ if TYPE_CHECKING:  # pragma: no cover
     from core.records.service import RecordContext, RecordService
     from core.runtime import Runtime
 
-__all__ = ["Step", "available", "overdue"]
+__all__ = ["Step", "available", "overdue", "require_editable"]
 
 
 def _empty(v: Any) -> bool:
     return v is None or v == "" or (isinstance(v, (list, tuple)) and len(v) == 0)
+
+
+def require_editable(config: Config, entity: EntityDef, record: dict, ctx: "RecordContext") -> None:
+    """Raise ReadOnlyState when ``record`` is in a ``read_only_states`` state of one of its workflows."""
+    for wf in config.workflows_for(entity.name):
+        state = record.get(wf.state_field)
+        if state in wf.read_only_states:
+            raise ReadOnlyState(t("read_only_state", ctx.lang, state=_state_label(config, entity, wf, state,
+                                                                               ctx.lang)),
+                                state, tuple(s for s in wf.states if s not in wf.read_only_states))
+
+
+def _state_label(config: Config, entity: EntityDef, wf: WorkflowDef, state: str, lang: str) -> str:
+    fd = entity.field(wf.state_field) if entity.has_field(wf.state_field) else None
+    if fd is not None and fd.list:
+        for option in config.choice_list(fd.list).options:
+            if option.value == state:
+                return option.label.get(lang)
+    return str(state)
 
 
 @dataclass(frozen=True)

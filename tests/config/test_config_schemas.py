@@ -208,6 +208,7 @@ fields:
     pattern: "[a-z ]+"
   kind: {type: choice, list: form_of_aid, label: {vi: Loại}}
   owner: {type: reference, entity: lawyer, label: {vi: Chủ}}
+  office: {type: org_unit, unit_types: [legal_aid_centre], label: {vi: Đơn vị}}
   rows:
     type: child_table
     label: {vi: Dòng}
@@ -221,7 +222,7 @@ def _expected(key: str, value):
         return Label(value["vi"], value.get("en"))
     if key == "convert":
         return Conversion(value["from"], tuple(value["map"].items()) if "map" in value else None)
-    if key == "fields":
+    if key in ("fields", "unit_types"):
         return tuple(value)  # names, compared below
     return value
 

@@ -17,8 +17,10 @@ async def cases(world):
     w = world
     ids = []
     for name, day, form, age, groups in PEOPLE:
+        # the intake form's condition holds on every write: proceedings (TGTT) cases have a procedural stage
+        stage = {"procedural_stage": "trial"} if form == "TGTT" else {}
         rec = await w.svc.create("case", w.case(requester=name, received_on=day, form_of_aid=form, age=age,
-                                               beneficiary_groups=groups), w.ctx("staff"))
+                                               beneficiary_groups=groups, **stage), w.ctx("staff"))
         ids.append(rec["id"])
     await w.svc.create("case", w.case(unit="TT3", requester="Nguyễn Văn An"), w.ctx("other"))
     return ids

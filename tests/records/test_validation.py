@@ -109,8 +109,11 @@ async def test_form_conditions_and_rules(world):
     assert problems == [("form", "there is no form 'no_such_form' for this entity")]
     rec = await w.svc.create("case", w.case(form_of_aid="TGTT", procedural_stage="trial"), ctx, form="case_intake")
     assert rec["sys_form_version"] == w.svc.form("case", "case_intake").version
-    # Without a form the entity's own rules still hold, its conditions do not apply.
-    assert (await w.svc.create("case", w.case(procedural_stage="trial"), ctx))["procedural_stage"] == "trial"
+    # Without a form the entity's own rules still hold, and so do the forms' field conditions (they describe the
+    # record, whichever screen writes it); a form's own `required` does not.
+    problems = await refused(w, w.case(procedural_stage="trial"), ctx)
+    assert problems == [("procedural_stage", 'does not apply here (form_of_aid == "TGTT")')]
+    assert (await w.svc.create("case", w.case(age=None), ctx))["age"] is None
 
 
 async def test_update_validates_the_merged_record(world):
