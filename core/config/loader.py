@@ -886,11 +886,14 @@ def _check_module_units(loader: _Loader, f: _File, module: str, codes: Iterable[
     for j, code in enumerate(codes):
         if code in loader.unit_codes or code in loader.restructured_codes():
             continue
+        if not loader.unit_codes:
+            f.error(("modules", module, "enabled_for", j), f"unknown unit {code!r}: no units are defined (the "
+                    f"'units' of {KINDS['hierarchy'][0]} name no unit file with rows)")
+            continue
         known = sorted(loader.unit_codes | loader.restructured_codes())
         f.error(("modules", module, "enabled_for", j),
                 f"unknown unit {code!r}{_did_you_mean(code, known)}: expected the code of a unit of the "
-                "hierarchy's unit files, or one given by a restructuring in roles_config/restructurings/"
-                if known else f"unknown unit {code!r}: no units are defined (roles_config/hierarchy.yaml)")
+                "hierarchy's unit files, or one given by a restructuring in roles_config/restructurings/")
 
 
 def _table_clashes(entities: dict[str, EntityDef], files: dict[str, _File]) -> set[str]:

@@ -355,3 +355,11 @@ def test_hoso_check_answers_a_bomb_with_a_located_message(cfg):
     assert f"{FORM}:7:" in result.output and "the alias *l4 stands for" in result.output
     assert f"{ENTITY}:" in result.output and "nested more than" in result.output
     assert "Traceback" not in result.output
+
+
+def test_module_when_the_hierarchy_names_no_unit_files(cfg):
+    # found by the fuzz: with the optional 'units' key gone, every module code was "unknown" with no reason given
+    issue = cfg.one_error({HIERARCHY: cfg.edit(HIERARCHY, "units:\n  - file: units/units.csv\n", "")})
+    assert (issue.file, issue.path) == (MODULES, "modules.legal_aid.hotline.enabled_for[0]")
+    assert issue.message == ("unknown unit 'HN': no units are defined (the 'units' of roles_config/hierarchy.yaml "
+                             "name no unit file with rows)")
