@@ -26,7 +26,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from core.runtime import Runtime
 
 __all__ = ["COOKIE", "WebSettings", "CurrentUser", "authenticate", "start_session", "session_user",
-           "end_session", "write_audit", "client_address", "SERVER_OPTIONS", "session_cookie", "current_user", "same_origin"]
+           "end_session", "write_audit", "client_address", "SERVER_OPTIONS", "session_cookie", "current_user",
+           "same_origin"]
 
 COOKIE = "hoso_session"
 _STATE_KEY = "hoso_user"
