@@ -41,7 +41,8 @@ from piccolo_api.shared.auth import User
 if TYPE_CHECKING:  # pragma: no cover
     from admin.app import AdminBuild
 
-__all__ = ["AdminUser", "HosoAuthBackend", "auth_error", "PasswordChangeRequired", "LANG_COOKIE", "admin_user", "login_endpoint", "logout_endpoint",
+__all__ = ["AdminUser", "HosoAuthBackend", "auth_error", "PasswordChangeRequired", "LANG_COOKIE", "admin_user",
+           "login_endpoint", "logout_endpoint",
            "change_password_endpoint", "request_lang"]
 
 LANG_COOKIE = "hoso_admin_lang"
@@ -146,7 +147,7 @@ class HosoAuthBackend(AuthenticationBackend):
         user = await admin_user(conn)
         if user is None:
             raise AuthenticationError("no live session")
-        if user.current.must_change_password and not conn.url.path.endswith(PASSWORD_CHANGE_PATHS):
+        if user.current.must_change_password and conn.url.path.partition("/api")[2] not in PASSWORD_CHANGE_PATHS:
             raise PasswordChangeRequired("the password must be changed first")
         return AuthCredentials(scopes=["authenticated"]), user
 

@@ -64,12 +64,14 @@ MESSAGES: dict[str, dict[str, str]] = {
                              "never later or re-opened"},
     "acct_end_before_start": {"vi": "ngày kết thúc {date} trước ngày bắt đầu {start} của phân công {id}",
                               "en": "the end date {date} is before assignment {id} starts ({start})"},
-    "pw_too_short": {"vi": "mật khẩu phải có ít nhất {n} ký tự", "en": "the password must have at least {n} characters"},
+    "pw_too_short": {"vi": "mật khẩu phải có ít nhất {n} ký tự",
+                     "en": "the password must have at least {n} characters"},
     "pw_too_weak": {"vi": "mật khẩu quá dễ đoán (từ thông dụng, chuỗi lặp hoặc liền nhau trên bàn phím, ngày tháng, "
                           "tên đăng nhập...): hãy dùng một cụm vài từ không liên quan",
                     "en": "the password is too easy to guess (a common word, a repeated or keyboard sequence, a "
                           "date, the username...): use a phrase of a few unrelated words"},
-    "pw_same": {"vi": "mật khẩu mới phải khác mật khẩu hiện tại", "en": "the new password must differ from the current one"},
+    "pw_same": {"vi": "mật khẩu mới phải khác mật khẩu hiện tại",
+                "en": "the new password must differ from the current one"},
     "pw_wrong": {"vi": "mật khẩu hiện tại không đúng", "en": "the current password is wrong"},
     "pw_throttled": {"vi": "nhập sai mật khẩu hiện tại quá nhiều lần: vui lòng thử lại sau 15 phút",
                      "en": "too many wrong current passwords: try again in 15 minutes"},

@@ -108,8 +108,8 @@ async def create_account(request: Request, data: JSONBody[NewAccount]) -> dict:
     """Create an account at a unit the caller manages, with roles the caller may grant."""
     rt, actor = await _actor(request)
     uid = await _guarded(request, accounts.create_account(rt, actor, data.username, data.password, data.unit,
-                                                 display_name=data.display_name, email=data.email,
-                                                 roles=tuple(data.roles)))
+                                                          display_name=data.display_name, email=data.email,
+                                                          roles=tuple(data.roles)))
     return {"id": uid, "username": data.username}
 
 
@@ -125,8 +125,8 @@ async def list_assignments(request: Request, user_id: Id, all: FromQuery[bool] =
 @post("/api/users/{user_id:int}/assignments", tags=["accounts"], guards=[same_site], status_code=201)
 async def grant(request: Request, user_id: Id, data: JSONBody[NewAssignment]) -> dict:
     rt, actor = await _actor(request)
-    aid = await _guarded(request, accounts.grant_role(rt, actor, user_id, data.role, data.unit, starts_on=data.starts_on,
-                                             ends_on=data.ends_on))
+    aid = await _guarded(request, accounts.grant_role(rt, actor, user_id, data.role, data.unit,
+                                                      starts_on=data.starts_on, ends_on=data.ends_on))
     return {"id": aid}
 
 
@@ -142,8 +142,8 @@ async def transfer(request: Request, user_id: Id, data: JSONBody[Transfer]) -> d
     """Move a person to another unit ("chuyển công tác"): old assignments end, new ones start."""
     rt, actor = await _actor(request)
     ids = await _guarded(request, accounts.transfer(rt, actor, user_id, data.unit, on=data.on,
-                                           roles=tuple(data.roles) if data.roles is not None else None,
-                                           reason=data.reason))
+                                                    roles=tuple(data.roles) if data.roles is not None else None,
+                                                    reason=data.reason))
     return {"assignments": ids}
 
 
