@@ -21,7 +21,7 @@ import msgspec
 from litestar import Request, Response, Router, delete, get, patch, post, put
 from litestar.exceptions import NotAuthorizedException
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, PathParameter, QueryParameter
 from litestar.response import Stream
 
 from core.config import Config, EntityDef
@@ -230,7 +230,7 @@ def _check_id_filter(key: str, values: list[str], lang: str) -> None:
 # -- handlers ---------------------------------------------------------------------------------------------------
 
 
-RecordId = Annotated[int, Parameter(ge=1, le=MAX_ID, description="the record's id")]
+RecordId = Annotated[int, PathParameter(ge=1, le=MAX_ID, description="the record's id")]
 
 
 def _handlers_for(rt, entity: EntityDef) -> list:
@@ -242,11 +242,11 @@ def _handlers_for(rt, entity: EntityDef) -> list:
 
     async def list_records(
         request: Request,
-        page: int = Parameter(default=1, ge=1),
-        page_size: int = Parameter(default=50, ge=1, le=1000),
-        sort: Optional[str] = Parameter(default=None, description="fields, comma-separated; '-' for descending"),
-        q: Optional[str] = Parameter(default=None, description="words to find, ignoring case and diacritics"),
-        deleted: bool = Parameter(default=False, description="list soft-deleted records (needs restore)"),
+        page: Annotated[int, QueryParameter(ge=1)] = 1,
+        page_size: Annotated[int, QueryParameter(ge=1, le=1000)] = 50,
+        sort: Annotated[Optional[str], QueryParameter(description="fields, comma-separated; '-' for descending")] = None,
+        q: Annotated[Optional[str], QueryParameter(description="words to find, ignoring case and diacritics")] = None,
+        deleted: Annotated[bool, QueryParameter(description="list soft-deleted records (needs restore)")] = False,
     ) -> dict:
         ctx = await entity_context(request, entity)
         svc = request.app.state.rt.records()
@@ -261,33 +261,33 @@ def _handlers_for(rt, entity: EntityDef) -> list:
         svc = request.app.state.rt.records()
         return svc.dump(name, await svc.get(name, record_id, ctx))
 
-    async def create_record(request: Request, form: Optional[str] = Parameter(default=None)) -> Response:
+    async def create_record(request: Request, form: FromQuery[Optional[str]] = None) -> Response:
         ctx = await entity_context(request, entity)
         svc = request.app.state.rt.records()
         record = await svc.create(name, await _json_body(request), ctx, form=form)
         return Response(svc.dump(name, record), status_code=201,
                         headers={"Location": f"{base}/{record['id']}"})
 
-    async def update_record(request: Request, record_id: RecordId, form: Optional[str] = Parameter(default=None)) -> dict:
+    async def update_record(request: Request, record_id: RecordId, form: FromQuery[Optional[str]] = None) -> dict:
         ctx = await entity_context(request, entity)
         svc = request.app.state.rt.records()
         body = await _json_body(request)
         version = _version(body)
         return svc.dump(name, await svc.update(name, record_id, body, version, ctx, form=form))
 
-    async def delete_record(request: Request, record_id: RecordId, version: int = Parameter(query="version", ge=1, le=MAX_INT),
-                            reason: str = Parameter(query="reason", min_length=1)) -> dict:
+    async def delete_record(request: Request, record_id: RecordId, version: Annotated[int, QueryParameter(ge=1, le=MAX_INT)],
+                            reason: Annotated[str, QueryParameter(min_length=1)]) -> dict:
         ctx = await entity_context(request, entity)
         svc = request.app.state.rt.records()
         return svc.dump(name, await svc.delete(name, record_id, reason, version, ctx))
 
     async def restore_record(request: Request, record_id: RecordId,
-                             version: Optional[int] = Parameter(query="version", default=None, ge=1, le=MAX_INT)) -> dict:
+                             version: Annotated[Optional[int], QueryParameter(ge=1, le=MAX_INT)] = None) -> dict:
         ctx = await entity_context(request, entity)
         svc = request.app.state.rt.records()
         return svc.dump(name, await svc.restore(name, record_id, ctx, version=version))
 
-    async def take_transition(request: Request, record_id: RecordId, transition: str) -> dict:
+    async def take_transition(request: Request, record_id: RecordId, transition: FromPath[str]) -> dict:
         ctx = await entity_context(request, entity)
         svc = request.app.state.rt.records()
         body = await _json_body(request)
@@ -302,9 +302,9 @@ def _handlers_for(rt, entity: EntityDef) -> list:
         ctx = await entity_context(request, entity)
         return _json(await request.app.state.rt.records().history(name, record_id, ctx))
 
-    async def overdue(request: Request, on: Optional[dt.date] = Parameter(default=None),
-                      page: int = Parameter(default=1, ge=1),
-                      page_size: int = Parameter(default=50, ge=1, le=1000)) -> dict:
+    async def overdue(request: Request, on: FromQuery[Optional[dt.date]] = None,
+                      page: Annotated[int, QueryParameter(ge=1)] = 1,
+                      page_size: Annotated[int, QueryParameter(ge=1, le=1000)] = 50) -> dict:
         ctx = await entity_context(request, entity)
         if on is not None and not dt.date(1900, 1, 1) <= on <= dt.date(9000, 12, 31):
             # the working-day calendar counts back from ``on``; near date.min it would overflow (a 500)
@@ -346,10 +346,10 @@ def _attachment_handlers(entity: EntityDef, base: str, tags: list[str], fields: 
     name = entity.name
     field_type = Literal[tuple(fields)]  # type: ignore[valid-type]
 
-    async def upload(request: Request, record_id: RecordId, field: field_type,  # type: ignore[valid-type]
-                     filename: str = Parameter(query="filename", min_length=1, max_length=255),
-                     version: Optional[int] = Parameter(query="version", default=None, ge=1, le=MAX_ID),
-                     sha256: Optional[str] = Parameter(query="sha256", default=None)) -> Response:
+    async def upload(request: Request, record_id: RecordId, field: Annotated[field_type, PathParameter()],  # type: ignore[valid-type]
+                     filename: Annotated[str, QueryParameter(min_length=1, max_length=255)],
+                     version: Annotated[Optional[int], QueryParameter(ge=1, le=MAX_ID)] = None,
+                     sha256: FromQuery[Optional[str]] = None) -> Response:
         """Upload a file as the request body (streamed; never held in memory)."""
         ctx = await entity_context(request, entity)
         svc = request.app.state.rt.records()
@@ -360,12 +360,12 @@ def _attachment_handlers(entity: EntityDef, base: str, tags: list[str], fields: 
                                 size_hint=int(length) if length and length.isdigit() else None, sha256=sha256)
         return Response(_json(_info(info)), status_code=201)
 
-    async def list_files(request: Request, record_id: RecordId, field: field_type) -> list:  # type: ignore[valid-type]
+    async def list_files(request: Request, record_id: RecordId, field: Annotated[field_type, PathParameter()]) -> list:  # type: ignore[valid-type]
         ctx = await entity_context(request, entity)
         return [_json(_info(i)) for i in await request.app.state.rt.records().attachments(name, record_id, field, ctx)]
 
-    async def download(request: Request, record_id: RecordId, field: field_type,  # type: ignore[valid-type]
-                       version: Optional[int] = Parameter(query="version", default=None, ge=1, le=MAX_ID)) -> Stream:
+    async def download(request: Request, record_id: RecordId, field: Annotated[field_type, PathParameter()],  # type: ignore[valid-type]
+                       version: Annotated[Optional[int], QueryParameter(ge=1, le=MAX_ID)] = None) -> Stream:
         ctx = await entity_context(request, entity)
         info, chunks = await request.app.state.rt.records().download(name, record_id, field, ctx, version=version)
         meta = _info(info)
