@@ -9,6 +9,7 @@ import socket
 import sqlite3
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from rich.console import Console
@@ -76,10 +77,14 @@ class HosoGroup(click.Group):
         except Exception as exc:
             if os.environ.get("HOSO_DEBUG"):
                 raise
-            key, detail = describe_failure(exc)
-            err_console.print(f"lỗi: {t(key, 'vi')} / error: {t(key, 'en')}\n  {detail}", markup=False,
-                              soft_wrap=True)
-            sys.exit(1)
+            fail(*describe_failure(exc))
+
+
+def fail(key: str, detail: str) -> NoReturn:
+    """Print a failure as the command line shows every failure (headline in both languages, then the detail) and
+    exit with status 1."""
+    err_console.print(f"lỗi: {t(key, 'vi')} / error: {t(key, 'en')}\n  {detail}", markup=False, soft_wrap=True)
+    sys.exit(1)
 
 
 def describe_failure(exc: BaseException) -> tuple[str, str]:

@@ -8,7 +8,7 @@ import time
 
 import click
 
-from core._cli_common import CONFIG_OPTION, DB_OPTION, HosoGroup, console, err_console
+from core._cli_common import CONFIG_OPTION, DB_OPTION, HosoGroup, console, err_console, fail
 from core._cli_common import load_or_exit as _load
 from core._cli_common import progress as _progress
 from core._cli_common import run as _run
@@ -149,9 +149,11 @@ def serve(config_dir, database_url, host, port):
     try:
         app = create_app(rt)
         _run(_check_applied(rt))
-    except (DefinitionsDiffer, ValueError) as exc:  # ValueError: a HOSO_* setting (core.web.auth.WebSettings)
+    except DefinitionsDiffer as exc:
         err_console.print(str(exc), markup=False)
         sys.exit(1)
+    except ValueError as exc:  # a HOSO_* setting (core.web.auth.WebSettings, the storage clean-up)
+        fail("cli_setting", str(exc))
     console.print(f"hoso serving on http://{host}:{port}/  (API under /api/)")
     uvicorn.run(app, host=host, port=port, log_level="info", **SERVER_OPTIONS)
 
