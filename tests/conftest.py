@@ -18,6 +18,13 @@ import pytest
 
 os.environ["HOSO_DISABLE_ENTRYPOINTS"] = "1"
 
+# Test accounts are hashed with few PBKDF2 rounds: hundreds of accounts are created and logged in per run, each
+# costing 0.2 s at the production count. Verification reads the count from the stored hash, so the code under
+# test is the same; tests/test_users_hashing.py checks the production count in a fresh interpreter.
+from piccolo.apps.user.tables import BaseUser  # noqa: E402
+
+BaseUser._pbkdf2_iteration_count = 1_000
+
 REPO = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("HOSO_TEST_POSTGRES_URL")
 ENGINES = ["sqlite", "postgres"]
