@@ -243,9 +243,11 @@ def test_the_csv_export_is_offered_only_with_the_export_grant(page, live):
     login(page, live, "luat.su")  # a performer: reads the cases assigned to them, may not export
     page.goto(f"{live.url}/admin/#/case")
     page.wait_for_selector(f"text={seed.codes['ha_noi']}")
-    page.wait_for_timeout(300)
     button = page.locator("a[data-uitest=csv_button]")
-    assert button.count() == 1 and not button.is_visible()  # piccolo-admin draws it; hoso's style hides it
+    button.wait_for(state="attached")  # piccolo-admin draws it; hoso's script hides it once it knows the grants
+    button.wait_for(state="hidden", timeout=5000)
+    page.wait_for_timeout(300)
+    assert button.count() == 1 and not button.is_visible()
     page.context.clear_cookies()
     login(page, live, "tt01.staff")
     page.goto(f"{live.url}/admin/#/case")
