@@ -184,11 +184,15 @@ def managed_accounts(rt: "Runtime", actor: Any, alias: str = "u") -> Predicate:
             foreign_role = f"b.role NOT IN ({', '.join('{}' for _ in grantable)})"
         else:
             foreign_role = "1 = 1"
+        # As core.accounts judges it: an account without a home unit is reached through its assignments, so one
+        # with neither belongs to no one's units.
         parts.append(
-            f"({holds} AND ({alias}.unit_id IS NULL OR {alias}.unit_id IN ({reach})) AND NOT EXISTS (SELECT 1 "
+            f"({holds} AND ({alias}.unit_id IN ({reach}) OR {alias}.unit_id IS NULL AND EXISTS (SELECT 1 FROM "
+            f"hoso_assignment p WHERE p.user_id = {alias}.id AND (p.ends_on IS NULL OR p.ends_on > {{}}))) "
+            f"AND NOT EXISTS (SELECT 1 "
             f"FROM hoso_assignment b WHERE b.user_id = {alias}.id AND (b.ends_on IS NULL OR b.ends_on > {{}}) "
             f"AND ({foreign_role} OR b.unit_id NOT IN ({reach}))))")
-        args += [*mine, role.name, *reach_args, today, *grantable, *reach_args]
+        args += [*mine, role.name, *reach_args, today, today, *grantable, *reach_args]
     if not parts:
         return Predicate.false()
     sql = (f"({alias}.id <> {{}} AND NOT COALESCE({alias}.superuser, {{}}) AND ("
