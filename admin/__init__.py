@@ -1,11 +1,11 @@
 """The generated admin: piccolo-admin mounted at ``/admin/``, scoped and written through the record service.
 
-See docs/admin.md. ``AdminApp(runtime, settings)`` is mounted by ``core.web.app.create_app``.
+See docs/admin.md. ``AdminApp(runtime, settings)`` is mounted by ``hoso.web.app.create_app``.
 """
 
 from __future__ import annotations
 
-from admin.app import AdminApp, AdminBuild
-from admin.forms import AdminForm, AdminFormRequest, Download
+from hoso.admin.app import AdminApp, AdminBuild
+from hoso.admin.forms import AdminForm, AdminFormRequest, Download
 
 __all__ = ["AdminApp", "AdminBuild", "AdminForm", "AdminFormRequest", "Download"]

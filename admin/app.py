@@ -22,20 +22,20 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from admin.auth import LANG_COOKIE, AdminUser
-from admin.config import ADMIN_FILE, AdminConfig, load_admin_config
-from admin.crud import CURRENT_USER, ScopedCRUD
-from admin.forms import AdminForm, plugin_forms, transition_forms
-from admin.messages import m
-from admin.tables import VERSION_COLUMN, AdminTables, TableSpec, build_admin_tables
-from core.config import FieldDef, WorkflowDef
-from core.db import quote
-from core.web.problems import msg, problem_message
-from core.web.security import origin_allowed
+from hoso.admin.auth import LANG_COOKIE, AdminUser
+from hoso.admin.config import ADMIN_FILE, AdminConfig, load_admin_config
+from hoso.admin.crud import CURRENT_USER, ScopedCRUD
+from hoso.admin.forms import AdminForm, plugin_forms, transition_forms
+from hoso.admin.messages import m
+from hoso.admin.tables import VERSION_COLUMN, AdminTables, TableSpec, build_admin_tables
+from hoso.config import FieldDef, WorkflowDef
+from hoso.db import quote
+from hoso.web.problems import msg, problem_message
+from hoso.web.security import origin_allowed
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.runtime import Runtime
-    from core.web.auth import WebSettings
+    from hoso.runtime import Runtime
+    from hoso.web.auth import WebSettings
 
 __all__ = ["AdminApp", "AdminBuild", "MOUNT"]
 
@@ -58,7 +58,7 @@ class AdminBuild:
     """The admin of one configuration: tables, forms and the piccolo-admin router."""
 
     def __init__(self, rt: "Runtime", settings: "WebSettings", admin: AdminConfig, admin_mtime: float | None = None):
-        from admin.router import build_router
+        from hoso.admin.router import build_router
 
         self.rt = rt
         self.settings = settings
@@ -287,10 +287,10 @@ class AdminApp:
 
     # -- rebuilding after a migration -------------------------------------------------------------------------
     def _rebuild(self, applied: str) -> AdminBuild | None:
-        from core.config import load_config
-        from core.model.tables import build_tables
-        from core.runtime import Runtime
-        from core.scope import ScopeRules
+        from hoso.config import load_config
+        from hoso.model.tables import build_tables
+        from hoso.runtime import Runtime
+        from hoso.scope import ScopeRules
 
         base = self.base
         config = load_config(base.config.root, field_types=base.registry.storage_by_type())

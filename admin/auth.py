@@ -2,14 +2,14 @@
 
 piccolo-admin's own session handling (cookie ``id``, its own expiry rules, ``admin`` flag required) is replaced:
 
-* ``POST /admin/public/login/`` checks the password with ``core.web.auth.authenticate`` (inactive and locked
+* ``POST /admin/public/login/`` checks the password with ``hoso.web.auth.authenticate`` (inactive and locked
   accounts refused), audits the attempt like ``POST /api/login``, and starts a ``hoso_session`` session (idle
   and absolute expiry from ``WebSettings``) whose cookie also logs the user into the API, and back;
 * every ``/admin/api/...`` request is authenticated by ``HosoAuthBackend``, which installs itself in place of
-  piccolo_api's ``SessionsAuthBackend`` and asks ``core.web.auth.session_user``: an ended session, or one of a
+  piccolo_api's ``SessionsAuthBackend`` and asks ``hoso.web.auth.session_user``: an ended session, or one of a
   locked or deactivated account, is refused (401) and removed;
 * ``POST /admin/public/logout/`` ends the session; ``POST /admin/api/change-password/`` uses hoso's password
-  rules (``core.accounts.change_own_password``: strength, throttled and audited wrong current passwords), ends
+  rules (``hoso.accounts.change_own_password``: strength, throttled and audited wrong current passwords), ends
   every session of the account and gives this browser a new one;
 * an account whose password was reset (``must_change_password``) gets 403 from the private API, except the
   password change and what the admin's shell needs to show it; the admin's script then opens the change page.
@@ -24,9 +24,9 @@ from starlette.authentication import AuthCredentials, AuthenticationBackend, Aut
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 
-from core.records.service import AuditEvent, RecordContext
-from core.scope import Actor
-from core.web.auth import (
+from hoso.records.service import AuditEvent, RecordContext
+from hoso.scope import Actor
+from hoso.web.auth import (
     COOKIE,
     CurrentUser,
     audited_login,
@@ -39,7 +39,7 @@ from core.web.auth import (
 from piccolo_api.shared.auth import User
 
 if TYPE_CHECKING:  # pragma: no cover
-    from admin.app import AdminBuild
+    from hoso.admin.app import AdminBuild
 
 __all__ = ["AdminUser", "HosoAuthBackend", "auth_error", "PasswordChangeRequired", "LANG_COOKIE", "admin_user",
            "login_endpoint", "logout_endpoint",
@@ -156,7 +156,7 @@ def auth_error(conn: HTTPConnection, exc: Exception) -> Response:
     """piccolo-admin's answer to a refused request (401), or 403 naming the password change, which the
     admin's script (admin/pages.py) opens."""
     if isinstance(exc, PasswordChangeRequired):
-        from core.i18n import t
+        from hoso.i18n import t
 
         build: "AdminBuild" = conn.scope["hoso.admin"]
         return JSONResponse({"detail": t("pw_change_required", request_lang(conn, build.admin.default_language)),
@@ -237,8 +237,8 @@ async def logout_endpoint(request: Request) -> Response:
 
 async def change_password_endpoint(request: Request) -> Response:
     """hoso's password change: every session of the account ends and this one is replaced by a new session."""
-    from core.accounts import PermissionDenied, change_own_password
-    from core.users import Throttled, UserError
+    from hoso.accounts import PermissionDenied, change_own_password
+    from hoso.users import Throttled, UserError
 
     build: "AdminBuild" = request.scope["hoso.admin"]
     user = await admin_user(request)

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import jsonschema
 
-from core.config import Config, EntityDef, FormDef
-from core.config._yaml import YamlSyntaxError, load_with_positions, position_of
-from core.config.loader import ConfigErrors, ConfigIssue
-from core.config.types import Label
+from hoso.config import Config, EntityDef, FormDef
+from hoso.config._yaml import YamlSyntaxError, load_with_positions, position_of
+from hoso.config.loader import ConfigErrors, ConfigIssue
+from hoso.config.types import Label
 
 __all__ = ["AdminConfig", "ADMIN_FILE", "load_admin_config", "DEFAULT_SITE_NAME"]
 

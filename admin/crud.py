@@ -1,7 +1,7 @@
 """The scoped CRUD behind every admin table: piccolo-admin's ``PiccoloCRUD``, made to follow hoso's rules.
 
 piccolo-admin builds one ``PiccoloCRUD`` per table by the module-level name ``piccolo_admin.endpoints.PiccoloCRUD``
-(see ``admin.router``, which substitutes ``ScopedCRUD``). Its FastAPI routes call ``root`` (list, create),
+(see ``hoso.admin.router``, which substitutes ``ScopedCRUD``). Its FastAPI routes call ``root`` (list, create),
 ``detail`` (read, patch, put, delete one row), ``get_ids`` (foreign-key drop-downs), ``get_count``,
 ``get_schema``, ``get_new`` and ``get_references``; every one is overridden here:
 
@@ -38,13 +38,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from admin.auth import AdminUser
-from admin.media import take_staged
-from admin.messages import m
-from admin.tables import VERSION_COLUMN, TableSpec
-from core.db import quote
-from core.records.access import managed_accounts
-from core.records.errors import (
+from hoso.admin.auth import AdminUser
+from hoso.admin.media import take_staged
+from hoso.admin.messages import m
+from hoso.admin.tables import VERSION_COLUMN, TableSpec
+from hoso.db import quote
+from hoso.records.access import managed_accounts
+from hoso.records.errors import (
     Forbidden,
     InvalidTransition,
     NotFound,
@@ -52,10 +52,10 @@ from core.records.errors import (
     StaleVersion,
     ValidationError,
 )
-from core.scope import Predicate
+from hoso.scope import Predicate
 
 if TYPE_CHECKING:  # pragma: no cover
-    from admin.app import AdminBuild
+    from hoso.admin.app import AdminBuild
 
 __all__ = ["ScopedCRUD", "CURRENT_USER", "error_response", "jsonable"]
 
@@ -383,7 +383,7 @@ class ScopedCRUD(PiccoloCRUD):
         return self.spec.kind in ("entity", "child") and user.may("export", self.spec.entity.name)
 
     async def _audit_export(self, user: AdminUser, params: dict, page: int, rows: int) -> None:
-        from core.records.service import AuditEvent
+        from hoso.records.service import AuditEvent
 
         spec = self.spec
         detail = {"@format": "csv", "@table": spec.tablename, "@page": page, "@rows": rows,

@@ -7,14 +7,14 @@ message or a file to download. hoso builds them from ``AdminForm`` objects:
   code or id), optionally the version looked at (``sys_version``), and the fields the transition requires; it calls
   ``RecordService.transition``, so the workflow's states, required fields, guards and roles apply. A user sees
   only the transitions a role of theirs grants (``transition:<name>`` outside ``statistics`` scope);
-* forms returned by plugins from the ``hoso_admin_forms(config)`` hook (``admin.hooks``). Report templates (a
+* forms returned by plugins from the ``hoso_admin_forms(config)`` hook (``hoso.admin.hooks``). Report templates (a
   later issue) plug in here: a form whose ``run`` returns ``Download(filename, content, media_type)`` makes the
   browser download a CSV or XLSX file.
 
 ```python
-from admin.forms import AdminForm, Download
-from core.config.types import Label
-from core.hookspecs import hookimpl
+from hoso.admin.forms import AdminForm, Download
+from hoso.config.types import Label
+from hoso.hookspecs import hookimpl
 
 class Period(pydantic.BaseModel):
     year: int
@@ -44,16 +44,16 @@ import pydantic
 from piccolo_admin.endpoints import FileResponse, FormConfig
 from starlette.requests import Request
 
-from admin.auth import AdminUser
-from admin.messages import m
-from core.config import Config, EntityDef, FieldDef
-from core.config.types import Label
-from core.db import quote
-from core.records.errors import NotFound, RecordError, ValidationError
+from hoso.admin.auth import AdminUser
+from hoso.admin.messages import m
+from hoso.config import Config, EntityDef, FieldDef
+from hoso.config.types import Label
+from hoso.db import quote
+from hoso.records.errors import NotFound, RecordError, ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from admin.app import AdminBuild
-    from core.runtime import Runtime
+    from hoso.admin.app import AdminBuild
+    from hoso.runtime import Runtime
 
 __all__ = ["AdminForm", "AdminFormRequest", "Download", "transition_forms", "plugin_forms", "form_configs",
            "resolve_record", "AmbiguousRecord"]
@@ -237,8 +237,8 @@ async def resolve_link(build: "AdminBuild", user: AdminUser, fd: FieldDef, value
     elif fd.type == "org_unit":
         rows = await db.fetch("SELECT id FROM hoso_unit WHERE (code = {} OR name_vi = {} OR name_en = {}) "
                               "AND valid_to IS NULL LIMIT 2", text, text, text)
-        if not rows:  # an old code leads to the unit that holds it now (see core.units.resolve_unit_code)
-            from core.units import UnitCodeError, resolve_unit_code
+        if not rows:  # an old code leads to the unit that holds it now (see hoso.units.resolve_unit_code)
+            from hoso.units import UnitCodeError, resolve_unit_code
 
             try:
                 rows = [(await resolve_unit_code(db, text))[0]]
@@ -378,7 +378,7 @@ def transition_forms(build: "AdminBuild") -> list[AdminForm]:
 
 
 def plugin_forms(build: "AdminBuild") -> list[AdminForm]:
-    from admin.hooks import ensure_hookspecs
+    from hoso.admin.hooks import ensure_hookspecs
 
     pm = build.rt.pm
     ensure_hookspecs(pm)
@@ -386,6 +386,6 @@ def plugin_forms(build: "AdminBuild") -> list[AdminForm]:
     for result in pm.hook.hoso_admin_forms(config=build.rt.config):
         for form in result or ():
             if not isinstance(form, AdminForm):
-                raise TypeError(f"hoso_admin_forms returned {form!r}: expected admin.forms.AdminForm objects")
+                raise TypeError(f"hoso_admin_forms returned {form!r}: expected hoso.admin.forms.AdminForm objects")
             out.append(form)
     return out

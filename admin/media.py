@@ -54,7 +54,7 @@ class StagingLimits:
 
     @classmethod
     def from_env(cls) -> "StagingLimits":
-        from core.web.auth import _env_number
+        from hoso.web.auth import _env_number
 
         env = os.environ
         return cls(max_files=int(_env_number(env, "HOSO_ADMIN_STAGING_MAX_FILES", 20)),
@@ -136,7 +136,7 @@ class StagedAttachments(MediaStorage):
         return hash(("hoso-attachment", self.column._meta.table._meta.tablename, self.column._meta.name))
 
     async def store_file(self, file_name: str, file: IO, user: Optional[Any] = None) -> str:
-        from core.records.attachments import human_size
+        from hoso.records.attachments import human_size
 
         limits = StagingLimits.from_env()
         directory = staging_dir()

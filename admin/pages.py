@@ -22,13 +22,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from admin.auth import AdminUser, admin_user
-from admin.messages import m
-from core.records.attachments import human_size
-from core.records.errors import NotFound, RecordError
+from hoso.admin.auth import AdminUser, admin_user
+from hoso.admin.messages import m
+from hoso.records.attachments import human_size
+from hoso.records.errors import NotFound, RecordError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from admin.app import AdminBuild
+    from hoso.admin.app import AdminBuild
 
 __all__ = ["routes", "inject", "SCRIPT"]
 
@@ -138,7 +138,7 @@ def _prefix(request: Request) -> str:
 async def _page_user(request: Request) -> AdminUser | Response:
     user = await admin_user(request)
     if user is not None and user.current.must_change_password:
-        from core.i18n import t
+        from hoso.i18n import t
 
         lang = request.cookies.get("hoso_admin_lang") or _build(request).admin.default_language
         return HTMLResponse(_page(t("pw_change_required", lang), f'<p><a href="{_prefix(request)}/#/change-password/">'
@@ -214,7 +214,7 @@ async def history_lookup(request: Request) -> Response:
     if table and record:
         spec = next((s for s in specs if s.tablename == table and s.kind == "entity"), None)
         if spec is not None:
-            from admin.forms import resolve_record
+            from hoso.admin.forms import resolve_record
 
             try:
                 record_id = await resolve_record(build, user, spec.entity, record)

@@ -3,17 +3,17 @@
 Hook points (``tests/admin/test_hook_points.py`` fails loudly when a pinned upgrade moves one):
 
 1. ``piccolo_admin.endpoints.AdminRouter.__init__`` builds each table's CRUD by the module-level name
-   ``PiccoloCRUD``. ``build_router`` swaps that name for a factory of ``admin.crud.ScopedCRUD`` while
+   ``PiccoloCRUD``. ``build_router`` swaps that name for a factory of ``hoso.admin.crud.ScopedCRUD`` while
    ``create_admin`` runs (and ``AdminRouter`` for ``HosoAdminRouter``), under a lock, and checks afterwards
    that every table got a ``ScopedCRUD``.
 2. ``AdminRouter`` mounts its private API at ``/api`` behind starlette's ``AuthenticationMiddleware``; its
-   ``backend`` is replaced by ``admin.auth.HosoAuthBackend`` (hoso's sessions).
+   ``backend`` is replaced by ``hoso.admin.auth.HosoAuthBackend`` (hoso's sessions).
 3. Routes are inserted in front of piccolo-admin's own: ``/public/login/`` and ``/public/logout/`` (hoso's
    login), ``/api/change-password/`` (hoso's password rules), and hoso's pages under ``/hoso/``.
 4. ``HosoAdminRouter.__call__`` bounds request bodies before piccolo-admin reads them: writes to the API's limit
    (Litestar's ``request_max_body_size``), uploads to ``/api/media/`` to the largest field the user may stage a
    file for (403 when none), within their staging quota; over the limit is a 413. Its ``store_file`` (the
-   media route's endpoint) checks the field, its ``max_size`` and the quota (``admin.media``).
+   media route's endpoint) checks the field, its ``max_size`` and the quota (``hoso.admin.media``).
 5. ``HosoAdminRouter`` answers the table and form lists per user (``get_table_list``, ``get_table_list_grouped``,
    ``get_forms``, ``get_grouped_forms``, ``get_single_form``, ``get_single_form_schema``,
    ``post_single_form``): a user sees the entities their roles can read and the forms they may use.
@@ -44,8 +44,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from admin import pages
-from admin.auth import (
+from hoso.admin import pages
+from hoso.admin.auth import (
     AdminUser,
     HosoAuthBackend,
     admin_user,
@@ -55,15 +55,15 @@ from admin.auth import (
     logout_endpoint,
     request_lang,
 )
-from admin.crud import ScopedCRUD
-from admin.forms import form_configs
-from admin.media import StagedAttachments, StagingLimits, StagingRefused, stageable_fields, staged_usage, sweep_staged
-from admin.messages import m
-from admin.translations import translations
-from core.web.problems import msg
+from hoso.admin.crud import ScopedCRUD
+from hoso.admin.forms import form_configs
+from hoso.admin.media import StagedAttachments, StagingLimits, StagingRefused, stageable_fields, staged_usage, sweep_staged
+from hoso.admin.messages import m
+from hoso.admin.translations import translations
+from hoso.web.problems import msg
 
 if TYPE_CHECKING:  # pragma: no cover
-    from admin.app import AdminBuild
+    from hoso.admin.app import AdminBuild
 
 __all__ = ["HookPointChanged", "HosoAdminRouter", "build_router", "HOOKED_CRUD_METHODS"]
 
@@ -79,7 +79,7 @@ HOOKED_CRUD_METHODS = ("root", "get_all", "detail", "get_single", "get_ids", "ge
 
 class _OriginChecked(tuple):
     """piccolo-admin's CSRF middleware compares, over HTTPS only, the Origin's host name with a fixed list. The
-    admin (``admin.app.AdminApp``) has already refused every write whose Origin or Referer names neither the
+    admin (``hoso.admin.app.AdminApp``) has already refused every write whose Origin or Referer names neither the
     request's Host nor ``HOSO_ALLOWED_HOSTS`` (port included), so the host that reaches piccolo-admin is one
     that was allowed: a fixed empty list refused every write behind a TLS proxy."""
 
@@ -147,7 +147,7 @@ class HosoAdminRouter(pae.AdminRouter):
 
     async def _body_limit(self, scope) -> tuple[int | None, str]:
         """The most bytes this request's body may hold, and the message refusing more."""
-        from core.records.attachments import human_size
+        from hoso.records.attachments import human_size
 
         conn = HTTPConnection(scope)
         lang = request_lang(conn, self.hoso_build.admin.default_language)

@@ -1,6 +1,6 @@
 """piccolo Table classes for the admin, built from the configuration.
 
-They name the same database tables as ``core.model.tables`` but are shaped for piccolo-admin: columns follow the
+They name the same database tables as ``hoso.model.tables`` but are shaped for piccolo-admin: columns follow the
 order of the entity's edit form, references, org units and users are ``ForeignKey`` columns (so the admin shows
 readable values and offers drop-downs; reading needs no constraint in the database), multiple choices are
 arrays, attachments are media columns. They are never used to write: every write goes through the record service.
@@ -26,10 +26,10 @@ from piccolo.columns import (
 from piccolo.columns.readable import Readable
 from piccolo.table import Table, create_table_class
 
-from admin.config import AdminConfig
-from core.config import Config, EntityDef, FieldDef
-from core.db import Database
-from core.fields import Registry
+from hoso.admin.config import AdminConfig
+from hoso.config import Config, EntityDef, FieldDef
+from hoso.db import Database
+from hoso.fields import Registry
 
 __all__ = ["TableSpec", "AdminTables", "build_admin_tables", "VERSION_COLUMN"]
 

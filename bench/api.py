@@ -61,10 +61,10 @@ def _free_port() -> int:
 
 async def _prepare(url: str) -> tuple[str, dict[str, int]]:
     """Migrate, create a superuser and its token; return the token and the centres' unit ids."""
-    from core.config import load_config
-    from core.scope import Actor
-    from core.users import create_user
-    from core.web.tokens import create_token
+    from hoso.config import load_config
+    from hoso.scope import Actor
+    from hoso.users import create_user
+    from hoso.web.tokens import create_token
     from tests.helpers import migrated_runtime
 
     rt = await migrated_runtime(load_config(REPO), url)
@@ -87,8 +87,8 @@ def _case(unit_id: int, i: int) -> dict:
 def make_app():
     """The app for `uvicorn --factory api:make_app` (the multi-worker run): configuration and database from
     HOSO_CONFIG and HOSO_DATABASE_URL."""
-    from core.runtime import Runtime
-    from core.web.app import create_app
+    from hoso.runtime import Runtime
+    from hoso.web.app import create_app
 
     return create_app(Runtime.create(Path(os.environ["HOSO_CONFIG"]), os.environ["HOSO_DATABASE_URL"]))
 
@@ -105,7 +105,7 @@ def _rss(pid: int) -> dict[str, int]:
 async def bench_create(base: str, headers: dict, units: dict[str, int], seconds: float, tasks: int) -> None:
     import httpx
 
-    from core.config import load_config
+    from hoso.config import load_config
 
     cfg = load_config(REPO)
     field_of_law = cfg.choice_list("field_of_law").values()
@@ -154,7 +154,7 @@ async def bench_upload(base: str, headers: dict, units: dict[str, int], pid: int
 
     import httpx
 
-    from core.config import load_config
+    from hoso.config import load_config
 
     cfg = load_config(REPO)
     body = {**_case(next(iter(units.values())), 0), "field_of_law": cfg.choice_list("field_of_law").values()[0],

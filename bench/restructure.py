@@ -91,7 +91,7 @@ async def load_cases(url: str, centres: list[tuple[int, str]], rows: int) -> flo
 
 
 async def first_page(db, rt, user_id: int) -> float:
-    from core.scope import Actor
+    from hoso.scope import Actor
 
     pred = rt.scope.predicate(Actor(user_id, f"officer{user_id}", origin="bench"), "read", rt.config.entity("case"))
     t0 = time.perf_counter()
@@ -103,11 +103,11 @@ async def first_page(db, rt, user_id: int) -> float:
 
 
 async def run(rows: int, readers: int) -> None:
-    from core.config import load_config
-    from core.model.migrate import apply_plan, make_plan
-    from core.restructure import apply, plan
-    from core.runtime import Runtime
-    from core.units import sync_units
+    from hoso.config import load_config
+    from hoso.model.migrate import apply_plan, make_plan
+    from hoso.restructure import apply, plan
+    from hoso.runtime import Runtime
+    from hoso.units import sync_units
 
     name = f"hoso_bench_{uuid.uuid4().hex[:10]}"
     url = urlunparse(urlparse(PG_URL)._replace(path="/" + name))

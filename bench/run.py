@@ -48,8 +48,8 @@ def bench_startup(runs: int = 5) -> None:
         starter = textwrap.dedent("""
             import asyncio
             from litestar.testing import TestClient
-            from core.runtime import Runtime
-            from core.web.app import create_app
+            from hoso.runtime import Runtime
+            from hoso.web.app import create_app
             app = create_app(Runtime.create())
             with TestClient(app) as client:   # runs the start-up hooks, including the definitions check
                 assert client.get("/api/health").status_code == 200
@@ -81,9 +81,9 @@ async def _pg(url: str, sql: str) -> None:
 def bench_add_field(rows: int = 1_000_000) -> None:
     import asyncpg
 
-    from core.config import load_config
-    from core.model.migrate import apply_plan, make_plan
-    from core.runtime import Runtime
+    from hoso.config import load_config
+    from hoso.model.migrate import apply_plan, make_plan
+    from hoso.runtime import Runtime
 
     name = f"hoso_bench_{uuid.uuid4().hex[:10]}"
     url = urlunparse(urlparse(PG_URL)._replace(path="/" + name))

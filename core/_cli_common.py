@@ -15,8 +15,8 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from core.config import ConfigErrors, load_config
-from core.i18n import t
+from hoso.config import ConfigErrors, load_config
+from hoso.i18n import t
 
 __all__ = ["console", "err_console", "CONFIG_OPTION", "DB_OPTION", "HosoGroup", "describe_failure", "load_or_exit",
            "runtime", "run", "progress"]
@@ -35,8 +35,8 @@ DB_OPTION = click.option(
 
 
 def load_or_exit(config_dir):
-    from core.fields import Registry
-    from core.plugins import get_plugin_manager
+    from hoso.fields import Registry
+    from hoso.plugin_manager import get_plugin_manager
 
     try:
         # Field types registered by installed plugins may be named in entity files.
@@ -53,8 +53,8 @@ def runtime(config_dir, database_url, missing: str = "error"):
     without creating anything (plans), ``"create"`` creates it (migrate), in an existing folder or in the
     default var/.
     """
-    from core.db import DEFAULT_DATABASE_URL, Database
-    from core.runtime import Runtime
+    from hoso.db import DEFAULT_DATABASE_URL, Database
+    from hoso.runtime import Runtime
 
     config = load_or_exit(config_dir)
     _opened["url"] = database_url
@@ -91,9 +91,9 @@ def describe_failure(exc: BaseException) -> tuple[str, str]:
     """The message key (core/i18n.py) and the detail that explain ``exc`` to the person at the command line."""
     import asyncpg
 
-    from core.db import DatabaseMissing, DatabaseURLError, redact
-    from core.model.migrate import MigrationError, SnapshotCorrupt
-    from core.records.attachments import SettingError
+    from hoso.db import DatabaseMissing, DatabaseURLError, redact
+    from hoso.model.migrate import MigrationError, SnapshotCorrupt
+    from hoso.records.attachments import SettingError
 
     url = redact(_opened["url"]) if _opened["url"] else "the database"
     detail = str(exc) or type(exc).__name__

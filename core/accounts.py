@@ -21,10 +21,10 @@ import datetime as dt
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from core.plugins import await_me_maybe
-from core.records.service import AuditEvent
-from core.scope import Actor
-from core.users import (
+from hoso.plugin_manager import await_me_maybe
+from hoso.records.service import AuditEvent
+from hoso.scope import Actor
+from hoso.users import (
     Localised,
     Throttled,
     UserError,
@@ -37,7 +37,7 @@ from core.users import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.runtime import Runtime
+    from hoso.runtime import Runtime
 
 __all__ = ["PermissionDenied", "active_roles", "may_manage_unit", "create_account", "grant_role", "end_assignment",
            "transfer", "lock", "unlock", "reset_password", "change_own_password", "assignments"]
@@ -114,7 +114,7 @@ async def may_manage_unit(rt: "Runtime", actor: Actor, unit_id: int, role_to_gra
 
 
 async def _unit_id(rt: "Runtime", code: str) -> int:
-    from core.units import UnitCodeError, resolve_unit_code
+    from hoso.units import UnitCodeError, resolve_unit_code
 
     try:  # an old, recoded code leads to its unit; a closed unit is refused naming its successor
         unit, _note = await resolve_unit_code(rt.db, code)

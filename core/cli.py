@@ -8,11 +8,11 @@ import time
 
 import click
 
-from core._cli_common import CONFIG_OPTION, DB_OPTION, HosoGroup, console, err_console, fail
-from core._cli_common import load_or_exit as _load
-from core._cli_common import progress as _progress
-from core._cli_common import run as _run
-from core._cli_common import runtime as _runtime
+from hoso._cli_common import CONFIG_OPTION, DB_OPTION, HosoGroup, console, err_console, fail
+from hoso._cli_common import load_or_exit as _load
+from hoso._cli_common import progress as _progress
+from hoso._cli_common import run as _run
+from hoso._cli_common import runtime as _runtime
 
 
 @click.group(cls=HosoGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -60,7 +60,7 @@ def plan(config_dir, database_url):
 
 async def _plans(rt):
     """The definitions plan and the units plan (base units and change sets) of ``rt``'s database."""
-    from core.units import plan_units
+    from hoso.units import plan_units
 
     return await rt.plan(), await plan_units(rt)
 
@@ -83,8 +83,8 @@ def _print_plan(p, units) -> None:
 @click.option("--as", "applied_by", default=None, help="Name recorded as who applied the change (default: OS user).")
 def migrate(config_dir, database_url, yes, applied_by):
     """Apply the configuration to the database in one transaction, and load the unit tree."""
-    from core.model.migrate import apply_plan
-    from core.units import UnitSyncError, sync_units
+    from hoso.model.migrate import apply_plan
+    from hoso.units import UnitSyncError, sync_units
 
     rt = _runtime(config_dir, database_url, missing="create")
 
@@ -125,7 +125,7 @@ def migrate(config_dir, database_url, yes, applied_by):
 
 async def _reindex_new_search_columns(rt, plan) -> None:
     """Existing records get their search text when the search column first reaches their table."""
-    from core.records.service import RecordContext
+    from hoso.records.service import RecordContext
 
     for change in plan.changes:
         if change.kind == "add_entity_system_column" and change.field == "sys_search" and change.rows:
@@ -142,8 +142,8 @@ def serve(config_dir, database_url, host, port):
     """Serve the web application and API."""
     import uvicorn
 
-    from core.web.app import create_app, DefinitionsDiffer
-    from core.web.auth import SERVER_OPTIONS
+    from hoso.web.app import create_app, DefinitionsDiffer
+    from hoso.web.auth import SERVER_OPTIONS
 
     rt = _runtime(config_dir, database_url)
     try:
@@ -152,14 +152,14 @@ def serve(config_dir, database_url, host, port):
     except DefinitionsDiffer as exc:
         err_console.print(str(exc), markup=False)
         sys.exit(1)
-    except ValueError as exc:  # a HOSO_* setting (core.web.auth.WebSettings, the storage clean-up)
+    except ValueError as exc:  # a HOSO_* setting (hoso.web.auth.WebSettings, the storage clean-up)
         fail("cli_setting", str(exc))
     console.print(f"hoso serving on http://{host}:{port}/  (API under /api/)")
     uvicorn.run(app, host=host, port=port, log_level="info", **SERVER_OPTIONS)
 
 
 async def _check_applied(rt):
-    from core.web.app import ensure_applied
+    from hoso.web.app import ensure_applied
 
     await rt.db.start()
     try:
@@ -175,14 +175,14 @@ async def _check_applied(rt):
 @click.option("--once", is_flag=True, help="Do nothing if demo data was loaded before.")
 def demo(config_dir, database_url, cases, once):
     """Load demo data (performers, organisations, cases) and a demo login."""
-    from plugins.legal_aid.demo import load_demo
+    from hoso_legal_aid.demo import load_demo
 
     rt = _runtime(config_dir, database_url)
 
     async def go():
         await rt.db.start()
         try:
-            from core.web.app import ensure_applied, DefinitionsDiffer
+            from hoso.web.app import ensure_applied, DefinitionsDiffer
 
             try:
                 await ensure_applied(rt)
@@ -220,7 +220,7 @@ def user():
 @click.option("--unit", "unit_code", default=None, help="Code of the unit the account belongs to.")
 def user_create(config_dir, database_url, username, password, email, display_name, superuser, unit_code):
     """Create a user account."""
-    from core.users import UserError, create_user
+    from hoso.users import UserError, create_user
 
     rt = _runtime(config_dir, database_url)
 
@@ -243,7 +243,7 @@ def user_create(config_dir, database_url, username, password, email, display_nam
 
 async def _unit_code_note(rt, code: str | None) -> None:
     """Say which unit an old (recoded) unit code leads to; refusals are create_user's."""
-    from core.units import UnitCodeError, resolve_unit_code
+    from hoso.units import UnitCodeError, resolve_unit_code
 
     if code:
         try:
@@ -254,7 +254,7 @@ async def _unit_code_note(rt, code: str | None) -> None:
             console.print(note, markup=False, soft_wrap=True)
 
 
-from core.restructure_cli import restructure  # noqa: E402
+from hoso.restructure_cli import restructure  # noqa: E402
 
 main.add_command(restructure)
 

@@ -8,7 +8,7 @@ from typing import Any, Callable
 import pluggy
 from piccolo.columns import Column
 
-from core.config import FieldDef
+from hoso.config import FieldDef
 
 __all__ = ["FieldType", "Converter", "Registry", "RegistryError"]
 

@@ -1,6 +1,6 @@
 """Every hook a hoso plugin can implement, in one place.
 
-Core calls only ``pm.hook.*``; the built-in behaviour is itself a set of plugins (``core.plugins.DEFAULT_PLUGINS``).
+Core calls only ``pm.hook.*``; the built-in behaviour is itself a set of plugins (``hoso.plugin_manager.DEFAULT_PLUGINS``).
 ``register_*``-style hooks (those returning lists of things) are collected once at start-up; a name registered
 twice stops start-up with an error naming both plugins. Hooks may return a value or an awaitable where noted.
 """
@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.config import Config, EntityDef, FieldDef, TransitionDef, WorkflowDef
-    from core.fields import Converter, FieldType
-    from core.records.attachments import Storage
-    from core.records.forms import CompiledForm
-    from core.records.service import AuditEvent, RecordContext
+    from hoso.config import Config, EntityDef, FieldDef, TransitionDef, WorkflowDef
+    from hoso.fields import Converter, FieldType
+    from hoso.records.attachments import Storage
+    from hoso.records.forms import CompiledForm
+    from hoso.records.service import AuditEvent, RecordContext
 
 hookspec = pluggy.HookspecMarker("hoso")
 hookimpl = pluggy.HookimplMarker("hoso")
@@ -31,7 +31,7 @@ def hoso_field_types() -> "list[FieldType]":
     Collected once at start-up. Each ``FieldType`` says how values of the type are stored (a piccolo column),
     parsed from input and written to JSON. A type name provided twice stops start-up.
 
-    :return: a list of ``core.fields.FieldType``.
+    :return: a list of ``hoso.fields.FieldType``.
     """
 
 
@@ -43,7 +43,7 @@ def hoso_converters() -> "list[Converter]":
     function turning one stored value of the old type into a value of the new type, raising ``ValueError`` with
     a reason when it cannot. The most specific converter wins (exact names before ``"*"``).
 
-    :return: a list of ``core.fields.Converter``.
+    :return: a list of ``hoso.fields.Converter``.
     """
 
 
@@ -53,7 +53,7 @@ def hoso_validate_record(entity: "EntityDef", values: dict, context: "RecordCont
     """Check a record before it is written.
 
     Called for every create, update and workflow transition, from every path (API, admin, import, plugins),
-    inside the write's transaction. The built-in ``plugins.validators`` checks the form: its JSON Schema
+    inside the write's transaction. The built-in ``hoso.plugins.validators`` checks the form: its JSON Schema
     (types, required fields, options, lengths, patterns, bounds), its conditions and its rules. Every
     implementation runs and all problems are reported together; a field that already has a problem (e.g. a
     value that could not be parsed, which is then missing from ``values``) is reported once.
@@ -62,7 +62,7 @@ def hoso_validate_record(entity: "EntityDef", values: dict, context: "RecordCont
     :param values: the complete record as it will be stored (parsed Python values; child tables as lists of
         dicts).
     :param context: who writes, from where, in which language (``context.lang``) messages should be.
-    :param form: the ``core.records.forms.CompiledForm`` the write goes through (the entity's own form when
+    :param form: the ``hoso.records.forms.CompiledForm`` the write goes through (the entity's own form when
         the caller named none); ``form.name`` is None for the entity's own form.
     :param previous: the record before an update or transition (None on create).
     :return: a list of ``(field_name, message)`` problems, or None. May be an awaitable.
@@ -78,7 +78,7 @@ def hoso_write_audit(event: "AuditEvent", db: Any) -> None:
     to a central log) without replacing it.
 
     :param event: what happened: actor, time, origin, entity, record id, action and field differences.
-    :param db: the ``core.db.Database`` in use.
+    :param db: the ``hoso.db.Database`` in use.
     :return: nothing; may be an awaitable.
     """
 
@@ -117,7 +117,7 @@ def hoso_transition_done(entity: "EntityDef", workflow: "WorkflowDef", transitio
     :param transition: the transition that happened.
     :param record: the record after the transition.
     :param context: who acted, from where.
-    :param db: the ``core.db.Database`` in use.
+    :param db: the ``hoso.db.Database`` in use.
     :return: nothing; may be an awaitable.
     """
 
@@ -126,8 +126,8 @@ def hoso_transition_done(entity: "EntityDef", workflow: "WorkflowDef", transitio
 def hoso_attachment_storage(config: "Config") -> "Storage | None":
     """The storage backend for attachment files (the first plugin that answers wins).
 
-    The built-in ``plugins.storage`` keeps files in a local directory (``HOSO_FILES_DIR``, default
-    ``var/files``). A backend implements ``core.records.attachments.Storage``: ``open_writer(key)`` returns a
+    The built-in ``hoso.plugins.storage`` keeps files in a local directory (``HOSO_FILES_DIR``, default
+    ``var/files``). A backend implements ``hoso.records.attachments.Storage``: ``open_writer(key)`` returns a
     writer taking chunks (``write``) that either ``commit`` (the file appears under ``key`` whole) or ``abort``
     (nothing is left); ``read(key)`` yields chunks; ``remove(key)`` is used only to discard a file whose
     record change failed. Stored files are never overwritten: a replaced attachment keeps its old versions.

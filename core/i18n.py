@@ -40,7 +40,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "unit_closed_no_successor": {"vi": "đơn vị {unit} đã ngừng hoạt động từ ngày {closed} và không có đơn vị kế tiếp",
                                  "en": "unit {unit} closed on {closed} and has no successor"},
     "unit_recoded": {"vi": "mã {old} nay là {unit}", "en": "code {old} is now {unit}"},
-    # accounts (core.accounts, core.users)
+    # accounts (hoso.accounts, hoso.users)
     "acct_own": {"vi": "bạn không thể tự thay đổi tài khoản hoặc phân công của chính mình theo cách này",
                  "en": "you cannot change your own account or assignments this way"},
     "acct_superuser": {"vi": "chỉ quản trị hệ thống mới quản lý được tài khoản quản trị hệ thống",

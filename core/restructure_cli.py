@@ -10,10 +10,10 @@ from pathlib import Path
 
 import click
 
-from core._cli_common import CONFIG_OPTION, DB_OPTION, console, err_console
-from core._cli_common import progress as _progress
-from core._cli_common import run as _run
-from core._cli_common import runtime as _runtime
+from hoso._cli_common import CONFIG_OPTION, DB_OPTION, console, err_console
+from hoso._cli_common import progress as _progress
+from hoso._cli_common import run as _run
+from hoso._cli_common import runtime as _runtime
 
 __all__ = ["restructure"]
 
@@ -40,7 +40,7 @@ async def _with_db(rt, work):
 @click.option("--full", is_flag=True, help="List every operation and re-homed assignment (default: the first 100).")
 def plan_cmd(config_dir, database_url, file, full):
     """Show what applying FILE would do: per operation the units, users, records and open workflow records."""
-    from core.restructure import RestructureErrors, plan
+    from hoso.restructure import RestructureErrors, plan
 
     rt = _runtime(config_dir, database_url)
     try:
@@ -63,7 +63,7 @@ def plan_cmd(config_dir, database_url, file, full):
 @click.option("--full", is_flag=True, help="List every operation of the plan shown first.")
 def apply_cmd(config_dir, database_url, file, yes, applied_by, batch_size, full):
     """Apply FILE in one transaction (a second apply changes nothing), after showing its plan."""
-    from core.restructure import RestructureError, RestructureErrors, apply, plan
+    from hoso.restructure import RestructureError, RestructureErrors, apply, plan
 
     rt = _runtime(config_dir, database_url)
 
@@ -106,7 +106,7 @@ def apply_cmd(config_dir, database_url, file, yes, applied_by, batch_size, full)
               help="Follow only the restructurings effective on or before this date (YYYY-MM-DD).")
 def successor_cmd(config_dir, database_url, code, on_date):
     """Show the unit(s) answering now (or --on a date) for the unit once coded CODE."""
-    from core.restructure import lookup_successor
+    from hoso.restructure import lookup_successor
 
     rt = _runtime(config_dir, database_url)
     day = on_date.date() if on_date else None
@@ -125,7 +125,7 @@ def successor_cmd(config_dir, database_url, code, on_date):
 @DB_OPTION
 def list_cmd(config_dir, database_url):
     """List the change sets applied to the database."""
-    from core.restructure import applied_restructurings
+    from hoso.restructure import applied_restructurings
 
     rt = _runtime(config_dir, database_url)
     rows = _run(_with_db(rt, lambda: applied_restructurings(rt.db)))

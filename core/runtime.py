@@ -7,12 +7,12 @@ from typing import Any, Iterable
 
 import pluggy
 
-from core.config import Config, load_config
-from core.db import Database, database_from_env
-from core.fields import Registry
-from core.model.tables import Tables, build_tables
-from core.plugins import get_plugin_manager
-from core.scope import ScopeRules
+from hoso.config import Config, load_config
+from hoso.db import Database, database_from_env
+from hoso.fields import Registry
+from hoso.model.tables import Tables, build_tables
+from hoso.plugin_manager import get_plugin_manager
+from hoso.scope import ScopeRules
 
 __all__ = ["Runtime"]
 
@@ -37,11 +37,11 @@ class Runtime:
         return cls(config, pm, registry, db, build_tables(db, config, registry), ScopeRules(config))
 
     def records(self):
-        from core.records.service import RecordService
+        from hoso.records.service import RecordService
 
         return RecordService(self)
 
     async def plan(self):
-        from core.model.migrate import make_plan
+        from hoso.model.migrate import make_plan
 
         return await make_plan(self.db, self.config, self.registry)

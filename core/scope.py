@@ -12,12 +12,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from core.config import Config, EntityDef
-from core.db import Database, quote
-from core.model.tables import SCOPE_COLUMN
+from hoso.config import Config, EntityDef
+from hoso.db import Database, quote
+from hoso.model.tables import SCOPE_COLUMN
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.runtime import Runtime
+    from hoso.runtime import Runtime
 
 __all__ = ["Actor", "Predicate", "ScopeRules", "rebuild_closure", "SYSTEM_ACTOR", "ScopeDenied"]
 

@@ -14,10 +14,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
-from core.config import RestructuringRef, UnitRow
+from hoso.config import RestructuringRef, UnitRow
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.runtime import Runtime
+    from hoso.runtime import Runtime
 
 __all__ = ["UnitPlan", "UnitSyncError", "UnitCodeError", "plan_units", "sync_units", "unit_id", "resolve_unit_code"]
 
@@ -168,17 +168,17 @@ async def sync_units(rt: "Runtime", *, applied_by: str | None = None,
         if up.base:
             by_code, old, _applied = await _unit_state(db)
             added = await _insert_base(rt, up.base, by_code, old)
-            from core.scope import rebuild_closure
+            from hoso.scope import rebuild_closure
 
             await rebuild_closure(db)
-            from core.plugins import await_me_maybe
-            from core.records.service import AuditEvent
+            from hoso.plugin_manager import await_me_maybe
+            from hoso.records.service import AuditEvent
 
             event = AuditEvent("units.load", "hoso_unit", None, None, "system", "cli", {"added": added})
             for result in rt.pm.hook.hoso_write_audit(event=event, db=db):
                 await await_me_maybe(result)
         if up.change_sets:
-            from core.restructure import RestructureError, RestructureErrors, apply
+            from hoso.restructure import RestructureError, RestructureErrors, apply
 
             for cs in up.change_sets:
                 try:
@@ -199,13 +199,13 @@ class UnitCodeError(ValueError):
     ``known``: the code names a unit (a closed one), as opposed to no unit at all."""
 
     def __init__(self, key: str, known: bool, **kwargs):
-        from core.i18n import both
+        from hoso.i18n import both
 
         self.key, self.known, self.kwargs = key, known, kwargs
         super().__init__(both(key, **kwargs))
 
     def message(self, lang: str) -> str:
-        from core.i18n import t
+        from hoso.i18n import t
 
         return t(self.key, lang, **self.kwargs)
 
@@ -220,8 +220,8 @@ async def resolve_unit_code(db, code: str, on: dt.date | None = None) -> tuple[d
     An old code that a change set recoded leads to the unit that holds the new code. A closed unit is refused
     with a message naming the unit(s) that answer for it now. Raises UnitCodeError.
     """
-    from core.i18n import both
-    from core.restructure.lineage import find_unit_by_code, lookup_successor
+    from hoso.i18n import both
+    from hoso.restructure.lineage import find_unit_by_code, lookup_successor
 
     on = on or dt.date.today()
     unit = await find_unit_by_code(db, code)

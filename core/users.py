@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from core.records.service import AuditEvent
-from core.plugins import await_me_maybe
+from hoso.records.service import AuditEvent
+from hoso.plugin_manager import await_me_maybe
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.runtime import Runtime
+    from hoso.runtime import Runtime
 
 __all__ = ["Localised", "UserError", "Throttled", "check_password", "create_user", "MIN_PASSWORD_LENGTH"]
 
@@ -18,21 +18,21 @@ USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,100}$")
 
 
 class Localised(Exception):
-    """An error whose message comes from the catalogue (core.i18n) in the reader's language.
+    """An error whose message comes from the catalogue (hoso.i18n) in the reader's language.
 
     ``str()`` gives the English text (logs, the CLI's English users, tests); ``text(lang)`` the user's language.
     Plain text (no catalogue key) is shown as it is.
     """
 
     def __init__(self, key_or_text: str, **kwargs):
-        from core.i18n import MESSAGES, t
+        from hoso.i18n import MESSAGES, t
 
         self.key = key_or_text if key_or_text in MESSAGES else None
         self.kwargs = kwargs
         super().__init__(t(key_or_text, "en", **kwargs) if self.key else key_or_text)
 
     def text(self, lang: str = "vi") -> str:
-        from core.i18n import t
+        from hoso.i18n import t
 
         return t(self.key, lang, **self.kwargs) if self.key else str(self)
 
@@ -85,7 +85,7 @@ async def create_user(rt: "Runtime", username: str, password: str, *, email: str
             raise UserError(f"user {username!r} already exists")
         unit_id = None
         if unit_code:
-            from core.units import UnitCodeError, resolve_unit_code
+            from hoso.units import UnitCodeError, resolve_unit_code
 
             try:
                 unit, _note = await resolve_unit_code(db, unit_code)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from core.hookspecs import hookimpl
+from hoso.hookspecs import hookimpl
 
 
 @hookimpl(trylast=True)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 
-from core.fields import Converter
-from core.hookspecs import hookimpl
+from hoso.fields import Converter
+from hoso.hookspecs import hookimpl
 
 TEXTUAL = ("text", "long_text", "choice", "citizen_id", "phone", "email")
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from piccolo.columns import BigInt, Boolean, Date, Numeric, Text, Timestamptz
 
-from core.config import FieldDef
-from core.fields import FieldType
-from core.hookspecs import hookimpl
+from hoso.config import FieldDef
+from hoso.fields import FieldType
+from hoso.hookspecs import hookimpl
 
 # ASCII digits only: Python's \d also matches other scripts' digits (Arabic-Indic, Devanagari...), which would let
 # a look-alike copy of a stored ID past the uniqueness check.

@@ -4,7 +4,7 @@
 written to ``<dir>/.incoming/`` first and moved to its key only when complete, so a refused or broken upload
 leaves nothing behind and a reader never sees half a file. Reading and writing go through a worker thread
 one chunk at a time: a file is never held in memory. Partial files of interrupted uploads and files no row
-points to are removed by ``core.records.attachments.clean_storage`` once they are old enough.
+points to are removed by ``hoso.records.attachments.clean_storage`` once they are old enough.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 from typing import AsyncIterator
 
-from core.hookspecs import hookimpl
+from hoso.hookspecs import hookimpl
 
 __all__ = ["LocalStorage", "files_dir"]
 

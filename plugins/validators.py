@@ -1,9 +1,9 @@
 """Built-in record checks: the form's JSON Schema (types, required fields, options, lengths, patterns, bounds),
-its conditions (``visible_if``, ``required_if``) and cross-field rules; see ``core.records.forms``."""
+its conditions (``visible_if``, ``required_if``) and cross-field rules; see ``hoso.records.forms``."""
 
 from __future__ import annotations
 
-from core.hookspecs import hookimpl
+from hoso.hookspecs import hookimpl
 
 
 @hookimpl(trylast=True)

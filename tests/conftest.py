@@ -83,7 +83,7 @@ class ConfigDir:
         return self
 
     def load(self):
-        from core.config import load_config
+        from hoso.config import load_config
 
         return load_config(self.root)
 

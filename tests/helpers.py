@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.model.migrate import apply_plan, make_plan
-from core.runtime import Runtime
-from core.units import sync_units
+from hoso.model.migrate import apply_plan, make_plan
+from hoso.runtime import Runtime
+from hoso.units import sync_units
 
 
 async def migrated_runtime(config, database_url: str, plugins=()) -> Runtime:

@@ -6,11 +6,11 @@ import datetime as dt
 
 import pytest
 
-from core import accounts
-from core.accounts import PermissionDenied
-from core.records.service import RecordContext
-from core.scope import Actor
-from core.users import create_user
+from hoso import accounts
+from hoso.accounts import PermissionDenied
+from hoso.records.service import RecordContext
+from hoso.scope import Actor
+from hoso.users import create_user
 from tests.helpers import migrated_runtime
 from tests.records.conftest import UNITS  # two provinces: P01 (TT, TT2) and P02 (TT3)
 
@@ -281,7 +281,7 @@ async def test_another_provinces_director_cannot_reopen_a_transferred_users_old_
 
 async def test_a_future_assignment_the_actor_could_not_grant_puts_the_account_out_of_reach(world):
     """Issue 8, item 2: an account whose national assignment starts tomorrow is not plain centre staff."""
-    from core.web.tokens import create_token
+    from hoso.web.tokens import create_token
 
     rt, ids = world
     root, d1 = Actor(None, "root", superuser=True), as_user(ids, "dir1")

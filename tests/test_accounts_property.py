@@ -2,7 +2,7 @@
 come, nobody ends up with, grants, or acts on more than its own grants allow.
 
 Hypothesis draws a history of assignments set up by a superuser and then a sequence of operations by random
-actors (every operation of core.accounts and core.web.tokens). A plain-Python model of the rules (the
+actors (every operation of hoso.accounts and hoso.web.tokens). A plain-Python model of the rules (the
 oracle, written from docs/web.md and the module's docstring, not from its SQL) predicts each outcome: done,
 refused (PermissionDenied) or invalid (UserError). The real functions, on both engines, must agree at every
 step, and the database's assignments, locks, password resets and tokens must equal the model's afterwards.
@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 import pytest
 from hypothesis import HealthCheck, Phase, event, example, given, note, settings, strategies as st
 
-from core import accounts
-from core.accounts import PermissionDenied
-from core.scope import Actor
-from core.users import UserError
-from core.web import tokens
+from hoso import accounts
+from hoso.accounts import PermissionDenied
+from hoso.scope import Actor
+from hoso.users import UserError
+from hoso.web import tokens
 from tests.helpers import migrated_runtime
 
 D = dt.date(2026, 6, 15)  # "today" of every actor

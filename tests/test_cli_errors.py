@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from core._cli_common import describe_failure
-from core.cli import main
-from core.db import Database
+from hoso._cli_common import describe_failure
+from hoso.cli import main
+from hoso.db import Database
 from tests.conftest import PG_URL, _with_db
 from tests.helpers import migrated_runtime
 
@@ -200,9 +200,9 @@ def test_read_only_database_plans_but_refuses_to_migrate(config_dir, tmp_path, m
     migrate_now(config_dir, url)
     config_dir.write("forms_config/entities/person.yaml", PERSON)
     files = snapshot_of(tmp_path)
-    import core.db
+    from hoso import db as hoso_db
 
-    monkeypatch.setattr(core.db, "_writable", lambda path: False)
+    monkeypatch.setattr(hoso_db, "_writable", lambda path: False)
     result = hoso("plan", "--config", config_dir.root, "--database", url)
     assert result.exit_code == 0, result.output
     assert "create_table" in result.stdout and "person" in result.stdout

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from core.config import load_config
-from plugins.legal_aid.demo import DEMO_PASSWORD, DEMO_USERNAME, load_demo
+from hoso.config import load_config
+from hoso_legal_aid.demo import DEMO_PASSWORD, DEMO_USERNAME, load_demo
 from tests.helpers import migrated_runtime
 
 

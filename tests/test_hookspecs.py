@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core import hookspecs
+from hoso import hookspecs
 
 REPO = Path(__file__).resolve().parent.parent
 HOOKS = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("hoso_")]

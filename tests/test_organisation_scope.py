@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from core.config import load_config
-from core.records.service import RecordContext
+from hoso.config import load_config
+from hoso.records.service import RecordContext
 from tests.helpers import migrated_runtime
 from tests.restructure.support import add_user, assign, unit_id, visible
 
@@ -56,7 +56,7 @@ async def test_organisation_lawyer_sees_the_cases_of_its_own_organisation(refere
 def test_a_link_scope_names_real_reference_fields(config_dir):
     import pytest
 
-    from core.config import ConfigErrors
+    from hoso.config import ConfigErrors
 
     config_dir.write("forms_config/entities/firm.yaml", """
         entity: firm

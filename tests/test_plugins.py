@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from core.fields import FieldType, Registry, RegistryError
-from core.hookspecs import hookimpl
-from core.plugins import DEFAULT_PLUGINS, get_plugin_manager
-from core.records.service import RecordContext, ValidationError
+from hoso.fields import FieldType, Registry, RegistryError
+from hoso.hookspecs import hookimpl
+from hoso.plugin_manager import DEFAULT_PLUGINS, get_plugin_manager
+from hoso.records.service import RecordContext, ValidationError
 from tests.helpers import migrated_runtime, remigrate
 from tests.plugins import postcode
 
@@ -65,9 +65,9 @@ async def test_plugin_validator_and_audit_writer_run_on_every_write(config_dir, 
 
 async def test_plugin_field_type_in_yaml_and_its_converter(config_dir, database_url):
     """A plugin's field type can be named in entity YAML; its converter wins over the built-in parse."""
-    from core.config import ConfigErrors
-    from core.model.migrate import make_plan
-    from core.runtime import Runtime
+    from hoso.config import ConfigErrors
+    from hoso.model.migrate import make_plan
+    from hoso.runtime import Runtime
 
     config_dir.write("forms_config/entities/person.yaml", PERSON)
     rt = await migrated_runtime(config_dir.load(), database_url, plugins=[postcode])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import load_config
+from hoso.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 UNITS_DIR = ROOT / "roles_config" / "units"
@@ -279,7 +279,7 @@ def test_modules(config):
                             "legal_aid.quality"}
     # Lào Cai's department (STP-10) was recoded by the 2025 merger: the module names it by its current code.
     assert set(modules["legal_aid.hotline"].enabled_for) == {"STP-11", "STP-2025-15"}
-    from core.restructure.changeset import load_restructuring
+    from hoso.restructure.changeset import load_restructuring
 
     merger = load_restructuring(Path(config.root) / "roles_config/restructurings/2025-07-01-provinces.yaml")
     codes = {u.code for u in config.hierarchy.units} | {op.body["code"] for op in merger.operations
@@ -291,8 +291,8 @@ def test_modules(config):
 async def test_case_codes_follow_the_domain_format(reference_config_dir, tmp_path):
     """TT.TV.01.2019: the centre's short code, the form of aid, the number in the register, the year; each
     centre and branch numbers its own cases, so two centres both have a case 01."""
-    from core.config import load_config
-    from core.records.service import RecordContext
+    from hoso.config import load_config
+    from hoso.records.service import RecordContext
     from tests.helpers import migrated_runtime
 
     rt = await migrated_runtime(load_config(reference_config_dir), f"sqlite:///{tmp_path / 'codes.db'}")
@@ -322,8 +322,8 @@ async def test_case_codes_follow_the_domain_format(reference_config_dir, tmp_pat
 
 
 async def test_a_unit_without_a_short_code_writes_its_full_code(reference_config_dir, tmp_path):
-    from core.config import load_config
-    from core.records.service import RecordContext
+    from hoso.config import load_config
+    from hoso.records.service import RecordContext
     from tests.helpers import migrated_runtime
 
     rt = await migrated_runtime(load_config(reference_config_dir), f"sqlite:///{tmp_path / 'codes.db'}")

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from core.config import load_config
-from core.model.migrate import apply_plan, make_plan
-from core.runtime import Runtime
-from core.scope import Actor, rebuild_closure
+from hoso.config import load_config
+from hoso.model.migrate import apply_plan, make_plan
+from hoso.runtime import Runtime
+from hoso.scope import Actor, rebuild_closure
 
 TODAY = dt.date(2026, 1, 15)
 ROLES = {
@@ -207,8 +207,8 @@ async def read_paths(rt, actor):
     assert count == len(by_list)
     paths = {"list": by_list, "by_id": by_id}
     # The record service: every API, admin and export read goes through it.
-    from core.records.errors import Forbidden
-    from core.records.service import NotFound, RecordContext
+    from hoso.records.errors import Forbidden
+    from hoso.records.service import NotFound, RecordContext
 
     ctx = RecordContext(rt.config, actor.user_id, actor.username, "test", superuser=actor.superuser, on=actor.on)
     svc = rt.records()

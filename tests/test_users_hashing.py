@@ -11,7 +11,7 @@ from tests.conftest import REPO
 
 def test_production_accounts_are_hashed_with_600000_rounds():
     code = (
-        "import core.model.tables  # noqa: F401\n"
+        "import hoso.model.tables  # noqa: F401\n"
         "from piccolo.apps.user.tables import BaseUser\n"
         "stored = BaseUser.hash_password('Correct-Horse-Battery-9')\n"
         "print(stored.split('$')[0], stored.split('$')[1])\n"

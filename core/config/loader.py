@@ -654,7 +654,7 @@ def _attachments(d: dict) -> AttachmentsDef:
 
 def _expression_problem(text: str, entity: EntityDef, lists: dict[str, ChoiceList]) -> str | None:
     """Why ``text`` is not a valid condition over ``entity``'s fields (None: it is valid)."""
-    from core.records.conditions import ExpressionError, compile_expression, entity_field_info
+    from hoso.records.conditions import ExpressionError, compile_expression, entity_field_info
 
     info = entity_field_info(entity.fields, lambda n: lists[n].values(include_retired=True) if n in lists else None)
     try:
@@ -1125,7 +1125,7 @@ def _link_scope(f: _File, path: tuple, e: EntityDef | None, scope: dict,
 
 def _read_restructurings(loader: _Loader, hf: _File) -> tuple[RestructuringRef, ...]:
     """The change sets of the folder the hierarchy names (``restructurings:``), checked, in date order."""
-    from core.restructure.changeset import RestructureErrors, load_restructuring
+    from hoso.restructure.changeset import RestructureErrors, load_restructuring
 
     rel_name = hf.data.get("restructurings")
     if rel_name is None:

@@ -233,7 +233,7 @@ class FormSection:
 
 @dataclass(frozen=True)
 class FormFieldDef:
-    """How one field behaves on a form: label and help overrides, and conditions (core.records.conditions)."""
+    """How one field behaves on a form: label and help overrides, and conditions (hoso.records.conditions)."""
 
     name: str
     label: Label | None = None
@@ -366,7 +366,7 @@ class HierarchyDef:
 class GrantDef:
     entity: str
     actions: tuple[str, ...]
-    scope: str  # one of core.scope.SCOPES, or "link" (see ``link``)
+    scope: str  # one of hoso.scope.SCOPES, or "link" (see ``link``)
     hidden_fields: tuple[str, ...] = ()
     read_only_fields: tuple[str, ...] = ()
     # scope {field: F, to: E.G}: rows whose reference F is the G of a record of entity E whose user field is the

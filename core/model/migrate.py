@@ -20,10 +20,10 @@ from typing import Any, Callable
 from piccolo.columns import BigInt
 from piccolo.table import Table, create_table_class
 
-from core.config import Config, EntityDef, FieldDef
-from core.db import Database, quote
-from core.fields import Registry
-from core.model.tables import (
+from hoso.config import Config, EntityDef, FieldDef
+from hoso.db import Database, quote
+from hoso.fields import Registry
+from hoso.model.tables import (
     CHILD_COLUMNS,
     SCOPE_COLUMN,
     SYSTEM_COLUMNS,

@@ -11,9 +11,9 @@ from piccolo.columns import BigInt, Boolean, Date, Integer, Text, Timestamptz, V
 from piccolo.table import Table, create_table_class
 from piccolo_api.session_auth.tables import SessionsBase
 
-from core.config import Config, EntityDef, FieldDef
-from core.db import Database
-from core.fields import Registry
+from hoso.config import Config, EntityDef, FieldDef
+from hoso.db import Database
+from hoso.fields import Registry
 
 __all__ = ["SYSTEM_COLUMNS", "SCOPE_COLUMN", "SYSTEM_OBJECTS", "CHILD_COLUMNS", "Tables", "build_system_tables", "build_tables", "index_name",
            "table_spec_key"]
@@ -143,7 +143,7 @@ def build_system_tables(db: Database) -> dict[str, type[Table]]:
             "record_id": BigInt(default=None, null=True),
             "changes": Text(default=None, null=True),
         }),
-        # Attempt counters of the login and password-change throttle (core.users.reserve_attempt): one row per
+        # Attempt counters of the login and password-change throttle (hoso.users.reserve_attempt): one row per
         # bucket (username and address, address, account), counting failures in a fixed window.
         "throttle": make("HosoThrottle", "hoso_throttle", {
             "bucket": Varchar(length=64, unique=True),

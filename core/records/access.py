@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from core.config import EntityDef
-from core.db import quote
-from core.scope import Predicate
+from hoso.config import EntityDef
+from hoso.db import quote
+from hoso.scope import Predicate
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.records.service import RecordContext
-    from core.runtime import Runtime
+    from hoso.records.service import RecordContext
+    from hoso.runtime import Runtime
 
 __all__ = ["Access"]
 
@@ -158,7 +158,7 @@ def managed_accounts(rt: "Runtime", actor: Any, alias: str = "u") -> Predicate:
     """Accounts (rows of ``hoso_user`` under ``alias``) that ``actor`` may manage, in SQL: for one of the
     actor's roles with ``manage_users``, the account's home unit and every assignment it holds now or later lie
     in that role's units and are of roles it may grant. Never the actor's own account nor a superuser's (see
-    ``core.accounts``). The admin's account table shows these rows only."""
+    ``hoso.accounts``). The admin's account table shows these rows only."""
     fixed = _everyone_or_no_one(actor)
     if fixed is not None:
         return fixed
@@ -184,7 +184,7 @@ def managed_accounts(rt: "Runtime", actor: Any, alias: str = "u") -> Predicate:
             foreign_role = f"b.role NOT IN ({', '.join('{}' for _ in grantable)})"
         else:
             foreign_role = "1 = 1"
-        # As core.accounts judges it: an account without a home unit is reached through its assignments, so one
+        # As hoso.accounts judges it: an account without a home unit is reached through its assignments, so one
         # with neither belongs to no one's units.
         parts.append(
             f"({holds} AND ({alias}.unit_id IN ({reach}) OR {alias}.unit_id IS NULL AND EXISTS (SELECT 1 FROM "

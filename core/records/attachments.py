@@ -23,16 +23,16 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, AsyncIterator, Protocol
 
-from core.config import EntityDef
-from core.db import quote
-from core.records.access import Access
-from core.records.errors import AttachmentCorrupt, AttachmentTooLarge, Forbidden, NotFound, StaleVersion, \
+from hoso.config import EntityDef
+from hoso.db import quote
+from hoso.records.access import Access
+from hoso.records.errors import AttachmentCorrupt, AttachmentTooLarge, Forbidden, NotFound, StaleVersion, \
     ValidationError
-from core.records.messages import t
-from core.records.workflow import require_editable
+from hoso.records.messages import t
+from hoso.records.workflow import require_editable
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.records.service import RecordContext, RecordService
+    from hoso.records.service import RecordContext, RecordService
 
 __all__ = ["Storage", "StorageWriter", "AttachmentInfo", "CleanupResult", "CleanupSettings", "SettingError", "upload",
            "download", "versions", "type_allowed", "human_size", "clean_storage", "storage_janitor"]
@@ -230,7 +230,7 @@ async def upload(svc: "RecordService", entity: EntityDef, record_id: int, field:
             await svc.db.execute(
                 f"UPDATE {quote(entity.table)} SET {quote(field)} = {{}}, sys_version = {{}}, sys_updated_at = {{}}, "
                 "sys_updated_by = {} WHERE id = {}", attachment_id, new_version, now, ctx.user_id, record_id)
-            from core.records.service import AuditEvent
+            from hoso.records.service import AuditEvent
 
             await svc._audit(AuditEvent("attachment.upload", entity.name, record_id, ctx.user_id, ctx.user_name,
                                         ctx.origin, {field: [previous_id, attachment_id],
@@ -273,7 +273,7 @@ async def download(svc: "RecordService", entity: EntityDef, record_id: int, fiel
         raise NotFound(f"{entity.name} {record_id} has no version {version} of {field}")
     info = _info(rows[0])
     key = rows[0]["storage_key"]
-    from core.records.service import AuditEvent
+    from hoso.records.service import AuditEvent
 
     await svc.audit(AuditEvent("attachment.download", entity.name, record_id, ctx.user_id, ctx.user_name, ctx.origin,
                                {"@file": {"name": info.filename, "version": info.version, "sha256": info.sha256,
@@ -331,7 +331,7 @@ class CleanupSettings:
         import math
         import os
 
-        from core.web.auth import _env_number
+        from hoso.web.auth import _env_number
 
         env = os.environ if env is None else env
 

@@ -17,7 +17,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from core.config import CalendarDef
+from hoso.config import CalendarDef
 
 __all__ = ["Period", "WorkCalendar", "parse_period"]
 

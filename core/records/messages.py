@@ -1,8 +1,8 @@
-"""Messages of the record service, in Vietnamese and English (the shared ones live in core.i18n)."""
+"""Messages of the record service, in Vietnamese and English (the shared ones live in hoso.i18n)."""
 
 from __future__ import annotations
 
-from core.i18n import MESSAGES as _SHARED
+from hoso.i18n import MESSAGES as _SHARED
 
 __all__ = ["t"]
 

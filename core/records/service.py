@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterator
 from zoneinfo import ZoneInfo
 
-from core.config import Config, EntityDef, FieldDef
-from core.config.loader import naming_placeholders
-from core.db import quote
-from core.plugins import await_me_maybe
-from core.records.access import Access, accounts_in_reach, hidden_by_any_role, may_see_addresses
-from core.records.errors import (
+from hoso.config import Config, EntityDef, FieldDef
+from hoso.config.loader import naming_placeholders
+from hoso.db import quote
+from hoso.plugin_manager import await_me_maybe
+from hoso.records.access import Access, accounts_in_reach, hidden_by_any_role, may_see_addresses
+from hoso.records.errors import (
     AttachmentCorrupt,
     AttachmentTooLarge,
     Forbidden,
@@ -34,13 +34,13 @@ from core.records.errors import (
     StaleVersion,
     ValidationError,
 )
-from core.records.forms import CompiledForm, FormCache, top_field
-from core.records.messages import t
-from core.records.search import SEARCHABLE_TYPES, fold, like_pattern, search_text
+from hoso.records.forms import CompiledForm, FormCache, top_field
+from hoso.records.messages import t
+from hoso.records.search import SEARCHABLE_TYPES, fold, like_pattern, search_text
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.records.attachments import AttachmentInfo, Storage
-    from core.runtime import Runtime
+    from hoso.records.attachments import AttachmentInfo, Storage
+    from hoso.runtime import Runtime
 
 __all__ = ["RecordContext", "AuditEvent", "RecordService", "RecordError", "ValidationError", "StaleVersion",
            "NotFound", "Forbidden", "InvalidTransition", "AttachmentTooLarge", "AttachmentCorrupt"]
@@ -80,7 +80,7 @@ class RecordContext:
 
     @property
     def actor(self):
-        from core.scope import Actor
+        from hoso.scope import Actor
 
         return Actor(self.user_id, self.user_name, self.superuser, self.origin, self.lang, self.on)
 
@@ -364,7 +364,7 @@ class RecordService:
         if on < closed:
             return None
         name = (u["name_en"] if ctx.lang == "en" and u["name_en"] else u["name_vi"])
-        from core.restructure.lineage import lookup_successor
+        from hoso.restructure.lineage import lookup_successor
 
         successors = [s for s in await lookup_successor(self.db, u["code"]) if s["id"] != u["id"]]
         successor = t("unit_successor", ctx.lang, units=", ".join(
@@ -683,7 +683,7 @@ class RecordService:
         Raises NotFound, Forbidden (the actor's roles do not grant ``transition:<name>`` on this record),
         StaleVersion, InvalidTransition (not from the current state), ValidationError (unknown step, missing
         required fields, invalid record, refused by a plugin guard)."""
-        from core.records.workflow import Step
+        from hoso.records.workflow import Step
 
         entity = self._entity(entity_name)
         step = Step.find(self.config, entity, name, ctx)
@@ -692,7 +692,7 @@ class RecordService:
 
     async def available_transitions(self, entity_name: str, record_id: int, ctx: RecordContext) -> list[dict]:
         """The steps the actor may take on the record now: ``[{name, label, to, requires}]``."""
-        from core.records.workflow import available
+        from hoso.records.workflow import available
 
         entity = self._entity(entity_name)
         access = Access(self.rt, ctx)
@@ -1023,7 +1023,7 @@ class RecordService:
         """Records the actor may read that stayed in a state past its deadline on ``on`` (default: today),
         most overdue first; each row has ``sys_deadline``: ``{state, workflow, due_on, days_overdue, within,
         label}``."""
-        from core.records.workflow import overdue
+        from hoso.records.workflow import overdue
 
         entity = self._entity(entity_name)
         return await overdue(self, entity, Access(self.rt, ctx), ctx, on or ctx.today, page, page_size)
@@ -1035,8 +1035,8 @@ class RecordService:
         if self._cache.storage is None:
             storage = self.rt.pm.hook.hoso_attachment_storage(config=self.config)
             if storage is None:
-                # plugins.storage is the default; it answers here until it is listed in DEFAULT_PLUGINS.
-                from plugins.storage import hoso_attachment_storage
+                # hoso.plugins.storage is the default; it answers here until it is listed in DEFAULT_PLUGINS.
+                from hoso.plugins.storage import hoso_attachment_storage
 
                 storage = hoso_attachment_storage(self.config)
             self._cache.storage = storage
@@ -1051,7 +1051,7 @@ class RecordService:
         reading it; ``sha256`` (hex) is compared with the received bytes. Older versions stay downloadable.
         Raises NotFound, Forbidden, StaleVersion (``version`` given and stale), AttachmentTooLarge,
         ValidationError (field, type, content or checksum)."""
-        from core.records.attachments import upload
+        from hoso.records.attachments import upload
 
         return await upload(self, self._entity(entity_name), record_id, field, filename, content_type, stream, ctx,
                             version=version, size_hint=size_hint, sha256=sha256)
@@ -1062,14 +1062,14 @@ class RecordService:
 
         Needs ``read`` on the record; audited. The iterator checks size and sha256 as it goes and raises
         AttachmentCorrupt at the end when the stored file was changed. Raises NotFound otherwise."""
-        from core.records.attachments import download
+        from hoso.records.attachments import download
 
         return await download(self, self._entity(entity_name), record_id, field, ctx, version=version)
 
     async def attachments(self, entity_name: str, record_id: int, field: str, ctx: RecordContext
                           ) -> list["AttachmentInfo"]:
         """Every stored version of an attachment field, newest first (needs ``read`` on the record)."""
-        from core.records.attachments import versions
+        from hoso.records.attachments import versions
 
         return await versions(self, self._entity(entity_name), record_id, field, ctx)
 
@@ -1114,7 +1114,7 @@ def _dmy(day: dt.date) -> str:
 
 
 def _require_editable(config: Config, entity: EntityDef, record: dict, ctx: RecordContext) -> None:
-    from core.records.workflow import require_editable
+    from hoso.records.workflow import require_editable
 
     require_editable(config, entity, record, ctx)
 

@@ -12,7 +12,7 @@ A transition is an update of the record's state field that only the workflow may
    same transaction.
 
 Deadlines (``deadlines:`` in the workflow) say how long a record may stay in a state, counted from a date
-field in working or calendar days (see ``core.records.calendar``); ``overdue`` lists the records past them.
+field in working or calendar days (see ``hoso.records.calendar``); ``overdue`` lists the records past them.
 """
 
 from __future__ import annotations
@@ -21,17 +21,17 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from core.config import Config, EntityDef, TransitionDef, WorkflowDef
-from core.db import quote
-from core.plugins import await_me_maybe
-from core.records.calendar import WorkCalendar, parse_period
-from core.records.errors import InvalidTransition, ReadOnlyState, ValidationError
-from core.records.messages import t
+from hoso.config import Config, EntityDef, TransitionDef, WorkflowDef
+from hoso.db import quote
+from hoso.plugin_manager import await_me_maybe
+from hoso.records.calendar import WorkCalendar, parse_period
+from hoso.records.errors import InvalidTransition, ReadOnlyState, ValidationError
+from hoso.records.messages import t
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.records.access import Access
-    from core.records.service import RecordContext, RecordService
-    from core.runtime import Runtime
+    from hoso.records.access import Access
+    from hoso.records.service import RecordContext, RecordService
+    from hoso.runtime import Runtime
 
 __all__ = ["Step", "available", "overdue", "require_editable"]
 

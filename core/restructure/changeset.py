@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.config.loader import ConfigErrors, ConfigIssue, _Loader, _path_str
-from core.config._yaml import position_of
+from hoso.config.loader import ConfigErrors, ConfigIssue, _Loader, _path_str
+from hoso.config._yaml import position_of
 
 __all__ = ["ChangeSet", "Operation", "RehomeRule", "SplitRule", "RestructureErrors", "load_restructuring",
            "OPERATION_KINDS"]
@@ -102,7 +102,7 @@ def load_restructuring(path: str | Path, root: str | Path | None = None) -> Chan
     """Parse and check one change set file; raise RestructureErrors listing every problem found.
 
     ``root`` (the configuration root) only shortens the file name shown in messages. References to units are
-    checked later, against the database (see ``core.restructure.plan``).
+    checked later, against the database (see ``hoso.restructure.plan``).
     """
     path = Path(path)
     loader = _Loader(Path(root) if root else path.parent)

@@ -14,14 +14,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from core.config import Config, EntityDef, FieldDef
-from core.config.loader import ConfigIssue
+from hoso.config import Config, EntityDef, FieldDef
+from hoso.config.loader import ConfigIssue
 
 from .changeset import ChangeSet, Operation, SplitRule, split_rules
 
 __all__ = ["Unit", "LineageRow", "OpResult", "SplitAction", "ResolvedRule", "Simulation", "Rehoming"]
 
-# Lineage kinds written by restructurings. The closure (core.scope.rebuild_closure) follows merged_into only:
+# Lineage kinds written by restructurings. The closure (hoso.scope.rebuild_closure) follows merged_into only:
 # the successor answers for every record of a unit merged into it. A split successor answers only for the
 # records the split rule gave it (sys_scope_unit); a closed or abolished unit's records stay with its parent.
 CREATED, RECODED, RENAMED, MOVED = "created", "recoded", "renamed", "moved"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from core.db import Database
+from hoso.db import Database
 
 from .engine import FORWARD_KINDS
 

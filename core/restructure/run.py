@@ -10,15 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from core.config.loader import ConfigIssue
-from core.db import Database, quote
-from core.model.tables import SCOPE_COLUMN
+from hoso.config.loader import ConfigIssue
+from hoso.db import Database, quote
+from hoso.model.tables import SCOPE_COLUMN
 
 from .changeset import ChangeSet, RestructureErrors, load_restructuring
 from .engine import Rehoming, ResolvedRule, Simulation, SplitAction
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.runtime import Runtime
+    from hoso.runtime import Runtime
 
 __all__ = ["Plan", "OpPlan", "ApplyResult", "RestructureError", "plan", "apply", "applied_restructurings"]
 
@@ -529,7 +529,7 @@ async def apply(rt: "Runtime", file: str | Path | ChangeSet, applied_by: str | N
 
         # 5. the closure that scopes follow
         report("closure")
-        from core.scope import rebuild_closure
+        from hoso.scope import rebuild_closure
 
         await rebuild_closure(db)
 
@@ -555,8 +555,8 @@ async def apply(rt: "Runtime", file: str | Path | ChangeSet, applied_by: str | N
         }
         await db.execute("UPDATE hoso_restructuring SET summary = {} WHERE name = {}",
                          json.dumps(summary, ensure_ascii=False, sort_keys=True), cs.name)
-        from core.plugins import await_me_maybe
-        from core.records.service import AuditEvent
+        from hoso.plugin_manager import await_me_maybe
+        from hoso.records.service import AuditEvent
 
         event = AuditEvent(action="restructure", entity="hoso_unit", record_id=None, actor_id=None, actor=applied_by,
                            origin="cli", changes=summary)

@@ -1,4 +1,4 @@
-"""Accounts, role assignments and API tokens over HTTP: thin wrappers around core.accounts and core.web.tokens,
+"""Accounts, role assignments and API tokens over HTTP: thin wrappers around hoso.accounts and hoso.web.tokens,
 which hold every rule (no escalation, no editing one's own assignments, audit of every change)."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from litestar import Request, Response, Router, get, post
 from litestar.exceptions import ClientException, NotFoundException, PermissionDeniedException
 from litestar.params import FromQuery, JSONBody, Parameter
 
-from core import accounts
-from core.accounts import PermissionDenied
-from core.records.errors import ValidationError
-from core.users import Throttled, UserError
-from core.web.api import MAX_ID, request_context, same_site
+from hoso import accounts
+from hoso.accounts import PermissionDenied
+from hoso.records.errors import ValidationError
+from hoso.users import Throttled, UserError
+from hoso.web.api import MAX_ID, request_context, same_site
 
 __all__ = ["accounts_router"]
 
@@ -79,7 +79,7 @@ async def _actor(request: Request):
 
 async def _guarded(request: Request, coro) -> Any:
     """Run an account operation; its refusals become problem documents in the request's language."""
-    from core.web.problems import request_lang
+    from hoso.web.problems import request_lang
 
     lang = request_lang(request)
     try:
@@ -174,7 +174,7 @@ async def reset_password(request: Request, user_id: Id, data: JSONBody[PasswordR
 async def change_password(request: Request, data: JSONBody[PasswordChange]) -> Response:
     """Change one's own password. Every session of the account ends; a request that came with a session
     cookie gets a new one. Wrong current passwords are audited and throttled (429)."""
-    from core.web.auth import COOKIE, session_cookie, start_session
+    from hoso.web.auth import COOKIE, session_cookie, start_session
 
     rt, actor = await _actor(request)
     settings = request.app.state.settings
@@ -190,7 +190,7 @@ async def change_password(request: Request, data: JSONBody[PasswordChange]) -> R
 @post("/api/tokens", tags=["accounts"], guards=[same_site], status_code=201)
 async def create_token(request: Request, data: JSONBody[NewToken]) -> dict:
     """An API token acting as the given account (shown once)."""
-    from core.web.tokens import create_token as make
+    from hoso.web.tokens import create_token as make
 
     rt, actor = await _actor(request)
     token_id, token = await _guarded(request, make(rt, actor, data.user_id, data.name, data.expires_on))
@@ -199,7 +199,7 @@ async def create_token(request: Request, data: JSONBody[NewToken]) -> dict:
 
 @post("/api/tokens/{token_id:int}/revoke", tags=["accounts"], **WRITE)
 async def revoke_token(request: Request, token_id: Id) -> dict:
-    from core.web.tokens import revoke_token as revoke
+    from hoso.web.tokens import revoke_token as revoke
 
     rt, actor = await _actor(request)
     await _guarded(request, revoke(rt, actor, token_id))

@@ -24,10 +24,10 @@ from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
 from litestar.params import FromPath, FromQuery, PathParameter, QueryParameter
 from litestar.response import Stream
 
-from core.config import Config, EntityDef
-from core.records.service import RecordContext
-from core.web.auth import client_address, current_user, same_origin
-from core.web.problems import request_lang
+from hoso.config import Config, EntityDef
+from hoso.records.service import RecordContext
+from hoso.web.auth import client_address, current_user, same_origin
+from hoso.web.problems import request_lang
 
 __all__ = ["build_record_router", "body_schemas", "request_context", "same_site", "FILTER_OPS", "MAX_ID",
            "MAX_INT"]
@@ -96,7 +96,7 @@ async def _json_body(request: Request) -> dict:
     """The request's JSON object; 415 for another media type, 400 for anything but a JSON object."""
     from litestar.exceptions import ClientException
 
-    from core.web.problems import msg
+    from hoso.web.problems import msg
 
     lang = request_lang(request)
     media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
@@ -111,7 +111,7 @@ async def _json_body(request: Request) -> dict:
         raise ClientException(detail=msg("json_object", lang))
     too_big = list(_oversized_ints(body))
     if too_big:
-        from core.records.errors import ValidationError
+        from hoso.records.errors import ValidationError
 
         raise ValidationError([(f, "the number is too large" if lang == "en" else "số quá lớn") for f in too_big])
     return body
@@ -130,7 +130,7 @@ def _oversized_ints(value: Any, path: str = ""):
 
 
 def _version(body: dict) -> int:
-    from core.records.errors import ValidationError
+    from hoso.records.errors import ValidationError
 
     version = body.pop("sys_version", None)
     if isinstance(version, bool) or not isinstance(version, int):
@@ -142,7 +142,7 @@ async def same_site(connection, _handler) -> None:
     """Refuse writes that a browser says come from another site (cookies would otherwise carry them)."""
     from litestar.exceptions import PermissionDeniedException
 
-    from core.web.problems import msg
+    from hoso.web.problems import msg
 
     if not same_origin(connection):
         raise PermissionDeniedException(detail=msg("cross_origin", request_lang(connection)))
@@ -159,11 +159,11 @@ async def request_context(request: Request) -> RecordContext:
     rt = request.app.state.rt
     user = await current_user(request)
     if user is None:
-        from core.web.tokens import token_user
+        from hoso.web.tokens import token_user
 
         user = await token_user(request)
     if user is None:
-        from core.web.problems import msg
+        from hoso.web.problems import msg
 
         raise NotAuthorizedException(msg("unauthenticated", request_lang(request)))
     return RecordContext(rt.config, user_id=user.id, user_name=user.username,
@@ -179,8 +179,8 @@ async def entity_context(request: Request, entity: EntityDef) -> RecordContext:
     """
     from litestar.exceptions import PermissionDeniedException
 
-    from core.accounts import active_roles
-    from core.web.problems import msg
+    from hoso.accounts import active_roles
+    from hoso.web.problems import msg
 
     ctx = await request_context(request)
     if ctx.superuser:
@@ -203,7 +203,7 @@ def _filters(entity: EntityDef, params: dict[str, list[str]], lang: str = "vi") 
         value: Any = values[-1]
         op = op or "eq"
         if op not in FILTER_OPS:
-            from core.records.errors import ValidationError
+            from hoso.records.errors import ValidationError
 
             raise ValidationError([(key, f"unknown filter operator {op!r}; expected one of {', '.join(FILTER_OPS)}")])
         if op == "in":
@@ -218,8 +218,8 @@ def _filters(entity: EntityDef, params: dict[str, list[str]], lang: str = "vi") 
 
 def _check_id_filter(key: str, values: list[str], lang: str) -> None:
     """Refuse ids a 32-bit id column cannot hold (the service parses them as 64-bit integers)."""
-    from core.records.errors import ValidationError
-    from core.web.problems import msg
+    from hoso.records.errors import ValidationError
+    from hoso.web.problems import msg
 
     for v in values:
         text = v.strip()
@@ -308,7 +308,7 @@ def _handlers_for(rt, entity: EntityDef) -> list:
         ctx = await entity_context(request, entity)
         if on is not None and not dt.date(1900, 1, 1) <= on <= dt.date(9000, 12, 31):
             # the working-day calendar counts back from ``on``; near date.min it would overflow (a 500)
-            from core.records.errors import ValidationError
+            from hoso.records.errors import ValidationError
 
             raise ValidationError([("on", "a date between 1900-01-01 and 9000-12-31 is expected")])
         svc = request.app.state.rt.records()

@@ -1,9 +1,9 @@
 """The Litestar application: JSON API under /api/, session login, and a small home page.
 
-The record API is generated from the configuration (core.web.api) and goes through the record service, which
+The record API is generated from the configuration (hoso.web.api) and goes through the record service, which
 enforces role scopes (deny by default), validation, workflows, locking and audit. Accounts, role assignments
-and API tokens are managed under /api/users and /api/tokens (core.web.accounts_api). Every error is a
-problem-details body (see core.web.problems).
+and API tokens are managed under /api/users and /api/tokens (hoso.web.accounts_api). Every error is a
+problem-details body (see hoso.web.problems).
 """
 
 from __future__ import annotations
@@ -26,15 +26,15 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.response import Redirect
 
-from core.config import Config, EntityDef, FieldDef
-from core.model.migrate import applied_state
-from core.plugins import await_me_maybe
-from core.records.attachments import CleanupSettings, storage_janitor
-from core.records.service import AuditEvent
-from core.web import pages
-from core.web.accounts_api import accounts_router
-from core.web.api import build_record_router
-from core.web.auth import (
+from hoso.config import Config, EntityDef, FieldDef
+from hoso.model.migrate import applied_state
+from hoso.plugin_manager import await_me_maybe
+from hoso.records.attachments import CleanupSettings, storage_janitor
+from hoso.records.service import AuditEvent
+from hoso.web import pages
+from hoso.web.accounts_api import accounts_router
+from hoso.web.api import build_record_router
+from hoso.web.auth import (
     COOKIE,
     CurrentUser,
     WebSettings,
@@ -49,13 +49,13 @@ from core.web.auth import (
     without_nul,
     write_audit,
 )
-from core.web.guards import HostileInputGuard
-from core.web.openapi import ProblemDocumentedJson
-from core.web.security import security_headers
-from core.web.problems import exception_handlers, msg, request_lang
+from hoso.web.guards import HostileInputGuard
+from hoso.web.openapi import ProblemDocumentedJson
+from hoso.web.security import security_headers
+from hoso.web.problems import exception_handlers, msg, request_lang
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.runtime import Runtime
+    from hoso.runtime import Runtime
 
 __all__ = ["DefinitionsDiffer", "ensure_applied", "create_app", "entity_definitions"]
 
@@ -86,7 +86,7 @@ async def ensure_applied(rt: "Runtime") -> None:
             lines += [f"  {e}" for e in plan.errors[:_SHOWN_CHANGES]]
         lines.append(advice)
         raise DefinitionsDiffer("\n".join(lines))
-    from core.units import plan_units
+    from hoso.units import plan_units
 
     units = await plan_units(rt)
     if units.has_changes or not units.ok:
@@ -312,7 +312,7 @@ def create_app(rt: "Runtime", settings: WebSettings | None = None) -> Litestar:
     """The web application for ``rt``. It refuses to start when the database does not match the configuration."""
     settings = settings or WebSettings.from_env()
     # -- admin: piccolo-admin at /admin/ (/admin redirects there); see admin/ and docs/admin.md
-    from admin import AdminApp
+    from hoso.admin import AdminApp
 
     admin_app = AdminApp(rt, settings)
     # -- end admin
@@ -352,7 +352,7 @@ def create_app(rt: "Runtime", settings: WebSettings | None = None) -> Litestar:
         middleware=[HostileInputGuard],
         before_send=[security_headers],
         state=State({"rt": rt, "settings": settings, "entities": entity_definitions(rt.config), "admin": admin_app}),
-        # JSON only: Litestar's HTML pages would load CDN scripts onto this origin (see core.web.openapi)
+        # JSON only: Litestar's HTML pages would load CDN scripts onto this origin (see hoso.web.openapi)
         openapi_config=OpenAPIConfig(title="hoso API", version=hoso_version, path="/schema",
                                      render_plugins=[ProblemDocumentedJson()]),
         debug=False,

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any, Mapping
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 
-from core.plugins import await_me_maybe
-from core.records.service import AuditEvent
+from hoso.plugin_manager import await_me_maybe
+from hoso.records.service import AuditEvent
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.runtime import Runtime
+    from hoso.runtime import Runtime
 
 __all__ = ["COOKIE", "WebSettings", "CurrentUser", "authenticate", "start_session", "session_user",
            "end_session", "write_audit", "client_address", "SERVER_OPTIONS", "session_cookie", "current_user",
@@ -150,7 +150,7 @@ def _may_log_in(row: dict | None) -> str | None:
 
 async def authenticate(rt: "Runtime", username: str, password: str) -> tuple[CurrentUser | None, str | None]:
     """The user whose username and password these are, or None and the reason (for the audit, not the client)."""
-    from core.users import verify_password
+    from hoso.users import verify_password
 
     user_id = await verify_password(rt, username, password)
     if user_id is None:
@@ -261,7 +261,7 @@ async def current_user(connection: ASGIConnection) -> CurrentUser | None:
         app_state = connection.app.state
         user = await session_user(app_state.rt, app_state.settings, connection.cookies.get(COOKIE))
         if user is None:
-            from core.web.tokens import token_user
+            from hoso.web.tokens import token_user
 
             user = await token_user(connection)
         state[_STATE_KEY] = user
@@ -270,8 +270,8 @@ async def current_user(connection: ASGIConnection) -> CurrentUser | None:
             (connection.scope.get("method"), connection.scope.get("path")) not in PASSWORD_CHANGE_ALLOWS:
         from litestar.exceptions import PermissionDeniedException
 
-        from core.i18n import t
-        from core.web.problems import request_lang
+        from hoso.i18n import t
+        from hoso.web.problems import request_lang
 
         raise PermissionDeniedException(detail=t("pw_change_required", request_lang(connection)))
     return user
@@ -280,7 +280,7 @@ async def current_user(connection: ASGIConnection) -> CurrentUser | None:
 def same_origin(connection: ASGIConnection) -> bool:
     """False when the browser says the request comes from another site: its Origin (else Referer) names
     neither the request's Host nor one of ``HOSO_ALLOWED_HOSTS``."""
-    from core.web.security import origin_allowed
+    from hoso.web.security import origin_allowed
 
     settings = getattr(connection.app.state, "settings", None)
     return origin_allowed(connection.headers.get("origin"), connection.headers.get("referer"),
@@ -308,10 +308,10 @@ async def audited_login(rt: "Runtime", settings: WebSettings, username: Any, pas
 
     The throttle allows ``login_max_failures`` failures per username *and address*, and ten times that per
     address, in 15 minutes. A slot is taken before the password is checked and given back when the login
-    succeeds, so parallel attempts cannot all be checked (core.users.reserve_attempt); refused attempts take no
+    succeeds, so parallel attempts cannot all be checked (hoso.users.reserve_attempt); refused attempts take no
     slot. Someone guessing a username's password from one address does not lock its owner out elsewhere.
     """
-    from core.users import release_attempt, reserve_attempt, sweep_attempts, throttle_bucket
+    from hoso.users import release_attempt, reserve_attempt, sweep_attempts, throttle_bucket
 
     username = without_nul(username)
     detail = {"@via": via} if via else {}

@@ -9,7 +9,7 @@ One check per class of hostile input, so that no handler has to remember it:
 - JSON nested deeper than ``MAX_JSON_DEPTH``: no record needs more, and deeper documents exhaust the recursion
   of the decoders and validators (RecursionError). Answered 400.
 
-Every refusal is a problem document (``core.web.problems``) in the client's language, and nothing is changed.
+Every refusal is a problem document (``hoso.web.problems``) in the client's language, and nothing is changed.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 
 import msgspec
 
-from core.web.problems import msg, problem_message
+from hoso.web.problems import msg, problem_message
 
 __all__ = ["MAX_JSON_DEPTH", "HostileInputGuard", "json_depth", "nul_paths"]
 

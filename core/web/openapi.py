@@ -5,7 +5,7 @@ a CDN onto the application's origin, and no pip package ships them to vendor. To
 
 Litestar documents each operation's success answer; the error answers are added here, from the same rules the
 code follows, so that the document lists every status code and content type the API answers: every error is a
-problem document (``application/problem+json``, ``core.web.problems``). Which operation can answer what:
+problem document (``application/problem+json``, ``hoso.web.problems``). Which operation can answer what:
 
 - 400: any operation (a NUL character or a malformed parameter in the address, a malformed JSON body).
 - 401 and 403: any operation that needs a user (all but /api/health and /api/login); 403 also for a write a
@@ -27,7 +27,7 @@ from typing import Any
 from litestar import Request
 from litestar.openapi.plugins import JsonRenderPlugin
 
-from core.web.problems import PROBLEM_JSON
+from hoso.web.problems import PROBLEM_JSON
 
 __all__ = ["ProblemDocumentedJson", "PROBLEM_SCHEMA", "document_problems"]
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from core.db import quote
+from hoso.db import quote
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.runtime import Runtime
-    from core.web.auth import CurrentUser
+    from hoso.runtime import Runtime
+    from hoso.web.auth import CurrentUser
 
 __all__ = ["login_page", "home_page", "newest_cases", "entity_counts"]
 

@@ -16,7 +16,7 @@ from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, ValidationException
 
-from core.records.errors import (
+from hoso.records.errors import (
     AttachmentTooLarge,
     Forbidden,
     InvalidTransition,

@@ -2,7 +2,7 @@
 
 A token acts as one user account (typically a service account with its own role assignments), so it is scoped
 exactly like that user. Tokens are created and revoked by those who may manage that account
-(``core.accounts``), shown once, and stored only as a SHA-256 digest. A locked or inactive account's tokens
+(``hoso.accounts``), shown once, and stored only as a SHA-256 digest. A locked or inactive account's tokens
 stop working at once; so do revoked and expired tokens. Creating, revoking and refusing tokens is audited.
 """
 
@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 
 from litestar.connection import ASGIConnection
 
-from core.records.service import AuditEvent
-from core.scope import Actor
-from core.web.auth import _USER_COLUMNS, CurrentUser, _may_log_in, _user_from_row, write_audit
+from hoso.records.service import AuditEvent
+from hoso.scope import Actor
+from hoso.web.auth import _USER_COLUMNS, CurrentUser, _may_log_in, _user_from_row, write_audit
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.runtime import Runtime
+    from hoso.runtime import Runtime
 
 __all__ = ["create_token", "revoke_token", "list_tokens", "token_user", "TOKEN_PREFIX"]
 
@@ -35,7 +35,7 @@ def _digest(token: str) -> str:
 async def create_token(rt: "Runtime", actor: Actor, user_id: int, name: str,
                        expires_on: dt.date | None = None) -> tuple[int, str]:
     """A new token for ``user_id``; returns (id, token). The token is not stored and cannot be shown again."""
-    from core.accounts import _require_manages_account
+    from hoso.accounts import _require_manages_account
 
     await _require_manages_account(rt, actor, user_id)
     if not name.strip():
@@ -53,7 +53,7 @@ async def create_token(rt: "Runtime", actor: Actor, user_id: int, name: str,
 
 
 async def revoke_token(rt: "Runtime", actor: Actor, token_id: int) -> None:
-    from core.accounts import _require_manages_account
+    from hoso.accounts import _require_manages_account
 
     user_id = await rt.db.fetchval("SELECT user_id FROM hoso_api_token WHERE id = {}", token_id)
     if user_id is None:

@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from core.config import load_config
-from core.records.service import RecordContext
-from core.runtime import Runtime
-from core.scope import SYSTEM_ACTOR
+from hoso.config import load_config
+from hoso.records.service import RecordContext
+from hoso.runtime import Runtime
+from hoso.scope import SYSTEM_ACTOR
 from tests.conftest import PG_URL, REPO, _pg_admin, _with_db
 from tests.web.conftest import PASSWORD, Web
 
@@ -91,8 +91,8 @@ class Seed:
 
 
 async def _seed(root: Path, url: str) -> Seed:
-    from core.accounts import create_account, lock
-    from core.users import create_user
+    from hoso.accounts import create_account, lock
+    from hoso.users import create_user
     from tests.helpers import migrated_runtime
 
     config = load_config(root)
@@ -225,7 +225,7 @@ class AdminClient:
 async def serving(config, url: str, plugins=()):
     """The web application (with the admin) on ``url`` for ``config`` (a Config or a folder); a second runtime for
     the test's own queries."""
-    from core.web.app import create_app
+    from hoso.web.app import create_app
 
     if not hasattr(config, "entities"):
         config = load_config(config)

@@ -147,8 +147,8 @@ async def test_failed_logins_are_throttled_like_the_api(admin):
 
 async def test_a_reset_password_must_be_changed_before_anything_else(admin):
     """Issue 8, item 4: the temporary password gave full access to the admin."""
-    from core.accounts import reset_password
-    from core.scope import Actor
+    from hoso.accounts import reset_password
+    from hoso.scope import Actor
 
     uid = admin.seed.users["tt01.staff"]
     temporary = await reset_password(admin.web.rt, Actor(None, "root", superuser=True), uid)

@@ -45,8 +45,8 @@ def live(prepared, tmp_path_factory):
     """The application served by uvicorn on a free port, on a copy of the seeded database."""
     import uvicorn
 
-    from core.runtime import Runtime
-    from core.web.app import create_app
+    from hoso.runtime import Runtime
+    from hoso.web.app import create_app
 
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)"
     mp = pytest.MonkeyPatch()

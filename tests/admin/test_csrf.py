@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from core.web.security import CONTENT_SECURITY_POLICY
+from hoso.web.security import CONTENT_SECURITY_POLICY
 
 
 async def _rename(admin, requester: str, **headers):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from admin.config import load_admin_config
-from admin.translations import ENGLISH, VIETNAMESE
-from core.config import ConfigErrors, load_config
+from hoso.admin.config import load_admin_config
+from hoso.admin.translations import ENGLISH, VIETNAMESE
+from hoso.config import ConfigErrors, load_config
 from tests.conftest import REPO
 
 

@@ -9,9 +9,9 @@ import json
 
 import pydantic
 
-from admin.forms import AdminForm, Download
-from core.config.types import Label
-from core.hookspecs import hookimpl
+from hoso.admin.forms import AdminForm, Download
+from hoso.config.types import Label
+from hoso.hookspecs import hookimpl
 from tests.admin.conftest import AdminClient, serving
 
 

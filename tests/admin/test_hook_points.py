@@ -14,9 +14,9 @@ from piccolo_api.fastapi.endpoints import FastAPIWrapper
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import Mount
 
-from admin.auth import HosoAuthBackend
-from admin.crud import ScopedCRUD
-from admin.router import HOOKED_CRUD_METHODS, HosoAdminRouter
+from hoso.admin.auth import HosoAuthBackend
+from hoso.admin.crud import ScopedCRUD
+from hoso.admin.router import HOOKED_CRUD_METHODS, HosoAdminRouter
 from tests.conftest import REPO
 
 PINS = {"piccolo-admin": "1.14.0", "piccolo-api": "1.11.0", "piccolo": "1.38.0"}

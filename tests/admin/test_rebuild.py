@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from core.config import load_config
+from hoso.config import load_config
 from tests.admin.conftest import AdminClient, serving
 from tests.helpers import remigrate
 

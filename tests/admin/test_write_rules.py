@@ -36,7 +36,7 @@ def _problems(r) -> dict[str, str]:
 
 
 async def test_the_intake_forms_conditions_hold_in_the_admin(admin):
-    from core.records.service import RecordContext, ValidationError
+    from hoso.records.service import RecordContext, ValidationError
     from tests.admin.test_writes import new_case
 
     seed = admin.seed
@@ -113,7 +113,7 @@ async def test_an_archived_case_is_read_only(admin):
 
 
 async def test_steps_and_history_never_act_on_the_first_of_several_codes(admin):
-    from core.records.service import RecordContext
+    from hoso.records.service import RecordContext
     from tests.admin.conftest import CASE
 
     seed = admin.seed

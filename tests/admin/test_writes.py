@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from core.records.service import RecordContext
+from hoso.records.service import RecordContext
 from tests.admin.conftest import CASE
 
 

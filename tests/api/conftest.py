@@ -3,7 +3,7 @@ workflow and attachments limited to 1 KB), roles for two centres, a centre direc
 statistics-only user and a performer, each with a Bearer token, on both engines.
 
 Everything a test checks goes through HTTP (``AsyncTestClient``); the database is only read, to count rows and
-audit entries. The users are set up directly (``core.accounts`` as a superuser), which is not under test here.
+audit entries. The users are set up directly (``hoso.accounts`` as a superuser), which is not under test here.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from core import accounts
-from core.scope import Actor
-from core.web.tokens import create_token
+from hoso import accounts
+from hoso.scope import Actor
+from hoso.web.tokens import create_token
 from tests.records.conftest import (
     CALENDAR,
     CASE,

@@ -164,8 +164,8 @@ async def test_ending_an_assignment_never_reopens_it(api):
     """Issue 8, item 1: the exact request that made a centre director's account a higher administrator."""
     import datetime as dt
 
-    from core import accounts
-    from core.scope import Actor
+    from hoso import accounts
+    from hoso.scope import Actor
 
     rt, root = api.web.rt, Actor(None, "root", superuser=True)
     today = dt.date.today()

@@ -15,9 +15,9 @@ import re
 
 import pytest
 
-from core import accounts
-from core.scope import Actor
-from core.web.tokens import create_token
+from hoso import accounts
+from hoso.scope import Actor
+from hoso.web.tokens import create_token
 from tests.records.conftest import PERFORMER
 from tests.web.conftest import PASSWORD
 

@@ -8,8 +8,8 @@ import string
 
 from hypothesis import given, settings, strategies as st
 
-from core.users import MIN_PASSWORD_LENGTH, UserError, check_password
-from core.web.auth import start_session
+from hoso.users import MIN_PASSWORD_LENGTH, UserError, check_password
+from hoso.web.auth import start_session
 from tests.web.conftest import PASSWORD
 
 NEW = "seven-quiet-lanterns-41"

@@ -26,10 +26,10 @@ import pytest
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, settings
 
-from core.runtime import Runtime
-from core.scope import Actor
-from core.users import create_user
-from core.web.tokens import create_token
+from hoso.runtime import Runtime
+from hoso.scope import Actor
+from hoso.users import create_user
+from hoso.web.tokens import create_token
 from tests.conftest import ENGINES, PG_URL, REPO, _pg_admin, _with_db
 from tests.helpers import migrated_runtime
 
@@ -44,7 +44,7 @@ def _free_port() -> int:
 
 
 async def _prepare(root, url: str) -> str:
-    from core.config import load_config
+    from hoso.config import load_config
 
     rt = await migrated_runtime(load_config(root), url)
     try:
@@ -99,8 +99,8 @@ def server(request, tmp_path_factory):
 _SERVE = """
 import sys
 import uvicorn
-from core.runtime import Runtime
-from core.web.app import create_app
+from hoso.runtime import Runtime
+from hoso.web.app import create_app
 root, url, port = sys.argv[1:4]
 uvicorn.run(create_app(Runtime.create(root, url)), host="127.0.0.1", port=int(port), log_level="warning")
 """

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import ConfigErrors, ConfigIssue, load_config
+from hoso.config import ConfigErrors, ConfigIssue, load_config
 
 ENTITY_CASE = """\
 entity: case
@@ -235,7 +235,7 @@ _CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
 resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
-from core.config import ConfigErrors, load_config
+from hoso.config import ConfigErrors, load_config
 root = Path(sys.argv[1])
 for case in json.loads(Path(sys.argv[2]).read_text(encoding="utf-8")):
     target = root / case["file"] if case.get("file") else None

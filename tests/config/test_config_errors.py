@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from core.config import ConfigErrors, ConfigIssue, load_config
+from hoso.config import ConfigErrors, ConfigIssue, load_config
 
 ENTITY = "forms_config/entities/case.yaml"
 LAWYER = "forms_config/entities/lawyer.yaml"

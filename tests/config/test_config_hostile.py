@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from core.config import ConfigErrors, load_config
-from core.config._yaml import MAX_DEPTH, MAX_VALUES
-from core.config.loader import MAX_FILE_BYTES, MAX_NAMING_WIDTH
+from hoso.config import ConfigErrors, load_config
+from hoso.config._yaml import MAX_DEPTH, MAX_VALUES
+from hoso.config.loader import MAX_FILE_BYTES, MAX_NAMING_WIDTH
 
 ENTITY = "forms_config/entities/case.yaml"
 FORM = "forms_config/forms/case_intake.yaml"
@@ -86,7 +86,7 @@ def test_nesting_through_an_alias_counts(cfg):
 
 
 def test_nesting_up_to_the_bound_is_accepted_by_the_reader():
-    from core.config._yaml import load_with_positions
+    from hoso.config._yaml import load_with_positions
 
     depth = MAX_DEPTH - 1  # one level is the file's own mapping
     data, _positions, _dups = load_with_positions("a: " + "[" * depth + "]" * depth + "\n")
@@ -178,7 +178,7 @@ def test_loop_of_parent_units_across_two_files(cfg):
 def test_migrate_refuses_a_loop_before_touching_the_database(cfg, tmp_path):
     from click.testing import CliRunner
 
-    from core.cli import main
+    from hoso.cli import main
 
     root = cfg.make({UNITS: cfg.edit(UNITS, ",BTP,", ",HN.TT,")})
     db = tmp_path / "db" / "hoso.db"
@@ -345,7 +345,7 @@ def test_the_reference_modules_name_current_units(reference_config_dir):
 def test_hoso_check_answers_a_bomb_with_a_located_message(cfg):
     from click.testing import CliRunner
 
-    from core.cli import main
+    from hoso.cli import main
 
     root = cfg.make({FORM: "form: case_intake\n" + _bomb(9), ENTITY: cfg.BASE[ENTITY] + "x: " + "[" * 600 + "]" * 600})
     started = time.monotonic()

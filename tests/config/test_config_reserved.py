@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.config import ConfigErrors
+from hoso.config import ConfigErrors
 
 
 @pytest.mark.parametrize("name", ["id", "sys_version", "sys_anything"])

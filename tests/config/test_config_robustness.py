@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.config import ConfigErrors, ConfigIssue, load_config
-from core.config._yaml import MAX_DEPTH
-from core.config.loader import MAX_FILE_BYTES, _path_str
+from hoso.config import ConfigErrors, ConfigIssue, load_config
+from hoso.config._yaml import MAX_DEPTH
+from hoso.config.loader import MAX_FILE_BYTES, _path_str
 
 FILES = [
     "forms_config/lists/common.yaml",

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from referencing import Registry, Resource
 
-from core.config import (
+from hoso.config import (
     FIELD_TYPES,
     ChoiceList,
     ChoiceOption,
@@ -34,7 +34,7 @@ from core.config import (
     UnitTypeDef,
     WorkflowDef,
 )
-from core.config.loader import KINDS, SCHEMA_DIR
+from hoso.config.loader import KINDS, SCHEMA_DIR
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "config-format.md"
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from core.config import (
+from hoso.config import (
     ChoiceList,
     Config,
     Conversion,

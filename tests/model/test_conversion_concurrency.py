@@ -11,9 +11,9 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from core.db import Database
-from core.model.migrate import MigrationError, apply_plan, make_plan
-from core.runtime import Runtime
+from hoso.db import Database
+from hoso.model.migrate import MigrationError, apply_plan, make_plan
+from hoso.runtime import Runtime
 from tests.helpers import migrated_runtime
 from tests.model.test_migrate import PERSON
 
@@ -133,7 +133,7 @@ async def test_writer_is_held_off_between_the_apply_reading_and_writing_the_valu
                                                                                       monkeypatch):
     """The race made deterministic: a write sent right after the apply read the values waits for the commit,
     then lands on the converted column; it is not overwritten by the value read before it."""
-    from core.model import migrate
+    from hoso.model import migrate
 
     async with planned_conversion(config_dir, database_url, 10) as (new, plan, writer, ids):
         converting = migrate._convert_values

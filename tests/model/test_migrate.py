@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from core.model.migrate import MigrationError, apply_plan, applied_state, make_plan
-from core.records.service import RecordContext, ValidationError
-from core.runtime import Runtime
+from hoso.model.migrate import MigrationError, apply_plan, applied_state, make_plan
+from hoso.records.service import RecordContext, ValidationError
+from hoso.runtime import Runtime
 from tests.helpers import migrated_runtime, remigrate
 
 PERSON = """
@@ -228,7 +228,7 @@ async def test_error_midway_rolls_back_every_change(person_config, database_url)
         new = Runtime.create(person_config.load(), db=rt.db)
         plan = await make_plan(new.db, new.config, new.registry)
         # Sabotage: renaming a column that does not exist fails inside the transaction, after the add.
-        from core.model.migrate import Change
+        from hoso.model.migrate import Change
 
         plan.changes.append(Change("rename_field", "person", "broken", field="zzz", data={"old": "nope"}))
         with pytest.raises(Exception):
@@ -401,7 +401,7 @@ async def test_system_columns_added_by_a_newer_version_reach_existing_tables(per
         await apply_plan(new.db, new.config, new.registry, plan)
         assert "sys_search" in await rt.db.column_names("person")
         # `hoso migrate` then fills the search text of the existing records.
-        from core.cli import _reindex_new_search_columns
+        from hoso.cli import _reindex_new_search_columns
 
         await _reindex_new_search_columns(new, plan)
         rows, total = await new.records().list("person", RecordContext.system(new.config), search="nguyen van an")

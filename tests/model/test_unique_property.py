@@ -9,8 +9,8 @@ from collections import defaultdict
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from core.model.migrate import UNIQUE_VALUES_SHOWN, make_plan
-from core.runtime import Runtime
+from hoso.model.migrate import UNIQUE_VALUES_SHOWN, make_plan
+from hoso.runtime import Runtime
 from tests.helpers import migrated_runtime
 from tests.model.test_migrate import PERSON, person_config  # noqa: F401 - the fixture
 

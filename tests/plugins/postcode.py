@@ -7,13 +7,13 @@ import re
 
 from piccolo.columns import Text
 
-from core.fields import Converter, FieldType
-from core.hookspecs import hookimpl
+from hoso.fields import Converter, FieldType
+from hoso.hookspecs import hookimpl
 
 AUDITED: list = []
 STARTED: list = []
 TRANSITIONS: list = []
-# Set by a test to a core.records.attachments.Storage to replace the built-in local directory.
+# Set by a test to a hoso.records.attachments.Storage to replace the built-in local directory.
 STORAGE: list = []
 
 

@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
-from core.records.service import RecordContext
-from core.users import create_user
+from hoso.records.service import RecordContext
+from hoso.users import create_user
 from tests.helpers import migrated_runtime
 
 LISTS = """

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.records.service import Forbidden, NotFound, RecordContext, ValidationError
+from hoso.records.service import Forbidden, NotFound, RecordContext, ValidationError
 
 
 async def test_reads_outside_scope_are_not_found(world):

@@ -9,9 +9,9 @@ import tracemalloc
 
 import pytest
 
-from core.records.service import AttachmentCorrupt, AttachmentTooLarge, Forbidden, NotFound, StaleVersion, \
+from hoso.records.service import AttachmentCorrupt, AttachmentTooLarge, Forbidden, NotFound, StaleVersion, \
     ValidationError
-from plugins.storage import LocalStorage
+from hoso.plugins.storage import LocalStorage
 from tests.helpers import migrated_runtime
 from tests.plugins import postcode
 
@@ -116,16 +116,16 @@ async def test_uploads_need_update_on_the_record(world, records_config):
     assert info.uploaded_by == uid
     # A role that may read but not update the record may download, not upload.
     await w.rt.db.execute("UPDATE hoso_assignment SET role = 'reader' WHERE user_id = {}", w.users["clerk"])
-    from core.config import GrantDef, RoleDef, Label
+    from hoso.config import GrantDef, RoleDef, Label
     import dataclasses
 
     reader = RoleDef("reader", Label("Đọc"), (GrantDef("case", ("read",), "subtree"),))
     config = dataclasses.replace(w.rt.config, roles=w.rt.config.roles + (reader,))
-    from core.runtime import Runtime
+    from hoso.runtime import Runtime
 
     rt2 = Runtime.create(config, db=w.rt.db)
     svc2 = rt2.records()
-    from core.records.service import RecordContext
+    from hoso.records.service import RecordContext
 
     clerk = RecordContext(config, w.users["clerk"], "clerk", "test", "en")
     assert await read_all((await svc2.download("case", rec["id"], "scan", clerk))[1]) == PDF
@@ -256,7 +256,7 @@ async def test_storage_backend_comes_from_a_plugin(records_config, database_url,
     postcode.STORAGE.append(memory)
     rt = await migrated_runtime(records_config.load(), database_url, plugins=[postcode])
     try:
-        from core.records.service import RecordContext
+        from hoso.records.service import RecordContext
 
         ctx = RecordContext.system(rt.config)
         svc = rt.records()

@@ -7,7 +7,7 @@ import datetime as dt
 import inspect
 import json
 
-from core.records.service import RecordService
+from hoso.records.service import RecordService
 
 
 async def _upload(w, record_id, ctx, data=b"%PDF-1.7 test", version=None):

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from core.config import CalendarDef, HolidayDef
-from core.records.calendar import Period, WorkCalendar, parse_period
+from hoso.config import CalendarDef, HolidayDef
+from hoso.records.calendar import Period, WorkCalendar, parse_period
 
 D = dt.date
 CAL = WorkCalendar(CalendarDef(

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.records.service import ValidationError
+from hoso.records.service import ValidationError
 
 DAYS = st.integers(min_value=0, max_value=300).map(lambda n: (dt.date(2025, 1, 1) + dt.timedelta(days=n)).isoformat())
 COURTS = st.one_of(st.none(), st.sampled_from(["TAND Ba Đình", "TAND Hà Giang", "Viện kiểm sát"]))

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from core.config import ConfigErrors
+from hoso.config import ConfigErrors
 from tests.records.conftest import CASE, INTAKE, WORKFLOW
 
 

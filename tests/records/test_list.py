@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.records.search import fold
-from core.records.service import ValidationError
+from hoso.records.search import fold
+from hoso.records.service import ValidationError
 
 PEOPLE = [("Nguyễn Văn An", "2025-01-06", "TV", 30, ["TE"]), ("Trần Thị Bình", "2025-02-10", "TGTT", 17, ["NN"]),
           ("Đặng Đức Cường", "2025-03-15", "TV", 65, ["TE", "NN"]), ("Lê Văn An", "2024-12-30", "TGTT", 45, []),
@@ -99,7 +99,7 @@ async def test_bad_list_parameters_name_the_parameter(world, kwargs, field):
 
 async def test_tables_without_the_search_column_still_work_and_can_be_reindexed(world):
     """A table created before sys_search existed (the migration adds the column later)."""
-    from core.runtime import Runtime
+    from hoso.runtime import Runtime
 
     w = world
     await w.rt.db.execute('ALTER TABLE "case" DROP COLUMN sys_search')

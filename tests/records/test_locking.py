@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from core.hookspecs import hookimpl
-from core.records.service import Forbidden, NotFound, StaleVersion, ValidationError
+from hoso.hookspecs import hookimpl
+from hoso.records.service import Forbidden, NotFound, StaleVersion, ValidationError
 from tests.helpers import migrated_runtime
 
 
@@ -38,7 +38,7 @@ async def test_concurrent_updates_with_the_same_version_one_wins(records_config,
     rt = await migrated_runtime(records_config.load(), database_url, plugins=[_Slow()])
     try:
         svc = rt.records()
-        from core.records.service import RecordContext
+        from hoso.records.service import RecordContext
 
         ctx = RecordContext.system(rt.config)
         unit = await rt.db.fetchval("SELECT id FROM hoso_unit WHERE code = 'TT'")

@@ -10,11 +10,11 @@ import time
 import pytest
 from litestar.testing import AsyncTestClient
 
-from core.records.attachments import CleanupSettings, SettingError, clean_storage
-from core.records.service import RecordContext
-from core.runtime import Runtime
-from core.web.app import create_app
-from plugins.storage import OWNER_FILE
+from hoso.records.attachments import CleanupSettings, SettingError, clean_storage
+from hoso.records.service import RecordContext
+from hoso.runtime import Runtime
+from hoso.web.app import create_app
+from hoso.plugins.storage import OWNER_FILE
 from tests.helpers import migrated_runtime
 from tests.records.test_attachments import PDF, chunks, read_all
 from tests.records.test_attachments import stored_files as all_files

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.records.service import Forbidden, ValidationError
+from hoso.records.service import Forbidden, ValidationError
 
 
 async def refused(w, payload, ctx, form=None) -> list[tuple[str, str]]:

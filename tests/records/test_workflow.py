@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from core.records.service import Forbidden, InvalidTransition, NotFound, RecordContext, StaleVersion, ValidationError
+from hoso.records.service import Forbidden, InvalidTransition, NotFound, RecordContext, StaleVersion, ValidationError
 from tests.helpers import migrated_runtime
 from tests.plugins import postcode
 
@@ -93,7 +93,7 @@ async def test_refusal_reasons_and_available_steps(world):
 
 
 async def test_plugin_guard_refuses_and_side_effect_runs_in_the_transaction(records_config, database_url):
-    from core.hookspecs import hookimpl
+    from hoso.hookspecs import hookimpl
 
     class Failing:
         @hookimpl
@@ -170,7 +170,7 @@ def lifecycle_config(reference_config_dir):
 
 
 async def test_the_legal_aid_case_lifecycle_fits(lifecycle_config, database_url):
-    from core.config import load_config
+    from hoso.config import load_config
 
     rt = await migrated_runtime(load_config(lifecycle_config), database_url)
     try:
@@ -178,7 +178,7 @@ async def test_the_legal_aid_case_lifecycle_fits(lifecycle_config, database_url)
         db = rt.db
         centre = await db.fetchval("SELECT id FROM hoso_unit WHERE type = 'legal_aid_centre' ORDER BY id LIMIT 1")
         province = await db.fetchval("SELECT parent_id FROM hoso_unit WHERE id = {}", centre)
-        from core.users import create_user
+        from hoso.users import create_user
 
         async def user(name, role, unit):
             uid = await create_user(rt, name, "a-long-password", origin="test")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.records.errors import ReadOnlyState, ValidationError
+from hoso.records.errors import ReadOnlyState, ValidationError
 from tests.records.conftest import CASE, WORKFLOW
 from tests.records.test_config import errors
 
@@ -76,8 +76,8 @@ def test_today_is_vietnams_date_whatever_the_servers_zone(records_config, monkey
     import datetime as real
     import types
 
-    from core.records import service as service_module
-    from core.records.service import RecordContext
+    from hoso.records import service as service_module
+    from hoso.records.service import RecordContext
 
     class Evening(real.datetime):  # 20:00 UTC on 1 May is 03:00 on 2 May in Hà Nội
         @classmethod

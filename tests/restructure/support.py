@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import textwrap
 
-from core.records.service import RecordContext
-from core.scope import Actor
+from hoso.records.service import RecordContext
+from hoso.scope import Actor
 
 EFFECTIVE = dt.date(2025, 7, 1)
 BEFORE = dt.date(2020, 1, 1)

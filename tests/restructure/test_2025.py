@@ -8,8 +8,8 @@ import importlib.util
 import json
 from pathlib import Path
 
-from core.config import load_config
-from core.restructure import apply, lookup_successor, plan
+from hoso.config import load_config
+from hoso.restructure import apply, lookup_successor, plan
 from tests.helpers import migrated_runtime
 from tests.restructure.support import active_assignments, add_user, assign, visible
 

@@ -6,7 +6,7 @@ import asyncio
 
 from click.testing import CliRunner
 
-from core.restructure_cli import restructure
+from hoso.restructure_cli import restructure
 from tests.helpers import migrated_runtime
 from tests.restructure.support import add_case, change_set
 

@@ -9,10 +9,10 @@ import asyncio
 import pytest
 from click.testing import CliRunner
 
-from core.cli import main
-from core.records.errors import ValidationError
-from core.records.service import RecordContext
-from core.restructure import apply
+from hoso.cli import main
+from hoso.records.errors import ValidationError
+from hoso.records.service import RecordContext
+from hoso.restructure import apply
 from tests.helpers import migrated_runtime
 from tests.restructure.support import add_user, assign, change_set, unit_id
 
@@ -139,7 +139,7 @@ def test_user_create_follows_old_codes_and_refuses_closed_units(rs_config, datab
     assert code == 1 and "không có đơn vị nào mang hoặc từng mang mã 'NOPE'" in out
 
     async def homes():
-        from core.db import database_from_env
+        from hoso.db import database_from_env
 
         db = database_from_env(database_url)
         await db.start()
@@ -155,10 +155,10 @@ def test_user_create_follows_old_codes_and_refuses_closed_units(rs_config, datab
 async def test_old_codes_lead_to_their_unit_in_accounts_and_the_admin(rs_config, database_url):
     from types import SimpleNamespace
 
-    from admin.forms import resolve_link
-    from core.accounts import create_account
-    from core.scope import Actor
-    from core.users import UserError
+    from hoso.admin.forms import resolve_link
+    from hoso.accounts import create_account
+    from hoso.scope import Actor
+    from hoso.users import UserError
 
     rt = await restructured(rs_config, database_url)
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.restructure import RestructureErrors, apply, load_restructuring, plan
+from hoso.restructure import RestructureErrors, apply, load_restructuring, plan
 from tests.helpers import migrated_runtime
 from tests.restructure.support import change_set
 

@@ -13,8 +13,8 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from core.cli import main
-from core.db import database_from_env
+from hoso.cli import main
+from hoso.db import database_from_env
 from tests.restructure.support import change_set
 
 CHANGE_SET = "roles_config/restructurings/2025-07-01-provinces.yaml"

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from core.restructure import RestructureError, apply, lookup_successor, plan
+from hoso.restructure import RestructureError, apply, lookup_successor, plan
 from tests.helpers import migrated_runtime
 from tests.restructure.support import (EFFECTIVE, active_assignments, add_case, add_user, add_visit, assign, change_set,
                                        unit_id, visible)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from core.restructure import apply, lookup_successor, plan
+from hoso.restructure import apply, lookup_successor, plan
 from tests.helpers import migrated_runtime
 from tests.restructure.support import EFFECTIVE, change_set, visible
 
@@ -85,7 +85,7 @@ async def load_units(rt, provinces, districts, communes) -> dict[str, int]:
             await db.executemany(
                 "INSERT INTO hoso_unit (code, name_vi, type, parent_id, valid_from) VALUES (?, ?, ?, ?, ?)",
                 [(code, name, t, ids.get(parent), dt.date(2019, 1, 1)) for code, name, t, parent in rows])
-        from core.scope import rebuild_closure
+        from hoso.scope import rebuild_closure
 
         await rebuild_closure(db)
     return {r["code"]: r["id"] for r in await db.fetch("SELECT id, code FROM hoso_unit")}

@@ -14,11 +14,11 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from core.config import load_config
-from core.db import quote
-from core.runtime import Runtime
-from core.users import create_user
-from core.web.app import create_app
+from hoso.config import load_config
+from hoso.db import quote
+from hoso.runtime import Runtime
+from hoso.users import create_user
+from hoso.web.app import create_app
 from tests.helpers import migrated_runtime
 
 PASSWORD = "correct-horse-42"

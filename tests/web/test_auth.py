@@ -170,7 +170,7 @@ async def test_tiny_idle_timeout_from_the_environment(config_dir, database_url, 
 
 
 def test_bad_session_settings_are_refused(monkeypatch):
-    from core.web.auth import WebSettings
+    from hoso.web.auth import WebSettings
 
     monkeypatch.setenv("HOSO_SESSION_IDLE_MINUTES", "soon")
     try:

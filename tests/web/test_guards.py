@@ -1,4 +1,4 @@
-"""Properties of the request guards (core.web.guards, core.web.security) against plain-Python oracles."""
+"""Properties of the request guards (hoso.web.guards, hoso.web.security) against plain-Python oracles."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from urllib.parse import urlencode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.web.guards import _nul_parameters, json_depth, nul_paths
-from core.web.security import origin_allowed
+from hoso.web.guards import _nul_parameters, json_depth, nul_paths
+from hoso.web.security import origin_allowed
 
 _TEXT = st.text(st.sampled_from("ab\x00é"), max_size=3)
 _JSON = st.recursive(st.one_of(st.none(), st.integers(), _TEXT),

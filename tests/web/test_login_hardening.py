@@ -14,10 +14,10 @@ import pytest
 import uvicorn
 from litestar.connection import ASGIConnection
 
-from core.runtime import Runtime
-from core.users import create_user
-from core.web.app import create_app
-from core.web.auth import SERVER_OPTIONS, WebSettings, client_address
+from hoso.runtime import Runtime
+from hoso.users import create_user
+from hoso.web.app import create_app
+from hoso.web.auth import SERVER_OPTIONS, WebSettings, client_address
 from tests.helpers import migrated_runtime
 from tests.web.conftest import PASSWORD, running
 

@@ -19,7 +19,7 @@ async def test_form_login_shows_counts_and_newest_cases_escaped(web):
     unit = await web.rt.db.fetchval(
         "INSERT INTO hoso_unit (code, name_vi, type, parent_id) VALUES ({}, {}, {}, {}) RETURNING id",
         "X1", "<script>alert('x')</script> & Co", "centre", parent)
-    from core.records.service import RecordContext
+    from hoso.records.service import RecordContext
 
     svc = web.rt.records()
     ctx = RecordContext.system(web.rt.config, origin="test")

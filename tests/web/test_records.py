@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from core.hookspecs import hookimpl
+from hoso.hookspecs import hookimpl
 from tests.web.conftest import running
 
 CASE = {"received_on": "2025-03-04", "form_of_aid": "TV", "requester": "Nguyễn Văn An"}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from litestar.testing import AsyncTestClient
 
-from core.hookspecs import hookimpl
-from core.runtime import Runtime
-from core.web.app import DefinitionsDiffer, create_app, ensure_applied
+from hoso.hookspecs import hookimpl
+from hoso.runtime import Runtime
+from hoso.web.app import DefinitionsDiffer, create_app, ensure_applied
 from tests.helpers import migrated_runtime
 from tests.web.conftest import running
 

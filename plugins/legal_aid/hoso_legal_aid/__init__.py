@@ -1,4 +1,4 @@
 """The legal-aid modules of the reference deployment (Vietnam's state legal aid system).
 
-``plugins.legal_aid.demo`` loads demonstration data (``hoso demo``).
+``hoso_legal_aid.demo`` loads demonstration data (``hoso demo``).
 """

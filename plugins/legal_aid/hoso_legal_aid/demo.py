@@ -12,13 +12,13 @@ import datetime as dt
 import random
 from typing import TYPE_CHECKING, Any, Callable
 
-from core.config import EntityDef
-from core.db import quote
-from core.records.service import RecordContext
-from core.users import create_user
+from hoso.config import EntityDef
+from hoso.db import quote
+from hoso.records.service import RecordContext
+from hoso.users import create_user
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.runtime import Runtime
+    from hoso.runtime import Runtime
 
 __all__ = ["load_demo", "DEMO_USERNAME", "DEMO_PASSWORD"]
 

@@ -9,18 +9,18 @@ from typing import Any, Iterable
 
 import pluggy
 
-from core import hookspecs
+from hoso import hookspecs
 
 __all__ = ["DEFAULT_PLUGINS", "get_plugin_manager", "await_me_maybe", "PluginError"]
 
 # Built-in behaviour is plugins too; a deployment's plugin implementing the same hook wins where a hook
 # takes one answer, and adds to the list where hooks collect.
 DEFAULT_PLUGINS: tuple[str, ...] = (
-    "plugins.fields",
-    "plugins.converters",
-    "plugins.audit",
-    "plugins.validators",
-    "plugins.storage",
+    "hoso.plugins.fields",
+    "hoso.plugins.converters",
+    "hoso.plugins.audit",
+    "hoso.plugins.validators",
+    "hoso.plugins.storage",
 )
 
 
