@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOSO_DATABASE_URL ?= sqlite:///var/hoso.db
 export HOSO_DATABASE_URL
 
-.PHONY: install browser demo test bench check clean
+.PHONY: install browser demo layers test bench check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,13 @@ CHROMIUM := /usr/bin/chromium
 browser:
 	@test -x $(CHROMIUM) || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
-test: install browser
+# The import contract (.importlinter): layers only point down, no cycles, no deployment code in hoso. It runs on
+# a one-directory view of the package (hoso is assembled from core/, admin/ and plugins/).
+layers: install
+	$(BIN)/python .ci/import_tree.py build/tree >/dev/null
+	PYTHONPATH=build/tree $(BIN)/lint-imports --no-cache
+
+test: install browser layers
 	$(BIN)/python -m pytest -q -n 2
 
 bench: install
