@@ -1,6 +1,6 @@
 """The generated admin: piccolo-admin mounted at ``/admin/``, scoped and written through the record service.
 
-See docs/admin.md. ``AdminApp(runtime, settings)`` is mounted by ``hoso.web.app.create_app``.
+See docs/admin.md. ``AdminApp(runtime, settings)`` is mounted by ``hoso.server.create_app``.
 """
 
 from __future__ import annotations

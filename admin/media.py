@@ -54,12 +54,12 @@ class StagingLimits:
 
     @classmethod
     def from_env(cls) -> "StagingLimits":
-        from hoso.web.auth import _env_number
+        from hoso.env import env_number
 
         env = os.environ
-        return cls(max_files=int(_env_number(env, "HOSO_ADMIN_STAGING_MAX_FILES", 20)),
-                   max_bytes=int(_env_number(env, "HOSO_ADMIN_STAGING_MAX_BYTES", 8 * GB)),
-                   max_age=_env_number(env, "HOSO_ADMIN_STAGING_HOURS", 24) * 3600.0)
+        return cls(max_files=int(env_number(env, "HOSO_ADMIN_STAGING_MAX_FILES", 20)),
+                   max_bytes=int(env_number(env, "HOSO_ADMIN_STAGING_MAX_BYTES", 8 * GB)),
+                   max_age=env_number(env, "HOSO_ADMIN_STAGING_HOURS", 24) * 3600.0)
 
 
 def staging_dir() -> Path:

@@ -88,7 +88,7 @@ def make_app():
     """The app for `uvicorn --factory api:make_app` (the multi-worker run): configuration and database from
     HOSO_CONFIG and HOSO_DATABASE_URL."""
     from hoso.runtime import Runtime
-    from hoso.web.app import create_app
+    from hoso.server import create_app
 
     return create_app(Runtime.create(Path(os.environ["HOSO_CONFIG"]), os.environ["HOSO_DATABASE_URL"]))
 

@@ -49,7 +49,7 @@ def bench_startup(runs: int = 5) -> None:
             import asyncio
             from litestar.testing import TestClient
             from hoso.runtime import Runtime
-            from hoso.web.app import create_app
+            from hoso.server import create_app
             app = create_app(Runtime.create())
             with TestClient(app) as client:   # runs the start-up hooks, including the definitions check
                 assert client.get("/api/health").status_code == 200

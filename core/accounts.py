@@ -21,8 +21,7 @@ import datetime as dt
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from hoso.plugin_manager import await_me_maybe
-from hoso.records.service import AuditEvent
+from hoso.audit import AuditEvent, write_audit
 from hoso.scope import Actor
 from hoso.users import (
     Localised,
@@ -40,7 +39,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
 
 __all__ = ["PermissionDenied", "active_roles", "may_manage_unit", "create_account", "grant_role", "end_assignment",
-           "transfer", "lock", "unlock", "reset_password", "change_own_password", "assignments"]
+           "transfer", "lock", "unlock", "reset_password", "change_own_password", "assignments",
+           "require_manages_account"]
 
 
 class PermissionDenied(Localised):
@@ -53,8 +53,7 @@ def _date(d: dt.date) -> str:
 
 async def _audit(rt: "Runtime", actor: Actor, action: str, user_id: int | None, changes: dict) -> None:
     event = AuditEvent(action, "hoso_user", user_id, actor.user_id, actor.username, actor.origin, changes)
-    for result in rt.pm.hook.hoso_write_audit(event=event, db=rt.db):
-        await await_me_maybe(result)
+    await write_audit(rt.pm, rt.db, event)
 
 
 async def active_roles(rt: "Runtime", user_id: int, on: dt.date | None = None) -> set[str]:
@@ -142,7 +141,7 @@ async def _pending_assignments(rt: "Runtime", user_id: int, today: dt.date) -> l
         "AND (a.ends_on IS NULL OR a.ends_on > a.starts_on) ORDER BY a.id", user_id, today)
 
 
-async def _require_manages_account(rt: "Runtime", actor: Actor, user_id: int) -> dict:
+async def require_manages_account(rt: "Runtime", actor: Actor, user_id: int) -> dict:
     """The target account, if ``actor`` covers all of it; PermissionDenied otherwise.
 
     All of it: the home unit, and every assignment that is current *or starts later*, judged on its own role
@@ -214,7 +213,7 @@ async def grant_role(rt: "Runtime", actor: Actor, user_id: int, role: str, unit_
     unit_id = await _unit_id(rt, unit_code)
     if not await may_manage_unit(rt, actor, unit_id, role):
         raise PermissionDenied("acct_may_not_grant", role=role, unit=unit_code)
-    await _require_manages_account(rt, actor, user_id)
+    await require_manages_account(rt, actor, user_id)
     async with rt.db.transaction():
         return await _insert_assignment(rt, actor, user_id, role, unit_id, starts_on or actor.today, ends_on)
 
@@ -233,7 +232,7 @@ async def end_assignment(rt: "Runtime", actor: Actor, assignment_id: int, ends_o
     if not rows:
         raise LookupError(f"no assignment {assignment_id}")
     a = rows[0]
-    await _require_manages_account(rt, actor, a["user_id"])
+    await require_manages_account(rt, actor, a["user_id"])
     if not await may_manage_unit(rt, actor, a["unit_id"], a["role"]):
         raise PermissionDenied("acct_assignment_role", id=assignment_id, role=a["role"], unit=a["unit_code"])
     if ends_on is None:
@@ -263,7 +262,7 @@ async def transfer(rt: "Runtime", actor: Actor, user_id: int, to_unit_code: str,
     Records keep their author; only the scope changes. ``roles`` defaults to the roles held before.
     """
     on = on or actor.today
-    target = await _require_manages_account(rt, actor, user_id)
+    target = await require_manages_account(rt, actor, user_id)
     to_unit = await _unit_id(rt, to_unit_code)
     current = await assignments(rt, user_id, on)
     new_roles = tuple(roles) if roles is not None else tuple(dict.fromkeys(a["role"] for a in current))
@@ -293,7 +292,7 @@ async def _end_sessions(rt: "Runtime", user_id: int) -> None:
 
 async def lock(rt: "Runtime", actor: Actor, user_id: int, reason: str) -> None:
     """Lock an account at once: it cannot log in and every open session ends."""
-    await _require_manages_account(rt, actor, user_id)
+    await require_manages_account(rt, actor, user_id)
     async with rt.db.transaction():
         await rt.db.execute("UPDATE hoso_user SET locked = {} WHERE id = {}", True, user_id)
         await _end_sessions(rt, user_id)
@@ -301,7 +300,7 @@ async def lock(rt: "Runtime", actor: Actor, user_id: int, reason: str) -> None:
 
 
 async def unlock(rt: "Runtime", actor: Actor, user_id: int) -> None:
-    await _require_manages_account(rt, actor, user_id)
+    await require_manages_account(rt, actor, user_id)
     async with rt.db.transaction():
         await rt.db.execute("UPDATE hoso_user SET locked = {} WHERE id = {}", False, user_id)
         await _audit(rt, actor, "user.unlock", user_id, {"locked": [True, False]})
@@ -313,7 +312,7 @@ async def reset_password(rt: "Runtime", actor: Actor, user_id: int, temporary: s
     Whoever knew the old password may hold a session or have minted tokens: every session of the account ends
     and every API token it has is revoked (integrations get new ones from whoever manages the account).
     """
-    target = await _require_manages_account(rt, actor, user_id)
+    target = await require_manages_account(rt, actor, user_id)
     temporary = temporary or secrets.token_urlsafe(12)
     check_password(temporary, target["username"])
     User = rt.tables.system["user"]

@@ -142,7 +142,7 @@ def serve(config_dir, database_url, host, port):
     """Serve the web application and API."""
     import uvicorn
 
-    from hoso.web.app import create_app, DefinitionsDiffer
+    from hoso.server import create_app, DefinitionsDiffer
     from hoso.web.auth import SERVER_OPTIONS
 
     rt = _runtime(config_dir, database_url)

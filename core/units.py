@@ -14,6 +14,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
+from hoso.audit import AuditEvent, write_audit
 from hoso.config import RestructuringRef, UnitRow
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -171,12 +172,8 @@ async def sync_units(rt: "Runtime", *, applied_by: str | None = None,
             from hoso.scope import rebuild_closure
 
             await rebuild_closure(db)
-            from hoso.plugin_manager import await_me_maybe
-            from hoso.records.service import AuditEvent
-
             event = AuditEvent("units.load", "hoso_unit", None, None, "system", "cli", {"added": added})
-            for result in rt.pm.hook.hoso_write_audit(event=event, db=db):
-                await await_me_maybe(result)
+            await write_audit(rt.pm, db, event)
         if up.change_sets:
             from hoso.restructure import RestructureError, RestructureErrors, apply
 
@@ -221,7 +218,7 @@ async def resolve_unit_code(db, code: str, on: dt.date | None = None) -> tuple[d
     with a message naming the unit(s) that answer for it now. Raises UnitCodeError.
     """
     from hoso.i18n import both
-    from hoso.restructure.lineage import find_unit_by_code, lookup_successor
+    from hoso.lineage import find_unit_by_code, lookup_successor
 
     on = on or dt.date.today()
     unit = await find_unit_by_code(db, code)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from hoso.records.service import AuditEvent
-from hoso.plugin_manager import await_me_maybe
+from hoso.audit import AuditEvent, write_audit
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
@@ -98,8 +97,7 @@ async def create_user(rt: "Runtime", username: str, password: str, *, email: str
         await user.save()
         event = AuditEvent("user.create", "hoso_user", user.id, actor_id, actor, origin,
                            {"username": [None, username], "superuser": [None, superuser], "unit": [None, unit_code]})
-        for result in rt.pm.hook.hoso_write_audit(event=event, db=db):
-            await await_me_maybe(result)
+        await write_audit(rt.pm, db, event)
         return user.id
 
 

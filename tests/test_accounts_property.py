@@ -223,7 +223,7 @@ class World:
                     "unlock": lambda: accounts.unlock(rt, who, target),
                     "reset": lambda: accounts.reset_password(rt, who, target, PASSWORD),
                     "token": lambda: tokens.create_token(rt, who, target, "property"),
-                    "list": lambda: accounts._require_manages_account(rt, who, target)}[kind]
+                    "list": lambda: accounts.require_manages_account(rt, who, target)}[kind]
             outcome, result = await _run(call())
             if outcome == DONE:
                 if kind == "lock":

@@ -23,6 +23,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, AsyncIterator, Protocol
 
+from hoso.audit import AuditEvent
 from hoso.config import EntityDef
 from hoso.db import quote
 from hoso.records.access import Access
@@ -230,7 +231,6 @@ async def upload(svc: "RecordService", entity: EntityDef, record_id: int, field:
             await svc.db.execute(
                 f"UPDATE {quote(entity.table)} SET {quote(field)} = {{}}, sys_version = {{}}, sys_updated_at = {{}}, "
                 "sys_updated_by = {} WHERE id = {}", attachment_id, new_version, now, ctx.user_id, record_id)
-            from hoso.records.service import AuditEvent
 
             await svc._audit(AuditEvent("attachment.upload", entity.name, record_id, ctx.user_id, ctx.user_name,
                                         ctx.origin, {field: [previous_id, attachment_id],
@@ -273,7 +273,6 @@ async def download(svc: "RecordService", entity: EntityDef, record_id: int, fiel
         raise NotFound(f"{entity.name} {record_id} has no version {version} of {field}")
     info = _info(rows[0])
     key = rows[0]["storage_key"]
-    from hoso.records.service import AuditEvent
 
     await svc.audit(AuditEvent("attachment.download", entity.name, record_id, ctx.user_id, ctx.user_name, ctx.origin,
                                {"@file": {"name": info.filename, "version": info.version, "sha256": info.sha256,
@@ -331,13 +330,13 @@ class CleanupSettings:
         import math
         import os
 
-        from hoso.web.auth import _env_number
+        from hoso.env import env_number
 
         env = os.environ if env is None else env
 
         def seconds(name: str, default: float, minimum: float) -> float:
             try:
-                value = _env_number(env, name, default)
+                value = env_number(env, name, default)
             except ValueError as exc:
                 raise SettingError(f"{exc} of seconds") from None
             if not math.isfinite(value) or value < minimum:

@@ -15,13 +15,15 @@ import contextlib
 import datetime as dt
 import decimal
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncIterator
 from zoneinfo import ZoneInfo
 
 from hoso.config import Config, EntityDef, FieldDef
 from hoso.config.loader import naming_placeholders
+from hoso.audit import AuditEvent, write_audit
 from hoso.db import quote
+from hoso.lineage import lookup_successor
 from hoso.plugin_manager import await_me_maybe
 from hoso.records.access import Access, accounts_in_reach, hidden_by_any_role, may_see_addresses
 from hoso.records.errors import (
@@ -88,21 +90,6 @@ class RecordContext:
     def today(self) -> dt.date:
         """``on``, else today's date where the records are kept (Asia/Ho_Chi_Minh), whatever the server's zone."""
         return self.on or dt.datetime.now(LOCAL_ZONE).date()
-
-
-@dataclass
-class AuditEvent:
-    """One append-only audit entry. ``changes`` maps each changed field to ``[before, after]``; keys starting
-    with ``@`` carry details that are not fields (the transition's name, a file's checksum)."""
-
-    action: str
-    entity: str | None
-    record_id: int | None
-    actor_id: int | None
-    actor: str
-    origin: str
-    changes: dict = field(default_factory=dict)
-    at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
 
 
 def _jsonable(v: Any) -> Any:
@@ -364,8 +351,6 @@ class RecordService:
         if on < closed:
             return None
         name = (u["name_en"] if ctx.lang == "en" and u["name_en"] else u["name_vi"])
-        from hoso.restructure.lineage import lookup_successor
-
         successors = [s for s in await lookup_successor(self.db, u["code"]) if s["id"] != u["id"]]
         successor = t("unit_successor", ctx.lang, units=", ".join(
             f"{s['code']} ({s['name_en'] if ctx.lang == 'en' and s['name_en'] else s['name_vi']})"
@@ -735,8 +720,7 @@ class RecordService:
                                       *data.values(), r["id"], parent_id)
 
     async def _audit(self, event: AuditEvent) -> None:
-        for result in self.rt.pm.hook.hoso_write_audit(event=event, db=self.db):
-            await await_me_maybe(result)
+        await write_audit(self.rt.pm, self.db, event)
 
     async def audit(self, event: AuditEvent) -> None:
         """Write one audit entry through every audit writer (for changes made outside this service, such as
@@ -1035,10 +1019,8 @@ class RecordService:
         if self._cache.storage is None:
             storage = self.rt.pm.hook.hoso_attachment_storage(config=self.config)
             if storage is None:
-                # hoso.plugins.storage is the default; it answers here until it is listed in DEFAULT_PLUGINS.
-                from hoso.plugins.storage import hoso_attachment_storage
-
-                storage = hoso_attachment_storage(self.config)
+                # The built-in storage plugin always answers; no answer means it was unregistered.
+                raise RuntimeError("no attachment storage: no plugin answers hoso_attachment_storage")
             self._cache.storage = storage
         return self._cache.storage
 

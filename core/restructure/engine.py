@@ -17,6 +17,8 @@ from typing import Any, Callable, Iterable
 from hoso.config import Config, EntityDef, FieldDef
 from hoso.config.loader import ConfigIssue
 
+from hoso.lineage import ABOLISHED, MERGED_INTO, SPLIT_INTO
+
 from .changeset import ChangeSet, Operation, SplitRule, split_rules
 
 __all__ = ["Unit", "LineageRow", "OpResult", "SplitAction", "ResolvedRule", "Simulation", "Rehoming"]
@@ -25,9 +27,7 @@ __all__ = ["Unit", "LineageRow", "OpResult", "SplitAction", "ResolvedRule", "Sim
 # the successor answers for every record of a unit merged into it. A split successor answers only for the
 # records the split rule gave it (sys_scope_unit); a closed or abolished unit's records stay with its parent.
 CREATED, RECODED, RENAMED, MOVED = "created", "recoded", "renamed", "moved"
-MERGED_INTO, SPLIT_INTO, CLOSED, ABOLISHED = "merged_into", "split_into", "closed", "abolished"
-# Lineage kinds that lead from a unit to the unit(s) answering for it afterwards.
-FORWARD_KINDS = (MERGED_INTO, SPLIT_INTO, ABOLISHED)
+CLOSED = "closed"
 
 _MAX_LISTED = 12
 

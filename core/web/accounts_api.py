@@ -118,7 +118,7 @@ async def list_assignments(request: Request, user_id: Id, all: FromQuery[bool] =
     """The account's role assignments (active ones; ?all=true for the whole history)."""
     rt, actor = await _actor(request)
     if actor.user_id != user_id:
-        await _guarded(request, accounts._require_manages_account(rt, actor, user_id))
+        await _guarded(request, accounts.require_manages_account(rt, actor, user_id))
     return _jsonable(await accounts.assignments(rt, user_id, actor.today, active_only=not all))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
 from litestar import Litestar, Request, Response, get, post
 from litestar.connection import ASGIConnection
@@ -30,7 +30,7 @@ from hoso.config import Config, EntityDef, FieldDef
 from hoso.model.migrate import applied_state
 from hoso.plugin_manager import await_me_maybe
 from hoso.records.attachments import CleanupSettings, storage_janitor
-from hoso.records.service import AuditEvent
+from hoso.audit import AuditEvent
 from hoso.web import pages
 from hoso.web.accounts_api import accounts_router
 from hoso.web.api import build_record_router
@@ -57,7 +57,7 @@ from hoso.web.problems import exception_handlers, msg, request_lang
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
 
-__all__ = ["DefinitionsDiffer", "ensure_applied", "create_app", "entity_definitions"]
+__all__ = ["AppPart", "DefinitionsDiffer", "ensure_applied", "create_app", "entity_definitions"]
 
 log = logging.getLogger("hoso.web")
 
@@ -308,14 +308,21 @@ async def form_logout(request: Request) -> Response:
 # -- the application -----------------------------------------------------------------------------------------------
 
 
-def create_app(rt: "Runtime", settings: WebSettings | None = None) -> Litestar:
-    """The web application for ``rt``. It refuses to start when the database does not match the configuration."""
-    settings = settings or WebSettings.from_env()
-    # -- admin: piccolo-admin at /admin/ (/admin redirects there); see admin/ and docs/admin.md
-    from hoso.admin import AdminApp
+class AppPart(Protocol):
+    """A part mounted in the web application by the layer composing it (the admin, see ``hoso.server``)."""
 
-    admin_app = AdminApp(rt, settings)
-    # -- end admin
+    async def start(self) -> None: ...
+
+    def handlers(self) -> list: ...
+
+
+def create_app(rt: "Runtime", settings: WebSettings | None = None, *,
+               parts: Mapping[str, AppPart] | None = None) -> Litestar:
+    """The web application for ``rt``, with ``parts`` mounted (each started after the database check and kept in
+    the app's state under its name). It refuses to start when the database does not match the configuration.
+    ``hoso.server.create_app`` is the whole application, admin included."""
+    settings = settings or WebSettings.from_env()
+    parts = dict(parts or {})
 
     # Leftovers of interrupted uploads are removed at start-up and then on a schedule (HOSO_FILES_CLEANUP_*).
     cleanup = CleanupSettings.from_env()
@@ -324,7 +331,8 @@ def create_app(rt: "Runtime", settings: WebSettings | None = None) -> Litestar:
     async def startup() -> None:
         await rt.db.start()
         await ensure_applied(rt)  # raising here stops the start-up; shutdown closes the database
-        await admin_app.start()  # admin: built once from the configuration, rebuilt after `hoso migrate`
+        for part in parts.values():
+            await part.start()
         for result in rt.pm.hook.hoso_startup(config=rt.config):
             await await_me_maybe(result)
         background.append(asyncio.create_task(storage_janitor(rt.records(), cleanup)))
@@ -345,13 +353,13 @@ def create_app(rt: "Runtime", settings: WebSettings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[health, api_login, api_logout, api_me, entities, home, form_login, form_logout,
                         build_record_router(rt), accounts_router(),
-                        *admin_app.handlers()],
+                        *(handler for part in parts.values() for handler in part.handlers())],
         on_startup=[startup],
         on_shutdown=[shutdown],
         exception_handlers=exception_handlers(),
         middleware=[HostileInputGuard],
         before_send=[security_headers],
-        state=State({"rt": rt, "settings": settings, "entities": entity_definitions(rt.config), "admin": admin_app}),
+        state=State({"rt": rt, "settings": settings, "entities": entity_definitions(rt.config), **parts}),
         # JSON only: Litestar's HTML pages would load CDN scripts onto this origin (see hoso.web.openapi)
         openapi_config=OpenAPIConfig(title="hoso API", version=hoso_version, path="/schema",
                                      render_plugins=[ProblemDocumentedJson()]),

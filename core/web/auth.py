@@ -18,8 +18,11 @@ from typing import TYPE_CHECKING, Any, Mapping
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 
-from hoso.plugin_manager import await_me_maybe
-from hoso.records.service import AuditEvent
+from hoso import audit
+from hoso.audit import AuditEvent
+from hoso.env import env_number
+from hoso.web.identity import USER_COLUMNS, CurrentUser, may_log_in, user_from_row
+from hoso.web.tokens import token_user
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
@@ -30,20 +33,6 @@ __all__ = ["COOKIE", "WebSettings", "CurrentUser", "authenticate", "start_sessio
 
 COOKIE = "hoso_session"
 _STATE_KEY = "hoso_user"
-_USER_COLUMNS = ("id, username, email, display_name, active, superuser, locked, must_change_password, unit_id")
-
-
-def _env_number(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r}: expected a number") from None
-    if value <= 0:
-        raise ValueError(f"{name}={raw!r}: expected a number greater than 0")
-    return value
 
 
 def _env_flag(env: Mapping[str, str], name: str) -> bool:
@@ -94,58 +83,19 @@ class WebSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> "WebSettings":
         env = os.environ if env is None else env
         return cls(
-            session_idle=dt.timedelta(minutes=_env_number(env, "HOSO_SESSION_IDLE_MINUTES", 60)),
-            session_max=dt.timedelta(hours=_env_number(env, "HOSO_SESSION_MAX_HOURS", 24)),
+            session_idle=dt.timedelta(minutes=env_number(env, "HOSO_SESSION_IDLE_MINUTES", 60)),
+            session_max=dt.timedelta(hours=env_number(env, "HOSO_SESSION_MAX_HOURS", 24)),
             secure_cookie=_env_flag(env, "HOSO_SECURE_COOKIE"),
             trusted_proxies=_env_networks(env, "HOSO_TRUSTED_PROXIES"),
-            login_max_failures=int(_env_number(env, "HOSO_LOGIN_MAX_FAILURES", 5)),
+            login_max_failures=int(env_number(env, "HOSO_LOGIN_MAX_FAILURES", 5)),
             allowed_hosts=tuple(h.strip().lower() for h in (env.get("HOSO_ALLOWED_HOSTS") or "").split(",")
                                 if h.strip()),
         )
 
 
-@dataclass(frozen=True)
-class CurrentUser:
-    id: int
-    username: str
-    email: str | None
-    display_name: str | None
-    superuser: bool
-    unit_id: int | None
-    must_change_password: bool
-    token: str = ""
-
-    @property
-    def name(self) -> str:
-        return self.display_name or self.username
-
-    def public(self) -> dict[str, Any]:
-        return {"id": self.id, "username": self.username, "display_name": self.display_name, "email": self.email,
-                "superuser": self.superuser, "unit_id": self.unit_id,
-                "must_change_password": self.must_change_password}
-
-
-def _user_from_row(row: dict, token: str = "") -> CurrentUser:
-    return CurrentUser(id=int(row["id"]), username=row["username"], email=row.get("email"),
-                       display_name=row.get("display_name"), superuser=bool(row.get("superuser")),
-                       unit_id=row.get("unit_id"), must_change_password=bool(row.get("must_change_password")),
-                       token=token)
-
-
 async def _load_user(rt: "Runtime", user_id: int) -> dict | None:
-    rows = await rt.db.fetch(f"SELECT {_USER_COLUMNS} FROM hoso_user WHERE id = {{}}", user_id)
+    rows = await rt.db.fetch(f"SELECT {USER_COLUMNS} FROM hoso_user WHERE id = {{}}", user_id)
     return rows[0] if rows else None
-
-
-def _may_log_in(row: dict | None) -> str | None:
-    """Why the account may not log in, or None."""
-    if row is None:
-        return "unknown_user"
-    if not row.get("active"):
-        return "inactive"
-    if row.get("locked"):
-        return "locked"
-    return None
 
 
 async def authenticate(rt: "Runtime", username: str, password: str) -> tuple[CurrentUser | None, str | None]:
@@ -156,10 +106,10 @@ async def authenticate(rt: "Runtime", username: str, password: str) -> tuple[Cur
     if user_id is None:
         return None, "bad_credentials"
     row = await _load_user(rt, user_id)
-    reason = _may_log_in(row)
+    reason = may_log_in(row)
     if reason:
         return None, reason
-    return _user_from_row(row), None
+    return user_from_row(row), None
 
 
 def _now() -> dt.datetime:
@@ -192,7 +142,7 @@ async def session_user(rt: "Runtime", settings: WebSettings, token: str | None) 
         await Session.delete().where(Session.id == row["id"])
         return None
     user = await _load_user(rt, row["user_id"])
-    if _may_log_in(user):
+    if may_log_in(user):
         await Session.delete().where(Session.id == row["id"])
         return None
     new_expiry = min(now + settings.session_idle, row["max_expiry_date"])
@@ -200,7 +150,7 @@ async def session_user(rt: "Runtime", settings: WebSettings, token: str | None) 
     threshold = min(dt.timedelta(minutes=1), settings.session_idle / 10)
     if new_expiry - row["expiry_date"] > threshold:
         await Session.update({Session.expiry_date: new_expiry}).where(Session.id == row["id"])
-    return _user_from_row(user, token)
+    return user_from_row(user, token)
 
 
 async def end_session(rt: "Runtime", token: str | None) -> None:
@@ -209,9 +159,9 @@ async def end_session(rt: "Runtime", token: str | None) -> None:
 
 
 async def write_audit(rt: "Runtime", event: AuditEvent) -> None:
+    """Audit a change made outside a transaction of its own (a login, a logout, a token)."""
     async with rt.db.transaction():
-        for result in rt.pm.hook.hoso_write_audit(event=event, db=rt.db):
-            await await_me_maybe(result)
+        await audit.write_audit(rt.pm, rt.db, event)
 
 
 def _ip(text: str):
@@ -261,8 +211,6 @@ async def current_user(connection: ASGIConnection) -> CurrentUser | None:
         app_state = connection.app.state
         user = await session_user(app_state.rt, app_state.settings, connection.cookies.get(COOKIE))
         if user is None:
-            from hoso.web.tokens import token_user
-
             user = await token_user(connection)
         state[_STATE_KEY] = user
     user = state[_STATE_KEY]

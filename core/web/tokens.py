@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 
 from litestar.connection import ASGIConnection
 
-from hoso.records.service import AuditEvent
+from hoso.accounts import require_manages_account
+from hoso.audit import AuditEvent, write_audit
 from hoso.scope import Actor
-from hoso.web.auth import _USER_COLUMNS, CurrentUser, _may_log_in, _user_from_row, write_audit
+from hoso.web.identity import USER_COLUMNS, CurrentUser, may_log_in, user_from_row
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
@@ -35,9 +36,7 @@ def _digest(token: str) -> str:
 async def create_token(rt: "Runtime", actor: Actor, user_id: int, name: str,
                        expires_on: dt.date | None = None) -> tuple[int, str]:
     """A new token for ``user_id``; returns (id, token). The token is not stored and cannot be shown again."""
-    from hoso.accounts import _require_manages_account
-
-    await _require_manages_account(rt, actor, user_id)
+    await require_manages_account(rt, actor, user_id)
     if not name.strip():
         raise ValueError("a token needs a name saying what it is for")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -47,24 +46,24 @@ async def create_token(rt: "Runtime", actor: Actor, user_id: int, name: str,
             "INSERT INTO hoso_api_token (name, user_id, token_hash, created_by, created_at, expires_on) "
             "VALUES ({}, {}, {}, {}, {}, {}) RETURNING id",
             name.strip(), user_id, _digest(token), actor.user_id, now, expires_on)
-        await write_audit(rt, AuditEvent("token.create", "hoso_user", user_id, actor.user_id, actor.username,
-                                         actor.origin, {"token": [None, token_id], "name": [None, name.strip()]}))
+        await write_audit(rt.pm, rt.db, AuditEvent(
+            "token.create", "hoso_user", user_id, actor.user_id, actor.username, actor.origin,
+            {"token": [None, token_id], "name": [None, name.strip()]}))
     return token_id, token
 
 
 async def revoke_token(rt: "Runtime", actor: Actor, token_id: int) -> None:
-    from hoso.accounts import _require_manages_account
-
     user_id = await rt.db.fetchval("SELECT user_id FROM hoso_api_token WHERE id = {}", token_id)
     if user_id is None:
         raise LookupError(f"no token {token_id}")
     if actor.user_id != user_id:
-        await _require_manages_account(rt, actor, user_id)
+        await require_manages_account(rt, actor, user_id)
     async with rt.db.transaction():
         await rt.db.execute("UPDATE hoso_api_token SET revoked_at = {} WHERE id = {} AND revoked_at IS NULL",
                             dt.datetime.now(dt.timezone.utc), token_id)
-        await write_audit(rt, AuditEvent("token.revoke", "hoso_user", user_id, actor.user_id, actor.username,
-                                         actor.origin, {"token": [token_id, None]}))
+        await write_audit(rt.pm, rt.db, AuditEvent(
+            "token.revoke", "hoso_user", user_id, actor.user_id, actor.username, actor.origin,
+            {"token": [token_id, None]}))
 
 
 async def list_tokens(rt: "Runtime", user_id: int) -> list[dict]:
@@ -86,8 +85,8 @@ async def token_user(connection: ASGIConnection) -> CurrentUser | None:
         "AND (expires_on IS NULL OR expires_on > {})", _digest(token.strip()), today)
     if not rows:
         return None
-    users = await rt.db.fetch(f"SELECT {_USER_COLUMNS} FROM hoso_user WHERE id = {{}}", rows[0]["user_id"])
-    if not users or _may_log_in(users[0]) is not None:
+    users = await rt.db.fetch(f"SELECT {USER_COLUMNS} FROM hoso_user WHERE id = {{}}", rows[0]["user_id"])
+    if not users or may_log_in(users[0]) is not None:
         return None
     # Record use at most once a minute: an integration sends many requests at once with one token, and a
     # write on every request would queue them all on the token's row.
@@ -97,4 +96,4 @@ async def token_user(connection: ASGIConnection) -> CurrentUser | None:
         last = last.replace(tzinfo=dt.timezone.utc)
     if last is None or now - last > USE_RECORD_INTERVAL:
         await rt.db.execute("UPDATE hoso_api_token SET last_used_at = {} WHERE id = {}", now, rows[0]["id"])
-    return _user_from_row(users[0])
+    return user_from_row(users[0])

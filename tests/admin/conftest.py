@@ -225,7 +225,7 @@ class AdminClient:
 async def serving(config, url: str, plugins=()):
     """The web application (with the admin) on ``url`` for ``config`` (a Config or a folder); a second runtime for
     the test's own queries."""
-    from hoso.web.app import create_app
+    from hoso.server import create_app
 
     if not hasattr(config, "entities"):
         config = load_config(config)

@@ -46,7 +46,7 @@ def live(prepared, tmp_path_factory):
     import uvicorn
 
     from hoso.runtime import Runtime
-    from hoso.web.app import create_app
+    from hoso.server import create_app
 
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)"
     mp = pytest.MonkeyPatch()

@@ -100,7 +100,7 @@ _SERVE = """
 import sys
 import uvicorn
 from hoso.runtime import Runtime
-from hoso.web.app import create_app
+from hoso.server import create_app
 root, url, port = sys.argv[1:4]
 uvicorn.run(create_app(Runtime.create(root, url)), host="127.0.0.1", port=int(port), log_level="warning")
 """

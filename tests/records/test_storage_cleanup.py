@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 from hoso.records.attachments import CleanupSettings, SettingError, clean_storage
 from hoso.records.service import RecordContext
 from hoso.runtime import Runtime
-from hoso.web.app import create_app
+from hoso.server import create_app
 from hoso.plugins.storage import OWNER_FILE
 from tests.helpers import migrated_runtime
 from tests.records.test_attachments import PDF, chunks, read_all

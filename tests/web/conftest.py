@@ -18,7 +18,7 @@ from hoso.config import load_config
 from hoso.db import quote
 from hoso.runtime import Runtime
 from hoso.users import create_user
-from hoso.web.app import create_app
+from hoso.server import create_app
 from tests.helpers import migrated_runtime
 
 PASSWORD = "correct-horse-42"

@@ -16,7 +16,7 @@ from litestar.connection import ASGIConnection
 
 from hoso.runtime import Runtime
 from hoso.users import create_user
-from hoso.web.app import create_app
+from hoso.server import create_app
 from hoso.web.auth import SERVER_OPTIONS, WebSettings, client_address
 from tests.helpers import migrated_runtime
 from tests.web.conftest import PASSWORD, running

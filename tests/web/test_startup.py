@@ -7,7 +7,7 @@ from litestar.testing import AsyncTestClient
 
 from hoso.hookspecs import hookimpl
 from hoso.runtime import Runtime
-from hoso.web.app import DefinitionsDiffer, create_app, ensure_applied
+from hoso.server import DefinitionsDiffer, create_app, ensure_applied
 from tests.helpers import migrated_runtime
 from tests.web.conftest import running
 

@@ -1,0 +1,33 @@
+"""The audit entry and its one writer: every audited change, wherever it is made, goes through ``write_audit``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from hoso.plugin_manager import await_me_maybe
+
+__all__ = ["AuditEvent", "write_audit"]
+
+
+@dataclass
+class AuditEvent:
+    """One append-only audit entry. ``changes`` maps each changed field to ``[before, after]``; keys starting
+    with ``@`` carry details that are not fields (the transition's name, a file's checksum)."""
+
+    action: str
+    entity: str | None
+    record_id: int | None
+    actor_id: int | None
+    actor: str
+    origin: str
+    changes: dict = field(default_factory=dict)
+    at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+
+
+async def write_audit(pm: Any, db: Any, event: AuditEvent) -> None:
+    """Hand ``event`` to every ``hoso_write_audit`` implementation, in the caller's transaction (so the entry
+    is kept exactly when the change it describes is)."""
+    for result in pm.hook.hoso_write_audit(event=event, db=db):
+        await await_me_maybe(result)

@@ -1,0 +1,53 @@
+"""Who is asking: the signed-in account as the web layer sees it, read from its ``hoso_user`` row.
+
+Sessions (``hoso.web.auth``) and API tokens (``hoso.web.tokens``) both turn a row into a ``CurrentUser`` here,
+and both refuse the same accounts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["USER_COLUMNS", "CurrentUser", "user_from_row", "may_log_in"]
+
+USER_COLUMNS = "id, username, email, display_name, active, superuser, locked, must_change_password, unit_id"
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    id: int
+    username: str
+    email: str | None
+    display_name: str | None
+    superuser: bool
+    unit_id: int | None
+    must_change_password: bool
+    token: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.username
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "username": self.username, "display_name": self.display_name, "email": self.email,
+                "superuser": self.superuser, "unit_id": self.unit_id,
+                "must_change_password": self.must_change_password}
+
+
+def user_from_row(row: dict, token: str = "") -> CurrentUser:
+    return CurrentUser(id=int(row["id"]), username=row["username"], email=row.get("email"),
+                       display_name=row.get("display_name"), superuser=bool(row.get("superuser")),
+                       unit_id=row.get("unit_id"), must_change_password=bool(row.get("must_change_password")),
+                       token=token)
+
+
+def may_log_in(row: dict | None) -> str | None:
+    """Why the account may not log in, or None."""
+    if row is None:
+        return "unknown_user"
+    if not row.get("active"):
+        return "inactive"
+    if row.get("locked"):
+        return "locked"
+    return None
