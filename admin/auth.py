@@ -25,7 +25,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 
 from hoso.records.service import AuditEvent, RecordContext
-from hoso.scope import Actor
+from hoso.scope import Actor, roles_on
 from hoso.web.auth import (
     COOKIE,
     CurrentUser,
@@ -101,11 +101,7 @@ class AdminUser(User):
 
 
 async def _roles(build: "AdminBuild", user_id: int) -> set[str]:
-    today = dt.date.today()
-    rows = await build.rt.db.fetch(
-        "SELECT DISTINCT role FROM hoso_assignment WHERE user_id = {} AND starts_on <= {} "
-        "AND (ends_on IS NULL OR ends_on > {})", user_id, today, today)
-    return {r["role"] for r in rows}
+    return await roles_on(build.rt.db, user_id, dt.date.today())
 
 
 async def admin_user(conn: HTTPConnection) -> AdminUser | None:

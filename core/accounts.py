@@ -22,7 +22,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from hoso.audit import AuditEvent, write_audit
-from hoso.scope import Actor
+from hoso.scope import Actor, assignments_of, current_on, roles_on
 from hoso.users import (
     Localised,
     Throttled,
@@ -57,11 +57,7 @@ async def _audit(rt: "Runtime", actor: Actor, action: str, user_id: int | None, 
 
 
 async def active_roles(rt: "Runtime", user_id: int, on: dt.date | None = None) -> set[str]:
-    on = on or dt.date.today()
-    rows = await rt.db.fetch(
-        "SELECT DISTINCT role FROM hoso_assignment WHERE user_id = {} AND starts_on <= {} "
-        "AND (ends_on IS NULL OR ends_on > {})", user_id, on, on)
-    return {r["role"] for r in rows}
+    return await roles_on(rt.db, user_id, on or dt.date.today())
 
 
 async def assignments(rt: "Runtime", user_id: int, on: dt.date | None = None, active_only: bool = True) -> list[dict]:
@@ -70,8 +66,9 @@ async def assignments(rt: "Runtime", user_id: int, on: dt.date | None = None, ac
            "FROM hoso_assignment a JOIN hoso_unit u ON u.id = a.unit_id WHERE a.user_id = {}")
     args: list[Any] = [user_id]
     if active_only:
-        sql += " AND a.starts_on <= {} AND (a.ends_on IS NULL OR a.ends_on > {})"
-        args += [on, on]
+        current = current_on(on)
+        sql += f" AND {current.sql}"
+        args += current.args
     return await rt.db.fetch(sql + " ORDER BY a.id", *args)
 
 
@@ -97,9 +94,9 @@ async def may_manage_unit(rt: "Runtime", actor: Actor, unit_id: int, role_to_gra
     today = actor.today
     for scope, roles in _managing_roles(rt, role_to_grant).items():
         marks = ", ".join("{}" for _ in roles)
-        active = (f"a.user_id = {{}} AND a.starts_on <= {{}} AND (a.ends_on IS NULL OR a.ends_on > {{}}) "
-                  f"AND a.role IN ({marks})")
-        args = [actor.user_id, today, today, *roles]
+        mine = assignments_of(actor.user_id, today)
+        active = f"{mine.sql} AND a.role IN ({marks})"
+        args = [*mine.args, *roles]
         if scope == "national":
             found = await rt.db.fetchval(f"SELECT 1 AS ok FROM hoso_assignment a WHERE {active} LIMIT 1", *args)
         else:

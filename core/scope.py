@@ -19,7 +19,8 @@ from hoso.model.tables import SCOPE_COLUMN
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
 
-__all__ = ["Actor", "Predicate", "ScopeRules", "rebuild_closure", "SYSTEM_ACTOR", "ScopeDenied"]
+__all__ = ["Actor", "Predicate", "ScopeRules", "rebuild_closure", "SYSTEM_ACTOR", "ScopeDenied", "current_on",
+           "assignments_of", "roles_on", "effective_unit"]
 
 # Longest chain of tree and lineage edges followed when building the closure.
 MAX_CLOSURE_STEPS = 64
@@ -83,7 +84,31 @@ def _or(parts: list[Predicate]) -> Predicate:
     return Predicate(" OR ".join(f"({p.sql})" for p in parts), tuple(a for p in parts for a in p.args))
 
 
-_ACTIVE = "a.user_id = {} AND a.starts_on <= {} AND (a.ends_on IS NULL OR a.ends_on > {})"
+def current_on(on: dt.date, alias: str = "a") -> Predicate:
+    """Rows of ``hoso_assignment`` (under ``alias``) current on ``on``: begun on or before it, not ended by it
+    (``ends_on`` is the first day without the role). The one definition of a current assignment, for scopes,
+    roles, account management, the API and the admin."""
+    return Predicate(f"{alias}.starts_on <= {{}} AND ({alias}.ends_on IS NULL OR {alias}.ends_on > {{}})", (on, on))
+
+
+def assignments_of(user_id: int | None, on: dt.date, alias: str = "a") -> Predicate:
+    """The assignments of ``user_id`` current on ``on`` (rows of ``hoso_assignment`` under ``alias``)."""
+    current = current_on(on, alias)
+    return Predicate(f"{alias}.user_id = {{}} AND {current.sql}", (user_id, *current.args))
+
+
+async def roles_on(db: Database, user_id: int, on: dt.date) -> set[str]:
+    """The roles ``user_id`` holds on ``on``, wherever they hold them."""
+    mine = assignments_of(user_id, on)
+    rows = await db.fetch(f"SELECT DISTINCT a.role AS role FROM hoso_assignment a WHERE {mine.sql}", *mine.args)
+    return {r["role"] for r in rows}
+
+
+def effective_unit(entity: EntityDef, alias: str | None = None) -> str:
+    """SQL for the unit a record answers to: the one a split gave it (``sys_scope_unit``), else its unit field.
+    ``entity`` must have a unit field."""
+    prefix = f"{alias}." if alias else ""
+    return f"COALESCE({prefix}{quote(SCOPE_COLUMN)}, {prefix}{quote(entity.unit_field)})"
 
 
 class ScopeRules:
@@ -139,12 +164,13 @@ class ScopeRules:
         parts: list[Predicate] = []
         for scope, roles in by_scope.items():
             marks = ", ".join("{}" for _ in roles)
-            active = (_ACTIVE + f" AND a.role IN ({marks})", (actor.user_id, today, today, *roles))
+            mine = assignments_of(actor.user_id, today)
+            active = (mine.sql + f" AND a.role IN ({marks})", (*mine.args, *roles))
             if scope == "national":
                 parts.append(Predicate(f"EXISTS (SELECT 1 FROM hoso_assignment a WHERE {active[0]})", active[1]))
             elif scope in ("unit", "subtree") and entity.unit_field:
                 depth = " AND c.depth = 0" if scope == "unit" else ""
-                col = f"COALESCE({alias}.{quote(SCOPE_COLUMN)}, {alias}.{quote(entity.unit_field)})"
+                col = effective_unit(entity, alias)
                 parts.append(Predicate(
                     f"{col} IN (SELECT c.descendant_id FROM hoso_unit_closure c JOIN hoso_assignment a "
                     f"ON a.unit_id = c.ancestor_id WHERE {active[0]}{depth})", active[1]))
@@ -176,7 +202,7 @@ class ScopeRules:
             f"p.{quote(ufield.name)} = {{}} AND p.sys_deleted_at IS NULL AND p.{quote(gname)} IS NOT NULL)",
             (user_id,))
         if entity.unit_field:
-            col = f"COALESCE({alias}.{quote(SCOPE_COLUMN)}, {alias}.{quote(entity.unit_field)})"
+            col = effective_unit(entity, alias)
             within = Predicate(f"{col} IN (SELECT c.descendant_id FROM hoso_unit_closure c JOIN hoso_assignment a "
                                f"ON a.unit_id = c.ancestor_id WHERE {active[0]})", active[1])
         else:

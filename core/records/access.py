@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from hoso.config import EntityDef
 from hoso.db import quote
-from hoso.scope import Predicate
+from hoso.scope import Predicate, assignments_of, current_on, roles_on
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.records.service import RecordContext
@@ -52,11 +52,7 @@ class Access:
             if self.actor.user_id is None:
                 self._roles = set()
             else:
-                today = self.actor.today
-                rows = await self.rt.db.fetch(
-                    "SELECT DISTINCT role FROM hoso_assignment WHERE user_id = {} AND starts_on <= {} "
-                    "AND (ends_on IS NULL OR ends_on > {})", self.actor.user_id, today, today)
-                self._roles = {r["role"] for r in rows}
+                self._roles = await roles_on(self.rt.db, self.actor.user_id, self.actor.today)
         return self._roles
 
     async def hidden(self, entity: EntityDef) -> set[str]:
@@ -103,9 +99,6 @@ def hidden_by_any_role(rt: "Runtime", entity: EntityDef) -> set[str]:
     return out
 
 
-_ACTIVE_OF = "{a}.user_id = {{}} AND {a}.starts_on <= {{}} AND ({a}.ends_on IS NULL OR {a}.ends_on > {{}})"
-
-
 def _national_grant_roles(rt: "Runtime", entity: EntityDef | None, action: str | None = None) -> list[str]:
     """Roles with a national-scope grant (on ``entity``, of ``action``, when given)."""
     out = []
@@ -137,21 +130,21 @@ def accounts_in_reach(rt: "Runtime", actor: Any, entity: EntityDef, alias: str =
     if fixed is not None:
         return fixed
     today = actor.today
-    mine = (actor.user_id, today, today)
     national = _national_grant_roles(rt, entity)
     if national:
         marks = ", ".join("{}" for _ in national)
-        national_sql = (f"EXISTS (SELECT 1 FROM hoso_assignment na WHERE {_ACTIVE_OF.format(a='na')} "
-                        f"AND na.role IN ({marks}))")
-        national_args: tuple = (*mine, *national)
+        held = assignments_of(actor.user_id, today, "na")
+        national_sql = f"EXISTS (SELECT 1 FROM hoso_assignment na WHERE {held.sql} AND na.role IN ({marks}))"
+        national_args: tuple = (*held.args, *national)
     else:
         national_sql, national_args = "1 = 0", ()
+    mine = assignments_of(actor.user_id, today)
     units = ("SELECT c.descendant_id FROM hoso_unit_closure c JOIN hoso_assignment a ON a.unit_id = c.ancestor_id "
-             f"WHERE {_ACTIVE_OF.format(a='a')}")
+             f"WHERE {mine.sql}")
+    theirs = current_on(today, "b")
     sql = (f"({national_sql} OR {alias}.unit_id IN ({units}) OR EXISTS (SELECT 1 FROM hoso_assignment b "
-           f"WHERE b.user_id = {alias}.id AND b.starts_on <= {{}} AND (b.ends_on IS NULL OR b.ends_on > {{}}) "
-           f"AND b.unit_id IN ({units})))")
-    return Predicate(sql, (*national_args, *mine, today, today, *mine))
+           f"WHERE b.user_id = {alias}.id AND {theirs.sql} AND b.unit_id IN ({units})))")
+    return Predicate(sql, (*national_args, *mine.args, *theirs.args, *mine.args))
 
 
 def managed_accounts(rt: "Runtime", actor: Any, alias: str = "u") -> Predicate:
@@ -163,7 +156,7 @@ def managed_accounts(rt: "Runtime", actor: Any, alias: str = "u") -> Predicate:
     if fixed is not None:
         return fixed
     today = actor.today
-    mine = (actor.user_id, today, today)
+    held, within = assignments_of(actor.user_id, today, "ma"), assignments_of(actor.user_id, today)
     parts: list[str] = []
     args: list[Any] = []
     for role in rt.config.roles:
@@ -171,14 +164,14 @@ def managed_accounts(rt: "Runtime", actor: Any, alias: str = "u") -> Predicate:
                   and g.scope in ("unit", "subtree", "national")}
         if not scopes:
             continue
-        holds = f"EXISTS (SELECT 1 FROM hoso_assignment ma WHERE {_ACTIVE_OF.format(a='ma')} AND ma.role = {{}})"
+        holds = f"EXISTS (SELECT 1 FROM hoso_assignment ma WHERE {held.sql} AND ma.role = {{}})"
         if "national" in scopes:
             reach, reach_args = "SELECT id FROM hoso_unit", ()
         else:
             depth = "" if "subtree" in scopes else " AND c.depth = 0"
             reach = ("SELECT c.descendant_id FROM hoso_unit_closure c JOIN hoso_assignment a "
-                     f"ON a.unit_id = c.ancestor_id WHERE {_ACTIVE_OF.format(a='a')} AND a.role = {{}}{depth}")
-            reach_args = (*mine, role.name)
+                     f"ON a.unit_id = c.ancestor_id WHERE {within.sql} AND a.role = {{}}{depth}")
+            reach_args = (*within.args, role.name)
         grantable = list(role.can_grant)
         if grantable:
             foreign_role = f"b.role NOT IN ({', '.join('{}' for _ in grantable)})"
@@ -192,7 +185,7 @@ def managed_accounts(rt: "Runtime", actor: Any, alias: str = "u") -> Predicate:
             f"AND NOT EXISTS (SELECT 1 "
             f"FROM hoso_assignment b WHERE b.user_id = {alias}.id AND (b.ends_on IS NULL OR b.ends_on > {{}}) "
             f"AND ({foreign_role} OR b.unit_id NOT IN ({reach}))))")
-        args += [*mine, role.name, *reach_args, today, today, *grantable, *reach_args]
+        args += [*held.args, role.name, *reach_args, today, today, *grantable, *reach_args]
     if not parts:
         return Predicate.false()
     sql = (f"({alias}.id <> {{}} AND NOT COALESCE({alias}.superuser, {{}}) AND ("

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from hoso.audit import AuditEvent, write_audit
 from hoso.config.loader import ConfigIssue
 from hoso.db import Database, quote
 from hoso.model.tables import SCOPE_COLUMN
+from hoso.scope import effective_unit, rebuild_closure
 
 from .changeset import ChangeSet, RestructureErrors, load_restructuring
 from .engine import Rehoming, ResolvedRule, Simulation, SplitAction
@@ -176,11 +178,6 @@ def _undeclared(rt: "Runtime", cs: ChangeSet) -> str | None:
             "so that a database built from the configuration reaches the same units")
 
 
-def _unit_expr(entity, table_alias: str | None = None) -> str:
-    p = f"{table_alias}." if table_alias else ""
-    return f"COALESCE({p}{quote(SCOPE_COLUMN)}, {p}{quote(entity.unit_field)})"
-
-
 def _marks(n: int) -> str:
     return ", ".join("{}" for _ in range(n))
 
@@ -220,14 +217,14 @@ async def _check_split(rt, cs, sim, sp: SplitAction, counts: dict) -> list[str]:
         rule = ruled.get(entity.name)
         table = quote(entity.table)
         if rule is None:
-            n = await db.fetchval(f"SELECT COUNT(*) AS n FROM {table} WHERE {_unit_expr(entity)} IN ({_marks(len(ids))})",
+            n = await db.fetchval(f"SELECT COUNT(*) AS n FROM {table} WHERE {effective_unit(entity)} IN ({_marks(len(ids))})",
                                   *ids)
             if n:
                 out.append(f"{where}: {n} {entity.name} record(s) answer to {unit_code} and no rule places them; "
                            f"add a rule for entity {entity.name}")
             continue
         col = quote(rule.field.name)
-        rows = await db.fetch(f"SELECT {col} AS v, COUNT(*) AS n FROM {table} WHERE {_unit_expr(entity)} IN "
+        rows = await db.fetch(f"SELECT {col} AS v, COUNT(*) AS n FROM {table} WHERE {effective_unit(entity)} IN "
                               f"({_marks(len(ids))}) GROUP BY {col}", *ids)
         per: dict[int | None, int] = {}
         unmatched: list[tuple[Any, int]] = []
@@ -270,8 +267,8 @@ async def _record_counts(rt) -> dict[str, dict[int, tuple[int, int | None]]]:
             opens.append(f"CASE WHEN {cond} THEN 1 ELSE 0 END")
             args.extend(finals)
         open_expr = f"SUM({' + '.join(opens)})" if opens else "0"
-        rows = await rt.db.fetch(f"SELECT {_unit_expr(entity)} AS u, COUNT(*) AS n, {open_expr} AS o "
-                                 f"FROM {quote(entity.table)} GROUP BY {_unit_expr(entity)}", *args)
+        rows = await rt.db.fetch(f"SELECT {effective_unit(entity)} AS u, COUNT(*) AS n, {open_expr} AS o "
+                                 f"FROM {quote(entity.table)} GROUP BY {effective_unit(entity)}", *args)
         out[entity.name] = {r["u"]: (int(r["n"]), int(r["o"] or 0) if opens else None) for r in rows
                             if r["u"] is not None}
     return out
@@ -402,7 +399,7 @@ async def _split_records(db: Database, sp: SplitAction, rule: ResolvedRule, real
     else_args = [real(rule.default)] if rule.default is not None else []
     case = f"CASE {' '.join(whens)} {else_sql} END"
     case_args += else_args
-    where = f"{_unit_expr(entity)} IN ({_marks(len(ids))})"
+    where = f"{effective_unit(entity)} IN ({_marks(len(ids))})"
     where_args: list[Any] = list(ids)
     if rule.default is None:
         if not match_sql:
@@ -529,7 +526,6 @@ async def apply(rt: "Runtime", file: str | Path | ChangeSet, applied_by: str | N
 
         # 5. the closure that scopes follow
         report("closure")
-        from hoso.scope import rebuild_closure
 
         await rebuild_closure(db)
 
@@ -555,13 +551,9 @@ async def apply(rt: "Runtime", file: str | Path | ChangeSet, applied_by: str | N
         }
         await db.execute("UPDATE hoso_restructuring SET summary = {} WHERE name = {}",
                          json.dumps(summary, ensure_ascii=False, sort_keys=True), cs.name)
-        from hoso.plugin_manager import await_me_maybe
-        from hoso.records.service import AuditEvent
-
         event = AuditEvent(action="restructure", entity="hoso_unit", record_id=None, actor_id=None, actor=applied_by,
                            origin="cli", changes=summary)
-        for result in rt.pm.hook.hoso_write_audit(event=event, db=db):
-            await await_me_maybe(result)
+        await write_audit(rt.pm, db, event)
         report("done")
     return ApplyResult(cs.name, False, summary, time.perf_counter() - started)
 
