@@ -30,6 +30,7 @@ from hoso.admin.messages import m
 from hoso.admin.tables import VERSION_COLUMN, AdminTables, TableSpec, build_admin_tables
 from hoso.config import FieldDef, WorkflowDef
 from hoso.db import quote
+from hoso.records.system_fields import system_fields
 from hoso.web.problems import msg, problem_message
 from hoso.web.security import origin_allowed
 
@@ -129,8 +130,8 @@ class AdminBuild:
         entity = spec.entity
         hidden = user.hidden(entity.name) if spec.kind == "entity" else set()
         read_only = user.read_only(entity.name) if spec.kind == "entity" else set()
-        code = entity.naming.field if spec.kind == "entity" and entity.naming else None
-        states = {w.state_field for w in self.rt.config.workflows_for(entity.name)} if spec.kind == "entity" else set()
+        given = system_fields(self.rt.config, entity if spec.kind == "entity" else None)
+        code, states = given.code, given.states
         props: dict[str, Any] = {}
         for name, prop in (schema.get("properties") or {}).items():
             if name in hidden:

@@ -52,6 +52,7 @@ from hoso.records.errors import (
     StaleVersion,
     ValidationError,
 )
+from hoso.records.system_fields import system_fields
 from hoso.scope import Predicate
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -284,7 +285,7 @@ class ScopedCRUD(PiccoloCRUD):
         hidden = self._hidden(user)
         states = {}
         if spec.kind == "entity":
-            states = {w.state_field: w.initial for w in self.rt.config.workflows_for(spec.entity.name)}
+            states = system_fields(self.rt.config, spec.entity).states
         for fd in spec.fields:
             if fd.name in hidden:
                 continue
@@ -494,8 +495,8 @@ class ScopedCRUD(PiccoloCRUD):
         the values that differ from the stored record are sent (the form sends every field it shows)."""
         spec = self.spec
         entity = spec.entity
-        code = entity.naming.field if entity is not None and entity.naming else None
-        states = {w.state_field: w.initial for w in self.rt.config.workflows_for(entity.name)} if entity else {}
+        given = system_fields(self.rt.config, entity)
+        code, states = given.code, given.states
         payload: dict[str, Any] = {}
         uploads: dict[str, str] = {}
         for key, value in data.items():

@@ -39,6 +39,7 @@ from hoso.records.errors import (
 from hoso.records.forms import CompiledForm, FormCache, top_field
 from hoso.records.messages import t
 from hoso.records.search import SEARCHABLE_TYPES, fold, like_pattern, search_text
+from hoso.records.system_fields import system_fields
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.records.attachments import AttachmentInfo, Storage
@@ -223,8 +224,7 @@ class RecordService:
         hidden = await access.hidden(entity)
         read_only = await access.read_only(entity) if current is not None else set()
         on_form = set(form.field_names)
-        states = {w.state_field: w for w in self.config.workflows_for(entity.name)}
-        code = entity.naming.field if entity.naming else None
+        given = system_fields(self.config, entity)
         lang = ctx.lang
         for key in payload:
             if not entity.has_field(key):
@@ -236,13 +236,13 @@ class RecordService:
                 problems.append((key, t("hidden_field", lang)))
             elif key not in on_form:
                 problems.append((key, t("not_on_form", lang, form=form.label)))
-            elif key == code:
+            elif key == given.code:
                 if (current is None and new is not None) or (current is not None and changed):
                     problems.append((key, t("code_by_series", lang)))
-            elif key in states:
-                if (current is None and new not in (None, states[key].initial)) or (current is not None and changed):
+            elif key in given.states:
+                if (current is None and new not in (None, given.states[key])) or (current is not None and changed):
                     problems.append((key, t("state_by_workflow", lang)))
-            elif fd.type == "attachment":
+            elif key in given.attachments:
                 if new is not None and changed:
                     problems.append((key, t("use_upload", lang)))
             elif key in read_only and changed:

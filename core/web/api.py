@@ -24,8 +24,9 @@ from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
 from litestar.params import FromPath, FromQuery, PathParameter, QueryParameter
 from litestar.response import Stream
 
-from hoso.config import Config, EntityDef
+from hoso.config import EntityDef
 from hoso.records.service import RecordContext
+from hoso.records.system_fields import system_fields
 from hoso.web.auth import client_address, current_user, same_origin
 from hoso.web.problems import request_lang
 
@@ -36,15 +37,6 @@ FILTER_OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "null")
 MAX_INT = 2**63 - 1  # versions, references and integer values are 64-bit in the database
 MAX_ID = 2**31 - 1  # record, account and attachment-version ids are 32-bit (SERIAL / INTEGER) columns
 RESERVED_QUERY = {"page", "page_size", "sort", "q", "deleted", "form"}
-
-
-def _not_writable(config: Config, entity: EntityDef) -> set[str]:
-    """Fields set by the system, never by a payload: the naming code, workflow states, attachments."""
-    out = {f.name for f in entity.fields if f.type == "attachment"}
-    if entity.naming:
-        out.add(entity.naming.field)
-    out |= {w.state_field for w in config.workflows_for(entity.name)}
-    return out
 
 
 # -- request bodies -----------------------------------------------------------------------------------------------
@@ -58,7 +50,7 @@ def body_schemas(rt, entity: EntityDef) -> tuple[dict, dict]:
     left out. An update sends any subset of the fields and ``sys_version``, the version the client read.
     """
     schema = rt.records().form(entity.name).definition()["schema"]
-    skip = _not_writable(rt.config, entity)
+    skip = system_fields(rt.config, entity).names
     props = {k: _strip_annotations(v) for k, v in schema.get("properties", {}).items()
              if k not in skip and not v.get("readOnly")}
     create = {"type": "object", "title": f"{entity.name} (new)", "properties": props,
