@@ -24,7 +24,9 @@ from starlette.authentication import AuthCredentials, AuthenticationBackend, Aut
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 
-from hoso.records.service import AuditEvent, RecordContext
+from hoso.audit import AuditEvent
+from hoso.records.access import Permissions
+from hoso.records.service import RecordContext
 from hoso.scope import Actor, roles_on
 from hoso.web.auth import (
     COOKIE,
@@ -81,23 +83,20 @@ class AdminUser(User):
     def display_name(self) -> str:
         return self.current.name
 
-    # -- what the roles allow, before looking at rows -------------------------------------------------------
+    # -- what the roles allow, before looking at rows: the record service's own answer -----------------------
+    @property
+    def permissions(self) -> Permissions:
+        return Permissions(self.build.rt.scope, frozenset(self.roles), self.superuser)
+
     def may(self, action: str, entity: str) -> bool:
         """Whether a role of the user grants ``action`` on ``entity`` for some rows (statistics never does)."""
-        if self.superuser:
-            return True
-        return any(scope != "statistics" and self.roles.intersection(roles)
-                   for scope, roles in self.build.rt.scope.roles_for(entity, action).items())
+        return self.permissions.may(action, entity)
 
     def hidden(self, entity: str) -> set[str]:
-        if self.superuser:
-            return set()
-        return self.build.rt.scope.hidden_fields(self.roles, entity)
+        return self.permissions.hidden(entity)
 
     def read_only(self, entity: str) -> set[str]:
-        if self.superuser:
-            return set()
-        return self.build.rt.scope.read_only_fields(self.roles, entity)
+        return self.permissions.read_only(entity)
 
 
 async def _roles(build: "AdminBuild", user_id: int) -> set[str]:

@@ -384,7 +384,7 @@ class ScopedCRUD(PiccoloCRUD):
         return self.spec.kind in ("entity", "child") and user.may("export", self.spec.entity.name)
 
     async def _audit_export(self, user: AdminUser, params: dict, page: int, rows: int) -> None:
-        from hoso.records.service import AuditEvent
+        from hoso.audit import AuditEvent
 
         spec = self.spec
         detail = {"@format": "csv", "@table": spec.tablename, "@page": page, "@rows": rows,

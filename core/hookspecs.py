@@ -16,7 +16,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from hoso.fields import Converter, FieldType
     from hoso.records.attachments import Storage
     from hoso.records.forms import CompiledForm
-    from hoso.records.service import AuditEvent, RecordContext
+    from hoso.audit import AuditEvent
+    from hoso.records.context import RecordContext
 
 hookspec = pluggy.HookspecMarker("hoso")
 hookimpl = pluggy.HookimplMarker("hoso")

@@ -1,22 +1,48 @@
 """What one actor may do with the records of one entity: scope predicates, hidden and read-only fields.
 
 Rows are judged in the database with ``ScopeRules.predicate`` (deny by default); this module only asks the
-questions the record service needs, once per call, and caches the actor's active roles.
+questions the record service needs, once per call, and caches the actor's active roles. ``Permissions`` is what
+a set of roles allows before looking at rows: the record service (so the API) and the admin both ask it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hoso.config import EntityDef
 from hoso.db import quote
-from hoso.scope import Predicate, assignments_of, current_on, roles_on
+from hoso.scope import Predicate, ScopeRules, assignments_of, current_on, roles_on
 
 if TYPE_CHECKING:  # pragma: no cover
-    from hoso.records.service import RecordContext
+    from hoso.records.context import RecordContext
     from hoso.runtime import Runtime
 
-__all__ = ["Access"]
+__all__ = ["Access", "Permissions"]
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """What the roles a user holds allow, before looking at rows (a superuser may do everything)."""
+
+    rules: ScopeRules
+    roles: frozenset[str]
+    superuser: bool = False
+
+    def may(self, action: str, entity: str) -> bool:
+        """Whether a role grants ``action`` on ``entity`` for some rows (a statistics scope never does)."""
+        if self.superuser:
+            return True
+        return any(scope != "statistics" and self.roles.intersection(roles)
+                   for scope, roles in self.rules.roles_for(entity, action).items())
+
+    def hidden(self, entity: str) -> set[str]:
+        """Fields the user may neither see nor write."""
+        return set() if self.superuser else self.rules.hidden_fields(set(self.roles), entity)
+
+    def read_only(self, entity: str) -> set[str]:
+        """Fields the user may not change on update."""
+        return set() if self.superuser else self.rules.read_only_fields(set(self.roles), entity)
 
 
 class Access:
@@ -35,13 +61,7 @@ class Access:
     async def may_at_all(self, action: str, entity: EntityDef) -> bool:
         """Whether one of the actor's roles grants ``action`` on ``entity`` for some rows (before looking at
         rows: a create refused here is Forbidden, one refused by the unit's scope names the unit field)."""
-        if self.superuser:
-            return True
-        if self.actor.user_id is None:
-            return False
-        mine = await self.roles()
-        return any(scope != "statistics" and mine.intersection(roles)
-                   for scope, roles in self.rt.scope.roles_for(entity.name, action).items())
+        return (await self.permissions()).may(action, entity.name)
 
     def predicate(self, action: str, entity: EntityDef, alias: str = "t") -> Predicate:
         return self.rt.scope.predicate(self.actor, action, entity, alias)
@@ -55,17 +75,17 @@ class Access:
                 self._roles = await roles_on(self.rt.db, self.actor.user_id, self.actor.today)
         return self._roles
 
+    async def permissions(self) -> Permissions:
+        """What the actor's roles on the context's date allow."""
+        return Permissions(self.rt.scope, frozenset(await self.roles()), self.superuser)
+
     async def hidden(self, entity: EntityDef) -> set[str]:
         """Fields the actor may neither see nor write."""
-        if self.superuser:
-            return set()
-        return self.rt.scope.hidden_fields(await self.roles(), entity.name)
+        return (await self.permissions()).hidden(entity.name)
 
     async def read_only(self, entity: EntityDef) -> set[str]:
         """Fields the actor may not change on update."""
-        if self.superuser:
-            return set()
-        return self.rt.scope.read_only_fields(await self.roles(), entity.name)
+        return (await self.permissions()).read_only(entity.name)
 
     async def row_allows(self, action: str, entity: EntityDef, record_id: int) -> bool:
         """Whether the stored row ``record_id`` satisfies the actor's ``action`` predicate."""

@@ -33,7 +33,8 @@ from hoso.records.messages import t
 from hoso.records.workflow import require_editable
 
 if TYPE_CHECKING:  # pragma: no cover
-    from hoso.records.service import RecordContext, RecordService
+    from hoso.records.context import RecordContext
+    from hoso.records.service import RecordService
 
 __all__ = ["Storage", "StorageWriter", "AttachmentInfo", "CleanupResult", "CleanupSettings", "SettingError", "upload",
            "download", "versions", "type_allowed", "human_size", "clean_storage", "storage_janitor"]
@@ -164,7 +165,7 @@ async def upload(svc: "RecordService", entity: EntityDef, record_id: int, field:
     filename = _safe_filename(filename)
 
     async def check_record() -> dict:
-        record = await svc._locked(entity, record_id, access, ctx)
+        record = await svc.store.locked(entity, record_id, access, ctx)
         require_editable(svc.config, entity, record, ctx)  # an archived record gets no new file
         if not await access.row_allows("update", entity, record_id):
             raise Forbidden(t("forbidden", lang, action="update"))
@@ -232,7 +233,7 @@ async def upload(svc: "RecordService", entity: EntityDef, record_id: int, field:
                 f"UPDATE {quote(entity.table)} SET {quote(field)} = {{}}, sys_version = {{}}, sys_updated_at = {{}}, "
                 "sys_updated_by = {} WHERE id = {}", attachment_id, new_version, now, ctx.user_id, record_id)
 
-            await svc._audit(AuditEvent("attachment.upload", entity.name, record_id, ctx.user_id, ctx.user_name,
+            await svc.store.audit(AuditEvent("attachment.upload", entity.name, record_id, ctx.user_id, ctx.user_name,
                                         ctx.origin, {field: [previous_id, attachment_id],
                                                      "@file": {"name": filename, "type": media, "size": size,
                                                                "sha256": checksum, "version": number}}))
@@ -248,7 +249,7 @@ async def _readable_record(svc: "RecordService", entity: EntityDef, record_id: i
                            ctx: "RecordContext") -> dict:
     _attachment_field(entity, field, ctx)
     try:
-        record = await svc._fetch_visible(entity, record_id, access)
+        record = await svc.store.fetch_visible(entity, record_id, access)
     except NotFound:
         raise NotFound(t("record_not_found", ctx.lang, entity=entity.name, id=record_id)) from None
     if field in await access.hidden(entity):

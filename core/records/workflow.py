@@ -30,7 +30,8 @@ from hoso.records.messages import t
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.records.access import Access
-    from hoso.records.service import RecordContext, RecordService
+    from hoso.records.context import RecordContext
+    from hoso.records.service import RecordService
     from hoso.runtime import Runtime
 
 __all__ = ["Step", "available", "overdue", "require_editable"]
@@ -146,19 +147,19 @@ async def overdue(svc: "RecordService", entity: EntityDef, access: "Access", ctx
     for name, value, high in (("page", page, 10 ** 9), ("page_size", page_size, 1000)):
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
             raise ValidationError([(name, t("bad_page", ctx.lang, low=1, high=high))])
-    read, read_args = svc._read_where(entity, access, False)
+    read, read_args = svc.store.read_where(entity, access, False)
     where = f"{read} AND ({' OR '.join(clauses)})"
     table = quote(entity.table)
     total = int(await svc.db.fetchval(f"SELECT COUNT(*) AS n FROM {table} t WHERE {where}", *read_args, *args) or 0)
     # Ordered by the day each period started: the longest waiting first.
     case = " ".join(f"WHEN t.{quote(wf.state_field)} = {{}} THEN t.{quote(d.from_field)}" for wf, d, _p in deadlines)
     rows = await svc.db.fetch(
-        f"SELECT {svc._columns(entity)} FROM {table} t WHERE {where} ORDER BY CASE {case} END ASC, t.id ASC "
+        f"SELECT {svc.store.columns(entity)} FROM {table} t WHERE {where} ORDER BY CASE {case} END ASC, t.id ASC "
         "LIMIT {} OFFSET {}", *read_args, *args, *[d.state for _wf, d, _p in deadlines], page_size,
         (page - 1) * page_size)
     out = []
     for r in rows:
-        record = svc._load_row(entity.fields, r)
+        record = svc.store.load_row(entity.fields, r)
         for wf, d, period in deadlines:
             start = record.get(d.from_field)
             if record.get(wf.state_field) == d.state and start is not None:

@@ -1,0 +1,96 @@
+"""Who acts on records (``RecordContext``) and the plain values records are compared, audited and sent as.
+
+The record service, its siblings and their callers (the API, the admin, imports) share these; they depend on
+nothing above the configuration and the scopes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hoso.config import Config
+from hoso.scope import Actor
+
+__all__ = ["RecordContext", "LOCAL_ZONE", "jsonable", "jsonable_deep", "jsonable_changes", "is_empty", "as_date",
+           "as_datetime", "json_ready"]
+
+# Dates such as "today" in rules ("received_on <= today()") are Vietnam's dates.
+LOCAL_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+@dataclass(frozen=True)
+class RecordContext:
+    """Who is acting, from where, in which language.
+
+    Deny by default: a context without a user and without ``superuser`` may do nothing. Command-line tools,
+    imports and background work of the system itself use ``RecordContext.system(config)``.
+    """
+
+    config: Config
+    user_id: int | None = None
+    user_name: str = "system"
+    origin: str = "cli"
+    lang: str = "vi"
+    superuser: bool = False
+    on: dt.date | None = None
+
+    @classmethod
+    def system(cls, config: Config, origin: str = "cli") -> "RecordContext":
+        return cls(config, None, "system", origin, "vi", True)
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.user_id, self.user_name, self.superuser, self.origin, self.lang, self.on)
+
+    @property
+    def today(self) -> dt.date:
+        """``on``, else today's date where the records are kept (Asia/Ho_Chi_Minh), whatever the server's zone."""
+        return self.on or dt.datetime.now(LOCAL_ZONE).date()
+
+
+def jsonable(v: Any) -> Any:
+    if isinstance(v, (dt.date, dt.datetime)):
+        return v.isoformat()
+    if isinstance(v, decimal.Decimal):
+        return str(v)
+    if isinstance(v, tuple):
+        return list(v)
+    return v
+
+
+def jsonable_deep(v: Any) -> Any:
+    if isinstance(v, (list, tuple)):
+        return [jsonable_deep(x) for x in v]
+    if isinstance(v, dict):
+        return {k: jsonable_deep(x) for k, x in v.items() if k != "id"}
+    return jsonable(v)
+
+
+def jsonable_changes(changes: dict) -> dict:
+    return {k: [jsonable_deep(b), jsonable_deep(a)] for k, (b, a) in changes.items()}
+
+
+def is_empty(v: Any) -> bool:
+    return v is None or v == "" or (isinstance(v, (list, tuple)) and len(v) == 0)
+
+
+def as_date(v: Any) -> dt.date:
+    return dt.date.fromisoformat(v) if isinstance(v, str) else v
+
+
+def as_datetime(v: str) -> dt.datetime:
+    value = dt.datetime.fromisoformat(v)
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def json_ready(v: Any) -> Any:
+    """System values as JSON (``sys_deadline`` holds a date)."""
+    if isinstance(v, dict):
+        return {k: json_ready(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [json_ready(x) for x in v]
+    return jsonable(v)

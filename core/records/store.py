@@ -1,0 +1,205 @@
+"""The rows of an entity's tables as the record service and its siblings read and write them.
+
+Nothing here checks who may write: the record service decides, inside its transaction, and then calls these.
+Reads take the actor's scope as SQL (``read_where``), so a row out of scope is ``NotFound`` like a missing one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import TYPE_CHECKING, Any
+
+from hoso.audit import AuditEvent, write_audit
+from hoso.config import EntityDef, FieldDef
+from hoso.db import quote
+from hoso.records.access import Access, hidden_by_any_role
+from hoso.records.context import RecordContext, as_datetime
+from hoso.records.errors import NotFound
+from hoso.records.forms import CompiledForm, FormCache
+from hoso.records.messages import t
+from hoso.records.search import search_text
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hoso.runtime import Runtime
+
+__all__ = ["RuntimeCache", "RecordStore", "RECORD_SYSTEM_COLUMNS"]
+
+# System columns returned with every record.
+RECORD_SYSTEM_COLUMNS = ("sys_version", "sys_created_at", "sys_created_by", "sys_updated_at", "sys_updated_by",
+                         "sys_deleted_at", "sys_deleted_by", "sys_delete_reason", "sys_form_version")
+
+
+class RuntimeCache:
+    """What the record service keeps per runtime: compiled forms, column checks, the storage backend."""
+
+    def __init__(self, rt: "Runtime"):
+        self.forms = FormCache(rt.config, rt.registry)
+        self.columns: dict[str, set[str]] = {}
+        self.storage: Any = None
+        # Form versions known to be in hoso_form_version (registered once per process, not per write).
+        self.registered_forms: set[str] = set()
+
+
+
+class RecordStore:
+    """Reads and writes of record rows, child rows, form versions and audit entries (in the caller's
+    transaction)."""
+
+    def __init__(self, rt: "Runtime", cache: RuntimeCache):
+        self.rt = rt
+        self.db = rt.db
+        self.config = rt.config
+        self.cache = cache
+
+    async def has_column(self, table: str, column: str) -> bool:
+        # Databases migrated before a system column existed may lack it until the next migration.
+        cols = self.cache.columns.get(table)
+        if cols is None or column not in cols:
+            cols = set(await self.db.column_names(table))
+            self.cache.columns[table] = cols
+        return column in cols
+
+    def to_db(self, fields: tuple[FieldDef, ...], values: dict) -> dict:
+        out = {}
+        for fd in fields:
+            if fd.is_child_table or fd.name not in values:
+                continue
+            v = values[fd.name]
+            out[fd.name] = None if v is None else self.rt.registry.field_type(fd.type).to_db(v)
+        return out
+
+    async def search_column(self, entity: EntityDef, values: dict) -> dict:
+        if not await self.has_column(entity.table, "sys_search"):
+            return {}
+        return {"sys_search": search_text(entity.fields, values, hidden_by_any_role(self.rt, entity))}
+
+    async def register_form(self, form: CompiledForm) -> None:
+        """Keep the form's definition under its version, once per process.
+
+        Called before the write's transaction, in a statement of its own: a version registered for a write that
+        then fails does no harm, and the next writes of this version make no query at all.
+        """
+        if form.version in self.cache.registered_forms:
+            return
+        await self.db.execute(
+            "INSERT INTO hoso_form_version (version, form, entity, definition, created_at) VALUES ({}, {}, {}, {}, {}) "
+            "ON CONFLICT (version) DO NOTHING",
+            form.version, form.name, form.entity.name, json.dumps(form.definition(), ensure_ascii=False, default=str),
+            dt.datetime.now(dt.timezone.utc))
+        self.cache.registered_forms.add(form.version)
+
+    async def write_children(self, entity: EntityDef, child: FieldDef, parent_id: int, rows: list[dict]) -> None:
+        table = quote(entity.child_table_name(child.name))
+        for pos, r in enumerate(rows):
+            data = self.to_db(child.fields, r)
+            data.update(parent_id=parent_id, position=pos)
+            cols = ", ".join(quote(c) for c in data)
+            marks = ", ".join("{}" for _ in data)
+            await self.db.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", *data.values())
+
+    async def sync_children(self, entity: EntityDef, child: FieldDef, parent_id: int, rows: list[dict]) -> None:
+        """Make the child rows of ``parent_id`` be ``rows``, in that order: a row with an ``id`` (one of this
+        record's rows, checked by ``_child_id_problems``) is updated in place and keeps its id, a row without
+        one is inserted, and the record's rows left out are deleted."""
+        table = quote(entity.child_table_name(child.name))
+        kept = [r["id"] for r in rows if r.get("id") is not None]
+        if kept:
+            marks = ", ".join("{}" for _ in kept)
+            await self.db.execute(f"DELETE FROM {table} WHERE parent_id = {{}} AND id NOT IN ({marks})",
+                                  parent_id, *kept)
+        else:
+            await self.db.execute(f"DELETE FROM {table} WHERE parent_id = {{}}", parent_id)
+        for pos, r in enumerate(rows):
+            data = {fd.name: None for fd in child.fields}  # a value left out of the row is emptied
+            data.update(self.to_db(child.fields, r))
+            data["position"] = pos
+            if r.get("id") is None:
+                data["parent_id"] = parent_id
+                cols = ", ".join(quote(c) for c in data)
+                marks = ", ".join("{}" for _ in data)
+                await self.db.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", *data.values())
+            else:
+                sets = ", ".join(f"{quote(c)} = {{}}" for c in data)
+                await self.db.execute(f"UPDATE {table} SET {sets} WHERE id = {{}} AND parent_id = {{}}",
+                                      *data.values(), r["id"], parent_id)
+
+    async def audit(self, event: AuditEvent) -> None:
+        await write_audit(self.rt.pm, self.db, event)
+
+    def load_row(self, fields: tuple[FieldDef, ...], row: dict) -> dict:
+        out = dict(row)
+        for fd in fields:
+            if fd.is_child_table or fd.name not in out:
+                continue
+            v = out[fd.name]
+            out[fd.name] = None if v is None else self.rt.registry.field_type(fd.type).load(v)
+        for k in ("sys_created_at", "sys_updated_at", "sys_deleted_at"):
+            if isinstance(out.get(k), str):
+                out[k] = as_datetime(out[k])
+        return out
+
+    def columns(self, entity: EntityDef, alias: str = "t") -> str:
+        return ", ".join([f"{alias}.id"] + [f"{alias}.{quote(f.name)}" for f in entity.column_fields]
+                         + [f"{alias}.{c}" for c in RECORD_SYSTEM_COLUMNS])
+
+    async def fetch(self, entity: EntityDef, record_id: int, where: str = "", args: tuple = (),
+                     lock: bool = False) -> dict:
+        """The record with its child rows, or NotFound; ``where`` adds conditions over alias ``t``."""
+        sql = f"SELECT {self.columns(entity)} FROM {quote(entity.table)} t WHERE t.id = {{}}"
+        if where:
+            sql += f" AND {where}"
+        if lock and not self.db.is_sqlite:
+            sql += " FOR UPDATE OF t"  # writers of one record queue here (SQLite: the transaction's write lock)
+        rows = await self.db.fetch(sql, record_id, *args)
+        if not rows:
+            raise NotFound(f"{entity.name} {record_id} does not exist")
+        record = self.load_row(entity.fields, rows[0])
+        for child in entity.child_tables:
+            ccols = ", ".join(["id"] + [quote(f.name) for f in child.fields])
+            crows = await self.db.fetch(
+                f"SELECT {ccols} FROM {quote(entity.child_table_name(child.name))} WHERE parent_id = {{}} "
+                "ORDER BY position", record_id)
+            record[child.name] = [self.load_row(child.fields, r) for r in crows]
+        return record
+
+    def read_where(self, entity: EntityDef, access: Access, deleted: bool | None = False) -> tuple[str, tuple]:
+        """SQL (alias ``t``) for the rows the actor may read: live ones, or (``deleted``) deleted ones that the
+        actor may also restore, or (None) both."""
+        if access.superuser:
+            read, restore = "1 = 1", ("1 = 1", ())
+            args: tuple = ()
+        else:
+            pred = access.predicate("read", entity)
+            read, args = f"({pred.sql})", pred.args
+            rp = access.predicate("restore", entity)
+            restore = (f"({rp.sql})", rp.args)
+        if deleted is False:
+            return f"t.sys_deleted_at IS NULL AND {read}", args
+        if deleted is True:
+            return f"t.sys_deleted_at IS NOT NULL AND {read} AND {restore[0]}", args + restore[1]
+        return f"{read} AND (t.sys_deleted_at IS NULL OR {restore[0]})", args + restore[1]
+
+    async def fetch_visible(self, entity: EntityDef, record_id: int, access: Access,
+                             deleted: bool | None = False, lock: bool = False) -> dict:
+        where, args = self.read_where(entity, access, deleted)
+        return await self.fetch(entity, record_id, where, args, lock)
+
+    async def locked(self, entity: EntityDef, record_id: int, access: Access, ctx: RecordContext,
+                      deleted: bool = False) -> dict:
+        """The record for a write, locked until the transaction ends; NotFound when the actor cannot see it."""
+        try:
+            return await self.fetch_visible(entity, record_id, access, deleted, lock=True)
+        except NotFound:
+            raise NotFound(t("record_not_found", ctx.lang, entity=entity.name, id=record_id)) from None
+
+    async def visible(self, entity: EntityDef, record: dict, access: Access) -> dict:
+        hidden = await access.hidden(entity)
+        return {k: v for k, v in record.items() if k not in hidden} if hidden else record
+
+    async def require_visible(self, entity: EntityDef, record_id: int, access: Access, ctx: RecordContext) -> None:
+        where, args = self.read_where(entity, access, None)
+        found = await self.db.fetchval(f"SELECT 1 AS ok FROM {quote(entity.table)} t WHERE t.id = {{}} AND {where}",
+                                       record_id, *args)
+        if found is None:
+            raise NotFound(t("record_not_found", ctx.lang, entity=entity.name, id=record_id))
