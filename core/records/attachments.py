@@ -233,10 +233,10 @@ async def upload(svc: "RecordService", entity: EntityDef, record_id: int, field:
                 f"UPDATE {quote(entity.table)} SET {quote(field)} = {{}}, sys_version = {{}}, sys_updated_at = {{}}, "
                 "sys_updated_by = {} WHERE id = {}", attachment_id, new_version, now, ctx.user_id, record_id)
 
-            await svc.store.audit(AuditEvent("attachment.upload", entity.name, record_id, ctx.user_id, ctx.user_name,
-                                        ctx.origin, {field: [previous_id, attachment_id],
-                                                     "@file": {"name": filename, "type": media, "size": size,
-                                                               "sha256": checksum, "version": number}}))
+            await svc.store.audit(AuditEvent(
+                "attachment.upload", entity.name, record_id, ctx.user_id, ctx.user_name, ctx.origin,
+                {field: [previous_id, attachment_id],
+                 "@file": {"name": filename, "type": media, "size": size, "sha256": checksum, "version": number}}))
             rows = await svc.db.fetch(f"SELECT {_COLUMNS} FROM hoso_attachment WHERE id = {{}}", attachment_id)
     except BaseException:
         # The bytes were stored but the record did not take them: drop the orphan.

@@ -144,8 +144,8 @@ class RecordService:
                 await self.store.write_children(entity, child, record_id, values.get(child.name) or [])
             await self.validator.require_scope(entity, "create", record_id, access, ctx)
             changes = {k: [None, v] for k, v in values.items() if not is_empty(v)}
-            await self.store.audit(AuditEvent("create", entity.name, record_id, ctx.user_id, ctx.user_name, ctx.origin,
-                                         jsonable_changes(changes)))
+            await self.store.audit(AuditEvent("create", entity.name, record_id, ctx.user_id, ctx.user_name,
+                                              ctx.origin, jsonable_changes(changes)))
             record = await self.store.fetch(entity, record_id)
         return await self.store.visible(entity, record, access)
 
@@ -178,7 +178,8 @@ class RecordService:
                 step.check_state(current, ctx)
             else:
                 require_editable(self.config, entity, current, ctx)
-            problems += await self.validator.write_problems(entity, payload, changes_in, ctx, access, compiled, current)
+            problems += await self.validator.write_problems(entity, payload, changes_in, ctx, access, compiled,
+                                                            current)
             problems += child_id_problems(entity, changes_in, current, ctx)
             merged = {fd.name: current.get(fd.name) for fd in entity.fields}
             merged.update(changes_in)
@@ -218,8 +219,8 @@ class RecordService:
             changes = jsonable_changes(diff)
             if step is not None:
                 changes.update({"@transition": step.transition.name, "@workflow": step.workflow.name})
-            await self.store.audit(AuditEvent("transition" if step else "update", entity.name, record_id, ctx.user_id,
-                                         ctx.user_name, ctx.origin, changes))
+            await self.store.audit(AuditEvent("transition" if step else "update", entity.name, record_id,
+                                              ctx.user_id, ctx.user_name, ctx.origin, changes))
             record = await self.store.fetch(entity, record_id)
             if step is not None:
                 await step.done(self.rt, entity, record, ctx)
@@ -246,9 +247,9 @@ class RecordService:
                 f"UPDATE {quote(entity.table)} SET sys_deleted_at = {{}}, sys_deleted_by = {{}}, "
                 "sys_delete_reason = {}, sys_version = {}, sys_updated_at = {}, sys_updated_by = {} WHERE id = {}",
                 now, ctx.user_id, reason, version + 1, now, ctx.user_id, record_id)
-            await self.store.audit(AuditEvent("delete", entity.name, record_id, ctx.user_id, ctx.user_name, ctx.origin,
-                                         {"sys_deleted_at": [None, now.isoformat()],
-                                          "sys_delete_reason": [None, reason]}))
+            await self.store.audit(AuditEvent("delete", entity.name, record_id, ctx.user_id, ctx.user_name,
+                                              ctx.origin, {"sys_deleted_at": [None, now.isoformat()],
+                                                           "sys_delete_reason": [None, reason]}))
             record = await self.store.fetch(entity, record_id)
         return await self.store.visible(entity, record, access)
 
@@ -269,10 +270,10 @@ class RecordService:
                 f"UPDATE {quote(entity.table)} SET sys_deleted_at = NULL, sys_deleted_by = NULL, "
                 "sys_delete_reason = NULL, sys_version = {}, sys_updated_at = {}, sys_updated_by = {} WHERE id = {}",
                 current["sys_version"] + 1, now, ctx.user_id, record_id)
-            await self.store.audit(AuditEvent("restore", entity.name, record_id, ctx.user_id, ctx.user_name, ctx.origin,
-                                         jsonable_changes({
-                                             "sys_deleted_at": [current["sys_deleted_at"], None],
-                                             "sys_delete_reason": [current["sys_delete_reason"], None]})))
+            await self.store.audit(AuditEvent("restore", entity.name, record_id, ctx.user_id, ctx.user_name,
+                                              ctx.origin, jsonable_changes({
+                                                  "sys_deleted_at": [current["sys_deleted_at"], None],
+                                                  "sys_delete_reason": [current["sys_delete_reason"], None]})))
             record = await self.store.fetch(entity, record_id)
         return await self.store.visible(entity, record, access)
 

@@ -144,7 +144,7 @@ class RecordStore:
                          + [f"{alias}.{c}" for c in RECORD_SYSTEM_COLUMNS])
 
     async def fetch(self, entity: EntityDef, record_id: int, where: str = "", args: tuple = (),
-                     lock: bool = False) -> dict:
+                    lock: bool = False) -> dict:
         """The record with its child rows, or NotFound; ``where`` adds conditions over alias ``t``."""
         sql = f"SELECT {self.columns(entity)} FROM {quote(entity.table)} t WHERE t.id = {{}}"
         if where:
@@ -181,12 +181,12 @@ class RecordStore:
         return f"{read} AND (t.sys_deleted_at IS NULL OR {restore[0]})", args + restore[1]
 
     async def fetch_visible(self, entity: EntityDef, record_id: int, access: Access,
-                             deleted: bool | None = False, lock: bool = False) -> dict:
+                            deleted: bool | None = False, lock: bool = False) -> dict:
         where, args = self.read_where(entity, access, deleted)
         return await self.fetch(entity, record_id, where, args, lock)
 
     async def locked(self, entity: EntityDef, record_id: int, access: Access, ctx: RecordContext,
-                      deleted: bool = False) -> dict:
+                     deleted: bool = False) -> dict:
         """The record for a write, locked until the transaction ends; NotFound when the actor cannot see it."""
         try:
             return await self.fetch_visible(entity, record_id, access, deleted, lock=True)

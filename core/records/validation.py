@@ -31,7 +31,7 @@ class RecordValidator:
         self.config = rt.config
 
     def parse(self, fields: tuple[FieldDef, ...], payload: dict, ctx: RecordContext, prefix: str = "",
-               partial: bool = False) -> tuple[dict, list[tuple[str, str]]]:
+              partial: bool = False) -> tuple[dict, list[tuple[str, str]]]:
         problems: list[tuple[str, str]] = []
         if not isinstance(payload, dict):
             return {}, [(prefix.rstrip(".") or "record", t("invalid", ctx.lang, reason="expected an object"))]
@@ -72,7 +72,7 @@ class RecordValidator:
         return values, problems
 
     async def write_problems(self, entity: EntityDef, payload: dict, values: dict, ctx: RecordContext,
-                              access: Access, form: CompiledForm, current: dict | None) -> list[tuple[str, str]]:
+                             access: Access, form: CompiledForm, current: dict | None) -> list[tuple[str, str]]:
         """Fields the payload may not write: hidden or read-only for the actor, not on the form, given by the
         system (code, workflow state) or uploaded separately (attachments)."""
         problems = []
@@ -110,8 +110,8 @@ class RecordValidator:
         return problems
 
     async def validate(self, entity: EntityDef, values: dict, ctx: RecordContext, access: Access,
-                        form: CompiledForm, record_id: int | None, previous: dict | None,
-                        problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
+                       form: CompiledForm, record_id: int | None, previous: dict | None,
+                       problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """All problems of the record ``values``: those found so far, the plugins' (the form checks are one),
         and the database checks (references, units, uniqueness). A field is reported once."""
         reported = {top_field(f) for f, _m in problems}
@@ -132,7 +132,7 @@ class RecordValidator:
         return out
 
     async def check_references(self, entity: EntityDef, values: dict, ctx: RecordContext, access: Access,
-                                previous: dict | None, skip: set[str]) -> list[tuple[str, str]]:
+                               previous: dict | None, skip: set[str]) -> list[tuple[str, str]]:
         """References point to live records the actor may read; units exist and are open; users exist.
 
         Values an update leaves unchanged are not checked again."""
@@ -184,7 +184,7 @@ class RecordValidator:
         return problems
 
     async def closed_unit_problem(self, entity: EntityDef, unit_id: Any, values: dict, ctx: RecordContext,
-                                   hidden: set[str]) -> str | None:
+                                  hidden: set[str]) -> str | None:
         """Why a record may not be recorded under unit ``unit_id``, or None.
 
         A closed unit still takes the records dated before it closed (entered late, under the unit as it was):
@@ -252,7 +252,7 @@ class RecordValidator:
         return problems
 
     async def require_scope(self, entity: EntityDef, action: str, record_id: int, access: Access,
-                             ctx: RecordContext) -> None:
+                            ctx: RecordContext) -> None:
         """After a write: the row must satisfy the actor's ``action`` predicate, or the write is undone.
 
         A record placed in a unit outside the actor's scope is refused naming the unit field."""
@@ -283,7 +283,7 @@ def child_row_id(row: dict, where: str, ctx: RecordContext) -> tuple[int | None,
 
 
 def child_id_problems(entity: EntityDef, values: dict, current: dict | None,
-                       ctx: RecordContext) -> list[tuple[str, str]]:
+                      ctx: RecordContext) -> list[tuple[str, str]]:
     """Child rows may name only rows of this record (never another record's), each once; a new record has none."""
     problems = []
     for child in entity.child_tables:

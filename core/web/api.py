@@ -25,6 +25,7 @@ from litestar.params import FromPath, FromQuery, PathParameter, QueryParameter
 from litestar.response import Stream
 
 from hoso.config import EntityDef
+from hoso.records.query import FILTER_OPS as COMPARISONS
 from hoso.records.service import RecordContext
 from hoso.records.system_fields import system_fields
 from hoso.web.auth import client_address, current_user, same_origin
@@ -33,7 +34,8 @@ from hoso.web.problems import request_lang
 __all__ = ["build_record_router", "body_schemas", "request_context", "same_site", "FILTER_OPS", "MAX_ID",
            "MAX_INT"]
 
-FILTER_OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "null")
+# The operators the list query takes (hoso.records.query), as query-string suffixes (``field__op``).
+FILTER_OPS = (*COMPARISONS, "in", "null")
 MAX_INT = 2**63 - 1  # versions, references and integer values are 64-bit in the database
 MAX_ID = 2**31 - 1  # record, account and attachment-version ids are 32-bit (SERIAL / INTEGER) columns
 RESERVED_QUERY = {"page", "page_size", "sort", "q", "deleted", "form"}
