@@ -654,7 +654,7 @@ def _attachments(d: dict) -> AttachmentsDef:
 
 def _expression_problem(text: str, entity: EntityDef, lists: dict[str, ChoiceList]) -> str | None:
     """Why ``text`` is not a valid condition over ``entity``'s fields (None: it is valid)."""
-    from hoso.records.conditions import ExpressionError, compile_expression, entity_field_info
+    from hoso.config.conditions import ExpressionError, compile_expression, entity_field_info
 
     info = entity_field_info(entity.fields, lambda n: lists[n].values(include_retired=True) if n in lists else None)
     try:

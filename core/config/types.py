@@ -233,7 +233,7 @@ class FormSection:
 
 @dataclass(frozen=True)
 class FormFieldDef:
-    """How one field behaves on a form: label and help overrides, and conditions (hoso.records.conditions)."""
+    """How one field behaves on a form: label and help overrides, and conditions (hoso.config.conditions)."""
 
     name: str
     label: Label | None = None

@@ -7,7 +7,7 @@ record, whichever screen writes it). A compiled form holds
 * ``schema``: a JSON Schema (draft 2020-12) of every field of the entity, validated with ``jsonschema``: types,
   required fields, choice options, lengths, patterns and bounds. Entity constraints hold on every form;
 * the form's layout (sections, field order, labels and help in Vietnamese and English) and its conditions
-  (``visible_if``, ``required_if``) and rules, checked by ``hoso.records.conditions`` (never ``eval``);
+  (``visible_if``, ``required_if``) and rules, checked by ``hoso.config.conditions`` (never ``eval``);
 * ``version``: a content hash of all that; a record stores the version it was saved under
   (``sys_form_version``) and ``hoso_form_version`` keeps each version's definition.
 
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import jsonschema
 
 from hoso.config import Config, EntityDef, FieldDef, FormDef, Label, RuleDef
-from hoso.records.conditions import Expression, compile_expression, entity_field_info
+from hoso.config.conditions import Expression, compile_expression, entity_field_info
 from hoso.records.messages import t
 
 if TYPE_CHECKING:  # pragma: no cover
