@@ -27,6 +27,7 @@ import jsonschema
 from referencing import Registry, Resource
 
 from ._yaml import YamlSyntaxError, load_with_positions, position_of
+from .kind import ConfigKind, KindError, order_kinds
 from .types import (
     FIELD_TYPES,
     AttachmentRuleDef,
@@ -59,22 +60,11 @@ from .types import (
     WorkflowDef,
 )
 
-__all__ = ["ConfigIssue", "ConfigErrors", "load_config", "SCHEMA_DIR", "KINDS"]
+__all__ = ["ConfigIssue", "ConfigErrors", "ConfigFile", "load_config", "SCHEMA_DIR"]
+
+HIERARCHY_FILE = "roles_config/hierarchy.yaml"
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
-
-# kind -> (folder relative to the config root, one file or a folder of files)
-KINDS: dict[str, tuple[str, bool]] = {
-    "lists": ("forms_config/lists", True),
-    "entity": ("forms_config/entities", True),
-    "form": ("forms_config/forms", True),
-    "workflow": ("forms_config/workflows", True),
-    "report": ("forms_config/reports", True),
-    "hierarchy": ("roles_config/hierarchy.yaml", False),
-    "role": ("roles_config/roles", True),
-    "modules": ("roles_config/modules.yaml", False),
-    "calendar": ("forms_config/calendar.yaml", False),
-}
 
 # The largest configuration file read (YAML or CSV); the reference configuration's largest is 19 kB.
 MAX_FILE_BYTES = 4 * 2 ** 20
@@ -144,6 +134,22 @@ def _validators(extra_types: tuple[str, ...] = ()) -> dict[str, jsonschema.proto
     return out
 
 
+@lru_cache(maxsize=1)
+def _shared_registry() -> Registry:
+    """The built-in schemas, so that a plugin kind's schema can refer to them (``hoso:defs#/$defs/label``)."""
+    schemas = [json.loads(f.read_text(encoding="utf-8")) for f in SCHEMA_DIR.glob("*.schema.json")]
+    return Registry().with_resources((s["$id"], Resource.from_contents(s)) for s in schemas)
+
+
+@lru_cache(maxsize=64)
+def _kind_validator(schema_json: str) -> jsonschema.protocols.Validator:
+    """The validator of a kind whose schema is not one of the built-in files (a plugin's kind)."""
+    schema = json.loads(schema_json)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema, registry=_shared_registry(), format_checker=cls.FORMAT_CHECKER)
+
+
 class _File:
     """One parsed configuration file, and a way to report problems at its positions.
 
@@ -208,6 +214,9 @@ class _File:
 
 
 # A file whose errors take more rounds of cutting than this is not checked further (its errors are reported).
+# The name plugin authors use for what a kind's ``build`` receives: ``data``, ``rel``, ``partial``, ``error``.
+ConfigFile = _File
+
 _MAX_CUT_ROUNDS = 20
 
 
@@ -240,9 +249,22 @@ def _names_in(value: Any) -> set[str]:
 
 
 class _Loader:
-    def __init__(self, root: Path, plugin_types: dict[str, str] | None = None):
+    """What one run of the loader knows; the context every kind's ``build`` and ``check`` receive.
+
+    ``results`` holds each kind's built objects and ``files`` its parsed files, by kind name; ``checker``
+    answers cross-file questions (does this entity exist, does it have this field).
+    """
+
+    def __init__(self, root: Path, plugin_types: dict[str, str] | None = None,
+                 kinds: Iterable[ConfigKind] = (), directories: Iterable[tuple[str, Path]] = ()):
         self.root = root
         self.issues: list[ConfigIssue] = []
+        self.kinds: dict[str, ConfigKind] = {k.name: k for k in kinds}
+        # Configuration roots shipped by plugins, (plugin name, folder), read after the deployment's own.
+        self.directories = [(name, Path(d)) for name, d in directories]
+        self.results: dict[str, Any] = {}
+        self.files: dict[str, list[_File]] = {}
+        self.checker = _Checker(self)
         # Field types from plugins, name -> storage ("text", "integer", ...), beyond the built-in ones.
         plugin_types = {n: st for n, st in (plugin_types or {}).items() if n not in FIELD_TYPES}
         self.extra_types = tuple(sorted(plugin_types))
@@ -256,7 +278,7 @@ class _Loader:
         # Every unit code the unit files name (rows with errors included), and the codes restructurings give.
         self.unit_codes: set[str] = set()
         self._restructured: set[str] | None = None
-        self.units_complete = not _present(root / KINDS["hierarchy"][0])  # until the unit files are read
+        self.units_complete = not _present(root / HIERARCHY_FILE)  # until the unit files are read
 
     def restructured_codes(self) -> set[str]:
         """Codes that the change sets in roles_config/restructurings/ create or recode units to.
@@ -284,7 +306,8 @@ class _Loader:
         return self._restructured
 
     def _mark_broken(self, kind: str, rel: str, data: Any, text: str) -> None:
-        names = _declared_names(kind, data, text)
+        k = self.kinds.get(kind)
+        names = k.declared_names(data, text) if k is not None and k.declared_names is not None else set()
         if names is None:
             self.broken_unnamed.setdefault(kind, []).append(rel)
         else:
@@ -296,7 +319,7 @@ class _Loader:
         return f" ({', '.join(files)} could not be loaded and may define it)" if files else ""
 
     # -- reading ---------------------------------------------------------------------------------------
-    def _read(self, path: Path) -> bytes | None:
+    def _read(self, path: Path, *, hashed: bool = True) -> bytes | None:
         rel = self._rel(path)
         try:
             with path.open("rb") as fh:
@@ -308,8 +331,16 @@ class _Loader:
             self.issues.append(ConfigIssue(rel, 1, 1, "", f"file is larger than {MAX_FILE_BYTES // 2 ** 20} MiB, the "
                                            "most a configuration file may hold: split it into several files"))
             return None
-        self.hasher.update(rel.encode() + b"\0" + raw + b"\0")
+        if hashed:
+            self.hasher.update(self._hash_name(path).encode() + b"\0" + raw + b"\0")
         return raw
+
+    def _hash_name(self, path: Path) -> str:
+        """The name a file is hashed under: where it is installed does not change the definitions."""
+        for name, folder in self.directories:
+            if path.is_relative_to(folder):
+                return f"{name}:{path.relative_to(folder).as_posix()}"
+        return self._rel(path)
 
     def _rel(self, path: Path) -> str:
         try:
@@ -320,7 +351,8 @@ class _Loader:
     def parse(self, path: Path, kind: str, *, partial: bool = False) -> _File | None:
         """The file read, parsed and validated; None if it has errors, unless ``partial`` asks for its valid part
         (a ``_File`` with ``partial`` set) so that its other mistakes can be found too."""
-        raw = self._read(path)
+        k = self.kinds.get(kind)
+        raw = self._read(path, hashed=k is None or k.hashed)
         rel = self._rel(path)
         if raw is None:
             return None
@@ -343,7 +375,7 @@ class _Loader:
                             f"duplicate key {key!r} (first at line {first_line}): each key may appear once")
             )
         if data is None:
-            self.issues.append(ConfigIssue(rel, 1, 1, "", f"file is empty: expected {_KIND_NAMES.get(kind, kind)} "
+            self.issues.append(ConfigIssue(rel, 1, 1, "", f"file is empty: expected {k.description if k else 'a ' + kind} "
                                            "definition"))
             self._mark_broken(kind, rel, None, "")
             return None
@@ -351,11 +383,17 @@ class _Loader:
         self._validate(f, kind)
         if len(self.issues) > before:
             self._mark_broken(kind, rel, data, text)
-            return f.valid_part(_validators(self.extra_types)[kind]) if partial else None
+            return f.valid_part(self.validator(kind)) if partial else None
         return f
 
+    def validator(self, kind: str) -> jsonschema.protocols.Validator:
+        k = self.kinds.get(kind)
+        if k is None or (isinstance(k.schema, (str, Path)) and Path(k.schema).parent == SCHEMA_DIR):
+            return _validators(self.extra_types)[kind if k is None else Path(k.schema).name.removesuffix(".schema.json")]
+        return _kind_validator(json.dumps(k.schema_dict(), sort_keys=True))
+
     def _validate(self, f: _File, kind: str) -> None:
-        validator = _validators(self.extra_types)[kind]
+        validator = self.validator(kind)
         for err in sorted(validator.iter_errors(f.data), key=lambda e: list(map(str, e.absolute_path))):
             self._schema_error(f, err)
 
@@ -437,11 +475,23 @@ class _Loader:
         f.error(path, f"{err.message}")
 
     def parse_kind(self, kind: str) -> list[_File]:
-        where, many = KINDS[kind]
-        target = self.root / where
+        """The files of ``kind`` in the deployment's configuration, then in the folders plugins ship."""
+        k = self.kinds[kind]
+        out = self._parse_location(k, self.root / k.location)
+        for _plugin, folder in self.directories:
+            out += self._parse_location(k, folder / k.location)
+        if not k.many:
+            for extra in out[1:]:
+                self.issues.append(ConfigIssue(extra.rel, 1, 1, "", f"{k.location} is already defined in "
+                                               f"{out[0].rel}: there is one such file, and this one is not used"))
+            out = out[:1]
+        return out
+
+    def _parse_location(self, k: ConfigKind, target: Path) -> list[_File]:
+        kind = k.name
         if not _present(target):
             return []  # every kind is optional
-        if many:
+        if k.many:
             if not target.is_dir():
                 self.issues.append(ConfigIssue(self._rel(target), 1, 1, "", "expected a folder of .yaml files; "
                                                + (_entry_problem(target) or "found a file")))
@@ -517,35 +567,12 @@ def _closest(word: str, options: list[str]) -> str | None:
     return found[0] if found else None
 
 
-_KIND_NAMES = {"calendar": "a calendar", "lists": "a lists", "entity": "an entity", "form": "a form", "workflow": "a workflow",
-               "report": "a report", "hierarchy": "a hierarchy", "role": "a role", "modules": "a modules",
-               "units": "a units"}
-
-
 def _not_utf8(rel: str, raw: bytes, exc: UnicodeDecodeError) -> ConfigIssue:
     line = raw[: exc.start].count(b"\n") + 1
     line_start = raw.rfind(b"\n", 0, exc.start) + 1
     col = len(raw[line_start: exc.start].decode("utf-8", errors="replace")) + 1
     return ConfigIssue(rel, line, col, "", f"file is not valid UTF-8 text: found byte 0x{raw[exc.start]:02x}; "
                        "save the file with UTF-8 encoding")
-
-
-def _declared_names(kind: str, data: Any, text: str) -> set[str] | None:
-    """The names a file that failed to load declares, as far as they can be made out (None: not at all).
-
-    For a workflow these are the entity it belongs to. Kinds that nothing refers to by name declare none.
-    """
-    if kind == "lists":
-        if isinstance(data, dict) and isinstance(data.get("lists"), dict):
-            return {str(k) for k in data["lists"]}
-        return None
-    key = {"entity": "entity", "workflow": "entity", "role": "role"}.get(kind)
-    if key is None:
-        return set()
-    if isinstance(data, dict) and isinstance(data.get(key), str):
-        return {data[key]}
-    m = re.search(rf"(?m)^{key}:[ \t]*[\"']?([A-Za-z_][A-Za-z0-9_]*)[\"']?[ \t]*(#.*)?$", text)
-    return {m[1]} if m else None
 
 
 def _an(word: str) -> str:
@@ -888,7 +915,7 @@ def _check_module_units(loader: _Loader, f: _File, module: str, codes: Iterable[
             continue
         if not loader.unit_codes:
             f.error(("modules", module, "enabled_for", j), f"unknown unit {code!r}: no units are defined (the "
-                    f"'units' of {KINDS['hierarchy'][0]} name no unit file with rows)")
+                    f"'units' of {HIERARCHY_FILE} name no unit file with rows)")
             continue
         known = sorted(loader.unit_codes | loader.restructured_codes())
         f.error(("modules", module, "enabled_for", j),
@@ -1125,7 +1152,7 @@ def _link_scope(f: _File, path: tuple, e: EntityDef | None, scope: dict,
 
 def _read_restructurings(loader: _Loader, hf: _File) -> tuple[RestructuringRef, ...]:
     """The change sets of the folder the hierarchy names (``restructurings:``), checked, in date order."""
-    from hoso.restructure.changeset import RestructureErrors, load_restructuring
+    from hoso.config.kinds.restructuring import RestructureErrors, load_restructuring
 
     rel_name = hf.data.get("restructurings")
     if rel_name is None:
@@ -1238,14 +1265,17 @@ def _units_from_csv(loader: _Loader, path: Path) -> list[tuple[dict, bool, Calla
     return out
 
 
-def load_config(root: str | os.PathLike | None = None, field_types: dict[str, str] | None = None) -> Config:
+def load_config(root: str | os.PathLike | None = None, field_types: dict[str, str] | None = None, *,
+                kinds: Iterable[ConfigKind] = (), directories: Iterable[tuple[str, str | os.PathLike]] = ()
+                ) -> Config:
     """Load and check the configuration under ``root``; raise ConfigErrors listing every problem.
 
     ``field_types`` maps the names of field types registered by plugins to their storage class, so entity
-    files may use them; the built-in types are always known.
+    files may use them; the built-in types are always known. ``kinds`` are configuration kinds beyond the
+    built-in ones (``hoso_config_kinds``); ``directories`` are ``(plugin name, folder)`` pairs of configuration
+    roots shipped by plugins (``hoso_config_directories``), merged with the deployment's.
     """
     root_path = Path(root or os.environ.get("HOSO_CONFIG") or _default_root()).resolve()
-    loader = _Loader(root_path, field_types)
     if not root_path.is_dir():
         raise ConfigErrors([ConfigIssue(".", 1, 1, "", f"the configuration root {str(root_path)!r} is not a "
                                         "folder: expected a folder holding forms_config/ and roles_config/")])
@@ -1253,306 +1283,34 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
         raise ConfigErrors([ConfigIssue("forms_config", 1, 1, "", f"no forms_config/ folder in {str(root_path)!r}: "
                                         "expected forms_config/ and roles_config/ under the configuration root "
                                         "(--config DIR or HOSO_CONFIG)")])
-    checker = _Checker(loader)
-
-    files = {kind: loader.parse_kind(kind) for kind in KINDS}
-
-    # Lists
-    lists: dict[str, ChoiceList] = {}
-    for f in files["lists"]:
-        for name, d in f.data["lists"].items():
-            if name in lists:
-                f.error(("lists", name), f"choice list {name!r} is defined twice", key=True)
-                continue
-            values = [o["value"] for o in d["options"]]
-            for j, v in enumerate(values):
-                if values.index(v) != j:
-                    f.error(("lists", name, "options", j, "value"), f"duplicate option value {v!r}")
-            if f.partial:
-                continue  # checked, not used
-            lists[name] = ChoiceList(name, _label(d.get("label")),
-                                     tuple(ChoiceOption(o["value"], Label(o["vi"], o.get("en")), o.get("retired", False))
-                                           for o in d["options"]))
-
-    # Entities
-    entities: dict[str, EntityDef] = {}
-    entity_files: dict[str, _File] = {}
-    partial_entities: list[tuple[_File, EntityDef]] = []
-    for f in files["entity"]:
-        e = _entity(f)
-        if e.name in entities:
-            f.error(("entity",), f"entity {e.name!r} is already defined in {entities[e.name].source}")
-            continue
-        if e.table.startswith("hoso_"):
-            f.error(("table",) if "table" in f.data else ("entity",),
-                    f"table names starting with 'hoso_' are reserved for the system; found {e.table!r}")
-            loader.broken.setdefault("entity", set()).add(e.name)  # no "unknown entity" errors elsewhere
-            continue
-        if f.partial:
-            partial_entities.append((f, e))
-            continue
-        entities[e.name] = e
-        entity_files[e.name] = f
-    for name in _table_clashes(entities, entity_files):
-        del entities[name]
-        loader.broken.setdefault("entity", set()).add(name)
-    for name, e in entities.items():
-        checker.entity(entity_files[name], e, lists, entities)
-    for f, e in partial_entities:
-        checker.entity(f, e, lists, entities)
-
-    # Forms
-    forms: list[FormDef] = []
-    seen_forms: dict[str, str] = {}
-    for f in files["form"]:
-        d = f.data
-        if d["form"] in seen_forms:
-            f.error(("form",), f"form {d['form']!r} is already defined in {seen_forms[d['form']]}")
-            continue
-        if not f.partial:
-            seen_forms[d["form"]] = f.rel
-        e = checker.entity_ref(f, ("entity",), d["entity"], entities)
-        refs = [(("sections", i, "fields", j), name)
-                for i, s in enumerate(d["sections"]) for j, name in enumerate(s["fields"])]
-        checker.fields_exist(f, e, d["entity"], refs, "form")
-        on_form = [name for _path, name in refs]
-        options = tuple(FormFieldDef(n, _label(o.get("label")), _label(o.get("help")), o.get("required"),
-                                     o.get("visible_if"), o.get("required_if")) for n, o in d.get("fields", {}).items())
-        rules = _rules(d.get("rules", ()))
-        if e is not None:
-            for o in options:
-                if o.name not in on_form:
-                    f.error(("fields", o.name), f"field {o.name!r} is not in any section of this form"
-                            f"{_did_you_mean(o.name, on_form)}", key=True)
-                for key in ("visible_if", "required_if"):
-                    if getattr(o, key) is not None and (problem := _expression_problem(getattr(o, key), e, lists)):
-                        f.error(("fields", o.name, key), problem)
-            for i, sec in enumerate(d["sections"]):
-                if "visible_if" in sec and (problem := _expression_problem(sec["visible_if"], e, lists)):
-                    f.error(("sections", i, "visible_if"), problem)
-                # A field the entity requires cannot be left out by a condition: it could never be filled in.
-                for name in sec["fields"] if "visible_if" in sec else ():
-                    if e.has_field(name) and e.field(name).required:
-                        f.error(("sections", i, "visible_if"), f"field {name!r} is required by entity "
-                                f"{e.name!r}, so its section cannot be hidden by a condition")
-            for o in options:
-                if o.visible_if is not None and e.has_field(o.name) and e.field(o.name).required:
-                    f.error(("fields", o.name, "visible_if"), f"field {o.name!r} is required by entity {e.name!r}, "
-                            "so it cannot be hidden by a condition")
-            _check_rules(f, ("rules",), rules, e, lists)
-        if not f.partial:
-            forms.append(FormDef(d["form"], d["entity"], _label(d["label"]),
-                                 tuple(FormSection(_label(s["title"]), tuple(s["fields"]), s.get("visible_if"))
-                                       for s in d["sections"]),
-                                 options, rules, source=f.rel))
-
-    # Workflows
-    workflows: list[WorkflowDef] = []
-    seen_workflows: dict[str, str] = {}
-    for f in files["workflow"]:
-        d = f.data
-        if d["workflow"] in seen_workflows:
-            f.error(("workflow",), f"workflow {d['workflow']!r} is already defined in {seen_workflows[d['workflow']]}")
-            continue
-        if not f.partial:
-            seen_workflows[d["workflow"]] = f.rel
-        e = checker.entity_ref(f, ("entity",), d["entity"], entities)
-        states = d["states"]
-        if e is not None:
-            if not e.has_field(d["state_field"]):
-                checker.fields_exist(f, e, d["entity"], [(("state_field",), d["state_field"])], "state_field")
-            else:
-                sf = e.field(d["state_field"])
-                if sf.type != "choice":
-                    f.error(("state_field",), f"the state field must be a choice field; {sf.name!r} is "
-                            f"{_an(sf.type)} field")
-                elif sf.list in lists:
-                    options = lists[sf.list].values(include_retired=True)
-                    for j, s in enumerate(states):
-                        if s not in options:
-                            f.error(("states", j), f"state {s!r} is not an option of list {sf.list!r}"
-                                    f"{_did_you_mean(s, options)}; options: {', '.join(options)}")
-        if d["initial"] not in states:
-            f.error(("initial",), f"initial state {d['initial']!r} is not one of the states"
-                    f"{_did_you_mean(d['initial'], states)}; states: {', '.join(states)}")
-        transitions = []
-        for tname, t in d["transitions"].items():
-            for j, s in enumerate(t["from"]):
-                if s not in states:
-                    f.error(("transitions", tname, "from", j),
-                            f"unknown state {s!r}{_did_you_mean(s, states)}; states: {', '.join(states)}")
-            if t["to"] not in states:
-                f.error(("transitions", tname, "to"),
-                        f"unknown state {t['to']!r}{_did_you_mean(t['to'], states)}; states: {', '.join(states)}")
-            checker.fields_exist(f, e, d["entity"],
-                                 [(("transitions", tname, "requires", j), n) for j, n in enumerate(t.get("requires", ()))],
-                                 f"transition {tname!r}")
-            transitions.append(TransitionDef(tname, tuple(t["from"]), t["to"], _label(t["label"]),
-                                             tuple(t.get("requires", ()))))
-            # Role grants name transitions per entity ("transition:accept"), so a name means one transition.
-            other = next((w for w in workflows if w.entity == d["entity"] and any(x.name == tname
-                                                                                  for x in w.transitions)), None)
-            if other is not None:
-                f.error(("transitions", tname), f"transition {tname!r} is also defined by workflow {other.name!r} "
-                        f"of entity {d['entity']!r}: transition names are unique per entity", key=True)
-        deadlines = []
-        for state, dd in d.get("deadlines", {}).items():
-            if state not in states:
-                f.error(("deadlines", state), f"unknown state {state!r}{_did_you_mean(state, states)}; states: "
-                        f"{', '.join(states)}", key=True)
-            if e is not None:
-                if not e.has_field(dd["from_field"]):
-                    checker.fields_exist(f, e, d["entity"], [(("deadlines", state, "from_field"), dd["from_field"])],
-                                         "deadline")
-                elif e.field(dd["from_field"]).type != "date":
-                    f.error(("deadlines", state, "from_field"), f"expected a date field; {dd['from_field']!r} is "
-                            f"{_an(e.field(dd['from_field']).type)} field")
-            deadlines.append(DeadlineDef(state, dd["within"], dd["from_field"], _label(dd.get("label"))))
-        for j, state in enumerate(d.get("read_only_states", ())):
-            if state not in states:
-                f.error(("read_only_states", j), f"unknown state {state!r}{_did_you_mean(state, states)}; states: "
-                        f"{', '.join(states)}")
-        if not f.partial:
-            workflows.append(WorkflowDef(d["workflow"], d["entity"], d["state_field"], d["initial"], tuple(states),
-                                         tuple(transitions), _label(d.get("label")), tuple(deadlines), source=f.rel,
-                                         read_only_states=tuple(d.get("read_only_states", ()))))
-
-    # Reports
-    reports: list[ReportDef] = []
-    seen_reports: dict[str, str] = {}
-    for f in files["report"]:
-        d = f.data
-        if d["report"] in seen_reports:
-            f.error(("report",), f"report {d['report']!r} is already defined in {seen_reports[d['report']]}")
-            continue
-        if not f.partial:
-            seen_reports[d["report"]] = f.rel
-        e = checker.entity_ref(f, ("entity",), d["entity"], entities)
-        refs = [((key, j), n) for key in ("rows", "columns", "filters") for j, n in enumerate(d.get(key, ()))]
-        checker.fields_exist(f, e, d["entity"], refs, "report")
-        if not f.partial:
-            reports.append(ReportDef(d["report"], d["entity"], _label(d["label"]), tuple(d["rows"]),
-                                     tuple(d.get("columns", ())), tuple(d.get("filters", ())), source=f.rel))
-
-    # Hierarchy and units
-    hierarchy = None
-    for f in files["hierarchy"]:
-        d = f.data
-        for tname, t in d["unit_types"].items():
-            if t["level"] not in d["levels"]:
-                f.error(("unit_types", tname, "level"), f"unknown level {t['level']!r}"
-                        f"{_did_you_mean(t['level'], d['levels'])}; levels: {', '.join(d['levels'])}")
-        before = len(loader.issues)
-        units = _read_units(loader, f, set(d["unit_types"]))
-        loader.units_complete = len(loader.issues) == before and not f.partial
-        if not f.partial:
-            hierarchy = HierarchyDef(tuple(d["levels"]),
-                                     tuple(UnitTypeDef(n, t["level"], _label(t["label"])) for n, t in d["unit_types"].items()),
-                                     tuple(units), _read_restructurings(loader, f), d.get("restructurings"))
-
-    if hierarchy is not None:
-        _check_unit_types(files["entity"], {t.name for t in hierarchy.unit_types})
-
-    # Roles
-    roles: list[RoleDef] = []
-    role_files: dict[str, _File] = {}
-    transitions_by_entity: dict[str, set[str]] = {}
-    for w in workflows:
-        transitions_by_entity.setdefault(w.entity, set()).update(t.name for t in w.transitions)
-    partial_roles: list[tuple[_File, RoleDef]] = []
-    for f in files["role"]:
-        d = f.data
-        if d["role"] in role_files:
-            f.error(("role",), f"role {d['role']!r} is already defined in {role_files[d['role']].rel}")
-            continue
-        if not f.partial:
-            role_files[d["role"]] = f
-        grants = []
-        for i, g in enumerate(d["grants"]):
-            e = checker.entity_ref(f, ("grants", i, "entity"), g["entity"], entities)
-            for j, a in enumerate(g["actions"]):
-                if a.startswith("transition:"):
-                    tname = a.split(":", 1)[1]
-                    known = transitions_by_entity.get(g["entity"], set())
-                    if e is not None and tname not in known and g["entity"] not in loader.broken.get("workflow", ()):
-                        f.error(("grants", i, "actions", j),
-                                f"unknown workflow transition {tname!r} of entity {g['entity']!r}"
-                                + _did_you_mean(tname, known)
-                                + (f"; transitions: {', '.join(sorted(known))}" if known else "; it has no workflow")
-                                + loader.unreadable_note("workflow"))
-            for key in ("hidden_fields", "read_only_fields"):
-                checker.fields_exist(f, e, g["entity"], [((("grants", i, key, j)), n) for j, n in enumerate(g.get(key, ()))],
-                                     key)
-            scope, link = g["scope"], None
-            if isinstance(scope, dict):
-                scope, link = "link", _link_scope(f, ("grants", i, "scope"), e, scope, entities)
-            grants.append(GrantDef(g["entity"], tuple(g["actions"]), scope, tuple(g.get("hidden_fields", ())),
-                                   tuple(g.get("read_only_fields", ())), link))
-        role = RoleDef(d["role"], _label(d["label"]), tuple(grants), tuple(d.get("can_grant", ())), source=f.rel)
-        if f.partial:
-            partial_roles.append((f, role))
-        else:
-            roles.append(role)
-    for f, r in [(role_files[r.name], r) for r in roles] + partial_roles:
-        for j, name in enumerate(r.can_grant):
-            if name not in role_files and name not in loader.broken.get("role", ()):
-                f.error(("can_grant", j), f"unknown role {name!r}{_did_you_mean(name, role_files)}"
-                        + loader.unreadable_note("role"))
-
-    calendar = None
-    for f in files["calendar"]:
-        cal = _calendar(f)
-        calendar = calendar if f.partial else cal
-
-    modules = []
-    for f in files["modules"]:
-        for name, m in f.data["modules"].items():
-            _check_module_units(loader, f, name, m.get("enabled_for", ()))
-            if not f.partial:
-                modules.append(ModuleDef(name, _label(m["label"]), tuple(m.get("enabled_for", ()))))
-
+    all_kinds = _all_kinds(kinds)
+    loader = _Loader(root_path, field_types, all_kinds, [(n, Path(d).resolve()) for n, d in directories])
+    for k in all_kinds:
+        loader.files[k.name] = loader.parse_kind(k.name)
+    ordered = order_kinds(all_kinds)
+    for k in ordered:
+        loader.results[k.name] = k.build(loader, loader.files[k.name])
+    for k in ordered:
+        if k.check is not None:
+            k.check(loader, loader.results[k.name])
     if loader.issues:
         raise ConfigErrors(loader.issues)
-    return Config(
-        root=str(root_path),
-        lists=tuple(lists.values()),
-        entities=tuple(entities.values()),
-        forms=tuple(forms),
-        workflows=tuple(workflows),
-        reports=tuple(reports),
-        hierarchy=hierarchy,
-        roles=tuple(roles),
-        modules=tuple(modules),
-        calendar=calendar,
-        content_hash=loader.hasher.hexdigest(),
-    )
+    builtin = {k.config_field: k.value(loader.results[k.name]) for k in all_kinds if k.config_field}
+    extensions = {k.name: k.value(loader.results[k.name]) for k in all_kinds if not k.config_field}
+    return Config(root=str(root_path), **builtin, extensions=extensions, content_hash=loader.hasher.hexdigest())
 
 
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+def _all_kinds(extra: Iterable[ConfigKind]) -> list[ConfigKind]:
+    """The built-in kinds and ``extra`` (which may repeat built-in ones); one name, one kind."""
+    from .kinds import BUILTIN_KINDS
 
-
-def _calendar(f: _File) -> CalendarDef:
-    d = f.data["calendar"]
-
-    def day(path: tuple, text: str) -> dt.date | None:
-        try:
-            return dt.date.fromisoformat(text)
-        except ValueError:
-            f.error(path, f"expected a date as YYYY-MM-DD; found {text!r}")
-            return None
-
-    holidays = []
-    for i, h in enumerate(d.get("holidays", ())):
-        start = day(("calendar", "holidays", i, "date"), h["date"])
-        end = day(("calendar", "holidays", i, "to"), h["to"]) if "to" in h else start
-        if start and end and end < start:
-            f.error(("calendar", "holidays", i, "to"), f"the holiday ends ({end}) before it starts ({start})")
-        elif start and end:
-            holidays.append(HolidayDef(start, end, _label(h.get("label"))))
-    worked = tuple(x for i, w in enumerate(d.get("working_days", ()))
-                   if (x := day(("calendar", "working_days", i), w)) is not None)
-    weekend = tuple(_WEEKDAYS.index(w) for w in d.get("weekend", ("saturday", "sunday")))
-    return CalendarDef(weekend, tuple(holidays), worked)
+    out: dict[str, ConfigKind] = {k.name: k for k in BUILTIN_KINDS}
+    for k in extra:
+        if k.name in out and out[k.name] is not k:
+            raise KindError(f"configuration kind {k.name!r} is declared twice (at {out[k.name].location} and "
+                            f"{k.location})")
+        out[k.name] = k
+    return list(out.values())
 
 
 def _default_root() -> Path:

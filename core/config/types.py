@@ -7,8 +7,8 @@ lookups go through the small helper methods, so a loaded configuration cannot be
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Any, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping
 
 __all__ = [
     "Label",
@@ -429,6 +429,15 @@ class Config:
     modules: tuple[ModuleDef, ...] = ()
     calendar: CalendarDef | None = None
     content_hash: str = ""
+    # What the kinds plugins add (``hoso_config_kinds``) built, by kind name: see ``kind``.
+    extensions: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    def kind(self, name: str) -> Any:
+        """What a plugin's configuration kind built from its files (a ``KeyError`` for a kind not loaded)."""
+        try:
+            return self.extensions[name]
+        except KeyError:
+            raise KeyError(f"no configuration kind {name!r} was loaded") from None
 
     def entity(self, name: str) -> EntityDef:
         for e in self.entities:

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 from hoso.config import Config, EntityDef, FieldDef
 from hoso.config.loader import ConfigIssue
 
-from .changeset import ChangeSet, Operation, SplitRule, split_rules
+from hoso.config.kinds.restructuring import ChangeSet, Operation, SplitRule, split_rules
 
 __all__ = ["Unit", "LineageRow", "OpResult", "SplitAction", "ResolvedRule", "Simulation", "Rehoming"]
 
