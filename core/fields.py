@@ -8,7 +8,7 @@ from typing import Any, Callable
 import pluggy
 from piccolo.columns import Column
 
-from hoso.config import FieldDef
+from hoso.config import ConfigKind, FieldDef
 
 __all__ = ["FieldType", "Converter", "Registry", "RegistryError"]
 
@@ -50,6 +50,19 @@ class RegistryError(Exception):
     pass
 
 
+def _config_kinds(pm: pluggy.PluginManager) -> list[ConfigKind]:
+    kinds: dict[str, ConfigKind] = {}
+    owners: dict[str, str] = {}
+    for impl in pm.hook.hoso_config_kinds.get_hookimpls():
+        for kind in impl.function() or ():
+            if kind.name in kinds and kinds[kind.name] is not kind:
+                raise RegistryError(f"configuration kind {kind.name!r} is provided by both {owners[kind.name]} "
+                                    f"and {impl.plugin_name}")
+            kinds[kind.name] = kind
+            owners.setdefault(kind.name, impl.plugin_name)
+    return list(kinds.values())
+
+
 class Registry:
     """Field types and converters from every plugin, collected once."""
 
@@ -68,6 +81,15 @@ class Registry:
         self.converters: list[Converter] = []
         for result in pm.hook.hoso_converters():
             self.converters.extend(result or ())
+        self.config_kinds = _config_kinds(pm)
+        self.config_directories = [(impl.plugin_name, str(folder))
+                                   for impl in pm.hook.hoso_config_directories.get_hookimpls()
+                                   for folder in impl.function() or ()]
+
+    def config_options(self) -> dict[str, Any]:
+        """What ``load_config`` needs to know of the plugins: field types, configuration kinds and folders."""
+        return {"field_types": self.storage_by_type(), "kinds": self.config_kinds,
+                "directories": self.config_directories}
 
     def storage_by_type(self) -> dict[str, str]:
         """Field type name -> storage class, for the configuration loader."""

@@ -1283,11 +1283,14 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
         raise ConfigErrors([ConfigIssue("forms_config", 1, 1, "", f"no forms_config/ folder in {str(root_path)!r}: "
                                         "expected forms_config/ and roles_config/ under the configuration root "
                                         "(--config DIR or HOSO_CONFIG)")])
-    all_kinds = _all_kinds(kinds)
+    try:
+        all_kinds = _all_kinds(kinds)
+        ordered = order_kinds(all_kinds)
+    except KindError as exc:
+        raise ConfigErrors([ConfigIssue(".", 1, 1, "", str(exc))]) from None
     loader = _Loader(root_path, field_types, all_kinds, [(n, Path(d).resolve()) for n, d in directories])
     for k in all_kinds:
         loader.files[k.name] = loader.parse_kind(k.name)
-    ordered = order_kinds(all_kinds)
     for k in ordered:
         loader.results[k.name] = k.build(loader, loader.files[k.name])
     for k in ordered:
