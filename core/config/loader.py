@@ -29,7 +29,10 @@ from referencing import Registry, Resource
 from ._yaml import YamlSyntaxError, load_with_positions, position_of
 from .kind import ConfigKind, KindError, order_kinds
 from .types import (
+    BUILTIN_TRAITS,
     FIELD_TYPES,
+    FieldTraits,
+    traits_for_storage,
     AttachmentRuleDef,
     AttachmentsDef,
     CalendarDef,
@@ -69,9 +72,6 @@ SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 # The largest configuration file read (YAML or CSV); the reference configuration's largest is 19 kB.
 MAX_FILE_BYTES = 4 * 2 ** 20
 
-# Types whose values are stored as text and whose length constraints make sense.
-TEXT_TYPES = {"text", "long_text", "citizen_id", "phone", "email", "choice"}
-ORDERED_TYPES = {"integer", "decimal", "date", "datetime"}
 # Columns every record table has: a field may not take their names.
 RESERVED_NAMES = {"id"}
 RESERVED_CHILD_NAMES = {"id", "parent_id", "position"}
@@ -255,7 +255,7 @@ class _Loader:
     answers cross-file questions (does this entity exist, does it have this field).
     """
 
-    def __init__(self, root: Path, plugin_types: dict[str, str] | None = None,
+    def __init__(self, root: Path, plugin_types: dict[str, "str | FieldTraits"] | None = None,
                  kinds: Iterable[ConfigKind] = (), directories: Iterable[tuple[str, Path]] = ()):
         self.root = root
         self.issues: list[ConfigIssue] = []
@@ -265,11 +265,13 @@ class _Loader:
         self.results: dict[str, Any] = {}
         self.files: dict[str, list[_File]] = {}
         self.checker = _Checker(self)
-        # Field types from plugins, name -> storage ("text", "integer", ...), beyond the built-in ones.
-        plugin_types = {n: st for n, st in (plugin_types or {}).items() if n not in FIELD_TYPES}
+        # Field types from plugins beyond the built-in ones: name -> traits (or only the storage class).
+        plugin_types = {n: t for n, t in (plugin_types or {}).items() if n not in FIELD_TYPES}
         self.extra_types = tuple(sorted(plugin_types))
-        self.text_types = TEXT_TYPES | {n for n, st in plugin_types.items() if st == "text"}
-        self.ordered_types = ORDERED_TYPES | {n for n, st in plugin_types.items() if st in ORDERED_TYPES}
+        self.traits: dict[str, FieldTraits] = {
+            **BUILTIN_TRAITS,
+            **{n: t if isinstance(t, FieldTraits) else traits_for_storage(t) for n, t in plugin_types.items()},
+        }
         self.hasher = hashlib.sha256()
         # Names declared by files that failed to load, per kind, so that references to them are not reported
         # a second time as "unknown"; and the files whose names could not be made out at all.
@@ -594,7 +596,7 @@ def _label(d: dict | None) -> Label | None:
 # -- building typed objects -------------------------------------------------------------------------------
 
 
-def _field(name: str, d: dict) -> FieldDef:
+def _field(name: str, d: dict, traits: dict[str, FieldTraits]) -> FieldDef:
     conv = None
     if "convert" in d:
         mapping = d["convert"].get("map")
@@ -618,13 +620,13 @@ def _field(name: str, d: dict) -> FieldDef:
         pattern=d.get("pattern"),
         list=d.get("list"),
         entity=d.get("entity"),
-        fields=tuple(_field(n, c) for n, c in d.get("fields", {}).items()),
+        fields=tuple(_field(n, c, traits) for n, c in d.get("fields", {}).items()),
         max_digits=d.get("max_digits"),
         decimal_places=d.get("decimal_places"),
         renamed_from=d.get("renamed_from"),
         convert=conv,
         unit_types=tuple(d.get("unit_types", ())),
-    )
+    ).with_traits(traits.get(d["type"]) or FieldTraits())
 
 
 def _entity(f: _File) -> EntityDef:
@@ -642,7 +644,7 @@ def _entity(f: _File) -> EntityDef:
         name=d["entity"],
         label=_label(d["label"]),
         table=d.get("table", d["entity"]),
-        fields=tuple(_field(n, fd) for n, fd in d["fields"].items()),
+        fields=tuple(_field(n, fd, f.loader.traits) for n, fd in d["fields"].items()),
         unit_field=d.get("unit_field"),
         title_field=d.get("title_field"),
         naming=naming,
@@ -747,7 +749,7 @@ class _Checker:
             if fd.name in reserved or fd.name.startswith("sys_"):
                 f.error(path, f"the field name {fd.name!r} is reserved for the system (reserved: "
                         f"{', '.join(sorted(reserved))} and names starting with 'sys_')", key=True)
-            if t in ("choice", "multi_choice"):
+            if fd.traits.has_choices:
                 if not fd.list:
                     f.error(path, f"missing key 'list': {_an(t)} field needs the name of a choice list")
                 elif fd.list not in lists and fd.list not in self.loader.broken.get("lists", ()):
@@ -756,7 +758,7 @@ class _Checker:
                             + self.loader.unreadable_note("lists"))
             elif fd.list:
                 f.error(path + ("list",), f"'list' applies only to choice fields, not to {_an(t)} field")
-            if t == "reference":
+            if fd.traits.refers_to == "entity":
                 if not fd.entity:
                     f.error(path, "missing key 'entity': a reference field needs the entity it points to")
                 elif fd.entity not in entities and fd.entity not in self.loader.broken.get("entity", ()):
@@ -765,7 +767,7 @@ class _Checker:
                             + self.loader.unreadable_note("entity"))
             elif fd.entity:
                 f.error(path + ("entity",), f"'entity' applies only to reference fields, not to {_an(t)} field")
-            if fd.unit_types and t != "org_unit":
+            if fd.unit_types and "unit_types" not in fd.traits.options:
                 f.error(path + ("unit_types",), f"'unit_types' applies only to org_unit fields, not to {_an(t)} field")
             if t == "child_table":
                 if in_child:
@@ -778,20 +780,20 @@ class _Checker:
                     f.error(path, "a child_table field cannot be unique or indexed")
             elif fd.fields:
                 f.error(path + ("fields",), f"'fields' applies only to child_table fields, not to {_an(t)} field")
-            if (fd.min_length is not None or fd.max_length is not None or fd.pattern) and t not in self.loader.text_types:
+            if (fd.min_length is not None or fd.max_length is not None or fd.pattern) and not fd.traits.textual:
                 f.error(path, f"length and pattern constraints apply to text fields, not to {_an(t)} field")
             if fd.min_length is not None and fd.max_length is not None and fd.min_length > fd.max_length:
                 f.error(path + ("min_length",), f"min_length {fd.min_length} is greater than max_length {fd.max_length}")
-            if (fd.min is not None or fd.max is not None) and t not in self.loader.ordered_types:
+            if (fd.min is not None or fd.max is not None) and not fd.traits.orderable:
                 f.error(path, f"min and max apply to integer, decimal, date and datetime fields, not to {_an(t)} field")
             for key in ("min", "max"):
                 v = getattr(fd, key)
-                if v is not None and t in self.loader.ordered_types:
+                if v is not None and fd.traits.orderable:
                     try:
                         _coerce_bound(t, v)
                     except ValueError as exc:
                         f.error(path + (key,), str(exc))
-            if fd.min is not None and fd.max is not None and t in self.loader.ordered_types:
+            if fd.min is not None and fd.max is not None and fd.traits.orderable:
                 try:
                     if _coerce_bound(t, fd.min) > _coerce_bound(t, fd.max):
                         f.error(path + ("min",), f"min {fd.min!r} is greater than max {fd.max!r}")
@@ -802,7 +804,7 @@ class _Checker:
                     re.compile(fd.pattern)
                 except re.error as exc:
                     f.error(path + ("pattern",), f"expected a valid regular expression; found {fd.pattern!r} ({exc})")
-            if (fd.max_digits is not None or fd.decimal_places is not None) and t != "decimal":
+            if (fd.max_digits is not None or fd.decimal_places is not None) and "max_digits" not in fd.traits.options:
                 f.error(path, f"max_digits and decimal_places apply to decimal fields, not to {_an(t)} field")
             if fd.max_digits is not None and fd.decimal_places is not None and fd.decimal_places > fd.max_digits:
                 f.error(path + ("decimal_places",), f"decimal_places {fd.decimal_places} is greater than "
@@ -813,7 +815,7 @@ class _Checker:
                     f.error(path + ("default",), problem)
             if fd.convert is not None and fd.convert.from_type == t and fd.convert.mapping is None:
                 f.error(path + ("convert",), f"convert.from is {t!r}, the field's own type: nothing to convert")
-            if fd.unique and t in ("multi_choice", "attachment", "long_text"):
+            if fd.unique and not fd.traits.can_be_unique:
                 f.error(path + ("unique",), f"{_an(t)} field cannot be unique")
 
         for fd in e.fields:
@@ -844,7 +846,7 @@ class _Checker:
             for j, name in enumerate(idx.fields):
                 if name not in names:
                     f.error(("indexes", i, "fields", j), f"unknown field {name!r}{_did_you_mean(name, names)}")
-                elif e.field(name).type in ("child_table", "multi_choice"):
+                elif not e.field(name).traits.can_be_indexed:
                     f.error(("indexes", i, "fields", j), f"{_an(e.field(name).type)} field cannot be indexed")
         if e.naming:
             n = e.naming
@@ -857,7 +859,7 @@ class _Checker:
                 if n.date_field not in names:
                     f.error(("naming", "date_field"),
                             f"unknown field {n.date_field!r}{_did_you_mean(n.date_field, names)}")
-                elif e.field(n.date_field).type not in ("date", "datetime"):
+                elif e.field(n.date_field).traits.value_kind not in ("date", "datetime"):
                     f.error(("naming", "date_field"), f"expected a date or datetime field; {n.date_field!r} is "
                             f"{_an(e.field(n.date_field).type)} field")
             try:
@@ -978,16 +980,16 @@ def _coerce_bound(t: str, v: Any):
 def _check_default(fd: FieldDef, lists: dict[str, ChoiceList]) -> str | None:
     v = fd.default
     t = fd.type
-    if t in ("child_table", "attachment", "reference", "org_unit", "user"):
+    if not fd.traits.has_default:
         return f"{_an(t)} field cannot have a default"
     if t == "boolean" and not isinstance(v, bool):
         return f"expected true or false; found {_describe(v)}"
-    if t in ("integer", "decimal", "date", "datetime"):
+    if fd.traits.orderable:
         try:
             _coerce_bound(t, v)
         except ValueError as exc:
             return str(exc)
-    if t in ("text", "long_text", "citizen_id", "phone", "email") and not isinstance(v, str):
+    if fd.traits.value_kind == "text" and not fd.traits.has_choices and not isinstance(v, str):
         return f"expected a string; found {_describe(v)}"
     if t == "choice" and isinstance(v, tuple):
         return f"expected one option of list {fd.list!r}; found a list"

@@ -39,7 +39,6 @@ __all__ = ["CompiledForm", "FormField", "FormCache", "compile_form", "json_value
 _STORAGE_SCHEMA = {"text": {"type": "string"}, "integer": {"type": "integer"}, "decimal": {"type": "number"},
                    "boolean": {"type": "boolean"}, "date": {"type": "string", "format": "date"},
                    "datetime": {"type": "string", "format": "date-time"}}
-_ID_TYPES = {"reference", "org_unit", "user", "attachment"}
 
 
 def _comparable(instance: str, bound: str):
@@ -314,13 +313,13 @@ def _field_schema(fd: FieldDef, config: Config, registry: "Registry | None") -> 
                                                           "additionalProperties": False}}
         if required:
             s["items"]["required"] = required
-    elif t_ in ("choice", "multi_choice"):
+    elif fd.traits.has_choices:
         options = list(config.choice_list(fd.list).values()) if fd.list else []
         one = {"type": "string", "enum": options} if options else {"type": "string"}
         s = {"type": "array", "items": one, "uniqueItems": True} if t_ == "multi_choice" else dict(one)
         if fd.list:
             s["x-list"] = fd.list
-    elif t_ in _ID_TYPES:
+    elif fd.traits.refers_to is not None:
         s = {"type": "integer", "minimum": 1}
         if fd.entity:
             s["x-entity"] = fd.entity

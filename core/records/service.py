@@ -36,7 +36,7 @@ from hoso.records.errors import (
 )
 from hoso.records.forms import CompiledForm, FormCache, top_field
 from hoso.records.messages import t
-from hoso.records.search import SEARCHABLE_TYPES, fold, like_pattern, search_text
+from hoso.records.search import fold, like_pattern, search_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.records.attachments import AttachmentInfo, Storage
@@ -859,7 +859,7 @@ class RecordService:
             else:
                 # A table migrated before sys_search existed: case-insensitive, but diacritics count.
                 cols = [f"LOWER(t.{quote(f.name)})" for f in entity.column_fields
-                        if f.type in SEARCHABLE_TYPES and f.name not in hidden_by_any_role(self.rt, entity)]
+                        if f.traits.searchable and f.name not in hidden_by_any_role(self.rt, entity)]
                 for word in search.lower().split()[:10]:
                     clauses.append("(" + (" OR ".join(f"{c} LIKE {{}} ESCAPE '\\'" for c in cols) or "1 = 0") + ")")
                     cargs += [like_pattern(word)] * len(cols)
@@ -981,7 +981,7 @@ class RecordService:
             raise Forbidden(t("forbidden", ctx.lang, action="reindex"))
         if not await self._has_column(entity.table, "sys_search"):
             return 0
-        cols = ", ".join(["id"] + [quote(f.name) for f in entity.column_fields if f.type in SEARCHABLE_TYPES])
+        cols = ", ".join(["id"] + [quote(f.name) for f in entity.column_fields if f.traits.searchable])
         skip = hidden_by_any_role(self.rt, entity)
         done, last = 0, 0
         while True:
