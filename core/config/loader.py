@@ -1,27 +1,26 @@
-"""Load, validate and cross-check a configuration directory.
+"""Load, validate and cross-check a configuration directory: the machinery every configuration kind uses.
 
-Every file is parsed with positions, validated against its JSON Schema, then turned into frozen objects;
-references between files are checked last. All problems of a run are collected and raised together as one
-``ConfigErrors``; nothing is returned unless the whole configuration is valid.
+Each kind (``hoso.config.kinds``, and those plugins add) says where its files are, their JSON Schema, how they
+become frozen objects and what to check across kinds. This module reads the files with positions, validates
+them (errors with file:line:column, key path and did-you-mean hints; a file with errors is still checked in
+its valid parts), hashes them, then builds and cross-checks the kinds in order. All problems of a run are
+collected and raised together as one ``ConfigErrors``; nothing is returned unless the whole configuration is
+valid.
 """
 
 from __future__ import annotations
 
 import copy
-import csv
-import datetime as dt
 import errno
 import hashlib
-import io
 import json
 import os
 import re
 import stat
-import string
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import jsonschema
 from referencing import Registry, Resource
@@ -33,34 +32,9 @@ from .types import (
     FIELD_TYPES,
     FieldTraits,
     traits_for_storage,
-    AttachmentRuleDef,
-    AttachmentsDef,
-    CalendarDef,
-    DeadlineDef,
-    FormFieldDef,
-    HolidayDef,
-    RuleDef,
-    ChoiceList,
-    ChoiceOption,
     Config,
-    Conversion,
     EntityDef,
-    FieldDef,
-    FormDef,
-    FormSection,
-    GrantDef,
-    HierarchyDef,
-    IndexDef,
     Label,
-    ModuleDef,
-    NamingDef,
-    ReportDef,
-    RoleDef,
-    TransitionDef,
-    RestructuringRef,
-    UnitRow,
-    UnitTypeDef,
-    WorkflowDef,
 )
 
 __all__ = ["ConfigIssue", "ConfigErrors", "ConfigFile", "load_config", "SCHEMA_DIR"]
@@ -72,9 +46,6 @@ SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 # The largest configuration file read (YAML or CSV); the reference configuration's largest is 19 kB.
 MAX_FILE_BYTES = 4 * 2 ** 20
 
-# Columns every record table has: a field may not take their names.
-RESERVED_NAMES = {"id"}
-RESERVED_CHILD_NAMES = {"id", "parent_id", "position"}
 ACTIONS = {"read", "create", "update", "delete", "restore", "export", "run_reports", "approve_reports", "manage_users"}
 
 
@@ -213,10 +184,10 @@ class _File:
             self.cut_names.update(_names_in(parent.pop(last)))
 
 
-# A file whose errors take more rounds of cutting than this is not checked further (its errors are reported).
 # The name plugin authors use for what a kind's ``build`` receives: ``data``, ``rel``, ``partial``, ``error``.
 ConfigFile = _File
 
+# A file whose errors take more rounds of cutting than this is not checked further (its errors are reported).
 _MAX_CUT_ROUNDS = 20
 
 
@@ -596,296 +567,11 @@ def _label(d: dict | None) -> Label | None:
 # -- building typed objects -------------------------------------------------------------------------------
 
 
-def _field(name: str, d: dict, traits: dict[str, FieldTraits]) -> FieldDef:
-    conv = None
-    if "convert" in d:
-        mapping = d["convert"].get("map")
-        conv = Conversion(
-            from_type=d["convert"]["from"],
-            mapping=tuple(mapping.items()) if mapping is not None else None,
-        )
-    return FieldDef(
-        name=name,
-        type=d["type"],
-        label=_label(d["label"]),
-        help=_label(d.get("help")),
-        required=d.get("required", False),
-        unique=d.get("unique", False),
-        index=d.get("index", False),
-        default=tuple(d["default"]) if isinstance(d.get("default"), list) else d.get("default"),
-        min=d.get("min"),
-        max=d.get("max"),
-        min_length=d.get("min_length"),
-        max_length=d.get("max_length"),
-        pattern=d.get("pattern"),
-        list=d.get("list"),
-        entity=d.get("entity"),
-        fields=tuple(_field(n, c, traits) for n, c in d.get("fields", {}).items()),
-        max_digits=d.get("max_digits"),
-        decimal_places=d.get("decimal_places"),
-        renamed_from=d.get("renamed_from"),
-        convert=conv,
-        unit_types=tuple(d.get("unit_types", ())),
-    ).with_traits(traits.get(d["type"]) or FieldTraits())
-
-
-def _entity(f: _File) -> EntityDef:
-    d = f.data
-    naming = None
-    if "naming" in d:
-        n = d["naming"]
-        naming = NamingDef(
-            field=n["field"],
-            pattern=n["pattern"],
-            sequence_per=tuple(n.get("sequence_per", ())),
-            date_field=n.get("date_field"),
-        )
-    return EntityDef(
-        name=d["entity"],
-        label=_label(d["label"]),
-        table=d.get("table", d["entity"]),
-        fields=tuple(_field(n, fd, f.loader.traits) for n, fd in d["fields"].items()),
-        unit_field=d.get("unit_field"),
-        title_field=d.get("title_field"),
-        naming=naming,
-        indexes=tuple(IndexDef(tuple(i["fields"]), i.get("unique", False)) for i in d.get("indexes", ())),
-        rules=_rules(d.get("rules", ())),
-        attachments=_attachments(d["attachments"]) if "attachments" in d else None,
-        source=f.rel,
-    )
-
-
-def _rules(items: Iterable[dict]) -> tuple[RuleDef, ...]:
-    return tuple(RuleDef(r["rule"], r["field"], _label(r.get("message"))) for r in items)
-
-
-_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]i?B|B)\s*$")
-_SIZE_UNITS = {"B": 1, "KB": 1000, "MB": 1000 ** 2, "GB": 1000 ** 3, "TB": 1000 ** 4,
-               "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3, "TiB": 1024 ** 4}
-
-
-def parse_size(text: str) -> int:
-    """Bytes in a size such as "500MB", "2GB" or "4GiB"; raises ValueError."""
-    m = _SIZE.match(str(text))
-    if not m:
-        raise ValueError(f"expected a size such as 500MB or 2GB; found {text!r}")
-    return int(float(m[1]) * _SIZE_UNITS[m[2]])
-
-
-def _attachments(d: dict) -> AttachmentsDef:
-    def size(v):
-        return parse_size(v) if v is not None else None
-
-    return AttachmentsDef(size(d.get("max_size")), tuple(d.get("types", ())),
-                          tuple(AttachmentRuleDef(n, size(o.get("max_size")), tuple(o.get("types", ())))
-                                for n, o in d.get("fields", {}).items()))
-
-
-def _expression_problem(text: str, entity: EntityDef, lists: dict[str, ChoiceList]) -> str | None:
-    """Why ``text`` is not a valid condition over ``entity``'s fields (None: it is valid)."""
-    from hoso.config.conditions import ExpressionError, compile_expression, entity_field_info
-
-    info = entity_field_info(entity.fields, lambda n: lists[n].values(include_retired=True) if n in lists else None)
-    try:
-        compile_expression(text, info)
-    except ExpressionError as exc:
-        return f"invalid expression {text!r}: {exc}"
-    return None
-
-
-def _check_rules(f: "_File", path: tuple, rules: tuple[RuleDef, ...], entity: EntityDef,
-                 lists: dict[str, ChoiceList]) -> None:
-    names = [fd.name for fd in entity.fields]
-    for i, r in enumerate(rules):
-        problem = _expression_problem(r.rule, entity, lists)
-        if problem:
-            f.error(path + (i, "rule"), problem)
-        if r.field not in names:
-            f.error(path + (i, "field"), f"unknown field {r.field!r}{_did_you_mean(r.field, names)}")
-
-
-# The widest a naming placeholder may pad its value ({seq:06} pads to 6); a code is a few dozen characters.
-MAX_NAMING_WIDTH = 12
-_PLACEHOLDER = re.compile(r"^(?P<name>[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)?)(?::(?P<spec>0?\d+))?$")
-
-
-def naming_placeholders(pattern: str) -> list[tuple[str, str | None]]:
-    """The ``{name[:spec]}`` placeholders of a naming pattern; raises ValueError on a malformed one."""
-    out = []
-    try:
-        parsed = list(string.Formatter().parse(pattern))
-    except ValueError as exc:
-        why = {"expected '}' before end of string": "a '{' is never closed",
-               "Single '}' encountered in format string": "a '}' has no '{' before it",
-               "unexpected '{' in field name": "a '{' inside a placeholder"}.get(str(exc), str(exc))
-        raise ValueError(f"malformed placeholder in {pattern!r}: {why}; placeholders look like {{field}}, "
-                         "{unit.code}, {seq:02} or {year}, and a literal brace is written {{ or }}") from None
-    for _lit, name, spec, conv in parsed:
-        if name is None:
-            continue
-        if conv:
-            raise ValueError(f"placeholder {{{name}!{conv}}}: conversions are not allowed")
-        m = _PLACEHOLDER.match(name + (f":{spec}" if spec else ""))
-        if not m:
-            raise ValueError(f"placeholder {{{name}{':' + spec if spec else ''}}} is not of the form "
-                             "{field}, {unit.code}, {seq:02} or {year}")
-        if m["spec"] and int(m["spec"]) > MAX_NAMING_WIDTH:
-            raise ValueError(f"placeholder {{{name}:{spec}}} pads to {int(spec):,} characters: a width of at most "
-                             f"{MAX_NAMING_WIDTH} is allowed, such as {{seq:06}}")
-        out.append((m["name"], m["spec"]))
-    return out
-
-
 class _Checker:
     """Checks references across files once every file has been parsed."""
 
     def __init__(self, loader: _Loader):
         self.loader = loader
-
-    def entity(self, f: _File, e: EntityDef, lists: dict[str, ChoiceList], entities: dict[str, EntityDef]):
-        def check_field(fd: FieldDef, path: tuple, in_child: bool):
-            t = fd.type
-            reserved = RESERVED_CHILD_NAMES if in_child else RESERVED_NAMES
-            if fd.name in reserved or fd.name.startswith("sys_"):
-                f.error(path, f"the field name {fd.name!r} is reserved for the system (reserved: "
-                        f"{', '.join(sorted(reserved))} and names starting with 'sys_')", key=True)
-            if fd.traits.has_choices:
-                if not fd.list:
-                    f.error(path, f"missing key 'list': {_an(t)} field needs the name of a choice list")
-                elif fd.list not in lists and fd.list not in self.loader.broken.get("lists", ()):
-                    f.error(path + ("list",), f"unknown choice list {fd.list!r}" + _did_you_mean(fd.list, lists)
-                            + (f"; defined lists: {', '.join(sorted(lists))}" if lists else "; no lists are defined")
-                            + self.loader.unreadable_note("lists"))
-            elif fd.list:
-                f.error(path + ("list",), f"'list' applies only to choice fields, not to {_an(t)} field")
-            if fd.traits.refers_to == "entity":
-                if not fd.entity:
-                    f.error(path, "missing key 'entity': a reference field needs the entity it points to")
-                elif fd.entity not in entities and fd.entity not in self.loader.broken.get("entity", ()):
-                    f.error(path + ("entity",), f"unknown entity {fd.entity!r}" + _did_you_mean(fd.entity, entities)
-                            + f"; defined entities: {', '.join(sorted(entities))}"
-                            + self.loader.unreadable_note("entity"))
-            elif fd.entity:
-                f.error(path + ("entity",), f"'entity' applies only to reference fields, not to {_an(t)} field")
-            if fd.unit_types and "unit_types" not in fd.traits.options:
-                f.error(path + ("unit_types",), f"'unit_types' applies only to org_unit fields, not to {_an(t)} field")
-            if t == "child_table":
-                if in_child:
-                    f.error(path + ("type",), "child tables cannot be nested inside a child table")
-                if not fd.fields:
-                    f.error(path, "missing key 'fields': a child_table field needs the columns of its rows")
-                for child in fd.fields:
-                    check_field(child, path + ("fields", child.name), True)
-                if fd.unique or fd.index:
-                    f.error(path, "a child_table field cannot be unique or indexed")
-            elif fd.fields:
-                f.error(path + ("fields",), f"'fields' applies only to child_table fields, not to {_an(t)} field")
-            if (fd.min_length is not None or fd.max_length is not None or fd.pattern) and not fd.traits.textual:
-                f.error(path, f"length and pattern constraints apply to text fields, not to {_an(t)} field")
-            if fd.min_length is not None and fd.max_length is not None and fd.min_length > fd.max_length:
-                f.error(path + ("min_length",), f"min_length {fd.min_length} is greater than max_length {fd.max_length}")
-            if (fd.min is not None or fd.max is not None) and not fd.traits.orderable:
-                f.error(path, f"min and max apply to integer, decimal, date and datetime fields, not to {_an(t)} field")
-            for key in ("min", "max"):
-                v = getattr(fd, key)
-                if v is not None and fd.traits.orderable:
-                    try:
-                        _coerce_bound(t, v)
-                    except ValueError as exc:
-                        f.error(path + (key,), str(exc))
-            if fd.min is not None and fd.max is not None and fd.traits.orderable:
-                try:
-                    if _coerce_bound(t, fd.min) > _coerce_bound(t, fd.max):
-                        f.error(path + ("min",), f"min {fd.min!r} is greater than max {fd.max!r}")
-                except (ValueError, TypeError):
-                    pass
-            if fd.pattern:
-                try:
-                    re.compile(fd.pattern)
-                except re.error as exc:
-                    f.error(path + ("pattern",), f"expected a valid regular expression; found {fd.pattern!r} ({exc})")
-            if (fd.max_digits is not None or fd.decimal_places is not None) and "max_digits" not in fd.traits.options:
-                f.error(path, f"max_digits and decimal_places apply to decimal fields, not to {_an(t)} field")
-            if fd.max_digits is not None and fd.decimal_places is not None and fd.decimal_places > fd.max_digits:
-                f.error(path + ("decimal_places",), f"decimal_places {fd.decimal_places} is greater than "
-                        f"max_digits {fd.max_digits}")
-            if fd.default is not None:
-                problem = _check_default(fd, lists)
-                if problem:
-                    f.error(path + ("default",), problem)
-            if fd.convert is not None and fd.convert.from_type == t and fd.convert.mapping is None:
-                f.error(path + ("convert",), f"convert.from is {t!r}, the field's own type: nothing to convert")
-            if fd.unique and not fd.traits.can_be_unique:
-                f.error(path + ("unique",), f"{_an(t)} field cannot be unique")
-
-        for fd in e.fields:
-            check_field(fd, ("fields", fd.name), False)
-        names = {fd.name for fd in e.fields}
-        for fd in e.fields:
-            if fd.renamed_from and fd.renamed_from in names:
-                f.error(("fields", fd.name, "renamed_from"),
-                        f"renamed_from {fd.renamed_from!r} names a field that still exists in this entity")
-        _check_rules(f, ("rules",), e.rules, e, lists)
-        if e.attachments is not None:
-            for name in (r.name for r in e.attachments.fields):
-                if name not in names:
-                    f.error(("attachments", "fields", name), f"unknown field {name!r}{_did_you_mean(name, names)}",
-                            key=True)
-                elif e.field(name).type != "attachment":
-                    f.error(("attachments", "fields", name), f"{name!r} is {_an(e.field(name).type)} field, not an "
-                            "attachment field", key=True)
-        for key in ("unit_field", "title_field"):
-            v = getattr(e, key)
-            if v is not None:
-                if v not in names:
-                    f.error((key,), f"unknown field {v!r}{_did_you_mean(v, names)}; fields of {e.name!r}: "
-                            f"{', '.join(sorted(names))}")
-                elif key == "unit_field" and e.field(v).type != "org_unit":
-                    f.error((key,), f"unit_field must name an org_unit field; {v!r} is {_an(e.field(v).type)} field")
-        for i, idx in enumerate(e.indexes):
-            for j, name in enumerate(idx.fields):
-                if name not in names:
-                    f.error(("indexes", i, "fields", j), f"unknown field {name!r}{_did_you_mean(name, names)}")
-                elif not e.field(name).traits.can_be_indexed:
-                    f.error(("indexes", i, "fields", j), f"{_an(e.field(name).type)} field cannot be indexed")
-        if e.naming:
-            n = e.naming
-            if n.field not in names:
-                f.error(("naming", "field"), f"unknown field {n.field!r}{_did_you_mean(n.field, names)}")
-            elif e.field(n.field).type != "text":
-                f.error(("naming", "field"), f"the code field must be a text field; {n.field!r} is "
-                        f"{_an(e.field(n.field).type)} field")
-            if n.date_field is not None:
-                if n.date_field not in names:
-                    f.error(("naming", "date_field"),
-                            f"unknown field {n.date_field!r}{_did_you_mean(n.date_field, names)}")
-                elif e.field(n.date_field).traits.value_kind not in ("date", "datetime"):
-                    f.error(("naming", "date_field"), f"expected a date or datetime field; {n.date_field!r} is "
-                            f"{_an(e.field(n.date_field).type)} field")
-            try:
-                placeholders = naming_placeholders(n.pattern)
-            except ValueError as exc:
-                f.error(("naming", "pattern"), str(exc))
-                placeholders = []
-            if placeholders and not any(p == "seq" for p, _ in placeholders):
-                f.error(("naming", "pattern"), "expected a {seq} placeholder for the sequence number; found none in "
-                        f"{n.pattern!r}")
-            for p, _spec in placeholders:
-                head, _, tail = p.partition(".")
-                if p in ("seq", "year"):
-                    continue
-                if head not in names:
-                    f.error(("naming", "pattern"),
-                            f"placeholder {{{p}}} names unknown field {head!r}{_did_you_mean(head, names)}")
-                elif tail:
-                    ft = e.field(head).type
-                    if not (ft == "org_unit" and tail in UNIT_ATTRIBUTES):
-                        f.error(("naming", "pattern"), f"placeholder {{{p}}}: only org_unit fields have "
-                                "attributes (.code, .short_code, .name_vi)")
-            for j, name in enumerate(n.sequence_per):
-                if name != "year" and name not in names:
-                    f.error(("naming", "sequence_per", j),
-                            f"unknown field {name!r}{_did_you_mean(name, names)}; expected a field or 'year'")
 
     def fields_exist(self, f: _File, e: EntityDef | None, entity_name: str, names: Iterable[tuple[tuple, str]],
                      what: str):
@@ -908,372 +594,13 @@ class _Checker:
         return None
 
 
-def _check_module_units(loader: _Loader, f: _File, module: str, codes: Iterable[str]) -> None:
-    """A module is switched on for units that exist: in the unit files, or given a code by a restructuring."""
-    if not loader.units_complete:
-        return  # the errors of the hierarchy or its unit files are reported; not every unit is known
-    for j, code in enumerate(codes):
-        if code in loader.unit_codes or code in loader.restructured_codes():
-            continue
-        if not loader.unit_codes:
-            f.error(("modules", module, "enabled_for", j), f"unknown unit {code!r}: no units are defined (the "
-                    f"'units' of {HIERARCHY_FILE} name no unit file with rows)")
-            continue
-        known = sorted(loader.unit_codes | loader.restructured_codes())
-        f.error(("modules", module, "enabled_for", j),
-                f"unknown unit {code!r}{_did_you_mean(code, known)}: expected the code of a unit of the "
-                "hierarchy's unit files, or one given by a restructuring in roles_config/restructurings/")
-
-
-def _table_clashes(entities: dict[str, EntityDef], files: dict[str, _File]) -> set[str]:
-    """Report every table claimed by two entities; return the entities that lose their claim.
-
-    A table named in a ``table:`` key loses to one that an entity (or its child table) is called by default,
-    because the explicit name is the one somebody chose; otherwise the claim read later loses. The message is
-    given where the losing claim is made and names where the other one is.
-    """
-    claims: dict[str, list[tuple[bool, int, str, tuple, bool, str | None]]] = {}
-    for order, (name, e) in enumerate(entities.items()):
-        explicit = "table" in files[name].data
-        claims.setdefault(e.table, []).append((explicit, order, name, ("table",) if explicit else ("entity",),
-                                               False, None))
-        for c in e.child_tables:
-            claims.setdefault(e.child_table_name(c.name), []).append((explicit, order, name, ("fields", c.name),
-                                                                      True, c.name))
-    losers: set[str] = set()
-    for table, claimants in claims.items():
-        if len(claimants) < 2:
-            continue
-        winner, *others = sorted(claimants)
-        wf = files[winner[2]]
-        line, _col = position_of(wf.positions, winner[3], key=winner[4])
-        first = f"entity {winner[2]!r} ({wf.rel}:{line})"
-        for _explicit, _order, name, path, key, child in others:
-            what = f"the table of child table {child!r}, {table!r}," if child else f"table {table!r}"
-            files[name].error(path, f"{what} is already used by {first}", key=key)
-            losers.add(name)
-    return losers
-
-
-def _coerce_bound(t: str, v: Any):
-    if t == "integer":
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise ValueError(f"expected a whole number; found {_describe(v)}")
-        return v
-    if t == "decimal":
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ValueError(f"expected a number; found {_describe(v)}")
-        return v
-    if t == "date":
-        try:
-            return dt.date.fromisoformat(str(v))
-        except ValueError:
-            raise ValueError(f"expected a date as YYYY-MM-DD; found {_describe(v)}") from None
-    if t == "datetime":
-        try:
-            return dt.datetime.fromisoformat(str(v))
-        except ValueError:
-            raise ValueError(f"expected a date and time as YYYY-MM-DDTHH:MM; found {_describe(v)}") from None
-    return v
-
-
-def _check_default(fd: FieldDef, lists: dict[str, ChoiceList]) -> str | None:
-    v = fd.default
-    t = fd.type
-    if not fd.traits.has_default:
-        return f"{_an(t)} field cannot have a default"
-    if t == "boolean" and not isinstance(v, bool):
-        return f"expected true or false; found {_describe(v)}"
-    if fd.traits.orderable:
-        try:
-            _coerce_bound(t, v)
-        except ValueError as exc:
-            return str(exc)
-    if fd.traits.value_kind == "text" and not fd.traits.has_choices and not isinstance(v, str):
-        return f"expected a string; found {_describe(v)}"
-    if t == "choice" and isinstance(v, tuple):
-        return f"expected one option of list {fd.list!r}; found a list"
-    if t == "choice" and fd.list in lists and v not in lists[fd.list].values():
-        return (f"expected one of {', '.join(map(repr, lists[fd.list].values()))} (the options of list "
-                f"{fd.list!r}); found {v!r}" + _did_you_mean(str(v), lists[fd.list].values()))
-    if t == "multi_choice" and fd.list in lists:
-        vals = v if isinstance(v, tuple) else (v,)
-        bad = [x for x in vals if x not in lists[fd.list].values()]
-        if bad:
-            return (f"expected options of list {fd.list!r} ({', '.join(map(repr, lists[fd.list].values()))}); "
-                    f"found {bad[0]!r}" + _did_you_mean(str(bad[0]), lists[fd.list].values()))
-    return None
-
-
-def _check_unit_types(entity_files: list[_File], known: set[str]) -> None:
-    """``unit_types`` of org_unit fields name unit types of the hierarchy."""
-
-    def walk(f: _File, fields: Any, path: tuple) -> None:
-        for name, fd in (fields or {}).items() if isinstance(fields, dict) else ():
-            if not isinstance(fd, dict):
-                continue
-            for j, tname in enumerate(fd.get("unit_types") or ()):
-                if tname not in known:
-                    f.error(path + (name, "unit_types", j), f"unknown unit type {tname!r}"
-                            f"{_did_you_mean(str(tname), known)}; expected one of {', '.join(sorted(known))} "
-                            "(the unit_types of roles_config/hierarchy.yaml)")
-            walk(f, fd.get("fields"), path + (name, "fields"))
-
-    for f in entity_files:
-        walk(f, f.data.get("fields") if isinstance(f.data, dict) else None, ("fields",))
-
-
-def _read_units(loader: _Loader, hf: _File, hierarchy_types: set[str]) -> list[UnitRow]:
-    units: list[tuple[UnitRow, Callable[[str], ConfigIssue]]] = []
-    seen: dict[str, str] = {}
-    base = (loader.root / "roles_config").resolve()
-    for i, ref in enumerate(hf.data.get("units", ())):
-        rel_name = ref["file"]
-        try:
-            path = (base / rel_name).resolve()
-        except (OSError, RuntimeError):  # a symbolic link loop (RuntimeError before Python 3.13)
-            path = base / rel_name
-        if not path.is_relative_to(base):
-            hf.error(("units", i, "file"), f"expected a file inside roles_config/; found {rel_name!r}")
-            continue
-        if not _present(path):
-            hf.error(("units", i, "file"), f"file not found: roles_config/{rel_name}")
-            continue
-        if (problem := _entry_problem(path)) is not None:
-            hf.error(("units", i, "file"), f"cannot read roles_config/{rel_name}: {problem}")
-            continue
-        # rows: (values, ok, where) where ``where(column, message)`` makes an issue at that row's column
-        rows: list[tuple[dict, bool, Callable[[str, str], ConfigIssue]]] = []
-        if path.suffix == ".csv":
-            rows = _units_from_csv(loader, path)
-        else:
-            uf = loader.parse(path, "units")
-            if uf is not None:
-                for j, u in enumerate(uf.data["units"]):
-                    def where(key: str, message: str, uf: _File = uf, j: int = j) -> ConfigIssue:
-                        line, col = position_of(uf.positions, ("units", j, key))
-                        return ConfigIssue(uf.rel, line, col, _path_str(("units", j, key)), message)
-                    rows.append((u, True, where))
-        for u, ok, where in rows:
-            code = u.get("code")
-            if code in seen:
-                loader.issues.append(where("code", f"duplicate unit code {code!r} (first at {seen[code]})"))
-                continue
-            first = where("code", "")
-            seen[code] = f"{first.file}:{first.line}"
-            loader.unit_codes.add(code)
-            try:
-                valid_from = dt.date.fromisoformat(u["valid_from"]) if u.get("valid_from") else None
-            except ValueError:
-                valid_from = None
-                ok = False
-                # text that is not of the form YYYY-MM-DD has had its schema error already
-                if re.fullmatch(r"\d{4}-\d{2}-\d{2}", u["valid_from"]):
-                    loader.issues.append(where("valid_from",
-                                               f"expected a date as YYYY-MM-DD; found {u['valid_from']!r}"))
-            if u.get("type") not in hierarchy_types:
-                loader.issues.append(where("type", f"unknown unit type {u.get('type')!r}"
-                                           f"{_did_you_mean(str(u.get('type')), hierarchy_types)}; expected one of "
-                                           f"{', '.join(sorted(hierarchy_types))} (the unit_types of "
-                                           "roles_config/hierarchy.yaml)"))
-                ok = False
-            if not ok:
-                continue  # the code stays known, so its children are not reported as orphans
-            unit = UnitRow(code=code, name_vi=u["name_vi"], type=u["type"], name_en=u.get("name_en") or None,
-                           short_code=u.get("short_code") or None,
-                           parent_code=u.get("parent_code") or None, valid_from=valid_from)
-            units.append((unit, where))
-    for u, where in units:
-        if u.parent_code and u.parent_code not in seen:
-            loader.issues.append(where("parent_code", f"unit {u.code!r} names unknown parent {u.parent_code!r}"
-                                       f"{_did_you_mean(u.parent_code, seen)}"))
-    _check_unit_cycles(loader, units)
-    return [u for u, _where in units]
-
-
-def _check_unit_cycles(loader: _Loader, units: list[tuple[UnitRow, Callable[..., ConfigIssue]]]) -> None:
-    """Report every loop of parents (a unit under itself, two units under each other, a root under its child):
-    the tree could never be built, and nothing would be left to say which unit is on top."""
-    order = {u.code: i for i, (u, _where) in enumerate(units)}
-    parent = {u.code: u.parent_code for u, _where in units if u.parent_code in order}
-    done: set[str] = set()
-    for u, _where in units:
-        chain: list[str] = []
-        code = u.code
-        while code is not None and code not in done and code not in chain:
-            chain.append(code)
-            code = parent.get(code)
-        done.update(chain)
-        if code is None or code not in chain:
-            continue
-        loop = chain[chain.index(code):]
-        first = min(loop, key=order.__getitem__)  # reported at the loop's first row in file order
-        loop = loop[loop.index(first):] + loop[:loop.index(first)]
-        where = units[order[first]][1]
-        if len(loop) == 1:
-            msg = f"unit {first!r} names itself as its parent"
-        else:
-            msg = (f"unit {first!r} is under itself: {' -> '.join(loop + [first])} (each unit, then its parent); "
-                   "change the parent_code of one of them")
-        loader.issues.append(where("parent_code", msg))
-
-
-def _link_scope(f: _File, path: tuple, e: EntityDef | None, scope: dict,
-                entities: dict[str, EntityDef]) -> tuple[str, str, str] | None:
-    """Check a scope ``{field: F, to: E.G}``: F a reference field of the grant's entity, E an entity with one user
-    field, G a reference field of E to the same entity as F."""
-    if e is None:
-        return None
-    name, to = scope["field"], scope["to"]
-    fd = next((x for x in e.column_fields if x.name == name), None)
-    if fd is None or fd.type != "reference":
-        refs = [x.name for x in e.column_fields if x.type == "reference"]
-        f.error(path + ("field",), f"expected a reference field of entity {e.name!r}"
-                + (f" ({', '.join(refs)})" if refs else " (it has none)") + f"; found {name!r}"
-                + _did_you_mean(name, refs))
-        return None
-    ename, gname = to.split(".", 1)
-    other = entities.get(ename)
-    if other is None:
-        f.error(path + ("to",), f"unknown entity {ename!r}" + _did_you_mean(ename, entities))
-        return None
-    users = [x.name for x in other.column_fields if x.type == "user"]
-    if len(users) != 1:
-        f.error(path + ("to",), f"entity {ename!r} must have exactly one user field, which says whose record it is; "
-                f"found {len(users)}")
-        return None
-    gd = next((x for x in other.column_fields if x.name == gname), None)
-    if gd is None or gd.type != "reference" or gd.entity != fd.entity:
-        refs = [x.name for x in other.column_fields if x.type == "reference" and x.entity == fd.entity]
-        f.error(path + ("to",), f"expected a reference field of entity {ename!r} to entity {fd.entity!r}, like "
-                f"{name!r}" + (f" ({', '.join(refs)})" if refs else "") + f"; found {gname!r}"
-                + _did_you_mean(gname, refs))
-        return None
-    return (name, ename, gname)
-
-
-def _read_restructurings(loader: _Loader, hf: _File) -> tuple[RestructuringRef, ...]:
-    """The change sets of the folder the hierarchy names (``restructurings:``), checked, in date order."""
-    from hoso.config.kinds.restructuring import RestructureErrors, load_restructuring
-
-    rel_name = hf.data.get("restructurings")
-    if rel_name is None:
-        return ()
-    base = (loader.root / "roles_config").resolve()
-    folder = (base / rel_name).resolve()
-    if not folder.is_relative_to(base):
-        hf.error(("restructurings",), f"expected a folder inside roles_config/; found {rel_name!r}")
-        return ()
-    if not folder.is_dir():
-        hf.error(("restructurings",), f"folder not found: roles_config/{rel_name}")
-        return ()
-    refs: list[RestructuringRef] = []
-    seen: dict[str, str] = {}
-    for path in sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml")):
-        rel = loader._rel(path)
-        if not path.is_file():
-            loader.issues.append(ConfigIssue(rel, 1, 1, "", "cannot read the change set: not a regular file"))
-            continue
-        try:
-            cs = load_restructuring(path, loader.root)
-        except RestructureErrors as exc:
-            loader.issues.extend(exc.issues)
-            continue
-        except OSError as exc:
-            loader.issues.append(ConfigIssue(rel, 1, 1, "", f"cannot read the change set: {exc.strerror}"))
-            continue
-        if cs.name in seen:
-            loader.issues.append(ConfigIssue(cs.rel, cs.line_of(("restructuring",)), 1, "restructuring",
-                                             f"change set {cs.name!r} is already defined in {seen[cs.name]}; "
-                                             "each change set has a name of its own"))
-            continue
-        seen[cs.name] = cs.rel
-        refs.append(RestructuringRef(cs.name, cs.effective, cs.content_hash, str(path), cs.rel))
-    return tuple(sorted(refs, key=lambda r: (r.effective, r.name)))
-
-
-_UNIT_COLUMNS = ("code", "name_vi", "name_en", "type", "parent_code", "valid_from", "short_code")
-# Unit attributes a naming pattern may use, e.g. {unit.short_code}.
-UNIT_ATTRIBUTES = ("code", "short_code", "name_vi")
-_UNIT_REQUIRED = ("code", "name_vi", "type")
-
-
-def _units_from_csv(loader: _Loader, path: Path) -> list[tuple[dict, bool, Callable[[str, str], ConfigIssue]]]:
-    """The rows of a units CSV file, each checked against the units schema like a YAML units file."""
-    raw = loader._read(path)
-    rel = loader._rel(path)
-    if raw is None:
-        return []
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        loader.issues.append(_not_utf8(rel, raw, exc))
-        return []
-    expected = f"expected the header line {','.join(_UNIT_COLUMNS)} (name_en, parent_code, valid_from and short_code optional)"
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    row_schema = _validators()["units"].schema["properties"]["units"]["items"]
-    row_validator = _validators()["units"].evolve(schema=row_schema)
-    header: list[str] | None = None
-    out = []
-    while True:
-        line = reader.line_num + 1  # where the record starts (a quoted value may span lines)
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            hint = " (is a quoted value never closed?)" if "unexpected end of data" in str(exc) else ""
-            loader.issues.append(ConfigIssue(rel, line, 1, "", f"malformed CSV: {exc}{hint}"))
-            return []
-        if not any(c.strip() for c in cells):
-            continue  # blank line
-        if header is None:
-            header = cells
-            unknown = [h for h in header if h not in _UNIT_COLUMNS]
-            missing = [h for h in _UNIT_REQUIRED if h not in header]
-            twice = sorted({h for h in header if header.count(h) > 1})
-            parts = []
-            if unknown:
-                parts.append(f"unknown column(s) {', '.join(map(repr, unknown))}")
-            if missing:
-                parts.append(f"missing column(s) {', '.join(map(repr, missing))}")
-            if twice:
-                parts.append(f"column(s) {', '.join(map(repr, twice))} given twice")
-            if parts:
-                loader.issues.append(ConfigIssue(rel, line, 1, "", "; ".join(parts) + f": {expected}"))
-                return []
-            continue
-        if len(cells) > len(header):
-            loader.issues.append(ConfigIssue(rel, line, 1, "", f"expected at most {len(header)} values, one per "
-                                             f"column of the header; found {len(cells)}"))
-            continue
-
-        def where(key: str, message: str, line: int = line) -> ConfigIssue:
-            return ConfigIssue(rel, line, 1, key, message)
-
-        row = {k: v.strip() for k, v in zip(header, cells) if v.strip()}
-        empty = [k for k in _UNIT_REQUIRED if k not in row]
-        if empty:
-            loader.issues.append(where(empty[0], f"no value for {', '.join(empty)}: every unit "
-                                       f"needs a {', a '.join(_UNIT_REQUIRED[:-1])} and a {_UNIT_REQUIRED[-1]}"))
-            continue
-        before = len(loader.issues)
-        f = _File(loader, rel, row, {(): (line, 1)})
-        for err in row_validator.iter_errors(row):
-            loader._schema_error(f, err)
-        out.append((row, len(loader.issues) == before, where))
-    if header is None:
-        loader.issues.append(ConfigIssue(rel, 1, 1, "", f"file is empty: {expected}"))
-    return out
-
-
-def load_config(root: str | os.PathLike | None = None, field_types: dict[str, str] | None = None, *,
+def load_config(root: str | os.PathLike | None = None, field_types: dict[str, "str | FieldTraits"] | None = None, *,
                 kinds: Iterable[ConfigKind] = (), directories: Iterable[tuple[str, str | os.PathLike]] = ()
                 ) -> Config:
     """Load and check the configuration under ``root``; raise ConfigErrors listing every problem.
 
-    ``field_types`` maps the names of field types registered by plugins to their storage class, so entity
-    files may use them; the built-in types are always known. ``kinds`` are configuration kinds beyond the
+    ``field_types`` maps the names of field types registered by plugins to their traits (or only their storage
+    class), so entity files may use them; the built-in types are always known. ``kinds`` are configuration kinds beyond the
     built-in ones (``hoso_config_kinds``); ``directories`` are ``(plugin name, folder)`` pairs of configuration
     roots shipped by plugins (``hoso_config_directories``), merged with the deployment's.
     """

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator
 from zoneinfo import ZoneInfo
 
 from hoso.config import Config, EntityDef, FieldDef
-from hoso.config.loader import naming_placeholders
+from hoso.config.kinds.entity import naming_placeholders
 from hoso.db import quote
 from hoso.plugin_manager import await_me_maybe
 from hoso.records.access import Access, accounts_in_reach, hidden_by_any_role, may_see_addresses

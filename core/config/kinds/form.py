@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..kind import ConfigKind
-from ..loader import SCHEMA_DIR, _check_rules, _did_you_mean, _expression_problem, _label, _rules
+from ..loader import SCHEMA_DIR, _did_you_mean, _label
+from .entity import _check_rules, _expression_problem, _rules
 from ..types import FormDef, FormFieldDef, FormSection
 
 

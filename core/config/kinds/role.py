@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..kind import ConfigKind
-from ..loader import SCHEMA_DIR, _did_you_mean, _label, _link_scope
-from ..types import GrantDef, RoleDef
+from ..loader import SCHEMA_DIR, ConfigFile, _did_you_mean, _label
+from ..types import EntityDef, GrantDef, RoleDef
 from .entity import names_under
 
 
@@ -61,6 +61,40 @@ def _grant(ctx, f, i: int, g: dict, transitions_by_entity: dict[str, set[str]]) 
 
 def declared_names(data, text: str) -> set[str] | None:
     return names_under("role", data, text)
+
+
+def _link_scope(f: ConfigFile, path: tuple, e: EntityDef | None, scope: dict,
+                entities: dict[str, EntityDef]) -> tuple[str, str, str] | None:
+    """Check a scope ``{field: F, to: E.G}``: F a reference field of the grant's entity, E an entity with one user
+    field, G a reference field of E to the same entity as F."""
+    if e is None:
+        return None
+    name, to = scope["field"], scope["to"]
+    fd = next((x for x in e.column_fields if x.name == name), None)
+    if fd is None or fd.type != "reference":
+        refs = [x.name for x in e.column_fields if x.type == "reference"]
+        f.error(path + ("field",), f"expected a reference field of entity {e.name!r}"
+                + (f" ({', '.join(refs)})" if refs else " (it has none)") + f"; found {name!r}"
+                + _did_you_mean(name, refs))
+        return None
+    ename, gname = to.split(".", 1)
+    other = entities.get(ename)
+    if other is None:
+        f.error(path + ("to",), f"unknown entity {ename!r}" + _did_you_mean(ename, entities))
+        return None
+    users = [x.name for x in other.column_fields if x.type == "user"]
+    if len(users) != 1:
+        f.error(path + ("to",), f"entity {ename!r} must have exactly one user field, which says whose record it is; "
+                f"found {len(users)}")
+        return None
+    gd = next((x for x in other.column_fields if x.name == gname), None)
+    if gd is None or gd.type != "reference" or gd.entity != fd.entity:
+        refs = [x.name for x in other.column_fields if x.type == "reference" and x.entity == fd.entity]
+        f.error(path + ("to",), f"expected a reference field of entity {ename!r} to entity {fd.entity!r}, like "
+                f"{name!r}" + (f" ({', '.join(refs)})" if refs else "") + f"; found {gname!r}"
+                + _did_you_mean(gname, refs))
+        return None
+    return (name, ename, gname)
 
 
 KIND = ConfigKind("role", "roles_config/roles", SCHEMA_DIR / "role.schema.json", build,
