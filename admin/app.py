@@ -294,7 +294,7 @@ class AdminApp:
         from hoso.scope import ScopeRules
 
         base = self.base
-        config = load_config(base.config.root, field_types=base.registry.storage_by_type())
+        config = load_config(base.config.root, **base.registry.config_options())
         if config.content_hash != applied:
             log.warning("the database holds definitions %s but the configuration in %s is %s: the admin keeps "
                         "the definitions it has", applied[:12], base.config.root, config.content_hash[:12])

@@ -40,7 +40,7 @@ def load_or_exit(config_dir):
 
     try:
         # Field types registered by installed plugins may be named in entity files.
-        return load_config(config_dir, field_types=Registry(get_plugin_manager()).storage_by_type())
+        return load_config(config_dir, **Registry(get_plugin_manager()).config_options())
     except ConfigErrors as exc:
         err_console.print(exc.render(), markup=False)
         sys.exit(2)

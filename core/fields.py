@@ -8,9 +8,9 @@ from typing import Any, Callable
 import pluggy
 from piccolo.columns import Column
 
-from hoso.config import FieldDef
+from hoso.config import BUILTIN_TRAITS, ConfigKind, FieldDef, FieldTraits, traits_for_storage
 
-__all__ = ["FieldType", "Converter", "Registry", "RegistryError"]
+__all__ = ["FieldType", "FieldTraits", "Converter", "Registry", "RegistryError"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,9 @@ class FieldType:
     :param dump: turns a stored Python value into JSON.
     :param load: turns what the database returns into the Python value (e.g. JSON text into a list).
     :param to_db: turns the Python value into what the database stores.
+    :param traits: what the type is (textual, orderable, searchable, its type-specific options ...), asked by
+        the loader, search, conditions and the admin; by default a built-in type's own traits, else those
+        its storage class implies.
     """
 
     name: str
@@ -35,6 +38,31 @@ class FieldType:
     dump: Callable[[Any], Any] = lambda v: v
     load: Callable[[Any], Any] = lambda v: v
     to_db: Callable[[Any], Any] = lambda v: v
+    traits: FieldTraits = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.traits is None:
+            object.__setattr__(self, "traits", BUILTIN_TRAITS.get(self.name) or traits_for_storage(self.storage))
+
+    @property
+    def textual(self) -> bool:
+        return self.traits.textual
+
+    @property
+    def orderable(self) -> bool:
+        return self.traits.orderable
+
+    @property
+    def searchable(self) -> bool:
+        return self.traits.searchable
+
+    @property
+    def numeric(self) -> bool:
+        return self.traits.numeric
+
+    @property
+    def has_choices(self) -> bool:
+        return self.traits.has_choices
 
 
 @dataclass(frozen=True)
@@ -48,6 +76,19 @@ class Converter:
 
 class RegistryError(Exception):
     pass
+
+
+def _config_kinds(pm: pluggy.PluginManager) -> list[ConfigKind]:
+    kinds: dict[str, ConfigKind] = {}
+    owners: dict[str, str] = {}
+    for impl in pm.hook.hoso_config_kinds.get_hookimpls():
+        for kind in impl.function() or ():
+            if kind.name in kinds and kinds[kind.name] is not kind:
+                raise RegistryError(f"configuration kind {kind.name!r} is provided by both {owners[kind.name]} "
+                                    f"and {impl.plugin_name}")
+            kinds[kind.name] = kind
+            owners.setdefault(kind.name, impl.plugin_name)
+    return list(kinds.values())
 
 
 class Registry:
@@ -68,10 +109,23 @@ class Registry:
         self.converters: list[Converter] = []
         for result in pm.hook.hoso_converters():
             self.converters.extend(result or ())
+        self.config_kinds = _config_kinds(pm)
+        self.config_directories = [(impl.plugin_name, str(folder))
+                                   for impl in pm.hook.hoso_config_directories.get_hookimpls()
+                                   for folder in impl.function() or ()]
+
+    def config_options(self) -> dict[str, Any]:
+        """What ``load_config`` needs to know of the plugins: field types, configuration kinds and folders."""
+        return {"field_types": self.traits_by_type(), "kinds": self.config_kinds,
+                "directories": self.config_directories}
 
     def storage_by_type(self) -> dict[str, str]:
         """Field type name -> storage class, for the configuration loader."""
         return {name: ft.storage for name, ft in self.field_types.items()}
+
+    def traits_by_type(self) -> dict[str, FieldTraits]:
+        """Field type name -> what the type is, for the configuration loader."""
+        return {name: ft.traits for name, ft in self.field_types.items()}
 
     def field_type(self, name: str) -> FieldType:
         try:

@@ -145,3 +145,53 @@ def hoso_startup(config: "Config") -> None:
     :param config: the loaded configuration.
     :return: nothing; may be an awaitable.
     """
+
+
+# --- config kinds ---
+
+
+@hookspec
+def hoso_config_kinds() -> "list[hoso.config.ConfigKind]":
+    """Configuration kinds (kinds of YAML file) this plugin adds to the deployment's configuration.
+
+    Collected once at start-up. A kind's files are read from its ``location`` under the configuration root
+    (and under every folder ``hoso_config_directories`` adds), validated against its JSON Schema, built by
+    its ``build`` and cross-checked by its ``check`` once every kind is built. Without further code its
+    problems are reported with file:line:column and key path by ``hoso check`` and at start-up, its files
+    count in the definitions hash that ``hoso migrate`` records (so ``hoso plan`` and the running application
+    see a change), and ``config.kind(name)`` returns what ``build`` made. A kind name provided twice stops
+    start-up.
+
+    Example::
+
+        NOTICE_SCHEMA = {"type": "object", "required": ["notice", "text"], "additionalProperties": False,
+                         "properties": {"notice": {"type": "string"}, "text": {"$ref": "hoso:defs#/$defs/label"}}}
+
+        def build(ctx, files):
+            return {f.data["notice"]: f.data["text"] for f in files if not f.partial}
+
+        @hookimpl
+        def hoso_config_kinds():
+            return [ConfigKind("notice", "forms_config/notices", NOTICE_SCHEMA, build)]
+
+    :return: a list of ``hoso.config.ConfigKind``.
+    """
+
+
+@hookspec
+def hoso_config_directories() -> "list[str | os.PathLike[str]]":
+    """Configuration folders this plugin package ships, merged with the deployment's configuration.
+
+    Collected once at start-up. Each folder holds a ``forms_config/`` and/or ``roles_config/`` folder laid out
+    like the deployment's (``forms_config/entities/*.yaml``, ``forms_config/forms/*.yaml``, ...); its files are
+    read after the deployment's, checked together with them, and count in the definitions hash. Errors name the
+    plugin's file; a name defined both by the deployment and by the plugin is an error naming both files.
+
+    Example::
+
+        @hookimpl
+        def hoso_config_directories():
+            return [Path(__file__).parent / "config"]
+
+    :return: a list of folder paths.
+    """

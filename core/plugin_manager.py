@@ -21,6 +21,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "hoso.plugins.audit",
     "hoso.plugins.validators",
     "hoso.plugins.storage",
+    "hoso.config.kinds",
 )
 
 

@@ -32,7 +32,7 @@ class Runtime:
         pm = get_plugin_manager(plugins)
         registry = Registry(pm)
         if not isinstance(config, Config):
-            config = load_config(config, field_types=registry.storage_by_type())
+            config = load_config(config, **registry.config_options())
         db = db or database_from_env(database_url)
         return cls(config, pm, registry, db, build_tables(db, config, registry), ScopeRules(config))
 

@@ -279,7 +279,7 @@ def test_modules(config):
                             "legal_aid.quality"}
     # Lào Cai's department (STP-10) was recoded by the 2025 merger: the module names it by its current code.
     assert set(modules["legal_aid.hotline"].enabled_for) == {"STP-11", "STP-2025-15"}
-    from hoso.restructure.changeset import load_restructuring
+    from hoso.config.kinds.restructuring import load_restructuring
 
     merger = load_restructuring(Path(config.root) / "roles_config/restructurings/2025-07-01-provinces.yaml")
     codes = {u.code for u in config.hierarchy.units} | {op.body["code"] for op in merger.operations

@@ -7,8 +7,8 @@ lookups go through the small helper methods, so a loaded configuration cannot be
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Any, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping
 
 __all__ = [
     "Label",
@@ -40,6 +40,9 @@ __all__ = [
     "ModuleDef",
     "Config",
     "FIELD_TYPES",
+    "FieldTraits",
+    "BUILTIN_TRAITS",
+    "traits_for_storage",
 ]
 
 FIELD_TYPES = (
@@ -61,6 +64,84 @@ FIELD_TYPES = (
     "phone",
     "email",
 )
+
+
+@dataclass(frozen=True)
+class FieldTraits:
+    """What a field type is, so that the loader, search, conditions and the admin ask the type, not its name.
+
+    :param textual: values are text: ``min_length``, ``max_length`` and ``pattern`` apply.
+    :param orderable: values have an order: ``min`` and ``max`` apply.
+    :param searchable: values are words worth finding by the record search (choice codes are not).
+    :param numeric: values are numbers.
+    :param has_choices: values are options of a choice list (the field names it with ``list:``).
+    :param refers_to: values are the id of something else: ``entity`` (a record), ``unit``, ``user``, ``file``.
+    :param value_kind: what values are in a condition (``text``, ``number``, ``bool``, ``date``, ``datetime``,
+        ``list``; ``any`` compares with everything).
+    :param options: the type-specific keys a field of the type may set (e.g. ``max_length``, ``unit_types``).
+    :param has_default: whether a field of the type may have a ``default``.
+    :param can_be_unique: whether a field of the type may be ``unique``.
+    :param can_be_indexed: whether a field of the type may be named in an index.
+    """
+
+    textual: bool = False
+    orderable: bool = False
+    searchable: bool = False
+    numeric: bool = False
+    has_choices: bool = False
+    refers_to: str | None = None
+    value_kind: str = "any"
+    options: frozenset[str] = frozenset()
+    has_default: bool = True
+    can_be_unique: bool = True
+    can_be_indexed: bool = True
+
+
+_TEXT_OPTIONS = frozenset({"min_length", "max_length", "pattern"})
+_WORDS = FieldTraits(textual=True, searchable=True, value_kind="text", options=_TEXT_OPTIONS)
+
+
+def _ids(refers_to: str, options: frozenset[str] = frozenset()) -> FieldTraits:
+    return FieldTraits(refers_to=refers_to, value_kind="number", options=options, has_default=False)
+
+
+BUILTIN_TRAITS: dict[str, FieldTraits] = {
+    "text": _WORDS,
+    # Long text has no index of its own: too long to be unique.
+    "long_text": FieldTraits(textual=True, searchable=True, value_kind="text", options=_TEXT_OPTIONS,
+                             can_be_unique=False),
+    "citizen_id": _WORDS,
+    "phone": _WORDS,
+    "email": _WORDS,
+    "integer": FieldTraits(orderable=True, numeric=True, value_kind="number", options=frozenset({"min", "max"})),
+    "decimal": FieldTraits(orderable=True, numeric=True, value_kind="number",
+                           options=frozenset({"min", "max", "max_digits", "decimal_places"})),
+    "boolean": FieldTraits(value_kind="bool"),
+    "date": FieldTraits(orderable=True, value_kind="date", options=frozenset({"min", "max"})),
+    "datetime": FieldTraits(orderable=True, value_kind="datetime", options=frozenset({"min", "max"})),
+    # Choice values are codes: text for length checks, not words for search.
+    "choice": FieldTraits(textual=True, has_choices=True, value_kind="text", options=_TEXT_OPTIONS | {"list"}),
+    "multi_choice": FieldTraits(has_choices=True, value_kind="list", options=frozenset({"list"}), can_be_unique=False,
+                                can_be_indexed=False),
+    "reference": _ids("entity", frozenset({"entity"})),
+    "attachment": FieldTraits(refers_to="file", value_kind="number", has_default=False, can_be_unique=False),
+    "org_unit": _ids("unit", frozenset({"unit_types"})),
+    "user": _ids("user"),
+    "child_table": FieldTraits(value_kind="list", options=frozenset({"fields"}), has_default=False,
+                               can_be_indexed=False),
+}
+
+
+def traits_for_storage(storage: str | None) -> FieldTraits:
+    """The traits of a plugin type that gave only its storage class.
+
+    Its values compare with anything in a condition: what they mean is the plugin's to say.
+    """
+    if storage == "text":
+        return FieldTraits(textual=True, options=_TEXT_OPTIONS)
+    if storage in ("integer", "decimal", "date", "datetime"):
+        return FieldTraits(orderable=True, numeric=storage in ("integer", "decimal"), options=frozenset({"min", "max"}))
+    return FieldTraits()
 
 
 @dataclass(frozen=True)
@@ -120,6 +201,16 @@ class FieldDef:
     renamed_from: str | None = None
     convert: Conversion | None = None
     unit_types: tuple[str, ...] = ()  # org_unit fields: the unit types allowed (empty: any)
+
+    @property
+    def traits(self) -> FieldTraits:
+        """What the field's type is: as its plugin declared it, a built-in type's own traits otherwise."""
+        return self.__dict__.get("_traits") or BUILTIN_TRAITS.get(self.type) or FieldTraits()
+
+    def with_traits(self, traits: FieldTraits) -> "FieldDef":
+        """This field, knowing its type's traits (the loader tells every field; they are not a YAML key)."""
+        object.__setattr__(self, "_traits", traits)
+        return self
 
     @property
     def is_child_table(self) -> bool:
@@ -233,7 +324,7 @@ class FormSection:
 
 @dataclass(frozen=True)
 class FormFieldDef:
-    """How one field behaves on a form: label and help overrides, and conditions (hoso.records.conditions)."""
+    """How one field behaves on a form: label and help overrides, and conditions (hoso.config.conditions)."""
 
     name: str
     label: Label | None = None
@@ -429,6 +520,15 @@ class Config:
     modules: tuple[ModuleDef, ...] = ()
     calendar: CalendarDef | None = None
     content_hash: str = ""
+    # What the kinds plugins add (``hoso_config_kinds``) built, by kind name: see ``kind``.
+    extensions: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    def kind(self, name: str) -> Any:
+        """What a plugin's configuration kind built from its files (a ``KeyError`` for a kind not loaded)."""
+        try:
+            return self.extensions[name]
+        except KeyError:
+            raise KeyError(f"no configuration kind {name!r} was loaded") from None
 
     def entity(self, name: str) -> EntityDef:
         for e in self.entities:

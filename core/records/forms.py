@@ -7,7 +7,7 @@ record, whichever screen writes it). A compiled form holds
 * ``schema``: a JSON Schema (draft 2020-12) of every field of the entity, validated with ``jsonschema``: types,
   required fields, choice options, lengths, patterns and bounds. Entity constraints hold on every form;
 * the form's layout (sections, field order, labels and help in Vietnamese and English) and its conditions
-  (``visible_if``, ``required_if``) and rules, checked by ``hoso.records.conditions`` (never ``eval``);
+  (``visible_if``, ``required_if``) and rules, checked by ``hoso.config.conditions`` (never ``eval``);
 * ``version``: a content hash of all that; a record stores the version it was saved under
   (``sys_form_version``) and ``hoso_form_version`` keeps each version's definition.
 
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import jsonschema
 
 from hoso.config import Config, EntityDef, FieldDef, FormDef, Label, RuleDef
-from hoso.records.conditions import Expression, compile_expression, entity_field_info
+from hoso.config.conditions import Expression, compile_expression, entity_field_info
 from hoso.records.messages import t
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,7 +39,6 @@ __all__ = ["CompiledForm", "FormField", "FormCache", "compile_form", "json_value
 _STORAGE_SCHEMA = {"text": {"type": "string"}, "integer": {"type": "integer"}, "decimal": {"type": "number"},
                    "boolean": {"type": "boolean"}, "date": {"type": "string", "format": "date"},
                    "datetime": {"type": "string", "format": "date-time"}}
-_ID_TYPES = {"reference", "org_unit", "user", "attachment"}
 
 
 def _comparable(instance: str, bound: str):
@@ -314,13 +313,13 @@ def _field_schema(fd: FieldDef, config: Config, registry: "Registry | None") -> 
                                                           "additionalProperties": False}}
         if required:
             s["items"]["required"] = required
-    elif t_ in ("choice", "multi_choice"):
+    elif fd.traits.has_choices:
         options = list(config.choice_list(fd.list).values()) if fd.list else []
         one = {"type": "string", "enum": options} if options else {"type": "string"}
         s = {"type": "array", "items": one, "uniqueItems": True} if t_ == "multi_choice" else dict(one)
         if fd.list:
             s["x-list"] = fd.list
-    elif t_ in _ID_TYPES:
+    elif fd.traits.refers_to is not None:
         s = {"type": "integer", "minimum": 1}
         if fd.entity:
             s["x-entity"] = fd.entity

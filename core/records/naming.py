@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from hoso.config import EntityDef
-from hoso.config.loader import naming_placeholders
+from hoso.config.kinds.entity import naming_placeholders
 from hoso.db import Database, quote
 
 __all__ = ["next_in_series", "make_code"]

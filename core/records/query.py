@@ -15,7 +15,7 @@ from hoso.records.access import Access, hidden_by_any_role
 from hoso.records.context import RecordContext
 from hoso.records.errors import ValidationError
 from hoso.records.messages import t
-from hoso.records.search import SEARCHABLE_TYPES, fold, like_pattern
+from hoso.records.search import fold, like_pattern
 from hoso.records.store import RecordStore
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -94,7 +94,7 @@ class RecordQuery:
         else:
             # A table migrated before sys_search existed: case-insensitive, but diacritics count.
             cols = [f"LOWER(t.{quote(f.name)})" for f in entity.column_fields
-                    if f.type in SEARCHABLE_TYPES and f.name not in hidden_by_any_role(self.rt, entity)]
+                    if f.traits.searchable and f.name not in hidden_by_any_role(self.rt, entity)]
             for word in search.lower().split()[:10]:
                 clauses.append("(" + (" OR ".join(f"{c} LIKE {{}} ESCAPE '\\'" for c in cols) or "1 = 0") + ")")
                 cargs += [like_pattern(word)] * len(cols)

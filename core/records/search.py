@@ -10,10 +10,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any, Iterable
 
-__all__ = ["fold", "search_text", "SEARCHABLE_TYPES", "like_pattern"]
-
-# Field types whose values are worth finding by a word (choice values are codes, not words).
-SEARCHABLE_TYPES = {"text", "long_text", "citizen_id", "phone", "email"}
+__all__ = ["fold", "search_text", "like_pattern"]
 
 
 def fold(text: str) -> str:
@@ -28,7 +25,7 @@ def search_text(fields: Iterable[Any], values: dict, skip: set[str] = frozenset(
     """The folded text of ``values`` for the searchable ``fields`` (FieldDefs), leaving out ``skip``."""
     parts = []
     for fd in fields:
-        if fd.type in SEARCHABLE_TYPES and fd.name not in skip:
+        if fd.traits.searchable and fd.name not in skip:
             v = values.get(fd.name)
             if v not in (None, ""):
                 parts.append(fold(str(v)))

@@ -37,7 +37,7 @@ from hoso.records.history import history, transitions_of
 from hoso.records.messages import t
 from hoso.records.naming import make_code
 from hoso.records.query import DEFAULT_PAGE_SIZE, RecordQuery
-from hoso.records.search import SEARCHABLE_TYPES, search_text
+from hoso.records.search import search_text
 from hoso.records.store import RecordStore, RuntimeCache
 from hoso.records.validation import RecordValidator, child_id_problems
 from hoso.records.workflow import Step, available, overdue, require_editable
@@ -354,7 +354,7 @@ class RecordService:
             raise Forbidden(t("forbidden", ctx.lang, action="reindex"))
         if not await self.store.has_column(entity.table, "sys_search"):
             return 0
-        cols = ", ".join(["id"] + [quote(f.name) for f in entity.column_fields if f.type in SEARCHABLE_TYPES])
+        cols = ", ".join(["id"] + [quote(f.name) for f in entity.column_fields if f.traits.searchable])
         skip = hidden_by_any_role(self.rt, entity)
         done, last = 0, 0
         while True:

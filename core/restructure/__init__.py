@@ -8,7 +8,7 @@ follow lineage through the unit closure (a successor answers for the units merge
 through each record's ``sys_scope_unit``. See docs/restructuring.md.
 """
 
-from .changeset import ChangeSet, Operation, RestructureErrors, load_restructuring
+from hoso.config.kinds.restructuring import ChangeSet, Operation, RestructureErrors, load_restructuring
 from .engine import Simulation
 from .lineage import find_unit_by_code, lookup_successor
 from .run import ApplyResult, OpPlan, Plan, RestructureError, applied_restructurings, apply, plan

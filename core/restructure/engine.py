@@ -19,7 +19,7 @@ from hoso.config.loader import ConfigIssue
 
 from hoso.lineage import ABOLISHED, MERGED_INTO, SPLIT_INTO
 
-from .changeset import ChangeSet, Operation, SplitRule, split_rules
+from hoso.config.kinds.restructuring import ChangeSet, Operation, SplitRule, split_rules
 
 __all__ = ["Unit", "LineageRow", "OpResult", "SplitAction", "ResolvedRule", "Simulation", "Rehoming"]
 

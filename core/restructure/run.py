@@ -16,7 +16,7 @@ from hoso.db import Database, quote
 from hoso.model.tables import SCOPE_COLUMN
 from hoso.scope import effective_unit, rebuild_closure
 
-from .changeset import ChangeSet, RestructureErrors, load_restructuring
+from hoso.config.kinds.restructuring import ChangeSet, RestructureErrors, load_restructuring
 from .engine import Rehoming, ResolvedRule, Simulation, SplitAction
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -15,7 +15,8 @@ import pytest
 
 from hoso.config import ConfigErrors, load_config
 from hoso.config._yaml import MAX_DEPTH, MAX_VALUES
-from hoso.config.loader import MAX_FILE_BYTES, MAX_NAMING_WIDTH
+from hoso.config.kinds.entity import MAX_NAMING_WIDTH
+from hoso.config.loader import MAX_FILE_BYTES
 
 ENTITY = "forms_config/entities/case.yaml"
 FORM = "forms_config/forms/case_intake.yaml"

@@ -34,7 +34,8 @@ from hoso.config import (
     UnitTypeDef,
     WorkflowDef,
 )
-from hoso.config.loader import KINDS, SCHEMA_DIR
+from hoso.config.kinds import KINDS
+from hoso.config.loader import SCHEMA_DIR
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "config-format.md"
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"

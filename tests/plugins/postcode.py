@@ -1,5 +1,6 @@
 """A test-only plugin: a `postcode` field type, a cross-field validator, a second audit writer, a transition guard
-and side effect, and a swappable attachment storage."""
+and side effect, a swappable attachment storage, a configuration kind (postcode areas,
+``forms_config/postcode_areas/*.yaml``) and configuration folders shipped with the plugin."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 
 from piccolo.columns import Text
 
+from hoso.config import ConfigKind, Label
 from hoso.fields import Converter, FieldType
 from hoso.hookspecs import hookimpl
 
@@ -15,6 +17,8 @@ STARTED: list = []
 TRANSITIONS: list = []
 # Set by a test to a hoso.records.attachments.Storage to replace the built-in local directory.
 STORAGE: list = []
+# Set by a test: configuration roots (with forms_config/ and roles_config/) the plugin ships.
+CONFIG_DIRECTORIES: list = []
 
 
 def _postcode(fd, v):
@@ -68,3 +72,58 @@ async def hoso_transition_done(entity, workflow, transition, record, context, db
 @hookimpl
 def hoso_attachment_storage(config):
     return STORAGE[-1] if STORAGE else None
+
+
+@hookimpl
+def hoso_config_directories():
+    return list(CONFIG_DIRECTORIES)
+
+
+# -- a configuration kind: postcode areas ----------------------------------------------------------------------
+
+AREA_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "area": {"$ref": "hoso:defs#/$defs/identifier"},
+        "label": {"$ref": "hoso:defs#/$defs/label"},
+        "postcodes": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        # the entity whose records are delivered to this area (cross-checked against the entities)
+        "entity": {"type": "string"},
+    },
+    "required": ["area", "label", "postcodes"],
+    "additionalProperties": False,
+}
+
+
+def _build_areas(ctx, files) -> dict[str, tuple[Label, tuple[str, ...]]]:
+    areas: dict[str, tuple[Label, tuple[str, ...]]] = {}
+    seen: dict[str, str] = {}
+    for f in files:
+        d = f.data
+        if d["area"] in seen:
+            f.error(("area",), f"area {d['area']!r} is already defined in {seen[d['area']]}")
+            continue
+        seen[d["area"]] = f.rel
+        for j, code in enumerate(d["postcodes"]):
+            try:
+                _postcode(None, code)
+            except ValueError as exc:
+                f.error(("postcodes", j), str(exc))
+        if not f.partial:
+            areas[d["area"]] = (Label(d["label"]["vi"], d["label"].get("en")), tuple(d["postcodes"]))
+    return areas
+
+
+def _check_areas(ctx, areas) -> None:
+    for f in ctx.files["postcode_area"]:
+        if "entity" in f.data:
+            ctx.checker.entity_ref(f, ("entity",), f.data["entity"], ctx.results["entity"])
+
+
+POSTCODE_AREAS = ConfigKind("postcode_area", "forms_config/postcode_areas", AREA_SCHEMA, _build_areas,
+                            check=_check_areas, described_as="a postcode area")
+
+
+@hookimpl
+def hoso_config_kinds():
+    return [POSTCODE_AREAS]

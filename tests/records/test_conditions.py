@@ -7,7 +7,7 @@ import decimal
 
 import pytest
 
-from hoso.records.conditions import ExpressionError, FieldInfo, compile_expression
+from hoso.config.conditions import ExpressionError, FieldInfo, compile_expression
 
 FIELDS = {
     "form_of_aid": FieldInfo("text", ("TV", "TGTT")),

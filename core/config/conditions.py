@@ -36,18 +36,15 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from .types import BUILTIN_TRAITS
+
 __all__ = ["Expression", "ExpressionError", "FieldInfo", "compile_expression", "field_kind", "entity_field_info"]
 
 MAX_LENGTH = 500
 MAX_DEPTH = 20
 
-# The kind of value a field holds, for type checks: "any" (plugin types of unknown storage) matches everything.
-_KIND_BY_TYPE = {
-    "text": "text", "long_text": "text", "choice": "text", "citizen_id": "text", "phone": "text", "email": "text",
-    "integer": "number", "decimal": "number", "reference": "number", "org_unit": "number", "user": "number",
-    "attachment": "number", "boolean": "bool", "date": "date", "datetime": "datetime", "multi_choice": "list",
-    "child_table": "list",
-}
+# The kind of value a field holds, for type checks, is its type's ``value_kind``; for a plugin type that gave
+# only its storage it is taken from the storage, and "any" (unknown) matches everything.
 _KIND_BY_STORAGE = {"text": "text", "integer": "number", "decimal": "number", "boolean": "bool", "date": "date",
                     "datetime": "datetime"}
 
@@ -70,7 +67,8 @@ class FieldInfo:
 
 
 def field_kind(field_type: str, storage: str | None = None) -> str:
-    return _KIND_BY_TYPE.get(field_type) or _KIND_BY_STORAGE.get(storage or "", "any")
+    traits = BUILTIN_TRAITS.get(field_type)
+    return traits.value_kind if traits is not None else _KIND_BY_STORAGE.get(storage or "", "any")
 
 
 def entity_field_info(fields: Iterable[Any], options_of=None, storage_of: Mapping[str, str] | None = None
@@ -79,9 +77,12 @@ def entity_field_info(fields: Iterable[Any], options_of=None, storage_of: Mappin
     out = {}
     for fd in fields:
         options = None
-        if fd.type in ("choice", "multi_choice") and fd.list and options_of is not None:
+        if fd.traits.has_choices and fd.list and options_of is not None:
             options = options_of(fd.list)
-        out[fd.name] = FieldInfo(field_kind(fd.type, (storage_of or {}).get(fd.type)), options)
+        kind = fd.traits.value_kind
+        if kind == "any":
+            kind = _KIND_BY_STORAGE.get((storage_of or {}).get(fd.type) or "", "any")
+        out[fd.name] = FieldInfo(kind, options)
     return out
 
 

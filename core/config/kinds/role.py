@@ -1,0 +1,101 @@
+"""Roles: ``roles_config/roles/*.yaml``, what each role may do, on which records (its scope)."""
+
+from __future__ import annotations
+
+from ..kind import ConfigKind
+from ..loader import SCHEMA_DIR, ConfigFile, _did_you_mean, _label
+from ..types import EntityDef, GrantDef, RoleDef
+from .entity import names_under
+
+
+def build(ctx, files) -> list[RoleDef]:
+    transitions_by_entity: dict[str, set[str]] = {}
+    for w in ctx.results["workflow"]:
+        transitions_by_entity.setdefault(w.entity, set()).update(t.name for t in w.transitions)
+    roles: list[RoleDef] = []
+    role_files: dict = {}
+    partial_roles: list = []
+    for f in files:
+        d = f.data
+        if d["role"] in role_files:
+            f.error(("role",), f"role {d['role']!r} is already defined in {role_files[d['role']].rel}")
+            continue
+        if not f.partial:
+            role_files[d["role"]] = f
+        grants = [_grant(ctx, f, i, g, transitions_by_entity) for i, g in enumerate(d["grants"])]
+        role = RoleDef(d["role"], _label(d["label"]), tuple(grants), tuple(d.get("can_grant", ())), source=f.rel)
+        if f.partial:
+            partial_roles.append((f, role))
+        else:
+            roles.append(role)
+    for f, r in [(role_files[r.name], r) for r in roles] + partial_roles:
+        for j, name in enumerate(r.can_grant):
+            if name not in role_files and name not in ctx.broken.get("role", ()):
+                f.error(("can_grant", j), f"unknown role {name!r}{_did_you_mean(name, role_files)}"
+                        + ctx.unreadable_note("role"))
+    return roles
+
+
+def _grant(ctx, f, i: int, g: dict, transitions_by_entity: dict[str, set[str]]) -> GrantDef:
+    entities = ctx.results["entity"]
+    e = ctx.checker.entity_ref(f, ("grants", i, "entity"), g["entity"], entities)
+    for j, a in enumerate(g["actions"]):
+        if a.startswith("transition:"):
+            tname = a.split(":", 1)[1]
+            known = transitions_by_entity.get(g["entity"], set())
+            if e is not None and tname not in known and g["entity"] not in ctx.broken.get("workflow", ()):
+                f.error(("grants", i, "actions", j),
+                        f"unknown workflow transition {tname!r} of entity {g['entity']!r}"
+                        + _did_you_mean(tname, known)
+                        + (f"; transitions: {', '.join(sorted(known))}" if known else "; it has no workflow")
+                        + ctx.unreadable_note("workflow"))
+    for key in ("hidden_fields", "read_only_fields"):
+        ctx.checker.fields_exist(f, e, g["entity"], [(("grants", i, key, j), n) for j, n in enumerate(g.get(key, ()))],
+                                 key)
+    scope, link = g["scope"], None
+    if isinstance(scope, dict):
+        scope, link = "link", _link_scope(f, ("grants", i, "scope"), e, scope, entities)
+    return GrantDef(g["entity"], tuple(g["actions"]), scope, tuple(g.get("hidden_fields", ())),
+                    tuple(g.get("read_only_fields", ())), link)
+
+
+def declared_names(data, text: str) -> set[str] | None:
+    return names_under("role", data, text)
+
+
+def _link_scope(f: ConfigFile, path: tuple, e: EntityDef | None, scope: dict,
+                entities: dict[str, EntityDef]) -> tuple[str, str, str] | None:
+    """Check a scope ``{field: F, to: E.G}``: F a reference field of the grant's entity, E an entity with one user
+    field, G a reference field of E to the same entity as F."""
+    if e is None:
+        return None
+    name, to = scope["field"], scope["to"]
+    fd = next((x for x in e.column_fields if x.name == name), None)
+    if fd is None or fd.type != "reference":
+        refs = [x.name for x in e.column_fields if x.type == "reference"]
+        f.error(path + ("field",), f"expected a reference field of entity {e.name!r}"
+                + (f" ({', '.join(refs)})" if refs else " (it has none)") + f"; found {name!r}"
+                + _did_you_mean(name, refs))
+        return None
+    ename, gname = to.split(".", 1)
+    other = entities.get(ename)
+    if other is None:
+        f.error(path + ("to",), f"unknown entity {ename!r}" + _did_you_mean(ename, entities))
+        return None
+    users = [x.name for x in other.column_fields if x.type == "user"]
+    if len(users) != 1:
+        f.error(path + ("to",), f"entity {ename!r} must have exactly one user field, which says whose record it is; "
+                f"found {len(users)}")
+        return None
+    gd = next((x for x in other.column_fields if x.name == gname), None)
+    if gd is None or gd.type != "reference" or gd.entity != fd.entity:
+        refs = [x.name for x in other.column_fields if x.type == "reference" and x.entity == fd.entity]
+        f.error(path + ("to",), f"expected a reference field of entity {ename!r} to entity {fd.entity!r}, like "
+                f"{name!r}" + (f" ({', '.join(refs)})" if refs else "") + f"; found {gname!r}"
+                + _did_you_mean(gname, refs))
+        return None
+    return (name, ename, gname)
+
+
+KIND = ConfigKind("role", "roles_config/roles", SCHEMA_DIR / "role.schema.json", build,
+                  after=("entity", "workflow"), config_field="roles", export=tuple, declared_names=declared_names)
