@@ -1,8 +1,11 @@
-"""Every hook a hoso plugin can implement, in one place.
+"""Every hook a hoso plugin can implement, in one place, grouped by the phase in which it is called.
 
-Core calls only ``pm.hook.*``; the built-in behaviour is itself a set of plugins (``hoso.plugin_manager.DEFAULT_PLUGINS``).
-``register_*``-style hooks (those returning lists of things) are collected once at start-up; a name registered
-twice stops start-up with an error naming both plugins. Hooks may return a value or an awaitable where noted.
+Core calls only ``pm.hook.*``; the built-in behaviour is itself a set of plugins
+(``hoso.plugin_manager.DEFAULT_PLUGINS``), registered so that a deployment's implementation runs first.
+Hooks returning lists of things (field types, converters, routes, commands, scheduled work) are collected once
+at start-up; a name registered twice stops start-up with an error naming both plugins. Unless a hook says
+otherwise, an implementation may return a value, a callable or an awaitable
+(``hoso.plugin_manager.await_me_maybe``). ``docs/hooks.md`` has one section per hook.
 """
 
 from __future__ import annotations
@@ -12,16 +15,24 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover
-    from hoso.config import Config, EntityDef, FieldDef, TransitionDef, WorkflowDef
+    import click
+
+    from hoso.admin.forms import AdminForm
+    from hoso.config import Config, EntityDef, TransitionDef, WorkflowDef
     from hoso.fields import Converter, FieldType
+    from hoso.plugin_types import RecordEvent, ScheduledWork
     from hoso.records.attachments import Storage
     from hoso.records.forms import CompiledForm
     from hoso.records.service import AuditEvent, RecordContext
+    from hoso.runtime import Runtime
 
 hookspec = pluggy.HookspecMarker("hoso")
 hookimpl = pluggy.HookimplMarker("hoso")
 
 __all__ = ["hookspec", "hookimpl"]
+
+
+# === start-up and definitions ===================================================================================
 
 
 @hookspec
@@ -30,6 +41,12 @@ def hoso_field_types() -> "list[FieldType]":
 
     Collected once at start-up. Each ``FieldType`` says how values of the type are stored (a piccolo column),
     parsed from input and written to JSON. A type name provided twice stops start-up.
+
+    Example::
+
+        @hookimpl
+        def hoso_field_types():
+            return [FieldType("postcode", "text", lambda fd: Text(null=True), parse_postcode)]
 
     :return: a list of ``hoso.fields.FieldType``.
     """
@@ -43,8 +60,116 @@ def hoso_converters() -> "list[Converter]":
     function turning one stored value of the old type into a value of the new type, raising ``ValueError`` with
     a reason when it cannot. The most specific converter wins (exact names before ``"*"``).
 
+    Example::
+
+        @hookimpl
+        def hoso_converters():
+            return [Converter("text", "postcode", lambda fd, v: str(v).removeprefix("VN-"))]
+
     :return: a list of ``hoso.fields.Converter``.
     """
+
+
+@hookspec
+def hoso_startup(config: "Config") -> None:
+    """Called once when an application starts, after the configuration was loaded and checked.
+
+    Example::
+
+        @hookimpl
+        async def hoso_startup(config):
+            await warm_cache(config)
+
+    :param config: the loaded configuration.
+    :return: nothing; may be an awaitable.
+    """
+
+
+# === surfaces: web routes, commands, admin, scheduled work =======================================================
+
+
+@hookspec
+def hoso_routes(runtime: "Runtime") -> "list[Any]":
+    """Litestar route handlers or routers to mount in the web application.
+
+    Collected once when the application is built; two handlers answering the same path and method stop
+    start-up. Handlers reach the runtime and the signed-in user as the built-in API does
+    (``hoso.web.api.request_context(request)`` returns the user's ``RecordContext``, or answers 401;
+    writing handlers add ``guards=[hoso.web.api.same_site]``),
+    so what a plugin reads through ``runtime.records()`` is scoped like everything else.
+
+    Example::
+
+        @hookimpl
+        def hoso_routes(runtime):
+            @get("/api/reports/caseload")
+            async def caseload(request: Request) -> dict:
+                ctx = await request_context(request)
+                return {"cases": len(await runtime.records().list("case", ctx))}
+            return [caseload]
+
+    :param runtime: the ``hoso.runtime.Runtime`` the application serves.
+    :return: a list of Litestar route handlers or ``Router`` objects.
+    """
+
+
+@hookspec
+def hoso_cli_commands() -> "list[click.Command]":
+    """Commands to add to the ``hoso`` command line.
+
+    Collected when a command runs (``hoso --help`` lists them). A command whose name is already taken, by hoso
+    or by another plugin, stops the command line with an error naming both.
+
+    Example::
+
+        @hookimpl
+        def hoso_cli_commands():
+            @click.command()
+            def hello():
+                click.echo("xin chào / hello")
+            return [hello]
+
+    :return: a list of ``click.Command`` (or groups).
+    """
+
+
+@hookspec
+def hoso_admin_forms(config: "Config") -> "list[AdminForm]":
+    """Forms to add to the generated admin, e.g. report templates that download CSV or XLSX.
+
+    Each ``hoso.admin.forms.AdminForm`` says who may use it (``allowed``); its handler gets the user's record
+    context, so what it reads is scoped like everything else.
+
+    Example::
+
+        @hookimpl
+        def hoso_admin_forms(config):
+            return [AdminForm("caseload", CaseloadModel, export_caseload, allowed=may_run_reports)]
+
+    :param config: the loaded configuration.
+    :return: a list of ``hoso.admin.forms.AdminForm``.
+    """
+
+
+@hookspec
+def hoso_scheduled_work() -> "list[ScheduledWork]":
+    """Named work to run at an interval (``hoso.plugin_types.ScheduledWork``).
+
+    Collected once at start-up; a name used twice stops start-up. ``hoso serve`` runs due work in-process and
+    ``hoso run-scheduled`` runs it from the command line; a lease row in ``hoso_schedule`` keeps two processes
+    from running the same work at once. A failure is logged and the work is tried again at its next turn.
+
+    Example::
+
+        @hookimpl
+        def hoso_scheduled_work():
+            return [ScheduledWork("remind_overdue", dt.timedelta(hours=1), send_reminders)]
+
+    :return: a list of ``ScheduledWork(name, every, run)``; ``run`` is ``async (runtime) -> None``.
+    """
+
+
+# === records ====================================================================================================
 
 
 @hookspec
@@ -53,10 +178,18 @@ def hoso_validate_record(entity: "EntityDef", values: dict, context: "RecordCont
     """Check a record before it is written.
 
     Called for every create, update and workflow transition, from every path (API, admin, import, plugins),
-    inside the write's transaction. The built-in ``hoso.plugins.validators`` checks the form: its JSON Schema
-    (types, required fields, options, lengths, patterns, bounds), its conditions and its rules. Every
-    implementation runs and all problems are reported together; a field that already has a problem (e.g. a
-    value that could not be parsed, which is then missing from ``values``) is reported once.
+    inside the write's transaction. The built-in ``hoso.plugins.validators`` (essential: it cannot be blocked)
+    checks the form: its JSON Schema (types, required fields, options, lengths, patterns, bounds), its
+    conditions and its rules. Every implementation runs and all problems are reported together; a field that
+    already has a problem (e.g. a value that could not be parsed, which is then missing from ``values``) is
+    reported once.
+
+    Example::
+
+        @hookimpl
+        def hoso_validate_record(entity, values, context):
+            if entity.name == "case" and values.get("ended_on") and values["ended_on"] < values["received_on"]:
+                return [("ended_on", "ngày kết thúc không được trước ngày tiếp nhận")]
 
     :param entity: the entity definition.
     :param values: the complete record as it will be stored (parsed Python values; child tables as lists of
@@ -70,20 +203,6 @@ def hoso_validate_record(entity: "EntityDef", values: dict, context: "RecordCont
 
 
 @hookspec
-def hoso_write_audit(event: "AuditEvent", db: Any) -> None:
-    """Persist one audit event.
-
-    Called inside the transaction that makes the change, so the change and its audit entry commit together.
-    The built-in writer appends to ``hoso_audit``; a deployment may add another writer (e.g. to ship events
-    to a central log) without replacing it.
-
-    :param event: what happened: actor, time, origin, entity, record id, action and field differences.
-    :param db: the ``hoso.db.Database`` in use.
-    :return: nothing; may be an awaitable.
-    """
-
-
-@hookspec
 def hoso_transition_guard(entity: "EntityDef", workflow: "WorkflowDef", transition: "TransitionDef",
                           record: dict, values: dict, context: "RecordContext") -> "str | list[tuple[str, str]] | None":
     """Decide whether a workflow transition may happen, after the built-in checks passed.
@@ -91,6 +210,13 @@ def hoso_transition_guard(entity: "EntityDef", workflow: "WorkflowDef", transiti
     The built-in checks are: the actor's role grants ``transition:<name>`` on this record (scope predicate),
     the record is in one of the transition's ``from`` states, the version is current, the fields the
     transition ``requires`` are filled in and the record is valid. Every guard runs; any refusal refuses.
+
+    Example::
+
+        @hookimpl
+        def hoso_transition_guard(entity, workflow, transition, record, values, context):
+            if transition.name == "assign" and values.get("performer") == record.get("performer"):
+                return [("performer", "chọn người thực hiện khác")]
 
     :param entity: the entity definition.
     :param workflow: the workflow the transition belongs to.
@@ -110,13 +236,154 @@ def hoso_transition_done(entity: "EntityDef", workflow: "WorkflowDef", transitio
 
     Called inside the transaction of the transition, after the record and its audit entry were written: what
     the plugin writes through ``db`` commits with the transition, and an exception undoes the transition.
-    Slow work (mail, remote calls) should be queued rather than done here.
+    Slow work (mail, remote calls) belongs in ``hoso_after_commit``.
+
+    Example::
+
+        @hookimpl
+        async def hoso_transition_done(entity, workflow, transition, record, context, db):
+            if transition.name == "end":
+                await db.execute("UPDATE tally SET ended = ended + 1")
 
     :param entity: the entity definition.
     :param workflow: the workflow the transition belongs to.
     :param transition: the transition that happened.
     :param record: the record after the transition.
     :param context: who acted, from where.
+    :param db: the ``hoso.db.Database`` in use.
+    :return: nothing; may be an awaitable.
+    """
+
+
+@hookspec
+def hoso_record_created(entity: "EntityDef", record: dict, context: "RecordContext") -> None:
+    """A record was created (inside the write's transaction: an exception undoes the write).
+
+    Example::
+
+        @hookimpl
+        def hoso_record_created(entity, record, context):
+            if entity.name == "case":
+                COUNTS["case"] += 1
+
+    :param entity: the entity definition.
+    :param record: the record as stored (with ``id`` and ``sys_*`` columns).
+    :param context: who wrote it, from where, in which language.
+    :return: nothing; may be an awaitable.
+    """
+
+
+@hookspec
+def hoso_record_changed(entity: "EntityDef", before: dict, after: dict, context: "RecordContext") -> None:
+    """A record was updated (inside the write's transaction). Not called for an update that changed nothing.
+
+    Example::
+
+        @hookimpl
+        def hoso_record_changed(entity, before, after, context):
+            if before.get("performer") != after.get("performer"):
+                log.info("case %s reassigned", after["id"])
+
+    :param entity: the entity definition.
+    :param before: the record before the update.
+    :param after: the record after the update.
+    :param context: who wrote it, from where, in which language.
+    :return: nothing; may be an awaitable.
+    """
+
+
+@hookspec
+def hoso_record_deleted(entity: "EntityDef", record: dict, context: "RecordContext") -> None:
+    """A record was (softly) deleted, inside the write's transaction.
+
+    Example::
+
+        @hookimpl
+        def hoso_record_deleted(entity, record, context):
+            log.info("%s %s deleted: %s", entity.name, record["id"], record["sys_delete_reason"])
+
+    :param entity: the entity definition.
+    :param record: the record after the delete (``sys_deleted_at``, ``sys_delete_reason`` set).
+    :param context: who deleted it.
+    :return: nothing; may be an awaitable.
+    """
+
+
+@hookspec
+def hoso_record_restored(entity: "EntityDef", record: dict, context: "RecordContext") -> None:
+    """A deleted record was restored, inside the write's transaction.
+
+    Example::
+
+        @hookimpl
+        def hoso_record_restored(entity, record, context):
+            log.info("%s %s restored", entity.name, record["id"])
+
+    :param entity: the entity definition.
+    :param record: the record after the restore.
+    :param context: who restored it.
+    :return: nothing; may be an awaitable.
+    """
+
+
+@hookspec
+def hoso_record_transitioned(entity: "EntityDef", record: dict, transition: "TransitionDef",
+                             context: "RecordContext") -> None:
+    """A record took a workflow transition, inside the write's transaction (after ``hoso_transition_done``).
+
+    Example::
+
+        @hookimpl
+        def hoso_record_transitioned(entity, record, transition, context):
+            if transition.to == "closed":
+                log.info("case %s closed", record["code"])
+
+    :param entity: the entity definition.
+    :param record: the record after the transition.
+    :param transition: the transition taken (``name``, ``from_states``, ``to``).
+    :param context: who acted.
+    :return: nothing; may be an awaitable.
+    """
+
+
+@hookspec
+def hoso_after_commit(events: "list[RecordEvent]") -> None:
+    """The record events of one write, once its transaction committed; never called when it rolled back.
+
+    The place for slow or outward work (mail, a search index, a remote service): the change is durable and
+    a failure here cannot undo it (it is logged, and the other implementations still run).
+
+    Example::
+
+        @hookimpl
+        async def hoso_after_commit(events):
+            for e in events:
+                if e.kind == "transitioned" and e.record.get("status") == "closed":
+                    await notify_requester(e.record)
+
+    :param events: the ``hoso.plugin_types.RecordEvent`` list, in the order they happened.
+    :return: nothing; may be an awaitable.
+    """
+
+
+# === storage and audit ==========================================================================================
+
+
+@hookspec
+def hoso_write_audit(event: "AuditEvent", db: Any) -> None:
+    """Persist one audit event.
+
+    Called inside the transaction that makes the change, so the change and its audit entry commit together.
+    The built-in writer ``hoso.plugins.audit`` (essential: it cannot be blocked) appends to ``hoso_audit``; a
+    deployment may add another writer (e.g. to ship events to a central log) without replacing it.
+
+    Example::
+
+        @hookimpl
+        def hoso_write_audit(event, db):
+            central_log.append((event.action, event.entity, event.record_id))
+
+    :param event: what happened: actor, time, origin, entity, record id, action and field differences.
     :param db: the ``hoso.db.Database`` in use.
     :return: nothing; may be an awaitable.
     """
@@ -132,15 +399,12 @@ def hoso_attachment_storage(config: "Config") -> "Storage | None":
     (nothing is left); ``read(key)`` yields chunks; ``remove(key)`` is used only to discard a file whose
     record change failed. Stored files are never overwritten: a replaced attachment keeps its old versions.
 
+    Example::
+
+        @hookimpl
+        def hoso_attachment_storage(config):
+            return ObjectStorage(bucket="hoso-files")
+
     :param config: the loaded configuration.
     :return: a ``Storage``, or None to leave the choice to another plugin.
-    """
-
-
-@hookspec
-def hoso_startup(config: "Config") -> None:
-    """Called once when an application starts, after the configuration was loaded and checked.
-
-    :param config: the loaded configuration.
-    :return: nothing; may be an awaitable.
     """

@@ -1,17 +1,24 @@
-"""The plugin manager and the list of built-in plugins."""
+"""The plugin manager: the built-in plugins, entry-point plugins, blocking, and start-up checks.
+
+Start-up stops (``PluginError``, message in Vietnamese then English) when a plugin implements a hook that does
+not exist (a misspelt ``hoso_*`` name, with the closest hook named), when a blocked name is unknown or
+essential, and, in ``collect``, when two plugins register one name.
+"""
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 import os
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import pluggy
 
 from hoso import hookspecs
 
-__all__ = ["DEFAULT_PLUGINS", "get_plugin_manager", "await_me_maybe", "PluginError"]
+__all__ = ["DEFAULT_PLUGINS", "ESSENTIAL_PLUGINS", "get_plugin_manager", "await_me_maybe", "PluginError",
+           "collect", "plugin_name", "hook_names", "blocked_names"]
 
 # Built-in behaviour is plugins too; a deployment's plugin implementing the same hook wins where a hook
 # takes one answer, and adds to the list where hooks collect.
@@ -22,29 +29,141 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "hoso.plugins.validators",
     "hoso.plugins.storage",
 )
+# Without these, records would be written unchecked or without their audit trail: they cannot be blocked.
+ESSENTIAL_PLUGINS: frozenset[str] = frozenset({"hoso.plugins.audit", "hoso.plugins.validators"})
+
+BLOCK_SETTING = "HOSO_BLOCK_PLUGINS"
+
+_MESSAGES = {
+    "unknown_hook": ("plugin {plugin!r} cài đặt hook {hook!r} không tồn tại{vi_hint}",
+                     "plugin {plugin!r} implements {hook!r}, which is no hook{en_hint}"),
+    "bad_hook": ("plugin {plugin!r}: hook {hook!r} không hợp lệ ({detail})",
+                 "plugin {plugin!r}: invalid implementation of {hook!r} ({detail})"),
+    "block_unknown": ("{setting}: không có plugin nào tên {name!r} (các plugin: {known})",
+                      "{setting}: no plugin is named {name!r} (plugins: {known})"),
+    "block_essential": ("{setting}: plugin {name!r} là thành phần thiết yếu, không thể chặn",
+                        "{setting}: plugin {name!r} is essential and cannot be blocked"),
+    "duplicate": ("{what} {name!r} được đăng ký bởi cả {first!r} và {second!r}",
+                  "{what} {name!r} is registered by both {first!r} and {second!r}"),
+}
 
 
 class PluginError(Exception):
-    pass
+    """A plugin problem that stops start-up; the message is in Vietnamese, then English."""
+
+    @classmethod
+    def of(cls, key: str, **values: Any) -> "PluginError":
+        vi, en = _MESSAGES[key]
+        return cls(f"{vi.format(**values)} / {en.format(**values)}")
 
 
-def get_plugin_manager(extra: Iterable[Any] = (), *, load_entrypoints: bool | None = None) -> pluggy.PluginManager:
+def hook_names() -> list[str]:
+    """The name of every hook in ``hoso.hookspecs``."""
+    return sorted(n for n, f in inspect.getmembers(hookspecs, inspect.isfunction) if n.startswith("hoso_"))
+
+
+def blocked_names(value: str | None = None) -> list[str]:
+    """The plugin names ``HOSO_BLOCK_PLUGINS`` lists (comma-separated)."""
+    value = os.environ.get(BLOCK_SETTING, "") if value is None else value
+    return [n.strip() for n in value.split(",") if n.strip()]
+
+
+def get_plugin_manager(extra: Iterable[Any] = (), *, load_entrypoints: bool | None = None,
+                       block: Iterable[str] | None = None) -> pluggy.PluginManager:
     """A fresh plugin manager with the default plugins, entry-point plugins and ``extra`` registered.
 
     Entry points (group ``hoso``) are skipped under test (``HOSO_DISABLE_ENTRYPOINTS=1``) so a test run does not
-    depend on what is installed.
+    depend on what is installed. ``block`` (default: ``HOSO_BLOCK_PLUGINS``) names plugins not to load.
     """
     pm = pluggy.PluginManager("hoso")
     pm.add_hookspecs(hookspecs)
-    for name in DEFAULT_PLUGINS:
-        pm.register(importlib.import_module(name), name=name)
     if load_entrypoints is None:
         load_entrypoints = os.environ.get("HOSO_DISABLE_ENTRYPOINTS") != "1"
+    _block(pm, list(blocked_names() if block is None else block), load_entrypoints)
+    for name in DEFAULT_PLUGINS:
+        _register(pm, importlib.import_module(name), name)
     if load_entrypoints:
-        pm.load_setuptools_entrypoints("hoso")
+        try:
+            pm.load_setuptools_entrypoints("hoso")
+        except pluggy.PluginValidationError as exc:
+            raise _validation_error(exc) from None
     for plugin in extra:
-        pm.register(plugin)
+        _register(pm, plugin, None)
+    check_pending(pm)
     return pm
+
+
+def _entry_point_names() -> list[str]:
+    from importlib.metadata import entry_points
+
+    return [ep.name for ep in entry_points(group="hoso")]
+
+
+def _block(pm: pluggy.PluginManager, names: list[str], entrypoints: bool) -> None:
+    known = list(DEFAULT_PLUGINS) + (_entry_point_names() if entrypoints else [])
+    for name in names:
+        if name in ESSENTIAL_PLUGINS:
+            raise PluginError.of("block_essential", setting=BLOCK_SETTING, name=name)
+        if name not in known:
+            raise PluginError.of("block_unknown", setting=BLOCK_SETTING, name=name, known=", ".join(known))
+        pm.set_blocked(name)
+
+
+def _register(pm: pluggy.PluginManager, plugin: Any, name: str | None) -> None:
+    try:
+        pm.register(plugin, name=name)
+    except pluggy.PluginValidationError as exc:
+        raise _validation_error(exc) from None
+
+
+def _validation_error(exc: pluggy.PluginValidationError) -> PluginError:
+    hook = str(exc).split("hook ", 1)[-1].split()[0].strip("'\"") if "hook " in str(exc) else "?"
+    return PluginError.of("bad_hook", plugin=_display(exc.plugin), hook=hook, detail=str(exc).strip())
+
+
+def _display(plugin: Any) -> str:
+    return getattr(plugin, "__name__", None) or type(plugin).__name__
+
+
+def check_pending(pm: pluggy.PluginManager) -> None:
+    """Stop start-up when a plugin defines a ``hoso_*`` function that is no hook (marked or not: an unmarked
+    misspelling would otherwise be silently ignored)."""
+    known = set(hook_names())
+    for name, plugin in pm.list_name_plugin():
+        if plugin is None:  # blocked
+            continue
+        for attr in dir(plugin):
+            if attr.startswith("hoso_") and attr not in known and callable(getattr(plugin, attr, None)):
+                close = difflib.get_close_matches(attr, sorted(known), n=1)
+                raise PluginError.of("unknown_hook", plugin=name, hook=attr,
+                                     vi_hint=f"; có phải {close[0]!r}?" if close else "",
+                                     en_hint=f"; did you mean {close[0]!r}?" if close else "")
+    pm.check_pending()
+
+
+def plugin_name(pm: pluggy.PluginManager, impl: pluggy.HookImpl) -> str:
+    return impl.plugin_name or pm.get_name(impl.plugin) or _display(impl.plugin)
+
+
+def collect(pm: pluggy.PluginManager, hook: str, key: Callable[[Any], Any], what: str,
+            **kwargs: Any) -> list[Any]:
+    """Every item the implementations of list-returning ``hook`` give, stopping at a key given twice.
+
+    ``key(item)`` lists the names an item takes (a command's name; a route's paths with their methods); ``what`` names the kind of item
+    in the error (``"command"``). Items keep the order of ``pm.hook.<hook>()`` (deployment plugins first).
+    """
+    seen: dict[Any, str] = {}
+    items: list[Any] = []
+    for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):
+        args = {a: kwargs[a] for a in impl.argnames}
+        for item in impl.function(**args) or ():
+            by = plugin_name(pm, impl)
+            for k in key(item):
+                if k in seen:
+                    raise PluginError.of("duplicate", what=what, name=k, first=seen[k], second=by)
+                seen[k] = by
+            items.append(item)
+    return items
 
 
 async def await_me_maybe(value: Any) -> Any:

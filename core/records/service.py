@@ -23,6 +23,7 @@ from hoso.config import Config, EntityDef, FieldDef
 from hoso.config.loader import naming_placeholders
 from hoso.db import quote
 from hoso.plugin_manager import await_me_maybe
+from hoso.records import events
 from hoso.records.access import Access, accounts_in_reach, hidden_by_any_role, may_see_addresses
 from hoso.records.errors import (
     AttachmentCorrupt,
@@ -526,7 +527,7 @@ class RecordService:
                 values[wf.state_field] = wf.initial  # whatever the field's default: a record starts here
         now = dt.datetime.now(dt.timezone.utc)
         await self._register_form(compiled)
-        async with self._conflicts_audited(entity, access, ctx), self.db.transaction():
+        async with events.collected(self.rt), self._conflicts_audited(entity, access, ctx), self.db.transaction():
             problems = await self._validate(entity, values, ctx, access, compiled, None, None, problems)
             if problems:
                 raise ValidationError(problems)
@@ -548,6 +549,7 @@ class RecordService:
             await self._audit(AuditEvent("create", entity.name, record_id, ctx.user_id, ctx.user_name, ctx.origin,
                                          _jsonable_changes(changes)))
             record = await self._fetch(entity, record_id)
+            await events.emit(self.rt, "created", entity, record, ctx)
         return await self._visible(entity, record, access)
 
     async def update(self, entity_name: str, record_id: int, payload: dict, version: int, ctx: RecordContext, *,
@@ -569,7 +571,7 @@ class RecordService:
             raise ValidationError(problems)
         now = dt.datetime.now(dt.timezone.utc)
         await self._register_form(compiled)
-        async with self._conflicts_audited(entity, access, ctx), self.db.transaction():
+        async with events.collected(self.rt), self._conflicts_audited(entity, access, ctx), self.db.transaction():
             current = await self._locked(entity, record_id, access, ctx)
             if not await access.row_allows(action, entity, record_id):
                 raise Forbidden(t("forbidden", ctx.lang, action=step.label(ctx.lang) if step else action))
@@ -623,6 +625,8 @@ class RecordService:
             record = await self._fetch(entity, record_id)
             if step is not None:
                 await step.done(self.rt, entity, record, ctx)
+            await events.emit(self.rt, "transitioned" if step else "changed", entity, record, ctx, before=current,
+                              transition=step.transition if step else None)
         return await self._visible(entity, record, access)
 
     async def delete(self, entity_name: str, record_id: int, reason: str, version: int, ctx: RecordContext) -> dict:
@@ -633,7 +637,7 @@ class RecordService:
         access = Access(self.rt, ctx)
         reason = reason.strip() if isinstance(reason, str) else ""
         now = dt.datetime.now(dt.timezone.utc)
-        async with self.db.transaction():
+        async with events.collected(self.rt), self.db.transaction():
             current = await self._locked(entity, record_id, access, ctx)
             if not await access.row_allows("delete", entity, record_id):
                 raise Forbidden(t("forbidden", ctx.lang, action="delete"))
@@ -650,6 +654,7 @@ class RecordService:
                                          {"sys_deleted_at": [None, now.isoformat()],
                                           "sys_delete_reason": [None, reason]}))
             record = await self._fetch(entity, record_id)
+            await events.emit(self.rt, "deleted", entity, record, ctx)
         return await self._visible(entity, record, access)
 
     async def restore(self, entity_name: str, record_id: int, ctx: RecordContext, *, version: int | None = None) -> dict:
@@ -659,7 +664,7 @@ class RecordService:
         entity = self._entity(entity_name)
         access = Access(self.rt, ctx)
         now = dt.datetime.now(dt.timezone.utc)
-        async with self.db.transaction():
+        async with events.collected(self.rt), self.db.transaction():
             current = await self._locked(entity, record_id, access, ctx, deleted=True)
             if not await access.row_allows("restore", entity, record_id):
                 raise Forbidden(t("forbidden", ctx.lang, action="restore"))
@@ -674,6 +679,7 @@ class RecordService:
                                              "sys_deleted_at": [current["sys_deleted_at"], None],
                                              "sys_delete_reason": [current["sys_delete_reason"], None]})))
             record = await self._fetch(entity, record_id)
+            await events.emit(self.rt, "restored", entity, record, ctx)
         return await self._visible(entity, record, access)
 
     async def transition(self, entity_name: str, record_id: int, name: str, payload: dict | None, version: int,

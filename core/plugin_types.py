@@ -1,0 +1,47 @@
+"""The small value types plugins return from hooks (``hoso.hookspecs``).
+
+They live in the base layer, with no imports beyond the standard library, so a plugin module can import them
+(``from hoso import ScheduledWork``) without loading the database, the configuration or the web stack.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Awaitable, Callable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hoso.config import EntityDef, TransitionDef
+    from hoso.records.service import RecordContext
+    from hoso.runtime import Runtime
+
+__all__ = ["ScheduledWork", "RecordEvent"]
+
+
+@dataclass(frozen=True)
+class ScheduledWork:
+    """Work run every ``every`` by one process at a time (``hoso serve`` or ``hoso run-scheduled``).
+
+    ``run`` receives the runtime; its database is started. The name keys the lease that keeps two servers from
+    running the same work at once, so it must be unique among all plugins.
+    """
+
+    name: str
+    every: dt.timedelta
+    run: "Callable[[Runtime], Awaitable[None]]"
+
+
+@dataclass(frozen=True)
+class RecordEvent:
+    """One change of one record, as ``hoso_after_commit`` receives it.
+
+    ``kind`` is ``created``, ``changed``, ``deleted``, ``restored`` or ``transitioned``; ``before`` is set for
+    ``changed`` and ``transitioned``, ``transition`` (its name) for ``transitioned``.
+    """
+
+    kind: str
+    entity: "EntityDef"
+    record: dict
+    context: "RecordContext"
+    before: dict | None = None
+    transition: "TransitionDef | None" = None
