@@ -97,6 +97,10 @@ def describe_failure(exc: BaseException) -> tuple[str, str]:
 
     url = redact(_opened["url"]) if _opened["url"] else "the database"
     detail = str(exc) or type(exc).__name__
+    from hoso.plugin_manager import PluginError
+
+    if isinstance(exc, PluginError):
+        return "cli_plugin", detail
     if isinstance(exc, SettingError):
         return "cli_setting", detail
     if isinstance(exc, DatabaseMissing):

@@ -33,6 +33,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
 ESSENTIAL_PLUGINS: frozenset[str] = frozenset({"hoso.plugins.audit", "hoso.plugins.validators"})
 
 BLOCK_SETTING = "HOSO_BLOCK_PLUGINS"
+# Modules to register as plugins besides the entry points (also under test, where entry points are skipped).
+PLUGINS_SETTING = "HOSO_PLUGINS"
 
 _MESSAGES = {
     "unknown_hook": ("plugin {plugin!r} cài đặt hook {hook!r} không tồn tại{vi_hint}",
@@ -63,7 +65,7 @@ def hook_names() -> list[str]:
 
 
 def blocked_names(value: str | None = None) -> list[str]:
-    """The plugin names ``HOSO_BLOCK_PLUGINS`` lists (comma-separated)."""
+    """The plugin names ``HOSO_BLOCK_PLUGINS`` (or ``value``) lists, comma-separated."""
     value = os.environ.get(BLOCK_SETTING, "") if value is None else value
     return [n.strip() for n in value.split(",") if n.strip()]
 
@@ -73,7 +75,8 @@ def get_plugin_manager(extra: Iterable[Any] = (), *, load_entrypoints: bool | No
     """A fresh plugin manager with the default plugins, entry-point plugins and ``extra`` registered.
 
     Entry points (group ``hoso``) are skipped under test (``HOSO_DISABLE_ENTRYPOINTS=1``) so a test run does not
-    depend on what is installed. ``block`` (default: ``HOSO_BLOCK_PLUGINS``) names plugins not to load.
+    depend on what is installed; ``HOSO_PLUGINS`` names modules to register all the same. ``block`` (default:
+    ``HOSO_BLOCK_PLUGINS``) names plugins not to load.
     """
     pm = pluggy.PluginManager("hoso")
     pm.add_hookspecs(hookspecs)
@@ -87,6 +90,10 @@ def get_plugin_manager(extra: Iterable[Any] = (), *, load_entrypoints: bool | No
             pm.load_setuptools_entrypoints("hoso")
         except pluggy.PluginValidationError as exc:
             raise _validation_error(exc) from None
+    for name in blocked_names(os.environ.get(PLUGINS_SETTING, "")):
+        module = importlib.import_module(name)
+        if not pm.is_registered(module):
+            _register(pm, module, name)
     for plugin in extra:
         _register(pm, plugin, None)
     check_pending(pm)

@@ -308,6 +308,20 @@ async def form_logout(request: Request) -> Response:
 # -- the application -----------------------------------------------------------------------------------------------
 
 
+def plugin_routes(rt: "Runtime") -> list[Any]:
+    """The handlers and routers plugins add (``hoso_routes``); one path and method claimed twice stops start-up."""
+    from hoso.plugin_manager import collect
+
+    return collect(rt.pm, "hoso_routes", _route_keys, "route", runtime=rt)
+
+
+def _route_keys(handler: Any) -> list[str]:
+    if hasattr(handler, "routes"):  # a Router: its routes, under its path
+        return [f"{m} {r.path}" for r in handler.routes for m in sorted(getattr(r, "methods", ()))]
+    return [f"{m} {p}" for p in sorted(handler.paths) for m in sorted(handler.http_methods)]
+
+
+
 def create_app(rt: "Runtime", settings: WebSettings | None = None) -> Litestar:
     """The web application for ``rt``. It refuses to start when the database does not match the configuration."""
     settings = settings or WebSettings.from_env()
@@ -345,7 +359,7 @@ def create_app(rt: "Runtime", settings: WebSettings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[health, api_login, api_logout, api_me, entities, home, form_login, form_logout,
                         build_record_router(rt), accounts_router(),
-                        *admin_app.handlers()],
+                        *admin_app.handlers(), *plugin_routes(rt)],
         on_startup=[startup],
         on_shutdown=[shutdown],
         exception_handlers=exception_handlers(),
