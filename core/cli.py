@@ -187,9 +187,12 @@ def serve(config_dir, database_url, host, port):
     uvicorn.run(app, host=host, port=port, log_level="info", **SERVER_OPTIONS)
 
 
-async def _check_applied(rt):
+async def _check_applied(rt, started: bool = False):
     from hoso.web.app import ensure_applied
 
+    if started:
+        await ensure_applied(rt)
+        return
     await rt.db.start()
     try:
         await ensure_applied(rt)
@@ -208,6 +211,37 @@ def plugins(config_dir):
     for line in describe_plugins(get_plugin_manager()):
         console.print(line, markup=False, soft_wrap=True)
     console.print("\n".join(module_lines(cfg)), markup=False, soft_wrap=True)
+
+
+@main.command("run-scheduled")
+@CONFIG_OPTION
+@DB_OPTION
+@click.option("--once", is_flag=True, help="Run the work that is due now, then exit.")
+def run_scheduled(config_dir, database_url, once):
+    """Run the plugins' scheduled work (hoso serve runs it too); one process at a time runs each work."""
+    from hoso.scheduler import run_due, run_forever
+
+    rt = _runtime(config_dir, database_url)
+
+    async def go():
+        await rt.db.start()
+        try:
+            await _check_applied(rt, started=True)
+            if once:
+                return await run_due(rt)
+            await run_forever(rt)
+            return []
+        finally:
+            await rt.db.close()
+
+    from hoso.web.app import DefinitionsDiffer
+
+    try:
+        ran = _run(go())
+    except DefinitionsDiffer as exc:
+        err_console.print(str(exc), markup=False)
+        sys.exit(1)
+    console.print(f"Ran: {', '.join(ran)}" if ran else "No work was due.", markup=False)
 
 
 @main.group()

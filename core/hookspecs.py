@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hoso.admin.forms import AdminForm
     from hoso.config import Config, EntityDef, TransitionDef, WorkflowDef
     from hoso.fields import Converter, FieldType
-    from hoso.plugin_types import RecordEvent, ScheduledWork
+    from hoso.plugin_types import RecordEvent, ScheduledWork, SystemTable
     from hoso.records.attachments import Storage
     from hoso.records.forms import CompiledForm
     from hoso.records.service import AuditEvent, RecordContext
@@ -67,6 +67,24 @@ def hoso_converters() -> "list[Converter]":
             return [Converter("text", "postcode", lambda fd, v: str(v).removeprefix("VN-"))]
 
     :return: a list of ``hoso.fields.Converter``.
+    """
+
+
+@hookspec
+def hoso_system_tables() -> "list[SystemTable]":
+    """Tables this plugin needs besides the entities' tables, created by ``hoso migrate``.
+
+    Collected once at start-up; a table name already used by hoso or another plugin stops start-up. ``hoso
+    plan`` lists a missing table (or a missing column of one) as a change; at run time the table class is
+    ``runtime.tables.system[name]``.
+
+    Example::
+
+        @hookimpl
+        def hoso_system_tables():
+            return [SystemTable("hotline_call", lambda: {"phone": Varchar(length=20), "at": Timestamptz()})]
+
+    :return: a list of ``hoso.plugin_types.SystemTable(name, columns)``.
     """
 
 

@@ -18,7 +18,7 @@ import pluggy
 from hoso import hookspecs
 
 __all__ = ["DEFAULT_PLUGINS", "ESSENTIAL_PLUGINS", "get_plugin_manager", "await_me_maybe", "PluginError",
-           "collect", "plugin_name", "hook_names", "blocked_names"]
+           "collect", "plugin_name", "hook_names", "blocked_names", "plugin_system_tables"]
 
 # Built-in behaviour is plugins too; a deployment's plugin implementing the same hook wins where a hook
 # takes one answer, and adds to the list where hooks collect.
@@ -28,6 +28,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "hoso.plugins.audit",
     "hoso.plugins.validators",
     "hoso.plugins.storage",
+    "hoso.plugins.scheduler",
 )
 # Without these, records would be written unchecked or without their audit trail: they cannot be blocked.
 ESSENTIAL_PLUGINS: frozenset[str] = frozenset({"hoso.plugins.audit", "hoso.plugins.validators"})
@@ -180,3 +181,20 @@ async def await_me_maybe(value: Any) -> Any:
     if inspect.isawaitable(value):
         value = await value
     return value
+
+
+def plugin_system_tables(pm: pluggy.PluginManager, make: Callable[..., Any], taken: set[str]) -> dict[str, Any]:
+    """The table classes of ``hoso_system_tables``, built by ``make(class_name, table_name, columns)``; a name
+    the system or another plugin already uses stops start-up."""
+    out: dict[str, Any] = {}
+    for table in collect(pm, "hoso_system_tables", lambda t: [t.name], "table"):
+        if table.name in taken:
+            raise PluginError.of("duplicate", what="table", name=table.name, first="hoso",
+                                 second=_owner(pm, "hoso_system_tables"))
+        class_name = "".join(part.title() for part in table.name.split("_"))
+        out[table.name] = make(class_name, table.name, table.columns())
+    return out
+
+
+def _owner(pm: pluggy.PluginManager, hook: str) -> str:
+    return ", ".join(plugin_name(pm, impl) for impl in getattr(pm.hook, hook).get_hookimpls())

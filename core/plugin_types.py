@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.config import EntityDef, TransitionDef
     from hoso.records.service import RecordContext
     from hoso.runtime import Runtime
 
-__all__ = ["ScheduledWork", "RecordEvent"]
+__all__ = ["ScheduledWork", "RecordEvent", "SystemTable"]
 
 
 @dataclass(frozen=True)
@@ -45,3 +45,17 @@ class RecordEvent:
     context: "RecordContext"
     before: dict | None = None
     transition: "TransitionDef | None" = None
+
+
+@dataclass(frozen=True)
+class SystemTable:
+    """A table a plugin needs besides the entities' tables, created by ``hoso migrate``.
+
+    ``columns`` returns fresh piccolo columns (name -> column) each time it is called: a column belongs to one
+    table class, and the class is built once per database. The table gets piccolo's ``id`` primary key; a column
+    added in a later version of the plugin is added by the next ``hoso migrate``. ``name`` is the table's name
+    in the database and the key in ``runtime.tables.system``.
+    """
+
+    name: str
+    columns: "Callable[[], dict[str, Any]]"

@@ -31,6 +31,7 @@ from hoso.model.migrate import applied_state
 from hoso.plugin_manager import await_me_maybe
 from hoso.records.attachments import CleanupSettings, storage_janitor
 from hoso.records.service import AuditEvent
+from hoso.scheduler import run_forever
 from hoso.web import pages
 from hoso.web.accounts_api import accounts_router
 from hoso.web.api import build_record_router
@@ -342,6 +343,7 @@ def create_app(rt: "Runtime", settings: WebSettings | None = None) -> Litestar:
         for result in rt.pm.hook.hoso_startup(config=rt.config):
             await await_me_maybe(result)
         background.append(asyncio.create_task(storage_janitor(rt.records(), cleanup)))
+        background.append(asyncio.create_task(run_forever(rt)))  # hoso_scheduled_work
 
     async def shutdown() -> None:
         for task in background:
