@@ -122,8 +122,8 @@ def hoso_routes(runtime: "Runtime") -> "list[Any]":
         def hoso_routes(runtime):
             @get("/api/reports/caseload")
             async def caseload(request: Request) -> dict:
-                ctx = await request_context(request)
-                return {"cases": len(await runtime.records().list("case", ctx))}
+                _rows, total = await runtime.records().list("case", await request_context(request))
+                return {"cases": total}
             return [caseload]
 
     :param runtime: the ``hoso.runtime.Runtime`` the application serves.
