@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hoso.config import Config, ConfigKind, EntityDef, FieldDef, TransitionDef, WorkflowDef
     from hoso.fields import Converter, FieldType
     from hoso.plugin_manager import PluginError, await_me_maybe, get_plugin_manager
-    from hoso.plugin_types import RecordEvent, ScheduledWork, SystemTable
+    from hoso.plugin_types import ActionDef, RecordEvent, ScheduledWork, ScopeRule, SystemTable
     from hoso.records.attachments import Storage
     from hoso.records.service import AuditEvent, RecordContext
     from hoso.runtime import Runtime
@@ -33,6 +33,8 @@ _LAZY: dict[str, str] = {
     "ScheduledWork": "hoso.plugin_types",
     "RecordEvent": "hoso.plugin_types",
     "SystemTable": "hoso.plugin_types",
+    "ActionDef": "hoso.plugin_types",
+    "ScopeRule": "hoso.plugin_types",
     "FieldType": "hoso.fields",
     "Converter": "hoso.fields",
     "Config": "hoso.config",

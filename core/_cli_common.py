@@ -36,11 +36,12 @@ DB_OPTION = click.option(
 
 def load_or_exit(config_dir):
     from hoso.fields import Registry
-    from hoso.plugin_manager import get_plugin_manager
+    from hoso.plugin_manager import config_extensions, get_plugin_manager
 
+    pm = get_plugin_manager()
     try:
-        # Field types registered by installed plugins may be named in entity files.
-        return load_config(config_dir, field_types=Registry(get_plugin_manager()).storage_by_type())
+        # Field types, actions and scopes registered by installed plugins may be named in the files.
+        return load_config(config_dir, field_types=Registry(pm).storage_by_type(), **config_extensions(pm))
     except ConfigErrors as exc:
         err_console.print(exc.render(), markup=False)
         sys.exit(2)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hoso.admin.forms import AdminForm
     from hoso.config import Config, EntityDef, TransitionDef, WorkflowDef
     from hoso.fields import Converter, FieldType
-    from hoso.plugin_types import RecordEvent, ScheduledWork, SystemTable
+    from hoso.plugin_types import ActionDef, RecordEvent, ScheduledWork, ScopeRule, SystemTable
     from hoso.records.attachments import Storage
     from hoso.records.forms import CompiledForm
     from hoso.records.service import AuditEvent, RecordContext
@@ -85,6 +85,46 @@ def hoso_system_tables() -> "list[SystemTable]":
             return [SystemTable("hotline_call", lambda: {"phone": Varchar(length=20), "at": Timestamptz()})]
 
     :return: a list of ``hoso.plugin_types.SystemTable(name, columns)``.
+    """
+
+
+@hookspec
+def hoso_actions() -> "list[ActionDef]":
+    """Actions roles may hold besides the built-in ones (``read``, ``create``, ... ``run_reports``).
+
+    Collected once at start-up, before the configuration is loaded: a grant in ``roles_config`` may then name
+    the action, and a grant naming an action no one defines is a configuration error. A name hoso or another
+    plugin already uses stops start-up. Check it like any action: ``user.may("run_hotline", "case")`` in the
+    admin, ``runtime.scope.roles_for(entity, action)`` elsewhere.
+
+    Example::
+
+        @hookimpl
+        def hoso_actions():
+            return [ActionDef("run_hotline", {"vi": "Trực tổng đài", "en": "Answer the hotline"})]
+
+    :return: a list of ``hoso.plugin_types.ActionDef(name, label)``.
+    """
+
+
+@hookspec
+def hoso_scope_rules() -> "list[ScopeRule]":
+    """Scope kinds roles may name in a grant besides the built-in ones (``own``, ``unit``, ``subtree``, ...).
+
+    Collected once at start-up, before the configuration is loaded; a name hoso or another plugin already uses
+    stops start-up. A grant with ``scope: <name>`` reaches the rows the rule's SQL predicate selects, while the
+    user holds the granting role.
+
+    Example::
+
+        @hookimpl
+        def hoso_scope_rules():
+            return [ScopeRule("same_district", {"vi": "Cùng huyện", "en": "Same district"},
+                              lambda entity, alias, user_id: (
+                                  f"{alias}.district = (SELECT district FROM staff WHERE account = {{}})",
+                                  (user_id,)))]
+
+    :return: a list of ``hoso.plugin_types.ScopeRule(name, label, predicate)``.
     """
 
 

@@ -11,6 +11,7 @@ import difflib
 import importlib
 import inspect
 import os
+import re
 from typing import Any, Callable, Iterable
 
 import pluggy
@@ -18,7 +19,8 @@ import pluggy
 from hoso import hookspecs
 
 __all__ = ["DEFAULT_PLUGINS", "ESSENTIAL_PLUGINS", "get_plugin_manager", "await_me_maybe", "PluginError",
-           "collect", "plugin_name", "hook_names", "blocked_names", "plugin_system_tables"]
+           "collect", "plugin_name", "hook_names", "blocked_names", "plugin_system_tables", "plugin_actions",
+           "plugin_scope_rules", "config_extensions"]
 
 # Built-in behaviour is plugins too; a deployment's plugin implementing the same hook wins where a hook
 # takes one answer, and adds to the list where hooks collect.
@@ -46,6 +48,8 @@ _MESSAGES = {
                       "{setting}: no plugin is named {name!r} (plugins: {known})"),
     "block_essential": ("{setting}: plugin {name!r} là thành phần thiết yếu, không thể chặn",
                         "{setting}: plugin {name!r} is essential and cannot be blocked"),
+    "bad_name": ("{what} {name!r} của plugin {plugin!r} không hợp lệ: chỉ dùng chữ thường, số và dấu gạch dưới",
+                 "{what} {name!r} of plugin {plugin!r} is not a valid name: use lower case letters, digits and _"),
     "duplicate": ("{what} {name!r} được đăng ký bởi cả {first!r} và {second!r}",
                   "{what} {name!r} is registered by both {first!r} and {second!r}"),
 }
@@ -198,3 +202,34 @@ def plugin_system_tables(pm: pluggy.PluginManager, make: Callable[..., Any], tak
 
 def _owner(pm: pluggy.PluginManager, hook: str) -> str:
     return ", ".join(plugin_name(pm, impl) for impl in getattr(pm.hook, hook).get_hookimpls())
+
+
+# The built-in actions and scopes (hoso.config.loader.ACTIONS, hoso.scope.SCOPES), which plugins may not take.
+_BUILT_IN_ACTIONS = {"read", "create", "update", "delete", "restore", "export", "run_reports", "approve_reports",
+                     "manage_users"}
+_BUILT_IN_SCOPES = {"own", "assigned", "unit", "subtree", "statistics", "national", "link"}
+
+
+def _named(pm: pluggy.PluginManager, hook: str, what: str, taken: set[str]) -> list[Any]:
+    items = collect(pm, hook, lambda item: [item.name], what)
+    for item in items:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", item.name):
+            raise PluginError.of("bad_name", what=what, name=item.name, plugin=_owner(pm, hook))
+        if item.name in taken:
+            raise PluginError.of("duplicate", what=what, name=item.name, first="hoso", second=_owner(pm, hook))
+    return items
+
+
+def plugin_actions(pm: pluggy.PluginManager) -> list[Any]:
+    """The actions of ``hoso_actions``; a name hoso or another plugin uses stops start-up."""
+    return _named(pm, "hoso_actions", "action", _BUILT_IN_ACTIONS)
+
+
+def plugin_scope_rules(pm: pluggy.PluginManager) -> dict[str, Any]:
+    """The scope kinds of ``hoso_scope_rules`` by name; a name hoso or another plugin uses stops start-up."""
+    return {rule.name: rule for rule in _named(pm, "hoso_scope_rules", "scope", _BUILT_IN_SCOPES)}
+
+
+def config_extensions(pm: pluggy.PluginManager) -> dict[str, Any]:
+    """What plugins add to the configuration's vocabulary, as keyword arguments of ``load_config``."""
+    return {"actions": [a.name for a in plugin_actions(pm)], "scope_kinds": list(plugin_scope_rules(pm))}

@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hoso.records.service import RecordContext
     from hoso.runtime import Runtime
 
-__all__ = ["ScheduledWork", "RecordEvent", "SystemTable"]
+__all__ = ["ScheduledWork", "RecordEvent", "SystemTable", "ActionDef", "ScopeRule"]
 
 
 @dataclass(frozen=True)
@@ -59,3 +59,27 @@ class SystemTable:
 
     name: str
     columns: "Callable[[], dict[str, Any]]"
+
+
+@dataclass(frozen=True)
+class ActionDef:
+    """An action roles may hold besides the built-in ones (e.g. ``run_hotline``), named in a grant's
+    ``actions``. ``label`` holds ``vi`` and ``en``."""
+
+    name: str
+    label: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ScopeRule:
+    """A scope kind roles may name in a grant's ``scope`` (``scope: same_district``).
+
+    ``predicate(entity, alias, user_id)`` returns the rows of ``entity`` (a table aliased ``alias``) the user
+    reaches under this scope, as ``(sql, args)`` with ``{}`` placeholders, or None for no rows. hoso adds the
+    condition that the user holds the granting role today, as for the built-in ``own`` scope. ``label`` holds
+    ``vi`` and ``en``.
+    """
+
+    name: str
+    label: dict[str, str]
+    predicate: "Callable[[EntityDef, str, int], tuple[str, tuple] | None]"

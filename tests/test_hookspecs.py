@@ -21,6 +21,8 @@ HOOKS = sorted(name for name in vars(get_plugin_manager(load_entrypoints=False).
 EFFECT_TESTS = {
     "hoso_field_types": "tests/test_plugins.py::test_plugin_field_type_in_yaml_and_its_converter",
     "hoso_converters": "tests/test_plugins.py::test_plugin_field_type_in_yaml_and_its_converter",
+    "hoso_actions": "tests/test_hooks_roles.py::test_roles_may_name_plugin_actions_and_scopes_only_with_the_plugin",
+    "hoso_scope_rules": "tests/test_hooks_roles.py::test_a_plugin_scope_selects_the_rows_while_the_role_is_held",
     "hoso_system_tables": "tests/test_hooks_surfaces.py::test_system_table_is_planned_created_and_usable",
     "hoso_startup": "tests/test_hooks_surfaces.py::test_startup_hook_runs_when_the_app_starts",
     "hoso_routes": "tests/test_hooks_surfaces.py::test_plugin_route_is_mounted_behind_the_login",
@@ -52,7 +54,7 @@ def _section(hook: str) -> str:
 
 def test_the_live_manager_has_every_spec():
     specs = {n for n, _ in inspect.getmembers(hookspecs, inspect.isfunction) if n.startswith("hoso_")}
-    assert set(HOOKS) == specs and len(HOOKS) >= 19
+    assert set(HOOKS) == specs and len(HOOKS) >= 21
 
 
 @pytest.mark.parametrize("hook", HOOKS)

@@ -125,14 +125,16 @@ def _path_str(path: Iterable) -> str:
 
 
 @lru_cache(maxsize=8)
-def _validators(extra_types: tuple[str, ...] = ()) -> dict[str, jsonschema.protocols.Validator]:
-    """One validator per kind; ``extra_types`` are field types registered by plugins beyond the built-in ones."""
+def _validators(extra_types: tuple[str, ...] = (), extra_actions: tuple[str, ...] = (),
+                extra_scopes: tuple[str, ...] = ()) -> dict[str, jsonschema.protocols.Validator]:
+    """One validator per kind; ``extra_*`` are the field types, role actions and scope kinds plugins add."""
     schemas = {}
     for f in SCHEMA_DIR.glob("*.schema.json"):
         schemas[f.name.removesuffix(".schema.json")] = json.loads(f.read_text(encoding="utf-8"))
     if extra_types:
         enum = schemas["entity"]["$defs"]["field_type"]["enum"]
         enum.extend(t for t in extra_types if t not in enum)
+    _plugin_role_terms(schemas["role"], extra_actions, extra_scopes)
     registry = Registry().with_resources(
         (s["$id"], Resource.from_contents(s)) for s in schemas.values()
     )
@@ -142,6 +144,18 @@ def _validators(extra_types: tuple[str, ...] = ()) -> dict[str, jsonschema.proto
         cls.check_schema(schema)
         out[name] = cls(schema, registry=registry, format_checker=cls.FORMAT_CHECKER)
     return out
+
+
+def _plugin_role_terms(role: dict, actions: tuple[str, ...], scopes: tuple[str, ...]) -> None:
+    """Let roles name the actions and scope kinds plugins add (``hoso_actions``, ``hoso_scope_rules``)."""
+    grant = role["properties"]["grants"]["items"]["properties"]
+    if actions:
+        items = grant["actions"]["items"]
+        names = "|".join(re.escape(a) for a in actions)
+        items["pattern"] = items["pattern"].replace("|transition:", f"|{names}|transition:")
+        items["description"] += f"; or an action a plugin adds ({', '.join(actions)})"
+    if scopes:
+        grant["scope"]["oneOf"][0]["enum"].extend(s for s in scopes if s not in grant["scope"]["oneOf"][0]["enum"])
 
 
 class _File:
@@ -240,12 +254,14 @@ def _names_in(value: Any) -> set[str]:
 
 
 class _Loader:
-    def __init__(self, root: Path, plugin_types: dict[str, str] | None = None):
+    def __init__(self, root: Path, plugin_types: dict[str, str] | None = None, actions: Iterable[str] = (),
+                 scope_kinds: Iterable[str] = ()):
         self.root = root
         self.issues: list[ConfigIssue] = []
         # Field types from plugins, name -> storage ("text", "integer", ...), beyond the built-in ones.
         plugin_types = {n: st for n, st in (plugin_types or {}).items() if n not in FIELD_TYPES}
         self.extra_types = tuple(sorted(plugin_types))
+        self.extras = (self.extra_types, tuple(sorted(actions)), tuple(sorted(scope_kinds)))
         self.text_types = TEXT_TYPES | {n for n, st in plugin_types.items() if st == "text"}
         self.ordered_types = ORDERED_TYPES | {n for n, st in plugin_types.items() if st in ORDERED_TYPES}
         self.hasher = hashlib.sha256()
@@ -351,11 +367,11 @@ class _Loader:
         self._validate(f, kind)
         if len(self.issues) > before:
             self._mark_broken(kind, rel, data, text)
-            return f.valid_part(_validators(self.extra_types)[kind]) if partial else None
+            return f.valid_part(_validators(*self.extras)[kind]) if partial else None
         return f
 
     def _validate(self, f: _File, kind: str) -> None:
-        validator = _validators(self.extra_types)[kind]
+        validator = _validators(*self.extras)[kind]
         for err in sorted(validator.iter_errors(f.data), key=lambda e: list(map(str, e.absolute_path))):
             self._schema_error(f, err)
 
@@ -1238,14 +1254,15 @@ def _units_from_csv(loader: _Loader, path: Path) -> list[tuple[dict, bool, Calla
     return out
 
 
-def load_config(root: str | os.PathLike | None = None, field_types: dict[str, str] | None = None) -> Config:
+def load_config(root: str | os.PathLike | None = None, field_types: dict[str, str] | None = None, *,
+                actions: Iterable[str] = (), scope_kinds: Iterable[str] = ()) -> Config:
     """Load and check the configuration under ``root``; raise ConfigErrors listing every problem.
 
     ``field_types`` maps the names of field types registered by plugins to their storage class, so entity
     files may use them; the built-in types are always known.
     """
     root_path = Path(root or os.environ.get("HOSO_CONFIG") or _default_root()).resolve()
-    loader = _Loader(root_path, field_types)
+    loader = _Loader(root_path, field_types, actions, scope_kinds)  # actions, scope kinds: from plugins
     if not root_path.is_dir():
         raise ConfigErrors([ConfigIssue(".", 1, 1, "", f"the configuration root {str(root_path)!r} is not a "
                                         "folder: expected a folder holding forms_config/ and roles_config/")])

@@ -8,7 +8,7 @@ import click
 from litestar import Request, get
 from piccolo.columns import Text, Varchar
 
-from hoso import ScheduledWork, SystemTable, hookimpl, request_context
+from hoso import ActionDef, ScheduledWork, ScopeRule, SystemTable, hookimpl, request_context
 
 
 class Routes:
@@ -93,3 +93,20 @@ class Events:
     @hookimpl
     async def hoso_after_commit(self, events):
         self.committed.append([(e.kind, e.entity.name, e.record["id"]) for e in events])
+
+
+class Vocabulary:
+    """An action ``run_hotline`` and a scope ``same_requester``: rows whose requester is the user's name."""
+
+    @hookimpl
+    def hoso_actions(self):
+        return [ActionDef("run_hotline", {"vi": "Trực tổng đài", "en": "Answer the hotline"})]
+
+    @hookimpl
+    def hoso_scope_rules(self):
+        def same_requester(entity, alias, user_id):
+            if entity.name != "case":
+                return None
+            return f"{alias}.requester = (SELECT username FROM hoso_user WHERE id = {{}})", (user_id,)
+
+        return [ScopeRule("same_requester", {"vi": "Cùng người yêu cầu", "en": "Same requester"}, same_requester)]
