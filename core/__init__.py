@@ -14,6 +14,7 @@ from hoso.hookspecs import hookimpl, hookspec
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.admin.forms import AdminForm
+    from hoso.admin.plugin_pages import AdminMenuEntry, AdminPage
     from hoso.config import Config, ConfigKind, EntityDef, FieldDef, TransitionDef, WorkflowDef
     from hoso.fields import Converter, FieldType
     from hoso.plugin_manager import PluginError, await_me_maybe, get_plugin_manager
@@ -48,6 +49,8 @@ _LAZY: dict[str, str] = {
     "Storage": "hoso.records.attachments",
     "Runtime": "hoso.runtime",
     "AdminForm": "hoso.admin.forms",
+    "AdminPage": "hoso.admin.plugin_pages",
+    "AdminMenuEntry": "hoso.admin.plugin_pages",
     "request_context": "hoso.web.api",
     "same_site": "hoso.web.api",
 }

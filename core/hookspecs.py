@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import click
 
     from hoso.admin.forms import AdminForm
+    from hoso.admin.plugin_pages import AdminMenuEntry, AdminPage
     from hoso.config import Config, EntityDef, TransitionDef, WorkflowDef
     from hoso.fields import Converter, FieldType
     from hoso.plugin_types import ActionDef, RecordEvent, ScheduledWork, ScopeRule, SystemTable
@@ -206,6 +207,49 @@ def hoso_admin_forms(config: "Config") -> "list[AdminForm]":
 
     :param config: the loaded configuration.
     :return: a list of ``hoso.admin.forms.AdminForm``.
+    """
+
+
+@hookspec
+def hoso_admin_menu_entries(config: "Config") -> "list[AdminMenuEntry]":
+    """Links to add to the admin's sidebar (after the built-in ones).
+
+    Collected when the admin is built; a label used twice stops start-up. The sidebar is the same for every
+    user: a link to a page the user may not open leads to a 404 page, so link pages through
+    ``hoso_admin_pages`` and let the page decide who may see it.
+
+    Example::
+
+        @hookimpl
+        def hoso_admin_menu_entries(config):
+            return [AdminMenuEntry({"vi": "Tổng đài", "en": "Hotline"}, "./hoso/pages/hotline")]
+
+    :param config: the loaded configuration.
+    :return: a list of ``hoso.admin.plugin_pages.AdminMenuEntry(label, href)``.
+    """
+
+
+@hookspec
+def hoso_admin_pages(runtime: "Runtime") -> "list[AdminPage]":
+    """Pages to serve in the admin, at ``/admin/hoso/pages/<path>``.
+
+    Collected when the admin is built; a path used twice stops start-up. A page is shown to a signed-in admin
+    user it allows (``allowed(user)``; others get 404); ``render(request, user)`` returns the HTML body (escape
+    what users entered) or a starlette ``Response``, and reads through ``user.ctx`` so what it shows is scoped
+    like everything else.
+
+    Example::
+
+        @hookimpl
+        def hoso_admin_pages(runtime):
+            async def render(request, user):
+                _rows, total = await runtime.records().list("case", user.ctx)
+                return f"<p>{total}</p>"
+            return [AdminPage("hotline", {"vi": "Tổng đài", "en": "Hotline"}, render,
+                              allowed=lambda user: user.may("run_hotline", "case"))]
+
+    :param runtime: the ``hoso.runtime.Runtime`` the admin serves.
+    :return: a list of ``hoso.admin.plugin_pages.AdminPage(path, title, render, allowed)``.
     """
 
 

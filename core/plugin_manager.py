@@ -134,7 +134,7 @@ def _validation_error(exc: pluggy.PluginValidationError) -> PluginError:
 
 
 def _display(plugin: Any) -> str:
-    return getattr(plugin, "__name__", None) or type(plugin).__name__
+    return getattr(plugin, "__name__", None) or type(plugin).__qualname__
 
 
 def check_pending(pm: pluggy.PluginManager) -> None:
@@ -147,14 +147,20 @@ def check_pending(pm: pluggy.PluginManager) -> None:
         for attr in dir(plugin):
             if attr.startswith("hoso_") and attr not in known and callable(getattr(plugin, attr, None)):
                 close = difflib.get_close_matches(attr, sorted(known), n=1)
-                raise PluginError.of("unknown_hook", plugin=name, hook=attr,
+                raise PluginError.of("unknown_hook", plugin=shown_name(name, plugin), hook=attr,
                                      vi_hint=f"; có phải {close[0]!r}?" if close else "",
                                      en_hint=f"; did you mean {close[0]!r}?" if close else "")
     pm.check_pending()
 
 
 def plugin_name(pm: pluggy.PluginManager, impl: pluggy.HookImpl) -> str:
-    return impl.plugin_name or pm.get_name(impl.plugin) or _display(impl.plugin)
+    return shown_name(impl.plugin_name or pm.get_name(impl.plugin), impl.plugin)
+
+
+def shown_name(name: str | None, plugin: Any) -> str:
+    """A plugin's registered name, or for an object registered without one (pluggy names it by its id) its
+    class's name."""
+    return name if name and not name.isdigit() else _display(plugin)
 
 
 def collect(pm: pluggy.PluginManager, hook: str, key: Callable[[Any], Any], what: str,

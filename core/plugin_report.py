@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from hoso.plugin_manager import DEFAULT_PLUGINS, ESSENTIAL_PLUGINS
+from hoso.plugin_manager import DEFAULT_PLUGINS, ESSENTIAL_PLUGINS, shown_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.config import Config
@@ -20,7 +20,7 @@ def describe_plugins(pm: pluggy.PluginManager) -> list[str]:
     dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
     lines = []
     for name, plugin in pm.list_name_plugin():
-        lines.append(f"{name}  [{_origin(name, plugin, dists)}]  {_status(name, plugin)}")
+        lines.append(f"{shown_name(name, plugin)}  [{_origin(name, plugin, dists)}]  {_status(name, plugin)}")
         if plugin is not None:
             hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or ())
             lines.append(f"    hooks: {', '.join(hooks) or '-'}")

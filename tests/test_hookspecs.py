@@ -28,6 +28,8 @@ EFFECT_TESTS = {
     "hoso_routes": "tests/test_hooks_surfaces.py::test_plugin_route_is_mounted_behind_the_login",
     "hoso_cli_commands": "tests/test_hooks_surfaces.py::test_plugin_command_is_listed_and_runs",
     "hoso_admin_forms": "tests/admin/test_forms.py::test_plugin_forms_download_files",
+    "hoso_admin_menu_entries": "tests/admin/test_plugin_pages.py::test_plugin_page_is_scoped_and_linked_from_the_sidebar",
+    "hoso_admin_pages": "tests/admin/test_plugin_pages.py::test_plugin_page_is_scoped_and_linked_from_the_sidebar",
     "hoso_scheduled_work": "tests/test_hooks_surfaces.py::test_scheduled_work_runs_when_due_and_once_at_a_time",
     "hoso_validate_record": "tests/test_plugins.py::test_plugin_validator_and_audit_writer_run_on_every_write",
     "hoso_transition_guard":
@@ -54,7 +56,7 @@ def _section(hook: str) -> str:
 
 def test_the_live_manager_has_every_spec():
     specs = {n for n, _ in inspect.getmembers(hookspecs, inspect.isfunction) if n.startswith("hoso_")}
-    assert set(HOOKS) == specs and len(HOOKS) >= 21
+    assert set(HOOKS) == specs and len(HOOKS) >= 23
 
 
 @pytest.mark.parametrize("hook", HOOKS)
