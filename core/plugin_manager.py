@@ -44,6 +44,8 @@ _MESSAGES = {
                      "plugin {plugin!r} implements {hook!r}, which is no hook{en_hint}"),
     "bad_hook": ("plugin {plugin!r}: hook {hook!r} không hợp lệ ({detail})",
                  "plugin {plugin!r}: invalid implementation of {hook!r} ({detail})"),
+    "bad_args": ("plugin {plugin!r}: hook {hook!r} không có tham số {args}",
+                 "plugin {plugin!r}: hook {hook!r} offers no parameter {args}"),
     "block_unknown": ("{setting}: không có plugin nào tên {name!r} (các plugin: {known})",
                       "{setting}: no plugin is named {name!r} (plugins: {known})"),
     "block_essential": ("{setting}: plugin {name!r} là thành phần thiết yếu, không thể chặn",
@@ -112,7 +114,8 @@ def _entry_point_names() -> list[str]:
 
 
 def _block(pm: pluggy.PluginManager, names: list[str], entrypoints: bool) -> None:
-    known = list(DEFAULT_PLUGINS) + (_entry_point_names() if entrypoints else [])
+    known = [*DEFAULT_PLUGINS, *(_entry_point_names() if entrypoints else []),
+             *blocked_names(os.environ.get(PLUGINS_SETTING, ""))]
     for name in names:
         if name in ESSENTIAL_PLUGINS:
             raise PluginError.of("block_essential", setting=BLOCK_SETTING, name=name)
@@ -129,12 +132,17 @@ def _register(pm: pluggy.PluginManager, plugin: Any, name: str | None) -> None:
 
 
 def _validation_error(exc: pluggy.PluginValidationError) -> PluginError:
-    hook = str(exc).split("hook ", 1)[-1].split()[0].strip("'\"") if "hook " in str(exc) else "?"
-    return PluginError.of("bad_hook", plugin=_display(exc.plugin), hook=hook, detail=str(exc).strip())
+    text = str(exc)
+    hook = re.search(r"for hook '(\w+)'", text)
+    hook_name = hook.group(1) if hook else "?"
+    args = re.search(r"Argument\(s\) \{(.*?)\} are declared in the hookimpl", text)
+    if args:
+        return PluginError.of("bad_args", plugin=_display(exc.plugin), hook=hook_name, args=args.group(1))
+    return PluginError.of("bad_hook", plugin=_display(exc.plugin), hook=hook_name, detail=text.strip())
 
 
 def _display(plugin: Any) -> str:
-    return getattr(plugin, "__name__", None) or type(plugin).__qualname__
+    return getattr(plugin, "__name__", None) or type(plugin).__name__
 
 
 def check_pending(pm: pluggy.PluginManager) -> None:

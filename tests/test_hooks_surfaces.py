@@ -84,6 +84,20 @@ def test_unmarked_misspelt_hook_is_caught_too():
         get_plugin_manager([Plugin()], load_entrypoints=False)
 
 
+def test_an_implementation_asking_for_a_parameter_its_hook_lacks_stops_start_up():
+    from hoso import hookimpl
+
+    class Greedy:
+        @hookimpl
+        def hoso_startup(self, config, db):
+            return None
+
+    with pytest.raises(PluginError) as exc:
+        get_plugin_manager([Greedy()], load_entrypoints=False)
+    assert str(exc.value) == ("plugin 'Greedy': hook 'hoso_startup' không có tham số 'db' / "
+                              "plugin 'Greedy': hook 'hoso_startup' offers no parameter 'db'")
+
+
 def test_blocking_plugins(config_dir):
     result = hoso("plugins", "--config", config_dir.root, HOSO_BLOCK_PLUGINS="hoso.plugins.storage")
     assert result.exit_code == 0, result.output
@@ -97,6 +111,9 @@ def test_blocking_plugins(config_dir):
     assert "'hoso.plugins.validators' is essential and cannot be blocked" in refused.output
     unknown = hoso("check", "--config", config_dir.root, HOSO_BLOCK_PLUGINS="hoso.plugins.nope")
     assert unknown.exit_code == 1 and "no plugin is named 'hoso.plugins.nope'" in unknown.output
+    named = hoso("--help", HOSO_PLUGINS="tests.plugins.probe_commands",
+                 HOSO_BLOCK_PLUGINS="tests.plugins.probe_commands")
+    assert named.exit_code == 0 and "probe-hello" not in named.output, "a HOSO_PLUGINS module can be blocked"
 
 
 def test_plugins_command_lists_hooks_and_modules(config_dir):
