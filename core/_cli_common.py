@@ -94,12 +94,11 @@ def describe_failure(exc: BaseException) -> tuple[str, str]:
 
     from hoso.db import DatabaseMissing, DatabaseURLError, redact
     from hoso.model.migrate import MigrationError, SnapshotCorrupt
+    from hoso.plugin_manager import PluginError
     from hoso.records.attachments import SettingError
 
     url = redact(_opened["url"]) if _opened["url"] else "the database"
     detail = str(exc) or type(exc).__name__
-    from hoso.plugin_manager import PluginError
-
     if isinstance(exc, PluginError):
         return "cli_plugin", detail
     if isinstance(exc, SettingError):
