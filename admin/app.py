@@ -290,11 +290,12 @@ class AdminApp:
     def _rebuild(self, applied: str) -> AdminBuild | None:
         from hoso.config import load_config
         from hoso.model.tables import build_tables
+        from hoso.plugin_manager import config_extensions
         from hoso.runtime import Runtime
         from hoso.scope import ScopeRules
 
         base = self.base
-        config = load_config(base.config.root, **base.registry.config_options())
+        config = load_config(base.config.root, **base.registry.config_options(), **config_extensions(base.pm))
         if config.content_hash != applied:
             log.warning("the database holds definitions %s but the configuration in %s is %s: the admin keeps "
                         "the definitions it has", applied[:12], base.config.root, config.content_hash[:12])
@@ -303,7 +304,7 @@ class AdminApp:
             rt = self.build.rt
         else:
             rt = Runtime(config, base.pm, base.registry, base.db, build_tables(base.db, config, base.registry),
-                         ScopeRules(config))
+                         ScopeRules(config, base.scope.plugin_rules))
         return self._make(rt)
 
     async def refresh(self, force: bool = False) -> AdminBuild:

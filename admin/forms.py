@@ -7,7 +7,7 @@ message or a file to download. hoso builds them from ``AdminForm`` objects:
   code or id), optionally the version looked at (``sys_version``), and the fields the transition requires; it calls
   ``RecordService.transition``, so the workflow's states, required fields, guards and roles apply. A user sees
   only the transitions a role of theirs grants (``transition:<name>`` outside ``statistics`` scope);
-* forms returned by plugins from the ``hoso_admin_forms(config)`` hook (``hoso.admin.hooks``). Report templates (a
+* forms returned by plugins from the ``hoso_admin_forms(config)`` hook (``hoso.hookspecs``). Report templates (a
   later issue) plug in here: a form whose ``run`` returns ``Download(filename, content, media_type)`` makes the
   browser download a CSV or XLSX file.
 
@@ -378,10 +378,7 @@ def transition_forms(build: "AdminBuild") -> list[AdminForm]:
 
 
 def plugin_forms(build: "AdminBuild") -> list[AdminForm]:
-    from hoso.admin.hooks import ensure_hookspecs
-
     pm = build.rt.pm
-    ensure_hookspecs(pm)
     out: list[AdminForm] = []
     for result in pm.hook.hoso_admin_forms(config=build.rt.config):
         for form in result or ():

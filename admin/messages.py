@@ -9,6 +9,7 @@ MESSAGES: dict[str, dict[str, str]] = {
               "en": "Someone else changed the record (its version is now {current}). Reload the page and try again."},
     "forbidden": {"vi": "Bạn không có quyền thực hiện thao tác này.", "en": "You may not do this."},
     "not_found": {"vi": "Không tìm thấy hồ sơ.", "en": "No such record."},
+    "page_not_found": {"vi": "Không tìm thấy trang.", "en": "No such page."},
     "no_table": {"vi": "Không có loại hồ sơ này.", "en": "No such table."},
     "bad_filter": {"vi": "Không lọc được theo trường {name}.", "en": "Cannot filter by {name}."},
     "out_of_range": {"vi": "Giá trị của {name} phải từ {low} đến {high}.",

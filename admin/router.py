@@ -44,7 +44,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from hoso.admin import pages
+from hoso.admin import pages, plugin_pages
 from hoso.admin.auth import (
     AdminUser,
     HosoAuthBackend,
@@ -304,7 +304,8 @@ def build_router(build: "AdminBuild") -> HosoAdminRouter:
                 default_language_code=admin.default_language,
                 translations=translations(admin.default_language),
                 auto_include_related=False,
-                sidebar_links={m("history", admin.default_language): "./hoso/history/"},
+                sidebar_links={m("history", admin.default_language): "./hoso/history/",
+                               **plugin_pages.menu_links(build, admin.default_language)},
                 allowed_hosts=ORIGIN_CHECKED,
             )
         finally:
@@ -335,6 +336,7 @@ def build_router(build: "AdminBuild") -> HosoAdminRouter:
         Route("/public/logout/", logout_endpoint, methods=["POST"]),
         Route("/public/logout", logout_endpoint, methods=["POST"]),
         *pages.routes(),
+        *plugin_pages.page_routes(build),
     ]
     router.router.routes[0:0] = front
     private.router.routes.insert(0, Route("/change-password/", change_password_endpoint, methods=["POST"]))

@@ -36,11 +36,12 @@ DB_OPTION = click.option(
 
 def load_or_exit(config_dir):
     from hoso.fields import Registry
-    from hoso.plugin_manager import get_plugin_manager
+    from hoso.plugin_manager import config_extensions, get_plugin_manager
 
+    pm = get_plugin_manager()
     try:
-        # Field types registered by installed plugins may be named in entity files.
-        return load_config(config_dir, **Registry(get_plugin_manager()).config_options())
+        # Field types, kinds, folders, actions and scopes registered by installed plugins may be named in the files.
+        return load_config(config_dir, **Registry(pm).config_options(), **config_extensions(pm))
     except ConfigErrors as exc:
         err_console.print(exc.render(), markup=False)
         sys.exit(2)
@@ -93,10 +94,13 @@ def describe_failure(exc: BaseException) -> tuple[str, str]:
 
     from hoso.db import DatabaseMissing, DatabaseURLError, redact
     from hoso.model.migrate import MigrationError, SnapshotCorrupt
+    from hoso.plugin_manager import PluginError
     from hoso.records.attachments import SettingError
 
     url = redact(_opened["url"]) if _opened["url"] else "the database"
     detail = str(exc) or type(exc).__name__
+    if isinstance(exc, PluginError):
+        return "cli_plugin", detail
     if isinstance(exc, SettingError):
         return "cli_setting", detail
     if isinstance(exc, DatabaseMissing):

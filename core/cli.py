@@ -15,7 +15,36 @@ from hoso._cli_common import run as _run
 from hoso._cli_common import runtime as _runtime
 
 
-@click.group(cls=HosoGroup, context_settings={"help_option_names": ["-h", "--help"]})
+class PluginCommands(HosoGroup):
+    """The ``hoso`` group with the commands plugins add (``hoso_cli_commands``), collected on first need so that
+    importing the command line costs nothing; a name claimed twice stops the command line."""
+
+    def plugin_commands(self, ctx) -> "dict[str, click.Command]":
+        # Kept per invocation: the plugins to load depend on the environment (HOSO_PLUGINS, HOSO_BLOCK_PLUGINS).
+        meta = ctx.find_root().meta
+        if "hoso.plugin_commands" not in meta:
+            from hoso.plugin_manager import PluginError, collect, get_plugin_manager
+
+            try:
+                commands = collect(get_plugin_manager(), "hoso_cli_commands", lambda c: [c.name], "command")
+                clash = next((c.name for c in commands if c.name in self.commands), None)
+                if clash:
+                    raise PluginError.of("duplicate", what="command", name=clash, first="hoso",
+                                         second="a plugin")
+            except PluginError as exc:
+                fail("cli_plugin", str(exc))
+            meta["hoso.plugin_commands"] = {c.name: c for c in commands}
+        return meta["hoso.plugin_commands"]
+
+    def list_commands(self, ctx):
+        return sorted({*super().list_commands(ctx), *self.plugin_commands(ctx)})
+
+    def get_command(self, ctx, name):
+        plugins = self.plugin_commands(ctx)
+        return super().get_command(ctx, name) or plugins.get(name)
+
+
+@click.group(cls=PluginCommands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="hoso")
 def main() -> None:
     """hoso: YAML-defined records systems with a generated admin."""
@@ -158,9 +187,12 @@ def serve(config_dir, database_url, host, port):
     uvicorn.run(app, host=host, port=port, log_level="info", **SERVER_OPTIONS)
 
 
-async def _check_applied(rt):
+async def _check_applied(rt, started: bool = False):
     from hoso.web.app import ensure_applied
 
+    if started:
+        await ensure_applied(rt)
+        return
     await rt.db.start()
     try:
         await ensure_applied(rt)
@@ -170,37 +202,46 @@ async def _check_applied(rt):
 
 @main.command()
 @CONFIG_OPTION
+def plugins(config_dir):
+    """List the plugins, the hooks each implements, and where each module is on."""
+    from hoso.plugin_manager import get_plugin_manager
+    from hoso.plugin_report import describe_plugins, module_lines
+
+    cfg = _load(config_dir)
+    for line in describe_plugins(get_plugin_manager()):
+        console.print(line, markup=False, soft_wrap=True)
+    console.print("\n".join(module_lines(cfg)), markup=False, soft_wrap=True)
+
+
+@main.command("run-scheduled")
+@CONFIG_OPTION
 @DB_OPTION
-@click.option("--cases", default=200, show_default=True, type=int, help="How many demo cases to create.")
-@click.option("--once", is_flag=True, help="Do nothing if demo data was loaded before.")
-def demo(config_dir, database_url, cases, once):
-    """Load demo data (performers, organisations, cases) and a demo login."""
-    from hoso_legal_aid.demo import load_demo
+@click.option("--once", is_flag=True, help="Run the work that is due now, then exit.")
+def run_scheduled(config_dir, database_url, once):
+    """Run the plugins' scheduled work (hoso serve runs it too); one process at a time runs each work."""
+    from hoso.scheduler import run_due, run_forever
 
     rt = _runtime(config_dir, database_url)
 
     async def go():
         await rt.db.start()
         try:
-            from hoso.web.app import ensure_applied, DefinitionsDiffer
-
-            try:
-                await ensure_applied(rt)
-            except DefinitionsDiffer as exc:
-                err_console.print(str(exc), markup=False)
-                sys.exit(1)
-            with _progress() as bar:
-                task = bar.add_task("demo cases", total=cases)
-                result = await load_demo(rt, cases=cases, once=once,
-                                         progress=lambda n: bar.update(task, completed=n))
-            return result
+            await _check_applied(rt, started=True)
+            if once:
+                return await run_due(rt)
+            await run_forever(rt)
+            return []
         finally:
             await rt.db.close()
 
-    result = _run(go())
-    console.print(result["message"], markup=False)
-    console.print(f"Log in at http://127.0.0.1:8000/ as [bold]{result['username']}[/bold] "
-                  f"with password [bold]{result['password']}[/bold]")
+    from hoso.web.app import DefinitionsDiffer
+
+    try:
+        ran = _run(go())
+    except DefinitionsDiffer as exc:
+        err_console.print(str(exc), markup=False)
+        sys.exit(1)
+    console.print(f"Ran: {', '.join(ran)}" if ran else "No work was due.", markup=False)
 
 
 @main.group()

@@ -33,6 +33,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "cli_setting": {"vi": "giá trị cài đặt (biến môi trường) không dùng được",
                     "en": "unusable setting (environment variable)"},
     "cli_unexpected": {"vi": "lỗi không lường trước", "en": "unexpected error"},
+    "cli_plugin": {"vi": "plugin không dùng được", "en": "unusable plugin"},
     "unit_unknown": {"vi": "không có đơn vị nào mang hoặc từng mang mã {code!r}",
                      "en": "no unit has, or had, the code {code!r}"},
     "unit_closed_successor": {"vi": "đơn vị {unit} đã ngừng hoạt động từ ngày {closed}; đơn vị kế tiếp: {successors}",

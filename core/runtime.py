@@ -11,7 +11,7 @@ from hoso.config import Config, load_config
 from hoso.db import Database, database_from_env
 from hoso.fields import Registry
 from hoso.model.tables import Tables, build_tables
-from hoso.plugin_manager import get_plugin_manager
+from hoso.plugin_manager import config_extensions, get_plugin_manager, plugin_scope_rules
 from hoso.scope import ScopeRules
 
 __all__ = ["Runtime"]
@@ -32,9 +32,10 @@ class Runtime:
         pm = get_plugin_manager(plugins)
         registry = Registry(pm)
         if not isinstance(config, Config):
-            config = load_config(config, **registry.config_options())
+            config = load_config(config, **registry.config_options(), **config_extensions(pm))
         db = db or database_from_env(database_url)
-        return cls(config, pm, registry, db, build_tables(db, config, registry), ScopeRules(config))
+        return cls(config, pm, registry, db, build_tables(db, config, registry),
+                   ScopeRules(config, plugin_scope_rules(pm)))
 
     def records(self):
         from hoso.records.service import RecordService

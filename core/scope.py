@@ -114,8 +114,9 @@ def effective_unit(entity: EntityDef, alias: str | None = None) -> str:
 class ScopeRules:
     """The roles of a configuration, indexed for predicate building."""
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, plugin_rules: dict | None = None):
         self.config = config
+        self.plugin_rules = plugin_rules or {}  # scope name -> hoso.plugin_types.ScopeRule (hoso_scope_rules)
         # (entity, action) -> scope -> role names
         self._roles: dict[tuple[str, str], dict[str, list[str]]] = {}
         for role in config.roles:
@@ -186,8 +187,18 @@ class ScopeRules:
                     parts.append(Predicate(
                         f"({assigned.sql}) AND EXISTS (SELECT 1 FROM hoso_assignment a WHERE {active[0]})",
                         assigned.args + active[1]))
+            elif scope in self.plugin_rules:
+                parts.append(self._plugin_predicate(self.plugin_rules[scope], entity, alias, actor.user_id, active))
             # "statistics": aggregates only, never rows.
         return _or(parts)
+
+    @staticmethod
+    def _plugin_predicate(rule, entity: EntityDef, alias: str, user_id: int, active: tuple[str, tuple]) -> Predicate:
+        rows = rule.predicate(entity, alias, user_id)
+        if rows is None:
+            return Predicate.false()
+        return Predicate(f"({rows[0]}) AND EXISTS (SELECT 1 FROM hoso_assignment a WHERE {active[0]})",
+                         tuple(rows[1]) + active[1])
 
     def _link_predicate(self, entity: EntityDef, alias: str, scope: str, user_id: int,
                         active: tuple[str, tuple]) -> Predicate:

@@ -30,7 +30,8 @@ fields:
 
 
 def hoso(*args, input=None, env=None):
-    env = {"HOSO_DATABASE_URL": None, "HOSO_CONFIG": None, **(env or {})}
+    # `hoso demo` is the reference deployment's command: its plugin is loaded although entry points are not.
+    env = {"HOSO_DATABASE_URL": None, "HOSO_CONFIG": None, "HOSO_PLUGINS": "hoso_legal_aid", **(env or {})}
     return CliRunner().invoke(main, [str(a) for a in args], input=input, env=env)
 
 

@@ -52,3 +52,24 @@ async def test_demo_loads_cases_once(reference_config_dir, database_url):
         assert len(set(codes)) == 23
     finally:
         await rt.db.close()
+
+
+def test_demo_command_comes_from_the_legal_aid_plugin():
+    import hoso_legal_aid
+
+    from hoso.plugin_manager import collect, get_plugin_manager
+
+    commands = collect(get_plugin_manager([hoso_legal_aid], load_entrypoints=False), "hoso_cli_commands",
+                       lambda c: [c.name], "command")
+    assert [c.name for c in commands] == ["demo"]
+    assert [p.name for p in commands[0].params] == ["config_dir", "database_url", "cases", "once"]
+    assert collect(get_plugin_manager(load_entrypoints=False), "hoso_cli_commands", lambda c: [c.name],
+                   "command") == [], "without the plugin there is no demo command"
+
+
+def test_hoso_imports_no_deployment_plugin():
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    sources = [p for d in ("core", "admin") for p in (repo / d).rglob("*.py")] + list((repo / "plugins").glob("*.py"))
+    assert sources and [str(p) for p in sources if "hoso_legal_aid" in p.read_text(encoding="utf-8")] == []

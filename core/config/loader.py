@@ -86,14 +86,16 @@ def _path_str(path: Iterable) -> str:
 
 
 @lru_cache(maxsize=8)
-def _validators(extra_types: tuple[str, ...] = ()) -> dict[str, jsonschema.protocols.Validator]:
-    """One validator per kind; ``extra_types`` are field types registered by plugins beyond the built-in ones."""
+def _validators(extra_types: tuple[str, ...] = (), extra_actions: tuple[str, ...] = (),
+                extra_scopes: tuple[str, ...] = ()) -> dict[str, jsonschema.protocols.Validator]:
+    """One validator per kind; ``extra_*`` are the field types, role actions and scope kinds plugins add."""
     schemas = {}
     for f in SCHEMA_DIR.glob("*.schema.json"):
         schemas[f.name.removesuffix(".schema.json")] = json.loads(f.read_text(encoding="utf-8"))
     if extra_types:
         enum = schemas["entity"]["$defs"]["field_type"]["enum"]
         enum.extend(t for t in extra_types if t not in enum)
+    _plugin_role_terms(schemas["role"], extra_actions, extra_scopes)
     registry = Registry().with_resources(
         (s["$id"], Resource.from_contents(s)) for s in schemas.values()
     )
@@ -103,6 +105,18 @@ def _validators(extra_types: tuple[str, ...] = ()) -> dict[str, jsonschema.proto
         cls.check_schema(schema)
         out[name] = cls(schema, registry=registry, format_checker=cls.FORMAT_CHECKER)
     return out
+
+
+def _plugin_role_terms(role: dict, actions: tuple[str, ...], scopes: tuple[str, ...]) -> None:
+    """Let roles name the actions and scope kinds plugins add (``hoso_actions``, ``hoso_scope_rules``)."""
+    grant = role["properties"]["grants"]["items"]["properties"]
+    if actions:
+        items = grant["actions"]["items"]
+        names = "|".join(re.escape(a) for a in actions)
+        items["pattern"] = items["pattern"].replace("|transition:", f"|{names}|transition:")
+        items["description"] += f"; or an action a plugin adds ({', '.join(actions)})"
+    if scopes:
+        grant["scope"]["oneOf"][0]["enum"].extend(s for s in scopes if s not in grant["scope"]["oneOf"][0]["enum"])
 
 
 @lru_cache(maxsize=1)
@@ -227,7 +241,8 @@ class _Loader:
     """
 
     def __init__(self, root: Path, plugin_types: dict[str, "str | FieldTraits"] | None = None,
-                 kinds: Iterable[ConfigKind] = (), directories: Iterable[tuple[str, Path]] = ()):
+                 kinds: Iterable[ConfigKind] = (), directories: Iterable[tuple[str, Path]] = (),
+                 actions: Iterable[str] = (), scope_kinds: Iterable[str] = ()):
         self.root = root
         self.issues: list[ConfigIssue] = []
         self.kinds: dict[str, ConfigKind] = {k.name: k for k in kinds}
@@ -239,6 +254,8 @@ class _Loader:
         # Field types from plugins beyond the built-in ones: name -> traits (or only the storage class).
         plugin_types = {n: t for n, t in (plugin_types or {}).items() if n not in FIELD_TYPES}
         self.extra_types = tuple(sorted(plugin_types))
+        # What the schemas must also accept: field types, role actions and scope kinds added by plugins.
+        self.extras = (self.extra_types, tuple(sorted(actions)), tuple(sorted(scope_kinds)))
         self.traits: dict[str, FieldTraits] = {
             **BUILTIN_TRAITS,
             **{n: t if isinstance(t, FieldTraits) else traits_for_storage(t) for n, t in plugin_types.items()},
@@ -362,7 +379,7 @@ class _Loader:
     def validator(self, kind: str) -> jsonschema.protocols.Validator:
         k = self.kinds.get(kind)
         if k is None or (isinstance(k.schema, (str, Path)) and Path(k.schema).parent == SCHEMA_DIR):
-            return _validators(self.extra_types)[kind if k is None else Path(k.schema).name.removesuffix(".schema.json")]
+            return _validators(*self.extras)[kind if k is None else Path(k.schema).name.removesuffix(".schema.json")]
         return _kind_validator(json.dumps(k.schema_dict(), sort_keys=True))
 
     def _validate(self, f: _File, kind: str) -> None:
@@ -595,14 +612,15 @@ class _Checker:
 
 
 def load_config(root: str | os.PathLike | None = None, field_types: dict[str, "str | FieldTraits"] | None = None, *,
-                kinds: Iterable[ConfigKind] = (), directories: Iterable[tuple[str, str | os.PathLike]] = ()
-                ) -> Config:
+                kinds: Iterable[ConfigKind] = (), directories: Iterable[tuple[str, str | os.PathLike]] = (),
+                actions: Iterable[str] = (), scope_kinds: Iterable[str] = ()) -> Config:
     """Load and check the configuration under ``root``; raise ConfigErrors listing every problem.
 
     ``field_types`` maps the names of field types registered by plugins to their traits (or only their storage
     class), so entity files may use them; the built-in types are always known. ``kinds`` are configuration kinds beyond the
     built-in ones (``hoso_config_kinds``); ``directories`` are ``(plugin name, folder)`` pairs of configuration
-    roots shipped by plugins (``hoso_config_directories``), merged with the deployment's.
+    roots shipped by plugins (``hoso_config_directories``), merged with the deployment's; ``actions`` and
+    ``scope_kinds`` are the role actions and scope kinds plugins add (``hoso_actions``, ``hoso_scope_rules``).
     """
     root_path = Path(root or os.environ.get("HOSO_CONFIG") or _default_root()).resolve()
     if not root_path.is_dir():
@@ -617,7 +635,8 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, "s
         ordered = order_kinds(all_kinds)
     except KindError as exc:
         raise ConfigErrors([ConfigIssue(".", 1, 1, "", str(exc))]) from None
-    loader = _Loader(root_path, field_types, all_kinds, [(n, Path(d).resolve()) for n, d in directories])
+    loader = _Loader(root_path, field_types, all_kinds, [(n, Path(d).resolve()) for n, d in directories],
+                     actions, scope_kinds)
     for k in all_kinds:
         loader.files[k.name] = loader.parse_kind(k.name)
     for k in ordered:

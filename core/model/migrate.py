@@ -245,7 +245,7 @@ async def make_plan(db: Database, config: Config, registry: Registry) -> Plan:
     existing_tables = await db.table_names()
 
     # System tables first: created when missing, and given any column a newer hoso added.
-    for name, cls in build_system_tables(db).items():
+    for name, cls in build_system_tables(db, registry.pm).items():
         tname = cls._meta.tablename
         if tname not in existing_tables:
             plan.changes.append(Change("create_system_table", tname, "create system table", data={"system": name}))
@@ -452,7 +452,7 @@ async def apply_plan(db: Database, config: Config, registry: Registry, plan: Pla
     """Apply ``plan`` in one transaction; on any error nothing changes."""
     if not plan.ok:
         raise MigrationError("the plan has problems; nothing was changed:\n" + "\n".join(f"  {e}" for e in plan.errors))
-    system = build_system_tables(db)
+    system = build_system_tables(db, registry.pm)
     entity_by_key: dict[str, tuple[EntityDef, FieldDef | None]] = {}
     for e in config.entities:
         entity_by_key[table_spec_key(e)] = (e, None)

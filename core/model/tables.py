@@ -90,15 +90,15 @@ def _system_member_columns() -> dict[str, Any]:
     return {name: make() for name, make in SYSTEM_COLUMNS.items()}
 
 
-def build_system_tables(db: Database) -> dict[str, type[Table]]:
-    """The system tables, bound to ``db``'s engine."""
+def build_system_tables(db: Database, pm: Any = None) -> dict[str, type[Table]]:
+    """The system tables, bound to ``db``'s engine, with those plugins need (``hoso_system_tables``)."""
     engine = db.engine
 
     def make(cls: str, tablename: str, members: dict, bases=(Table,)) -> type[Table]:
         return create_table_class(cls, bases=bases, class_kwargs={"tablename": tablename, "db": engine},
                                   class_members=members)
 
-    return {
+    tables = {
         "schema_state": make("HosoSchemaState", "hoso_schema_state", {
             "applied_at": Timestamptz(),
             "applied_by": Text(),
@@ -212,6 +212,11 @@ def build_system_tables(db: Database) -> dict[str, type[Table]]:
             "summary": Text(default=None, null=True),
         }),
     }
+    if pm is not None:
+        from hoso.plugin_manager import plugin_system_tables
+
+        tables.update(plugin_system_tables(pm, make, {*tables, *(c._meta.tablename for c in tables.values())}))
+    return tables
 
 
 @dataclass
@@ -255,7 +260,7 @@ def build_child_table(db: Database, entity: EntityDef, child: FieldDef, registry
 
 
 def build_tables(db: Database, config: Config, registry: Registry) -> Tables:
-    tables = Tables(system=build_system_tables(db))
+    tables = Tables(system=build_system_tables(db, registry.pm))
     for e in config.entities:
         tables.entities[e.name] = build_entity_table(db, e, registry)
         for child in e.child_tables:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator
 from hoso.audit import AuditEvent
 from hoso.config import EntityDef
 from hoso.db import quote
+from hoso.records import events
 from hoso.records.access import Access, hidden_by_any_role
 from hoso.records.attachments import AttachmentInfo, Storage, download, upload, versions
 from hoso.records.context import LOCAL_ZONE, RecordContext, is_empty, json_ready, jsonable_changes, jsonable_deep
@@ -125,7 +126,7 @@ class RecordService:
                 values[wf.state_field] = wf.initial  # whatever the field's default: a record starts here
         now = dt.datetime.now(dt.timezone.utc)
         await self.store.register_form(compiled)
-        async with self._conflicts_audited(entity, access, ctx), self.db.transaction():
+        async with events.collected(self.rt), self._conflicts_audited(entity, access, ctx), self.db.transaction():
             problems = await self.validator.validate(entity, values, ctx, access, compiled, None, None, problems)
             if problems:
                 raise ValidationError(problems)
@@ -147,6 +148,7 @@ class RecordService:
             await self.store.audit(AuditEvent("create", entity.name, record_id, ctx.user_id, ctx.user_name,
                                               ctx.origin, jsonable_changes(changes)))
             record = await self.store.fetch(entity, record_id)
+            await events.emit(self.rt, "created", entity, record, ctx)
         return await self.store.visible(entity, record, access)
 
     async def update(self, entity_name: str, record_id: int, payload: dict, version: int, ctx: RecordContext, *,
@@ -168,7 +170,7 @@ class RecordService:
             raise ValidationError(problems)
         now = dt.datetime.now(dt.timezone.utc)
         await self.store.register_form(compiled)
-        async with self._conflicts_audited(entity, access, ctx), self.db.transaction():
+        async with events.collected(self.rt), self._conflicts_audited(entity, access, ctx), self.db.transaction():
             current = await self.store.locked(entity, record_id, access, ctx)
             if not await access.row_allows(action, entity, record_id):
                 raise Forbidden(t("forbidden", ctx.lang, action=step.label(ctx.lang) if step else action))
@@ -224,6 +226,8 @@ class RecordService:
             record = await self.store.fetch(entity, record_id)
             if step is not None:
                 await step.done(self.rt, entity, record, ctx)
+            await events.emit(self.rt, "transitioned" if step else "changed", entity, record, ctx, before=current,
+                              transition=step.transition if step else None)
         return await self.store.visible(entity, record, access)
 
     async def delete(self, entity_name: str, record_id: int, reason: str, version: int, ctx: RecordContext) -> dict:
@@ -234,7 +238,7 @@ class RecordService:
         access = Access(self.rt, ctx)
         reason = reason.strip() if isinstance(reason, str) else ""
         now = dt.datetime.now(dt.timezone.utc)
-        async with self.db.transaction():
+        async with events.collected(self.rt), self.db.transaction():
             current = await self.store.locked(entity, record_id, access, ctx)
             if not await access.row_allows("delete", entity, record_id):
                 raise Forbidden(t("forbidden", ctx.lang, action="delete"))
@@ -251,6 +255,7 @@ class RecordService:
                                               ctx.origin, {"sys_deleted_at": [None, now.isoformat()],
                                                            "sys_delete_reason": [None, reason]}))
             record = await self.store.fetch(entity, record_id)
+            await events.emit(self.rt, "deleted", entity, record, ctx)
         return await self.store.visible(entity, record, access)
 
     async def restore(self, entity_name: str, record_id: int, ctx: RecordContext, *, version: int | None = None) -> dict:
@@ -260,7 +265,7 @@ class RecordService:
         entity = self._entity(entity_name)
         access = Access(self.rt, ctx)
         now = dt.datetime.now(dt.timezone.utc)
-        async with self.db.transaction():
+        async with events.collected(self.rt), self.db.transaction():
             current = await self.store.locked(entity, record_id, access, ctx, deleted=True)
             if not await access.row_allows("restore", entity, record_id):
                 raise Forbidden(t("forbidden", ctx.lang, action="restore"))
@@ -275,6 +280,7 @@ class RecordService:
                                                   "sys_deleted_at": [current["sys_deleted_at"], None],
                                                   "sys_delete_reason": [current["sys_delete_reason"], None]})))
             record = await self.store.fetch(entity, record_id)
+            await events.emit(self.rt, "restored", entity, record, ctx)
         return await self.store.visible(entity, record, access)
 
     async def transition(self, entity_name: str, record_id: int, name: str, payload: dict | None, version: int,

@@ -31,6 +31,7 @@ from hoso.model.migrate import applied_state
 from hoso.plugin_manager import await_me_maybe
 from hoso.records.attachments import CleanupSettings, storage_janitor
 from hoso.audit import AuditEvent
+from hoso.scheduler import run_forever
 from hoso.web import pages
 from hoso.web.accounts_api import accounts_router
 from hoso.web.api import build_record_router
@@ -308,6 +309,19 @@ async def form_logout(request: Request) -> Response:
 # -- the application -----------------------------------------------------------------------------------------------
 
 
+def plugin_routes(rt: "Runtime") -> list[Any]:
+    """The handlers and routers plugins add (``hoso_routes``); one path and method claimed twice stops start-up."""
+    from hoso.plugin_manager import collect
+
+    return collect(rt.pm, "hoso_routes", _route_keys, "route", runtime=rt)
+
+
+def _route_keys(handler: Any) -> list[str]:
+    if hasattr(handler, "routes"):  # a Router: its routes, under its path
+        return [f"{m} {r.path}" for r in handler.routes for m in sorted(getattr(r, "methods", ()))]
+    return [f"{m} {p}" for p in sorted(handler.paths) for m in sorted(handler.http_methods)]
+
+
 class AppPart(Protocol):
     """A part mounted in the web application by the layer composing it (the admin, see ``hoso.server``)."""
 
@@ -336,6 +350,7 @@ def create_app(rt: "Runtime", settings: WebSettings | None = None, *,
         for result in rt.pm.hook.hoso_startup(config=rt.config):
             await await_me_maybe(result)
         background.append(asyncio.create_task(storage_janitor(rt.records(), cleanup)))
+        background.append(asyncio.create_task(run_forever(rt)))  # hoso_scheduled_work
 
     async def shutdown() -> None:
         for task in background:
@@ -353,7 +368,8 @@ def create_app(rt: "Runtime", settings: WebSettings | None = None, *,
     return Litestar(
         route_handlers=[health, api_login, api_logout, api_me, entities, home, form_login, form_logout,
                         build_record_router(rt), accounts_router(),
-                        *(handler for part in parts.values() for handler in part.handlers())],
+                        *(handler for part in parts.values() for handler in part.handlers()),
+                        *plugin_routes(rt)],
         on_startup=[startup],
         on_shutdown=[shutdown],
         exception_handlers=exception_handlers(),

@@ -1,0 +1,85 @@
+"""The small value types plugins return from hooks (``hoso.hookspecs``).
+
+They live in the base layer, with no imports beyond the standard library, so a plugin module can import them
+(``from hoso import ScheduledWork``) without loading the database, the configuration or the web stack.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hoso.config import EntityDef, TransitionDef
+    from hoso.records.service import RecordContext
+    from hoso.runtime import Runtime
+
+__all__ = ["ScheduledWork", "RecordEvent", "SystemTable", "ActionDef", "ScopeRule"]
+
+
+@dataclass(frozen=True)
+class ScheduledWork:
+    """Work run every ``every`` by one process at a time (``hoso serve`` or ``hoso run-scheduled``).
+
+    ``run`` receives the runtime; its database is started. The name keys the lease that keeps two servers from
+    running the same work at once, so it must be unique among all plugins.
+    """
+
+    name: str
+    every: dt.timedelta
+    run: "Callable[[Runtime], Awaitable[None]]"
+
+
+@dataclass(frozen=True)
+class RecordEvent:
+    """One change of one record, as ``hoso_after_commit`` receives it.
+
+    ``kind`` is ``created``, ``changed``, ``deleted``, ``restored`` or ``transitioned``; ``before`` is set for
+    ``changed`` and ``transitioned``, ``transition`` (its name) for ``transitioned``.
+    """
+
+    kind: str
+    entity: "EntityDef"
+    record: dict
+    context: "RecordContext"
+    before: dict | None = None
+    transition: "TransitionDef | None" = None
+
+
+@dataclass(frozen=True)
+class SystemTable:
+    """A table a plugin needs besides the entities' tables, created by ``hoso migrate``.
+
+    ``columns`` returns fresh piccolo columns (name -> column) each time it is called: a column belongs to one
+    table class, and the class is built once per database. The table gets piccolo's ``id`` primary key; a column
+    added in a later version of the plugin is added by the next ``hoso migrate``. ``name`` is the table's name
+    in the database and the key in ``runtime.tables.system``.
+    """
+
+    name: str
+    columns: "Callable[[], dict[str, Any]]"
+
+
+@dataclass(frozen=True)
+class ActionDef:
+    """An action roles may hold besides the built-in ones (e.g. ``run_hotline``), named in a grant's
+    ``actions``. ``label`` holds ``vi`` and ``en``."""
+
+    name: str
+    label: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ScopeRule:
+    """A scope kind roles may name in a grant's ``scope`` (``scope: same_district``).
+
+    ``predicate(entity, alias, user_id)`` returns the rows of ``entity`` (a table aliased ``alias``) the user
+    reaches under this scope, as ``(sql, args)`` with ``{}`` placeholders, or None for no rows. hoso adds the
+    condition that the user holds the granting role today, as for the built-in ``own`` scope. ``label`` holds
+    ``vi`` and ``en``.
+    """
+
+    name: str
+    label: dict[str, str]
+    predicate: "Callable[[EntityDef, str, int], tuple[str, tuple] | None]"
