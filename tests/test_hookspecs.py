@@ -19,6 +19,8 @@ HOOKS = sorted(name for name in vars(get_plugin_manager(load_entrypoints=False).
 
 # Each hook -> the test that asserts what it does (file::function).
 EFFECT_TESTS = {
+    "hoso_config_kinds": "tests/config/test_config_kinds.py::test_a_plugin_kind_counts_in_the_definitions_hash",
+    "hoso_config_directories": "tests/config/test_config_kinds.py::test_a_plugin_folder_adds_its_entity_and_form",
     "hoso_field_types": "tests/test_plugins.py::test_plugin_field_type_in_yaml_and_its_converter",
     "hoso_converters": "tests/test_plugins.py::test_plugin_field_type_in_yaml_and_its_converter",
     "hoso_actions": "tests/test_hooks_roles.py::test_roles_may_name_plugin_actions_and_scopes_only_with_the_plugin",
