@@ -40,9 +40,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from hoso.admin.auth import AdminUser
 from hoso.admin.media import take_staged
-from hoso.admin.messages import m
 from hoso.admin.tables import VERSION_COLUMN, TableSpec
 from hoso.db import quote
+from hoso.i18n import t
 from hoso.records.access import managed_accounts
 from hoso.records.errors import (
     Forbidden,
@@ -89,9 +89,9 @@ def _ids_window(request: Request, user: AdminUser) -> tuple[int | None, int] | R
     except ValueError:
         return Response("limit and offset must be integers", status_code=400)
     if limit is not None and not 1 <= limit <= MAX_IDS_LIMIT:
-        return Response(m("out_of_range", user.lang, name="limit", low=1, high=MAX_IDS_LIMIT), status_code=400)
+        return Response(t("admin_out_of_range", user.lang, name="limit", low=1, high=MAX_IDS_LIMIT), status_code=400)
     if not 0 <= offset <= MAX_OFFSET:
-        return Response(m("out_of_range", user.lang, name="offset", low=0, high=MAX_OFFSET), status_code=400)
+        return Response(t("admin_out_of_range", user.lang, name="offset", low=0, high=MAX_OFFSET), status_code=400)
     return limit, offset
 
 
@@ -112,13 +112,13 @@ def error_response(exc: RecordError, user: AdminUser, labels: dict[str, str] | N
                            "type": "value_error"})
         return JSONResponse({"detail": detail}, status_code=422)
     if isinstance(exc, StaleVersion):
-        return PlainTextResponse(m("stale", user.lang, current=exc.current), status_code=409)
+        return PlainTextResponse(t("stale", user.lang, current=exc.current), status_code=409)
     if isinstance(exc, InvalidTransition):
         return PlainTextResponse(str(exc), status_code=409)
     if isinstance(exc, Forbidden):
-        return PlainTextResponse(str(exc) or m("forbidden", user.lang), status_code=403)
+        return PlainTextResponse(str(exc) or t("admin_forbidden", user.lang), status_code=403)
     if isinstance(exc, NotFound):
-        return PlainTextResponse(m("not_found", user.lang), status_code=404)
+        return PlainTextResponse(t("admin_not_found", user.lang), status_code=404)
     return PlainTextResponse(str(exc), status_code=400)
 
 
@@ -157,7 +157,7 @@ class ScopedCRUD(PiccoloCRUD):
         """The user, if they may read this table at all (404 otherwise: the table does not exist for them)."""
         user = self._user(request)
         if not self.may_read(user):
-            raise HTTPException(status_code=404, detail=m("no_table", user.lang))
+            raise HTTPException(status_code=404, detail=t("no_table", user.lang))
         return user
 
     def _hidden(self, user: AdminUser) -> set[str]:
@@ -213,19 +213,19 @@ class ScopedCRUD(PiccoloCRUD):
         columns = {c._meta.name for c in self.table._meta.columns}
         for name in split.fields:
             if name in hidden or name in attachments or name not in columns:
-                return m("bad_filter", user.lang, name=name)
+                return t("admin_bad_filter", user.lang, name=name)
         for ob in split.order_by or []:
             if ob.column._meta.name in hidden or ob.column._meta.call_chain:
-                return m("bad_sort", user.lang, name=ob.column._meta.name)
+                return t("admin_bad_sort", user.lang, name=ob.column._meta.name)
         for col in split.visible_fields or []:
             if col._meta.name in hidden or col._meta.call_chain:
-                return m("bad_filter", user.lang, name=col._meta.name)
+                return t("admin_bad_filter", user.lang, name=col._meta.name)
         return self._check_ranges(user, split)
 
     def _check_ranges(self, user: AdminUser, split) -> str | None:
         """Integer filters and the page number must fit their columns (and OFFSET), or the driver fails."""
         if not 1 <= int(split.page or 1) <= MAX_PAGE:
-            return m("out_of_range", user.lang, name="__page", low=1, high=MAX_PAGE)
+            return t("admin_out_of_range", user.lang, name="__page", low=1, high=MAX_PAGE)
         for name, value in split.fields.items():
             column = getattr(self.table, name, None)
             if isinstance(column, BigInt):
@@ -237,7 +237,7 @@ class ScopedCRUD(PiccoloCRUD):
             for v in value if isinstance(value, list) else [value]:
                 text = str(v).strip()
                 if text.lstrip("+-").isdigit() and not low <= int(text) <= high:
-                    return m("out_of_range", user.lang, name=name, low=low, high=high)
+                    return t("admin_out_of_range", user.lang, name=name, low=low, high=high)
         return None
 
     # -- values out ------------------------------------------------------------------------------------------
@@ -369,7 +369,7 @@ class ScopedCRUD(PiccoloCRUD):
         if page_size > self.max_page_size or page_size < 1:
             return JSONResponse({"error": "The page size limit has been exceeded"}, status_code=403)
         if page_size > BROWSE_PAGE_MAX and not self._may_export(user):
-            return PlainTextResponse(m("export_forbidden", user.lang), status_code=403)
+            return PlainTextResponse(t("export_forbidden", user.lang), status_code=403)
         query = query.limit(page_size).offset(max(split.page - 1, 0) * page_size)
         rows = await query.run()
         if page_size > BROWSE_PAGE_MAX:
@@ -415,7 +415,7 @@ class ScopedCRUD(PiccoloCRUD):
         if row_id < 1:
             return Response("The resource ID must be greater than 0", status_code=400)
         if row_id > MAX_ID:  # no row has it, and the 32-bit id column cannot even be asked
-            return Response(m("not_found", self._user(request).lang), status_code=404)
+            return Response(t("admin_not_found", self._user(request).lang), status_code=404)
         if request.method == "GET":
             return await self.get_single(request, row_id)
         if self.read_only:
@@ -460,7 +460,7 @@ class ScopedCRUD(PiccoloCRUD):
             names = [c._meta.name for c in split.visible_fields if c._meta.name in names]
         row = await self._fetch_row(user, row_id, names)
         if row is None:
-            return Response(m("not_found", user.lang), status_code=404)
+            return Response(t("admin_not_found", user.lang), status_code=404)
         [out] = await self._rows_out(user, [row], split.include_readable)
         return _json(out)
 
@@ -539,9 +539,9 @@ class ScopedCRUD(PiccoloCRUD):
     def _require_write(self, user: AdminUser, action: str) -> None:
         entity = self.spec.entity
         if self.spec.kind not in ("entity", "child") or self.read_only:
-            raise HTTPException(status_code=405, detail=m("read_only_table", user.lang))
+            raise HTTPException(status_code=405, detail=t("read_only_table", user.lang))
         if not user.may(action, entity.name):
-            raise HTTPException(status_code=403, detail=m("forbidden", user.lang))
+            raise HTTPException(status_code=403, detail=t("admin_forbidden", user.lang))
 
     async def post_single(self, request: Request, data: dict) -> Response:
         user = self._reader(request)
@@ -576,12 +576,12 @@ class ScopedCRUD(PiccoloCRUD):
         try:
             current = await service.get(entity, row_id, user.ctx)
         except NotFound:
-            return Response(m("not_found", user.lang), status_code=404)
+            return Response(t("admin_not_found", user.lang), status_code=404)
         version = data.get(VERSION_COLUMN)
         try:
             version = int(version) if version not in (None, "") else int(current["sys_version"])
         except (TypeError, ValueError):
-            return error_response(ValidationError([(VERSION_COLUMN, m("bad_version", user.lang))]), user)
+            return error_response(ValidationError([(VERSION_COLUMN, t("bad_version", user.lang))]), user)
         payload, uploads = self._incoming(user, data, current)
         try:
             if payload or version != current["sys_version"]:
@@ -605,14 +605,14 @@ class ScopedCRUD(PiccoloCRUD):
         try:
             current = await service.get(entity, row_id, user.ctx)
         except NotFound:
-            return Response(m("not_found", user.lang), status_code=404)
+            return Response(t("admin_not_found", user.lang), status_code=404)
         reason = request.query_params.get("__reason") or request.headers.get("x-hoso-reason") \
-            or m("deleted_in_admin", user.lang)
+            or t("deleted_in_admin", user.lang)
         raw_version = request.query_params.get("__version")
         try:
             version = int(raw_version) if raw_version else int(current["sys_version"])
         except ValueError:
-            return error_response(ValidationError([(VERSION_COLUMN, m("bad_version", user.lang))]), user)
+            return error_response(ValidationError([(VERSION_COLUMN, t("bad_version", user.lang))]), user)
         try:
             await service.delete(entity, row_id, reason, version, user.ctx)
         except RecordError as exc:
@@ -632,16 +632,16 @@ class ScopedCRUD(PiccoloCRUD):
             try:
                 parent_id = int(data.get("parent_id"))
             except (TypeError, ValueError):
-                return error_response(ValidationError([("parent_id", m("required", user.lang))]), user)
+                return error_response(ValidationError([("parent_id", t("required", user.lang))]), user)
         else:
             row = await self._fetch_row(user, row_id, ["parent_id", "position"])
             if row is None:
-                return Response(m("not_found", user.lang), status_code=404)
+                return Response(t("admin_not_found", user.lang), status_code=404)
             parent_id = int(row["parent_id"])
         try:
             parent = await service.get(entity.name, parent_id, user.ctx)
         except NotFound:
-            return Response(m("not_found", user.lang), status_code=404)
+            return Response(t("admin_not_found", user.lang), status_code=404)
         # rows keep their ids, so the record service updates them in place: the other rows keep theirs
         rows = [dict(r) for r in parent.get(child.name) or []]
         ids = [r.get("id") for r in rows]

@@ -13,6 +13,7 @@ from hoso._cli_common import load_or_exit as _load
 from hoso._cli_common import progress as _progress
 from hoso._cli_common import run as _run
 from hoso._cli_common import runtime as _runtime
+from hoso.settings_cli import settings_command
 
 
 @click.group(cls=HosoGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -152,7 +153,7 @@ def serve(config_dir, database_url, host, port):
     except DefinitionsDiffer as exc:
         err_console.print(str(exc), markup=False)
         sys.exit(1)
-    except ValueError as exc:  # a HOSO_* setting (hoso.web.auth.WebSettings, the storage clean-up)
+    except ValueError as exc:  # a HOSO_* setting (hoso.settings)
         fail("cli_setting", str(exc))
     console.print(f"hoso serving on http://{host}:{port}/  (API under /api/)")
     uvicorn.run(app, host=host, port=port, log_level="info", **SERVER_OPTIONS)
@@ -257,6 +258,7 @@ async def _unit_code_note(rt, code: str | None) -> None:
 from hoso.restructure_cli import restructure  # noqa: E402
 
 main.add_command(restructure)
+main.add_command(settings_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import os
 from typing import Any, Iterable
 
 import pluggy
 
 from hoso import hookspecs
+from hoso.settings import get as setting
 
 __all__ = ["DEFAULT_PLUGINS", "get_plugin_manager", "await_me_maybe", "PluginError"]
 
@@ -39,7 +39,7 @@ def get_plugin_manager(extra: Iterable[Any] = (), *, load_entrypoints: bool | No
     for name in DEFAULT_PLUGINS:
         pm.register(importlib.import_module(name), name=name)
     if load_entrypoints is None:
-        load_entrypoints = os.environ.get("HOSO_DISABLE_ENTRYPOINTS") != "1"
+        load_entrypoints = not setting("HOSO_DISABLE_ENTRYPOINTS")
     if load_entrypoints:
         pm.load_setuptools_entrypoints("hoso")
     for plugin in extra:

@@ -25,9 +25,9 @@ class Localised(Exception):
     """
 
     def __init__(self, key_or_text: str, **kwargs):
-        from hoso.i18n import MESSAGES, t
+        from hoso.i18n import has, t
 
-        self.key = key_or_text if key_or_text in MESSAGES else None
+        self.key = key_or_text if has(key_or_text) else None
         self.kwargs = kwargs
         super().__init__(t(key_or_text, "en", **kwargs) if self.key else key_or_text)
 

@@ -26,6 +26,8 @@ from typing import Any, Callable, Iterable
 import jsonschema
 from referencing import Registry, Resource
 
+from hoso.settings import get as setting
+
 from ._yaml import YamlSyntaxError, load_with_positions, position_of
 from .types import (
     FIELD_TYPES,
@@ -1244,7 +1246,7 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
     ``field_types`` maps the names of field types registered by plugins to their storage class, so entity
     files may use them; the built-in types are always known.
     """
-    root_path = Path(root or os.environ.get("HOSO_CONFIG") or _default_root()).resolve()
+    root_path = Path(root or setting("HOSO_CONFIG") or _default_root()).resolve()
     loader = _Loader(root_path, field_types)
     if not root_path.is_dir():
         raise ConfigErrors([ConfigIssue(".", 1, 1, "", f"the configuration root {str(root_path)!r} is not a "

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 import jsonschema
 
 from hoso.config import Config, EntityDef, FieldDef, FormDef, Label, RuleDef
+from hoso.i18n import t
 from hoso.records.conditions import Expression, compile_expression, entity_field_info
-from hoso.records.messages import t
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.fields import Registry

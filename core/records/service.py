@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from hoso.config import Config, EntityDef, FieldDef
 from hoso.config.loader import naming_placeholders
 from hoso.db import quote
+from hoso.i18n import t
 from hoso.plugin_manager import await_me_maybe
 from hoso.records.access import Access, accounts_in_reach, hidden_by_any_role, may_see_addresses
 from hoso.records.errors import (
@@ -35,7 +36,6 @@ from hoso.records.errors import (
     ValidationError,
 )
 from hoso.records.forms import CompiledForm, FormCache, top_field
-from hoso.records.messages import t
 from hoso.records.search import SEARCHABLE_TYPES, fold, like_pattern, search_text
 
 if TYPE_CHECKING:  # pragma: no cover
