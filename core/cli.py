@@ -13,6 +13,7 @@ from hoso._cli_common import load_or_exit as _load
 from hoso._cli_common import progress as _progress
 from hoso._cli_common import run as _run
 from hoso._cli_common import runtime as _runtime
+from hoso.i18n import both
 from hoso.settings_cli import settings_command
 
 
@@ -237,9 +238,10 @@ def user_create(config_dir, database_url, username, password, email, display_nam
     try:
         uid = _run(go())
     except UserError as exc:
-        err_console.print(f"error: {exc}", markup=False)
+        vi = f"lỗi: {exc.text('vi')}\n" if exc.key else ""
+        err_console.print(f"{vi}error: {exc}", markup=False)
         sys.exit(1)
-    console.print(f"Created user {username!r} (id {uid}).")
+    console.print(both("cli_user_created", username=username, id=uid), markup=False)
 
 
 async def _unit_code_note(rt, code: str | None) -> None:

@@ -11,7 +11,7 @@ from hoso.plugin_manager import await_me_maybe
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
 
-__all__ = ["Localised", "UserError", "Throttled", "check_password", "create_user", "MIN_PASSWORD_LENGTH"]
+__all__ = ["Localised", "UserError", "Throttled", "Unknown", "check_password", "create_user", "MIN_PASSWORD_LENGTH"]
 
 MIN_PASSWORD_LENGTH = 10
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,100}$")
@@ -45,6 +45,10 @@ class Throttled(Localised):
     """Too many failed attempts: answer 429."""
 
 
+class Unknown(Localised, LookupError):
+    """What an id names does not exist: answer 404."""
+
+
 # Words of this application and its users that zxcvbn's (English) dictionaries do not know.
 _LOCAL_WORDS = ("hoso", "matkhau", "mat khau", "trogiupphaply", "tro giup phap ly", "trungtam", "trung tam",
                 "vietnam", "viet nam", "hanoi", "saigon", "hochiminh", "quantri", "admin", "anhyeuem", "emyeuanh",
@@ -76,13 +80,13 @@ async def create_user(rt: "Runtime", username: str, password: str, *, email: str
                       display_name: str | None = None, superuser: bool = False, unit_code: str | None = None,
                       actor: str = "system", actor_id: int | None = None, origin: str = "cli") -> int:
     if not USERNAME.match(username):
-        raise UserError("a username is 3 to 100 letters, digits or . _ @ -")
+        raise UserError("acct_bad_username")
     check_password(password, username, display_name, email)
     User = rt.tables.system["user"]
     db = rt.db
     async with db.transaction():
         if await db.fetchval("SELECT id FROM hoso_user WHERE username = {}", username) is not None:
-            raise UserError(f"user {username!r} already exists")
+            raise UserError("acct_exists", username=username)
         unit_id = None
         if unit_code:
             from hoso.units import UnitCodeError, resolve_unit_code

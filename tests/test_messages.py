@@ -62,3 +62,12 @@ def test_no_module_keeps_its_own_lookup():
     # One lookup: the former per-package catalogues are gone.
     for gone in ("core/records/messages.py", "admin/messages.py"):
         assert not (ROOT / gone).exists(), gone
+
+
+def test_account_errors_speak_both_languages():
+    from hoso.users import Unknown, UserError
+
+    exc = UserError("acct_exists", username="an.tt")
+    assert str(exc) == "user 'an.tt' already exists" and exc.text("vi") == "tài khoản 'an.tt' đã tồn tại"
+    missing = Unknown("acct_no_assignment", id=7)
+    assert isinstance(missing, LookupError) and missing.text("vi") == "không có phân công số 7"

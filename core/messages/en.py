@@ -50,6 +50,13 @@ MESSAGES: dict[str, str] = {
     "pw_throttled": "too many wrong current passwords: try again in 15 minutes",
     "pw_change_required": "you must change your temporary password first (POST /api/me/password, or in the admin)",
     "acct_may_not_grant": "you may not grant role {role!r} at unit {unit!r}",
+    "acct_bad_username": "a username is 3 to 100 letters, digits or . _ @ -",
+    "acct_exists": "user {username!r} already exists",
+    "acct_no_user": "no user with id {id}",
+    "acct_no_role": "no role {role!r} in the configuration",
+    "acct_end_not_after_start": "an assignment must end after it starts",
+    "acct_no_assignment": "no assignment {id}",
+    "cli_user_created": "Created user {username!r} (id {id}).",
     # Record service (hoso.records)
     "not_on_form": "is not a field of form {form}",
     "not_applicable": "does not apply here ({condition})",

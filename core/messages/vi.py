@@ -51,6 +51,13 @@ MESSAGES: dict[str, str] = {
     "pw_change_required": "bạn cần đổi mật khẩu tạm trước khi tiếp tục (POST /api/me/password hoặc trong trang quản "
                           "trị)",
     "acct_may_not_grant": "bạn không được cấp vai trò {role!r} tại đơn vị {unit!r}",
+    "acct_bad_username": "tên đăng nhập gồm 3 đến 100 chữ cái, chữ số hoặc . _ @ -",
+    "acct_exists": "tài khoản {username!r} đã tồn tại",
+    "acct_no_user": "không có tài khoản số {id}",
+    "acct_no_role": "cấu hình không có vai trò {role!r}",
+    "acct_end_not_after_start": "phân công phải kết thúc sau ngày bắt đầu",
+    "acct_no_assignment": "không có phân công số {id}",
+    "cli_user_created": "Đã tạo tài khoản {username!r} (số hiệu {id}).",
     # Record service (hoso.records)
     "not_on_form": "trường này không có trên biểu mẫu {form}",
     "not_applicable": "không áp dụng trong trường hợp này ({condition})",
