@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import contextvars
 import copy
-import datetime as dt
-import decimal
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +41,7 @@ from hoso.admin.media import take_staged
 from hoso.admin.tables import VERSION_COLUMN, TableSpec
 from hoso.db import quote
 from hoso.i18n import t
+from hoso.jsonconv import dumps, json_ready
 from hoso.records.access import managed_accounts
 from hoso.records.errors import (
     Forbidden,
@@ -57,7 +56,7 @@ from hoso.scope import Predicate
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.admin.app import AdminBuild
 
-__all__ = ["ScopedCRUD", "CURRENT_USER", "error_response", "jsonable"]
+__all__ = ["ScopedCRUD", "CURRENT_USER", "error_response"]
 
 # Ids are 32-bit (SERIAL) columns, BigInt columns 64-bit: values beyond them fail in the PostgreSQL driver.
 MAX_ID = 2**31 - 1
@@ -69,16 +68,6 @@ MAX_IDS_LIMIT = 1000
 BROWSE_PAGE_MAX = 100  # the largest page piccolo-admin's list offers; larger pages are its CSV export
 # The user of the request being served: ``_apply_filters`` has no request argument.
 CURRENT_USER: contextvars.ContextVar[AdminUser | None] = contextvars.ContextVar("hoso_admin_user", default=None)
-
-
-def jsonable(v: Any) -> Any:
-    if isinstance(v, (dt.datetime, dt.date, dt.time)):
-        return v.isoformat()
-    if isinstance(v, decimal.Decimal):
-        return str(v)
-    if isinstance(v, (list, tuple)):
-        return [jsonable(x) for x in v]
-    return v
 
 
 def _ids_window(request: Request, user: AdminUser) -> tuple[int | None, int] | Response:
@@ -96,7 +85,7 @@ def _ids_window(request: Request, user: AdminUser) -> tuple[int | None, int] | R
 
 
 def _json(data: Any, status: int = 200) -> Response:
-    return Response(json.dumps(data, ensure_ascii=False, default=str), status_code=status,
+    return Response(dumps(data), status_code=status,
                     media_type="application/json")
 
 
@@ -253,7 +242,7 @@ class ScopedCRUD(PiccoloCRUD):
                     value = self.rt.registry.field_type(fd.type).load(value)
                 except Exception:  # a value the type cannot read is shown as stored
                     pass
-        return jsonable(value)
+        return json_ready(value)
 
     async def _rows_out(self, user: AdminUser, rows: list[dict], readable: bool) -> list[dict]:
         out = [{k: self._out_value(k, v) for k, v in r.items()} for r in rows]
@@ -291,7 +280,7 @@ class ScopedCRUD(PiccoloCRUD):
             default = fd.default
             if fd.name in states:
                 default = states[fd.name]
-            out[fd.name] = jsonable(list(default) if isinstance(default, tuple) else default)
+            out[fd.name] = json_ready(list(default) if isinstance(default, tuple) else default)
         return _json(out)
 
     async def get_references(self, request: Request) -> Response:
@@ -485,7 +474,7 @@ class ScopedCRUD(PiccoloCRUD):
             old = ft.parse(fd, old)
         except (ValueError, TypeError):
             pass
-        return jsonable(parsed) == jsonable(old)
+        return json_ready(parsed) == json_ready(old)
 
     def _incoming(self, user: AdminUser, data: dict, current: dict | None) -> tuple[dict, dict[str, str]]:
         """The record service payload for the admin's form data, and the staged uploads by field.

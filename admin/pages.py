@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote as url_quote
 
@@ -24,6 +23,7 @@ from starlette.routing import Route
 
 from hoso.admin.auth import AdminUser, admin_user
 from hoso.i18n import t
+from hoso.jsonconv import dumps
 from hoso.records.attachments import human_size
 from hoso.records.errors import NotFound, RecordError
 
@@ -195,7 +195,7 @@ def _value(v: Any) -> str:
     if isinstance(v, dt.datetime):
         return v.astimezone().strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(v, (list, dict)):
-        return json.dumps(v, ensure_ascii=False, default=str)
+        return dumps(v)
     return "" if v is None else str(v)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import decimal
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterator
@@ -23,6 +22,7 @@ from hoso.config import Config, EntityDef, FieldDef
 from hoso.config.loader import naming_placeholders
 from hoso.db import quote
 from hoso.i18n import t
+from hoso.jsonconv import changes as _jsonable_changes, comparable as _jsonable_deep, json_ready as _jsonable
 from hoso.plugin_manager import await_me_maybe
 from hoso.records.access import Access, accounts_in_reach, hidden_by_any_role, may_see_addresses
 from hoso.records.errors import (
@@ -103,28 +103,6 @@ class AuditEvent:
     origin: str
     changes: dict = field(default_factory=dict)
     at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, (dt.date, dt.datetime)):
-        return v.isoformat()
-    if isinstance(v, decimal.Decimal):
-        return str(v)
-    if isinstance(v, tuple):
-        return list(v)
-    return v
-
-
-def _jsonable_deep(v):
-    if isinstance(v, (list, tuple)):
-        return [_jsonable_deep(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _jsonable_deep(x) for k, x in v.items() if k != "id"}
-    return _jsonable(v)
-
-
-def _jsonable_changes(changes: dict) -> dict:
-    return {k: [_jsonable_deep(b), _jsonable_deep(a)] for k, (b, a) in changes.items()}
 
 
 def _empty(v: Any) -> bool:
@@ -1176,13 +1154,5 @@ def _dump_value(rt, owner, name, value):
     for fd in fields:
         if fd.name == name and not fd.is_child_table:
             return rt.registry.field_type(fd.type).dump(value)
-    return _json_ready(value)
+    return _jsonable(value)
 
-
-def _json_ready(v: Any) -> Any:
-    """System values as JSON (``sys_deadline`` holds a date)."""
-    if isinstance(v, dict):
-        return {k: _json_ready(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_json_ready(x) for x in v]
-    return _jsonable(v)

@@ -13,7 +13,6 @@ Litestar reads their annotations, which must be real objects (the attachment fie
 
 import dataclasses
 import datetime as dt
-import decimal
 from typing import Annotated, Any, Literal, Optional
 from urllib.parse import quote as url_quote
 
@@ -25,6 +24,7 @@ from litestar.params import FromPath, FromQuery, PathParameter, QueryParameter
 from litestar.response import Stream
 
 from hoso.config import Config, EntityDef
+from hoso.jsonconv import json_ready as _json
 from hoso.records.service import RecordContext
 from hoso.web.auth import client_address, current_user, same_origin
 from hoso.web.problems import request_lang
@@ -392,18 +392,6 @@ def _info(info: Any) -> dict:
 
         return dataclasses.asdict(info)
     return dict(info)
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json(v) for v in value]
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    return value
 
 
 def build_record_router(rt) -> Router:
