@@ -24,13 +24,14 @@ __all__ = ["console", "err_console", "CONFIG_OPTION", "DB_OPTION", "HosoGroup", 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
+# The environment is read through hoso.settings (click's own envvar would bypass its checks).
 CONFIG_OPTION = click.option(
-    "--config", "config_dir", envvar="HOSO_CONFIG", type=click.Path(file_okay=False, path_type=Path),
+    "--config", "config_dir", default=lambda: setting("HOSO_CONFIG"), type=click.Path(file_okay=False, path_type=Path),
     help="Configuration root holding forms_config/ and roles_config/ (env HOSO_CONFIG; default: the repository).",
 )
 DB_OPTION = click.option(
-    "--database", "database_url", envvar="HOSO_DATABASE_URL", default=SETTINGS["HOSO_DATABASE_URL"].default,
-    show_default=True,
+    "--database", "database_url", default=lambda: setting("HOSO_DATABASE_URL"),
+    show_default=SETTINGS["HOSO_DATABASE_URL"].default,
     help="Database URL: sqlite:///path.db or postgresql://user@host/db (env HOSO_DATABASE_URL).",
 )
 
