@@ -17,7 +17,7 @@ __all__ = ["Setting", "SettingError", "SETTINGS", "get", "source", "display", "d
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
-GB = 1024 ** 3
+GB = 1000 ** 3
 
 
 class SettingError(ValueError):

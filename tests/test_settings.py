@@ -155,3 +155,15 @@ def test_docs_page_is_generated_from_the_registry():
     assert page == markdown() + "\n", "docs/settings.md is stale: run `hoso settings --markdown > docs/settings.md`"
     for name, setting in SETTINGS.items():
         assert f"## `{name}`" in page and setting.help_vi in page and setting.help_en in page
+
+
+def test_registry_defaults_are_the_readers_defaults(monkeypatch):
+    from hoso.admin.media import StagingLimits
+    from hoso.records.attachments import CleanupSettings
+    from hoso.web.auth import WebSettings
+
+    for name in SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    assert StagingLimits.from_env() == StagingLimits()
+    assert WebSettings.from_env() == WebSettings()
+    assert CleanupSettings.from_env() == CleanupSettings()
