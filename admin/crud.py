@@ -76,7 +76,7 @@ def _ids_window(request: Request, user: AdminUser) -> tuple[int | None, int] | R
         limit = int(request.query_params["limit"]) if "limit" in request.query_params else None
         offset = int(request.query_params.get("offset") or 0)
     except ValueError:
-        return Response("limit and offset must be integers", status_code=400)
+        return Response(t("admin_window_integers", user.lang), status_code=400)
     if limit is not None and not 1 <= limit <= MAX_IDS_LIMIT:
         return Response(t("admin_out_of_range", user.lang, name="limit", low=1, high=MAX_IDS_LIMIT), status_code=400)
     if not 0 <= offset <= MAX_OFFSET:
@@ -323,7 +323,7 @@ class ScopedCRUD(PiccoloCRUD):
             try:
                 data = await request.json()
             except ValueError:
-                return Response("expected a JSON object", status_code=400)
+                return Response(t("json_object", self._user(request).lang), status_code=400)
             return await self.post_single(request, data)
         if request.method == "DELETE":
             return await self.delete_all(request, params=dict(request.query_params))
@@ -395,14 +395,14 @@ class ScopedCRUD(PiccoloCRUD):
         return _json({str(k): v for k, v in options})
 
     async def detail(self, request: Request) -> Response:
-        self._reader(request)
+        user = self._reader(request)
         raw = request.path_params.get("row_id")
         try:
             row_id = int(raw)
         except (TypeError, ValueError):
-            return Response("The ID is invalid", status_code=400)
+            return Response(t("admin_bad_id", user.lang), status_code=400)
         if row_id < 1:
-            return Response("The resource ID must be greater than 0", status_code=400)
+            return Response(t("admin_bad_id", user.lang), status_code=400)
         if row_id > MAX_ID:  # no row has it, and the 32-bit id column cannot even be asked
             return Response(t("admin_not_found", self._user(request).lang), status_code=404)
         if request.method == "GET":
@@ -413,7 +413,7 @@ class ScopedCRUD(PiccoloCRUD):
             try:
                 data = await request.json()
             except ValueError:
-                return Response("expected a JSON object", status_code=400)
+                return Response(t("json_object", self._user(request).lang), status_code=400)
             return await self.patch_single(request, row_id, data)
         if request.method == "DELETE":
             return await self.delete_single(request, row_id)
@@ -535,7 +535,7 @@ class ScopedCRUD(PiccoloCRUD):
     async def post_single(self, request: Request, data: dict) -> Response:
         user = self._reader(request)
         if not isinstance(data, dict):
-            return Response("expected a JSON object", status_code=400)
+            return Response(t("json_object", user.lang), status_code=400)
         if self.spec.kind == "child":
             return await self._child_write(user, "create", None, data)
         self._require_write(user, "create")
@@ -555,7 +555,7 @@ class ScopedCRUD(PiccoloCRUD):
     async def patch_single(self, request: Request, row_id, data: dict) -> Response:
         user = self._reader(request)
         if not isinstance(data, dict):
-            return Response("expected a JSON object", status_code=400)
+            return Response(t("json_object", user.lang), status_code=400)
         row_id = int(row_id)
         if self.spec.kind == "child":
             return await self._child_write(user, "update", row_id, data)
