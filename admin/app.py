@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import os
 import re
 import time
 from pathlib import Path
@@ -26,11 +25,12 @@ from hoso.admin.auth import LANG_COOKIE, AdminUser
 from hoso.admin.config import ADMIN_FILE, AdminConfig, load_admin_config
 from hoso.admin.crud import CURRENT_USER, ScopedCRUD
 from hoso.admin.forms import AdminForm, plugin_forms, transition_forms
-from hoso.admin.messages import m
 from hoso.admin.tables import VERSION_COLUMN, AdminTables, TableSpec, build_admin_tables
 from hoso.config import FieldDef, WorkflowDef
 from hoso.db import quote
 from hoso.records.system_fields import system_fields
+from hoso.i18n import t
+from hoso.settings import get as setting
 from hoso.web.problems import msg, problem_message
 from hoso.web.security import origin_allowed
 
@@ -112,7 +112,7 @@ class AdminBuild:
 
     def choices(self, fd: FieldDef, lang: str) -> dict[str, dict[str, str]]:
         options = self.rt.config.choice_list(fd.list).options
-        return {o.value: {"display_name": o.label.get(lang) + (f" ({m('retired_mark', lang)})" if o.retired else ""),
+        return {o.value: {"display_name": o.label.get(lang) + (f" ({t('retired_mark', lang)})" if o.retired else ""),
                           "value": o.value} for o in options}
 
     def state_label(self, wf: WorkflowDef, state: Any, lang: str) -> str:
@@ -141,22 +141,22 @@ class AdminBuild:
             if fd is not None:
                 marks = []
                 if name == code:
-                    marks.append(m("system_mark", lang))
+                    marks.append(t("system_mark", lang))
                 elif name in states:
-                    marks.append(m("workflow_mark", lang))
+                    marks.append(t("workflow_mark", lang))
                 elif name in read_only:
-                    marks.append(m("read_only_mark", lang))
+                    marks.append(t("read_only_mark", lang))
                 prop["title"] = fd.label.get(lang) + (f" ({', '.join(marks)})" if marks else "")
                 extra["help_text"] = fd.help.get(lang) if fd.help else None
                 if fd.list:
                     extra["choices"] = self.choices(fd, lang)
             elif name == VERSION_COLUMN:
-                prop["title"] = m("version", lang)
-                extra["help_text"] = m("version_help", lang)
+                prop["title"] = t("version", lang)
+                extra["help_text"] = t("version_help", lang)
             elif name == "parent_id" and entity is not None:
                 prop["title"] = entity.label.get(lang)
             elif name == "position":
-                prop["title"] = m("position", lang)
+                prop["title"] = t("position", lang)
             elif spec.kind in _SYSTEM_TITLES and name in _SYSTEM_TITLES[spec.kind]:
                 vi, en = _SYSTEM_TITLES[spec.kind][name]
                 prop["title"] = en if lang == "en" else vi
@@ -244,11 +244,7 @@ class AdminBuild:
 
 
 def _reload_seconds() -> float:
-    raw = os.environ.get("HOSO_ADMIN_RELOAD_SECONDS", "").strip()
-    try:
-        return max(float(raw), 0.0) if raw else 2.0
-    except ValueError:
-        raise ValueError(f"HOSO_ADMIN_RELOAD_SECONDS={raw!r}: expected a number of seconds") from None
+    return setting("HOSO_ADMIN_RELOAD_SECONDS")
 
 
 def _mtime(path: Path) -> float | None:

@@ -24,6 +24,7 @@ from starlette.authentication import AuthCredentials, AuthenticationBackend, Aut
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 
+from hoso.i18n import t
 from hoso.audit import AuditEvent
 from hoso.records.access import Permissions
 from hoso.records.service import RecordContext
@@ -151,8 +152,6 @@ def auth_error(conn: HTTPConnection, exc: Exception) -> Response:
     """piccolo-admin's answer to a refused request (401), or 403 naming the password change, which the
     admin's script (admin/pages.py) opens."""
     if isinstance(exc, PasswordChangeRequired):
-        from hoso.i18n import t
-
         build: "AdminBuild" = conn.scope["hoso.admin"]
         return JSONResponse({"detail": t("pw_change_required", request_lang(conn, build.admin.default_language)),
                              "must_change_password": True}, status_code=403)
@@ -162,21 +161,6 @@ def auth_error(conn: HTTPConnection, exc: Exception) -> Response:
 def _lang(request: Request) -> str:
     build: "AdminBuild" = request.scope["hoso.admin"]
     return request_lang(request, build.admin.default_language)
-
-
-_MESSAGES = {
-    "login_failed": {"vi": "Tên đăng nhập hoặc mật khẩu không đúng, hoặc tài khoản đã bị khóa.",
-                     "en": "Wrong username or password, or the account is locked."},
-    "login_fields": {"vi": "Cần nhập tên đăng nhập và mật khẩu.", "en": "A username and a password are needed."},
-    "password_mismatch": {"vi": "Hai mật khẩu mới không giống nhau.", "en": "The new passwords differ."},
-    "too_many_logins": {"vi": "Đăng nhập sai quá nhiều lần. Hãy thử lại sau 15 phút.",
-                        "en": "Too many failed logins. Try again in 15 minutes."},
-}
-
-
-def message(key: str, lang: str, **kw) -> str:
-    entry = _MESSAGES[key]
-    return (entry.get(lang) or entry["vi"]).format(**kw)
 
 
 async def _body(request: Request) -> dict:
@@ -204,12 +188,12 @@ async def login_endpoint(request: Request) -> Response:
     username, password = body.get("username"), body.get("password")
     origin = client_address(request, settings)
     if not (isinstance(username, str) and isinstance(password, str) and username and password):
-        return JSONResponse({"detail": message("login_fields", lang)}, status_code=422)
+        return JSONResponse({"detail": t("admin_login_fields", lang)}, status_code=422)
     user, outcome = await audited_login(rt, settings, username, password, origin, via="admin")
     if outcome == "throttled":
-        return JSONResponse({"detail": message("too_many_logins", lang)}, status_code=429)
+        return JSONResponse({"detail": t("admin_too_many_logins", lang)}, status_code=429)
     if user is None:
-        return JSONResponse({"detail": message("login_failed", lang)}, status_code=401)
+        return JSONResponse({"detail": t("admin_login_failed", lang)}, status_code=401)
     token = await start_session(rt, settings, user.id)
     response = JSONResponse({"user": user.public()})
     _set_session_cookie(response, token, build)
@@ -244,9 +228,9 @@ async def change_password_endpoint(request: Request) -> Response:
     current, new, confirm = (body.get("current_password"), body.get("new_password"),
                              body.get("confirm_new_password"))
     if not all(isinstance(v, str) and v for v in (current, new, confirm)):
-        return JSONResponse({"detail": message("login_fields", lang)}, status_code=422)
+        return JSONResponse({"detail": t("admin_login_fields", lang)}, status_code=422)
     if new != confirm:
-        return JSONResponse({"detail": message("password_mismatch", lang)}, status_code=422)
+        return JSONResponse({"detail": t("password_mismatch", lang)}, status_code=422)
     try:
         await change_own_password(build.rt, user.current.id, current, new, origin=user.origin,
                                   max_failures=build.settings.login_max_failures)

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import contextvars
 import copy
-import datetime as dt
-import decimal
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -40,9 +38,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from hoso.admin.auth import AdminUser
 from hoso.admin.media import take_staged
-from hoso.admin.messages import m
 from hoso.admin.tables import VERSION_COLUMN, TableSpec
 from hoso.db import quote
+from hoso.i18n import t
+from hoso.jsonconv import dumps, json_ready
 from hoso.records.access import managed_accounts
 from hoso.records.errors import (
     Forbidden,
@@ -58,7 +57,7 @@ from hoso.scope import Predicate
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.admin.app import AdminBuild
 
-__all__ = ["ScopedCRUD", "CURRENT_USER", "error_response", "jsonable"]
+__all__ = ["ScopedCRUD", "CURRENT_USER", "error_response"]
 
 # Ids are 32-bit (SERIAL) columns, BigInt columns 64-bit: values beyond them fail in the PostgreSQL driver.
 MAX_ID = 2**31 - 1
@@ -72,32 +71,22 @@ BROWSE_PAGE_MAX = 100  # the largest page piccolo-admin's list offers; larger pa
 CURRENT_USER: contextvars.ContextVar[AdminUser | None] = contextvars.ContextVar("hoso_admin_user", default=None)
 
 
-def jsonable(v: Any) -> Any:
-    if isinstance(v, (dt.datetime, dt.date, dt.time)):
-        return v.isoformat()
-    if isinstance(v, decimal.Decimal):
-        return str(v)
-    if isinstance(v, (list, tuple)):
-        return [jsonable(x) for x in v]
-    return v
-
-
 def _ids_window(request: Request, user: AdminUser) -> tuple[int | None, int] | Response:
     """``limit`` (1 to MAX_IDS_LIMIT, or absent) and ``offset`` (0 to MAX_OFFSET) of a drop-down's options."""
     try:
         limit = int(request.query_params["limit"]) if "limit" in request.query_params else None
         offset = int(request.query_params.get("offset") or 0)
     except ValueError:
-        return Response("limit and offset must be integers", status_code=400)
+        return Response(t("admin_window_integers", user.lang), status_code=400)
     if limit is not None and not 1 <= limit <= MAX_IDS_LIMIT:
-        return Response(m("out_of_range", user.lang, name="limit", low=1, high=MAX_IDS_LIMIT), status_code=400)
+        return Response(t("admin_out_of_range", user.lang, name="limit", low=1, high=MAX_IDS_LIMIT), status_code=400)
     if not 0 <= offset <= MAX_OFFSET:
-        return Response(m("out_of_range", user.lang, name="offset", low=0, high=MAX_OFFSET), status_code=400)
+        return Response(t("admin_out_of_range", user.lang, name="offset", low=0, high=MAX_OFFSET), status_code=400)
     return limit, offset
 
 
 def _json(data: Any, status: int = 200) -> Response:
-    return Response(json.dumps(data, ensure_ascii=False, default=str), status_code=status,
+    return Response(dumps(data), status_code=status,
                     media_type="application/json")
 
 
@@ -113,13 +102,13 @@ def error_response(exc: RecordError, user: AdminUser, labels: dict[str, str] | N
                            "type": "value_error"})
         return JSONResponse({"detail": detail}, status_code=422)
     if isinstance(exc, StaleVersion):
-        return PlainTextResponse(m("stale", user.lang, current=exc.current), status_code=409)
+        return PlainTextResponse(t("stale", user.lang, current=exc.current), status_code=409)
     if isinstance(exc, InvalidTransition):
         return PlainTextResponse(str(exc), status_code=409)
     if isinstance(exc, Forbidden):
-        return PlainTextResponse(str(exc) or m("forbidden", user.lang), status_code=403)
+        return PlainTextResponse(str(exc) or t("admin_forbidden", user.lang), status_code=403)
     if isinstance(exc, NotFound):
-        return PlainTextResponse(m("not_found", user.lang), status_code=404)
+        return PlainTextResponse(t("admin_not_found", user.lang), status_code=404)
     return PlainTextResponse(str(exc), status_code=400)
 
 
@@ -158,7 +147,7 @@ class ScopedCRUD(PiccoloCRUD):
         """The user, if they may read this table at all (404 otherwise: the table does not exist for them)."""
         user = self._user(request)
         if not self.may_read(user):
-            raise HTTPException(status_code=404, detail=m("no_table", user.lang))
+            raise HTTPException(status_code=404, detail=t("no_table", user.lang))
         return user
 
     def _hidden(self, user: AdminUser) -> set[str]:
@@ -214,19 +203,19 @@ class ScopedCRUD(PiccoloCRUD):
         columns = {c._meta.name for c in self.table._meta.columns}
         for name in split.fields:
             if name in hidden or name in attachments or name not in columns:
-                return m("bad_filter", user.lang, name=name)
+                return t("admin_bad_filter", user.lang, name=name)
         for ob in split.order_by or []:
             if ob.column._meta.name in hidden or ob.column._meta.call_chain:
-                return m("bad_sort", user.lang, name=ob.column._meta.name)
+                return t("admin_bad_sort", user.lang, name=ob.column._meta.name)
         for col in split.visible_fields or []:
             if col._meta.name in hidden or col._meta.call_chain:
-                return m("bad_filter", user.lang, name=col._meta.name)
+                return t("admin_bad_filter", user.lang, name=col._meta.name)
         return self._check_ranges(user, split)
 
     def _check_ranges(self, user: AdminUser, split) -> str | None:
         """Integer filters and the page number must fit their columns (and OFFSET), or the driver fails."""
         if not 1 <= int(split.page or 1) <= MAX_PAGE:
-            return m("out_of_range", user.lang, name="__page", low=1, high=MAX_PAGE)
+            return t("admin_out_of_range", user.lang, name="__page", low=1, high=MAX_PAGE)
         for name, value in split.fields.items():
             column = getattr(self.table, name, None)
             if isinstance(column, BigInt):
@@ -238,7 +227,7 @@ class ScopedCRUD(PiccoloCRUD):
             for v in value if isinstance(value, list) else [value]:
                 text = str(v).strip()
                 if text.lstrip("+-").isdigit() and not low <= int(text) <= high:
-                    return m("out_of_range", user.lang, name=name, low=low, high=high)
+                    return t("admin_out_of_range", user.lang, name=name, low=low, high=high)
         return None
 
     # -- values out ------------------------------------------------------------------------------------------
@@ -254,7 +243,7 @@ class ScopedCRUD(PiccoloCRUD):
                     value = self.rt.registry.field_type(fd.type).load(value)
                 except Exception:  # a value the type cannot read is shown as stored
                     pass
-        return jsonable(value)
+        return json_ready(value)
 
     async def _rows_out(self, user: AdminUser, rows: list[dict], readable: bool) -> list[dict]:
         out = [{k: self._out_value(k, v) for k, v in r.items()} for r in rows]
@@ -292,7 +281,7 @@ class ScopedCRUD(PiccoloCRUD):
             default = fd.default
             if fd.name in states:
                 default = states[fd.name]
-            out[fd.name] = jsonable(list(default) if isinstance(default, tuple) else default)
+            out[fd.name] = json_ready(list(default) if isinstance(default, tuple) else default)
         return _json(out)
 
     async def get_references(self, request: Request) -> Response:
@@ -335,7 +324,7 @@ class ScopedCRUD(PiccoloCRUD):
             try:
                 data = await request.json()
             except ValueError:
-                return Response("expected a JSON object", status_code=400)
+                return Response(t("json_object", self._user(request).lang), status_code=400)
             return await self.post_single(request, data)
         if request.method == "DELETE":
             return await self.delete_all(request, params=dict(request.query_params))
@@ -370,7 +359,7 @@ class ScopedCRUD(PiccoloCRUD):
         if page_size > self.max_page_size or page_size < 1:
             return JSONResponse({"error": "The page size limit has been exceeded"}, status_code=403)
         if page_size > BROWSE_PAGE_MAX and not self._may_export(user):
-            return PlainTextResponse(m("export_forbidden", user.lang), status_code=403)
+            return PlainTextResponse(t("export_forbidden", user.lang), status_code=403)
         query = query.limit(page_size).offset(max(split.page - 1, 0) * page_size)
         rows = await query.run()
         if page_size > BROWSE_PAGE_MAX:
@@ -407,16 +396,16 @@ class ScopedCRUD(PiccoloCRUD):
         return _json({str(k): v for k, v in options})
 
     async def detail(self, request: Request) -> Response:
-        self._reader(request)
+        user = self._reader(request)
         raw = request.path_params.get("row_id")
         try:
             row_id = int(raw)
         except (TypeError, ValueError):
-            return Response("The ID is invalid", status_code=400)
+            return Response(t("admin_bad_id", user.lang), status_code=400)
         if row_id < 1:
-            return Response("The resource ID must be greater than 0", status_code=400)
+            return Response(t("admin_bad_id", user.lang), status_code=400)
         if row_id > MAX_ID:  # no row has it, and the 32-bit id column cannot even be asked
-            return Response(m("not_found", self._user(request).lang), status_code=404)
+            return Response(t("admin_not_found", self._user(request).lang), status_code=404)
         if request.method == "GET":
             return await self.get_single(request, row_id)
         if self.read_only:
@@ -425,7 +414,7 @@ class ScopedCRUD(PiccoloCRUD):
             try:
                 data = await request.json()
             except ValueError:
-                return Response("expected a JSON object", status_code=400)
+                return Response(t("json_object", self._user(request).lang), status_code=400)
             return await self.patch_single(request, row_id, data)
         if request.method == "DELETE":
             return await self.delete_single(request, row_id)
@@ -461,7 +450,7 @@ class ScopedCRUD(PiccoloCRUD):
             names = [c._meta.name for c in split.visible_fields if c._meta.name in names]
         row = await self._fetch_row(user, row_id, names)
         if row is None:
-            return Response(m("not_found", user.lang), status_code=404)
+            return Response(t("admin_not_found", user.lang), status_code=404)
         [out] = await self._rows_out(user, [row], split.include_readable)
         return _json(out)
 
@@ -486,7 +475,7 @@ class ScopedCRUD(PiccoloCRUD):
             old = ft.parse(fd, old)
         except (ValueError, TypeError):
             pass
-        return jsonable(parsed) == jsonable(old)
+        return json_ready(parsed) == json_ready(old)
 
     def _incoming(self, user: AdminUser, data: dict, current: dict | None) -> tuple[dict, dict[str, str]]:
         """The record service payload for the admin's form data, and the staged uploads by field.
@@ -540,14 +529,14 @@ class ScopedCRUD(PiccoloCRUD):
     def _require_write(self, user: AdminUser, action: str) -> None:
         entity = self.spec.entity
         if self.spec.kind not in ("entity", "child") or self.read_only:
-            raise HTTPException(status_code=405, detail=m("read_only_table", user.lang))
+            raise HTTPException(status_code=405, detail=t("read_only_table", user.lang))
         if not user.may(action, entity.name):
-            raise HTTPException(status_code=403, detail=m("forbidden", user.lang))
+            raise HTTPException(status_code=403, detail=t("admin_forbidden", user.lang))
 
     async def post_single(self, request: Request, data: dict) -> Response:
         user = self._reader(request)
         if not isinstance(data, dict):
-            return Response("expected a JSON object", status_code=400)
+            return Response(t("json_object", user.lang), status_code=400)
         if self.spec.kind == "child":
             return await self._child_write(user, "create", None, data)
         self._require_write(user, "create")
@@ -567,7 +556,7 @@ class ScopedCRUD(PiccoloCRUD):
     async def patch_single(self, request: Request, row_id, data: dict) -> Response:
         user = self._reader(request)
         if not isinstance(data, dict):
-            return Response("expected a JSON object", status_code=400)
+            return Response(t("json_object", user.lang), status_code=400)
         row_id = int(row_id)
         if self.spec.kind == "child":
             return await self._child_write(user, "update", row_id, data)
@@ -577,12 +566,12 @@ class ScopedCRUD(PiccoloCRUD):
         try:
             current = await service.get(entity, row_id, user.ctx)
         except NotFound:
-            return Response(m("not_found", user.lang), status_code=404)
+            return Response(t("admin_not_found", user.lang), status_code=404)
         version = data.get(VERSION_COLUMN)
         try:
             version = int(version) if version not in (None, "") else int(current["sys_version"])
         except (TypeError, ValueError):
-            return error_response(ValidationError([(VERSION_COLUMN, m("bad_version", user.lang))]), user)
+            return error_response(ValidationError([(VERSION_COLUMN, t("bad_version", user.lang))]), user)
         payload, uploads = self._incoming(user, data, current)
         try:
             if payload or version != current["sys_version"]:
@@ -606,14 +595,14 @@ class ScopedCRUD(PiccoloCRUD):
         try:
             current = await service.get(entity, row_id, user.ctx)
         except NotFound:
-            return Response(m("not_found", user.lang), status_code=404)
+            return Response(t("admin_not_found", user.lang), status_code=404)
         reason = request.query_params.get("__reason") or request.headers.get("x-hoso-reason") \
-            or m("deleted_in_admin", user.lang)
+            or t("deleted_in_admin", user.lang)
         raw_version = request.query_params.get("__version")
         try:
             version = int(raw_version) if raw_version else int(current["sys_version"])
         except ValueError:
-            return error_response(ValidationError([(VERSION_COLUMN, m("bad_version", user.lang))]), user)
+            return error_response(ValidationError([(VERSION_COLUMN, t("bad_version", user.lang))]), user)
         try:
             await service.delete(entity, row_id, reason, version, user.ctx)
         except RecordError as exc:
@@ -633,16 +622,16 @@ class ScopedCRUD(PiccoloCRUD):
             try:
                 parent_id = int(data.get("parent_id"))
             except (TypeError, ValueError):
-                return error_response(ValidationError([("parent_id", m("required", user.lang))]), user)
+                return error_response(ValidationError([("parent_id", t("required", user.lang))]), user)
         else:
             row = await self._fetch_row(user, row_id, ["parent_id", "position"])
             if row is None:
-                return Response(m("not_found", user.lang), status_code=404)
+                return Response(t("admin_not_found", user.lang), status_code=404)
             parent_id = int(row["parent_id"])
         try:
             parent = await service.get(entity.name, parent_id, user.ctx)
         except NotFound:
-            return Response(m("not_found", user.lang), status_code=404)
+            return Response(t("admin_not_found", user.lang), status_code=404)
         # rows keep their ids, so the record service updates them in place: the other rows keep theirs
         rows = [dict(r) for r in parent.get(child.name) or []]
         ids = [r.get("id") for r in rows]

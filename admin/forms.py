@@ -45,10 +45,10 @@ from piccolo_admin.endpoints import FileResponse, FormConfig
 from starlette.requests import Request
 
 from hoso.admin.auth import AdminUser
-from hoso.admin.messages import m
 from hoso.config import Config, EntityDef, FieldDef
 from hoso.config.types import Label
 from hoso.db import quote
+from hoso.i18n import t
 from hoso.records.errors import NotFound, RecordError, ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -150,7 +150,7 @@ def form_configs(build: "AdminBuild") -> list[FormConfig]:
         async def endpoint(request: Request, data: pydantic.BaseModel, _form: AdminForm = form):
             user = request.scope.get("user")
             if not isinstance(user, AdminUser) or not _form.may(user):
-                raise ValueError(m("forbidden", getattr(user, "lang", lang)))
+                raise ValueError(t("admin_forbidden", getattr(user, "lang", lang)))
             return to_piccolo(await _form.submit(request, user, data.model_dump()))
 
         config = FormConfig(name=form.label.get(lang), pydantic_model=form.model(lang), endpoint=endpoint,
@@ -230,7 +230,7 @@ async def resolve_link(build: "AdminBuild", user: AdminUser, fd: FieldDef, value
         target = build.rt.config.entity(fd.entity)
         title = target.title_field
         if not title:
-            raise ValidationError([(fd.name, m("record_unknown", user.lang, value=text))])
+            raise ValidationError([(fd.name, t("record_unknown", user.lang, value=text))])
         pred = build.rt.scope.predicate(user.actor, "read", target, "t")
         rows = await db.fetch(f"SELECT t.id FROM {quote(target.table)} t WHERE t.{quote(title)} = {{}} "
                               f"AND t.sys_deleted_at IS NULL AND ({pred.sql}) LIMIT 2", text, *pred.args)
@@ -248,7 +248,7 @@ async def resolve_link(build: "AdminBuild", user: AdminUser, fd: FieldDef, value
     else:
         rows = await db.fetch("SELECT id FROM hoso_user WHERE username = {} LIMIT 2", text)
     if len(rows) != 1:
-        raise ValidationError([(fd.name, m("record_unknown" if not rows else "ambiguous", user.lang, value=text))])
+        raise ValidationError([(fd.name, t("record_unknown" if not rows else "ambiguous", user.lang, value=text))])
     return int(rows[0]["id"])
 
 
@@ -282,10 +282,10 @@ async def resolve_record(build: "AdminBuild", user: AdminUser, entity: EntityDef
                        for r in rows[:AMBIGUOUS_SHOWN]]
             if len(rows) > AMBIGUOUS_SHOWN:
                 choices.append("…")
-            raise AmbiguousRecord(m("ambiguous_record", user.lang, value=value, choices=", ".join(choices)))
+            raise AmbiguousRecord(t("ambiguous_record", user.lang, value=value, choices=", ".join(choices)))
         found = rows[0]["id"] if rows else None
     if found is None:
-        raise NotFound(m("record_unknown", user.lang, value=value))
+        raise NotFound(t("record_unknown", user.lang, value=value))
     return int(found)
 
 
@@ -313,11 +313,11 @@ def transition_forms(build: "AdminBuild") -> list[AdminForm]:
             def make_model(lang: str, _tr=tr, _requires=requires, _entity=entity) -> type[pydantic.BaseModel]:
                 fields: dict[str, Any] = {
                     # sys_ names: an entity field cannot take them
-                    "sys_record": (str, pydantic.Field(title=m("record", lang), json_schema_extra={"extra": {
-                        "help_text": m("record_help", lang)}})),
-                    "sys_version": (Optional[int], pydantic.Field(default=None, title=m("expected_version", lang),
+                    "sys_record": (str, pydantic.Field(title=t("record", lang), json_schema_extra={"extra": {
+                        "help_text": t("record_help", lang)}})),
+                    "sys_version": (Optional[int], pydantic.Field(default=None, title=t("expected_version", lang),
                                                               json_schema_extra={"extra": {
-                                                                  "help_text": m("expected_version_help", lang),
+                                                                  "help_text": t("expected_version_help", lang),
                                                                   "nullable": True}})),
                 }
                 for fd in _requires:
@@ -350,10 +350,10 @@ def transition_forms(build: "AdminBuild") -> list[AdminForm]:
                     record = await service.transition(_entity.name, record_id, _tr.name, payload, int(version),
                                                       user.ctx, form=spec.form)
                 except RecordError as exc:
-                    raise ValueError(m("form_failed", lang, reason=record_error_text(exc, _entity, lang))) from None
+                    raise ValueError(t("form_failed", lang, reason=record_error_text(exc, _entity, lang))) from None
                 key = _entity.naming.field if _entity.naming else _entity.title_field
                 shown = record.get(key) if key else None
-                return m("transition_done", lang, step=_tr.label.get(lang), record=shown or f"#{record_id}",
+                return t("transition_done", lang, step=_tr.label.get(lang), record=shown or f"#{record_id}",
                          state=build.state_label(_wf, record.get(_wf.state_field), lang))
 
             def states(lang: str, _wf=wf, _tr=tr) -> str:
@@ -361,17 +361,17 @@ def transition_forms(build: "AdminBuild") -> list[AdminForm]:
 
             forms.append(AdminForm(
                 name=f"{entity.name}-{tr.name}".replace("_", "-"),
-                label=Label(m("transition_form", "vi", step=tr.label.vi, entity=entity.label.vi),
-                            m("transition_form", "en", step=tr.label.get("en"), entity=entity.label.get("en"))),
+                label=Label(t("transition_form", "vi", step=tr.label.vi, entity=entity.label.vi),
+                            t("transition_form", "en", step=tr.label.get("en"), entity=entity.label.get("en"))),
                 fields=make_model,
                 run=run,
-                group=Label(m("transition_group", "vi", entity=entity.label.vi),
-                            m("transition_group", "en", entity=entity.label.get("en"))),
+                group=Label(t("transition_group", "vi", entity=entity.label.vi),
+                            t("transition_group", "en", entity=entity.label.get("en"))),
                 description=Label(
-                    m("transition_description", "vi", states=states("vi"), to=build.state_label(wf, tr.to, "vi"),
-                      requires=", ".join(f.label.vi for f in requires) or m("nothing", "vi")),
-                    m("transition_description", "en", states=states("en"), to=build.state_label(wf, tr.to, "en"),
-                      requires=", ".join(f.label.get("en") for f in requires) or m("nothing", "en"))),
+                    t("transition_description", "vi", states=states("vi"), to=build.state_label(wf, tr.to, "vi"),
+                      requires=", ".join(f.label.vi for f in requires) or t("nothing", "vi")),
+                    t("transition_description", "en", states=states("en"), to=build.state_label(wf, tr.to, "en"),
+                      requires=", ".join(f.label.get("en") for f in requires) or t("nothing", "en"))),
                 allowed=allowed,
             ))
     return forms

@@ -28,6 +28,8 @@ from typing import IO, Any, AsyncIterator, Optional
 import anyio
 from piccolo_api.media.base import MediaStorage
 
+from hoso.settings import get as setting
+
 __all__ = ["STAGED_PREFIX", "StagedFile", "StagedAttachments", "StagingLimits", "StagingRefused", "staging_dir",
            "take_staged", "staged_usage", "stageable_fields", "sweep_staged"]
 
@@ -54,16 +56,12 @@ class StagingLimits:
 
     @classmethod
     def from_env(cls) -> "StagingLimits":
-        from hoso.env import env_number
-
-        env = os.environ
-        return cls(max_files=int(env_number(env, "HOSO_ADMIN_STAGING_MAX_FILES", 20)),
-                   max_bytes=int(env_number(env, "HOSO_ADMIN_STAGING_MAX_BYTES", 8 * GB)),
-                   max_age=env_number(env, "HOSO_ADMIN_STAGING_HOURS", 24) * 3600.0)
+        return cls(max_files=setting("HOSO_ADMIN_STAGING_MAX_FILES"), max_bytes=setting("HOSO_ADMIN_STAGING_MAX_BYTES"),
+                   max_age=setting("HOSO_ADMIN_STAGING_HOURS") * 3600.0)
 
 
 def staging_dir() -> Path:
-    base = os.environ.get("HOSO_ADMIN_STAGING_DIR") or os.path.join(tempfile.gettempdir(), "hoso-admin-staging")
+    base = setting("HOSO_ADMIN_STAGING_DIR") or os.path.join(tempfile.gettempdir(), "hoso-admin-staging")
     path = Path(base)
     path.mkdir(parents=True, exist_ok=True)
     return path

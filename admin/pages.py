@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote as url_quote
 
@@ -23,7 +22,8 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from hoso.admin.auth import AdminUser, admin_user
-from hoso.admin.messages import m
+from hoso.i18n import t
+from hoso.jsonconv import dumps
 from hoso.records.attachments import human_size
 from hoso.records.errors import NotFound, RecordError
 
@@ -138,15 +138,13 @@ def _prefix(request: Request) -> str:
 async def _page_user(request: Request) -> AdminUser | Response:
     user = await admin_user(request)
     if user is not None and user.current.must_change_password:
-        from hoso.i18n import t
-
         lang = request.cookies.get("hoso_admin_lang") or _build(request).admin.default_language
         return HTMLResponse(_page(t("pw_change_required", lang), f'<p><a href="{_prefix(request)}/#/change-password/">'
                                   f'{html.escape(t("pw_change_required", lang))}</a></p>'), status_code=403)
     if user is None:
         lang = request.cookies.get("hoso_admin_lang") or _build(request).admin.default_language
-        return HTMLResponse(_page(m("login_needed", lang), f'<p><a href="{_prefix(request)}/#/login/">'
-                                  f'{html.escape(m("back", lang))}</a></p>'), status_code=401)
+        return HTMLResponse(_page(t("login_needed", lang), f'<p><a href="{_prefix(request)}/#/login/">'
+                                  f'{html.escape(t("back", lang))}</a></p>'), status_code=401)
     return user
 
 
@@ -170,7 +168,7 @@ async def labels(request: Request) -> Response:
     tables = {s.tablename: label for s, label in build.table_labels(user.lang)
               if build.cruds[s.tablename].may_read(user)}
     export = [s.tablename for s in build.tables.specs.values() if build.cruds[s.tablename]._may_export(user)]
-    return JSONResponse({"tables": tables, "history": m("history", user.lang), "export": export})
+    return JSONResponse({"tables": tables, "history": t("history", user.lang), "export": export})
 
 
 async def download(request: Request) -> Response:
@@ -181,13 +179,13 @@ async def download(request: Request) -> Response:
     rows = await build.rt.db.fetch("SELECT entity, record_id, field, version FROM hoso_attachment WHERE id = {}",
                                    request.path_params["attachment_id"])
     if not rows or not build.rt.config.has_entity(rows[0]["entity"]):
-        return Response(m("not_found", user.lang), status_code=404, media_type="text/plain")
+        return Response(t("admin_not_found", user.lang), status_code=404, media_type="text/plain")
     row = rows[0]
     try:
         info, chunks = await build.rt.records().download(row["entity"], row["record_id"], row["field"], user.ctx,
                                                          version=row["version"])
     except RecordError:
-        return Response(m("not_found", user.lang), status_code=404, media_type="text/plain")
+        return Response(t("admin_not_found", user.lang), status_code=404, media_type="text/plain")
     disposition = f"attachment; filename*=UTF-8''{url_quote(info.filename)}"
     return StreamingResponse(chunks, media_type=info.content_type,
                              headers={"Content-Disposition": disposition, "Content-Length": str(info.size)})
@@ -197,7 +195,7 @@ def _value(v: Any) -> str:
     if isinstance(v, dt.datetime):
         return v.astimezone().strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(v, (list, dict)):
-        return json.dumps(v, ensure_ascii=False, default=str)
+        return dumps(v)
     return "" if v is None else str(v)
 
 
@@ -225,10 +223,10 @@ async def history_lookup(request: Request) -> Response:
     options = "".join(f'<option value="{html.escape(s.tablename)}">{html.escape(s.entity.label.get(lang))}</option>'
                       for s in specs if s.kind == "entity")
     body = (error + f'<form method="get"><select name="table">{options}</select> '
-            f'<input name="record" placeholder="{html.escape(m("record", lang))}"> '
+            f'<input name="record" placeholder="{html.escape(t("record", lang))}"> '
             f'<button type="submit">OK</button></form>'
-            f'<p><a href="{_prefix(request)}/">{html.escape(m("back", lang))}</a></p>')
-    return HTMLResponse(_page(m("history", lang), body))
+            f'<p><a href="{_prefix(request)}/">{html.escape(t("back", lang))}</a></p>')
+    return HTMLResponse(_page(t("history", lang), body))
 
 
 async def history(request: Request) -> Response:
@@ -240,7 +238,7 @@ async def history(request: Request) -> Response:
     spec = build.tables.specs.get(request.path_params["table"])
     record_id = request.path_params["row_id"]
     if spec is None or spec.kind != "entity" or not user.may("read", spec.entity.name):
-        return HTMLResponse(_page(m("not_found", lang), ""), status_code=404)
+        return HTMLResponse(_page(t("admin_not_found", lang), ""), status_code=404)
     entity = spec.entity
     service = build.rt.records()
     try:
@@ -248,13 +246,13 @@ async def history(request: Request) -> Response:
         entries = await service.history(entity.name, record_id, user.ctx)
         steps = await service.available_transitions(entity.name, record_id, user.ctx)
     except NotFound:
-        return HTMLResponse(_page(m("not_found", lang), ""), status_code=404)
+        return HTMLResponse(_page(t("admin_not_found", lang), ""), status_code=404)
     labels = {f.name: f.label.get(lang) for f in entity.fields}
     key = entity.naming.field if entity.naming else entity.title_field
     shown = record.get(key) if key else None
     prefix = _prefix(request)
-    out = [f'<p><a href="{prefix}/#/{spec.tablename}/{record_id}/">{html.escape(m("back", lang))}</a></p>']
-    out.append(f"<h2>{html.escape(m('steps', lang))}</h2>")
+    out = [f'<p><a href="{prefix}/#/{spec.tablename}/{record_id}/">{html.escape(t("back", lang))}</a></p>']
+    out.append(f"<h2>{html.escape(t('steps', lang))}</h2>")
     forms = {f.name for f in build.forms if f.may(user)}
     if steps:
         items = []
@@ -265,7 +263,7 @@ async def history(request: Request) -> Response:
                          else f"<li>{label}</li>")
         out.append("<ul>" + "".join(items) + "</ul>")
     else:
-        out.append(f"<p>{html.escape(m('no_steps', lang))}</p>")
+        out.append(f"<p>{html.escape(t('no_steps', lang))}</p>")
     attachments = [f for f in entity.column_fields if f.type == "attachment" and f.name in record]
     files = []
     for fd in attachments:
@@ -274,17 +272,17 @@ async def history(request: Request) -> Response:
         except RecordError:
             pass
     if files:
-        out.append(f"<h2>{html.escape(m('files', lang))}</h2><table><tr><th></th>"
-                   f"<th>{html.escape(m('file_version', lang))}</th><th>{html.escape(m('file_name', lang))}</th>"
-                   f"<th>{html.escape(m('file_size', lang))}</th><th>{html.escape(m('uploaded_at', lang))}</th></tr>")
+        out.append(f"<h2>{html.escape(t('files', lang))}</h2><table><tr><th></th>"
+                   f"<th>{html.escape(t('file_version', lang))}</th><th>{html.escape(t('file_name', lang))}</th>"
+                   f"<th>{html.escape(t('file_size', lang))}</th><th>{html.escape(t('uploaded_at', lang))}</th></tr>")
         for fd, info in files:
             out.append(f"<tr><td>{html.escape(labels[fd.name])}</td><td>{info.version}</td>"
                        f'<td><a href="{prefix}/hoso/files/{info.id}">{html.escape(info.filename)}</a></td>'
                        f"<td>{human_size(info.size)}</td><td>{html.escape(_value(info.uploaded_at))}</td></tr>")
         out.append("</table>")
-    out.append(f"<h2>{html.escape(m('history', lang))}</h2><table><tr><th>{html.escape(m('when', lang))}</th>"
-               f"<th>{html.escape(m('who', lang))}</th><th>{html.escape(m('what', lang))}</th>"
-               f"<th>{html.escape(m('changes', lang))}</th></tr>")
+    out.append(f"<h2>{html.escape(t('history', lang))}</h2><table><tr><th>{html.escape(t('when', lang))}</th>"
+               f"<th>{html.escape(t('who', lang))}</th><th>{html.escape(t('what', lang))}</th>"
+               f"<th>{html.escape(t('changes', lang))}</th></tr>")
     def shown_value(name: str, v: Any) -> str:
         fd = entity.field(name) if entity.has_field(name) else None
         if fd is not None and fd.list and v is not None:
@@ -300,7 +298,7 @@ async def history(request: Request) -> Response:
         out.append(f"<tr><td>{html.escape(_value(e['at']))}</td><td>{html.escape(_value(e['actor']))}</td>"
                    f"<td>{html.escape(action)}</td><td>{changes}</td></tr>")
     out.append("</table>")
-    title = m("history_of", lang, record=shown or f"#{record_id}")
+    title = t("history_of", lang, record=shown or f"#{record_id}")
     return HTMLResponse(_page(title, "".join(out)))
 
 

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from hoso.admin.messages import m
+from hoso.i18n import t
 from hoso.admin.pages import _page, _page_user
 from hoso.plugin_manager import collect
 
@@ -67,7 +67,7 @@ def _endpoint(page: AdminPage) -> Callable[[Request], Awaitable[Response]]:
         if isinstance(user, Response):
             return user
         if not page.allowed(user):
-            return Response(m("page_not_found", user.lang), status_code=404, media_type="text/plain")
+            return Response(t("page_not_found", user.lang), status_code=404, media_type="text/plain")
         body: Any = await page.render(request, user)
         if isinstance(body, Response):
             return body

@@ -58,8 +58,8 @@ from hoso.admin.auth import (
 from hoso.admin.crud import ScopedCRUD
 from hoso.admin.forms import form_configs
 from hoso.admin.media import StagedAttachments, StagingLimits, StagingRefused, stageable_fields, staged_usage, sweep_staged
-from hoso.admin.messages import m
 from hoso.admin.translations import translations
+from hoso.i18n import t
 from hoso.web.problems import msg
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -130,7 +130,7 @@ class HosoAdminRouter(pae.AdminRouter):
                 limit, detail = await self._body_limit(scope)
             except StagingRefused as exc:
                 lang = request_lang(HTTPConnection(scope), self.hoso_build.admin.default_language)
-                await JSONResponse({"detail": m(exc.key, lang, **exc.params)}, status_code=exc.status)(
+                await JSONResponse({"detail": t(exc.key, lang, **exc.params)}, status_code=exc.status)(
                     scope, receive, send)
                 return
             if limit is not None:
@@ -165,25 +165,25 @@ class HosoAdminRouter(pae.AdminRouter):
                 raise StagingRefused(429, "staging_files", n=limits.max_files)
             room = limits.max_bytes - used
             if room < max(sizes):
-                return max(room, 0) + MULTIPART_OVERHEAD, m("staging_quota", lang,
+                return max(room, 0) + MULTIPART_OVERHEAD, t("staging_quota", lang,
                                                             limit=human_size(limits.max_bytes))
-            return max(sizes) + MULTIPART_OVERHEAD, m("body_too_large", lang, limit=human_size(max(sizes)))
+            return max(sizes) + MULTIPART_OVERHEAD, t("body_too_large", lang, limit=human_size(max(sizes)))
         app = scope.get("app")
         limit = getattr(app, "request_max_body_size", None) if app is not None and app is not self else None
         limit = DEFAULT_BODY_LIMIT if not isinstance(limit, int) else limit
-        return limit, m("body_too_large", lang, limit=human_size(limit))
+        return limit, t("body_too_large", lang, limit=human_size(limit))
 
     async def store_file(self, request: Request, table_name: str = Form(None),  # type: ignore[override]
                          column_name: str = Form(None), file: UploadFile = File(...)) -> StoreFileResponseModel:
         """Stage an upload for one attachment field the user may write, within its limit and their quota."""
         user = _user(request)
         if (table_name, column_name) not in stageable_fields(self.hoso_build, user):
-            raise HTTPException(status_code=403, detail=m("staging_forbidden", user.lang))
+            raise HTTPException(status_code=403, detail=t("staging_forbidden", user.lang))
         storage = self._get_media_storage(table_name=table_name, column_name=column_name)
         try:
             key = await storage.store_file(file_name=str(file.filename), file=file.file, user=user.user)
         except StagingRefused as exc:
-            raise HTTPException(status_code=exc.status, detail=m(exc.key, user.lang, **exc.params)) from None
+            raise HTTPException(status_code=exc.status, detail=t(exc.key, user.lang, **exc.params)) from None
         return StoreFileResponseModel(file_key=key)
 
     def get_table_list(self, request: Request) -> list[str]:  # type: ignore[override]
@@ -304,7 +304,7 @@ def build_router(build: "AdminBuild") -> HosoAdminRouter:
                 default_language_code=admin.default_language,
                 translations=translations(admin.default_language),
                 auto_include_related=False,
-                sidebar_links={m("history", admin.default_language): "./hoso/history/",
+                sidebar_links={t("history", admin.default_language): "./hoso/history/",
                                **plugin_pages.menu_links(build, admin.default_language)},
                 allowed_hosts=ORIGIN_CHECKED,
             )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import os
 import socket
 import sqlite3
 import sys
@@ -17,6 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hoso.config import ConfigErrors, load_config
 from hoso.i18n import t
+from hoso.settings import SETTINGS, SettingError, get as setting
 
 __all__ = ["console", "err_console", "CONFIG_OPTION", "DB_OPTION", "HosoGroup", "describe_failure", "load_or_exit",
            "runtime", "run", "progress"]
@@ -24,12 +24,14 @@ __all__ = ["console", "err_console", "CONFIG_OPTION", "DB_OPTION", "HosoGroup", 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
+# The environment is read through hoso.settings (click's own envvar would bypass its checks).
 CONFIG_OPTION = click.option(
-    "--config", "config_dir", envvar="HOSO_CONFIG", type=click.Path(file_okay=False, path_type=Path),
+    "--config", "config_dir", default=lambda: setting("HOSO_CONFIG"), type=click.Path(file_okay=False, path_type=Path),
     help="Configuration root holding forms_config/ and roles_config/ (env HOSO_CONFIG; default: the repository).",
 )
 DB_OPTION = click.option(
-    "--database", "database_url", envvar="HOSO_DATABASE_URL", default="sqlite:///var/hoso.db", show_default=True,
+    "--database", "database_url", default=lambda: setting("HOSO_DATABASE_URL"),
+    show_default=SETTINGS["HOSO_DATABASE_URL"].default,
     help="Database URL: sqlite:///path.db or postgresql://user@host/db (env HOSO_DATABASE_URL).",
 )
 
@@ -76,15 +78,24 @@ class HosoGroup(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Abort, click.exceptions.Exit):
             raise
         except Exception as exc:
-            if os.environ.get("HOSO_DEBUG"):
+            if _debug():
                 raise
             fail(*describe_failure(exc))
+
+
+def _debug() -> bool:
+    # A mistyped HOSO_DEBUG must not hide the failure being reported.
+    try:
+        return setting("HOSO_DEBUG")
+    except SettingError:
+        return False
 
 
 def fail(key: str, detail: str) -> NoReturn:
     """Print a failure as the command line shows every failure (headline in both languages, then the detail) and
     exit with status 1."""
-    err_console.print(f"lỗi: {t(key, 'vi')} / error: {t(key, 'en')}\n  {detail}", markup=False, soft_wrap=True)
+    detail = "\n".join(f"  {line}" for line in detail.splitlines())
+    err_console.print(f"lỗi: {t(key, 'vi')} / error: {t(key, 'en')}\n{detail}", markup=False, soft_wrap=True)
     sys.exit(1)
 
 
@@ -95,7 +106,6 @@ def describe_failure(exc: BaseException) -> tuple[str, str]:
     from hoso.db import DatabaseMissing, DatabaseURLError, redact
     from hoso.model.migrate import MigrationError, SnapshotCorrupt
     from hoso.plugin_manager import PluginError
-    from hoso.records.attachments import SettingError
 
     url = redact(_opened["url"]) if _opened["url"] else "the database"
     detail = str(exc) or type(exc).__name__

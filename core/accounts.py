@@ -26,6 +26,7 @@ from hoso.scope import Actor, assignments_of, current_on, roles_on
 from hoso.users import (
     Localised,
     Throttled,
+    Unknown,
     UserError,
     check_password,
     create_user,
@@ -122,7 +123,7 @@ async def _unit_id(rt: "Runtime", code: str) -> int:
 async def _user(rt: "Runtime", user_id: int) -> dict:
     rows = await rt.db.fetch("SELECT id, username, unit_id, locked, superuser FROM hoso_user WHERE id = {}", user_id)
     if not rows:
-        raise UserError(f"no user with id {user_id}")
+        raise UserError("acct_no_user", id=user_id)
     return rows[0]
 
 
@@ -189,9 +190,9 @@ async def _insert_assignment(rt, actor, user_id, role, unit_id, starts_on, ends_
     try:
         rt.config.role(role)
     except KeyError:
-        raise UserError(f"no role {role!r} in the configuration") from None
+        raise UserError("acct_no_role", role=role) from None
     if ends_on is not None and ends_on <= starts_on:
-        raise UserError("an assignment must end after it starts")
+        raise UserError("acct_end_not_after_start")
     aid = await rt.db.fetchval(
         "INSERT INTO hoso_assignment (user_id, role, unit_id, starts_on, ends_on, granted_by, created_at) "
         "VALUES ({}, {}, {}, {}, {}, {}, {}) RETURNING id",
@@ -227,7 +228,7 @@ async def end_assignment(rt: "Runtime", actor: Actor, assignment_id: int, ends_o
         "SELECT a.user_id, a.role, a.unit_id, u.code AS unit_code, a.starts_on, a.ends_on FROM hoso_assignment a "
         "JOIN hoso_unit u ON u.id = a.unit_id WHERE a.id = {}", assignment_id)
     if not rows:
-        raise LookupError(f"no assignment {assignment_id}")
+        raise Unknown("acct_no_assignment", id=assignment_id)
     a = rows[0]
     await require_manages_account(rt, actor, a["user_id"])
     if not await may_manage_unit(rt, actor, a["unit_id"], a["role"]):

@@ -13,6 +13,8 @@ from hoso._cli_common import load_or_exit as _load
 from hoso._cli_common import progress as _progress
 from hoso._cli_common import run as _run
 from hoso._cli_common import runtime as _runtime
+from hoso.i18n import both
+from hoso.settings_cli import settings_command
 
 
 class PluginCommands(HosoGroup):
@@ -181,7 +183,7 @@ def serve(config_dir, database_url, host, port):
     except DefinitionsDiffer as exc:
         err_console.print(str(exc), markup=False)
         sys.exit(1)
-    except ValueError as exc:  # a HOSO_* setting (hoso.web.auth.WebSettings, the storage clean-up)
+    except ValueError as exc:  # a HOSO_* setting (hoso.settings)
         fail("cli_setting", str(exc))
     console.print(f"hoso serving on http://{host}:{port}/  (API under /api/)")
     uvicorn.run(app, host=host, port=port, log_level="info", **SERVER_OPTIONS)
@@ -277,9 +279,10 @@ def user_create(config_dir, database_url, username, password, email, display_nam
     try:
         uid = _run(go())
     except UserError as exc:
-        err_console.print(f"error: {exc}", markup=False)
+        vi = f"lỗi: {exc.text('vi')}\n" if exc.key else ""
+        err_console.print(f"{vi}error: {exc}", markup=False)
         sys.exit(1)
-    console.print(f"Created user {username!r} (id {uid}).")
+    console.print(both("cli_user_created", username=username, id=uid), markup=False)
 
 
 async def _unit_code_note(rt, code: str | None) -> None:
@@ -298,6 +301,7 @@ async def _unit_code_note(rt, code: str | None) -> None:
 from hoso.restructure_cli import restructure  # noqa: E402
 
 main.add_command(restructure)
+main.add_command(settings_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

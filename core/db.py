@@ -21,10 +21,12 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.querystring import QueryString
 
+from hoso.settings import SETTINGS, get as setting
+
 __all__ = ["Database", "DatabaseMissing", "DatabaseURLError", "DEFAULT_DATABASE_URL", "database_from_env", "quote",
            "redact"]
 
-DEFAULT_DATABASE_URL = "sqlite:///var/hoso.db"
+DEFAULT_DATABASE_URL = SETTINGS["HOSO_DATABASE_URL"].default
 
 
 class DatabaseURLError(ValueError):
@@ -195,7 +197,7 @@ class Database:
 
     async def start(self) -> None:
         if not self.is_sqlite:
-            await self.engine.start_connection_pool(min_size=1, max_size=int(os.environ.get("HOSO_DB_POOL", "10")))
+            await self.engine.start_connection_pool(min_size=1, max_size=setting("HOSO_DB_POOL"))
 
     async def reset(self) -> None:
         """Renew pooled connections, e.g. after a migration changed column types.
@@ -257,4 +259,4 @@ async def _release_sqlite_transaction(engine: SQLiteEngine, tx) -> None:
 
 
 def database_from_env(url: str | None = None) -> Database:
-    return Database.from_url(url or os.environ.get("HOSO_DATABASE_URL") or DEFAULT_DATABASE_URL)
+    return Database.from_url(url or setting("HOSO_DATABASE_URL"))

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable
 import pluggy
 
 from hoso import hookspecs
+from hoso.settings import get as setting
 
 __all__ = ["DEFAULT_PLUGINS", "ESSENTIAL_PLUGINS", "get_plugin_manager", "await_me_maybe", "PluginError",
            "collect", "plugin_name", "hook_names", "blocked_names", "plugin_system_tables", "plugin_actions",
@@ -89,7 +90,7 @@ def get_plugin_manager(extra: Iterable[Any] = (), *, load_entrypoints: bool | No
     pm = pluggy.PluginManager("hoso")
     pm.add_hookspecs(hookspecs)
     if load_entrypoints is None:
-        load_entrypoints = os.environ.get("HOSO_DISABLE_ENTRYPOINTS") != "1"
+        load_entrypoints = not setting("HOSO_DISABLE_ENTRYPOINTS")
     _block(pm, list(blocked_names() if block is None else block), load_entrypoints)
     for name in DEFAULT_PLUGINS:
         _register(pm, importlib.import_module(name), name)

@@ -10,7 +10,7 @@ from hoso.audit import AuditEvent, write_audit
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
 
-__all__ = ["Localised", "UserError", "Throttled", "check_password", "create_user", "MIN_PASSWORD_LENGTH"]
+__all__ = ["Localised", "UserError", "Throttled", "Unknown", "check_password", "create_user", "MIN_PASSWORD_LENGTH"]
 
 MIN_PASSWORD_LENGTH = 10
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,100}$")
@@ -24,9 +24,9 @@ class Localised(Exception):
     """
 
     def __init__(self, key_or_text: str, **kwargs):
-        from hoso.i18n import MESSAGES, t
+        from hoso.i18n import has, t
 
-        self.key = key_or_text if key_or_text in MESSAGES else None
+        self.key = key_or_text if has(key_or_text) else None
         self.kwargs = kwargs
         super().__init__(t(key_or_text, "en", **kwargs) if self.key else key_or_text)
 
@@ -42,6 +42,10 @@ class UserError(Localised, ValueError):
 
 class Throttled(Localised):
     """Too many failed attempts: answer 429."""
+
+
+class Unknown(Localised, LookupError):
+    """What an id names does not exist: answer 404."""
 
 
 # Words of this application and its users that zxcvbn's (English) dictionaries do not know.
@@ -75,13 +79,13 @@ async def create_user(rt: "Runtime", username: str, password: str, *, email: str
                       display_name: str | None = None, superuser: bool = False, unit_code: str | None = None,
                       actor: str = "system", actor_id: int | None = None, origin: str = "cli") -> int:
     if not USERNAME.match(username):
-        raise UserError("a username is 3 to 100 letters, digits or . _ @ -")
+        raise UserError("acct_bad_username")
     check_password(password, username, display_name, email)
     User = rt.tables.system["user"]
     db = rt.db
     async with db.transaction():
         if await db.fetchval("SELECT id FROM hoso_user WHERE username = {}", username) is not None:
-            raise UserError(f"user {username!r} already exists")
+            raise UserError("acct_exists", username=username)
         unit_id = None
         if unit_code:
             from hoso.units import UnitCodeError, resolve_unit_code

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import AsyncIterator
 
 from hoso.hookspecs import hookimpl
+from hoso.settings import get as setting
 
 __all__ = ["LocalStorage", "files_dir"]
 
@@ -24,7 +25,7 @@ OWNER_FILE = ".hoso-database"
 
 
 def files_dir() -> Path:
-    return Path(os.environ.get("HOSO_FILES_DIR") or "var/files")
+    return Path(setting("HOSO_FILES_DIR"))
 
 
 class _LocalWriter:

@@ -25,6 +25,8 @@ from typing import Any, Iterable
 import jsonschema
 from referencing import Registry, Resource
 
+from hoso.settings import get as setting
+
 from ._yaml import YamlSyntaxError, load_with_positions, position_of
 from .kind import ConfigKind, KindError, order_kinds
 from .types import (
@@ -622,7 +624,7 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, "s
     roots shipped by plugins (``hoso_config_directories``), merged with the deployment's; ``actions`` and
     ``scope_kinds`` are the role actions and scope kinds plugins add (``hoso_actions``, ``hoso_scope_rules``).
     """
-    root_path = Path(root or os.environ.get("HOSO_CONFIG") or _default_root()).resolve()
+    root_path = Path(root or setting("HOSO_CONFIG") or _default_root()).resolve()
     if not root_path.is_dir():
         raise ConfigErrors([ConfigIssue(".", 1, 1, "", f"the configuration root {str(root_path)!r} is not a "
                                         "folder: expected a folder holding forms_config/ and roles_config/")])

@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Protocol
 from hoso.audit import AuditEvent
 from hoso.config import EntityDef
 from hoso.db import quote
+from hoso.i18n import t
 from hoso.records.access import Access
 from hoso.records.errors import AttachmentCorrupt, AttachmentTooLarge, Forbidden, NotFound, StaleVersion, \
     ValidationError
-from hoso.records.messages import t
 from hoso.records.workflow import require_editable
+from hoso.settings import SettingError, get as setting
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.records.context import RecordContext
@@ -313,39 +314,17 @@ class CleanupResult:
     orphans: int  # complete files that no hoso_attachment row points to, removed
 
 
-class SettingError(ValueError):
-    """An environment setting has a value that cannot be used."""
-
-
 @dataclass(frozen=True)
 class CleanupSettings:
-    """``HOSO_FILES_CLEANUP_INTERVAL``: seconds between two cleanups of the attachment storage (default 3600).
-    ``HOSO_FILES_CLEANUP_AGE``: a leftover file is removed only when it was last
-    written at least this many seconds ago (default 86400), so an upload in progress is never touched."""
+    """How often the attachment storage is cleaned and how old a leftover file must be to go, so an upload in
+    progress is never touched (``HOSO_FILES_CLEANUP_INTERVAL``, ``HOSO_FILES_CLEANUP_AGE``)."""
 
     interval: float = 3600.0
     age: float = 86400.0
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "CleanupSettings":
-        import math
-        import os
-
-        from hoso.env import env_number
-
-        env = os.environ if env is None else env
-
-        def seconds(name: str, default: float, minimum: float) -> float:
-            try:
-                value = env_number(env, name, default)
-            except ValueError as exc:
-                raise SettingError(f"{exc} of seconds") from None
-            if not math.isfinite(value) or value < minimum:
-                raise SettingError(f"{name}={env.get(name)!r}: expected a number of seconds, at least {minimum:g}")
-            return value
-
-        return cls(interval=seconds("HOSO_FILES_CLEANUP_INTERVAL", cls.interval, 1),
-                   age=seconds("HOSO_FILES_CLEANUP_AGE", cls.age, 60))
+        return cls(interval=setting("HOSO_FILES_CLEANUP_INTERVAL", env), age=setting("HOSO_FILES_CLEANUP_AGE", env))
 
 
 _KEYS_PER_QUERY = 500

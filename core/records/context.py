@@ -7,7 +7,6 @@ nothing above the configuration and the scopes.
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,8 +14,7 @@ from zoneinfo import ZoneInfo
 from hoso.config import Config
 from hoso.scope import Actor
 
-__all__ = ["RecordContext", "LOCAL_ZONE", "jsonable", "jsonable_deep", "jsonable_changes", "is_empty", "as_date",
-           "as_datetime", "json_ready"]
+__all__ = ["RecordContext", "LOCAL_ZONE", "is_empty", "as_date", "as_datetime"]
 
 # Dates such as "today" in rules ("received_on <= today()") are Vietnam's dates.
 LOCAL_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -52,26 +50,10 @@ class RecordContext:
         return self.on or dt.datetime.now(LOCAL_ZONE).date()
 
 
-def jsonable(v: Any) -> Any:
-    if isinstance(v, (dt.date, dt.datetime)):
-        return v.isoformat()
-    if isinstance(v, decimal.Decimal):
-        return str(v)
-    if isinstance(v, tuple):
-        return list(v)
-    return v
 
 
-def jsonable_deep(v: Any) -> Any:
-    if isinstance(v, (list, tuple)):
-        return [jsonable_deep(x) for x in v]
-    if isinstance(v, dict):
-        return {k: jsonable_deep(x) for k, x in v.items() if k != "id"}
-    return jsonable(v)
 
 
-def jsonable_changes(changes: dict) -> dict:
-    return {k: [jsonable_deep(b), jsonable_deep(a)] for k, (b, a) in changes.items()}
 
 
 def is_empty(v: Any) -> bool:
@@ -86,11 +68,3 @@ def as_datetime(v: str) -> dt.datetime:
     value = dt.datetime.fromisoformat(v)
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
-
-def json_ready(v: Any) -> Any:
-    """System values as JSON (``sys_deadline`` holds a date)."""
-    if isinstance(v, dict):
-        return {k: json_ready(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [json_ready(x) for x in v]
-    return jsonable(v)

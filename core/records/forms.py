@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import decimal
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -29,7 +28,8 @@ import jsonschema
 
 from hoso.config import Config, EntityDef, FieldDef, FormDef, Label, RuleDef
 from hoso.config.conditions import Expression, compile_expression, entity_field_info
-from hoso.records.messages import t
+from hoso.i18n import t
+from hoso.jsonconv import schema_value as json_value
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.fields import Registry
@@ -75,19 +75,6 @@ def _iso(text: str):
 
 _Validator = jsonschema.validators.extend(
     jsonschema.Draft202012Validator, {"formatMinimum": _format_minimum, "formatMaximum": _format_maximum})
-
-
-def json_value(v: Any) -> Any:
-    """A parsed value as JSON (dates as ISO text, decimals as numbers), for the schema."""
-    if isinstance(v, (dt.date, dt.datetime)):
-        return v.isoformat()
-    if isinstance(v, decimal.Decimal):
-        return int(v) if v == v.to_integral_value() and abs(v) < 2 ** 53 else float(v)
-    if isinstance(v, (list, tuple)):
-        return [json_value(x) for x in v]
-    if isinstance(v, dict):
-        return {k: json_value(x) for k, x in v.items() if k != "id" and not _empty(x)}
-    return v
 
 
 def _empty(v: Any) -> bool:

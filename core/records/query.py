@@ -14,7 +14,7 @@ from hoso.db import quote
 from hoso.records.access import Access, hidden_by_any_role
 from hoso.records.context import RecordContext
 from hoso.records.errors import ValidationError
-from hoso.records.messages import t
+from hoso.i18n import t
 from hoso.records.search import fold, like_pattern
 from hoso.records.store import RecordStore
 

@@ -22,7 +22,9 @@ from hoso.db import quote
 from hoso.records import events
 from hoso.records.access import Access, hidden_by_any_role
 from hoso.records.attachments import AttachmentInfo, Storage, download, upload, versions
-from hoso.records.context import LOCAL_ZONE, RecordContext, is_empty, json_ready, jsonable_changes, jsonable_deep
+from hoso.i18n import t
+from hoso.jsonconv import changes as jsonable_changes, comparable as jsonable_deep, json_ready
+from hoso.records.context import LOCAL_ZONE, RecordContext, is_empty
 from hoso.records.errors import (
     AttachmentCorrupt,
     AttachmentTooLarge,
@@ -35,7 +37,6 @@ from hoso.records.errors import (
 )
 from hoso.records.forms import CompiledForm
 from hoso.records.history import history, transitions_of
-from hoso.records.messages import t
 from hoso.records.naming import make_code
 from hoso.records.query import DEFAULT_PAGE_SIZE, RecordQuery
 from hoso.records.search import search_text

@@ -17,7 +17,7 @@ from hoso.records.access import Access, hidden_by_any_role
 from hoso.records.context import RecordContext, as_datetime
 from hoso.records.errors import NotFound
 from hoso.records.forms import CompiledForm, FormCache
-from hoso.records.messages import t
+from hoso.i18n import t
 from hoso.records.search import search_text
 
 if TYPE_CHECKING:  # pragma: no cover

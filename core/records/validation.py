@@ -12,10 +12,11 @@ from hoso.db import quote
 from hoso.lineage import lookup_successor
 from hoso.plugin_manager import await_me_maybe
 from hoso.records.access import Access, accounts_in_reach
-from hoso.records.context import RecordContext, as_date, jsonable, jsonable_deep
+from hoso.jsonconv import comparable as jsonable_deep, json_ready as jsonable
+from hoso.records.context import RecordContext, as_date
 from hoso.records.errors import Forbidden, ValidationError
 from hoso.records.forms import CompiledForm, top_field
-from hoso.records.messages import t
+from hoso.i18n import t
 from hoso.records.system_fields import system_fields
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 from hoso.config import Config, EntityDef, TransitionDef, WorkflowDef
 from hoso.db import quote
+from hoso.i18n import t
 from hoso.plugin_manager import await_me_maybe
 from hoso.records.calendar import WorkCalendar, parse_period
 from hoso.records.errors import InvalidTransition, ReadOnlyState, ValidationError
-from hoso.records.messages import t
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.records.access import Access

@@ -13,8 +13,9 @@ from litestar.params import FromQuery, JSONBody, Parameter
 
 from hoso import accounts
 from hoso.accounts import PermissionDenied
+from hoso.jsonconv import json_ready
 from hoso.records.errors import ValidationError
-from hoso.users import Throttled, UserError
+from hoso.users import Throttled, Unknown, UserError
 from hoso.web.api import MAX_ID, request_context, same_site
 
 __all__ = ["accounts_router"]
@@ -92,15 +93,10 @@ async def _guarded(request: Request, coro) -> Any:
         raise ValidationError([("", exc.text(lang))]) from None
     except ValueError as exc:
         raise ValidationError([("", str(exc))]) from None
+    except Unknown as exc:
+        raise NotFoundException(detail=exc.text(lang)) from None
     except LookupError as exc:
         raise NotFoundException(detail=str(exc)) from None
-
-
-def _jsonable(rows: list[dict]) -> list[dict]:
-    out = []
-    for r in rows:
-        out.append({k: v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v for k, v in r.items()})
-    return out
 
 
 @post("/api/users", tags=["accounts"], guards=[same_site], status_code=201)
@@ -119,7 +115,7 @@ async def list_assignments(request: Request, user_id: Id, all: FromQuery[bool] =
     rt, actor = await _actor(request)
     if actor.user_id != user_id:
         await _guarded(request, accounts.require_manages_account(rt, actor, user_id))
-    return _jsonable(await accounts.assignments(rt, user_id, actor.today, active_only=not all))
+    return json_ready(await accounts.assignments(rt, user_id, actor.today, active_only=not all))
 
 
 @post("/api/users/{user_id:int}/assignments", tags=["accounts"], guards=[same_site], status_code=201)

@@ -13,7 +13,6 @@ Litestar reads their annotations, which must be real objects (the attachment fie
 
 import dataclasses
 import datetime as dt
-import decimal
 from typing import Annotated, Any, Literal, Optional
 from urllib.parse import quote as url_quote
 
@@ -24,7 +23,8 @@ from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
 from litestar.params import FromPath, FromQuery, PathParameter, QueryParameter
 from litestar.response import Stream
 
-from hoso.config import EntityDef
+from hoso.config import Config, EntityDef
+from hoso.jsonconv import json_ready as _json
 from hoso.records.query import FILTER_OPS as COMPARISONS
 from hoso.records.service import RecordContext
 from hoso.records.system_fields import system_fields
@@ -386,18 +386,6 @@ def _info(info: Any) -> dict:
 
         return dataclasses.asdict(info)
     return dict(info)
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json(v) for v in value]
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    return value
 
 
 def build_record_router(rt) -> Router:

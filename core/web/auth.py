@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -20,9 +19,9 @@ from litestar.datastructures import Cookie
 
 from hoso import audit
 from hoso.audit import AuditEvent
-from hoso.env import env_number
 from hoso.web.identity import USER_COLUMNS, CurrentUser, may_log_in, user_from_row
 from hoso.web.tokens import token_user
+from hoso.settings import get as setting
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
@@ -35,25 +34,6 @@ COOKIE = "hoso_session"
 _STATE_KEY = "hoso_user"
 
 
-def _env_flag(env: Mapping[str, str], name: str) -> bool:
-    return (env.get(name) or "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def _env_networks(env: Mapping[str, str], name: str) -> tuple:
-    if _env_flag(env, "HOSO_TRUST_FORWARDED"):
-        # The old switch believed X-Forwarded-For from anyone; say so rather than ignore it.
-        raise ValueError("HOSO_TRUST_FORWARDED is no longer read: list the addresses of your reverse proxies in "
-                         "HOSO_TRUSTED_PROXIES instead (e.g. HOSO_TRUSTED_PROXIES=10.0.0.5,10.0.1.0/24)")
-    out = []
-    for part in (env.get(name) or "").split(","):
-        if part.strip():
-            try:
-                out.append(ipaddress.ip_network(part.strip(), strict=False))
-            except ValueError:
-                raise ValueError(f"{name}: {part.strip()!r} is not an IP address or network") from None
-    return tuple(out)
-
-
 # How `hoso serve` runs uvicorn: uvicorn's own X-Forwarded-For handling (on by default, trusting 127.0.0.1)
 # would rewrite the client address before hoso sees it; hoso believes only HOSO_TRUSTED_PROXIES.
 SERVER_OPTIONS: dict[str, Any] = {"proxy_headers": False, "server_header": False}
@@ -61,15 +41,10 @@ SERVER_OPTIONS: dict[str, Any] = {"proxy_headers": False, "server_header": False
 
 @dataclass(frozen=True)
 class WebSettings:
-    """Settings of the web application, read from the environment when the app is created.
-
-    ``HOSO_SESSION_IDLE_MINUTES`` (default 60), ``HOSO_SESSION_MAX_HOURS`` (default 24), ``HOSO_SECURE_COOKIE``
-    (1 behind HTTPS), ``HOSO_TRUSTED_PROXIES`` (addresses or networks of the reverse proxies whose
-    X-Forwarded-For is believed, comma-separated; default none), ``HOSO_LOGIN_MAX_FAILURES`` (default 5 per
-    username and address, 50 per address, in 15 minutes; then 429), ``HOSO_ALLOWED_HOSTS`` (comma-separated host
-    names, with a port where it is not the default: the public names a browser's Origin may carry when a reverse
-    proxy passes another Host; writes from other origins are refused).
-    """
+    """Settings of the web application, read from the environment when the app is created: the session's
+    idle and maximum age, the Secure cookie flag, the trusted reverse proxies, the failed-login limit and the
+    public host names (``HOSO_SESSION_*``, ``HOSO_SECURE_COOKIE``, ``HOSO_TRUSTED_PROXIES``,
+    ``HOSO_LOGIN_MAX_FAILURES``, ``HOSO_ALLOWED_HOSTS``: see docs/settings.md)."""
 
     session_idle: dt.timedelta = dt.timedelta(hours=1)
     session_max: dt.timedelta = dt.timedelta(hours=24)
@@ -81,15 +56,13 @@ class WebSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "WebSettings":
-        env = os.environ if env is None else env
         return cls(
-            session_idle=dt.timedelta(minutes=env_number(env, "HOSO_SESSION_IDLE_MINUTES", 60)),
-            session_max=dt.timedelta(hours=env_number(env, "HOSO_SESSION_MAX_HOURS", 24)),
-            secure_cookie=_env_flag(env, "HOSO_SECURE_COOKIE"),
-            trusted_proxies=_env_networks(env, "HOSO_TRUSTED_PROXIES"),
-            login_max_failures=int(env_number(env, "HOSO_LOGIN_MAX_FAILURES", 5)),
-            allowed_hosts=tuple(h.strip().lower() for h in (env.get("HOSO_ALLOWED_HOSTS") or "").split(",")
-                                if h.strip()),
+            session_idle=dt.timedelta(minutes=setting("HOSO_SESSION_IDLE_MINUTES", env)),
+            session_max=dt.timedelta(hours=setting("HOSO_SESSION_MAX_HOURS", env)),
+            secure_cookie=setting("HOSO_SECURE_COOKIE", env),
+            trusted_proxies=setting("HOSO_TRUSTED_PROXIES", env),
+            login_max_failures=setting("HOSO_LOGIN_MAX_FAILURES", env),
+            allowed_hosts=tuple(h.lower() for h in setting("HOSO_ALLOWED_HOSTS", env)),
         )
 
 

@@ -16,6 +16,7 @@ from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, ValidationException
 
+from hoso.i18n import t as msg
 from hoso.records.errors import (
     AttachmentTooLarge,
     Forbidden,
@@ -27,46 +28,11 @@ from hoso.records.errors import (
 
 _BACKTICKED = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
 
-__all__ = ["PROBLEM_JSON", "MESSAGES", "msg", "request_lang", "problem", "problem_message", "exception_handlers"]
+__all__ = ["PROBLEM_JSON", "msg", "request_lang", "problem", "problem_message", "exception_handlers"]
 
 log = logging.getLogger("hoso.web")
 
 PROBLEM_JSON = "application/problem+json"
-
-MESSAGES: dict[str, dict[str, str]] = {
-    "unauthenticated": {"vi": "Bạn cần đăng nhập để dùng chức năng này.", "en": "You must log in to do this."},
-    "no_access": {"vi": "Vai trò của bạn không cấp quyền truy cập các hồ sơ này.",
-                  "en": "Your roles grant no access to these records."},
-    "login_failed": {"vi": "Tên đăng nhập hoặc mật khẩu không đúng, hoặc tài khoản không được phép đăng nhập.",
-                     "en": "Wrong username or password, or the account may not log in."},
-    "unknown_entity": {"vi": "Không có loại hồ sơ {name!r}.", "en": "There is no entity {name!r}."},
-    "record_not_found": {"vi": "Không tìm thấy hồ sơ {entity} số {id}.", "en": "{entity} {id} does not exist."},
-    "invalid_record": {"vi": "Hồ sơ không hợp lệ: {count} lỗi, xem danh sách errors.",
-                       "en": "The record is not valid: {count} problem(s), see errors."},
-    "json_object": {"vi": "Nội dung yêu cầu phải là một đối tượng JSON.",
-                    "en": "The request body must be a JSON object."},
-    "json_only": {"vi": "Nội dung yêu cầu phải có Content-Type: application/json.",
-                  "en": "The request body must be sent as Content-Type: application/json."},
-    "too_many_logins": {"vi": "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau 15 phút.",
-                        "en": "Too many failed logins. Try again in 15 minutes."},
-    "login_fields": {"vi": "Cần có username và password (chuỗi ký tự).",
-                     "en": "username and password (strings) are required."},
-    "cross_origin": {"vi": "Yêu cầu từ trang khác bị từ chối.", "en": "Cross-origin request refused."},
-    "nul_in_address": {"vi": "Địa chỉ yêu cầu chứa ký tự NUL (%00), không được chấp nhận.",
-                       "en": "The request address holds a NUL character (%00), which is not accepted."},
-    "nul_char": {"vi": "Không được chứa ký tự NUL (\\u0000).", "en": "Must not contain a NUL character (\\u0000)."},
-    "json_too_deep": {"vi": "Nội dung JSON lồng nhau quá {depth} cấp.",
-                      "en": "The JSON body is nested more than {depth} levels deep."},
-    "out_of_range": {"vi": "Giá trị nằm ngoài khoảng cho phép ({low} đến {high}).",
-                     "en": "The value is out of range ({low} to {high})."},
-    "internal": {"vi": "Đã xảy ra lỗi không mong muốn; lỗi đã được ghi lại.",
-                 "en": "An unexpected error occurred; it has been logged."},
-}
-
-
-def msg(key: str, lang: str = "vi", **kwargs: Any) -> str:
-    entry = MESSAGES[key]
-    return (entry.get(lang) or entry["vi"]).format(**kwargs)
 
 
 def request_lang(connection: ASGIConnection) -> str:

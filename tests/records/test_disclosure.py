@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hoso.i18n import t
 from hoso.records.forms import FormCache
-from hoso.records.messages import t
 from hoso.plugins.fields import BUILTIN_TYPES
 
 # In the intake form of tests/records: the entity rule ``ended_on >= received_on``, the form rule

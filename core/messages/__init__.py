@@ -1,0 +1,1 @@
+"""Message catalogues, one module per language (vi, en), read through hoso.i18n."""

@@ -1,0 +1,248 @@
+"""Every ``HOSO_*`` environment variable, declared once: its type, default, allowed range and help in Vietnamese
+and English. Code reads a setting only through :func:`get`, so a wrong value is refused the same way wherever it
+is read, with a message naming the variable and the form it expects; ``hoso settings`` lists them all."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+from urllib.parse import urlparse
+
+from hoso.i18n import t
+
+__all__ = ["Setting", "SettingError", "SETTINGS", "get", "source", "display", "declared"]
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+GB = 1000 ** 3
+
+
+class SettingError(ValueError):
+    """An environment setting has a value that cannot be used (the message is in Vietnamese, then English)."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One ``HOSO_*`` variable.
+
+    ``kind``: int, number, bool, str, path, url, list or networks. ``minimum`` is inclusive; ``positive`` refuses
+    0 and below. ``unit`` names what a number counts (seconds, minutes...), shown in messages. A ``retired``
+    setting is no longer read: giving it stops start-up with a message pointing at ``replacement``."""
+
+    name: str
+    kind: str
+    default: Any
+    help_vi: str
+    help_en: str
+    minimum: float | None = None
+    positive: bool = False
+    unit: str = ""
+    secret: bool = False
+    retired: bool = False
+    replacement: str = ""
+    default_vi: str = ""
+    default_en: str = ""
+
+
+def _s(name: str, kind: str, default: Any, vi: str, en: str, **kw) -> Setting:
+    return Setting(name, kind, default, vi, en, **kw)
+
+
+SETTINGS: dict[str, Setting] = {s.name: s for s in (
+    _s("HOSO_CONFIG", "path", None,
+       "Thư mục cấu hình chứa forms_config/ và roles_config/ (như tùy chọn --config).",
+       "Configuration root holding forms_config/ and roles_config/ (as the --config option).",
+       default_vi="thư mục của kho mã nguồn", default_en="the repository's folder"),
+    _s("HOSO_DATABASE_URL", "url", "sqlite:///var/hoso.db",
+       "Địa chỉ cơ sở dữ liệu: sqlite:///đường/dẫn.db hoặc postgresql://người_dùng@máy/csdl.",
+       "Database URL: sqlite:///path.db or postgresql://user@host/db.", secret=True),
+    _s("HOSO_DB_POOL", "int", 10,
+       "Số kết nối tối đa tới PostgreSQL của một tiến trình.",
+       "Most connections one process opens to PostgreSQL.", minimum=1, unit="connections"),
+    _s("HOSO_DEBUG", "bool", False,
+       "Bật (1) để lệnh hoso in toàn bộ dấu vết lỗi thay cho thông báo ngắn gọn (dành cho người phát triển).",
+       "On (1): the hoso command shows the full traceback instead of the short message (for developers)."),
+    _s("HOSO_DISABLE_ENTRYPOINTS", "bool", False,
+       "Bật (1) để không nạp các plugin cài đặt qua entry point (nhóm hoso), ví dụ khi chạy kiểm thử.",
+       "On (1): plugins installed through entry points (group hoso) are not loaded, e.g. under test."),
+    _s("HOSO_FILES_DIR", "path", "var/files",
+       "Thư mục lưu tệp đính kèm (plugin lưu trữ có sẵn).",
+       "Folder where the built-in storage plugin keeps attachments."),
+    _s("HOSO_FILES_CLEANUP_INTERVAL", "number", 3600.0,
+       "Số giây giữa hai lần dọn tệp bị bỏ dở trong kho tệp đính kèm.",
+       "Seconds between two clean-ups of the attachment storage.", minimum=1, positive=True, unit="seconds"),
+    _s("HOSO_FILES_CLEANUP_AGE", "number", 86400.0,
+       "Một tệp bị bỏ dở chỉ bị xóa khi đã không được ghi ít nhất chừng này giây, để không chạm vào tệp đang tải lên.",
+       "A leftover file is removed only when it was last written at least this many seconds ago, so an upload in "
+       "progress is never touched.", minimum=60, positive=True, unit="seconds"),
+    _s("HOSO_SESSION_IDLE_MINUTES", "number", 60.0,
+       "Phiên đăng nhập hết hạn sau chừng này phút không hoạt động.",
+       "A login session ends after this many minutes without activity.", positive=True, unit="minutes"),
+    _s("HOSO_SESSION_MAX_HOURS", "number", 24.0,
+       "Phiên đăng nhập hết hạn sau chừng này giờ, dù có hoạt động.",
+       "A login session ends after this many hours, active or not.", positive=True, unit="hours"),
+    _s("HOSO_SECURE_COOKIE", "bool", False,
+       "Bật (1) khi phục vụ qua HTTPS: cookie phiên chỉ được gửi qua HTTPS.",
+       "On (1) behind HTTPS: the session cookie is sent over HTTPS only."),
+    _s("HOSO_LOGIN_MAX_FAILURES", "int", 5,
+       "Số lần đăng nhập sai cho phép với một tên đăng nhập và địa chỉ (gấp 10 lần với một địa chỉ) trong 15 phút; "
+       "quá số đó trả lỗi 429.",
+       "Failed logins allowed per username and address (10 times that per address) in 15 minutes; then 429.",
+       positive=True, unit="failures"),
+    _s("HOSO_TRUSTED_PROXIES", "networks", (),
+       "Địa chỉ hoặc dải mạng của các reverse proxy được tin tiêu đề X-Forwarded-For, cách nhau bằng dấu phẩy.",
+       "Addresses or networks of the reverse proxies whose X-Forwarded-For is believed, comma-separated."),
+    _s("HOSO_TRUST_FORWARDED", "bool", False,
+       "Không còn được đọc: liệt kê các reverse proxy trong HOSO_TRUSTED_PROXIES.",
+       "No longer read: list the reverse proxies in HOSO_TRUSTED_PROXIES.",
+       retired=True, replacement="HOSO_TRUSTED_PROXIES"),
+    _s("HOSO_ALLOWED_HOSTS", "list", (),
+       "Tên máy chủ công khai (kèm cổng nếu không phải cổng mặc định), cách nhau bằng dấu phẩy: trình duyệt được "
+       "gửi yêu cầu ghi từ các nguồn (Origin) này khi reverse proxy chuyển tiếp một Host khác.",
+       "Public host names (with the port where it is not the default), comma-separated: the origins a browser may "
+       "write from when a reverse proxy passes another Host."),
+    _s("HOSO_ADMIN_RELOAD_SECONDS", "number", 2.0,
+       "Trang quản trị kiểm tra định nghĩa có thay đổi không nhiều nhất mỗi chừng này giây (0: mỗi yêu cầu).",
+       "The admin checks whether the definitions changed at most every this many seconds (0: every request).",
+       minimum=0, unit="seconds"),
+    _s("HOSO_ADMIN_STAGING_DIR", "path", None,
+       "Thư mục giữ tệp đã tải lên trang quản trị nhưng chưa lưu vào hồ sơ.",
+       "Folder holding files uploaded in the admin but not yet saved with a record.",
+       default_vi="thư mục tạm của hệ thống/hoso-admin-staging", default_en="the system's temporary folder/"
+       "hoso-admin-staging"),
+    _s("HOSO_ADMIN_STAGING_MAX_FILES", "int", 20,
+       "Số tệp chưa lưu tối đa mỗi tài khoản được giữ trên trang quản trị.",
+       "Most uploaded files not yet saved one account may hold in the admin.", positive=True, unit="files"),
+    _s("HOSO_ADMIN_STAGING_MAX_BYTES", "int", 8 * GB,
+       "Tổng dung lượng (byte) tối đa của các tệp chưa lưu của một tài khoản trên trang quản trị.",
+       "Most bytes of uploaded files not yet saved one account may hold in the admin.", positive=True,
+       unit="bytes"),
+    _s("HOSO_ADMIN_STAGING_HOURS", "number", 24.0,
+       "Tệp đã tải lên mà không ai lưu sẽ hết hạn sau chừng này giờ.",
+       "An uploaded file nobody saved expires after this many hours.", positive=True, unit="hours"),
+)}
+
+
+def declared(name: str) -> Setting:
+    try:
+        return SETTINGS[name]
+    except KeyError:
+        raise KeyError(f"{name} is not a declared setting (hoso.settings.SETTINGS)") from None
+
+
+def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if env is None else env
+
+
+def _raw(name: str, env: Mapping[str, str] | None) -> str | None:
+    raw = _env(env).get(name)
+    return None if raw is None or raw.strip() == "" else raw
+
+
+def source(name: str, env: Mapping[str, str] | None = None) -> str:
+    """Where the value of ``name`` comes from: ``environment`` or ``default``."""
+    declared(name)
+    return "environment" if _raw(name, env) is not None else "default"
+
+
+def get(name: str, env: Mapping[str, str] | None = None) -> Any:
+    """The value of setting ``name``, parsed and checked; its default when unset or blank. Raises
+    :class:`SettingError` naming the variable and the form it expects."""
+    setting = declared(name)
+    for old in SETTINGS.values():
+        if old.retired and old.replacement == name and _raw(old.name, env) is not None:
+            raise _retired(old)
+    raw = _raw(name, env)
+    if raw is None:
+        return setting.default
+    return _PARSERS[setting.kind](setting, raw.strip())
+
+
+def _error(key: str, **params) -> SettingError:
+    return SettingError(f"{t(key, 'vi', **params)}\n{t(key, 'en', **params)}")
+
+
+def _retired(old: Setting) -> SettingError:
+    new = SETTINGS[old.replacement]
+    helps = {"vi": new.help_vi, "en": new.help_en}
+    return SettingError("\n".join(t("setting_retired", lang, name=old.name, replacement=new.name,
+                                     help=helps[lang].rstrip(".")) for lang in ("vi", "en")))
+
+
+def _unit(setting: Setting, lang: str) -> str:
+    return t(f"setting_unit_{setting.unit}", lang) if setting.unit else ""
+
+
+def _number_error(setting: Setting, raw: str, key: str, **params) -> SettingError:
+    return SettingError("\n".join(
+        t(key, lang, name=setting.name, raw=repr(raw), unit=_unit(setting, lang), **params) for lang in ("vi", "en")))
+
+
+def _number(setting: Setting, raw: str) -> float:
+    whole = setting.kind == "int"
+    try:
+        value = int(raw) if whole else float(raw)
+    except ValueError:
+        raise _number_error(setting, raw, "setting_whole" if whole else "setting_number") from None
+    if not math.isfinite(value):
+        raise _number_error(setting, raw, "setting_number")
+    if setting.positive and value <= 0:
+        raise _number_error(setting, raw, "setting_positive")
+    if setting.minimum is not None and value < setting.minimum:
+        raise _number_error(setting, raw, "setting_minimum", minimum=f"{setting.minimum:g}")
+    return value
+
+
+def _flag(setting: Setting, raw: str) -> bool:
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise _error("setting_flag", name=setting.name, raw=repr(raw))
+
+
+def _items(setting: Setting, raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _networks(setting: Setting, raw: str) -> tuple:
+    out = []
+    for part in _items(setting, raw):
+        try:
+            out.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise _error("setting_network", name=setting.name, raw=repr(part)) from None
+    return tuple(out)
+
+
+_PARSERS = {
+    "int": _number, "number": _number, "bool": _flag, "list": _items, "networks": _networks,
+    "str": lambda s, raw: raw, "path": lambda s, raw: raw, "url": lambda s, raw: raw,
+}
+
+
+def display(name: str, value: Any) -> str:
+    """``value`` of setting ``name`` as ``hoso settings`` shows it: a secret URL's password masked."""
+    setting = declared(name)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (tuple, list)):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value)
+    if setting.secret:
+        return _mask(text)
+    return text
+
+
+def _mask(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    return parsed._replace(netloc=parsed.netloc.replace(f":{parsed.password}@", ":***@", 1)).geturl()
