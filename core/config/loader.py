@@ -39,7 +39,7 @@ from .types import (
     Label,
 )
 
-__all__ = ["ConfigIssue", "ConfigErrors", "ConfigFile", "load_config", "SCHEMA_DIR"]
+__all__ = ["ConfigIssue", "ConfigErrors", "ConfigFile", "load", "SCHEMA_DIR"]
 
 HIERARCHY_FILE = "roles_config/hierarchy.yaml"
 
@@ -613,8 +613,8 @@ class _Checker:
         return None
 
 
-def load_config(root: str | os.PathLike | None = None, field_types: dict[str, "str | FieldTraits"] | None = None, *,
-                kinds: Iterable[ConfigKind] = (), directories: Iterable[tuple[str, str | os.PathLike]] = (),
+def load(root: str | os.PathLike | None = None, field_types: dict[str, "str | FieldTraits"] | None = None, *,
+         builtin_kinds: Iterable[ConfigKind] = (), kinds: Iterable[ConfigKind] = (), directories: Iterable[tuple[str, str | os.PathLike]] = (),
                 actions: Iterable[str] = (), scope_kinds: Iterable[str] = ()) -> Config:
     """Load and check the configuration under ``root``; raise ConfigErrors listing every problem.
 
@@ -633,7 +633,7 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, "s
                                         "expected forms_config/ and roles_config/ under the configuration root "
                                         "(--config DIR or HOSO_CONFIG)")])
     try:
-        all_kinds = _all_kinds(kinds)
+        all_kinds = _all_kinds(builtin_kinds, kinds)
         ordered = order_kinds(all_kinds)
     except KindError as exc:
         raise ConfigErrors([ConfigIssue(".", 1, 1, "", str(exc))]) from None
@@ -653,11 +653,9 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, "s
     return Config(root=str(root_path), **builtin, extensions=extensions, content_hash=loader.hasher.hexdigest())
 
 
-def _all_kinds(extra: Iterable[ConfigKind]) -> list[ConfigKind]:
+def _all_kinds(builtin: Iterable[ConfigKind], extra: Iterable[ConfigKind]) -> list[ConfigKind]:
     """The built-in kinds and ``extra`` (which may repeat built-in ones); one name, one kind."""
-    from .kinds import BUILTIN_KINDS
-
-    out: dict[str, ConfigKind] = {k.name: k for k in BUILTIN_KINDS}
+    out: dict[str, ConfigKind] = {k.name: k for k in builtin}
     for k in extra:
         if k.name in out and out[k.name] is not k:
             raise KindError(f"configuration kind {k.name!r} is declared twice (at {out[k.name].location} and "
