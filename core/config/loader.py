@@ -896,6 +896,44 @@ def _check_module_units(loader: _Loader, f: _File, module: str, codes: Iterable[
                 "hierarchy's unit files, or one given by a restructuring in roles_config/restructurings/")
 
 
+# -- modules (roles_config/modules.yaml) ----------------------------------------------------------------------
+
+# Keys of a module naming definitions of other kinds, and the kind each must exist as.
+MODULE_NAMED_KINDS = {"entities": "entity", "forms": "form", "workflows": "workflow", "roles": "role",
+                      "reports": "report"}
+# Keys whose names come from plugins at run time (routes and admin menu entries): checked for shape only.
+MODULE_FREE_KEYS = ("routes", "menus")
+
+
+def _read_modules(loader: _Loader, module_files: list[_File], known: dict[str, set[str]]) -> list[ModuleDef]:
+    """The modules, once every name they give is checked: an entity belongs to one module at most."""
+    out: list[ModuleDef] = []
+    owner: dict[str, str] = {}
+    for f in module_files:
+        for name, m in f.data["modules"].items():
+            _check_module_units(loader, f, name, m.get("enabled_for", ()))
+            _check_module_names(loader, f, name, m, known)
+            for j, entity in enumerate(m.get("entities", ())):
+                if entity in owner and owner[entity] != name:
+                    f.error(("modules", name, "entities", j), f"entity {entity!r} already belongs to module "
+                            f"{owner[entity]!r}: an entity belongs to one module at most")
+                owner.setdefault(entity, name)
+            if not f.partial:
+                lists = {k: tuple(m.get(k, ())) for k in (*MODULE_NAMED_KINDS, *MODULE_FREE_KEYS)}
+                out.append(ModuleDef(name, _label(m["label"]), tuple(m.get("enabled_for", ())), **lists))
+    return out
+
+
+def _check_module_names(loader: _Loader, f: _File, module: str, m: dict, known: dict[str, set[str]]) -> None:
+    for key, kind in MODULE_NAMED_KINDS.items():
+        for j, name in enumerate(m.get(key, ())):
+            if name in known[key] or name in loader.broken.get(kind, ()):
+                continue
+            f.error(("modules", module, key, j), f"unknown {kind} {name!r}{_did_you_mean(name, known[key])}"
+                    + (f"; defined: {', '.join(sorted(known[key]))}" if known[key] else f"; no {kind} is defined")
+                    + loader.unreadable_note(kind))
+
+
 def _table_clashes(entities: dict[str, EntityDef], files: dict[str, _File]) -> set[str]:
     """Report every table claimed by two entities; return the entities that lose their claim.
 
@@ -1504,12 +1542,9 @@ def load_config(root: str | os.PathLike | None = None, field_types: dict[str, st
         cal = _calendar(f)
         calendar = calendar if f.partial else cal
 
-    modules = []
-    for f in files["modules"]:
-        for name, m in f.data["modules"].items():
-            _check_module_units(loader, f, name, m.get("enabled_for", ()))
-            if not f.partial:
-                modules.append(ModuleDef(name, _label(m["label"]), tuple(m.get("enabled_for", ()))))
+    modules = _read_modules(loader, files["modules"], {
+        "entities": set(entities), "forms": {x.name for x in forms}, "workflows": {x.name for x in workflows},
+        "roles": {r.name for r in roles} | {r.name for _f, r in partial_roles}, "reports": {x.name for x in reports}})
 
     if loader.issues:
         raise ConfigErrors(loader.issues)
