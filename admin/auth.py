@@ -24,6 +24,7 @@ from starlette.authentication import AuthCredentials, AuthenticationBackend, Aut
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 
+from hoso.modules import switches
 from hoso.records.service import AuditEvent, RecordContext
 from hoso.scope import Actor
 from hoso.web.auth import (
@@ -66,6 +67,8 @@ class AdminUser(User):
         self.roles = roles
         self.lang = lang
         self.origin = origin
+        # Names owned by modules that are off for this user (hoso.modules): absent from every admin surface.
+        self.modules_off: dict[str, frozenset[str]] = {}
         self.ctx = RecordContext(config=build.rt.config, user_id=current.id, user_name=current.username,
                                  origin=origin, lang=lang, superuser=current.superuser)
 
@@ -84,6 +87,8 @@ class AdminUser(User):
     # -- what the roles allow, before looking at rows -------------------------------------------------------
     def may(self, action: str, entity: str) -> bool:
         """Whether a role of the user grants ``action`` on ``entity`` for some rows (statistics never does)."""
+        if entity in self.modules_off.get("entities", ()):
+            return False
         if self.superuser:
             return True
         return any(scope != "statistics" and self.roles.intersection(roles)
@@ -127,6 +132,7 @@ async def admin_user(conn: HTTPConnection) -> AdminUser | None:
         user = AdminUser(build, current, await _roles(build, current.id),
                          request_lang(conn, build.admin.default_language), client_address(conn, settings),
                          piccolo_user)
+        user.modules_off = await (await switches(rt)).names_off(current)
     conn.scope[_SCOPE_KEY] = user
     return user
 

@@ -50,6 +50,7 @@ from hoso.web.auth import (
     write_audit,
 )
 from hoso.web.guards import HostileInputGuard
+from hoso.web.modules_guard import ModuleGuard, visible_entities
 from hoso.web.openapi import ProblemDocumentedJson
 from hoso.web.security import security_headers
 from hoso.web.problems import exception_handlers, msg, request_lang
@@ -267,7 +268,7 @@ async def health(request: Request) -> Response:
 
 @get("/api/entities", guards=[logged_in], tags=["records"])
 async def entities(request: Request) -> list[dict[str, Any]]:
-    return request.app.state.entities
+    return await visible_entities(request, request.app.state.entities)
 
 
 # -- HTML ----------------------------------------------------------------------------------------------------------
@@ -349,7 +350,7 @@ def create_app(rt: "Runtime", settings: WebSettings | None = None) -> Litestar:
         on_startup=[startup],
         on_shutdown=[shutdown],
         exception_handlers=exception_handlers(),
-        middleware=[HostileInputGuard],
+        middleware=[HostileInputGuard, ModuleGuard],
         before_send=[security_headers],
         state=State({"rt": rt, "settings": settings, "entities": entity_definitions(rt.config), "admin": admin_app}),
         # JSON only: Litestar's HTML pages would load CDN scripts onto this origin (see hoso.web.openapi)
