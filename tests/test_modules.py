@@ -1,7 +1,7 @@
 """A module switched on per unit exists only for the users of those units (and of the units above them).
 
-The configuration is the API tests' one with a hotline module: its entity ``call`` and its route prefix
-``/hotline`` are on for centre TT (under province P01) only. staff1 works at TT, prov at P01 (above TT),
+The configuration is the API tests' one with a hotline module: its entity ``call``, the intake form of cases
+and its route prefix ``/hotline`` are on for centre TT (under province P01) only. staff1 works at TT, prov at P01 (above TT),
 staff2 at TT2 (P01's other centre) and far at TT3 (under P02). Every check goes through HTTP, on both engines.
 """
 
@@ -18,7 +18,7 @@ from hoso import accounts
 from hoso.runtime import Runtime
 from hoso.scope import Actor
 from hoso.web.auth import WebSettings
-from hoso.web.modules_guard import ModuleGuard
+from hoso.web.modules_guard import install
 from hoso.web.problems import exception_handlers
 from hoso.web.tokens import create_token
 from tests.api.conftest import ROLES, api  # noqa: F401  (the ``api`` fixture, on this module's configuration)
@@ -45,6 +45,7 @@ modules:
   test.hotline:
     label: {vi: Tổng đài, en: Hotline}
     entities: [call]
+    forms: [case_intake]
     routes: [/hotline]
     enabled_for: [TT]
 """
@@ -153,9 +154,9 @@ async def test_plugin_routes_under_the_module_prefix_answer_404_where_it_is_off(
     async def stop() -> None:
         await rt.db.close()
 
-    app = Litestar(route_handlers=[hotline_ping, not_the_module], middleware=[ModuleGuard],
-                   exception_handlers=exception_handlers(), on_startup=[start], on_shutdown=[stop],
-                   state=State({"rt": rt, "settings": WebSettings.from_env()}))
+    app = install(Litestar(route_handlers=[hotline_ping, not_the_module], exception_handlers=exception_handlers(),
+                           on_startup=[start], on_shutdown=[stop],
+                           state=State({"rt": rt, "settings": WebSettings.from_env()})))
     async with AsyncTestClient(app) as client:
         async def status(path: str, user: str | None) -> int:
             headers = api.auth(user) if user else {}
@@ -188,3 +189,25 @@ async def test_admin_tables_of_an_off_module_do_not_exist(api):
     tables, status = await as_user("staff2")
     assert "call" not in tables and "case" in tables
     assert status == 404
+
+
+async def test_a_method_no_route_serves_is_answered_alike(api):
+    for method in ("PUT", "DELETE"):
+        gated = await api.req(method, "/api/records/call", "staff2")
+        unknown = await api.req(method, "/api/records/nosuch", "staff2")
+        assert (gated.status_code, gated.json()) == (unknown.status_code, unknown.json()), method
+
+
+async def test_a_form_of_an_off_module_is_unknown(api):
+    with_form = await api.req("POST", "/api/records/case?form=case_intake", "staff1", json=api.case("TT"))
+    assert with_form.status_code == 201, with_form.text
+    refused = await api.req("POST", "/api/records/case?form=case_intake", "staff2", json=api.case("TT2"))
+    unknown = await api.req("POST", "/api/records/case?form=nosuch", "staff2", json=api.case("TT2"))
+    assert refused.status_code == 422, refused.text
+    [error], [other] = refused.json()["errors"], unknown.json()["errors"]
+    assert error == {"field": "form", "message": other["message"].replace("nosuch", "case_intake")}
+    rid = with_form.json()["id"]
+    patched = await api.req("PATCH", f"/api/records/case/{rid}?form=case_intake", "staff2",
+                            json={"sys_version": 1, "requester": "X"})
+    assert patched.status_code == 422 and patched.json()["errors"][0]["field"] == "form"
+    assert await api.count("case") == 1

@@ -27,7 +27,7 @@ from litestar.response import Stream
 from hoso.config import Config, EntityDef
 from hoso.records.service import RecordContext
 from hoso.web.auth import client_address, current_user, same_origin
-from hoso.web.modules_guard import check_create_unit
+from hoso.web.modules_guard import check_create_unit, check_form
 from hoso.web.problems import request_lang
 
 __all__ = ["build_record_router", "body_schemas", "request_context", "same_site", "FILTER_OPS", "MAX_ID",
@@ -265,6 +265,7 @@ def _handlers_for(rt, entity: EntityDef) -> list:
     async def create_record(request: Request, form: FromQuery[Optional[str]] = None) -> Response:
         ctx = await entity_context(request, entity)
         svc = request.app.state.rt.records()
+        await check_form(request, entity, form)
         body = await _json_body(request)
         await check_create_unit(request, entity, body)
         record = await svc.create(name, body, ctx, form=form)
@@ -273,6 +274,7 @@ def _handlers_for(rt, entity: EntityDef) -> list:
 
     async def update_record(request: Request, record_id: RecordId, form: FromQuery[Optional[str]] = None) -> dict:
         ctx = await entity_context(request, entity)
+        await check_form(request, entity, form)
         svc = request.app.state.rt.records()
         body = await _json_body(request)
         version = _version(body)

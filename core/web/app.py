@@ -50,7 +50,7 @@ from hoso.web.auth import (
     write_audit,
 )
 from hoso.web.guards import HostileInputGuard
-from hoso.web.modules_guard import ModuleGuard, visible_entities
+from hoso.web.modules_guard import install as install_module_guard, visible_entities
 from hoso.web.openapi import ProblemDocumentedJson
 from hoso.web.security import security_headers
 from hoso.web.problems import exception_handlers, msg, request_lang
@@ -343,18 +343,18 @@ def create_app(rt: "Runtime", settings: WebSettings | None = None) -> Litestar:
     except PackageNotFoundError:  # pragma: no cover
         hoso_version = "0"
 
-    return Litestar(
+    return install_module_guard(Litestar(
         route_handlers=[health, api_login, api_logout, api_me, entities, home, form_login, form_logout,
                         build_record_router(rt), accounts_router(),
                         *admin_app.handlers()],
         on_startup=[startup],
         on_shutdown=[shutdown],
         exception_handlers=exception_handlers(),
-        middleware=[HostileInputGuard, ModuleGuard],
+        middleware=[HostileInputGuard],
         before_send=[security_headers],
         state=State({"rt": rt, "settings": settings, "entities": entity_definitions(rt.config), "admin": admin_app}),
         # JSON only: Litestar's HTML pages would load CDN scripts onto this origin (see hoso.web.openapi)
         openapi_config=OpenAPIConfig(title="hoso API", version=hoso_version, path="/schema",
                                      render_plugins=[ProblemDocumentedJson()]),
         debug=False,
-    )
+    ))

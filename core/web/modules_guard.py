@@ -9,14 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import logging
+
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import HTTPException
 
 from hoso.modules import ModuleSwitches, check_new_record, switches
 
-__all__ = ["ModuleGuard", "visible_entities", "check_create_unit", "request_switches"]
+__all__ = ["ModuleGuard", "install", "visible_entities", "check_create_unit", "check_form", "request_switches"]
+
+log = logging.getLogger("hoso.web")
 
 _RECORDS = "/api/records/"
+# Where a hidden path is routed: no route can serve it (a NUL never reaches a handler).
+_NOWHERE = "/\x00module-off"
 
 
 def _entity_of(path: str) -> str | None:
@@ -41,25 +47,43 @@ async def request_switches(connection: ASGIConnection) -> ModuleSwitches:
 
 
 class ModuleGuard:
-    """ASGI middleware answering 404 for the paths of modules that do not exist for the requesting user."""
+    """ASGI wrapper of the whole application, in front of its router: a path of a module the requesting user does
+    not have is routed as a path no route serves, so every method gets the very answer of an unknown path (a
+    guard behind the router would let a method the route lacks answer 405 and tell the route exists)."""
 
     def __init__(self, app):
         self.app = app
 
     async def __call__(self, scope, receive, send) -> None:
-        config = scope["app"].state.rt.config if scope["type"] == "http" else None
-        if config is None or not any(m.entities or m.routes for m in config.modules):
-            await self.app(scope, receive, send)
-            return
+        if scope["type"] == "http" and await self._hidden(scope):
+            scope = {**scope, "path": _NOWHERE, "raw_path": _NOWHERE.encode("utf-8")}
+        await self.app(scope, receive, send)
+
+    async def _hidden(self, scope) -> bool:
+        config = scope["app"].state.rt.config
+        if not any(m.entities or m.routes for m in config.modules):
+            return False
         connection: ASGIConnection = ASGIConnection(scope)
         path = scope.get("path") or "/"
-        sw = await request_switches(connection)
-        if _gated(sw, path):
+        try:
+            sw = await request_switches(connection)
+            if not _gated(sw, path):
+                return False
             user = await _user(connection)
             entity = _entity_of(path)
-            if not (await sw.route_available(user, path) and (entity is None or await sw.entity_available(user, entity))):
-                raise NotFoundException()  # the very answer of a path no route serves
-        await self.app(scope, receive, send)
+            return not (await sw.route_available(user, path)
+                        and (entity is None or await sw.entity_available(user, entity)))
+        except HTTPException:
+            return False  # e.g. a password to change first: the route answers it as it does everywhere
+        except Exception:
+            log.exception("deciding the modules of %s failed: the path is answered as unknown", path)
+            return True
+
+
+def install(app):
+    """Put the guard in front of ``app``'s router (inside Litestar, so the router's 404 is a problem document)."""
+    app.asgi_handler = ModuleGuard(app.asgi_handler)
+    return app
 
 
 async def visible_entities(connection: ASGIConnection, entities: list[dict]) -> list[dict]:
@@ -75,3 +99,16 @@ async def check_create_unit(connection: ASGIConnection, entity, body: dict) -> N
     from hoso.web.problems import request_lang
 
     await check_new_record(connection.app.state.rt, entity, body, request_lang(connection))
+
+
+async def check_form(connection: ASGIConnection, entity, form: str | None) -> None:
+    """A form of a module the user does not have is refused like a form that does not exist."""
+    from hoso.records.errors import ValidationError
+    from hoso.records.messages import t
+    from hoso.web.problems import request_lang
+
+    if form is None:
+        return
+    sw = await request_switches(connection)
+    if form in (await sw.names_off(await _user(connection))).get("forms", ()):
+        raise ValidationError([("form", t("unknown_form", request_lang(connection), value=form))])
