@@ -24,7 +24,7 @@ from starlette.authentication import AuthCredentials, AuthenticationBackend, Aut
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 
-from hoso.modules import switches
+from hoso.modules import names_off
 from hoso.records.service import AuditEvent, RecordContext
 from hoso.scope import Actor
 from hoso.web.auth import (
@@ -132,7 +132,7 @@ async def admin_user(conn: HTTPConnection) -> AdminUser | None:
         user = AdminUser(build, current, await _roles(build, current.id),
                          request_lang(conn, build.admin.default_language), client_address(conn, settings),
                          piccolo_user)
-        user.modules_off = await (await switches(rt)).names_off(current)
+        user.modules_off = await names_off(rt, current)
     conn.scope[_SCOPE_KEY] = user
     return user
 

@@ -21,7 +21,7 @@ from hoso.web.auth import WebSettings
 from hoso.web.modules_guard import install
 from hoso.web.problems import exception_handlers
 from hoso.web.tokens import create_token
-from tests.api.conftest import ROLES, api  # noqa: F401  (the ``api`` fixture, on this module's configuration)
+from tests.api import conftest as api_fixtures
 from tests.records.conftest import CALENDAR, CASE, HIERARCHY, INTAKE, LISTS, PERFORMER, UNITS, WORKFLOW
 from tests.web.conftest import PASSWORD
 
@@ -49,6 +49,10 @@ modules:
     routes: [/hotline]
     enabled_for: [TT]
 """
+
+
+ROLES = api_fixtures.ROLES
+api = api_fixtures.api  # the API tests' accounts and tokens, on this module's configuration (``api_config``)
 
 
 def write_config(config_dir, modules: str = MODULES):

@@ -88,6 +88,8 @@ def install(app):
 
 async def visible_entities(connection: ASGIConnection, entities: list[dict]) -> list[dict]:
     """The entity definitions the requesting user has: those of modules off for them are left out."""
+    if not any(m.entities for m in connection.app.state.rt.config.modules):
+        return entities
     sw = await request_switches(connection)
     names = await sw.names_available(await _user(connection), "entities", [e["name"] for e in entities])
     keep = set(names)
@@ -107,7 +109,7 @@ async def check_form(connection: ASGIConnection, entity, form: str | None) -> No
     from hoso.records.messages import t
     from hoso.web.problems import request_lang
 
-    if form is None:
+    if form is None or not any(form in m.forms for m in connection.app.state.rt.config.modules):
         return
     sw = await request_switches(connection)
     if form in (await sw.names_off(await _user(connection))).get("forms", ()):
