@@ -23,7 +23,8 @@ from hoso.db import Database
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
 
-__all__ = ["ModuleSwitches", "ModuleOff", "switches", "names_off", "check_new_record", "MESSAGES", "message"]
+__all__ = ["ModuleSwitches", "ModuleOff", "switches", "names_off", "check_new_record", "path_under", "MESSAGES",
+           "message"]
 
 MESSAGES: dict[str, dict[str, str]] = {
     "module_off": {"vi": "phân hệ {label_vi!r} ({module}) chưa được bật cho đơn vị {unit}",
@@ -113,7 +114,7 @@ class ModuleSwitches:
 
     def module_of_route(self, path: str) -> ModuleDef | None:
         for m in self.config.modules:
-            if any(_under(path, prefix) for prefix in m.routes):
+            if any(path_under(path, prefix) for prefix in m.routes):
                 return m
         return None
 
@@ -166,7 +167,9 @@ class ModuleSwitches:
         return frozenset(r["unit_id"] for r in rows if r["unit_id"] is not None)
 
 
-def _under(path: str, prefix: str) -> bool:
+def path_under(path: str, prefix: str) -> bool:
+    """Whether ``path`` is ``prefix`` or below it, by whole segments (``/hotline`` covers ``/hotline/x``, not
+    ``/hotlines``)."""
     prefix = prefix.rstrip("/")
     return path == prefix or path.startswith(prefix + "/") or prefix == ""
 

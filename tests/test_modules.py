@@ -1,8 +1,9 @@
 """A module switched on per unit exists only for the users of those units (and of the units above them).
 
 The configuration is the API tests' one with a hotline module: its entity ``call``, the intake form of cases
-and its route prefix ``/hotline`` are on for centre TT (under province P01) only. staff1 works at TT, prov at P01 (above TT),
-staff2 at TT2 (P01's other centre) and far at TT3 (under P02). Every check goes through HTTP, on both engines.
+and its route prefix ``/hotline`` are on for centre TT (under province P01) only. staff1 works at TT, prov at
+P01 (above TT), staff2 at TT2 (P01's other centre) and far at TT3 (under P02). Every check goes through HTTP, on
+both engines.
 """
 
 from __future__ import annotations

@@ -7,14 +7,14 @@ plugin registers under a module's ``routes`` prefixes, whichever handler serves 
 
 from __future__ import annotations
 
-from typing import Any
-
 import logging
+from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException
 
 from hoso.modules import ModuleSwitches, check_new_record, switches
+from hoso.modules import path_under as _under
 
 __all__ = ["ModuleGuard", "install", "visible_entities", "check_create_unit", "check_form", "request_switches"]
 
@@ -31,9 +31,10 @@ def _entity_of(path: str) -> str | None:
     return path[len(_RECORDS):].split("/", 1)[0] or None
 
 
-def _gated(sw: ModuleSwitches, path: str) -> bool:
+def _gated(config, path: str) -> bool:
+    """Whether a module names the path's entity or one of its prefixes (known without reading the database)."""
     entity = _entity_of(path)
-    return (entity is not None and sw.module_of_entity(entity) is not None) or sw.module_of_route(path) is not None
+    return any(entity in m.entities or any(_under(path, p) for p in m.routes) for m in config.modules)
 
 
 async def _user(connection: ASGIConnection) -> Any:
@@ -60,15 +61,12 @@ class ModuleGuard:
         await self.app(scope, receive, send)
 
     async def _hidden(self, scope) -> bool:
-        config = scope["app"].state.rt.config
-        if not any(m.entities or m.routes for m in config.modules):
+        path = scope.get("path") or "/"
+        if not _gated(scope["app"].state.rt.config, path):
             return False
         connection: ASGIConnection = ASGIConnection(scope)
-        path = scope.get("path") or "/"
         try:
             sw = await request_switches(connection)
-            if not _gated(sw, path):
-                return False
             user = await _user(connection)
             entity = _entity_of(path)
             return not (await sw.route_available(user, path)
