@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pydantic
 import pytest
 from litestar import Litestar, get
 from litestar.datastructures import State
 from litestar.testing import AsyncTestClient
 
 from hoso import accounts
+from hoso.admin.forms import AdminForm
+from hoso.config.types import Label
+from hoso.hookspecs import hookimpl
 from hoso.runtime import Runtime
 from hoso.scope import Actor
 from hoso.web.auth import WebSettings
@@ -24,7 +28,7 @@ from hoso.web.problems import exception_handlers
 from hoso.web.tokens import create_token
 from tests.api import conftest as api_fixtures
 from tests.records.conftest import CALENDAR, CASE, HIERARCHY, INTAKE, LISTS, PERFORMER, UNITS, WORKFLOW
-from tests.web.conftest import PASSWORD
+from tests.web.conftest import PASSWORD, running
 
 CALL = """
 entity: call
@@ -216,3 +220,43 @@ async def test_a_form_of_an_off_module_is_unknown(api):
                             json={"sys_version": 1, "requester": "X"})
     assert patched.status_code == 422 and patched.json()["errors"][0]["field"] == "form"
     assert await api.count("case") == 1
+
+
+class HotlinePlugin:
+    """A plugin adding an admin form that the hotline module names among its menus."""
+
+    class Period(pydantic.BaseModel):
+        year: int = pydantic.Field(title="Năm")
+
+    @hookimpl
+    def hoso_admin_forms(self, config):
+        return [AdminForm("hotline-calls", Label("Cuộc gọi trong năm", "Calls of the year"), self.Period,
+                          lambda req: f"{req.data.year}")]
+
+
+async def test_admin_forms_of_an_off_module_are_absent(config_dir, database_url):
+    write_config(config_dir, MODULES.replace("routes: [/hotline]", "routes: [/hotline]\n    menus: [hotline-calls]"))
+    async with running(config_dir.root, database_url, plugins=[HotlinePlugin()]) as web:
+        root = Actor(None, "root", superuser=True, origin="test-setup")
+        start = dt.date.today() - dt.timedelta(days=30)
+        for name, unit in (("near", "TT"), ("away", "TT2")):
+            await accounts.create_account(web.rt, root, name, PASSWORD, unit, roles=("centre_staff",),
+                                          starts_on=start)
+        client = web.client
+
+        async def forms_of(username: str) -> tuple[set[str], int, int]:
+            client.cookies.clear()
+            await client.get("/admin/")
+            csrf = {"X-CSRFToken": client.cookies.get("csrftoken")}
+            r = await client.post("/admin/public/login/", json={"username": username, "password": PASSWORD},
+                                  headers=csrf)
+            assert r.status_code in (200, 303), r.text
+            listed = {f["slug"] for f in (await client.get("/admin/api/forms/")).json()}
+            opened = (await client.get("/admin/api/forms/hotline-calls/")).status_code
+            sent = (await client.post("/admin/api/forms/hotline-calls/", json={"year": 2025}, headers=csrf)).status_code
+            return listed, opened, sent
+
+        listed, opened, sent = await forms_of("near")
+        assert "hotline-calls" in listed and opened == 200 and sent == 200
+        listed, opened, sent = await forms_of("away")
+        assert "hotline-calls" not in listed and opened == 404 and sent == 404
