@@ -29,6 +29,7 @@ from hoso.audit import AuditEvent
 from hoso.records.access import Permissions
 from hoso.records.service import RecordContext
 from hoso.scope import Actor, roles_on
+from hoso.modules import names_off
 from hoso.web.auth import (
     COOKIE,
     CurrentUser,
@@ -69,6 +70,8 @@ class AdminUser(User):
         self.roles = roles
         self.lang = lang
         self.origin = origin
+        # Names owned by modules that are off for this user (hoso.modules): absent from every admin surface.
+        self.modules_off: dict[str, frozenset[str]] = {}
         self.ctx = RecordContext(config=build.rt.config, user_id=current.id, user_name=current.username,
                                  origin=origin, lang=lang, superuser=current.superuser)
 
@@ -91,6 +94,8 @@ class AdminUser(User):
 
     def may(self, action: str, entity: str) -> bool:
         """Whether a role of the user grants ``action`` on ``entity`` for some rows (statistics never does)."""
+        if entity in self.modules_off.get("entities", ()):
+            return False
         return self.permissions.may(action, entity)
 
     def hidden(self, entity: str) -> set[str]:
@@ -123,6 +128,7 @@ async def admin_user(conn: HTTPConnection) -> AdminUser | None:
         user = AdminUser(build, current, await _roles(build, current.id),
                          request_lang(conn, build.admin.default_language), client_address(conn, settings),
                          piccolo_user)
+        user.modules_off = await names_off(rt, current)
     conn.scope[_SCOPE_KEY] = user
     return user
 

@@ -42,6 +42,7 @@ from hoso.admin.tables import VERSION_COLUMN, TableSpec
 from hoso.db import quote
 from hoso.i18n import t
 from hoso.jsonconv import dumps, json_ready
+from hoso.modules import check_new_record
 from hoso.records.access import managed_accounts
 from hoso.records.errors import (
     Forbidden,
@@ -543,6 +544,7 @@ class ScopedCRUD(PiccoloCRUD):
         payload, uploads = self._incoming(user, data, None)
         service = self.rt.records()
         try:
+            await check_new_record(self.rt, self.spec.entity, payload, user.lang)
             record = await service.create(self.spec.entity.name, payload, user.ctx, form=self.spec.form)
             if uploads:
                 await self._uploads(user, record["id"], uploads, record["sys_version"])

@@ -201,7 +201,8 @@ class HosoAdminRouter(pae.AdminRouter):
         return response
 
     def _forms_for(self, user: AdminUser):
-        return [f for f in self.hoso_build.forms if f.may(user)]
+        off = user.modules_off.get("reports", frozenset()) | user.modules_off.get("menus", frozenset())
+        return [f for f in self.hoso_build.forms if f.may(user) and f.name not in off]
 
     def _form(self, user: AdminUser, slug: str):
         form = next((f for f in self._forms_for(user) if f.name == slug), None)

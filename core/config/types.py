@@ -482,9 +482,22 @@ class RoleDef:
 
 @dataclass(frozen=True)
 class ModuleDef:
+    """A module of roles_config/modules.yaml: what it names exists only in the units where it is on.
+
+    ``enabled_for`` holds unit codes as written; a code a restructuring retired still counts, followed through
+    lineage to the unit that answers for it today (``hoso.modules``).
+    """
+
     name: str
     label: Label
     enabled_for: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()
+    forms: tuple[str, ...] = ()
+    workflows: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    routes: tuple[str, ...] = ()
+    menus: tuple[str, ...] = ()
+    reports: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

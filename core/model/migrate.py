@@ -72,7 +72,7 @@ class Change:
     """One step of a plan."""
 
     kind: str  # create_table, retire_table, restore_table, add_field, rename_field, retire_field,
-    # restore_field, convert_field, add_index, drop_index, create_system_table, add_system_column
+    # restore_field, convert_field, add_index, drop_index, create_system_table, add_system_column, switch_module
     table: str  # the table key: entity name, or "entity.child" for child tables, or a system table name
     detail: str
     rows: int = 0
@@ -174,7 +174,27 @@ def desired_snapshot(config: Config, previous: dict | None = None) -> dict:
             for fname, fspec in spec["fields"].items():
                 if fname not in tables[key]["fields"] and fname not in renamed.get(key, {}).values():
                     tables[key]["fields"][fname] = {**fspec, "retired": True}
-    return {"format": SNAPSHOT_FORMAT, "tables": tables}
+    return {"format": SNAPSHOT_FORMAT, "tables": tables, "modules": _module_specs(config)}
+
+
+def _module_specs(config: Config) -> dict:
+    """Where each module is on and what it names: switching a module is a definition change to plan and apply."""
+    return {m.name: {"enabled_for": sorted(m.enabled_for), "entities": sorted(m.entities), "routes": sorted(m.routes)}
+            for m in config.modules}
+
+
+def _module_changes(previous: dict | None, snapshot: dict) -> list[Change]:
+    before = (previous or {}).get("modules") or {}
+    out = []
+    for name, spec in snapshot["modules"].items():
+        old = before.get(name)
+        if old != spec:
+            was = f" (was: {', '.join(old.get('enabled_for', ())) or 'nowhere'})" if isinstance(old, dict) else ""
+            out.append(Change("switch_module", name, f"module on for {', '.join(spec['enabled_for']) or 'nowhere'}"
+                              f"{was}", data={"module": name}))
+    out += [Change("switch_module", name, "module no longer in the configuration: off everywhere",
+                   data={"module": name}) for name in before if name not in snapshot["modules"]]
+    return out
 
 
 def _renames(config: Config) -> dict[str, dict[str, str]]:
@@ -354,6 +374,7 @@ async def make_plan(db: Database, config: Config, registry: Registry) -> Plan:
                 plan.changes.append(Change("add_index", key, f"{'unique ' if ispec['unique'] else ''}index {iname} "
                                            f"on ({', '.join(ispec['columns'])})", rows=await row_count(),
                                            data={"name": iname, **ispec}))
+    plan.changes += _module_changes(previous, snapshot)
     return plan
 
 
@@ -528,6 +549,8 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
         col = cls._meta.get_column_by_name(change.field)
         await _add_column(db, cls._meta.tablename, change.field, col)
         return
+    if kind == "switch_module":
+        return  # recorded in the snapshot only: hoso.modules reads the switches from the configuration
     spec = plan.snapshot["tables"][change.table]
     table = spec["table"]
     if kind in ("retire_table", "restore_table", "retire_field", "restore_field"):

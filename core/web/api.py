@@ -29,6 +29,7 @@ from hoso.records.query import FILTER_OPS as COMPARISONS
 from hoso.records.service import RecordContext
 from hoso.records.system_fields import system_fields
 from hoso.web.auth import client_address, current_user, same_origin
+from hoso.web.modules_guard import check_create_unit, check_form
 from hoso.web.problems import request_lang
 
 __all__ = ["build_record_router", "body_schemas", "request_context", "same_site", "FILTER_OPS", "MAX_ID",
@@ -258,12 +259,16 @@ def _handlers_for(rt, entity: EntityDef) -> list:
     async def create_record(request: Request, form: FromQuery[Optional[str]] = None) -> Response:
         ctx = await entity_context(request, entity)
         svc = request.app.state.rt.records()
-        record = await svc.create(name, await _json_body(request), ctx, form=form)
+        await check_form(request, entity, form)
+        body = await _json_body(request)
+        await check_create_unit(request, entity, body)
+        record = await svc.create(name, body, ctx, form=form)
         return Response(svc.dump(name, record), status_code=201,
                         headers={"Location": f"{base}/{record['id']}"})
 
     async def update_record(request: Request, record_id: RecordId, form: FromQuery[Optional[str]] = None) -> dict:
         ctx = await entity_context(request, entity)
+        await check_form(request, entity, form)
         svc = request.app.state.rt.records()
         body = await _json_body(request)
         version = _version(body)

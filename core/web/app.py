@@ -51,6 +51,7 @@ from hoso.web.auth import (
     write_audit,
 )
 from hoso.web.guards import HostileInputGuard
+from hoso.web.modules_guard import install as install_module_guard, visible_entities
 from hoso.web.openapi import ProblemDocumentedJson
 from hoso.web.security import security_headers
 from hoso.web.problems import exception_handlers, msg, request_lang
@@ -268,7 +269,7 @@ async def health(request: Request) -> Response:
 
 @get("/api/entities", guards=[logged_in], tags=["records"])
 async def entities(request: Request) -> list[dict[str, Any]]:
-    return request.app.state.entities
+    return await visible_entities(request, request.app.state.entities)
 
 
 # -- HTML ----------------------------------------------------------------------------------------------------------
@@ -365,7 +366,7 @@ def create_app(rt: "Runtime", settings: WebSettings | None = None, *,
     except PackageNotFoundError:  # pragma: no cover
         hoso_version = "0"
 
-    return Litestar(
+    return install_module_guard(Litestar(
         route_handlers=[health, api_login, api_logout, api_me, entities, home, form_login, form_logout,
                         build_record_router(rt), accounts_router(),
                         *(handler for part in parts.values() for handler in part.handlers()),
@@ -380,4 +381,4 @@ def create_app(rt: "Runtime", settings: WebSettings | None = None, *,
         openapi_config=OpenAPIConfig(title="hoso API", version=hoso_version, path="/schema",
                                      render_plugins=[ProblemDocumentedJson()]),
         debug=False,
-    )
+    ))

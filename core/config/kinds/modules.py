@@ -9,14 +9,45 @@ from ..loader import HIERARCHY_FILE, SCHEMA_DIR, ConfigFile, _did_you_mean, _lab
 from ..types import ModuleDef
 
 
+# Keys of a module naming definitions of other kinds, and the kind each must exist as.
+MODULE_NAMED_KINDS = {"entities": "entity", "forms": "form", "workflows": "workflow", "roles": "role",
+                      "reports": "report"}
+# Keys whose names come from plugins at run time (routes and admin menu entries): checked for shape only.
+MODULE_FREE_KEYS = ("routes", "menus")
+
+
+def _names(result) -> set[str]:
+    return set(result) if isinstance(result, dict) else {x.name for x in result}
+
+
 def build(ctx, files) -> list[ModuleDef]:
-    modules = []
+    """The modules, once every name they give is checked: an entity belongs to one module at most."""
+    known = {key: _names(ctx.results.get(kind) or ()) for key, kind in MODULE_NAMED_KINDS.items()}
+    modules: list[ModuleDef] = []
+    owner: dict[str, str] = {}
     for f in files:
         for name, m in f.data["modules"].items():
             _check_module_units(ctx, f, name, m.get("enabled_for", ()))
+            _check_module_names(ctx, f, name, m, known)
+            for j, entity in enumerate(m.get("entities", ())):
+                if entity in owner and owner[entity] != name:
+                    f.error(("modules", name, "entities", j), f"entity {entity!r} already belongs to module "
+                            f"{owner[entity]!r}: an entity belongs to one module at most")
+                owner.setdefault(entity, name)
             if not f.partial:
-                modules.append(ModuleDef(name, _label(m["label"]), tuple(m.get("enabled_for", ()))))
+                lists = {k: tuple(m.get(k, ())) for k in (*MODULE_NAMED_KINDS, *MODULE_FREE_KEYS)}
+                modules.append(ModuleDef(name, _label(m["label"]), tuple(m.get("enabled_for", ())), **lists))
     return modules
+
+
+def _check_module_names(loader, f: ConfigFile, module: str, m: dict, known: dict[str, set[str]]) -> None:
+    for key, kind in MODULE_NAMED_KINDS.items():
+        for j, name in enumerate(m.get(key, ())):
+            if name in known[key] or name in loader.broken.get(kind, ()):
+                continue
+            f.error(("modules", module, key, j), f"unknown {kind} {name!r}{_did_you_mean(name, known[key])}"
+                    + (f"; defined: {', '.join(sorted(known[key]))}" if known[key] else f"; no {kind} is defined")
+                    + loader.unreadable_note(kind))
 
 
 def _check_module_units(loader, f: ConfigFile, module: str, codes: Iterable[str]) -> None:
@@ -36,6 +67,6 @@ def _check_module_units(loader, f: ConfigFile, module: str, codes: Iterable[str]
                 "hierarchy's unit files, or one given by a restructuring in roles_config/restructurings/")
 
 
-# After the hierarchy: the units a module is switched on for must be known.
+# After the kinds whose names a module gives, and the hierarchy: the units it is switched on for must be known.
 KIND = ConfigKind("modules", "roles_config/modules.yaml", SCHEMA_DIR / "modules.schema.json", build,
-                  after=("hierarchy",), config_field="modules", export=tuple, described_as="a modules")
+                  after=("hierarchy", "entity", "form", "workflow", "role", "report"), config_field="modules", export=tuple, described_as="a modules")
