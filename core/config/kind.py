@@ -20,7 +20,8 @@ class KindError(Exception):
     """Two kinds claim the same name, or a kind waits for one that is not registered."""
 
 
-@dataclass(frozen=True)
+# Compared by identity: the same kind object may be registered by a plugin and passed to the loader again.
+@dataclass(frozen=True, eq=False)
 class ConfigKind:
     """One kind of configuration file.
 
@@ -57,7 +58,7 @@ class ConfigKind:
     export: Callable[[Any], Any] | None = None
     described_as: str = ""
     declared_names: Callable[[Any, str], "set[str] | None"] | None = None
-    _schema_cache: dict = field(default_factory=dict, compare=False, repr=False)
+    _schema_cache: dict = field(default_factory=dict, init=False, repr=False)
 
     @property
     def many(self) -> bool:
