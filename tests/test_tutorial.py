@@ -15,6 +15,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -30,9 +31,8 @@ import pytest
 
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.slow
-
 EXAMPLE = REPO / "docs" / "tutorial" / "example"
+TUTORIAL = REPO / "docs" / "tutorial.md"
 PASSWORD = "Sông-Đà-mùa-lũ-2026"
 ENTITY = "outreach_session"
 # The year the server counts in: records are kept in Vietnam's time.
@@ -200,6 +200,7 @@ def _assert_absent(client: httpx.Client, session_id: int, unit_id: int) -> None:
     assert client.get("/outreach/summary").status_code == 404
 
 
+@pytest.mark.slow
 def test_tutorial_plugin_installs_and_works_in_its_province_only(tmp_path, reference_config_dir):
     python = _make_venv(tmp_path)
     _install_example(python, tmp_path)
@@ -242,3 +243,16 @@ def test_tutorial_plugin_installs_and_works_in_its_province_only(tmp_path, refer
     assert summary == {"year": YEAR, "sessions": 2, "attendees": 75, "communes": ["Xã Mường Phăng", "Xã Nà Tấu"]}
     text = _hoso(python, env, "outreach-summary", "--year", str(YEAR))
     assert f"Năm {YEAR}: 2 buổi" in text and f"Year {YEAR}: 2 outreach sessions held, 75 attendees" in text
+
+
+# A file shown in the tutorial: its path in bold, then a fenced block holding the whole file.
+SHOWN = re.compile(r"^\*\*`([^`]+)`\*\*\n\n```[a-z]+\n(.*?)^```$", re.M | re.S)
+
+
+def test_the_tutorial_shows_every_file_of_the_example_as_it_is():
+    shown = dict(SHOWN.findall(TUTORIAL.read_text(encoding="utf-8")))
+    files = {p.relative_to(EXAMPLE).as_posix() for p in EXAMPLE.rglob("*")
+             if p.is_file() and not {"__pycache__", "build"} & set(p.parts) and ".egg-info" not in str(p)}
+    assert set(shown) == files
+    for path, text in shown.items():
+        assert text == (EXAMPLE / path).read_text(encoding="utf-8"), f"docs/tutorial.md shows an old {path}"
