@@ -23,6 +23,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -80,21 +81,37 @@ print(json.dumps({
 """
 
 
-def _environment(tmp: Path, config: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOSO_")}
-    # The test suite turns entry points off (tests/conftest.py); an installed deployment has them on.
-    env.update(HOSO_CONFIG=str(config), HOSO_DATABASE_URL=f"sqlite:///{tmp / 'outreach.db'}",
-               HOSO_FILES_DIR=str(tmp / "files"), PYTHONDONTWRITEBYTECODE="1")
-    return env
+@dataclass
+class Installation:
+    """The temporary environment with the example installed, a deployment's configuration and a database."""
 
+    python: Path
+    home: Path
+    config: Path
 
-def _hoso(python: Path, env: dict, *args: str) -> str:
-    """Run ``hoso ARGS`` in the temporary environment; it must succeed. Its output (stdout)."""
-    done = subprocess.run([str(python), "-m", "hoso.cli", *args], env=env, cwd=Path(env["HOSO_FILES_DIR"]).parent,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0 and "Traceback" not in done.stderr, \
-        f"hoso {' '.join(args)} -> {done.returncode}\n{done.stdout}\n{done.stderr}"
-    return done.stdout
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HOSO_")}
+        # The test suite turns entry points off (tests/conftest.py); an installed deployment has them on.
+        env.update(HOSO_CONFIG=str(self.config), HOSO_DATABASE_URL=f"sqlite:///{self.database}",
+                   HOSO_FILES_DIR=str(self.home / "files"), PYTHONDONTWRITEBYTECODE="1")
+        return env
+
+    @property
+    def database(self) -> Path:
+        return self.home / "outreach.db"
+
+    def run(self, *args: str) -> subprocess.CompletedProcess:
+        """``hoso ARGS`` run by the temporary environment's interpreter."""
+        return subprocess.run([str(self.python), "-m", "hoso.cli", *args], env=self.env, cwd=self.home,
+                              capture_output=True, text=True, timeout=120)
+
+    def hoso(self, *args: str) -> str:
+        """``hoso ARGS``, which must succeed; what it printed."""
+        done = self.run(*args)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, \
+            f"hoso {' '.join(args)} -> {done.returncode}\n{done.stdout}\n{done.stderr}"
+        return done.stdout
 
 
 def _free_port() -> int:
@@ -104,13 +121,13 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _serving(python: Path, env: dict, tmp: Path):
+def _serving(inst: Installation):
     """``hoso serve`` of the temporary environment on a free port; its base URL."""
     port = _free_port()
-    log_path = tmp / "server.log"
+    log_path = inst.home / "server.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([str(python), "-m", "hoso.cli", "serve", "--port", str(port)], env=env, cwd=tmp,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([str(inst.python), "-m", "hoso.cli", "serve", "--port", str(port)], env=inst.env,
+                                cwd=inst.home, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_until_up(proc, base, log_path)
@@ -142,8 +159,8 @@ def _login(clients: contextlib.ExitStack, base: str, username: str) -> httpx.Cli
     return client
 
 
-def _unit_id(tmp: Path, code: str) -> int:
-    with contextlib.closing(sqlite3.connect(tmp / "outreach.db")) as db:
+def _unit_id(inst: Installation, code: str) -> int:
+    with contextlib.closing(sqlite3.connect(inst.database)) as db:
         return db.execute("SELECT id FROM hoso_unit WHERE code = ?", (code,)).fetchone()[0]
 
 
@@ -210,17 +227,17 @@ def test_tutorial_plugin_installs_and_works_in_its_province_only(tmp_path, refer
     assert installed["origin"].startswith(installed["purelib"]), installed
     assert "config/forms_config/entities/outreach_session.yaml" in installed["files"]
     assert installed["entry_points"] == {"outreach": "hoso_outreach"}
-    env = _environment(tmp_path, reference_config_dir)
+    inst = Installation(python, tmp_path, reference_config_dir)
 
     # The deployment's configuration and the plugin's, merged: the plugin adds one entity.
-    assert "4 entities" in _hoso(python, env, "check")
-    _hoso(python, env, "migrate", "--yes")
-    listing = _hoso(python, env, "plugins")
+    assert "4 entities" in inst.hoso("check")
+    inst.hoso("migrate", "--yes")
+    listing = inst.hoso("plugins")
     assert "hoso_outreach" in listing.replace("-", "_")
     assert "outreach.sessions" in listing and "STP-11" in listing
-    _hoso(python, env, "user", "create", "quantri", "--superuser", "--password", PASSWORD)
+    inst.hoso("user", "create", "quantri", "--superuser", "--password", PASSWORD)
 
-    with _serving(python, env, tmp_path) as base, contextlib.ExitStack() as clients:
+    with _serving(inst) as base, contextlib.ExitStack() as clients:
         admin = _login(clients, base, "quantri")
         _create_accounts(admin)
         officer = _login(clients, base, "dienbien.cn1")
@@ -228,7 +245,7 @@ def test_tutorial_plugin_installs_and_works_in_its_province_only(tmp_path, refer
         unit_id = officer.get("/api/me").json()["unit"]["id"]
         mine = _plan_and_hold(officer, unit_id, "Xã Mường Phăng", 45)
         # A session of another branch of the same centre, outside the officer's subtree.
-        _plan_and_hold(admin, _unit_id(tmp_path, "CN2-11"), "Xã Nà Tấu", 30)
+        _plan_and_hold(admin, _unit_id(inst, "CN2-11"), "Xã Nà Tấu", 30)
 
         r = officer.get("/outreach/summary")
         assert r.status_code == 200, r.text
@@ -237,13 +254,15 @@ def test_tutorial_plugin_installs_and_works_in_its_province_only(tmp_path, refer
         assert (national["sessions"], national["attendees"]) == (2, 75)
         assert officer.get(f"/outreach/summary?year={YEAR - 1}").json()["sessions"] == 0
 
-        _assert_absent(_login(clients, base, "hanoi.tt"), mine["id"], _unit_id(tmp_path, "TT-01"))
+        _assert_absent(_login(clients, base, "hanoi.tt"), mine["id"], _unit_id(inst, "TT-01"))
 
-    summary = json.loads(_hoso(python, env, "outreach-summary", "--year", str(YEAR), "--json"))
+    summary = json.loads(inst.hoso("outreach-summary", "--year", str(YEAR), "--json"))
     assert summary == {"year": YEAR, "sessions": 2, "attendees": 75, "communes": ["Xã Mường Phăng", "Xã Nà Tấu"]}
-    text = _hoso(python, env, "outreach-summary", "--year", str(YEAR))
+    text = inst.hoso("outreach-summary")  # this year
     assert f"Năm {YEAR}: 2 buổi" in text and f"Year {YEAR}: 2 outreach sessions held, 75 attendees" in text
-
+    missing = inst.run("outreach-summary", "--database", f"sqlite:///{tmp_path / 'none.db'}")
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr, missing.stderr
+    assert "none.db" in missing.stderr and not (tmp_path / "none.db").exists()
 
 # A file shown in the tutorial: its path in bold, then a fenced block holding the whole file.
 SHOWN = re.compile(r"^\*\*`([^`]+)`\*\*\n\n```[a-z]+\n(.*?)^```$", re.M | re.S)

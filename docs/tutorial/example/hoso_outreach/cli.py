@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import os
 
 import click
@@ -23,7 +22,7 @@ def outreach_summary(year, config_dir, database_url, as_json):
     """Tổng hợp trợ giúp pháp lý lưu động / outreach sessions held in a year."""
     import json
 
-    result = asyncio.run(_summary(config_dir, database_url, year or dt.date.today().year))
+    result = asyncio.run(_summary(config_dir, database_url, year))
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
         return
@@ -31,7 +30,7 @@ def outreach_summary(year, config_dir, database_url, as_json):
                     communes=len(result["communes"])))
 
 
-async def _summary(config_dir: str | os.PathLike | None, database_url: str, year: int) -> dict:
+async def _summary(config_dir: str | os.PathLike | None, database_url: str, year: int | None) -> dict:
     from hoso.db import Database
     from hoso.records.service import RecordContext
     from hoso.runtime import Runtime
@@ -41,6 +40,8 @@ async def _summary(config_dir: str | os.PathLike | None, database_url: str, year
     rt = Runtime.create(config_dir, db=Database.from_url(database_url, missing="error"))
     await rt.db.start()
     try:
-        return await summarise(rt.records(), RecordContext.system(rt.config), year)
+        context = RecordContext.system(rt.config)
+        # "This year" is the year where the records are kept (Vietnam), as for the route.
+        return await summarise(rt.records(), context, year or context.today.year)
     finally:
         await rt.db.close()
