@@ -31,7 +31,7 @@ class PluginCommands(HosoGroup):
                 commands = collect(get_plugin_manager(), "hoso_cli_commands", lambda c: [c.name], "command")
                 clash = next((c.name for c in commands if c.name in self.commands), None)
                 if clash:
-                    raise PluginError.of("duplicate", what="command", name=clash, first="hoso",
+                    raise PluginError.of("plugin_duplicate", what="command", name=clash, first="hoso",
                                          second="a plugin")
             except PluginError as exc:
                 fail("cli_plugin", str(exc))

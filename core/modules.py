@@ -18,23 +18,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hoso.config import Config, EntityDef, ModuleDef
+from hoso.i18n import t
 from hoso.db import Database
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
 
-__all__ = ["ModuleSwitches", "ModuleOff", "switches", "names_off", "check_new_record", "path_under", "MESSAGES",
-           "message"]
+__all__ = ["ModuleSwitches", "ModuleOff", "switches", "names_off", "check_new_record", "path_under"]
 
-MESSAGES: dict[str, dict[str, str]] = {
-    "module_off": {"vi": "phân hệ {label_vi!r} ({module}) chưa được bật cho đơn vị {unit}",
-                   "en": "module {label_en!r} ({module}) is not switched on for unit {unit}"},
-}
-
-
-def message(key: str, lang: str = "vi", **kwargs: Any) -> str:
-    entry = MESSAGES[key]
-    return (entry.get(lang) or entry["vi"]).format(**kwargs)
 
 
 class ModuleOff(ValueError):
@@ -46,8 +37,8 @@ class ModuleOff(ValueError):
 
     def text(self, lang: str) -> str:
         label = self.module.label
-        return message("module_off", lang, module=self.module.name, unit=self.unit, label_vi=label.vi,
-                       label_en=label.en or label.vi)
+        return t("module_off", lang, module=self.module.name, unit=self.unit,
+                 label=label.vi if lang == "vi" else label.en or label.vi)
 
 
 # The keys of a module that name definitions or admin entries (routes are matched on the request path).

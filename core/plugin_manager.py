@@ -10,13 +10,13 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
-import os
 import re
 from typing import Any, Callable, Iterable
 
 import pluggy
 
 from hoso import hookspecs
+from hoso.i18n import t
 from hoso.settings import get as setting
 
 __all__ = ["DEFAULT_PLUGINS", "ESSENTIAL_PLUGINS", "get_plugin_manager", "await_me_maybe", "PluginError",
@@ -41,22 +41,6 @@ BLOCK_SETTING = "HOSO_BLOCK_PLUGINS"
 # Modules to register as plugins besides the entry points (also under test, where entry points are skipped).
 PLUGINS_SETTING = "HOSO_PLUGINS"
 
-_MESSAGES = {
-    "unknown_hook": ("plugin {plugin!r} cài đặt hook {hook!r} không tồn tại{vi_hint}",
-                     "plugin {plugin!r} implements {hook!r}, which is no hook{en_hint}"),
-    "bad_hook": ("plugin {plugin!r}: hook {hook!r} không hợp lệ ({detail})",
-                 "plugin {plugin!r}: invalid implementation of {hook!r} ({detail})"),
-    "bad_args": ("plugin {plugin!r}: hook {hook!r} không có tham số {args}",
-                 "plugin {plugin!r}: hook {hook!r} offers no parameter {args}"),
-    "block_unknown": ("{setting}: không có plugin nào tên {name!r} (các plugin: {known})",
-                      "{setting}: no plugin is named {name!r} (plugins: {known})"),
-    "block_essential": ("{setting}: plugin {name!r} là thành phần thiết yếu, không thể chặn",
-                        "{setting}: plugin {name!r} is essential and cannot be blocked"),
-    "bad_name": ("{what} {name!r} của plugin {plugin!r} không hợp lệ: chỉ dùng chữ thường, số và dấu gạch dưới",
-                 "{what} {name!r} of plugin {plugin!r} is not a valid name: use lower case letters, digits and _"),
-    "duplicate": ("{what} {name!r} được đăng ký bởi cả {first!r} và {second!r}",
-                  "{what} {name!r} is registered by both {first!r} and {second!r}"),
-}
 
 
 class PluginError(Exception):
@@ -64,8 +48,7 @@ class PluginError(Exception):
 
     @classmethod
     def of(cls, key: str, **values: Any) -> "PluginError":
-        vi, en = _MESSAGES[key]
-        return cls(f"{vi.format(**values)} / {en.format(**values)}")
+        return cls(f"{t(key, 'vi', **values)} / {t(key, 'en', **values)}")
 
 
 def hook_names() -> list[str]:
@@ -74,9 +57,15 @@ def hook_names() -> list[str]:
 
 
 def blocked_names(value: str | None = None) -> list[str]:
-    """The plugin names ``HOSO_BLOCK_PLUGINS`` (or ``value``) lists, comma-separated."""
-    value = os.environ.get(BLOCK_SETTING, "") if value is None else value
+    """The plugin names ``HOSO_BLOCK_PLUGINS`` (or ``value``, comma-separated) lists."""
+    if value is None:
+        return list(setting(BLOCK_SETTING))
     return [n.strip() for n in value.split(",") if n.strip()]
+
+
+def added_names() -> list[str]:
+    """The modules ``HOSO_PLUGINS`` names, to register as plugins."""
+    return list(setting(PLUGINS_SETTING))
 
 
 def get_plugin_manager(extra: Iterable[Any] = (), *, load_entrypoints: bool | None = None,
@@ -99,7 +88,7 @@ def get_plugin_manager(extra: Iterable[Any] = (), *, load_entrypoints: bool | No
             pm.load_setuptools_entrypoints("hoso")
         except pluggy.PluginValidationError as exc:
             raise _validation_error(exc) from None
-    for name in blocked_names(os.environ.get(PLUGINS_SETTING, "")):
+    for name in added_names():
         module = importlib.import_module(name)
         if not pm.is_registered(module):
             _register(pm, module, name)
@@ -117,12 +106,12 @@ def _entry_point_names() -> list[str]:
 
 def _block(pm: pluggy.PluginManager, names: list[str], entrypoints: bool) -> None:
     known = [*DEFAULT_PLUGINS, *(_entry_point_names() if entrypoints else []),
-             *blocked_names(os.environ.get(PLUGINS_SETTING, ""))]
+             *added_names()]
     for name in names:
         if name in ESSENTIAL_PLUGINS:
-            raise PluginError.of("block_essential", setting=BLOCK_SETTING, name=name)
+            raise PluginError.of("plugin_block_essential", setting=BLOCK_SETTING, name=name)
         if name not in known:
-            raise PluginError.of("block_unknown", setting=BLOCK_SETTING, name=name, known=", ".join(known))
+            raise PluginError.of("plugin_block_unknown", setting=BLOCK_SETTING, name=name, known=", ".join(known))
         pm.set_blocked(name)
 
 
@@ -139,8 +128,8 @@ def _validation_error(exc: pluggy.PluginValidationError) -> PluginError:
     hook_name = hook.group(1) if hook else "?"
     args = re.search(r"Argument\(s\) \{(.*?)\} are declared in the hookimpl", text)
     if args:
-        return PluginError.of("bad_args", plugin=_display(exc.plugin), hook=hook_name, args=args.group(1))
-    return PluginError.of("bad_hook", plugin=_display(exc.plugin), hook=hook_name, detail=text.strip())
+        return PluginError.of("plugin_bad_args", plugin=_display(exc.plugin), hook=hook_name, args=args.group(1))
+    return PluginError.of("plugin_bad_hook", plugin=_display(exc.plugin), hook=hook_name, detail=text.strip())
 
 
 def _display(plugin: Any) -> str:
@@ -157,9 +146,8 @@ def check_pending(pm: pluggy.PluginManager) -> None:
         for attr in dir(plugin):
             if attr.startswith("hoso_") and attr not in known and callable(getattr(plugin, attr, None)):
                 close = difflib.get_close_matches(attr, sorted(known), n=1)
-                raise PluginError.of("unknown_hook", plugin=shown_name(name, plugin), hook=attr,
-                                     vi_hint=f"; có phải {close[0]!r}?" if close else "",
-                                     en_hint=f"; did you mean {close[0]!r}?" if close else "")
+                key = "plugin_unknown_hook_near" if close else "plugin_unknown_hook"
+                raise PluginError.of(key, plugin=shown_name(name, plugin), hook=attr, near=close[0] if close else "")
     pm.check_pending()
 
 
@@ -188,7 +176,7 @@ def collect(pm: pluggy.PluginManager, hook: str, key: Callable[[Any], Any], what
             by = plugin_name(pm, impl)
             for k in key(item):
                 if k in seen:
-                    raise PluginError.of("duplicate", what=what, name=k, first=seen[k], second=by)
+                    raise PluginError.of("plugin_duplicate", what=what, name=k, first=seen[k], second=by)
                 seen[k] = by
             items.append(item)
     return items
@@ -209,7 +197,7 @@ def plugin_system_tables(pm: pluggy.PluginManager, make: Callable[..., Any], tak
     out: dict[str, Any] = {}
     for table in collect(pm, "hoso_system_tables", lambda t: [t.name], "table"):
         if table.name in taken:
-            raise PluginError.of("duplicate", what="table", name=table.name, first="hoso",
+            raise PluginError.of("plugin_duplicate", what="table", name=table.name, first="hoso",
                                  second=_owner(pm, "hoso_system_tables"))
         class_name = "".join(part.title() for part in table.name.split("_"))
         out[table.name] = make(class_name, table.name, table.columns())
@@ -230,9 +218,9 @@ def _named(pm: pluggy.PluginManager, hook: str, what: str, taken: set[str]) -> l
     items = collect(pm, hook, lambda item: [item.name], what)
     for item in items:
         if not re.fullmatch(r"[a-z][a-z0-9_]*", item.name):
-            raise PluginError.of("bad_name", what=what, name=item.name, plugin=_owner(pm, hook))
+            raise PluginError.of("plugin_bad_name", what=what, name=item.name, plugin=_owner(pm, hook))
         if item.name in taken:
-            raise PluginError.of("duplicate", what=what, name=item.name, first="hoso", second=_owner(pm, hook))
+            raise PluginError.of("plugin_duplicate", what=what, name=item.name, first="hoso", second=_owner(pm, hook))
     return items
 
 

@@ -68,6 +68,13 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     _s("HOSO_DISABLE_ENTRYPOINTS", "bool", False,
        "Bật (1) để không nạp các plugin cài đặt qua entry point (nhóm hoso), ví dụ khi chạy kiểm thử.",
        "On (1): plugins installed through entry points (group hoso) are not loaded, e.g. under test."),
+    _s("HOSO_PLUGINS", "list", (),
+       "Tên các mô-đun Python (cách nhau bởi dấu phẩy) được nạp làm plugin, ngoài các plugin cài qua entry point.",
+       "Python modules (comma-separated) registered as plugins besides those installed through entry points."),
+    _s("HOSO_BLOCK_PLUGINS", "list", (),
+       "Tên các plugin (cách nhau bởi dấu phẩy) không được nạp; không thể chặn plugin thiết yếu (nhật ký, kiểm tra "
+       "dữ liệu).",
+       "Plugins (comma-separated names) not to load; the essential ones (audit, validators) cannot be blocked."),
     _s("HOSO_FILES_DIR", "path", "var/files",
        "Thư mục lưu tệp đính kèm (plugin lưu trữ có sẵn).",
        "Folder where the built-in storage plugin keeps attachments."),

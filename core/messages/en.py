@@ -194,4 +194,15 @@ MESSAGES: dict[str, str] = {
     "settings_retired": "retired, replaced by {replacement}",
     "cli_plugin": "unusable plugin",
     "page_not_found": "No such page.",
+    # plugins (hoso.plugin_manager): problems that stop start-up
+    "plugin_unknown_hook": "plugin {plugin!r} implements {hook!r}, which is no hook",
+    "plugin_unknown_hook_near": "plugin {plugin!r} implements {hook!r}, which is no hook; did you mean {near!r}?",
+    "plugin_bad_hook": 'plugin {plugin!r}: invalid implementation of {hook!r} ({detail})',
+    "plugin_bad_args": 'plugin {plugin!r}: hook {hook!r} offers no parameter {args}',
+    "plugin_block_unknown": '{setting}: no plugin is named {name!r} (plugins: {known})',
+    "plugin_block_essential": '{setting}: plugin {name!r} is essential and cannot be blocked',
+    "plugin_bad_name": '{what} {name!r} of plugin {plugin!r} is not a valid name: use lower case letters, digits and _',
+    "plugin_duplicate": '{what} {name!r} is registered by both {first!r} and {second!r}',
+    # modules per unit (hoso.modules)
+    "module_off": "module {label!r} ({module}) is not switched on for unit {unit}",
 }

@@ -193,4 +193,15 @@ MESSAGES: dict[str, str] = {
     "settings_retired": "ngừng dùng, thay bằng {replacement}",
     "cli_plugin": "plugin không dùng được",
     "page_not_found": "Không tìm thấy trang.",
+    # plugins (hoso.plugin_manager): problems that stop start-up
+    "plugin_unknown_hook": "plugin {plugin!r} cài đặt hook {hook!r} không tồn tại",
+    "plugin_unknown_hook_near": "plugin {plugin!r} cài đặt hook {hook!r} không tồn tại; có phải {near!r}?",
+    "plugin_bad_hook": 'plugin {plugin!r}: hook {hook!r} không hợp lệ ({detail})',
+    "plugin_bad_args": 'plugin {plugin!r}: hook {hook!r} không có tham số {args}',
+    "plugin_block_unknown": '{setting}: không có plugin nào tên {name!r} (các plugin: {known})',
+    "plugin_block_essential": '{setting}: plugin {name!r} là thành phần thiết yếu, không thể chặn',
+    "plugin_bad_name": '{what} {name!r} của plugin {plugin!r} không hợp lệ: chỉ dùng chữ thường, số và dấu gạch dưới',
+    "plugin_duplicate": '{what} {name!r} được đăng ký bởi cả {first!r} và {second!r}',
+    # modules per unit (hoso.modules)
+    "module_off": "phân hệ {label!r} ({module}) chưa được bật cho đơn vị {unit}",
 }
