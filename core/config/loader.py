@@ -103,8 +103,9 @@ def _validators(extra_types: tuple[str, ...] = (), extra_actions: tuple[str, ...
     )
     out = {}
     for name, schema in schemas.items():
+        # The built-in schemas are checked against the JSON Schema meta-schema by the test suite
+        # (tests/config/test_config_schemas.py), not at every start: that check took about half of a start-up.
         cls = jsonschema.validators.validator_for(schema)
-        cls.check_schema(schema)
         out[name] = cls(schema, registry=registry, format_checker=cls.FORMAT_CHECKER)
     return out
 
