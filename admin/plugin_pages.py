@@ -31,12 +31,18 @@ PAGES_PREFIX = "/hoso/pages/"
 class AdminPage:
     """A page at ``/admin/hoso/pages/<path>`` (GET): ``render(request, user)`` returns the page's HTML body,
     escaped by the plugin, or a starlette ``Response``; ``title`` holds ``vi`` and ``en``; ``allowed(user)``
-    says who may open it."""
+    says who may open it. ``name`` (default: the path) is how a module of roles_config/modules.yaml names the
+    page under ``menus``: where that module is off for the user, the page answers 404."""
 
     path: str
     title: dict[str, str]
     render: "Callable[[Request, AdminUser], Awaitable[str | Response]]"
     allowed: "Callable[[AdminUser], bool]" = lambda user: True
+    name: str = ""
+
+    @property
+    def menu_name(self) -> str:
+        return self.name or self.path.strip("/")
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,7 @@ def _endpoint(page: AdminPage) -> Callable[[Request], Awaitable[Response]]:
         user = await _page_user(request)
         if isinstance(user, Response):
             return user
-        if not page.allowed(user):
+        if page.menu_name in user.modules_off.get("menus", frozenset()) or not page.allowed(user):
             return Response(t("page_not_found", user.lang), status_code=404, media_type="text/plain")
         body: Any = await page.render(request, user)
         if isinstance(body, Response):

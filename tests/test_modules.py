@@ -18,6 +18,7 @@ from litestar.testing import AsyncTestClient
 
 from hoso import accounts
 from hoso.admin.forms import AdminForm
+from hoso.admin.plugin_pages import AdminPage
 from hoso.config.types import Label
 from hoso.hookspecs import hookimpl
 from hoso.runtime import Runtime
@@ -233,9 +234,17 @@ class HotlinePlugin:
         return [AdminForm("hotline-calls", Label("Cuộc gọi trong năm", "Calls of the year"), self.Period,
                           lambda req: f"{req.data.year}")]
 
+    @hookimpl
+    def hoso_admin_pages(self, runtime):
+        async def render(request, user):
+            return "<p id='board'>hotline</p>"
+
+        return [AdminPage("hotline-board", {"vi": "Bảng tổng đài", "en": "Hotline board"}, render)]
+
 
 async def test_admin_forms_of_an_off_module_are_absent(config_dir, database_url):
-    write_config(config_dir, MODULES.replace("routes: [/hotline]", "routes: [/hotline]\n    menus: [hotline-calls]"))
+    write_config(config_dir, MODULES.replace("routes: [/hotline]",
+                                             "routes: [/hotline]\n    menus: [hotline-calls, hotline-board]"))
     async with running(config_dir.root, database_url, plugins=[HotlinePlugin()]) as web:
         root = Actor(None, "root", superuser=True, origin="test-setup")
         start = dt.date.today() - dt.timedelta(days=30)
@@ -254,9 +263,10 @@ async def test_admin_forms_of_an_off_module_are_absent(config_dir, database_url)
             listed = {f["slug"] for f in (await client.get("/admin/api/forms/")).json()}
             opened = (await client.get("/admin/api/forms/hotline-calls/")).status_code
             sent = (await client.post("/admin/api/forms/hotline-calls/", json={"year": 2025}, headers=csrf)).status_code
-            return listed, opened, sent
+            page = (await client.get("/admin/hoso/pages/hotline-board")).status_code
+            return listed, opened, sent, page
 
-        listed, opened, sent = await forms_of("near")
-        assert "hotline-calls" in listed and opened == 200 and sent == 200
-        listed, opened, sent = await forms_of("away")
-        assert "hotline-calls" not in listed and opened == 404 and sent == 404
+        listed, opened, sent, page = await forms_of("near")
+        assert "hotline-calls" in listed and opened == 200 and sent == 200 and page == 200
+        listed, opened, sent, page = await forms_of("away")
+        assert "hotline-calls" not in listed and opened == 404 and sent == 404 and page == 404
