@@ -130,6 +130,9 @@ def migrate(config_dir, database_url, yes, applied_by):
                     "Apply these changes?", default=False):
                 console.print("Nothing changed.")
                 return
+            if p.definitions and not p.has_changes:
+                await apply_plan(rt.db, rt.config, rt.registry, p, applied_by=applied_by)
+                console.print(f"Recorded {len(p.definitions)} changed definition file(s).")
             if p.has_changes:
                 with _progress() as bar:
                     task = bar.add_task("migrating", total=max(len(p.changes), 1))

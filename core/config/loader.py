@@ -264,6 +264,8 @@ class _Loader:
             **{n: t if isinstance(t, FieldTraits) else traits_for_storage(t) for n, t in plugin_types.items()},
         }
         self.hasher = hashlib.sha256()
+        # Each hashed file's own digest, by the name it is hashed under: `hoso plan` names the files that changed.
+        self.file_hashes: dict[str, str] = {}
         # Names declared by files that failed to load, per kind, so that references to them are not reported
         # a second time as "unknown"; and the files whose names could not be made out at all.
         self.broken: dict[str, set[str]] = {}
@@ -325,7 +327,9 @@ class _Loader:
                                            "most a configuration file may hold: split it into several files"))
             return None
         if hashed:
-            self.hasher.update(self._hash_name(path).encode() + b"\0" + raw + b"\0")
+            name = self._hash_name(path)
+            self.hasher.update(name.encode() + b"\0" + raw + b"\0")
+            self.file_hashes[name] = hashlib.sha256(raw).hexdigest()
         return raw
 
     def _hash_name(self, path: Path) -> str:
@@ -651,7 +655,8 @@ def load(root: str | os.PathLike | None = None, field_types: dict[str, "str | Fi
         raise ConfigErrors(loader.issues)
     builtin = {k.config_field: k.value(loader.results[k.name]) for k in all_kinds if k.config_field}
     extensions = {k.name: k.value(loader.results[k.name]) for k in all_kinds if not k.config_field}
-    return Config(root=str(root_path), **builtin, extensions=extensions, content_hash=loader.hasher.hexdigest())
+    return Config(root=str(root_path), **builtin, extensions=extensions, content_hash=loader.hasher.hexdigest(),
+                  file_hashes=dict(sorted(loader.file_hashes.items())))
 
 
 def _all_kinds(builtin: Iterable[ConfigKind], extra: Iterable[ConfigKind]) -> list[ConfigKind]:

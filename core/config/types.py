@@ -533,6 +533,8 @@ class Config:
     modules: tuple[ModuleDef, ...] = ()
     calendar: CalendarDef | None = None
     content_hash: str = ""
+    # The digest of each definitions file, by name (``forms_config/...``, or ``plugin:path`` for a plugin's file).
+    file_hashes: Mapping[str, str] = field(default_factory=dict, compare=False)
     # What the kinds plugins add (``hoso_config_kinds``) built, by kind name: see ``kind``.
     extensions: Mapping[str, Any] = field(default_factory=dict, compare=False)
 

@@ -91,6 +91,9 @@ class Plan:
     snapshot: dict
     previous: dict | None
     content_hash: str
+    # Definition files added, changed or removed since the last migrate that change nothing in the database
+    # (a form's label, a plugin kind's file): `hoso migrate` records them; the application runs either way.
+    definitions: list[str] = dc_field(default_factory=list)
 
     @property
     def has_changes(self) -> bool:
@@ -102,6 +105,9 @@ class Plan:
 
     def render(self) -> str:
         if not self.changes and not self.errors:
+            if self.definitions:
+                return ("No changes to the database. Definition files changed since the last migrate (`hoso "
+                        "migrate` records them):\n" + "\n".join(f"  {d}" for d in self.definitions))
             return "No changes: the database matches the configuration."
         lines = []
         if self.changes:
@@ -174,7 +180,19 @@ def desired_snapshot(config: Config, previous: dict | None = None) -> dict:
             for fname, fspec in spec["fields"].items():
                 if fname not in tables[key]["fields"] and fname not in renamed.get(key, {}).values():
                     tables[key]["fields"][fname] = {**fspec, "retired": True}
-    return {"format": SNAPSHOT_FORMAT, "tables": tables, "modules": _module_specs(config)}
+    return {"format": SNAPSHOT_FORMAT, "tables": tables, "modules": _module_specs(config),
+            "files": dict(config.file_hashes)}
+
+
+def _changed_files(previous: dict | None, snapshot: dict) -> list[str]:
+    """The definition files added, changed or removed since ``previous`` (which may predate file digests)."""
+    before = (previous or {}).get("files")
+    if before is None:
+        return []
+    now = snapshot["files"]
+    out = [f"{name} ({'changed' if name in before else 'added'})" for name, digest in now.items()
+           if before.get(name) != digest]
+    return out + [f"{name} (removed)" for name in before if name not in now]
 
 
 def _module_specs(config: Config) -> dict:
@@ -261,7 +279,7 @@ async def make_plan(db: Database, config: Config, registry: Registry) -> Plan:
     state = await applied_state(db)
     previous = state["snapshot"] if state else None
     snapshot = desired_snapshot(config, previous)
-    plan = Plan([], [], snapshot, previous, config.content_hash)
+    plan = Plan([], [], snapshot, previous, config.content_hash, _changed_files(previous, snapshot))
     existing_tables = await db.table_names()
 
     # System tables first: created when missing, and given any column a newer hoso added.

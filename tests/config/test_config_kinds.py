@@ -243,3 +243,17 @@ def test_a_plugin_folder_reaches_check_and_plan(cfg, tmp_path, with_postcode):
     assert "create table 'person'" in result.output
     registry = Registry(hoso.plugin_manager.get_plugin_manager())
     assert registry.config_directories == [("tests.plugins.postcode", str(tmp_path / "shipped"))]
+
+
+def test_hoso_plan_names_a_changed_plugin_kind_file_and_migrate_records_it(cfg, tmp_path, with_postcode):
+    root = cfg.make({AREA_FILE: AREA})
+    db = ["--database", f"sqlite:///{tmp_path / 'kinds.db'}"]
+    assert hoso_cli("migrate", "--yes", "--config", root, *db).exit_code == 0
+    assert "No changes: the database matches" in hoso_cli("plan", "--config", root, *db).output
+    (root / AREA_FILE).write_text(AREA.replace('"100100"', '"100200"'), encoding="utf-8")
+    result = hoso_cli("plan", "--config", root, *db)
+    assert result.exit_code == 0, result.output
+    assert f"{AREA_FILE} (changed)" in result.output and "No changes to the database" in result.output
+    result = hoso_cli("migrate", "--yes", "--config", root, *db)
+    assert result.exit_code == 0 and "Recorded 1 changed definition file(s)" in result.output, result.output
+    assert "No changes: the database matches" in hoso_cli("plan", "--config", root, *db).output
