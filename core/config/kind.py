@@ -45,6 +45,8 @@ class ConfigKind:
     :param described_as: how an empty file is described: "expected <described_as> definition".
     :param declared_names: the names a file that failed to load declares (so that references to them are not
         reported as unknown a second time); None when they cannot be made out.
+    :param merged: for a one-file kind: plugins may ship their own copy of the file, and ``build`` receives the
+        deployment's file first, then the plugins' (otherwise a second copy is an error).
     """
 
     name: str
@@ -58,6 +60,7 @@ class ConfigKind:
     export: Callable[[Any], Any] | None = None
     described_as: str = ""
     declared_names: Callable[[Any, str], "set[str] | None"] | None = None
+    merged: bool = False
     _schema_cache: dict = field(default_factory=dict, init=False, repr=False)
 
     @property

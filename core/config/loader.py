@@ -477,7 +477,7 @@ class _Loader:
         out = self._parse_location(k, self.root / k.location)
         for _plugin, folder in self.directories:
             out += self._parse_location(k, folder / k.location)
-        if not k.many:
+        if not k.many and not k.merged:
             for extra in out[1:]:
                 self.issues.append(ConfigIssue(extra.rel, 1, 1, "", f"{k.location} is already defined in "
                                                f"{out[0].rel}: there is one such file, and this one is not used"))

@@ -257,3 +257,34 @@ def test_hoso_plan_names_a_changed_plugin_kind_file_and_migrate_records_it(cfg, 
     result = hoso_cli("migrate", "--yes", "--config", root, *db)
     assert result.exit_code == 0 and "Recorded 1 changed definition file(s)" in result.output, result.output
     assert "No changes: the database matches" in hoso_cli("plan", "--config", root, *db).output
+
+
+def module_folder(tmp_path: Path, name: str, text: str) -> Path:
+    folder = tmp_path / name
+    (folder / "roles_config").mkdir(parents=True)
+    (folder / "roles_config/modules.yaml").write_text(text, encoding="utf-8")
+    return folder
+
+
+OUTREACH = "modules:\n  outreach.sessions: {label: {vi: Lưu động}, routes: [/outreach], enabled_for: [HN]}\n"
+
+
+def test_a_plugin_ships_its_modules_and_the_deployment_decides_where_they_are_on(cfg, tmp_path):
+    shipped = module_folder(tmp_path, "outreach", OUTREACH)
+    config = load_config(cfg.make(), directories=[("outreach", shipped)])
+    modules = {m.name: m for m in config.modules}
+    assert modules["outreach.sessions"].enabled_for == ("HN",) and modules["outreach.sessions"].routes == ("/outreach",)
+    assert "legal_aid.hotline" in modules
+    # the deployment names the plugin's module again: the keys it gives replace the plugin's
+    own = cfg.BASE["roles_config/modules.yaml"] + "  outreach.sessions: {label: {vi: Lưu động}, enabled_for: []}\n"
+    config = load_config(cfg.make({"roles_config/modules.yaml": own}), directories=[("outreach", shipped)])
+    modules = {m.name: m for m in config.modules}
+    assert modules["outreach.sessions"].enabled_for == () and modules["outreach.sessions"].routes == ("/outreach",)
+
+
+def test_a_module_two_plugins_declare_names_both_files(cfg, tmp_path):
+    first, second = module_folder(tmp_path, "a", OUTREACH), module_folder(tmp_path, "b", OUTREACH)
+    issues = issues_of(cfg.make(), directories=[("a", first), ("b", second)])
+    assert [(i[0], i[3], i[4]) for i in issues] == [
+        (str(second / "roles_config/modules.yaml"), "modules.outreach.sessions",
+         f"module 'outreach.sessions' is already declared in {first / 'roles_config/modules.yaml'}")]

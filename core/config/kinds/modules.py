@@ -21,11 +21,17 @@ def _names(result) -> set[str]:
 
 
 def build(ctx, files) -> list[ModuleDef]:
-    """The modules, once every name they give is checked: an entity belongs to one module at most."""
+    """The modules, once every name they give is checked: an entity belongs to one module at most.
+
+    A plugin may ship its own ``roles_config/modules.yaml`` declaring its modules; a module two plugins declare is
+    an error naming both files. The deployment's file may name a plugin's module again: the keys it gives
+    (typically ``enabled_for``) replace the plugin's, so the deployment decides where a module is on.
+    """
     known = {key: _names(ctx.results.get(kind) or ()) for key, kind in MODULE_NAMED_KINDS.items()}
-    modules: list[ModuleDef] = []
     owner: dict[str, str] = {}
-    for f in files:
+    declared: dict[str, tuple[ConfigFile, dict]] = {}
+    deployment = [f for f in files if f.rel == KIND.location]
+    for f in [*(f for f in files if f.rel != KIND.location), *deployment]:
         for name, m in f.data["modules"].items():
             _check_module_units(ctx, f, name, m.get("enabled_for", ()))
             _check_module_names(ctx, f, name, m, known)
@@ -34,9 +40,17 @@ def build(ctx, files) -> list[ModuleDef]:
                     f.error(("modules", name, "entities", j), f"entity {entity!r} already belongs to module "
                             f"{owner[entity]!r}: an entity belongs to one module at most")
                 owner.setdefault(entity, name)
-            if not f.partial:
-                lists = {k: tuple(m.get(k, ())) for k in (*MODULE_NAMED_KINDS, *MODULE_FREE_KEYS)}
-                modules.append(ModuleDef(name, _label(m["label"]), tuple(m.get("enabled_for", ())), **lists))
+            earlier = declared.get(name)
+            if earlier is not None and f.rel != KIND.location:
+                f.error(("modules", name), f"module {name!r} is already declared in {earlier[0].rel}")
+                continue
+            merged = {**earlier[1], **m} if earlier is not None else m
+            declared[name] = (f, merged) if not f.partial else (f, {})
+    modules: list[ModuleDef] = []
+    for name, (f, m) in declared.items():
+        if m:
+            lists = {k: tuple(m.get(k, ())) for k in (*MODULE_NAMED_KINDS, *MODULE_FREE_KEYS)}
+            modules.append(ModuleDef(name, _label(m["label"]), tuple(m.get("enabled_for", ())), **lists))
     return modules
 
 
@@ -69,4 +83,5 @@ def _check_module_units(loader, f: ConfigFile, module: str, codes: Iterable[str]
 
 # After the kinds whose names a module gives, and the hierarchy: the units it is switched on for must be known.
 KIND = ConfigKind("modules", "roles_config/modules.yaml", SCHEMA_DIR / "modules.schema.json", build,
-                  after=("hierarchy", "entity", "form", "workflow", "role", "report"), config_field="modules", export=tuple, described_as="a modules")
+                  after=("hierarchy", "entity", "form", "workflow", "role", "report"), config_field="modules",
+                  export=tuple, described_as="a modules", merged=True)
