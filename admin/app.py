@@ -274,8 +274,9 @@ class AdminApp:
         return Path(self.base.config.root) / ADMIN_FILE
 
     def _make(self, rt: "Runtime") -> AdminBuild:
-        admin = load_admin_config(rt.config)
-        return AdminBuild(rt, self.settings, admin, _mtime(Path(rt.config.root) / ADMIN_FILE))
+        # The time first: a change made while the file is read is then picked up by the next refresh.
+        mtime = _mtime(Path(rt.config.root) / ADMIN_FILE)
+        return AdminBuild(rt, self.settings, load_admin_config(rt.config), mtime)
 
     async def start(self) -> None:
         """Build the admin for the runtime's configuration (at application start-up)."""

@@ -1,4 +1,4 @@
-"""How the generated admin shows a configuration: ``forms_config/admin.yaml`` (optional).
+"""How the generated admin shows a configuration: ``forms_config/admin.yaml`` (optional), the ``admin`` kind.
 
 ```yaml
 site_name: {vi: Quản trị hồ sơ trợ giúp pháp lý, en: Legal aid records admin}
@@ -12,26 +12,34 @@ entities:
     list_columns: [code, status, unit, received_on, requester_name]
 ```
 
-The file is validated by ``admin/schemas/admin.schema.json``; errors name the file, line and key like the
-configuration loader's. Without the file every entity is listed ungrouped, edited with its fullest form, and
-listed with a few columns chosen from its definition (title, unit, workflow state, required fields).
+The file is a configuration kind (``KIND``, registered through ``hoso_config_kinds`` by this module): it is
+validated by ``admin/schemas/admin.schema.json`` and cross-checked against the entities and forms, and
+``hoso check`` reports its errors with file, line, column and key like every other kind's. Without the file
+every entity is listed ungrouped, edited with its fullest form, and listed with a few columns chosen from its
+definition (title, unit, workflow state, required fields).
 """
 
 from __future__ import annotations
 
-import json
+import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-import jsonschema
-
-from hoso.config import Config, EntityDef, FormDef
-from hoso.config._yaml import YamlSyntaxError, load_with_positions, position_of
-from hoso.config.loader import ConfigErrors, ConfigIssue
+from hoso.config import (
+    Config,
+    ConfigErrors,
+    ConfigFile,
+    ConfigIssue,
+    ConfigKind,
+    EntityDef,
+    FormDef,
+)
+from hoso.config.loader import _did_you_mean, _Loader
 from hoso.config.types import Label
+from hoso.hookspecs import hookimpl
 
-__all__ = ["AdminConfig", "ADMIN_FILE", "load_admin_config", "DEFAULT_SITE_NAME"]
+__all__ = ["ADMIN_FILE", "DEFAULT_SITE_NAME", "KIND", "AdminConfig", "hoso_config_kinds", "load_admin_config"]
 
 ADMIN_FILE = "forms_config/admin.yaml"
 SCHEMA = Path(__file__).resolve().parent / "schemas" / "admin.schema.json"
@@ -88,82 +96,103 @@ class AdminConfig:
         return picked
 
 
-@lru_cache(maxsize=1)
-def _validator() -> jsonschema.protocols.Validator:
-    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
-    return jsonschema.Draft202012Validator(schema)
-
-
 def _label(raw: dict) -> Label:
     return Label(raw["vi"], raw.get("en"))
 
 
-def load_admin_config(config: Config) -> AdminConfig:
-    """The admin settings of ``config`` (its ``forms_config/admin.yaml``), or the defaults without the file.
+# -- the configuration kind ---------------------------------------------------------------------------------------
 
-    Raises ConfigErrors (file, line, key path, message) for an invalid file, as the configuration loader does.
-    """
-    path = Path(config.root) / ADMIN_FILE
-    if not path.is_file():
+
+def build(ctx: Any, files: list[ConfigFile]) -> AdminConfig:
+    """The admin settings of the file, or the defaults without it (or while it has schema errors)."""
+    if not files or files[0].partial:
         return AdminConfig()
-    rel = ADMIN_FILE
-    try:
-        data, positions, duplicates = load_with_positions(path.read_text(encoding="utf-8"))
-    except YamlSyntaxError as exc:
-        raise ConfigErrors([ConfigIssue(rel, exc.line, exc.column, "", exc.message)]) from None
-    except UnicodeDecodeError:
-        raise ConfigErrors([ConfigIssue(rel, 1, 1, "", "the file is not UTF-8 text")]) from None
-    issues: list[ConfigIssue] = []
-    for dpath, (line, col), key, (first, _c) in duplicates:
-        issues.append(ConfigIssue(rel, line, col, ".".join(map(str, dpath)),
-                                  f"duplicate key {key!r} (first at line {first}): each key may appear once"))
-    data = {} if data is None else data
-    for err in sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
-        where = tuple(err.absolute_path)
-        line, col = position_of(positions, where, key=err.validator == "additionalProperties")
-        issues.append(ConfigIssue(rel, line, col, ".".join(map(str, where)), err.message))
-    if issues:
-        raise ConfigErrors(issues)
-
-    def check(where: tuple, message: str, ok: bool) -> None:
-        if not ok:
-            line, col = position_of(positions, where)
-            issues.append(ConfigIssue(rel, line, col, ".".join(map(str, where)), message))
-
-    menu = []
-    seen: dict[str, int] = {}
-    for i, group in enumerate(data.get("menu", [])):
-        for j, name in enumerate(group["entities"]):
-            check(("menu", i, "entities", j), f"there is no entity {name!r}", config.has_entity(name))
-            if name in seen:
-                line, col = position_of(positions, ("menu", i, "entities", j))
-                issues.append(ConfigIssue(rel, line, col, f"menu.{i}.entities.{j}",
-                                          f"entity {name!r} is already in menu group {seen[name] + 1}"))
-            seen[name] = i
-        menu.append((_label(group["group"]), tuple(group["entities"])))
-    forms: dict[str, str] = {}
-    columns: dict[str, tuple[str, ...]] = {}
-    for name, spec in (data.get("entities") or {}).items():
-        check(("entities", name), f"there is no entity {name!r}", config.has_entity(name))
-        if not config.has_entity(name):
-            continue
-        entity = config.entity(name)
-        if "form" in spec:
-            form = next((f for f in config.forms if f.name == spec["form"]), None)
-            check(("entities", name, "form"), f"entity {name!r} has no form {spec['form']!r}",
-                  form is not None and form.entity == name)
-            forms[name] = spec["form"]
-        if "list_columns" in spec:
-            for k, col in enumerate(spec["list_columns"]):
-                check(("entities", name, "list_columns", k), f"entity {name!r} has no field {col!r} to list",
-                      entity.has_field(col) and not entity.field(col).is_child_table)
-            columns[name] = tuple(spec["list_columns"])
-    if issues:
-        raise ConfigErrors(issues)
+    data = files[0].data
     return AdminConfig(
         site_name=_label(data["site_name"]) if "site_name" in data else DEFAULT_SITE_NAME,
         default_language=data.get("default_language", "vi"),
-        menu=tuple(menu),
-        forms=forms,
-        list_columns=columns,
+        menu=tuple((_label(g["group"]), tuple(g["entities"])) for g in data.get("menu", ())),
+        forms={name: spec["form"] for name, spec in (data.get("entities") or {}).items() if "form" in spec},
+        list_columns={name: tuple(spec["list_columns"]) for name, spec in (data.get("entities") or {}).items()
+                      if "list_columns" in spec},
     )
+
+
+def check(ctx: Any, _admin: AdminConfig) -> None:
+    """The entities, forms and fields the file names exist (once every kind is built)."""
+    entities: dict[str, EntityDef] = ctx.results.get("entity") or {}
+    forms: list[FormDef] = list(ctx.results.get("form") or ())
+    for f in ctx.files.get("admin", ()):
+        _check_menu(ctx, f, entities)
+        for name, spec in (f.data.get("entities") or {}).items():
+            _entity_known(ctx, f, ("entities", name), name, entities)
+            if name in entities:
+                _check_entity(f, entities[name], spec, forms)
+
+
+def _entity_known(ctx: Any, f: ConfigFile, path: tuple, name: str, entities: dict[str, EntityDef]) -> bool:
+    """False (and the error reported) for a name no entity has; an entity whose file failed to load is known."""
+    if name in entities or name in ctx.broken.get("entity", ()):
+        return True
+    f.error(path, f"there is no entity {name!r}{_did_you_mean(name, entities)}", key=path[0] == "entities")
+    return False
+
+
+def _check_menu(ctx: Any, f: ConfigFile, entities: dict[str, EntityDef]) -> None:
+    seen: dict[str, int] = {}
+    for i, group in enumerate(f.data.get("menu", ())):
+        for j, name in enumerate(group.get("entities", ())):
+            _entity_known(ctx, f, ("menu", i, "entities", j), name, entities)
+            if name in seen:
+                f.error(("menu", i, "entities", j), f"entity {name!r} is already in menu group {seen[name] + 1}")
+            seen[name] = i
+
+
+def _check_entity(f: ConfigFile, entity: EntityDef, spec: dict, forms: list[FormDef]) -> None:
+    name = entity.name
+    if "form" in spec:
+        own = [x.name for x in forms if x.entity == name]
+        if spec["form"] not in own:
+            f.error(("entities", name, "form"),
+                    f"entity {name!r} has no form {spec['form']!r}{_did_you_mean(spec['form'], own)}")
+    listable = [fd.name for fd in entity.fields if not fd.is_child_table]
+    for k, column in enumerate(spec.get("list_columns", ())):
+        if column not in listable:
+            f.error(("entities", name, "list_columns", k),
+                    f"entity {name!r} has no field {column!r} to list{_did_you_mean(column, listable)}")
+
+
+KIND = ConfigKind("admin", ADMIN_FILE, SCHEMA, build, check=check, after=("entity", "form"), hashed=False,
+                  described_as="an admin")
+"""The ``admin`` kind: ``forms_config/admin.yaml``, how the generated admin shows the configuration.
+
+It is presentation only and therefore not hashed (``hashed=False``): changing it needs no migration, and the
+running admin picks the change up by itself, reading the file again when its modification time changes.
+"""
+
+
+@hookimpl
+def hoso_config_kinds() -> list[ConfigKind]:
+    return [KIND]
+
+
+def load_admin_config(config: Config) -> AdminConfig:
+    """The admin settings of ``config`` read from disk now (its ``forms_config/admin.yaml``), or the defaults
+    without the file: what the running admin reloads when the file changes, checked like ``hoso check`` does.
+
+    Raises ConfigErrors (file, line, key path, message) for an invalid file; key paths are dotted
+    (``menu.0.entities.1``), as the admin has always logged them.
+    """
+    ctx = _Loader(Path(config.root), kinds=[KIND])
+    ctx.results.update(entity={e.name: e for e in config.entities}, form=list(config.forms))
+    ctx.files["admin"] = ctx.parse_kind("admin")
+    admin = KIND.build(ctx, ctx.files["admin"])
+    check(ctx, admin)
+    if ctx.issues:
+        raise ConfigErrors([_dotted(i) for i in ctx.issues])
+    return admin
+
+
+def _dotted(issue: ConfigIssue) -> ConfigIssue:
+    return ConfigIssue(issue.file, issue.line, issue.column, re.sub(r"\[(\d+)\]", r".\1", issue.path),
+                       issue.message)

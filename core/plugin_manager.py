@@ -33,6 +33,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "hoso.plugins.storage",
     "hoso.config.kinds",
     "hoso.plugins.scheduler",
+    "hoso.admin.config",
 )
 # Without these, records would be written unchecked or without their audit trail: they cannot be blocked.
 ESSENTIAL_PLUGINS: frozenset[str] = frozenset({"hoso.plugins.audit", "hoso.plugins.validators"})
