@@ -20,7 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from hoso.plugin_manager import PluginError, await_me_maybe, get_plugin_manager
     from hoso.plugin_types import ActionDef, RecordEvent, ScheduledWork, ScopeRule, SystemTable
     from hoso.records.attachments import Storage
-    from hoso.records.service import AuditEvent, RecordContext
+    from hoso.audit import AuditEvent
+    from hoso.records.context import RecordContext
     from hoso.runtime import Runtime
     from hoso.web.api import request_context, same_site
 
@@ -44,8 +45,8 @@ _LAZY: dict[str, str] = {
     "FieldDef": "hoso.config",
     "WorkflowDef": "hoso.config",
     "TransitionDef": "hoso.config",
-    "RecordContext": "hoso.records.service",
-    "AuditEvent": "hoso.records.service",
+    "RecordContext": "hoso.records.context",
+    "AuditEvent": "hoso.audit",
     "Storage": "hoso.records.attachments",
     "Runtime": "hoso.runtime",
     "AdminForm": "hoso.admin.forms",
@@ -62,11 +63,7 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'hoso' has no attribute {name!r}")
-    try:
-        value = getattr(importlib.import_module(module), name)
-    except AttributeError:
-        # ConfigKind arrives with the configuration kinds; until then the name is simply absent.
-        raise AttributeError(f"module 'hoso' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 
