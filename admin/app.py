@@ -16,8 +16,8 @@ import logging
 import re
 import time
 from pathlib import Path
-from urllib.parse import unquote
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import anyio
 
@@ -28,8 +28,8 @@ from hoso.admin.forms import AdminForm, plugin_forms, transition_forms
 from hoso.admin.tables import VERSION_COLUMN, AdminTables, TableSpec, build_admin_tables
 from hoso.config import FieldDef, WorkflowDef
 from hoso.db import quote
-from hoso.records.system_fields import system_fields
 from hoso.i18n import t
+from hoso.records.system_fields import system_fields
 from hoso.settings import get as setting
 from hoso.web.problems import msg, problem_message
 from hoso.web.security import origin_allowed
@@ -58,7 +58,7 @@ _SYSTEM_LABELS = {"unit": ("Đơn vị", "Units"), "user": ("Tài khoản", "Acc
 class AdminBuild:
     """The admin of one configuration: tables, forms and the piccolo-admin router."""
 
-    def __init__(self, rt: "Runtime", settings: "WebSettings", admin: AdminConfig, admin_mtime: float | None = None):
+    def __init__(self, rt: Runtime, settings: WebSettings, admin: AdminConfig, admin_mtime: float | None = None):
         from hoso.admin.router import build_router
 
         self.rt = rt
@@ -259,7 +259,7 @@ class AdminApp:
 
     RETRY_SECONDS = 30.0
 
-    def __init__(self, rt: "Runtime", settings: "WebSettings", mount: str = MOUNT):
+    def __init__(self, rt: Runtime, settings: WebSettings, mount: str = MOUNT):
         self.base = rt
         self.settings = settings
         self.mount = mount.rstrip("/")
@@ -273,7 +273,7 @@ class AdminApp:
     def _admin_file(self) -> Path:
         return Path(self.base.config.root) / ADMIN_FILE
 
-    def _make(self, rt: "Runtime") -> AdminBuild:
+    def _make(self, rt: Runtime) -> AdminBuild:
         admin = load_admin_config(rt.config)
         return AdminBuild(rt, self.settings, admin, _mtime(Path(rt.config.root) / ADMIN_FILE))
 

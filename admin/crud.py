@@ -116,7 +116,7 @@ def error_response(exc: RecordError, user: AdminUser, labels: dict[str, str] | N
 class ScopedCRUD(PiccoloCRUD):
     """``PiccoloCRUD`` for one admin table, scoped to the request's user; writes through the record service."""
 
-    def __init__(self, table, *, build: "AdminBuild", **kwargs: Any):
+    def __init__(self, table, *, build: AdminBuild, **kwargs: Any):
         self.build = build
         self.spec: TableSpec = build.tables.spec_for(table)
         super().__init__(table=table, **kwargs)

@@ -127,7 +127,7 @@ def inject(template: str) -> str:
     return template.replace("</head>", f"  {tag}\n</head>", 1) if tag not in template else template
 
 
-def _build(request: Request) -> "AdminBuild":
+def _build(request: Request) -> AdminBuild:
     return request.scope["hoso.admin"]
 
 

@@ -26,21 +26,20 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import piccolo_admin.endpoints as pae
+from fastapi import File, Form, UploadFile
 from piccolo.columns import Varchar
 from piccolo_admin.endpoints import (
     FormConfigResponseModel,
     GroupedFormsResponseModel,
     GroupedTableNamesResponseModel,
+    StoreFileResponseModel,
     TableConfig,
 )
-from fastapi import File, Form, UploadFile
-from piccolo_admin.endpoints import StoreFileResponseModel
 from piccolo_api.crud.endpoints import OrderBy
 from starlette.exceptions import HTTPException
-from starlette.requests import HTTPConnection
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.middleware.body_limit import RequestBodyLimitResponder
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
@@ -57,7 +56,14 @@ from hoso.admin.auth import (
 )
 from hoso.admin.crud import ScopedCRUD
 from hoso.admin.forms import form_configs
-from hoso.admin.media import StagedAttachments, StagingLimits, StagingRefused, stageable_fields, staged_usage, sweep_staged
+from hoso.admin.media import (
+    StagedAttachments,
+    StagingLimits,
+    StagingRefused,
+    stageable_fields,
+    staged_usage,
+    sweep_staged,
+)
 from hoso.admin.translations import translations
 from hoso.i18n import t
 from hoso.web.problems import msg
@@ -122,7 +128,7 @@ def _localized_413(send, detail: str):
 class HosoAdminRouter(pae.AdminRouter):
     """piccolo-admin's router whose table and form lists depend on the user."""
 
-    hoso_build: "AdminBuild"
+    hoso_build: AdminBuild
 
     async def __call__(self, scope, receive, send) -> None:  # type: ignore[override]
         if scope["type"] == "http" and scope.get("method") in _BODY_METHODS:
@@ -250,7 +256,7 @@ class HosoAdminRouter(pae.AdminRouter):
         return await super().post_single_form(request, form_slug)
 
 
-def _table_configs(build: "AdminBuild") -> list[TableConfig]:
+def _table_configs(build: AdminBuild) -> list[TableConfig]:
     configs = []
     for spec in build.tables.specs.values():
         table = spec.table
@@ -273,7 +279,7 @@ def _table_configs(build: "AdminBuild") -> list[TableConfig]:
     return configs
 
 
-def build_router(build: "AdminBuild") -> HosoAdminRouter:
+def build_router(build: AdminBuild) -> HosoAdminRouter:
     """piccolo-admin for ``build``, with every table's CRUD scoped (see the module docstring)."""
     rt, settings, admin = build.rt, build.settings, build.admin
     created: list[ScopedCRUD] = []

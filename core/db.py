@@ -10,18 +10,21 @@ import os
 import re
 import sqlite3
 import warnings
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator
-from urllib.parse import quote as url_quote, urlparse
+from typing import Any
+from urllib.parse import quote as url_quote
+from urllib.parse import urlparse
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.querystring import QueryString
 
-from hoso.settings import SETTINGS, get as setting
+from hoso.settings import SETTINGS
+from hoso.settings import get as setting
 
 __all__ = ["Database", "DatabaseMissing", "DatabaseURLError", "DEFAULT_DATABASE_URL", "database_from_env", "quote",
            "redact"]
@@ -88,7 +91,7 @@ class Database:
     stand_in: bool = False
 
     @classmethod
-    def from_url(cls, url: str, *, missing: str = "create", create_parent: bool = True) -> "Database":
+    def from_url(cls, url: str, *, missing: str = "create", create_parent: bool = True) -> Database:
         """Open the database ``url`` names.
 
         For SQLite, ``missing`` says what a missing file does: ``"create"`` it, raise an ``"error"``, or read

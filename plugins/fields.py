@@ -118,7 +118,7 @@ def _datetime(fd: FieldDef, v: Any) -> dt.datetime:
     else:
         raise ValueError(f"expected a date and time as YYYY-MM-DDTHH:MM:SS; found {_kind(v)}")
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     return value
 
 
@@ -241,7 +241,7 @@ def _load_datetime(v):
     if isinstance(v, str):
         v = dt.datetime.fromisoformat(v)
     if isinstance(v, dt.datetime) and v.tzinfo is None:
-        v = v.replace(tzinfo=dt.timezone.utc)
+        v = v.replace(tzinfo=dt.UTC)
     return v
 
 

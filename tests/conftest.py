@@ -72,13 +72,13 @@ class ConfigDir:
     def __init__(self, root: Path):
         self.root = root
 
-    def write(self, rel: str, text: str) -> "ConfigDir":
+    def write(self, rel: str, text: str) -> ConfigDir:
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
         return self
 
-    def remove(self, rel: str) -> "ConfigDir":
+    def remove(self, rel: str) -> ConfigDir:
         (self.root / rel).unlink()
         return self
 

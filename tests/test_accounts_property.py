@@ -16,7 +16,8 @@ import hashlib
 from dataclasses import dataclass, field
 
 import pytest
-from hypothesis import HealthCheck, Phase, event, example, given, note, settings, strategies as st
+from hypothesis import HealthCheck, Phase, event, example, given, note, settings
+from hypothesis import strategies as st
 
 from hoso import accounts
 from hoso.accounts import PermissionDenied

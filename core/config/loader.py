@@ -17,10 +17,11 @@ import json
 import os
 import re
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import jsonschema
 from referencing import Registry, Resource
@@ -32,11 +33,11 @@ from .kind import ConfigKind, KindError, order_kinds
 from .types import (
     BUILTIN_TRAITS,
     FIELD_TYPES,
-    FieldTraits,
-    traits_for_storage,
     Config,
     EntityDef,
+    FieldTraits,
     Label,
+    traits_for_storage,
 )
 
 __all__ = ["ConfigIssue", "ConfigErrors", "ConfigFile", "load", "SCHEMA_DIR"]
@@ -146,7 +147,7 @@ class _File:
     and messages that quote a name from a part cut out are not reported (they would only repeat the cut).
     """
 
-    def __init__(self, loader: "_Loader", rel: str, data: Any, positions: dict, *, partial: bool = False,
+    def __init__(self, loader: _Loader, rel: str, data: Any, positions: dict, *, partial: bool = False,
                  kept: dict[tuple, list[int]] | None = None, cut_names: set[str] | None = None):
         self.loader = loader
         self.rel = rel
@@ -169,7 +170,7 @@ class _File:
         line, col = position_of(self.positions, path, key=key)
         self.loader.issues.append(ConfigIssue(self.rel, line, col, _path_str(path), message))
 
-    def valid_part(self, validator: jsonschema.protocols.Validator) -> "_File | None":
+    def valid_part(self, validator: jsonschema.protocols.Validator) -> _File | None:
         """The file with every part in error cut out, as a partial file; None when nothing sensible is left."""
         data = copy.deepcopy(self.data)
         cut = _File(self.loader, self.rel, data, self.positions, partial=True)
@@ -242,7 +243,7 @@ class _Loader:
     answers cross-file questions (does this entity exist, does it have this field).
     """
 
-    def __init__(self, root: Path, plugin_types: dict[str, "str | FieldTraits"] | None = None,
+    def __init__(self, root: Path, plugin_types: dict[str, str | FieldTraits] | None = None,
                  kinds: Iterable[ConfigKind] = (), directories: Iterable[tuple[str, Path]] = (),
                  actions: Iterable[str] = (), scope_kinds: Iterable[str] = ()):
         self.root = root
@@ -613,7 +614,7 @@ class _Checker:
         return None
 
 
-def load(root: str | os.PathLike | None = None, field_types: dict[str, "str | FieldTraits"] | None = None, *,
+def load(root: str | os.PathLike | None = None, field_types: dict[str, str | FieldTraits] | None = None, *,
          builtin_kinds: Iterable[ConfigKind] = (), kinds: Iterable[ConfigKind] = (), directories: Iterable[tuple[str, str | os.PathLike]] = (),
                 actions: Iterable[str] = (), scope_kinds: Iterable[str] = ()) -> Config:
     """Load and check the configuration under ``root``; raise ConfigErrors listing every problem.

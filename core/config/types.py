@@ -7,8 +7,9 @@ lookups go through the small helper methods, so a loaded configuration cannot be
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 __all__ = [
     "Label",
@@ -195,7 +196,7 @@ class FieldDef:
     pattern: str | None = None
     list: str | None = None
     entity: str | None = None
-    fields: tuple["FieldDef", ...] = ()
+    fields: tuple[FieldDef, ...] = ()
     max_digits: int | None = None
     decimal_places: int | None = None
     renamed_from: str | None = None
@@ -207,7 +208,7 @@ class FieldDef:
         """What the field's type is: as its plugin declared it, a built-in type's own traits otherwise."""
         return self.__dict__.get("_traits") or BUILTIN_TRAITS.get(self.type) or FieldTraits()
 
-    def with_traits(self, traits: FieldTraits) -> "FieldDef":
+    def with_traits(self, traits: FieldTraits) -> FieldDef:
         """This field, knowing its type's traits (the loader tells every field; they are not a YAML key)."""
         object.__setattr__(self, "_traits", traits)
         return self
@@ -216,7 +217,7 @@ class FieldDef:
     def is_child_table(self) -> bool:
         return self.type == "child_table"
 
-    def child(self, name: str) -> "FieldDef":
+    def child(self, name: str) -> FieldDef:
         for f in self.fields:
             if f.name == name:
                 return f

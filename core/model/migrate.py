@@ -14,8 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
-from dataclasses import dataclass, field as dc_field
-from typing import Any, Callable
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from typing import Any
 
 from piccolo.columns import BigInt
 from piccolo.table import Table, create_table_class
@@ -501,7 +503,7 @@ async def apply_plan(db: Database, config: Config, registry: Registry, plan: Pla
         await db.execute(
             "INSERT INTO hoso_schema_state (applied_at, applied_by, content_hash, snapshot, summary) "
             "VALUES ({}, {}, {}, {}, {})",
-            dt.datetime.now(dt.timezone.utc), applied_by or _whoami(), plan.content_hash,
+            dt.datetime.now(dt.UTC), applied_by or _whoami(), plan.content_hash,
             json.dumps(plan.snapshot, ensure_ascii=False, sort_keys=True), summary,
         )
     await db.reset()

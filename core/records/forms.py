@@ -118,7 +118,7 @@ class CompiledForm:
     # Fields hidden from the writer the form checks for (see ``for_writer``).
     hidden: frozenset[str] = frozenset()
 
-    def for_writer(self, hidden: set[str] | frozenset[str]) -> "CompiledForm":
+    def for_writer(self, hidden: set[str] | frozenset[str]) -> CompiledForm:
         """This form checking the writes of someone who may not see ``hidden``: a rule over a hidden field must
         not tell them anything about its value (see ``check``)."""
         hidden = frozenset(hidden)
@@ -291,7 +291,7 @@ def _path_name(path: list) -> str:
 # -- compiling ----------------------------------------------------------------------------------------------------
 
 
-def _field_schema(fd: FieldDef, config: Config, registry: "Registry | None") -> dict:
+def _field_schema(fd: FieldDef, config: Config, registry: Registry | None) -> dict:
     t_ = fd.type
     if t_ == "child_table":
         props = {c.name: _field_schema(c, config, registry) for c in fd.fields}
@@ -363,7 +363,7 @@ def _record_conditions(config: Config, entity: EntityDef) -> dict[str, tuple[lis
     return out
 
 
-def compile_form(config: Config, entity: EntityDef, form: FormDef | None, registry: "Registry | None" = None,
+def compile_form(config: Config, entity: EntityDef, form: FormDef | None, registry: Registry | None = None,
                  state_fields: tuple[str, ...] = ()) -> CompiledForm:
     """Compile ``form`` (None: the entity's own form of all its fields) of ``entity``, with the field conditions
     of all the entity's forms (``_record_conditions``)."""
@@ -442,7 +442,7 @@ def compile_form(config: Config, entity: EntityDef, form: FormDef | None, regist
 class FormCache:
     """Compiled forms of one configuration, built on first use and kept."""
 
-    def __init__(self, config: Config, registry: "Registry | None" = None):
+    def __init__(self, config: Config, registry: Registry | None = None):
         self.config = config
         self.registry = registry
         self._cache: dict[tuple[str, str | None], CompiledForm] = {}

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from hoso.config import EntityDef, FieldDef
 from hoso.db import quote
+from hoso.i18n import t
 from hoso.records.access import Access, hidden_by_any_role
 from hoso.records.context import RecordContext
 from hoso.records.errors import ValidationError
-from hoso.i18n import t
 from hoso.records.search import fold, like_pattern
 from hoso.records.store import RecordStore
 
@@ -32,7 +32,7 @@ FILTER_OPS = {"eq": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": "
 
 
 class RecordQuery:
-    def __init__(self, rt: "Runtime", store: RecordStore):
+    def __init__(self, rt: Runtime, store: RecordStore):
         self.rt = rt
         self.db = rt.db
         self.store = store

@@ -8,7 +8,8 @@ SQLite and PostgreSQL.
 from __future__ import annotations
 
 import unicodedata
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 __all__ = ["fold", "search_text", "like_pattern"]
 

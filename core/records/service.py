@@ -14,16 +14,19 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 from hoso.audit import AuditEvent
 from hoso.config import EntityDef
 from hoso.db import quote
+from hoso.i18n import t
+from hoso.jsonconv import changes as jsonable_changes
+from hoso.jsonconv import comparable as jsonable_deep
+from hoso.jsonconv import json_ready
 from hoso.records import events
 from hoso.records.access import Access, hidden_by_any_role
 from hoso.records.attachments import AttachmentInfo, Storage, download, upload, versions
-from hoso.i18n import t
-from hoso.jsonconv import changes as jsonable_changes, comparable as jsonable_deep, json_ready
 from hoso.records.context import LOCAL_ZONE, RecordContext, is_empty
 from hoso.records.errors import (
     AttachmentCorrupt,
@@ -53,7 +56,7 @@ __all__ = ["RecordContext", "AuditEvent", "RecordService", "RecordError", "Valid
 
 
 class RecordService:
-    def __init__(self, runtime: "Runtime"):
+    def __init__(self, runtime: Runtime):
         self.rt = runtime
         self.db = runtime.db
         self.config = runtime.config
@@ -125,7 +128,7 @@ class RecordService:
         for wf in self.config.workflows_for(entity.name):
             if payload.get(wf.state_field) in (None, ""):
                 values[wf.state_field] = wf.initial  # whatever the field's default: a record starts here
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         await self.store.register_form(compiled)
         async with events.collected(self.rt), self._conflicts_audited(entity, access, ctx), self.db.transaction():
             problems = await self.validator.validate(entity, values, ctx, access, compiled, None, None, problems)
@@ -161,7 +164,7 @@ class RecordService:
         return await self._change(entity, record_id, payload, version, ctx, self._compiled(entity, form, ctx))
 
     async def _change(self, entity: EntityDef, record_id: int, payload: dict, version: int, ctx: RecordContext,
-                      compiled: CompiledForm, step: "Any | None" = None) -> dict:
+                      compiled: CompiledForm, step: Any | None = None) -> dict:
         """The one update path, shared by ``update`` and ``transition`` (``step``: the workflow step)."""
         access = Access(self.rt, ctx)
         action = f"transition:{step.transition.name}" if step else "update"
@@ -169,7 +172,7 @@ class RecordService:
         changes_in, problems = self.validator.parse(entity.fields, payload, ctx, partial=True)
         if not isinstance(payload, dict):
             raise ValidationError(problems)
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         await self.store.register_form(compiled)
         async with events.collected(self.rt), self._conflicts_audited(entity, access, ctx), self.db.transaction():
             current = await self.store.locked(entity, record_id, access, ctx)
@@ -238,7 +241,7 @@ class RecordService:
         entity = self._entity(entity_name)
         access = Access(self.rt, ctx)
         reason = reason.strip() if isinstance(reason, str) else ""
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         async with events.collected(self.rt), self.db.transaction():
             current = await self.store.locked(entity, record_id, access, ctx)
             if not await access.row_allows("delete", entity, record_id):
@@ -265,7 +268,7 @@ class RecordService:
         Raises NotFound (no deleted record the actor may see), Forbidden, StaleVersion."""
         entity = self._entity(entity_name)
         access = Access(self.rt, ctx)
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         async with events.collected(self.rt), self.db.transaction():
             current = await self.store.locked(entity, record_id, access, ctx, deleted=True)
             if not await access.row_allows("restore", entity, record_id):

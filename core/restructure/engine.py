@@ -11,15 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from hoso.config import Config, EntityDef, FieldDef
-from hoso.config.loader import ConfigIssue
-
-from hoso.lineage import ABOLISHED, MERGED_INTO, SPLIT_INTO
-
 from hoso.config.kinds.restructuring import ChangeSet, Operation, SplitRule, split_rules
+from hoso.config.loader import ConfigIssue
+from hoso.lineage import ABOLISHED, MERGED_INTO, SPLIT_INTO
 
 __all__ = ["Unit", "LineageRow", "OpResult", "SplitAction", "ResolvedRule", "Simulation", "Rehoming"]
 
@@ -305,7 +304,7 @@ class Simulation:
         return out
 
     # -- running ------------------------------------------------------------------------------------------------
-    def run(self) -> "Simulation":
+    def run(self) -> Simulation:
         for op in self.cs.operations:
             before = len(self.errors)
             getattr(self, f"_op_{op.kind}")(op)

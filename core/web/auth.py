@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 
 from hoso import audit
 from hoso.audit import AuditEvent
+from hoso.settings import get as setting
 from hoso.web.identity import USER_COLUMNS, CurrentUser, may_log_in, user_from_row
 from hoso.web.tokens import token_user
-from hoso.settings import get as setting
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
@@ -55,7 +56,7 @@ class WebSettings:
     allowed_hosts: tuple[str, ...] = ()
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "WebSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WebSettings:
         return cls(
             session_idle=dt.timedelta(minutes=setting("HOSO_SESSION_IDLE_MINUTES", env)),
             session_max=dt.timedelta(hours=setting("HOSO_SESSION_MAX_HOURS", env)),
@@ -66,12 +67,12 @@ class WebSettings:
         )
 
 
-async def _load_user(rt: "Runtime", user_id: int) -> dict | None:
+async def _load_user(rt: Runtime, user_id: int) -> dict | None:
     rows = await rt.db.fetch(f"SELECT {USER_COLUMNS} FROM hoso_user WHERE id = {{}}", user_id)
     return rows[0] if rows else None
 
 
-async def authenticate(rt: "Runtime", username: str, password: str) -> tuple[CurrentUser | None, str | None]:
+async def authenticate(rt: Runtime, username: str, password: str) -> tuple[CurrentUser | None, str | None]:
     """The user whose username and password these are, or None and the reason (for the audit, not the client)."""
     from hoso.users import verify_password
 
@@ -90,7 +91,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now()
 
 
-async def start_session(rt: "Runtime", settings: WebSettings, user_id: int) -> str:
+async def start_session(rt: Runtime, settings: WebSettings, user_id: int) -> str:
     Session = rt.tables.system["session"]
     now = _now()
     # Sweep sessions that ended, so the table does not grow with every login.
@@ -101,7 +102,7 @@ async def start_session(rt: "Runtime", settings: WebSettings, user_id: int) -> s
     return session.token
 
 
-async def session_user(rt: "Runtime", settings: WebSettings, token: str | None) -> CurrentUser | None:
+async def session_user(rt: Runtime, settings: WebSettings, token: str | None) -> CurrentUser | None:
     """The user of a live session, sliding its idle expiry forward; None for a missing or ended session."""
     if not token or len(token) > 100:
         return None
@@ -126,12 +127,12 @@ async def session_user(rt: "Runtime", settings: WebSettings, token: str | None) 
     return user_from_row(user, token)
 
 
-async def end_session(rt: "Runtime", token: str | None) -> None:
+async def end_session(rt: Runtime, token: str | None) -> None:
     if token and len(token) <= 100:
         await rt.tables.system["session"].remove_session(token)
 
 
-async def write_audit(rt: "Runtime", event: AuditEvent) -> None:
+async def write_audit(rt: Runtime, event: AuditEvent) -> None:
     """Audit a change made outside a transaction of its own (a login, a logout, a token)."""
     async with rt.db.transaction():
         await audit.write_audit(rt.pm, rt.db, event)
@@ -219,7 +220,7 @@ def _audit_name(username: Any) -> str:
     return username[:100].replace("\x00", "\ufffd") if isinstance(username, str) else ""
 
 
-async def audited_login(rt: "Runtime", settings: WebSettings, username: Any, password: Any, origin: str,
+async def audited_login(rt: Runtime, settings: WebSettings, username: Any, password: Any, origin: str,
                         via: str | None = None) -> tuple[CurrentUser | None, str]:
     """The one login check of the API and the admin: throttle, verify, audit.
 

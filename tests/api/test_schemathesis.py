@@ -26,7 +26,6 @@ import pytest
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, settings
 
-from hoso.runtime import Runtime
 from hoso.scope import Actor
 from hoso.users import create_user
 from hoso.web.tokens import create_token

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from hoso.model.migrate import MigrationError, apply_plan, applied_state, make_plan
+from hoso.model.migrate import MigrationError, applied_state, apply_plan, make_plan
 from hoso.records.service import RecordContext, ValidationError
 from hoso.runtime import Runtime
 from tests.helpers import migrated_runtime, remigrate

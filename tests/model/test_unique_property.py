@@ -7,7 +7,8 @@ import asyncio
 from collections import defaultdict
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hoso.model.migrate import UNIQUE_VALUES_SHOWN, make_plan
 from hoso.runtime import Runtime

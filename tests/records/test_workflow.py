@@ -184,7 +184,7 @@ async def test_the_legal_aid_case_lifecycle_fits(lifecycle_config, database_url)
             uid = await create_user(rt, name, "a-long-password", origin="test")
             await db.execute("INSERT INTO hoso_assignment (user_id, role, unit_id, starts_on, created_at) "
                              "VALUES ({}, {}, {}, {}, {})", uid, role, unit, dt.date(2019, 1, 1),
-                             dt.datetime.now(dt.timezone.utc))
+                             dt.datetime.now(dt.UTC))
             return RecordContext(rt.config, uid, name, "test", "vi")
 
         staff = await user("staff", "centre_staff", centre)

@@ -82,7 +82,7 @@ def test_today_is_vietnams_date_whatever_the_servers_zone(records_config, monkey
     class Evening(real.datetime):  # 20:00 UTC on 1 May is 03:00 on 2 May in Hà Nội
         @classmethod
         def now(cls, tz=None):
-            return real.datetime(2026, 5, 1, 20, 0, tzinfo=real.timezone.utc).astimezone(tz)
+            return real.datetime(2026, 5, 1, 20, 0, tzinfo=real.UTC).astimezone(tz)
 
     monkeypatch.setattr(context_module, "dt", types.SimpleNamespace(datetime=Evening, date=real.date))
     ctx = RecordContext.system(records_config.load())

@@ -164,7 +164,7 @@ async def add_user(rt, username: str, unit_code: str | None = None) -> int:
 async def assign(rt, user_id: int, role: str, unit_code: str, starts_on: dt.date = BEFORE) -> None:
     await rt.db.execute(
         "INSERT INTO hoso_assignment (user_id, role, unit_id, starts_on, created_at) VALUES ({}, {}, {}, {}, {})",
-        user_id, role, await unit_id(rt, unit_code), starts_on, dt.datetime.now(dt.timezone.utc))
+        user_id, role, await unit_id(rt, unit_code), starts_on, dt.datetime.now(dt.UTC))
 
 
 async def visible(rt, user_id: int, on: dt.date | None = None, entity: str = "case") -> list[int]:
