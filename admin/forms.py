@@ -39,7 +39,7 @@ import io
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 from piccolo_admin.endpoints import FileResponse, FormConfig
@@ -87,7 +87,7 @@ class AdminFormRequest:
         return self.user.lang
 
 
-FormResult = Union[str, Download, None]
+FormResult = str | Download | None
 
 
 @dataclass
@@ -316,13 +316,13 @@ def transition_forms(build: AdminBuild) -> list[AdminForm]:
                     # sys_ names: an entity field cannot take them
                     "sys_record": (str, pydantic.Field(title=t("record", lang), json_schema_extra={"extra": {
                         "help_text": t("record_help", lang)}})),
-                    "sys_version": (Optional[int], pydantic.Field(default=None, title=t("expected_version", lang),
+                    "sys_version": (int | None, pydantic.Field(default=None, title=t("expected_version", lang),
                                                               json_schema_extra={"extra": {
                                                                   "help_text": t("expected_version_help", lang),
                                                                   "nullable": True}})),
                 }
                 for fd in _requires:
-                    fields[fd.name] = (Optional[_python_type(fd)], pydantic.Field(
+                    fields[fd.name] = (_python_type(fd) | None, pydantic.Field(
                         default=None, title=fd.label.get(lang),
                         json_schema_extra={"extra": _field_extra(build, fd, lang)}))
                 return pydantic.create_model(f"Transition_{_entity.name}_{_tr.name}_{lang}", **fields)

@@ -180,7 +180,8 @@ class HosoAdminRouter(pae.AdminRouter):
         return limit, t("body_too_large", lang, limit=human_size(limit))
 
     async def store_file(self, request: Request, table_name: str = Form(None),  # type: ignore[override]
-                         column_name: str = Form(None), file: UploadFile = File(...)) -> StoreFileResponseModel:
+                         column_name: str = Form(None),
+                         file: UploadFile = File(...)) -> StoreFileResponseModel:  # noqa: B008 - FastAPI's markers
         """Stage an upload for one attachment field the user may write, within its limit and their quota."""
         user = _user(request)
         if (table_name, column_name) not in stageable_fields(self.hoso_build, user):

@@ -4,7 +4,8 @@ province-scoped reads of cases keep being served.
 Run with `python bench/restructure.py [--cases N] [--readers N]`. Uses HOSO_BENCH_POSTGRES_URL (default
 postgresql://postgres@127.0.0.1:5432/test) and works in a database of its own, dropped afterwards.
 
-  restructure: apply                  the change set roles_config/restructurings/2025-07-01-provinces.yaml  target < 60 s
+  restructure: apply                  the change set roles_config/restructurings/2025-07-01-provinces.yaml
+                                                                                                     target < 60 s
   restructure: reads during apply     first pages of 50 cases (scope predicate of a provincial officer), p50/p95/max
   restructure: first page after       a province-scoped first page of 50 cases out of 1,000,000 (p95)    target < 50 ms
 """

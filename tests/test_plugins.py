@@ -72,7 +72,8 @@ async def test_plugin_field_type_in_yaml_and_its_converter(config_dir, database_
     try:
         svc = rt.records()
         await svc.create("person", {"name": "An", "postcode": "VN-100000"}, RecordContext.system(rt.config))
-        ids = [(await svc.create("person", {"name": "Bình", "postcode": "700000"}, RecordContext.system(rt.config)))["id"]]
+        first = await svc.create("person", {"name": "Bình", "postcode": "700000"}, RecordContext.system(rt.config))
+        ids = [first["id"]]
         changed = PERSON.replace("postcode: {type: text,", "postcode: {type: postcode, convert: {from: text},")
         config_dir.write("forms_config/entities/person.yaml", changed)
         # Without the plugin the type is unknown, and the error says so.

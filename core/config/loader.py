@@ -368,8 +368,8 @@ class _Loader:
                             f"duplicate key {key!r} (first at line {first_line}): each key may appear once")
             )
         if data is None:
-            self.issues.append(ConfigIssue(rel, 1, 1, "", f"file is empty: expected {k.description if k else 'a ' + kind} "
-                                           "definition"))
+            expected = k.description if k else "a " + kind
+            self.issues.append(ConfigIssue(rel, 1, 1, "", f"file is empty: expected {expected} definition"))
             self._mark_broken(kind, rel, None, "")
             return None
         before = len(self.issues)
@@ -615,15 +615,16 @@ class _Checker:
 
 
 def load(root: str | os.PathLike | None = None, field_types: dict[str, str | FieldTraits] | None = None, *,
-         builtin_kinds: Iterable[ConfigKind] = (), kinds: Iterable[ConfigKind] = (), directories: Iterable[tuple[str, str | os.PathLike]] = (),
+         builtin_kinds: Iterable[ConfigKind] = (), kinds: Iterable[ConfigKind] = (),
+         directories: Iterable[tuple[str, str | os.PathLike]] = (),
                 actions: Iterable[str] = (), scope_kinds: Iterable[str] = ()) -> Config:
     """Load and check the configuration under ``root``; raise ConfigErrors listing every problem.
 
     ``field_types`` maps the names of field types registered by plugins to their traits (or only their storage
-    class), so entity files may use them; the built-in types are always known. ``kinds`` are configuration kinds beyond the
-    built-in ones (``hoso_config_kinds``); ``directories`` are ``(plugin name, folder)`` pairs of configuration
-    roots shipped by plugins (``hoso_config_directories``), merged with the deployment's; ``actions`` and
-    ``scope_kinds`` are the role actions and scope kinds plugins add (``hoso_actions``, ``hoso_scope_rules``).
+    class), so entity files may use them; the built-in types are always known. ``kinds`` are configuration kinds
+    beyond the built-in ones (``hoso_config_kinds``); ``directories`` are ``(plugin name, folder)`` pairs of
+    configuration roots shipped by plugins (``hoso_config_directories``), merged with the deployment's; ``actions``
+    and ``scope_kinds`` are the role actions and scope kinds plugins add (``hoso_actions``, ``hoso_scope_rules``).
     """
     root_path = Path(root or setting("HOSO_CONFIG") or _default_root()).resolve()
     if not root_path.is_dir():

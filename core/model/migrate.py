@@ -35,8 +35,8 @@ from hoso.model.tables import (
     table_spec_key,
 )
 
-__all__ = ["Change", "Plan", "PlanError", "MigrationError", "SnapshotCorrupt", "make_plan", "apply_plan", "desired_snapshot",
-           "applied_state", "SNAPSHOT_FORMAT"]
+__all__ = ["Change", "Plan", "PlanError", "MigrationError", "SnapshotCorrupt", "make_plan", "apply_plan",
+           "desired_snapshot", "applied_state", "SNAPSHOT_FORMAT"]
 
 SNAPSHOT_FORMAT = 1
 TMP_SUFFIX = "__hoso_new"
@@ -304,11 +304,12 @@ async def make_plan(db: Database, config: Config, registry: Registry) -> Plan:
                                        f"{len(spec['fields'])} fields"))
             for iname, ispec in spec["indexes"].items():
                 plan.changes.append(Change("add_index", key, f"{'unique ' if ispec['unique'] else ''}index "
-                                           f"{iname} on ({', '.join(ispec['columns'])})", data={"name": iname, **ispec}))
+                                           f"{iname} on ({', '.join(ispec['columns'])})",
+                                           data={"name": iname, **ispec}))
             continue
         rows = None
 
-        async def row_count() -> int:
+        async def row_count(table: str = table) -> int:
             nonlocal rows
             if rows is None:
                 rows = await _count(db, table)
@@ -354,7 +355,8 @@ async def make_plan(db: Database, config: Config, registry: Registry) -> Plan:
                 n = await row_count()
                 if fd.default is not None and n:
                     detail += f", existing rows get the default {fd.default!r}"
-                plan.changes.append(Change("add_field", key, detail, field=fname, rows=n if fd.default is not None else 0,
+                plan.changes.append(Change("add_field", key, detail, field=fname,
+                                           rows=n if fd.default is not None else 0,
                                            data={"default": fd.default is not None}))
                 continue
             if old.get("retired"):
@@ -538,7 +540,8 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
             await db.execute(ddl)
         for col in cls._meta.columns:
             if col._meta.index:
-                await db.execute(f"CREATE INDEX IF NOT EXISTS {quote('ix_' + cls._meta.tablename + '_' + col._meta.name)}"
+                name = quote("ix_" + cls._meta.tablename + "_" + col._meta.name)
+                await db.execute(f"CREATE INDEX IF NOT EXISTS {name}"
                                  f" ON {quote(cls._meta.tablename)} ({quote(col._meta.db_column_name)})")
         return
     if kind == "create_system_object":
@@ -589,7 +592,8 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
         await _add_column(db, table, SCOPE_COLUMN, BigInt(default=None, null=True))
         return
     if kind == "rename_field":
-        await db.execute(f"ALTER TABLE {quote(table)} RENAME COLUMN {quote(change.data['old'])} TO {quote(change.field)}")
+        await db.execute(f"ALTER TABLE {quote(table)} RENAME COLUMN {quote(change.data['old'])} "
+                         f"TO {quote(change.field)}")
         return
     if kind == "convert_field":
         fd = next(f for f in fields if f.name == change.field)

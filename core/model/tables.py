@@ -15,8 +15,8 @@ from hoso.config import Config, EntityDef, FieldDef
 from hoso.db import Database
 from hoso.fields import Registry
 
-__all__ = ["SYSTEM_COLUMNS", "SCOPE_COLUMN", "SYSTEM_OBJECTS", "CHILD_COLUMNS", "Tables", "build_system_tables", "build_tables", "index_name",
-           "table_spec_key"]
+__all__ = ["SYSTEM_COLUMNS", "SCOPE_COLUMN", "SYSTEM_OBJECTS", "CHILD_COLUMNS", "Tables", "build_system_tables",
+           "build_tables", "index_name", "table_spec_key"]
 
 # Columns every entity table has besides its fields. Field names starting with "sys_" and "id" are reserved.
 SYSTEM_COLUMNS: dict[str, Any] = {

@@ -262,7 +262,8 @@ class RecordService:
             await events.emit(self.rt, "deleted", entity, record, ctx)
         return await self.store.visible(entity, record, access)
 
-    async def restore(self, entity_name: str, record_id: int, ctx: RecordContext, *, version: int | None = None) -> dict:
+    async def restore(self, entity_name: str, record_id: int, ctx: RecordContext, *,
+                      version: int | None = None) -> dict:
         """Undo a soft delete (needs the ``restore`` action on the row, a higher role than ``delete``).
 
         Raises NotFound (no deleted record the actor may see), Forbidden, StaleVersion."""

@@ -320,7 +320,8 @@ class Simulation:
         fresh = self.check_fresh(b["code"], op.at("code"))
         if self.types is not None and b["type"] not in self.types:
             self.error(op.at("type"), f"unknown unit type {b['type']!r}{_did_you_mean(b['type'], self.types)}; "
-                       f"expected one of {', '.join(sorted(self.types))} (the unit_types of roles_config/hierarchy.yaml)")
+                       f"expected one of {', '.join(sorted(self.types))} "
+                       "(the unit_types of roles_config/hierarchy.yaml)")
             fresh = False
         parent = None
         if "parent" in b:
@@ -337,7 +338,8 @@ class Simulation:
         self.created.append(uid)
         if parent is not None:
             self.children.setdefault(parent.id, set()).add(uid)
-        self.add_lineage(op.index, uid, CREATED, u.parent_id, {"code": u.code, "parent": parent.code if parent else None})
+        self.add_lineage(op.index, uid, CREATED, u.parent_id,
+                         {"code": u.code, "parent": parent.code if parent else None})
         where = f" under {parent.code}" if parent else " at the top"
         self.results.append(OpResult(op, f"create {u.code} ({u.name_vi}, {u.type}){where}", [uid]))
 
@@ -738,8 +740,8 @@ class Simulation:
                 fins = self.final_successors(home)
                 target = fins[0] if len(fins) == 1 else None
             if target is None:
-                out.notes.append(f"user {usernames.get(user_id, user_id)}: home unit {self.units[home].code} closes and "
-                                 "has no single successor; the account keeps it")
+                out.notes.append(f"user {usernames.get(user_id, user_id)}: home unit {self.units[home].code} "
+                                 "closes and has no single successor; the account keeps it")
             else:
                 out.home.append((user_id, target))
         return out

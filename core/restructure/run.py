@@ -218,8 +218,8 @@ async def _check_split(rt, cs, sim, sp: SplitAction, counts: dict) -> list[str]:
         rule = ruled.get(entity.name)
         table = quote(entity.table)
         if rule is None:
-            n = await db.fetchval(f"SELECT COUNT(*) AS n FROM {table} WHERE {effective_unit(entity)} IN ({_marks(len(ids))})",
-                                  *ids)
+            n = await db.fetchval(f"SELECT COUNT(*) AS n FROM {table} "
+                                  f"WHERE {effective_unit(entity)} IN ({_marks(len(ids))})", *ids)
             if n:
                 out.append(f"{where}: {n} {entity.name} record(s) answer to {unit_code} and no rule places them; "
                            f"add a rule for entity {entity.name}")

@@ -19,7 +19,7 @@ UNIQUE_PHONE = PERSON.replace("phone: {type: text,", "phone: {type: text, unique
 
 
 @pytest.fixture
-def unique_phone_db(person_config, database_url):
+def unique_phone_db(person_config, database_url):  # noqa: F811 - the fixture imported above
     async def migrate():
         rt = await migrated_runtime(person_config.load(), database_url)
         await rt.db.close()

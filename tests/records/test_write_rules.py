@@ -14,7 +14,8 @@ def test_unit_types_and_read_only_states_name_what_exists(records_config):
     records_config.write("forms_config/entities/case.yaml", CASE)
     records_config.write("forms_config/workflows/case_lifecycle.yaml", WORKFLOW)
     found = errors(records_config, "forms_config/entities/case.yaml", CASE.replace(
-        "unit: {type: org_unit, required: true,", "unit: {type: org_unit, required: true, unit_types: [centre, centr],"))
+        "unit: {type: org_unit, required: true,",
+        "unit: {type: org_unit, required: true, unit_types: [centre, centr],"))
     assert any("unit_types[1]" in e and "unknown unit type 'centr'" in e and "did you mean 'centre'" in e
                for e in found), found
     records_config.write("forms_config/entities/case.yaml", CASE)
