@@ -78,9 +78,9 @@ class AdminBuild:
     # -- menus and labels ----------------------------------------------------------------------------------
     def table_label(self, spec: TableSpec, lang: str) -> str:
         if spec.kind == "entity":
-            return spec.entity.label.get(lang)
+            return spec.entity_def.label.get(lang)
         if spec.kind == "child":
-            return f"{spec.entity.label.get(lang)}: {spec.child.label.get(lang)}"
+            return f"{spec.entity_def.label.get(lang)}: {spec.child_def.label.get(lang)}"
         vi, en = _SYSTEM_LABELS[spec.kind]
         return en if lang == "en" else vi
 
@@ -90,9 +90,9 @@ class AdminBuild:
     def menu_tables(self, user: AdminUser) -> list[TableSpec]:
         """The tables listed in the user's menu: the entities their roles can read (units for superusers)."""
         order = [n for _g, names in self.admin.menu for n in names]
-        entities = [s for s in self.tables.by_entity.values() if user.may("read", s.entity.name)]
-        entities.sort(key=lambda s: (order.index(s.entity.name) if s.entity.name in order else len(order),
-                                     s.entity.label.get(user.lang)))
+        entities = [s for s in self.tables.by_entity.values() if user.may("read", s.entity_def.name)]
+        entities.sort(key=lambda s: (order.index(s.entity_def.name) if s.entity_def.name in order else len(order),
+                                     s.entity_def.label.get(user.lang)))
         return entities + ([self.tables.unit] if user.superuser else [])
 
     def menu(self, user: AdminUser) -> list[tuple[str | None, list[TableSpec]]]:
@@ -100,7 +100,7 @@ class AdminBuild:
         groups: dict[str | None, list[TableSpec]] = {}
         for spec in self.menu_tables(user):
             if spec.kind == "entity":
-                label = self.admin.menu_group(spec.entity.name)
+                label = self.admin.menu_group(spec.entity_def.name)
                 group = label.get(user.lang) if label else None
             else:
                 group = "Hệ thống" if user.lang != "en" else "System"
@@ -128,9 +128,10 @@ class AdminBuild:
     def schema_for(self, user: AdminUser, spec: TableSpec, schema: dict) -> dict:
         lang = user.lang
         entity = spec.entity
-        hidden = user.hidden(entity.name) if spec.kind == "entity" else set()
-        read_only = user.read_only(entity.name) if spec.kind == "entity" else set()
-        given = system_fields(self.rt.config, entity if spec.kind == "entity" else None)
+        shown = entity if spec.kind == "entity" else None  # a child table's entity is its parent's
+        hidden = user.hidden(shown.name) if shown else set()
+        read_only = user.read_only(shown.name) if shown else set()
+        given = system_fields(self.rt.config, shown)
         code, states = given.code, given.states
         props: dict[str, Any] = {}
         for name, prop in (schema.get("properties") or {}).items():

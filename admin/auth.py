@@ -119,7 +119,8 @@ async def admin_user(conn: HTTPConnection) -> AdminUser | None:
     user = None
     if current is not None:
         User_ = build.tables.user.table
-        piccolo_user = User_(_ignore_missing=True, id=current.id, username=current.username,
+        # the table class is built at run time from the configuration: its columns are not known statically
+        piccolo_user: Any = User_(_ignore_missing=True, id=current.id, username=current.username,
                              display_name=current.display_name)
         # piccolo-admin's superuser_validators and media storage read these attributes.
         piccolo_user.superuser = current.superuser
@@ -233,7 +234,8 @@ async def change_password_endpoint(request: Request) -> Response:
     body = await _body(request)
     current, new, confirm = (body.get("current_password"), body.get("new_password"),
                              body.get("confirm_new_password"))
-    if not all(isinstance(v, str) and v for v in (current, new, confirm)):
+    if not (isinstance(current, str) and current and isinstance(new, str) and new
+            and isinstance(confirm, str) and confirm):
         return JSONResponse({"detail": t("admin_login_fields", lang)}, status_code=422)
     if new != confirm:
         return JSONResponse({"detail": t("password_mismatch", lang)}, status_code=422)

@@ -130,7 +130,7 @@ class HosoAdminRouter(pae.AdminRouter):
 
     hoso_build: AdminBuild
 
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[override]
+    async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http" and scope.get("method") in _BODY_METHODS:
             try:
                 limit, detail = await self._body_limit(scope)
@@ -179,7 +179,7 @@ class HosoAdminRouter(pae.AdminRouter):
         limit = DEFAULT_BODY_LIMIT if not isinstance(limit, int) else limit
         return limit, t("body_too_large", lang, limit=human_size(limit))
 
-    async def store_file(self, request: Request, table_name: str = Form(None),  # type: ignore[override]
+    async def store_file(self, request: Request, table_name: str = Form(None),
                          column_name: str = Form(None),
                          file: UploadFile = File(...)) -> StoreFileResponseModel:  # noqa: B008 - FastAPI's markers
         """Stage an upload for one attachment field the user may write, within its limit and their quota."""
@@ -262,7 +262,7 @@ def _table_configs(build: AdminBuild) -> list[TableConfig]:
     for spec in build.tables.specs.values():
         table = spec.table
         media = [StagedAttachments(getattr(table, f.name),
-                                   spec.entity.attachment_limits(f.name)[0] if spec.kind == "entity" else None)
+                                   spec.entity_def.attachment_limits(f.name)[0] if spec.kind == "entity" else None)
                  for f in spec.fields if f.type == "attachment" and isinstance(getattr(table, f.name), Varchar)]
         visible = [getattr(table, n) for n in spec.list_columns if hasattr(table, n)]
         link = None
@@ -295,13 +295,14 @@ def build_router(build: AdminBuild) -> HosoAdminRouter:
         if not hasattr(pae, "PiccoloCRUD") or not hasattr(pae, "AdminRouter"):
             raise HookPointChanged("piccolo_admin.endpoints no longer names PiccoloCRUD and AdminRouter")
         original_crud, original_router = pae.PiccoloCRUD, pae.AdminRouter
+        # piccolo-admin has no hook for these two classes: they are swapped for this one call (under the lock)
         pae.PiccoloCRUD, pae.AdminRouter = crud_factory, HosoAdminRouter  # type: ignore[misc, assignment]
         try:
             router = pae.create_admin(
                 tables=table_configs,
                 forms=form_configs(build),
-                auth_table=rt.tables.system["user"],
-                session_table=rt.tables.system["session"],
+                auth_table=rt.tables.users,
+                session_table=rt.tables.sessions,
                 session_expiry=settings.session_idle,
                 max_session_expiry=settings.session_max,
                 increase_expiry=None,
@@ -317,7 +318,8 @@ def build_router(build: AdminBuild) -> HosoAdminRouter:
                 allowed_hosts=ORIGIN_CHECKED,
             )
         finally:
-            pae.PiccoloCRUD, pae.AdminRouter = original_crud, original_router
+            # mypy refuses assigning to a class name; this puts back the classes swapped above
+            pae.PiccoloCRUD, pae.AdminRouter = original_crud, original_router  # type: ignore[misc]
     if not isinstance(router, HosoAdminRouter):
         raise HookPointChanged("create_admin no longer builds its router from piccolo_admin.endpoints.AdminRouter")
     if len(created) != len(table_configs) or any(not isinstance(c, ScopedCRUD) for c in created):

@@ -313,7 +313,7 @@ async def reset_password(rt: Runtime, actor: Actor, user_id: int, temporary: str
     target = await require_manages_account(rt, actor, user_id)
     temporary = temporary or secrets.token_urlsafe(12)
     check_password(temporary, target["username"])
-    User = rt.tables.system["user"]
+    User = rt.tables.users
     async with rt.db.transaction():
         await rt.db.execute("UPDATE hoso_user SET password = {}, must_change_password = {} WHERE id = {}",
                             User.hash_password(temporary), True, user_id)
@@ -349,7 +349,7 @@ async def change_own_password(rt: Runtime, user_id: int, old: str, new: str, ori
     if new == old:
         raise UserError("pw_same")
     check_password(new, username, rows[0]["display_name"], rows[0]["email"])
-    User = rt.tables.system["user"]
+    User = rt.tables.users
     async with rt.db.transaction():
         await rt.db.execute("UPDATE hoso_user SET password = {}, must_change_password = {} WHERE id = {}",
                             User.hash_password(new), False, user_id)

@@ -81,7 +81,7 @@ async def create_user(rt: Runtime, username: str, password: str, *, email: str |
     if not USERNAME.match(username):
         raise UserError("acct_bad_username")
     check_password(password, username, display_name, email)
-    User = rt.tables.system["user"]
+    User = rt.tables.users
     db = rt.db
     async with db.transaction():
         if await db.fetchval("SELECT id FROM hoso_user WHERE username = {}", username) is not None:
@@ -114,7 +114,7 @@ async def verify_password(rt: Runtime, username: str, password: str) -> int | No
     import asyncio
     import hmac
 
-    User = rt.tables.system["user"]
+    User = rt.tables.users
     if len(username) > 100 or len(password) > User._max_password_length or "\x00" in username:
         await asyncio.to_thread(User.hash_password, "\ufffd")  # the same time as any other refusal
         return None

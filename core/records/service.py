@@ -11,6 +11,7 @@ row (``create``, ``update``, ``delete``, ``restore``, ``transition:<name>``), in
 
 from __future__ import annotations
 
+import builtins  # the class below has a list() method, which hides the builtin in its annotations
 import contextlib
 import datetime as dt
 import json
@@ -148,7 +149,7 @@ class RecordService:
             for child in entity.child_tables:
                 await self.store.write_children(entity, child, record_id, values.get(child.name) or [])
             await self.validator.require_scope(entity, "create", record_id, access, ctx)
-            changes = {k: [None, v] for k, v in values.items() if not is_empty(v)}
+            changes = {k: (None, v) for k, v in values.items() if not is_empty(v)}
             await self.store.audit(AuditEvent("create", entity.name, record_id, ctx.user_id, ctx.user_name,
                                               ctx.origin, jsonable_changes(changes)))
             record = await self.store.fetch(entity, record_id)
@@ -199,10 +200,10 @@ class RecordService:
                 problems = await step.guard(self.rt, entity, current, merged, ctx)
             if problems:
                 raise ValidationError(problems)
-            diff = {}
+            diff: dict[str, tuple[Any, Any]] = {}
             for k, v in changes_in.items():
                 if jsonable_deep(current.get(k)) != jsonable_deep(v) or _row_ids(current.get(k)) != _row_ids(v):
-                    diff[k] = [current.get(k), v]
+                    diff[k] = (current.get(k), v)
             if not diff and step is None:
                 return await self.store.visible(entity, current, access)  # nothing changes: no new version
             row = self.store.to_db(entity.fields, {k: v for k, v in changes_in.items() if k in diff})
@@ -282,8 +283,8 @@ class RecordService:
                 current["sys_version"] + 1, now, ctx.user_id, record_id)
             await self.store.audit(AuditEvent("restore", entity.name, record_id, ctx.user_id, ctx.user_name,
                                               ctx.origin, jsonable_changes({
-                                                  "sys_deleted_at": [current["sys_deleted_at"], None],
-                                                  "sys_delete_reason": [current["sys_delete_reason"], None]})))
+                                                  "sys_deleted_at": (current["sys_deleted_at"], None),
+                                                  "sys_delete_reason": (current["sys_delete_reason"], None)})))
             record = await self.store.fetch(entity, record_id)
             await events.emit(self.rt, "restored", entity, record, ctx)
         return await self.store.visible(entity, record, access)
@@ -344,7 +345,7 @@ class RecordService:
         return await self.query.list(entity, Access(self.rt, ctx), ctx, filters=filters, sort=sort, page=page,
                                      page_size=page_size, search=search, deleted=deleted)
 
-    async def history(self, entity_name: str, record_id: int, ctx: RecordContext) -> list[dict]:
+    async def history(self, entity_name: str, record_id: int, ctx: RecordContext) -> builtins.list[dict]:
         """Every audit entry of the record, oldest first: ``{id, at, action, actor, actor_id, origin, changes,
         detail}``. ``changes`` maps fields to ``[before, after]`` (hidden fields left out); ``detail`` holds the
         rest (``transition``, ``workflow``, a file's name, size and sha256). A deleted record's history is
@@ -352,7 +353,7 @@ class RecordService:
         entity = self._entity(entity_name)
         return await history(self.store, entity, record_id, Access(self.rt, ctx), ctx)
 
-    async def transition_history(self, entity_name: str, record_id: int, ctx: RecordContext) -> list[dict]:
+    async def transition_history(self, entity_name: str, record_id: int, ctx: RecordContext) -> builtins.list[dict]:
         """The workflow steps taken: ``{at, transition, workflow, from, to, actor, actor_id, origin}``."""
         entity = self._entity(entity_name)
         return transitions_of(self.config, entity, await self.history(entity_name, record_id, ctx))
@@ -381,7 +382,7 @@ class RecordService:
             last = rows[-1]["id"]
 
     async def overdue(self, entity_name: str, ctx: RecordContext, *, on: dt.date | None = None, page: int = 1,
-                      page_size: int = DEFAULT_PAGE_SIZE) -> tuple[list[dict], int]:
+                      page_size: int = DEFAULT_PAGE_SIZE) -> tuple[builtins.list[dict], int]:
         """Records the actor may read that stayed in a state past its deadline on ``on`` (default: today),
         most overdue first; each row has ``sys_deadline``: ``{state, workflow, due_on, days_overdue, within,
         label}``."""
@@ -421,7 +422,7 @@ class RecordService:
         return await download(self, self._entity(entity_name), record_id, field, ctx, version=version)
 
     async def attachments(self, entity_name: str, record_id: int, field: str, ctx: RecordContext
-                          ) -> list[AttachmentInfo]:
+                          ) -> builtins.list[AttachmentInfo]:
         """Every stored version of an attachment field, newest first (needs ``read`` on the record)."""
         return await versions(self, self._entity(entity_name), record_id, field, ctx)
 

@@ -16,11 +16,18 @@ from hoso.accounts import PermissionDenied
 from hoso.jsonconv import json_ready
 from hoso.records.errors import ValidationError
 from hoso.users import Throttled, Unknown, UserError
-from hoso.web.api import MAX_ID, request_context, same_site
+from hoso.web.api import MAX_ID, WriteOptions, request_context, same_site
 
 __all__ = ["accounts_router"]
 
-WRITE = {"guards": [same_site], "status_code": 200}
+
+class AccountWriteOptions(WriteOptions):
+    # account actions answer 200 with the changed object, not litestar's 201 for a POST
+    status_code: int
+
+
+WRITE: AccountWriteOptions = {"guards": [same_site], "status_code": 200}
+
 # account, assignment and token ids are 32-bit in the database: larger ones are refused (400) instead of
 # failing in the driver
 Id = Annotated[int, Parameter(ge=1, le=MAX_ID)]

@@ -13,7 +13,7 @@ Litestar reads their annotations, which must be real objects (the attachment fie
 
 import dataclasses
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 from urllib.parse import quote as url_quote
 
 import msgspec
@@ -22,6 +22,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
 from litestar.params import FromPath, FromQuery, PathParameter, QueryParameter
 from litestar.response import Stream
+from litestar.types import Guard
 
 from hoso.config import EntityDef
 from hoso.jsonconv import json_ready as _json
@@ -143,7 +144,13 @@ async def same_site(connection, _handler) -> None:
         raise PermissionDeniedException(detail=msg("cross_origin", request_lang(connection)))
 
 
-WRITE = {"guards": [same_site]}
+class WriteOptions(TypedDict):
+    """The route options every state-changing handler takes (typed, so ``**WRITE`` checks against each keyword)."""
+
+    guards: list[Guard]
+
+
+WRITE: WriteOptions = {"guards": [same_site]}
 
 
 # -- context ----------------------------------------------------------------------------------------------------
@@ -274,7 +281,8 @@ def _handlers_for(rt, entity: EntityDef) -> list:
         version = _version(body)
         return svc.dump(name, await svc.update(name, record_id, body, version, ctx, form=form))
 
-    async def delete_record(request: Request, record_id: RecordId, version: Annotated[int, QueryParameter(ge=1, le=MAX_INT)],
+    async def delete_record(request: Request, record_id: RecordId,
+                            version: Annotated[int, QueryParameter(ge=1, le=MAX_INT)],
                             reason: Annotated[str, QueryParameter(min_length=1)]) -> dict:
         ctx = await entity_context(request, entity)
         svc = request.app.state.rt.records()

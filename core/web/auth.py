@@ -13,7 +13,7 @@ import datetime as dt
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
@@ -81,7 +81,7 @@ async def authenticate(rt: Runtime, username: str, password: str) -> tuple[Curre
         return None, "bad_credentials"
     row = await _load_user(rt, user_id)
     reason = may_log_in(row)
-    if reason:
+    if reason or row is None:  # a missing row has a reason too
         return None, reason
     return user_from_row(row), None
 
@@ -92,7 +92,7 @@ def _now() -> dt.datetime:
 
 
 async def start_session(rt: Runtime, settings: WebSettings, user_id: int) -> str:
-    Session = rt.tables.system["session"]
+    Session = rt.tables.sessions
     now = _now()
     # Sweep sessions that ended, so the table does not grow with every login.
     await Session.delete().where((Session.expiry_date < now) | (Session.max_expiry_date < now))
@@ -106,7 +106,7 @@ async def session_user(rt: Runtime, settings: WebSettings, token: str | None) ->
     """The user of a live session, sliding its idle expiry forward; None for a missing or ended session."""
     if not token or len(token) > 100:
         return None
-    Session = rt.tables.system["session"]
+    Session = rt.tables.sessions
     row = await Session.select(Session.id, Session.user_id, Session.expiry_date, Session.max_expiry_date) \
         .where(Session.token == token).first()
     if not row:
@@ -116,7 +116,7 @@ async def session_user(rt: Runtime, settings: WebSettings, token: str | None) ->
         await Session.delete().where(Session.id == row["id"])
         return None
     user = await _load_user(rt, row["user_id"])
-    if may_log_in(user):
+    if user is None or may_log_in(user):
         await Session.delete().where(Session.id == row["id"])
         return None
     new_expiry = min(now + settings.session_idle, row["max_expiry_date"])
@@ -129,7 +129,7 @@ async def session_user(rt: Runtime, settings: WebSettings, token: str | None) ->
 
 async def end_session(rt: Runtime, token: str | None) -> None:
     if token and len(token) <= 100:
-        await rt.tables.system["session"].remove_session(token)
+        await rt.tables.sessions.remove_session(token)
 
 
 async def write_audit(rt: Runtime, event: AuditEvent) -> None:
@@ -145,7 +145,17 @@ def _ip(text: str):
         return None
 
 
-def client_address(connection: ASGIConnection, settings: WebSettings) -> str:
+class AnyConnection(Protocol):
+    """A Litestar connection or, in the admin, a Starlette one: both have the peer and the headers."""
+
+    @property
+    def client(self) -> Any: ...
+
+    @property
+    def headers(self) -> Any: ...
+
+
+def client_address(connection: AnyConnection, settings: WebSettings) -> str:
     """The client's address: the peer's, or, when the peer is a trusted proxy, the nearest address in
     X-Forwarded-For that is not a trusted proxy (entries further left could be written by anyone)."""
     client = connection.client
@@ -243,7 +253,7 @@ async def audited_login(rt: Runtime, settings: WebSettings, username: Any, passw
                                          {"reason": "missing_credentials", **detail}))
         return None, "refused"
     limit = settings.login_max_failures
-    taken = []
+    taken: list[str] = []
     for bucket, most in ((throttle_bucket("login", username.casefold(), origin), limit),
                          (throttle_bucket("login-from", origin), 10 * limit)):
         if not await reserve_attempt(rt, bucket, most):
