@@ -141,7 +141,8 @@ class ScopedCRUD(PiccoloCRUD):
         if spec.kind == "entity":
             return user.may("read", spec.entity_def.name)
         if spec.kind == "child":
-            return user.may("read", spec.entity_def.name) and spec.child_def.name not in user.hidden(spec.entity_def.name)
+            entity = spec.entity_def.name
+            return user.may("read", entity) and spec.child_def.name not in user.hidden(entity)
         return True
 
     def _reader(self, request: Request) -> AdminUser:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pluggy
-from pluggy import HookImpl
 from piccolo.columns import Column
+from pluggy import HookImpl
 
 from hoso.config import BUILTIN_TRAITS, ConfigKind, FieldDef, FieldTraits, traits_for_storage
 
