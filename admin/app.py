@@ -212,16 +212,16 @@ class AdminBuild:
 
     async def readables(self, user: AdminUser, kind: str, target: str | None, ids: set) -> dict[int, str]:
         """Readable values of the linked rows ``ids``: the title of those ``user`` may read, else ``<label> #id``."""
-        ids = sorted({int(i) for i in ids})
-        if not ids:
+        wanted = sorted({int(i) for i in ids})
+        if not wanted:
             return {}
         source, readable, where, args = self._readable_sql(user, kind, target)
-        marks = ", ".join("{}" for _ in ids)
+        marks = ", ".join("{}" for _ in wanted)
         rows = await self.rt.db.fetch(
             f"SELECT t.id AS id, {readable} AS readable FROM {source} t WHERE t.id IN ({marks}) AND ({where})",
-            *ids, *args)
+            *wanted, *args)
         found = {int(r["id"]): str(r["readable"]) for r in rows if r["readable"] not in (None, "")}
-        return {i: found.get(i) or self._fallback(user, kind, target, i) for i in ids}
+        return {i: found.get(i) or self._fallback(user, kind, target, i) for i in wanted}
 
     async def options(self, user: AdminUser, kind: str, target: str | None, search: str | None,
                       limit: int | None, offset: int) -> list[tuple[int, str]]:
@@ -321,8 +321,9 @@ class AdminApp:
         if self._failed and self._failed[:2] == (applied, admin_mtime) and now - self._failed[2] < self.RETRY_SECONDS:
             return build
         async with self._lock:
-            if self.build is not build:
-                return self.build
+            current = self.build
+            if current is not None and current is not build:  # another request rebuilt it meanwhile
+                return current
             try:
                 new = await anyio.to_thread.run_sync(self._rebuild, applied)
             except Exception:

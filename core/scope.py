@@ -107,6 +107,8 @@ async def roles_on(db: Database, user_id: int, on: dt.date) -> set[str]:
 def effective_unit(entity: EntityDef, alias: str | None = None) -> str:
     """SQL for the unit a record answers to: the one a split gave it (``sys_scope_unit``), else its unit field.
     ``entity`` must have a unit field."""
+    if entity.unit_field is None:
+        raise ValueError(f"entity {entity.name!r} has no unit field")
     prefix = f"{alias}." if alias else ""
     return f"COALESCE({prefix}{quote(SCOPE_COLUMN)}, {prefix}{quote(entity.unit_field)})"
 

@@ -544,7 +544,8 @@ class Config:
         except KeyError:
             raise KeyError(f"no configuration kind {name!r} was loaded") from None
 
-    def entity(self, name: str) -> EntityDef:
+    def entity(self, name: str | None) -> EntityDef:
+        """The entity named ``name``; a field's link may be None, refused like any unknown name."""
         for e in self.entities:
             if e.name == name:
                 return e
@@ -553,7 +554,8 @@ class Config:
     def has_entity(self, name: str) -> bool:
         return any(e.name == name for e in self.entities)
 
-    def choice_list(self, name: str) -> ChoiceList:
+    def choice_list(self, name: str | None) -> ChoiceList:
+        """The choice list named ``name``; a field's list may be None, refused like any unknown name."""
         for cl in self.lists:
             if cl.name == name:
                 return cl

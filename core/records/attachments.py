@@ -345,7 +345,7 @@ async def clean_storage(svc: RecordService, *, age: float, now: float | None = N
     row points to, whatever its version, is never removed."""
     import time
 
-    storage = svc.storage
+    storage: Any = svc.storage  # the optional methods below are probed with hasattr
     cutoff = (time.time() if now is None else now) - age
     partial = 0
     if hasattr(storage, "remove_partial"):

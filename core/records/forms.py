@@ -21,6 +21,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -165,7 +166,7 @@ class CompiledForm:
                 continue
             involved = {name}.union(*(c.fields for c in ff.visible_if),
                                     ff.required_if.fields if ff.required_if else ())
-            if updating and involved & hidden:
+            if previous is not None and involved & hidden:
                 # As for rules (see _hidden_rule): the answer may not depend on a hidden value.
                 problems += self._changed_visible(involved, values, previous, lang)
                 continue
@@ -224,7 +225,8 @@ class CompiledForm:
             missing = err.message.split("'")[1] if "'" in err.message else ""
             return [(_path_name(path + [missing]), t("required", lang))]
         if kind == "additionalProperties":
-            extra = [k for k in err.instance if k not in err.schema.get("properties", {})]
+            known = err.schema.get("properties", {}) if isinstance(err.schema, Mapping) else {}
+            extra = [k for k in err.instance if k not in known] if isinstance(err.instance, dict) else []
             return [(_path_name(path + [k]), t("unknown_field", lang)) for k in extra]
         if kind == "enum":
             options = self._options(fd)

@@ -111,7 +111,7 @@ class RecordStore:
         else:
             await self.db.execute(f"DELETE FROM {table} WHERE parent_id = {{}}", parent_id)
         for pos, r in enumerate(rows):
-            data = {fd.name: None for fd in child.fields}  # a value left out of the row is emptied
+            data: dict[str, Any] = {fd.name: None for fd in child.fields}  # a value left out of the row is emptied
             data.update(self.to_db(child.fields, r))
             data["position"] = pos
             if r.get("id") is None:

@@ -222,10 +222,11 @@ class RecordValidator:
     def unit_type_problem(self, fd: FieldDef, ctx: RecordContext) -> str:
         """The message refusing a unit of another type than ``fd.unit_types``, naming the allowed types."""
         names = []
+        hierarchy = self.config.hierarchy
         for name in fd.unit_types:
             try:
-                names.append(self.config.hierarchy.unit_type(name).label.get(ctx.lang))
-            except (AttributeError, KeyError):
+                names.append(hierarchy.unit_type(name).label.get(ctx.lang) if hierarchy else name)
+            except KeyError:
                 names.append(name)
         return t("unit_type", ctx.lang, allowed=", ".join(names))
 

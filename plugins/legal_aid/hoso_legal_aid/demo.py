@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from hoso.config import EntityDef
@@ -75,7 +75,7 @@ class _Gen:
         return self.config.choice_list(fd.list).values() if fd.list else ()
 
     def pick(self, entity: EntityDef, field: str, preferred: str | None = None,
-             weights: dict[str, float] | None = None) -> str | None:
+             weights: Mapping[str, float] | None = None) -> str | None:
         """``preferred`` when it is an option of the field's list, else a (weighted) random option."""
         if not entity.has_field(field):
             return None
