@@ -256,7 +256,7 @@ def _finals(rt, entity) -> list[tuple[str, list[str]]]:
 
 async def _record_counts(rt) -> dict[str, dict[int, tuple[int, int | None]]]:
     """Per scoped entity: answering unit -> (records, open workflow records or None without a workflow)."""
-    out: dict[str, dict[int, tuple[int, int]]] = {}
+    out: dict[str, dict[int, tuple[int, int | None]]] = {}
     for entity in rt.config.entities:
         if not entity.unit_field:
             continue
@@ -363,7 +363,8 @@ def _chunks(items: list, n: int):
         yield items[i:i + n]
 
 
-async def _split_records(db: Database, sp: SplitAction, rule: ResolvedRule, real: Callable[[int], int],
+async def _split_records(db: Database, sp: SplitAction, rule: ResolvedRule,
+                         real: Callable[[int | None], int | None],
                          batch_size: int | None) -> None:
     """Point each record of the split unit at the successor its rule picks: set-based UPDATEs, in batches of
     ``batch_size`` rows (by id) when given."""
