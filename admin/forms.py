@@ -110,7 +110,7 @@ class AdminForm:
     description: Label | None = None
     allowed: Callable[[AdminUser], bool] | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not _NAME.match(self.name):
             raise ValueError(f"admin form name {self.name!r}: expected lower-case letters, digits, _ and -")
         self._models: dict[str, type[pydantic.BaseModel]] = {}

@@ -189,7 +189,8 @@ def _pos(node: yaml.Node) -> Position:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _build(node, path, positions, duplicates, constructor, active):
+def _build(node: yaml.Node, path: Path, positions: dict[Path, Position],
+           duplicates: list[tuple[Path, Position, str, Position]], constructor: _Loader, active: set[int]) -> Any:
     positions[path] = _pos(node)
     if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
         # An alias may point back at a node that contains it (``a: &x [*x]``); building it would never end.

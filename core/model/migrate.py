@@ -81,6 +81,13 @@ class Change:
     field: str | None = None
     data: dict = dc_field(default_factory=dict)
 
+    @property
+    def column(self) -> str:
+        """The field a field-level change is about (every such kind names one)."""
+        if self.field is None:
+            raise ValueError(f"a {self.kind} change of {self.table!r} names no field")
+        return self.field
+
     def describe(self) -> str:
         rows = f" [{self.rows} row{'s' if self.rows != 1 else ''}]" if self.rows else ""
         return f"{self.kind:<16} {self.table}{'.' + self.field if self.field else ''}: {self.detail}{rows}"
@@ -307,13 +314,13 @@ async def make_plan(db: Database, config: Config, registry: Registry) -> Plan:
                                            f"{iname} on ({', '.join(ispec['columns'])})",
                                            data={"name": iname, **ispec}))
             continue
-        rows = None
+        counted: int | None = None
 
         async def row_count(table: str = table) -> int:
-            nonlocal rows
-            if rows is None:
-                rows = await _count(db, table)
-            return rows
+            nonlocal counted
+            if counted is None:
+                counted = await _count(db, table)
+            return counted
 
         if before.get("retired"):
             plan.changes.append(Change("restore_table", key, f"entity back in the configuration: table {table!r} "
@@ -445,7 +452,7 @@ async def _convert_values(db, key, table, column, fd: FieldDef, old_type, regist
     return converted, None
 
 
-async def _check_unique(db, plan, key, table, columns, before, spec, renames):
+async def _check_unique(db: Database, plan: Plan, key, table, columns, before, spec, renames) -> None:
     # Only columns that exist now can be checked; a new column is empty, so it cannot hold duplicates.
     present = []
     for c in columns:
@@ -552,7 +559,7 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
     if kind == "add_system_column":
         cls = system[change.data["system"]]
         col = cls._meta.get_column_by_name(change.field)
-        await _add_column(db, cls._meta.tablename, change.field, col)
+        await _add_column(db, cls._meta.tablename, change.column, col)
         return
     if kind == "switch_module":
         return  # recorded in the snapshot only: hoso.modules reads the switches from the configuration
@@ -586,14 +593,14 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
             await db.execute(f"UPDATE {quote(table)} SET {quote(fd.name)} = {{}}", value)
         return
     if kind == "add_entity_system_column":
-        await _add_column(db, table, change.field, SYSTEM_COLUMNS[change.field]())
+        await _add_column(db, table, change.column, SYSTEM_COLUMNS[change.column]())
         return
     if kind == "add_scope_column":
         await _add_column(db, table, SCOPE_COLUMN, BigInt(default=None, null=True))
         return
     if kind == "rename_field":
         await db.execute(f"ALTER TABLE {quote(table)} RENAME COLUMN {quote(change.data['old'])} "
-                         f"TO {quote(change.field)}")
+                         f"TO {quote(change.column)}")
         return
     if kind == "convert_field":
         fd = next(f for f in fields if f.name == change.field)
@@ -601,15 +608,15 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
         values, error = await _convert_values(db, change.table, table, change.field, fd, change.data["from"], registry)
         if error is not None:
             raise MigrationError(f"a value written since the plan cannot be converted; nothing was changed:\n  {error}")
-        col = quote(change.field)
+        col = quote(change.column)
         if change.data.get("same_storage"):
             await db.executemany(f"UPDATE {quote(table)} SET {col} = ? WHERE id = ?", [(v, i) for i, v in values])
             return
-        tmp = change.field + TMP_SUFFIX
+        tmp = change.column + TMP_SUFFIX
         await _add_column(db, table, tmp, registry.field_type(fd.type).column(fd))
         await db.executemany(f"UPDATE {quote(table)} SET {quote(tmp)} = ? WHERE id = ?", [(v, i) for i, v in values])
         # Any index still naming the old column goes first (SQLite cannot drop an indexed column).
-        for iname in await _indexes_on(db, table, change.field):
+        for iname in await _indexes_on(db, table, change.column):
             await db.execute(f"DROP INDEX IF EXISTS {quote(iname)}")
         await db.execute(f"ALTER TABLE {quote(table)} DROP COLUMN {col}")
         await db.execute(f"ALTER TABLE {quote(table)} RENAME COLUMN {quote(tmp)} TO {col}")
@@ -628,7 +635,7 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
 async def _add_column(db: Database, table: str, name: str, column) -> None:
     cls = _empty_table_class(db, table)
     ddl = cls.alter().add_column(name, column).ddl
-    for statement in ddl if isinstance(ddl, list) else [ddl]:
+    for statement in [ddl] if isinstance(ddl, str) else list(ddl):
         await db.execute(statement)
 
 
