@@ -121,7 +121,7 @@ async def admin_user(conn: HTTPConnection) -> AdminUser | None:
         User_ = build.tables.user.table
         # the table class is built at run time from the configuration: its columns are not known statically
         piccolo_user: Any = User_(_ignore_missing=True, id=current.id, username=current.username,
-                             display_name=current.display_name)
+                                  display_name=current.display_name)
         # piccolo-admin's superuser_validators and media storage read these attributes.
         piccolo_user.superuser = current.superuser
         piccolo_user.admin = True
