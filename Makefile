@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOSO_DATABASE_URL ?= sqlite:///var/hoso.db
 export HOSO_DATABASE_URL
 
-.PHONY: install browser demo layers test bench check clean
+.PHONY: install browser demo layers lint test bench check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,14 @@ layers: install
 	$(BIN)/python .ci/import_tree.py build/tree >/dev/null
 	PYTHONPATH=build/tree $(BIN)/lint-imports --no-cache
 
-test: install browser layers
+# Style and common bugs (ruff, on the source folders) and static types (mypy, on the same one-directory view as
+# `layers`; .ci/mypy_tree.py reports each finding at its real file). Configuration: pyproject.toml.
+LINT_PATHS := core admin plugins tests bench docs/tutorial/example .ci
+lint: install
+	$(BIN)/python -m ruff check $(LINT_PATHS)
+	$(BIN)/python .ci/mypy_tree.py
+
+test: install browser layers lint
 	$(BIN)/python -m pytest -q -n 2
 
 bench: install

@@ -10,8 +10,8 @@ Usage: python .ci/import_report.py [--with-type-checking] [--list]
 from __future__ import annotations
 
 import argparse
-import re
 import configparser
+import re
 import sys
 from pathlib import Path
 

@@ -16,8 +16,8 @@ import logging
 import re
 import time
 from pathlib import Path
-from urllib.parse import unquote
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import anyio
 
@@ -28,8 +28,8 @@ from hoso.admin.forms import AdminForm, plugin_forms, transition_forms
 from hoso.admin.tables import VERSION_COLUMN, AdminTables, TableSpec, build_admin_tables
 from hoso.config import FieldDef, WorkflowDef
 from hoso.db import quote
-from hoso.records.system_fields import system_fields
 from hoso.i18n import t
+from hoso.records.system_fields import system_fields
 from hoso.settings import get as setting
 from hoso.web.problems import msg, problem_message
 from hoso.web.security import origin_allowed
@@ -58,7 +58,7 @@ _SYSTEM_LABELS = {"unit": ("Đơn vị", "Units"), "user": ("Tài khoản", "Acc
 class AdminBuild:
     """The admin of one configuration: tables, forms and the piccolo-admin router."""
 
-    def __init__(self, rt: "Runtime", settings: "WebSettings", admin: AdminConfig, admin_mtime: float | None = None):
+    def __init__(self, rt: Runtime, settings: WebSettings, admin: AdminConfig, admin_mtime: float | None = None):
         from hoso.admin.router import build_router
 
         self.rt = rt
@@ -78,9 +78,9 @@ class AdminBuild:
     # -- menus and labels ----------------------------------------------------------------------------------
     def table_label(self, spec: TableSpec, lang: str) -> str:
         if spec.kind == "entity":
-            return spec.entity.label.get(lang)
+            return spec.entity_def.label.get(lang)
         if spec.kind == "child":
-            return f"{spec.entity.label.get(lang)}: {spec.child.label.get(lang)}"
+            return f"{spec.entity_def.label.get(lang)}: {spec.child_def.label.get(lang)}"
         vi, en = _SYSTEM_LABELS[spec.kind]
         return en if lang == "en" else vi
 
@@ -90,9 +90,9 @@ class AdminBuild:
     def menu_tables(self, user: AdminUser) -> list[TableSpec]:
         """The tables listed in the user's menu: the entities their roles can read (units for superusers)."""
         order = [n for _g, names in self.admin.menu for n in names]
-        entities = [s for s in self.tables.by_entity.values() if user.may("read", s.entity.name)]
-        entities.sort(key=lambda s: (order.index(s.entity.name) if s.entity.name in order else len(order),
-                                     s.entity.label.get(user.lang)))
+        entities = [s for s in self.tables.by_entity.values() if user.may("read", s.entity_def.name)]
+        entities.sort(key=lambda s: (order.index(s.entity_def.name) if s.entity_def.name in order else len(order),
+                                     s.entity_def.label.get(user.lang)))
         return entities + ([self.tables.unit] if user.superuser else [])
 
     def menu(self, user: AdminUser) -> list[tuple[str | None, list[TableSpec]]]:
@@ -100,7 +100,7 @@ class AdminBuild:
         groups: dict[str | None, list[TableSpec]] = {}
         for spec in self.menu_tables(user):
             if spec.kind == "entity":
-                label = self.admin.menu_group(spec.entity.name)
+                label = self.admin.menu_group(spec.entity_def.name)
                 group = label.get(user.lang) if label else None
             else:
                 group = "Hệ thống" if user.lang != "en" else "System"
@@ -128,9 +128,10 @@ class AdminBuild:
     def schema_for(self, user: AdminUser, spec: TableSpec, schema: dict) -> dict:
         lang = user.lang
         entity = spec.entity
-        hidden = user.hidden(entity.name) if spec.kind == "entity" else set()
-        read_only = user.read_only(entity.name) if spec.kind == "entity" else set()
-        given = system_fields(self.rt.config, entity if spec.kind == "entity" else None)
+        shown = entity if spec.kind == "entity" else None  # a child table's entity is its parent's
+        hidden = user.hidden(shown.name) if shown else set()
+        read_only = user.read_only(shown.name) if shown else set()
+        given = system_fields(self.rt.config, shown)
         code, states = given.code, given.states
         props: dict[str, Any] = {}
         for name, prop in (schema.get("properties") or {}).items():
@@ -211,16 +212,16 @@ class AdminBuild:
 
     async def readables(self, user: AdminUser, kind: str, target: str | None, ids: set) -> dict[int, str]:
         """Readable values of the linked rows ``ids``: the title of those ``user`` may read, else ``<label> #id``."""
-        ids = sorted({int(i) for i in ids})
-        if not ids:
+        wanted = sorted({int(i) for i in ids})
+        if not wanted:
             return {}
         source, readable, where, args = self._readable_sql(user, kind, target)
-        marks = ", ".join("{}" for _ in ids)
+        marks = ", ".join("{}" for _ in wanted)
         rows = await self.rt.db.fetch(
             f"SELECT t.id AS id, {readable} AS readable FROM {source} t WHERE t.id IN ({marks}) AND ({where})",
-            *ids, *args)
+            *wanted, *args)
         found = {int(r["id"]): str(r["readable"]) for r in rows if r["readable"] not in (None, "")}
-        return {i: found.get(i) or self._fallback(user, kind, target, i) for i in ids}
+        return {i: found.get(i) or self._fallback(user, kind, target, i) for i in wanted}
 
     async def options(self, user: AdminUser, kind: str, target: str | None, search: str | None,
                       limit: int | None, offset: int) -> list[tuple[int, str]]:
@@ -259,7 +260,7 @@ class AdminApp:
 
     RETRY_SECONDS = 30.0
 
-    def __init__(self, rt: "Runtime", settings: "WebSettings", mount: str = MOUNT):
+    def __init__(self, rt: Runtime, settings: WebSettings, mount: str = MOUNT):
         self.base = rt
         self.settings = settings
         self.mount = mount.rstrip("/")
@@ -273,7 +274,7 @@ class AdminApp:
     def _admin_file(self) -> Path:
         return Path(self.base.config.root) / ADMIN_FILE
 
-    def _make(self, rt: "Runtime") -> AdminBuild:
+    def _make(self, rt: Runtime) -> AdminBuild:
         # The time first: a change made while the file is read is then picked up by the next refresh.
         mtime = _mtime(Path(rt.config.root) / ADMIN_FILE)
         return AdminBuild(rt, self.settings, load_admin_config(rt.config), mtime)
@@ -321,8 +322,9 @@ class AdminApp:
         if self._failed and self._failed[:2] == (applied, admin_mtime) and now - self._failed[2] < self.RETRY_SECONDS:
             return build
         async with self._lock:
-            if self.build is not build:
-                return self.build
+            current = self.build
+            if current is not None and current is not build:  # another request rebuilt it meanwhile
+                return current
             try:
                 new = await anyio.to_thread.run_sync(self._rebuild, applied)
             except Exception:

@@ -20,16 +20,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from piccolo_api.shared.auth import User
 from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 
-from hoso.i18n import t
 from hoso.audit import AuditEvent
+from hoso.i18n import t
+from hoso.modules import names_off
 from hoso.records.access import Permissions
 from hoso.records.service import RecordContext
 from hoso.scope import Actor, roles_on
-from hoso.modules import names_off
 from hoso.web.auth import (
     COOKIE,
     CurrentUser,
@@ -40,7 +41,6 @@ from hoso.web.auth import (
     start_session,
     write_audit,
 )
-from piccolo_api.shared.auth import User
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.admin.app import AdminBuild
@@ -62,7 +62,7 @@ def request_lang(conn: HTTPConnection, default: str = "vi") -> str:
 class AdminUser(User):
     """The logged-in user of one admin request: the hoso account, its active roles and its record context."""
 
-    def __init__(self, build: "AdminBuild", current: CurrentUser, roles: set[str], lang: str, origin: str,
+    def __init__(self, build: AdminBuild, current: CurrentUser, roles: set[str], lang: str, origin: str,
                  piccolo_user: Any):
         super().__init__(user=piccolo_user)
         self.build = build
@@ -105,7 +105,7 @@ class AdminUser(User):
         return self.permissions.read_only(entity)
 
 
-async def _roles(build: "AdminBuild", user_id: int) -> set[str]:
+async def _roles(build: AdminBuild, user_id: int) -> set[str]:
     return await roles_on(build.rt.db, user_id, dt.date.today())
 
 
@@ -113,14 +113,15 @@ async def admin_user(conn: HTTPConnection) -> AdminUser | None:
     """The user of a live hoso session on this request (looked up once per request), or None."""
     if _SCOPE_KEY in conn.scope:
         return conn.scope[_SCOPE_KEY]
-    build: "AdminBuild" = conn.scope["hoso.admin"]
+    build: AdminBuild = conn.scope["hoso.admin"]
     rt, settings = build.rt, build.settings
     current = await session_user(rt, settings, conn.cookies.get(COOKIE))
     user = None
     if current is not None:
         User_ = build.tables.user.table
-        piccolo_user = User_(_ignore_missing=True, id=current.id, username=current.username,
-                             display_name=current.display_name)
+        # the table class is built at run time from the configuration: its columns are not known statically
+        piccolo_user: Any = User_(_ignore_missing=True, id=current.id, username=current.username,
+                                  display_name=current.display_name)
         # piccolo-admin's superuser_validators and media storage read these attributes.
         piccolo_user.superuser = current.superuser
         piccolo_user.admin = True
@@ -158,14 +159,14 @@ def auth_error(conn: HTTPConnection, exc: Exception) -> Response:
     """piccolo-admin's answer to a refused request (401), or 403 naming the password change, which the
     admin's script (admin/pages.py) opens."""
     if isinstance(exc, PasswordChangeRequired):
-        build: "AdminBuild" = conn.scope["hoso.admin"]
+        build: AdminBuild = conn.scope["hoso.admin"]
         return JSONResponse({"detail": t("pw_change_required", request_lang(conn, build.admin.default_language)),
                              "must_change_password": True}, status_code=403)
     return JSONResponse({"error": "Auth failed"}, status_code=401)
 
 
 def _lang(request: Request) -> str:
-    build: "AdminBuild" = request.scope["hoso.admin"]
+    build: AdminBuild = request.scope["hoso.admin"]
     return request_lang(request, build.admin.default_language)
 
 
@@ -180,14 +181,14 @@ async def _body(request: Request) -> dict:
     return body if isinstance(body, dict) else {}
 
 
-def _set_session_cookie(response: Response, token: str, build: "AdminBuild") -> None:
+def _set_session_cookie(response: Response, token: str, build: AdminBuild) -> None:
     settings = build.settings
     response.set_cookie(COOKIE, token, max_age=int(settings.session_max.total_seconds()), path="/", httponly=True,
                         samesite="lax", secure=settings.secure_cookie)
 
 
 async def login_endpoint(request: Request) -> Response:
-    build: "AdminBuild" = request.scope["hoso.admin"]
+    build: AdminBuild = request.scope["hoso.admin"]
     rt, settings = build.rt, build.settings
     lang = _lang(request)
     body = await _body(request)
@@ -207,7 +208,7 @@ async def login_endpoint(request: Request) -> Response:
 
 
 async def logout_endpoint(request: Request) -> Response:
-    build: "AdminBuild" = request.scope["hoso.admin"]
+    build: AdminBuild = request.scope["hoso.admin"]
     rt, settings = build.rt, build.settings
     token = request.cookies.get(COOKIE)
     user = await session_user(rt, settings, token)
@@ -225,7 +226,7 @@ async def change_password_endpoint(request: Request) -> Response:
     from hoso.accounts import PermissionDenied, change_own_password
     from hoso.users import Throttled, UserError
 
-    build: "AdminBuild" = request.scope["hoso.admin"]
+    build: AdminBuild = request.scope["hoso.admin"]
     user = await admin_user(request)
     lang = _lang(request)
     if user is None:
@@ -233,7 +234,8 @@ async def change_password_endpoint(request: Request) -> Response:
     body = await _body(request)
     current, new, confirm = (body.get("current_password"), body.get("new_password"),
                              body.get("confirm_new_password"))
-    if not all(isinstance(v, str) and v for v in (current, new, confirm)):
+    if not (isinstance(current, str) and current and isinstance(new, str) and new
+            and isinstance(confirm, str) and confirm):
         return JSONResponse({"detail": t("admin_login_fields", lang)}, status_code=422)
     if new != confirm:
         return JSONResponse({"detail": t("password_mismatch", lang)}, status_code=422)

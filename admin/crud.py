@@ -116,7 +116,7 @@ def error_response(exc: RecordError, user: AdminUser, labels: dict[str, str] | N
 class ScopedCRUD(PiccoloCRUD):
     """``PiccoloCRUD`` for one admin table, scoped to the request's user; writes through the record service."""
 
-    def __init__(self, table, *, build: "AdminBuild", **kwargs: Any):
+    def __init__(self, table, *, build: AdminBuild, **kwargs: Any):
         self.build = build
         self.spec: TableSpec = build.tables.spec_for(table)
         super().__init__(table=table, **kwargs)
@@ -139,9 +139,10 @@ class ScopedCRUD(PiccoloCRUD):
     def may_read(self, user: AdminUser) -> bool:
         spec = self.spec
         if spec.kind == "entity":
-            return user.may("read", spec.entity.name)
+            return user.may("read", spec.entity_def.name)
         if spec.kind == "child":
-            return user.may("read", spec.entity.name) and spec.child.name not in user.hidden(spec.entity.name)
+            entity = spec.entity_def.name
+            return user.may("read", entity) and spec.child_def.name not in user.hidden(entity)
         return True
 
     def _reader(self, request: Request) -> AdminUser:
@@ -153,7 +154,7 @@ class ScopedCRUD(PiccoloCRUD):
 
     def _hidden(self, user: AdminUser) -> set[str]:
         if self.spec.kind == "entity":
-            return user.hidden(self.spec.entity.name)
+            return user.hidden(self.spec.entity_def.name)
         return set()
 
     def _visible_names(self, user: AdminUser) -> list[str]:
@@ -175,7 +176,7 @@ class ScopedCRUD(PiccoloCRUD):
             return Predicate(f"{alias}.sys_deleted_at IS NULL AND ({pred.sql})", pred.args)
         if spec.kind == "child":
             pred = self.rt.scope.predicate(user.actor, "read", spec.entity, "p_")
-            return Predicate(f"{alias}.parent_id IN (SELECT p_.id FROM {quote(spec.entity.table)} p_ "
+            return Predicate(f"{alias}.parent_id IN (SELECT p_.id FROM {quote(spec.entity_def.table)} p_ "
                              f"WHERE p_.sys_deleted_at IS NULL AND ({pred.sql}))", pred.args)
         if spec.kind == "user":
             return managed_accounts(self.rt, user.actor, alias)
@@ -296,7 +297,7 @@ class ScopedCRUD(PiccoloCRUD):
             crud = self.build.cruds.get(owner)
             if crud is None or not crud.may_read(user):
                 continue
-            if spec.kind == "entity" and column._meta.name in user.hidden(spec.entity.name):
+            if spec.kind == "entity" and column._meta.name in user.hidden(spec.entity_def.name):
                 continue
             refs.append({"tableName": owner, "columnName": column._meta.name})
         return _json({"references": refs})
@@ -371,7 +372,7 @@ class ScopedCRUD(PiccoloCRUD):
     def _may_export(self, user: AdminUser) -> bool:
         """piccolo-admin's CSV export reads the list in pages of 1,000 rows (browsing pages hold at most 100):
         only a role granting ``export`` on the entity may read such pages."""
-        return self.spec.kind in ("entity", "child") and user.may("export", self.spec.entity.name)
+        return self.spec.kind in ("entity", "child") and user.may("export", self.spec.entity_def.name)
 
     async def _audit_export(self, user: AdminUser, params: dict, page: int, rows: int) -> None:
         from hoso.audit import AuditEvent
@@ -379,7 +380,7 @@ class ScopedCRUD(PiccoloCRUD):
         spec = self.spec
         detail = {"@format": "csv", "@table": spec.tablename, "@page": page, "@rows": rows,
                   "@filters": {k: str(v) for k, v in params.items() if not k.startswith("__")}}
-        await self.rt.records().audit(AuditEvent("export", spec.entity.name, None, user.current.id,
+        await self.rt.records().audit(AuditEvent("export", spec.entity_def.name, None, user.current.id,
                                                  user.current.username, user.origin, detail))
 
     async def get_ids(self, request: Request) -> Response:
@@ -391,14 +392,14 @@ class ScopedCRUD(PiccoloCRUD):
         if isinstance(window, Response):
             return window
         limit, offset = window
-        target = spec.entity.name if spec.kind == "entity" else None
+        target = spec.entity_def.name if spec.kind == "entity" else None
         options = await self.build.options(user, spec.kind, target, request.query_params.get("search"), limit,
                                            offset)
         return _json({str(k): v for k, v in options})
 
     async def detail(self, request: Request) -> Response:
         user = self._reader(request)
-        raw = request.path_params.get("row_id")
+        raw = request.path_params.get("row_id", "")
         try:
             row_id = int(raw)
         except (TypeError, ValueError):
@@ -426,7 +427,7 @@ class ScopedCRUD(PiccoloCRUD):
         spec = self.spec
         if spec.kind == "entity":
             try:
-                record = await self.rt.records().get(spec.entity.name, row_id, user.ctx)
+                record = await self.rt.records().get(spec.entity_def.name, row_id, user.ctx)
             except NotFound:
                 return None
             return {n: record.get(n) for n in names}
@@ -520,7 +521,7 @@ class ScopedCRUD(PiccoloCRUD):
             staged = take_staged(key, user.current.id)
             if staged is None:
                 continue
-            info = await service.upload(self.spec.entity.name, record_id, field, staged.filename,
+            info = await service.upload(self.spec.entity_def.name, record_id, field, staged.filename,
                                         staged.content_type, staged.chunks(), user.ctx, version=version,
                                         size_hint=staged.size)
             staged.remove()
@@ -528,10 +529,9 @@ class ScopedCRUD(PiccoloCRUD):
         return version
 
     def _require_write(self, user: AdminUser, action: str) -> None:
-        entity = self.spec.entity
         if self.spec.kind not in ("entity", "child") or self.read_only:
             raise HTTPException(status_code=405, detail=t("read_only_table", user.lang))
-        if not user.may(action, entity.name):
+        if not user.may(action, self.spec.entity_def.name):
             raise HTTPException(status_code=403, detail=t("admin_forbidden", user.lang))
 
     async def post_single(self, request: Request, data: dict) -> Response:
@@ -544,8 +544,8 @@ class ScopedCRUD(PiccoloCRUD):
         payload, uploads = self._incoming(user, data, None)
         service = self.rt.records()
         try:
-            await check_new_record(self.rt, self.spec.entity, payload, user.lang)
-            record = await service.create(self.spec.entity.name, payload, user.ctx, form=self.spec.form)
+            await check_new_record(self.rt, self.spec.entity_def, payload, user.lang)
+            record = await service.create(self.spec.entity_def.name, payload, user.ctx, form=self.spec.form)
             if uploads:
                 await self._uploads(user, record["id"], uploads, record["sys_version"])
         except RecordError as exc:
@@ -564,7 +564,7 @@ class ScopedCRUD(PiccoloCRUD):
             return await self._child_write(user, "update", row_id, data)
         self._require_write(user, "update")
         service = self.rt.records()
-        entity = self.spec.entity.name
+        entity = self.spec.entity_def.name
         try:
             current = await service.get(entity, row_id, user.ctx)
         except NotFound:
@@ -593,7 +593,7 @@ class ScopedCRUD(PiccoloCRUD):
         if self.spec.kind != "entity" or self.read_only:
             return Response(status_code=405)
         service = self.rt.records()
-        entity = self.spec.entity.name
+        entity = self.spec.entity_def.name
         try:
             current = await service.get(entity, row_id, user.ctx)
         except NotFound:
@@ -617,16 +617,16 @@ class ScopedCRUD(PiccoloCRUD):
     async def _child_write(self, user: AdminUser, op: str, row_id: int | None, data: dict) -> Response:
         """Write one child-table row by updating its parent record through the record service."""
         spec = self.spec
-        entity, child = spec.entity, spec.child
         self._require_write(user, "update")
+        entity, child = spec.entity_def, spec.child_def
         service = self.rt.records()
         if op == "create":
             try:
-                parent_id = int(data.get("parent_id"))
+                parent_id = int(data.get("parent_id", ""))
             except (TypeError, ValueError):
                 return error_response(ValidationError([("parent_id", t("required", user.lang))]), user)
         else:
-            row = await self._fetch_row(user, row_id, ["parent_id", "position"])
+            row = await self._fetch_row(user, row_id, ["parent_id", "position"]) if row_id is not None else None
             if row is None:
                 return Response(t("admin_not_found", user.lang), status_code=404)
             parent_id = int(row["parent_id"])
@@ -664,6 +664,8 @@ class ScopedCRUD(PiccoloCRUD):
                 f"SELECT id FROM {quote(spec.tablename)} WHERE parent_id = {{}} AND position = {{}}", parent_id,
                 position)
             return _json([{"id": new_id}], status=201)
-        row = await self._fetch_row(user, row_id, self._visible_names(user))
+        row = await self._fetch_row(user, row_id, self._visible_names(user)) if row_id is not None else None
+        if row is None:  # changed by someone else in between
+            return Response(t("admin_not_found", user.lang), status_code=404)
         [out] = await self._rows_out(user, [row], False)
         return _json(out)

@@ -37,8 +37,9 @@ import decimal
 import inspect
 import io
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 from piccolo_admin.endpoints import FileResponse, FormConfig
@@ -78,7 +79,7 @@ class AdminFormRequest:
     request: Request
 
     @property
-    def rt(self) -> "Runtime":
+    def rt(self) -> Runtime:
         return self.user.build.rt
 
     @property
@@ -86,7 +87,7 @@ class AdminFormRequest:
         return self.user.lang
 
 
-FormResult = Union[str, Download, None]
+FormResult = str | Download | None
 
 
 @dataclass
@@ -104,12 +105,12 @@ class AdminForm:
     name: str
     label: Label
     fields: Any
-    run: Callable[[AdminFormRequest], Union[FormResult, Awaitable[FormResult]]]
+    run: Callable[[AdminFormRequest], FormResult | Awaitable[FormResult]]
     group: Label | None = None
     description: Label | None = None
     allowed: Callable[[AdminUser], bool] | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not _NAME.match(self.name):
             raise ValueError(f"admin form name {self.name!r}: expected lower-case letters, digits, _ and -")
         self._models: dict[str, type[pydantic.BaseModel]] = {}
@@ -141,7 +142,7 @@ def to_piccolo(result: FormResult) -> Any:
     return result
 
 
-def form_configs(build: "AdminBuild") -> list[FormConfig]:
+def form_configs(build: AdminBuild) -> list[FormConfig]:
     """piccolo-admin FormConfigs for every AdminForm (names in the default language; hoso's router serves
     each user's language and checks ``allowed``)."""
     lang = build.admin.default_language
@@ -190,7 +191,7 @@ _LINK_HELP = {
 }
 
 
-def _field_extra(build: "AdminBuild", fd: FieldDef, lang: str) -> dict:
+def _field_extra(build: AdminBuild, fd: FieldDef, lang: str) -> dict:
     # piccolo-admin's custom forms have no foreign-key picker: links are typed as a name, code or id.
     help_text = fd.help.get(lang) if fd.help else None
     if fd.type in _LINK_HELP:
@@ -219,7 +220,7 @@ def choice_values(config: Config, fd: FieldDef, raw: Any) -> Any:
     return [one(v) for v in raw] if isinstance(raw, list) else one(raw)
 
 
-async def resolve_link(build: "AdminBuild", user: AdminUser, fd: FieldDef, value: Any) -> Any:
+async def resolve_link(build: AdminBuild, user: AdminUser, fd: FieldDef, value: Any) -> Any:
     """The id a transition form's link field names: an id, a record's title, a unit's code or name, or a
     username. A record must be one the user may read; a name matching several rows is refused."""
     text = str(value).strip()
@@ -256,7 +257,7 @@ class AmbiguousRecord(NotFound):
     """A code that names several records the user may read: the message lists them (by id) to choose from."""
 
 
-async def resolve_record(build: "AdminBuild", user: AdminUser, entity: EntityDef, value: str) -> int:
+async def resolve_record(build: AdminBuild, user: AdminUser, entity: EntityDef, value: str) -> int:
     """The id of the record ``value`` names: an id, or a code/title matching exactly one record ``user`` may read.
 
     Codes are unique per unit only, so a code may match records of several units: that is refused
@@ -300,7 +301,7 @@ def record_error_text(exc: RecordError, entity: EntityDef, lang: str) -> str:
     return str(exc)
 
 
-def transition_forms(build: "AdminBuild") -> list[AdminForm]:
+def transition_forms(build: AdminBuild) -> list[AdminForm]:
     config: Config = build.rt.config
     forms: list[AdminForm] = []
     for wf in config.workflows:
@@ -315,13 +316,13 @@ def transition_forms(build: "AdminBuild") -> list[AdminForm]:
                     # sys_ names: an entity field cannot take them
                     "sys_record": (str, pydantic.Field(title=t("record", lang), json_schema_extra={"extra": {
                         "help_text": t("record_help", lang)}})),
-                    "sys_version": (Optional[int], pydantic.Field(default=None, title=t("expected_version", lang),
+                    "sys_version": (int | None, pydantic.Field(default=None, title=t("expected_version", lang),
                                                               json_schema_extra={"extra": {
                                                                   "help_text": t("expected_version_help", lang),
                                                                   "nullable": True}})),
                 }
                 for fd in _requires:
-                    fields[fd.name] = (Optional[_python_type(fd)], pydantic.Field(
+                    fields[fd.name] = (_python_type(fd) | None, pydantic.Field(
                         default=None, title=fd.label.get(lang),
                         json_schema_extra={"extra": _field_extra(build, fd, lang)}))
                 return pydantic.create_model(f"Transition_{_entity.name}_{_tr.name}_{lang}", **fields)
@@ -377,7 +378,7 @@ def transition_forms(build: "AdminBuild") -> list[AdminForm]:
     return forms
 
 
-def plugin_forms(build: "AdminBuild") -> list[AdminForm]:
+def plugin_forms(build: AdminBuild) -> list[AdminForm]:
     pm = build.rt.pm
     out: list[AdminForm] = []
     for result in pm.hook.hoso_admin_forms(config=build.rt.config):

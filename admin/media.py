@@ -21,9 +21,10 @@ import os
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, AsyncIterator, Optional
+from typing import IO, Any
 
 import anyio
 from piccolo_api.media.base import MediaStorage
@@ -55,7 +56,7 @@ class StagingLimits:
     max_age: float = 24 * 3600.0
 
     @classmethod
-    def from_env(cls) -> "StagingLimits":
+    def from_env(cls) -> StagingLimits:
         return cls(max_files=setting("HOSO_ADMIN_STAGING_MAX_FILES"), max_bytes=setting("HOSO_ADMIN_STAGING_MAX_BYTES"),
                    max_age=setting("HOSO_ADMIN_STAGING_HOURS") * 3600.0)
 
@@ -133,7 +134,7 @@ class StagedAttachments(MediaStorage):
     def __hash__(self) -> int:
         return hash(("hoso-attachment", self.column._meta.table._meta.tablename, self.column._meta.name))
 
-    async def store_file(self, file_name: str, file: IO, user: Optional[Any] = None) -> str:
+    async def store_file(self, file_name: str, file: IO, user: Any | None = None) -> str:
         from hoso.records.attachments import human_size
 
         limits = StagingLimits.from_env()
@@ -167,12 +168,12 @@ class StagedAttachments(MediaStorage):
             "at": time.time()}), encoding="utf-8")
         return STAGED_PREFIX + token
 
-    async def generate_file_url(self, file_key: str, root_url: str, user: Optional[Any] = None) -> str:
+    async def generate_file_url(self, file_key: str, root_url: str, user: Any | None = None) -> str:
         if isinstance(file_key, str) and file_key.isdigit():
             return f"./hoso/files/{file_key}"
         return "#"
 
-    async def get_file(self, file_key: str) -> Optional[IO]:
+    async def get_file(self, file_key: str) -> IO | None:
         return None
 
     async def delete_file(self, file_key: str) -> None:

@@ -127,7 +127,7 @@ def inject(template: str) -> str:
     return template.replace("</head>", f"  {tag}\n</head>", 1) if tag not in template else template
 
 
-def _build(request: Request) -> "AdminBuild":
+def _build(request: Request) -> AdminBuild:
     return request.scope["hoso.admin"]
 
 
@@ -215,12 +215,12 @@ async def history_lookup(request: Request) -> Response:
             from hoso.admin.forms import resolve_record
 
             try:
-                record_id = await resolve_record(build, user, spec.entity, record)
+                record_id = await resolve_record(build, user, spec.entity_def, record)
                 return RedirectResponse(f"{_prefix(request)}/hoso/history/{spec.tablename}/{record_id}",
                                         status_code=303)
             except NotFound as exc:
                 error = f"<p><strong>{html.escape(str(exc))}</strong></p>"
-    options = "".join(f'<option value="{html.escape(s.tablename)}">{html.escape(s.entity.label.get(lang))}</option>'
+    options = "".join(f'<option value="{html.escape(s.tablename)}">{html.escape(s.entity_def.label.get(lang))}</option>'
                       for s in specs if s.kind == "entity")
     body = (error + f'<form method="get"><select name="table">{options}</select> '
             f'<input name="record" placeholder="{html.escape(t("record", lang))}"> '
@@ -237,9 +237,9 @@ async def history(request: Request) -> Response:
     lang = user.lang
     spec = build.tables.specs.get(request.path_params["table"])
     record_id = request.path_params["row_id"]
-    if spec is None or spec.kind != "entity" or not user.may("read", spec.entity.name):
+    if spec is None or spec.kind != "entity" or not user.may("read", spec.entity_def.name):
         return HTMLResponse(_page(t("admin_not_found", lang), ""), status_code=404)
-    entity = spec.entity
+    entity = spec.entity_def
     service = build.rt.records()
     try:
         record = await service.get(entity.name, record_id, user.ctx)

@@ -7,15 +7,16 @@ so what it reads is scoped like everything else.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from hoso.i18n import t
 from hoso.admin.pages import _page, _page_user
+from hoso.i18n import t
 from hoso.plugin_manager import collect
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,8 +37,8 @@ class AdminPage:
 
     path: str
     title: dict[str, str]
-    render: "Callable[[Request, AdminUser], Awaitable[str | Response]]"
-    allowed: "Callable[[AdminUser], bool]" = lambda user: True
+    render: Callable[[Request, AdminUser], Awaitable[str | Response]]
+    allowed: Callable[[AdminUser], bool] = lambda user: True
     name: str = ""
 
     @property
@@ -54,14 +55,14 @@ class AdminMenuEntry:
     href: str
 
 
-def menu_links(build: "AdminBuild", lang: str) -> dict[str, str]:
+def menu_links(build: AdminBuild, lang: str) -> dict[str, str]:
     """The sidebar links plugins add, labelled in ``lang``; a label used twice stops start-up."""
     entries = collect(build.rt.pm, "hoso_admin_menu_entries", lambda e: [e.label.get(lang) or e.label["vi"]],
                       "admin menu entry", config=build.rt.config)
     return {e.label.get(lang) or e.label["vi"]: e.href for e in entries}
 
 
-def page_routes(build: "AdminBuild") -> list[Route]:
+def page_routes(build: AdminBuild) -> list[Route]:
     """One route per plugin page; a path used twice stops start-up."""
     pages = collect(build.rt.pm, "hoso_admin_pages", lambda p: [p.path.strip("/")], "admin page", runtime=build.rt)
     return [Route(PAGES_PREFIX + page.path.strip("/"), _endpoint(page), methods=["GET"]) for page in pages]

@@ -26,21 +26,20 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import piccolo_admin.endpoints as pae
+from fastapi import File, Form, UploadFile
 from piccolo.columns import Varchar
 from piccolo_admin.endpoints import (
     FormConfigResponseModel,
     GroupedFormsResponseModel,
     GroupedTableNamesResponseModel,
+    StoreFileResponseModel,
     TableConfig,
 )
-from fastapi import File, Form, UploadFile
-from piccolo_admin.endpoints import StoreFileResponseModel
 from piccolo_api.crud.endpoints import OrderBy
 from starlette.exceptions import HTTPException
-from starlette.requests import HTTPConnection
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.middleware.body_limit import RequestBodyLimitResponder
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
@@ -57,7 +56,14 @@ from hoso.admin.auth import (
 )
 from hoso.admin.crud import ScopedCRUD
 from hoso.admin.forms import form_configs
-from hoso.admin.media import StagedAttachments, StagingLimits, StagingRefused, stageable_fields, staged_usage, sweep_staged
+from hoso.admin.media import (
+    StagedAttachments,
+    StagingLimits,
+    StagingRefused,
+    stageable_fields,
+    staged_usage,
+    sweep_staged,
+)
 from hoso.admin.translations import translations
 from hoso.i18n import t
 from hoso.web.problems import msg
@@ -122,9 +128,9 @@ def _localized_413(send, detail: str):
 class HosoAdminRouter(pae.AdminRouter):
     """piccolo-admin's router whose table and form lists depend on the user."""
 
-    hoso_build: "AdminBuild"
+    hoso_build: AdminBuild
 
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[override]
+    async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http" and scope.get("method") in _BODY_METHODS:
             try:
                 limit, detail = await self._body_limit(scope)
@@ -173,8 +179,9 @@ class HosoAdminRouter(pae.AdminRouter):
         limit = DEFAULT_BODY_LIMIT if not isinstance(limit, int) else limit
         return limit, t("body_too_large", lang, limit=human_size(limit))
 
-    async def store_file(self, request: Request, table_name: str = Form(None),  # type: ignore[override]
-                         column_name: str = Form(None), file: UploadFile = File(...)) -> StoreFileResponseModel:
+    async def store_file(self, request: Request, table_name: str = Form(None),
+                         column_name: str = Form(None),
+                         file: UploadFile = File(...)) -> StoreFileResponseModel:  # noqa: B008 - FastAPI's markers
         """Stage an upload for one attachment field the user may write, within its limit and their quota."""
         user = _user(request)
         if (table_name, column_name) not in stageable_fields(self.hoso_build, user):
@@ -250,12 +257,12 @@ class HosoAdminRouter(pae.AdminRouter):
         return await super().post_single_form(request, form_slug)
 
 
-def _table_configs(build: "AdminBuild") -> list[TableConfig]:
+def _table_configs(build: AdminBuild) -> list[TableConfig]:
     configs = []
     for spec in build.tables.specs.values():
         table = spec.table
         media = [StagedAttachments(getattr(table, f.name),
-                                   spec.entity.attachment_limits(f.name)[0] if spec.kind == "entity" else None)
+                                   spec.entity_def.attachment_limits(f.name)[0] if spec.kind == "entity" else None)
                  for f in spec.fields if f.type == "attachment" and isinstance(getattr(table, f.name), Varchar)]
         visible = [getattr(table, n) for n in spec.list_columns if hasattr(table, n)]
         link = None
@@ -273,7 +280,7 @@ def _table_configs(build: "AdminBuild") -> list[TableConfig]:
     return configs
 
 
-def build_router(build: "AdminBuild") -> HosoAdminRouter:
+def build_router(build: AdminBuild) -> HosoAdminRouter:
     """piccolo-admin for ``build``, with every table's CRUD scoped (see the module docstring)."""
     rt, settings, admin = build.rt, build.settings, build.admin
     created: list[ScopedCRUD] = []
@@ -288,13 +295,14 @@ def build_router(build: "AdminBuild") -> HosoAdminRouter:
         if not hasattr(pae, "PiccoloCRUD") or not hasattr(pae, "AdminRouter"):
             raise HookPointChanged("piccolo_admin.endpoints no longer names PiccoloCRUD and AdminRouter")
         original_crud, original_router = pae.PiccoloCRUD, pae.AdminRouter
+        # piccolo-admin has no hook for these two classes: they are swapped for this one call (under the lock)
         pae.PiccoloCRUD, pae.AdminRouter = crud_factory, HosoAdminRouter  # type: ignore[misc, assignment]
         try:
             router = pae.create_admin(
                 tables=table_configs,
                 forms=form_configs(build),
-                auth_table=rt.tables.system["user"],
-                session_table=rt.tables.system["session"],
+                auth_table=rt.tables.users,
+                session_table=rt.tables.sessions,
                 session_expiry=settings.session_idle,
                 max_session_expiry=settings.session_max,
                 increase_expiry=None,
@@ -310,7 +318,8 @@ def build_router(build: "AdminBuild") -> HosoAdminRouter:
                 allowed_hosts=ORIGIN_CHECKED,
             )
         finally:
-            pae.PiccoloCRUD, pae.AdminRouter = original_crud, original_router
+            # mypy refuses assigning to a class name; this puts back the classes swapped above
+            pae.PiccoloCRUD, pae.AdminRouter = original_crud, original_router  # type: ignore[misc]
     if not isinstance(router, HosoAdminRouter):
         raise HookPointChanged("create_admin no longer builds its router from piccolo_admin.endpoints.AdminRouter")
     if len(created) != len(table_configs) or any(not isinstance(c, ScopedCRUD) for c in created):

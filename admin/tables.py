@@ -58,6 +58,20 @@ class TableSpec:
     def field(self, name: str) -> FieldDef | None:
         return next((f for f in self.fields if f.name == name), None)
 
+    @property
+    def entity_def(self) -> EntityDef:
+        """The entity an entity or child table shows; only asked once the kind says there is one."""
+        if self.entity is None:
+            raise LookupError(f"admin table {self.tablename!r} ({self.kind}) shows no entity")
+        return self.entity
+
+    @property
+    def child_def(self) -> FieldDef:
+        """The child-table field a child table shows; only asked once the kind says it is one."""
+        if self.child is None:
+            raise LookupError(f"admin table {self.tablename!r} ({self.kind}) is not a child table")
+        return self.child
+
 
 @dataclass
 class AdminTables:

@@ -4,7 +4,8 @@ province-scoped reads of cases keep being served.
 Run with `python bench/restructure.py [--cases N] [--readers N]`. Uses HOSO_BENCH_POSTGRES_URL (default
 postgresql://postgres@127.0.0.1:5432/test) and works in a database of its own, dropped afterwards.
 
-  restructure: apply                  the change set roles_config/restructurings/2025-07-01-provinces.yaml  target < 60 s
+  restructure: apply                  the change set roles_config/restructurings/2025-07-01-provinces.yaml
+                                                                                                     target < 60 s
   restructure: reads during apply     first pages of 50 cases (scope predicate of a provincial officer), p50/p95/max
   restructure: first page after       a province-scoped first page of 50 cases out of 1,000,000 (p95)    target < 50 ms
 """
@@ -69,7 +70,7 @@ async def load_cases(url: str, centres: list[tuple[int, str]], rows: int) -> flo
 
     conn = await asyncpg.connect(url)
     t0 = time.perf_counter()
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     batch = 100_000
     cols = ["code", "received_on", "request_channel", "requester_name", "beneficiary_groups", "field_of_law",
             "form_of_aid", "status", "unit", "sys_version", "sys_created_at", "sys_updated_at"]
@@ -127,7 +128,7 @@ async def run(rows: int, readers: int) -> None:
         # One provincial officer per old Department of Justice (user id = its unit id).
         stp = [r["id"] for r in await rt.db.fetch(
             "SELECT id FROM hoso_unit WHERE type = 'provincial_department' ORDER BY code")]
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         async with rt.db.transaction():
             await rt.db.executemany(
                 "INSERT INTO hoso_assignment (user_id, role, unit_id, starts_on, created_at) VALUES (?, ?, ?, ?, ?)",

@@ -10,20 +10,36 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from hoso.hookspecs import hookimpl, hookspec
+from hoso.hookspecs import hookimpl as hookimpl
+from hoso.hookspecs import hookspec as hookspec
 
+# The "name as name" form marks each name as re-exported for type checkers and linters.
 if TYPE_CHECKING:  # pragma: no cover
-    from hoso.admin.forms import AdminForm
-    from hoso.admin.plugin_pages import AdminMenuEntry, AdminPage
-    from hoso.config import Config, ConfigKind, EntityDef, FieldDef, TransitionDef, WorkflowDef
-    from hoso.fields import Converter, FieldType
-    from hoso.plugin_manager import PluginError, await_me_maybe, get_plugin_manager
-    from hoso.plugin_types import ActionDef, RecordEvent, ScheduledWork, ScopeRule, SystemTable
-    from hoso.records.attachments import Storage
-    from hoso.audit import AuditEvent
-    from hoso.records.context import RecordContext
-    from hoso.runtime import Runtime
-    from hoso.web.api import request_context, same_site
+    from hoso.admin.forms import AdminForm as AdminForm
+    from hoso.admin.plugin_pages import AdminMenuEntry as AdminMenuEntry
+    from hoso.admin.plugin_pages import AdminPage as AdminPage
+    from hoso.config import Config as Config
+    from hoso.config import ConfigKind as ConfigKind
+    from hoso.config import EntityDef as EntityDef
+    from hoso.config import FieldDef as FieldDef
+    from hoso.config import TransitionDef as TransitionDef
+    from hoso.config import WorkflowDef as WorkflowDef
+    from hoso.fields import Converter as Converter
+    from hoso.fields import FieldType as FieldType
+    from hoso.plugin_manager import PluginError as PluginError
+    from hoso.plugin_manager import await_me_maybe as await_me_maybe
+    from hoso.plugin_manager import get_plugin_manager as get_plugin_manager
+    from hoso.plugin_types import ActionDef as ActionDef
+    from hoso.plugin_types import RecordEvent as RecordEvent
+    from hoso.plugin_types import ScheduledWork as ScheduledWork
+    from hoso.plugin_types import ScopeRule as ScopeRule
+    from hoso.plugin_types import SystemTable as SystemTable
+    from hoso.records.attachments import Storage as Storage
+    from hoso.audit import AuditEvent as AuditEvent
+    from hoso.records.context import RecordContext as RecordContext
+    from hoso.runtime import Runtime as Runtime
+    from hoso.web.api import request_context as request_context
+    from hoso.web.api import same_site as same_site
 
 # name -> module holding it; loaded by ``__getattr__`` on first access.
 _LAZY: dict[str, str] = {

@@ -16,7 +16,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hoso.config import ConfigErrors, load_config
 from hoso.i18n import t
-from hoso.settings import SETTINGS, SettingError, get as setting
+from hoso.settings import SETTINGS, SettingError
+from hoso.settings import get as setting
 
 __all__ = ["console", "err_console", "CONFIG_OPTION", "DB_OPTION", "HosoGroup", "describe_failure", "load_or_exit",
            "runtime", "run", "progress"]

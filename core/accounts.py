@@ -52,16 +52,16 @@ def _date(d: dt.date) -> str:
     return d.strftime("%d/%m/%Y")
 
 
-async def _audit(rt: "Runtime", actor: Actor, action: str, user_id: int | None, changes: dict) -> None:
+async def _audit(rt: Runtime, actor: Actor, action: str, user_id: int | None, changes: dict) -> None:
     event = AuditEvent(action, "hoso_user", user_id, actor.user_id, actor.username, actor.origin, changes)
     await write_audit(rt.pm, rt.db, event)
 
 
-async def active_roles(rt: "Runtime", user_id: int, on: dt.date | None = None) -> set[str]:
+async def active_roles(rt: Runtime, user_id: int, on: dt.date | None = None) -> set[str]:
     return await roles_on(rt.db, user_id, on or dt.date.today())
 
 
-async def assignments(rt: "Runtime", user_id: int, on: dt.date | None = None, active_only: bool = True) -> list[dict]:
+async def assignments(rt: Runtime, user_id: int, on: dt.date | None = None, active_only: bool = True) -> list[dict]:
     on = on or dt.date.today()
     sql = ("SELECT a.id, a.role, a.unit_id, u.code AS unit_code, a.starts_on, a.ends_on, a.end_reason "
            "FROM hoso_assignment a JOIN hoso_unit u ON u.id = a.unit_id WHERE a.user_id = {}")
@@ -73,7 +73,7 @@ async def assignments(rt: "Runtime", user_id: int, on: dt.date | None = None, ac
     return await rt.db.fetch(sql + " ORDER BY a.id", *args)
 
 
-def _managing_roles(rt: "Runtime", role_to_grant: str | None) -> dict[str, list[str]]:
+def _managing_roles(rt: Runtime, role_to_grant: str | None) -> dict[str, list[str]]:
     """scope -> names of roles that may manage users (and grant ``role_to_grant``, when given)."""
     out: dict[str, list[str]] = {}
     for role in rt.config.roles:
@@ -86,7 +86,7 @@ def _managing_roles(rt: "Runtime", role_to_grant: str | None) -> dict[str, list[
     return out
 
 
-async def may_manage_unit(rt: "Runtime", actor: Actor, unit_id: int, role_to_grant: str | None = None) -> bool:
+async def may_manage_unit(rt: Runtime, actor: Actor, unit_id: int, role_to_grant: str | None = None) -> bool:
     """Whether ``actor`` may manage accounts at ``unit_id`` (and grant ``role_to_grant`` there)."""
     if actor.superuser:
         return True
@@ -110,7 +110,7 @@ async def may_manage_unit(rt: "Runtime", actor: Actor, unit_id: int, role_to_gra
     return False
 
 
-async def _unit_id(rt: "Runtime", code: str) -> int:
+async def _unit_id(rt: Runtime, code: str) -> int:
     from hoso.units import UnitCodeError, resolve_unit_code
 
     try:  # an old, recoded code leads to its unit; a closed unit is refused naming its successor
@@ -120,18 +120,18 @@ async def _unit_id(rt: "Runtime", code: str) -> int:
     return unit["id"]
 
 
-async def _user(rt: "Runtime", user_id: int) -> dict:
+async def _user(rt: Runtime, user_id: int) -> dict:
     rows = await rt.db.fetch("SELECT id, username, unit_id, locked, superuser FROM hoso_user WHERE id = {}", user_id)
     if not rows:
         raise UserError("acct_no_user", id=user_id)
     return rows[0]
 
 
-async def _unit_code(rt: "Runtime", unit_id: int) -> str:
+async def _unit_code(rt: Runtime, unit_id: int) -> str:
     return await rt.db.fetchval("SELECT code FROM hoso_unit WHERE id = {}", unit_id) or str(unit_id)
 
 
-async def _pending_assignments(rt: "Runtime", user_id: int, today: dt.date) -> list[dict]:
+async def _pending_assignments(rt: Runtime, user_id: int, today: dt.date) -> list[dict]:
     """Assignments of ``user_id`` that are current or start later (not ended by ``today``)."""
     return await rt.db.fetch(
         "SELECT a.id, a.role, a.unit_id, u.code AS unit_code, a.starts_on, a.ends_on FROM hoso_assignment a "
@@ -139,7 +139,7 @@ async def _pending_assignments(rt: "Runtime", user_id: int, today: dt.date) -> l
         "AND (a.ends_on IS NULL OR a.ends_on > a.starts_on) ORDER BY a.id", user_id, today)
 
 
-async def require_manages_account(rt: "Runtime", actor: Actor, user_id: int) -> dict:
+async def require_manages_account(rt: Runtime, actor: Actor, user_id: int) -> dict:
     """The target account, if ``actor`` covers all of it; PermissionDenied otherwise.
 
     All of it: the home unit, and every assignment that is current *or starts later*, judged on its own role
@@ -168,7 +168,7 @@ async def require_manages_account(rt: "Runtime", actor: Actor, user_id: int) -> 
     return target
 
 
-async def create_account(rt: "Runtime", actor: Actor, username: str, password: str, unit_code: str, *,
+async def create_account(rt: Runtime, actor: Actor, username: str, password: str, unit_code: str, *,
                          display_name: str | None = None, email: str | None = None,
                          roles: tuple[str, ...] = (), starts_on: dt.date | None = None) -> int:
     """Create an account at a unit the actor manages, with optional role assignments there."""
@@ -196,14 +196,14 @@ async def _insert_assignment(rt, actor, user_id, role, unit_id, starts_on, ends_
     aid = await rt.db.fetchval(
         "INSERT INTO hoso_assignment (user_id, role, unit_id, starts_on, ends_on, granted_by, created_at) "
         "VALUES ({}, {}, {}, {}, {}, {}, {}) RETURNING id",
-        user_id, role, unit_id, starts_on, ends_on, actor.user_id, dt.datetime.now(dt.timezone.utc))
+        user_id, role, unit_id, starts_on, ends_on, actor.user_id, dt.datetime.now(dt.UTC))
     await _audit(rt, actor, "assignment.grant", user_id, {"role": [None, role], "unit_id": [None, unit_id],
                                                           "starts_on": [None, starts_on.isoformat()],
                                                           "ends_on": [None, ends_on.isoformat() if ends_on else None]})
     return aid
 
 
-async def grant_role(rt: "Runtime", actor: Actor, user_id: int, role: str, unit_code: str, *,
+async def grant_role(rt: Runtime, actor: Actor, user_id: int, role: str, unit_code: str, *,
                      starts_on: dt.date | None = None, ends_on: dt.date | None = None) -> int:
     """Assign ``role`` at ``unit_code`` to a user, between dates."""
     if actor.user_id is not None and actor.user_id == user_id and not actor.superuser:
@@ -216,7 +216,7 @@ async def grant_role(rt: "Runtime", actor: Actor, user_id: int, role: str, unit_
         return await _insert_assignment(rt, actor, user_id, role, unit_id, starts_on or actor.today, ends_on)
 
 
-async def end_assignment(rt: "Runtime", actor: Actor, assignment_id: int, ends_on: dt.date | None = None,
+async def end_assignment(rt: Runtime, actor: Actor, assignment_id: int, ends_on: dt.date | None = None,
                          reason: str = "") -> dt.date:
     """End an assignment on ``ends_on`` (default: today; a future assignment is cancelled: it ends the day it
     starts). Returns the end date.
@@ -253,7 +253,7 @@ async def end_assignment(rt: "Runtime", actor: Actor, assignment_id: int, ends_o
     return ends_on
 
 
-async def transfer(rt: "Runtime", actor: Actor, user_id: int, to_unit_code: str, *, on: dt.date | None = None,
+async def transfer(rt: Runtime, actor: Actor, user_id: int, to_unit_code: str, *, on: dt.date | None = None,
                    roles: tuple[str, ...] | None = None, reason: str = "chuyển công tác") -> list[int]:
     """Move a person to another unit: old assignments end on ``on``, new ones start there.
 
@@ -284,11 +284,11 @@ async def transfer(rt: "Runtime", actor: Actor, user_id: int, to_unit_code: str,
     return new_ids
 
 
-async def _end_sessions(rt: "Runtime", user_id: int) -> None:
+async def _end_sessions(rt: Runtime, user_id: int) -> None:
     await rt.db.execute("DELETE FROM hoso_session WHERE user_id = {}", user_id)
 
 
-async def lock(rt: "Runtime", actor: Actor, user_id: int, reason: str) -> None:
+async def lock(rt: Runtime, actor: Actor, user_id: int, reason: str) -> None:
     """Lock an account at once: it cannot log in and every open session ends."""
     await require_manages_account(rt, actor, user_id)
     async with rt.db.transaction():
@@ -297,14 +297,14 @@ async def lock(rt: "Runtime", actor: Actor, user_id: int, reason: str) -> None:
         await _audit(rt, actor, "user.lock", user_id, {"locked": [False, True], "reason": [None, reason]})
 
 
-async def unlock(rt: "Runtime", actor: Actor, user_id: int) -> None:
+async def unlock(rt: Runtime, actor: Actor, user_id: int) -> None:
     await require_manages_account(rt, actor, user_id)
     async with rt.db.transaction():
         await rt.db.execute("UPDATE hoso_user SET locked = {} WHERE id = {}", False, user_id)
         await _audit(rt, actor, "user.unlock", user_id, {"locked": [True, False]})
 
 
-async def reset_password(rt: "Runtime", actor: Actor, user_id: int, temporary: str | None = None) -> str:
+async def reset_password(rt: Runtime, actor: Actor, user_id: int, temporary: str | None = None) -> str:
     """Set a temporary password that must be changed at next login. Returns it.
 
     Whoever knew the old password may hold a session or have minted tokens: every session of the account ends
@@ -313,19 +313,19 @@ async def reset_password(rt: "Runtime", actor: Actor, user_id: int, temporary: s
     target = await require_manages_account(rt, actor, user_id)
     temporary = temporary or secrets.token_urlsafe(12)
     check_password(temporary, target["username"])
-    User = rt.tables.system["user"]
+    User = rt.tables.users
     async with rt.db.transaction():
         await rt.db.execute("UPDATE hoso_user SET password = {}, must_change_password = {} WHERE id = {}",
                             User.hash_password(temporary), True, user_id)
         await _end_sessions(rt, user_id)
         revoked = await rt.db.fetch("UPDATE hoso_api_token SET revoked_at = {} WHERE user_id = {} "
-                                    "AND revoked_at IS NULL RETURNING id", dt.datetime.now(dt.timezone.utc), user_id)
+                                    "AND revoked_at IS NULL RETURNING id", dt.datetime.now(dt.UTC), user_id)
         await _audit(rt, actor, "user.password_reset", user_id, {
             "must_change_password": [None, True], "revoked_tokens": [None, sorted(r["id"] for r in revoked)]})
     return temporary
 
 
-async def change_own_password(rt: "Runtime", user_id: int, old: str, new: str, origin: str = "web", *,
+async def change_own_password(rt: Runtime, user_id: int, old: str, new: str, origin: str = "web", *,
                               max_failures: int = 5) -> None:
     """Change one's own password, knowing the current one. Every session of the account ends: the caller
     starts a new one for the request that changed it.
@@ -349,7 +349,7 @@ async def change_own_password(rt: "Runtime", user_id: int, old: str, new: str, o
     if new == old:
         raise UserError("pw_same")
     check_password(new, username, rows[0]["display_name"], rows[0]["email"])
-    User = rt.tables.system["user"]
+    User = rt.tables.users
     async with rt.db.transaction():
         await rt.db.execute("UPDATE hoso_user SET password = {}, must_change_password = {} WHERE id = {}",
                             User.hash_password(new), False, user_id)

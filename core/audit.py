@@ -23,7 +23,7 @@ class AuditEvent:
     actor: str
     origin: str
     changes: dict = field(default_factory=dict)
-    at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
 
 async def write_audit(pm: Any, db: Any, event: AuditEvent) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 
@@ -21,7 +20,7 @@ class PluginCommands(HosoGroup):
     """The ``hoso`` group with the commands plugins add (``hoso_cli_commands``), collected on first need so that
     importing the command line costs nothing; a name claimed twice stops the command line."""
 
-    def plugin_commands(self, ctx) -> "dict[str, click.Command]":
+    def plugin_commands(self, ctx) -> dict[str, click.Command]:
         # Kept per invocation: the plugins to load depend on the environment (HOSO_PLUGINS, HOSO_BLOCK_PLUGINS).
         meta = ctx.find_root().meta
         if "hoso.plugin_commands" not in meta:
@@ -176,7 +175,7 @@ def serve(config_dir, database_url, host, port):
     """Serve the web application and API."""
     import uvicorn
 
-    from hoso.server import create_app, DefinitionsDiffer
+    from hoso.server import DefinitionsDiffer, create_app
     from hoso.web.auth import SERVER_OPTIONS
 
     rt = _runtime(config_dir, database_url)

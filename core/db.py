@@ -10,18 +10,21 @@ import os
 import re
 import sqlite3
 import warnings
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator
-from urllib.parse import quote as url_quote, urlparse
+from typing import Any
+from urllib.parse import quote as url_quote
+from urllib.parse import urlparse
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
 from piccolo.querystring import QueryString
 
-from hoso.settings import SETTINGS, get as setting
+from hoso.settings import SETTINGS
+from hoso.settings import get as setting
 
 __all__ = ["Database", "DatabaseMissing", "DatabaseURLError", "DEFAULT_DATABASE_URL", "database_from_env", "quote",
            "redact"]
@@ -88,7 +91,7 @@ class Database:
     stand_in: bool = False
 
     @classmethod
-    def from_url(cls, url: str, *, missing: str = "create", create_parent: bool = True) -> "Database":
+    def from_url(cls, url: str, *, missing: str = "create", create_parent: bool = True) -> Database:
         """Open the database ``url`` names.
 
         For SQLite, ``missing`` says what a missing file does: ``"create"`` it, raise an ``"error"``, or read
@@ -135,8 +138,8 @@ class Database:
                 # piccolo asks the server its version here and only warns when it cannot; the connection error
                 # itself comes, clearer, from start().
                 warnings.simplefilter("ignore")
-                engine = PostgresEngine(config={"dsn": url})
-            return cls(url, engine, "postgres")
+                pg_engine = PostgresEngine(config={"dsn": url})
+            return cls(url, pg_engine, "postgres")
         raise DatabaseURLError(
             f"unsupported database URL {redact(url)!r}: expected sqlite:///path/to/file.db or "
             "postgresql://user@host/db"
@@ -145,6 +148,18 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.kind == "sqlite"
+
+    @property
+    def _sqlite(self) -> SQLiteEngine:
+        if not isinstance(self.engine, SQLiteEngine):
+            raise TypeError(f"a {self.kind} database has no SQLite engine")
+        return self.engine
+
+    @property
+    def _postgres(self) -> PostgresEngine:
+        if not isinstance(self.engine, PostgresEngine):
+            raise TypeError(f"a {self.kind} database has no PostgreSQL engine")
+        return self.engine
 
     async def fetch(self, sql: str, *args: Any) -> list[dict]:
         return await self.engine.run_querystring(QueryString(sql, *args))
@@ -190,21 +205,21 @@ class Database:
                 async with tx:
                     yield tx
             finally:
-                await _release_sqlite_transaction(self.engine, tx)
+                await _release_sqlite_transaction(self._sqlite, tx)
         else:
             async with self.engine.transaction() as tx:
                 yield tx
 
     async def start(self) -> None:
         if not self.is_sqlite:
-            await self.engine.start_connection_pool(min_size=1, max_size=setting("HOSO_DB_POOL"))
+            await self._postgres.start_connection_pool(min_size=1, max_size=setting("HOSO_DB_POOL"))
 
     async def reset(self) -> None:
         """Renew pooled connections, e.g. after a migration changed column types.
 
         asyncpg caches prepared statements per connection, with the parameter types they had when prepared.
         """
-        if not self.is_sqlite and self.engine.pool is not None:
+        if not self.is_sqlite and self._postgres.pool is not None:
             await self.engine.close_connection_pool()
             await self.start()
 
@@ -245,7 +260,7 @@ class Database:
         return {r["name"] for r in rows}
 
 
-async def _release_sqlite_transaction(engine: SQLiteEngine, tx) -> None:
+async def _release_sqlite_transaction(engine: SQLiteEngine, tx: SQLiteTransaction) -> None:
     """Close the transaction's connection even when its COMMIT or ROLLBACK failed (a full disk, an I/O error).
 
     piccolo closes it only after a successful COMMIT or ROLLBACK; otherwise aiosqlite's worker thread, which is

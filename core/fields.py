@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pluggy
 from piccolo.columns import Column
+from pluggy import HookImpl
 
 from hoso.config import BUILTIN_TRAITS, ConfigKind, FieldDef, FieldTraits, traits_for_storage
 
@@ -78,11 +80,17 @@ class RegistryError(Exception):
     pass
 
 
+def _provided(impl: HookImpl) -> Iterable[Any]:
+    """What one plugin's implementation of a list-returning hook gives (None when it gives nothing)."""
+    result: Any = impl.function()
+    return result or ()
+
+
 def _config_kinds(pm: pluggy.PluginManager) -> list[ConfigKind]:
     kinds: dict[str, ConfigKind] = {}
     owners: dict[str, str] = {}
     for impl in pm.hook.hoso_config_kinds.get_hookimpls():
-        for kind in impl.function() or ():
+        for kind in _provided(impl):
             if kind.name in kinds and kinds[kind.name] is not kind:
                 raise RegistryError(f"configuration kind {kind.name!r} is provided by both {owners[kind.name]} "
                                     f"and {impl.plugin_name}")
@@ -99,7 +107,7 @@ class Registry:
         self.field_types: dict[str, FieldType] = {}
         owners: dict[str, str] = {}
         for impl in pm.hook.hoso_field_types.get_hookimpls():
-            for ft in impl.function() or ():
+            for ft in _provided(impl):
                 if ft.name in self.field_types:
                     raise RegistryError(
                         f"field type {ft.name!r} is provided by both {owners[ft.name]} and {impl.plugin_name}"
@@ -112,7 +120,7 @@ class Registry:
         self.config_kinds = _config_kinds(pm)
         self.config_directories = [(impl.plugin_name, str(folder))
                                    for impl in pm.hook.hoso_config_directories.get_hookimpls()
-                                   for folder in impl.function() or ()]
+                                   for folder in _provided(impl)]
 
     def config_options(self) -> dict[str, Any]:
         """What ``load_config`` needs to know of the plugins: field types, configuration kinds and folders."""
@@ -134,7 +142,7 @@ class Registry:
             raise RegistryError(f"no plugin provides field type {name!r}") from None
 
     def converter(self, source: str, target: str) -> Converter | None:
-        ranked = []
+        ranked: list[tuple[int, int, Converter]] = []
         for c in self.converters:
             if c.source in (source, "*") and c.target in (target, "*"):
                 ranked.append(((c.source == "*") + (c.target == "*"), len(ranked), c))

@@ -21,13 +21,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from hoso.admin.forms import AdminForm
     from hoso.admin.plugin_pages import AdminMenuEntry, AdminPage
+    from hoso.audit import AuditEvent
     from hoso.config import Config, ConfigKind, EntityDef, TransitionDef, WorkflowDef
     from hoso.fields import Converter, FieldType
     from hoso.plugin_types import ActionDef, RecordEvent, ScheduledWork, ScopeRule, SystemTable
     from hoso.records.attachments import Storage
-    from hoso.records.forms import CompiledForm
-    from hoso.audit import AuditEvent
     from hoso.records.context import RecordContext
+    from hoso.records.forms import CompiledForm
     from hoso.runtime import Runtime
 
 hookspec = pluggy.HookspecMarker("hoso")
@@ -40,7 +40,7 @@ __all__ = ["hookspec", "hookimpl"]
 
 
 @hookspec
-def hoso_field_types() -> "list[FieldType]":
+def hoso_field_types() -> list[FieldType]:
     """Field types this plugin provides.
 
     Collected once at start-up. Each ``FieldType`` says how values of the type are stored (a piccolo column),
@@ -57,7 +57,7 @@ def hoso_field_types() -> "list[FieldType]":
 
 
 @hookspec
-def hoso_converters() -> "list[Converter]":
+def hoso_converters() -> list[Converter]:
     """Value conversions used by a declared type change (``convert: {from: ...}``).
 
     Collected once at start-up. A ``Converter`` names the source and target types (``"*"`` matches any) and a
@@ -75,7 +75,7 @@ def hoso_converters() -> "list[Converter]":
 
 
 @hookspec
-def hoso_config_kinds() -> "list[ConfigKind]":
+def hoso_config_kinds() -> list[ConfigKind]:
     """Configuration kinds (kinds of YAML file) this plugin adds to the deployment's configuration.
 
     Collected once at start-up. A kind's files are read from its ``location`` under the configuration root
@@ -103,7 +103,7 @@ def hoso_config_kinds() -> "list[ConfigKind]":
 
 
 @hookspec
-def hoso_config_directories() -> "list[str | os.PathLike[str]]":
+def hoso_config_directories() -> list[str | os.PathLike[str]]:
     """Configuration folders this plugin package ships, merged with the deployment's configuration.
 
     Collected once at start-up. Each folder holds a ``forms_config/`` and/or ``roles_config/`` folder laid out
@@ -122,7 +122,7 @@ def hoso_config_directories() -> "list[str | os.PathLike[str]]":
 
 
 @hookspec
-def hoso_system_tables() -> "list[SystemTable]":
+def hoso_system_tables() -> list[SystemTable]:
     """Tables this plugin needs besides the entities' tables, created by ``hoso migrate``.
 
     Collected once at start-up; a table name already used by hoso or another plugin stops start-up. ``hoso
@@ -140,7 +140,7 @@ def hoso_system_tables() -> "list[SystemTable]":
 
 
 @hookspec
-def hoso_actions() -> "list[ActionDef]":
+def hoso_actions() -> list[ActionDef]:
     """Actions roles may hold besides the built-in ones (``read``, ``create``, ... ``run_reports``).
 
     Collected once at start-up, before the configuration is loaded: a grant in ``roles_config`` may then name
@@ -159,7 +159,7 @@ def hoso_actions() -> "list[ActionDef]":
 
 
 @hookspec
-def hoso_scope_rules() -> "list[ScopeRule]":
+def hoso_scope_rules() -> list[ScopeRule]:
     """Scope kinds roles may name in a grant besides the built-in ones (``own``, ``unit``, ``subtree``, ...).
 
     Collected once at start-up, before the configuration is loaded; a name hoso or another plugin already uses
@@ -180,7 +180,7 @@ def hoso_scope_rules() -> "list[ScopeRule]":
 
 
 @hookspec
-def hoso_startup(config: "Config") -> None:
+def hoso_startup(config: Config) -> None:
     """Called once when an application starts, after the configuration was loaded and checked.
 
     Example::
@@ -198,7 +198,7 @@ def hoso_startup(config: "Config") -> None:
 
 
 @hookspec
-def hoso_routes(runtime: "Runtime") -> "list[Any]":
+def hoso_routes(runtime: Runtime) -> list[Any]:
     """Litestar route handlers or routers to mount in the web application.
 
     Collected once when the application is built; two handlers answering the same path and method stop
@@ -223,7 +223,7 @@ def hoso_routes(runtime: "Runtime") -> "list[Any]":
 
 
 @hookspec
-def hoso_cli_commands() -> "list[click.Command]":
+def hoso_cli_commands() -> list[click.Command]:
     """Commands to add to the ``hoso`` command line.
 
     Collected when a command runs (``hoso --help`` lists them). A command whose name is already taken, by hoso
@@ -243,7 +243,7 @@ def hoso_cli_commands() -> "list[click.Command]":
 
 
 @hookspec
-def hoso_admin_forms(config: "Config") -> "list[AdminForm]":
+def hoso_admin_forms(config: Config) -> list[AdminForm]:
     """Forms to add to the generated admin, e.g. report templates that download CSV or XLSX.
 
     Each ``hoso.admin.forms.AdminForm`` says who may use it (``allowed``); its handler gets the user's record
@@ -261,7 +261,7 @@ def hoso_admin_forms(config: "Config") -> "list[AdminForm]":
 
 
 @hookspec
-def hoso_admin_menu_entries(config: "Config") -> "list[AdminMenuEntry]":
+def hoso_admin_menu_entries(config: Config) -> list[AdminMenuEntry]:
     """Links to add to the admin's sidebar (after the built-in ones).
 
     Collected when the admin is built; a label used twice stops start-up. The sidebar is the same for every
@@ -280,7 +280,7 @@ def hoso_admin_menu_entries(config: "Config") -> "list[AdminMenuEntry]":
 
 
 @hookspec
-def hoso_admin_pages(runtime: "Runtime") -> "list[AdminPage]":
+def hoso_admin_pages(runtime: Runtime) -> list[AdminPage]:
     """Pages to serve in the admin, at ``/admin/hoso/pages/<path>``.
 
     Collected when the admin is built; a path used twice stops start-up. A page is shown to a signed-in admin
@@ -304,7 +304,7 @@ def hoso_admin_pages(runtime: "Runtime") -> "list[AdminPage]":
 
 
 @hookspec
-def hoso_scheduled_work() -> "list[ScheduledWork]":
+def hoso_scheduled_work() -> list[ScheduledWork]:
     """Named work to run at an interval (``hoso.plugin_types.ScheduledWork``).
 
     Collected once at start-up; a name used twice stops start-up. ``hoso serve`` runs due work in-process and
@@ -325,8 +325,8 @@ def hoso_scheduled_work() -> "list[ScheduledWork]":
 
 
 @hookspec
-def hoso_validate_record(entity: "EntityDef", values: dict, context: "RecordContext", form: "CompiledForm",
-                         previous: "dict | None") -> "list[tuple[str, str]] | None":
+def hoso_validate_record(entity: EntityDef, values: dict, context: RecordContext, form: CompiledForm,
+                         previous: dict | None) -> list[tuple[str, str]] | None:
     """Check a record before it is written.
 
     Called for every create, update and workflow transition, from every path (API, admin, import, plugins),
@@ -355,8 +355,8 @@ def hoso_validate_record(entity: "EntityDef", values: dict, context: "RecordCont
 
 
 @hookspec
-def hoso_transition_guard(entity: "EntityDef", workflow: "WorkflowDef", transition: "TransitionDef",
-                          record: dict, values: dict, context: "RecordContext") -> "str | list[tuple[str, str]] | None":
+def hoso_transition_guard(entity: EntityDef, workflow: WorkflowDef, transition: TransitionDef,
+                          record: dict, values: dict, context: RecordContext) -> str | list[tuple[str, str]] | None:
     """Decide whether a workflow transition may happen, after the built-in checks passed.
 
     The built-in checks are: the actor's role grants ``transition:<name>`` on this record (scope predicate),
@@ -382,8 +382,8 @@ def hoso_transition_guard(entity: "EntityDef", workflow: "WorkflowDef", transiti
 
 
 @hookspec
-def hoso_transition_done(entity: "EntityDef", workflow: "WorkflowDef", transition: "TransitionDef",
-                         record: dict, context: "RecordContext", db: Any) -> None:
+def hoso_transition_done(entity: EntityDef, workflow: WorkflowDef, transition: TransitionDef,
+                         record: dict, context: RecordContext, db: Any) -> None:
     """React to a workflow transition (side effects: notify, create a follow-up record, call a service).
 
     Called inside the transaction of the transition, after the record and its audit entry were written: what
@@ -408,7 +408,7 @@ def hoso_transition_done(entity: "EntityDef", workflow: "WorkflowDef", transitio
 
 
 @hookspec
-def hoso_record_created(entity: "EntityDef", record: dict, context: "RecordContext") -> None:
+def hoso_record_created(entity: EntityDef, record: dict, context: RecordContext) -> None:
     """A record was created (inside the write's transaction: an exception undoes the write).
 
     Example::
@@ -426,7 +426,7 @@ def hoso_record_created(entity: "EntityDef", record: dict, context: "RecordConte
 
 
 @hookspec
-def hoso_record_changed(entity: "EntityDef", before: dict, after: dict, context: "RecordContext") -> None:
+def hoso_record_changed(entity: EntityDef, before: dict, after: dict, context: RecordContext) -> None:
     """A record was updated (inside the write's transaction). Not called for an update that changed nothing.
 
     Example::
@@ -445,7 +445,7 @@ def hoso_record_changed(entity: "EntityDef", before: dict, after: dict, context:
 
 
 @hookspec
-def hoso_record_deleted(entity: "EntityDef", record: dict, context: "RecordContext") -> None:
+def hoso_record_deleted(entity: EntityDef, record: dict, context: RecordContext) -> None:
     """A record was (softly) deleted, inside the write's transaction.
 
     Example::
@@ -462,7 +462,7 @@ def hoso_record_deleted(entity: "EntityDef", record: dict, context: "RecordConte
 
 
 @hookspec
-def hoso_record_restored(entity: "EntityDef", record: dict, context: "RecordContext") -> None:
+def hoso_record_restored(entity: EntityDef, record: dict, context: RecordContext) -> None:
     """A deleted record was restored, inside the write's transaction.
 
     Example::
@@ -479,8 +479,8 @@ def hoso_record_restored(entity: "EntityDef", record: dict, context: "RecordCont
 
 
 @hookspec
-def hoso_record_transitioned(entity: "EntityDef", record: dict, transition: "TransitionDef",
-                             context: "RecordContext") -> None:
+def hoso_record_transitioned(entity: EntityDef, record: dict, transition: TransitionDef,
+                             context: RecordContext) -> None:
     """A record took a workflow transition, inside the write's transaction (after ``hoso_transition_done``).
 
     Example::
@@ -499,7 +499,7 @@ def hoso_record_transitioned(entity: "EntityDef", record: dict, transition: "Tra
 
 
 @hookspec
-def hoso_after_commit(events: "list[RecordEvent]") -> None:
+def hoso_after_commit(events: list[RecordEvent]) -> None:
     """The record events of one write, once its transaction committed; never called when it rolled back.
 
     The place for slow or outward work (mail, a search index, a remote service): the change is durable and
@@ -522,7 +522,7 @@ def hoso_after_commit(events: "list[RecordEvent]") -> None:
 
 
 @hookspec
-def hoso_write_audit(event: "AuditEvent", db: Any) -> None:
+def hoso_write_audit(event: AuditEvent, db: Any) -> None:
     """Persist one audit event.
 
     Called inside the transaction that makes the change, so the change and its audit entry commit together.
@@ -542,7 +542,7 @@ def hoso_write_audit(event: "AuditEvent", db: Any) -> None:
 
 
 @hookspec(firstresult=True)
-def hoso_attachment_storage(config: "Config") -> "Storage | None":
+def hoso_attachment_storage(config: Config) -> Storage | None:
     """The storage backend for attachment files (the first plugin that answers wins).
 
     The built-in ``hoso.plugins.storage`` keeps files in a local directory (``HOSO_FILES_DIR``, default

@@ -14,8 +14,9 @@ import decimal
 import enum
 import json
 import uuid
+from collections.abc import Iterable
 from pathlib import PurePath
-from typing import Any, Iterable
+from typing import Any
 
 __all__ = ["json_ready", "comparable", "schema_value", "changes", "dumps"]
 

@@ -11,7 +11,6 @@ from typing import Any
 
 from hoso.db import Database
 
-
 __all__ = ["lookup_successor", "find_unit_by_code", "MERGED_INTO", "SPLIT_INTO", "ABOLISHED", "FORWARD_KINDS"]
 
 # Lineage kinds that lead from a closed unit to the unit(s) answering for it.

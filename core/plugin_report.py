@@ -49,7 +49,7 @@ def _version(dist: str) -> str:
         return "?"
 
 
-def module_lines(config: "Config") -> list[str]:
+def module_lines(config: Config) -> list[str]:
     """Each module of roles_config/modules.yaml with the units it is on for (each with the units below it)."""
     if not config.modules:
         return ["modules: none configured (roles_config/modules.yaml)"]

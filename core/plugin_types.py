@@ -7,8 +7,9 @@ They live in the base layer, with no imports beyond the standard library, so a p
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.config import EntityDef, TransitionDef
@@ -28,7 +29,7 @@ class ScheduledWork:
 
     name: str
     every: dt.timedelta
-    run: "Callable[[Runtime], Awaitable[None]]"
+    run: Callable[[Runtime], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,11 @@ class RecordEvent:
     """
 
     kind: str
-    entity: "EntityDef"
+    entity: EntityDef
     record: dict
-    context: "RecordContext"
+    context: RecordContext
     before: dict | None = None
-    transition: "TransitionDef | None" = None
+    transition: TransitionDef | None = None
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class SystemTable:
     """
 
     name: str
-    columns: "Callable[[], dict[str, Any]]"
+    columns: Callable[[], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -82,4 +83,4 @@ class ScopeRule:
 
     name: str
     label: dict[str, str]
-    predicate: "Callable[[EntityDef, str, int], tuple[str, tuple] | None]"
+    predicate: Callable[[EntityDef, str, int], tuple[str, tuple] | None]

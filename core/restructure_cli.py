@@ -57,7 +57,8 @@ def plan_cmd(config_dir, database_url, file, full):
 @DB_OPTION
 @FILE_ARG
 @click.option("--yes", is_flag=True, help="Apply without asking.")
-@click.option("--as", "applied_by", default=None, help="Name recorded as who applied the change set (default: OS user).")
+@click.option("--as", "applied_by", default=None,
+              help="Name recorded as who applied the change set (default: OS user).")
 @click.option("--batch-size", type=click.IntRange(min=100), default=None,
               help="Re-assign the records of split units in batches of this many rows (default: one statement).")
 @click.option("--full", is_flag=True, help="List every operation of the plan shown first.")
@@ -117,7 +118,8 @@ def successor_cmd(config_dir, database_url, code, on_date):
     for u in found:
         closed = u["valid_to"] is not None and (day is None or u["valid_to"] <= day)
         state = f", closed {u['valid_to']} without a successor" if closed else ""
-        console.print(f"{' -> '.join(u['path'])}: {u['code']} {u['name_vi']} ({u['type']}{state})", markup=False, soft_wrap=True)
+        console.print(f"{' -> '.join(u['path'])}: {u['code']} {u['name_vi']} ({u['type']}{state})", markup=False,
+                      soft_wrap=True)
 
 
 @restructure.command("list")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import pluggy
 
@@ -28,7 +29,7 @@ class Runtime:
 
     @classmethod
     def create(cls, config: Config | str | None = None, database_url: str | None = None,
-               plugins: Iterable[Any] = (), db: Database | None = None) -> "Runtime":
+               plugins: Iterable[Any] = (), db: Database | None = None) -> Runtime:
         pm = get_plugin_manager(plugins)
         registry = Registry(pm)
         if not isinstance(config, Config):

@@ -33,7 +33,7 @@ MIN_LEASE = 60
 TICK_SECONDS = 30
 
 
-def scheduled_work(rt: "Runtime") -> list[ScheduledWork]:
+def scheduled_work(rt: Runtime) -> list[ScheduledWork]:
     """The work plugins schedule; a name given twice stops start-up. None while the table's plugin is blocked."""
     if rt.pm.is_blocked("hoso.plugins.scheduler"):
         return []
@@ -44,7 +44,7 @@ def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-async def _take(rt: "Runtime", work: ScheduledWork, now: int, owner: str) -> bool:
+async def _take(rt: Runtime, work: ScheduledWork, now: int, owner: str) -> bool:
     db = rt.db
     await db.execute(f"INSERT INTO {TABLE} (name, next_run_at, lease_until) VALUES ({{}}, {{}}, {{}}) "
                      "ON CONFLICT (name) DO NOTHING", work.name, now, 0)
@@ -55,14 +55,14 @@ async def _take(rt: "Runtime", work: ScheduledWork, now: int, owner: str) -> boo
     return bool(taken)
 
 
-async def _release(rt: "Runtime", work: ScheduledWork, started: int, error: str | None) -> None:
+async def _release(rt: Runtime, work: ScheduledWork, started: int, error: str | None) -> None:
     await rt.db.execute(
         f"UPDATE {TABLE} SET lease_owner = NULL, lease_until = 0, last_run_at = {{}}, next_run_at = {{}}, "
         "last_error = {} WHERE name = {}",
         started, started + int(work.every.total_seconds()), error, work.name)
 
 
-async def run_due(rt: "Runtime", works: list[ScheduledWork] | None = None, *, now: int | None = None) -> list[str]:
+async def run_due(rt: Runtime, works: list[ScheduledWork] | None = None, *, now: int | None = None) -> list[str]:
     """Run every due work this process could take; the names of those it ran. A failing work is logged and
     tried again at its next turn."""
     works = scheduled_work(rt) if works is None else works
@@ -83,7 +83,7 @@ async def run_due(rt: "Runtime", works: list[ScheduledWork] | None = None, *, no
     return ran
 
 
-async def run_forever(rt: "Runtime", tick: float = TICK_SECONDS) -> None:
+async def run_forever(rt: Runtime, tick: float = TICK_SECONDS) -> None:
     """Look for due work every ``tick`` seconds until cancelled (``hoso serve``, ``hoso run-scheduled``)."""
     works = scheduled_work(rt)
     if not works:

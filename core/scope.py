@@ -17,7 +17,7 @@ from hoso.db import Database, quote
 from hoso.model.tables import SCOPE_COLUMN
 
 if TYPE_CHECKING:  # pragma: no cover
-    from hoso.runtime import Runtime
+    pass
 
 __all__ = ["Actor", "Predicate", "ScopeRules", "rebuild_closure", "SYSTEM_ACTOR", "ScopeDenied", "current_on",
            "assignments_of", "roles_on", "effective_unit"]
@@ -60,18 +60,18 @@ class Predicate:
     args: tuple[Any, ...] = ()
 
     @classmethod
-    def true(cls) -> "Predicate":
+    def true(cls) -> Predicate:
         return cls("1 = 1")
 
     @classmethod
-    def false(cls) -> "Predicate":
+    def false(cls) -> Predicate:
         return cls("1 = 0")
 
     @property
     def is_false(self) -> bool:
         return self.sql == "1 = 0"
 
-    def and_(self, other: "Predicate") -> "Predicate":
+    def and_(self, other: Predicate) -> Predicate:
         return Predicate(f"({self.sql}) AND ({other.sql})", self.args + other.args)
 
 
@@ -107,6 +107,8 @@ async def roles_on(db: Database, user_id: int, on: dt.date) -> set[str]:
 def effective_unit(entity: EntityDef, alias: str | None = None) -> str:
     """SQL for the unit a record answers to: the one a split gave it (``sys_scope_unit``), else its unit field.
     ``entity`` must have a unit field."""
+    if entity.unit_field is None:
+        raise ValueError(f"entity {entity.name!r} has no unit field")
     prefix = f"{alias}." if alias else ""
     return f"COALESCE({prefix}{quote(SCOPE_COLUMN)}, {prefix}{quote(entity.unit_field)})"
 

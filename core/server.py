@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["create_app", "DefinitionsDiffer", "ensure_applied"]
 
 
-def create_app(rt: "Runtime", settings: WebSettings | None = None) -> Litestar:
+def create_app(rt: Runtime, settings: WebSettings | None = None) -> Litestar:
     """The application for ``rt``: the web layer with the admin at /admin/ (built once from the configuration,
     rebuilt after ``hoso migrate``; see docs/admin.md). It refuses to start when the database does not match the
     configuration."""

@@ -4,7 +4,8 @@ reference page docs/settings.md, generated from the same registry."""
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import click
 

@@ -11,8 +11,9 @@ as they are after the change sets.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from hoso.audit import AuditEvent, write_audit
 from hoso.config import RestructuringRef, UnitRow
@@ -73,7 +74,7 @@ async def _unit_state(db) -> tuple[dict[str, dict], dict[str, int], dict[str, di
     return by_code, old, applied
 
 
-async def plan_units(rt: "Runtime", today: dt.date | None = None) -> UnitPlan:
+async def plan_units(rt: Runtime, today: dt.date | None = None) -> UnitPlan:
     """Compare the database's units with the configured base units and change sets (due by ``today``)."""
     out = UnitPlan()
     hierarchy = rt.config.hierarchy
@@ -123,7 +124,7 @@ async def plan_units(rt: "Runtime", today: dt.date | None = None) -> UnitPlan:
     return out
 
 
-async def _insert_base(rt: "Runtime", units: list[UnitRow], by_code: dict[str, dict], old: dict[str, int]) -> int:
+async def _insert_base(rt: Runtime, units: list[UnitRow], by_code: dict[str, dict], old: dict[str, int]) -> int:
     db = rt.db
     ids = {code: u["id"] for code, u in by_code.items()} | dict(old)
     pending = list(units)
@@ -148,7 +149,7 @@ async def _insert_base(rt: "Runtime", units: list[UnitRow], by_code: dict[str, d
     return added
 
 
-async def sync_units(rt: "Runtime", *, applied_by: str | None = None,
+async def sync_units(rt: Runtime, *, applied_by: str | None = None,
                      report: Callable[[str], None] | None = None) -> int:
     """Insert the configured base units the database does not have yet, then apply every due change set not yet
     applied, in date order, all in one transaction; return how many units were added.
@@ -238,5 +239,5 @@ async def resolve_unit_code(db, code: str, on: dt.date | None = None) -> tuple[d
     return unit, note
 
 
-async def unit_id(rt: "Runtime", code: str) -> int | None:
+async def unit_id(rt: Runtime, code: str) -> int | None:
     return await rt.db.fetchval("SELECT id FROM hoso_unit WHERE code = {}", code)

@@ -75,13 +75,13 @@ def check_password(password: str, *personal: str | None) -> None:
         raise UserError("pw_too_weak")
 
 
-async def create_user(rt: "Runtime", username: str, password: str, *, email: str | None = None,
+async def create_user(rt: Runtime, username: str, password: str, *, email: str | None = None,
                       display_name: str | None = None, superuser: bool = False, unit_code: str | None = None,
                       actor: str = "system", actor_id: int | None = None, origin: str = "cli") -> int:
     if not USERNAME.match(username):
         raise UserError("acct_bad_username")
     check_password(password, username, display_name, email)
-    User = rt.tables.system["user"]
+    User = rt.tables.users
     db = rt.db
     async with db.transaction():
         if await db.fetchval("SELECT id FROM hoso_user WHERE username = {}", username) is not None:
@@ -105,7 +105,7 @@ async def create_user(rt: "Runtime", username: str, password: str, *, email: str
         return user.id
 
 
-async def verify_password(rt: "Runtime", username: str, password: str) -> int | None:
+async def verify_password(rt: Runtime, username: str, password: str) -> int | None:
     """The id of the user whose username and password these are, or None.
 
     PBKDF2 takes a tenth of a second on purpose: it runs in a worker thread so that other requests go on
@@ -114,7 +114,7 @@ async def verify_password(rt: "Runtime", username: str, password: str) -> int | 
     import asyncio
     import hmac
 
-    User = rt.tables.system["user"]
+    User = rt.tables.users
     if len(username) > 100 or len(password) > User._max_password_length or "\x00" in username:
         await asyncio.to_thread(User.hash_password, "\ufffd")  # the same time as any other refusal
         return None
@@ -141,7 +141,7 @@ def throttle_bucket(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-async def reserve_attempt(rt: "Runtime", bucket: str, limit: int) -> bool:
+async def reserve_attempt(rt: Runtime, bucket: str, limit: int) -> bool:
     """Count one attempt in ``bucket`` if fewer than ``limit`` were counted in the current window.
 
     One statement decides and counts, so parallel requests, in one process or several, cannot all pass the
@@ -163,11 +163,11 @@ async def reserve_attempt(rt: "Runtime", bucket: str, limit: int) -> bool:
     return bool(rows)
 
 
-async def release_attempt(rt: "Runtime", bucket: str) -> None:
+async def release_attempt(rt: Runtime, bucket: str) -> None:
     await rt.db.execute("UPDATE hoso_throttle SET attempts = attempts - 1 WHERE bucket = {} AND attempts > 0", bucket)
 
 
-async def sweep_attempts(rt: "Runtime") -> None:
+async def sweep_attempts(rt: Runtime) -> None:
     """Forget buckets whose window has ended or that count nothing, so the table does not grow with every
     address ever seen."""
     import time

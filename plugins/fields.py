@@ -7,9 +7,10 @@ import decimal
 import json
 import re
 import unicodedata
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypedDict
 
-from piccolo.columns import BigInt, Boolean, Date, Numeric, Text, Timestamptz
+from piccolo.columns import BigInt, Boolean, Column, Date, Numeric, Text, Timestamptz
 
 from hoso.config import FieldDef
 from hoso.fields import FieldType
@@ -118,7 +119,7 @@ def _datetime(fd: FieldDef, v: Any) -> dt.datetime:
     else:
         raise ValueError(f"expected a date and time as YYYY-MM-DDTHH:MM:SS; found {_kind(v)}")
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     return value
 
 
@@ -241,7 +242,7 @@ def _load_datetime(v):
     if isinstance(v, str):
         v = dt.datetime.fromisoformat(v)
     if isinstance(v, dt.datetime) and v.tzinfo is None:
-        v = v.replace(tzinfo=dt.timezone.utc)
+        v = v.replace(tzinfo=dt.UTC)
     return v
 
 
@@ -249,8 +250,19 @@ def _load_bool(v):
     return None if v is None else bool(v)
 
 
-TEXT = dict(storage="text", column=_text_col)
-ID = dict(storage="integer", column=lambda fd: BigInt(default=None, null=True), parse=_id)
+class _Stored(TypedDict):
+    """Arguments several built-in types share (typed, so ``**TEXT`` is checked against FieldType's fields)."""
+
+    storage: str
+    column: Callable[[FieldDef], Column]
+
+
+class _Linked(_Stored):
+    parse: Callable[[FieldDef, Any], Any]
+
+
+TEXT: _Stored = {"storage": "text", "column": _text_col}
+ID: _Linked = {"storage": "integer", "column": lambda fd: BigInt(default=None, null=True), "parse": _id}
 
 BUILTIN_TYPES = [
     FieldType("text", parse=_text, **TEXT),

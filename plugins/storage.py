@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 from hoso.hookspecs import hookimpl
 from hoso.settings import get as setting

@@ -72,13 +72,13 @@ class ConfigDir:
     def __init__(self, root: Path):
         self.root = root
 
-    def write(self, rel: str, text: str) -> "ConfigDir":
+    def write(self, rel: str, text: str) -> ConfigDir:
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
         return self
 
-    def remove(self, rel: str) -> "ConfigDir":
+    def remove(self, rel: str) -> ConfigDir:
         (self.root / rel).unlink()
         return self
 
@@ -116,7 +116,8 @@ MINIMAL_CASE = """
 entity: case
 label: {vi: Vụ việc, en: Case}
 unit_field: unit
-naming: {field: code, pattern: "{unit.code}.{form_of_aid}.{seq:02}.{year}", sequence_per: [unit, form_of_aid, year], date_field: received_on}
+naming: {field: code, pattern: "{unit.code}.{form_of_aid}.{seq:02}.{year}", sequence_per: [unit, form_of_aid, year],
+         date_field: received_on}
 fields:
   code: {type: text, label: {vi: Mã}}
   received_on: {type: date, required: true, label: {vi: Ngày tiếp nhận}}

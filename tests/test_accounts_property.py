@@ -16,7 +16,8 @@ import hashlib
 from dataclasses import dataclass, field
 
 import pytest
-from hypothesis import HealthCheck, Phase, event, example, given, note, settings, strategies as st
+from hypothesis import HealthCheck, Phase, event, example, given, note, settings
+from hypothesis import strategies as st
 
 from hoso import accounts
 from hoso.accounts import PermissionDenied
@@ -150,11 +151,11 @@ class World:
                          *self.users)
         units = {r["code"]: r["id"] for r in await db.fetch("SELECT id, code FROM hoso_unit")}
         self.unit_ids = units
-        for uid, home in zip(self.users, homes):
+        for uid, home in zip(self.users, homes, strict=True):
             await db.execute("UPDATE hoso_user SET unit_id = {}, superuser = {}, locked = {}, "
                              "must_change_password = {} WHERE id = {}",
                              units[home] if home else None, uid in superusers, False, False, uid)
-        self.model = Model(home=dict(zip(self.users, homes)), superuser=set(superusers))
+        self.model = Model(home=dict(zip(self.users, homes, strict=True)), superuser=set(superusers))
 
     async def seed(self, uid: int, role: str, unit: str, start: int, end: int | None) -> None:
         start_d, end_d = _date(start), _date(end)
@@ -213,7 +214,7 @@ class World:
             if outcome == DONE:
                 for a in current:
                     a["end"] = on_d
-                for aid, role in zip(new_ids, new_roles):
+                for aid, role in zip(new_ids, new_roles, strict=False):
                     m.assignments[aid] = {"user": target, "role": role, "unit": unit, "start": on_d, "end": None}
                 m.home[target] = unit
         elif kind in ("lock", "unlock", "reset", "token", "list"):

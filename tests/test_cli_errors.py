@@ -292,5 +292,6 @@ def test_serve_names_a_bad_cleanup_setting(config_dir, tmp_path):
     migrate_now(config_dir, url)
     result = hoso("serve", "--config", config_dir.root, "--database", url, "--port", "1",
                   env={"HOSO_FILES_CLEANUP_AGE": "soon"})
-    assert_refused(result, "unusable setting (environment variable)", "HOSO_FILES_CLEANUP_AGE='soon': expected a number")
+    assert_refused(result, "unusable setting (environment variable)",
+                   "HOSO_FILES_CLEANUP_AGE='soon': expected a number")
     assert "hoso serving" not in result.output

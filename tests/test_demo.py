@@ -56,7 +56,6 @@ async def test_demo_loads_cases_once(reference_config_dir, database_url):
 
 def test_demo_command_comes_from_the_legal_aid_plugin():
     import hoso_legal_aid
-
     from hoso.plugin_manager import collect, get_plugin_manager
 
     commands = collect(get_plugin_manager([hoso_legal_aid], load_entrypoints=False), "hoso_cli_commands",

@@ -9,8 +9,7 @@ import pytest
 from hoso import hookimpl
 from hoso.config import ConfigErrors, load_config
 from hoso.config.loader import ACTIONS
-from hoso.plugin_manager import (_BUILT_IN_ACTIONS, _BUILT_IN_SCOPES, PluginError, config_extensions,
-                                 get_plugin_manager)
+from hoso.plugin_manager import _BUILT_IN_ACTIONS, _BUILT_IN_SCOPES, PluginError, config_extensions, get_plugin_manager
 from hoso.plugin_types import ActionDef
 from hoso.records.service import RecordContext
 from hoso.runtime import Runtime
@@ -60,7 +59,7 @@ async def test_a_plugin_scope_selects_the_rows_while_the_role_is_held(hotline_co
         assert (await svc.list("case", lan))[1] == 0, "no role held: no rows"
         await rt.db.execute("INSERT INTO hoso_assignment (user_id, role, unit_id, starts_on, ends_on, created_at) "
                             "VALUES ({}, 'hotline', {}, {}, NULL, {})", uid, units["TT"], dt.date(2000, 1, 1),
-                            dt.datetime.now(dt.timezone.utc))
+                            dt.datetime.now(dt.UTC))
         rows, total = await svc.list("case", lan)
         assert total == 1 and [r["requester"] for r in rows] == ["lan"]
     finally:

@@ -30,7 +30,8 @@ EFFECT_TESTS = {
     "hoso_routes": "tests/test_hooks_surfaces.py::test_plugin_route_is_mounted_behind_the_login",
     "hoso_cli_commands": "tests/test_hooks_surfaces.py::test_plugin_command_is_listed_and_runs",
     "hoso_admin_forms": "tests/admin/test_forms.py::test_plugin_forms_download_files",
-    "hoso_admin_menu_entries": "tests/admin/test_plugin_pages.py::test_plugin_page_is_scoped_and_linked_from_the_sidebar",
+    "hoso_admin_menu_entries":
+        "tests/admin/test_plugin_pages.py::test_plugin_page_is_scoped_and_linked_from_the_sidebar",
     "hoso_admin_pages": "tests/admin/test_plugin_pages.py::test_plugin_page_is_scoped_and_linked_from_the_sidebar",
     "hoso_scheduled_work": "tests/test_hooks_surfaces.py::test_scheduled_work_runs_when_due_and_once_at_a_time",
     "hoso_validate_record": "tests/test_plugins.py::test_plugin_validator_and_audit_writer_run_on_every_write",
@@ -38,10 +39,14 @@ EFFECT_TESTS = {
         "tests/records/test_workflow.py::test_plugin_guard_refuses_and_side_effect_runs_in_the_transaction",
     "hoso_transition_done":
         "tests/records/test_workflow.py::test_plugin_guard_refuses_and_side_effect_runs_in_the_transaction",
-    "hoso_record_created": "tests/test_hooks_records.py::test_every_write_announces_its_event_in_and_after_the_transaction",
-    "hoso_record_changed": "tests/test_hooks_records.py::test_every_write_announces_its_event_in_and_after_the_transaction",
-    "hoso_record_deleted": "tests/test_hooks_records.py::test_every_write_announces_its_event_in_and_after_the_transaction",
-    "hoso_record_restored": "tests/test_hooks_records.py::test_every_write_announces_its_event_in_and_after_the_transaction",
+    "hoso_record_created":
+        "tests/test_hooks_records.py::test_every_write_announces_its_event_in_and_after_the_transaction",
+    "hoso_record_changed":
+        "tests/test_hooks_records.py::test_every_write_announces_its_event_in_and_after_the_transaction",
+    "hoso_record_deleted":
+        "tests/test_hooks_records.py::test_every_write_announces_its_event_in_and_after_the_transaction",
+    "hoso_record_restored":
+        "tests/test_hooks_records.py::test_every_write_announces_its_event_in_and_after_the_transaction",
     "hoso_record_transitioned":
         "tests/test_hooks_records.py::test_every_write_announces_its_event_in_and_after_the_transaction",
     "hoso_after_commit": "tests/test_hooks_records.py::test_a_rolled_back_write_is_never_announced_after_commit",

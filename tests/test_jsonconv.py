@@ -53,5 +53,5 @@ def test_schema_value_gives_numbers_and_drops_empty_cells():
 
 def test_changes_and_dumps():
     assert jsonconv.changes({"on": (None, dt.date(2025, 1, 2))}) == {"on": [None, "2025-01-02"]}
-    assert jsonconv.dumps({"tên": dt.datetime(2025, 1, 2, tzinfo=dt.timezone.utc)}) == \
+    assert jsonconv.dumps({"tên": dt.datetime(2025, 1, 2, tzinfo=dt.UTC)}) == \
         '{"tên": "2025-01-02T00:00:00+00:00"}'

@@ -129,7 +129,7 @@ async def store(db, w: World) -> None:
     for user, unit, starts, ends in w.assignments:
         await db.execute("INSERT INTO hoso_assignment (user_id, role, unit_id, starts_on, ends_on, created_at) "
                          "VALUES ({}, 'r', {}, {}, {}, {})", user, unit, starts, ends,
-                         dt.datetime.now(dt.timezone.utc))
+                         dt.datetime.now(dt.UTC))
     await rebuild_closure(db)
 
 

@@ -66,15 +66,14 @@ async def test_plugin_validator_and_audit_writer_run_on_every_write(config_dir, 
 async def test_plugin_field_type_in_yaml_and_its_converter(config_dir, database_url):
     """A plugin's field type can be named in entity YAML; its converter wins over the built-in parse."""
     from hoso.config import ConfigErrors
-    from hoso.model.migrate import make_plan
-    from hoso.runtime import Runtime
 
     config_dir.write("forms_config/entities/person.yaml", PERSON)
     rt = await migrated_runtime(config_dir.load(), database_url, plugins=[postcode])
     try:
         svc = rt.records()
         await svc.create("person", {"name": "An", "postcode": "VN-100000"}, RecordContext.system(rt.config))
-        ids = [(await svc.create("person", {"name": "Bình", "postcode": "700000"}, RecordContext.system(rt.config)))["id"]]
+        first = await svc.create("person", {"name": "Bình", "postcode": "700000"}, RecordContext.system(rt.config))
+        ids = [first["id"]]
         changed = PERSON.replace("postcode: {type: text,", "postcode: {type: postcode, convert: {from: text},")
         config_dir.write("forms_config/entities/person.yaml", changed)
         # Without the plugin the type is unknown, and the error says so.

@@ -165,14 +165,14 @@ async def load_world(rt, world):
         for k, (user, firm, deleted) in enumerate(world.get("members", ())):
             await db.execute('INSERT INTO "member" (id, account, firm, sys_version, sys_deleted_at) '
                              "VALUES ({}, {}, {}, 1, {})", k + 1, user, None if firm is None else firm + 1,
-                             dt.datetime.now(dt.timezone.utc) if deleted else None)
+                             dt.datetime.now(dt.UTC) if deleted else None)
         for i, parent in enumerate(world["parents"]):
             await db.execute("INSERT INTO hoso_unit (id, code, name_vi, type, parent_id) VALUES ({}, {}, {}, {}, {})",
                              i + 1, f"U{i}", f"Đơn vị {i}", "unit", None if parent is None else parent + 1)
         for (uid, role, unit, start, end) in world["assignments"]:
             await db.execute("INSERT INTO hoso_assignment (user_id, role, unit_id, starts_on, ends_on, created_at) "
                              "VALUES ({}, {}, {}, {}, {}, {})", uid, role, unit + 1, start, end,
-                             dt.datetime.now(dt.timezone.utc))
+                             dt.datetime.now(dt.UTC))
         for i, (unit, creator, owner, firm) in enumerate(world["records"]):
             await db.execute('INSERT INTO "item" (id, title, unit, owner, firm, sys_created_by, sys_version) '
                              "VALUES ({}, {}, {}, {}, {}, {}, 1)", i + 1, f"r{i}", unit + 1, owner,

@@ -3,8 +3,8 @@
 from .kind import ConfigKind
 from .loader import ConfigErrors, ConfigFile, ConfigIssue, load
 from .types import *  # noqa: F401,F403
-from .types import __all__ as _types_all
 from .types import Config
+from .types import __all__ as _types_all
 
 
 def load_config(root=None, field_types=None, **options) -> Config:

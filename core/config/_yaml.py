@@ -75,14 +75,14 @@ def load_with_positions(
         elif exc.context:
             context = exc.context
             cm = exc.context_mark
-            if cm is not None and (cm.line, cm.column) != (mark.line, mark.column):
+            if cm is not None and mark is not None and (cm.line, cm.column) != (mark.line, mark.column):
                 context += f" that starts at line {cm.line + 1}, column {cm.column + 1}"
             problem = f"{problem} ({context})"
         raise YamlSyntaxError(f"YAML syntax error: {problem}", line, col) from None
     except yaml.YAMLError as exc:  # pragma: no cover - errors without a mark
         raise YamlSyntaxError(f"YAML error: {exc}", 1, 1) from None
     positions: dict[Path, Position] = {}
-    duplicates: list[tuple[Path, Position, str]] = []
+    duplicates: list[tuple[Path, Position, str, Position]] = []
     if node is None:
         return None, positions, duplicates
     constructor = _Loader("")
@@ -90,7 +90,8 @@ def load_with_positions(
         data = _build(node, (), positions, duplicates, constructor, set())
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
-        raise YamlSyntaxError(f"YAML error: {exc.problem}", mark.line + 1, mark.column + 1) from None
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise YamlSyntaxError(f"YAML error: {exc.problem}", line, col) from None
     return data, positions, duplicates
 
 
@@ -161,7 +162,7 @@ def _check_events(events) -> None:
             if ev.anchor is not None:
                 anchors[ev.anchor] = size
         elif isinstance(ev, yaml.AliasEvent):
-            size = anchors.get(ev.anchor, (1, 0))  # an unknown anchor is the composer's error to report
+            size = anchors.get(ev.anchor or "", (1, 0))  # an unknown anchor is the composer's error to report
             if len(stack) - 1 + size[1] > MAX_DEPTH:
                 raise YamlSyntaxError(f"YAML error: the alias *{ev.anchor} nests values more than {MAX_DEPTH} "
                                       "levels deep", *_mark(ev))
@@ -180,14 +181,16 @@ def _check_events(events) -> None:
 
 
 def _mark(ev: yaml.Event) -> Position:
-    return ev.start_mark.line + 1, ev.start_mark.column + 1
+    mark = ev.start_mark
+    return (mark.line + 1, mark.column + 1) if mark else (1, 1)
 
 
 def _pos(node: yaml.Node) -> Position:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _build(node, path, positions, duplicates, constructor, active):
+def _build(node: yaml.Node, path: Path, positions: dict[Path, Position],
+           duplicates: list[tuple[Path, Position, str, Position]], constructor: _Loader, active: set[int]) -> Any:
     positions[path] = _pos(node)
     if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
         # An alias may point back at a node that contains it (``a: &x [*x]``); building it would never end.

@@ -33,8 +33,9 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .types import BUILTIN_TRAITS
 

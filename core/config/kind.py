@@ -9,9 +9,10 @@ errors with key paths and did-you-mean hints), cross-checked, hashed into the de
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 __all__ = ["ConfigKind", "KindError", "order_kinds"]
 
@@ -59,7 +60,7 @@ class ConfigKind:
     config_field: str | None = None
     export: Callable[[Any], Any] | None = None
     described_as: str = ""
-    declared_names: Callable[[Any, str], "set[str] | None"] | None = None
+    declared_names: Callable[[Any, str], set[str] | None] | None = None
     merged: bool = False
     _schema_cache: dict = field(default_factory=dict, init=False, repr=False)
 

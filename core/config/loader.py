@@ -17,10 +17,11 @@ import json
 import os
 import re
 import stat
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import jsonschema
 from referencing import Registry, Resource
@@ -32,11 +33,11 @@ from .kind import ConfigKind, KindError, order_kinds
 from .types import (
     BUILTIN_TRAITS,
     FIELD_TYPES,
-    FieldTraits,
-    traits_for_storage,
     Config,
     EntityDef,
+    FieldTraits,
     Label,
+    traits_for_storage,
 )
 
 __all__ = ["ConfigIssue", "ConfigErrors", "ConfigFile", "load", "SCHEMA_DIR"]
@@ -147,7 +148,7 @@ class _File:
     and messages that quote a name from a part cut out are not reported (they would only repeat the cut).
     """
 
-    def __init__(self, loader: "_Loader", rel: str, data: Any, positions: dict, *, partial: bool = False,
+    def __init__(self, loader: _Loader, rel: str, data: Any, positions: dict, *, partial: bool = False,
                  kept: dict[tuple, list[int]] | None = None, cut_names: set[str] | None = None):
         self.loader = loader
         self.rel = rel
@@ -170,7 +171,7 @@ class _File:
         line, col = position_of(self.positions, path, key=key)
         self.loader.issues.append(ConfigIssue(self.rel, line, col, _path_str(path), message))
 
-    def valid_part(self, validator: jsonschema.protocols.Validator) -> "_File | None":
+    def valid_part(self, validator: jsonschema.protocols.Validator) -> _File | None:
         """The file with every part in error cut out, as a partial file; None when nothing sensible is left."""
         data = copy.deepcopy(self.data)
         cut = _File(self.loader, self.rel, data, self.positions, partial=True)
@@ -212,7 +213,8 @@ def _cut_targets(err: jsonschema.ValidationError) -> list[tuple]:
     """The parts of the data to cut out so that ``err`` goes away."""
     path = tuple(err.absolute_path)
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-        return [path + (k,) for k in err.instance if k not in err.schema.get("properties", {})]
+        known = err.schema.get("properties", {}) if isinstance(err.schema, Mapping) else {}
+        return [path + (k,) for k in err.instance if k not in known]
     if "propertyNames" in err.absolute_schema_path and isinstance(err.instance, str):
         return [path + (err.instance,)]
     if err.validator == "uniqueItems" and isinstance(err.instance, list):
@@ -243,7 +245,7 @@ class _Loader:
     answers cross-file questions (does this entity exist, does it have this field).
     """
 
-    def __init__(self, root: Path, plugin_types: dict[str, "str | FieldTraits"] | None = None,
+    def __init__(self, root: Path, plugin_types: dict[str, str | FieldTraits] | None = None,
                  kinds: Iterable[ConfigKind] = (), directories: Iterable[tuple[str, Path]] = (),
                  actions: Iterable[str] = (), scope_kinds: Iterable[str] = ()):
         self.root = root
@@ -372,8 +374,8 @@ class _Loader:
                             f"duplicate key {key!r} (first at line {first_line}): each key may appear once")
             )
         if data is None:
-            self.issues.append(ConfigIssue(rel, 1, 1, "", f"file is empty: expected {k.description if k else 'a ' + kind} "
-                                           "definition"))
+            expected = k.description if k else "a " + kind
+            self.issues.append(ConfigIssue(rel, 1, 1, "", f"file is empty: expected {expected} definition"))
             self._mark_broken(kind, rel, None, "")
             return None
         before = len(self.issues)
@@ -385,8 +387,10 @@ class _Loader:
 
     def validator(self, kind: str) -> jsonschema.protocols.Validator:
         k = self.kinds.get(kind)
-        if k is None or (isinstance(k.schema, (str, Path)) and Path(k.schema).parent == SCHEMA_DIR):
-            return _validators(*self.extras)[kind if k is None else Path(k.schema).name.removesuffix(".schema.json")]
+        if k is None:
+            return _validators(*self.extras)[kind]
+        if isinstance(k.schema, (str, Path)) and Path(k.schema).parent == SCHEMA_DIR:
+            return _validators(*self.extras)[Path(k.schema).name.removesuffix(".schema.json")]
         return _kind_validator(json.dumps(k.schema_dict(), sort_keys=True))
 
     def _validate(self, f: _File, kind: str) -> None:
@@ -396,15 +400,19 @@ class _Loader:
 
     def _schema_error(self, f: _File, err: jsonschema.ValidationError) -> None:
         path = tuple(err.absolute_path)
+        # jsonschema fills these in on every error it yields (they are unset only on hand-made errors)
+        schema: Mapping[str, Any] = err.schema if isinstance(err.schema, Mapping) else {}
+        instance: Any = err.instance
+        value: Any = err.validator_value
         if err.validator in ("anyOf", "oneOf") and err.context:
             context = err.context
-            if isinstance(err.instance, dict):  # a mapping was meant for the branch that takes a mapping
+            if isinstance(instance, dict):  # a mapping was meant for the branch that takes a mapping
                 context = [e for e in context if e.validator not in ("enum", "type")] or context
             best = jsonschema.exceptions.best_match(context)
             return self._schema_error(f, best)
-        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-            allowed = sorted(err.schema.get("properties", {}))
-            extra = [k for k in err.instance if k not in err.schema.get("properties", {})]
+        if err.validator == "additionalProperties" and isinstance(instance, dict):
+            allowed = sorted(schema.get("properties", {}))
+            extra = [k for k in instance if k not in schema.get("properties", {})]
             for k in extra:
                 hint = _closest(k, allowed)
                 msg = f"unknown key {k!r}"
@@ -414,9 +422,9 @@ class _Loader:
             return
         if "propertyNames" in err.absolute_schema_path:
             # The error is about a key (jsonschema reports it at the mapping, with the key as the instance).
-            bad = err.instance
-            desc = err.schema.get("description") or (f"a name matching {err.schema['pattern']}"
-                                                      if "pattern" in err.schema else err.message)
+            bad = instance
+            desc = schema.get("description") or (f"a name matching {schema['pattern']}"
+                                                 if "pattern" in schema else err.message)
             f.error(path + (str(bad),), f"invalid name {bad!r}: expected {desc}", key=True)
             return
         if err.validator == "required":
@@ -425,35 +433,35 @@ class _Loader:
             f.error(path, f"missing required key {key!r}")
             return
         if err.validator == "enum":
-            allowed = ", ".join(map(repr, err.validator_value))
-            hint = _closest(str(err.instance), [str(v) for v in err.validator_value])
-            msg = f"expected one of {allowed}; found {err.instance!r}"
+            options = ", ".join(map(repr, value))
+            hint = _closest(str(instance), [str(v) for v in value])
+            msg = f"expected one of {options}; found {instance!r}"
             if hint:
                 msg += f" (did you mean {hint!r}?)"
             f.error(path, msg)
             return
         if err.validator == "type":
-            expected = err.validator_value
+            expected = value
             names = [_a(t) for t in expected] if isinstance(expected, list) else [_a(expected)]
             wanted = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
-            msg = f"expected {wanted}; found {_describe(err.instance)}"
-            if "a string" in names and isinstance(err.instance, (bool, int, float)):
+            msg = f"expected {wanted}; found {_describe(instance)}"
+            if "a string" in names and isinstance(instance, (bool, int, float)):
                 msg += "; put the value in quotes if it is meant as text"
             f.error(path, msg)
             return
         if err.validator in ("minItems", "minProperties"):
-            n = err.validator_value
+            n = value
             what = "item" if err.validator == "minItems" else "entry"
-            found = (str(len(err.instance)) if err.instance
-                     else f"an empty {'list' if isinstance(err.instance, list) else 'mapping'}")
+            found = (str(len(instance)) if instance
+                     else f"an empty {'list' if isinstance(instance, list) else 'mapping'}")
             f.error(path, f"expected at least {n} {what}{'s' if n != 1 else ''}; found {found}")
             return
         if err.validator == "minLength":
-            f.error(path, f"expected a non-empty string; found {err.instance!r}")
+            f.error(path, f"expected a non-empty string; found {instance!r}")
             return
-        if err.validator == "uniqueItems" and isinstance(err.instance, list):
+        if err.validator == "uniqueItems" and isinstance(instance, list):
             seen: list = []
-            for j, item in enumerate(err.instance):
+            for j, item in enumerate(instance):
                 if item in seen:
                     f.error(path + (j,), f"{item!r} is listed more than once; each item may appear once")
                 else:
@@ -461,11 +469,11 @@ class _Loader:
             return
         if err.validator in ("minimum", "maximum"):
             word = "at least" if err.validator == "minimum" else "at most"
-            f.error(path, f"expected a value of {word} {err.validator_value}; found {err.instance!r}")
+            f.error(path, f"expected a value of {word} {value}; found {instance!r}")
             return
         if err.validator == "pattern":
-            desc = err.schema.get("description") or f"a value matching {err.validator_value}"
-            f.error(path, f"expected {desc}; found {err.instance!r}")
+            desc = schema.get("description") or f"a value matching {value}"
+            f.error(path, f"expected {desc}; found {instance!r}")
             return
         if err.validator == "$ref" or err.validator == "allOf":
             return
@@ -618,16 +626,17 @@ class _Checker:
         return None
 
 
-def load(root: str | os.PathLike | None = None, field_types: dict[str, "str | FieldTraits"] | None = None, *,
-         builtin_kinds: Iterable[ConfigKind] = (), kinds: Iterable[ConfigKind] = (), directories: Iterable[tuple[str, str | os.PathLike]] = (),
+def load(root: str | os.PathLike | None = None, field_types: dict[str, str | FieldTraits] | None = None, *,
+         builtin_kinds: Iterable[ConfigKind] = (), kinds: Iterable[ConfigKind] = (),
+         directories: Iterable[tuple[str, str | os.PathLike]] = (),
                 actions: Iterable[str] = (), scope_kinds: Iterable[str] = ()) -> Config:
     """Load and check the configuration under ``root``; raise ConfigErrors listing every problem.
 
     ``field_types`` maps the names of field types registered by plugins to their traits (or only their storage
-    class), so entity files may use them; the built-in types are always known. ``kinds`` are configuration kinds beyond the
-    built-in ones (``hoso_config_kinds``); ``directories`` are ``(plugin name, folder)`` pairs of configuration
-    roots shipped by plugins (``hoso_config_directories``), merged with the deployment's; ``actions`` and
-    ``scope_kinds`` are the role actions and scope kinds plugins add (``hoso_actions``, ``hoso_scope_rules``).
+    class), so entity files may use them; the built-in types are always known. ``kinds`` are configuration kinds
+    beyond the built-in ones (``hoso_config_kinds``); ``directories`` are ``(plugin name, folder)`` pairs of
+    configuration roots shipped by plugins (``hoso_config_directories``), merged with the deployment's; ``actions``
+    and ``scope_kinds`` are the role actions and scope kinds plugins add (``hoso_actions``, ``hoso_scope_rules``).
     """
     root_path = Path(root or setting("HOSO_CONFIG") or _default_root()).resolve()
     if not root_path.is_dir():

@@ -7,8 +7,9 @@ lookups go through the small helper methods, so a loaded configuration cannot be
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 __all__ = [
     "Label",
@@ -195,7 +196,7 @@ class FieldDef:
     pattern: str | None = None
     list: str | None = None
     entity: str | None = None
-    fields: tuple["FieldDef", ...] = ()
+    fields: tuple[FieldDef, ...] = ()
     max_digits: int | None = None
     decimal_places: int | None = None
     renamed_from: str | None = None
@@ -207,7 +208,7 @@ class FieldDef:
         """What the field's type is: as its plugin declared it, a built-in type's own traits otherwise."""
         return self.__dict__.get("_traits") or BUILTIN_TRAITS.get(self.type) or FieldTraits()
 
-    def with_traits(self, traits: FieldTraits) -> "FieldDef":
+    def with_traits(self, traits: FieldTraits) -> FieldDef:
         """This field, knowing its type's traits (the loader tells every field; they are not a YAML key)."""
         object.__setattr__(self, "_traits", traits)
         return self
@@ -216,7 +217,7 @@ class FieldDef:
     def is_child_table(self) -> bool:
         return self.type == "child_table"
 
-    def child(self, name: str) -> "FieldDef":
+    def child(self, name: str) -> FieldDef:
         for f in self.fields:
             if f.name == name:
                 return f
@@ -545,7 +546,8 @@ class Config:
         except KeyError:
             raise KeyError(f"no configuration kind {name!r} was loaded") from None
 
-    def entity(self, name: str) -> EntityDef:
+    def entity(self, name: str | None) -> EntityDef:
+        """The entity named ``name``; a field's link may be None, refused like any unknown name."""
         for e in self.entities:
             if e.name == name:
                 return e
@@ -554,7 +556,8 @@ class Config:
     def has_entity(self, name: str) -> bool:
         return any(e.name == name for e in self.entities)
 
-    def choice_list(self, name: str) -> ChoiceList:
+    def choice_list(self, name: str | None) -> ChoiceList:
+        """The choice list named ``name``; a field's list may be None, refused like any unknown name."""
         for cl in self.lists:
             if cl.name == name:
                 return cl

@@ -14,8 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
-from dataclasses import dataclass, field as dc_field
-from typing import Any, Callable
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from typing import Any
 
 from piccolo.columns import BigInt
 from piccolo.table import Table, create_table_class
@@ -33,8 +35,8 @@ from hoso.model.tables import (
     table_spec_key,
 )
 
-__all__ = ["Change", "Plan", "PlanError", "MigrationError", "SnapshotCorrupt", "make_plan", "apply_plan", "desired_snapshot",
-           "applied_state", "SNAPSHOT_FORMAT"]
+__all__ = ["Change", "Plan", "PlanError", "MigrationError", "SnapshotCorrupt", "make_plan", "apply_plan",
+           "desired_snapshot", "applied_state", "SNAPSHOT_FORMAT"]
 
 SNAPSHOT_FORMAT = 1
 TMP_SUFFIX = "__hoso_new"
@@ -78,6 +80,13 @@ class Change:
     rows: int = 0
     field: str | None = None
     data: dict = dc_field(default_factory=dict)
+
+    @property
+    def column(self) -> str:
+        """The field a field-level change is about (every such kind names one)."""
+        if self.field is None:
+            raise ValueError(f"a {self.kind} change of {self.table!r} names no field")
+        return self.field
 
     def describe(self) -> str:
         rows = f" [{self.rows} row{'s' if self.rows != 1 else ''}]" if self.rows else ""
@@ -320,15 +329,16 @@ async def make_plan(db: Database, config: Config, registry: Registry) -> Plan:
                                        f"{len(spec['fields'])} fields"))
             for iname, ispec in spec["indexes"].items():
                 plan.changes.append(Change("add_index", key, f"{'unique ' if ispec['unique'] else ''}index "
-                                           f"{iname} on ({', '.join(ispec['columns'])})", data={"name": iname, **ispec}))
+                                           f"{iname} on ({', '.join(ispec['columns'])})",
+                                           data={"name": iname, **ispec}))
             continue
-        rows = None
+        counted: int | None = None
 
-        async def row_count() -> int:
-            nonlocal rows
-            if rows is None:
-                rows = await _count(db, table)
-            return rows
+        async def row_count(table: str = table) -> int:
+            nonlocal counted
+            if counted is None:
+                counted = await _count(db, table)
+            return counted
 
         if before.get("retired"):
             plan.changes.append(Change("restore_table", key, f"entity back in the configuration: table {table!r} "
@@ -370,7 +380,8 @@ async def make_plan(db: Database, config: Config, registry: Registry) -> Plan:
                 n = await row_count()
                 if fd.default is not None and n:
                     detail += f", existing rows get the default {fd.default!r}"
-                plan.changes.append(Change("add_field", key, detail, field=fname, rows=n if fd.default is not None else 0,
+                plan.changes.append(Change("add_field", key, detail, field=fname,
+                                           rows=n if fd.default is not None else 0,
                                            data={"default": fd.default is not None}))
                 continue
             if old.get("retired"):
@@ -459,7 +470,7 @@ async def _convert_values(db, key, table, column, fd: FieldDef, old_type, regist
     return converted, None
 
 
-async def _check_unique(db, plan, key, table, columns, before, spec, renames):
+async def _check_unique(db: Database, plan: Plan, key, table, columns, before, spec, renames) -> None:
     # Only columns that exist now can be checked; a new column is empty, so it cannot hold duplicates.
     present = []
     for c in columns:
@@ -519,7 +530,7 @@ async def apply_plan(db: Database, config: Config, registry: Registry, plan: Pla
         await db.execute(
             "INSERT INTO hoso_schema_state (applied_at, applied_by, content_hash, snapshot, summary) "
             "VALUES ({}, {}, {}, {}, {})",
-            dt.datetime.now(dt.timezone.utc), applied_by or _whoami(), plan.content_hash,
+            dt.datetime.now(dt.UTC), applied_by or _whoami(), plan.content_hash,
             json.dumps(plan.snapshot, ensure_ascii=False, sort_keys=True), summary,
         )
     await db.reset()
@@ -554,7 +565,8 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
             await db.execute(ddl)
         for col in cls._meta.columns:
             if col._meta.index:
-                await db.execute(f"CREATE INDEX IF NOT EXISTS {quote('ix_' + cls._meta.tablename + '_' + col._meta.name)}"
+                name = quote("ix_" + cls._meta.tablename + "_" + col._meta.name)
+                await db.execute(f"CREATE INDEX IF NOT EXISTS {name}"
                                  f" ON {quote(cls._meta.tablename)} ({quote(col._meta.db_column_name)})")
         return
     if kind == "create_system_object":
@@ -565,7 +577,7 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
     if kind == "add_system_column":
         cls = system[change.data["system"]]
         col = cls._meta.get_column_by_name(change.field)
-        await _add_column(db, cls._meta.tablename, change.field, col)
+        await _add_column(db, cls._meta.tablename, change.column, col)
         return
     if kind == "switch_module":
         return  # recorded in the snapshot only: hoso.modules reads the switches from the configuration
@@ -599,13 +611,14 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
             await db.execute(f"UPDATE {quote(table)} SET {quote(fd.name)} = {{}}", value)
         return
     if kind == "add_entity_system_column":
-        await _add_column(db, table, change.field, SYSTEM_COLUMNS[change.field]())
+        await _add_column(db, table, change.column, SYSTEM_COLUMNS[change.column]())
         return
     if kind == "add_scope_column":
         await _add_column(db, table, SCOPE_COLUMN, BigInt(default=None, null=True))
         return
     if kind == "rename_field":
-        await db.execute(f"ALTER TABLE {quote(table)} RENAME COLUMN {quote(change.data['old'])} TO {quote(change.field)}")
+        await db.execute(f"ALTER TABLE {quote(table)} RENAME COLUMN {quote(change.data['old'])} "
+                         f"TO {quote(change.column)}")
         return
     if kind == "convert_field":
         fd = next(f for f in fields if f.name == change.field)
@@ -613,15 +626,15 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
         values, error = await _convert_values(db, change.table, table, change.field, fd, change.data["from"], registry)
         if error is not None:
             raise MigrationError(f"a value written since the plan cannot be converted; nothing was changed:\n  {error}")
-        col = quote(change.field)
+        col = quote(change.column)
         if change.data.get("same_storage"):
             await db.executemany(f"UPDATE {quote(table)} SET {col} = ? WHERE id = ?", [(v, i) for i, v in values])
             return
-        tmp = change.field + TMP_SUFFIX
+        tmp = change.column + TMP_SUFFIX
         await _add_column(db, table, tmp, registry.field_type(fd.type).column(fd))
         await db.executemany(f"UPDATE {quote(table)} SET {quote(tmp)} = ? WHERE id = ?", [(v, i) for i, v in values])
         # Any index still naming the old column goes first (SQLite cannot drop an indexed column).
-        for iname in await _indexes_on(db, table, change.field):
+        for iname in await _indexes_on(db, table, change.column):
             await db.execute(f"DROP INDEX IF EXISTS {quote(iname)}")
         await db.execute(f"ALTER TABLE {quote(table)} DROP COLUMN {col}")
         await db.execute(f"ALTER TABLE {quote(table)} RENAME COLUMN {quote(tmp)} TO {col}")
@@ -640,7 +653,7 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
 async def _add_column(db: Database, table: str, name: str, column) -> None:
     cls = _empty_table_class(db, table)
     ddl = cls.alter().add_column(name, column).ddl
-    for statement in ddl if isinstance(ddl, list) else [ddl]:
+    for statement in [ddl] if isinstance(ddl, str) else list(ddl):
         await db.execute(statement)
 
 

@@ -15,8 +15,8 @@ from hoso.config import Config, EntityDef, FieldDef
 from hoso.db import Database
 from hoso.fields import Registry
 
-__all__ = ["SYSTEM_COLUMNS", "SCOPE_COLUMN", "SYSTEM_OBJECTS", "CHILD_COLUMNS", "Tables", "build_system_tables", "build_tables", "index_name",
-           "table_spec_key"]
+__all__ = ["SYSTEM_COLUMNS", "SCOPE_COLUMN", "SYSTEM_OBJECTS", "CHILD_COLUMNS", "Tables", "build_system_tables",
+           "build_tables", "index_name", "table_spec_key"]
 
 # Columns every entity table has besides its fields. Field names starting with "sys_" and "id" are reserved.
 SYSTEM_COLUMNS: dict[str, Any] = {
@@ -229,6 +229,22 @@ class Tables:
 
     def entity(self, name: str) -> type[Table]:
         return self.entities[name]
+
+    @property
+    def users(self) -> type[BaseUser]:
+        """The account table (piccolo's BaseUser: password hashing, used by the admin's login)."""
+        table = self.system["user"]
+        if not issubclass(table, BaseUser):
+            raise TypeError("the system table 'user' is not built on BaseUser")
+        return table
+
+    @property
+    def sessions(self) -> type[SessionsBase]:
+        """The session table (piccolo_api's SessionsBase, shared by the API and the admin)."""
+        table = self.system["session"]
+        if not issubclass(table, SessionsBase):
+            raise TypeError("the system table 'session' is not built on SessionsBase")
+        return table
 
     def child(self, entity: str, field_name: str) -> type[Table]:
         return self.children[(entity, field_name)]

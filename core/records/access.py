@@ -46,7 +46,7 @@ class Permissions:
 
 
 class Access:
-    def __init__(self, rt: "Runtime", ctx: "RecordContext"):
+    def __init__(self, rt: Runtime, ctx: RecordContext):
         self.rt = rt
         self.ctx = ctx
         self.actor = ctx.actor
@@ -109,7 +109,7 @@ class Access:
         return found is not None
 
 
-def hidden_by_any_role(rt: "Runtime", entity: EntityDef) -> set[str]:
+def hidden_by_any_role(rt: Runtime, entity: EntityDef) -> set[str]:
     """Fields some role hides: they are left out of the search text, so a search cannot reveal them."""
     out: set[str] = set()
     for role in rt.config.roles:
@@ -119,7 +119,7 @@ def hidden_by_any_role(rt: "Runtime", entity: EntityDef) -> set[str]:
     return out
 
 
-def _national_grant_roles(rt: "Runtime", entity: EntityDef | None, action: str | None = None) -> list[str]:
+def _national_grant_roles(rt: Runtime, entity: EntityDef | None, action: str | None = None) -> list[str]:
     """Roles with a national-scope grant (on ``entity``, of ``action``, when given)."""
     out = []
     for role in rt.config.roles:
@@ -139,7 +139,7 @@ def _everyone_or_no_one(actor: Any) -> Predicate | None:
     return None
 
 
-def accounts_in_reach(rt: "Runtime", actor: Any, entity: EntityDef, alias: str = "u") -> Predicate:
+def accounts_in_reach(rt: Runtime, actor: Any, entity: EntityDef, alias: str = "u") -> Predicate:
     """Accounts (rows of ``hoso_user`` under ``alias``) that a writer of ``entity`` may name in a ``user`` field:
     those sharing the writer's scope, i.e. whose home unit or a current assignment lies under a unit where the
     writer holds a current assignment (every account, for a role with a national grant on the entity).
@@ -167,7 +167,7 @@ def accounts_in_reach(rt: "Runtime", actor: Any, entity: EntityDef, alias: str =
     return Predicate(sql, (*national_args, *mine.args, *theirs.args, *mine.args))
 
 
-def managed_accounts(rt: "Runtime", actor: Any, alias: str = "u") -> Predicate:
+def managed_accounts(rt: Runtime, actor: Any, alias: str = "u") -> Predicate:
     """Accounts (rows of ``hoso_user`` under ``alias``) that ``actor`` may manage, in SQL: for one of the
     actor's roles with ``manage_users``, the account's home unit and every assignment it holds now or later lie
     in that role's units and are of roles it may grant. Never the actor's own account nor a superuser's (see
@@ -213,7 +213,7 @@ def managed_accounts(rt: "Runtime", actor: Any, alias: str = "u") -> Predicate:
     return Predicate(sql, (actor.user_id, False, *args))
 
 
-def may_see_addresses(rt: "Runtime", roles: set[str], superuser: bool) -> bool:
+def may_see_addresses(rt: Runtime, roles: set[str], superuser: bool) -> bool:
     """Whether a reader may see the client addresses recorded in the audit: superusers and holders of a
     national ``manage_users`` grant (those who investigate accounts). Everyone else sees no address: an address
     tells where a colleague works from and is personal data."""

@@ -20,18 +20,26 @@ import logging
 import re
 import unicodedata
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, AsyncIterator, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hoso.audit import AuditEvent
 from hoso.config import EntityDef
 from hoso.db import quote
 from hoso.i18n import t
 from hoso.records.access import Access
-from hoso.records.errors import AttachmentCorrupt, AttachmentTooLarge, Forbidden, NotFound, StaleVersion, \
-    ValidationError
+from hoso.records.errors import (
+    AttachmentCorrupt,
+    AttachmentTooLarge,
+    Forbidden,
+    NotFound,
+    StaleVersion,
+    ValidationError,
+)
 from hoso.records.workflow import require_editable
-from hoso.settings import SettingError, get as setting
+from hoso.settings import SettingError
+from hoso.settings import get as setting
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.records.context import RecordContext
@@ -137,7 +145,7 @@ def _info(row: dict, record_version: int | None = None) -> AttachmentInfo:
     at = row["uploaded_at"]
     if isinstance(at, str):
         at = dt.datetime.fromisoformat(at)
-        at = at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
+        at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
     return AttachmentInfo(row["id"], row["entity"], row["record_id"], row["field"], row["version"], row["filename"],
                           row["content_type"], row["size"], row["sha256"], at, row["uploaded_by"], record_version)
 
@@ -145,7 +153,7 @@ def _info(row: dict, record_version: int | None = None) -> AttachmentInfo:
 _COLUMNS = "id, entity, record_id, field, version, filename, content_type, size, sha256, uploaded_at, uploaded_by"
 
 
-def _attachment_field(entity: EntityDef, field: str, ctx: "RecordContext"):
+def _attachment_field(entity: EntityDef, field: str, ctx: RecordContext):
     fd = next((f for f in entity.column_fields if f.name == field), None)
     if fd is None:
         raise ValidationError([(field, t("unknown_field", ctx.lang))])
@@ -154,8 +162,8 @@ def _attachment_field(entity: EntityDef, field: str, ctx: "RecordContext"):
     return fd
 
 
-async def upload(svc: "RecordService", entity: EntityDef, record_id: int, field: str, filename: str,
-                 content_type: str, stream: AsyncIterator[bytes], ctx: "RecordContext", *,
+async def upload(svc: RecordService, entity: EntityDef, record_id: int, field: str, filename: str,
+                 content_type: str, stream: AsyncIterator[bytes], ctx: RecordContext, *,
                  version: int | None = None, size_hint: int | None = None,
                  sha256: str | None = None) -> AttachmentInfo:
     access = Access(svc.rt, ctx)
@@ -217,7 +225,7 @@ async def upload(svc: "RecordService", entity: EntityDef, record_id: int, field:
         raise
 
     try:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         async with svc.db.transaction():
             record = await check_record()
             previous_id = record.get(field)
@@ -246,8 +254,8 @@ async def upload(svc: "RecordService", entity: EntityDef, record_id: int, field:
     return _info(rows[0], new_version)
 
 
-async def _readable_record(svc: "RecordService", entity: EntityDef, record_id: int, field: str, access: Access,
-                           ctx: "RecordContext") -> dict:
+async def _readable_record(svc: RecordService, entity: EntityDef, record_id: int, field: str, access: Access,
+                           ctx: RecordContext) -> dict:
     _attachment_field(entity, field, ctx)
     try:
         record = await svc.store.fetch_visible(entity, record_id, access)
@@ -258,7 +266,7 @@ async def _readable_record(svc: "RecordService", entity: EntityDef, record_id: i
     return record
 
 
-async def download(svc: "RecordService", entity: EntityDef, record_id: int, field: str, ctx: "RecordContext", *,
+async def download(svc: RecordService, entity: EntityDef, record_id: int, field: str, ctx: RecordContext, *,
                    version: int | None = None) -> tuple[AttachmentInfo, AsyncIterator[bytes]]:
     access = Access(svc.rt, ctx)
     record = await _readable_record(svc, entity, record_id, field, access, ctx)
@@ -296,8 +304,8 @@ async def _verified(storage: Any, key: str, info: AttachmentInfo) -> AsyncIterat
                                 f"{info.version} does not match its sha256")
 
 
-async def versions(svc: "RecordService", entity: EntityDef, record_id: int, field: str,
-                   ctx: "RecordContext") -> list[AttachmentInfo]:
+async def versions(svc: RecordService, entity: EntityDef, record_id: int, field: str,
+                   ctx: RecordContext) -> list[AttachmentInfo]:
     access = Access(svc.rt, ctx)
     await _readable_record(svc, entity, record_id, field, access, ctx)
     rows = await svc.db.fetch(f"SELECT {_COLUMNS} FROM hoso_attachment WHERE entity = {{}} AND record_id = {{}} "
@@ -323,21 +331,21 @@ class CleanupSettings:
     age: float = 86400.0
 
     @classmethod
-    def from_env(cls, env: dict | None = None) -> "CleanupSettings":
+    def from_env(cls, env: dict | None = None) -> CleanupSettings:
         return cls(interval=setting("HOSO_FILES_CLEANUP_INTERVAL", env), age=setting("HOSO_FILES_CLEANUP_AGE", env))
 
 
 _KEYS_PER_QUERY = 500
 
 
-async def clean_storage(svc: "RecordService", *, age: float, now: float | None = None) -> CleanupResult:
+async def clean_storage(svc: RecordService, *, age: float, now: float | None = None) -> CleanupResult:
     """Remove what interrupted uploads left in the storage: partial files, and complete files that no
     ``hoso_attachment`` row points to (a crash between storing the bytes and committing the row). Only files
     last written ``age`` seconds or more ago are considered, so uploads in progress are left alone; a file a
     row points to, whatever its version, is never removed."""
     import time
 
-    storage = svc.storage
+    storage: Any = svc.storage  # the optional methods below are probed with hasattr
     cutoff = (time.time() if now is None else now) - age
     partial = 0
     if hasattr(storage, "remove_partial"):
@@ -368,7 +376,7 @@ async def _database_identity(db) -> str | None:
     return hashlib.sha256(f"{r['id']}|{r['applied_at']}|{r['content_hash']}".encode()).hexdigest()
 
 
-async def _owns(svc: "RecordService", storage: Any) -> bool:
+async def _owns(svc: RecordService, storage: Any) -> bool:
     """Whether the storage holds this database's files. A directory shared with another database (a test
     database beside a real one, say) would make every file of the other look like an orphan, so files no row
     points to are removed only where this database has claimed the directory, which it does the first time
@@ -397,7 +405,7 @@ async def _owns(svc: "RecordService", storage: Any) -> bool:
     return True
 
 
-async def storage_janitor(svc: "RecordService", settings: CleanupSettings) -> None:
+async def storage_janitor(svc: RecordService, settings: CleanupSettings) -> None:
     """Clean the storage now, then every ``settings.interval`` seconds, until cancelled. A failed round is
     logged and the next one runs as planned."""
     import asyncio

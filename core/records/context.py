@@ -37,7 +37,7 @@ class RecordContext:
     on: dt.date | None = None
 
     @classmethod
-    def system(cls, config: Config, origin: str = "cli") -> "RecordContext":
+    def system(cls, config: Config, origin: str = "cli") -> RecordContext:
         return cls(config, None, "system", origin, "vi", True)
 
     @property
@@ -66,5 +66,5 @@ def as_date(v: Any) -> dt.date:
 
 def as_datetime(v: str) -> dt.datetime:
     value = dt.datetime.fromisoformat(v)
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 

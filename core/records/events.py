@@ -10,9 +10,10 @@ to the outer one's, so a rolled-back outer write announces nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import TYPE_CHECKING
 
 from hoso.plugin_manager import await_me_maybe, plugin_name
 from hoso.plugin_types import RecordEvent
@@ -26,11 +27,11 @@ __all__ = ["collected", "emit"]
 
 log = logging.getLogger(__name__)
 
-_PENDING: ContextVar["list[RecordEvent] | None"] = ContextVar("hoso_pending_record_events", default=None)
+_PENDING: ContextVar[list[RecordEvent] | None] = ContextVar("hoso_pending_record_events", default=None)
 
 
 @asynccontextmanager
-async def collected(rt: "Runtime") -> AsyncIterator[None]:
+async def collected(rt: Runtime) -> AsyncIterator[None]:
     pending = _PENDING.get()
     if pending is not None:
         mark = len(pending)
@@ -50,8 +51,8 @@ async def collected(rt: "Runtime") -> AsyncIterator[None]:
         await _after_commit(rt, events)
 
 
-async def emit(rt: "Runtime", kind: str, entity: "EntityDef", record: dict, context: "RecordContext", *,
-               before: dict | None = None, transition: "TransitionDef | None" = None) -> None:
+async def emit(rt: Runtime, kind: str, entity: EntityDef, record: dict, context: RecordContext, *,
+               before: dict | None = None, transition: TransitionDef | None = None) -> None:
     """Call ``hoso_record_<kind>`` (inside the write's transaction) and hold the event for after the commit."""
     hook = getattr(rt.pm.hook, f"hoso_record_{kind}")
     if kind == "changed":
@@ -67,7 +68,7 @@ async def emit(rt: "Runtime", kind: str, entity: "EntityDef", record: dict, cont
         pending.append(RecordEvent(kind, entity, record, context, before, transition))
 
 
-async def _after_commit(rt: "Runtime", events: list[RecordEvent]) -> None:
+async def _after_commit(rt: Runtime, events: list[RecordEvent]) -> None:
     # The change is durable: one failing implementation must neither undo it nor silence the others.
     for impl in reversed(rt.pm.hook.hoso_after_commit.get_hookimpls()):
         try:

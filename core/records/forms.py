@@ -21,6 +21,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -118,7 +119,7 @@ class CompiledForm:
     # Fields hidden from the writer the form checks for (see ``for_writer``).
     hidden: frozenset[str] = frozenset()
 
-    def for_writer(self, hidden: set[str] | frozenset[str]) -> "CompiledForm":
+    def for_writer(self, hidden: set[str] | frozenset[str]) -> CompiledForm:
         """This form checking the writes of someone who may not see ``hidden``: a rule over a hidden field must
         not tell them anything about its value (see ``check``)."""
         hidden = frozenset(hidden)
@@ -165,7 +166,7 @@ class CompiledForm:
                 continue
             involved = {name}.union(*(c.fields for c in ff.visible_if),
                                     ff.required_if.fields if ff.required_if else ())
-            if updating and involved & hidden:
+            if previous is not None and involved & hidden:
                 # As for rules (see _hidden_rule): the answer may not depend on a hidden value.
                 problems += self._changed_visible(involved, values, previous, lang)
                 continue
@@ -224,7 +225,8 @@ class CompiledForm:
             missing = err.message.split("'")[1] if "'" in err.message else ""
             return [(_path_name(path + [missing]), t("required", lang))]
         if kind == "additionalProperties":
-            extra = [k for k in err.instance if k not in err.schema.get("properties", {})]
+            known = err.schema.get("properties", {}) if isinstance(err.schema, Mapping) else {}
+            extra = [k for k in err.instance if k not in known] if isinstance(err.instance, dict) else []
             return [(_path_name(path + [k]), t("unknown_field", lang)) for k in extra]
         if kind == "enum":
             options = self._options(fd)
@@ -291,7 +293,7 @@ def _path_name(path: list) -> str:
 # -- compiling ----------------------------------------------------------------------------------------------------
 
 
-def _field_schema(fd: FieldDef, config: Config, registry: "Registry | None") -> dict:
+def _field_schema(fd: FieldDef, config: Config, registry: Registry | None) -> dict:
     t_ = fd.type
     if t_ == "child_table":
         props = {c.name: _field_schema(c, config, registry) for c in fd.fields}
@@ -363,7 +365,7 @@ def _record_conditions(config: Config, entity: EntityDef) -> dict[str, tuple[lis
     return out
 
 
-def compile_form(config: Config, entity: EntityDef, form: FormDef | None, registry: "Registry | None" = None,
+def compile_form(config: Config, entity: EntityDef, form: FormDef | None, registry: Registry | None = None,
                  state_fields: tuple[str, ...] = ()) -> CompiledForm:
     """Compile ``form`` (None: the entity's own form of all its fields) of ``entity``, with the field conditions
     of all the entity's forms (``_record_conditions``)."""
@@ -442,7 +444,7 @@ def compile_form(config: Config, entity: EntityDef, form: FormDef | None, regist
 class FormCache:
     """Compiled forms of one configuration, built on first use and kept."""
 
-    def __init__(self, config: Config, registry: "Registry | None" = None):
+    def __init__(self, config: Config, registry: Registry | None = None):
         self.config = config
         self.registry = registry
         self._cache: dict[tuple[str, str | None], CompiledForm] = {}

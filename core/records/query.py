@@ -6,15 +6,16 @@ counts or groups the same records a list would show, such as reports.
 
 from __future__ import annotations
 
+import builtins  # the class below has a list() method, which hides the builtin in its annotations
 import json
 from typing import TYPE_CHECKING, Any
 
 from hoso.config import EntityDef, FieldDef
 from hoso.db import quote
+from hoso.i18n import t
 from hoso.records.access import Access, hidden_by_any_role
 from hoso.records.context import RecordContext
 from hoso.records.errors import ValidationError
-from hoso.i18n import t
 from hoso.records.search import fold, like_pattern
 from hoso.records.store import RecordStore
 
@@ -32,7 +33,7 @@ FILTER_OPS = {"eq": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": "
 
 
 class RecordQuery:
-    def __init__(self, rt: "Runtime", store: RecordStore):
+    def __init__(self, rt: Runtime, store: RecordStore):
         self.rt = rt
         self.db = rt.db
         self.store = store
@@ -73,7 +74,7 @@ class RecordQuery:
         return selected
 
     async def _select(self, entity: EntityDef, access: Access, ctx: RecordContext, filters: dict | None,
-                      search: str | None, deleted: bool, problems: list) -> tuple[str, tuple]:
+                      search: str | None, deleted: bool, problems: builtins.list) -> tuple[str, tuple]:
         hidden = await access.hidden(entity)
         where, args = self.store.read_where(entity, access, deleted)
         clauses, cargs = self.filters(entity, filters or {}, hidden, ctx, problems)
@@ -83,7 +84,7 @@ class RecordQuery:
             cargs += more_args
         return " AND ".join([where] + clauses), (*args, *cargs)
 
-    async def search(self, entity: EntityDef, search: str) -> tuple[list[str], list]:
+    async def search(self, entity: EntityDef, search: str) -> tuple[builtins.list[str], builtins.list]:
         """Conditions: every word of ``search`` appears in the record's text, ignoring case and diacritics."""
         clauses: list[str] = []
         cargs: list = []
@@ -101,7 +102,7 @@ class RecordQuery:
         return clauses, cargs
 
     def filters(self, entity: EntityDef, filters: dict, hidden: set[str], ctx: RecordContext,
-                problems: list) -> tuple[list[str], list]:
+                problems: builtins.list) -> tuple[builtins.list[str], builtins.list]:
         """SQL conditions (alias ``t``) for ``filters``; a problem per bad filter is added to ``problems``."""
         clauses: list[str] = []
         args: list = []
@@ -147,16 +148,16 @@ class RecordQuery:
 
     def filter_value(self, fd: FieldDef | None, name: str, raw: Any) -> Any:
         if fd is None:
-            if name in ("sys_created_at", "sys_updated_at", "sys_deleted_at"):
-                return self.rt.registry.field_type("datetime").parse(None, raw)
-            return self.rt.registry.field_type("integer").parse(None, raw)
+            # a system column has no field definition; the datetime and integer parsers do not read one
+            kind = "datetime" if name in ("sys_created_at", "sys_updated_at", "sys_deleted_at") else "integer"
+            return self.rt.registry.field_type(kind).parse(None, raw)  # type: ignore[arg-type]
         ft = self.rt.registry.field_type(fd.type)
         if fd.type == "multi_choice":
             raise ValueError("a multiple choice is filtered with eq/ne on one option")
         return ft.to_db(ft.parse(fd, raw))
 
-    def order(self, entity: EntityDef, sort: str | list[str] | None, hidden: set[str], ctx: RecordContext,
-              problems: list) -> str:
+    def order(self, entity: EntityDef, sort: str | builtins.list[str] | None, hidden: set[str], ctx: RecordContext,
+              problems: builtins.list) -> str:
         keys = [sort] if isinstance(sort, str) else list(sort or ["-id"])
         names = {f.name for f in entity.column_fields if f.type != "multi_choice"} | set(LIST_SYSTEM_COLUMNS)
         parts = []

@@ -8,7 +8,9 @@ SQLite and PostgreSQL.
 from __future__ import annotations
 
 import unicodedata
-from typing import Any, Iterable
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
+from typing import Any
 
 __all__ = ["fold", "search_text", "like_pattern"]
 
@@ -21,7 +23,7 @@ def fold(text: str) -> str:
     return " ".join(bare.casefold().split())
 
 
-def search_text(fields: Iterable[Any], values: dict, skip: set[str] = frozenset()) -> str | None:
+def search_text(fields: Iterable[Any], values: dict, skip: AbstractSet[str] = frozenset()) -> str | None:
     """The folded text of ``values`` for the searchable ``fields`` (FieldDefs), leaving out ``skip``."""
     parts = []
     for fd in fields:

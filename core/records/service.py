@@ -11,19 +11,23 @@ row (``create``, ``update``, ``delete``, ``restore``, ``transition:<name>``), in
 
 from __future__ import annotations
 
+import builtins  # the class below has a list() method, which hides the builtin in its annotations
 import contextlib
 import datetime as dt
 import json
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 from hoso.audit import AuditEvent
 from hoso.config import EntityDef
 from hoso.db import quote
+from hoso.i18n import t
+from hoso.jsonconv import changes as jsonable_changes
+from hoso.jsonconv import comparable as jsonable_deep
+from hoso.jsonconv import json_ready
 from hoso.records import events
 from hoso.records.access import Access, hidden_by_any_role
 from hoso.records.attachments import AttachmentInfo, Storage, download, upload, versions
-from hoso.i18n import t
-from hoso.jsonconv import changes as jsonable_changes, comparable as jsonable_deep, json_ready
 from hoso.records.context import LOCAL_ZONE, RecordContext, is_empty
 from hoso.records.errors import (
     AttachmentCorrupt,
@@ -53,7 +57,7 @@ __all__ = ["RecordContext", "AuditEvent", "RecordService", "RecordError", "Valid
 
 
 class RecordService:
-    def __init__(self, runtime: "Runtime"):
+    def __init__(self, runtime: Runtime):
         self.rt = runtime
         self.db = runtime.db
         self.config = runtime.config
@@ -125,7 +129,7 @@ class RecordService:
         for wf in self.config.workflows_for(entity.name):
             if payload.get(wf.state_field) in (None, ""):
                 values[wf.state_field] = wf.initial  # whatever the field's default: a record starts here
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         await self.store.register_form(compiled)
         async with events.collected(self.rt), self._conflicts_audited(entity, access, ctx), self.db.transaction():
             problems = await self.validator.validate(entity, values, ctx, access, compiled, None, None, problems)
@@ -145,7 +149,7 @@ class RecordService:
             for child in entity.child_tables:
                 await self.store.write_children(entity, child, record_id, values.get(child.name) or [])
             await self.validator.require_scope(entity, "create", record_id, access, ctx)
-            changes = {k: [None, v] for k, v in values.items() if not is_empty(v)}
+            changes = {k: (None, v) for k, v in values.items() if not is_empty(v)}
             await self.store.audit(AuditEvent("create", entity.name, record_id, ctx.user_id, ctx.user_name,
                                               ctx.origin, jsonable_changes(changes)))
             record = await self.store.fetch(entity, record_id)
@@ -161,7 +165,7 @@ class RecordService:
         return await self._change(entity, record_id, payload, version, ctx, self._compiled(entity, form, ctx))
 
     async def _change(self, entity: EntityDef, record_id: int, payload: dict, version: int, ctx: RecordContext,
-                      compiled: CompiledForm, step: "Any | None" = None) -> dict:
+                      compiled: CompiledForm, step: Any | None = None) -> dict:
         """The one update path, shared by ``update`` and ``transition`` (``step``: the workflow step)."""
         access = Access(self.rt, ctx)
         action = f"transition:{step.transition.name}" if step else "update"
@@ -169,7 +173,7 @@ class RecordService:
         changes_in, problems = self.validator.parse(entity.fields, payload, ctx, partial=True)
         if not isinstance(payload, dict):
             raise ValidationError(problems)
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         await self.store.register_form(compiled)
         async with events.collected(self.rt), self._conflicts_audited(entity, access, ctx), self.db.transaction():
             current = await self.store.locked(entity, record_id, access, ctx)
@@ -196,10 +200,10 @@ class RecordService:
                 problems = await step.guard(self.rt, entity, current, merged, ctx)
             if problems:
                 raise ValidationError(problems)
-            diff = {}
+            diff: dict[str, tuple[Any, Any]] = {}
             for k, v in changes_in.items():
                 if jsonable_deep(current.get(k)) != jsonable_deep(v) or _row_ids(current.get(k)) != _row_ids(v):
-                    diff[k] = [current.get(k), v]
+                    diff[k] = (current.get(k), v)
             if not diff and step is None:
                 return await self.store.visible(entity, current, access)  # nothing changes: no new version
             row = self.store.to_db(entity.fields, {k: v for k, v in changes_in.items() if k in diff})
@@ -238,7 +242,7 @@ class RecordService:
         entity = self._entity(entity_name)
         access = Access(self.rt, ctx)
         reason = reason.strip() if isinstance(reason, str) else ""
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         async with events.collected(self.rt), self.db.transaction():
             current = await self.store.locked(entity, record_id, access, ctx)
             if not await access.row_allows("delete", entity, record_id):
@@ -259,13 +263,14 @@ class RecordService:
             await events.emit(self.rt, "deleted", entity, record, ctx)
         return await self.store.visible(entity, record, access)
 
-    async def restore(self, entity_name: str, record_id: int, ctx: RecordContext, *, version: int | None = None) -> dict:
+    async def restore(self, entity_name: str, record_id: int, ctx: RecordContext, *,
+                      version: int | None = None) -> dict:
         """Undo a soft delete (needs the ``restore`` action on the row, a higher role than ``delete``).
 
         Raises NotFound (no deleted record the actor may see), Forbidden, StaleVersion."""
         entity = self._entity(entity_name)
         access = Access(self.rt, ctx)
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         async with events.collected(self.rt), self.db.transaction():
             current = await self.store.locked(entity, record_id, access, ctx, deleted=True)
             if not await access.row_allows("restore", entity, record_id):
@@ -278,8 +283,8 @@ class RecordService:
                 current["sys_version"] + 1, now, ctx.user_id, record_id)
             await self.store.audit(AuditEvent("restore", entity.name, record_id, ctx.user_id, ctx.user_name,
                                               ctx.origin, jsonable_changes({
-                                                  "sys_deleted_at": [current["sys_deleted_at"], None],
-                                                  "sys_delete_reason": [current["sys_delete_reason"], None]})))
+                                                  "sys_deleted_at": (current["sys_deleted_at"], None),
+                                                  "sys_delete_reason": (current["sys_delete_reason"], None)})))
             record = await self.store.fetch(entity, record_id)
             await events.emit(self.rt, "restored", entity, record, ctx)
         return await self.store.visible(entity, record, access)
@@ -340,7 +345,7 @@ class RecordService:
         return await self.query.list(entity, Access(self.rt, ctx), ctx, filters=filters, sort=sort, page=page,
                                      page_size=page_size, search=search, deleted=deleted)
 
-    async def history(self, entity_name: str, record_id: int, ctx: RecordContext) -> list[dict]:
+    async def history(self, entity_name: str, record_id: int, ctx: RecordContext) -> builtins.list[dict]:
         """Every audit entry of the record, oldest first: ``{id, at, action, actor, actor_id, origin, changes,
         detail}``. ``changes`` maps fields to ``[before, after]`` (hidden fields left out); ``detail`` holds the
         rest (``transition``, ``workflow``, a file's name, size and sha256). A deleted record's history is
@@ -348,7 +353,7 @@ class RecordService:
         entity = self._entity(entity_name)
         return await history(self.store, entity, record_id, Access(self.rt, ctx), ctx)
 
-    async def transition_history(self, entity_name: str, record_id: int, ctx: RecordContext) -> list[dict]:
+    async def transition_history(self, entity_name: str, record_id: int, ctx: RecordContext) -> builtins.list[dict]:
         """The workflow steps taken: ``{at, transition, workflow, from, to, actor, actor_id, origin}``."""
         entity = self._entity(entity_name)
         return transitions_of(self.config, entity, await self.history(entity_name, record_id, ctx))
@@ -377,7 +382,7 @@ class RecordService:
             last = rows[-1]["id"]
 
     async def overdue(self, entity_name: str, ctx: RecordContext, *, on: dt.date | None = None, page: int = 1,
-                      page_size: int = DEFAULT_PAGE_SIZE) -> tuple[list[dict], int]:
+                      page_size: int = DEFAULT_PAGE_SIZE) -> tuple[builtins.list[dict], int]:
         """Records the actor may read that stayed in a state past its deadline on ``on`` (default: today),
         most overdue first; each row has ``sys_deadline``: ``{state, workflow, due_on, days_overdue, within,
         label}``."""
@@ -417,7 +422,7 @@ class RecordService:
         return await download(self, self._entity(entity_name), record_id, field, ctx, version=version)
 
     async def attachments(self, entity_name: str, record_id: int, field: str, ctx: RecordContext
-                          ) -> list[AttachmentInfo]:
+                          ) -> builtins.list[AttachmentInfo]:
         """Every stored version of an attachment field, newest first (needs ``read`` on the record)."""
         return await versions(self, self._entity(entity_name), record_id, field, ctx)
 

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 from hoso.audit import AuditEvent, write_audit
 from hoso.config import EntityDef, FieldDef
 from hoso.db import quote
+from hoso.i18n import t
 from hoso.records.access import Access, hidden_by_any_role
 from hoso.records.context import RecordContext, as_datetime
 from hoso.records.errors import NotFound
 from hoso.records.forms import CompiledForm, FormCache
-from hoso.i18n import t
 from hoso.records.search import search_text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,7 +33,7 @@ RECORD_SYSTEM_COLUMNS = ("sys_version", "sys_created_at", "sys_created_by", "sys
 class RuntimeCache:
     """What the record service keeps per runtime: compiled forms, column checks, the storage backend."""
 
-    def __init__(self, rt: "Runtime"):
+    def __init__(self, rt: Runtime):
         self.forms = FormCache(rt.config, rt.registry)
         self.columns: dict[str, set[str]] = {}
         self.storage: Any = None
@@ -46,7 +46,7 @@ class RecordStore:
     """Reads and writes of record rows, child rows, form versions and audit entries (in the caller's
     transaction)."""
 
-    def __init__(self, rt: "Runtime", cache: RuntimeCache):
+    def __init__(self, rt: Runtime, cache: RuntimeCache):
         self.rt = rt
         self.db = rt.db
         self.config = rt.config
@@ -86,7 +86,7 @@ class RecordStore:
             "INSERT INTO hoso_form_version (version, form, entity, definition, created_at) VALUES ({}, {}, {}, {}, {}) "
             "ON CONFLICT (version) DO NOTHING",
             form.version, form.name, form.entity.name, json.dumps(form.definition(), ensure_ascii=False, default=str),
-            dt.datetime.now(dt.timezone.utc))
+            dt.datetime.now(dt.UTC))
         self.cache.registered_forms.add(form.version)
 
     async def write_children(self, entity: EntityDef, child: FieldDef, parent_id: int, rows: list[dict]) -> None:
@@ -111,7 +111,7 @@ class RecordStore:
         else:
             await self.db.execute(f"DELETE FROM {table} WHERE parent_id = {{}}", parent_id)
         for pos, r in enumerate(rows):
-            data = {fd.name: None for fd in child.fields}  # a value left out of the row is emptied
+            data: dict[str, Any] = {fd.name: None for fd in child.fields}  # a value left out of the row is emptied
             data.update(self.to_db(child.fields, r))
             data["position"] = pos
             if r.get("id") is None:

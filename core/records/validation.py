@@ -9,14 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 from hoso.config import EntityDef, FieldDef
 from hoso.db import quote
+from hoso.i18n import t
+from hoso.jsonconv import comparable as jsonable_deep
+from hoso.jsonconv import json_ready as jsonable
 from hoso.lineage import lookup_successor
 from hoso.plugin_manager import await_me_maybe
 from hoso.records.access import Access, accounts_in_reach
-from hoso.jsonconv import comparable as jsonable_deep, json_ready as jsonable
 from hoso.records.context import RecordContext, as_date
 from hoso.records.errors import Forbidden, ValidationError
 from hoso.records.forms import CompiledForm, top_field
-from hoso.i18n import t
 from hoso.records.system_fields import system_fields
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,7 +27,7 @@ __all__ = ["RecordValidator", "record_date_field", "child_id_problems"]
 
 
 class RecordValidator:
-    def __init__(self, rt: "Runtime"):
+    def __init__(self, rt: Runtime):
         self.rt = rt
         self.db = rt.db
         self.config = rt.config
@@ -221,10 +222,11 @@ class RecordValidator:
     def unit_type_problem(self, fd: FieldDef, ctx: RecordContext) -> str:
         """The message refusing a unit of another type than ``fd.unit_types``, naming the allowed types."""
         names = []
+        hierarchy = self.config.hierarchy
         for name in fd.unit_types:
             try:
-                names.append(self.config.hierarchy.unit_type(name).label.get(ctx.lang))
-            except (AttributeError, KeyError):
+                names.append(hierarchy.unit_type(name).label.get(ctx.lang) if hierarchy else name)
+            except KeyError:
                 names.append(name)
         return t("unit_type", ctx.lang, allowed=", ".join(names))
 

@@ -41,7 +41,7 @@ def _empty(v: Any) -> bool:
     return v is None or v == "" or (isinstance(v, (list, tuple)) and len(v) == 0)
 
 
-def require_editable(config: Config, entity: EntityDef, record: dict, ctx: "RecordContext") -> None:
+def require_editable(config: Config, entity: EntityDef, record: dict, ctx: RecordContext) -> None:
     """Raise ReadOnlyState when ``record`` is in a ``read_only_states`` state of one of its workflows."""
     for wf in config.workflows_for(entity.name):
         state = record.get(wf.state_field)
@@ -68,7 +68,7 @@ class Step:
     transition: TransitionDef
 
     @classmethod
-    def find(cls, config: Config, entity: EntityDef, name: str, ctx: "RecordContext") -> "Step":
+    def find(cls, config: Config, entity: EntityDef, name: str, ctx: RecordContext) -> Step:
         for wf in config.workflows_for(entity.name):
             for tr in wf.transitions:
                 if tr.name == name:
@@ -78,18 +78,18 @@ class Step:
     def label(self, lang: str) -> str:
         return self.transition.label.get(lang) if self.transition.label else self.transition.name
 
-    def check_state(self, record: dict, ctx: "RecordContext") -> None:
+    def check_state(self, record: dict, ctx: RecordContext) -> None:
         state = record.get(self.workflow.state_field)
         if state not in self.transition.from_states:
             raise InvalidTransition(t("wrong_state", ctx.lang, step=self.label(ctx.lang), state=state), state,
                                     self.transition.from_states)
 
-    def missing(self, values: dict, ctx: "RecordContext") -> list[tuple[str, str]]:
+    def missing(self, values: dict, ctx: RecordContext) -> list[tuple[str, str]]:
         return [(f, t("required_for_step", ctx.lang, step=self.label(ctx.lang)))
                 for f in self.transition.requires if _empty(values.get(f))]
 
-    async def guard(self, rt: "Runtime", entity: EntityDef, record: dict, values: dict,
-                    ctx: "RecordContext") -> list[tuple[str, str]]:
+    async def guard(self, rt: Runtime, entity: EntityDef, record: dict, values: dict,
+                    ctx: RecordContext) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []
         for result in rt.pm.hook.hoso_transition_guard(entity=entity, workflow=self.workflow,
                                                        transition=self.transition, record=record, values=values,
@@ -103,15 +103,15 @@ class Step:
                 problems += [(str(f), str(m)) for f, m in result]
         return problems
 
-    async def done(self, rt: "Runtime", entity: EntityDef, record: dict, ctx: "RecordContext") -> None:
+    async def done(self, rt: Runtime, entity: EntityDef, record: dict, ctx: RecordContext) -> None:
         for result in rt.pm.hook.hoso_transition_done(entity=entity, workflow=self.workflow,
                                                       transition=self.transition, record=record, context=ctx,
                                                       db=rt.db):
             await await_me_maybe(result)
 
 
-async def available(rt: "Runtime", entity: EntityDef, record: dict, access: "Access",
-                    ctx: "RecordContext") -> list[dict]:
+async def available(rt: Runtime, entity: EntityDef, record: dict, access: Access,
+                    ctx: RecordContext) -> list[dict]:
     out = []
     for wf in rt.config.workflows_for(entity.name):
         for tr in wf.transitions:
@@ -124,7 +124,7 @@ async def available(rt: "Runtime", entity: EntityDef, record: dict, access: "Acc
     return out
 
 
-async def overdue(svc: "RecordService", entity: EntityDef, access: "Access", ctx: "RecordContext", on: dt.date,
+async def overdue(svc: RecordService, entity: EntityDef, access: Access, ctx: RecordContext, on: dt.date,
                   page: int, page_size: int) -> tuple[list[dict], int]:
     calendar = WorkCalendar(svc.config.calendar)
     deadlines = []

@@ -9,6 +9,7 @@ through each record's ``sys_scope_unit``. See docs/restructuring.md.
 """
 
 from hoso.config.kinds.restructuring import ChangeSet, Operation, RestructureErrors, load_restructuring
+
 from .engine import Simulation
 from .lineage import find_unit_by_code, lookup_successor
 from .run import ApplyResult, OpPlan, Plan, RestructureError, applied_restructurings, apply, plan

@@ -11,15 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from hoso.config import Config, EntityDef, FieldDef
-from hoso.config.loader import ConfigIssue
-
-from hoso.lineage import ABOLISHED, MERGED_INTO, SPLIT_INTO
-
 from hoso.config.kinds.restructuring import ChangeSet, Operation, SplitRule, split_rules
+from hoso.config.loader import ConfigIssue
+from hoso.lineage import ABOLISHED, MERGED_INTO, SPLIT_INTO
 
 __all__ = ["Unit", "LineageRow", "OpResult", "SplitAction", "ResolvedRule", "Simulation", "Rehoming"]
 
@@ -204,8 +203,8 @@ class Simulation:
             return None
         u = self.units[uid]
         if active and not self.active(u):
-            j = self.closed_by.get(uid)
-            how = (f"by operations[{j}] of this change set" if j is not None
+            closer = self.closed_by.get(uid)
+            how = (f"by operations[{closer}] of this change set" if closer is not None
                    else f"since {u.valid_to} by an earlier restructuring")
             self.error(path, f"unit {code!r} is closed ({how}); an operation can only name an open unit", key=key)
             return None
@@ -305,7 +304,7 @@ class Simulation:
         return out
 
     # -- running ------------------------------------------------------------------------------------------------
-    def run(self) -> "Simulation":
+    def run(self) -> Simulation:
         for op in self.cs.operations:
             before = len(self.errors)
             getattr(self, f"_op_{op.kind}")(op)
@@ -321,7 +320,8 @@ class Simulation:
         fresh = self.check_fresh(b["code"], op.at("code"))
         if self.types is not None and b["type"] not in self.types:
             self.error(op.at("type"), f"unknown unit type {b['type']!r}{_did_you_mean(b['type'], self.types)}; "
-                       f"expected one of {', '.join(sorted(self.types))} (the unit_types of roles_config/hierarchy.yaml)")
+                       f"expected one of {', '.join(sorted(self.types))} "
+                       "(the unit_types of roles_config/hierarchy.yaml)")
             fresh = False
         parent = None
         if "parent" in b:
@@ -338,7 +338,8 @@ class Simulation:
         self.created.append(uid)
         if parent is not None:
             self.children.setdefault(parent.id, set()).add(uid)
-        self.add_lineage(op.index, uid, CREATED, u.parent_id, {"code": u.code, "parent": parent.code if parent else None})
+        self.add_lineage(op.index, uid, CREATED, u.parent_id,
+                         {"code": u.code, "parent": parent.code if parent else None})
         where = f" under {parent.code}" if parent else " at the top"
         self.results.append(OpResult(op, f"create {u.code} ({u.name_vi}, {u.type}){where}", [uid]))
 
@@ -494,8 +495,9 @@ class Simulation:
     def _op_split(self, op: Operation) -> None:
         b = op.body
         u = self.resolve(b["unit"], op.at("unit"))
-        succ: list[Unit | None] = [self.resolve(c, op.at("into", k)) for k, c in enumerate(b["into"])]
-        if u is None or any(s is None for s in succ):
+        resolved = [self.resolve(c, op.at("into", k)) for k, c in enumerate(b["into"])]
+        succ = [s for s in resolved if s is not None]
+        if u is None or len(succ) != len(resolved):
             return
         successors = {s.code: s.id for s in succ}
         for k, s in enumerate(succ):
@@ -503,8 +505,9 @@ class Simulation:
                 self.error(op.at("into", k), f"successor {s.code!r} lies below {u.code!r}, which closes; move it first")
                 return
         seen: set[str] = set()
-        rules = [self._resolve_rule(r, successors, seen) for r in split_rules(op)]
-        if any(r is None for r in rules):
+        resolved_rules = [self._resolve_rule(r, successors, seen) for r in split_rules(op)]
+        rules = [r for r in resolved_rules if r is not None]
+        if len(rules) != len(resolved_rules):
             return
         self.close(u, op.index, [s.id for s in succ])
         for s in succ:
@@ -669,16 +672,16 @@ class Simulation:
         roles = {r.name for r in self.config.roles}
         rules: list[tuple[Any, int, int]] = []  # (rule, from id, to id)
         for rule in self.cs.rehome:
-            src = self.by_code.get(rule.from_code, self.old_codes.get(rule.from_code))
-            if src is None:
+            src_id = self.by_code.get(rule.from_code, self.old_codes.get(rule.from_code))
+            if src_id is None:
                 for u in self.units.values():
                     if rule.from_code in u.codes:
-                        src = u.id
+                        src_id = u.id
                         break
-            if src is None:
+            if src_id is None:
                 self.error(rule.path + ("from",), f"unknown unit {rule.from_code!r}")
                 continue
-            if src not in self.closed_by:
+            if src_id not in self.closed_by:
                 self.error(rule.path + ("from",), f"unit {rule.from_code!r} is not closed by this change set; only "
                            "users of closing units are re-homed")
                 continue
@@ -690,7 +693,7 @@ class Simulation:
             if rule.role is not None and roles and rule.role not in roles:
                 self.error(rule.path + ("role",), f"unknown role {rule.role!r}{_did_you_mean(rule.role, roles)}")
                 continue
-            rules.append((rule, src, dst))
+            rules.append((rule, src_id, dst))
         used: set[int] = set()
         held = {(a["user_id"], a["role"], a["unit_id"]) for a in assignments}
         for a in sorted(assignments, key=lambda a: (a["unit_id"], a["user_id"], a["role"], a["id"])):
@@ -739,8 +742,8 @@ class Simulation:
                 fins = self.final_successors(home)
                 target = fins[0] if len(fins) == 1 else None
             if target is None:
-                out.notes.append(f"user {usernames.get(user_id, user_id)}: home unit {self.units[home].code} closes and "
-                                 "has no single successor; the account keeps it")
+                out.notes.append(f"user {usernames.get(user_id, user_id)}: home unit {self.units[home].code} "
+                                 "closes and has no single successor; the account keeps it")
             else:
                 out.home.append((user_id, target))
         return out

@@ -6,17 +6,18 @@ import datetime as dt
 import getpass
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from hoso.audit import AuditEvent, write_audit
+from hoso.config.kinds.restructuring import ChangeSet, RestructureErrors, load_restructuring
 from hoso.config.loader import ConfigIssue
 from hoso.db import Database, quote
 from hoso.model.tables import SCOPE_COLUMN
 from hoso.scope import effective_unit, rebuild_closure
 
-from hoso.config.kinds.restructuring import ChangeSet, RestructureErrors, load_restructuring
 from .engine import Rehoming, ResolvedRule, Simulation, SplitAction
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -148,7 +149,7 @@ class _Prepared:
         return bool(self.sim.errors or self.decisions)
 
 
-def _load(rt: "Runtime", file: str | Path | ChangeSet) -> ChangeSet:
+def _load(rt: Runtime, file: str | Path | ChangeSet) -> ChangeSet:
     if isinstance(file, ChangeSet):
         return file
     return load_restructuring(file, rt.config.root or None)
@@ -166,7 +167,7 @@ def _conflict(cs: ChangeSet, prev: dict) -> str:
             "set is never changed once applied: write a new one")
 
 
-def _undeclared(rt: "Runtime", cs: ChangeSet) -> str | None:
+def _undeclared(rt: Runtime, cs: ChangeSet) -> str | None:
     """Why ``cs`` may not be applied here: the hierarchy declares its change sets and this file is not one."""
     h = rt.config.hierarchy
     if h is None or h.restructurings_folder is None:
@@ -182,7 +183,7 @@ def _marks(n: int) -> str:
     return ", ".join("{}" for _ in range(n))
 
 
-async def _prepare(rt: "Runtime", cs: ChangeSet) -> _Prepared:
+async def _prepare(rt: Runtime, cs: ChangeSet) -> _Prepared:
     db = rt.db
     units = await db.fetch("SELECT id, code, name_vi, name_en, type, parent_id, valid_from, valid_to FROM hoso_unit")
     lineage = await db.fetch("SELECT unit_id, kind, other_id, detail FROM hoso_unit_lineage "
@@ -217,8 +218,8 @@ async def _check_split(rt, cs, sim, sp: SplitAction, counts: dict) -> list[str]:
         rule = ruled.get(entity.name)
         table = quote(entity.table)
         if rule is None:
-            n = await db.fetchval(f"SELECT COUNT(*) AS n FROM {table} WHERE {effective_unit(entity)} IN ({_marks(len(ids))})",
-                                  *ids)
+            n = await db.fetchval(f"SELECT COUNT(*) AS n FROM {table} "
+                                  f"WHERE {effective_unit(entity)} IN ({_marks(len(ids))})", *ids)
             if n:
                 out.append(f"{where}: {n} {entity.name} record(s) answer to {unit_code} and no rule places them; "
                            f"add a rule for entity {entity.name}")
@@ -255,7 +256,7 @@ def _finals(rt, entity) -> list[tuple[str, list[str]]]:
 
 async def _record_counts(rt) -> dict[str, dict[int, tuple[int, int | None]]]:
     """Per scoped entity: answering unit -> (records, open workflow records or None without a workflow)."""
-    out: dict[str, dict[int, tuple[int, int]]] = {}
+    out: dict[str, dict[int, tuple[int, int | None]]] = {}
     for entity in rt.config.entities:
         if not entity.unit_field:
             continue
@@ -277,7 +278,7 @@ async def _record_counts(rt) -> dict[str, dict[int, tuple[int, int | None]]]:
 # -- plan ---------------------------------------------------------------------------------------------------------
 
 
-async def plan(rt: "Runtime", file: str | Path | ChangeSet) -> Plan:
+async def plan(rt: Runtime, file: str | Path | ChangeSet) -> Plan:
     """What applying ``file`` would do, per operation: units, users with active assignments, records and open
     workflow records concerned (in the units and below them), and the problems that block it.
 
@@ -362,7 +363,8 @@ def _chunks(items: list, n: int):
         yield items[i:i + n]
 
 
-async def _split_records(db: Database, sp: SplitAction, rule: ResolvedRule, real: Callable[[int], int],
+async def _split_records(db: Database, sp: SplitAction, rule: ResolvedRule,
+                         real: Callable[[int | None], int | None],
                          batch_size: int | None) -> None:
     """Point each record of the split unit at the successor its rule picks: set-based UPDATEs, in batches of
     ``batch_size`` rows (by id) when given."""
@@ -420,7 +422,7 @@ async def _split_records(db: Database, sp: SplitAction, rule: ResolvedRule, real
         last = hi
 
 
-async def apply(rt: "Runtime", file: str | Path | ChangeSet, applied_by: str | None = None,
+async def apply(rt: Runtime, file: str | Path | ChangeSet, applied_by: str | None = None,
                 batch_size: int | None = None, progress: Progress | None = None) -> ApplyResult:
     """Apply a change set in one transaction; a second apply of the same file changes nothing.
 
@@ -448,7 +450,7 @@ async def apply(rt: "Runtime", file: str | Path | ChangeSet, applied_by: str | N
         undeclared = _undeclared(rt, cs)
         if undeclared:
             raise RestructureError(undeclared)
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         # Claim the name first: a concurrent apply of the same change set waits here, then finds it applied.
         await db.execute("INSERT INTO hoso_restructuring (name, content_hash, effective_on, applied_at, applied_by, "
                          "summary) VALUES ({}, {}, {}, {}, {}, NULL)", cs.name, cs.content_hash, cs.effective, now,

@@ -4,7 +4,7 @@ which hold every rule (no escalation, no editing one's own assignments, audit of
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, Router, get, post
@@ -16,11 +16,18 @@ from hoso.accounts import PermissionDenied
 from hoso.jsonconv import json_ready
 from hoso.records.errors import ValidationError
 from hoso.users import Throttled, Unknown, UserError
-from hoso.web.api import MAX_ID, request_context, same_site
+from hoso.web.api import MAX_ID, WriteOptions, request_context, same_site
 
 __all__ = ["accounts_router"]
 
-WRITE = {"guards": [same_site], "status_code": 200}
+
+class AccountWriteOptions(WriteOptions):
+    # account actions answer 200 with the changed object, not litestar's 201 for a POST
+    status_code: int
+
+
+WRITE: AccountWriteOptions = {"guards": [same_site], "status_code": 200}
+
 # account, assignment and token ids are 32-bit in the database: larger ones are refused (400) instead of
 # failing in the driver
 Id = Annotated[int, Parameter(ge=1, le=MAX_ID)]
@@ -30,27 +37,27 @@ class NewAccount(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     username: str
     password: str
     unit: str
-    display_name: Optional[str] = None
-    email: Optional[str] = None
+    display_name: str | None = None
+    email: str | None = None
     roles: list[str] = []
 
 
 class NewAssignment(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     role: str
     unit: str
-    starts_on: Optional[dt.date] = None
-    ends_on: Optional[dt.date] = None
+    starts_on: dt.date | None = None
+    ends_on: dt.date | None = None
 
 
 class EndAssignment(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    ends_on: Optional[dt.date] = None
+    ends_on: dt.date | None = None
     reason: str = ""
 
 
 class Transfer(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     unit: str
-    on: Optional[dt.date] = None
-    roles: Optional[list[str]] = None
+    on: dt.date | None = None
+    roles: list[str] | None = None
     reason: str = "chuyển công tác"
 
 
@@ -59,7 +66,7 @@ class Lock(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class PasswordReset(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    temporary_password: Optional[str] = None
+    temporary_password: str | None = None
 
 
 class PasswordChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -70,7 +77,7 @@ class PasswordChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class NewToken(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     user_id: Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
     name: str
-    expires_on: Optional[dt.date] = None
+    expires_on: dt.date | None = None
 
 
 async def _actor(request: Request):

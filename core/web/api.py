@@ -13,7 +13,7 @@ Litestar reads their annotations, which must be real objects (the attachment fie
 
 import dataclasses
 import datetime as dt
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, TypedDict
 from urllib.parse import quote as url_quote
 
 import msgspec
@@ -22,8 +22,9 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
 from litestar.params import FromPath, FromQuery, PathParameter, QueryParameter
 from litestar.response import Stream
+from litestar.types import Guard
 
-from hoso.config import Config, EntityDef
+from hoso.config import EntityDef
 from hoso.jsonconv import json_ready as _json
 from hoso.records.query import FILTER_OPS as COMPARISONS
 from hoso.records.service import RecordContext
@@ -81,8 +82,9 @@ def _with_body(schema: dict) -> type:
     @dataclasses.dataclass
     class WithBody(Operation):
         def __post_init__(self) -> None:
-            self.request_body = RequestBody(content={"application/json": OpenAPIMediaType(schema=schema)},
-                                            required=True)
+            # the body's JSON schema is a plain dict already, which litestar writes into the document as given
+            media = OpenAPIMediaType(schema=schema)  # type: ignore[arg-type]
+            self.request_body = RequestBody(content={"application/json": media}, required=True)
 
     return WithBody
 
@@ -143,7 +145,13 @@ async def same_site(connection, _handler) -> None:
         raise PermissionDeniedException(detail=msg("cross_origin", request_lang(connection)))
 
 
-WRITE = {"guards": [same_site]}
+class WriteOptions(TypedDict):
+    """The route options every state-changing handler takes (typed, so ``**WRITE`` checks against each keyword)."""
+
+    guards: list[Guard]
+
+
+WRITE: WriteOptions = {"guards": [same_site]}
 
 
 # -- context ----------------------------------------------------------------------------------------------------
@@ -181,7 +189,7 @@ async def entity_context(request: Request, entity: EntityDef) -> RecordContext:
     if ctx.superuser:
         return ctx
     rt = request.app.state.rt
-    roles = await active_roles(rt, ctx.user_id, ctx.actor.today)
+    roles = await active_roles(rt, ctx.user_id, ctx.actor.today) if ctx.user_id is not None else set()
     if not any(g.entity == entity.name for r in rt.config.roles if r.name in roles for g in r.grants):
         raise PermissionDeniedException(detail=msg("no_access", ctx.lang))
     return ctx
@@ -239,8 +247,8 @@ def _handlers_for(rt, entity: EntityDef) -> list:
         request: Request,
         page: Annotated[int, QueryParameter(ge=1)] = 1,
         page_size: Annotated[int, QueryParameter(ge=1, le=1000)] = 50,
-        sort: Annotated[Optional[str], QueryParameter(description="fields, comma-separated; '-' for descending")] = None,
-        q: Annotated[Optional[str], QueryParameter(description="words to find, ignoring case and diacritics")] = None,
+        sort: Annotated[str | None, QueryParameter(description="fields, comma-separated; '-' for descending")] = None,
+        q: Annotated[str | None, QueryParameter(description="words to find, ignoring case and diacritics")] = None,
         deleted: Annotated[bool, QueryParameter(description="list soft-deleted records (needs restore)")] = False,
     ) -> dict:
         ctx = await entity_context(request, entity)
@@ -256,7 +264,7 @@ def _handlers_for(rt, entity: EntityDef) -> list:
         svc = request.app.state.rt.records()
         return svc.dump(name, await svc.get(name, record_id, ctx))
 
-    async def create_record(request: Request, form: FromQuery[Optional[str]] = None) -> Response:
+    async def create_record(request: Request, form: FromQuery[str | None] = None) -> Response:
         ctx = await entity_context(request, entity)
         svc = request.app.state.rt.records()
         await check_form(request, entity, form)
@@ -266,7 +274,7 @@ def _handlers_for(rt, entity: EntityDef) -> list:
         return Response(svc.dump(name, record), status_code=201,
                         headers={"Location": f"{base}/{record['id']}"})
 
-    async def update_record(request: Request, record_id: RecordId, form: FromQuery[Optional[str]] = None) -> dict:
+    async def update_record(request: Request, record_id: RecordId, form: FromQuery[str | None] = None) -> dict:
         ctx = await entity_context(request, entity)
         await check_form(request, entity, form)
         svc = request.app.state.rt.records()
@@ -274,14 +282,15 @@ def _handlers_for(rt, entity: EntityDef) -> list:
         version = _version(body)
         return svc.dump(name, await svc.update(name, record_id, body, version, ctx, form=form))
 
-    async def delete_record(request: Request, record_id: RecordId, version: Annotated[int, QueryParameter(ge=1, le=MAX_INT)],
+    async def delete_record(request: Request, record_id: RecordId,
+                            version: Annotated[int, QueryParameter(ge=1, le=MAX_INT)],
                             reason: Annotated[str, QueryParameter(min_length=1)]) -> dict:
         ctx = await entity_context(request, entity)
         svc = request.app.state.rt.records()
         return svc.dump(name, await svc.delete(name, record_id, reason, version, ctx))
 
     async def restore_record(request: Request, record_id: RecordId,
-                             version: Annotated[Optional[int], QueryParameter(ge=1, le=MAX_INT)] = None) -> dict:
+                             version: Annotated[int | None, QueryParameter(ge=1, le=MAX_INT)] = None) -> dict:
         ctx = await entity_context(request, entity)
         svc = request.app.state.rt.records()
         return svc.dump(name, await svc.restore(name, record_id, ctx, version=version))
@@ -301,7 +310,7 @@ def _handlers_for(rt, entity: EntityDef) -> list:
         ctx = await entity_context(request, entity)
         return _json(await request.app.state.rt.records().history(name, record_id, ctx))
 
-    async def overdue(request: Request, on: FromQuery[Optional[dt.date]] = None,
+    async def overdue(request: Request, on: FromQuery[dt.date | None] = None,
                       page: Annotated[int, QueryParameter(ge=1)] = 1,
                       page_size: Annotated[int, QueryParameter(ge=1, le=1000)] = 50) -> dict:
         ctx = await entity_context(request, entity)
@@ -347,8 +356,8 @@ def _attachment_handlers(entity: EntityDef, base: str, tags: list[str], fields: 
 
     async def upload(request: Request, record_id: RecordId, field: Annotated[field_type, PathParameter()],  # type: ignore[valid-type]
                      filename: Annotated[str, QueryParameter(min_length=1, max_length=255)],
-                     version: Annotated[Optional[int], QueryParameter(ge=1, le=MAX_ID)] = None,
-                     sha256: FromQuery[Optional[str]] = None) -> Response:
+                     version: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
+                     sha256: FromQuery[str | None] = None) -> Response:
         """Upload a file as the request body (streamed; never held in memory)."""
         ctx = await entity_context(request, entity)
         svc = request.app.state.rt.records()
@@ -364,7 +373,7 @@ def _attachment_handlers(entity: EntityDef, base: str, tags: list[str], fields: 
         return [_json(_info(i)) for i in await request.app.state.rt.records().attachments(name, record_id, field, ctx)]
 
     async def download(request: Request, record_id: RecordId, field: Annotated[field_type, PathParameter()],  # type: ignore[valid-type]
-                       version: Annotated[Optional[int], QueryParameter(ge=1, le=MAX_ID)] = None) -> Stream:
+                       version: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None) -> Stream:
         ctx = await entity_context(request, entity)
         info, chunks = await request.app.state.rt.records().download(name, record_id, field, ctx, version=version)
         meta = _info(info)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING, Any, Mapping, Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from litestar import Litestar, Request, Response, get, post
 from litestar.connection import ASGIConnection
@@ -26,11 +27,11 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.response import Redirect
 
+from hoso.audit import AuditEvent
 from hoso.config import Config, EntityDef, FieldDef
 from hoso.model.migrate import applied_state
 from hoso.plugin_manager import await_me_maybe
 from hoso.records.attachments import CleanupSettings, storage_janitor
-from hoso.audit import AuditEvent
 from hoso.scheduler import run_forever
 from hoso.web import pages
 from hoso.web.accounts_api import accounts_router
@@ -51,10 +52,11 @@ from hoso.web.auth import (
     write_audit,
 )
 from hoso.web.guards import HostileInputGuard
-from hoso.web.modules_guard import install as install_module_guard, visible_entities
+from hoso.web.modules_guard import install as install_module_guard
+from hoso.web.modules_guard import visible_entities
 from hoso.web.openapi import ProblemDocumentedJson
-from hoso.web.security import security_headers
 from hoso.web.problems import exception_handlers, msg, request_lang
+from hoso.web.security import security_headers
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
@@ -70,7 +72,7 @@ class DefinitionsDiffer(Exception):
     """The database does not hold the definitions of the loaded configuration: the app must not start."""
 
 
-async def ensure_applied(rt: "Runtime") -> None:
+async def ensure_applied(rt: Runtime) -> None:
     """Raise DefinitionsDiffer unless the database was migrated to exactly this configuration."""
     advice = "Run `hoso plan` to see the changes, then `hoso migrate` to apply them."
     if await applied_state(rt.db) is None:
@@ -99,7 +101,7 @@ async def ensure_applied(rt: "Runtime") -> None:
                                 + ". Run `hoso plan` to see the changes, then `hoso migrate` to load them.")
 
 
-def _where(rt: "Runtime") -> str:
+def _where(rt: Runtime) -> str:
     url = rt.db.url
     if "@" in url:  # keep passwords out of messages
         scheme, _, rest = url.partition("://")
@@ -168,7 +170,7 @@ async def no_cross_site(connection: ASGIConnection, _handler: BaseRouteHandler) 
         raise PermissionDeniedException(detail=msg("cross_origin", request_lang(connection)))
 
 
-def _rt(request: ASGIConnection) -> "Runtime":
+def _rt(request: ASGIConnection) -> Runtime:
     return request.app.state.rt
 
 
@@ -310,7 +312,7 @@ async def form_logout(request: Request) -> Response:
 # -- the application -----------------------------------------------------------------------------------------------
 
 
-def plugin_routes(rt: "Runtime") -> list[Any]:
+def plugin_routes(rt: Runtime) -> list[Any]:
     """The handlers and routers plugins add (``hoso_routes``); one path and method claimed twice stops start-up."""
     from hoso.plugin_manager import collect
 
@@ -331,7 +333,7 @@ class AppPart(Protocol):
     def handlers(self) -> list: ...
 
 
-def create_app(rt: "Runtime", settings: WebSettings | None = None, *,
+def create_app(rt: Runtime, settings: WebSettings | None = None, *,
                parts: Mapping[str, AppPart] | None = None) -> Litestar:
     """The web application for ``rt``, with ``parts`` mounted (each started after the database check and kept in
     the app's state under its name). It refuses to start when the database does not match the configuration.

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 
 from hoso import audit
 from hoso.audit import AuditEvent
+from hoso.settings import get as setting
 from hoso.web.identity import USER_COLUMNS, CurrentUser, may_log_in, user_from_row
 from hoso.web.tokens import token_user
-from hoso.settings import get as setting
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
@@ -55,7 +56,7 @@ class WebSettings:
     allowed_hosts: tuple[str, ...] = ()
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "WebSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WebSettings:
         return cls(
             session_idle=dt.timedelta(minutes=setting("HOSO_SESSION_IDLE_MINUTES", env)),
             session_max=dt.timedelta(hours=setting("HOSO_SESSION_MAX_HOURS", env)),
@@ -66,12 +67,12 @@ class WebSettings:
         )
 
 
-async def _load_user(rt: "Runtime", user_id: int) -> dict | None:
+async def _load_user(rt: Runtime, user_id: int) -> dict | None:
     rows = await rt.db.fetch(f"SELECT {USER_COLUMNS} FROM hoso_user WHERE id = {{}}", user_id)
     return rows[0] if rows else None
 
 
-async def authenticate(rt: "Runtime", username: str, password: str) -> tuple[CurrentUser | None, str | None]:
+async def authenticate(rt: Runtime, username: str, password: str) -> tuple[CurrentUser | None, str | None]:
     """The user whose username and password these are, or None and the reason (for the audit, not the client)."""
     from hoso.users import verify_password
 
@@ -80,7 +81,7 @@ async def authenticate(rt: "Runtime", username: str, password: str) -> tuple[Cur
         return None, "bad_credentials"
     row = await _load_user(rt, user_id)
     reason = may_log_in(row)
-    if reason:
+    if reason or row is None:  # a missing row has a reason too
         return None, reason
     return user_from_row(row), None
 
@@ -90,8 +91,8 @@ def _now() -> dt.datetime:
     return dt.datetime.now()
 
 
-async def start_session(rt: "Runtime", settings: WebSettings, user_id: int) -> str:
-    Session = rt.tables.system["session"]
+async def start_session(rt: Runtime, settings: WebSettings, user_id: int) -> str:
+    Session = rt.tables.sessions
     now = _now()
     # Sweep sessions that ended, so the table does not grow with every login.
     await Session.delete().where((Session.expiry_date < now) | (Session.max_expiry_date < now))
@@ -101,11 +102,11 @@ async def start_session(rt: "Runtime", settings: WebSettings, user_id: int) -> s
     return session.token
 
 
-async def session_user(rt: "Runtime", settings: WebSettings, token: str | None) -> CurrentUser | None:
+async def session_user(rt: Runtime, settings: WebSettings, token: str | None) -> CurrentUser | None:
     """The user of a live session, sliding its idle expiry forward; None for a missing or ended session."""
     if not token or len(token) > 100:
         return None
-    Session = rt.tables.system["session"]
+    Session = rt.tables.sessions
     row = await Session.select(Session.id, Session.user_id, Session.expiry_date, Session.max_expiry_date) \
         .where(Session.token == token).first()
     if not row:
@@ -115,7 +116,7 @@ async def session_user(rt: "Runtime", settings: WebSettings, token: str | None) 
         await Session.delete().where(Session.id == row["id"])
         return None
     user = await _load_user(rt, row["user_id"])
-    if may_log_in(user):
+    if user is None or may_log_in(user):
         await Session.delete().where(Session.id == row["id"])
         return None
     new_expiry = min(now + settings.session_idle, row["max_expiry_date"])
@@ -126,12 +127,12 @@ async def session_user(rt: "Runtime", settings: WebSettings, token: str | None) 
     return user_from_row(user, token)
 
 
-async def end_session(rt: "Runtime", token: str | None) -> None:
+async def end_session(rt: Runtime, token: str | None) -> None:
     if token and len(token) <= 100:
-        await rt.tables.system["session"].remove_session(token)
+        await rt.tables.sessions.remove_session(token)
 
 
-async def write_audit(rt: "Runtime", event: AuditEvent) -> None:
+async def write_audit(rt: Runtime, event: AuditEvent) -> None:
     """Audit a change made outside a transaction of its own (a login, a logout, a token)."""
     async with rt.db.transaction():
         await audit.write_audit(rt.pm, rt.db, event)
@@ -144,7 +145,17 @@ def _ip(text: str):
         return None
 
 
-def client_address(connection: ASGIConnection, settings: WebSettings) -> str:
+class AnyConnection(Protocol):
+    """A Litestar connection or, in the admin, a Starlette one: both have the peer and the headers."""
+
+    @property
+    def client(self) -> Any: ...
+
+    @property
+    def headers(self) -> Any: ...
+
+
+def client_address(connection: AnyConnection, settings: WebSettings) -> str:
     """The client's address: the peer's, or, when the peer is a trusted proxy, the nearest address in
     X-Forwarded-For that is not a trusted proxy (entries further left could be written by anyone)."""
     client = connection.client
@@ -219,7 +230,7 @@ def _audit_name(username: Any) -> str:
     return username[:100].replace("\x00", "\ufffd") if isinstance(username, str) else ""
 
 
-async def audited_login(rt: "Runtime", settings: WebSettings, username: Any, password: Any, origin: str,
+async def audited_login(rt: Runtime, settings: WebSettings, username: Any, password: Any, origin: str,
                         via: str | None = None) -> tuple[CurrentUser | None, str]:
     """The one login check of the API and the admin: throttle, verify, audit.
 
@@ -242,7 +253,7 @@ async def audited_login(rt: "Runtime", settings: WebSettings, username: Any, pas
                                          {"reason": "missing_credentials", **detail}))
         return None, "refused"
     limit = settings.login_max_failures
-    taken = []
+    taken: list[str] = []
     for bucket, most in ((throttle_bucket("login", username.casefold(), origin), limit),
                          (throttle_bucket("login-from", origin), 10 * limit)):
         if not await reserve_attempt(rt, bucket, most):

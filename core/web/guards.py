@@ -14,7 +14,8 @@ Every refusal is a problem document (``hoso.web.problems``) in the client's lang
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 import msgspec

@@ -103,8 +103,8 @@ async def check_create_unit(connection: ASGIConnection, entity, body: dict) -> N
 
 async def check_form(connection: ASGIConnection, entity, form: str | None) -> None:
     """A form of a module the user does not have is refused like a form that does not exist."""
-    from hoso.records.errors import ValidationError
     from hoso.i18n import t
+    from hoso.records.errors import ValidationError
     from hoso.web.problems import request_lang
 
     if form is None or not any(form in m.forms for m in connection.app.state.rt.config.modules):

@@ -65,7 +65,7 @@ def _cell(v: Any) -> str:
 
 
 # The overview below is shown to superusers only (national scope), so it reads without a scope predicate.
-async def entity_counts(rt: "Runtime") -> list[tuple[str, int]]:
+async def entity_counts(rt: Runtime) -> list[tuple[str, int]]:
     out = []
     for e in rt.config.entities:
         n = await rt.db.fetchval(f"SELECT COUNT(*) AS n FROM {quote(e.table)} WHERE sys_deleted_at IS NULL")
@@ -73,7 +73,7 @@ async def entity_counts(rt: "Runtime") -> list[tuple[str, int]]:
     return out
 
 
-async def newest_cases(rt: "Runtime", limit: int = 50) -> tuple[list[str], list[list[Any]]]:
+async def newest_cases(rt: Runtime, limit: int = 50) -> tuple[list[str], list[list[Any]]]:
     """Headers and rows of the ``limit`` newest cases (code, received on, requester, unit, status)."""
     if not rt.config.has_entity("case"):
         return [], []
@@ -109,7 +109,7 @@ async def newest_cases(rt: "Runtime", limit: int = 50) -> tuple[list[str], list[
     return [h for _e, h, _l in cols], out
 
 
-async def home_page(rt: "Runtime", user: "CurrentUser") -> str:
+async def home_page(rt: Runtime, user: CurrentUser) -> str:
     header = (
         f"<header><h1>{escape(TITLE)}</h1><div>{escape(user.name)} "
         '<form method="post" action="/logout" style="display:inline">'

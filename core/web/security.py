@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 __all__ = ["CONTENT_SECURITY_POLICY", "SECURITY_HEADERS", "origin_allowed", "security_headers"]

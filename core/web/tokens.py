@@ -33,14 +33,14 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def create_token(rt: "Runtime", actor: Actor, user_id: int, name: str,
+async def create_token(rt: Runtime, actor: Actor, user_id: int, name: str,
                        expires_on: dt.date | None = None) -> tuple[int, str]:
     """A new token for ``user_id``; returns (id, token). The token is not stored and cannot be shown again."""
     await require_manages_account(rt, actor, user_id)
     if not name.strip():
         raise ValueError("a token needs a name saying what it is for")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     async with rt.db.transaction():
         token_id = await rt.db.fetchval(
             "INSERT INTO hoso_api_token (name, user_id, token_hash, created_by, created_at, expires_on) "
@@ -52,7 +52,7 @@ async def create_token(rt: "Runtime", actor: Actor, user_id: int, name: str,
     return token_id, token
 
 
-async def revoke_token(rt: "Runtime", actor: Actor, token_id: int) -> None:
+async def revoke_token(rt: Runtime, actor: Actor, token_id: int) -> None:
     user_id = await rt.db.fetchval("SELECT user_id FROM hoso_api_token WHERE id = {}", token_id)
     if user_id is None:
         raise LookupError(f"no token {token_id}")
@@ -60,13 +60,13 @@ async def revoke_token(rt: "Runtime", actor: Actor, token_id: int) -> None:
         await require_manages_account(rt, actor, user_id)
     async with rt.db.transaction():
         await rt.db.execute("UPDATE hoso_api_token SET revoked_at = {} WHERE id = {} AND revoked_at IS NULL",
-                            dt.datetime.now(dt.timezone.utc), token_id)
+                            dt.datetime.now(dt.UTC), token_id)
         await write_audit(rt.pm, rt.db, AuditEvent(
             "token.revoke", "hoso_user", user_id, actor.user_id, actor.username, actor.origin,
             {"token": [token_id, None]}))
 
 
-async def list_tokens(rt: "Runtime", user_id: int) -> list[dict]:
+async def list_tokens(rt: Runtime, user_id: int) -> list[dict]:
     return await rt.db.fetch(
         "SELECT id, name, created_at, expires_on, revoked_at, last_used_at FROM hoso_api_token "
         "WHERE user_id = {} ORDER BY id", user_id)
@@ -90,10 +90,10 @@ async def token_user(connection: ASGIConnection) -> CurrentUser | None:
         return None
     # Record use at most once a minute: an integration sends many requests at once with one token, and a
     # write on every request would queue them all on the token's row.
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     last = rows[0]["last_used_at"]
     if last is not None and last.tzinfo is None:
-        last = last.replace(tzinfo=dt.timezone.utc)
+        last = last.replace(tzinfo=dt.UTC)
     if last is None or now - last > USE_RECORD_INTERVAL:
         await rt.db.execute("UPDATE hoso_api_token SET last_used_at = {} WHERE id = {}", now, rows[0]["id"])
     return user_from_row(users[0])

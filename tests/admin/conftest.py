@@ -4,8 +4,8 @@ The seeded database holds two centres' cases (Hà Nội TT-01 with its branch CN
 performers, and one account per role under test. Each test gets its own copy (a file copy on SQLite, a
 ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL) and the web application served on it.
 
-The test configuration is the reference one with an admin.yaml (menu groups, list columns) and one change: centre staff have ``requester_citizen_id`` hidden
-(the reference roles hide no field), so hidden fields can be checked.
+The test configuration is the reference one with an admin.yaml (menu groups, list columns) and one change: centre
+staff have ``requester_citizen_id`` hidden (the reference roles hide no field), so hidden fields can be checked.
 """
 
 from __future__ import annotations

@@ -41,8 +41,8 @@ async def test_a_transition_goes_through_the_workflow(admin):
     seed = admin.seed
     await admin.login("tt01.staff")
     schema = (await admin.get("/forms/case-accept/schema/")).json()
-    assert list(schema["properties"]) == ["sys_record", "sys_version", "accepted_on", "beneficiary_groups", "field_of_law",
-                                          "form_of_aid"]
+    assert list(schema["properties"]) == ["sys_record", "sys_version", "accepted_on", "beneficiary_groups",
+                                          "field_of_law", "form_of_aid"]
     assert schema["properties"]["accepted_on"]["title"] == "Ngày thụ lý"
     assert schema["properties"]["form_of_aid"]["extra"]["choices"]["TV"]["display_name"] == "Tư vấn pháp luật"
     meta = (await admin.get("/forms/case-accept/")).json()

@@ -8,8 +8,6 @@ PostgreSQL text value cannot hold one), and JSON nested deeper than any record n
 
 from __future__ import annotations
 
-import pytest
-
 from tests.api.conftest import Api
 
 PROBLEM = "application/problem+json"

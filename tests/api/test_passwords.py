@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import string
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hoso.users import MIN_PASSWORD_LENGTH, UserError, check_password
 from hoso.web.auth import start_session

@@ -22,11 +22,9 @@ import uuid
 from collections import Counter
 
 import pytest
-
-schemathesis = pytest.importorskip("schemathesis")
+import schemathesis
 from hypothesis import HealthCheck, settings
 
-from hoso.runtime import Runtime
 from hoso.scope import Actor
 from hoso.users import create_user
 from hoso.web.tokens import create_token
@@ -159,6 +157,7 @@ def test_no_server_errors_and_answers_conform(server):
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             seen: list[str] = []
 
+            # run() is called (by hypothesis) only within this iteration, so it sees this iteration's seen and mode.
             @given(case=op.as_strategy(mode))
             @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
                       suppress_health_check=list(HealthCheck))
@@ -171,8 +170,8 @@ def test_no_server_errors_and_answers_conform(server):
                     for failure in group.exceptions:
                         kind = f"{type(failure).__name__}: {getattr(failure, 'title', '')}"
                         kinds[kind] += 1
-                        if len(seen) < 2:
-                            seen.append(f"{case.method} {case.formatted_path} [{mode.value}] -> "
+                        if len(seen) < 2:  # noqa: B023
+                            seen.append(f"{case.method} {case.formatted_path} [{mode.value}] -> "  # noqa: B023
                                         f"{response.status_code} {response.headers.get('content-type')}: {kind}: "
                                         f"query={case.query!r} body={case.body!r}"[:600])
 

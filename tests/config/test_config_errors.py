@@ -83,11 +83,13 @@ ENTITY_EDITS = [
     Edit("number where a boolean is expected", ENTITY, "unique: true, max_length: 40", "unique: 1, max_length: 40",
          "unique: 1", "1, max_length", "fields.code.unique", ("expected true or false", "found a number (1)")),
     Edit("string where a number is expected", ENTITY, "max_length: 40", "max_length: forty",
-         "max_length: forty", "forty", "fields.code.max_length", ("expected a whole number", "found a string ('forty')")),
+         "max_length: forty", "forty", "fields.code.max_length",
+         ("expected a whole number", "found a string ('forty')")),
     Edit("number below the schema minimum", ENTITY, "max_length: 40", "max_length: 0",
          "max_length: 0", "0}", "fields.code.max_length", ("expected a value of at least 1", "found 0")),
-    Edit("boolean where a number or date is expected", ENTITY, "decimal_places: 2, min: 0", "decimal_places: 2, min: true",
-         "min: true", "true, label: {vi: Phí}", "fields.fee.min", ("expected a number or a string", "found a boolean (true)")),
+    Edit("boolean where a number or date is expected", ENTITY, "decimal_places: 2, min: 0",
+         "decimal_places: 2, min: true", "min: true", "true, label: {vi: Phí}", "fields.fee.min",
+         ("expected a number or a string", "found a boolean (true)")),
     Edit("upper-case field name", ENTITY, "  citizen_id: {", "  CitizenId: {",
          "CitizenId", "CitizenId", "fields.CitizenId",
          ("invalid name 'CitizenId'", "expected lower case letters, digits and underscores")),
@@ -100,8 +102,9 @@ ENTITY_EDITS = [
          "case_statuses", "case_statuses", "fields.status.list",
          ("unknown choice list 'case_statuses'", "(did you mean 'case_status'?)",
           "defined lists: beneficiary_group, case_status, form_of_aid")),
-    Edit("list on a non-choice field", ENTITY, "{type: phone, renamed_from", "{type: phone, list: case_status, renamed_from",
-         "type: phone", "case_status, renamed", "fields.applicant_phone.list",
+    Edit("list on a non-choice field", ENTITY, "{type: phone, renamed_from",
+         "{type: phone, list: case_status, renamed_from", "type: phone", "case_status, renamed",
+         "fields.applicant_phone.list",
          ("'list' applies only to choice fields", "not to a phone field")),
     Edit("reference to an unknown entity", ENTITY, "entity: lawyer,", "entity: lawyers,",
          "entity: lawyers", "lawyers", "fields.lawyer.entity",
@@ -202,7 +205,8 @@ def test_entity_mistakes(cfg, e):
 
 OTHER_EDITS = [
     # lists
-    Edit("option value with a space", LISTS, "value: TV,", "value: T V,", "T V", "T V", "lists.form_of_aid.options[1].value",
+    Edit("option value with a space", LISTS, "value: TV,", "value: T V,", "T V", "T V",
+         "lists.form_of_aid.options[1].value",
          ("expected a code of 1 to 40 letters, digits, '_', '.' or '-'", "found 'T V'")),
     Edit("option value yes is a boolean", LISTS, "value: TV,", "value: yes,", "value: yes", "yes,",
          "lists.form_of_aid.options[1].value",
@@ -219,7 +223,8 @@ OTHER_EDITS = [
     # forms
     Edit("form naming an unknown entity", FORM, "entity: case", "entity: cases", "entity: cases", "cases", "entity",
          ("unknown entity 'cases'", "(did you mean 'case'?)", "defined entities: case, lawyer")),
-    Edit("form naming an unknown field", FORM, "citizen_id]", "citizen]", "citizen]", "citizen]", "sections[0].fields[1]",
+    Edit("form naming an unknown field", FORM, "citizen_id]", "citizen]", "citizen]", "citizen]",
+         "sections[0].fields[1]",
          ("form names unknown field 'citizen' of entity 'case'", "(did you mean 'citizen_id'?)")),
     Edit("form listing a field twice", FORM, "citizen_id]", "citizen_id, citizen_id]", "citizen_id, citizen_id",
          "citizen_id]", "sections[0].fields[2]", ("'citizen_id' is listed more than once",)),
@@ -387,7 +392,8 @@ def test_empty_file(cfg, content):
     assert issue.message == "file is empty: expected a form definition"
 
 
-@pytest.mark.parametrize("content,found", [("- form\n- entity\n", "found a list"), ("hello\n", "found a string ('hello')")])
+@pytest.mark.parametrize("content,found", [("- form\n- entity\n", "found a list"),
+                                           ("hello\n", "found a string ('hello')")])
 def test_file_that_is_not_a_mapping(cfg, content, found):
     rel = "forms_config/forms/extra.yaml"
     issue = cfg.one_error({rel: content})
@@ -683,7 +689,7 @@ def test_schema_error_does_not_hide_other_mistakes_of_the_same_file(cfg, rel, ed
     issues = cfg.errors({rel: text})
     assert [(i.file, i.path) for i in issues] == [(rel, path) for _old, new, path in
                                                   sorted(edits, key=lambda e: cfg.line_of(text, e[1]))]
-    for issue, (_old, new, _path) in zip(issues, sorted(edits, key=lambda e: cfg.line_of(text, e[1]))):
+    for issue, (_old, new, _path) in zip(issues, sorted(edits, key=lambda e: cfg.line_of(text, e[1])), strict=True):
         assert issue.line == cfg.line_of(text, new)
 
 

@@ -33,7 +33,7 @@ def bounded_issues(child_load, root: Path, seconds: float = 20) -> list[tuple]:
 def _bomb(levels: int) -> str:
     names = [f"l{i}" for i in range(levels + 1)]
     lines = [f"{names[0]}: &{names[0]} [x, x, x, x, x, x, x, x, x]"]
-    for prev, name in zip(names, names[1:]):
+    for prev, name in zip(names, names[1:], strict=False):
         lines.append(f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]")
     return "\n".join(lines) + "\n"
 
@@ -283,7 +283,8 @@ def test_file_without_read_permission(cfg, monkeypatch):
     monkeypatch.setattr(Path, "open", fake_open)
     with pytest.raises(ConfigErrors) as info:
         load_config(root)
-    assert [(i.file, i.line, i.message) for i in info.value.issues] == [(FORM, 1, "cannot read file: Permission denied")]
+    assert [(i.file, i.line, i.message) for i in info.value.issues] == [
+        (FORM, 1, "cannot read file: Permission denied")]
 
 
 def test_non_utf8_bytes_are_located(cfg):

@@ -170,7 +170,8 @@ def _line_of(text: str, index: int) -> int:
 def _yaml_mutations(rng: random.Random, rel: str, text: str, n: int) -> list[Mutation]:
     doc = yaml.compose(text, Loader=yaml.SafeLoader)
     entries = [(p, k, v) for p, k, v in _nodes(doc) if p]
-    scalars = [(p, k, v) for p, k, v in entries if isinstance(v, yaml.ScalarNode) and v.end_mark.index > v.start_mark.index]
+    scalars = [(p, k, v) for p, k, v in entries
+               if isinstance(v, yaml.ScalarNode) and v.end_mark.index > v.start_mark.index]
     lines = text.splitlines(keepends=True)
 
     def block_key(k) -> bool:  # a key that starts its line (not inside {...}, not after "- ")
@@ -372,6 +373,7 @@ def test_reference_configuration_mutated(tmp_path, child_load):
             problems.append(f"{m.id}: accepted")
         elif issues and not _reported_where_made(m, issues):
             shown = "\n    ".join(f"{f}:{ln}:{c}: {p}: {msg[:160]}" for f, ln, c, p, msg in issues[:6])
-            problems.append(f"{m.id}: expected at {m.file} lines {sorted(m.lines)[:8]} paths {m.paths}; got\n    {shown}")
+            problems.append(f"{m.id}: expected at {m.file} lines {sorted(m.lines)[:8]} paths {m.paths}; "
+                            f"got\n    {shown}")
     print(f"{len(mutations)} mutations in {elapsed:.1f} s: {counts}")
     assert not problems, f"{len(problems)} of {len(mutations)} mutations:\n" + "\n".join(problems[:30])

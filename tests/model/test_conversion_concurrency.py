@@ -48,7 +48,8 @@ async def ages(db: Database) -> dict[int, object]:
 
 async def seed(rt, n: int) -> list[int]:
     async with rt.db.transaction():
-        await rt.db.executemany('INSERT INTO "person" ("name", "age") VALUES (?, ?)', [(f"p{i}", str(i)) for i in range(n)])
+        await rt.db.executemany('INSERT INTO "person" ("name", "age") VALUES (?, ?)',
+                                [(f"p{i}", str(i)) for i in range(n)])
     return sorted(await ages(rt.db))
 
 
@@ -103,7 +104,7 @@ async def test_writes_between_plan_and_apply_and_during_apply_are_kept(config_di
         assert await task > 5
 
         stored = await ages(new.db)
-        expected = dict(zip(ids, range(3000)))
+        expected = dict(zip(ids, range(3000), strict=False))
         expected.update(writer.acked)
         assert set(stored) >= set(expected), "no row went missing"
         lost = {rid: (age, stored[rid]) for rid, age in expected.items() if stored[rid] != age}
@@ -116,7 +117,8 @@ async def test_unconvertible_value_written_after_the_plan_fails_the_apply(config
     async with planned_conversion(config_dir, database_url, 10) as (new, plan, writer, ids):
         states = await new.db.fetchval("SELECT COUNT(*) AS n FROM hoso_schema_state")
         await writer.db.execute('UPDATE "person" SET "age" = {} WHERE id = {}', "bảy", ids[3])
-        bad = (await writer.db.fetch('INSERT INTO "person" ("name", "age") VALUES ({}, {}) RETURNING id', "x", "?"))[0]["id"]
+        bad = (await writer.db.fetch('INSERT INTO "person" ("name", "age") VALUES ({}, {}) RETURNING id',
+                                     "x", "?"))[0]["id"]
         before = await ages(new.db)
         with pytest.raises(MigrationError) as exc:
             await apply_plan(new.db, new.config, new.registry, plan, applied_by="test")

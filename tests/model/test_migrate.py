@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from hoso.model.migrate import MigrationError, apply_plan, applied_state, make_plan
+from hoso.model.migrate import MigrationError, applied_state, apply_plan, make_plan
 from hoso.records.service import RecordContext, ValidationError
 from hoso.runtime import Runtime
 from tests.helpers import migrated_runtime, remigrate
@@ -179,7 +179,8 @@ async def test_conversion_rewrites_values(person_config, database_url):
     try:
         await add_people(rt, [{"name": "An", "age": "41"}, {"name": "Bình", "age": " 7 "}, {"name": "Chi"}])
         person_config.write("forms_config/entities/person.yaml",
-                            PERSON.replace("age: {type: text,", "age: {type: integer, index: true, convert: {from: text},"))
+                            PERSON.replace("age: {type: text,",
+                                           "age: {type: integer, index: true, convert: {from: text},"))
         plan, rt2 = await remigrate(rt, person_config.load())
         assert ("convert_field", "person", "age") in kinds(plan)
         assert await column_values(rt, "person", "age") == [41, 7, None]
@@ -231,7 +232,7 @@ async def test_error_midway_rolls_back_every_change(person_config, database_url)
         from hoso.model.migrate import Change
 
         plan.changes.append(Change("rename_field", "person", "broken", field="zzz", data={"old": "nope"}))
-        with pytest.raises(Exception):
+        with pytest.raises(MigrationError):
             await apply_plan(new.db, new.config, new.registry, plan)
         assert "email" not in await rt.db.column_names("person")
     finally:
@@ -260,10 +261,12 @@ async def test_mapped_conversion(config_dir, database_url):
     try:
         await add_people(rt, [{"name": "An", "poor": "có"}, {"name": "Bình", "poor": "không"}, {"name": "Chi"}])
         config_dir.write("forms_config/entities/person.yaml", PERSON + (
-            "  poor: {type: boolean, label: {vi: Hộ nghèo}, convert: {from: text, map: {'có': true, 'không': false}}}\n"))
+            "  poor: {type: boolean, label: {vi: Hộ nghèo},"
+            " convert: {from: text, map: {'có': true, 'không': false}}}\n"))
         plan, _ = await remigrate(rt, config_dir.load())
         assert plan.ok, plan.render()
-        assert [None if v is None else bool(v) for v in await column_values(rt, "person", "poor")] == [True, False, None]
+        stored = await column_values(rt, "person", "poor")
+        assert [None if v is None else bool(v) for v in stored] == [True, False, None]
     finally:
         await rt.db.close()
 
@@ -297,7 +300,8 @@ async def test_unique_index_refused_while_duplicates_exist(person_config, databa
 async def test_child_table_rows(config_dir, database_url):
     rt = await migrated_runtime(config_dir.load(), database_url)
     try:
-        config_dir.write("forms_config/entities/case.yaml", open(config_dir.root / "forms_config/entities/case.yaml").read()
+        case_yaml = open(config_dir.root / "forms_config/entities/case.yaml").read()
+        config_dir.write("forms_config/entities/case.yaml", case_yaml
                          + "  hearings:\n    type: child_table\n    label: {vi: Phiên tòa}\n    fields:\n"
                            "      held_on: {type: date, required: true, label: {vi: Ngày}}\n"
                            "      court: {type: text, label: {vi: Tòa}}\n")
@@ -306,11 +310,13 @@ async def test_child_table_rows(config_dir, database_url):
         unit = await rt2.db.fetchval("SELECT id FROM hoso_unit WHERE code = 'TT'")
         rec = await rt2.records().create("case", {
             "received_on": "2025-03-01", "form_of_aid": "TGTT", "requester": "An", "unit": unit,
-            "hearings": [{"held_on": "2025-04-01", "court": "TAND"}, {"held_on": "2025-05-02"}]}, RecordContext.system(rt2.config))
+            "hearings": [{"held_on": "2025-04-01", "court": "TAND"}, {"held_on": "2025-05-02"}]},
+            RecordContext.system(rt2.config))
         assert [h["held_on"] for h in rec["hearings"]] == [dt.date(2025, 4, 1), dt.date(2025, 5, 2)]
         with pytest.raises(ValidationError) as exc:
             await rt2.records().create("case", {"received_on": "2025-03-01", "form_of_aid": "TGTT", "requester": "An",
-                                                "unit": unit, "hearings": [{"court": "x"}]}, RecordContext.system(rt2.config))
+                                                "unit": unit, "hearings": [{"court": "x"}]},
+                                       RecordContext.system(rt2.config))
         assert exc.value.problems == [("hearings[0].held_on", "bắt buộc nhập")]
     finally:
         await rt.db.close()
@@ -321,13 +327,15 @@ async def test_audit_records_every_create(config_dir, database_url):
     try:
         unit = await rt.db.fetchval("SELECT id FROM hoso_unit WHERE code = 'TT'")
         rec = await rt.records().create("case", {"received_on": "2025-03-01", "form_of_aid": "TV", "requester": "An",
-                                                 "unit": unit}, RecordContext(rt.config, user_name="lan", origin="1.2.3.4", superuser=True))
+                                                 "unit": unit},
+                                        RecordContext(rt.config, user_name="lan", origin="1.2.3.4", superuser=True))
         rows = await rt.db.fetch("SELECT * FROM hoso_audit WHERE entity = 'case'")
         assert len(rows) == 1
         changes = json.loads(rows[0]["changes"])
         assert rows[0]["action"] == "create" and rows[0]["actor"] == "lan" and rows[0]["origin"] == "1.2.3.4"
         assert changes["requester"] == [None, "An"] and changes["code"] == [None, rec["code"]]
-        updated = await rt.records().update("case", rec["id"], {"requester": "An Nguyễn"}, 1, RecordContext.system(rt.config))
+        updated = await rt.records().update("case", rec["id"], {"requester": "An Nguyễn"}, 1,
+                                            RecordContext.system(rt.config))
         assert updated["sys_version"] == 2
         rows = await rt.db.fetch("SELECT changes FROM hoso_audit WHERE action = 'update'")
         assert json.loads(rows[0]["changes"]) == {"requester": ["An", "An Nguyễn"]}
@@ -397,7 +405,8 @@ async def test_system_columns_added_by_a_newer_version_reach_existing_tables(per
         await rt.db.execute('ALTER TABLE "person" DROP COLUMN "sys_search"')
         new = Runtime.create(person_config.load(), db=rt.db)
         plan = await make_plan(new.db, new.config, new.registry)
-        assert [(c.kind, c.table, c.field) for c in plan.changes] == [("add_entity_system_column", "person", "sys_search")]
+        assert [(c.kind, c.table, c.field) for c in plan.changes] == [
+            ("add_entity_system_column", "person", "sys_search")]
         await apply_plan(new.db, new.config, new.registry, plan)
         assert "sys_search" in await rt.db.column_names("person")
         # `hoso migrate` then fills the search text of the existing records.
@@ -413,13 +422,15 @@ async def test_system_columns_added_by_a_newer_version_reach_existing_tables(per
 async def test_unique_refusal_gives_the_true_number_of_duplicated_values(person_config, database_url):
     rt = await migrated_runtime(person_config.load(), database_url)
     try:
-        ids = await add_people(rt, [{"name": f"p{i}", "phone": str(i // 2)} for i in range(50)] + [{"name": "x", "phone": "z"}])
+        ids = await add_people(rt, [{"name": f"p{i}", "phone": str(i // 2)} for i in range(50)]
+                               + [{"name": "x", "phone": "z"}])
         person_config.write("forms_config/entities/person.yaml",
                             PERSON.replace("phone: {type: text,", "phone: {type: text, unique: true,"))
         new = Runtime.create(person_config.load(), db=rt.db)
         plan = await make_plan(new.db, new.config, new.registry)
         err = plan.errors[0]
-        assert "cannot be made unique: 25 value(s) are used more than once (the records of the first 20 listed)" in str(err)
+        assert ("cannot be made unique: 25 value(s) are used more than once (the records of the first 20 listed)"
+                in str(err))
         assert err.record_ids == ids[:40]
     finally:
         await rt.db.close()

@@ -7,7 +7,8 @@ import asyncio
 from collections import defaultdict
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hoso.model.migrate import UNIQUE_VALUES_SHOWN, make_plan
 from hoso.runtime import Runtime
@@ -18,7 +19,7 @@ UNIQUE_PHONE = PERSON.replace("phone: {type: text,", "phone: {type: text, unique
 
 
 @pytest.fixture
-def unique_phone_db(person_config, database_url):
+def unique_phone_db(person_config, database_url):  # noqa: F811 - the fixture imported above
     async def migrate():
         rt = await migrated_runtime(person_config.load(), database_url)
         await rt.db.close()

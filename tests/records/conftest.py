@@ -243,7 +243,7 @@ class World:
             await self.rt.db.execute(
                 "INSERT INTO hoso_assignment (user_id, role, unit_id, starts_on, ends_on, created_at) "
                 "VALUES ({}, {}, {}, {}, NULL, {})", uid, role, self.units[unit], dt.date(2000, 1, 1),
-                dt.datetime.now(dt.timezone.utc))
+                dt.datetime.now(dt.UTC))
         self.users[name] = uid
         return uid
 

@@ -9,9 +9,15 @@ import tracemalloc
 
 import pytest
 
-from hoso.records.service import AttachmentCorrupt, AttachmentTooLarge, Forbidden, NotFound, StaleVersion, \
-    ValidationError
 from hoso.plugins.storage import LocalStorage
+from hoso.records.service import (
+    AttachmentCorrupt,
+    AttachmentTooLarge,
+    Forbidden,
+    NotFound,
+    StaleVersion,
+    ValidationError,
+)
 from tests.helpers import migrated_runtime
 from tests.plugins import postcode
 
@@ -116,8 +122,9 @@ async def test_uploads_need_update_on_the_record(world, records_config):
     assert info.uploaded_by == uid
     # A role that may read but not update the record may download, not upload.
     await w.rt.db.execute("UPDATE hoso_assignment SET role = 'reader' WHERE user_id = {}", w.users["clerk"])
-    from hoso.config import GrantDef, RoleDef, Label
     import dataclasses
+
+    from hoso.config import GrantDef, Label, RoleDef
 
     reader = RoleDef("reader", Label("Đọc"), (GrantDef("case", ("read",), "subtree"),))
     config = dataclasses.replace(w.rt.config, roles=w.rt.config.roles + (reader,))

@@ -81,7 +81,7 @@ async def test_child_rows_follow_a_plain_list_oracle(world, edits):
         got = rec["hearings"]
         kept = {r["id"] for r in rows if "id" in r}
         assert len(got) == len(rows)
-        for sent, stored in zip(rows, got):
+        for sent, stored in zip(rows, got, strict=True):
             if "id" in sent:
                 assert stored["id"] == sent["id"]  # kept rows keep their ids
             else:

@@ -42,7 +42,7 @@ D = dt.date
     ("empty(groups)", {"groups": []}, True),
     ("len(name) > 3", {"name": "Hoa"}, False),
     ("received_on <= today()", {"received_on": D(2000, 1, 1)}, True),
-    ('at >= "2025-01-01"', {"at": dt.datetime(2025, 1, 1, 8, tzinfo=dt.timezone.utc)}, True),
+    ('at >= "2025-01-01"', {"at": dt.datetime(2025, 1, 1, 8, tzinfo=dt.UTC)}, True),
     ('(form_of_aid == "TGTT" and age < 16) or (form_of_aid == "TV")', {"form_of_aid": "TGTT", "age": 12}, True),
 ])
 def test_evaluation(text, values, expected):

@@ -77,7 +77,8 @@ def test_transition_names_are_unique_per_entity(records_config):
         "state_field: status", "state_field: refusal_reason").replace(
         "states: [received, accepted, refused, ended, archived]", "states: [not_eligible, other]").replace(
         "initial: received", "initial: not_eligible")
-    second = second.split("transitions:")[0] + "transitions:\n  accept: {from: [not_eligible], to: other, label: {vi: X}}\n"
+    second = (second.split("transitions:")[0]
+              + "transitions:\n  accept: {from: [not_eligible], to: other, label: {vi: X}}\n")
     found = errors(records_config, "forms_config/workflows/case_review.yaml", second)
     assert any("transition 'accept' is also defined by workflow 'case_lifecycle'" in e for e in found), found
 
@@ -96,7 +97,8 @@ def test_entity_mistakes(records_config, old, new, expected):
 
 
 @pytest.mark.parametrize("text,expected", [
-    ("calendar:\n  holidays:\n    - {date: '2025-02-30'}\n", "calendar.holidays[0].date: expected a date as YYYY-MM-DD"),
+    ("calendar:\n  holidays:\n    - {date: '2025-02-30'}\n",
+     "calendar.holidays[0].date: expected a date as YYYY-MM-DD"),
     ("calendar:\n  holidays:\n    - {date: '2025-02-03', to: '2025-02-01'}\n", "the holiday ends (2025-02-01) before"),
     ("calendar:\n  weekend: [sundy]\n", "calendar.weekend[0]: expected one of"),
     ("calendar:\n  holiday: []\n", "unknown key 'holiday' (did you mean 'holidays'?)"),

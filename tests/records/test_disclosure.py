@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hoso.i18n import t
-from hoso.records.forms import FormCache
 from hoso.plugins.fields import BUILTIN_TYPES
+from hoso.records.forms import FormCache
 
 # In the intake form of tests/records: the entity rule ``ended_on >= received_on``, the form rule
 # ``age >= 16 or form_of_aid != "TGTT"`` and ``procedural_stage`` visible and required if form_of_aid is TGTT.

@@ -10,11 +10,11 @@ import time
 import pytest
 from litestar.testing import AsyncTestClient
 
+from hoso.plugins.storage import OWNER_FILE
 from hoso.records.attachments import CleanupSettings, SettingError, clean_storage
 from hoso.records.service import RecordContext
 from hoso.runtime import Runtime
 from hoso.server import create_app
-from hoso.plugins.storage import OWNER_FILE
 from tests.helpers import migrated_runtime
 from tests.records.test_attachments import PDF, chunks, read_all
 from tests.records.test_attachments import stored_files as all_files

@@ -149,7 +149,8 @@ async def test_records_stay_readable_and_editable_after_the_form_changes(world, 
     v1 = old["sys_form_version"]
     # The form drops the note and makes beneficiary groups required.
     changed = INTAKE.replace("fields: [requester, age, note, hearings]", "fields: [requester, age, hearings]")
-    changed = changed.replace("  age: {required: true,", "  beneficiary_groups: {required: true}\n  age: {required: true,")
+    changed = changed.replace("  age: {required: true,",
+                              "  beneficiary_groups: {required: true}\n  age: {required: true,")
     records_config.write("forms_config/forms/case_intake.yaml", changed)
     _plan, rt2 = await remigrate(w.rt, records_config.load())
     svc2 = rt2.records()

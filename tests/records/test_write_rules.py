@@ -14,7 +14,8 @@ def test_unit_types_and_read_only_states_name_what_exists(records_config):
     records_config.write("forms_config/entities/case.yaml", CASE)
     records_config.write("forms_config/workflows/case_lifecycle.yaml", WORKFLOW)
     found = errors(records_config, "forms_config/entities/case.yaml", CASE.replace(
-        "unit: {type: org_unit, required: true,", "unit: {type: org_unit, required: true, unit_types: [centre, centr],"))
+        "unit: {type: org_unit, required: true,",
+        "unit: {type: org_unit, required: true, unit_types: [centre, centr],"))
     assert any("unit_types[1]" in e and "unknown unit type 'centr'" in e and "did you mean 'centre'" in e
                for e in found), found
     records_config.write("forms_config/entities/case.yaml", CASE)
@@ -82,7 +83,7 @@ def test_today_is_vietnams_date_whatever_the_servers_zone(records_config, monkey
     class Evening(real.datetime):  # 20:00 UTC on 1 May is 03:00 on 2 May in Hà Nội
         @classmethod
         def now(cls, tz=None):
-            return real.datetime(2026, 5, 1, 20, 0, tzinfo=real.timezone.utc).astimezone(tz)
+            return real.datetime(2026, 5, 1, 20, 0, tzinfo=real.UTC).astimezone(tz)
 
     monkeypatch.setattr(context_module, "dt", types.SimpleNamespace(datetime=Evening, date=real.date))
     ctx = RecordContext.system(records_config.load())

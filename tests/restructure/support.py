@@ -61,7 +61,8 @@ CASE = """
 entity: case
 label: {vi: Vụ việc, en: Case}
 unit_field: unit
-naming: {field: code, pattern: "{unit.code}.{form_of_aid}.{seq:02}.{year}", sequence_per: [unit, form_of_aid, year], date_field: received_on}
+naming: {field: code, pattern: "{unit.code}.{form_of_aid}.{seq:02}.{year}", sequence_per: [unit, form_of_aid, year],
+         date_field: received_on}
 fields:
   code: {type: text, label: {vi: Mã}}
   received_on: {type: date, required: true, label: {vi: Ngày tiếp nhận}}
@@ -164,7 +165,7 @@ async def add_user(rt, username: str, unit_code: str | None = None) -> int:
 async def assign(rt, user_id: int, role: str, unit_code: str, starts_on: dt.date = BEFORE) -> None:
     await rt.db.execute(
         "INSERT INTO hoso_assignment (user_id, role, unit_id, starts_on, created_at) VALUES ({}, {}, {}, {}, {})",
-        user_id, role, await unit_id(rt, unit_code), starts_on, dt.datetime.now(dt.timezone.utc))
+        user_id, role, await unit_id(rt, unit_code), starts_on, dt.datetime.now(dt.UTC))
 
 
 async def visible(rt, user_id: int, on: dt.date | None = None, entity: str = "case") -> list[int]:

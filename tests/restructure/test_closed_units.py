@@ -155,8 +155,8 @@ def test_user_create_follows_old_codes_and_refuses_closed_units(rs_config, datab
 async def test_old_codes_lead_to_their_unit_in_accounts_and_the_admin(rs_config, database_url):
     from types import SimpleNamespace
 
-    from hoso.admin.forms import resolve_link
     from hoso.accounts import create_account
+    from hoso.admin.forms import resolve_link
     from hoso.scope import Actor
     from hoso.users import UserError
 

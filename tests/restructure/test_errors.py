@@ -26,7 +26,8 @@ def errors_of(exc: RestructureErrors) -> list[str]:
 @pytest.mark.parametrize("body,expected", [
     ("  - merge: {units: [TT2], inot: TT}\n",
      [f"{FILE}:5:12: operations[0].merge: missing required key 'into'",
-      f"{FILE}:5:27: operations[0].merge.inot: unknown key 'inot' (did you mean 'into'?); expected one of: into, units"]),
+      f"{FILE}:5:27: operations[0].merge.inot: unknown key 'inot' (did you mean 'into'?); "
+      "expected one of: into, units"]),
     ("  - merger: {units: [TT2], into: TT}\n",
      [f"{FILE}:5:5: operations[0].merger: unknown key 'merger' (did you mean 'merge'?); expected one of: "
       "abolish_level, close, create, merge, move, rename, split"]),

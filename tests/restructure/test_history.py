@@ -142,8 +142,9 @@ def test_a_fresh_database_reaches_the_same_units_as_one_restructured_in_place(
 
 
 def _other_pg_database(url: str) -> str:
-    from tests.conftest import PG_URL, _pg_admin, _with_db
     import uuid
+
+    from tests.conftest import PG_URL, _pg_admin, _with_db
 
     name = f"hoso_test_{uuid.uuid4().hex[:12]}"
     asyncio.run(_pg_admin(PG_URL, f'CREATE DATABASE "{name}"'))

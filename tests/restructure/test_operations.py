@@ -9,8 +9,17 @@ import pytest
 
 from hoso.restructure import RestructureError, apply, lookup_successor, plan
 from tests.helpers import migrated_runtime
-from tests.restructure.support import (EFFECTIVE, active_assignments, add_case, add_user, add_visit, assign, change_set,
-                                       unit_id, visible)
+from tests.restructure.support import (
+    EFFECTIVE,
+    active_assignments,
+    add_case,
+    add_user,
+    add_visit,
+    assign,
+    change_set,
+    unit_id,
+    visible,
+)
 
 TODAY = dt.date.today()
 

@@ -108,9 +108,10 @@ async def test_three_level_reform_at_real_scale(rs_config, database_url):
             await db.executemany('INSERT INTO "case" (code, received_on, form_of_aid, requester, commune, status, '
                                  'unit, sys_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', rows)
             # Users: one reader per old commune of the first 300, one per district of the first 50.
-            now = dt.datetime.now(dt.timezone.utc)
-            users = [(10_000 + i, "reader", ids[c], dt.date(2020, 1, 1), now) for i, c in enumerate(sorted(communes)[:300])]
-            users += [(20_000 + i, "reader", ids[d], dt.date(2020, 1, 1), now) for i, d in enumerate(sorted(districts)[:50])]
+            now = dt.datetime.now(dt.UTC)
+            since = dt.date(2020, 1, 1)
+            users = [(10_000 + i, "reader", ids[c], since, now) for i, c in enumerate(sorted(communes)[:300])]
+            users += [(20_000 + i, "reader", ids[d], since, now) for i, d in enumerate(sorted(districts)[:50])]
             users += [(30_000 + i, "reader", ids[c], dt.date(2020, 1, 1), now) for i, c in enumerate(sorted(splits))]
             await db.executemany("INSERT INTO hoso_assignment (user_id, role, unit_id, starts_on, created_at) "
                                  "VALUES (?, ?, ?, ?, ?)", users)
@@ -155,12 +156,12 @@ async def test_three_level_reform_at_real_scale(rs_config, database_url):
         for d in rnd.sample(sorted(districts), 5):
             found = await lookup_successor(db, d)
             assert [u["code"] for u in found] == [kept[districts[d]]]
-        for new, p_code, olds in rnd.sample(groups, 5):
+        for new, _p_code, olds in rnd.sample(groups, 5):
             u = 40_000 + int(new[2:])
             await db.execute("INSERT INTO hoso_assignment (user_id, role, unit_id, starts_on, created_at) VALUES "
                              "({}, 'reader', {}, {}, {})", u, await db.fetchval(
                                  "SELECT id FROM hoso_unit WHERE code = {}", new), EFFECTIVE,
-                             dt.datetime.now(dt.timezone.utc))
+                             dt.datetime.now(dt.UTC))
             expected = {r["id"] for r in await db.fetch(
                 f'SELECT id FROM "case" WHERE unit IN ({", ".join("{}" for _ in olds)}) AND sys_scope_unit IS NULL',
                 *[ids[o] for o in olds])}

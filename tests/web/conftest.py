@@ -17,8 +17,8 @@ from litestar.testing import AsyncTestClient
 from hoso.config import load_config
 from hoso.db import quote
 from hoso.runtime import Runtime
-from hoso.users import create_user
 from hoso.server import create_app
+from hoso.users import create_user
 from tests.helpers import migrated_runtime
 
 PASSWORD = "correct-horse-42"

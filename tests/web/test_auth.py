@@ -64,7 +64,7 @@ async def test_wrong_password_and_unknown_user_get_the_same_401_and_are_audited(
 async def test_locked_and_inactive_accounts_are_refused(web):
     await web.user("chi.locked", superuser=True, locked=True)
     await web.user("dung.inactive", superuser=True, active=False)
-    for name, reason in (("chi.locked", "locked"), ("dung.inactive", "inactive")):
+    for name in ("chi.locked", "dung.inactive"):
         r = await web.login(name, headers=EN)
         assert problem_ok(r, 401)["detail"] == GENERIC  # the right password, but no hint why
         assert "set-cookie" not in r.headers

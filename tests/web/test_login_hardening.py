@@ -15,11 +15,11 @@ import uvicorn
 from litestar.connection import ASGIConnection
 
 from hoso.runtime import Runtime
-from hoso.users import create_user
 from hoso.server import create_app
+from hoso.users import create_user
 from hoso.web.auth import SERVER_OPTIONS, WebSettings, client_address
 from tests.helpers import migrated_runtime
-from tests.web.conftest import PASSWORD, running
+from tests.web.conftest import PASSWORD
 
 
 @contextlib.contextmanager

@@ -78,7 +78,7 @@ async def test_deleted_records_are_hidden(admin):
     a = (await new_case(admin)).json()
     b = (await new_case(admin)).json()
     await admin.rt.db.execute("UPDATE \"case\" SET sys_deleted_at = {} WHERE id = {}",
-                              dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc), a["id"])
+                              dt.datetime(2025, 6, 1, tzinfo=dt.UTC), a["id"])
     listing = (await admin.client.get("/api/records/case")).json()
     assert listing["total"] == 1 and [c["id"] for c in listing["items"]] == [b["id"]]
     assert (await admin.client.get(f"/api/records/case/{a['id']}")).status_code == 404

@@ -15,7 +15,8 @@ EXTRA_FIELD = """
 entity: case
 label: {vi: Vụ việc, en: Case}
 unit_field: unit
-naming: {field: code, pattern: "{unit.code}.{form_of_aid}.{seq:02}.{year}", sequence_per: [unit, form_of_aid, year], date_field: received_on}
+naming: {field: code, pattern: "{unit.code}.{form_of_aid}.{seq:02}.{year}", sequence_per: [unit, form_of_aid, year],
+         date_field: received_on}
 fields:
   code: {type: text, label: {vi: Mã}}
   received_on: {type: date, required: true, label: {vi: Ngày tiếp nhận}}

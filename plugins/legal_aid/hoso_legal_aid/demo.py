@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from hoso.config import EntityDef
 from hoso.db import quote
@@ -65,7 +66,7 @@ ProgressFn = Callable[[int], Any]
 class _Gen:
     """Random values valid for the loaded configuration."""
 
-    def __init__(self, rt: "Runtime"):
+    def __init__(self, rt: Runtime):
         self.rng = random.Random(SEED)
         self.config = rt.config
 
@@ -74,7 +75,7 @@ class _Gen:
         return self.config.choice_list(fd.list).values() if fd.list else ()
 
     def pick(self, entity: EntityDef, field: str, preferred: str | None = None,
-             weights: dict[str, float] | None = None) -> str | None:
+             weights: Mapping[str, float] | None = None) -> str | None:
         """``preferred`` when it is an option of the field's list, else a (weighted) random option."""
         if not entity.has_field(field):
             return None
@@ -122,7 +123,7 @@ def _province_code(unit_code: str) -> str:
     return f"{int(digits):03d}" if digits else "001"
 
 
-async def _centres(rt: "Runtime", rng: random.Random) -> list[dict]:
+async def _centres(rt: Runtime, rng: random.Random) -> list[dict]:
     rows = await rt.db.fetch("SELECT id, code, name_vi FROM hoso_unit WHERE code LIKE 'TT-%' ORDER BY code")
     if not rows and rt.config.hierarchy:
         types = [t.name for t in rt.config.hierarchy.unit_types if t.level == "centre"]
@@ -135,12 +136,12 @@ async def _centres(rt: "Runtime", rng: random.Random) -> list[dict]:
     return rows
 
 
-async def _count(rt: "Runtime", entity: str) -> int:
+async def _count(rt: Runtime, entity: str) -> int:
     table = rt.config.entity(entity).table
     return int(await rt.db.fetchval(f"SELECT COUNT(*) AS n FROM {quote(table)}") or 0)
 
 
-async def _existing_id(rt: "Runtime", entity: EntityDef, field: str, value: Any) -> int | None:
+async def _existing_id(rt: Runtime, entity: EntityDef, field: str, value: Any) -> int | None:
     if value is None or not entity.has_field(field):
         return None
     return await rt.db.fetchval(
@@ -284,7 +285,7 @@ def _jsonable(values: dict) -> dict:
     return {k: conv(v) for k, v in values.items()}
 
 
-async def load_demo(rt: "Runtime", cases: int = 200, once: bool = False,
+async def load_demo(rt: Runtime, cases: int = 200, once: bool = False,
                     progress: ProgressFn | None = None) -> dict:
     """Load the demo login, performers, organisations and ``cases`` cases; see the module docstring.
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from hoso import hookimpl
-
 from hoso_outreach.guard import check_hold
 
 CONFIG = Path(__file__).resolve().parent / "config"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from litestar import Request, get
 from litestar.exceptions import ValidationException
 
@@ -13,7 +11,7 @@ from hoso_outreach.summary import summarise
 
 
 @get("/outreach/summary", tags=["outreach"])
-async def outreach_summary(request: Request, year: Optional[int] = None) -> dict:
+async def outreach_summary(request: Request, year: int | None = None) -> dict:
     """Sessions held in ``year`` (default: this year) that the caller may read."""
     context = await request_context(request)  # 401 without a session or token
     year = context.today.year if year is None else year
