@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hoso.admin.forms import AdminForm as AdminForm
     from hoso.admin.plugin_pages import AdminMenuEntry as AdminMenuEntry
     from hoso.admin.plugin_pages import AdminPage as AdminPage
+    from hoso.audit import AuditEvent as AuditEvent
     from hoso.config import Config as Config
     from hoso.config import ConfigKind as ConfigKind
     from hoso.config import EntityDef as EntityDef
@@ -35,7 +36,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from hoso.plugin_types import ScopeRule as ScopeRule
     from hoso.plugin_types import SystemTable as SystemTable
     from hoso.records.attachments import Storage as Storage
-    from hoso.audit import AuditEvent as AuditEvent
     from hoso.records.context import RecordContext as RecordContext
     from hoso.runtime import Runtime as Runtime
     from hoso.web.api import request_context as request_context

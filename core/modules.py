@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hoso.config import Config, EntityDef, ModuleDef
-from hoso.i18n import t
 from hoso.db import Database
+from hoso.i18n import t
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
@@ -80,7 +80,7 @@ class ModuleSwitches:
 
     # -- building ---------------------------------------------------------------------------------------------
     @classmethod
-    async def load(cls, db: Database, config: Config, on: dt.date | None = None) -> "ModuleSwitches":
+    async def load(cls, db: Database, config: Config, on: dt.date | None = None) -> ModuleSwitches:
         on = on or dt.date.today()
         inside: dict[str, frozenset[int]] = {}
         above: dict[str, frozenset[int]] = {}
@@ -189,7 +189,7 @@ async def _closure(db: Database, want: str, given: str, ids: set[int]) -> frozen
     return frozenset(int(r["u"]) for r in rows) | frozenset(ids)
 
 
-async def switches(rt: "Runtime", on: dt.date | None = None) -> ModuleSwitches:
+async def switches(rt: Runtime, on: dt.date | None = None) -> ModuleSwitches:
     """The switches of ``rt``'s configuration today, rebuilt when the units or their lineage changed."""
     on = on or dt.date.today()
     if not rt.config.modules:
@@ -206,14 +206,14 @@ async def switches(rt: "Runtime", on: dt.date | None = None) -> ModuleSwitches:
     return found
 
 
-async def names_off(rt: "Runtime", user: Any) -> dict[str, frozenset[str]]:
+async def names_off(rt: Runtime, user: Any) -> dict[str, frozenset[str]]:
     """``ModuleSwitches.names_off`` for today, without reading the units when no module names anything."""
     if not any(getattr(m, k) for m in rt.config.modules for k in _NAMED_KEYS):
         return {k: frozenset() for k in _NAMED_KEYS}
     return await (await switches(rt)).names_off(user)
 
 
-async def check_new_record(rt: "Runtime", entity: EntityDef, values: dict, lang: str = "vi") -> None:
+async def check_new_record(rt: Runtime, entity: EntityDef, values: dict, lang: str = "vi") -> None:
     """Refuse (a ValidationError on the unit field, naming the module) a new record of a module's entity at a
     unit where the module is off. A missing or unknown unit is left to the record service to report."""
     from hoso.records.errors import ValidationError

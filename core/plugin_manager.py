@@ -11,7 +11,8 @@ import difflib
 import importlib
 import inspect
 import re
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import pluggy
 
@@ -48,7 +49,7 @@ class PluginError(Exception):
     """A plugin problem that stops start-up; the message is in Vietnamese, then English."""
 
     @classmethod
-    def of(cls, key: str, **values: Any) -> "PluginError":
+    def of(cls, key: str, **values: Any) -> PluginError:
         return cls(f"{t(key, 'vi', **values)} / {t(key, 'en', **values)}")
 
 
@@ -166,8 +167,9 @@ def collect(pm: pluggy.PluginManager, hook: str, key: Callable[[Any], Any], what
             **kwargs: Any) -> list[Any]:
     """Every item the implementations of list-returning ``hook`` give, stopping at a key given twice.
 
-    ``key(item)`` lists the names an item takes (a command's name; a route's paths with their methods); ``what`` names the kind of item
-    in the error (``"command"``). Items keep the order of ``pm.hook.<hook>()`` (deployment plugins first).
+    ``key(item)`` lists the names an item takes (a command's name; a route's paths with their methods);
+    ``what`` names the kind of item in the error (``"command"``). Items keep the order of
+    ``pm.hook.<hook>()`` (deployment plugins first).
     """
     seen: dict[Any, str] = {}
     items: list[Any] = []

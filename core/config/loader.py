@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import jsonschema
 from referencing import Registry, Resource
@@ -590,7 +590,16 @@ def _did_you_mean(word: str, options: Iterable[str]) -> str:
     return f" (did you mean {hint!r}?)" if hint else ""
 
 
-def _label(d: dict | None) -> Label | None:
+@overload
+def _label(d: Mapping[str, Any]) -> Label: ...
+
+
+@overload
+def _label(d: None) -> None: ...
+
+
+def _label(d: Mapping[str, Any] | None) -> Label | None:
+    """A vi/en label from a validated mapping; None where the key was optional and absent."""
     if d is None:
         return None
     return Label(vi=d["vi"], en=d.get("en"))

@@ -7,12 +7,12 @@ import os
 import shutil
 
 from click.testing import CliRunner
+
 from hoso.admin.config import KIND, AdminConfig, load_admin_config
 from hoso.cli import main
 from hoso.config import load_config
 from hoso.fields import Registry
 from hoso.plugin_manager import get_plugin_manager
-
 from tests.admin.conftest import AdminClient, serving
 
 BROKEN = """

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import string
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .._yaml import position_of
 from ..kind import ConfigKind
@@ -213,7 +214,7 @@ def naming_placeholders(pattern: str) -> list[tuple[str, str | None]]:
             raise ValueError(f"placeholder {{{name}{':' + spec if spec else ''}}} is not of the form "
                              "{field}, {unit.code}, {seq:02} or {year}")
         if m["spec"] and int(m["spec"]) > MAX_NAMING_WIDTH:
-            raise ValueError(f"placeholder {{{name}:{spec}}} pads to {int(spec):,} characters: a width of at most "
+            raise ValueError(f"placeholder {{{name}:{spec}}} pads to {int(m['spec']):,} characters: a width of at most "
                              f"{MAX_NAMING_WIDTH} is allowed, such as {{seq:06}}")
         out.append((m["name"], m["spec"]))
     return out

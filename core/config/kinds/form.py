@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ..kind import ConfigKind
 from ..loader import SCHEMA_DIR, _did_you_mean, _label
-from .entity import _check_rules, _expression_problem, _rules
 from ..types import FormDef, FormFieldDef, FormSection
+from .entity import _check_rules, _expression_problem, _rules
 
 
 def build(ctx, files) -> list[FormDef]:

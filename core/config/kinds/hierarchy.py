@@ -7,8 +7,9 @@ import csv
 import datetime as dt
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .._yaml import position_of
 from ..kind import ConfigKind
@@ -71,8 +72,8 @@ def _check_unit_types(entity_files: list[ConfigFile], known: set[str]) -> None:
 
 
 def _read_units(loader, hf: ConfigFile, hierarchy_types: set[str]) -> list[UnitRow]:
-    units: list[tuple[UnitRow, Callable[[str], ConfigIssue]]] = []
-    seen: dict[str, str] = {}
+    units: list[tuple[UnitRow, Callable[..., ConfigIssue]]] = []
+    seen: dict[Any, str] = {}
     base = (loader.root / "roles_config").resolve()
     for i, ref in enumerate(hf.data.get("units", ())):
         rel_name = ref["file"]
@@ -90,7 +91,7 @@ def _read_units(loader, hf: ConfigFile, hierarchy_types: set[str]) -> list[UnitR
             hf.error(("units", i, "file"), f"cannot read roles_config/{rel_name}: {problem}")
             continue
         # rows: (values, ok, where) where ``where(column, message)`` makes an issue at that row's column
-        rows: list[tuple[dict, bool, Callable[[str, str], ConfigIssue]]] = []
+        rows: list[tuple[dict, bool, Callable[..., ConfigIssue]]] = []
         if path.suffix == ".csv":
             rows = _units_from_csv(loader, path)
         else:
@@ -102,7 +103,7 @@ def _read_units(loader, hf: ConfigFile, hierarchy_types: set[str]) -> list[UnitR
                         return ConfigIssue(uf.rel, line, col, _path_str(("units", j, key)), message)
                     rows.append((u, True, where))
         for u, ok, where in rows:
-            code = u.get("code")
+            code: Any = u.get("code")  # None in a row whose code failed its schema check
             if code in seen:
                 loader.issues.append(where("code", f"duplicate unit code {code!r} (first at {seen[code]})"))
                 continue
@@ -146,7 +147,7 @@ def _check_unit_cycles(loader, units: list[tuple[UnitRow, Callable[..., ConfigIs
     done: set[str] = set()
     for u, _where in units:
         chain: list[str] = []
-        code = u.code
+        code: str | None = u.code
         while code is not None and code not in done and code not in chain:
             chain.append(code)
             code = parent.get(code)
@@ -213,7 +214,7 @@ _UNIT_COLUMNS = ("code", "name_vi", "name_en", "type", "parent_code", "valid_fro
 _UNIT_REQUIRED = ("code", "name_vi", "type")
 
 
-def _units_from_csv(loader, path: Path) -> list[tuple[dict, bool, Callable[[str, str], ConfigIssue]]]:
+def _units_from_csv(loader, path: Path) -> list[tuple[dict, bool, Callable[..., ConfigIssue]]]:
     """The rows of a units CSV file, each checked against the units schema like a YAML units file."""
     raw = loader._read(path)
     rel = loader._rel(path)
@@ -224,12 +225,14 @@ def _units_from_csv(loader, path: Path) -> list[tuple[dict, bool, Callable[[str,
     except UnicodeDecodeError as exc:
         loader.issues.append(_not_utf8(rel, raw, exc))
         return []
-    expected = f"expected the header line {','.join(_UNIT_COLUMNS)} (name_en, parent_code, valid_from and short_code optional)"
+    expected = (f"expected the header line {','.join(_UNIT_COLUMNS)} "
+                "(name_en, parent_code, valid_from and short_code optional)")
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    row_schema = _validators()["units"].schema["properties"]["units"]["items"]
+    units_schema: Any = _validators()["units"].schema
+    row_schema = units_schema["properties"]["units"]["items"]
     row_validator = _validators()["units"].evolve(schema=row_schema)
     header: list[str] | None = None
-    out = []
+    out: list[tuple[dict, bool, Callable[..., ConfigIssue]]] = []
     while True:
         line = reader.line_num + 1  # where the record starts (a quoted value may span lines)
         try:
@@ -266,7 +269,8 @@ def _units_from_csv(loader, path: Path) -> list[tuple[dict, bool, Callable[[str,
         def where(key: str, message: str, line: int = line) -> ConfigIssue:
             return ConfigIssue(rel, line, 1, key, message)
 
-        row = {k: v.strip() for k, v in zip(header, cells) if v.strip()}
+        # a row shorter than the header leaves its last columns empty (a longer one was refused above)
+        row = {k: v.strip() for k, v in zip(header, cells, strict=False) if v.strip()}
         empty = [k for k in _UNIT_REQUIRED if k not in row]
         if empty:
             loader.issues.append(where(empty[0], f"no value for {', '.join(empty)}: every unit "

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..kind import ConfigKind
 from ..loader import HIERARCHY_FILE, SCHEMA_DIR, ConfigFile, _did_you_mean, _label
 from ..types import ModuleDef
-
 
 # Keys of a module naming definitions of other kinds, and the kind each must exist as.
 MODULE_NAMED_KINDS = {"entities": "entity", "forms": "form", "workflows": "workflow", "roles": "role",
@@ -47,7 +46,7 @@ def build(ctx, files) -> list[ModuleDef]:
             merged = {**earlier[1], **m} if earlier is not None else m
             declared[name] = (f, merged) if not f.partial else (f, {})
     modules: list[ModuleDef] = []
-    for name, (f, m) in declared.items():
+    for name, (_f, m) in declared.items():
         if m:
             lists = {k: tuple(m.get(k, ())) for k in (*MODULE_NAMED_KINDS, *MODULE_FREE_KEYS)}
             modules.append(ModuleDef(name, _label(m["label"]), tuple(m.get("enabled_for", ())), **lists))

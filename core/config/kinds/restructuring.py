@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hoso.config.loader import ConfigErrors, ConfigIssue, _Loader, _path_str
 from hoso.config._yaml import position_of
+from hoso.config.loader import ConfigErrors, ConfigIssue, _Loader, _path_str
 
 __all__ = ["ChangeSet", "Operation", "RehomeRule", "SplitRule", "RestructureErrors", "load_restructuring",
            "OPERATION_KINDS"]
@@ -107,7 +107,7 @@ def load_restructuring(path: str | Path, root: str | Path | None = None) -> Chan
     path = Path(path)
     loader = _Loader(Path(root) if root else path.parent)
     rel = _display_name(path, Path(root) if root else None)
-    loader._rel = lambda p: rel  # every message names the file as the user gave it
+    loader._rel = lambda path: rel  # type: ignore[method-assign]  # every message names the file as the user gave it
     f = loader.parse(path, "restructuring")
     if f is None or loader.issues:
         raise RestructureErrors(loader.issues or [ConfigIssue(rel, 1, 1, "", "cannot read the change set")])
@@ -158,7 +158,7 @@ def load_restructuring(path: str | Path, root: str | Path | None = None) -> Chan
     users = d.get("users", {})
     rehome = [RehomeRule(r["from"], r["to"], r.get("role"), ("users", "rehome", j))
               for j, r in enumerate(users.get("rehome", ()))]
-    if issues:
+    if issues or effective is None:  # a date that is not real was reported above
         raise RestructureErrors(issues)
     label = d["label"]
     return ChangeSet(path=path, rel=rel, content_hash=hashlib.sha256(raw).hexdigest(), name=d["restructuring"],

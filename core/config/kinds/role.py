@@ -52,9 +52,10 @@ def _grant(ctx, f, i: int, g: dict, transitions_by_entity: dict[str, set[str]]) 
     for key in ("hidden_fields", "read_only_fields"):
         ctx.checker.fields_exist(f, e, g["entity"], [(("grants", i, key, j), n) for j, n in enumerate(g.get(key, ()))],
                                  key)
-    scope, link = g["scope"], None
-    if isinstance(scope, dict):
-        scope, link = "link", _link_scope(f, ("grants", i, "scope"), e, scope, entities)
+    given, link = g["scope"], None
+    scope = given
+    if isinstance(given, dict):
+        scope, link = "link", _link_scope(f, ("grants", i, "scope"), e, given, entities)
     return GrantDef(g["entity"], tuple(g["actions"]), scope, tuple(g.get("hidden_fields", ())),
                     tuple(g.get("read_only_fields", ())), link)
 
