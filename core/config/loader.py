@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import jsonschema
 from referencing import Registry, Resource
@@ -585,7 +585,12 @@ def _did_you_mean(word: str, options: Iterable[str]) -> str:
     return f" (did you mean {hint!r}?)" if hint else ""
 
 
+@overload
+def _label(d: dict) -> Label: ...
+@overload
+def _label(d: None) -> None: ...
 def _label(d: dict | None) -> Label | None:
+    """The label a ``{vi, en}`` mapping gives; a required key's mapping always gives one."""
     if d is None:
         return None
     return Label(vi=d["vi"], en=d.get("en"))
