@@ -165,7 +165,7 @@ class AdminBuild:
         schema["properties"] = props
         if spec.kind == "entity":
             schema["required"] = [f.name for f in spec.fields if f.required and f.name in props and f.name != code
-                                  and f.name not in states and f.type != "attachment"]
+                                  and f.name not in states and f.traits.refers_to != "file"]
         elif spec.kind == "child":
             schema["required"] = ["parent_id"] + [f.name for f in spec.fields if f.required and f.name in props]
         else:
@@ -179,7 +179,7 @@ class AdminBuild:
         if extra.get("link_column_name") not in (None, "id") and extra["link_column_name"] not in props:
             extra["link_column_name"] = "id"  # the title field is hidden from this user: link rows by id
             extra["visible_column_names"].insert(0, "id")
-        attachments = {f.name for f in spec.fields if f.type == "attachment"}
+        attachments = {f.name for f in spec.fields if f.traits.refers_to == "file"}
         extra["visible_filter_names"] = [n for n in ["id", *props] if n not in attachments and n != VERSION_COLUMN]
         extra["visible_fields_options"] = [n for n in extra.get("visible_fields_options") or []
                                            if n == "id" or n in props]

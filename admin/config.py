@@ -33,6 +33,7 @@ from hoso.config import (
     ConfigIssue,
     ConfigKind,
     EntityDef,
+    FieldDef,
     FormDef,
 )
 from hoso.config.loader import _did_you_mean, _Loader
@@ -82,7 +83,7 @@ class AdminConfig:
                 picked.append(name)
         for name in ordered:
             fd = entity.field(name) if entity.has_field(name) else None
-            if fd is None or name in picked or fd.is_child_table or fd.type in ("long_text", "attachment"):
+            if fd is None or name in picked or fd.is_child_table or _too_big_for_a_list(fd):
                 continue
             if fd.required and len(picked) < LIST_COLUMNS:
                 picked.append(name)
@@ -90,10 +91,15 @@ class AdminConfig:
             fd = entity.field(name) if entity.has_field(name) else None
             if len(picked) >= LIST_COLUMNS:
                 break
-            if fd is not None and name not in picked and not fd.is_child_table and fd.type not in (
-                    "long_text", "attachment", "multi_choice"):
+            if fd is not None and name not in picked and not fd.is_child_table and not _too_big_for_a_list(fd) and (
+                    not fd.traits.chooses_many):
                 picked.append(name)
         return picked
+
+
+def _too_big_for_a_list(fd: FieldDef) -> bool:
+    """Paragraphs and files do not fit a list cell."""
+    return fd.traits.multiline or fd.traits.refers_to == "file"
 
 
 def _label(raw: dict) -> Label:

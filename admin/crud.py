@@ -201,7 +201,7 @@ class ScopedCRUD(PiccoloCRUD):
     def _check_params(self, user: AdminUser, split) -> str | None:
         """Filters, sort keys and visible fields may not name hidden fields or attachment columns."""
         hidden = self._hidden(user)
-        attachments = {f.name for f in self.spec.fields if f.type == "attachment"}
+        attachments = {f.name for f in self.spec.fields if f.traits.refers_to == "file"}
         columns = {c._meta.name for c in self.table._meta.columns}
         for name in split.fields:
             if name in hidden or name in attachments or name not in columns:
@@ -238,7 +238,7 @@ class ScopedCRUD(PiccoloCRUD):
             return None
         fd = self.spec.field(name)
         if fd is not None:
-            if fd.type == "attachment":
+            if fd.traits.refers_to == "file":
                 return str(value)
             if fd.type in self.rt.registry.field_types:
                 try:
@@ -497,7 +497,7 @@ class ScopedCRUD(PiccoloCRUD):
             if fd is None:
                 payload[key] = value  # the record service names unknown fields
                 continue
-            if fd.type == "attachment":
+            if fd.traits.refers_to == "file":
                 if isinstance(value, str) and take_staged(value, user.current.id) is not None:
                     uploads[key] = value
                 elif current is not None and not self._same(key, value, current.get(key)):

@@ -165,28 +165,24 @@ def form_configs(build: AdminBuild) -> list[FormConfig]:
 # -- workflow transitions -------------------------------------------------------------------------------------
 
 
-def _python_type(fd: FieldDef) -> Any:
-    t = fd.type
-    if t == "date":
-        return dt.date
-    if t == "datetime":
-        return dt.datetime
-    if t == "boolean":
-        return bool
-    if t == "integer":
-        return int
-    if t in ("reference", "org_unit", "user"):
+_STORAGE_TYPES: dict[str, Any] = {"date": dt.date, "datetime": dt.datetime, "boolean": bool, "integer": int,
+                                  "decimal": decimal.Decimal}
+
+
+def _python_type(build: AdminBuild, fd: FieldDef) -> Any:
+    if fd.traits.refers_to is not None:
         return str  # a name, code or id: see resolve_link
-    if t == "decimal":
-        return decimal.Decimal
-    if t == "multi_choice":
+    if fd.traits.chooses_many:
         return list[str]
-    return str
+    registry = build.rt.registry
+    storage = registry.field_type(fd.type).storage if fd.type in registry.field_types else "text"
+    return _STORAGE_TYPES.get(storage, str)
 
 
+# What a link field is typed as, by what it refers to (a file is uploaded, not typed).
 _LINK_HELP = {
-    "reference": {"vi": "Tên (hoặc số hiệu) của hồ sơ", "en": "The record's name (or ID)"},
-    "org_unit": {"vi": "Mã, tên hoặc số hiệu của đơn vị", "en": "The unit's code, name or ID"},
+    "entity": {"vi": "Tên (hoặc số hiệu) của hồ sơ", "en": "The record's name (or ID)"},
+    "unit": {"vi": "Mã, tên hoặc số hiệu của đơn vị", "en": "The unit's code, name or ID"},
     "user": {"vi": "Tên đăng nhập (hoặc số hiệu) của tài khoản", "en": "The account's username (or ID)"},
 }
 
@@ -194,12 +190,13 @@ _LINK_HELP = {
 def _field_extra(build: AdminBuild, fd: FieldDef, lang: str) -> dict:
     # piccolo-admin's custom forms have no foreign-key picker: links are typed as a name, code or id.
     help_text = fd.help.get(lang) if fd.help else None
-    if fd.type in _LINK_HELP:
-        help_text = "; ".join(filter(None, [help_text, _LINK_HELP[fd.type].get(lang) or _LINK_HELP[fd.type]["vi"]]))
+    link_help = _LINK_HELP.get(fd.traits.refers_to or "")
+    if link_help:
+        help_text = "; ".join(filter(None, [help_text, link_help.get(lang) or link_help["vi"]]))
     extra: dict[str, Any] = {"help_text": help_text, "nullable": True}
     if fd.list:
         extra["choices"] = build.choices(fd, lang)
-    if fd.type == "long_text":
+    if fd.traits.multiline:
         extra["widget"] = "text-area"
     return extra
 
@@ -227,7 +224,8 @@ async def resolve_link(build: AdminBuild, user: AdminUser, fd: FieldDef, value: 
     if text.isdigit():
         return int(text)
     db = build.rt.db
-    if fd.type == "reference":
+    refers_to = fd.traits.refers_to
+    if refers_to == "entity":
         target = build.rt.config.entity(fd.entity)
         title = target.title_field
         if not title:
@@ -235,7 +233,7 @@ async def resolve_link(build: AdminBuild, user: AdminUser, fd: FieldDef, value: 
         pred = build.rt.scope.predicate(user.actor, "read", target, "t")
         rows = await db.fetch(f"SELECT t.id FROM {quote(target.table)} t WHERE t.{quote(title)} = {{}} "
                               f"AND t.sys_deleted_at IS NULL AND ({pred.sql}) LIMIT 2", text, *pred.args)
-    elif fd.type == "org_unit":
+    elif refers_to == "unit":
         rows = await db.fetch("SELECT id FROM hoso_unit WHERE (code = {} OR name_vi = {} OR name_en = {}) "
                               "AND valid_to IS NULL LIMIT 2", text, text, text)
         if not rows:  # an old code leads to the unit that holds it now (see hoso.units.resolve_unit_code)
@@ -322,7 +320,7 @@ def transition_forms(build: AdminBuild) -> list[AdminForm]:
                                                                   "nullable": True}})),
                 }
                 for fd in _requires:
-                    fields[fd.name] = (_python_type(fd) | None, pydantic.Field(
+                    fields[fd.name] = (_python_type(build, fd) | None, pydantic.Field(
                         default=None, title=fd.label.get(lang),
                         json_schema_extra={"extra": _field_extra(build, fd, lang)}))
                 return pydantic.create_model(f"Transition_{_entity.name}_{_tr.name}_{lang}", **fields)
@@ -343,7 +341,7 @@ def transition_forms(build: AdminBuild) -> list[AdminForm]:
                                    str(v) if isinstance(v, decimal.Decimal) else v)
                                for k, v in data.items() if v not in (None, "", [])}
                     for fd in _requires:
-                        if fd.type in _LINK_HELP and fd.name in payload:
+                        if fd.traits.refers_to in _LINK_HELP and fd.name in payload:
                             payload[fd.name] = await resolve_link(build, user, fd, payload[fd.name])
                         elif fd.list and fd.name in payload:
                             payload[fd.name] = choice_values(build.rt.config, fd, payload[fd.name])

@@ -246,6 +246,6 @@ def stageable_fields(build: Any, user: Any) -> dict[tuple[str, str], int]:
         # read-only fields are written on create only
         blocked = user.hidden(entity.name) | (set() if creates else user.read_only(entity.name))
         for fd in spec.fields:
-            if fd.type == "attachment" and fd.name not in blocked:
+            if fd.traits.refers_to == "file" and fd.name not in blocked:
                 out[(spec.tablename, fd.name)] = entity.attachment_limits(fd.name)[0]
     return out

@@ -264,7 +264,7 @@ async def history(request: Request) -> Response:
         out.append("<ul>" + "".join(items) + "</ul>")
     else:
         out.append(f"<p>{html.escape(t('no_steps', lang))}</p>")
-    attachments = [f for f in entity.column_fields if f.type == "attachment" and f.name in record]
+    attachments = [f for f in entity.column_fields if f.traits.refers_to == "file" and f.name in record]
     files = []
     for fd in attachments:
         try:

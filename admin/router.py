@@ -263,7 +263,7 @@ def _table_configs(build: AdminBuild) -> list[TableConfig]:
         table = spec.table
         media = [StagedAttachments(getattr(table, f.name),
                                    spec.entity_def.attachment_limits(f.name)[0] if spec.kind == "entity" else None)
-                 for f in spec.fields if f.type == "attachment" and isinstance(getattr(table, f.name), Varchar)]
+                 for f in spec.fields if f.traits.refers_to == "file" and isinstance(getattr(table, f.name), Varchar)]
         visible = [getattr(table, n) for n in spec.list_columns if hasattr(table, n)]
         link = None
         if spec.entity is not None and spec.kind == "entity":

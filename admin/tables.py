@@ -34,7 +34,6 @@ from hoso.fields import Registry
 __all__ = ["TableSpec", "AdminTables", "build_admin_tables", "VERSION_COLUMN"]
 
 VERSION_COLUMN = "sys_version"
-REF_TYPES = ("reference", "org_unit", "user")
 
 
 @dataclass
@@ -102,18 +101,19 @@ def _readable(column_name: str):
 def _column(fd: FieldDef, registry: Registry, targets: dict[str, type[Table]], unit: type[Table],
             user: type[Table]) -> Any:
     common: dict[str, Any] = {"default": None, "null": True}
-    if fd.type == "reference":
+    refers_to = fd.traits.refers_to
+    if refers_to == "entity":
         target = targets.get(fd.entity or "")
         return ForeignKey(references=target, **common) if target is not None else BigInt(**common)
-    if fd.type == "org_unit":
+    if refers_to == "unit":
         return ForeignKey(references=unit, **common)
-    if fd.type == "user":
+    if refers_to == "user":
         return ForeignKey(references=user, **common)
-    if fd.type == "attachment":
+    if refers_to == "file":
         return Varchar(length=255, **common)
-    if fd.type == "multi_choice":
+    if fd.traits.chooses_many:
         return Array(base_column=Varchar(), **common)
-    if fd.type == "long_text":
+    if fd.traits.multiline:
         return Text(**common)
     storage = registry.field_type(fd.type).storage if fd.type in registry.field_types else "text"
     if storage == "integer":
@@ -127,6 +127,12 @@ def _column(fd: FieldDef, registry: Registry, targets: dict[str, type[Table]], u
     if storage == "datetime":
         return Timestamptz(**common)
     return Varchar(length=max(fd.max_length or 255, 1), **common)
+
+
+def _link(fd: FieldDef) -> tuple[str, str | None]:
+    """What a foreign-key column leads to: (``entity``, its entity), (``unit``, None) or (``user``, None)."""
+    kind = fd.traits.refers_to or "entity"
+    return kind, fd.entity if kind == "entity" else None
 
 
 def _ordered_fields(config: Config, admin: AdminConfig, entity: EntityDef) -> tuple[list[FieldDef], str | None]:
@@ -150,7 +156,7 @@ def _entity_order(config: Config) -> list[EntityDef]:
             return
         visiting.add(e.name)
         for fd in e.fields:
-            if fd.type == "reference" and fd.entity and config.has_entity(fd.entity) and fd.entity != e.name:
+            if fd.traits.refers_to == "entity" and fd.entity and config.has_entity(fd.entity) and fd.entity != e.name:
                 visit(config.entity(fd.entity))
         visiting.discard(e.name)
         done.append(e)
@@ -200,8 +206,7 @@ def build_admin_tables(db: Database, config: Config, registry: Registry, admin: 
             members[fd.name] = col
             shown.append(fd)
             if isinstance(col, ForeignKey):
-                links[fd.name] = ("entity", fd.entity) if fd.type == "reference" else (fd.type.replace(
-                    "org_", ""), None)
+                links[fd.name] = _link(fd)
         members[VERSION_COLUMN] = BigInt(default=None, null=True)  # nullable: the add form leaves it empty
         readable = entity.title_field if entity.title_field and entity.has_field(entity.title_field) else None
         if readable:
@@ -224,8 +229,7 @@ def build_admin_tables(db: Database, config: Config, registry: Registry, admin: 
                 members[fd.name] = col
                 shown.append(fd)
                 if isinstance(col, ForeignKey):
-                    links[fd.name] = ("entity", fd.entity) if fd.type == "reference" else (fd.type.replace(
-                        "org_", ""), None)
+                    links[fd.name] = _link(fd)
             table = make(_class_name(f"{entity.name}_{child.name}"), entity.child_table_name(child.name), members,
                          child.label.vi)
             spec = TableSpec("child", table, entity, child, shown, links)

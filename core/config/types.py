@@ -83,6 +83,8 @@ class FieldTraits:
     :param has_default: whether a field of the type may have a ``default``.
     :param can_be_unique: whether a field of the type may be ``unique``.
     :param can_be_indexed: whether a field of the type may be named in an index.
+    :param multiline: values are paragraphs: edited in a text area, stored without a length limit, left out of
+        list columns.
     """
 
     textual: bool = False
@@ -96,6 +98,12 @@ class FieldTraits:
     has_default: bool = True
     can_be_unique: bool = True
     can_be_indexed: bool = True
+    multiline: bool = False
+
+    @property
+    def chooses_many(self) -> bool:
+        """Values are several options of a choice list, kept as one list."""
+        return self.has_choices and self.value_kind == "list"
 
 
 _TEXT_OPTIONS = frozenset({"min_length", "max_length", "pattern"})
@@ -110,7 +118,7 @@ BUILTIN_TRAITS: dict[str, FieldTraits] = {
     "text": _WORDS,
     # Long text has no index of its own: too long to be unique.
     "long_text": FieldTraits(textual=True, searchable=True, value_kind="text", options=_TEXT_OPTIONS,
-                             can_be_unique=False),
+                             can_be_unique=False, multiline=True),
     "citizen_id": _WORDS,
     "phone": _WORDS,
     "email": _WORDS,

@@ -230,7 +230,7 @@ class CompiledForm:
             return [(_path_name(path + [k]), t("unknown_field", lang)) for k in extra]
         if kind == "enum":
             options = self._options(fd)
-            if fd is not None and fd.type == "multi_choice":
+            if fd is not None and fd.traits.chooses_many:
                 where = _path_name([p for p in path if not isinstance(p, int)] if len(path) == 2 else path)
             if previous is not None and len(path) <= 2 and _retired_kept(err.instance, previous.get(path[0])):
                 return []
@@ -297,7 +297,7 @@ def _field_schema(fd: FieldDef, config: Config, registry: Registry | None) -> di
     t_ = fd.type
     if t_ == "child_table":
         props = {c.name: _field_schema(c, config, registry) for c in fd.fields}
-        required = [c.name for c in fd.fields if c.required and c.type != "attachment"]
+        required = [c.name for c in fd.fields if c.required and c.traits.refers_to != "file"]
         s: dict[str, Any] = {"type": "array", "items": {"type": "object", "properties": props,
                                                           "additionalProperties": False}}
         if required:
@@ -305,7 +305,7 @@ def _field_schema(fd: FieldDef, config: Config, registry: Registry | None) -> di
     elif fd.traits.has_choices:
         options = list(config.choice_list(fd.list).values()) if fd.list else []
         one = {"type": "string", "enum": options} if options else {"type": "string"}
-        s = {"type": "array", "items": one, "uniqueItems": True} if t_ == "multi_choice" else dict(one)
+        s = {"type": "array", "items": one, "uniqueItems": True} if fd.traits.chooses_many else dict(one)
         if fd.list:
             s["x-list"] = fd.list
     elif fd.traits.refers_to is not None:
@@ -423,7 +423,7 @@ def compile_form(config: Config, entity: EntityDef, form: FormDef | None, regist
         if fd.name in state_fields or fd.name == code_field:
             s["readOnly"] = True
         props[fd.name] = s
-        entity_required = fd.required and fd.name != code_field and fd.type != "attachment"
+        entity_required = fd.required and fd.name != code_field and fd.traits.refers_to != "file"
         if entity_required or (ff.required and not conditions):
             required.append(fd.name)
     rules = [(expr(r.rule), r) for r in entity.rules + (form.rules if form is not None else ())]

@@ -130,7 +130,7 @@ class RecordQuery:
                         clauses.append(f"{col} IN ({', '.join('{}' for _ in values)})")
                         args += values
                     elif op in FILTER_OPS:
-                        if fd is not None and fd.type == "multi_choice":
+                        if fd is not None and fd.traits.chooses_many:
                             if op not in ("eq", "ne"):
                                 raise ValueError(f"{op!r} does not apply to a multiple choice")
                             option = json.dumps(str(raw), ensure_ascii=False)
@@ -152,14 +152,14 @@ class RecordQuery:
             kind = "datetime" if name in ("sys_created_at", "sys_updated_at", "sys_deleted_at") else "integer"
             return self.rt.registry.field_type(kind).parse(None, raw)  # type: ignore[arg-type]
         ft = self.rt.registry.field_type(fd.type)
-        if fd.type == "multi_choice":
+        if fd.traits.chooses_many:
             raise ValueError("a multiple choice is filtered with eq/ne on one option")
         return ft.to_db(ft.parse(fd, raw))
 
     def order(self, entity: EntityDef, sort: str | builtins.list[str] | None, hidden: set[str], ctx: RecordContext,
               problems: builtins.list) -> str:
         keys = [sort] if isinstance(sort, str) else list(sort or ["-id"])
-        names = {f.name for f in entity.column_fields if f.type != "multi_choice"} | set(LIST_SYSTEM_COLUMNS)
+        names = {f.name for f in entity.column_fields if not f.traits.chooses_many} | set(LIST_SYSTEM_COLUMNS)
         parts = []
         for key in keys:
             desc = isinstance(key, str) and key.startswith("-")
