@@ -157,7 +157,7 @@ def _attachment_field(entity: EntityDef, field: str, ctx: RecordContext):
     fd = next((f for f in entity.column_fields if f.name == field), None)
     if fd is None:
         raise ValidationError([(field, t("unknown_field", ctx.lang))])
-    if fd.type != "attachment":
+    if fd.traits.refers_to != "file":
         raise ValidationError([(field, t("not_attachment", ctx.lang))])
     return fd
 

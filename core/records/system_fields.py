@@ -36,5 +36,5 @@ def system_fields(config: Config, entity: EntityDef | None) -> SystemFields:
     return SystemFields(
         code=entity.naming.field if entity.naming else None,
         states={w.state_field: w.initial for w in config.workflows_for(entity.name)},
-        attachments=frozenset(f.name for f in entity.fields if f.type == "attachment"),
+        attachments=frozenset(f.name for f in entity.fields if f.traits.refers_to == "file"),
     )

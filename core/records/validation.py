@@ -107,7 +107,7 @@ class RecordValidator:
             elif fd.is_child_table and new:
                 for i, row in enumerate(new):
                     for cf in fd.fields:
-                        if cf.type == "attachment" and row.get(cf.name) is not None:
+                        if cf.traits.refers_to == "file" and row.get(cf.name) is not None:
                             problems.append((f"{key}[{i}].{cf.name}", t("use_upload", lang)))
         return problems
 
@@ -141,10 +141,10 @@ class RecordValidator:
         problems = []
 
         async def check(fd: FieldDef, v: Any, where: str):
-            if fd.type == "reference":
+            if fd.traits.refers_to == "entity":
                 if not await access.readable_reference(self.config.entity(fd.entity), v):
                     problems.append((where, t("not_found", ctx.lang, value=v)))
-            elif fd.type == "org_unit":
+            elif fd.traits.refers_to == "unit":
                 problem = await self.closed_unit_problem(entity, v, values, ctx, hidden)
                 if problem is None and fd.unit_types:
                     unit_type = await self.db.fetchval("SELECT type FROM hoso_unit WHERE id = {}", v)
@@ -152,7 +152,7 @@ class RecordValidator:
                         problem = self.unit_type_problem(fd, ctx)
                 if problem:
                     problems.append((where, problem))
-            elif fd.type == "user":
+            elif fd.traits.refers_to == "user":
                 # An account outside the writer's reach is answered like a missing one: no account-id oracle.
                 reach = accounts_in_reach(self.rt, access.actor, entity, "u")
                 if await self.db.fetchval(f"SELECT u.id FROM hoso_user u WHERE u.id = {{}} AND {reach.sql}",
@@ -168,7 +168,7 @@ class RecordValidator:
                 continue
             v = values.get(fd.name)
             unchanged = previous is not None and jsonable_deep(previous.get(fd.name)) == jsonable_deep(v)
-            if unchanged and date_changed and fd.type == "org_unit" and v is not None:
+            if unchanged and date_changed and fd.traits.refers_to == "unit" and v is not None:
                 # A new record date must still fall inside the validity of the unit it is recorded under.
                 problem = await self.closed_unit_problem(entity, v, values, ctx, hidden)
                 if problem:
