@@ -302,83 +302,8 @@ def _check_default(fd: FieldDef, lists: dict[str, ChoiceList]) -> str | None:
 
 def check_entity(ctx, f, e: EntityDef, lists: dict[str, ChoiceList], entities: dict[str, EntityDef]):
     """The checks of one entity: its fields and their keys, rules, attachments, indexes and naming series."""
-    def check_field(fd: FieldDef, path: tuple, in_child: bool):
-        t = fd.type
-        reserved = RESERVED_CHILD_NAMES if in_child else RESERVED_NAMES
-        if fd.name in reserved or fd.name.startswith("sys_"):
-            f.error(path, f"the field name {fd.name!r} is reserved for the system (reserved: "
-                    f"{', '.join(sorted(reserved))} and names starting with 'sys_')", key=True)
-        if fd.traits.has_choices:
-            if not fd.list:
-                f.error(path, f"missing key 'list': {_an(t)} field needs the name of a choice list")
-            elif fd.list not in lists and fd.list not in ctx.broken.get("lists", ()):
-                f.error(path + ("list",), f"unknown choice list {fd.list!r}" + _did_you_mean(fd.list, lists)
-                        + (f"; defined lists: {', '.join(sorted(lists))}" if lists else "; no lists are defined")
-                        + ctx.unreadable_note("lists"))
-        elif fd.list:
-            f.error(path + ("list",), f"'list' applies only to choice fields, not to {_an(t)} field")
-        if fd.traits.refers_to == "entity":
-            if not fd.entity:
-                f.error(path, "missing key 'entity': a reference field needs the entity it points to")
-            elif fd.entity not in entities and fd.entity not in ctx.broken.get("entity", ()):
-                f.error(path + ("entity",), f"unknown entity {fd.entity!r}" + _did_you_mean(fd.entity, entities)
-                        + f"; defined entities: {', '.join(sorted(entities))}"
-                        + ctx.unreadable_note("entity"))
-        elif fd.entity:
-            f.error(path + ("entity",), f"'entity' applies only to reference fields, not to {_an(t)} field")
-        if fd.unit_types and "unit_types" not in fd.traits.options:
-            f.error(path + ("unit_types",), f"'unit_types' applies only to org_unit fields, not to {_an(t)} field")
-        if t == "child_table":
-            if in_child:
-                f.error(path + ("type",), "child tables cannot be nested inside a child table")
-            if not fd.fields:
-                f.error(path, "missing key 'fields': a child_table field needs the columns of its rows")
-            for child in fd.fields:
-                check_field(child, path + ("fields", child.name), True)
-            if fd.unique or fd.index:
-                f.error(path, "a child_table field cannot be unique or indexed")
-        elif fd.fields:
-            f.error(path + ("fields",), f"'fields' applies only to child_table fields, not to {_an(t)} field")
-        if (fd.min_length is not None or fd.max_length is not None or fd.pattern) and not fd.traits.textual:
-            f.error(path, f"length and pattern constraints apply to text fields, not to {_an(t)} field")
-        if fd.min_length is not None and fd.max_length is not None and fd.min_length > fd.max_length:
-            f.error(path + ("min_length",), f"min_length {fd.min_length} is greater than max_length {fd.max_length}")
-        if (fd.min is not None or fd.max is not None) and not fd.traits.orderable:
-            f.error(path, f"min and max apply to integer, decimal, date and datetime fields, not to {_an(t)} field")
-        for key in ("min", "max"):
-            v = getattr(fd, key)
-            if v is not None and fd.traits.orderable:
-                try:
-                    _coerce_bound(t, v)
-                except ValueError as exc:
-                    f.error(path + (key,), str(exc))
-        if fd.min is not None and fd.max is not None and fd.traits.orderable:
-            try:
-                if _coerce_bound(t, fd.min) > _coerce_bound(t, fd.max):
-                    f.error(path + ("min",), f"min {fd.min!r} is greater than max {fd.max!r}")
-            except (ValueError, TypeError):
-                pass
-        if fd.pattern:
-            try:
-                re.compile(fd.pattern)
-            except re.error as exc:
-                f.error(path + ("pattern",), f"expected a valid regular expression; found {fd.pattern!r} ({exc})")
-        if (fd.max_digits is not None or fd.decimal_places is not None) and "max_digits" not in fd.traits.options:
-            f.error(path, f"max_digits and decimal_places apply to decimal fields, not to {_an(t)} field")
-        if fd.max_digits is not None and fd.decimal_places is not None and fd.decimal_places > fd.max_digits:
-            f.error(path + ("decimal_places",), f"decimal_places {fd.decimal_places} is greater than "
-                    f"max_digits {fd.max_digits}")
-        if fd.default is not None:
-            problem = _check_default(fd, lists)
-            if problem:
-                f.error(path + ("default",), problem)
-        if fd.convert is not None and fd.convert.from_type == t and fd.convert.mapping is None:
-            f.error(path + ("convert",), f"convert.from is {t!r}, the field's own type: nothing to convert")
-        if fd.unique and not fd.traits.can_be_unique:
-            f.error(path + ("unique",), f"{_an(t)} field cannot be unique")
-
     for fd in e.fields:
-        check_field(fd, ("fields", fd.name), False)
+        _check_field(ctx, f, fd, ("fields", fd.name), False, lists, entities)
     names = {fd.name for fd in e.fields}
     for fd in e.fields:
         if fd.renamed_from and fd.renamed_from in names:
@@ -407,43 +332,139 @@ def check_entity(ctx, f, e: EntityDef, lists: dict[str, ChoiceList], entities: d
                 f.error(("indexes", i, "fields", j), f"unknown field {name!r}{_did_you_mean(name, names)}")
             elif not e.field(name).traits.can_be_indexed:
                 f.error(("indexes", i, "fields", j), f"{_an(e.field(name).type)} field cannot be indexed")
-    if e.naming:
-        n = e.naming
-        if n.field not in names:
-            f.error(("naming", "field"), f"unknown field {n.field!r}{_did_you_mean(n.field, names)}")
-        elif e.field(n.field).type != "text":
-            f.error(("naming", "field"), f"the code field must be a text field; {n.field!r} is "
-                    f"{_an(e.field(n.field).type)} field")
-        if n.date_field is not None:
-            if n.date_field not in names:
-                f.error(("naming", "date_field"),
-                        f"unknown field {n.date_field!r}{_did_you_mean(n.date_field, names)}")
-            elif e.field(n.date_field).traits.value_kind not in ("date", "datetime"):
-                f.error(("naming", "date_field"), f"expected a date or datetime field; {n.date_field!r} is "
-                        f"{_an(e.field(n.date_field).type)} field")
+    _check_naming(f, e, names)
+
+
+def _check_field(ctx, f, fd: FieldDef, path: tuple, in_child: bool, lists: dict[str, ChoiceList],
+                 entities: dict[str, EntityDef]) -> None:
+    """The checks of one field (and of a child table's columns): its name, what it refers to, its bounds."""
+    reserved = RESERVED_CHILD_NAMES if in_child else RESERVED_NAMES
+    if fd.name in reserved or fd.name.startswith("sys_"):
+        f.error(path, f"the field name {fd.name!r} is reserved for the system (reserved: "
+                f"{', '.join(sorted(reserved))} and names starting with 'sys_')", key=True)
+    _check_field_links(ctx, f, fd, path, in_child, lists, entities)
+    _check_field_values(f, fd, path, lists)
+
+
+def _check_field_links(ctx, f, fd: FieldDef, path: tuple, in_child: bool, lists: dict[str, ChoiceList],
+                       entities: dict[str, EntityDef]) -> None:
+    """What a field points to: its choice list, referenced entity, unit types and child columns."""
+    t = fd.type
+    if fd.traits.has_choices:
+        if not fd.list:
+            f.error(path, f"missing key 'list': {_an(t)} field needs the name of a choice list")
+        elif fd.list not in lists and fd.list not in ctx.broken.get("lists", ()):
+            f.error(path + ("list",), f"unknown choice list {fd.list!r}" + _did_you_mean(fd.list, lists)
+                    + (f"; defined lists: {', '.join(sorted(lists))}" if lists else "; no lists are defined")
+                    + ctx.unreadable_note("lists"))
+    elif fd.list:
+        f.error(path + ("list",), f"'list' applies only to choice fields, not to {_an(t)} field")
+    if fd.traits.refers_to == "entity":
+        if not fd.entity:
+            f.error(path, "missing key 'entity': a reference field needs the entity it points to")
+        elif fd.entity not in entities and fd.entity not in ctx.broken.get("entity", ()):
+            f.error(path + ("entity",), f"unknown entity {fd.entity!r}" + _did_you_mean(fd.entity, entities)
+                    + f"; defined entities: {', '.join(sorted(entities))}"
+                    + ctx.unreadable_note("entity"))
+    elif fd.entity:
+        f.error(path + ("entity",), f"'entity' applies only to reference fields, not to {_an(t)} field")
+    if fd.unit_types and "unit_types" not in fd.traits.options:
+        f.error(path + ("unit_types",), f"'unit_types' applies only to org_unit fields, not to {_an(t)} field")
+    if t == "child_table":
+        if in_child:
+            f.error(path + ("type",), "child tables cannot be nested inside a child table")
+        if not fd.fields:
+            f.error(path, "missing key 'fields': a child_table field needs the columns of its rows")
+        for child in fd.fields:
+            _check_field(ctx, f, child, path + ("fields", child.name), True, lists, entities)
+        if fd.unique or fd.index:
+            f.error(path, "a child_table field cannot be unique or indexed")
+    elif fd.fields:
+        f.error(path + ("fields",), f"'fields' applies only to child_table fields, not to {_an(t)} field")
+
+
+def _check_field_values(f, fd: FieldDef, path: tuple, lists: dict[str, ChoiceList]) -> None:
+    """What a field's values may be: lengths, pattern, bounds, digits, default, conversion, uniqueness."""
+    t = fd.type
+    if (fd.min_length is not None or fd.max_length is not None or fd.pattern) and not fd.traits.textual:
+        f.error(path, f"length and pattern constraints apply to text fields, not to {_an(t)} field")
+    if fd.min_length is not None and fd.max_length is not None and fd.min_length > fd.max_length:
+        f.error(path + ("min_length",), f"min_length {fd.min_length} is greater than max_length {fd.max_length}")
+    if (fd.min is not None or fd.max is not None) and not fd.traits.orderable:
+        f.error(path, f"min and max apply to integer, decimal, date and datetime fields, not to {_an(t)} field")
+    for key in ("min", "max"):
+        v = getattr(fd, key)
+        if v is not None and fd.traits.orderable:
+            try:
+                _coerce_bound(t, v)
+            except ValueError as exc:
+                f.error(path + (key,), str(exc))
+    if fd.min is not None and fd.max is not None and fd.traits.orderable:
         try:
-            placeholders = naming_placeholders(n.pattern)
-        except ValueError as exc:
-            f.error(("naming", "pattern"), str(exc))
-            placeholders = []
-        if placeholders and not any(p == "seq" for p, _ in placeholders):
-            f.error(("naming", "pattern"), "expected a {seq} placeholder for the sequence number; found none in "
-                    f"{n.pattern!r}")
-        for p, _spec in placeholders:
-            head, _, tail = p.partition(".")
-            if p in ("seq", "year"):
-                continue
-            if head not in names:
-                f.error(("naming", "pattern"),
-                        f"placeholder {{{p}}} names unknown field {head!r}{_did_you_mean(head, names)}")
-            elif tail:
-                if not (e.field(head).traits.refers_to == "unit" and tail in UNIT_ATTRIBUTES):
-                    f.error(("naming", "pattern"), f"placeholder {{{p}}}: only org_unit fields have "
-                            "attributes (.code, .short_code, .name_vi)")
-        for j, name in enumerate(n.sequence_per):
-            if name != "year" and name not in names:
-                f.error(("naming", "sequence_per", j),
-                        f"unknown field {name!r}{_did_you_mean(name, names)}; expected a field or 'year'")
+            if _coerce_bound(t, fd.min) > _coerce_bound(t, fd.max):
+                f.error(path + ("min",), f"min {fd.min!r} is greater than max {fd.max!r}")
+        except (ValueError, TypeError):
+            pass
+    if fd.pattern:
+        try:
+            re.compile(fd.pattern)
+        except re.error as exc:
+            f.error(path + ("pattern",), f"expected a valid regular expression; found {fd.pattern!r} ({exc})")
+    if (fd.max_digits is not None or fd.decimal_places is not None) and "max_digits" not in fd.traits.options:
+        f.error(path, f"max_digits and decimal_places apply to decimal fields, not to {_an(t)} field")
+    if fd.max_digits is not None and fd.decimal_places is not None and fd.decimal_places > fd.max_digits:
+        f.error(path + ("decimal_places",), f"decimal_places {fd.decimal_places} is greater than "
+                f"max_digits {fd.max_digits}")
+    if fd.default is not None:
+        problem = _check_default(fd, lists)
+        if problem:
+            f.error(path + ("default",), problem)
+    if fd.convert is not None and fd.convert.from_type == t and fd.convert.mapping is None:
+        f.error(path + ("convert",), f"convert.from is {t!r}, the field's own type: nothing to convert")
+    if fd.unique and not fd.traits.can_be_unique:
+        f.error(path + ("unique",), f"{_an(t)} field cannot be unique")
+
+
+def _check_naming(f, e: EntityDef, names: set[str]) -> None:
+    """The naming series: its code field, date field, pattern placeholders and sequence keys."""
+    n = e.naming
+    if n is None:
+        return
+    if n.field not in names:
+        f.error(("naming", "field"), f"unknown field {n.field!r}{_did_you_mean(n.field, names)}")
+    elif e.field(n.field).type != "text":
+        f.error(("naming", "field"), f"the code field must be a text field; {n.field!r} is "
+                f"{_an(e.field(n.field).type)} field")
+    if n.date_field is not None:
+        if n.date_field not in names:
+            f.error(("naming", "date_field"),
+                    f"unknown field {n.date_field!r}{_did_you_mean(n.date_field, names)}")
+        elif e.field(n.date_field).traits.value_kind not in ("date", "datetime"):
+            f.error(("naming", "date_field"), f"expected a date or datetime field; {n.date_field!r} is "
+                    f"{_an(e.field(n.date_field).type)} field")
+    try:
+        placeholders = naming_placeholders(n.pattern)
+    except ValueError as exc:
+        f.error(("naming", "pattern"), str(exc))
+        placeholders = []
+    if placeholders and not any(p == "seq" for p, _ in placeholders):
+        f.error(("naming", "pattern"), "expected a {seq} placeholder for the sequence number; found none in "
+                f"{n.pattern!r}")
+    for p, _spec in placeholders:
+        head, _, tail = p.partition(".")
+        if p in ("seq", "year"):
+            continue
+        if head not in names:
+            f.error(("naming", "pattern"),
+                    f"placeholder {{{p}}} names unknown field {head!r}{_did_you_mean(head, names)}")
+        elif tail:
+            if not (e.field(head).traits.refers_to == "unit" and tail in UNIT_ATTRIBUTES):
+                f.error(("naming", "pattern"), f"placeholder {{{p}}}: only org_unit fields have "
+                        "attributes (.code, .short_code, .name_vi)")
+    for j, name in enumerate(n.sequence_per):
+        if name != "year" and name not in names:
+            f.error(("naming", "sequence_per", j),
+                    f"unknown field {name!r}{_did_you_mean(name, names)}; expected a field or 'year'")
 
 
 KIND = ConfigKind("entity", "forms_config/entities", SCHEMA_DIR / "entity.schema.json", build,
