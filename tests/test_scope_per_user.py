@@ -11,9 +11,13 @@ from hoso.config import load_config
 from hoso.records import access as access_module
 from hoso.records.access import Access
 from hoso.records.service import RecordContext
+from hoso.runtime import Runtime
 from hoso.scope import Actor, holdings_on
 from tests.helpers import migrated_runtime
 from tests.restructure.support import add_user, assign, unit_id
+from tests.test_scope_property import TODAY, load_world, oracle, property_db, read_paths, restructure
+
+__all__ = ["property_db"]  # the fixture, shared with the property test
 
 
 async def add_case(rt, unit_code: str) -> int:
@@ -83,5 +87,34 @@ async def test_an_operation_loads_the_holdings_once(reference_config_dir, databa
         assert await access.hidden(case) is not None
         assert "hoso_assignment" not in access.predicate("update", case).sql
         assert calls == [staff]
+    finally:
+        await rt.db.close()
+
+
+# A unit role and a subtree role over a parent and its child unit, a merge into the parent: the per-user branches
+# keep "unit" to the unit itself (and what was merged into it) and "subtree" to everything below.
+DEPTH_WORLD = {"parents": [None, 0, 1, None], "users": 2, "firms": 1,
+               "assignments": [(1, "r_unit", 0, TODAY - dt.timedelta(days=3), None),
+                               (2, "r_subtree", 1, TODAY - dt.timedelta(days=3), None),
+                               (2, "r_unit", 3, TODAY + dt.timedelta(days=3), None)],
+               "records": [(0, None, None, None), (1, None, None, None), (2, None, None, None),
+                           (3, None, None, None)],
+               "members": [], "merges": [(3, 0)], "splits": {}}
+
+
+async def test_per_user_unit_and_subtree_branches_match_the_oracle(property_db):
+    config, url = property_db
+    rt = Runtime.create(config, url)
+    await rt.db.start()
+    try:
+        await load_world(rt, DEPTH_WORLD)
+        for lineage in (False, True):
+            if lineage:
+                await restructure(rt, DEPTH_WORLD)
+            for user in (1, 2):
+                held = await holdings_on(rt.db, user, TODAY)
+                got = await read_paths(rt, Actor(user, f"u{user}", on=TODAY, holdings=held))
+                expected = oracle(DEPTH_WORLD, user, lineage=lineage)
+                assert got["list"] == got["service list"] == expected, (lineage, user, got, expected)
     finally:
         await rt.db.close()
