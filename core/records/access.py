@@ -75,7 +75,7 @@ class Access:
     async def roles(self) -> set[str]:
         """The actor's roles on the date its assignments are judged; loads its holdings with them."""
         if self._roles is None:
-            if self.actor.user_id is None or self.actor.superuser:
+            if self.actor.user_id is None:
                 self._roles = set()
             else:
                 if self.actor.holdings is None:
