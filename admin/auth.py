@@ -18,6 +18,7 @@ piccolo-admin's own session handling (cookie ``id``, its own expiry rules, ``adm
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from piccolo_api.shared.auth import User
@@ -30,7 +31,7 @@ from hoso.i18n import t
 from hoso.modules import names_off
 from hoso.records.access import Permissions
 from hoso.records.service import RecordContext
-from hoso.scope import Actor, roles_on
+from hoso.scope import Actor, holdings_on
 from hoso.web.auth import (
     COOKIE,
     CurrentUser,
@@ -62,12 +63,13 @@ def request_lang(conn: HTTPConnection, default: str = "vi") -> str:
 class AdminUser(User):
     """The logged-in user of one admin request: the hoso account, its active roles and its record context."""
 
-    def __init__(self, build: AdminBuild, current: CurrentUser, roles: set[str], lang: str, origin: str,
-                 piccolo_user: Any):
+    def __init__(self, build: AdminBuild, current: CurrentUser, holdings: frozenset[tuple[str, int | None]],
+                 lang: str, origin: str, piccolo_user: Any):
         super().__init__(user=piccolo_user)
         self.build = build
         self.current = current
-        self.roles = roles
+        self.holdings = holdings
+        self.roles = {role for role, _unit in holdings}
         self.lang = lang
         self.origin = origin
         # Names owned by modules that are off for this user (hoso.modules): absent from every admin surface.
@@ -81,7 +83,8 @@ class AdminUser(User):
 
     @property
     def actor(self) -> Actor:
-        return self.ctx.actor
+        # The holdings loaded for this request: the scope predicate has only the branches of the roles held.
+        return replace(self.ctx.actor, holdings=self.holdings)
 
     @property
     def display_name(self) -> str:
@@ -105,8 +108,8 @@ class AdminUser(User):
         return self.permissions.read_only(entity)
 
 
-async def _roles(build: AdminBuild, user_id: int) -> set[str]:
-    return await roles_on(build.rt.db, user_id, dt.date.today())
+async def _holdings(build: AdminBuild, user_id: int) -> frozenset[tuple[str, int | None]]:
+    return await holdings_on(build.rt.db, user_id, dt.date.today())
 
 
 async def admin_user(conn: HTTPConnection) -> AdminUser | None:
@@ -126,7 +129,7 @@ async def admin_user(conn: HTTPConnection) -> AdminUser | None:
         piccolo_user.superuser = current.superuser
         piccolo_user.admin = True
         piccolo_user.active = True
-        user = AdminUser(build, current, await _roles(build, current.id),
+        user = AdminUser(build, current, await _holdings(build, current.id),
                          request_lang(conn, build.admin.default_language), client_address(conn, settings),
                          piccolo_user)
         user.modules_off = await names_off(rt, current)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     pass
 
 __all__ = ["Actor", "Predicate", "ScopeRules", "rebuild_closure", "SYSTEM_ACTOR", "ScopeDenied", "current_on",
-           "assignments_of", "roles_on", "effective_unit"]
+           "assignments_of", "roles_on", "holdings_on", "effective_unit"]
 
 # Longest chain of tree and lineage edges followed when building the closure.
 MAX_CLOSURE_STEPS = 64
@@ -43,6 +43,10 @@ class Actor:
     lang: str = "vi"
     # The date at which assignments are judged (today by default): background jobs keep their requester's date.
     on: dt.date | None = None
+    # The (role, unit id) pairs of the user's assignments current on ``today``, when the caller loaded them
+    # (``holdings_on``): the predicate then has only the branches of the roles held, with the units as bound
+    # values, which the planner can match to the index on the effective unit. None: judged in SQL.
+    holdings: frozenset[tuple[str, int | None]] | None = None
 
     @property
     def today(self) -> dt.date:
@@ -76,6 +80,8 @@ class Predicate:
 
 
 def _or(parts: list[Predicate]) -> Predicate:
+    if any(p.sql == "1 = 1" for p in parts):
+        return Predicate.true()
     parts = [p for p in parts if not p.is_false]
     if not parts:
         return Predicate.false()
@@ -97,11 +103,29 @@ def assignments_of(user_id: int | None, on: dt.date, alias: str = "a") -> Predic
     return Predicate(f"{alias}.user_id = {{}} AND {current.sql}", (user_id, *current.args))
 
 
+async def holdings_on(db: Database, user_id: int, on: dt.date) -> frozenset[tuple[str, int | None]]:
+    """The (role, unit id) pairs of the assignments ``user_id`` holds on ``on``."""
+    mine = assignments_of(user_id, on)
+    rows = await db.fetch(f"SELECT DISTINCT a.role AS role, a.unit_id AS unit_id FROM hoso_assignment a "
+                          f"WHERE {mine.sql}", *mine.args)
+    return frozenset((r["role"], None if r["unit_id"] is None else int(r["unit_id"])) for r in rows)
+
+
 async def roles_on(db: Database, user_id: int, on: dt.date) -> set[str]:
     """The roles ``user_id`` holds on ``on``, wherever they hold them."""
     mine = assignments_of(user_id, on)
     rows = await db.fetch(f"SELECT DISTINCT a.role AS role FROM hoso_assignment a WHERE {mine.sql}", *mine.args)
     return {r["role"] for r in rows}
+
+
+def _within_units(entity: EntityDef, alias: str, units: list[int], own_only: bool) -> Predicate:
+    """Rows whose effective unit lies under one of ``units`` (at depth 0 only, for ``own_only``)."""
+    if not units:
+        return Predicate.false()
+    marks = ", ".join("{}" for _ in units)
+    depth = " AND c.depth = 0" if own_only else ""
+    return Predicate(f"{effective_unit(entity, alias)} IN (SELECT c.descendant_id FROM hoso_unit_closure c "
+                     f"WHERE c.ancestor_id IN ({marks}){depth})", tuple(units))
 
 
 def effective_unit(entity: EntityDef, alias: str | None = None) -> str:
@@ -162,6 +186,8 @@ class ScopeRules:
             return Predicate.true()
         if actor.user_id is None:
             return Predicate.false()
+        if actor.holdings is not None:
+            return self._held_predicate(actor.user_id, actor.holdings, action, entity, alias)
         today = actor.today
         by_scope = self.roles_for(entity.name, action)
         parts: list[Predicate] = []
@@ -194,6 +220,34 @@ class ScopeRules:
             # "statistics": aggregates only, never rows.
         return _or(parts)
 
+    def _held_predicate(self, user_id: int, holdings: frozenset[tuple[str, int | None]], action: str,
+                        entity: EntityDef, alias: str) -> Predicate:
+        """``predicate`` for a user whose current assignments are known: a branch per scope of a role they
+        hold, the units bound as values, no assignment looked up in SQL."""
+        parts: list[Predicate] = []
+        for scope, roles in self.roles_for(entity.name, action).items():
+            units = sorted({u for r, u in holdings if r in roles and u is not None})
+            if not any(r in roles for r, _u in holdings):
+                continue
+            if scope == "national":
+                return Predicate.true()
+            if scope in ("unit", "subtree") and entity.unit_field:
+                parts.append(_within_units(entity, alias, units, scope == "unit"))
+            elif scope.startswith("link:"):
+                within = _within_units(entity, alias, units, False) if entity.unit_field else Predicate.true()
+                parts.append(within.and_(self._linked(entity, alias, scope, user_id)))
+            elif scope == "own":
+                parts.append(Predicate(f"{alias}.sys_created_by = {{}}", (user_id,)))
+            elif scope == "assigned":
+                assigned = self._assigned_predicate(entity, alias, user_id)
+                if assigned is not None:
+                    parts.append(assigned)
+            elif scope in self.plugin_rules:
+                rows = self.plugin_rules[scope].predicate(entity, alias, user_id)
+                if rows is not None:
+                    parts.append(Predicate(f"({rows[0]})", tuple(rows[1])))
+        return _or(parts)
+
     @staticmethod
     def _plugin_predicate(rule, entity: EntityDef, alias: str, user_id: int, active: tuple[str, tuple]) -> Predicate:
         rows = rule.predicate(entity, alias, user_id)
@@ -206,14 +260,7 @@ class ScopeRules:
                         active: tuple[str, tuple]) -> Predicate:
         """Scope ``{field: F, to: E.G}`` (key ``link:F:E.G``): rows whose F is the G of a live record of E whose user
         field is the user, and that answer to a unit in the subtree of one of the role's assignments."""
-        _link, field, to = scope.split(":", 2)
-        ename, gname = to.split(".", 1)
-        other = self.config.entity(ename)
-        ufield = next(f for f in other.column_fields if f.type == "user")
-        linked = Predicate(
-            f"{alias}.{quote(field)} IN (SELECT p.{quote(gname)} FROM {quote(other.table)} p WHERE "
-            f"p.{quote(ufield.name)} = {{}} AND p.sys_deleted_at IS NULL AND p.{quote(gname)} IS NOT NULL)",
-            (user_id,))
+        linked = self._linked(entity, alias, scope, user_id)
         if entity.unit_field:
             col = effective_unit(entity, alias)
             within = Predicate(f"{col} IN (SELECT c.descendant_id FROM hoso_unit_closure c JOIN hoso_assignment a "
@@ -221,6 +268,17 @@ class ScopeRules:
         else:
             within = Predicate(f"EXISTS (SELECT 1 FROM hoso_assignment a WHERE {active[0]})", active[1])
         return within.and_(linked)
+
+    def _linked(self, entity: EntityDef, alias: str, scope: str, user_id: int) -> Predicate:
+        """Rows whose F is the G of a live record of E whose user field is the user (scope ``link:F:E.G``)."""
+        _link, field, to = scope.split(":", 2)
+        ename, gname = to.split(".", 1)
+        other = self.config.entity(ename)
+        ufield = next(f for f in other.column_fields if f.type == "user")
+        return Predicate(
+            f"{alias}.{quote(field)} IN (SELECT p.{quote(gname)} FROM {quote(other.table)} p WHERE "
+            f"p.{quote(ufield.name)} = {{}} AND p.sys_deleted_at IS NULL AND p.{quote(gname)} IS NOT NULL)",
+            (user_id,))
 
     def _assigned_predicate(self, entity: EntityDef, alias: str, user_id: int) -> Predicate | None:
         """Records assigned to the user: a user field of the record, or a reference to a record whose

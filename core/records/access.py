@@ -7,12 +7,12 @@ a set of roles allows before looking at rows: the record service (so the API) an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from hoso.config import EntityDef
 from hoso.db import quote
-from hoso.scope import Predicate, ScopeRules, assignments_of, current_on, roles_on
+from hoso.scope import Predicate, ScopeRules, assignments_of, current_on, holdings_on
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.records.context import RecordContext
@@ -64,15 +64,24 @@ class Access:
         return (await self.permissions()).may(action, entity.name)
 
     def predicate(self, action: str, entity: EntityDef, alias: str = "t") -> Predicate:
+        """The scope predicate: per user once ``roles`` has loaded the holdings, else judged in SQL."""
         return self.rt.scope.predicate(self.actor, action, entity, alias)
 
+    async def scoped(self, action: str, entity: EntityDef, alias: str = "t") -> Predicate:
+        """The scope predicate built from the actor's holdings (loaded once per operation)."""
+        await self.roles()
+        return self.predicate(action, entity, alias)
+
     async def roles(self) -> set[str]:
-        """The actor's roles on the context's date."""
+        """The actor's roles on the date its assignments are judged; loads its holdings with them."""
         if self._roles is None:
             if self.actor.user_id is None:
                 self._roles = set()
             else:
-                self._roles = await roles_on(self.rt.db, self.actor.user_id, self.actor.today)
+                if self.actor.holdings is None:
+                    held = await holdings_on(self.rt.db, self.actor.user_id, self.actor.today)
+                    self.actor = replace(self.actor, holdings=held)
+                self._roles = {role for role, _unit in self.actor.holdings or ()}
         return self._roles
 
     async def permissions(self) -> Permissions:
@@ -91,7 +100,7 @@ class Access:
         """Whether the stored row ``record_id`` satisfies the actor's ``action`` predicate."""
         if self.superuser:
             return True
-        pred = self.predicate(action, entity)
+        pred = await self.scoped(action, entity)
         if pred.is_false:
             return False
         found = await self.rt.db.fetchval(
@@ -100,7 +109,7 @@ class Access:
 
     async def readable_reference(self, target: EntityDef, record_id: Any) -> bool:
         """A live record of ``target`` that the actor may read (a reference must point to one)."""
-        pred = self.predicate("read", target)
+        pred = await self.scoped("read", target)
         if pred.is_false:
             return False
         found = await self.rt.db.fetchval(

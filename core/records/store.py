@@ -182,6 +182,7 @@ class RecordStore:
 
     async def fetch_visible(self, entity: EntityDef, record_id: int, access: Access,
                             deleted: bool | None = False, lock: bool = False) -> dict:
+        await access.roles()  # the holdings, for the per-user predicate
         where, args = self.read_where(entity, access, deleted)
         return await self.fetch(entity, record_id, where, args, lock)
 
@@ -198,6 +199,7 @@ class RecordStore:
         return {k: v for k, v in record.items() if k not in hidden} if hidden else record
 
     async def require_visible(self, entity: EntityDef, record_id: int, access: Access, ctx: RecordContext) -> None:
+        await access.roles()  # the holdings, for the per-user predicate
         where, args = self.read_where(entity, access, None)
         found = await self.db.fetchval(f"SELECT 1 AS ok FROM {quote(entity.table)} t WHERE t.id = {{}} AND {where}",
                                        record_id, *args)

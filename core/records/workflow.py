@@ -147,6 +147,7 @@ async def overdue(svc: RecordService, entity: EntityDef, access: Access, ctx: Re
     for name, value, high in (("page", page, 10 ** 9), ("page_size", page_size, 1000)):
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
             raise ValidationError([(name, t("bad_page", ctx.lang, low=1, high=high))])
+    await access.roles()  # the holdings, for the per-user predicate
     read, read_args = svc.store.read_where(entity, access, False)
     where = f"{read} AND ({' OR '.join(clauses)})"
     table = quote(entity.table)
