@@ -14,7 +14,7 @@ import decimal
 import enum
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import PurePath
 from typing import Any
 
@@ -35,6 +35,8 @@ def json_ready(v: Any, *, decimals_as_numbers: bool = False, skip_keys: Iterable
 def _convert(v: Any, numbers: bool, skip: frozenset, skip_empty: bool) -> Any:
     if v is None or isinstance(v, (bool, int, float, str)) and not isinstance(v, enum.Enum):
         return v
+    if not isinstance(v, dict) and (isinstance(v, Mapping) or _is_row(v)):
+        v = dict(v.items())
     if isinstance(v, dict):
         return {k: _convert(x, numbers, skip, skip_empty) for k, x in v.items()
                 if k not in skip and not (skip_empty and _empty(x))}
@@ -58,6 +60,12 @@ def _scalar(v: Any, numbers: bool, skip: frozenset, skip_empty: bool) -> Any:
     if isinstance(v, (uuid.UUID, PurePath)):
         return str(v)
     return v
+
+
+def _is_row(v: Any) -> bool:
+    """A database row that is no Mapping (asyncpg's Record): keys, items and lookup by name."""
+    return callable(getattr(v, "items", None)) and callable(getattr(v, "keys", None)) \
+        and not isinstance(v, (str, bytes, bytearray))
 
 
 def _decimal_number(v: decimal.Decimal) -> int | float:

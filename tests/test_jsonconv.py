@@ -8,6 +8,7 @@ import enum
 import json
 import uuid
 from pathlib import PurePosixPath
+from types import MappingProxyType
 
 from hoso import jsonconv
 
@@ -36,6 +37,24 @@ def test_containers_are_converted_all_the_way_down():
     value = {"a": (dt.date(2025, 1, 2), {decimal.Decimal("2"), decimal.Decimal("10")}), "b": [{"id": 4, "x": None}]}
     assert jsonconv.json_ready(value) == {"a": ["2025-01-02", ["10", "2"]], "b": [{"id": 4, "x": None}]}
     json.dumps(jsonconv.json_ready(value))
+
+
+def test_mappings_and_database_rows_become_objects():
+    class Row:  # the shape of asyncpg's Record: keys, items and lookup by name, but no Mapping
+        def __init__(self, **values):
+            self._values = values
+
+        def keys(self):
+            return self._values.keys()
+
+        def items(self):
+            return self._values.items()
+
+        def __getitem__(self, key):
+            return self._values[key]
+
+    rows = [Row(role="performer", starts_on=dt.date(2025, 1, 2)), MappingProxyType({"n": decimal.Decimal("1.5")})]
+    assert jsonconv.json_ready(rows) == [{"role": "performer", "starts_on": "2025-01-02"}, {"n": "1.5"}]
 
 
 def test_comparable_leaves_out_child_row_ids():

@@ -122,7 +122,7 @@ async def list_assignments(request: Request, user_id: Id, all: FromQuery[bool] =
     rt, actor = await _actor(request)
     if actor.user_id != user_id:
         await _guarded(request, accounts.require_manages_account(rt, actor, user_id))
-    return json_ready([dict(row) for row in await accounts.assignments(rt, user_id, actor.today, active_only=not all)])
+    return json_ready(await accounts.assignments(rt, user_id, actor.today, active_only=not all))
 
 
 @post("/api/users/{user_id:int}/assignments", tags=["accounts"], guards=[same_site], status_code=201)
