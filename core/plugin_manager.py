@@ -37,7 +37,9 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "hoso.admin.config",
 )
 # Without these, records would be written unchecked or without their audit trail: they cannot be blocked.
-ESSENTIAL_PLUGINS: frozenset[str] = frozenset({"hoso.plugins.audit", "hoso.plugins.validators"})
+# The built-in configuration kinds are read whatever the plugin manager holds (hoso.config.load_config adds them),
+# so blocking them could only mislead.
+ESSENTIAL_PLUGINS: frozenset[str] = frozenset({"hoso.plugins.audit", "hoso.plugins.validators", "hoso.config.kinds"})
 
 BLOCK_SETTING = "HOSO_BLOCK_PLUGINS"
 # Modules to register as plugins besides the entry points (also under test, where entry points are skipped).

@@ -74,8 +74,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
        "Python modules (comma-separated) registered as plugins besides those installed through entry points."),
     _s("HOSO_BLOCK_PLUGINS", "list", (),
        "Tên các plugin (cách nhau bởi dấu phẩy) không được nạp; không thể chặn plugin thiết yếu (nhật ký, kiểm tra "
-       "dữ liệu).",
-       "Plugins (comma-separated names) not to load; the essential ones (audit, validators) cannot be blocked."),
+       "dữ liệu, các loại cấu hình có sẵn).",
+       "Plugins (comma-separated names) not to load; the essential ones (audit, validators, the built-in "
+       "configuration kinds) cannot be blocked."),
     _s("HOSO_FILES_DIR", "path", "var/files",
        "Thư mục lưu tệp đính kèm (plugin lưu trữ có sẵn).",
        "Folder where the built-in storage plugin keeps attachments."),

@@ -109,6 +109,8 @@ def test_blocking_plugins(config_dir):
     assert refused.exit_code == 1
     assert "'hoso.plugins.validators' là thành phần thiết yếu, không thể chặn" in refused.output
     assert "'hoso.plugins.validators' is essential and cannot be blocked" in refused.output
+    kinds = hoso("check", "--config", config_dir.root, HOSO_BLOCK_PLUGINS="hoso.config.kinds")
+    assert kinds.exit_code == 1 and "'hoso.config.kinds' is essential and cannot be blocked" in kinds.output
     unknown = hoso("check", "--config", config_dir.root, HOSO_BLOCK_PLUGINS="hoso.plugins.nope")
     assert unknown.exit_code == 1 and "no plugin is named 'hoso.plugins.nope'" in unknown.output
     named = hoso("--help", HOSO_PLUGINS="tests.plugins.probe_commands",
