@@ -28,15 +28,7 @@ os.environ.setdefault("HOSO_DISABLE_ENTRYPOINTS", "1")
 PG_URL = os.environ.get("HOSO_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 STAFF_UNIT = "TT-01"
 
-
-async def _pg(url: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
+from run import _pg  # noqa: E402  (bench/run.py, beside this script: one SQL statement on its own connection)
 
 
 def _counted(plan: dict) -> dict:
