@@ -194,10 +194,12 @@ async def switches(rt: Runtime, on: dt.date | None = None) -> ModuleSwitches:
     on = on or dt.date.today()
     if not rt.config.modules:
         return ModuleSwitches(rt.db, rt.config, on, {}, {}, frozenset())
-    row = (await rt.db.fetch("SELECT (SELECT COUNT(*) FROM hoso_unit) AS u, (SELECT COUNT(*) FROM hoso_unit_lineage)"
-                             " AS l, (SELECT COUNT(*) FROM hoso_unit_closure) AS c, "
-                             "(SELECT MAX(valid_to) FROM hoso_unit) AS v"))[0]
-    key = (rt.config.content_hash, on, row["u"], row["l"], row["c"], str(row["v"]))
+    # Units are only ever added (the unit files) or restructured (a row of hoso_restructuring per change set
+    # applied), never deleted: the two largest ids tell whether the tree changed, from two index lookups, where
+    # counting the closure read it whole on every request.
+    row = (await rt.db.fetch("SELECT (SELECT MAX(id) FROM hoso_unit) AS u, "
+                             "(SELECT MAX(id) FROM hoso_restructuring) AS r"))[0]
+    key = (rt.config.content_hash, on, row["u"], row["r"])
     cache = rt.__dict__.setdefault("_module_switches", {})
     found = cache.get(key)
     if found is None or found.config is not rt.config:

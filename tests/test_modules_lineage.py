@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from hoso.config import load_config
-from hoso.modules import ModuleSwitches
+from hoso.modules import ModuleSwitches, switches
 from hoso.restructure import apply
 from tests.helpers import migrated_runtime
 from tests.restructure.support import add_user, assign, unit_id
@@ -41,7 +41,7 @@ async def test_an_old_code_follows_the_merger(reference_config_dir, database_url
             await assign(rt, users[name], role, unit)
 
         async def has(module: str) -> set[str]:
-            sw = await ModuleSwitches.load(rt.db, rt.config, dt.date.today())
+            sw = await switches(rt)  # the per-runtime cache the API and the admin read: it must see the merger
             return {n for n, uid in users.items() if module in await sw.enabled_for_user(Account(uid))}
 
         today = dt.date.today()
