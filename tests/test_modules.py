@@ -126,6 +126,11 @@ async def test_off_is_answered_like_an_unknown_entity(api):
         unknown = await api.req(method, f"/api/records/nosuch{tail}", "staff2", json=body)
         assert gated.status_code == 404, (method, tail, gated.text)
         assert (gated.status_code, gated.json()) == (unknown.status_code, unknown.json()), (method, tail)
+    # the router reads repeated slashes as one: so does the guard
+    for path in ("/api//records/call", "/api/records//call", f"/api/records/call//{rid}", "/api///records//call/"):
+        sent = await api.req("GET", path, "staff2")
+        assert sent.status_code == 404, (path, sent.text)
+        assert (await api.req("GET", path, "staff1")).status_code == 200, path
     assert await api.count("call") == 1  # staff2's create never reached the table
 
 
@@ -179,6 +184,7 @@ async def test_plugin_routes_under_the_module_prefix_answer_404_where_it_is_off(
         assert await status("/hotline/ping", "far") == 404
         assert await status("/hotline/ping", None) == 404  # anonymous: on at no root unit
         assert await status("/hotlines", "staff2") == 200  # a prefix is matched on whole path segments
+        assert await status("/hotline//ping", "staff2") == 404 and await status("/hotline//ping", "staff1") == 200
 
 
 async def test_admin_tables_of_an_off_module_do_not_exist(api):

@@ -8,6 +8,7 @@ plugin registers under a module's ``routes`` prefixes, whichever handler serves 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -23,6 +24,12 @@ log = logging.getLogger("hoso.web")
 _RECORDS = "/api/records/"
 # Where a hidden path is routed: no route can serve it (a NUL never reaches a handler).
 _NOWHERE = "/\x00module-off"
+
+
+def _routed(path: str) -> str:
+    """The path as the router matches it: it reads repeated slashes as one (``/api//records/x`` serves
+    ``/api/records/x``), so the guard must judge that path, not the one as sent."""
+    return re.sub("/{2,}", "/", path)
 
 
 def _entity_of(path: str) -> str | None:
@@ -61,7 +68,7 @@ class ModuleGuard:
         await self.app(scope, receive, send)
 
     async def _hidden(self, scope) -> bool:
-        path = scope.get("path") or "/"
+        path = _routed(scope.get("path") or "/")
         if not _gated(scope["app"].state.rt.config, path):
             return False
         connection: ASGIConnection = ASGIConnection(scope)
