@@ -9,11 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hoso.config import ReportDef
+from hoso.config.types import Label
 
 __all__ = ["ReportError", "ReportRequest", "Period", "Dimension", "Column", "ResultRow", "ReportResult"]
-
-Label = Mapping[str, str]
-
 
 class ReportError(ValueError):
     """A request that cannot run: ``problems`` names each bad parameter (``(parameter, message)``)."""
@@ -101,7 +99,7 @@ class ReportResult:
         lang = self.request.lang
 
         def lab(label: Label) -> str:
-            return label.get(lang) or label.get("vi") or next(iter(label.values()), "")
+            return label.get(lang)
 
         def row(r: ResultRow) -> dict:
             return {"kind": r.kind, "keys": list(r.keys), "labels": list(r.labels), "values": r.values}

@@ -8,6 +8,7 @@ import re
 from typing import TYPE_CHECKING
 
 from hoso.config import ReportDef
+from hoso.config.types import Label
 from hoso.reports.model import Period, ReportError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -30,21 +31,21 @@ def resolve_period(rt: Runtime, report: ReportDef, code: str | None) -> Period |
     year, part = int(m.group(1)), m.group(2)
     if part is None:
         start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
-        label = {"vi": f"Năm {year}", "en": f"Year {year}"}
+        label = Label(f"Năm {year}", f"Year {year}")
     elif part[0] == "H":
         half = int(part[1])
         start, end = dt.date(year, 1 + 6 * (half - 1), 1), dt.date(year, 6 * half, 30 if half == 1 else 31)
-        label = {"vi": f"{half and ('6 tháng đầu năm' if half == 1 else '6 tháng cuối năm')} {year}",
-                 "en": f"{'First' if half == 1 else 'Second'} half of {year}"}
+        label = Label(f"{'6 tháng đầu năm' if half == 1 else '6 tháng cuối năm'} {year}",
+                      f"{'First' if half == 1 else 'Second'} half of {year}")
     elif part[0] == "Q":
         q = int(part[1])
         last = 3 * q
         start, end = dt.date(year, last - 2, 1), dt.date(year, last, calendar.monthrange(year, last)[1])
-        label = {"vi": f"Quý {q} năm {year}", "en": f"Q{q} {year}"}
+        label = Label(f"Quý {q} năm {year}", f"Q{q} {year}")
     else:
         month = int(part)
         if not 1 <= month <= 12:
             raise ReportError([("period", f"{code!r}: no month {month}")])
         start, end = dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
-        label = {"vi": f"Tháng {month:02d}/{year}", "en": f"{calendar.month_name[month]} {year}"}
+        label = Label(f"Tháng {month:02d}/{year}", f"{calendar.month_name[month]} {year}")
     return Period(code, start, end, label)
