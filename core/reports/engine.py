@@ -264,9 +264,9 @@ async def compile_report(rt: Runtime, ctx: RecordContext, request: ReportRequest
     where = ["t.sys_deleted_at IS NULL", f"({scope.sql})"]
     where_args: list[Any] = list(scope.args)
     if report.filter:
-        sql, args = _condition(rt, entity, report.filter, today)
-        where.append(sql)
-        where_args += args
+        filter_cond, filter_cond_args = _condition(rt, entity, report.filter, today)
+        where.append(filter_cond)
+        where_args += filter_cond_args
     where += filter_sql
     where_args += filter_args
     if period is not None and report.date_field:

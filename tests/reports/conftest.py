@@ -222,7 +222,8 @@ async def load_cases(rt, cases: list[dict], performers: list[dict] = ()) -> None
         await rt.db.execute('DELETE FROM "performer"')
         for p in performers:
             await rt.db.execute('INSERT INTO "performer" (id, name, unit, yearly_target, sys_version) '
-                                "VALUES ({}, {}, {}, {}, 1)", p["id"], p["name"], ids[p["unit"]], p.get("yearly_target"))
+                                "VALUES ({}, {}, {}, {}, 1)", p["id"], p["name"], ids[p["unit"]],
+                                p.get("yearly_target"))
         for i, c in enumerate(cases):
             values = []
             for col in CASE_COLUMNS:
