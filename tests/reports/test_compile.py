@@ -4,6 +4,7 @@ subtotals and totals, scope, parameters and their errors, drill-down, and one st
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -78,6 +79,9 @@ async def test_biểu_24_in_small_counts_people_by_field_and_form_with_groups_su
     english = await run_report(world, ctx_of(world, 1, "en"), ReportRequest("people", lang="en"))
     assert english.rows[1].labels == ("Criminal", "Legal advice")
     assert result.template_hash == template_hash(result.report) and len(result.template_hash) == 64
+    body = json.loads(json.dumps(result.to_json(), ensure_ascii=False))  # plain JSON values throughout
+    assert body["total"]["values"] == [5, 2, 2, 2, 1, 1] and body["rows"][1]["keys"] == ["HS", "TV"]
+    assert body["columns"][1] == {"key": "men", "label": "Nam", "groups": ["Giới tính"], "measure": "count"}
 
 
 async def test_period_parameters_and_scope_select_inside_the_statement(world):
