@@ -38,6 +38,7 @@ MESSAGES: dict[str, str] = {
     "disclosure_level_too_fine": "your role sees numbers down to level {finest} only; level {level} is finer",
     "disclosure_unit_too_fine": "your role sees numbers down to level {finest} only; unit {unit} is at level "
                                 "{level}, which is finer",
+    "disclosure_suppressed": "{n} cell(s) hidden to protect groups of fewer than {k} people",
     "disclosure_no_rows": "your role sees statistics only, never the records behind them",
     "acct_own": "you cannot change your own account or assignments this way",
     "acct_superuser": "only a superuser may manage a superuser account",

@@ -38,6 +38,7 @@ MESSAGES: dict[str, str] = {
     "disclosure_level_too_fine": "vai trò của bạn chỉ được xem số liệu đến cấp {finest}; cấp {level} chi tiết hơn",
     "disclosure_unit_too_fine": "vai trò của bạn chỉ được xem số liệu đến cấp {finest}; đơn vị {unit} thuộc cấp "
                                 "{level}, chi tiết hơn",
+    "disclosure_suppressed": "{n} ô được ẩn để bảo vệ các nhóm dưới {k} người",
     "disclosure_no_rows": "vai trò của bạn chỉ được xem số liệu thống kê, không được xem hồ sơ chi tiết",
     "acct_own": "bạn không thể tự thay đổi tài khoản hoặc phân công của chính mình theo cách này",
     "acct_superuser": "chỉ quản trị hệ thống mới quản lý được tài khoản quản trị hệ thống",
