@@ -157,7 +157,8 @@ async def _history(rt: Runtime) -> UnitHistory:
     marks = ", ".join("{}" for _ in kinds)
     for r in await db.fetch(f"SELECT unit_id, kind, other_id, effective_on FROM hoso_unit_lineage "
                             f"WHERE kind IN ({marks}) ORDER BY effective_on, id", *kinds):
-        h.forward.setdefault(r["unit_id"], []).append((_date(r["effective_on"]), r["kind"], r["other_id"]))
+        h.forward.setdefault(r["unit_id"], []).append((_date(r["effective_on"]) or dt.date.min, r["kind"],
+                                                       r["other_id"]))
     cache.clear()
     cache[key] = h
     return h
