@@ -60,25 +60,25 @@ class Disclosure:
             return False
         return self.levels.index(level) <= self.levels.index(self.finest_level)
 
-    def check_levels(self, levels: Iterable[str | None]) -> None:
+    def check_levels(self, levels: Iterable[str | None], lang: str | None = None) -> None:
         """Raises ReportError (parameter ``level``) for the first level finer than the role may see; a unit
-        dimension that does not roll up is ``None``."""
+        dimension that does not roll up is ``None``. Messages in ``lang``, or Vietnamese then English."""
         for level in levels:
             if not self.allows_level(level):
-                raise ReportError([("level", both("disclosure_level_too_fine", finest=self.finest_level,
+                raise ReportError([("level", _say("disclosure_level_too_fine", lang, finest=self.finest_level,
                                                   level=level or "unit"))])
 
-    def check_unit(self, code: str, level: str | None) -> None:
+    def check_unit(self, code: str, level: str | None, lang: str | None = None) -> None:
         """Raises ReportError (parameter ``unit``) when a report is asked for one unit finer than the role may
         see: its total would be that unit's numbers."""
         if self.finest_level is not None and level is not None and not self.allows_level(level):
-            raise ReportError([("unit", both("disclosure_unit_too_fine", finest=self.finest_level, unit=code,
+            raise ReportError([("unit", _say("disclosure_unit_too_fine", lang, finest=self.finest_level, unit=code,
                                              level=level))])
 
-    def check_rows(self) -> None:
+    def check_rows(self, lang: str | None = None) -> None:
         """Raises ReportError (parameter ``rows``) when the role may not open the records behind a cell."""
         if not self.rows:
-            raise ReportError([("rows", both("disclosure_no_rows"))])
+            raise ReportError([("rows", _say("disclosure_no_rows", lang))])
 
     def apply(self, result: ReportResult) -> ReportResult:
         """The result with small cells and their complements hidden (None), ``suppressed`` counting them."""
@@ -99,6 +99,10 @@ class Disclosure:
     @staticmethod
     def people_columns(result: ReportResult) -> list[int]:
         return [j for j, c in enumerate(result.columns) if c.people]
+
+
+def _say(key: str, lang: str | None, **kwargs) -> str:
+    return t(key, lang, **kwargs) if lang else both(key, **kwargs)
 
 
 def _parents(rows: list[ResultRow], total: int) -> list[int]:
