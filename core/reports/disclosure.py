@@ -22,15 +22,16 @@ Small-cell suppression (``Disclosure.apply``): every cell of a column counting p
 with ``0 < n < suppress_below`` is hidden (primary), then, until none is left, every *line* holding exactly one
 hidden cell gets its smallest other visible cell hidden too (complementary), so that no hidden cell can be
 computed back by subtracting visible cells from a total. The lines are: in each such column, a subtotal (or the
-total) with the rows it sums; in each row, the columns of one field (keys ``field:option``) with the ``total``
-column. Hidden values become None and are counted in ``result.suppressed``.
+total) with the rows it sums; in each row, the columns of one field (keys ``field:option``), or of one header
+group (``Column.groups``, e.g. men and women under "Giới tính"), with the ``total`` column. Hidden values
+become None and are counted in ``result.suppressed``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hoso.i18n import both, t
 from hoso.reports.model import ReportError, ReportResult, ResultRow
@@ -133,11 +134,13 @@ def suppression_lines(result: ReportResult) -> list[list[Cell]]:
     for j in people:
         for parent, kids in children.items():
             lines.append([(k, j) for k in kids] + [(parent, j)])
-    by_field: dict[str, list[int]] = {}
+    by_field: dict[Any, list[int]] = {}
     for j in people:
-        key = result.columns[j].key
-        if ":" in key:
-            by_field.setdefault(key.split(":", 1)[0], []).append(j)
+        col = result.columns[j]
+        if ":" in col.key:
+            by_field.setdefault(col.key.split(":", 1)[0], []).append(j)
+        elif col.groups:
+            by_field.setdefault(col.groups, []).append(j)
     total_col = [j for j in people if result.columns[j].key == "total"]
     for cols in by_field.values():
         for i in range(total + 1):
