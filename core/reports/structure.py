@@ -182,8 +182,10 @@ def _values(pairs: Iterable[tuple[int, int | None]]) -> str:
     rows = ", ".join(f"({int(u)}, {'NULL' if g is None else int(g)})" for u, g in pairs)
     if not rows:
         return "(SELECT u.id AS unit_id, u.id AS group_id FROM hoso_unit u WHERE 1 = 0)"
-    return (f"(SELECT CAST(v.column1 AS BIGINT) AS unit_id, CAST(v.column2 AS BIGINT) AS group_id "
-            f"FROM (VALUES {rows}) AS v)")
+    # Joined to hoso_unit, the relation is a materialised table SQLite indexes automatically for the records'
+    # join (a bare VALUES list is scanned once per record there); PostgreSQL hashes either.
+    return (f"(SELECT u.id AS unit_id, CAST(v.column2 AS BIGINT) AS group_id "
+            f"FROM hoso_unit u JOIN (VALUES {rows}) AS v ON v.column1 = u.id)")
 
 
 async def unit_groups(rt: Runtime, *, level: str | None, structure: str | dt.date,
