@@ -125,3 +125,35 @@ async def test_units_without_links_answer_their_current_parent(rs_config, databa
         assert tree(await structure_at(rt, BEFORE)) == BASE
     finally:
         await rt.db.close()
+
+
+def test_the_tree_command(rs_config, database_url):
+    import asyncio
+
+    from click.testing import CliRunner
+
+    from hoso.restructure_cli import restructure
+
+    async def prepare():
+        rt = await migrated_runtime(rs_config.load(), database_url)
+        try:
+            await add_case(rt, "X311", commune="Thôn B")
+            await apply(rt, change_set(rs_config, MERGE_AND_SPLIT), applied_by="tester")
+        finally:
+            await rt.db.close()
+
+    asyncio.run(prepare())
+
+    def run(*args):
+        r = CliRunner().invoke(restructure, ["tree", "--config", str(rs_config.root), "--database", database_url,
+                                             *args], catch_exceptions=False)
+        return r.exit_code, r.output
+
+    code, out = run("--on", "2025-06-30")
+    assert code == 0 and "Units open on 30/06/2025: 13" in out
+    assert "\n  TT2 Trung tâm Hai (centre)\n" in out and "\n    CN3 Chi nhánh Ba (branch)\n" in out
+    code, out = run("--on", "2025-07-01")
+    assert code == 0 and "Units open on 01/07/2025: 10" in out and "TT2" not in out
+    assert "\n  TT Trung tâm Một (centre)\n    CN3 Chi nhánh Ba (branch)\n" in out
+    code, out = run("--on", "2025-02-30")
+    assert code == 2 and "--on" in out
