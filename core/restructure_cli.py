@@ -5,6 +5,7 @@ Attached to the main command in core/cli.py with ``main.add_command(restructure)
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -143,10 +144,8 @@ def list_cmd(config_dir, database_url):
 @DB_OPTION
 @click.option("--on", "on_date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="The date whose tree to show (YYYY-MM-DD; default today).")
-def tree_cmd(config_dir, database_url, on_date):
+def tree_cmd(config_dir: str | None, database_url: str | None, on_date: dt.datetime | None) -> None:
     """Show the unit tree as it stood on a date: every unit open that day, under its parent that day."""
-    import datetime as dt
-
     from hoso.units import structure_at
 
     rt = _runtime(config_dir, database_url)
