@@ -52,6 +52,7 @@ test: install browser layers lint
 bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/restructure.py
+	$(BIN)/python bench/report_structure.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -1,10 +1,11 @@
-"""``hoso restructure``: plan and apply dated change sets of the unit tree, and follow lineage.
+"""``hoso restructure``: plan and apply dated change sets of the unit tree, follow lineage, show the tree of a date.
 
 Attached to the main command in core/cli.py with ``main.add_command(restructure)``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -136,3 +137,32 @@ def list_cmd(config_dir, database_url):
     for r in rows:
         console.print(f"{r['effective_on']}  {r['name']}  applied {r['applied_at']:%Y-%m-%d %H:%M} by "
                       f"{r['applied_by']}  sha256 {r['content_hash'][:16]}", markup=False, soft_wrap=True)
+
+
+@restructure.command("tree")
+@CONFIG_OPTION
+@DB_OPTION
+@click.option("--on", "on_date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The date whose tree to show (YYYY-MM-DD; default today).")
+def tree_cmd(config_dir: str | None, database_url: str | None, on_date: dt.datetime | None) -> None:
+    """Show the unit tree as it stood on a date: every unit open that day, under its parent that day."""
+    from hoso.units import structure_at
+
+    rt = _runtime(config_dir, database_url)
+    day = on_date.date() if on_date else dt.date.today()
+    units = _run(_with_db(rt, lambda: structure_at(rt, day)))
+    if not units:
+        console.print(f"No unit was open on {day:%d/%m/%Y}.")
+        return
+    ids = {u["id"] for u in units}
+    children: dict[int | None, list[dict]] = {}
+    for u in units:
+        children.setdefault(u["parent_id"] if u["parent_id"] in ids else None, []).append(u)
+    console.print(f"Units open on {day:%d/%m/%Y}: {len(units)}", markup=False)
+
+    def show(parent: int | None, depth: int) -> None:
+        for u in children.get(parent, []):
+            console.print(f"{'  ' * depth}{u['code']} {u['name_vi']} ({u['type']})", markup=False, soft_wrap=True)
+            show(u["id"], depth + 1)
+
+    show(None, 0)

@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING
 
 from hoso.audit import AuditEvent, write_audit
 from hoso.config import RestructuringRef, UnitRow
+from hoso.lineage import sync_unit_edges
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
 
-__all__ = ["UnitPlan", "UnitSyncError", "UnitCodeError", "plan_units", "sync_units", "unit_id", "resolve_unit_code"]
+__all__ = ["UnitPlan", "UnitSyncError", "UnitCodeError", "plan_units", "sync_units", "unit_id", "resolve_unit_code",
+           "structure_at", "STRUCTURE_AT_SQL"]
 
 
 class UnitSyncError(Exception):
@@ -158,10 +160,14 @@ async def sync_units(rt: Runtime, *, applied_by: str | None = None,
     history of a unit is kept. Raises UnitSyncError (nothing changed) when the files and the database disagree.
     """
     hierarchy = rt.config.hierarchy
-    if hierarchy is None or not (hierarchy.units or hierarchy.restructurings):
-        return 0
     db = rt.db
+    if hierarchy is None or not (hierarchy.units or hierarchy.restructurings):
+        async with db.transaction():
+            await sync_unit_edges(db)  # units written by other means get their dated parent links
+        return 0
     async with db.transaction():
+        # A database migrated before the dated parent links existed gets them from its lineage first.
+        await sync_unit_edges(db)
         up = await plan_units(rt)
         if not up.ok:
             raise UnitSyncError("the units of the configuration cannot be loaded; nothing changed:\n"
@@ -170,6 +176,7 @@ async def sync_units(rt: Runtime, *, applied_by: str | None = None,
         if up.base:
             by_code, old, _applied = await _unit_state(db)
             added = await _insert_base(rt, up.base, by_code, old)
+            await sync_unit_edges(db)
             from hoso.scope import rebuild_closure
 
             await rebuild_closure(db)
@@ -241,3 +248,28 @@ async def resolve_unit_code(db, code: str, on: dt.date | None = None) -> tuple[d
 
 async def unit_id(rt: Runtime, code: str) -> int | None:
     return await rt.db.fetchval("SELECT id FROM hoso_unit WHERE code = {}", code)
+
+
+# The units open on a date (the one argument, given four times) with their parent on that date: the dated parent
+# link valid that day, or, for a unit that has no link at all (written by other means), its parent now.
+STRUCTURE_AT_SQL = (
+    "SELECT u.id, u.code, u.name_vi, u.name_en, u.type, u.valid_from, u.valid_to, "
+    "CASE WHEN e.id IS NOT NULL THEN e.parent_id "
+    "WHEN NOT EXISTS (SELECT 1 FROM hoso_unit_edge x WHERE x.unit_id = u.id) THEN u.parent_id END AS parent_id "
+    "FROM hoso_unit u LEFT JOIN hoso_unit_edge e ON e.unit_id = u.id "
+    "AND (e.valid_from IS NULL OR e.valid_from <= {d}) AND (e.valid_to IS NULL OR e.valid_to > {d}) "
+    "WHERE (u.valid_from IS NULL OR u.valid_from <= {d}) AND (u.valid_to IS NULL OR u.valid_to > {d})")
+
+
+async def structure_at(rt: Runtime, on: dt.date) -> list[dict]:
+    """The unit tree as it stood on ``on``: every unit open that day (``valid_from <= on < valid_to``) with its
+    parent that day (``parent_id``, ``parent_code``), ordered by code.
+
+    A restructuring changes the tree on its effective date, whenever it was applied: before that date this answers
+    the old tree, from that date the new one."""
+    sql = STRUCTURE_AT_SQL.replace("{d}", "{}")
+    rows = [dict(r) for r in await rt.db.fetch(sql + " ORDER BY u.code", on, on, on, on)]
+    codes = {r["id"]: r["code"] for r in rows}
+    for r in rows:
+        r["parent_code"] = codes.get(r["parent_id"])
+    return rows

@@ -517,6 +517,11 @@ class GrantDef:
     # user (e.g. a lawyer's organisation: case.organisation = the organisation of the lawyer's performer record),
     # within the subtree of the role's assignment. (F, E, G), or None for the other scopes.
     link: tuple[str, str, str] | None = None
+    # Reports (hoso.reports.disclosure): the finest hierarchy level shown, the small-cell threshold (0: none),
+    # and whether a cell's records may be opened (None: as the scope allows; a statistics scope never does).
+    finest_level: str | None = None
+    suppress_below: int = 0
+    rows: bool | None = None
 
     @property
     def scope_key(self) -> str:

@@ -31,6 +31,15 @@ MESSAGES: dict[str, str] = {
     "unit_closed_successor": "unit {unit} closed on {closed}; its successor: {successors}",
     "unit_closed_no_successor": "unit {unit} closed on {closed} and has no successor",
     "unit_recoded": "code {old} is now {unit}",
+    # The structure of a date and what a role may see of report numbers (hoso.units, hoso.reports)
+    "structure_on_bad": "{value!r} is not a date (YYYY-MM-DD)",
+    "structure_bad": "{value!r} is neither 'recorded' (units as recorded) nor a date (YYYY-MM-DD)",
+    "structure_level_unknown": "{level!r} is not a level of the hierarchy (levels: {levels})",
+    "disclosure_level_too_fine": "your role sees numbers down to level {finest} only; level {level} is finer",
+    "disclosure_unit_too_fine": "your role sees numbers down to level {finest} only; unit {unit} is at level "
+                                "{level}, which is finer",
+    "disclosure_suppressed": "{n} cell(s) hidden to protect groups of fewer than {k} people",
+    "disclosure_no_rows": "your role sees statistics only, never the records behind them",
     "acct_own": "you cannot change your own account or assignments this way",
     "acct_superuser": "only a superuser may manage a superuser account",
     "acct_no_unit": "account {username!r} belongs to no unit you manage",

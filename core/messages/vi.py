@@ -31,6 +31,15 @@ MESSAGES: dict[str, str] = {
     "unit_closed_successor": "đơn vị {unit} đã ngừng hoạt động từ ngày {closed}; đơn vị kế tiếp: {successors}",
     "unit_closed_no_successor": "đơn vị {unit} đã ngừng hoạt động từ ngày {closed} và không có đơn vị kế tiếp",
     "unit_recoded": "mã {old} nay là {unit}",
+    # The structure of a date and what a role may see of report numbers (hoso.units, hoso.reports)
+    "structure_on_bad": "{value!r} không phải là ngày (YYYY-MM-DD)",
+    "structure_bad": "{value!r} không phải là 'recorded' (theo đơn vị khi ghi nhận) hoặc một ngày (YYYY-MM-DD)",
+    "structure_level_unknown": "{level!r} không phải là cấp của hệ thống tổ chức (các cấp: {levels})",
+    "disclosure_level_too_fine": "vai trò của bạn chỉ được xem số liệu đến cấp {finest}; cấp {level} chi tiết hơn",
+    "disclosure_unit_too_fine": "vai trò của bạn chỉ được xem số liệu đến cấp {finest}; đơn vị {unit} thuộc cấp "
+                                "{level}, chi tiết hơn",
+    "disclosure_suppressed": "{n} ô được ẩn để bảo vệ các nhóm dưới {k} người",
+    "disclosure_no_rows": "vai trò của bạn chỉ được xem số liệu thống kê, không được xem hồ sơ chi tiết",
     "acct_own": "bạn không thể tự thay đổi tài khoản hoặc phân công của chính mình theo cách này",
     "acct_superuser": "chỉ quản trị hệ thống mới quản lý được tài khoản quản trị hệ thống",
     "acct_no_unit": "tài khoản {username!r} không thuộc đơn vị nào bạn quản lý",

@@ -161,6 +161,15 @@ def build_system_tables(db: Database, pm: Any = None) -> dict[str, type[Table]]:
             "descendant_id": BigInt(index=True),
             "depth": Integer(default=0),
         }),
+        # The parent of each unit over time: [valid_from, valid_to) (NULL: since always, until now). Written with
+        # every change of hoso_unit.parent_id (in the same transaction) and closed when the unit closes, so the
+        # tree of any date can be read back (hoso.lineage.sync_unit_edges, hoso.units.structure_at).
+        "unit_edge": make("HosoUnitEdge", "hoso_unit_edge", {
+            "unit_id": BigInt(index=True),
+            "parent_id": BigInt(default=None, null=True, index=True),
+            "valid_from": Date(default=None, null=True),
+            "valid_to": Date(default=None, null=True),
+        }),
         "unit_lineage": make("HosoUnitLineage", "hoso_unit_lineage", {
             "unit_id": BigInt(index=True),
             "kind": Varchar(length=20),

@@ -37,7 +37,7 @@ from hoso.reports.disclosure import Disclosure, disclosure_for
 from hoso.reports.model import Column, Dimension, Period, ReportError, ReportRequest, ReportResult, ResultRow
 from hoso.reports.periods import resolve_period
 from hoso.reports.source import records_source
-from hoso.reports.structure import unit_groups
+from hoso.reports.structure import levels_of, unit_groups
 from hoso.scope import Predicate, ScopeDenied
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -225,6 +225,10 @@ async def compile_report(rt: Runtime, ctx: RecordContext, request: ReportRequest
         else:
             unit = {"id": int(found["id"]), "code": found["code"], "name_vi": found["name_vi"],
                     "name_en": found.get("name_en")}
+            try:  # one unit's total is that unit's numbers: not finer than the role may see
+                disclosure.check_unit(found["code"], levels_of(rt).get(found["type"]), lang)
+            except ReportError as exc:
+                problems.extend(exc.problems)
 
     # the run's filters: the list API's language, on the template's parameters only
     filter_sql: list[str] = []

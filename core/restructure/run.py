@@ -15,6 +15,7 @@ from hoso.audit import AuditEvent, write_audit
 from hoso.config.kinds.restructuring import ChangeSet, RestructureErrors, load_restructuring
 from hoso.config.loader import ConfigIssue
 from hoso.db import Database, quote
+from hoso.lineage import sync_unit_edges
 from hoso.model.tables import SCOPE_COLUMN
 from hoso.scope import effective_unit, rebuild_closure
 
@@ -528,7 +529,7 @@ async def apply(rt: Runtime, file: str | Path | ChangeSet, applied_by: str | Non
 
         # 5. the closure that scopes follow
         report("closure")
-
+        await sync_unit_edges(db, cs.effective)
         await rebuild_closure(db)
 
         # 6. record of the apply, and audit

@@ -88,11 +88,18 @@ async def test_biểu_24(reference):
     # a provincial officer of Hà Nội: cases a, b, c
     mine = cells(await run_report(reference, ctx(reference, 1), ReportRequest("people_assisted", period="2025")))
     assert mine["total"]["total"] == 3
-    # the national statistician: every province's numbers, no rows
-    stats = cells(await run_report(reference, ctx(reference, 2), ReportRequest("people_assisted", period="2025")))
-    assert stats["total"] == got["total"]
-    rows = await cell_records(reference, ctx(reference, 2), ReportRequest("people_assisted"), (), "total")
-    assert rows == []  # its read predicate selects nothing: numbers only
+    # the national statistician: every province's numbers, cells of 1 to 4 people hidden (its role's
+    # suppress_below: 5), no rows
+    numbers = await run_report(reference, ctx(reference, 2), ReportRequest("people_assisted", period="2025"))
+    stats = cells(numbers)
+    for key, value in got.items():
+        for column, n in value.items():
+            shown = stats[key][column]
+            assert shown == n or shown is None, (key, column)
+            assert shown is None or not 0 < n < 5, (key, column)
+    assert numbers.suppressed == sum(v is None for row in stats.values() for v in row.values()) > 0
+    with pytest.raises(ScopeDenied):
+        await cell_records(reference, ctx(reference, 2), ReportRequest("people_assisted"), (), "total")
 
 
 async def test_cases_by_unit_litigation_bulletin_and_quotas(reference):

@@ -56,8 +56,27 @@ def _grant(ctx, f, i: int, g: dict, transitions_by_entity: dict[str, set[str]]) 
     scope = given
     if isinstance(given, dict):
         scope, link = "link", _link_scope(f, ("grants", i, "scope"), e, given, entities)
+    _disclosure(ctx, f, ("grants", i), g, scope)
     return GrantDef(g["entity"], tuple(g["actions"]), scope, tuple(g.get("hidden_fields", ())),
-                    tuple(g.get("read_only_fields", ())), link)
+                    tuple(g.get("read_only_fields", ())), link, g.get("finest_level"), g.get("suppress_below", 0),
+                    g.get("rows"))
+
+
+def _disclosure(ctx, f: ConfigFile, path: tuple, g: dict, scope: str) -> None:
+    """``finest_level`` and ``suppress_below`` limit report numbers: they need ``run_reports``; the level is one of
+    the hierarchy's; a statistics scope never gets rows."""
+    for key in ("finest_level", "suppress_below"):
+        if key in g and "run_reports" not in g["actions"]:
+            f.error(path + (key,), f"{key} limits the numbers of reports: the grant needs the action run_reports",
+                    key=True)
+    if g.get("rows") is True and scope == "statistics":
+        f.error(path + ("rows",), "a grant with scope statistics never gets rows: remove rows: true or give the "
+                "grant a scope that reads rows")
+    level = g.get("finest_level")
+    hierarchy = ctx.results.get("hierarchy")
+    if level is not None and hierarchy is not None and level not in hierarchy.levels:
+        f.error(path + ("finest_level",), f"unknown level {level!r}{_did_you_mean(level, hierarchy.levels)}; "
+                f"levels of roles_config/hierarchy.yaml: {', '.join(hierarchy.levels)}")
 
 
 def declared_names(data, text: str) -> set[str] | None:
@@ -99,4 +118,5 @@ def _link_scope(f: ConfigFile, path: tuple, e: EntityDef | None, scope: dict,
 
 
 KIND = ConfigKind("role", "roles_config/roles", SCHEMA_DIR / "role.schema.json", build,
-                  after=("entity", "workflow"), config_field="roles", export=tuple, declared_names=declared_names)
+                  after=("hierarchy", "entity", "workflow"), config_field="roles", export=tuple,
+                  declared_names=declared_names)
