@@ -39,24 +39,23 @@ def _points(entity, date_field: str, record: dict | None) -> list[tuple[Any, Any
 
 @hookimpl
 async def hoso_write_guard(entity, action, before, after, context, db):
+    # The lock rows name the entity and its date field: the guard holds whatever configuration the caller loaded.
     if entity.unit_field is None:
         return None
-    try:
-        cfg = context.config.kind("approvals")
-    except KeyError:
-        return None
-    date_field = cfg.period_fields.get(entity.name) if cfg is not None else None
-    if date_field is None:
-        return None
+    fields = await db.fetch("SELECT DISTINCT date_field FROM hoso_period_lock WHERE entity = {} "
+                            "AND unlocked_at IS NULL", entity.name)
     problems = []
-    for day, unit in {*_points(entity, date_field, before), *_points(entity, date_field, after)}:
-        rows = await db.fetch(
-            "SELECT l.period AS period, l.period_start AS period_start, l.period_end AS period_end, u.code AS code, "
-            "u.name_vi AS name_vi, u.name_en AS name_en FROM hoso_period_lock l JOIN hoso_unit u ON u.id = l.unit_id "
-            "WHERE l.entity = {} AND l.unlocked_at IS NULL AND l.period_start <= {} AND l.period_end >= {} "
-            "AND l.unit_id IN (SELECT c.ancestor_id FROM hoso_unit_closure c WHERE c.descendant_id = {}) "
-            "ORDER BY l.id LIMIT 1", entity.name, day, day, unit)
-        if rows:
+    for date_field in sorted(r["date_field"] for r in fields):
+        for day, unit in sorted({*_points(entity, date_field, before), *_points(entity, date_field, after)}):
+            rows = await db.fetch(
+                "SELECT l.period AS period, l.period_start AS period_start, l.period_end AS period_end, "
+                "u.code AS code, u.name_vi AS name_vi, u.name_en AS name_en FROM hoso_period_lock l "
+                "JOIN hoso_unit u ON u.id = l.unit_id WHERE l.entity = {} AND l.date_field = {} "
+                "AND l.unlocked_at IS NULL AND l.period_start <= {} AND l.period_end >= {} "
+                "AND l.unit_id IN (SELECT c.ancestor_id FROM hoso_unit_closure c WHERE c.descendant_id = {}) "
+                "ORDER BY l.id", entity.name, date_field, day, day, unit)
+            if not rows:
+                continue
             r = rows[0]
             name = r["name_en"] if context.lang == "en" and r["name_en"] else r["name_vi"]
             message = t("period_locked", context.lang, period=r["period"],

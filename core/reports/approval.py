@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["ApprovalLevel", "ApprovalsDef", "ApprovalError", "KIND", "TABLES", "approvals_of", "submit", "approve",
            "return_for_correction", "unlock", "list_submissions", "get_submission", "read_snapshot",
-           "approved_below", "locks_for", "STATUSES"]
+           "approved_below", "locks_for", "may_submit", "acting_levels", "STATUSES"]
 
 STATUSES = ("submitted", "approved", "returned", "unlocked")
 
@@ -364,24 +364,35 @@ def _period_of(result: ReportResult) -> tuple[str, dt.date, dt.date]:
     return result.period.code, result.period.start, result.period.end
 
 
+async def may_submit(rt: Runtime, ctx: RecordContext, entity: str, unit_code: str | None) -> dict:
+    """The unit (``id``, ``code``, ``type``) a report of ``entity`` would be submitted for, once checked: it
+    exists, is at the first level, and the actor acts at that level for it (422 or 403 otherwise). Checked before
+    the report runs, so that a refused submission costs no run."""
+    cfg = approvals_of(rt)
+    if not unit_code:
+        raise ApprovalError(422, "submission_needs_unit", "unit")
+    found = await rt.db.fetch("SELECT id, code, type FROM hoso_unit WHERE code = {}", unit_code)
+    if not found:
+        raise ApprovalError(422, "submission_unknown_unit", "unit", unit=unit_code)
+    unit = dict(found[0])
+    first = cfg.levels[0]
+    if _level_of_type(rt, unit["type"]) != first.level:
+        raise ApprovalError(422, "submission_wrong_level", "unit", unit=unit["code"], level=first.level)
+    if 0 not in await acting_levels(rt, ctx, cfg, entity, int(unit["id"])):
+        raise ApprovalError(403, "submission_not_allowed", level=first.level, unit=unit["code"])
+    return unit
+
+
 async def submit(rt: Runtime, ctx: RecordContext, result: ReportResult, *, scope_key: str,
                  comment: str = "") -> dict:
     """Submit ``result`` (a run of the report for one unit and period, made with ``ctx``'s scope) at the first
     level: its snapshot is stored and the submission is (again) ``submitted``. A submission already submitted or
     approved for the same parameters is refused (409); a returned or unlocked one is submitted again."""
     cfg = approvals_of(rt)
-    if not result.request.unit:
-        raise ApprovalError(422, "submission_needs_unit", "unit")
     period, start, end = _period_of(result)
-    unit = await rt.db.fetch("SELECT id, code, type FROM hoso_unit WHERE code = {}", result.request.unit)
-    if not unit:
-        raise ApprovalError(422, "submission_unknown_unit", "unit", unit=result.request.unit)
-    unit_id = int(unit[0]["id"])
+    unit = await may_submit(rt, ctx, result.report.entity, result.request.unit)
+    unit_id = int(unit["id"])
     first = cfg.levels[0]
-    if _level_of_type(rt, unit[0]["type"]) != first.level:
-        raise ApprovalError(422, "submission_wrong_level", "unit", unit=unit[0]["code"], level=first.level)
-    if 0 not in await acting_levels(rt, ctx, cfg, result.report.entity, unit_id):
-        raise ApprovalError(403, "submission_not_allowed", level=first.level, unit=unit[0]["code"])
     key = result.request.key()
     now = dt.datetime.now(dt.UTC)
     async with rt.db.transaction():
@@ -400,7 +411,7 @@ async def submit(rt: Runtime, ctx: RecordContext, result: ReportResult, *, scope
                 "period_end, status, level, snapshot_id, version, created_at, updated_at) VALUES ({}, {}, {}, {}, {}, "
                 "{}, {}, 'submitted', 0, {}, 1, {}, {}) RETURNING id", result.report.name, result.report.entity, key,
                 unit_id, period, start, end, snapshot_id, now, now))
-        sub = {"id": sid, "report": result.report.name, "unit": unit[0]["code"], "period": period}
+        sub = {"id": sid, "report": result.report.name, "unit": unit["code"], "period": period}
         await _step(rt, ctx, sub, "submit", first.level, comment, snapshot_id, now,
                     {"status": [existing[0]["status"] if existing else None, "submitted"],
                      "@snapshot": snapshot_id, "@content_hash": digest})

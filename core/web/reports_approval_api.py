@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 from litestar import Request, Response, Router, get, post
-from litestar.params import FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from hoso.jsonconv import json_ready
 from hoso.reports import approval
@@ -109,7 +109,7 @@ def approvals_router() -> Router:
                 raise approval.ApprovalError(422, "report_unknown", "report", report=data.report)
             req = ReportRequest(data.report, period=data.period, unit=data.unit, as_of=data.as_of,
                                 structure=data.structure, filters=data.filters, lang=ctx.lang)
-            approval.approvals_of(rt)
+            await approval.may_submit(rt, ctx, rdef.entity, data.unit)
             result = await run_report(rt, ctx, req)
             return await approval.submit(rt, ctx, result, scope_key=await scope_key(rt, ctx, rdef.entity),
                                          comment=data.comment)
@@ -162,7 +162,7 @@ def approvals_router() -> Router:
         return await _guarded(request, approval.read_snapshot(request.app.state.rt, ctx, snapshot_id))
 
     @get("/api/report-approved/{report:str}", tags=["reports"])
-    async def approved(request: Request, report: str, period: FromQuery[str],
+    async def approved(request: Request, report: FromPath[str], period: FromQuery[str],
                        unit: FromQuery[str | None] = None) -> Response:
         """Only approved numbers: the approved snapshots of the submitting units in the caller's reach (under
         ``unit``), the units that have none, and the sum of the additive columns."""
