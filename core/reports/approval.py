@@ -525,7 +525,7 @@ async def approved_below(rt: Runtime, ctx: RecordContext, report: str, period: s
     cfg = approvals_of(rt)
     rdef = next((r for r in rt.config.reports if r.name == report), None)
     if rdef is None:
-        raise ApprovalError(422, "report_unknown", "report", report=report)
+        raise ApprovalError(422, "report_unknown", "report", name=report)
     units = await _held_units(rt, ctx, rdef.entity, ("run_reports", "approve_reports"))
     where: list[str] = []
     args: list[Any] = []

@@ -13,10 +13,9 @@ holds every rule (who acts at which level, locking, audit).
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, Router, get, post
@@ -25,17 +24,14 @@ from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from hoso.jsonconv import json_ready
 from hoso.reports import approval
 from hoso.reports.cache import scope_key
-from hoso.reports.model import ReportError, ReportRequest, ReportResult
+from hoso.reports.engine import run_report
+from hoso.reports.model import ReportError, ReportRequest
 from hoso.reports.snapshots import SnapshotCorrupt
 from hoso.scope import ScopeDenied
 from hoso.web.api import MAX_ID, request_context, same_site
 from hoso.web.problems import msg, problem, request_lang
 
-if TYPE_CHECKING:  # pragma: no cover
-    from hoso.records.context import RecordContext
-    from hoso.runtime import Runtime
-
-__all__ = ["approvals_router", "run_report"]
+__all__ = ["approvals_router"]
 
 log = logging.getLogger("hoso.web")
 
@@ -87,12 +83,6 @@ async def _guarded(request: Request, coro: Awaitable[Any], status: int = 200) ->
     return Response(content=json_ready(body), status_code=status)
 
 
-async def run_report(rt: Runtime, ctx: RecordContext, request: ReportRequest) -> ReportResult:
-    """The run a submission stores: the report engine's, with the requester's scope."""
-    engine = importlib.import_module("hoso.reports.engine")
-    return await engine.run_report(rt, ctx, request)
-
-
 def approvals_router() -> Router:
     """The approval routes."""
 
@@ -106,7 +96,7 @@ def approvals_router() -> Router:
         async def go() -> dict:
             rdef = next((r for r in rt.config.reports if r.name == data.report), None)
             if rdef is None:
-                raise approval.ApprovalError(422, "report_unknown", "report", report=data.report)
+                raise approval.ApprovalError(422, "report_unknown", "report", name=data.report)
             req = ReportRequest(data.report, period=data.period, unit=data.unit, as_of=data.as_of,
                                 structure=data.structure, filters=data.filters, lang=ctx.lang)
             await approval.may_submit(rt, ctx, rdef.entity, data.unit)

@@ -63,8 +63,11 @@ REPORT = """
 report: cases_by_form
 entity: case
 label: {vi: Vụ việc theo hình thức, en: Cases by form of aid}
+date_field: received_on
 rows: [form_of_aid]
-filters: [received_on]
+columns:
+  - {key: total, measure: count, label: {vi: Tổng số, en: Total}}
+totals: true
 """
 
 ROLES = {
