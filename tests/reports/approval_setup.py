@@ -197,9 +197,22 @@ class Deployment:
 
 @pytest.fixture
 async def deployment(config_dir, database_url, monkeypatch):
+    """The deployment, its report runs made by ``scoped_run``."""
     from hoso.web import reports_approval_api
 
     monkeypatch.setattr(reports_approval_api, "run_report", scoped_run)
+    async for d in _deployment(config_dir, database_url):
+        yield d
+
+
+@pytest.fixture
+async def engine_deployment(config_dir, database_url):
+    """The deployment, its report runs made by the report engine."""
+    async for d in _deployment(config_dir, database_url):
+        yield d
+
+
+async def _deployment(config_dir, database_url):
     write_config(config_dir)
     async with running(config_dir.root, database_url) as web:
         d = Deployment(web)

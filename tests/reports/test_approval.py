@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.reports.approval_setup import deployment  # noqa: F401  (fixture)
+from tests.reports.approval_setup import deployment, engine_deployment  # noqa: F401  (fixtures)
 
 
 async def _audit(d, sid: int) -> list[tuple[str, dict]]:
@@ -141,3 +141,43 @@ async def test_the_approval_routes_are_in_the_openapi_document(deployment):  # n
         assert {"401", "403", "404" if "{" in path else "400"} <= set(op["responses"]), (path, method)
         if method == "post":
             assert "422" in op["responses"] and "requestBody" in op
+
+
+async def test_a_submission_stores_the_engine_run_of_the_submitter_and_serves_it_unchanged(engine_deployment):  # noqa: F811
+    from hoso.records.context import RecordContext
+    from hoso.reports.engine import run_report, template_hash
+    from hoso.reports.model import ReportRequest
+    from hoso.reports.snapshots import canonical, content_hash
+
+    d = engine_deployment
+    await d.create_case("dir1", "TT", received_on="2025-02-02")
+    await d.create_case("dir1", "TT", received_on="2025-03-03", form_of_aid="TGTT", procedural_stage="investigation")
+    await d.create_case("dir1", "TT", received_on="2025-08-08")  # another period
+    await d.create_case("dir2", "TT2", received_on="2025-02-02")  # another centre
+    r = await d.submit("dir1", comment="e2e")
+    assert r.status_code == 201, r.text
+    sub = r.json()
+    snap = (await d.req("GET", f"/api/report-snapshots/{sub['snapshot_id']}", "prov1")).json()
+    rt = d.web.rt
+    report = next(x for x in rt.config.reports if x.name == "cases_by_form")
+    assert snap["template_hash"] == template_hash(report)
+    assert snap["content_hash"] == content_hash(canonical(snap["result"]))
+    dir1 = RecordContext(rt.config, user_id=d.ids["dir1"], user_name="dir1", origin="test", lang="en")
+    live = (await run_report(rt, dir1, ReportRequest("cases_by_form", period="2025-H1", unit="TT",
+                                                      lang="en"))).to_json()
+    for key in ("rows", "total", "columns", "period", "request", "template_hash"):
+        assert snap["result"][key] == live[key], key
+    assert snap["result"]["total"]["values"][0] == 2
+    # later edits change the live run, not the snapshot
+    await d.create_case("dir1", "TT", received_on="2025-04-04")
+    after = (await d.req("GET", f"/api/report-snapshots/{sub['snapshot_id']}", "min")).json()
+    assert after == snap
+    live = await run_report(rt, dir1, ReportRequest("cases_by_form", period="2025-H1", unit="TT"))
+    assert live.total.values[0] == 3
+    # approved up the levels; the province's officer gets only approved numbers from below
+    assert (await d.act("prov1", sub["id"], "approve")).status_code == 200
+    assert (await d.act("min", sub["id"], "approve")).status_code == 200
+    body = (await d.req("GET", "/api/report-approved/cases_by_form?period=2025-H1", "prov1")).json()
+    assert [u["unit"] for u in body["units"]] == ["TT"] and body["missing"] == ["TT2"]
+    assert body["total"][0] == 2
+    assert (await d.req("GET", f"/api/report-snapshots/{sub['snapshot_id']}", "prov2")).status_code == 404
