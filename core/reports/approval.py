@@ -220,10 +220,10 @@ async def acting_levels(rt: Runtime, ctx: RecordContext, cfg: ApprovalsDef, enti
     if ctx.superuser:
         return set(range(len(cfg.levels)))
     out: set[int] = set()
+    if ctx.user_id is None:
+        return out
+    holdings = await holdings_on(rt.db, ctx.user_id, ctx.today)
     for i, lv in enumerate(cfg.levels):
-        if ctx.user_id is None:
-            break
-        holdings = await holdings_on(rt.db, ctx.user_id, ctx.today)
         roles = {r for rs in rt.scope.roles_for(entity, lv.action).values() for r in rs}
         units = sorted({u for r, u in holdings if r in roles and u is not None})
         if not units:
@@ -282,7 +282,7 @@ def _shape(rt: Runtime, row: dict) -> dict:
     return out
 
 
-async def _fetch(rt: Runtime, ctx: RecordContext, submission_id: int, *, lock: bool = False) -> dict:
+async def _fetch(rt: Runtime, ctx: RecordContext, submission_id: int) -> dict:
     reach, args = await _reach_sql(rt, ctx)
     rows = await rt.db.fetch(f"SELECT {_COLUMNS} FROM hoso_report_submission s JOIN hoso_unit u ON u.id = s.unit_id "
                              f"WHERE s.id = {{}} AND {reach}", submission_id, *args)
@@ -418,6 +418,15 @@ async def submit(rt: Runtime, ctx: RecordContext, result: ReportResult, *, scope
     return await get_submission(rt, ctx, sid)
 
 
+async def _move(rt: Runtime, sub: dict, sets: str, args: tuple, now: dt.datetime) -> None:
+    """Change the submission from the version read: a step taken meanwhile by someone else is refused (409)."""
+    moved = await rt.db.fetch(f"UPDATE hoso_report_submission SET {sets}, version = version + 1, updated_at = {{}} "
+                              "WHERE id = {} AND version = {} RETURNING id", *args, now, sub["id"], sub["version"])
+    if not moved:
+        current = await rt.db.fetchval("SELECT version FROM hoso_report_submission WHERE id = {}", sub["id"])
+        raise ApprovalError(409, "submission_stale", "version", current=current)
+
+
 def _check_version(sub: dict, version: int | None) -> None:
     if version is not None and int(sub["version"]) != version:
         raise ApprovalError(409, "submission_stale", "version", current=sub["version"])
@@ -442,8 +451,7 @@ async def approve(rt: Runtime, ctx: RecordContext, submission_id: int, *, commen
         sub = await _fetch(rt, ctx, submission_id)
         _check_version(sub, version)
         nxt = await _next_level(rt, ctx, cfg, sub)
-        await rt.db.execute("UPDATE hoso_report_submission SET status = 'approved', level = {}, version = version + 1, "
-                            "updated_at = {} WHERE id = {}", nxt, now, submission_id)
+        await _move(rt, sub, "status = 'approved', level = {}", (nxt,), now)
         changes: dict[str, Any] = {"status": [sub["status"], "approved"]}
         if nxt == cfg.lock_at:
             date_field = cfg.period_fields.get(sub["entity"])
@@ -479,8 +487,7 @@ async def return_for_correction(rt: Runtime, ctx: RecordContext, submission_id: 
         _check_version(sub, version)
         nxt = await _next_level(rt, ctx, cfg, sub)
         released = await _release_locks(rt, ctx, submission_id, comment, now)
-        await rt.db.execute("UPDATE hoso_report_submission SET status = 'returned', version = version + 1, "
-                            "updated_at = {} WHERE id = {}", now, submission_id)
+        await _move(rt, sub, "status = 'returned'", (), now)
         await _step(rt, ctx, sub, "return", cfg.levels[nxt].level, comment, sub["snapshot_id"], now,
                     {"status": [sub["status"], "returned"], "@unlocked": released})
     return await get_submission(rt, ctx, submission_id)
@@ -508,8 +515,7 @@ async def unlock(rt: Runtime, ctx: RecordContext, submission_id: int, *, reason:
         if not any(i >= needed for i in mine):
             raise ApprovalError(403, "unlock_not_allowed", level=cfg.levels[needed].level, unit=sub["unit"])
         released = await _release_locks(rt, ctx, submission_id, reason, now)
-        await rt.db.execute("UPDATE hoso_report_submission SET status = 'unlocked', version = version + 1, "
-                            "updated_at = {} WHERE id = {}", now, submission_id)
+        await _move(rt, sub, "status = 'unlocked'", (), now)
         await _step(rt, ctx, sub, "unlock", cfg.levels[max(i for i in mine)].level, reason, sub["snapshot_id"],
                     now, {"status": [sub["status"], "unlocked"], "@unlocked": released})
     return await get_submission(rt, ctx, submission_id)
