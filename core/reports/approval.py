@@ -36,7 +36,7 @@ __all__ = ["ApprovalLevel", "ApprovalsDef", "ApprovalError", "KIND", "TABLES", "
            "return_for_correction", "unlock", "list_submissions", "get_submission", "read_snapshot",
            "approved_below", "locks_for", "may_submit", "acting_levels", "STATUSES"]
 
-STATUSES = ("submitted", "approved", "returned", "unlocked")
+STATUSES = ("draft", "submitted", "approved", "returned", "unlocked")
 
 # -- configuration -------------------------------------------------------------------------------------------------
 
@@ -384,10 +384,12 @@ async def may_submit(rt: Runtime, ctx: RecordContext, entity: str, unit_code: st
 
 
 async def submit(rt: Runtime, ctx: RecordContext, result: ReportResult, *, scope_key: str,
-                 comment: str = "") -> dict:
+                 comment: str = "", draft: bool = False) -> dict:
     """Submit ``result`` (a run of the report for one unit and period, made with ``ctx``'s scope) at the first
-    level: its snapshot is stored and the submission is (again) ``submitted``. A submission already submitted or
-    approved for the same parameters is refused (409); a returned or unlocked one is submitted again."""
+    level: its snapshot is stored and the submission is (again) ``submitted``, or kept as a ``draft`` that no
+    level acts on until it is submitted. A submission already submitted or approved for the same parameters is
+    refused (409); a draft, returned or unlocked one is submitted (or drafted) again with the new run."""
+    status = "draft" if draft else "submitted"
     cfg = approvals_of(rt)
     period, start, end = _period_of(result)
     unit = await may_submit(rt, ctx, result.report.entity, result.request.unit)
@@ -403,17 +405,17 @@ async def submit(rt: Runtime, ctx: RecordContext, result: ReportResult, *, scope
         snapshot_id, digest = await store_snapshot(rt.db, result, ctx, unit_id=unit_id, scope_key=scope_key)
         if existing:
             sid = int(existing[0]["id"])
-            await rt.db.execute("UPDATE hoso_report_submission SET status = 'submitted', level = 0, snapshot_id = {}, "
-                                "version = version + 1, updated_at = {} WHERE id = {}", snapshot_id, now, sid)
+            await rt.db.execute("UPDATE hoso_report_submission SET status = {}, level = 0, snapshot_id = {}, "
+                                "version = version + 1, updated_at = {} WHERE id = {}", status, snapshot_id, now, sid)
         else:
             sid = int(await rt.db.fetchval(
                 "INSERT INTO hoso_report_submission (report, entity, request_key, unit_id, period, period_start, "
                 "period_end, status, level, snapshot_id, version, created_at, updated_at) VALUES ({}, {}, {}, {}, {}, "
-                "{}, {}, 'submitted', 0, {}, 1, {}, {}) RETURNING id", result.report.name, result.report.entity, key,
-                unit_id, period, start, end, snapshot_id, now, now))
+                "{}, {}, {}, 0, {}, 1, {}, {}) RETURNING id", result.report.name, result.report.entity, key,
+                unit_id, period, start, end, status, snapshot_id, now, now))
         sub = {"id": sid, "report": result.report.name, "unit": unit["code"], "period": period}
-        await _step(rt, ctx, sub, "submit", first.level, comment, snapshot_id, now,
-                    {"status": [existing[0]["status"] if existing else None, "submitted"],
+        await _step(rt, ctx, sub, "draft" if draft else "submit", first.level, comment, snapshot_id, now,
+                    {"status": [existing[0]["status"] if existing else None, status],
                      "@snapshot": snapshot_id, "@content_hash": digest})
     return await get_submission(rt, ctx, sid)
 
