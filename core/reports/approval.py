@@ -398,6 +398,8 @@ async def submit(rt: Runtime, ctx: RecordContext, result: ReportResult, *, scope
     key = result.request.key()
     now = dt.datetime.now(dt.UTC)
     async with rt.db.transaction():
+        if not rt.db.is_sqlite:  # two submissions of one unit wait for each other (SQLite writes one at a time)
+            await rt.db.fetch("SELECT id FROM hoso_unit WHERE id = {} FOR UPDATE", unit_id)
         existing = await rt.db.fetch("SELECT id, status FROM hoso_report_submission WHERE report = {} AND "
                                      "request_key = {} AND unit_id = {}", result.report.name, key, unit_id)
         if existing and existing[0]["status"] in ("submitted", "approved"):
