@@ -30,6 +30,7 @@ from tests.reports.conftest import TODAY, ctx_of, load_cases, set_users, write_c
 
 UNITS = {"C11": "P1", "C12": "P1", "C21": "P2"}
 PARENT = {"P1": "BTP", "P2": "BTP", "BTP": None, **UNITS}
+LEVEL = {"BTP": "ministry", "P1": "province", "P2": "province", **{c: "centre" for c in UNITS}}
 # The units each user's run_reports grant reaches (None: the superuser); user 5's grant is of its own unit only.
 REACH = {None: None, 1: None, 2: {"P1", "C11", "C12"}, 3: {"P2", "C21"}, 5: {"C11"}}
 GROUPS = ["TE", "HN", "KKTC_LS"]
@@ -61,7 +62,8 @@ DIMENSIONS = [
     ReportDimensionDef("field", "field_of_law"), ReportDimensionDef("field", "form_of_aid"),
     ReportDimensionDef("field", "gender"), ReportDimensionDef("field", "urgent"),
     ReportDimensionDef("field", "status"), ReportDimensionDef("field", "age"),
-    ReportDimensionDef("unit", "unit", None),
+    ReportDimensionDef("unit", "unit", None), ReportDimensionDef("unit", "unit", "province"),
+    ReportDimensionDef("unit", "unit", "ministry"),
     ReportDimensionDef("period", "received_on", "month"), ReportDimensionDef("period", "received_on", "quarter"),
     ReportDimensionDef("period", "received_on", "half_year"), ReportDimensionDef("period", "received_on", "year"),
 ]
@@ -157,7 +159,8 @@ def _answering(case: dict) -> str:
 
 def _key(dim: ReportDimensionDef, case: dict, mapped: bool):
     if dim.kind == "unit":
-        return _answering(case) if mapped else case["unit"]
+        counted_at = _answering(case) if mapped else case["unit"]
+        return counted_at if dim.level is None else next(u for u in _ancestors(counted_at) if LEVEL[u] == dim.level)
     if dim.kind == "period":
         return _period_code(dim.level or "year", case["received_on"])
     return case[dim.field]
