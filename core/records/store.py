@@ -14,6 +14,7 @@ from hoso.audit import AuditEvent, write_audit
 from hoso.config import EntityDef, FieldDef
 from hoso.db import quote
 from hoso.i18n import t
+from hoso.model.history import history_columns, version_record
 from hoso.records.access import Access, hidden_by_any_role
 from hoso.records.context import RecordContext, as_datetime
 from hoso.records.errors import NotFound
@@ -39,6 +40,8 @@ class RuntimeCache:
         self.storage: Any = None
         # Form versions known to be in hoso_form_version (registered once per process, not per write).
         self.registered_forms: set[str] = set()
+        # Per entity table: the columns its history versions copy (None: no history table yet; `hoso migrate`).
+        self.history: dict[str, list[str] | None] = {}
 
 
 
@@ -123,6 +126,18 @@ class RecordStore:
                 sets = ", ".join(f"{quote(c)} = {{}}" for c in data)
                 await self.db.execute(f"UPDATE {table} SET {sets} WHERE id = {{}} AND parent_id = {{}}",
                                       *data.values(), r["id"], parent_id)
+
+    async def version(self, entity: EntityDef, record_id: int, *, created: bool = False) -> None:
+        """Close the record's current history version and add its row as it now is, in the write's transaction
+        (after the write's own statements). The version's time is taken here, under the record's lock, so the
+        versions of one record follow each other."""
+        table = entity.table
+        if table not in self.cache.history:
+            self.cache.history[table] = await history_columns(self.db, table)
+        columns = self.cache.history[table]
+        if columns is None:
+            return  # a database migrated before history existed: `hoso migrate` creates it with a first version
+        await version_record(self.db, table, columns, record_id, dt.datetime.now(dt.UTC), created=created)
 
     async def audit(self, event: AuditEvent) -> None:
         await write_audit(self.rt.pm, self.db, event)
