@@ -40,8 +40,8 @@ class RuntimeCache:
         self.storage: Any = None
         # Form versions known to be in hoso_form_version (registered once per process, not per write).
         self.registered_forms: set[str] = set()
-        # Per entity table: the columns its history versions copy (None: no history table yet; `hoso migrate`).
-        self.history: dict[str, list[str] | None] = {}
+        # Per entity table: the columns its history versions copy.
+        self.history: dict[str, list[str]] = {}
 
 
 
@@ -132,11 +132,14 @@ class RecordStore:
         (after the write's own statements). The version's time is taken here, under the record's lock, so the
         versions of one record follow each other."""
         table = entity.table
-        if table not in self.cache.history:
-            self.cache.history[table] = await history_columns(self.db, table)
-        columns = self.cache.history[table]
+        columns = self.cache.history.get(table)
         if columns is None:
-            return  # a database migrated before history existed: `hoso migrate` creates it with a first version
+            columns = await history_columns(self.db, table)
+            if columns is None:
+                # A database migrated before history existed: `hoso migrate` creates it with a version per record
+                # (looked for again at the next write, so versions start as soon as it exists).
+                return
+            self.cache.history[table] = columns
         await version_record(self.db, table, columns, record_id, dt.datetime.now(dt.UTC), created=created)
 
     async def audit(self, event: AuditEvent) -> None:
