@@ -35,7 +35,7 @@ def stamp(v):
     return as_datetime(v) if isinstance(v, str) else v
 
 
-async def test_each_kind_of_write_closes_the_current_version_and_adds_one(world: World):
+async def test_each_kind_of_write_closes_the_current_version_and_adds_one(world: World):  # noqa: F811 - the fixture
     svc, rt = world.svc, world.rt
     ctx = world.ctx("director")
     rec = await svc.create("case", world.case(requester="An", age=30), ctx)
@@ -65,7 +65,7 @@ async def test_each_kind_of_write_closes_the_current_version_and_adds_one(world:
     assert len(await versions(rt, rid)) == 5
 
 
-async def test_a_write_that_fails_leaves_no_version(world: World):
+async def test_a_write_that_fails_leaves_no_version(world: World):  # noqa: F811 - the fixture
     svc, rt = world.svc, world.rt
     staff = world.ctx("staff")
     rec = await svc.create("case", world.case(), staff)
@@ -85,7 +85,7 @@ async def test_a_write_that_fails_leaves_no_version(world: World):
     assert await rt.db.fetchval(f'SELECT COUNT(*) AS n FROM "{history_table("case")}"') == total
 
 
-async def test_records_source_as_of_moments_between_writes(world: World):
+async def test_records_source_as_of_moments_between_writes(world: World):  # noqa: F811 - the fixture
     svc, rt = world.svc, world.rt
     ctx = world.ctx("director")
     t0 = dt.datetime.now(dt.UTC)
@@ -139,7 +139,7 @@ async def test_a_restructuring_split_versions_the_moved_records(rs_config, datab
         await rt.db.close()
 
 
-async def test_records_source_without_history_names_as_of(world: World):
+async def test_records_source_without_history_names_as_of(world: World):  # noqa: F811 - the fixture
     await world.rt.db.execute(f'DROP TABLE "{history_table("case")}"')
     with pytest.raises(ReportError) as err:
         await records_source(world.rt, world.rt.config.entity("case"), dt.datetime.now(dt.UTC))

@@ -135,7 +135,7 @@ def test_a_period_covers_exactly_its_days(year, part):
     assert (p.start, p.end) == (days[0], days[-1])
 
 
-async def test_reporter_of_a_unit_is_its_type(world: World):
+async def test_reporter_of_a_unit_is_its_type(world: World):  # noqa: F811 - the fixture
     assert await reporter_of(world.rt, "TT") == "centre"
     assert await reporter_of(world.rt, "P01") == "province"
     assert await reporter_of(world.rt, None) is None
