@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from typing import TYPE_CHECKING, Any
 
 from hoso.audit import AuditEvent, write_audit
@@ -24,7 +25,10 @@ from hoso.records.search import search_text
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
 
-__all__ = ["RuntimeCache", "RecordStore", "RECORD_SYSTEM_COLUMNS"]
+__all__ = ["RuntimeCache", "RecordStore", "RECORD_SYSTEM_COLUMNS", "HISTORY_RECHECK_SECONDS"]
+
+# How often a write looks again for a history table that was missing (a database not yet migrated to history).
+HISTORY_RECHECK_SECONDS = 5.0
 
 # System columns returned with every record.
 RECORD_SYSTEM_COLUMNS = ("sys_version", "sys_created_at", "sys_created_by", "sys_updated_at", "sys_updated_by",
@@ -42,6 +46,7 @@ class RuntimeCache:
         self.registered_forms: set[str] = set()
         # Per entity table: the columns its history versions copy.
         self.history: dict[str, list[str]] = {}
+        self.history_missing: dict[str, float] = {}  # table -> when its history was last found missing
 
 
 
@@ -134,10 +139,14 @@ class RecordStore:
         table = entity.table
         columns = self.cache.history.get(table)
         if columns is None:
+            if time.monotonic() - self.cache.history_missing.get(table, -HISTORY_RECHECK_SECONDS) \
+                    < HISTORY_RECHECK_SECONDS:
+                return
             columns = await history_columns(self.db, table)
             if columns is None:
-                # A database migrated before history existed: `hoso migrate` creates it with a version per record
-                # (looked for again at the next write, so versions start as soon as it exists).
+                # A database migrated before history existed: `hoso migrate` creates it with a version per record,
+                # and writes look for it again every few seconds, so versions start soon after it exists.
+                self.cache.history_missing[table] = time.monotonic()
                 return
             self.cache.history[table] = columns
         await version_record(self.db, table, columns, record_id, dt.datetime.now(dt.UTC), created=created)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import hoso.records.store
 from hoso.model.history import history_table
 from hoso.model.migrate import apply_plan, make_plan
 from hoso.records.service import RecordContext
@@ -117,7 +118,8 @@ async def test_a_conversion_keeps_the_earlier_values_in_history(records_config, 
         await rt.db.close()
 
 
-async def test_a_database_migrated_before_history_gets_a_version_per_record(records_config, database_url):  # noqa: F811
+async def test_a_database_migrated_before_history_gets_a_version_per_record(records_config, database_url,  # noqa: F811
+                                                                             monkeypatch):
     rt = await migrated_runtime(records_config.load(), database_url)
     try:
         ctx = RecordContext.system(rt.config, origin="test")
@@ -145,7 +147,8 @@ async def test_a_database_migrated_before_history_gets_a_version_per_record(reco
         src, args = await records_source(rt2, entity, gone["sys_deleted_at"] - dt.timedelta(microseconds=1))
         then = await rt.db.fetch(f"SELECT t.id, t.sys_deleted_at FROM {src} t ORDER BY t.id", *args)
         assert [(r["id"], r["sys_deleted_at"]) for r in then] == [(live["id"], None), (gone["id"], None)]
-        # The next write closes the first version.
+        # The next write, once the running process looks again, closes the first version.
+        monkeypatch.setattr(hoso.records.store, "HISTORY_RECHECK_SECONDS", 0.0)
         rec = await rt2.records().get("case", live["id"], ctx)
         await rt2.records().update("case", live["id"], {"age": 32}, rec["sys_version"], ctx)
         assert await rt.db.fetchval(f'SELECT COUNT(*) AS n FROM "{HIST}" WHERE id = {{}}', live["id"]) == 2
