@@ -148,7 +148,7 @@ async def test_records_source_without_history_names_as_of(world: World):  # noqa
     assert src == '"case"' and args == ()
 
 
-async def test_child_rows_are_versioned_with_their_record(world: World):
+async def test_child_rows_are_versioned_with_their_record(world: World):  # noqa: F811 - the fixture
     svc, rt = world.svc, world.rt
     ctx = world.ctx("director")
     entity = rt.config.entity("case")
