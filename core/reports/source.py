@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from hoso.config import EntityDef
 from hoso.db import quote
+from hoso.i18n import t
 from hoso.model.history import HISTORY_SKIPPED, history_table
 from hoso.model.tables import CHILD_COLUMNS, SCOPE_COLUMN, SYSTEM_COLUMNS
 from hoso.records.context import LOCAL_ZONE
@@ -54,7 +55,8 @@ async def _as_of(rt: Runtime, entity: EntityDef, table: str, columns: list[str],
                  as_of: dt.datetime) -> tuple[str, tuple]:
     hist = history_table(table)
     if hist not in await rt.db.table_names():
-        raise ReportError([("as_of", f"the database keeps no history of {entity.name!r} yet: run `hoso migrate`")])
+        raise ReportError([("as_of", t("report_no_history", "vi", entity=entity.name) + " / "
+                            + t("report_no_history", "en", entity=entity.name))])
     select = ", ".join(f"NULL AS {quote(c)}" if c in HISTORY_SKIPPED else f"h.{quote(c)}" for c in columns)
     at = as_of_utc(as_of)
     sql = (f"(SELECT {select} FROM {quote(hist)} h WHERE h.sys_valid_from <= {{}} "
