@@ -41,9 +41,11 @@ async def _round(rt, units: list[int], n: int, tasks: int, history: bool) -> flo
 
     ctx = RecordContext.system(rt.config, origin="bench")
     svc = rt.records()
+    law = rt.config.choice_list("field_of_law").values()[0]
+    group = rt.config.choice_list("beneficiary_group").values()[0]
     original = RecordStore.version
 
-    async def skip(self, entity, record_id, *, created=False):
+    async def skip(self, entity, record_id, *, created=False, children=()):
         return None
 
     RecordStore.version = original if history else skip  # type: ignore[method-assign]
@@ -54,8 +56,8 @@ async def _round(rt, units: list[int], n: int, tasks: int, history: bool) -> flo
             for i in counter:
                 await svc.create("case", {"unit": units[(w * 7919 + i) % len(units)], "received_on": "2025-07-02",
                                           "request_channel": "in_person", "requester_name": f"Nguyễn Văn An {i}",
-                                          "form_of_aid": "TV", "field_of_law": "CIVIL",
-                                          "beneficiary_groups": ["NN"]}, ctx)
+                                          "form_of_aid": "TV", "field_of_law": law,
+                                          "beneficiary_groups": [group]}, ctx)
 
         t0 = time.perf_counter()
         await asyncio.gather(*(writer(w) for w in range(tasks)))
