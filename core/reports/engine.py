@@ -210,7 +210,9 @@ async def compile_report(rt: Runtime, ctx: RecordContext, request: ReportRequest
     unit: dict | None = None
     if request.unit is not None:
         found = await find_unit_by_code(rt.db, str(request.unit))
-        if found is None:
+        if entity.unit_field is None:
+            problems.append(("unit", t("report_no_unit_field", lang, entity=entity.name)))
+        elif found is None:
             problems.append(("unit", t("report_unit_unknown", lang, code=request.unit)))
         elif not await _unit_in_scope(rt, access, entity, int(found["id"])):
             problems.append(("unit", t("report_unit_outside", lang, code=request.unit)))
