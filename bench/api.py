@@ -190,7 +190,8 @@ async def bench_upload(base: str, headers: dict, units: dict[str, int], pid: int
            f"{size / 2**20 / elapsed:.0f} MB/s")
 
 
-async def main(names: list[str], seconds: float, tasks: int, size: int, workers: int = 1) -> None:
+async def main(names: list[str], seconds: float, tasks: int, size: int, workers: int = 1,
+               port: int | None = None) -> None:
     import httpx
 
     p = urlparse(PG_URL)
@@ -200,7 +201,7 @@ async def main(names: list[str], seconds: float, tasks: int, size: int, workers:
     server = None
     try:
         token, units = await _prepare(url)
-        port = _free_port()
+        port = port or _free_port()
         files = tempfile.TemporaryDirectory(prefix="hoso-bench-files-")
         # PYTHONPATH: the repository first, so that packages not (yet) in the editable install resolve
         env = {**os.environ, "HOSO_DATABASE_URL": url, "HOSO_CONFIG": str(REPO), "HOSO_FILES_DIR": files.name,
@@ -246,8 +247,10 @@ if __name__ == "__main__":
     parser.add_argument("--workers", type=int, default=1,
                         help="uvicorn worker processes (>1: the create benchmark only)")
     parser.add_argument("--size", type=int, default=2**30, help="upload size in bytes (default 1 GB)")
+    parser.add_argument("--port", type=int, default=None, help="the server's port on 127.0.0.1 (default: a free one)")
     args = parser.parse_args()
     unknown = set(args.names) - {"create", "upload"}
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
-    asyncio.run(main(args.names or ["create", "upload"], args.seconds, args.tasks, args.size, args.workers))
+    asyncio.run(main(args.names or ["create", "upload"], args.seconds, args.tasks, args.size, args.workers,
+                     args.port))
