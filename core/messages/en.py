@@ -244,6 +244,7 @@ MESSAGES: dict[str, str] = {
     "report_unit_outside": "unit {code!r} is outside the units you may see",
     "report_structure": "{value!r} is not valid: use recorded or a date YYYY-MM-DD",
     "report_level": "there is no level {level!r}; levels: {levels}",
+    "report_rows_by_record": "the report has a row per {field}: a role that sees aggregates only may not run it",
     "report_level_finer": "numbers may be seen down to the {finest} level only",
     "report_no_unit_field": "{entity} records belong to no unit, so they cannot be selected by unit",
     "report_level_no_unit": "this report has no rows by unit",

@@ -244,6 +244,7 @@ MESSAGES: dict[str, str] = {
     "report_unit_outside": "đơn vị {code!r} nằm ngoài phạm vi được xem",
     "report_structure": "{value!r} không hợp lệ: dùng recorded hoặc một ngày YYYY-MM-DD",
     "report_level": "không có cấp {level!r}; các cấp: {levels}",
+    "report_rows_by_record": "báo cáo có một dòng cho mỗi {field}: vai trò chỉ xem số liệu tổng hợp không được xem",
     "report_level_finer": "chỉ được xem số liệu tới cấp {finest}",
     "report_no_unit_field": "hồ sơ {entity} không thuộc đơn vị nào nên không chọn được theo đơn vị",
     "report_level_no_unit": "báo cáo này không có dòng theo đơn vị",

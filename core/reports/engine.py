@@ -212,6 +212,14 @@ async def compile_report(rt: Runtime, ctx: RecordContext, request: ReportRequest
         for d in dims:
             if d.kind == "unit" and _levels(levels, d.level) > finest:
                 problems.append(("level", t("report_level_finer", lang, finest=disclosure.finest_level)))
+    if not disclosure.rows:
+        # A row per referenced record (a performer, an account) or per unrolled unit is finer than any level of
+        # the hierarchy: a role that never reads rows gets no such rows either.
+        for d in dims:
+            fd = entity.field(d.field) if d.kind == "field" and entity.has_field(d.field) else None
+            refers = fd.traits.refers_to if fd is not None else None
+            if refers in ("entity", "user") or (refers == "unit" and disclosure.finest_level is not None):
+                problems.append(("report", t("report_rows_by_record", lang, field=fd.label.get(lang))))
 
     unit: dict | None = None
     if request.unit is not None:

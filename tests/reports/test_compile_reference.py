@@ -12,7 +12,7 @@ import pytest
 from hoso.config import load_config
 from hoso.records.context import RecordContext
 from hoso.reports.engine import cell_records, run_report
-from hoso.reports.model import ReportRequest
+from hoso.reports.model import ReportError, ReportRequest
 from hoso.scope import ScopeDenied
 from tests.helpers import migrated_runtime
 
@@ -126,3 +126,13 @@ async def test_cases_by_unit_litigation_bulletin_and_quotas(reference):
 async def test_a_user_without_a_grant_is_refused(reference):
     with pytest.raises(ScopeDenied):
         await run_report(reference, ctx(reference, 77), ReportRequest("people_assisted"))
+
+
+async def test_a_statistics_role_gets_no_row_per_performer(reference):
+    # the national statistician sees provinces at the finest: a row per performer is one person's numbers
+    with pytest.raises(ReportError) as refused:
+        await run_report(reference, ctx(reference, 2), ReportRequest("performer_quotas", period="2025"))
+    assert [p for p, _m in refused.value.problems] == ["report"]
+    assert "Người thực hiện" in refused.value.problems[0][1]
+    # the provincial officer reads the rows of the province: the same report answers
+    assert (await run_report(reference, ctx(reference, 1), ReportRequest("performer_quotas", period="2025"))).rows
