@@ -219,6 +219,8 @@ MESSAGES: dict[str, str] = {
         "approved and locked: records dated {date} cannot be changed"),
     "approval_not_configured": "no report approval levels are configured (roles_config/approvals.yaml)",
     "submission_not_found": "report submission {id} not found",
+    "snapshot_aggregates_only": ("your role sees aggregates only: a report snapshot holds per-unit numbers with no "
+                                 "small cells hidden; run the report instead"),
     "snapshot_not_found": "report snapshot {id} not found",
     "snapshot_corrupt": "report snapshot {id} does not match its content hash: it is not served",
     "submission_bad_status": "status {value!r} is not valid; choose one of: {allowed}",

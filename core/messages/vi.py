@@ -218,6 +218,8 @@ MESSAGES: dict[str, str] = {
         "duyệt và khóa: không thể thay đổi hồ sơ ngày {date}"),
     "approval_not_configured": "chưa cấu hình các cấp phê duyệt báo cáo (roles_config/approvals.yaml)",
     "submission_not_found": "không tìm thấy hồ sơ báo cáo {id}",
+    "snapshot_aggregates_only": ("vai trò của bạn chỉ xem số liệu tổng hợp: bản lưu báo cáo ghi số liệu từng đơn vị "
+                                 "chưa ẩn ô nhỏ; hãy chạy báo cáo trực tiếp"),
     "snapshot_not_found": "không tìm thấy bản lưu báo cáo {id}",
     "snapshot_corrupt": "bản lưu báo cáo {id} không khớp mã băm nội dung: không thể cung cấp",
     "submission_bad_status": "trạng thái {value!r} không hợp lệ; chọn một trong: {allowed}",

@@ -23,7 +23,9 @@ from hoso.config import ConfigKind
 from hoso.config.types import Label
 from hoso.i18n import t
 from hoso.plugin_types import SystemTable
+from hoso.records.access import Access
 from hoso.records.context import as_date
+from hoso.reports.disclosure import disclosure_for
 from hoso.reports.model import ReportResult
 from hoso.reports.snapshots import SNAPSHOT_TABLE, load_snapshot, store_snapshot
 from hoso.scope import holdings_on
@@ -259,6 +261,18 @@ async def _reach_sql(rt: Runtime, ctx: RecordContext, alias: str = "s") -> tuple
     return "(" + " OR ".join(parts) + ")", tuple(args)
 
 
+async def _check_full_disclosure(rt: Runtime, ctx: RecordContext, entity_name: str) -> None:
+    """Snapshots hold the submitter's numbers as run, per unit and unsuppressed: a reader whose role sees
+    aggregates only (down to a level, small cells hidden, no rows) is refused them (403) and runs the report live,
+    where its disclosure applies."""
+    entity = rt.config.entity(entity_name) if rt.config.has_entity(entity_name) else None
+    if entity is None or ctx.superuser:
+        return
+    shown = await disclosure_for(rt, Access(rt, ctx), entity)
+    if not shown.rows or shown.finest_level is not None or shown.suppress_below > 1:
+        raise ApprovalError(403, "snapshot_aggregates_only")
+
+
 # -- reading -------------------------------------------------------------------------------------------------------
 
 _COLUMNS = ("s.id AS id, s.report AS report, s.entity AS entity, s.request_key AS request_key, s.unit_id AS unit_id, "
@@ -331,6 +345,7 @@ async def read_snapshot(rt: Runtime, ctx: RecordContext, snapshot_id: int) -> di
         raise ApprovalError(404, "snapshot_not_found", id=snapshot_id)
     row = await load_snapshot(rt.db, snapshot_id)
     assert row is not None
+    await _check_full_disclosure(rt, ctx, row["entity"])
     for k in ("as_of", "created_at"):
         if isinstance(row[k], dt.datetime):
             row[k] = row[k].isoformat()
@@ -536,6 +551,7 @@ async def approved_below(rt: Runtime, ctx: RecordContext, report: str, period: s
     rdef = next((r for r in rt.config.reports if r.name == report), None)
     if rdef is None:
         raise ApprovalError(422, "report_unknown", "report", name=report)
+    await _check_full_disclosure(rt, ctx, rdef.entity)
     units = await _held_units(rt, ctx, rdef.entity, ("run_reports", "approve_reports"))
     where: list[str] = []
     args: list[Any] = []

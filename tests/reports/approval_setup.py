@@ -103,6 +103,16 @@ ROLES = {
             scope: national
             actions: [read, run_reports, approve_reports]
     """,
+    "statistician": """
+        role: statistician
+        label: {vi: Cán bộ thống kê}
+        grants:
+          - entity: case
+            scope: statistics
+            actions: [run_reports]
+            finest_level: province
+            suppress_below: 5
+    """,
 }
 
 USERS = {
@@ -113,6 +123,7 @@ USERS = {
     "prov1": ("P01", "officer"),
     "prov2": ("P02", "officer"),
     "min": ("CUC", "ministry"),
+    "stat": ("CUC", "statistician"),
 }
 
 

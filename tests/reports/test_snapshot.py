@@ -91,6 +91,20 @@ async def test_one_province_never_sees_another_provinces_snapshots_or_submission
     assert r.status_code == 422
 
 
+async def test_a_role_that_sees_aggregates_only_gets_no_snapshot(deployment):  # noqa: F811
+    """A snapshot holds one centre's numbers, unsuppressed: the national statistician (provinces at the finest,
+    cells under 5 hidden) is refused it and the approved numbers built from snapshots, the ministry is not."""
+    d = deployment
+    await d.create_case("dir1", "TT")
+    sub = (await d.submit("dir1", unit="TT")).json()
+    assert (await d.act("prov1", sub["id"], "approve")).status_code == 200
+    for url in (f"/api/report-snapshots/{sub['snapshot_id']}", "/api/report-approved/cases_by_form?period=2025-H1"):
+        refused = await d.req("GET", url, "stat")
+        assert refused.status_code == 403, refused.text
+        assert "aggregates only" in refused.json()["detail"] and "[1]" not in refused.text
+        assert (await d.req("GET", url, "min")).status_code == 200
+
+
 async def test_cached_results_are_never_served_across_scopes(deployment):  # noqa: F811
     """Random runs by users of different provinces and levels, through the cache, against the same runs made
     directly (the oracle): every answer is the requester's own, and repeated runs are served from the cache."""
