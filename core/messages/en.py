@@ -37,6 +37,7 @@ MESSAGES: dict[str, str] = {
     "report_total": 'Total',
     "report_subtotal": 'Subtotal',
     "report_sheet": 'Report',
+    "report_bad_parameters": "Invalid report parameters: {count} problem(s), see errors.",
     "report_unknown": 'there is no report {name!r}',
     "report_bad_format": 'format {value!r} is not available (json, csv, xlsx)',
     "report_bad_as_of": '{value!r} is not a moment (YYYY-MM-DD or YYYY-MM-DDTHH:MM)',

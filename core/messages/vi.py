@@ -37,6 +37,7 @@ MESSAGES: dict[str, str] = {
     "report_total": 'Tổng cộng',
     "report_subtotal": 'Cộng',
     "report_sheet": 'Báo cáo',
+    "report_bad_parameters": "Tham số báo cáo không hợp lệ: {count} lỗi, xem danh sách errors.",
     "report_unknown": 'không có báo cáo {name!r}',
     "report_bad_format": 'định dạng {value!r} không dùng được (json, csv, xlsx)',
     "report_bad_as_of": '{value!r} không phải thời điểm (YYYY-MM-DD hoặc YYYY-MM-DDTHH:MM)',

@@ -28,7 +28,7 @@ from hoso.records.context import LOCAL_ZONE
 from hoso.reports.model import Column, ReportResult, ResultRow
 
 __all__ = ["BOM", "CSV_TYPE", "XLSX_TYPE", "to_csv", "write_xlsx", "xlsx_bytes", "rows_csv", "write_rows_xlsx",
-           "header_grid", "row_cells", "filename", "title_lines", "day", "moment"]
+           "header_grid", "header_cells", "row_cells", "filename", "title_lines", "day", "moment"]
 
 BOM = "\ufeff"
 CSV_TYPE = "text/csv; charset=utf-8"
@@ -211,6 +211,25 @@ def _spans(columns: Sequence[Column], level: int, lang: str) -> list[tuple[int, 
     return out
 
 
+def header_cells(result: ReportResult) -> list[tuple[int, int, int, int, str]]:
+    """The header as merged cells ``(first row, first column, last row, last column, text)``, rows counted from
+    the header's top: each row dimension spans every header row; a column group spans its run of consecutive
+    columns on its level; a column's own label fills the rows its groups leave below them."""
+    lang = result.request.lang
+    depth = max((len(c.groups) for c in result.columns), default=0)
+    ndim = max(len(result.dimensions), 1)
+    out: list[tuple[int, int, int, int, str]] = []
+    for j in range(ndim):
+        text = result.dimensions[j].label.get(lang) if j < len(result.dimensions) else ""
+        out.append((0, j, depth, j, text))
+    for level in range(depth):
+        for first, last, text in _spans(result.columns, level, lang):
+            out.append((level, ndim + first, level, ndim + last, text))
+    for i, c in enumerate(result.columns):
+        out.append((len(c.groups), ndim + i, depth, ndim + i, c.label.get(lang)))
+    return out
+
+
 def write_xlsx(result: ReportResult, out: str | IO[bytes]) -> None:
     """The report as an XLSX workbook written to ``out`` (a path or a binary file)."""
     lang = result.request.lang
@@ -226,18 +245,11 @@ def write_xlsx(result: ReportResult, out: str | IO[bytes]) -> None:
             _merge(ws, r, 0, r, width - 1, line, f["title"] if i == 0 else f["subtitle"])
             r += 1
         r += 1  # a blank line under the title
-        depth = max((len(c.groups) for c in result.columns), default=0)
-        head_top, head_bottom = r, r + depth
-        dims = result.dimensions or []
-        for j in range(ndim):
-            text = dims[j].label.get(lang) if j < len(dims) else ""
-            _merge(ws, head_top, j, head_bottom, j, text, f["head"])
-        for level in range(depth):
-            for first, last, text in _spans(result.columns, level, lang):
-                _merge(ws, head_top + level, ndim + first, head_top + level, ndim + last, text, f["head"])
-        for i, c in enumerate(result.columns):
-            # the column's own label fills the rows its groups leave below them
-            _merge(ws, head_top + len(c.groups), ndim + i, head_bottom, ndim + i, c.label.get(lang), f["head"])
+        head_top = r
+        cells = header_cells(result)
+        for r1, c1, r2, c2, text in cells:
+            _merge(ws, head_top + r1, c1, head_top + r2, c2, text, f["head"])
+        head_bottom = head_top + max(r2 for _, _, r2, _, _ in cells)
         r = head_bottom + 1
         ws.freeze_panes(r, ndim)
         for row in _body(result):
