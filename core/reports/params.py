@@ -1,27 +1,29 @@
 """A report's parameters as the API, the command line and the admin page receive them: text, checked here once.
 
-``report_request`` turns the text of each parameter into a ``ReportRequest``, or raises ``ReportError`` naming
-every bad parameter at once (nothing runs); ``runnable`` lists the reports an actor may run (a role granting
+``checked_request`` turns the text of each parameter into a ``ReportRequest``, or raises ``ReportError`` naming
+every bad parameter at once (nothing runs; the engine checks the period, unit, level and filters);
+``runnable`` lists the reports an actor may run (a role granting
 ``run_reports`` on the report's entity, in any scope, statistics included).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hoso.config import ReportDef
 from hoso.i18n import t
 from hoso.records.access import Access
 from hoso.records.context import LOCAL_ZONE, RecordContext
+from hoso.reports.engine import compile_report
 from hoso.reports.model import ReportError, ReportRequest
-from hoso.reports.periods import resolve_period
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
 
-__all__ = ["FORMATS", "report_def", "report_request", "parse_as_of", "parse_structure", "runnable"]
+__all__ = ["FORMATS", "report_def", "report_request", "checked_request", "parse_as_of", "parse_structure",
+           "runnable"]
 
 FORMATS = ("json", "csv", "xlsx")
 LANGS = ("vi", "en")
@@ -61,14 +63,16 @@ def parse_structure(text: str, lang: str = "vi") -> str:
 
 
 def _bad_structure(text: str, lang: str) -> str:
-    raise ReportError([("structure", t("report_bad_structure", lang, value=text))])
+    raise ReportError([("structure", t("report_structure", lang, value=text))])
 
 
 def report_request(rt: Runtime, name: str, *, period: str | None = None, unit: str | None = None,
                    as_of: str | None = None, structure: str | None = None, level: str | None = None,
-                   filters: Mapping[str, Any] | None = None, lang: str = "vi") -> ReportRequest:
-    """The request the parameters describe; ReportError listing every bad one (the report first)."""
-    report = report_def(rt, name, lang)
+                   filters: Mapping[str, Any] | None = None,
+                   lang: str = "vi") -> tuple[ReportRequest, list[tuple[str, str]]]:
+    """The request the parameters describe, and the problems of the ones parsed here (``as_of``, ``structure``;
+    those are left at their defaults in the request). An unknown report raises ReportError at once."""
+    report_def(rt, name, lang)
     problems: list[tuple[str, str]] = []
     at = None
     if as_of not in (None, ""):
@@ -82,22 +86,26 @@ def report_request(rt: Runtime, name: str, *, period: str | None = None, unit: s
             shape = parse_structure(structure, lang)  # type: ignore[arg-type]
         except ReportError as exc:
             problems += exc.problems
-    if period not in (None, ""):
+    request = ReportRequest(report=name, period=(period or "").strip() or None, unit=(unit or "").strip() or None,
+                            as_of=at, structure=shape, level=(level or "").strip() or None,
+                            filters=dict(filters) if filters else None, lang=lang if lang in LANGS else "vi")
+    return request, problems
+
+
+async def checked_request(rt: Runtime, ctx: RecordContext, name: str, *, problems: Sequence[tuple[str, str]] = (),
+                          **params: Any) -> ReportRequest:
+    """``report_request``, with ``problems`` found by the caller (a file format, a filter operator): when there is
+    any, the engine's checks of the other parameters (period, unit, level, filters) are added and ReportError names
+    them all at once, without running the report. ScopeDenied when the actor may not run it."""
+    request, own = report_request(rt, name, **params)
+    found = [*problems, *own]
+    if found:
         try:
-            resolve_period(rt, report, period)
+            await compile_report(rt, ctx, request)
         except ReportError as exc:
-            problems += exc.problems
-    levels = rt.config.hierarchy.levels if rt.config.hierarchy else ()
-    if level not in (None, "") and level not in levels:
-        problems.append(("level", t("not_an_option", lang, value=level, options=", ".join(levels))))
-    for key in filters or {}:
-        if key not in report.filters:
-            problems.append((key, t("report_bad_filter", lang, name=key, fields=", ".join(report.filters) or "-")))
-    if problems:
-        raise ReportError(problems)
-    return ReportRequest(report=name, period=period or None, unit=(unit or "").strip() or None, as_of=at,
-                         structure=shape, level=level or None, filters=dict(filters) if filters else None,
-                         lang=lang if lang in LANGS else "vi")
+            found += exc.problems
+        raise ReportError(found)
+    return request
 
 
 async def runnable(rt: Runtime, ctx: RecordContext) -> list[ReportDef]:

@@ -65,7 +65,7 @@ def title_lines(result: ReportResult) -> list[str]:
     if result.request.as_of is not None:
         lines.append(t("report_as_of", lang, at=moment(result.request.as_of)))
     if result.request.structure != "recorded":
-        lines.append(t("report_structure", lang, on=day(dt.date.fromisoformat(result.request.structure))))
+        lines.append(t("report_mapped_on", lang, on=day(dt.date.fromisoformat(result.request.structure))))
     lines.append(t("report_generated", lang, at=moment(result.generated_at)))
     return lines
 
