@@ -12,6 +12,7 @@ roles do not grant ``run_reports`` on the report's entity (or, for a cell, may n
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -24,6 +25,7 @@ import msgspec
 from litestar import Request, Response, Router, get
 from litestar.exceptions import PermissionDeniedException
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.params import PathParameter, QueryParameter
 from litestar.response import Stream
 
@@ -106,6 +108,17 @@ class ReportJson(msgspec.Struct):
 class CellJson(msgspec.Struct):
     items: list[dict[str, Any]]
     total: int
+
+
+@dataclasses.dataclass
+class WithFiles(Operation):
+    """The operation's success answer lists the CSV and XLSX files beside the JSON."""
+
+    def __post_init__(self) -> None:
+        ok = (self.responses or {}).get("200")
+        if isinstance(ok, OpenAPIResponse):
+            binary = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY))
+            ok.content = {**(ok.content or {}), "text/csv": binary, XLSX_TYPE: binary}
 
 
 _FILES = ("The result as JSON; with format=csv (text/csv, UTF-8 with a byte order mark) or format=xlsx (the "
@@ -227,7 +240,7 @@ async def list_reports(request: Request, lang: Annotated[str | None, QueryParame
 
 
 @get("/{name:str}", name="reports-run", summary="Run a report", description=_FILES,
-     responses={200: ResponseSpec(data_container=ReportJson, description=_FILES)})
+     responses={200: ResponseSpec(data_container=ReportJson, description=_FILES)}, operation_class=WithFiles)
 async def run(
     request: Request, name: ReportName,
     period: Annotated[str | None, QueryParameter(
@@ -271,10 +284,11 @@ async def run(
 @get("/{name:str}/cell", name="reports-cell", summary="The records behind one cell",
      description="Exactly the records counted in the cell at row keys and column, through the same scope as the "
                  "run; refused (403) to roles that see numbers only. format=csv|xlsx streams them as a file.",
-     responses={200: ResponseSpec(data_container=CellJson, description="the records")})
+     responses={200: ResponseSpec(data_container=CellJson, description="the records")}, operation_class=WithFiles)
 async def cell(
     request: Request, name: ReportName,
-    keys: Annotated[str, QueryParameter(description="the row's dimension values, as a JSON array")],
+    keys: Annotated[str, QueryParameter(description="the row's dimension values, as a JSON array",
+                                        max_length=4000)],
     column: Annotated[str, QueryParameter(description="the column's key, e.g. total or gender:female",
                                           max_length=200)],
     period: Text = None, unit: Text = None, as_of: Text = None, structure: Text = None, level: Text = None,

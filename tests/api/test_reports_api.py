@@ -205,5 +205,7 @@ async def test_openapi_documents_parameters_and_result(web):
     assert {"name", "period", "unit", "as_of", "structure", "level", "lang", "format"} <= names
     ok = run["responses"]["200"]["content"]["application/json"]["schema"]
     assert "ReportJson" in str(ok)
+    files = run["responses"]["200"]["content"]
+    assert {"text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"} <= set(files)
     assert "400" in run["responses"] and "403" in run["responses"]
     assert "/api/reports" in doc["paths"] and "/api/reports/{name}/cell" in doc["paths"]
