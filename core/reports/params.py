@@ -18,6 +18,7 @@ from hoso.records.access import Access
 from hoso.records.context import LOCAL_ZONE, RecordContext
 from hoso.reports.engine import compile_report
 from hoso.reports.model import ReportError, ReportRequest
+from hoso.reports.periods import resolve_period
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
@@ -26,6 +27,8 @@ __all__ = ["FORMATS", "report_def", "report_request", "checked_request", "parse_
            "runnable"]
 
 FORMATS = ("json", "csv", "xlsx")
+# the years a period may name (as the overdue list's dates): the engine's date arithmetic stays within range
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(9000, 12, 31)
 LANGS = ("vi", "en")
 
 
@@ -47,6 +50,8 @@ def parse_as_of(text: str, lang: str = "vi") -> dt.datetime:
             at = dt.datetime.fromisoformat(value.replace(" ", "T", 1) if "T" not in value else value)
     except ValueError:
         raise ReportError([("as_of", t("report_bad_as_of", lang, value=text))]) from None
+    if not FIRST_DAY <= at.date() <= LAST_DAY:
+        raise ReportError([("as_of", t("out_of_range", lang, low=FIRST_DAY.year, high=LAST_DAY.year))])
     if at.tzinfo is None:
         at = at.replace(tzinfo=LOCAL_ZONE)
     return at
@@ -57,9 +62,12 @@ def parse_structure(text: str, lang: str = "vi") -> str:
     if value == "recorded":
         return value
     try:
-        return dt.date.fromisoformat(value).isoformat() if len(value) == 10 else _bad_structure(text, lang)
+        day = dt.date.fromisoformat(value) if len(value) == 10 else None
     except ValueError:
+        day = None
+    if day is None or not FIRST_DAY <= day <= LAST_DAY:
         return _bad_structure(text, lang)
+    return day.isoformat()
 
 
 def _bad_structure(text: str, lang: str) -> str:
@@ -72,7 +80,7 @@ def report_request(rt: Runtime, name: str, *, period: str | None = None, unit: s
                    lang: str = "vi") -> tuple[ReportRequest, list[tuple[str, str]]]:
     """The request the parameters describe, and the problems of the ones parsed here (``as_of``, ``structure``;
     those are left at their defaults in the request). An unknown report raises ReportError at once."""
-    report_def(rt, name, lang)
+    report = report_def(rt, name, lang)
     problems: list[tuple[str, str]] = []
     at = None
     if as_of not in (None, ""):
@@ -86,7 +94,18 @@ def report_request(rt: Runtime, name: str, *, period: str | None = None, unit: s
             shape = parse_structure(structure, lang)
         except ReportError as exc:
             problems += exc.problems
-    request = ReportRequest(report=name, period=(period or "").strip() or None, unit=(unit or "").strip() or None,
+    code = (period or "").strip() or None
+    if code is not None:
+        try:
+            found = resolve_period(rt, report, code)
+        except ReportError:
+            found = None  # the engine names it with the other parameters
+        except ValueError:  # shaped like a period, naming no date (year 0000)
+            found, problems, code = None, [*problems, ("period", t("invalid", lang, reason=code))], None
+        if found is not None and not (FIRST_DAY <= found.start and found.end <= LAST_DAY):
+            problems.append(("period", t("out_of_range", lang, low=FIRST_DAY.year, high=LAST_DAY.year)))
+            code = None
+    request = ReportRequest(report=name, period=code, unit=(unit or "").strip() or None,
                             as_of=at, structure=shape, level=(level or "").strip() or None,
                             filters=dict(filters) if filters else None, lang=lang if lang in LANGS else "vi")
     return request, problems

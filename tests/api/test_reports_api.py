@@ -209,3 +209,21 @@ async def test_openapi_documents_parameters_and_result(web):
     assert {"text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"} <= set(files)
     assert "400" in run["responses"] and "403" in run["responses"]
     assert "/api/reports" in doc["paths"] and "/api/reports/{name}/cell" in doc["paths"]
+
+
+HOSTILE = ["", " ", "2025-H3", "0000", "9999-12", "-1", "2025-02-30", "1e309", "' OR 1=1 --", "x" * 300,
+           "Đà Nẵng", "\u202e2025", "null", "[]", "{}", "2025-07-01T25:00", "2025-07-01T10:00+99:00",
+           "0001-01-01", "9999-12-31T23:59", "9999-12-31"]
+
+
+async def test_hostile_values_are_refused_or_run_never_a_server_error(web):
+    for name in ("period", "unit", "as_of", "structure", "level", "lang", "format", "form_of_aid", "urgent__in",
+                 "form_of_aid__null"):
+        for value in HOSTILE:
+            r = await get(web, "/api/reports/people", params={name: value})
+            assert r.status_code in (200, 400), (name, value, r.status_code, r.text)
+            if r.status_code == 400:
+                assert r.json()["errors"], (name, value)
+    for value in HOSTILE:
+        r = await get(web, "/api/reports/people/cell", params={"keys": value, "column": value})
+        assert r.status_code == 400, (value, r.status_code, r.text)

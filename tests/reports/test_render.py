@@ -197,3 +197,26 @@ def test_xlsx_headers_and_values_read_back(result):
     for i in range(len(result.columns)):
         assert ws.cell(total_row, ndim + i + 1).value == sum(
             ws.cell(first + k, ndim + i + 1).value for k in range(len(result.rows)))
+
+
+def test_row_export_memory_does_not_grow_with_the_rows(tmp_path: Path):
+    """Constant-memory mode: the peak of Python allocations is the same for 2,000 and 8,000 records (a workbook
+    kept in memory grows by about 1 MB per 1,000 such rows)."""
+    import datetime as dt
+    import tracemalloc
+
+    columns = [("code", "Mã"), ("received_on", "Ngày"), ("n", "Số"), ("name", "Họ tên")]
+
+    def records(n):
+        for i in range(n):
+            yield {"code": f"C{i}", "received_on": dt.date(2025, 1, 1 + i % 28), "n": i, "name": f"Nguyễn Văn {i}"}
+
+    peaks = []
+    for n in (2000, 8000):
+        tracemalloc.start()
+        try:
+            assert write_rows_xlsx(columns, records(n), str(tmp_path / f"{n}.xlsx")) == n
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+    assert peaks[1] < peaks[0] * 1.5 and peaks[1] < 3_000_000, peaks
