@@ -236,6 +236,7 @@ MESSAGES: dict[str, str] = {
     "report_structure": "{value!r} is not valid: use recorded or a date YYYY-MM-DD",
     "report_level": "there is no level {level!r}; levels: {levels}",
     "report_level_finer": "numbers may be seen down to the {finest} level only",
+    "report_no_unit_field": "{entity} records belong to no unit, so they cannot be selected by unit",
     "report_level_no_unit": "this report has no rows by unit",
     "report_filter_not_allowed": "the report cannot filter on this field; it filters on: {allowed}",
     "report_no_rows": "your role may see aggregate numbers only, not the records",

@@ -235,6 +235,7 @@ MESSAGES: dict[str, str] = {
     "report_structure": "{value!r} không hợp lệ: dùng recorded hoặc một ngày YYYY-MM-DD",
     "report_level": "không có cấp {level!r}; các cấp: {levels}",
     "report_level_finer": "chỉ được xem số liệu tới cấp {finest}",
+    "report_no_unit_field": "hồ sơ {entity} không thuộc đơn vị nào nên không chọn được theo đơn vị",
     "report_level_no_unit": "báo cáo này không có dòng theo đơn vị",
     "report_filter_not_allowed": "báo cáo không cho lọc theo trường này; được lọc theo: {allowed}",
     "report_no_rows": "vai trò của bạn chỉ được xem số liệu tổng hợp, không được xem hồ sơ",
