@@ -16,7 +16,7 @@ import dataclasses
 import json
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import quote as url_quote
@@ -211,6 +211,15 @@ def _temp_path() -> str:
     return path
 
 
+def _written(path: str, write: Callable[[], object]) -> None:
+    """Run ``write`` into the temporary file ``path``, removing the file if it fails."""
+    try:
+        write()
+    except BaseException:
+        os.unlink(path)
+        raise
+
+
 def record_columns(rt: Any, report: ReportDef, records: list[dict], lang: str) -> list[tuple[str, str]]:
     """The columns of a records export: the keys of the records, labelled by the entity's fields."""
     entity = rt.config.entity(report.entity)
@@ -276,7 +285,7 @@ async def run(
                         headers=_attachment(filename(result, "csv")))
     if fmt == "xlsx":
         path = _temp_path()
-        write_xlsx(result, path)
+        _written(path, lambda: write_xlsx(result, path))
         return Stream(_file_chunks(path), media_type=XLSX_TYPE, headers=_attachment(filename(result, "xlsx")))
     return Response(json_ready(result.to_json()), media_type="application/json")
 
@@ -325,7 +334,7 @@ async def cell(
         chunks = (c.encode("utf-8") for c in rows_csv(columns, records))
         return Stream(chunks, media_type=CSV_TYPE, headers=_attachment(base + ".csv"))
     path = _temp_path()
-    write_rows_xlsx(columns, records, path, sheet=report.name)
+    _written(path, lambda: write_rows_xlsx(columns, records, path, sheet=report.name))
     return Stream(_file_chunks(path), media_type=XLSX_TYPE, headers=_attachment(base + ".xlsx"))
 
 
