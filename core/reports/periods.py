@@ -55,7 +55,8 @@ def resolve_period(rt: Runtime, report: ReportDef, code: str | None, reporter: s
     if code is None:
         return None
     m = _CODE.match(code.strip()) if isinstance(code, str) else None
-    if not m or int(m.group(1)) < 1:
+    # years a record can carry: the date range of the database's dates, with a day to spare at the end
+    if not m or not 1900 <= int(m.group(1)) <= 9998:
         raise ReportError([("period", t("report_period_code", lang, code=code))])
     code = code.strip()
     year, part = int(m.group(1)), m.group(2)
