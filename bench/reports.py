@@ -79,15 +79,25 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def timed(fn: Callable[[], Awaitable[Any]], runs: int, warmup: int = 2) -> tuple[list[float], Any]:
-    out = None
+    times, outs = await interleaved({"": fn}, runs, warmup)
+    return times[""], outs[""]
+
+
+async def interleaved(fns: dict[str, Callable[[], Awaitable[Any]]], runs: int, warmup: int = 2
+                      ) -> tuple[dict[str, list[float]], dict[str, Any]]:
+    """Each function ``runs`` times, taking turns (so that a busy moment of the machine weighs on all alike);
+    the seconds of each run and the last answer of each."""
+    outs: dict[str, Any] = {}
     for _ in range(warmup):
-        out = await fn()
-    times = []
+        for name, fn in fns.items():
+            outs[name] = await fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(runs):
-        t0 = time.perf_counter()
-        out = await fn()
-        times.append(time.perf_counter() - t0)
-    return times, out
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            outs[name] = await fn()
+            times[name].append(time.perf_counter() - t0)
+    return times, outs
 
 
 # -- data ------------------------------------------------------------------------------------------------------
@@ -235,38 +245,43 @@ async def bench_engine(label: str, url: str, rows: int, runs: int, province: str
     out: dict[str, Any] = {"rt": rt, "groups": groups, "year": year, "unit_ids": unit_ids}
     engine = None
     try:
-        from hoso.reports import engine  # type: ignore[attr-defined,unused-ignore]
+        from hoso.reports import engine
     except ImportError:
         print(f"{label}: hoso.reports.engine is not there yet: compiled side skipped", flush=True)
-    for scope, ids, unit_code in (("national", None, None), (province, unit_ids, province)):
-        sql = handwritten_sql(groups, ids)
-        hand_times, hand_rows = await timed(lambda sql=sql: rt.db.fetch(sql, *year), runs)
-        hand = as_table(hand_rows, keys)
-        out[f"hand:{scope}"] = hand
-        h50 = statistics.median(hand_times) * 1000
-        report(f"{label}: hand-written {scope} p50", h50, "ms", None, f"p95 {pct(hand_times, .95) * 1000:.1f} ms; "
-               f"{runs} runs; total {hand[(0, None, None)][0]:,}")
-        if engine is None:
-            continue
+    ctx = req = None
+    if engine is not None:
         from hoso.records.context import RecordContext
-        from hoso.reports.model import ReportRequest
 
         ctx = RecordContext.system(rt.config, origin="bench")
-        req = ReportRequest(report_name, period=str(today.year), unit=unit_code)
-        try:
-            comp_times, result = await timed(lambda req=req: engine.run_report(rt, ctx, req), runs)
-        except Exception as exc:  # the engine is another piece's: report what it says and go on
-            print(f"{label}: compiled {scope}: {type(exc).__name__}: {exc}", flush=True)
+    for scope, ids, unit_code in (("national", None, None), (province, unit_ids, province)):
+        sql = handwritten_sql(groups, ids)
+        fns: dict[str, Callable[[], Awaitable[Any]]] = {"hand": lambda sql=sql: rt.db.fetch(sql, *year)}
+        if engine is not None:
+            from hoso.reports.model import ReportRequest
+
+            req = ReportRequest(report_name, period=str(today.year), unit=unit_code)
+            try:
+                await engine.run_report(rt, ctx, req)
+                fns["compiled"] = lambda req=req, ctx=ctx: engine.run_report(rt, ctx, req)
+            except Exception as exc:  # the engine is another piece's: report what it says and go on
+                print(f"{label}: compiled {scope}: {type(exc).__name__}: {exc}", flush=True)
+        times, outs = await interleaved(fns, runs)
+        hand = as_table(outs["hand"], keys)
+        out[f"hand:{scope}"] = hand
+        h50 = statistics.median(times["hand"]) * 1000
+        report(f"{label}: hand-written {scope} p50", h50, "ms", None, f"p95 {pct(times['hand'], .95) * 1000:.1f} "
+               f"ms; {runs} runs; total {hand[(0, None, None)][0]:,}")
+        if "compiled" not in fns:
             continue
-        c50 = statistics.median(comp_times) * 1000
-        table = compiled_table(result, keys)
+        c50 = statistics.median(times["compiled"]) * 1000
+        table = compiled_table(outs["compiled"], keys)
         same = "columns differ from Biểu 24's" if table is None else (
             "equal to hand-written" if table == hand else "DIFFERENT from hand-written")
         report(f"{label}: compiled {scope} p50", c50, "ms", None,
-               f"p95 {pct(comp_times, .95) * 1000:.1f} ms; {same}")
+               f"p95 {pct(times['compiled'], .95) * 1000:.1f} ms; {same}")
         report(f"{label}: compiled / hand-written {scope}", c50 / h50, "x", 1.5)
         if scope == "national":
-            await as_of_and_snapshot(label, rt, engine, ctx, req, comp_times, runs)
+            await as_of_and_snapshot(label, rt, engine, ctx, req, times["compiled"], runs)
     return out
 
 
@@ -282,7 +297,7 @@ async def as_of_and_snapshot(label, rt, engine, ctx, req, live_times, runs) -> N
     except Exception as exc:
         print(f"{label}: as of: not available ({type(exc).__name__}: {str(exc)[:200]})", flush=True)
     try:
-        from hoso.reports import snapshots  # type: ignore[attr-defined,unused-ignore]
+        from hoso.reports import snapshots
     except ImportError:
         print(f"{label}: hoso.reports.snapshots is not there yet: snapshot read skipped", flush=True)
         return
@@ -306,7 +321,7 @@ async def as_of_and_snapshot(label, rt, engine, ctx, req, live_times, runs) -> N
 def summary_ddl(groups: list[str]) -> list[str]:
     """The table, its back-fill and the trigger keeping it exact in every write's transaction."""
     cols = measures(groups)
-    counters = ", ".join(f"\"n_{k}\" bigint NOT NULL DEFAULT 0" for k, _ in cols)
+    counters = ", ".join(f"\"n_{k}\" integer NOT NULL DEFAULT 0" for k, _ in cols)
     names = ", ".join(f'"n_{k}"' for k, _ in cols)
 
     def contrib(row: str, sign: str) -> str:
@@ -382,10 +397,14 @@ async def bench_summary(pg: dict, url: str, runs: int, writes: float, tasks: int
 
     await check("after back-fill")
     for scope, ids, target in (("national", None, 25.0), ("province", unit_ids, None)):
-        sql = summary_sql(groups, ids)
-        times, _ = await timed(lambda sql=sql: rt.db.fetch(sql, *month_range), runs)
-        h50 = statistics.median(times) * 1000
-        report(f"postgres: summary table {scope} p50", h50, "ms", target, f"p95 {pct(times, .95) * 1000:.2f} ms")
+        sql, hand_sql = summary_sql(groups, ids), handwritten_sql(groups, ids)
+        times, _ = await interleaved({"summary": lambda sql=sql: rt.db.fetch(sql, *month_range),
+                                      "hand": lambda sql=hand_sql: rt.db.fetch(sql, *year)}, runs)
+        s50, h50 = statistics.median(times["summary"]) * 1000, statistics.median(times["hand"]) * 1000
+        report(f"postgres: summary table {scope} p50", s50, "ms", target,
+               f"p95 {pct(times['summary'], .95) * 1000:.2f} ms")
+        report(f"postgres: summary table / hand-written {scope}", s50 / h50, "x", None,
+               f"hand-written p50 {h50:.1f} ms in the same turns")
     if writes:
         rate_after = await api_creations(url, writes, tasks)
         assert rate_before is not None
