@@ -260,6 +260,9 @@ async def main(args) -> None:
             elapsed = time.perf_counter() - t0
             if server.poll() is not None:
                 print("hoso serve stopped during the run", flush=True)
+            said = [line for line in done.stderr.splitlines() if line.startswith("refused: ")]
+            if said:
+                print("locust said:\n  " + "\n  ".join(said[-20:]), flush=True)
             if done.returncode not in (0, 1):  # 1: some requests failed, counted below
                 print(done.stdout[-3000:], done.stderr[-3000:], flush=True)
                 raise SystemExit(f"locust exited with {done.returncode}")

@@ -15,6 +15,7 @@ import itertools
 import json
 import os
 import random
+import sys
 from pathlib import Path
 
 from locust import FastHttpUser, between, task
@@ -27,6 +28,16 @@ FIELDS = ["HS", "DS", "HNGD", "HC", "LD", "DD", "CSXH", "KHAC"]
 FORMS = ["TV", "TGTT", "DDNTT"]
 GROUPS = ["NCC", "HN", "TE", "DTTS", "MBN", "KKTC_NCT", "KKTC_NKT"]
 STATUSES = ["received", "accepted", "assigned", "ended"]
+
+
+SAID: set[tuple[str, int]] = set()
+
+
+def refused(name: str, response) -> None:
+    """Say once per request kind and status what the server answered (the runner prints locust's output)."""
+    if response.status_code >= 400 and (name, response.status_code) not in SAID:
+        SAID.add((name, response.status_code))
+        print(f"refused: {name}: {response.status_code} {(response.text or '')[:400]}", file=sys.stderr, flush=True)
 
 
 def ack(case: dict) -> None:
@@ -48,7 +59,9 @@ class DeadlineUser(FastHttpUser):
         self.rnd = random.Random()
 
     def _get(self, path: str, name: str, **params):
-        return self.client.get(path, params=params, headers=self.headers, name=name)
+        r = self.client.get(path, params=params, headers=self.headers, name=name)
+        refused(name, r)
+        return r
 
     @task(10)
     def list_cases(self) -> None:
@@ -76,7 +89,11 @@ class DeadlineUser(FastHttpUser):
                 "gender": self.rnd.choice(["male", "female"]), "field_of_law": self.rnd.choice(FIELDS),
                 "form_of_aid": self.rnd.choice(FORMS), "beneficiary_groups": [self.rnd.choice(GROUPS)],
                 "summary": "tạo mới"}
+        if body["form_of_aid"] == "TGTT":  # participation in proceedings: its stage and role are required
+            body |= {"procedural_stage": self.rnd.choice(["investigation", "prosecution", "trial"]),
+                     "litigation_role": self.rnd.choice(["defence", "protection"])}
         r = self.client.post("/api/records/case", json=body, headers=self.headers, name="create a case")
+        refused("create a case", r)
         if r.status_code == 201:
             case = r.json()
             ack(case)
@@ -94,6 +111,7 @@ class DeadlineUser(FastHttpUser):
         r = self.client.patch(f"/api/records/case/{case['id']}", json={"summary": summary,
                                                                       "sys_version": case["version"]},
                               headers=self.headers, name="edit a case")
+        refused("edit a case", r)
         if r.status_code == 200:
             body = r.json()
             ack(body)
