@@ -139,8 +139,7 @@ async def prepare(url: str, rows: int, today: dt.date):
     have = await rt.db.fetchval("SELECT COUNT(*) AS n FROM \"case\" WHERE code LIKE 'B.%'")
     if have == rows:
         return rt, 0.0
-    units = [(r["id"], r["code"]) for r in await rt.db.fetch(
-        "SELECT id, code FROM hoso_unit WHERE type IN ('legal_aid_centre', 'centre_branch') ORDER BY code")]
+    units = await case_units(rt)
     groups = groups_list(rt.config)
     t0 = time.perf_counter()
     await rt.db.execute("DELETE FROM \"case\"")
@@ -225,6 +224,20 @@ def compiled_table(result, keys: list[str]) -> dict[tuple, tuple] | None:
     return out
 
 
+async def province_units(rt, code: str) -> list[int]:
+    """The units where a province's cases are recorded: its centres and their branches."""
+    prov = await rt.db.fetchval("SELECT id FROM hoso_unit WHERE code = {}", code)
+    centre_ids = [r["id"] for r in await rt.db.fetch("SELECT id FROM hoso_unit WHERE parent_id = {}", prov)]
+    return [*centre_ids, *[r["id"] for r in await rt.db.fetch(
+        f"SELECT id FROM hoso_unit WHERE parent_id IN ({', '.join(map(str, centre_ids))})")]]
+
+
+async def case_units(rt) -> list[tuple[int, str]]:
+    """The units cases are recorded at (centres and branches), in the order the loader spreads cases over."""
+    return [(r["id"], r["code"]) for r in await rt.db.fetch(
+        "SELECT id, code FROM hoso_unit WHERE type IN ('legal_aid_centre', 'centre_branch') ORDER BY code")]
+
+
 # -- one engine --------------------------------------------------------------------------------------------------
 async def bench_engine(label: str, url: str, rows: int, runs: int, province: str, report_name: str,
                        today: dt.date) -> Any:
@@ -234,10 +247,7 @@ async def bench_engine(label: str, url: str, rows: int, runs: int, province: str
     groups = groups_list(rt.config)
     keys = [k for k, _ in measures(groups)]
     year = dt.date(today.year, 1, 1), dt.date(today.year, 12, 31)
-    prov = await rt.db.fetchval("SELECT id FROM hoso_unit WHERE code = {}", province)
-    centre_ids = [r["id"] for r in await rt.db.fetch("SELECT id FROM hoso_unit WHERE parent_id = {}", prov)]
-    unit_ids = [*centre_ids, *[r["id"] for r in await rt.db.fetch(
-        f"SELECT id FROM hoso_unit WHERE parent_id IN ({', '.join(map(str, centre_ids))})")]]
+    unit_ids = await province_units(rt, province)
     in_year = await rt.db.fetchval("SELECT COUNT(*) AS n FROM \"case\" WHERE received_on >= {} AND received_on <= {}",
                                    *year)
     print(f"{label}: {rows:,} cases, {in_year:,} received in {today.year}; {province} = units {unit_ids}",
