@@ -126,8 +126,9 @@ def generate(units: list[tuple[int, str]], groups: list[str], rows: int, today: 
 COLUMNS = ["code", "received_on", "request_channel", "requester_name", "gender", "birth_year",
            "beneficiary_groups", "field_of_law", "form_of_aid", "status", "unit", "sys_version", "sys_created_at",
            "sys_updated_at", "sys_search"]
-INDEX = ("CREATE INDEX IF NOT EXISTS bench_case_report ON \"case\" (received_on, unit, field_of_law, form_of_aid, "
-         "gender, beneficiary_groups) WHERE sys_deleted_at IS NULL")
+# The hand-written report's index: every column it reads, so that both engines answer from the index alone.
+INDEX = ("CREATE INDEX IF NOT EXISTS bench_case_b24 ON \"case\" (received_on, unit, field_of_law, form_of_aid, "
+         "gender, beneficiary_groups, sys_deleted_at)")
 
 
 async def prepare(url: str, rows: int, today: dt.date):
@@ -138,6 +139,9 @@ async def prepare(url: str, rows: int, today: dt.date):
     rt = await migrated_runtime(load_config(REPO), url)
     have = await rt.db.fetchval("SELECT COUNT(*) AS n FROM \"case\" WHERE code LIKE 'B.%'")
     if have == rows:
+        if "bench_case_b24" not in await rt.db.index_names("case"):
+            await rt.db.execute(INDEX)
+            await rt.db.execute("ANALYZE")
         return rt, 0.0
     units = await case_units(rt)
     groups = groups_list(rt.config)
