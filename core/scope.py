@@ -26,6 +26,8 @@ __all__ = ["Actor", "Predicate", "ScopeRules", "rebuild_closure", "SYSTEM_ACTOR"
 MAX_CLOSURE_STEPS = 64
 # Scopes by name; a grant may also give {field: F, to: E.G} (GrantDef.link), keyed "link:F:E.G".
 SCOPES = ("own", "assigned", "unit", "subtree", "statistics", "national")
+# Actions that read numbers, not rows: a "statistics" grant of them counts the records of its assignment's subtree.
+AGGREGATE_ACTIONS = ("run_reports",)
 
 
 class ScopeDenied(Exception):
@@ -128,6 +130,11 @@ def _within_units(entity: EntityDef, alias: str, units: list[int], own_only: boo
                      f"WHERE c.ancestor_id IN ({marks}){depth})", tuple(units))
 
 
+def _aggregate(scope: str, action: str) -> bool:
+    """A statistics grant of an aggregate action: the records of the assignment's subtree, as numbers only."""
+    return scope == "statistics" and action in AGGREGATE_ACTIONS
+
+
 def effective_unit(entity: EntityDef, alias: str | None = None) -> str:
     """SQL for the unit a record answers to: the one a split gave it (``sys_scope_unit``), else its unit field.
     ``entity`` must have a unit field."""
@@ -180,7 +187,9 @@ class ScopeRules:
     def predicate(self, actor: Actor, action: str, entity: EntityDef, alias: str = "t") -> Predicate:
         """Rows of ``entity`` on which ``actor`` may do ``action``, as SQL over table alias ``alias``.
 
-        Deny by default: without a rule the predicate is false. ``statistics`` scope never yields rows.
+        Deny by default: without a rule the predicate is false. ``statistics`` scope never yields rows: for an
+        aggregate action (``run_reports``) it selects the records its assignment's subtree counts, which only
+        ever reach a user as numbers.
         """
         if actor.superuser:
             return Predicate.true()
@@ -197,7 +206,7 @@ class ScopeRules:
             active = (mine.sql + f" AND a.role IN ({marks})", (*mine.args, *roles))
             if scope == "national":
                 parts.append(Predicate(f"EXISTS (SELECT 1 FROM hoso_assignment a WHERE {active[0]})", active[1]))
-            elif scope in ("unit", "subtree") and entity.unit_field:
+            elif (scope in ("unit", "subtree") or _aggregate(scope, action)) and entity.unit_field:
                 depth = " AND c.depth = 0" if scope == "unit" else ""
                 col = effective_unit(entity, alias)
                 parts.append(Predicate(
@@ -231,7 +240,7 @@ class ScopeRules:
                 continue
             if scope == "national":
                 return Predicate.true()
-            if scope in ("unit", "subtree") and entity.unit_field:
+            if (scope in ("unit", "subtree") or _aggregate(scope, action)) and entity.unit_field:
                 parts.append(_within_units(entity, alias, units, scope == "unit"))
             elif scope.startswith("link:"):
                 within = _within_units(entity, alias, units, False) if entity.unit_field else Predicate.true()

@@ -32,6 +32,8 @@ __all__ = [
     "HolidayDef",
     "CalendarDef",
     "ReportDef",
+    "ReportDimensionDef",
+    "ReportColumnDef",
     "UnitTypeDef",
     "UnitRow",
     "HierarchyDef",
@@ -404,14 +406,56 @@ class WorkflowDef:
 
 
 @dataclass(frozen=True)
+class ReportDimensionDef:
+    """A row dimension of a report: a field's values, the unit rolled up to a level, or a period of the date."""
+
+    kind: str  # "field", "unit" or "period"
+    field: str  # the field grouped on (for "unit": the unit field; for "period": the report's date field)
+    level: str | None = None  # "unit": a hierarchy level (None: the recorded unit); "period": month ... year
+    label: Label | None = None
+
+    @property
+    def key(self) -> str:
+        if self.kind == "unit":
+            return f"unit@{self.level}" if self.level else self.field
+        if self.kind == "period":
+            return f"period:{self.level}"
+        return self.field
+
+
+@dataclass(frozen=True)
+class ReportColumnDef:
+    """A measure of a report: one column of numbers."""
+
+    key: str
+    measure: str  # count, count_distinct, sum, avg, min, max, attribute
+    label: Label
+    field: str | None = None  # the field measured (count: none); attribute: "reference_field.target_field"
+    where: str | None = None  # a condition (the forms' language): only the records for which it holds count
+    groups: tuple[Label, ...] = ()  # header groups above the column, outermost first
+    people: bool = True  # counts people (small cells of it may be suppressed) rather than cases or amounts
+
+
+@dataclass(frozen=True)
 class ReportDef:
     name: str
     entity: str
     label: Label
-    rows: tuple[str, ...]
-    columns: tuple[str, ...] = ()
-    filters: tuple[str, ...] = ()
+    rows: tuple[ReportDimensionDef, ...]
+    columns: tuple[ReportColumnDef, ...]
+    date_field: str | None = None  # what periods select on and period dimensions group by
+    filter: str | None = None  # a condition every counted record meets
+    parameters: tuple[str, ...] = ()  # fields a run may filter on (the list API's filter language)
+    subtotals: bool = False
+    totals: bool = True
+    description: Label | None = None
     source: str = ""
+
+    def column(self, key: str) -> ReportColumnDef:
+        for c in self.columns:
+            if c.key == key:
+                return c
+        raise KeyError(key)
 
 
 @dataclass(frozen=True)

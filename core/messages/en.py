@@ -205,4 +205,22 @@ MESSAGES: dict[str, str] = {
     "plugin_duplicate": '{what} {name!r} is registered by both {first!r} and {second!r}',
     # modules per unit (hoso.modules)
     "module_off": "module {label!r} ({module}) is not switched on for unit {unit}",
+    # reports (hoso.reports)
+    "report_unknown": "there is no report {name!r}",
+    "report_denied": "not allowed to run reports on {entity}",
+    "report_no_period": "this report does not select on a date, so it does not run for a period",
+    "report_unit_unknown": "there is no unit with code {code!r}",
+    "report_unit_outside": "unit {code!r} is outside the units you may see",
+    "report_structure": "{value!r} is not valid: use recorded or a date YYYY-MM-DD",
+    "report_level": "there is no level {level!r}; levels: {levels}",
+    "report_level_finer": "numbers may be seen down to the {finest} level only",
+    "report_level_no_unit": "this report has no rows by unit",
+    "report_filter_not_allowed": "the report cannot filter on this field; it filters on: {allowed}",
+    "report_no_rows": "your role may see aggregate numbers only, not the records",
+    "report_cell_keys": "expected {n} row key values; found {found}",
+    "report_column_unknown": "there is no column {column!r}",
+    "report_none": "(none)",
+    "report_yes": "Yes",
+    "report_no": "No",
+    "report_total": "Total",
 }

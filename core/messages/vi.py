@@ -204,4 +204,22 @@ MESSAGES: dict[str, str] = {
     "plugin_duplicate": '{what} {name!r} được đăng ký bởi cả {first!r} và {second!r}',
     # modules per unit (hoso.modules)
     "module_off": "phân hệ {label!r} ({module}) chưa được bật cho đơn vị {unit}",
+    # reports (hoso.reports)
+    "report_unknown": "không có báo cáo {name!r}",
+    "report_denied": "không có quyền chạy báo cáo trên {entity}",
+    "report_no_period": "báo cáo này không chọn theo ngày nên không chạy theo kỳ",
+    "report_unit_unknown": "không có đơn vị mang mã {code!r}",
+    "report_unit_outside": "đơn vị {code!r} nằm ngoài phạm vi được xem",
+    "report_structure": "{value!r} không hợp lệ: dùng recorded hoặc một ngày YYYY-MM-DD",
+    "report_level": "không có cấp {level!r}; các cấp: {levels}",
+    "report_level_finer": "chỉ được xem số liệu tới cấp {finest}",
+    "report_level_no_unit": "báo cáo này không có dòng theo đơn vị",
+    "report_filter_not_allowed": "báo cáo không cho lọc theo trường này; được lọc theo: {allowed}",
+    "report_no_rows": "vai trò của bạn chỉ được xem số liệu tổng hợp, không được xem hồ sơ",
+    "report_cell_keys": "cần {n} giá trị khóa dòng; nhận được {found}",
+    "report_column_unknown": "không có cột {column!r}",
+    "report_none": "(không có)",
+    "report_yes": "Có",
+    "report_no": "Không",
+    "report_total": "Tổng cộng",
 }

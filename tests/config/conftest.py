@@ -101,9 +101,12 @@ REPORT = """\
 report: cases_by_form
 entity: case
 label: {vi: Số vụ việc theo hình thức}
+date_field: received_on
+parameters: [received_on]
 rows: [form_of_aid]
-columns: [beneficiary_groups]
-filters: [received_on]
+columns:
+  - {key: total, measure: count, label: {vi: Tổng số}}
+  - {per_option: beneficiary_groups}
 """
 
 HIERARCHY = """\

@@ -626,7 +626,7 @@ def test_many_mistakes_in_many_files_are_reported_together(cfg):
                 .replace("[unit, received_on]", "[unit, received]"),              # 2 cross-checks
         FORM: cfg.edit(FORM, "citizen_id]", "citizen]"),                          # 1
         WORKFLOW: cfg.edit(WORKFLOW, "initial: received", "initial: new").replace("to: ended", "to: done"),  # 2
-        REPORT: cfg.edit(REPORT, "filters: [received_on]", "filters: [received]"),  # 1
+        REPORT: cfg.edit(REPORT, "parameters: [received_on]", "parameters: [received]"),  # 1
         ROLE: cfg.edit(ROLE, "scope: national", "scope: everywhere"),             # 1
         HIERARCHY: cfg.edit(HIERARCHY, "{level: centre,", "{level: center,"),    # 1
         UNITS: cfg.edit(UNITS, ",HN,2010", ",HX,2010"),                           # 1
@@ -641,7 +641,7 @@ def test_many_mistakes_in_many_files_are_reported_together(cfg):
         (LAWYER, "colour"),
         (LAWYER, "fields.active.type"),
         (FORM, "sections[0].fields[1]"),
-        (REPORT, "filters[0]"),
+        (REPORT, "parameters[0]"),
         (WORKFLOW, "initial"),
         (WORKFLOW, "transitions.end.to"),
         (HIERARCHY, "unit_types.legal_aid_centre.level"),
@@ -671,7 +671,7 @@ SAME_FILE_CASES = [
     (WORKFLOW, [("label: {vi: Thụ lý}", "label: Thụ lý", "transitions.accept.label"),
                 ("to: ended", "to: done", "transitions.end.to")]),
     (REPORT, [("rows: [form_of_aid]", "rows: [form_of_aid, form_of_aid]", "rows[1]"),
-              ("filters: [received_on]", "filters: [received]", "filters[0]")]),
+              ("parameters: [received_on]", "parameters: [received]", "parameters[0]")]),
     (LISTS, [("value: TV,", "value: T V,", "lists.form_of_aid.options[1].value"),
              ("- {value: ended, vi: Kết thúc}", "- {value: accepted, vi: Kết thúc}",
               "lists.case_status.options[2].value")]),

@@ -340,6 +340,9 @@ def _reported_where_made(m: Mutation, issues: list[list]) -> bool:
             return True
         if file != m.file and not m.must_fail and any(repr(n) in message for n in m.names):
             return True
+        # a renamed definition (a hierarchy level) is reported where the file still uses the old name
+        if m.kind == "bad_reference" and file == m.file and all(repr(n) in message for n in m.names):
+            return True
     return False
 
 

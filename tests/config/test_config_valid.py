@@ -126,7 +126,9 @@ def test_form_workflow_report(config):
     assert list(config.workflows_for("case")) == [wf]
     (rep,) = config.reports
     assert isinstance(rep, ReportDef)
-    assert (rep.rows, rep.columns, rep.filters) == (("form_of_aid",), ("beneficiary_groups",), ("received_on",))
+    assert [d.key for d in rep.rows] == ["form_of_aid"]
+    assert (rep.date_field, rep.parameters, rep.filter) == ("received_on", ("received_on",), None)
+    assert [c.key for c in rep.columns] == ["total", "beneficiary_groups:poor"]  # a retired option has no column
 
 
 def test_hierarchy_units_roles_modules(config):
