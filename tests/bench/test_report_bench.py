@@ -31,8 +31,9 @@ def oracle(rows: list[tuple], groups: list[str], unit_ids: list[int] | None) -> 
     keys = [k for k, _ in reports.measures(groups)]
     cells: dict[tuple, Counter] = {}
     for r in rows:
-        received, gender, chosen, field, form, unit = r[1], r[4], json.loads(r[6]), r[7], r[8], r[10]
-        if not YEAR[0] <= received <= YEAR[1] or (unit_ids is not None and unit not in unit_ids):
+        received, gender, chosen, field, form, status, unit = r[1], r[4], json.loads(r[6]), r[7], r[8], r[9], r[10]
+        if status in ("refused", "transferred") or not YEAR[0] <= received <= YEAR[1] \
+                or (unit_ids is not None and unit not in unit_ids):
             continue
         hits = {"total", *(["men"] if gender == "male" else []), *(["women"] if gender == "female" else []), *chosen}
         for key in ((2, field, form), (1, field, None), (0, None, None)):
@@ -76,10 +77,11 @@ GENDERS = st.sampled_from(["male", "female", "other", None])
 GROUPS = st.lists(st.sampled_from(["NCC", "HN", "TE", "MBN", "KKTC_HIV"]), min_size=1, max_size=3, unique=True)
 DATES = st.dates(dt.date(2024, 11, 1), dt.date(2026, 2, 28))  # across the year's edges
 NEW = st.fixed_dictionaries({"field_of_law": FIELDS, "form_of_aid": FORMS, "gender": GENDERS,
+                             "status": st.sampled_from(["received", "accepted", "refused", "transferred"]),
                              "beneficiary_groups": GROUPS.map(json.dumps), "received_on": DATES,
                              "unit": st.integers(0, 81)})
 CHANGE = st.dictionaries(st.sampled_from(["field_of_law", "form_of_aid", "gender", "beneficiary_groups",
-                                          "received_on", "unit"]), st.none(), min_size=1, max_size=3)
+                                          "received_on", "unit", "status"]), st.none(), min_size=1, max_size=3)
 OPS = st.lists(st.one_of(
     st.tuples(st.just("insert"), NEW),
     st.tuples(st.just("update"), st.integers(0, 10**6), CHANGE, NEW),
