@@ -26,6 +26,7 @@ from hoso.i18n import t
 from hoso.jsonconv import dumps
 from hoso.records.attachments import human_size
 from hoso.records.errors import NotFound, RecordError
+from hoso.reports.params import runnable
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.admin.app import AdminBuild
@@ -74,6 +75,8 @@ SCRIPT = r"""(function () {
     var listed = location.hash.match(/^#\/([^\/?]+)\/?(\?.*)?$/);
     document.documentElement.classList.toggle('hoso-no-export',
       !(listed && labels.export && labels.export.indexOf(listed[1]) !== -1));
+    // the reports link only for users who may run a report
+    document.documentElement.classList.toggle('hoso-reports', !!labels.reports);
     var match = location.hash.match(/^#\/([^\/?]+)\/(\d+)\/?$/);
     var old = document.getElementById('hoso-history-link');
     if (match && tables[match[1]]) {
@@ -101,7 +104,8 @@ SCRIPT = r"""(function () {
   style.textContent = '.sidebar ul li a span, h1, select, option { text-transform: none !important; }\n' +
     // units and accounts are managed with the hoso commands, not added from a form
     'a.add[href="#/hoso_unit/add/"], a.add[href="#/hoso_user/add/"] { display: none; }\n' +
-    '.hoso-no-export a[data-uitest="csv_button"] { display: none !important; }';
+    '.hoso-no-export a[data-uitest="csv_button"] { display: none !important; }\n' +
+    'html:not(.hoso-reports) a[href="./hoso/reports/"] { display: none !important; }';
   document.head.appendChild(style);
   new MutationObserver(function () { relabel(); })
     .observe(document.documentElement, {subtree: true, childList: true, characterData: true});
@@ -168,7 +172,8 @@ async def labels(request: Request) -> Response:
     tables = {s.tablename: label for s, label in build.table_labels(user.lang)
               if build.cruds[s.tablename].may_read(user)}
     export = [s.tablename for s in build.tables.specs.values() if build.cruds[s.tablename]._may_export(user)]
-    return JSONResponse({"tables": tables, "history": t("history", user.lang), "export": export})
+    reports = bool(await runnable(build.rt, user.ctx))
+    return JSONResponse({"tables": tables, "history": t("history", user.lang), "export": export, "reports": reports})
 
 
 async def download(request: Request) -> Response:

@@ -43,7 +43,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from hoso.admin import pages, plugin_pages
+from hoso.admin import pages, plugin_pages, reports
 from hoso.admin.auth import (
     AdminUser,
     HosoAuthBackend,
@@ -314,6 +314,7 @@ def build_router(build: AdminBuild) -> HosoAdminRouter:
                 translations=translations(admin.default_language),
                 auto_include_related=False,
                 sidebar_links={t("history", admin.default_language): "./hoso/history/",
+                               t("reports", admin.default_language): "./hoso/reports/",
                                **plugin_pages.menu_links(build, admin.default_language)},
                 allowed_hosts=ORIGIN_CHECKED,
             )
@@ -346,6 +347,7 @@ def build_router(build: AdminBuild) -> HosoAdminRouter:
         Route("/public/logout/", logout_endpoint, methods=["POST"]),
         Route("/public/logout", logout_endpoint, methods=["POST"]),
         *pages.routes(),
+        *reports.routes(),
         *plugin_pages.page_routes(build),
     ]
     router.router.routes[0:0] = front

@@ -300,9 +300,11 @@ async def _unit_code_note(rt, code: str | None) -> None:
             console.print(note, markup=False, soft_wrap=True)
 
 
+from hoso.report_cli import report  # noqa: E402
 from hoso.restructure_cli import restructure  # noqa: E402
 
 main.add_command(restructure)
+main.add_command(report)
 main.add_command(settings_command)
 
 if __name__ == "__main__":  # pragma: no cover
