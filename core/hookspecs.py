@@ -382,6 +382,33 @@ def hoso_transition_guard(entity: EntityDef, workflow: WorkflowDef, transition: 
 
 
 @hookspec
+def hoso_write_guard(entity: EntityDef, action: str, before: dict | None, after: dict | None,
+                     context: RecordContext, db: Any) -> str | list[tuple[str, str]] | None:
+    """Decide whether a write of a record may happen, whatever path it comes from.
+
+    Called for every create, update, transition, delete and restore (API, admin, import, plugins), inside the
+    write's transaction, after the built-in checks (scope, version, validation) passed and before the row is
+    written. Every guard runs; any refusal refuses, and nothing is written. The built-in
+    ``hoso.plugins.period_lock`` refuses writes to records dated inside an approved, locked reporting period.
+
+    Example::
+
+        @hookimpl
+        async def hoso_write_guard(entity, action, before, after, context, db):
+            if action == "delete" and await db.fetchval("SELECT 1 FROM legal_hold WHERE record = {}", before["id"]):
+                return "hồ sơ đang bị phong tỏa / the record is on legal hold"
+
+    :param entity: the entity definition.
+    :param action: ``create``, ``update``, ``transition:<name>``, ``delete`` or ``restore``.
+    :param before: the stored record before the write (None on create).
+    :param after: the record as the write would leave it (None on delete).
+    :param context: who writes, from where, in which language.
+    :param db: the ``hoso.db.Database`` in use (inside the write's transaction).
+    :return: None to allow; a message or a list of ``(field_name, message)`` to refuse. May be an awaitable.
+    """
+
+
+@hookspec
 def hoso_transition_done(entity: EntityDef, workflow: WorkflowDef, transition: TransitionDef,
                          record: dict, context: RecordContext, db: Any) -> None:
     """React to a workflow transition (side effects: notify, create a follow-up record, call a service).

@@ -34,6 +34,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "hoso.plugins.storage",
     "hoso.config.kinds",
     "hoso.plugins.scheduler",
+    "hoso.plugins.period_lock",
     "hoso.admin.config",
 )
 # Without these, records would be written unchecked or without their audit trail: they cannot be blocked.

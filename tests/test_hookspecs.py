@@ -37,6 +37,7 @@ EFFECT_TESTS = {
     "hoso_validate_record": "tests/test_plugins.py::test_plugin_validator_and_audit_writer_run_on_every_write",
     "hoso_transition_guard":
         "tests/records/test_workflow.py::test_plugin_guard_refuses_and_side_effect_runs_in_the_transaction",
+    "hoso_write_guard": "tests/reports/test_lock.py::test_a_write_guard_plugin_refuses_every_kind_of_write",
     "hoso_transition_done":
         "tests/records/test_workflow.py::test_plugin_guard_refuses_and_side_effect_runs_in_the_transaction",
     "hoso_record_created":

@@ -230,6 +230,28 @@ MESSAGES: dict[str, str] = {
     "plugin_duplicate": '{what} {name!r} is registered by both {first!r} and {second!r}',
     # modules per unit (hoso.modules)
     "module_off": "module {label!r} ({module}) is not switched on for unit {unit}",
+    # report approval and locked periods (hoso.reports.approval, hoso.plugins.period_lock)
+    "period_locked": ("reporting period {period} ({start} - {end}) of unit {unit} is "
+        "approved and locked: records dated {date} cannot be changed"),
+    "approval_not_configured": "no report approval levels are configured (roles_config/approvals.yaml)",
+    "submission_not_found": "report submission {id} not found",
+    "snapshot_not_found": "report snapshot {id} not found",
+    "snapshot_corrupt": "report snapshot {id} does not match its content hash: it is not served",
+    "submission_bad_status": "status {value!r} is not valid; choose one of: {allowed}",
+    "submission_needs_period": "choose a reporting period to submit",
+    "submission_needs_unit": "choose a unit to submit",
+    "submission_unknown_unit": "there is no unit {unit!r}",
+    "submission_wrong_level": "unit {unit} is not at level {level}: reports are submitted from level {level}",
+    "submission_not_allowed": "you may not submit the report of unit {unit} (approval at level {level} is needed)",
+    "submission_exists": "this report was already submitted (submission {id}, status {state})",
+    "submission_stale": "the report submission was changed by someone else; its current version is {current}",
+    "submission_not_pending": "report submission {id} is not awaiting approval (status {state})",
+    "approval_not_allowed": "you may not approve at level {level} for unit {unit}",
+    "return_needs_comment": "a comment is required to return a report for correction",
+    "unlock_needs_reason": "a reason is required to unlock",
+    "submission_not_locked": "the period of submission {id} is not locked",
+    "unlock_not_allowed": "only level {level} or above may unlock the reporting period of unit {unit}",
+    "report_body_invalid": "the request body is not valid: {reason}",
     # reports (hoso.reports)
     "report_unknown": "there is no report {name!r}",
     "report_denied": "not allowed to run reports on {entity}",

@@ -229,6 +229,29 @@ MESSAGES: dict[str, str] = {
     "plugin_duplicate": '{what} {name!r} được đăng ký bởi cả {first!r} và {second!r}',
     # modules per unit (hoso.modules)
     "module_off": "phân hệ {label!r} ({module}) chưa được bật cho đơn vị {unit}",
+    # report approval and locked periods (hoso.reports.approval, hoso.plugins.period_lock)
+    "period_locked": ("kỳ báo cáo {period} ({start} - {end}) của đơn vị {unit} đã được phê "
+        "duyệt và khóa: không thể thay đổi hồ sơ ngày {date}"),
+    "approval_not_configured": "chưa cấu hình các cấp phê duyệt báo cáo (roles_config/approvals.yaml)",
+    "submission_not_found": "không tìm thấy hồ sơ báo cáo {id}",
+    "snapshot_not_found": "không tìm thấy bản lưu báo cáo {id}",
+    "snapshot_corrupt": "bản lưu báo cáo {id} không khớp mã băm nội dung: không thể cung cấp",
+    "submission_bad_status": "trạng thái {value!r} không hợp lệ; chọn một trong: {allowed}",
+    "submission_needs_period": "phải chọn kỳ báo cáo để gửi duyệt",
+    "submission_needs_unit": "phải chọn đơn vị để gửi duyệt",
+    "submission_unknown_unit": "không có đơn vị {unit!r}",
+    "submission_wrong_level": "đơn vị {unit} không thuộc cấp {level}: báo cáo được gửi duyệt từ cấp {level}",
+    "submission_not_allowed": ("bạn không có quyền gửi duyệt báo cáo của đơn vị {unit} (cần quyền phê "
+        "duyệt ở cấp {level})"),
+    "submission_exists": "báo cáo này đã được gửi (hồ sơ {id}, trạng thái {state})",
+    "submission_stale": "hồ sơ báo cáo đã được người khác thay đổi; phiên bản hiện tại là {current}",
+    "submission_not_pending": "hồ sơ báo cáo {id} không chờ phê duyệt (trạng thái {state})",
+    "approval_not_allowed": "bạn không có quyền phê duyệt ở cấp {level} cho đơn vị {unit}",
+    "return_needs_comment": "phải ghi ý kiến khi trả lại để sửa",
+    "unlock_needs_reason": "phải ghi lý do mở khóa",
+    "submission_not_locked": "kỳ báo cáo của hồ sơ {id} không bị khóa",
+    "unlock_not_allowed": "chỉ cấp {level} trở lên mới được mở khóa kỳ báo cáo của đơn vị {unit}",
+    "report_body_invalid": "nội dung yêu cầu không hợp lệ: {reason}",
     # reports (hoso.reports)
     "report_unknown": "không có báo cáo {name!r}",
     "report_denied": "không có quyền chạy báo cáo trên {entity}",

@@ -40,6 +40,7 @@ from hoso.records.errors import (
     ValidationError,
 )
 from hoso.records.forms import CompiledForm
+from hoso.records.guard import write_guard
 from hoso.records.history import history, transitions_of
 from hoso.records.naming import make_code
 from hoso.records.query import DEFAULT_PAGE_SIZE, RecordQuery
@@ -135,6 +136,7 @@ class RecordService:
             problems = await self.validator.validate(entity, values, ctx, access, compiled, None, None, problems)
             if problems:
                 raise ValidationError(problems)
+            await write_guard(self.rt, entity, "create", None, values, ctx)
             if entity.naming:
                 values[entity.naming.field] = await make_code(self.db, entity, values, now)
             row = self.store.to_db(entity.fields, values)
@@ -206,6 +208,7 @@ class RecordService:
                     diff[k] = (current.get(k), v)
             if not diff and step is None:
                 return await self.store.visible(entity, current, access)  # nothing changes: no new version
+            await write_guard(self.rt, entity, action, current, {**current, **merged}, ctx)
             row = self.store.to_db(entity.fields, {k: v for k, v in changes_in.items() if k in diff})
             row.update(sys_version=version + 1, sys_updated_at=now, sys_updated_by=ctx.user_id,
                        sys_form_version=compiled.version)
@@ -252,6 +255,7 @@ class RecordService:
             require_editable(self.config, entity, current, ctx)
             if not reason:
                 raise ValidationError([("reason", t("reason_required", ctx.lang))])
+            await write_guard(self.rt, entity, "delete", current, None, ctx)
             await self.db.execute(
                 f"UPDATE {quote(entity.table)} SET sys_deleted_at = {{}}, sys_deleted_by = {{}}, "
                 "sys_delete_reason = {}, sys_version = {}, sys_updated_at = {}, sys_updated_by = {} WHERE id = {}",
@@ -277,6 +281,7 @@ class RecordService:
                 raise Forbidden(t("forbidden", ctx.lang, action="restore"))
             if version is not None and current["sys_version"] != version:
                 raise StaleVersion(current["sys_version"])
+            await write_guard(self.rt, entity, "restore", current, {**current, "sys_deleted_at": None}, ctx)
             await self.db.execute(
                 f"UPDATE {quote(entity.table)} SET sys_deleted_at = NULL, sys_deleted_by = NULL, "
                 "sys_delete_reason = NULL, sys_version = {}, sys_updated_at = {}, sys_updated_by = {} WHERE id = {}",

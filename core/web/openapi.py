@@ -14,8 +14,8 @@ problem document (``application/problem+json``, ``hoso.web.problems``). Which op
 - 409: record writes (a stale ``sys_version``, a transition not allowed from the record's state) and account
   changes that conflict with existing ones.
 - 413, 415: operations that take a body (413 for files over their field's limit).
-- 422: operations that take a body (an invalid record names every field), record lists and account reads
-  (invalid filters, sort keys, dates).
+- 422: operations that take a body (an invalid record names every field), record lists, account reads and
+  report approval reads (invalid filters, sort keys, dates, statuses).
 - 429: the login (too many failed attempts).
 """
 
@@ -75,7 +75,7 @@ def _codes(path: str, method: str, operation: dict) -> set[int]:
         codes |= {409, 422}
     if method in _WITH_BODY:
         codes |= {413, 415}
-    if method == "get" and (records or path.startswith("/api/users")):
+    if method == "get" and (records or path.startswith(("/api/users", "/api/report-"))):
         codes.add(422)
     if path == "/api/login":
         codes |= {401, 429}
