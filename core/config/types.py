@@ -31,6 +31,8 @@ __all__ = [
     "AttachmentsDef",
     "HolidayDef",
     "CalendarDef",
+    "CutoffDef",
+    "PeriodsDef",
     "ReportDef",
     "ReportDimensionDef",
     "ReportColumnDef",
@@ -563,12 +565,40 @@ class HolidayDef:
 
 
 @dataclass(frozen=True)
+class CutoffDef:
+    """The last day of actual data in a reporting period, as (month, day) of the period's year; ``by_reporter``
+    gives another for reporters of a unit type or level (a unit type is looked up first, then its level)."""
+
+    actual_to: tuple[int, int]
+    by_reporter: tuple[tuple[str, tuple[int, int]], ...] = ()
+
+    def for_reporter(self, names: tuple[str, ...]) -> tuple[int, int]:
+        found = dict(self.by_reporter)
+        for n in names:
+            if n in found:
+                return found[n]
+        return self.actual_to
+
+
+@dataclass(frozen=True)
+class PeriodsDef:
+    """Cut-offs of the reporting periods (``periods:`` in forms_config/calendar.yaml); None: none (the period's
+    data runs to its last day)."""
+
+    h1: CutoffDef | None = None
+    h2: CutoffDef | None = None
+    year: CutoffDef | None = None
+
+
+@dataclass(frozen=True)
 class CalendarDef:
-    """Working days for deadlines: weekdays off, public holidays, and weekend days worked in exchange."""
+    """Working days for deadlines: weekdays off, public holidays, and weekend days worked in exchange; and the
+    reporting periods' cut-offs."""
 
     weekend: tuple[int, ...] = (5, 6)  # date.weekday(): Monday is 0
     holidays: tuple[HolidayDef, ...] = ()
     working_days: tuple[dt.date, ...] = ()
+    periods: PeriodsDef = PeriodsDef()
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,14 @@ from piccolo.table import Table, create_table_class
 from hoso.config import Config, EntityDef, FieldDef
 from hoso.db import Database, quote
 from hoso.fields import Registry
+from hoso.model.history import (
+    HISTORY_SKIPPED,
+    add_history_column,
+    create_history,
+    history_table,
+    keep_converted_column,
+    rename_history_column,
+)
 from hoso.model.tables import (
     CHILD_COLUMNS,
     SCOPE_COLUMN,
@@ -74,7 +82,8 @@ class Change:
     """One step of a plan."""
 
     kind: str  # create_table, retire_table, restore_table, add_field, rename_field, retire_field,
-    # restore_field, convert_field, add_index, drop_index, create_system_table, add_system_column, switch_module
+    # restore_field, convert_field, add_index, drop_index, create_system_table, add_system_column, switch_module,
+    # create_history, add_history_column
     table: str  # the table key: entity name, or "entity.child" for child tables, or a system table name
     detail: str
     rows: int = 0
@@ -331,6 +340,9 @@ async def make_plan(db: Database, config: Config, registry: Registry) -> Plan:
                 plan.changes.append(Change("add_index", key, f"{'unique ' if ispec['unique'] else ''}index "
                                            f"{iname} on ({', '.join(ispec['columns'])})",
                                            data={"name": iname, **ispec}))
+            if "." not in key:
+                plan.changes.append(Change("create_history", key, f"create history table "
+                                           f"{history_table(table)!r} (a version per write)"))
             continue
         counted: int | None = None
 
@@ -403,8 +415,26 @@ async def make_plan(db: Database, config: Config, registry: Registry) -> Plan:
                 plan.changes.append(Change("add_index", key, f"{'unique ' if ispec['unique'] else ''}index {iname} "
                                            f"on ({', '.join(ispec['columns'])})", rows=await row_count(),
                                            data={"name": iname, **ispec}))
+        if "." not in key:
+            await _plan_history(db, plan, key, table, existing_tables, row_count)
     plan.changes += _module_changes(previous, snapshot)
     return plan
+
+
+async def _plan_history(db: Database, plan: Plan, key: str, table: str, existing_tables: set[str],
+                        row_count: Callable[[], Any]) -> None:
+    """The history table of an entity table that has none yet (one version per existing row), or the columns
+    its table has and it lacks."""
+    hist = history_table(table)
+    if hist not in existing_tables:
+        plan.changes.append(Change("create_history", key, f"create history table {hist!r} with one version per "
+                                   "existing record", rows=await row_count()))
+        return
+    have = set(await db.column_names(hist))
+    for col in await db.column_names(table):
+        if col not in have and col not in HISTORY_SKIPPED:
+            plan.changes.append(Change("add_history_column", key, f"add column to history table {hist!r}",
+                                       field=col))
 
 
 async def _plan_conversion(db, plan, key, table, fd: FieldDef, column, old_type, registry: Registry, n):
@@ -585,8 +615,17 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
     table = spec["table"]
     if kind in ("retire_table", "restore_table", "retire_field", "restore_field"):
         return  # recorded in the snapshot only: the data stays where it is
+    if kind == "create_history":
+        await create_history(db, table, dt.datetime.now(dt.UTC))
+        return
+    if kind == "add_history_column":
+        await add_history_column(db, table, change.column)
+        return
     entity, child = entity_by_key[change.table]
     fields = child.fields if child else entity.fields
+    # The history of an entity table follows its columns (when it has one already; one created later in the plan
+    # copies the table as it is then).
+    versioned = child is None and history_table(table) in await db.table_names()
     if kind == "create_table":
         members: dict[str, Any] = {}
         if child:
@@ -609,16 +648,24 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
         if fd.default is not None:
             value = ft.to_db(ft.parse(fd, list(fd.default) if isinstance(fd.default, tuple) else fd.default))
             await db.execute(f"UPDATE {quote(table)} SET {quote(fd.name)} = {{}}", value)
+        if versioned:
+            await add_history_column(db, table, fd.name)
         return
     if kind == "add_entity_system_column":
         await _add_column(db, table, change.column, SYSTEM_COLUMNS[change.column]())
+        if versioned and change.column not in HISTORY_SKIPPED:
+            await add_history_column(db, table, change.column)
         return
     if kind == "add_scope_column":
         await _add_column(db, table, SCOPE_COLUMN, BigInt(default=None, null=True))
+        if versioned:
+            await add_history_column(db, table, SCOPE_COLUMN)
         return
     if kind == "rename_field":
         await db.execute(f"ALTER TABLE {quote(table)} RENAME COLUMN {quote(change.data['old'])} "
                          f"TO {quote(change.column)}")
+        if versioned:
+            await rename_history_column(db, table, change.data["old"], change.column)
         return
     if kind == "convert_field":
         fd = next(f for f in fields if f.name == change.field)
@@ -638,6 +685,8 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
             await db.execute(f"DROP INDEX IF EXISTS {quote(iname)}")
         await db.execute(f"ALTER TABLE {quote(table)} DROP COLUMN {col}")
         await db.execute(f"ALTER TABLE {quote(table)} RENAME COLUMN {quote(tmp)} TO {col}")
+        if versioned:
+            await keep_converted_column(db, table, change.column, change.data["from"])
         return
     if kind == "add_index":
         cols = change.data.get("expr") or ", ".join(quote(c) for c in change.data["columns"])

@@ -241,6 +241,7 @@ async def upload(svc: RecordService, entity: EntityDef, record_id: int, field: s
             await svc.db.execute(
                 f"UPDATE {quote(entity.table)} SET {quote(field)} = {{}}, sys_version = {{}}, sys_updated_at = {{}}, "
                 "sys_updated_by = {} WHERE id = {}", attachment_id, new_version, now, ctx.user_id, record_id)
+            await svc.store.version(entity, record_id)
 
             await svc.store.audit(AuditEvent(
                 "attachment.upload", entity.name, record_id, ctx.user_id, ctx.user_name, ctx.origin,

@@ -150,6 +150,7 @@ class RecordService:
             )
             for child in entity.child_tables:
                 await self.store.write_children(entity, child, record_id, values.get(child.name) or [])
+            await self.store.version(entity, record_id, created=True)
             await self.validator.require_scope(entity, "create", record_id, access, ctx)
             changes = {k: (None, v) for k, v in values.items() if not is_empty(v)}
             await self.store.audit(AuditEvent("create", entity.name, record_id, ctx.user_id, ctx.user_name,
@@ -224,6 +225,7 @@ class RecordService:
             for child in entity.child_tables:
                 if child.name in diff:
                     await self.store.sync_children(entity, child, record_id, changes_in[child.name] or [])
+            await self.store.version(entity, record_id)
             if entity.unit_field in diff:
                 await self.validator.require_scope(entity, action, record_id, access, ctx)
             changes = jsonable_changes(diff)
@@ -260,6 +262,7 @@ class RecordService:
                 f"UPDATE {quote(entity.table)} SET sys_deleted_at = {{}}, sys_deleted_by = {{}}, "
                 "sys_delete_reason = {}, sys_version = {}, sys_updated_at = {}, sys_updated_by = {} WHERE id = {}",
                 now, ctx.user_id, reason, version + 1, now, ctx.user_id, record_id)
+            await self.store.version(entity, record_id)
             await self.store.audit(AuditEvent("delete", entity.name, record_id, ctx.user_id, ctx.user_name,
                                               ctx.origin, {"sys_deleted_at": [None, now.isoformat()],
                                                            "sys_delete_reason": [None, reason]}))
@@ -286,6 +289,7 @@ class RecordService:
                 f"UPDATE {quote(entity.table)} SET sys_deleted_at = NULL, sys_deleted_by = NULL, "
                 "sys_delete_reason = NULL, sys_version = {}, sys_updated_at = {}, sys_updated_by = {} WHERE id = {}",
                 current["sys_version"] + 1, now, ctx.user_id, record_id)
+            await self.store.version(entity, record_id)
             await self.store.audit(AuditEvent("restore", entity.name, record_id, ctx.user_id, ctx.user_name,
                                               ctx.origin, jsonable_changes({
                                                   "sys_deleted_at": (current["sys_deleted_at"], None),

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from typing import TYPE_CHECKING, Any
 
 from hoso.audit import AuditEvent, write_audit
 from hoso.config import EntityDef, FieldDef
 from hoso.db import quote
 from hoso.i18n import t
+from hoso.model.history import history_columns, version_record
 from hoso.records.access import Access, hidden_by_any_role
 from hoso.records.context import RecordContext, as_datetime
 from hoso.records.errors import NotFound
@@ -23,7 +25,10 @@ from hoso.records.search import search_text
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
 
-__all__ = ["RuntimeCache", "RecordStore", "RECORD_SYSTEM_COLUMNS"]
+__all__ = ["RuntimeCache", "RecordStore", "RECORD_SYSTEM_COLUMNS", "HISTORY_RECHECK_SECONDS"]
+
+# How often a write looks again for a history table that was missing (a database not yet migrated to history).
+HISTORY_RECHECK_SECONDS = 5.0
 
 # System columns returned with every record.
 RECORD_SYSTEM_COLUMNS = ("sys_version", "sys_created_at", "sys_created_by", "sys_updated_at", "sys_updated_by",
@@ -39,6 +44,9 @@ class RuntimeCache:
         self.storage: Any = None
         # Form versions known to be in hoso_form_version (registered once per process, not per write).
         self.registered_forms: set[str] = set()
+        # Per entity table: the columns its history versions copy.
+        self.history: dict[str, list[str]] = {}
+        self.history_missing: dict[str, float] = {}  # table -> when its history was last found missing
 
 
 
@@ -123,6 +131,25 @@ class RecordStore:
                 sets = ", ".join(f"{quote(c)} = {{}}" for c in data)
                 await self.db.execute(f"UPDATE {table} SET {sets} WHERE id = {{}} AND parent_id = {{}}",
                                       *data.values(), r["id"], parent_id)
+
+    async def version(self, entity: EntityDef, record_id: int, *, created: bool = False) -> None:
+        """Close the record's current history version and add its row as it now is, in the write's transaction
+        (after the write's own statements). The version's time is taken here, under the record's lock, so the
+        versions of one record follow each other."""
+        table = entity.table
+        columns = self.cache.history.get(table)
+        if columns is None:
+            if time.monotonic() - self.cache.history_missing.get(table, -HISTORY_RECHECK_SECONDS) \
+                    < HISTORY_RECHECK_SECONDS:
+                return
+            columns = await history_columns(self.db, table)
+            if columns is None:
+                # A database migrated before history existed: `hoso migrate` creates it with a version per record,
+                # and writes look for it again every few seconds, so versions start soon after it exists.
+                self.cache.history_missing[table] = time.monotonic()
+                return
+            self.cache.history[table] = columns
+        await version_record(self.db, table, columns, record_id, dt.datetime.now(dt.UTC), created=created)
 
     async def audit(self, event: AuditEvent) -> None:
         await write_audit(self.rt.pm, self.db, event)

@@ -15,6 +15,7 @@ from hoso.audit import AuditEvent, write_audit
 from hoso.config.kinds.restructuring import ChangeSet, RestructureErrors, load_restructuring
 from hoso.config.loader import ConfigIssue
 from hoso.db import Database, quote
+from hoso.model.history import close_versions, history_columns, insert_versions
 from hoso.model.tables import SCOPE_COLUMN
 from hoso.scope import effective_unit, rebuild_closure
 
@@ -365,9 +366,11 @@ def _chunks(items: list, n: int):
 
 async def _split_records(db: Database, sp: SplitAction, rule: ResolvedRule,
                          real: Callable[[int | None], int | None],
-                         batch_size: int | None) -> None:
+                         batch_size: int | None, at: dt.datetime) -> None:
     """Point each record of the split unit at the successor its rule picks: set-based UPDATEs, in batches of
-    ``batch_size`` rows (by id) when given."""
+    ``batch_size`` rows (by id) when given. Each record moved gets a history version valid from ``at``: its
+    current version is closed and the new one added by one INSERT ... SELECT with the same rule, before the
+    UPDATE (after it, the moved rows no longer match the split unit)."""
     entity = rule.entity
     table = quote(entity.table)
     col = quote(rule.field.name)
@@ -409,8 +412,17 @@ async def _split_records(db: Database, sp: SplitAction, rule: ResolvedRule,
         where += f" AND ({' OR '.join(match_sql)})"
         where_args += match_args
     update = f"UPDATE {table} SET {quote(SCOPE_COLUMN)} = {case} WHERE {where}"
+    versioned = await history_columns(db, entity.table)
+
+    async def move(extra: str = "", extra_args: tuple = ()) -> None:
+        rows = (where + extra, (*where_args, *extra_args))
+        if versioned is not None:
+            await close_versions(db, entity.table, *rows, at)
+            await insert_versions(db, entity.table, versioned, {SCOPE_COLUMN: (case, tuple(case_args))}, *rows, at)
+        await db.execute(update + extra, *case_args, *rows[1])
+
     if not batch_size:
-        await db.execute(update, *case_args, *where_args)
+        await move()
         return
     last = 0
     while True:
@@ -418,7 +430,7 @@ async def _split_records(db: Database, sp: SplitAction, rule: ResolvedRule,
                                f"ORDER BY id LIMIT {int(batch_size)}) s", *where_args, last)
         if hi is None:
             break
-        await db.execute(update + " AND id > {} AND id <= {}", *case_args, *where_args, last, hi)
+        await move(" AND id > {} AND id <= {}", (last, hi))
         last = hi
 
 
@@ -508,7 +520,7 @@ async def apply(rt: Runtime, file: str | Path | ChangeSet, applied_by: str | Non
         reassigned: dict[str, int] = {}
         for sp in sim.splits:
             for rule in sp.rules:
-                await _split_records(db, sp, rule, real, batch_size)
+                await _split_records(db, sp, rule, real, batch_size, now)
                 per = prep.split_counts.get((sp.op.index, rule.entity.name), {})
                 reassigned[rule.entity.name] = reassigned.get(rule.entity.name, 0) + sum(
                     n for s, n in per.items() if s is not None)
