@@ -15,9 +15,9 @@ from urllib.parse import urlparse
 import pytest
 
 from tests.api.test_reports_api import CASES, PEOPLE
+from tests.conftest import REPO
 from tests.helpers import migrated_runtime
 from tests.reports.conftest import load_cases, set_users, write_config
-from tests.conftest import REPO
 from tests.web.conftest import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
