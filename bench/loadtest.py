@@ -119,8 +119,8 @@ async def prepare_token(url: str) -> tuple[str, dict[str, int]]:
 
 
 async def load_accounts(rt, n: int, password: str) -> list[dict]:
-    """``n`` accounts with a password: 8 in 10 centre staff (round the centres), 1 in 10 provincial officers,
-    1 in 10 national statisticians (centre staff in their place when the reports API is not there)."""
+    """``n`` accounts with a password: 1 in 40 national statisticians, 1 in 10 provincial officers (round the
+    provinces), the others centre staff (round the centres)."""
     from hoso.users import create_user
 
     tag = uuid.uuid4().hex[:6]
@@ -135,13 +135,12 @@ async def load_accounts(rt, n: int, password: str) -> list[dict]:
     now = dt.datetime.now(dt.UTC)
     async with rt.db.transaction():
         for i in range(n):
-            kind = i % 10
-            if kind < 8:
-                role, code = "centre_staff", centres[(i * 7) % len(centres)]
-            elif kind == 8:
+            if i % 40 == 39:
+                role, code = "national_statistician", national
+            elif i % 10 == 8:
                 role, code = "provincial_officer", provinces[(i * 3) % len(provinces)]
             else:
-                role, code = "national_statistician", national
+                role, code = "centre_staff", centres[(i * 7) % len(centres)]
             name = f"load.{tag}.{i}"
             if i == 0:
                 uid = first
