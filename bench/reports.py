@@ -315,9 +315,13 @@ async def as_of_and_snapshot(label, rt, engine, ctx, req, live_times, runs) -> N
 
     past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
     try:
-        times, _ = await timed(lambda: engine.run_report(rt, ctx, dataclasses.replace(req, as_of=past)), runs)
+        live = await engine.run_report(rt, ctx, req)
+        times, then = await timed(lambda: engine.run_report(rt, ctx, dataclasses.replace(req, as_of=past)), runs)
+        # nothing of the period was written in the last minute: the two must agree
+        same = "equal to live" if then.total.values == live.total.values else (
+            f"DIFFERENT from live (total {then.total.values[0]} vs {live.total.values[0]})")
         report(f"{label}: as of a past moment / live", statistics.median(times) / statistics.median(live_times),
-               "x", 3.0, f"as of p50 {statistics.median(times) * 1000:.1f} ms")
+               "x", 3.0, f"as of p50 {statistics.median(times) * 1000:.1f} ms; {same}")
     except Exception as exc:
         print(f"{label}: as of: not available ({type(exc).__name__}: {str(exc)[:200]})", flush=True)
     try:
