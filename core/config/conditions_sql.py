@@ -193,9 +193,13 @@ class _Compiler:
                 other = eb if ea == "(1 = 1)" else ea
                 same = other or "(1 = 0)"
             elif ea is None or eb is None:  # one side is never empty: a missing value is simply not equal
-                checks = " AND ".join(f"(NOT {e})" for e in (ea, eb) if e)
-                same = f"({checks} AND {va} = {vb})" if checks else f"({va} = {vb})"
-                same = f"COALESCE({same}, 1 = 0)"
+                col, empty = (va, ea) if ea else (vb, eb)
+                if empty is None:
+                    same = f"COALESCE({va} = {vb}, 1 = 0)"
+                elif op == "==":  # never NULL: false where the value is missing
+                    return f"({col} IS NOT NULL AND {va} = {vb})"
+                else:
+                    return f"({col} IS NULL OR {va} <> {vb})"
             else:
                 same = (f"(CASE WHEN {ea} OR {eb} THEN ({ea} AND {eb}) ELSE COALESCE({va} = {vb}, 1 = 0) END)")
             return same if op == "==" else f"(NOT {same})"
@@ -220,8 +224,9 @@ class _Compiler:
                 if _empty(value):
                     found = f"(CASE WHEN {f.sql} IS NULL THEN NULL ELSE 1 = 0 END)"
                 else:
+                    # NULL where the list is missing, as the evaluator's unknown
                     mark = self.bind(json.dumps(str(value), ensure_ascii=False))
-                    found = f"(CASE WHEN {f.sql} IS NULL THEN NULL ELSE {find}({f.sql}, {mark}) > 0 END)"
+                    found = f"({find}({f.sql}, {mark}) > 0)"
             else:
                 va, ea = self.operand(a, "text")
                 empty = ea or "(1 = 0)"

@@ -166,25 +166,25 @@ async def test_cell_records_are_exactly_the_counted_records(world):
             assert len(records) == row.values[j], (row.keys, col.key)
     women = await cell_records(world, ctx, req, ("HS", "TV"), "women")
     assert [r["code"] for r in women] == ["b"]
-    with pytest.raises(ScopeDenied):  # statistics only: numbers, never rows (once disclosure says so)
-        from hoso.reports import disclosure
 
-        original = disclosure.Disclosure
 
-        class NoRows(original):  # type: ignore[misc,valid-type]
-            pass
+async def test_disclosure_refuses_rows_and_levels_finer_than_allowed(world, monkeypatch):
+    import hoso.reports.engine as engine
+    from hoso.reports.disclosure import Disclosure
 
-        import hoso.reports.engine as engine
+    async def numbers_only(rt, access, entity):
+        return Disclosure(rows=False, finest_level="province")
 
-        async def no_rows(rt, access, entity):
-            return original(rows=False)
-
-        saved = engine.disclosure_for
-        engine.disclosure_for = no_rows
-        try:
-            await cell_records(world, ctx, req, (), "total")
-        finally:
-            engine.disclosure_for = saved
+    monkeypatch.setattr(engine, "disclosure_for", numbers_only)
+    ctx = ctx_of(world, 1)
+    with pytest.raises(ScopeDenied):
+        await cell_records(world, ctx, ReportRequest("people"), (), "total")
+    # the recorded unit is finer than a province
+    with pytest.raises(ReportError) as exc:
+        await run_report(world, ctx, ReportRequest("by_unit"))
+    assert [p for p, _m in exc.value.problems] == ["level"]
+    # a report without unit rows runs
+    assert (await run_report(world, ctx, ReportRequest("people"))).total.values[0] == 5
 
 
 async def test_one_statement_against_the_records_per_run(world):
