@@ -170,7 +170,8 @@ async def _run(request: Request, user: AdminUser) -> ReportResult:
     q = request.query_params
     rt = _build(request).rt
     ctx = replace(user.ctx, lang=user.lang)
-    req = await checked_request(rt, ctx, q.get("name", ""), lang=user.lang, **{k: q.get(k) or None for k in PARAMS})
+    req = await checked_request(rt, ctx, q.get("name", ""), lang=user.lang, period=q.get("period"), unit=q.get("unit"),
+                                as_of=q.get("as_of"), structure=q.get("structure"), level=q.get("level"))
     return await run_report(rt, ctx, req)
 
 

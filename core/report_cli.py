@@ -22,7 +22,7 @@ from hoso.i18n import t
 from hoso.jsonconv import json_ready
 from hoso.records.context import RecordContext
 from hoso.reports.engine import run_report
-from hoso.reports.model import ReportError
+from hoso.reports.model import ReportError, ReportResult
 from hoso.reports.params import FORMATS, checked_request, runnable
 from hoso.reports.render import to_csv, write_xlsx
 from hoso.scope import ScopeDenied
@@ -129,7 +129,7 @@ def run_cmd(config_dir, database_url, name, period, unit, as_of, structure, leve
         _bad([("--format", t("report_bad_format", lang, value=fmt))])
     rt = _runtime(config_dir, database_url)
 
-    async def go():
+    async def go() -> ReportResult:
         problems: list[tuple[str, str]] = []
         parsed: dict = {}
         try:

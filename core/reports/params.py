@@ -77,13 +77,13 @@ def report_request(rt: Runtime, name: str, *, period: str | None = None, unit: s
     at = None
     if as_of not in (None, ""):
         try:
-            at = parse_as_of(as_of, lang)  # type: ignore[arg-type]
+            at = parse_as_of(as_of, lang)
         except ReportError as exc:
             problems += exc.problems
     shape = "recorded"
     if structure not in (None, ""):
         try:
-            shape = parse_structure(structure, lang)  # type: ignore[arg-type]
+            shape = parse_structure(structure, lang)
         except ReportError as exc:
             problems += exc.problems
     request = ReportRequest(report=name, period=(period or "").strip() or None, unit=(unit or "").strip() or None,

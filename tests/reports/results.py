@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from hoso.config import ReportDef
-from hoso.config.types import Label
+from hoso.config.types import Label, ReportColumnDef, ReportDimensionDef
 from hoso.reports.model import Column, Dimension, Period, ReportRequest, ReportResult, ResultRow
 
 AT = dt.datetime(2025, 7, 3, 2, 30, tzinfo=dt.UTC)  # 09:30 in Hà Nội
@@ -14,9 +14,6 @@ AT = dt.datetime(2025, 7, 3, 2, 30, tzinfo=dt.UTC)  # 09:30 in Hà Nội
 def bieu24(lang: str = "vi", *, unit: dict | None = None, period: bool = True) -> ReportResult:
     """Rows: field of law x form of aid, with a subtotal per field; columns: total, then men and women under
     "Giới tính", then two beneficiary groups under "Diện người được trợ giúp"."""
-    report = ReportDef(name="people_assisted", entity="case",
-                       label=Label("Số người được trợ giúp pháp lý", "People assisted"),
-                       rows=("field_of_law", "form_of_aid"), columns=("gender", "beneficiary_groups"))
     gender = Label("Giới tính", "Gender")
     groups = Label("Diện người được trợ giúp", "Beneficiary groups")
     columns = [
@@ -26,6 +23,11 @@ def bieu24(lang: str = "vi", *, unit: dict | None = None, period: bool = True) -
         Column("beneficiary_groups:poor_household", Label("Người thuộc hộ nghèo", "Poor household"), (groups,)),
         Column("beneficiary_groups:child", Label("Trẻ em", "Child"), (groups,)),
     ]
+    report = ReportDef(name="people_assisted", entity="case",
+                       label=Label("Số người được trợ giúp pháp lý", "People assisted"),
+                       rows=(ReportDimensionDef("field", "field_of_law"), ReportDimensionDef("field", "form_of_aid")),
+                       columns=tuple(ReportColumnDef(c.key, "count", c.label, groups=c.groups) for c in columns),
+                       date_field="received_on", subtotals=True)
     leaf = [
         (("civil", "advice"), ("Dân sự", "Tư vấn"), [5, 3, 2, 1, 0]),
         (("civil", "litigation"), ("Dân sự", "Tham gia tố tụng"), [4, 1, 3, 2, 1]),

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hoso.config import ReportDef
-from hoso.config.types import Label
+from hoso.config.types import Label, ReportColumnDef, ReportDimensionDef
 from hoso.reports.model import Column, Dimension, ReportRequest, ReportResult, ResultRow
 from hoso.reports.render import BOM, filename, rows_csv, to_csv, write_rows_xlsx, xlsx_bytes
 from tests.reports.results import AT, bieu24
@@ -140,7 +140,9 @@ def results(draw):
                       draw(st.lists(st.integers(0, 10**6), min_size=ncols, max_size=ncols))) for k in range(nrows)]
     total = ResultRow((None,) * ndim, ("",) * ndim, [sum(r.values[i] for r in rows) for i in range(ncols)],
                       kind="total")
-    report = ReportDef(name="r", entity="case", label=Label("R"), rows=tuple(f"d{j}" for j in range(ndim)))
+    report = ReportDef(name="r", entity="case", label=Label("R"),
+                       rows=tuple(ReportDimensionDef("field", f"d{j}") for j in range(ndim)),
+                       columns=tuple(ReportColumnDef(c.key, "count", c.label, groups=c.groups) for c in columns))
     return ReportResult(report, ReportRequest("r"), [Dimension(f"d{j}", Label(f"D{j}")) for j in range(ndim)],
                         columns, rows, total, AT)
 
