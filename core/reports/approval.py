@@ -36,7 +36,7 @@ __all__ = ["ApprovalLevel", "ApprovalsDef", "ApprovalError", "KIND", "TABLES", "
            "return_for_correction", "unlock", "list_submissions", "get_submission", "read_snapshot",
            "approved_below", "locks_for", "may_submit", "acting_levels", "STATUSES"]
 
-STATUSES = ("submitted", "approved", "returned", "unlocked")
+STATUSES = ("draft", "submitted", "approved", "returned", "unlocked")
 
 # -- configuration -------------------------------------------------------------------------------------------------
 
@@ -220,10 +220,10 @@ async def acting_levels(rt: Runtime, ctx: RecordContext, cfg: ApprovalsDef, enti
     if ctx.superuser:
         return set(range(len(cfg.levels)))
     out: set[int] = set()
+    if ctx.user_id is None:
+        return out
+    holdings = await holdings_on(rt.db, ctx.user_id, ctx.today)
     for i, lv in enumerate(cfg.levels):
-        if ctx.user_id is None:
-            break
-        holdings = await holdings_on(rt.db, ctx.user_id, ctx.today)
         roles = {r for rs in rt.scope.roles_for(entity, lv.action).values() for r in rs}
         units = sorted({u for r, u in holdings if r in roles and u is not None})
         if not units:
@@ -282,7 +282,7 @@ def _shape(rt: Runtime, row: dict) -> dict:
     return out
 
 
-async def _fetch(rt: Runtime, ctx: RecordContext, submission_id: int, *, lock: bool = False) -> dict:
+async def _fetch(rt: Runtime, ctx: RecordContext, submission_id: int) -> dict:
     reach, args = await _reach_sql(rt, ctx)
     rows = await rt.db.fetch(f"SELECT {_COLUMNS} FROM hoso_report_submission s JOIN hoso_unit u ON u.id = s.unit_id "
                              f"WHERE s.id = {{}} AND {reach}", submission_id, *args)
@@ -384,10 +384,12 @@ async def may_submit(rt: Runtime, ctx: RecordContext, entity: str, unit_code: st
 
 
 async def submit(rt: Runtime, ctx: RecordContext, result: ReportResult, *, scope_key: str,
-                 comment: str = "") -> dict:
+                 comment: str = "", draft: bool = False) -> dict:
     """Submit ``result`` (a run of the report for one unit and period, made with ``ctx``'s scope) at the first
-    level: its snapshot is stored and the submission is (again) ``submitted``. A submission already submitted or
-    approved for the same parameters is refused (409); a returned or unlocked one is submitted again."""
+    level: its snapshot is stored and the submission is (again) ``submitted``, or kept as a ``draft`` that no
+    level acts on until it is submitted. A submission already submitted or approved for the same parameters is
+    refused (409); a draft, returned or unlocked one is submitted (or drafted) again with the new run."""
+    status = "draft" if draft else "submitted"
     cfg = approvals_of(rt)
     period, start, end = _period_of(result)
     unit = await may_submit(rt, ctx, result.report.entity, result.request.unit)
@@ -396,6 +398,8 @@ async def submit(rt: Runtime, ctx: RecordContext, result: ReportResult, *, scope
     key = result.request.key()
     now = dt.datetime.now(dt.UTC)
     async with rt.db.transaction():
+        if not rt.db.is_sqlite:  # two submissions of one unit wait for each other (SQLite writes one at a time)
+            await rt.db.fetch("SELECT id FROM hoso_unit WHERE id = {} FOR UPDATE", unit_id)
         existing = await rt.db.fetch("SELECT id, status FROM hoso_report_submission WHERE report = {} AND "
                                      "request_key = {} AND unit_id = {}", result.report.name, key, unit_id)
         if existing and existing[0]["status"] in ("submitted", "approved"):
@@ -403,19 +407,28 @@ async def submit(rt: Runtime, ctx: RecordContext, result: ReportResult, *, scope
         snapshot_id, digest = await store_snapshot(rt.db, result, ctx, unit_id=unit_id, scope_key=scope_key)
         if existing:
             sid = int(existing[0]["id"])
-            await rt.db.execute("UPDATE hoso_report_submission SET status = 'submitted', level = 0, snapshot_id = {}, "
-                                "version = version + 1, updated_at = {} WHERE id = {}", snapshot_id, now, sid)
+            await rt.db.execute("UPDATE hoso_report_submission SET status = {}, level = 0, snapshot_id = {}, "
+                                "version = version + 1, updated_at = {} WHERE id = {}", status, snapshot_id, now, sid)
         else:
             sid = int(await rt.db.fetchval(
                 "INSERT INTO hoso_report_submission (report, entity, request_key, unit_id, period, period_start, "
                 "period_end, status, level, snapshot_id, version, created_at, updated_at) VALUES ({}, {}, {}, {}, {}, "
-                "{}, {}, 'submitted', 0, {}, 1, {}, {}) RETURNING id", result.report.name, result.report.entity, key,
-                unit_id, period, start, end, snapshot_id, now, now))
+                "{}, {}, {}, 0, {}, 1, {}, {}) RETURNING id", result.report.name, result.report.entity, key,
+                unit_id, period, start, end, status, snapshot_id, now, now))
         sub = {"id": sid, "report": result.report.name, "unit": unit["code"], "period": period}
-        await _step(rt, ctx, sub, "submit", first.level, comment, snapshot_id, now,
-                    {"status": [existing[0]["status"] if existing else None, "submitted"],
+        await _step(rt, ctx, sub, "draft" if draft else "submit", first.level, comment, snapshot_id, now,
+                    {"status": [existing[0]["status"] if existing else None, status],
                      "@snapshot": snapshot_id, "@content_hash": digest})
     return await get_submission(rt, ctx, sid)
+
+
+async def _move(rt: Runtime, sub: dict, sets: str, args: tuple, now: dt.datetime) -> None:
+    """Change the submission from the version read: a step taken meanwhile by someone else is refused (409)."""
+    moved = await rt.db.fetch(f"UPDATE hoso_report_submission SET {sets}, version = version + 1, updated_at = {{}} "
+                              "WHERE id = {} AND version = {} RETURNING id", *args, now, sub["id"], sub["version"])
+    if not moved:
+        current = await rt.db.fetchval("SELECT version FROM hoso_report_submission WHERE id = {}", sub["id"])
+        raise ApprovalError(409, "submission_stale", "version", current=current)
 
 
 def _check_version(sub: dict, version: int | None) -> None:
@@ -442,8 +455,7 @@ async def approve(rt: Runtime, ctx: RecordContext, submission_id: int, *, commen
         sub = await _fetch(rt, ctx, submission_id)
         _check_version(sub, version)
         nxt = await _next_level(rt, ctx, cfg, sub)
-        await rt.db.execute("UPDATE hoso_report_submission SET status = 'approved', level = {}, version = version + 1, "
-                            "updated_at = {} WHERE id = {}", nxt, now, submission_id)
+        await _move(rt, sub, "status = 'approved', level = {}", (nxt,), now)
         changes: dict[str, Any] = {"status": [sub["status"], "approved"]}
         if nxt == cfg.lock_at:
             date_field = cfg.period_fields.get(sub["entity"])
@@ -479,8 +491,7 @@ async def return_for_correction(rt: Runtime, ctx: RecordContext, submission_id: 
         _check_version(sub, version)
         nxt = await _next_level(rt, ctx, cfg, sub)
         released = await _release_locks(rt, ctx, submission_id, comment, now)
-        await rt.db.execute("UPDATE hoso_report_submission SET status = 'returned', version = version + 1, "
-                            "updated_at = {} WHERE id = {}", now, submission_id)
+        await _move(rt, sub, "status = 'returned'", (), now)
         await _step(rt, ctx, sub, "return", cfg.levels[nxt].level, comment, sub["snapshot_id"], now,
                     {"status": [sub["status"], "returned"], "@unlocked": released})
     return await get_submission(rt, ctx, submission_id)
@@ -508,8 +519,7 @@ async def unlock(rt: Runtime, ctx: RecordContext, submission_id: int, *, reason:
         if not any(i >= needed for i in mine):
             raise ApprovalError(403, "unlock_not_allowed", level=cfg.levels[needed].level, unit=sub["unit"])
         released = await _release_locks(rt, ctx, submission_id, reason, now)
-        await rt.db.execute("UPDATE hoso_report_submission SET status = 'unlocked', version = version + 1, "
-                            "updated_at = {} WHERE id = {}", now, submission_id)
+        await _move(rt, sub, "status = 'unlocked'", (), now)
         await _step(rt, ctx, sub, "unlock", cfg.levels[max(i for i in mine)].level, reason, sub["snapshot_id"],
                     now, {"status": [sub["status"], "unlocked"], "@unlocked": released})
     return await get_submission(rt, ctx, submission_id)

@@ -46,6 +46,7 @@ class NewSubmission(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     structure: str = "recorded"
     filters: dict[str, Any] | None = None
     comment: str = ""
+    draft: bool = False
 
 
 class Decision(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -89,7 +90,8 @@ def approvals_router() -> Router:
     @post("/api/report-submissions", tags=["reports"], guards=[same_site], status_code=201)
     async def submit(request: Request, data: JSONBody[NewSubmission]) -> Response:
         """Run ``report`` for ``unit`` and ``period`` with the caller's scope, store the result as a snapshot and
-        submit it at the first approval level (needs the level's action, ``approve_reports``, on the unit)."""
+        submit it at the first approval level (needs the level's action, ``approve_reports``, on the unit);
+        ``draft: true`` keeps it as a draft, which no level acts on until it is submitted."""
         ctx = await request_context(request)
         rt = request.app.state.rt
 
@@ -102,7 +104,7 @@ def approvals_router() -> Router:
             await approval.may_submit(rt, ctx, rdef.entity, data.unit)
             result = await run_report(rt, ctx, req)
             return await approval.submit(rt, ctx, result, scope_key=await scope_key(rt, ctx, rdef.entity),
-                                         comment=data.comment)
+                                         comment=data.comment, draft=data.draft)
 
         return await _guarded(request, go(), 201)
 

@@ -17,6 +17,11 @@ async def test_approval_up_three_levels_with_a_return_for_correction(deployment)
     d = deployment
     await d.create_case("dir1", "TT")
     await d.create_case("dir1", "TT", form_of_aid="TGTT", procedural_stage="investigation")
+    # a draft first: no level acts on it
+    r = await d.submit("dir1", draft=True)
+    assert r.status_code == 201 and r.json()["status"] == "draft", r.text
+    r = await d.act("prov1", r.json()["id"], "approve")
+    assert r.status_code == 409 and "is not awaiting approval (status draft)" in r.json()["detail"]
     r = await d.submit("dir1", comment="báo cáo 6 tháng")
     assert r.status_code == 201, r.text
     sub = r.json()
@@ -65,16 +70,16 @@ async def test_approval_up_three_levels_with_a_return_for_correction(deployment)
     r = await d.act("min", sid, "approve")
     assert r.status_code == 409
 
-    steps = r = (await d.req("GET", f"/api/report-submissions/{sid}", "dir1")).json()["steps"]
+    steps = (await d.req("GET", f"/api/report-submissions/{sid}", "dir1")).json()["steps"]
     assert [(s["action"], s["level"], s["actor"]) for s in steps] == [
-        ("submit", "centre", "dir1"), ("return", "province", "prov1"), ("submit", "centre", "dir1"),
-        ("approve", "province", "prov1"), ("approve", "ministry", "min")]
-    assert steps[1]["comment"] == "thiếu vụ việc tháng 6"
+        ("draft", "centre", "dir1"), ("submit", "centre", "dir1"), ("return", "province", "prov1"),
+        ("submit", "centre", "dir1"), ("approve", "province", "prov1"), ("approve", "ministry", "min")]
+    assert steps[2]["comment"] == "thiếu vụ việc tháng 6"
     audit = await _audit(d, sid)
-    assert [a for a, _c in audit] == ["report_submit", "report_return", "report_submit", "report_approve",
-                                      "report_approve"]
-    assert audit[1][1]["@comment"] == "thiếu vụ việc tháng 6" and audit[3][1]["@locked"] is True
-    assert audit[2][1]["@content_hash"] == snap["content_hash"]
+    assert [a for a, _c in audit] == ["report_draft", "report_submit", "report_return", "report_submit",
+                                      "report_approve", "report_approve"]
+    assert audit[2][1]["@comment"] == "thiếu vụ việc tháng 6" and audit[4][1]["@locked"] is True
+    assert audit[3][1]["@content_hash"] == snap["content_hash"]
 
 
 async def test_a_user_without_approve_reports_is_refused_and_nothing_is_written(deployment):  # noqa: F811
