@@ -6,8 +6,6 @@ postgresql://postgres@127.0.0.1:5432/test; dropped afterwards), creates a superu
 
   create   case creations from 16-32 concurrent clients for ~15 s, spread over every centre (TT-xx)
            target >= 300/s; p50 and p95 latency are reported
-  --no-history: the history tables are dropped after migrating, so writes add no version (the cost of
-           history is the ratio of the two rates; run both in turn)
   upload   one 1 GB file streamed to the case's `scanned_file` (generated chunks, starting with %PDF-): the
            server's peak RSS growth (VmHWM)                                        target < 100 MB
 """
@@ -61,9 +59,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-async def _prepare(url: str, history: bool = True) -> tuple[str, dict[str, int]]:
-    """Migrate, create a superuser and its token; return the token and the centres' unit ids. Without
-    ``history``, the history tables are dropped (writes then add no version)."""
+async def _prepare(url: str) -> tuple[str, dict[str, int]]:
+    """Migrate, create a superuser and its token; return the token and the centres' unit ids."""
     from hoso.config import load_config
     from hoso.scope import Actor
     from hoso.users import create_user
@@ -76,11 +73,6 @@ async def _prepare(url: str, history: bool = True) -> tuple[str, dict[str, int]]
         _, token = await create_token(rt, Actor(None, "root", superuser=True, origin="bench"), uid, "bench")
         units = {r["code"]: r["id"] for r in await rt.db.fetch("SELECT id, code FROM hoso_unit")
                  if r["code"].startswith("TT-")}
-        if not history:
-            from hoso.model.history import history_table
-
-            for e in rt.config.entities:
-                await rt.db.execute(f'DROP TABLE IF EXISTS "{history_table(e.table)}"')
         return token, units
     finally:
         await rt.db.close()
@@ -198,7 +190,7 @@ async def bench_upload(base: str, headers: dict, units: dict[str, int], pid: int
            f"{size / 2**20 / elapsed:.0f} MB/s")
 
 
-async def main(names: list[str], seconds: float, tasks: int, size: int, workers: int = 1, history: bool = True,
+async def main(names: list[str], seconds: float, tasks: int, size: int, workers: int = 1,
                port: int | None = None) -> None:
     import httpx
 
@@ -208,7 +200,7 @@ async def main(names: list[str], seconds: float, tasks: int, size: int, workers:
     await _pg(PG_URL, f'CREATE DATABASE "{db}"')
     server = None
     try:
-        token, units = await _prepare(url, history)
+        token, units = await _prepare(url)
         port = port or _free_port()
         files = tempfile.TemporaryDirectory(prefix="hoso-bench-files-")
         # PYTHONPATH: the repository first, so that packages not (yet) in the editable install resolve
@@ -255,11 +247,10 @@ if __name__ == "__main__":
     parser.add_argument("--workers", type=int, default=1,
                         help="uvicorn worker processes (>1: the create benchmark only)")
     parser.add_argument("--size", type=int, default=2**30, help="upload size in bytes (default 1 GB)")
-    parser.add_argument("--no-history", action="store_true", help="drop the history tables (writes add no version)")
     parser.add_argument("--port", type=int, default=None, help="the server's port on 127.0.0.1 (default: a free one)")
     args = parser.parse_args()
     unknown = set(args.names) - {"create", "upload"}
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     asyncio.run(main(args.names or ["create", "upload"], args.seconds, args.tasks, args.size, args.workers,
-                     not args.no_history, args.port))
+                     args.port))

@@ -1,11 +1,12 @@
-"""System-versioned history of entity tables: one row per version of a record.
+"""System-versioned history of entity tables and their child tables: one row per version of a record (of a
+child row).
 
 Each entity table ``T`` has a history table ``hoso_h_T`` with every column of ``T`` (retired fields included,
 ``sys_search`` left out), its own key ``sys_history_id``, and the interval the version was current:
 ``[sys_valid_from, sys_valid_to)`` (``sys_valid_to`` NULL: the current version). The record service writes it in
-the write's transaction (``version_record``), the restructuring engine in its own (``version_rows``), and
-``hoso migrate`` creates and evolves it with its table. Nothing in it is ever updated except the closing of a
-version, and nothing is deleted.
+the write's transaction (``version_record``; a child table's rows as a set, ``version_children``), the
+restructuring engine in its own (``close_versions``, ``insert_versions``), and ``hoso migrate`` creates and evolves
+it with its table. Nothing in it is ever updated except the closing of a version, and nothing is deleted.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import hashlib
 from hoso.db import Database, quote
 
 __all__ = ["history_table", "HISTORY_SKIPPED", "history_columns", "create_history", "add_history_column",
-           "rename_history_column", "keep_converted_column", "version_record", "close_versions",
-           "insert_versions"]
+           "rename_history_column", "keep_converted_column", "version_record", "version_children",
+           "close_versions", "insert_versions"]
 
 # Columns of the entity table that the history does not keep (derived from the others).
 HISTORY_SKIPPED = ("sys_search",)
@@ -53,11 +54,12 @@ async def history_columns(db: Database, table: str) -> list[str] | None:
     return [c for c in await db.column_names(table) if c in have and c not in HISTORY_SKIPPED]
 
 
-async def create_history(db: Database, table: str, now: dt.datetime) -> int:
+async def create_history(db: Database, table: str, now: dt.datetime, parent: str | None = None) -> int:
     """Create ``table``'s history with one version per existing row; returns the rows versioned.
 
     A row's version is valid from its creation (its state before is unknown: the history starts now); a deleted
-    row gets two versions, live until its deletion, then deleted."""
+    row gets two versions, live until its deletion, then deleted. The rows of a child table (``parent``: the
+    entity table) are valid from their record's creation."""
     hist = history_table(table)
     types = {c: ty for c, ty in (await column_types(db, table)).items() if c not in HISTORY_SKIPPED}
     key = "sys_history_id INTEGER PRIMARY KEY" if db.is_sqlite else "sys_history_id BIGSERIAL PRIMARY KEY"
@@ -67,13 +69,20 @@ async def create_history(db: Database, table: str, now: dt.datetime) -> int:
                      f"sys_valid_to {stamp})")
     await db.execute(f"CREATE INDEX {quote(hist + '_from')} ON {quote(hist)} (sys_valid_from)")
     await db.execute(f"CREATE INDEX {quote(hist + '_id_from')} ON {quote(hist)} (id, sys_valid_from)")
+    if parent is not None:
+        await db.execute(f"CREATE INDEX {quote(hist + '_parent')} ON {quote(hist)} (parent_id, sys_valid_from)")
     # At most one current version per record, and the close of a write finds it through this index.
     await db.execute(f"CREATE UNIQUE INDEX {quote(hist + '_open')} ON {quote(hist)} (id) "
                      "WHERE sys_valid_to IS NULL")
     names = list(types)
     col_list = ", ".join(quote(c) for c in names)
     born = "COALESCE(sys_created_at, {})"
-    if "sys_deleted_at" in types:
+    if parent is not None:
+        child_cols = ", ".join(f"c.{quote(c)}" for c in names)
+        await db.execute(f"INSERT INTO {quote(hist)} ({col_list}, sys_valid_from) SELECT {child_cols}, "
+                         f"COALESCE(p.sys_created_at, {{}}) FROM {quote(table)} c LEFT JOIN {quote(parent)} p "
+                         "ON p.id = c.parent_id", now)
+    elif "sys_deleted_at" in types:
         before = ", ".join("NULL" if c in ("sys_deleted_at", "sys_deleted_by", "sys_delete_reason") else quote(c)
                            for c in names)
         await db.execute(f"INSERT INTO {quote(hist)} ({col_list}, sys_valid_from, sys_valid_to) SELECT {before}, "
@@ -129,6 +138,19 @@ async def version_record(db: Database, table: str, columns: list[str], record_id
     cols = ", ".join(quote(c) for c in columns)
     await db.execute(f"INSERT INTO {hist} ({cols}, sys_valid_from) SELECT {cols}, {{}} FROM {quote(table)} "
                      "WHERE id = {}", at, record_id)
+
+
+async def version_children(db: Database, table: str, columns: list[str], parent_id: int, at: dt.datetime, *,
+                           created: bool = False) -> None:
+    """Close the current versions of the child rows of ``parent_id`` in child table ``table`` and add its rows as
+    they are now (the whole set: rows removed are closed, rows kept or added get a version)."""
+    hist = quote(history_table(table))
+    if not created:
+        await db.execute(f"UPDATE {hist} SET sys_valid_to = {{}} WHERE parent_id = {{}} AND sys_valid_to IS NULL",
+                         at, parent_id)
+    cols = ", ".join(quote(c) for c in columns)
+    await db.execute(f"INSERT INTO {hist} ({cols}, sys_valid_from) SELECT {cols}, {{}} FROM {quote(table)} "
+                     "WHERE parent_id = {}", at, parent_id)
 
 
 async def close_versions(db: Database, table: str, where: str, args: tuple, at: dt.datetime) -> None:

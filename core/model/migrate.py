@@ -340,9 +340,8 @@ async def make_plan(db: Database, config: Config, registry: Registry) -> Plan:
                 plan.changes.append(Change("add_index", key, f"{'unique ' if ispec['unique'] else ''}index "
                                            f"{iname} on ({', '.join(ispec['columns'])})",
                                            data={"name": iname, **ispec}))
-            if "." not in key:
-                plan.changes.append(Change("create_history", key, f"create history table "
-                                           f"{history_table(table)!r} (a version per write)"))
+            plan.changes.append(Change("create_history", key, f"create history table "
+                                       f"{history_table(table)!r} (a version per write)"))
             continue
         counted: int | None = None
 
@@ -415,8 +414,7 @@ async def make_plan(db: Database, config: Config, registry: Registry) -> Plan:
                 plan.changes.append(Change("add_index", key, f"{'unique ' if ispec['unique'] else ''}index {iname} "
                                            f"on ({', '.join(ispec['columns'])})", rows=await row_count(),
                                            data={"name": iname, **ispec}))
-        if "." not in key:
-            await _plan_history(db, plan, key, table, existing_tables, row_count)
+        await _plan_history(db, plan, key, table, existing_tables, row_count)
     plan.changes += _module_changes(previous, snapshot)
     return plan
 
@@ -615,17 +613,17 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
     table = spec["table"]
     if kind in ("retire_table", "restore_table", "retire_field", "restore_field"):
         return  # recorded in the snapshot only: the data stays where it is
-    if kind == "create_history":
-        await create_history(db, table, dt.datetime.now(dt.UTC))
-        return
     if kind == "add_history_column":
         await add_history_column(db, table, change.column)
         return
     entity, child = entity_by_key[change.table]
+    if kind == "create_history":
+        await create_history(db, table, dt.datetime.now(dt.UTC), entity.table if child else None)
+        return
     fields = child.fields if child else entity.fields
-    # The history of an entity table follows its columns (when it has one already; one created later in the plan
-    # copies the table as it is then).
-    versioned = child is None and history_table(table) in await db.table_names()
+    # The history of a table follows its columns (when it has one already; one created later in the plan copies
+    # the table as it is then).
+    versioned = history_table(table) in await db.table_names()
     if kind == "create_table":
         members: dict[str, Any] = {}
         if child:

@@ -150,7 +150,7 @@ class RecordService:
             )
             for child in entity.child_tables:
                 await self.store.write_children(entity, child, record_id, values.get(child.name) or [])
-            await self.store.version(entity, record_id, created=True)
+            await self.store.version(entity, record_id, created=True, children=entity.child_tables)
             await self.validator.require_scope(entity, "create", record_id, access, ctx)
             changes = {k: (None, v) for k, v in values.items() if not is_empty(v)}
             await self.store.audit(AuditEvent("create", entity.name, record_id, ctx.user_id, ctx.user_name,
@@ -225,7 +225,8 @@ class RecordService:
             for child in entity.child_tables:
                 if child.name in diff:
                     await self.store.sync_children(entity, child, record_id, changes_in[child.name] or [])
-            await self.store.version(entity, record_id)
+            await self.store.version(entity, record_id,
+                                     children=tuple(c for c in entity.child_tables if c.name in diff))
             if entity.unit_field in diff:
                 await self.validator.require_scope(entity, action, record_id, access, ctx)
             changes = jsonable_changes(diff)

@@ -15,7 +15,7 @@ from hoso.audit import AuditEvent, write_audit
 from hoso.config import EntityDef, FieldDef
 from hoso.db import quote
 from hoso.i18n import t
-from hoso.model.history import history_columns, version_record
+from hoso.model.history import history_columns, version_children, version_record
 from hoso.records.access import Access, hidden_by_any_role
 from hoso.records.context import RecordContext, as_datetime
 from hoso.records.errors import NotFound
@@ -132,24 +132,36 @@ class RecordStore:
                 await self.db.execute(f"UPDATE {table} SET {sets} WHERE id = {{}} AND parent_id = {{}}",
                                       *data.values(), r["id"], parent_id)
 
-    async def version(self, entity: EntityDef, record_id: int, *, created: bool = False) -> None:
-        """Close the record's current history version and add its row as it now is, in the write's transaction
-        (after the write's own statements). The version's time is taken here, under the record's lock, so the
-        versions of one record follow each other."""
-        table = entity.table
+    async def _history_columns(self, table: str) -> list[str] | None:
         columns = self.cache.history.get(table)
         if columns is None:
             if time.monotonic() - self.cache.history_missing.get(table, -HISTORY_RECHECK_SECONDS) \
                     < HISTORY_RECHECK_SECONDS:
-                return
+                return None
             columns = await history_columns(self.db, table)
             if columns is None:
                 # A database migrated before history existed: `hoso migrate` creates it with a version per record,
                 # and writes look for it again every few seconds, so versions start soon after it exists.
                 self.cache.history_missing[table] = time.monotonic()
-                return
+                return None
             self.cache.history[table] = columns
-        await version_record(self.db, table, columns, record_id, dt.datetime.now(dt.UTC), created=created)
+        return columns
+
+    async def version(self, entity: EntityDef, record_id: int, *, created: bool = False,
+                      children: tuple[FieldDef, ...] = ()) -> None:
+        """Close the record's current history version and add its row as it now is, in the write's transaction
+        (after the write's own statements); the same for the rows of the ``children`` tables the write changed.
+        The version's time is taken here, under the record's lock, so the versions of one record follow each
+        other."""
+        at = dt.datetime.now(dt.UTC)
+        columns = await self._history_columns(entity.table)
+        if columns is not None:
+            await version_record(self.db, entity.table, columns, record_id, at, created=created)
+        for child in children:
+            table = entity.child_table_name(child.name)
+            child_columns = await self._history_columns(table)
+            if child_columns is not None:
+                await version_children(self.db, table, child_columns, record_id, at, created=created)
 
     async def audit(self, event: AuditEvent) -> None:
         await write_audit(self.rt.pm, self.db, event)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from hoso.config import ReportDef
 from hoso.config.types import CutoffDef, Label
+from hoso.i18n import t
 from hoso.reports.model import Period, ReportError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -44,16 +45,18 @@ def _reporter_names(rt: Runtime, reporter: str | None) -> tuple[str, ...]:
     return tuple(names)
 
 
-def resolve_period(rt: Runtime, report: ReportDef, code: str | None, reporter: str | None = None) -> Period | None:
+def resolve_period(rt: Runtime, report: ReportDef, code: str | None, reporter: str | None = None, *,
+                   lang: str = "vi") -> Period | None:
     """The period ``code`` names ("2025", "2025-H1", "2025-Q3", "2025-07"); None for None.
 
     ``reporter``: the reporting unit's type (e.g. ``centre``), for cut-offs that differ by unit type or level;
-    None: the default cut-off. Raises ReportError naming the parameter when the code is not a period."""
+    None: the default cut-off. Raises ReportError naming the parameter (message in ``lang``) when the code is not
+    a period."""
     if code is None:
         return None
     m = _CODE.match(code.strip()) if isinstance(code, str) else None
     if not m or int(m.group(1)) < 1:
-        raise ReportError([("period", f"{code!r} is not a period (2025, 2025-H1, 2025-Q3, 2025-07)")])
+        raise ReportError([("period", t("report_period_code", lang, code=code))])
     code = code.strip()
     year, part = int(m.group(1)), m.group(2)
     periods = rt.config.calendar.periods if rt.config.calendar is not None else None
@@ -76,7 +79,7 @@ def resolve_period(rt: Runtime, report: ReportDef, code: str | None, reporter: s
     else:
         month = int(part)
         if not 1 <= month <= 12:
-            raise ReportError([("period", f"{code!r}: no month {month}")])
+            raise ReportError([("period", t("report_period_month", lang, code=code, month=month))])
         start, end = dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
         label = Label(f"Tháng {month:02d}/{year}", f"{calendar.month_name[month]} {year}")
     if cut is None:
@@ -87,7 +90,7 @@ def resolve_period(rt: Runtime, report: ReportDef, code: str | None, reporter: s
     return Period(code, start, cutoff, label, cutoff)
 
 
-async def reporter_of(rt: Runtime, unit_code: str | None) -> str | None:
+async def reporter_of(rt: Runtime, unit_code: str | None, *, lang: str = "vi") -> str | None:
     """The unit type of the unit ``unit_code`` (the ``reporter`` of ``resolve_period``); None for None.
 
     Raises ReportError naming ``unit`` for a code that is no unit."""
@@ -95,5 +98,5 @@ async def reporter_of(rt: Runtime, unit_code: str | None) -> str | None:
         return None
     kind = await rt.db.fetchval("SELECT type FROM hoso_unit WHERE code = {}", unit_code)
     if kind is None:
-        raise ReportError([("unit", f"there is no unit {unit_code!r}")])
+        raise ReportError([("unit", t("report_unit_unknown", lang, code=unit_code))])
     return str(kind)

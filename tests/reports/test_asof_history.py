@@ -10,7 +10,7 @@ import pytest
 from hoso.model.history import history_table
 from hoso.records.errors import Forbidden, ValidationError
 from hoso.reports.model import ReportError
-from hoso.reports.source import records_source
+from hoso.reports.source import child_source, records_source
 from hoso.restructure.run import apply
 from tests.helpers import migrated_runtime
 from tests.records.conftest import World, records_config, world  # noqa: F401 - fixtures
@@ -146,3 +146,33 @@ async def test_records_source_without_history_names_as_of(world: World):  # noqa
     assert err.value.problems[0][0] == "as_of"
     src, args = await records_source(world.rt, world.rt.config.entity("case"), None)
     assert src == '"case"' and args == ()
+
+
+async def test_child_rows_are_versioned_with_their_record(world: World):  # noqa: F811 - the fixture
+    svc, rt = world.svc, world.rt
+    ctx = world.ctx("director")
+    entity = rt.config.entity("case")
+
+    async def hearings_at(when):
+        src, args = await child_source(rt, entity, "hearings", when)
+        return [(r["parent_id"], r["position"], str(r["held_on"]), r["court"]) for r in await rt.db.fetch(
+            f"SELECT t.* FROM {src} t ORDER BY t.parent_id, t.position", *args)]
+
+    rec = await svc.create("case", world.case(hearings=[{"held_on": "2025-04-01", "court": "A"}]), ctx)
+    other = await svc.create("case", world.case(hearings=[{"held_on": "2025-04-02", "court": "Z"}]), ctx)
+    t1 = dt.datetime.now(dt.UTC)
+    row = rec["hearings"][0]
+    rec = await svc.update("case", rec["id"], {"hearings": [{"id": row["id"], "held_on": "2025-04-01", "court": "B"},
+                                                          {"held_on": "2025-05-01", "court": "C"}]},
+                           rec["sys_version"], ctx)
+    t2 = dt.datetime.now(dt.UTC)
+    # An update of other fields leaves the child rows' versions alone.
+    rec = await svc.update("case", rec["id"], {"age": 33}, rec["sys_version"], ctx)
+    rec = await svc.update("case", rec["id"], {"hearings": []}, rec["sys_version"], ctx)
+    t3 = dt.datetime.now(dt.UTC)
+    a, o = rec["id"], other["id"]
+    assert await hearings_at(t1) == [(a, 0, "2025-04-01", "A"), (o, 0, "2025-04-02", "Z")]
+    assert await hearings_at(t2) == [(a, 0, "2025-04-01", "B"), (a, 1, "2025-05-01", "C"), (o, 0, "2025-04-02", "Z")]
+    assert await hearings_at(t3) == [(o, 0, "2025-04-02", "Z")] == await hearings_at(None)
+    hist = history_table(entity.child_table_name("hearings"))
+    assert await rt.db.fetchval(f'SELECT COUNT(*) AS n FROM "{hist}" WHERE parent_id = {{}}', a) == 3

@@ -67,6 +67,10 @@ def test_a_code_that_is_no_period_names_the_parameter(config_dir, code):
     with pytest.raises(ReportError) as err:
         resolve_period(rt, None, code)
     assert [p for p, _ in err.value.problems] == ["period"]
+    assert "không phải là kỳ báo cáo" in err.value.problems[0][1] or "không có tháng" in err.value.problems[0][1]
+    with pytest.raises(ReportError) as err:
+        resolve_period(rt, None, code, lang="en")
+    assert "is not a period" in err.value.problems[0][1] or "there is no month" in err.value.problems[0][1]
 
 
 def test_six_month_and_annual_cut_offs_by_reporter_type_and_level(config_dir):
