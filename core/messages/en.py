@@ -250,6 +250,7 @@ MESSAGES: dict[str, str] = {
     "unlock_not_allowed": "only level {level} or above may unlock the reporting period of unit {unit}",
     "report_body_invalid": "the request body is not valid: {reason}",
     # reports (hoso.reports)
+    "report_unknown": "there is no report {name!r}",
     "report_denied": "not allowed to run reports on {entity}",
     "report_no_period": "this report does not select on a date, so it does not run for a period",
     "report_unit_unknown": "there is no unit with code {code!r}",
@@ -268,4 +269,5 @@ MESSAGES: dict[str, str] = {
     "report_none": "(none)",
     "report_yes": "Yes",
     "report_no": "No",
+    "report_total": "Total",
 }

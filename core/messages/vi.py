@@ -250,6 +250,7 @@ MESSAGES: dict[str, str] = {
     "unlock_not_allowed": "chỉ cấp {level} trở lên mới được mở khóa kỳ báo cáo của đơn vị {unit}",
     "report_body_invalid": "nội dung yêu cầu không hợp lệ: {reason}",
     # reports (hoso.reports)
+    "report_unknown": "không có báo cáo {name!r}",
     "report_denied": "không có quyền chạy báo cáo trên {entity}",
     "report_no_period": "báo cáo này không chọn theo ngày nên không chạy theo kỳ",
     "report_unit_unknown": "không có đơn vị mang mã {code!r}",
@@ -268,4 +269,5 @@ MESSAGES: dict[str, str] = {
     "report_none": "(không có)",
     "report_yes": "Có",
     "report_no": "Không",
+    "report_total": "Tổng cộng",
 }
