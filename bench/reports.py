@@ -397,8 +397,9 @@ def summary_sql(groups: list[str], unit_ids: list[int] | None) -> str:
     where = "s.month >= {} AND s.month <= {}"
     if unit_ids is not None:
         where += f" AND s.unit IN ({', '.join(str(int(u)) for u in unit_ids)})"
+    # rows whose records all went (edited away, deleted) stay at zero: a group with nothing counted is no row
     return (f"WITH g AS (SELECT s.field_of_law, s.form_of_aid, {agg} FROM bench_case_summary s WHERE {where} "
-            "GROUP BY s.field_of_law, s.form_of_aid) "
+            "GROUP BY s.field_of_law, s.form_of_aid HAVING SUM(s.\"n_total\") > 0) "
             "SELECT 2 AS lvl, field_of_law, form_of_aid, " + ", ".join(f'"{k}"' for k, _ in cols) + " FROM g "
             f"UNION ALL SELECT 1, field_of_law, NULL, {sums} FROM g GROUP BY field_of_law "
             f"UNION ALL SELECT 0, NULL, NULL, {sums} FROM g")
