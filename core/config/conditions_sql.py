@@ -193,8 +193,8 @@ class _Compiler:
                 other = eb if ea == "(1 = 1)" else ea
                 same = other or "(1 = 0)"
             elif ea is None or eb is None:  # one side is never empty: a missing value is simply not equal
-                col, empty = (va, ea) if ea else (vb, eb)
-                if empty is None:
+                col = va if ea else vb
+                if not (ea or eb):
                     same = f"COALESCE({va} = {vb}, 1 = 0)"
                 elif op == "==":  # never NULL: false where the value is missing
                     return f"({col} IS NOT NULL AND {va} = {vb})"

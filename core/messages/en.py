@@ -258,6 +258,7 @@ MESSAGES: dict[str, str] = {
     "report_structure": "{value!r} is not valid: use recorded or a date YYYY-MM-DD",
     "report_level": "there is no level {level!r}; levels: {levels}",
     "report_level_finer": "numbers may be seen down to the {finest} level only",
+    "report_no_unit_field": "{entity} records belong to no unit, so they cannot be selected by unit",
     "report_level_no_unit": "this report has no rows by unit",
     "report_period_code": "{code!r} is not a period (e.g. 2025, 2025-H1, 2025-Q3, 2025-07)",
     "report_period_month": "{code!r}: there is no month {month}",

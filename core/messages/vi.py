@@ -258,6 +258,7 @@ MESSAGES: dict[str, str] = {
     "report_structure": "{value!r} không hợp lệ: dùng recorded hoặc một ngày YYYY-MM-DD",
     "report_level": "không có cấp {level!r}; các cấp: {levels}",
     "report_level_finer": "chỉ được xem số liệu tới cấp {finest}",
+    "report_no_unit_field": "hồ sơ {entity} không thuộc đơn vị nào nên không chọn được theo đơn vị",
     "report_level_no_unit": "báo cáo này không có dòng theo đơn vị",
     "report_period_code": "{code!r} không phải là kỳ báo cáo (ví dụ: 2025, 2025-H1, 2025-Q3, 2025-07)",
     "report_period_month": "{code!r}: không có tháng {month}",

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hoso.config import EntityDef, ReportDef
-from hoso.config.conditions import compile_expression, entity_field_info
+from hoso.config.conditions import Expression, compile_expression, entity_field_info
 from hoso.config.conditions_sql import SqlField, to_sql
 from hoso.config.types import Label, ReportColumnDef, ReportDimensionDef
 from hoso.db import quote
@@ -100,10 +101,15 @@ def _sql_fields(rt: Runtime, entity: EntityDef, alias: str = "t") -> dict[str, S
             for fd in entity.column_fields}
 
 
-def _condition(rt: Runtime, entity: EntityDef, text: str, today: dt.date) -> tuple[str, tuple]:
-    storage = {fd.type: rt.registry.field_type(fd.type).storage for fd in entity.column_fields}
-    expr = compile_expression(text, entity_field_info(entity.column_fields, storage_of=storage))
-    return to_sql(expr, _sql_fields(rt, entity), today=today, dialect=rt.db.kind)
+@functools.lru_cache(maxsize=2048)
+def _parsed(text: str) -> Expression:
+    """A template's condition, parsed once (its names and types were checked when the configuration loaded)."""
+    return compile_expression(text)
+
+
+def _condition(rt: Runtime, entity: EntityDef, text: str, today: dt.date,
+               fields: dict[str, SqlField] | None = None) -> tuple[str, tuple]:
+    return to_sql(_parsed(text), fields or _sql_fields(rt, entity), today=today, dialect=rt.db.kind)
 
 
 def _period_sql(kind: str, col: str, dialect: str) -> str:
@@ -210,7 +216,9 @@ async def compile_report(rt: Runtime, ctx: RecordContext, request: ReportRequest
     unit: dict | None = None
     if request.unit is not None:
         found = await find_unit_by_code(rt.db, str(request.unit))
-        if found is None:
+        if entity.unit_field is None:
+            problems.append(("unit", t("report_no_unit_field", lang, entity=entity.name)))
+        elif found is None:
             problems.append(("unit", t("report_unit_unknown", lang, code=request.unit)))
         elif not await _unit_in_scope(rt, access, entity, int(found["id"])):
             problems.append(("unit", t("report_unit_outside", lang, code=request.unit)))
@@ -260,11 +268,12 @@ async def compile_report(rt: Runtime, ctx: RecordContext, request: ReportRequest
             dim_sql.append(f"t.{quote(d.field)}")
 
     # WHERE: live rows, the scope, the template's filter, the run's filters, the period, the unit
+    fields = _sql_fields(rt, entity)
     scope = await access.scoped("run_reports", entity, "t")
     where = ["t.sys_deleted_at IS NULL", f"({scope.sql})"]
     where_args: list[Any] = list(scope.args)
     if report.filter:
-        filter_cond, filter_cond_args = _condition(rt, entity, report.filter, today)
+        filter_cond, filter_cond_args = _condition(rt, entity, report.filter, today, fields)
         where.append(filter_cond)
         where_args += filter_cond_args
     where += filter_sql
@@ -296,7 +305,7 @@ async def compile_report(rt: Runtime, ctx: RecordContext, request: ReportRequest
         else:
             expr = f"{m.measure.upper()}({alias}.{quote(m.field or '')})"
         if m.where:
-            cond, cargs = _condition(rt, entity, m.where, today)
+            cond, cargs = _condition(rt, entity, m.where, today, fields)
             args += cargs
             expr += f" FILTER (WHERE {cond})"
         return expr
@@ -312,7 +321,7 @@ async def compile_report(rt: Runtime, ctx: RecordContext, request: ReportRequest
     else:
         # one selection, grouped at each level the result needs
         needed = sorted({f for m in measures if m.field for f in [m.field]}
-                        | {f for m in measures if m.where for f in compile_expression(m.where).fields})
+                        | {f for m in measures if m.where for f in _parsed(m.where).fields})
         cols = [f"{s} AS _k{i}" for i, s in enumerate(dim_sql)] + [f"t.{quote(f)} AS {quote(f)}" for f in needed]
         inner = f"SELECT {', '.join(cols) or '1 AS _one'} FROM {from_sql} WHERE {where_sql}"
         branches = []

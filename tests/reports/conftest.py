@@ -215,7 +215,8 @@ async def set_users(rt, users=USERS) -> None:
 
 
 async def load_cases(rt, cases: list[dict], performers: list[dict] = ()) -> None:
-    """Replace the cases (dicts of CASE_COLUMNS, ``unit`` a code, ``deleted`` optional) and performers."""
+    """Replace the cases (dicts of CASE_COLUMNS, ``unit`` a code, ``deleted`` and ``scope_unit`` (a code)
+    optional) and performers."""
     ids = await unit_ids(rt)
     async with rt.db.transaction():
         await rt.db.execute('DELETE FROM "case"')
@@ -235,9 +236,11 @@ async def load_cases(rt, cases: list[dict], performers: list[dict] = ()) -> None
                 values.append(v)
             marks = ", ".join("{}" for _ in CASE_COLUMNS)
             cols = ", ".join(f'"{c}"' for c in CASE_COLUMNS)
-            await rt.db.execute(f'INSERT INTO "case" (id, {cols}, sys_version, sys_deleted_at) '
-                                f"VALUES ({{}}, {marks}, 1, {{}})", i + 1, *values,
-                                dt.datetime.now(dt.UTC) if c.get("deleted") else None)
+            scope_unit = c.get("scope_unit")  # the unit a split made the record answer to
+            await rt.db.execute(f'INSERT INTO "case" (id, {cols}, sys_version, sys_deleted_at, sys_scope_unit) '
+                                f"VALUES ({{}}, {marks}, 1, {{}}, {{}})", i + 1, *values,
+                                dt.datetime.now(dt.UTC) if c.get("deleted") else None,
+                                None if scope_unit is None else ids[scope_unit])
         await rebuild_closure(rt.db)
 
 

@@ -1,7 +1,8 @@
 """Property: for random records and random templates (dimensions of fields, units and periods; counts,
 conditional counts, one column per option of a multiple choice, distinct counts, sums, averages, minima,
-maxima; template filters in the forms' language; run filters; periods; units), the compiled report equals a
-report computed in plain Python from the records, for users of different scopes. Runs on both engines.
+maxima; template filters in the forms' language; run filters; periods; units; as recorded or mapped, with records
+a split moved to another unit), the compiled report equals a report computed in plain Python from the records,
+for users of different scopes. Runs on both engines.
 
 The oracle reads the records as Python values and evaluates conditions with the forms' own evaluator
 (``Expression.holds``); the system under test never leaves SQL for the records.
@@ -115,6 +116,7 @@ def cases(draw):
             "citizen_id": draw(st.sampled_from(["1", "2", "3", None])),
             "status": draw(st.sampled_from(STATUSES)),
             "unit": draw(st.sampled_from(sorted(UNITS))),
+            "scope_unit": draw(st.sampled_from([None, None, None, *sorted(UNITS)])),
             "deleted": draw(st.integers(0, 6)) == 0,
         })
     return out
@@ -125,7 +127,8 @@ def requests(draw):
     filters = draw(st.sampled_from([None, {"form_of_aid": "TV"}, {"urgent": True},
                                     {"form_of_aid": {"in": ["TV", "TGTT"]}}]))
     return ReportRequest("prop", period=draw(st.sampled_from([None, *PERIODS])),
-                         unit=draw(st.sampled_from([None, None, "P1", "C11", "C21"])), filters=filters)
+                         unit=draw(st.sampled_from([None, None, "P1", "C11", "C21"])), filters=filters,
+                         structure=draw(st.sampled_from(["recorded", "2026-01-01"])))
 
 
 # -- the oracle ---------------------------------------------------------------------------------------------------
@@ -147,7 +150,14 @@ def _period_code(level: str, d: dt.date) -> str:
     return f"{d.year}-H{(d.month + 5) // 6}"
 
 
-def _key(dim: ReportDimensionDef, case: dict):
+def _answering(case: dict) -> str:
+    """The unit a record answers to: the one a split gave it, else its recorded unit."""
+    return case["scope_unit"] or case["unit"]
+
+
+def _key(dim: ReportDimensionDef, case: dict, mapped: bool):
+    if dim.kind == "unit":
+        return _answering(case) if mapped else case["unit"]
     if dim.kind == "period":
         return _period_code(dim.level or "year", case["received_on"])
     return case[dim.field]
@@ -175,13 +185,14 @@ def _measure(col: ReportColumnDef, records: list[dict]):
 def oracle(report: ReportDef, request: ReportRequest, user, records: list[dict]):
     """{(kind, keys): values} of the report, or "error" when the request must be refused."""
     reach = REACH[user]
+    mapped = request.structure != "recorded"
     if request.unit is not None and reach is not None and request.unit not in reach:
         return "error"
     selected = []
     for r in records:
         if r["deleted"]:
             continue
-        if reach is not None and r["unit"] not in reach:
+        if reach is not None and _answering(r) not in reach:  # scopes follow the unit a record answers to
             continue
         if report.filter and not compile_expression(report.filter).holds(r, TODAY):
             continue
@@ -194,14 +205,15 @@ def oracle(report: ReportDef, request: ReportRequest, user, records: list[dict])
             start, end = PERIODS[request.period]
             if not start <= r["received_on"] <= end:
                 continue
-        if request.unit is not None and request.unit not in _ancestors(r["unit"]):
+        counted_at = _answering(r) if mapped else r["unit"]
+        if request.unit is not None and request.unit not in _ancestors(counted_at):
             continue
         selected.append(r)
     dims = report.rows
     n = len(dims)
     groups = defaultdict(list)
     for r in selected:
-        groups[tuple(_key(d, r) for d in dims)].append(r)
+        groups[tuple(_key(d, r, mapped) for d in dims)].append(r)
     out = {}
     for keys, rs in groups.items():
         out[("row", keys)] = [_measure(c, rs) for c in report.columns]
