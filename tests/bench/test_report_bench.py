@@ -16,9 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 REPO = Path(__file__).resolve().parent.parent.parent
+_PATH = list(sys.path)
 sys.path.insert(0, str(REPO / "bench"))
 
 import reports  # noqa: E402  (bench/reports.py)
+
+sys.path[:] = _PATH  # bench/'s script names (run, api, history...) must not shadow anything for later tests
 
 TODAY = dt.date(2025, 9, 30)
 YEAR = (dt.date(2025, 1, 1), dt.date(2025, 12, 31))
