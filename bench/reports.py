@@ -353,19 +353,24 @@ async def as_of_and_snapshot(label, rt, engine, ctx, req, live_times, runs) -> N
 
 
 # -- the summary table (PostgreSQL) -------------------------------------------------------------------------------
-def summary_ddl(groups: list[str]) -> list[str]:
-    """The table, its back-fill and the trigger keeping it exact in every write's transaction."""
+def summary_ddl(groups: list[str], rollup: bool = False) -> list[str]:
+    """The table, its back-fill and the trigger keeping it exact in every write's transaction; with ``rollup``,
+    also a national roll-up at (month, field of law, form of aid), kept by the same trigger."""
     cols = measures(groups)
     counters = ", ".join(f"\"n_{k}\" integer NOT NULL DEFAULT 0" for k, _ in cols)
     names = ", ".join(f'"n_{k}"' for k, _ in cols)
 
-    def contrib(row: str, sign: str) -> str:
+    def contrib(row: str, sign: str, table: str = "bench_case_summary") -> str:
         vals = ", ".join(f"{sign}(CASE WHEN {c.replace('t.', row + '.')} THEN 1 ELSE 0 END)" for _, c in cols)
-        return (f"INSERT INTO bench_case_summary (unit, month, field_of_law, form_of_aid, {names}) "
-                f"VALUES ({row}.unit, date_trunc('month', {row}.received_on)::date, "
+        unit = table == "bench_case_summary"  # the other table is the national roll-up: no unit
+        return (f"INSERT INTO {table} ({'unit, ' if unit else ''}month, field_of_law, form_of_aid, {names}) "
+                f"VALUES ({row + '.unit, ' if unit else ''}date_trunc('month', {row}.received_on)::date, "
                 f"coalesce({row}.field_of_law, ''), coalesce({row}.form_of_aid, ''), {vals}) "
-                "ON CONFLICT (month, unit, field_of_law, form_of_aid) DO UPDATE SET "
-                + ", ".join(f'"n_{k}" = bench_case_summary."n_{k}" + excluded."n_{k}"' for k, _ in cols) + ";")
+                f"ON CONFLICT (month, {'unit, ' if unit else ''}field_of_law, form_of_aid) DO UPDATE SET "
+                + ", ".join(f'"n_{k}" = {table}."n_{k}" + excluded."n_{k}"' for k, _ in cols) + ";")
+
+    def both(row: str, sign: str) -> str:
+        return contrib(row, sign) + (" " + contrib(row, sign, "bench_case_summary_all") if rollup else "")
 
     return [
         "DROP TRIGGER IF EXISTS bench_case_summary_t ON \"case\"",
@@ -378,34 +383,43 @@ def summary_ddl(groups: list[str]) -> list[str]:
         + ", ".join(f"COUNT(*) FILTER (WHERE {c})" for _, c in cols)
         + f" FROM \"case\" t WHERE t.sys_deleted_at IS NULL AND {FILTER} GROUP BY 1, 2, 3, 4",
         "VACUUM ANALYZE bench_case_summary",
+        "DROP TABLE IF EXISTS bench_case_summary_all",
+        *([f"CREATE TABLE bench_case_summary_all (month date NOT NULL, field_of_law text NOT NULL, "
+           f"form_of_aid text NOT NULL, {counters}, PRIMARY KEY (month, field_of_law, form_of_aid))",
+           f"INSERT INTO bench_case_summary_all (month, field_of_law, form_of_aid, {names}) "
+           "SELECT month, field_of_law, form_of_aid, " + ", ".join(f'SUM("n_{k}")' for k, _ in cols)
+           + " FROM bench_case_summary GROUP BY 1, 2, 3",
+           "VACUUM ANALYZE bench_case_summary_all"] if rollup else []),
         "CREATE OR REPLACE FUNCTION bench_case_summary_f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
         "IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.sys_deleted_at IS NULL AND OLD.received_on IS NOT NULL "
-        f"AND OLD.unit IS NOT NULL AND {FILTER.replace('t.', 'OLD.')} THEN {contrib('OLD', '-')} END IF; "
+        f"AND OLD.unit IS NOT NULL AND {FILTER.replace('t.', 'OLD.')} THEN {both('OLD', '-')} END IF; "
         "IF TG_OP IN ('UPDATE', 'INSERT') AND NEW.sys_deleted_at IS NULL AND NEW.received_on IS NOT NULL "
-        f"AND NEW.unit IS NOT NULL AND {FILTER.replace('t.', 'NEW.')} THEN {contrib('NEW', '')} END IF; "
+        f"AND NEW.unit IS NOT NULL AND {FILTER.replace('t.', 'NEW.')} THEN {both('NEW', '')} END IF; "
         "RETURN NULL; END $$",
         "CREATE TRIGGER bench_case_summary_t AFTER INSERT OR UPDATE OR DELETE ON \"case\" "
         "FOR EACH ROW EXECUTE FUNCTION bench_case_summary_f()",
     ]
 
 
-def summary_sql(groups: list[str], unit_ids: list[int] | None) -> str:
-    """Biểu 24 from the summary: the same rows, subtotals and total as the hand-written statement."""
+def summary_sql(groups: list[str], unit_ids: list[int] | None, rollup: bool = False) -> str:
+    """Biểu 24 from the summary (national from its roll-up with ``rollup``): the same rows, subtotals and total
+    as the hand-written statement."""
     cols = measures(groups)
+    table = "bench_case_summary_all" if rollup and unit_ids is None else "bench_case_summary"
     agg = ", ".join(f'SUM(s."n_{k}") AS "{k}"' for k, _ in cols)
     sums = ", ".join(f"SUM(\"{k}\") AS \"{k}\"" for k, _ in cols)
     where = "s.month >= {} AND s.month <= {}"
     if unit_ids is not None:
         where += f" AND s.unit IN ({', '.join(str(int(u)) for u in unit_ids)})"
     # rows whose records all went (edited away, deleted) stay at zero: a group with nothing counted is no row
-    return (f"WITH g AS (SELECT s.field_of_law, s.form_of_aid, {agg} FROM bench_case_summary s WHERE {where} "
+    return (f"WITH g AS (SELECT s.field_of_law, s.form_of_aid, {agg} FROM {table} s WHERE {where} "
             "GROUP BY s.field_of_law, s.form_of_aid HAVING SUM(s.\"n_total\") > 0) "
             "SELECT 2 AS lvl, field_of_law, form_of_aid, " + ", ".join(f'"{k}"' for k, _ in cols) + " FROM g "
             f"UNION ALL SELECT 1, field_of_law, NULL, {sums} FROM g GROUP BY field_of_law "
             f"UNION ALL SELECT 0, NULL, NULL, {sums} FROM g")
 
 
-async def bench_summary(pg: dict, url: str, runs: int, writes: float, tasks: int) -> None:
+async def bench_summary(pg: dict, url: str, runs: int, writes: float, tasks: int, rollup: bool = False) -> None:
     import asyncpg
 
     rt, groups, year, unit_ids = pg["rt"], pg["groups"], pg["year"], pg["unit_ids"]
@@ -414,7 +428,7 @@ async def bench_summary(pg: dict, url: str, runs: int, writes: float, tasks: int
     conn = await asyncpg.connect(url)
     try:
         t0 = time.perf_counter()
-        for stmt in summary_ddl(groups):
+        for stmt in summary_ddl(groups, rollup):
             await conn.execute(stmt)
         size = await conn.fetchval("SELECT COUNT(*) FROM bench_case_summary")
     finally:
@@ -429,13 +443,25 @@ async def bench_summary(pg: dict, url: str, runs: int, writes: float, tasks: int
             summ = as_table(await rt.db.fetch(summary_sql(groups, ids), *month_range), keys)
             if hand != summ:
                 raise SystemExit(f"summary table differs from the cases ({scope}, {when})")
+            if rollup and ids is None:
+                if hand != as_table(await rt.db.fetch(summary_sql(groups, None, True), *month_range), keys):
+                    raise SystemExit(f"national roll-up differs from the cases ({when})")
         print(f"postgres: summary table equal to the cases, national and province ({when})", flush=True)
 
     await check("after back-fill")
     for scope, ids, target in (("national", None, 25.0), ("province", unit_ids, None)):
         sql, hand_sql = summary_sql(groups, ids), handwritten_sql(groups, ids)
-        times, _ = await interleaved({"summary": lambda sql=sql: rt.db.fetch(sql, *month_range),
-                                      "hand": lambda sql=hand_sql: rt.db.fetch(sql, *year)}, runs)
+        fns: dict[str, Callable[[], Awaitable[Any]]] = {
+            "summary": lambda sql=sql: rt.db.fetch(sql, *month_range),
+            "hand": lambda sql=hand_sql: rt.db.fetch(sql, *year)}
+        if rollup and ids is None:
+            up = summary_sql(groups, None, True)
+            fns["rollup"] = lambda sql=up: rt.db.fetch(sql, *month_range)
+        times, _ = await interleaved(fns, runs)
+        if "rollup" in times:
+            r50 = statistics.median(times["rollup"]) * 1000
+            report("postgres: summary roll-up national p50", r50, "ms", target,
+                   f"p95 {pct(times['rollup'], .95) * 1000:.2f} ms; (month, field of law, form of aid)")
         s50, h50 = statistics.median(times["summary"]) * 1000, statistics.median(times["hand"]) * 1000
         report(f"postgres: summary table {scope} p50", s50, "ms", target,
                f"p95 {pct(times['summary'], .95) * 1000:.2f} ms")
@@ -451,6 +477,7 @@ async def bench_summary(pg: dict, url: str, runs: int, writes: float, tasks: int
     try:  # the prototype is not part of the deployment: leave the database as the configuration makes it
         await conn.execute('DROP TRIGGER IF EXISTS bench_case_summary_t ON "case"')
         await conn.execute("DROP TABLE IF EXISTS bench_case_summary")
+        await conn.execute("DROP TABLE IF EXISTS bench_case_summary_all")
         await conn.execute("DROP FUNCTION IF EXISTS bench_case_summary_f()")
     finally:
         await conn.close()
@@ -484,7 +511,7 @@ async def main(args) -> None:
         if not args.no_postgres:
             pg = await bench_engine("postgres", pg_url, args.cases, args.runs, args.province, args.report, today)
             if args.summary or args.writes:
-                await bench_summary(pg, pg_url, args.runs, args.writes, args.tasks)
+                await bench_summary(pg, pg_url, args.runs, args.writes, args.tasks, args.rollup)
             await pg["rt"].db.close()
         if not args.no_sqlite:
             if args.sqlite is None:
@@ -524,6 +551,8 @@ if __name__ == "__main__":
     parser.add_argument("--province", default="STP-01")
     parser.add_argument("--report", default="people_assisted")
     parser.add_argument("--summary", action="store_true", help="prototype the summary table (PostgreSQL)")
+    parser.add_argument("--rollup", action="store_true",
+                        help="with --summary: also a national roll-up kept by the same trigger")
     parser.add_argument("--writes", type=float, default=0.0, help="seconds of API case creations, before/after")
     parser.add_argument("--tasks", type=int, default=24, help="concurrent clients of --writes")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
