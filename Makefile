@@ -49,10 +49,24 @@ lint: install
 test: install browser layers lint
 	$(BIN)/python -m pytest -q -n 2
 
-bench: install
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $(BENCH_STAMP)
+
+# Report benchmark and deadline load test sizes; the figures of docs/benchmarks.md use REPORT_CASES=1000000,
+# LOAD_USERS=200, LOAD_MINUTES=3.
+REPORT_CASES ?= 100000
+LOAD_USERS ?= 20
+LOAD_MINUTES ?= 0.5
+LOAD_CASES ?= 20000
+
+bench: install $(BENCH_STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/restructure.py
 	$(BIN)/python bench/report_structure.py
+	$(BIN)/python bench/reports.py --cases $(REPORT_CASES) --summary
+	$(BIN)/python bench/loadtest.py --users $(LOAD_USERS) --minutes $(LOAD_MINUTES) --cases $(LOAD_CASES)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
