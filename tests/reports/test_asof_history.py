@@ -176,3 +176,17 @@ async def test_child_rows_are_versioned_with_their_record(world: World):  # noqa
     assert await hearings_at(t3) == [(o, 0, "2025-04-02", "Z")] == await hearings_at(None)
     hist = history_table(entity.child_table_name("hearings"))
     assert await rt.db.fetchval(f'SELECT COUNT(*) AS n FROM "{hist}" WHERE parent_id = {{}}', a) == 3
+
+
+async def test_an_attachment_upload_adds_a_version(world: World):  # noqa: F811 - the fixture
+    svc, rt = world.svc, world.rt
+    ctx = world.ctx("director")
+    rec = await svc.create("case", world.case(), ctx)
+
+    async def body():
+        yield "%PDF-1.4 bản scan".encode()
+
+    info = await svc.upload("case", rec["id"], "scan", "scan.pdf", "application/pdf", body(), ctx)
+    vs = await versions(rt, rec["id"])
+    assert [v["scan"] for v in vs] == [None, info.id]
+    assert [v["sys_version"] for v in vs] == [1, 2] and vs[0]["sys_valid_to"] is not None
