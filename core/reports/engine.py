@@ -35,7 +35,7 @@ from hoso.records.query import RecordQuery
 from hoso.records.store import RecordStore, RuntimeCache
 from hoso.reports.disclosure import Disclosure, disclosure_for
 from hoso.reports.model import Column, Dimension, Period, ReportError, ReportRequest, ReportResult, ResultRow
-from hoso.reports.periods import resolve_period
+from hoso.reports.periods import reporter_of, resolve_period
 from hoso.reports.source import records_source
 from hoso.reports.structure import levels_of, unit_groups
 from hoso.scope import Predicate, ScopeDenied
@@ -191,8 +191,14 @@ async def compile_report(rt: Runtime, ctx: RecordContext, request: ReportRequest
         if report.date_field is None:
             problems.append(("period", t("report_no_period", lang)))
         else:
+            reporter = None
+            if request.unit is not None:  # cut-offs may differ by the reporting unit's type or level
+                try:
+                    reporter = await reporter_of(rt, str(request.unit), lang=lang)
+                except ReportError:
+                    pass  # the unit parameter is named below
             try:
-                period = resolve_period(rt, report, request.period)
+                period = resolve_period(rt, report, request.period, reporter, lang=lang)
             except ReportError as exc:
                 problems.extend(exc.problems)
 

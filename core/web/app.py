@@ -56,8 +56,8 @@ from hoso.web.modules_guard import install as install_module_guard
 from hoso.web.modules_guard import visible_entities
 from hoso.web.openapi import ProblemDocumentedJson
 from hoso.web.problems import exception_handlers, msg, request_lang
-from hoso.web.reports_approval_api import approvals_router
 from hoso.web.reports_api import reports_router
+from hoso.web.reports_approval_api import approvals_router
 from hoso.web.security import security_headers
 from hoso.web.units_api import units_on
 

@@ -136,3 +136,12 @@ async def test_a_statistics_role_gets_no_row_per_performer(reference):
     assert "Người thực hiện" in refused.value.problems[0][1]
     # the provincial officer reads the rows of the province: the same report answers
     assert (await run_report(reference, ctx(reference, 1), ReportRequest("performer_quotas", period="2025"))).rows
+
+
+async def test_the_cut_off_follows_the_reporting_unit(reference):
+    # forms_config/calendar.yaml: the year's actual data to 30 November, to 31 October for organisations
+    await reference.db.execute("INSERT INTO hoso_unit (code, name_vi, type) VALUES ({}, {}, {})", "TC-X",
+                               "Tổ chức X", "participating_organisation")
+    centre = await run_report(reference, ctx(reference), ReportRequest("people_assisted", period="2025", unit="TT-01"))
+    org = await run_report(reference, ctx(reference), ReportRequest("people_assisted", period="2025", unit="TC-X"))
+    assert (centre.period.end, org.period.end) == (D(2025, 11, 30), D(2025, 10, 31))

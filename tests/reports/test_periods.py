@@ -61,7 +61,8 @@ def test_built_in_periods_without_cut_offs(config_dir):
     assert resolve_period(rt, None, None) is None
 
 
-@pytest.mark.parametrize("code", ["2025-13", "2025-00", "2025-H3", "2025-Q5", "25", "abc", "", "0000", "1899", "9999-12", "2025-h1"])
+@pytest.mark.parametrize("code", ["2025-13", "2025-00", "2025-H3", "2025-Q5", "25", "abc", "", "0000", "1899",
+                                  "9999-12", "2025-h1"])
 def test_a_code_that_is_no_period_names_the_parameter(config_dir, code):
     rt = runtime(config_dir, None)
     with pytest.raises(ReportError) as err:
