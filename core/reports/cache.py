@@ -3,7 +3,7 @@
 A result is a function of the template, the parameters, the records, the unit tree and who asks (the units of
 the roles granting ``run_reports`` they hold, and what their role discloses). The key holds all but the records:
 
-- ``template_hash`` and ``ReportRequest.key()``: the template version and every parameter;
+- ``template_hash``, ``ReportRequest.key()`` and the language: the template version, every parameter, the labels;
 - ``scope_key(...)``: the requester's holdings that grant ``run_reports`` on the entity, their disclosure and the
   date their assignments are judged on; two users of the same role at the same units share it, a user of another
   province never does;
@@ -11,7 +11,7 @@ the roles granting ``run_reports`` they hold, and what their role discloses). Th
 
 What is cached, so that the records need not be part of the key:
 
-- runs ``as of`` a past moment: the records as they stood then do not change afterwards;
+- runs ``as of`` a moment settled in the past (``SETTLED_AFTER``): the records as they stood then do not change;
 - snapshots are stored results already (``hoso.reports.snapshots``), served by id with their hash checked;
 - live runs (no ``as_of``) are never cached: they are exact at every write, which is the engine's job.
 
@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from hoso.records.access import Access
+from hoso.records.context import LOCAL_ZONE
 from hoso.reports.disclosure import disclosure_for
 from hoso.reports.model import ReportRequest, ReportResult
 from hoso.scope import holdings_on
@@ -36,7 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hoso.records.context import RecordContext
     from hoso.runtime import Runtime
 
-__all__ = ["ResultCache", "scope_key", "cacheable"]
+__all__ = ["ResultCache", "scope_key", "cacheable", "SETTLED_AFTER"]
 
 
 async def scope_key(rt: Runtime, ctx: RecordContext, entity: str) -> str:
@@ -55,13 +56,18 @@ async def scope_key(rt: Runtime, ctx: RecordContext, entity: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+# A version's time is taken inside its write's transaction, so a write still running at a moment can later show
+# a time before it: a moment is settled, and its runs cached, once it is this far past.
+SETTLED_AFTER = dt.timedelta(minutes=10)
+
+
 def cacheable(request: ReportRequest, now: dt.datetime | None = None) -> bool:
-    """Only runs as of a moment already past: the records as they stood then cannot change any more."""
+    """Only runs as of a settled past moment: the records as they stood then cannot change any more."""
     now = now or dt.datetime.now(dt.UTC)
     if request.as_of is None:
         return False
-    as_of = request.as_of if request.as_of.tzinfo else request.as_of.replace(tzinfo=dt.UTC)
-    return as_of < now
+    as_of = request.as_of if request.as_of.tzinfo else request.as_of.replace(tzinfo=LOCAL_ZONE)
+    return as_of < now - SETTLED_AFTER
 
 
 async def _tree_stamp(rt: Runtime) -> tuple[Any, Any]:
@@ -96,7 +102,9 @@ class ResultCache:
 
     async def key(self, rt: Runtime, ctx: RecordContext, request: ReportRequest, template_hash: str) -> tuple:
         entity = next(r.entity for r in rt.config.reports if r.name == request.report)
-        return (template_hash, request.key(), await scope_key(rt, ctx, entity), await _tree_stamp(rt))
+        # the language too: labels are part of the result
+        return (template_hash, request.key(), request.lang, await scope_key(rt, ctx, entity),
+                await _tree_stamp(rt))
 
     async def run(self, rt: Runtime, ctx: RecordContext, request: ReportRequest, template_hash: str,
                   runner: Callable[[Runtime, RecordContext, ReportRequest], Awaitable[ReportResult]]) -> ReportResult:

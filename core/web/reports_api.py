@@ -34,7 +34,8 @@ from hoso.i18n import t
 from hoso.jsonconv import json_ready
 from hoso.records.context import RecordContext
 from hoso.records.query import FILTER_OPS as COMPARISONS
-from hoso.reports.engine import cell_records, run_report
+from hoso.reports.cache import ResultCache
+from hoso.reports.engine import cell_records, run_report, template_hash
 from hoso.reports.model import ReportError, ReportRequest
 from hoso.reports.params import FORMATS, checked_request, report_def, runnable
 from hoso.reports.render import CSV_TYPE, XLSX_TYPE, filename, rows_csv, to_csv, write_rows_xlsx, write_xlsx
@@ -275,7 +276,10 @@ async def run(
         fmt, problems = _format(request, format, shown)
         req = await _request(request, ctx, name, shown, problems, period=period, unit=unit, as_of=as_of,
                              structure=structure, level=level)
-        result = await run_report(request.app.state.rt, _with_lang(ctx, shown), req)
+        rt = request.app.state.rt
+        report = next(r for r in rt.config.reports if r.name == req.report)
+        result = await report_cache(request).run(rt, _with_lang(ctx, shown), req, template_hash(report),
+                                                 run_report)
     except ReportError as exc:
         return _bad(exc, shown)
     except ScopeDenied as exc:
@@ -288,6 +292,14 @@ async def run(
         _written(path, lambda: write_xlsx(result, path))
         return Stream(_file_chunks(path), media_type=XLSX_TYPE, headers=_attachment(filename(result, "xlsx")))
     return Response(json_ready(result.to_json()), media_type="application/json")
+
+
+def report_cache(request: Request) -> ResultCache:
+    """The application's cache of report runs as of a settled past moment (keyed by scope, see hoso.reports.cache)."""
+    state = request.app.state
+    if getattr(state, "report_cache", None) is None:
+        state.report_cache = ResultCache()
+    return state.report_cache
 
 
 @get("/{name:str}/cell", name="reports-cell", summary="The records behind one cell",

@@ -3,6 +3,7 @@ across scopes (one province's user never sees another's numbers)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 
@@ -115,7 +116,7 @@ async def test_cached_results_are_never_served_across_scopes(deployment):  # noq
             await d.create_case(user, unit, received_on=f"2025-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}")
     users = ("prov1", "prov2", "min", "dir1", "dir3")
     ctxs = {u: RecordContext(d.rt.config, user_id=d.ids[u], user_name=u, origin="test") for u in users}
-    past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     requests = [ReportRequest("cases_by_form", period=p, as_of=past) for p in ("2025", "2025-H1", "2025-Q3")]
     oracle = {(u, r.period): (await scoped_run(d.rt, ctxs[u], r)).total.values for u in users for r in requests}
     assert oracle[("prov1", "2025")] != oracle[("prov2", "2025")]  # the scopes do give different numbers
@@ -141,6 +142,12 @@ async def test_cached_results_are_never_served_across_scopes(deployment):  # noq
     # live runs are never cached; a run as of a moment still to come is not either
     live = ReportRequest("cases_by_form", period="2025")
     assert not cacheable(live) and not cacheable(ReportRequest("cases_by_form", as_of=past + dt.timedelta(days=1)))
+    # nor one as of a moment so recent that a write running then may still commit with an earlier time
+    recent = dt.datetime.now(dt.UTC) - report_cache.SETTLED_AFTER / 2
+    assert not cacheable(ReportRequest("cases_by_form", as_of=recent))
+    # the labels are part of a result: another language is another key
+    english = dataclasses.replace(requests[0], lang="en")
+    assert await cache.key(d.rt, ctxs["min"], english, "t") != await cache.key(d.rt, ctxs["min"], requests[0], "t")
     before = calls
     await cache.run(d.rt, ctxs["prov1"], live, "template-v1", counting)
     await cache.run(d.rt, ctxs["prov1"], live, "template-v1", counting)
@@ -153,3 +160,27 @@ async def test_cached_results_are_never_served_across_scopes(deployment):  # noq
     for r in requests:
         await small.run(d.rt, ctxs["min"], r, "template-v1", counting)
     assert len(small) == 2 and small.get(await small.key(d.rt, ctxs["min"], requests[0], "template-v1")) is None
+
+
+async def test_the_reports_api_serves_settled_runs_from_the_cache_within_each_scope(deployment):  # noqa: F811
+    d = deployment
+    await d.create_case("dir1", "TT", received_on="2025-02-02")
+    await d.create_case("dir3", "TT3", received_on="2025-02-02")
+    await d.create_case("dir3", "TT3", received_on="2025-03-03")
+    to_come = (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).date().isoformat()  # the end of a day still to come
+    url = "/api/reports/cases_by_form?period=2025"
+    settled = "/api/reports/cases_by_form?period=2025&as_of=" + \
+        (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat().replace("+", "%2B")
+    # the cases as if written two hours ago
+    await d.rt.db.execute("UPDATE hoso_h_case SET sys_valid_from = {}",
+                          dt.datetime.now(dt.UTC) - dt.timedelta(hours=2))
+    assert getattr(d.web.app.state, "report_cache", None) is None
+    first = {u: (await d.req("GET", settled, u)).json()["total"]["values"] for u in ("prov1", "prov2", "prov1")}
+    cache = d.web.app.state.report_cache
+    assert cache.misses == 2 and cache.hits == 1  # prov1's second run came from the cache, prov2 had its own
+    assert first == {"prov1": [1], "prov2": [2]}  # each province its own numbers
+    await d.create_case("dir1", "TT", received_on="2025-04-04")
+    live = {u: (await d.req("GET", url, u)).json()["total"]["values"] for u in ("prov1", "prov2")}
+    assert live == {"prov1": [2], "prov2": [2]} and (cache.misses, cache.hits) == (2, 1)  # live runs: not cached
+    assert (await d.req("GET", url + f"&as_of={to_come}", "prov1")).status_code in (200, 400)
+    assert (cache.misses, cache.hits) == (2, 1)  # a moment still to come is not cached
