@@ -224,7 +224,8 @@ async def compile_report(rt: Runtime, ctx: RecordContext, request: ReportRequest
         for d in dims:
             fd = entity.field(d.field) if d.kind == "field" and entity.has_field(d.field) else None
             refers = fd.traits.refers_to if fd is not None else None
-            if refers in ("entity", "user") or (refers == "unit" and disclosure.finest_level is not None):
+            if fd is not None and (refers in ("entity", "user")
+                                   or (refers == "unit" and disclosure.finest_level is not None)):
                 problems.append(("report", t("report_rows_by_record", lang, field=fd.label.get(lang))))
 
     unit: dict | None = None
