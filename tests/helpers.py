@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from hoso.config import Config, load_config
+from hoso.fields import Registry
 from hoso.model.migrate import apply_plan, make_plan
+from hoso.plugin_manager import config_extensions, get_plugin_manager
 from hoso.runtime import Runtime
 from hoso.units import sync_units
+
+
+def load_full_config(root, plugins=()) -> Config:
+    """The configuration under ``root`` as ``hoso`` loads it: with the kinds the built-in plugins add (the
+    admin's admin.yaml, the report approvals), so its content hash is the one the commands and the server see."""
+    pm = get_plugin_manager(plugins)
+    return load_config(root, **Registry(pm).config_options(), **config_extensions(pm))
 
 
 async def migrated_runtime(config, database_url: str, plugins=()) -> Runtime:

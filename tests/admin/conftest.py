@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from hoso.config import load_config
 from hoso.records.service import RecordContext
 from hoso.runtime import Runtime
 from hoso.scope import SYSTEM_ACTOR
 from tests.conftest import PG_URL, REPO, _pg_admin, _with_db
+from tests.helpers import load_full_config
 from tests.web.conftest import PASSWORD, Web
 
 HIDDEN_FOR_STAFF = "requester_citizen_id"
@@ -95,7 +95,7 @@ async def _seed(root: Path, url: str) -> Seed:
     from hoso.users import create_user
     from tests.helpers import migrated_runtime
 
-    config = load_config(root)
+    config = load_full_config(root)
     rt = await migrated_runtime(config, url)
     seed = Seed()
     try:
@@ -141,7 +141,7 @@ class Prepared:
     def config(self):
         """The test configuration, loaded once."""
         if "_config" not in self.__dict__:
-            self.__dict__["_config"] = load_config(self.root)
+            self.__dict__["_config"] = load_full_config(self.root)
         return self.__dict__["_config"]
 
 
@@ -228,7 +228,7 @@ async def serving(config, url: str, plugins=()):
     from hoso.server import create_app
 
     if not hasattr(config, "entities"):
-        config = load_config(config)
+        config = load_full_config(config)
     test_rt = Runtime.create(config, url)
     app = create_app(Runtime.create(config, url, plugins=plugins))
     async with AsyncTestClient(app) as client:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import shutil
 
-from hoso.config import load_config
 from tests.admin.conftest import AdminClient, serving
-from tests.helpers import remigrate
+from tests.helpers import load_full_config, remigrate
 
 FIELD = "    interpreter_needed: {type: boolean, label: {vi: Cần người phiên dịch, en: Interpreter needed}}\n"
 
@@ -35,7 +34,7 @@ async def test_admin_follows_a_migration_without_restart(prepared, admin_db, tmp
         assert "interpreter_needed" not in (await admin.get("/tables/case/schema/")).json()["properties"]
         assert web.app.state.admin.build is build
 
-        plan, _rt = await remigrate(web.rt, load_config(root))  # what `hoso migrate` does
+        plan, _rt = await remigrate(web.rt, load_full_config(root))  # what `hoso migrate` does
         assert plan.ok and plan.has_changes
         after = (await admin.get("/tables/case/schema/")).json()["properties"]
         assert after["interpreter_needed"]["title"] == "Cần người phiên dịch"

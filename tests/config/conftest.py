@@ -238,7 +238,8 @@ _CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
 resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
-from hoso.config import ConfigErrors, load_config
+from hoso.config import ConfigErrors
+from tests.helpers import load_full_config
 root = Path(sys.argv[1])
 for case in json.loads(Path(sys.argv[2]).read_text(encoding="utf-8")):
     target = root / case["file"] if case.get("file") else None
@@ -249,7 +250,7 @@ for case in json.loads(Path(sys.argv[2]).read_text(encoding="utf-8")):
     started = time.perf_counter()
     out = {"id": case["id"]}
     try:
-        load_config(root)
+        load_full_config(root)
         out["issues"] = []
     except ConfigErrors as exc:
         out["issues"] = [[i.file, i.line, i.column, i.path, i.message] for i in exc.issues]

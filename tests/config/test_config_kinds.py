@@ -61,10 +61,11 @@ def issues_of(root: Path, **kwargs) -> list[tuple[str, int, int, str, str]]:
 def test_every_builtin_kind_is_registered_through_the_hook():
     registry = Registry(get_plugin_manager(load_entrypoints=False))
     names = [k.name for k in registry.config_kinds]
-    # the admin's kind (admin.yaml) is registered by the admin package's built-in plugin, after the core ones
-    assert names == [k.name for k in BUILTIN_KINDS] + ["admin"]
+    # the report approvals (roles_config/approvals.yaml) and the admin's kind (admin.yaml) are registered by
+    # built-in plugins of the layers above the configuration, after the core ones
+    assert names == [k.name for k in BUILTIN_KINDS] + ["approvals", "admin"]
     assert set(names) == {"lists", "entity", "form", "workflow", "report", "hierarchy", "role", "modules",
-                          "calendar", "admin"}
+                          "calendar", "approvals", "admin"}
     assert KINDS["entity"].location == "forms_config/entities" and KINDS["entity"].many
     assert KINDS["modules"].location == "roles_config/modules.yaml" and not KINDS["modules"].many
 

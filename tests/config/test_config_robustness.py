@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hoso.config import ConfigErrors, ConfigIssue, load_config
+from hoso.config import ConfigErrors, ConfigIssue
 from hoso.config._yaml import MAX_DEPTH
 from hoso.config.loader import MAX_FILE_BYTES, _path_str
+from tests.helpers import load_full_config
 
 FILES = [
     "forms_config/lists/common.yaml",
@@ -40,7 +41,7 @@ OTHER_SHAPES = [None, "zz", ["zz"], {"zz": 1}]
 
 def _load(cfg, changes) -> None:
     try:
-        load_config(cfg.make(changes))
+        load_full_config(cfg.make(changes))
     except ConfigErrors as exc:
         for issue in exc.issues:
             assert isinstance(issue, ConfigIssue)
