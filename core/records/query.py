@@ -221,7 +221,7 @@ class RecordQuery:
                         clauses.append(f"{col} IN ({', '.join('{}' for _ in values)})")
                         args += values
                     elif op == "starts":
-                        if fd is None or not fd.traits.textual:
+                        if fd is None or not fd.traits.searchable:
                             raise ValueError("'starts' applies to text fields")
                         if not isinstance(raw, str) or not fold(raw):
                             raise ValueError("'starts' needs some text")

@@ -7,20 +7,13 @@ SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from typing import Any
 
+from hoso.db import FOLD_FUNCTION, fold
+
 __all__ = ["fold", "search_text", "like_pattern", "prefix_pattern", "fold_sql", "FOLDED_LETTERS"]
-
-
-def fold(text: str) -> str:
-    """Lower case, without diacritics (đ becomes d), with runs of white space made one space."""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    decomposed = unicodedata.normalize("NFD", text)
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(bare.casefold().split())
 
 
 def search_text(fields: Iterable[Any], values: dict, skip: AbstractSet[str] = frozenset()) -> str | None:
@@ -44,6 +37,17 @@ def prefix_pattern(word: str) -> str:
     return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+def fold_sql(expr: str, sqlite: bool) -> str:
+    """SQL folding ``expr`` as ``fold`` does. SQLite: the connection's ``hoso_fold``, which is ``fold``;
+    PostgreSQL: ``translate`` of the letters with diacritics of Latin scripts and Vietnamese (``FOLDED_LETTERS``),
+    lower case, white space runs made one space. Both are deterministic."""
+    if sqlite:
+        return f"{FOLD_FUNCTION}({expr})"
+    src = "".join(FOLDED_LETTERS)
+    dst = "".join(FOLDED_LETTERS.values())
+    return f"btrim(regexp_replace(lower(translate({expr}, '{src}', '{dst}')), '\\s+', ' ', 'g'))"
+
+
 def _folded_letters() -> dict[str, str]:
     """Letters with diacritics (Latin-1, Latin Extended-A and -B, Vietnamese) and what ``fold`` makes of them,
     where that is one ASCII letter."""
@@ -57,17 +61,3 @@ def _folded_letters() -> dict[str, str]:
 
 
 FOLDED_LETTERS = _folded_letters()
-
-
-def fold_sql(expr: str, sqlite: bool) -> str:
-    """SQL folding ``expr`` as ``fold`` does, for letters (case and the diacritics of ``FOLDED_LETTERS``); white
-    space is left as it is. PostgreSQL: one ``translate``; SQLite, whose ``lower`` knows only ASCII: a
-    ``replace`` per letter. Both are deterministic, so an expression index may be built on them."""
-    if not sqlite:
-        src = "".join(FOLDED_LETTERS)
-        dst = "".join(FOLDED_LETTERS.values())
-        return f"lower(translate({expr}, '{src}', '{dst}'))"
-    out = f"lower({expr})"
-    for c, f in FOLDED_LETTERS.items():
-        out = f"replace({out}, '{c}', '{f}')"
-    return out
