@@ -176,8 +176,9 @@ async def world(tmp_path, database_url):
 
 def _rows(n: int, seed: int = 1) -> list[dict]:
     rnd = random.Random(seed)
-    return [{"name": " ".join(rnd.sample(SYLLABLES, 3)), "day": dt.date(2025, 1, 1) + dt.timedelta(days=rnd.randint(0, 9)),
-             "score": rnd.choice([None, 1, 2, 3]), "kind": rnd.choice(KINDS), "unit": rnd.choice(["TT", "TT2", "TT3"])}
+    return [{"name": " ".join(rnd.sample(SYLLABLES, 3)),
+             "day": dt.date(2025, 1, 1) + dt.timedelta(days=rnd.randint(0, 9)), "score": rnd.choice([None, 1, 2, 3]),
+             "kind": rnd.choice(KINDS), "unit": rnd.choice(["TT", "TT2", "TT3"])}
             for _ in range(n)]
 
 
