@@ -25,8 +25,10 @@ import copy
 import json
 from typing import TYPE_CHECKING, Any
 
-from piccolo.columns import Array, BigInt, ForeignKey, Integer, Serial
+from piccolo.columns import Array, BigInt, ForeignKey, Integer, Serial, Text, Varchar
 from piccolo.columns.combination import WhereRaw
+from piccolo.columns.operators.comparison import IsNotNull, IsNull, NotEqual
+from piccolo.querystring import QueryString
 from piccolo_api.crud.endpoints import (
     MalformedQuery,
     ParamException,
@@ -37,13 +39,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from hoso.admin.auth import AdminUser
+from hoso.admin.filters import COUNT_CAP, CountCache, text_match
 from hoso.admin.media import take_staged
 from hoso.admin.tables import VERSION_COLUMN, TableSpec
 from hoso.db import quote
 from hoso.i18n import t
 from hoso.jsonconv import dumps, json_ready
 from hoso.modules import check_new_record
-from hoso.records.access import managed_accounts
+from hoso.records.access import hidden_by_any_role, managed_accounts
 from hoso.records.errors import (
     Forbidden,
     InvalidTransition,
@@ -52,6 +55,7 @@ from hoso.records.errors import (
     StaleVersion,
     ValidationError,
 )
+from hoso.records.search import fold, like_pattern
 from hoso.records.system_fields import system_fields
 from hoso.scope import Predicate
 
@@ -66,6 +70,9 @@ MAX_BIGINT = 2**63 - 1
 MAX_PAGE = 10**9  # pages beyond this would make OFFSET overflow
 MAX_OFFSET = 10**9
 MAX_IDS_LIMIT = 1000
+# query parameters that page or shape the rows, not choose them: a count does not depend on them
+NOT_FILTERS = frozenset({"__page", "__page_size", "__order", "__visible_fields", "__readable", "__range_header",
+                         "__range_header_name"})
 
 BROWSE_PAGE_MAX = 100  # the largest page piccolo-admin's list offers; larger pages are its CSV export
 # The user of the request being served: ``_apply_filters`` has no request argument.
@@ -123,6 +130,8 @@ class ScopedCRUD(PiccoloCRUD):
         if self.spec.kind in ("unit", "user"):
             self.read_only = True  # units and accounts are managed with the hoso commands, not here
         self._base_schema: dict | None = None
+        self.counts = CountCache()
+        self._search: bool | None = None
 
     # -- who is asking -----------------------------------------------------------------------------------------
     @property
@@ -183,10 +192,16 @@ class ScopedCRUD(PiccoloCRUD):
         return Predicate.true()
 
     def _apply_filters(self, query, params):
-        """piccolo-api's filters, then the user's read scope (deny when no user is known)."""
+        """piccolo-api's filters where they compare values (dates, numbers, references), hoso's for text and
+        choices (``hoso.admin.filters``), then the user's read scope (deny when no user is known)."""
         arrays = {name: params.fields.pop(name) for name in list(params.fields)
                   if isinstance(getattr(self.table, name, None), Array)}
+        texts = {name: params.fields.pop(name) for name in list(params.fields)
+                 if isinstance(getattr(self.table, name, None), (Varchar, Text))}
         query = super()._apply_filters(query, params)
+        for name, value in texts.items():
+            for v in value if isinstance(value, list) else [value]:
+                query = self._text_filter(query, name, v, params)
         for name, value in arrays.items():
             for v in value if isinstance(value, list) else [value]:
                 if v is None:
@@ -197,6 +212,37 @@ class ScopedCRUD(PiccoloCRUD):
                     f"COALESCE({quote(self.spec.tablename)}.{quote(name)}, '') LIKE {{}} ESCAPE '\\'", pattern))
         pred = self.scope_sql(CURRENT_USER.get())
         return query.where(WhereRaw(pred.sql, *pred.args))
+
+    def _text_filter(self, query, name: str, value: Any, params):
+        """One filter on a text column: equality for choices and codes, a folded word prefix for words."""
+        table = quote(self.spec.tablename)
+        col = f"{table}.{quote(name)}"
+        operator = params.operators[name]
+        if operator in (IsNull, IsNotNull):
+            empty = operator is IsNull
+            return query.where(WhereRaw(f"({col} IS NULL OR {col} = '')" if empty else
+                                        f"({col} IS NOT NULL AND {col} <> '')"))
+        if value is None:
+            return query
+        value = str(value)
+        negate = operator is NotEqual
+        fd = self.spec.field(name)
+        if fd is None or not fd.traits.textual or fd.traits.has_choices:
+            return query.where(WhereRaw(f"({col} IS NULL OR {col} <> {{}})" if negate else f"{col} = {{}}", value))
+        clause, args = text_match(col, value, self.rt.db.kind, exact=params.match_types[name] == "exact")
+        if negate:
+            return query.where(WhereRaw(f"({col} IS NULL OR NOT {clause})", *args))
+        if fd.traits.searchable and self.spec.kind == "entity" and self._search \
+                and fd.name not in hidden_by_any_role(self.rt, self.spec.entity_def):
+            for w in fold(value).split()[:10]:  # the search column holds every word: its index narrows first
+                query = query.where(WhereRaw(f"{table}.sys_search LIKE {{}} ESCAPE '\\'", like_pattern(w)))
+        return query.where(WhereRaw(clause, *args))
+
+    async def _know_search(self) -> None:
+        """Whether this entity's table has the search column (a table migrated before it existed has not)."""
+        if self._search is None:
+            self._search = self.spec.kind == "entity" and await self.rt.records().store.has_column(
+                self.spec.tablename, "sys_search")
 
     def _check_params(self, user: AdminUser, split) -> str | None:
         """Filters, sort keys and visible fields may not name hidden fields or attachment columns."""
@@ -312,11 +358,37 @@ class ScopedCRUD(PiccoloCRUD):
         problem = self._check_params(user, split)
         if problem:
             return Response(problem, status_code=400)
-        try:
-            query = self._apply_filters(self.table.count(), split)
-        except (MalformedQuery, ValueError) as exc:
-            return Response(str(exc), status_code=400)
-        return _json({"count": await query.run(), "page_size": self.page_size})
+        await self._know_search()
+        pred = self.scope_sql(user)
+        filters = tuple(sorted((k, str(v)) for k, v in request.query_params.multi_items() if k not in NOT_FILTERS))
+        key = (pred.sql, tuple(map(str, pred.args)), filters)
+        count = self.counts.get(key)
+        if count is None:
+            try:
+                pk = self.table._meta.primary_key
+                query = self._apply_filters(self.table.select(pk), split).limit(COUNT_CAP + 1)
+            except (MalformedQuery, ValueError) as exc:
+                return Response(str(exc), status_code=400)
+            [inner] = query.querystrings
+            rows = await self.rt.db.engine.run_querystring(
+                QueryString("SELECT COUNT(*) AS n FROM ({}) AS bounded", inner))
+            count = int(rows[0]["n"])
+            self.counts.put(key, count)
+        # COUNT_CAP + 1 means "more than COUNT_CAP": the admin's script shows it so (hoso.admin.pages)
+        return _json({"count": count, "page_size": self.page_size, "bounded": count > COUNT_CAP})
+
+    def forget_counts(self) -> None:
+        """After a write through the admin: the counts of this table (and of a child table's parent) are stale."""
+        self.counts.clear()
+        if self.spec.kind == "entity":
+            for child in self.spec.entity_def.child_tables:
+                crud = self.build.cruds.get(self.spec.entity_def.child_table_name(child.name))
+                if crud is not None:
+                    crud.counts.clear()
+        elif self.spec.kind == "child":
+            parent = self.build.cruds.get(self.spec.entity_def.table)
+            if parent is not None:
+                parent.forget_counts()
 
     async def root(self, request: Request) -> Response:
         if request.method == "GET":
@@ -349,6 +421,7 @@ class ScopedCRUD(PiccoloCRUD):
         if pk not in names:
             names.insert(0, pk)
         query = self.table.select(*[getattr(self.table, n) for n in names])
+        await self._know_search()
         try:
             query = self._apply_filters(query, split)
         except (MalformedQuery, ValueError) as exc:
@@ -550,6 +623,8 @@ class ScopedCRUD(PiccoloCRUD):
                 await self._uploads(user, record["id"], uploads, record["sys_version"])
         except RecordError as exc:
             return error_response(exc, user, self._labels(user))
+        finally:
+            self.forget_counts()
         return _json([{"id": record["id"]}], status=201)
 
     async def put_single(self, request: Request, row_id, data: dict) -> Response:
@@ -583,6 +658,8 @@ class ScopedCRUD(PiccoloCRUD):
                 await self._uploads(user, row_id, uploads, version)
         except RecordError as exc:
             return error_response(exc, user, self._labels(user))
+        finally:
+            self.forget_counts()
         return await self.get_single(request, row_id)
 
     async def delete_single(self, request: Request, row_id) -> Response:
@@ -609,6 +686,8 @@ class ScopedCRUD(PiccoloCRUD):
             await service.delete(entity, row_id, reason, version, user.ctx)
         except RecordError as exc:
             return error_response(exc, user, self._labels(user))
+        finally:
+            self.forget_counts()
         return Response(status_code=204)
 
     async def delete_all(self, request: Request, params: dict | None = None) -> Response:
@@ -652,11 +731,13 @@ class ScopedCRUD(PiccoloCRUD):
             await service.update(entity.name, parent_id, {child.name: rows}, int(parent["sys_version"]), user.ctx,
                                  form=parent_spec.form)
         except RecordError as exc:
+            self.forget_counts()
             labels = {f.name: f.label.get(user.lang) for f in child.fields}
             if isinstance(exc, ValidationError):
                 exc = ValidationError([(f.split(".", 1)[1] if f.startswith(child.name + "[") and "." in f else f,
                                         msg) for f, msg in exc.problems])
             return error_response(exc, user, labels)
+        self.forget_counts()
         if op == "delete":
             return Response(status_code=204)
         if op == "create":
