@@ -349,8 +349,11 @@ class ScopedCRUD(PiccoloCRUD):
         return _json({"references": refs})
 
     async def get_count(self, request: Request) -> Response:
+        """How many rows the list shows, up to COUNT_CAP + 1 (exact with ``__exact=1``: the CSV export, which
+        reads as many pages of 1,000 rows as the count says, asks so through the admin's script)."""
         user = self._reader(request)
         params = self._parse_params(request.query_params)
+        exact = str(params.pop("__exact", "")).lower() in ("1", "true")
         try:
             split = self._split_params(params)
         except (ParamException, ValueError) as exc:
@@ -361,12 +364,14 @@ class ScopedCRUD(PiccoloCRUD):
         await self._know_search()
         pred = self.scope_sql(user)
         filters = tuple(sorted((k, str(v)) for k, v in request.query_params.multi_items() if k not in NOT_FILTERS))
-        key = (pred.sql, tuple(map(str, pred.args)), filters)
+        key = (pred.sql, tuple(map(str, pred.args)), filters, exact)
         count = self.counts.get(key)
         if count is None:
             try:
                 pk = self.table._meta.primary_key
-                query = self._apply_filters(self.table.select(pk), split).limit(COUNT_CAP + 1)
+                query = self._apply_filters(self.table.select(pk), split)
+                if not exact:
+                    query = query.limit(COUNT_CAP + 1)
             except (MalformedQuery, ValueError) as exc:
                 return Response(str(exc), status_code=400)
             [inner] = query.querystrings
@@ -375,7 +380,7 @@ class ScopedCRUD(PiccoloCRUD):
             count = int(rows[0]["n"])
             self.counts.put(key, count)
         # COUNT_CAP + 1 means "more than COUNT_CAP": the admin's script shows it so (hoso.admin.pages)
-        return _json({"count": count, "page_size": self.page_size, "bounded": count > COUNT_CAP})
+        return _json({"count": count, "page_size": self.page_size, "bounded": not exact and count > COUNT_CAP})
 
     def forget_counts(self) -> None:
         """After a write through the admin: the counts of this table (and of a child table's parent) are stale."""

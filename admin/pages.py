@@ -1,7 +1,7 @@
 """hoso's own pages inside the admin (``/admin/hoso/...``), next to piccolo-admin's single-page app.
 
 * ``admin.js`` (loaded by the admin's index page) shows entity labels instead of table names in the sidebar and
-  headings, and adds a "history" link to a record's page;
+  headings, a bounded count as "more than 10,000" under a list, and adds a "history" link to a record's page;
 * ``labels/``: the labels it uses, in the user's language;
 * ``history/<table>/<id>``: a record's history (``RecordService.history``), its attachments with download
   links, and the workflow steps the user may take now (links to the transition forms);
@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from hoso.admin.auth import AdminUser, admin_user
+from hoso.admin.filters import COUNT_CAP
 from hoso.i18n import t
 from hoso.jsonconv import dumps
 from hoso.records.attachments import human_size
@@ -70,6 +71,14 @@ SCRIPT = r"""(function () {
       el.setAttribute('data-hoso-label', label);
       if (el.textContent !== label) el.textContent = label;
     });
+    // A count that stopped at its bound (COUNT_CAP + 1 rows) is shown as "more than COUNT_CAP".
+    if (labels.bounded) {
+      var token = ' ' + labels.bounded.count + ' ';
+      document.querySelectorAll('p').forEach(function (el) {
+        if (el.children.length || el.textContent.indexOf(token) === -1) return;
+        el.textContent = el.textContent.replace(token, ' ' + labels.bounded.text + ' ');
+      });
+    }
     // the CSV export only for tables the user's roles may export
     var listed = location.hash.match(/^#\/([^\/?]+)\/?(\?.*)?$/);
     document.documentElement.classList.toggle('hoso-no-export',
@@ -97,6 +106,21 @@ SCRIPT = r"""(function () {
       old.remove();
     }
   }
+  // The CSV export reads as many pages as the count says: its count is asked exact (the list's stops at
+  // 10,001). piccolo-admin asks through XMLHttpRequest; a click on the export's download button marks the count
+  // requests of the next seconds.
+  var exporting = 0;
+  document.addEventListener('click', function (ev) {
+    if (ev.target.closest && ev.target.closest('[data-uitest="download_csv_button"]')) exporting = Date.now();
+  }, true);
+  var open = XMLHttpRequest.prototype.open;
+  XMLHttpRequest.prototype.open = function (method, url) {
+    var args = Array.prototype.slice.call(arguments);
+    if (Date.now() - exporting < 10000 && /\/tables\/[^\/?]+\/count\/?(\?|$)/.test(String(url))) {
+      args[1] = String(url) + (String(url).indexOf('?') === -1 ? '?' : '&') + '__exact=1';
+    }
+    return open.apply(this, args);
+  };
   var style = document.createElement('style');
   style.textContent = '.sidebar ul li a span, h1, select, option { text-transform: none !important; }\n' +
     // units and accounts are managed with the hoso commands, not added from a form
@@ -168,7 +192,9 @@ async def labels(request: Request) -> Response:
     tables = {s.tablename: label for s, label in build.table_labels(user.lang)
               if build.cruds[s.tablename].may_read(user)}
     export = [s.tablename for s in build.tables.specs.values() if build.cruds[s.tablename]._may_export(user)]
-    return JSONResponse({"tables": tables, "history": t("history", user.lang), "export": export})
+    cap = f"{COUNT_CAP:,}".replace(",", "." if user.lang == "vi" else ",")
+    return JSONResponse({"tables": tables, "history": t("history", user.lang), "export": export,
+                         "bounded": {"count": str(COUNT_CAP + 1), "text": t("admin_count_more", user.lang, count=cap)}})
 
 
 async def download(request: Request) -> Response:
