@@ -49,9 +49,14 @@ lint: install
 test: install browser layers lint
 	$(BIN)/python -m pytest -q -n 2
 
+# bench/lists.py: 1,000,000 cases in HOSO_BENCH_LISTS_URL (default: the database hoso_listadmin on the local
+# PostgreSQL), loaded once and kept; lists through HTTP next to hand-written SQL, then the admin in Chromium.
 bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/restructure.py
+	$(BIN)/python bench/lists.py load
+	$(BIN)/python bench/lists.py run
+	$(BIN)/python bench/lists.py admin
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

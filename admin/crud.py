@@ -9,6 +9,8 @@ piccolo-admin builds one ``PiccoloCRUD`` per table by the module-level name ``pi
   ``_apply_filters`` adds it to every list, count and bulk query, ``get_single`` reads through
   ``RecordService.get``, ``get_ids`` and the readable values of references are scoped queries. Deleted records
   are left out. A row outside the scope is a 404, like one that does not exist.
+* **lists**: filters on choices match by equality and on text by a folded word prefix, counts are bounded and
+  kept per scope and filters (``hoso.admin.filters``).
 * **fields** hidden from the user's roles are absent from the schema, the rows, the filters, the sort keys and
   the readable values; read-only ones are marked in their title and refused by the record service.
 * **writes** go through the record service only: ``create``, ``update`` (with the row's ``sys_version`` for
