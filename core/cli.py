@@ -160,8 +160,13 @@ async def _reindex_new_search_columns(rt, plan) -> None:
     """Existing records get their search text when the search column first reaches their table."""
     from hoso.records.service import RecordContext
 
+    done = set()
     for change in plan.changes:
-        if change.kind == "add_entity_system_column" and change.field == "sys_search" and change.rows:
+        new_column = change.kind == "add_entity_system_column" and change.field == "sys_search"
+        # a new search index may search other fields than the text stored so far: the text is recomputed
+        new_index = change.kind == "add_index" and change.data.get("search")
+        if (new_column or new_index) and change.rows and change.table not in done:
+            done.add(change.table)
             n = await rt.records().reindex_search(change.table, RecordContext.system(rt.config))
             console.print(f"Indexed {n if n is not None else change.rows} {change.table} record(s) for search.")
 

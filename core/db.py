@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import unicodedata
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, closing
@@ -27,7 +28,7 @@ from hoso.settings import SETTINGS
 from hoso.settings import get as setting
 
 __all__ = ["Database", "DatabaseMissing", "DatabaseURLError", "DEFAULT_DATABASE_URL", "database_from_env", "quote",
-           "redact"]
+           "redact", "fold", "FOLD_FUNCTION"]
 
 DEFAULT_DATABASE_URL = SETTINGS["HOSO_DATABASE_URL"].default
 
@@ -41,6 +42,32 @@ class DatabaseMissing(DatabaseURLError):
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def fold(text: str) -> str:
+    """Lower case, without diacritics (đ becomes d), with runs of white space made one space.
+
+    The record search's folding (``hoso.records.search``); SQLite connections know it as the SQL function
+    ``hoso_fold``, so SQL and Python fold text the same way."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    decomposed = unicodedata.normalize("NFD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.casefold().split())
+
+
+FOLD_FUNCTION = "hoso_fold"
+
+
+def _sql_fold(value: Any) -> str | None:
+    return None if value is None else fold(str(value))
+
+
+class _FoldingConnection(sqlite3.Connection):
+    """A SQLite connection that knows ``hoso_fold(text)`` (deterministic)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.create_function(FOLD_FUNCTION, 1, _sql_fold, deterministic=True)
 
 
 def redact(url: str) -> str:
@@ -110,7 +137,7 @@ class Database:
             path = Path(raw)
             if not path.exists() and missing != "create":
                 if missing == "empty":
-                    return cls(url, SQLiteEngine(path=":memory:"), "sqlite", stand_in=True)
+                    return cls(url, SQLiteEngine(path=":memory:", factory=_FoldingConnection), "sqlite", stand_in=True)
                 raise DatabaseMissing(f"the database file {str(path)!r} does not exist: check the path, or run "
                                       "`hoso migrate` to create it")
             _check_sqlite_file(path, create_parent)
@@ -118,12 +145,13 @@ class Database:
                 # WAL lets readers go on while one writer commits; the setting is stored in the file.
                 with closing(sqlite3.connect(path)) as conn:
                     conn.execute("PRAGMA journal_mode=WAL")
-                engine = SQLiteEngine(path=str(path), timeout=60)
+                engine = SQLiteEngine(path=str(path), timeout=60, factory=_FoldingConnection)
             else:
                 # A read-only file or file system: read it as it is, so that at least a plan works.
                 # Without a writable folder SQLite cannot make the WAL index beside it: read it as immutable.
                 flags = "mode=ro" if os.access(path.parent, os.W_OK) else "mode=ro&immutable=1"
-                engine = SQLiteEngine(path=f"file:{url_quote(str(path.resolve()))}?{flags}", uri=True, timeout=60)
+                engine = SQLiteEngine(path=f"file:{url_quote(str(path.resolve()))}?{flags}", uri=True, timeout=60,
+                                      factory=_FoldingConnection)
             return cls(url, engine, "sqlite")
         if parsed.scheme in ("postgres", "postgresql"):
             try:

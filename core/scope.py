@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     pass
 
 __all__ = ["Actor", "Predicate", "ScopeRules", "rebuild_closure", "SYSTEM_ACTOR", "ScopeDenied", "current_on",
-           "assignments_of", "roles_on", "holdings_on", "effective_unit"]
+           "assignments_of", "roles_on", "holdings_on", "effective_unit", "units_under", "MAX_BOUND_UNITS"]
 
 # Longest chain of tree and lineage edges followed when building the closure.
 MAX_CLOSURE_STEPS = 64
@@ -47,6 +47,10 @@ class Actor:
     # (``holdings_on``): the predicate then has only the branches of the roles held, with the units as bound
     # values, which the planner can match to the index on the effective unit. None: judged in SQL.
     holdings: frozenset[tuple[str, int | None]] | None = None
+    # The units under the held units, as (held unit, unit under it, depth) rows of the closure, when the caller
+    # loaded them (``units_under``): the predicate then names the units themselves, so a page of one unit is a
+    # range of the list indexes that start with the effective unit. None: looked up in SQL.
+    closure: frozenset[tuple[int, int, int]] | None = None
 
     @property
     def today(self) -> dt.date:
@@ -118,10 +122,37 @@ async def roles_on(db: Database, user_id: int, on: dt.date) -> set[str]:
     return {r["role"] for r in rows}
 
 
-def _within_units(entity: EntityDef, alias: str, units: list[int], own_only: bool) -> Predicate:
-    """Rows whose effective unit lies under one of ``units`` (at depth 0 only, for ``own_only``)."""
+# Most units a predicate names as values; a user holding a unit with more under it is judged through the closure.
+MAX_BOUND_UNITS = 2000
+
+
+async def units_under(db: Database, holdings: frozenset[tuple[str, int | None]]
+                      ) -> frozenset[tuple[int, int, int]] | None:
+    """The closure rows (held unit, unit under it, depth) of the units in ``holdings``, or None when there are
+    more than MAX_BOUND_UNITS of them."""
+    held = sorted({u for _r, u in holdings if u is not None})
+    if not held:
+        return frozenset()
+    marks = ", ".join("{}" for _ in held)
+    rows = await db.fetch(f"SELECT c.ancestor_id AS a, c.descendant_id AS d, c.depth AS depth FROM hoso_unit_closure c "
+                          f"WHERE c.ancestor_id IN ({marks}) LIMIT {MAX_BOUND_UNITS + 1}", *held)
+    if len(rows) > MAX_BOUND_UNITS:
+        return None
+    return frozenset((int(r["a"]), int(r["d"]), int(r["depth"])) for r in rows)
+
+
+def _within_units(entity: EntityDef, alias: str, units: list[int], own_only: bool,
+                  closure: frozenset[tuple[int, int, int]] | None = None) -> Predicate:
+    """Rows whose effective unit lies under one of ``units`` (at depth 0 only, for ``own_only``); with the
+    ``closure`` rows of those units, the units under them are named as values."""
     if not units:
         return Predicate.false()
+    if closure is not None:
+        held = set(units)
+        under = sorted({d for a, d, depth in closure if a in held and (depth == 0 or not own_only)})
+        if not under:
+            return Predicate.false()
+        return Predicate(f"{effective_unit(entity, alias)} IN ({', '.join('{}' for _ in under)})", tuple(under))
     marks = ", ".join("{}" for _ in units)
     depth = " AND c.depth = 0" if own_only else ""
     return Predicate(f"{effective_unit(entity, alias)} IN (SELECT c.descendant_id FROM hoso_unit_closure c "
@@ -187,7 +218,7 @@ class ScopeRules:
         if actor.user_id is None:
             return Predicate.false()
         if actor.holdings is not None:
-            return self._held_predicate(actor.user_id, actor.holdings, action, entity, alias)
+            return self._held_predicate(actor.user_id, actor.holdings, action, entity, alias, actor.closure)
         today = actor.today
         by_scope = self.roles_for(entity.name, action)
         parts: list[Predicate] = []
@@ -221,7 +252,8 @@ class ScopeRules:
         return _or(parts)
 
     def _held_predicate(self, user_id: int, holdings: frozenset[tuple[str, int | None]], action: str,
-                        entity: EntityDef, alias: str) -> Predicate:
+                        entity: EntityDef, alias: str,
+                        closure: frozenset[tuple[int, int, int]] | None = None) -> Predicate:
         """``predicate`` for a user whose current assignments are known: a branch per scope of a role they
         hold, the units bound as values, no assignment looked up in SQL."""
         parts: list[Predicate] = []
@@ -232,9 +264,10 @@ class ScopeRules:
             if scope == "national":
                 return Predicate.true()
             if scope in ("unit", "subtree") and entity.unit_field:
-                parts.append(_within_units(entity, alias, units, scope == "unit"))
+                parts.append(_within_units(entity, alias, units, scope == "unit", closure))
             elif scope.startswith("link:"):
-                within = _within_units(entity, alias, units, False) if entity.unit_field else Predicate.true()
+                within = (_within_units(entity, alias, units, False, closure) if entity.unit_field
+                          else Predicate.true())
                 parts.append(within.and_(self._linked(entity, alias, scope, user_id)))
             elif scope == "own":
                 parts.append(Predicate(f"{alias}.sys_created_by = {{}}", (user_id,)))

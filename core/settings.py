@@ -63,6 +63,10 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     _s("HOSO_DB_POOL", "int", 10,
        "Số kết nối tối đa tới PostgreSQL của một tiến trình.",
        "Most connections one process opens to PostgreSQL.", minimum=1, unit="connections"),
+    _s("HOSO_LIST_COUNT_CAP", "int", 10_000,
+       "Danh sách đếm chính xác số bản ghi đến mức này; nhiều hơn thì trả lời \"hơn N\" (trừ khi hỏi count=exact).",
+       "Lists count matching records exactly up to this many; beyond it they answer \"more than N\" (unless "
+       "asked count=exact).", minimum=1, unit="records"),
     _s("HOSO_DEBUG", "bool", False,
        "Bật (1) để lệnh hoso in toàn bộ dấu vết lỗi thay cho thông báo ngắn gọn (dành cho người phát triển).",
        "On (1): the hoso command shows the full traceback instead of the short message (for developers)."),

@@ -19,6 +19,8 @@ __all__ = [
     "FieldDef",
     "NamingDef",
     "IndexDef",
+    "ListingDef",
+    "SearchDef",
     "EntityDef",
     "FormSection",
     "FormFieldDef",
@@ -247,6 +249,25 @@ class IndexDef:
 
 
 @dataclass(frozen=True)
+class ListingDef:
+    """How an entity's lists are read (YAML ``list:``): the default sort and the columns a list may be sorted
+    by, each of which gets an index starting with the record's unit (``hoso migrate`` builds them)."""
+
+    sort: tuple[str, ...] = ()
+    sortable: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchDef:
+    """The entity's search index (YAML ``search:``): ``trigram`` over the folded search text (PostgreSQL:
+    a pg_trgm GIN index; SQLite: an FTS5 table with the trigram tokenizer), and the fields whose words are
+    searched (empty: every searchable field)."""
+
+    index: str = "trigram"
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RuleDef:
     """A cross-field rule (``ended_on >= received_on``); a record breaking it is refused, naming ``field``."""
 
@@ -298,6 +319,16 @@ class EntityDef:
     rules: tuple[RuleDef, ...] = ()
     attachments: AttachmentsDef | None = None
     source: str = ""
+    listing: ListingDef = ListingDef()
+    search: SearchDef | None = None
+
+    @property
+    def search_fields(self) -> tuple[FieldDef, ...]:
+        """The fields whose words the record search finds: the declared ``search.fields``, else every searchable
+        column field."""
+        if self.search is not None and self.search.fields:
+            return tuple(f for f in self.column_fields if f.name in self.search.fields)
+        return tuple(f for f in self.column_fields if f.traits.searchable)
 
     def attachment_limits(self, field: str) -> tuple[int, tuple[str, ...]]:
         return (self.attachments or AttachmentsDef()).limits(field)

@@ -92,6 +92,10 @@ MESSAGES: dict[str, str] = {
     "bad_filter": "invalid filter: {reason}",
     "bad_sort": "cannot sort by {value}",
     "bad_page": "must be a whole number from {low} to {high}",
+    "bad_cursor": "this cursor is not one this list gave (it is damaged, or the list's sort, filters or search "
+                  "changed): start again from the first page",
+    "cursor_with_page": "give either a cursor or a page number, not both",
+    "bad_count": "must be one of {values}",
     "unknown_form": "there is no form {value!r} for this entity",
     # Web API problems (hoso.web)
     "unauthenticated": "You must log in to do this.",

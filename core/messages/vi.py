@@ -93,6 +93,10 @@ MESSAGES: dict[str, str] = {
     "bad_filter": "điều kiện lọc không hợp lệ: {reason}",
     "bad_sort": "không sắp xếp được theo {value}",
     "bad_page": "phải là số nguyên từ {low} đến {high}",
+    "bad_cursor": "con trỏ trang này không do danh sách này cấp (bị hỏng, hoặc cách sắp xếp, điều kiện lọc hay từ "
+                  "khóa tìm kiếm đã đổi): hãy bắt đầu lại từ trang đầu",
+    "cursor_with_page": "chỉ dùng con trỏ trang hoặc số trang, không dùng cả hai",
+    "bad_count": "phải là một trong các giá trị {values}",
     "unknown_form": "không có biểu mẫu {value!r} cho loại hồ sơ này",
     # Web API problems (hoso.web)
     "unauthenticated": "Bạn cần đăng nhập để dùng chức năng này.",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +37,8 @@ from hoso.model.tables import (
 )
 
 __all__ = ["Change", "Plan", "PlanError", "MigrationError", "SnapshotCorrupt", "make_plan", "apply_plan",
-           "desired_snapshot", "applied_state", "SNAPSHOT_FORMAT"]
+           "desired_snapshot", "applied_state", "SNAPSHOT_FORMAT", "list_indexes", "search_index", "search_table",
+           "search_index_ddl"]
 
 SNAPSHOT_FORMAT = 1
 TMP_SUFFIX = "__hoso_new"
@@ -158,7 +160,42 @@ def _desired_indexes(table: str, entity: EntityDef | None, fields: tuple[FieldDe
             wanted[index_name(table, ("scope", "id"), False)] = {
                 "columns": [SCOPE_COLUMN, entity.unit_field, "id"], "unique": False,
                 "expr": f'COALESCE({quote(SCOPE_COLUMN)}, {quote(entity.unit_field)}), "id"'}
+        wanted.update(list_indexes(entity))
+        if entity.search is not None:
+            wanted.update(search_index(entity))
     return wanted
+
+
+def list_indexes(entity: EntityDef) -> dict[str, dict]:
+    """The indexes for the ways the entity's lists are read: its default sort and each sortable column, after
+    the record's effective unit (scoped entities), then the id, so a scoped, sorted page is an index range
+    scan. Named ``ix_<table>[_scope]_<columns>_id``."""
+    wanted: dict[str, dict] = {}
+    orders = [tuple(k.lstrip("-") for k in entity.listing.sort)] if entity.listing.sort else []
+    orders += [(name,) for name in entity.listing.sortable]
+    for cols in orders:
+        cols = tuple(c for c in dict.fromkeys(cols) if c != "id")
+        if not cols:
+            continue  # ordered by id: the scope index (or the primary key) serves it
+        body = ", ".join(quote(c) for c in cols) + ', "id"'
+        if entity.unit_field:
+            wanted[index_name(entity.table, ("scope", *cols, "id"), False)] = {
+                "columns": [SCOPE_COLUMN, entity.unit_field, *cols, "id"], "unique": False, "list": True,
+                "expr": f"COALESCE({quote(SCOPE_COLUMN)}, {quote(entity.unit_field)}), {body}"}
+        else:
+            wanted[index_name(entity.table, (*cols, "id"), False)] = {
+                "columns": [*cols, "id"], "unique": False, "list": True}
+    return wanted
+
+
+def search_index(entity: EntityDef) -> dict[str, dict]:
+    """The entity's search index over ``sys_search``; its name carries a digest of the searched fields, so a
+    change of fields is a new index (and ``hoso migrate`` recomputes the search text)."""
+    assert entity.search is not None
+    fields = sorted(f.name for f in entity.search_fields)
+    digest = hashlib.sha1(json.dumps([entity.search.index, fields]).encode()).hexdigest()[:8]
+    return {index_name(entity.table, ("search", digest), False): {
+        "columns": ["sys_search"], "unique": False, "search": entity.search.index, "fields": fields}}
 
 
 def desired_snapshot(config: Config, previous: dict | None = None) -> dict:
@@ -328,9 +365,8 @@ async def make_plan(db: Database, config: Config, registry: Registry) -> Plan:
             plan.changes.append(Change("create_table", key, f"create table {table!r} with "
                                        f"{len(spec['fields'])} fields"))
             for iname, ispec in spec["indexes"].items():
-                plan.changes.append(Change("add_index", key, f"{'unique ' if ispec['unique'] else ''}index "
-                                           f"{iname} on ({', '.join(ispec['columns'])})",
-                                           data={"name": iname, **ispec}))
+                plan.changes.append(Change("add_index", key, f"{_index_words(ispec)}{iname} on "
+                                           f"({', '.join(ispec['columns'])})", data={"name": iname, **ispec}))
             continue
         counted: int | None = None
 
@@ -357,7 +393,8 @@ async def make_plan(db: Database, config: Config, registry: Registry) -> Plan:
         # Drop indexes that are no longer wanted before any column work, so columns can be rewritten.
         for iname in before.get("indexes", {}):
             if iname not in spec["indexes"]:
-                plan.changes.append(Change("drop_index", key, f"drop index {iname}", data={"name": iname}))
+                plan.changes.append(Change("drop_index", key, f"drop {_index_words(before['indexes'][iname])}{iname}",
+                                           data={**before["indexes"][iname], "name": iname}))
         consumed: set[str] = set()
         for fname, fspec in spec["fields"].items():
             if fspec["retired"]:
@@ -400,11 +437,20 @@ async def make_plan(db: Database, config: Config, registry: Registry) -> Plan:
             if iname not in before.get("indexes", {}):
                 if ispec["unique"]:
                     await _check_unique(db, plan, key, table, ispec["columns"], before, spec, renames[key])
-                plan.changes.append(Change("add_index", key, f"{'unique ' if ispec['unique'] else ''}index {iname} "
-                                           f"on ({', '.join(ispec['columns'])})", rows=await row_count(),
+                plan.changes.append(Change("add_index", key, f"{_index_words(ispec)}{iname} on "
+                                           f"({', '.join(ispec['columns'])})", rows=await row_count(),
                                            data={"name": iname, **ispec}))
     plan.changes += _module_changes(previous, snapshot)
     return plan
+
+
+def _index_words(spec: dict) -> str:
+    """How ``hoso plan`` names an index: "unique index ", "list index ", "search index (trigram: a, b) "."""
+    if spec.get("search"):
+        return f"search index ({spec['search']}: {', '.join(spec.get('fields', ()))}) "
+    if spec.get("list"):
+        return "list index "
+    return "unique index " if spec.get("unique") else "index "
 
 
 async def _plan_conversion(db, plan, key, table, fd: FieldDef, column, old_type, registry: Registry, n):
@@ -640,14 +686,58 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
         await db.execute(f"ALTER TABLE {quote(table)} RENAME COLUMN {quote(tmp)} TO {col}")
         return
     if kind == "add_index":
+        if change.data.get("search"):
+            for statement in search_index_ddl(db.is_sqlite, table, change.data["name"]):
+                await db.execute(statement)
+            return
         cols = change.data.get("expr") or ", ".join(quote(c) for c in change.data["columns"])
         unique = "UNIQUE " if change.data["unique"] else ""
         await db.execute(f"CREATE {unique}INDEX IF NOT EXISTS {quote(change.data['name'])} ON {quote(table)} ({cols})")
         return
     if kind == "drop_index":
+        if change.data.get("search") and db.is_sqlite:
+            for statement in drop_search_index_ddl(change.data["name"]):
+                await db.execute(statement)
+            return
         await db.execute(f"DROP INDEX IF EXISTS {quote(change.data['name'])}")
         return
     raise MigrationError(f"unknown change kind {kind!r}")  # pragma: no cover
+
+
+def search_table(index: str) -> str:
+    """The SQLite FTS5 table of a search index (PostgreSQL keeps a GIN index of that name instead)."""
+    return f"{index}__fts"
+
+
+def search_index_ddl(sqlite: bool, table: str, index: str) -> list[str]:
+    """Statements that build a search index over ``table.sys_search`` and fill it from the rows there now.
+
+    PostgreSQL: a pg_trgm GIN index, which serves ``sys_search LIKE '%word%'`` itself. SQLite: an FTS5 table with
+    the trigram tokenizer over the same (already folded) text, kept in step with the table by triggers, so every
+    write reaches it, through the record service or not (restructuring, imports, SQL)."""
+    if not sqlite:
+        return ["CREATE EXTENSION IF NOT EXISTS pg_trgm",
+                f"CREATE INDEX IF NOT EXISTS {quote(index)} ON {quote(table)} USING gin (sys_search gin_trgm_ops)"]
+    fts = quote(search_table(index))
+    t = quote(table)
+    return [
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5(sys_search, content={t}, content_rowid='id', "
+        "tokenize='trigram')",
+        f"CREATE TRIGGER IF NOT EXISTS {quote(index + '__ai')} AFTER INSERT ON {t} BEGIN "
+        f"INSERT INTO {fts}(rowid, sys_search) VALUES (new.id, new.sys_search); END",
+        f"CREATE TRIGGER IF NOT EXISTS {quote(index + '__ad')} AFTER DELETE ON {t} BEGIN "
+        f"INSERT INTO {fts}({fts}, rowid, sys_search) VALUES ('delete', old.id, old.sys_search); END",
+        f"CREATE TRIGGER IF NOT EXISTS {quote(index + '__au')} AFTER UPDATE OF sys_search ON {t} BEGIN "
+        f"INSERT INTO {fts}({fts}, rowid, sys_search) VALUES ('delete', old.id, old.sys_search); "
+        f"INSERT INTO {fts}(rowid, sys_search) VALUES (new.id, new.sys_search); END",
+        f"INSERT INTO {fts}({fts}) VALUES ('rebuild')",
+    ]
+
+
+def drop_search_index_ddl(index: str) -> list[str]:
+    """SQLite: drop a search index's triggers and FTS5 table."""
+    return [*(f"DROP TRIGGER IF EXISTS {quote(index + s)}" for s in ("__ai", "__ad", "__au")),
+            f"DROP TABLE IF EXISTS {quote(search_table(index))}"]
 
 
 async def _add_column(db: Database, table: str, name: str, column) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from hoso.config import EntityDef
 from hoso.db import quote
-from hoso.scope import Predicate, ScopeRules, assignments_of, current_on, holdings_on
+from hoso.scope import Predicate, ScopeRules, assignments_of, current_on, holdings_on, units_under
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.records.context import RecordContext
@@ -80,7 +80,7 @@ class Access:
             else:
                 if self.actor.holdings is None:
                     held = await holdings_on(self.rt.db, self.actor.user_id, self.actor.today)
-                    self.actor = replace(self.actor, holdings=held)
+                    self.actor = replace(self.actor, holdings=held, closure=await units_under(self.rt.db, held))
                 self._roles = {role for role, _unit in self.actor.holdings or ()}
         return self._roles
 

@@ -6,8 +6,14 @@ counts or groups the same records a list would show, such as reports.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import builtins  # the class below has a list() method, which hides the builtin in its annotations
+import datetime as dt
+import decimal
+import hashlib
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hoso.config import EntityDef, FieldDef
@@ -16,13 +22,15 @@ from hoso.i18n import t
 from hoso.records.access import Access, hidden_by_any_role
 from hoso.records.context import RecordContext
 from hoso.records.errors import ValidationError
-from hoso.records.search import fold, like_pattern
+from hoso.records.search import fold, fold_sql, like_pattern, prefix_pattern
 from hoso.records.store import RecordStore
+from hoso.settings import get as setting
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
 
-__all__ = ["RecordQuery", "DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "LIST_SYSTEM_COLUMNS", "FILTER_OPS"]
+__all__ = ["RecordQuery", "ListPage", "DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "LIST_SYSTEM_COLUMNS", "FILTER_OPS",
+           "COUNT_MODES", "TEXT_OPS"]
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -30,6 +38,36 @@ MAX_PAGE_SIZE = 1000
 LIST_SYSTEM_COLUMNS = ("id", "sys_version", "sys_created_at", "sys_created_by", "sys_updated_at", "sys_updated_by",
                        "sys_deleted_at")
 FILTER_OPS = {"eq": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+# Operators of text fields besides the comparisons: ``starts``, a prefix ignoring case and diacritics.
+TEXT_OPS = ("starts",)
+# How a list counts: ``auto`` exactly up to HOSO_LIST_COUNT_CAP, then "more than" the cap; ``exact``; ``none``.
+COUNT_MODES = ("auto", "exact", "none")
+
+
+@dataclass
+class ListPage:
+    """A page of a list.
+
+    ``total``: how many records match (None when not counted); ``total_exact`` False means "at least ``total``"
+    (the count stopped at the cap). ``next_cursor``: pass it as ``cursor`` for the page after this one (None on
+    the last page). ``page``: the page number, None for a page asked by cursor."""
+
+    items: builtins.list[dict]
+    total: int | None
+    total_exact: bool
+    next_cursor: str | None
+    page: int | None
+    page_size: int
+
+
+@dataclass(frozen=True)
+class _Key:
+    name: str
+    desc: bool
+
+    @property
+    def sql(self) -> str:
+        return f"t.{quote(self.name)}"
 
 
 class RecordQuery:
@@ -42,25 +80,72 @@ class RecordQuery:
                    sort: str | list[str] | None = None, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE,
                    search: str | None = None, deleted: bool = False) -> tuple[list[dict], int]:
         """A page of the records ``access`` may read and how many there are in all (see ``RecordService.list``)."""
+        result = await self.page(entity, access, ctx, filters=filters, sort=sort, page=page, page_size=page_size,
+                                 search=search, deleted=deleted, count="exact")
+        return result.items, int(result.total or 0)
+
+    async def page(self, entity: EntityDef, access: Access, ctx: RecordContext, *, filters: dict | None = None,
+                   sort: str | builtins.list[str] | None = None, page: int = 1,
+                   page_size: int = DEFAULT_PAGE_SIZE, search: str | None = None, deleted: bool = False,
+                   cursor: str | None = None, count: str = "auto") -> ListPage:
+        """A page of the records ``access`` may read, by page number or after ``cursor``, with a count
+        (see ``RecordService.list_page``). The rows and the count are one query unless the page is empty."""
         hidden = await access.hidden(entity)
         problems: list[tuple[str, str]] = []
         for name, value, low, high in (("page", page, 1, 10 ** 9), ("page_size", page_size, 1, MAX_PAGE_SIZE)):
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 problems.append((name, t("bad_page", ctx.lang, low=low, high=high)))
+        if count not in COUNT_MODES:
+            problems.append(("count", t("bad_count", ctx.lang, values=", ".join(COUNT_MODES))))
         sql_where, all_args = await self._select(entity, access, ctx, filters, search, deleted, problems)
-        order = self.order(entity, sort, hidden, ctx, problems)
+        keys = self.sort_keys(entity, sort, hidden, ctx, problems)
+        after: tuple[str, tuple] | None = None
+        if cursor is not None:
+            if page != 1:
+                problems.append(("cursor", t("cursor_with_page", ctx.lang)))
+            else:
+                after = self._after(entity, keys, self._fingerprint(entity, keys, filters, search, deleted), cursor,
+                                    ctx, problems)
         if problems:
             raise ValidationError(problems)
-        total = int(await self.db.fetchval(f"SELECT COUNT(*) AS n FROM {quote(entity.table)} t WHERE {sql_where}",
-                                           *all_args) or 0)
+        order = self._order_sql(keys)
+        table = quote(entity.table)
+        cap = int(setting("HOSO_LIST_COUNT_CAP"))
+        counter: tuple[str, tuple] | None = None
+        if count == "exact":
+            counter = (f"SELECT COUNT(*) FROM {table} t WHERE {sql_where}", all_args)
+        elif count == "auto":
+            counter = (f"SELECT COUNT(*) FROM (SELECT 1 AS one FROM {table} t WHERE {sql_where} LIMIT {cap + 1}) c",
+                       all_args)
+        page_where, page_args = sql_where, all_args
+        if after is not None:
+            page_where, page_args = f"{sql_where} AND {after[0]}", (*all_args, *after[1])
+        count_col = f", ({counter[0]}) AS sys_list_total" if counter else ""
         rows = await self.db.fetch(
-            f"SELECT {self.store.columns(entity)} FROM {quote(entity.table)} t WHERE {sql_where} ORDER BY {order} "
-            "LIMIT {} OFFSET {}", *all_args, page_size, (page - 1) * page_size)
+            f"SELECT {self.store.columns(entity)}{count_col} FROM {table} t WHERE {page_where} ORDER BY {order} "
+            "LIMIT {} OFFSET {}", *(counter[1] if counter else ()), *page_args, page_size + 1,
+            (page - 1) * page_size)
+        total: int | None = None
+        if counter:
+            if rows:
+                total = int(rows[0]["sys_list_total"])
+            elif page == 1 and after is None:
+                total = 0
+            else:
+                total = int(await self.db.fetchval(counter[0], *counter[1]) or 0)
+        exact = count == "exact" or (total is not None and total <= cap)
+        if count == "auto" and total is not None and total > cap:
+            total = cap
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        next_cursor = (self._cursor(keys, rows[-1], self._fingerprint(entity, keys, filters, search, deleted))
+                       if more and rows else None)
         out = []
         for r in rows:
+            r = {k: v for k, v in r.items() if k != "sys_list_total"}
             record = self.store.load_row(entity.fields, r)
             out.append({k: v for k, v in record.items() if k not in hidden} if hidden else record)
-        return out, total
+        return ListPage(out, total, exact, next_cursor, None if after is not None else page, page_size)
 
     async def where(self, entity: EntityDef, access: Access, ctx: RecordContext, *, filters: dict | None = None,
                     search: str | None = None, deleted: bool = False) -> tuple[str, tuple]:
@@ -89,7 +174,13 @@ class RecordQuery:
         clauses: list[str] = []
         cargs: list = []
         if await self.store.has_column(entity.table, "sys_search"):
+            fts = await self.store.search_table(entity)
             for word in fold(search).split()[:10]:
+                if fts and len(word) >= 3:
+                    # the FTS5 trigram table finds the candidates; the LIKE below keeps the answer exactly the
+                    # LIKE search's
+                    clauses.append(f"t.id IN (SELECT rowid FROM {quote(fts)} WHERE {quote(fts)} MATCH {{}})")
+                    cargs.append('"' + word.replace('"', '""') + '"')
                 clauses.append("t.sys_search LIKE {} ESCAPE '\\'")
                 cargs.append(like_pattern(word))
         else:
@@ -129,6 +220,13 @@ class RecordQuery:
                         values = [self.filter_value(fd, name, v) for v in raw]
                         clauses.append(f"{col} IN ({', '.join('{}' for _ in values)})")
                         args += values
+                    elif op == "starts":
+                        if fd is None or not fd.traits.searchable:
+                            raise ValueError("'starts' applies to text fields")
+                        if not isinstance(raw, str) or not fold(raw):
+                            raise ValueError("'starts' needs some text")
+                        clauses.append(f"{fold_sql(col, self.db.is_sqlite)} LIKE {{}} ESCAPE '\\'")
+                        args.append(prefix_pattern(fold(raw)))
                     elif op in FILTER_OPS:
                         if fd is not None and fd.traits.chooses_many:
                             if op not in ("eq", "ne"):
@@ -140,7 +238,7 @@ class RecordQuery:
                             clauses.append(f"{col} {FILTER_OPS[op]} {{}}")
                             args.append(self.filter_value(fd, name, raw))
                     else:
-                        known = ", ".join([*FILTER_OPS, "in", "null"])
+                        known = ", ".join([*FILTER_OPS, "in", "null", *TEXT_OPS])
                         raise ValueError(f"unknown operator {op!r}; operators: {known}")
                 except ValueError as exc:
                     problems.append((where, t("bad_filter", ctx.lang, reason=str(exc))))
@@ -158,16 +256,124 @@ class RecordQuery:
 
     def order(self, entity: EntityDef, sort: str | builtins.list[str] | None, hidden: set[str], ctx: RecordContext,
               problems: builtins.list) -> str:
-        keys = [sort] if isinstance(sort, str) else list(sort or ["-id"])
+        """ORDER BY (alias ``t``) for ``sort``; a problem per bad key is added to ``problems``."""
+        return self._order_sql(self.sort_keys(entity, sort, hidden, ctx, problems))
+
+    def sort_keys(self, entity: EntityDef, sort: str | builtins.list[str] | None, hidden: set[str],
+                  ctx: RecordContext, problems: builtins.list) -> builtins.list[_Key]:
+        """The columns a list is ordered by: ``sort``, else the entity's ``list.sort``, else ``-id``; the id last,
+        as a tie-breaker in the first key's direction, so the order is total."""
+        keys = [sort] if isinstance(sort, str) else list(sort or entity.listing.sort or ["-id"])
         names = {f.name for f in entity.column_fields if not f.traits.chooses_many} | set(LIST_SYSTEM_COLUMNS)
-        parts = []
+        out: list[_Key] = []
         for key in keys:
             desc = isinstance(key, str) and key.startswith("-")
             name = key[1:] if desc else key
             if not isinstance(name, str) or name not in names or name in hidden:
                 problems.append(("sort", t("bad_sort", ctx.lang, value=key)))
                 continue
-            parts.append(f"t.{quote(name)} {'DESC' if desc else 'ASC'}")
-        if not any(p.startswith('t."id"') for p in parts):
-            parts.append('t."id" DESC' if keys and str(keys[0]).startswith("-") else 't."id" ASC')
-        return ", ".join(parts)
+            if any(k.name == name for k in out):
+                continue  # a column sorted twice: the first says the order
+            out.append(_Key(name, desc))
+        if not any(k.name == "id" for k in out):
+            out.append(_Key("id", bool(out[0].desc) if out else True))
+        return out
+
+    def _order_sql(self, keys: builtins.list[_Key]) -> str:
+        return ", ".join(f"{k.sql} {'DESC' if k.desc else 'ASC'}" for k in keys)
+
+    # -- cursors --------------------------------------------------------------------------------------------------
+    # A cursor holds the sort values of the last row of a page and a fingerprint of the list (entity, sort,
+    # filters, search, deleted): a cursor of another list, or one that was altered, is refused (400), and its
+    # values are parsed by the field types and bound as parameters, never put into the SQL.
+    # NULLs sort as the engine sorts them: last in ascending order on PostgreSQL, first on SQLite.
+
+    @staticmethod
+    def _fingerprint(entity: EntityDef, keys: builtins.list[_Key], filters: dict | None, search: str | None,
+                     deleted: bool) -> str:
+        what = json.dumps([entity.name, [(k.name, k.desc) for k in keys], filters or {}, fold(search or ""),
+                           bool(deleted)], sort_keys=True, default=str, ensure_ascii=False)
+        return hashlib.sha256(what.encode()).hexdigest()[:16]
+
+    @staticmethod
+    def _cursor(keys: builtins.list[_Key], row: dict, fingerprint: str) -> str:
+        values = [_json_value(row[k.name]) for k in keys]
+        body = json.dumps({"v": values, "f": fingerprint}, separators=(",", ":"), ensure_ascii=False)
+        check = hashlib.sha256(body.encode()).hexdigest()[:8]
+        return base64.urlsafe_b64encode(f"{body}|{check}".encode()).decode().rstrip("=")
+
+    def _after(self, entity: EntityDef, keys: builtins.list[_Key], fingerprint: str, cursor: Any,
+               ctx: RecordContext, problems: builtins.list) -> tuple[str, tuple] | None:
+        """SQL (alias ``t``) for the rows after the cursor's row in the order of ``keys``."""
+        try:
+            if not isinstance(cursor, str) or len(cursor) > 4096:
+                raise ValueError("not a cursor")
+            text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+            body, _, check = text.rpartition("|")
+            if hashlib.sha256(body.encode()).hexdigest()[:8] != check:
+                raise ValueError("altered")
+            data = json.loads(body)
+            if not isinstance(data, dict) or data.get("f") != fingerprint:
+                raise ValueError("another list")
+            raw = data.get("v")
+            if not isinstance(raw, list) or len(raw) != len(keys):
+                raise ValueError("wrong shape")
+            values = [None if v is None else self._cursor_value(entity, k.name, v)
+                      for k, v in zip(keys, raw, strict=True)]
+            if values[-1] is None:
+                raise ValueError("no id")
+        except (ValueError, TypeError, UnicodeDecodeError, binascii.Error, decimal.InvalidOperation):
+            problems.append(("cursor", t("bad_cursor", ctx.lang)))
+            return None
+        return self._after_sql(keys, values)
+
+    def _cursor_value(self, entity: EntityDef, name: str, raw: Any) -> Any:
+        fd = next((f for f in entity.column_fields if f.name == name), None)
+        if isinstance(raw, (dict, list)):
+            raise ValueError("not a value")
+        value = self.filter_value(fd, name, raw)
+        if name == "id" and not 1 <= int(value) <= 2 ** 31 - 1:
+            raise ValueError("id out of range")
+        return value
+
+    def _after_sql(self, keys: builtins.list[_Key], values: builtins.list) -> tuple[str, tuple]:
+        nulls_high = not self.db.is_sqlite  # where NULLs fall in ascending order
+        branches: list[str] = []
+        args: list = []
+        equal: list[str] = []
+        equal_args: list = []
+        for k, v in zip(keys, values, strict=True):
+            later_nulls = k.desc != nulls_high  # NULLs come after every value in this key's direction
+            if v is None:
+                beyond, beyond_args = (f"{k.sql} IS NOT NULL", []) if not later_nulls else (None, [])
+            else:
+                op = "<" if k.desc else ">"
+                beyond = f"({k.sql} {op} {{}} OR {k.sql} IS NULL)" if later_nulls else f"{k.sql} {op} {{}}"
+                beyond_args = [v]
+            if beyond is not None:
+                branches.append("(" + " AND ".join([*equal, beyond]) + ")")
+                args += [*equal_args, *beyond_args]
+            if v is None:
+                equal.append(f"{k.sql} IS NULL")
+            else:
+                equal.append(f"{k.sql} = {{}}")
+                equal_args.append(v)
+        sql = "(" + (" OR ".join(branches) or "1 = 0") + ")"
+        # The first key's bound, on its own, lets the engine start its index range scan at the cursor.
+        first, v = keys[0], values[0]
+        if len(keys) > 1:
+            if v is not None and not (first.desc != nulls_high):
+                sql = f"{first.sql} {'<=' if first.desc else '>='} {{}} AND {sql}"
+                args = [v, *args]
+            elif v is None and first.desc != nulls_high:
+                sql = f"{first.sql} IS NULL AND {sql}"
+        return sql, tuple(args)
+
+
+def _json_value(v: Any) -> Any:
+    """A sort value as the cursor keeps it (JSON): dates and times in ISO form, decimals as text."""
+    if isinstance(v, (dt.date, dt.datetime)):
+        return v.isoformat()
+    if isinstance(v, decimal.Decimal):
+        return str(v)
+    return v

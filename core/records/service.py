@@ -42,7 +42,7 @@ from hoso.records.errors import (
 from hoso.records.forms import CompiledForm
 from hoso.records.history import history, transitions_of
 from hoso.records.naming import make_code
-from hoso.records.query import DEFAULT_PAGE_SIZE, RecordQuery
+from hoso.records.query import DEFAULT_PAGE_SIZE, ListPage, RecordQuery
 from hoso.records.search import search_text
 from hoso.records.store import RecordStore, RuntimeCache
 from hoso.records.validation import RecordValidator, child_id_problems
@@ -345,6 +345,23 @@ class RecordService:
         return await self.query.list(entity, Access(self.rt, ctx), ctx, filters=filters, sort=sort, page=page,
                                      page_size=page_size, search=search, deleted=deleted)
 
+    async def list_page(self, entity_name: str, ctx: RecordContext, *, filters: dict | None = None,
+                        sort: str | builtins.list[str] | None = None, page: int = 1,
+                        page_size: int = DEFAULT_PAGE_SIZE, search: str | None = None, deleted: bool = False,
+                        cursor: str | None = None, count: str = "auto") -> ListPage:
+        """A page of the records the actor may read, as ``list`` selects and sorts them, by page number or after
+        ``cursor`` (the ``next_cursor`` of the page before), with a count that costs no scan of the table.
+
+        ``count``: ``auto`` counts exactly up to HOSO_LIST_COUNT_CAP, beyond it answers the cap with
+        ``total_exact`` False ("more than"); ``exact`` always counts; ``none`` does not count (``total`` None).
+        A cursor of another list (other sort, filters, search) or an altered one is a ValidationError on
+        ``cursor``; so is a cursor with a page number. Without ``sort``, the entity's ``list.sort`` applies, else
+        ``-id``; the id always ends the order, so pages neither repeat nor skip a record."""
+        entity = self._entity(entity_name)
+        return await self.query.page(entity, Access(self.rt, ctx), ctx, filters=filters, sort=sort, page=page,
+                                     page_size=page_size, search=search, deleted=deleted, cursor=cursor,
+                                     count=count)
+
     async def history(self, entity_name: str, record_id: int, ctx: RecordContext) -> builtins.list[dict]:
         """Every audit entry of the record, oldest first: ``{id, at, action, actor, actor_id, origin, changes,
         detail}``. ``changes`` maps fields to ``[before, after]`` (hidden fields left out); ``detail`` holds the
@@ -366,7 +383,7 @@ class RecordService:
             raise Forbidden(t("forbidden", ctx.lang, action="reindex"))
         if not await self.store.has_column(entity.table, "sys_search"):
             return 0
-        cols = ", ".join(["id"] + [quote(f.name) for f in entity.column_fields if f.traits.searchable])
+        cols = ", ".join(["id"] + [quote(f.name) for f in entity.search_fields])
         skip = hidden_by_any_role(self.rt, entity)
         done, last = 0, 0
         while True:
@@ -377,7 +394,7 @@ class RecordService:
             async with self.db.transaction():
                 for r in rows:
                     await self.db.execute(f"UPDATE {quote(entity.table)} SET sys_search = {{}} WHERE id = {{}}",
-                                          search_text(entity.fields, r, skip), r["id"])
+                                          search_text(entity.search_fields, r, skip), r["id"])
             done += len(rows)
             last = rows[-1]["id"]
 

@@ -14,6 +14,7 @@ from hoso.audit import AuditEvent, write_audit
 from hoso.config import EntityDef, FieldDef
 from hoso.db import quote
 from hoso.i18n import t
+from hoso.model.migrate import search_index, search_table
 from hoso.records.access import Access, hidden_by_any_role
 from hoso.records.context import RecordContext, as_datetime
 from hoso.records.errors import NotFound
@@ -39,6 +40,8 @@ class RuntimeCache:
         self.storage: Any = None
         # Form versions known to be in hoso_form_version (registered once per process, not per write).
         self.registered_forms: set[str] = set()
+        # Entity name -> its SQLite FTS5 search table, or None (no search index, or PostgreSQL).
+        self.search_tables: dict[str, str | None] = {}
 
 
 
@@ -60,6 +63,16 @@ class RecordStore:
             self.cache.columns[table] = cols
         return column in cols
 
+    async def search_table(self, entity: EntityDef) -> str | None:
+        """The SQLite FTS5 table of the entity's search index, when ``hoso migrate`` has built it."""
+        if entity.name not in self.cache.search_tables:
+            found = None
+            if entity.search is not None and self.db.is_sqlite:
+                name = search_table(next(iter(search_index(entity))))
+                found = name if name in await self.db.table_names() else None
+            self.cache.search_tables[entity.name] = found
+        return self.cache.search_tables[entity.name]
+
     def to_db(self, fields: tuple[FieldDef, ...], values: dict) -> dict:
         out = {}
         for fd in fields:
@@ -72,7 +85,7 @@ class RecordStore:
     async def search_column(self, entity: EntityDef, values: dict) -> dict:
         if not await self.has_column(entity.table, "sys_search"):
             return {}
-        return {"sys_search": search_text(entity.fields, values, hidden_by_any_role(self.rt, entity))}
+        return {"sys_search": search_text(entity.search_fields, values, hidden_by_any_role(self.rt, entity))}
 
     async def register_form(self, form: CompiledForm) -> None:
         """Keep the form's definition under its version, once per process.

@@ -27,6 +27,7 @@ from litestar.types import Guard
 from hoso.config import EntityDef
 from hoso.jsonconv import json_ready as _json
 from hoso.records.query import FILTER_OPS as COMPARISONS
+from hoso.records.query import TEXT_OPS
 from hoso.records.service import RecordContext
 from hoso.records.system_fields import system_fields
 from hoso.web.auth import client_address, current_user, same_origin
@@ -37,10 +38,10 @@ __all__ = ["build_record_router", "body_schemas", "request_context", "same_site"
            "MAX_INT"]
 
 # The operators the list query takes (hoso.records.query), as query-string suffixes (``field__op``).
-FILTER_OPS = (*COMPARISONS, "in", "null")
+FILTER_OPS = (*COMPARISONS, "in", "null", *TEXT_OPS)
 MAX_INT = 2**63 - 1  # versions, references and integer values are 64-bit in the database
 MAX_ID = 2**31 - 1  # record, account and attachment-version ids are 32-bit (SERIAL / INTEGER) columns
-RESERVED_QUERY = {"page", "page_size", "sort", "q", "deleted", "form"}
+RESERVED_QUERY = {"page", "page_size", "sort", "q", "deleted", "form", "cursor", "count"}
 
 
 # -- request bodies -----------------------------------------------------------------------------------------------
@@ -233,6 +234,17 @@ def _check_id_filter(key: str, values: list[str], lang: str) -> None:
 # -- handlers ---------------------------------------------------------------------------------------------------
 
 
+class ListResponse(TypedDict):
+    """A page of a list (the OpenAPI document describes it from this class)."""
+
+    items: list[dict[str, Any]]
+    total: int | None  # how many records match; null with count=none
+    total_exact: bool  # false: the count stopped at the cap, there are at least ``total``
+    page: int | None  # null for a page asked by cursor
+    page_size: int
+    next_cursor: str | None  # the page after this one (pass as cursor); null on the last page
+
+
 RecordId = Annotated[int, PathParameter(ge=1, le=MAX_ID, description="the record's id")]
 
 
@@ -250,14 +262,22 @@ def _handlers_for(rt, entity: EntityDef) -> list:
         sort: Annotated[str | None, QueryParameter(description="fields, comma-separated; '-' for descending")] = None,
         q: Annotated[str | None, QueryParameter(description="words to find, ignoring case and diacritics")] = None,
         deleted: Annotated[bool, QueryParameter(description="list soft-deleted records (needs restore)")] = False,
-    ) -> dict:
+        cursor: Annotated[str | None, QueryParameter(
+            max_length=4096, description="the next_cursor of the page before: the page after it (deep pages); "
+            "not with page")] = None,
+        count: Annotated[Literal["auto", "exact", "none"], QueryParameter(
+            description="auto: exact up to a cap (HOSO_LIST_COUNT_CAP), beyond it total is the cap and "
+            "total_exact is false; exact: always counted; none: not counted (total is null)")] = "auto",
+    ) -> ListResponse:
         ctx = await entity_context(request, entity)
         svc = request.app.state.rt.records()
         params = {k: request.query_params.getall(k) for k in request.query_params.keys()}
-        rows, total = await svc.list(name, ctx, filters=_filters(entity, params, ctx.lang) or None,
+        result = await svc.list_page(name, ctx, filters=_filters(entity, params, ctx.lang) or None,
                                      sort=[s for s in sort.split(",") if s] if sort else None, page=page,
-                                     page_size=page_size, search=q, deleted=deleted)
-        return {"items": [svc.dump(name, r) for r in rows], "total": total, "page": page, "page_size": page_size}
+                                     page_size=page_size, search=q, deleted=deleted, cursor=cursor, count=count)
+        return {"items": [svc.dump(name, r) for r in result.items], "total": result.total,
+                "total_exact": result.total_exact, "page": result.page, "page_size": result.page_size,
+                "next_cursor": result.next_cursor}
 
     async def get_record(request: Request, record_id: RecordId) -> dict:
         ctx = await entity_context(request, entity)

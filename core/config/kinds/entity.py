@@ -20,8 +20,10 @@ from ..types import (
     FieldDef,
     FieldTraits,
     IndexDef,
+    ListingDef,
     NamingDef,
     RuleDef,
+    SearchDef,
 )
 
 
@@ -130,7 +132,14 @@ def _entity(f: ConfigFile) -> EntityDef:
         rules=_rules(d.get("rules", ())),
         attachments=_attachments(d["attachments"]) if "attachments" in d else None,
         source=f.rel,
+        listing=_listing(d.get("list") or {}),
+        search=SearchDef(d["search"]["index"], tuple(d["search"].get("fields", ()))) if "search" in d else None,
     )
+
+
+def _listing(d: dict) -> ListingDef:
+    sort = d.get("sort", ())
+    return ListingDef(sort=(sort,) if isinstance(sort, str) else tuple(sort), sortable=tuple(d.get("sortable", ())))
 
 
 def _rules(items: Iterable[dict]) -> tuple[RuleDef, ...]:
@@ -333,6 +342,42 @@ def check_entity(ctx, f, e: EntityDef, lists: dict[str, ChoiceList], entities: d
             elif not e.field(name).traits.can_be_indexed:
                 f.error(("indexes", i, "fields", j), f"{_an(e.field(name).type)} field cannot be indexed")
     _check_naming(f, e, names)
+    _check_listing(f, e, names)
+
+
+# System columns a list may sort on (besides the fields); hoso.records.query lists the same ones.
+LIST_SORT_SYSTEM_COLUMNS = ("id", "sys_version", "sys_created_at", "sys_created_by", "sys_updated_at",
+                            "sys_updated_by", "sys_deleted_at")
+
+
+def _check_listing(f, e: EntityDef, names: set[str]) -> None:
+    """``list.sortable`` and ``list.sort`` name sortable columns; ``search.fields`` name searchable fields."""
+    def sortable_problem(name: str) -> str | None:
+        if name in LIST_SORT_SYSTEM_COLUMNS:
+            return None
+        if name not in names:
+            return f"unknown field {name!r}{_did_you_mean(name, names)}"
+        fd = e.field(name)
+        if fd.is_child_table or fd.traits.chooses_many or not fd.traits.can_be_indexed:
+            return f"a list cannot be sorted by {_an(fd.type)} field"
+        return None
+
+    for i, name in enumerate(e.listing.sortable):
+        problem = sortable_problem(name)
+        if problem:
+            f.error(("list", "sortable", i), problem)
+    for i, key in enumerate(e.listing.sort):
+        problem = sortable_problem(key.lstrip("-"))
+        if problem:
+            f.error(("list", "sort") + ((i,) if isinstance((f.data.get("list") or {}).get("sort"), list) else ()),
+                    problem)
+    if e.search is not None:
+        for i, name in enumerate(e.search.fields):
+            if name not in names:
+                f.error(("search", "fields", i), f"unknown field {name!r}{_did_you_mean(name, names)}")
+            elif not e.field(name).traits.searchable:
+                f.error(("search", "fields", i), f"{_an(e.field(name).type)} field holds no words to search; "
+                        "searchable fields are text fields")
 
 
 def _check_field(ctx, f, fd: FieldDef, path: tuple, in_child: bool, lists: dict[str, ChoiceList],
