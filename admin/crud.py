@@ -41,7 +41,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from hoso.admin.auth import AdminUser
-from hoso.admin.filters import COUNT_CAP, CountCache, text_match
+from hoso.admin.filters import CountCache, text_match
 from hoso.admin.media import take_staged
 from hoso.admin.tables import VERSION_COLUMN, TableSpec
 from hoso.db import quote
@@ -57,9 +57,10 @@ from hoso.records.errors import (
     StaleVersion,
     ValidationError,
 )
-from hoso.records.search import fold, like_pattern
+from hoso.records.search import fold
 from hoso.records.system_fields import system_fields
 from hoso.scope import Predicate
+from hoso.settings import get as setting
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.admin.app import AdminBuild
@@ -79,6 +80,9 @@ NOT_FILTERS = frozenset({"__page", "__page_size", "__order", "__visible_fields",
 BROWSE_PAGE_MAX = 100  # the largest page piccolo-admin's list offers; larger pages are its CSV export
 # The user of the request being served: ``_apply_filters`` has no request argument.
 CURRENT_USER: contextvars.ContextVar[AdminUser | None] = contextvars.ContextVar("hoso_admin_user", default=None)
+# The record search's conditions for the request's text filters, by (field, value) (``_prepare_searches``).
+SEARCHES: contextvars.ContextVar[dict[tuple[str, str], tuple[list[str], list]] | None] = contextvars.ContextVar(
+    "hoso_admin_searches", default=None)
 
 
 def _ids_window(request: Request, user: AdminUser) -> tuple[int | None, int] | Response:
@@ -133,7 +137,6 @@ class ScopedCRUD(PiccoloCRUD):
             self.read_only = True  # units and accounts are managed with the hoso commands, not here
         self._base_schema: dict | None = None
         self.counts = CountCache()
-        self._search: bool | None = None
 
     # -- who is asking -----------------------------------------------------------------------------------------
     @property
@@ -231,20 +234,35 @@ class ScopedCRUD(PiccoloCRUD):
         fd = self.spec.field(name)
         if fd is None or not fd.traits.textual or fd.traits.has_choices:
             return query.where(WhereRaw(f"({col} IS NULL OR {col} <> {{}})" if negate else f"{col} = {{}}", value))
-        clause, args = text_match(col, value, self.rt.db.kind, exact=params.match_types[name] == "exact")
+        clause, args = text_match(col, value, self.rt.db.is_sqlite, exact=params.match_types[name] == "exact")
         if negate:
             return query.where(WhereRaw(f"({col} IS NULL OR NOT {clause})", *args))
-        if fd.traits.searchable and self.spec.kind == "entity" and self._search \
-                and fd.name not in hidden_by_any_role(self.rt, self.spec.entity_def):
-            for w in fold(value).split()[:10]:  # the search column holds every word: its index narrows first
-                query = query.where(WhereRaw(f"{table}.sys_search LIKE {{}} ESCAPE '\\'", like_pattern(w)))
+        found = (SEARCHES.get() or {}).get((name, value))
+        if found:  # the record search finds the value's words (its search index serves it); the field says which
+            more, more_args = found
+            query = query.where(WhereRaw(f"{table}.id IN (SELECT t.id FROM {table} t WHERE {' AND '.join(more)})",
+                                         *more_args))
         return query.where(WhereRaw(clause, *args))
 
-    async def _know_search(self) -> None:
-        """Whether this entity's table has the search column (a table migrated before it existed has not)."""
-        if self._search is None:
-            self._search = self.spec.kind == "entity" and await self.rt.records().store.has_column(
-                self.spec.tablename, "sys_search")
+    async def _prepare_searches(self, split) -> None:
+        """The record search's conditions for each text filter on a field that feeds the search column (computed
+        here: the filters are applied by synchronous code)."""
+        found: dict[tuple[str, str], tuple[list[str], list]] = {}
+        spec = self.spec
+        if spec.kind == "entity":
+            hidden = hidden_by_any_role(self.rt, spec.entity_def)
+            query = self.rt.records().query
+            for name, value in split.fields.items():
+                fd = spec.field(name)
+                if fd is None or not fd.traits.searchable or fd.traits.has_choices or name in hidden \
+                        or split.operators[name] in (IsNull, IsNotNull, NotEqual):
+                    continue
+                for v in value if isinstance(value, list) else [value]:
+                    if v is not None and fold(str(v)):
+                        clauses, args = await query.search(spec.entity_def, str(v))
+                        if clauses:
+                            found[(name, str(v))] = (clauses, args)
+        SEARCHES.set(found)
 
     def _check_params(self, user: AdminUser, split) -> str | None:
         """Filters, sort keys and visible fields may not name hidden fields or attachment columns."""
@@ -351,8 +369,8 @@ class ScopedCRUD(PiccoloCRUD):
         return _json({"references": refs})
 
     async def get_count(self, request: Request) -> Response:
-        """How many rows the list shows, up to COUNT_CAP + 1 (exact with ``__exact=1``: the CSV export, which
-        reads as many pages of 1,000 rows as the count says, asks so through the admin's script)."""
+        """How many rows the list shows, up to HOSO_LIST_COUNT_CAP + 1 (exact with ``__exact=1``: the CSV export,
+        which reads as many pages of 1,000 rows as the count says, asks so through the admin's script)."""
         user = self._reader(request)
         params = self._parse_params(request.query_params)
         exact = str(params.pop("__exact", "")).lower() in ("1", "true")
@@ -363,17 +381,18 @@ class ScopedCRUD(PiccoloCRUD):
         problem = self._check_params(user, split)
         if problem:
             return Response(problem, status_code=400)
-        await self._know_search()
+        await self._prepare_searches(split)
+        cap = int(setting("HOSO_LIST_COUNT_CAP"))
         pred = self.scope_sql(user)
         filters = tuple(sorted((k, str(v)) for k, v in request.query_params.multi_items() if k not in NOT_FILTERS))
-        key = (pred.sql, tuple(map(str, pred.args)), filters, exact)
+        key = (pred.sql, tuple(map(str, pred.args)), filters, exact, cap)
         count = self.counts.get(key)
         if count is None:
             try:
                 pk = self.table._meta.primary_key
                 query = self._apply_filters(self.table.select(pk), split)
                 if not exact:
-                    query = query.limit(COUNT_CAP + 1)
+                    query = query.limit(cap + 1)
             except (MalformedQuery, ValueError) as exc:
                 return Response(str(exc), status_code=400)
             [inner] = query.querystrings
@@ -381,8 +400,8 @@ class ScopedCRUD(PiccoloCRUD):
                 QueryString("SELECT COUNT(*) AS n FROM ({}) AS bounded", inner))
             count = int(rows[0]["n"])
             self.counts.put(key, count)
-        # COUNT_CAP + 1 means "more than COUNT_CAP": the admin's script shows it so (hoso.admin.pages)
-        return _json({"count": count, "page_size": self.page_size, "bounded": not exact and count > COUNT_CAP})
+        # the cap + 1 means "more than the cap": the admin's script shows it so (hoso.admin.pages)
+        return _json({"count": count, "page_size": self.page_size, "bounded": not exact and count > cap})
 
     def forget_counts(self) -> None:
         """After a write through the admin: the counts of this table (and of a child table's parent) are stale."""
@@ -428,7 +447,7 @@ class ScopedCRUD(PiccoloCRUD):
         if pk not in names:
             names.insert(0, pk)
         query = self.table.select(*[getattr(self.table, n) for n in names])
-        await self._know_search()
+        await self._prepare_searches(split)
         try:
             query = self._apply_filters(query, split)
         except (MalformedQuery, ValueError) as exc:

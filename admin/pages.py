@@ -22,11 +22,11 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from hoso.admin.auth import AdminUser, admin_user
-from hoso.admin.filters import COUNT_CAP
 from hoso.i18n import t
 from hoso.jsonconv import dumps
 from hoso.records.attachments import human_size
 from hoso.records.errors import NotFound, RecordError
+from hoso.settings import get as setting
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.admin.app import AdminBuild
@@ -71,7 +71,7 @@ SCRIPT = r"""(function () {
       el.setAttribute('data-hoso-label', label);
       if (el.textContent !== label) el.textContent = label;
     });
-    // A count that stopped at its bound (COUNT_CAP + 1 rows) is shown as "more than COUNT_CAP".
+    // A count that stopped at its bound (HOSO_LIST_COUNT_CAP + 1 rows) is shown as "more than" the cap.
     if (labels.bounded) {
       var token = ' ' + labels.bounded.count + ' ';
       document.querySelectorAll('p').forEach(function (el) {
@@ -192,9 +192,10 @@ async def labels(request: Request) -> Response:
     tables = {s.tablename: label for s, label in build.table_labels(user.lang)
               if build.cruds[s.tablename].may_read(user)}
     export = [s.tablename for s in build.tables.specs.values() if build.cruds[s.tablename]._may_export(user)]
-    cap = f"{COUNT_CAP:,}".replace(",", "." if user.lang == "vi" else ",")
+    bound = int(setting("HOSO_LIST_COUNT_CAP"))
+    cap = f"{bound:,}".replace(",", "." if user.lang == "vi" else ",")
     return JSONResponse({"tables": tables, "history": t("history", user.lang), "export": export,
-                         "bounded": {"count": str(COUNT_CAP + 1), "text": t("admin_count_more", user.lang, count=cap)}})
+                         "bounded": {"count": str(bound + 1), "text": t("admin_count_more", user.lang, count=cap)}})
 
 
 async def download(request: Request) -> Response:
