@@ -1,6 +1,7 @@
 """Lists at national scale, measured the way users meet them: through HTTP against `hoso serve`, on cases loaded
 by bench/run.py's loader (stored as the record service stores them), next to the hand-written SQL of the same
-query in the same run.
+query in the same run. The configuration is the reference one (copied to var/bench-lists/), the case list's
+`list:` (sortable columns) and `search:` (trigram index) declared when the reference does not declare them.
 
   python bench/lists.py load  [--url URL] [--cases N]     migrate, load N cases (default 1,000,000), add the users
   python bench/lists.py run   [--url URL] [--port P] [--reps R] [--json FILE]
@@ -46,6 +47,24 @@ PASSWORD = "bench-password-42"
 TARGETS = {"first page": 30, "later page": 30, "date sort": 40, "choice filter": 40, "name search": 60,
            "count": 30, "empty scope": 10}
 RESULTS: list[dict] = []
+# The reference configuration, with the case list's sortable columns and search index declared when it does not
+# declare them (the list indexes and the trigram index `hoso migrate` builds from them).
+CONFIG = REPO / "var" / "bench-lists"
+LISTING = "list:\n  sortable: [received_on, code, status]\nsearch: {index: trigram}\n"
+
+
+def bench_config() -> Path:
+    import shutil
+
+    for part in ("forms_config", "roles_config"):
+        if (CONFIG / part).exists():
+            shutil.rmtree(CONFIG / part)
+        shutil.copytree(REPO / part, CONFIG / part)
+    case = CONFIG / "forms_config" / "entities" / "case.yaml"
+    text = case.read_text(encoding="utf-8")
+    if "\nsearch:" not in text and "\nlist:" not in text:
+        case.write_text(text + LISTING, encoding="utf-8")
+    return CONFIG
 
 from run import load_cases  # noqa: E402  (bench/run.py, beside this script)
 
@@ -59,7 +78,7 @@ async def _runtime(url: str):
     from hoso.config import load_config
     from tests.helpers import migrated_runtime
 
-    return await migrated_runtime(load_config(REPO), url)
+    return await migrated_runtime(load_config(bench_config()), url)
 
 
 async def load(url: str, cases: int) -> None:
@@ -89,7 +108,7 @@ async def _tokens(url: str) -> dict[str, str]:
     from hoso.scope import SYSTEM_ACTOR
     from hoso.web.tokens import create_token
 
-    rt = Runtime.create(REPO, url)
+    rt = Runtime.create(bench_config(), url)
     await rt.db.start()
     try:
         out = {}
@@ -112,7 +131,8 @@ class Server:
     def __enter__(self) -> str:
         import httpx
 
-        env = {**os.environ, "HOSO_DATABASE_URL": self.url, "HOSO_CONFIG": str(REPO), "HOSO_FILES_DIR": self.files.name,
+        env = {**os.environ, "HOSO_DATABASE_URL": self.url, "HOSO_CONFIG": str(bench_config()),
+               "HOSO_FILES_DIR": self.files.name,
                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
         hoso = str(Path(sys.executable).with_name("hoso"))
         self.proc = subprocess.Popen([hoso, "serve", "--host", "127.0.0.1", "--port", str(self.port)], env=env,
