@@ -251,7 +251,9 @@ async def measure(url: str, port: int, reps: int) -> None:
                 for user in ("bench.centre", "bench.national", "bench.empty"):
                     headers = {"Authorization": f"Bearer {tokens[user]}"}
                     units = None if user == "bench.national" else await _units_of(hand, USERS[user][1])
-                    scope = "" if units is None else f"AND t.unit IN ({', '.join(str(u) for u in units)}) "
+                    # the effective unit, as the list indexes (and the scope predicate) read it
+                    scope = "" if units is None else \
+                        f"AND COALESCE(t.sys_scope_unit, t.unit) IN ({', '.join(str(u) for u in units)}) "
                     base_where = f"t.sys_deleted_at IS NULL {scope}"
 
                     async def http(params: dict, headers=headers) -> tuple[list[float], dict]:
