@@ -238,10 +238,14 @@ class ScopedCRUD(PiccoloCRUD):
         if negate:
             return query.where(WhereRaw(f"({col} IS NULL OR NOT {clause})", *args))
         found = (SEARCHES.get() or {}).get((name, value))
-        if found:  # the record search finds the value's words (its search index serves it); the field says which
+        if found:
+            # the record search finds the value's words (its search index serves it), the field says which: both
+            # in one subquery, so the field is folded only for the records the index found
             more, more_args = found
-            query = query.where(WhereRaw(f"{table}.id IN (SELECT t.id FROM {table} t WHERE {' AND '.join(more)})",
-                                         *more_args))
+            inner, inner_args = text_match(f"t.{quote(name)}", value, self.rt.db.is_sqlite,
+                                           exact=params.match_types[name] == "exact")
+            return query.where(WhereRaw(f"{table}.id IN (SELECT t.id FROM {table} t WHERE {' AND '.join(more)} "
+                                        f"AND {inner})", *more_args, *inner_args))
         return query.where(WhereRaw(clause, *args))
 
     async def _prepare_searches(self, split) -> None:

@@ -4,8 +4,9 @@ way a user meets it: `python bench/lists.py admin [--url URL] [--port P] [--reps
 For bench.centre and bench.national (bench/lists.py), after logging in: the milliseconds from a navigation to the
 case list (from the home page) until its first row is drawn, and from a filter on the requester's name (set as the
 filter form sets it: the list's query, which piccolo-admin watches) until the filtered rows are drawn. The clock
-runs in the page (performance.now()), so Playwright's own polling adds nothing. Targets (issue 14): first row
-<= 500 ms, filter <= 400 ms (p95).
+runs in the page (performance.now()), so Playwright's own polling adds nothing. The first round (cold caches) is
+reported apart; the list's count is then kept by the admin (60 s), and each round filters on a new name. Targets
+(issue 14): first row <= 500 ms, filter <= 400 ms (p95).
 """
 
 from __future__ import annotations
@@ -18,7 +19,11 @@ from lists import PASSWORD, Server, pct
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-FILTER = "nguyen van"
+# a new filter each round (piccolo-admin then counts again): family and given names, without their diacritics
+FILTERS = [f"{family} {given}" for family, given in zip(
+    ["nguyen", "tran", "le", "pham", "hoang", "huynh", "phan", "vu", "vo", "dang", "bui", "do", "ho", "ngo"],
+    ["van", "thi", "huu", "duc", "minh", "ngoc", "thanh", "quang", "xuan", "thu", "van", "thi", "huu", "duc"],
+    strict=True)]
 
 # Set the hash, then resolve with the time until the list shows a first row different from ``before`` (or says
 # it has none), with no request of the list pending.
@@ -60,7 +65,7 @@ def measure_admin(url: str, port: int, results: list[dict], reps: int = 12) -> N
                 page.wait_for_function("() => !location.hash.includes('login')")
                 page.wait_for_selector(".sidebar")
                 page.wait_for_load_state("networkidle")
-                first_row, filtered = [], []
+                first_row, filtered, cold = [], [], {}
                 for i in range(reps + 1):
                     page.evaluate("() => { location.hash = '#/'; }")
                     page.wait_for_function("() => !document.querySelector('table tbody tr')")
@@ -68,18 +73,20 @@ def measure_admin(url: str, port: int, results: list[dict], reps: int = 12) -> N
                     ms, row = page.evaluate(_NAVIGATE, ["#/case/", None])
                     page.wait_for_load_state("networkidle")
                     time.sleep(0.1)
-                    ms2, _ = page.evaluate(_NAVIGATE, [f"#/case/?requester_name={FILTER}", row])
+                    ms2, _ = page.evaluate(_NAVIGATE, [f"#/case/?requester_name={FILTERS[i % len(FILTERS)]}", row])
                     page.wait_for_load_state("networkidle")
                     if i:  # the first round warms the caches of the browser and the server
                         first_row.append(ms)
                         filtered.append(ms2)
+                    else:
+                        cold = {"admin first row": ms, "admin filter": ms2}
                 page.close()
                 for name, values, target in (("admin first row", first_row, 500), ("admin filter", filtered, 400)):
                     p50, p95 = statistics.median(values), pct(values, 0.95)
                     ok = "PASS" if p95 <= target else "FAIL"
                     print(f"{user:<15} {name:<16} p50 {p50:7.1f} p95 {p95:7.1f} max {max(values):7.1f} ms "
-                          f"(target p95 <= {target} ms) {ok}  [{reps} navigations; filter requester_name={FILTER}]",
-                          flush=True)
+                          f"(target p95 <= {target} ms) {ok}  [{reps} rounds after a first at {cold[name]:.0f} ms; "
+                          "the list's count is kept 60 s, a new requester_name filter each round]", flush=True)
                     results.append({"user": user, "query": name, "p50": p50, "p95": p95, "max": max(values),
                                     "target_p95": target, "pass": p95 <= target})
         finally:
