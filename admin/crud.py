@@ -27,6 +27,7 @@ import copy
 import json
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
 from piccolo.columns import Array, BigInt, ForeignKey, Integer, Serial, Text, Varchar
 from piccolo.columns.combination import WhereRaw
 from piccolo.columns.operators.comparison import IsNotNull, IsNull, NotEqual
@@ -73,6 +74,8 @@ MAX_BIGINT = 2**63 - 1
 MAX_PAGE = 10**9  # pages beyond this would make OFFSET overflow
 MAX_OFFSET = 10**9
 MAX_IDS_LIMIT = 1000
+# A count on PostgreSQL that takes longer than this gives way to the planner's estimate (said as such).
+COUNT_TIMEOUT_MS = 150
 # query parameters that page or shape the rows, not choose them: a count does not depend on them
 NOT_FILTERS = frozenset({"__page", "__page_size", "__order", "__visible_fields", "__readable", "__range_header",
                          "__range_header_name"})
@@ -240,12 +243,13 @@ class ScopedCRUD(PiccoloCRUD):
         found = (SEARCHES.get() or {}).get((name, value))
         if found:
             # the record search finds the value's words (its search index serves it), the field says which: both
-            # in one subquery, so the field is folded only for the records the index found
+            # in one subquery with the scope, so the field is folded only for the user's records the index found
             more, more_args = found
             inner, inner_args = text_match(f"t.{quote(name)}", value, self.rt.db.is_sqlite,
                                            exact=params.match_types[name] == "exact")
-            return query.where(WhereRaw(f"{table}.id IN (SELECT t.id FROM {table} t WHERE {' AND '.join(more)} "
-                                        f"AND {inner})", *more_args, *inner_args))
+            scope = self.scope_sql(CURRENT_USER.get(), "t")
+            return query.where(WhereRaw(f"{table}.id IN (SELECT t.id FROM {table} t WHERE ({scope.sql}) AND "
+                                        f"{' AND '.join(more)} AND {inner})", *scope.args, *more_args, *inner_args))
         return query.where(WhereRaw(clause, *args))
 
     async def _prepare_searches(self, split) -> None:
@@ -262,8 +266,10 @@ class ScopedCRUD(PiccoloCRUD):
                         or split.operators[name] in (IsNull, IsNotNull, NotEqual):
                     continue
                 for v in value if isinstance(value, list) else [value]:
-                    if v is not None and fold(str(v)):
-                        clauses, args = await query.search(spec.entity_def, str(v))
+                    # words of fewer than 3 letters: no trigram serves them, and the field's own test is exact
+                    words = [w for w in fold(str(v or "")).split() if len(w) >= 3]
+                    if words:
+                        clauses, args = await query.search(spec.entity_def, " ".join(words))
                         if clauses:
                             found[(name, str(v))] = (clauses, args)
         SEARCHES.set(found)
@@ -390,8 +396,8 @@ class ScopedCRUD(PiccoloCRUD):
         pred = self.scope_sql(user)
         filters = tuple(sorted((k, str(v)) for k, v in request.query_params.multi_items() if k not in NOT_FILTERS))
         key = (pred.sql, tuple(map(str, pred.args)), filters, exact, cap)
-        count = self.counts.get(key)
-        if count is None:
+        cached = self.counts.get(key)
+        if cached is None:
             try:
                 pk = self.table._meta.primary_key
                 query = self._apply_filters(self.table.select(pk), split)
@@ -400,12 +406,40 @@ class ScopedCRUD(PiccoloCRUD):
             except (MalformedQuery, ValueError) as exc:
                 return Response(str(exc), status_code=400)
             [inner] = query.querystrings
-            rows = await self.rt.db.engine.run_querystring(
-                QueryString("SELECT COUNT(*) AS n FROM ({}) AS bounded", inner))
-            count = int(rows[0]["n"])
-            self.counts.put(key, count)
-        # the cap + 1 means "more than the cap": the admin's script shows it so (hoso.admin.pages)
-        return _json({"count": count, "page_size": self.page_size, "bounded": not exact and count > cap})
+            estimated = False
+            if exact or self.rt.db.is_sqlite:
+                count = await self._count(inner)
+            else:
+                try:
+                    count = await self._count(inner, COUNT_TIMEOUT_MS)
+                except asyncpg.QueryCanceledError:  # not cheap: the planner's estimate, said as such
+                    count, estimated = await self._estimate(inner), True
+                    count = min(count, cap + 1)
+            self.counts.put(key, (count, estimated))
+        else:
+            count, estimated = cached
+        # the cap + 1 means "more than the cap": the admin's script shows it so (hoso.admin.pages), and an estimate
+        # as "about"
+        return _json({"count": count, "page_size": self.page_size, "bounded": not exact and count > cap,
+                      "estimated": estimated})
+
+    async def _count(self, inner: QueryString, timeout_ms: int | None = None) -> int:
+        """COUNT(*) of the rows of ``inner``; on PostgreSQL, cancelled after ``timeout_ms``."""
+        sql = QueryString("SELECT COUNT(*) AS n FROM ({}) AS bounded", inner)
+        if timeout_ms is None:
+            rows = await self.rt.db.engine.run_querystring(sql)
+        else:
+            async with self.rt.db.transaction():
+                await self.rt.db.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+                rows = await self.rt.db.engine.run_querystring(sql)
+        return int(rows[0]["n"])
+
+    async def _estimate(self, inner: QueryString) -> int:
+        """The planner's estimate of the rows of ``inner`` (PostgreSQL)."""
+        rows = await self.rt.db.engine.run_querystring(QueryString("EXPLAIN (FORMAT JSON) {}", inner))
+        plan = next(iter(rows[0].values()))
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        return max(0, int(plan[0]["Plan"]["Plan Rows"]))
 
     def forget_counts(self) -> None:
         """After a write through the admin: the counts of this table (and of a child table's parent) are stale."""

@@ -14,9 +14,11 @@ every status containing the letters typed). The admin's CRUD (``hoso.admin.crud`
   ``lt``, ``lte``, ``gt``, ``gte``), which compare values, not text.
 
 Counts: piccolo-admin asks for the count before every page of rows, with the same filters. ``CountCache`` keeps a
-count per (table, scope predicate, filters) for ``COUNT_TTL`` seconds, so a page change does not count again; a
+count per (table, scope predicate, filters) for ``COUNT_TTL`` seconds, so a page change does not count again. A
 count stops at ``HOSO_LIST_COUNT_CAP`` + 1 rows (the API's cap), and that number means "more than the cap" (the
-admin's page says so). A write through the admin forgets the counts of its table.
+admin's page says so). On PostgreSQL a count that takes longer than ``hoso.admin.crud.COUNT_TIMEOUT_MS`` (a text
+filter over the whole country) is cancelled and the planner's estimate given instead, marked ``estimated`` (the
+admin's page says "about"). A write through the admin forgets the counts of its table.
 """
 
 from __future__ import annotations
@@ -46,13 +48,14 @@ def text_match(column: str, value: str, sqlite: bool, exact: bool = False) -> tu
 
 
 class CountCache:
-    """Counts by key for ``ttl`` seconds, the least recently used dropped beyond ``size``."""
+    """Counts (and whether each is an estimate) by key for ``ttl`` seconds, the least recently used dropped beyond
+    ``size``."""
 
     def __init__(self, ttl: float = COUNT_TTL, size: int = COUNT_CACHE_SIZE):
         self.ttl, self.size = ttl, size
-        self._items: OrderedDict[Hashable, tuple[float, int]] = OrderedDict()
+        self._items: OrderedDict[Hashable, tuple[float, tuple[int, bool]]] = OrderedDict()
 
-    def get(self, key: Hashable) -> int | None:
+    def get(self, key: Hashable) -> tuple[int, bool] | None:
         hit = self._items.get(key)
         if hit is None:
             return None
@@ -62,7 +65,7 @@ class CountCache:
         self._items.move_to_end(key)
         return hit[1]
 
-    def put(self, key: Hashable, count: int) -> None:
+    def put(self, key: Hashable, count: tuple[int, bool]) -> None:
         self._items[key] = (time.monotonic() + self.ttl, count)
         self._items.move_to_end(key)
         while len(self._items) > self.size:

@@ -71,12 +71,14 @@ SCRIPT = r"""(function () {
       el.setAttribute('data-hoso-label', label);
       if (el.textContent !== label) el.textContent = label;
     });
-    // A count that stopped at its bound (HOSO_LIST_COUNT_CAP + 1 rows) is shown as "more than" the cap.
-    if (labels.bounded) {
-      var token = ' ' + labels.bounded.count + ' ';
+    // A count that stopped at its bound (HOSO_LIST_COUNT_CAP + 1 rows) is shown as "more than" the cap, the
+    // planner's estimate (a count that was not cheap) as "about".
+    if (lastCount && (lastCount.bounded || lastCount.estimated)) {
+      var token = ' ' + lastCount.count + ' ';
+      var said = lastCount.bounded ? labels.count_more : labels.count_about.replace('{n}', lastCount.count);
       document.querySelectorAll('p').forEach(function (el) {
         if (el.children.length || el.textContent.indexOf(token) === -1) return;
-        el.textContent = el.textContent.replace(token, ' ' + labels.bounded.text + ' ');
+        el.textContent = el.textContent.replace(token, ' ' + said + ' ');
       });
     }
     // the CSV export only for tables the user's roles may export
@@ -113,11 +115,19 @@ SCRIPT = r"""(function () {
   document.addEventListener('click', function (ev) {
     if (ev.target.closest && ev.target.closest('[data-uitest="download_csv_button"]')) exporting = Date.now();
   }, true);
-  var open = XMLHttpRequest.prototype.open;
+  // The list's count answers say whether the count is bounded or estimated: the last one is kept for relabel().
+  var open = XMLHttpRequest.prototype.open, lastCount = null;
   XMLHttpRequest.prototype.open = function (method, url) {
-    var args = Array.prototype.slice.call(arguments);
-    if (Date.now() - exporting < 10000 && /\/tables\/[^\/?]+\/count\/?(\?|$)/.test(String(url))) {
-      args[1] = String(url) + (String(url).indexOf('?') === -1 ? '?' : '&') + '__exact=1';
+    var args = Array.prototype.slice.call(arguments), xhr = this;
+    if (/\/tables\/[^\/?]+\/count\/?(\?|$)/.test(String(url))) {
+      if (Date.now() - exporting < 10000) {
+        args[1] = String(url) + (String(url).indexOf('?') === -1 ? '?' : '&') + '__exact=1';
+      } else {
+        xhr.addEventListener('load', function () {
+          try { lastCount = JSON.parse(xhr.responseText); } catch (e) { lastCount = null; }
+          relabel();
+        });
+      }
     }
     return open.apply(this, args);
   };
@@ -192,10 +202,10 @@ async def labels(request: Request) -> Response:
     tables = {s.tablename: label for s, label in build.table_labels(user.lang)
               if build.cruds[s.tablename].may_read(user)}
     export = [s.tablename for s in build.tables.specs.values() if build.cruds[s.tablename]._may_export(user)]
-    bound = int(setting("HOSO_LIST_COUNT_CAP"))
-    cap = f"{bound:,}".replace(",", "." if user.lang == "vi" else ",")
+    cap = f"{int(setting('HOSO_LIST_COUNT_CAP')):,}".replace(",", "." if user.lang == "vi" else ",")
     return JSONResponse({"tables": tables, "history": t("history", user.lang), "export": export,
-                         "bounded": {"count": str(bound + 1), "text": t("admin_count_more", user.lang, count=cap)}})
+                         "count_more": t("admin_count_more", user.lang, count=cap),
+                         "count_about": t("admin_count_about", user.lang, count="{n}")})
 
 
 async def download(request: Request) -> Response:

@@ -9,6 +9,7 @@ import unicodedata
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hoso.admin import crud
 from hoso.admin.filters import text_match
 from hoso.records.context import RecordContext
 from hoso.records.search import fold
@@ -226,3 +227,30 @@ async def _in_thread(fn):
         await asyncio.to_thread(fn)
     finally:
         _LOOP.clear()
+
+
+async def test_a_count_that_is_not_cheap_gives_way_to_the_estimate(admin, monkeypatch, prepared):
+    """On PostgreSQL a count cut short by its time limit answers the planner's estimate, marked; SQLite always
+    counts."""
+    import asyncpg
+
+    timeouts: list[int | None] = []
+    original = crud.ScopedCRUD._count
+
+    async def slow(self, inner, timeout_ms=None):
+        timeouts.append(timeout_ms)
+        if timeout_ms is not None:
+            raise asyncpg.QueryCanceledError("canceling statement due to statement timeout")
+        return await original(self, inner, timeout_ms)
+
+    monkeypatch.setattr(crud.ScopedCRUD, "_count", slow)
+    await admin.login("quan.tri")
+    body = (await admin.get("/tables/case/count/", params={"requester_name": "nguyen"})).json()
+    exact = (await admin.get("/tables/case/count/", params={"requester_name": "nguyen", "__exact": "1"})).json()
+    assert exact == {**exact, "count": 1, "estimated": False, "bounded": False}
+    if prepared.engine == "postgres":
+        assert timeouts == [crud.COUNT_TIMEOUT_MS, None]
+        assert body["estimated"] is True and 0 <= body["count"] <= 10_001
+    else:
+        assert timeouts == [None, None]
+        assert body == {**body, "count": 1, "estimated": False}
