@@ -77,7 +77,8 @@ SCRIPT = r"""(function () {
       var token = ' ' + lastCount.count + ' ';
       var said = lastCount.bounded ? labels.count_more : labels.count_about.replace('{n}', lastCount.count);
       document.querySelectorAll('p').forEach(function (el) {
-        if (el.children.length || el.textContent.indexOf(token) === -1) return;
+        // said once: "about 2437" holds the number again, and a page that rewrote it on every change froze
+        if (el.children.length || el.textContent.indexOf(token) === -1 || el.textContent.indexOf(said) !== -1) return;
         el.textContent = el.textContent.replace(token, ' ' + said + ' ');
       });
     }

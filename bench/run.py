@@ -160,7 +160,11 @@ async def load_cases(rt, rows: int, unit_ids: list[int], *, start: int = 0, batc
     else:
         import sqlite3
 
-        conn = sqlite3.connect(url[len("sqlite:///"):])
+        from hoso.db import FOLD_FUNCTION, fold
+
+        conn = sqlite3.connect(url[len("sqlite:///"):], timeout=60)
+        # what hoso's own SQLite connections know (an index or trigger may use it)
+        conn.create_function(FOLD_FUNCTION, 1, lambda v: None if v is None else fold(str(v)), deterministic=True)
         try:
             for first in range(start, start + rows, batch):
                 records = [maker.row(case_payload(i, unit_ids[i % len(unit_ids)]))
