@@ -167,9 +167,10 @@ def _desired_indexes(table: str, entity: EntityDef | None, fields: tuple[FieldDe
 
 
 def list_indexes(entity: EntityDef) -> dict[str, dict]:
-    """The indexes for the ways the entity's lists are read: its default sort and each sortable column, after
-    the record's effective unit (scoped entities), then the id, so a scoped, sorted page is an index range
-    scan. Named ``ix_<table>[_scope]_<columns>_id``."""
+    """The indexes for the ways the entity's lists are read: its default sort and each sortable column, then the
+    id. On a scoped entity, each twice: after the record's effective unit, so a scoped, sorted page is an index
+    range scan, and alone, for users whose scope spans every unit (national roles). Named
+    ``ix_<table>_scope_<columns>_id`` and ``ix_<table>_<columns>_id``."""
     wanted: dict[str, dict] = {}
     orders = [tuple(k.lstrip("-") for k in entity.listing.sort)] if entity.listing.sort else []
     orders += [(name,) for name in entity.listing.sortable]
@@ -182,9 +183,8 @@ def list_indexes(entity: EntityDef) -> dict[str, dict]:
             wanted[index_name(entity.table, ("scope", *cols, "id"), False)] = {
                 "columns": [SCOPE_COLUMN, entity.unit_field, *cols, "id"], "unique": False, "list": True,
                 "expr": f"COALESCE({quote(SCOPE_COLUMN)}, {quote(entity.unit_field)}), {body}"}
-        else:
-            wanted[index_name(entity.table, (*cols, "id"), False)] = {
-                "columns": [*cols, "id"], "unique": False, "list": True}
+        wanted[index_name(entity.table, (*cols, "id"), False)] = {
+            "columns": [*cols, "id"], "unique": False, "list": True}
     return wanted
 
 

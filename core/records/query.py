@@ -275,8 +275,10 @@ class RecordQuery:
             if any(k.name == name for k in out):
                 continue  # a column sorted twice: the first says the order
             out.append(_Key(name, desc))
-        if not any(k.name == "id" for k in out):
-            out.append(_Key("id", bool(out[0].desc) if out else True))
+        ids = [i for i, k in enumerate(out) if k.name == "id"]
+        if ids:
+            return out[:ids[0] + 1]  # the id is unique: keys after it never decide
+        out.append(_Key("id", bool(out[0].desc) if out else True))
         return out
 
     def _order_sql(self, keys: builtins.list[_Key]) -> str:
@@ -320,7 +322,7 @@ class RecordQuery:
                 raise ValueError("wrong shape")
             values = [None if v is None else self._cursor_value(entity, k.name, v)
                       for k, v in zip(keys, raw, strict=True)]
-            if values[-1] is None:
+            if values[[k.name for k in keys].index("id")] is None:
                 raise ValueError("no id")
         except (ValueError, TypeError, UnicodeDecodeError, binascii.Error, decimal.InvalidOperation):
             problems.append(("cursor", t("bad_cursor", ctx.lang)))

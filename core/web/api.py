@@ -18,7 +18,7 @@ from urllib.parse import quote as url_quote
 
 import msgspec
 from litestar import Request, Response, Router, delete, get, patch, post, put
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, ValidationException
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
 from litestar.params import FromPath, FromQuery, PathParameter, QueryParameter
 from litestar.response import Stream
@@ -26,6 +26,7 @@ from litestar.types import Guard
 
 from hoso.config import EntityDef
 from hoso.jsonconv import json_ready as _json
+from hoso.records.errors import ValidationError
 from hoso.records.query import FILTER_OPS as COMPARISONS
 from hoso.records.query import TEXT_OPS
 from hoso.records.service import RecordContext
@@ -272,9 +273,16 @@ def _handlers_for(rt, entity: EntityDef) -> list:
         ctx = await entity_context(request, entity)
         svc = request.app.state.rt.records()
         params = {k: request.query_params.getall(k) for k in request.query_params.keys()}
-        result = await svc.list_page(name, ctx, filters=_filters(entity, params, ctx.lang) or None,
-                                     sort=[s for s in sort.split(",") if s] if sort else None, page=page,
-                                     page_size=page_size, search=q, deleted=deleted, cursor=cursor, count=count)
+        try:
+            result = await svc.list_page(name, ctx, filters=_filters(entity, params, ctx.lang) or None,
+                                         sort=[s for s in sort.split(",") if s] if sort else None, page=page,
+                                         page_size=page_size, search=q, deleted=deleted, cursor=cursor, count=count)
+        except ValidationError as exc:
+            bad = [(f, m) for f, m in exc.problems if f == "cursor"]
+            if not bad:
+                raise
+            # a cursor this list did not give is a bad request (400), like any malformed query parameter
+            raise ValidationException(detail=bad[0][1], extra=[{"key": f, "message": m} for f, m in bad]) from None
         return {"items": [svc.dump(name, r) for r in result.items], "total": result.total,
                 "total_exact": result.total_exact, "page": result.page, "page_size": result.page_size,
                 "next_cursor": result.next_cursor}

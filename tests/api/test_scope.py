@@ -25,8 +25,8 @@ async def test_lists_show_only_the_users_unit(api):
     assert r.json()["total"] == 3
     # a statistics-only user holds a grant, but no rows
     r = await api.req("GET", "/api/records/case", "stats")
-    assert r.status_code == 200 and r.json() == {"items": [], "total": 0, "total_exact": True, "page": 1, "page_size": 50,
-                                                "next_cursor": None}
+    assert r.status_code == 200 and r.json() == {"items": [], "total": 0, "total_exact": True, "page": 1,
+                                                "page_size": 50, "next_cursor": None}
     r = await api.req("GET", f"/api/records/case/{a['id']}", "stats")
     assert r.status_code == 404
     # a user with no grant on performer at all

@@ -58,8 +58,8 @@ def check(cfg, e: Edit) -> ConfigIssue:
 ENTITY_EDITS = [
     Edit("unknown top-level key", ENTITY, "unit_field: unit\n", "unit_field: unit\ntitle: Vụ việc\n",
          "title: Vụ việc", "title:", "title",
-         ("unknown key 'title'", "expected one of: attachments, entity, fields, indexes, label, naming, rules, "
-          "table, title_field, unit_field")),
+         ("unknown key 'title'", "expected one of: attachments, entity, fields, indexes, label, list, naming, rules, "
+          "search, table, title_field, unit_field")),
     Edit("unknown field key, did you mean", ENTITY, "unique: true, max_length: 40", "uniqe: true, max_length: 40",
          "uniqe", "uniqe", "fields.code.uniqe",
          ("unknown key 'uniqe'", "(did you mean 'unique'?)", "expected one of: convert, decimal_places, default")),

@@ -176,8 +176,9 @@ async def world(tmp_path, database_url):
 
 def _rows(n: int, seed: int = 1) -> list[dict]:
     rnd = random.Random(seed)
-    return [{"name": " ".join(rnd.sample(SYLLABLES, 3)), "day": dt.date(2025, 1, 1) + dt.timedelta(days=rnd.randint(0, 9)),
-             "score": rnd.choice([None, 1, 2, 3]), "kind": rnd.choice(KINDS), "unit": rnd.choice(["TT", "TT2", "TT3"])}
+    return [{"name": " ".join(rnd.sample(SYLLABLES, 3)),
+             "day": dt.date(2025, 1, 1) + dt.timedelta(days=rnd.randint(0, 9)), "score": rnd.choice([None, 1, 2, 3]),
+             "kind": rnd.choice(KINDS), "unit": rnd.choice(["TT", "TT2", "TT3"])}
             for _ in range(n)]
 
 
@@ -446,10 +447,12 @@ async def test_migrate_builds_and_rebuilds_the_list_and_search_indexes(tmp_path,
         (search_name,) = search_index(entity)
         assert "list index ix_item_scope_day_id on (sys_scope_unit, unit, day, id)" in text
         assert "list index ix_item_scope_name_id" in text and "list index ix_item_scope_score_id" in text
+        assert "list index ix_item_day_id on (day, id)" in text, "for users whose scope spans every unit"
         assert f"search index (trigram: name, note) {search_name} on (sys_search)" in text
         await apply_plan(rt.db, rt.config, rt.registry, plan, applied_by="test")
         have = await rt.db.index_names("item")
-        assert {"ix_item_scope_day_id", "ix_item_scope_name_id", "ix_item_scope_score_id"} <= have
+        assert {"ix_item_scope_day_id", "ix_item_scope_name_id", "ix_item_scope_score_id", "ix_item_day_id",
+                "ix_item_name_id", "ix_item_score_id"} <= have
         if rt.db.is_sqlite:
             assert search_table(search_name) in await rt.db.table_names()
         else:
@@ -547,8 +550,20 @@ async def test_a_scoped_sorted_first_page_is_an_index_range_scan(world):
         w.rt.db.fetch = fetch  # type: ignore[method-assign]
     sql, args = next((s, a) for s, a in seen if "ORDER BY" in s)
     plan = "\n".join(r["QUERY PLAN"] for r in await w.rt.db.fetch("EXPLAIN " + sql, *args))
-    assert "ix_item_scope_day_id" in plan, plan
-    assert "Seq Scan on item" not in plan, plan
+    assert "Index Scan Backward using ix_item_scope_day_id on item t " in plan, plan
+    assert "Sort" not in plan, "the page is read in index order, not sorted"
+    # a user who sees every unit reads the index without the unit, also from a cursor on
+    seen.clear()
+    w.rt.db.fetch = spy  # type: ignore[method-assign]
+    try:
+        first = await w.svc.list_page("item", w.ctx(), sort="-day", page_size=50)
+        await w.svc.list_page("item", w.ctx(), sort="-day", page_size=50, cursor=first.next_cursor, count="none")
+    finally:
+        w.rt.db.fetch = fetch  # type: ignore[method-assign]
+    for sql, args in [(s, a) for s, a in seen if "ORDER BY" in s]:
+        plan = "\n".join(r["QUERY PLAN"] for r in await w.rt.db.fetch("EXPLAIN " + sql, *args))
+        assert "Index Scan Backward using ix_item_day_id on item t " in plan, plan
+        assert "Sort" not in plan, plan
 
 
 # -- scope: several roles at several units --------------------------------------------------------------------------
