@@ -38,6 +38,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 DEFAULT_URL = os.environ.get("HOSO_BENCH_LISTS_URL", "postgresql://postgres@127.0.0.1:5432/hoso_listadmin")
 PAGE = 50
+DEFAULT_ORDER = "t.received_on DESC, t.id DESC"  # the case list's default sort (list.sort: -received_on)
 CENTRE = "TT-01"
 EMPTY_UNIT = "CN2-40"  # a branch left without cases: its staff's scope is empty
 USERS = {"bench.centre": ("centre_staff", CENTRE), "bench.national": ("national_admin", "CUC"),
@@ -224,6 +225,11 @@ class HandSQL:
         return out
 
 
+def _keyset(hand: HandSQL, received_on: str, record_id: int) -> tuple:
+    day = received_on if not hand.pg else dt.date.fromisoformat(received_on)
+    return day, day, record_id
+
+
 async def _units_of(hand: HandSQL, code: str) -> list[int]:
     rows = await hand.run("SELECT id, parent_id FROM hoso_unit")
     children: dict = {}
@@ -269,17 +275,16 @@ async def measure(url: str, port: int, reps: int) -> None:
                     if user == "bench.empty":
                         h, body = await http({"page_size": PAGE})
                         s = await hand.timed(reps, f'SELECT {cols} FROM "case" t WHERE {base_where}'
-                                             "ORDER BY t.id DESC LIMIT 50")
+                                             f"ORDER BY {DEFAULT_ORDER} LIMIT 50")
                         report(user, "empty scope", h, s, f"{len(body['items'])} rows")
                         continue
                     h, body = await http({"page_size": PAGE})
                     s = await hand.timed(reps, f'SELECT {cols} FROM "case" t WHERE {base_where}'
-                                         "ORDER BY t.id DESC LIMIT 50")
-                    report(user, "first page", h, s, f"total {body.get('total')}")
+                                         f"ORDER BY {DEFAULT_ORDER} LIMIT 50")
+                    report(user, "first page", h, s, f"total {body.get('total')} (exact: {body.get('total_exact')})")
                     cursor_key = next((k for k in ("next_cursor", "cursor", "next") if body.get(k)), None)
                     # a later page: 20 pages on
                     params: dict = {"page_size": PAGE}
-                    last_id = None
                     if cursor_key:
                         for _ in range(20):
                             params = {"page_size": PAGE, "cursor": body[cursor_key]}
@@ -289,23 +294,25 @@ async def measure(url: str, port: int, reps: int) -> None:
                     else:
                         params = {"page_size": PAGE, "page": 21}
                         note = "by page number 21 (the API offers no cursor)"
+                    before = body["items"][-1]  # the last row of page 20: the keyset of the hand-written page 21
                     h, body = await http(params)
-                    last_id = body["items"][0]["id"] + 1 if body["items"] else 0
                     s = await hand.timed(reps, f'SELECT {cols} FROM "case" t WHERE {base_where}'
-                                         "AND t.id < ? ORDER BY t.id DESC LIMIT 50", last_id)
+                                         f"AND (t.received_on < ? OR (t.received_on = ? AND t.id < ?)) "
+                                         f"ORDER BY {DEFAULT_ORDER} LIMIT 50",
+                                         *_keyset(hand, before["received_on"], before["id"]))
                     report(user, "later page", h, s, note + "; sql by keyset")
-                    h, _ = await http({"page_size": PAGE, "sort": "-received_on"})
+                    h, _ = await http({"page_size": PAGE, "sort": "-accepted_on"})
                     s = await hand.timed(reps, f'SELECT {cols} FROM "case" t WHERE {base_where}'
-                                         "ORDER BY t.received_on DESC, t.id DESC LIMIT 50")
-                    report(user, "date sort", h, s, "sort=-received_on")
+                                         "ORDER BY t.accepted_on DESC, t.id DESC LIMIT 50")
+                    report(user, "date sort", h, s, "sort=-accepted_on")
                     h, body = await http({"page_size": PAGE, "status": "accepted"})
                     s = await hand.timed(reps, f'SELECT {cols} FROM "case" t WHERE {base_where}'
-                                         "AND t.status = ? ORDER BY t.id DESC LIMIT 50", "accepted")
+                                         f"AND t.status = ? ORDER BY {DEFAULT_ORDER} LIMIT 50", "accepted")
                     report(user, "choice filter", h, s, f"status=accepted, total {body.get('total')}")
                     h, body = await http({"page_size": PAGE, "q": "Nguyễn Văn Khánh"})
                     s = await hand.timed(reps, f'SELECT {cols} FROM "case" t WHERE {base_where}'
                                          "AND t.sys_search LIKE ? AND t.sys_search LIKE ? AND t.sys_search LIKE ? "
-                                         "ORDER BY t.id DESC LIMIT 50", "%nguyen%", "%van%", "%khanh%")
+                                         f"ORDER BY {DEFAULT_ORDER} LIMIT 50", "%nguyen%", "%van%", "%khanh%")
                     report(user, "name search", h, s, f"q=Nguyễn Văn Khánh, total {body.get('total')}")
                     h, body = await http({"page_size": 1})
                     s = await hand.timed(reps, f'SELECT COUNT(*) FROM (SELECT 1 FROM "case" t WHERE {base_where}'
@@ -332,7 +339,7 @@ def main() -> None:
     else:
         from admin_browser import measure_admin  # bench/admin_browser.py
 
-        measure_admin(args.url, args.port, RESULTS)
+        measure_admin(args.url, args.port, RESULTS, reps=min(args.reps, 20))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(RESULTS, indent=2, ensure_ascii=False))
