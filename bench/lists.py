@@ -227,7 +227,7 @@ class HandSQL:
 
 def _keyset(hand: HandSQL, received_on: str, record_id: int) -> tuple:
     day = received_on if not hand.pg else dt.date.fromisoformat(received_on)
-    return day, day, record_id
+    return day, record_id
 
 
 async def _units_of(hand: HandSQL, code: str) -> list[int]:
@@ -297,7 +297,7 @@ async def measure(url: str, port: int, reps: int) -> None:
                     before = body["items"][-1]  # the last row of page 20: the keyset of the hand-written page 21
                     h, body = await http(params)
                     s = await hand.timed(reps, f'SELECT {cols} FROM "case" t WHERE {base_where}'
-                                         f"AND (t.received_on < ? OR (t.received_on = ? AND t.id < ?)) "
+                                         f"AND (t.received_on, t.id) < (?, ?) "
                                          f"ORDER BY {DEFAULT_ORDER} LIMIT 50",
                                          *_keyset(hand, before["received_on"], before["id"]))
                     report(user, "later page", h, s, note + "; sql by keyset")
