@@ -79,7 +79,8 @@ SCRIPT = r"""(function () {
       document.querySelectorAll('p').forEach(function (el) {
         // said once: "about 2437" holds the number again, and a page that rewrote it on every change froze
         if (el.children.length || el.textContent.indexOf(token) === -1 || el.textContent.indexOf(said) !== -1) return;
-        el.textContent = el.textContent.replace(token, ' ' + said + ' ');
+        var text = el.textContent, at = text.lastIndexOf(token);  // "Showing 2 of 2": the count comes last
+        el.textContent = text.slice(0, at) + ' ' + said + ' ' + text.slice(at + token.length);
       });
     }
     // the CSV export only for tables the user's roles may export
