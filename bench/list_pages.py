@@ -7,7 +7,8 @@ postgresql://postgres@127.0.0.1:5432/test) and works in a database of its own, d
 are the reference configuration's, generated in SQL with their folded search text as the record service writes
 it (names of Vietnamese people: the search finds some), spread over every unit; the migration's list and search
 indexes are built before the rows are loaded and analysed after. Prints the median of R runs per request (ms)
-and the ratios that matter: deep page by page number / by cursor, exact count / bounded count.
+and the ratios that matter: deep page by page number / by cursor, exact count / bounded count, and the search
+without / with its trigram index (dropped at the end of the run).
 """
 
 from __future__ import annotations
@@ -80,19 +81,21 @@ async def _users(rt) -> dict[str, int]:
     return out
 
 
-async def _median(fn, runs: int) -> tuple[float, object]:
-    await fn()  # warm
+async def _median(svc, ctx, runs: int, **kw):
+    """The median time (ms) of R calls of ``list_page("case", ctx, **kw)``, after one to warm, and the page."""
+    await svc.list_page("case", ctx, **kw)
     times = []
     result = None
     for _ in range(runs):
         start = time.perf_counter()
-        result = await fn()
+        result = await svc.list_page("case", ctx, **kw)
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times), result
 
 
 async def measure(url: str, cases: int, runs: int) -> None:
     from hoso.config import load_config
+    from hoso.model.migrate import search_index
     from hoso.records.service import RecordContext
     from tests.helpers import migrated_runtime
 
@@ -104,37 +107,39 @@ async def measure(url: str, cases: int, runs: int) -> None:
         await _seed(rt, cases)
         users = await _users(rt)
         svc = rt.records()
+        searches: dict[str, float] = {}
+        q = "nguyen van an"
         print(f"{cases} cases; median of {runs} runs, ms", flush=True)
         for username, user in users.items():
-            def ctx(user: int = user, username: str = username) -> RecordContext:
-                return RecordContext(rt.config, user_id=user, user_name=username, lang="en")
-
-            visible = (await svc.list_page("case", ctx(), page_size=1, count="exact")).total or 0
+            ctx = RecordContext(rt.config, user_id=user, user_name=username, lang="en")
+            visible = (await svc.list_page("case", ctx, page_size=1, count="exact")).total or 0
             size = 50
-            deep = max(1, min(visible // size - 1, 1000))
-            first_auto, page = await _median(lambda: svc.list_page("case", ctx(), page_size=size), runs)
-            first_exact, _ = await _median(lambda: svc.list_page("case", ctx(), page_size=size, count="exact"), runs)
-            first_none, _ = await _median(lambda: svc.list_page("case", ctx(), page_size=size, count="none"), runs)
-            # the cursor of the page before the deep one, found by walking (not timed)
-            cursor = None
-            walk = await svc.list_page("case", ctx(), page=deep - 1, page_size=size, count="none") if deep > 1 else None
-            cursor = walk.next_cursor if walk else None
-            by_offset, off_page = await _median(
-                lambda: svc.list_page("case", ctx(), page=deep, page_size=size, count="none"), runs)
-            by_cursor, cur_page = await _median(
-                lambda: svc.list_page("case", ctx(), cursor=cursor, page_size=size, count="none"), runs)
-            assert [r["id"] for r in off_page.items] == [r["id"] for r in cur_page.items], "same page"  # type: ignore[attr-defined]
-            search, found = await _median(lambda: svc.list_page("case", ctx(), search="nguyen van an", page_size=size),
-                                          runs)
-            by_name, _ = await _median(lambda: svc.list_page("case", ctx(), sort="requester_name", page_size=size),
-                                       runs)
-            print(f"{username} ({visible} visible; count said {page.total}, exact={page.total_exact}):")  # type: ignore[attr-defined]
+            deep = max(2, min(visible // size - 1, 1000))
+            first_auto, page = await _median(svc, ctx, runs, page_size=size)
+            first_exact, _ = await _median(svc, ctx, runs, page_size=size, count="exact")
+            first_none, _ = await _median(svc, ctx, runs, page_size=size, count="none")
+            # the cursor of the page before the deep one (not timed)
+            cursor = (await svc.list_page("case", ctx, page=deep - 1, page_size=size, count="none")).next_cursor
+            by_offset, off_page = await _median(svc, ctx, runs, page=deep, page_size=size, count="none")
+            by_cursor, cur_page = await _median(svc, ctx, runs, cursor=cursor, page_size=size, count="none")
+            assert [r["id"] for r in off_page.items] == [r["id"] for r in cur_page.items], "the same page"
+            search, found = await _median(svc, ctx, runs, search=q, page_size=size)
+            by_name, _ = await _median(svc, ctx, runs, sort="requester_name", page_size=size)
+            searches[username] = search
+            print(f"{username} ({visible} visible; count said {page.total}, exact={page.total_exact}):")
             print(f"  first page: count auto {first_auto:7.1f}  exact {first_exact:7.1f}  none {first_none:7.1f}"
                   f"   exact/auto x{first_exact / first_auto:.1f}")
             print(f"  page {deep}: by page number {by_offset:7.1f}  by cursor {by_cursor:7.1f}"
                   f"   offset/cursor x{by_offset / by_cursor:.1f}")
             print(f"  sorted by requester_name: {by_name:7.1f}")
-            print(f"  search 'nguyen van an' ({found.total} found): {search:7.1f}", flush=True)  # type: ignore[attr-defined]
+            print(f"  search {q!r} ({found.total} found): {search:7.1f}", flush=True)
+        # the same searches without the trigram index, as before it existed (dropped at the end of the run)
+        (index,) = search_index(rt.config.entity("case"))
+        await rt.db.execute(f'DROP INDEX "{index}"')
+        for username, user in users.items():
+            ctx = RecordContext(rt.config, user_id=user, user_name=username, lang="en")
+            plain, _ = await _median(svc, ctx, runs, search=q, page_size=50)
+            print(f"{username}: search without the index {plain:7.1f}   without/with x{plain / searches[username]:.1f}")
     finally:
         await rt.db.close()
 
