@@ -29,7 +29,8 @@ def _ids(admin, keys) -> set[int]:
 
 
 class _Counted:
-    """The SQL statements the admin's database engine runs that count rows."""
+    """The SQL statements the admin's database engine runs that count rows of the case table (the application's
+    background work counts other tables meanwhile)."""
 
     def __init__(self, admin, monkeypatch):
         self.statements: list[str] = []
@@ -44,7 +45,7 @@ class _Counted:
         monkeypatch.setattr(engine, "run_querystring", run_querystring)
 
     def counts(self) -> int:
-        return sum("COUNT(" in s.upper() for s in self.statements)
+        return sum("COUNT(" in s.upper() and '"case"' in s for s in self.statements)
 
     def clear(self) -> None:
         self.statements.clear()
@@ -77,7 +78,7 @@ async def test_a_page_change_does_not_count_again(admin, monkeypatch):
     filters = {"form_of_aid": "TV"}
     first = await admin.get("/tables/case/count/", params=filters)
     assert first.json()["count"] == 2
-    assert counted.counts() == 1
+    assert counted.counts() == 1, [x for x in counted.statements if "COUNT(" in x.upper()]
     counted.clear()
     # piccolo-admin on a page change, a new page size or a new sort: the count again, then the rows
     for extra in ({"__page": 2, "__page_size": 1}, {"__page_size": 50}, {"__order": "-received_on"}):
