@@ -61,10 +61,15 @@ LOAD_USERS ?= 20
 LOAD_MINUTES ?= 0.5
 LOAD_CASES ?= 20000
 
+# bench/lists.py: 1,000,000 cases in HOSO_BENCH_LISTS_URL (default: the database hoso_listadmin on the local
+# PostgreSQL), loaded once and kept; lists through HTTP next to hand-written SQL, then the admin in Chromium.
 bench: install $(BENCH_STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/restructure.py
 	$(BIN)/python bench/report_structure.py
+	$(BIN)/python bench/lists.py load
+	$(BIN)/python bench/lists.py run
+	$(BIN)/python bench/lists.py admin
 	$(BIN)/python bench/reports.py --cases $(REPORT_CASES) --summary
 	$(BIN)/python bench/loadtest.py --users $(LOAD_USERS) --minutes $(LOAD_MINUTES) --cases $(LOAD_CASES)
 

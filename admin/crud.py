@@ -9,6 +9,8 @@ piccolo-admin builds one ``PiccoloCRUD`` per table by the module-level name ``pi
   ``_apply_filters`` adds it to every list, count and bulk query, ``get_single`` reads through
   ``RecordService.get``, ``get_ids`` and the readable values of references are scoped queries. Deleted records
   are left out. A row outside the scope is a 404, like one that does not exist.
+* **lists**: filters on choices match by equality and on text by a folded word prefix, counts are bounded and
+  kept per scope and filters (``hoso.admin.filters``).
 * **fields** hidden from the user's roles are absent from the schema, the rows, the filters, the sort keys and
   the readable values; read-only ones are marked in their title and refused by the record service.
 * **writes** go through the record service only: ``create``, ``update`` (with the row's ``sys_version`` for
@@ -23,10 +25,14 @@ from __future__ import annotations
 import contextvars
 import copy
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
-from piccolo.columns import Array, BigInt, ForeignKey, Integer, Serial
+import asyncpg
+from piccolo.columns import Array, BigInt, ForeignKey, Integer, Serial, Text, Varchar
 from piccolo.columns.combination import WhereRaw
+from piccolo.columns.operators.comparison import IsNotNull, IsNull, NotEqual
+from piccolo.querystring import QueryString
 from piccolo_api.crud.endpoints import (
     MalformedQuery,
     ParamException,
@@ -37,13 +43,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from hoso.admin.auth import AdminUser
+from hoso.admin.filters import CountCache, text_match
 from hoso.admin.media import take_staged
 from hoso.admin.tables import VERSION_COLUMN, TableSpec
 from hoso.db import quote
 from hoso.i18n import t
 from hoso.jsonconv import dumps, json_ready
 from hoso.modules import check_new_record
-from hoso.records.access import managed_accounts
+from hoso.records.access import hidden_by_any_role, managed_accounts
 from hoso.records.errors import (
     Forbidden,
     InvalidTransition,
@@ -52,8 +59,10 @@ from hoso.records.errors import (
     StaleVersion,
     ValidationError,
 )
+from hoso.records.search import fold
 from hoso.records.system_fields import system_fields
 from hoso.scope import Predicate
+from hoso.settings import get as setting
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.admin.app import AdminBuild
@@ -66,10 +75,18 @@ MAX_BIGINT = 2**63 - 1
 MAX_PAGE = 10**9  # pages beyond this would make OFFSET overflow
 MAX_OFFSET = 10**9
 MAX_IDS_LIMIT = 1000
+# A count on PostgreSQL that takes longer than this gives way to the planner's estimate (said as such).
+COUNT_TIMEOUT_MS = 150
+# query parameters that page or shape the rows, not choose them: a count does not depend on them
+NOT_FILTERS = frozenset({"__page", "__page_size", "__order", "__visible_fields", "__readable", "__range_header",
+                         "__range_header_name"})
 
 BROWSE_PAGE_MAX = 100  # the largest page piccolo-admin's list offers; larger pages are its CSV export
 # The user of the request being served: ``_apply_filters`` has no request argument.
 CURRENT_USER: contextvars.ContextVar[AdminUser | None] = contextvars.ContextVar("hoso_admin_user", default=None)
+# The record search's conditions for the request's text filters, by (field, value) (``_prepare_searches``).
+SEARCHES: contextvars.ContextVar[dict[tuple[str, str], tuple[list[str], list]] | None] = contextvars.ContextVar(
+    "hoso_admin_searches", default=None)
 
 
 def _ids_window(request: Request, user: AdminUser) -> tuple[int | None, int] | Response:
@@ -123,6 +140,7 @@ class ScopedCRUD(PiccoloCRUD):
         if self.spec.kind in ("unit", "user"):
             self.read_only = True  # units and accounts are managed with the hoso commands, not here
         self._base_schema: dict | None = None
+        self.counts = CountCache()
 
     # -- who is asking -----------------------------------------------------------------------------------------
     @property
@@ -183,10 +201,16 @@ class ScopedCRUD(PiccoloCRUD):
         return Predicate.true()
 
     def _apply_filters(self, query, params):
-        """piccolo-api's filters, then the user's read scope (deny when no user is known)."""
+        """piccolo-api's filters where they compare values (dates, numbers, references), hoso's for text and
+        choices (``hoso.admin.filters``), then the user's read scope (deny when no user is known)."""
         arrays = {name: params.fields.pop(name) for name in list(params.fields)
                   if isinstance(getattr(self.table, name, None), Array)}
+        texts = {name: params.fields.pop(name) for name in list(params.fields)
+                 if isinstance(getattr(self.table, name, None), (Varchar, Text))}
         query = super()._apply_filters(query, params)
+        for name, value in texts.items():
+            for v in value if isinstance(value, list) else [value]:
+                query = self._text_filter(query, name, v, params)
         for name, value in arrays.items():
             for v in value if isinstance(value, list) else [value]:
                 if v is None:
@@ -197,6 +221,56 @@ class ScopedCRUD(PiccoloCRUD):
                     f"COALESCE({quote(self.spec.tablename)}.{quote(name)}, '') LIKE {{}} ESCAPE '\\'", pattern))
         pred = self.scope_sql(CURRENT_USER.get())
         return query.where(WhereRaw(pred.sql, *pred.args))
+
+    def _text_filter(self, query, name: str, value: Any, params):
+        """One filter on a text column: equality for choices and codes, a folded word prefix for words."""
+        table = quote(self.spec.tablename)
+        col = f"{table}.{quote(name)}"
+        operator = params.operators[name]
+        if operator in (IsNull, IsNotNull):
+            empty = operator is IsNull
+            return query.where(WhereRaw(f"({col} IS NULL OR {col} = '')" if empty else
+                                        f"({col} IS NOT NULL AND {col} <> '')"))
+        if value is None:
+            return query
+        value = str(value)
+        negate = operator is NotEqual
+        fd = self.spec.field(name)
+        if fd is None or not fd.traits.textual or fd.traits.has_choices:
+            return query.where(WhereRaw(f"({col} IS NULL OR {col} <> {{}})" if negate else f"{col} = {{}}", value))
+        clause, args = text_match(col, value, self.rt.db.is_sqlite, exact=params.match_types[name] == "exact")
+        if negate:
+            return query.where(WhereRaw(f"({col} IS NULL OR NOT {clause})", *args))
+        found = (SEARCHES.get() or {}).get((name, value))
+        if found:
+            # the record search finds the value's words (its search index serves it), the field says which; the
+            # planner picks the index (the search's, the scope's or the sort's) that reads the fewest rows
+            more, more_args = found
+            # (its conditions are written over the alias t; the admin's query names the table)
+            query = query.where(WhereRaw(" AND ".join(re.sub(r"\bt\.", f"{table}.", c) for c in more), *more_args))
+        return query.where(WhereRaw(clause, *args))
+
+    async def _prepare_searches(self, split) -> None:
+        """The record search's conditions for each text filter on a field that feeds the search column (computed
+        here: the filters are applied by synchronous code)."""
+        found: dict[tuple[str, str], tuple[list[str], list]] = {}
+        spec = self.spec
+        if spec.kind == "entity":
+            hidden = hidden_by_any_role(self.rt, spec.entity_def)
+            query = self.rt.records().query
+            for name, value in split.fields.items():
+                fd = spec.field(name)
+                if fd is None or not fd.traits.searchable or fd.traits.has_choices or name in hidden \
+                        or split.operators[name] in (IsNull, IsNotNull, NotEqual):
+                    continue
+                for v in value if isinstance(value, list) else [value]:
+                    # words of fewer than 3 letters: no trigram serves them, and the field's own test is exact
+                    words = [w for w in fold(str(v or "")).split() if len(w) >= 3]
+                    if words:
+                        clauses, args = await query.search(spec.entity_def, " ".join(words))
+                        if clauses:
+                            found[(name, str(v))] = (clauses, args)
+        SEARCHES.set(found)
 
     def _check_params(self, user: AdminUser, split) -> str | None:
         """Filters, sort keys and visible fields may not name hidden fields or attachment columns."""
@@ -303,8 +377,11 @@ class ScopedCRUD(PiccoloCRUD):
         return _json({"references": refs})
 
     async def get_count(self, request: Request) -> Response:
+        """How many rows the list shows, up to HOSO_LIST_COUNT_CAP + 1 (exact with ``__exact=1``: the CSV export,
+        which reads as many pages of 1,000 rows as the count says, asks so through the admin's script)."""
         user = self._reader(request)
         params = self._parse_params(request.query_params)
+        exact = str(params.pop("__exact", "")).lower() in ("1", "true")
         try:
             split = self._split_params(params)
         except (ParamException, ValueError) as exc:
@@ -312,11 +389,68 @@ class ScopedCRUD(PiccoloCRUD):
         problem = self._check_params(user, split)
         if problem:
             return Response(problem, status_code=400)
-        try:
-            query = self._apply_filters(self.table.count(), split)
-        except (MalformedQuery, ValueError) as exc:
-            return Response(str(exc), status_code=400)
-        return _json({"count": await query.run(), "page_size": self.page_size})
+        await self._prepare_searches(split)
+        cap = int(setting("HOSO_LIST_COUNT_CAP"))
+        pred = self.scope_sql(user)
+        filters = tuple(sorted((k, str(v)) for k, v in request.query_params.multi_items() if k not in NOT_FILTERS))
+        key = (pred.sql, tuple(map(str, pred.args)), filters, exact, cap)
+        cached = self.counts.get(key)
+        if cached is None:
+            try:
+                pk = self.table._meta.primary_key
+                query = self._apply_filters(self.table.select(pk), split)
+                if not exact:
+                    query = query.limit(cap + 1)
+            except (MalformedQuery, ValueError) as exc:
+                return Response(str(exc), status_code=400)
+            [inner] = query.querystrings
+            estimated = False
+            if exact or self.rt.db.is_sqlite:
+                count = await self._count(inner)
+            else:
+                try:
+                    count = await self._count(inner, COUNT_TIMEOUT_MS)
+                except asyncpg.QueryCanceledError:  # not cheap: the planner's estimate, said as such
+                    count, estimated = await self._estimate(inner), True
+                    count = min(count, cap + 1)
+            self.counts.put(key, (count, estimated))
+        else:
+            count, estimated = cached
+        # the cap + 1 means "more than the cap": the admin's script shows it so (hoso.admin.pages), and an estimate
+        # as "about"
+        return _json({"count": count, "page_size": self.page_size, "bounded": not exact and count > cap,
+                      "estimated": estimated})
+
+    async def _count(self, inner: QueryString, timeout_ms: int | None = None) -> int:
+        """COUNT(*) of the rows of ``inner``; on PostgreSQL, cancelled after ``timeout_ms``."""
+        sql = QueryString("SELECT COUNT(*) AS n FROM ({}) AS bounded", inner)
+        if timeout_ms is None:
+            rows = await self.rt.db.engine.run_querystring(sql)
+        else:
+            async with self.rt.db.transaction():
+                await self.rt.db.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+                rows = await self.rt.db.engine.run_querystring(sql)
+        return int(rows[0]["n"])
+
+    async def _estimate(self, inner: QueryString) -> int:
+        """The planner's estimate of the rows of ``inner`` (PostgreSQL)."""
+        rows = await self.rt.db.engine.run_querystring(QueryString("EXPLAIN (FORMAT JSON) {}", inner))
+        plan = next(iter(rows[0].values()))
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        return max(0, int(plan[0]["Plan"]["Plan Rows"]))
+
+    def forget_counts(self) -> None:
+        """After a write through the admin: the counts of this table (and of a child table's parent) are stale."""
+        self.counts.clear()
+        if self.spec.kind == "entity":
+            for child in self.spec.entity_def.child_tables:
+                crud = self.build.cruds.get(self.spec.entity_def.child_table_name(child.name))
+                if crud is not None:
+                    crud.counts.clear()
+        elif self.spec.kind == "child":
+            parent = self.build.cruds.get(self.spec.entity_def.table)
+            if parent is not None:
+                parent.forget_counts()
 
     async def root(self, request: Request) -> Response:
         if request.method == "GET":
@@ -349,6 +483,7 @@ class ScopedCRUD(PiccoloCRUD):
         if pk not in names:
             names.insert(0, pk)
         query = self.table.select(*[getattr(self.table, n) for n in names])
+        await self._prepare_searches(split)
         try:
             query = self._apply_filters(query, split)
         except (MalformedQuery, ValueError) as exc:
@@ -550,6 +685,8 @@ class ScopedCRUD(PiccoloCRUD):
                 await self._uploads(user, record["id"], uploads, record["sys_version"])
         except RecordError as exc:
             return error_response(exc, user, self._labels(user))
+        finally:
+            self.forget_counts()
         return _json([{"id": record["id"]}], status=201)
 
     async def put_single(self, request: Request, row_id, data: dict) -> Response:
@@ -583,6 +720,8 @@ class ScopedCRUD(PiccoloCRUD):
                 await self._uploads(user, row_id, uploads, version)
         except RecordError as exc:
             return error_response(exc, user, self._labels(user))
+        finally:
+            self.forget_counts()
         return await self.get_single(request, row_id)
 
     async def delete_single(self, request: Request, row_id) -> Response:
@@ -609,6 +748,8 @@ class ScopedCRUD(PiccoloCRUD):
             await service.delete(entity, row_id, reason, version, user.ctx)
         except RecordError as exc:
             return error_response(exc, user, self._labels(user))
+        finally:
+            self.forget_counts()
         return Response(status_code=204)
 
     async def delete_all(self, request: Request, params: dict | None = None) -> Response:
@@ -652,11 +793,13 @@ class ScopedCRUD(PiccoloCRUD):
             await service.update(entity.name, parent_id, {child.name: rows}, int(parent["sys_version"]), user.ctx,
                                  form=parent_spec.form)
         except RecordError as exc:
+            self.forget_counts()
             labels = {f.name: f.label.get(user.lang) for f in child.fields}
             if isinstance(exc, ValidationError):
                 exc = ValidationError([(f.split(".", 1)[1] if f.startswith(child.name + "[") and "." in f else f,
                                         msg) for f, msg in exc.problems])
             return error_response(exc, user, labels)
+        self.forget_counts()
         if op == "delete":
             return Response(status_code=204)
         if op == "create":

@@ -1,7 +1,7 @@
 """hoso's own pages inside the admin (``/admin/hoso/...``), next to piccolo-admin's single-page app.
 
 * ``admin.js`` (loaded by the admin's index page) shows entity labels instead of table names in the sidebar and
-  headings, and adds a "history" link to a record's page;
+  headings, a bounded count as "more than 10,000" under a list, and adds a "history" link to a record's page;
 * ``labels/``: the labels it uses, in the user's language;
 * ``history/<table>/<id>``: a record's history (``RecordService.history``), its attachments with download
   links, and the workflow steps the user may take now (links to the transition forms);
@@ -27,6 +27,7 @@ from hoso.jsonconv import dumps
 from hoso.records.attachments import human_size
 from hoso.records.errors import NotFound, RecordError
 from hoso.reports.params import runnable
+from hoso.settings import get as setting
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.admin.app import AdminBuild
@@ -71,6 +72,18 @@ SCRIPT = r"""(function () {
       el.setAttribute('data-hoso-label', label);
       if (el.textContent !== label) el.textContent = label;
     });
+    // A count that stopped at its bound (HOSO_LIST_COUNT_CAP + 1 rows) is shown as "more than" the cap, the
+    // planner's estimate (a count that was not cheap) as "about".
+    if (lastCount && (lastCount.bounded || lastCount.estimated)) {
+      var token = ' ' + lastCount.count + ' ';
+      var said = lastCount.bounded ? labels.count_more : labels.count_about.replace('{n}', lastCount.count);
+      document.querySelectorAll('p').forEach(function (el) {
+        // said once: "about 2437" holds the number again, and a page that rewrote it on every change froze
+        if (el.children.length || el.textContent.indexOf(token) === -1 || el.textContent.indexOf(said) !== -1) return;
+        var text = el.textContent, at = text.lastIndexOf(token);  // "Showing 2 of 2": the count comes last
+        el.textContent = text.slice(0, at) + ' ' + said + ' ' + text.slice(at + token.length);
+      });
+    }
     // the CSV export only for tables the user's roles may export
     var listed = location.hash.match(/^#\/([^\/?]+)\/?(\?.*)?$/);
     document.documentElement.classList.toggle('hoso-no-export',
@@ -100,6 +113,29 @@ SCRIPT = r"""(function () {
       old.remove();
     }
   }
+  // The CSV export reads as many pages as the count says: its count is asked exact (the list's stops at
+  // 10,001). piccolo-admin asks through XMLHttpRequest; a click on the export's download button marks the count
+  // requests of the next seconds.
+  var exporting = 0;
+  document.addEventListener('click', function (ev) {
+    if (ev.target.closest && ev.target.closest('[data-uitest="download_csv_button"]')) exporting = Date.now();
+  }, true);
+  // The list's count answers say whether the count is bounded or estimated: the last one is kept for relabel().
+  var open = XMLHttpRequest.prototype.open, lastCount = null;
+  XMLHttpRequest.prototype.open = function (method, url) {
+    var args = Array.prototype.slice.call(arguments), xhr = this;
+    if (/\/tables\/[^\/?]+\/count\/?(\?|$)/.test(String(url))) {
+      if (Date.now() - exporting < 10000) {
+        args[1] = String(url) + (String(url).indexOf('?') === -1 ? '?' : '&') + '__exact=1';
+      } else {
+        xhr.addEventListener('load', function () {
+          try { lastCount = JSON.parse(xhr.responseText); } catch (e) { lastCount = null; }
+          relabel();
+        });
+      }
+    }
+    return open.apply(this, args);
+  };
   var style = document.createElement('style');
   style.textContent = '.sidebar ul li a span, h1, select, option { text-transform: none !important; }\n' +
     // units and accounts are managed with the hoso commands, not added from a form
@@ -173,7 +209,10 @@ async def labels(request: Request) -> Response:
               if build.cruds[s.tablename].may_read(user)}
     export = [s.tablename for s in build.tables.specs.values() if build.cruds[s.tablename]._may_export(user)]
     reports = bool(await runnable(build.rt, user.ctx))
-    return JSONResponse({"tables": tables, "history": t("history", user.lang), "export": export, "reports": reports})
+    cap = f"{int(setting('HOSO_LIST_COUNT_CAP')):,}".replace(",", "." if user.lang == "vi" else ",")
+    return JSONResponse({"tables": tables, "history": t("history", user.lang), "export": export, "reports": reports,
+                         "count_more": t("admin_count_more", user.lang, count=cap),
+                         "count_about": t("admin_count_about", user.lang, count="{n}")})
 
 
 async def download(request: Request) -> Response:

@@ -200,6 +200,8 @@ MESSAGES: dict[str, str] = {
     "admin_bad_filter": "Cannot filter by {name}.",
     "admin_bad_sort": "Cannot sort by {name}.",
     "admin_out_of_range": "{name} must be from {low} to {high}.",
+    "admin_count_more": "more than {count}",
+    "admin_count_about": "about {count}",
     "admin_window_integers": "limit and offset must be whole numbers.",
     "admin_bad_id": "The record ID must be a whole number greater than 0.",
     "password_mismatch": "The new passwords differ.",

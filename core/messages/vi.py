@@ -199,6 +199,8 @@ MESSAGES: dict[str, str] = {
     "admin_bad_filter": "Không lọc được theo trường {name}.",
     "admin_bad_sort": "Không sắp xếp được theo trường {name}.",
     "admin_out_of_range": "Giá trị của {name} phải từ {low} đến {high}.",
+    "admin_count_more": "hơn {count}",
+    "admin_count_about": "khoảng {count}",
     "admin_window_integers": "limit và offset phải là số nguyên.",
     "admin_bad_id": "Số hiệu hồ sơ phải là một số nguyên lớn hơn 0.",
     "password_mismatch": "Hai mật khẩu mới không giống nhau.",

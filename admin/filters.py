@@ -1,0 +1,75 @@
+"""What the admin's list filters mean, and its bounded, cached counts.
+
+piccolo-api filters text columns with ``ILIKE '%value%'``, choice columns included (a status filter matched
+every status containing the letters typed). The admin's CRUD (``hoso.admin.crud``) uses these instead:
+
+* a **choice** (and any text column without words: codes of a choice list, file keys) matches by equality (``ne``
+  excludes; ``is_null``/``not_null`` as asked);
+* a **text** field matches when the value, folded like the search column (lower case, without Vietnamese
+  diacritics, ``đ`` as ``d``), begins the field or one of its words: "nguyen van" finds "Nguyễn Văn An" and
+  "Trần Nguyễn Văn", not "Nguyên"'s substrings elsewhere; ``__match=exact`` asks for the whole folded value. The
+  same answers on SQLite and PostgreSQL (``text_match``). When the field feeds the search column, the record must
+  also be found by the record search for the value (``RecordQuery.search``), which its search index serves;
+* dates, numbers, references, units and booleans keep piccolo-api's equality and range operators (``e``, ``ne``,
+  ``lt``, ``lte``, ``gt``, ``gte``), which compare values, not text.
+
+Counts: piccolo-admin asks for the count before every page of rows, with the same filters. ``CountCache`` keeps a
+count per (table, scope predicate, filters) for ``COUNT_TTL`` seconds, so a page change does not count again. A
+count stops at ``HOSO_LIST_COUNT_CAP`` + 1 rows (the API's cap), and that number means "more than the cap" (the
+admin's page says so). On PostgreSQL a count that takes longer than ``hoso.admin.crud.COUNT_TIMEOUT_MS`` (a text
+filter over the whole country) is cancelled and the planner's estimate given instead, marked ``estimated`` (the
+admin's page says "about"). A write through the admin forgets the counts of its table.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Hashable
+
+from hoso.records.search import fold, fold_sql, prefix_pattern
+
+__all__ = ["text_match", "CountCache", "COUNT_TTL"]
+
+COUNT_TTL = 60.0  # seconds a count is reused for the same scope and filters
+COUNT_CACHE_SIZE = 2048
+
+
+def text_match(column: str, value: str, sqlite: bool, exact: bool = False) -> tuple[str, list[str]]:
+    r"""SQL (and its arguments) true when ``value``, folded, is the whole folded text of ``column`` (``exact``) or
+    begins it or one of its words; the column is folded by ``hoso.records.search.fold_sql`` (the same folding as
+    the search column, on both engines)."""
+    folded = fold(value)
+    expr = fold_sql(column, sqlite)
+    if exact:
+        return f"{expr} = {{}}", [folded]
+    starts = prefix_pattern(folded)
+    return f"({expr} LIKE {{}} ESCAPE '\\' OR {expr} LIKE {{}} ESCAPE '\\')", [starts, "% " + starts]
+
+
+class CountCache:
+    """Counts (and whether each is an estimate) by key for ``ttl`` seconds, the least recently used dropped beyond
+    ``size``."""
+
+    def __init__(self, ttl: float = COUNT_TTL, size: int = COUNT_CACHE_SIZE):
+        self.ttl, self.size = ttl, size
+        self._items: OrderedDict[Hashable, tuple[float, tuple[int, bool]]] = OrderedDict()
+
+    def get(self, key: Hashable) -> tuple[int, bool] | None:
+        hit = self._items.get(key)
+        if hit is None:
+            return None
+        if hit[0] < time.monotonic():
+            del self._items[key]
+            return None
+        self._items.move_to_end(key)
+        return hit[1]
+
+    def put(self, key: Hashable, count: tuple[int, bool]) -> None:
+        self._items[key] = (time.monotonic() + self.ttl, count)
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        self._items.clear()
