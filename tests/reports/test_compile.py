@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from hoso.records.access import Access
 from hoso.reports.engine import cell_records, compile_report, run_report, template_hash
 from hoso.reports.model import ReportError, ReportRequest
 from hoso.scope import ScopeDenied
@@ -208,4 +209,7 @@ async def test_one_statement_against_the_records_per_run(world):
     finally:
         world.db.fetch = fetch  # type: ignore[method-assign]
     compiled = await compile_report(world, ctx_of(world, 2), ReportRequest("people"))
-    assert "hoso_assignment" in compiled.sql or "hoso_unit_closure" in compiled.sql  # the scope is inside
+    # the requester's run_reports predicate is inside the one statement, with its values
+    scope = await Access(world, ctx_of(world, 2)).scoped("run_reports", world.config.entity("case"))
+    assert not scope.is_false and scope.sql in compiled.sql
+    assert set(scope.args) <= set(compiled.where_args)
