@@ -43,22 +43,8 @@ sys.path.insert(0, str(REPO / "bench"))
 os.environ.setdefault("HOSO_DISABLE_ENTRYPOINTS", "1")
 PG_URL = os.environ.get("HOSO_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
+from reports import RESULTS, report  # noqa: E402  (bench/reports.py: the figures and their targets)
 from run import _pg  # noqa: E402  (bench/run.py: one SQL statement on its own connection)
-
-RESULTS: list[dict] = []
-
-
-def report(name: str, value: float, unit: str, target: float | None = None, detail: str = "",
-           higher: bool = False) -> None:
-    ok = "" if target is None else ("PASS" if (value >= target if higher else value <= target) else "FAIL")
-    cmp = ">=" if higher else "<="
-    line = f"{name:<40} {value:10.3f} {unit:<4}" + (f" (target {cmp} {target} {unit}) {ok}" if target is not None
-                                                    else "")
-    if detail:
-        line += f"  {detail}"
-    print(line, flush=True)
-    RESULTS.append({"name": name, "value": value, "unit": unit, "target": target, "detail": detail,
-                    "higher": higher})
 
 
 @contextlib.contextmanager

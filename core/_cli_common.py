@@ -20,7 +20,7 @@ from hoso.settings import SETTINGS, SettingError
 from hoso.settings import get as setting
 
 __all__ = ["console", "err_console", "CONFIG_OPTION", "DB_OPTION", "HosoGroup", "describe_failure", "load_or_exit",
-           "runtime", "run", "progress"]
+           "runtime", "run", "with_db", "progress"]
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -155,6 +155,15 @@ def describe_failure(exc: BaseException) -> tuple[str, str]:
 
 def run(coro):
     return asyncio.run(coro)
+
+
+async def with_db(rt, work):
+    """``await work()`` with ``rt``'s database open, closed afterwards whatever happens."""
+    await rt.db.start()
+    try:
+        return await work()
+    finally:
+        await rt.db.close()
 
 
 def progress() -> Progress:

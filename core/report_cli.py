@@ -18,6 +18,7 @@ import click
 from hoso._cli_common import CONFIG_OPTION, DB_OPTION, console, err_console
 from hoso._cli_common import run as _run
 from hoso._cli_common import runtime as _runtime
+from hoso._cli_common import with_db as _with_db
 from hoso.i18n import t
 from hoso.jsonconv import json_ready
 from hoso.records.context import RecordContext
@@ -61,14 +62,6 @@ async def _context(rt, username: str | None, lang: str) -> RecordContext:
     if row["locked"]:
         raise BadInput([("--as", t("report_no_user", lang, name=username))])
     return RecordContext(rt.config, row["id"], row["username"], "cli", lang, bool(row["superuser"]))
-
-
-async def _with_db(rt, work):
-    await rt.db.start()
-    try:
-        return await work()
-    finally:
-        await rt.db.close()
 
 
 @report.command("list")

@@ -15,6 +15,7 @@ from hoso._cli_common import CONFIG_OPTION, DB_OPTION, console, err_console
 from hoso._cli_common import progress as _progress
 from hoso._cli_common import run as _run
 from hoso._cli_common import runtime as _runtime
+from hoso._cli_common import with_db as _with_db
 
 __all__ = ["restructure"]
 
@@ -24,14 +25,6 @@ FILE_ARG = click.argument("file", type=click.Path(exists=True, dir_okay=False, p
 @click.group()
 def restructure() -> None:
     """Restructurings: dated change sets of the unit tree (roles_config/restructurings/*.yaml)."""
-
-
-async def _with_db(rt, work):
-    await rt.db.start()
-    try:
-        return await work()
-    finally:
-        await rt.db.close()
 
 
 @restructure.command("plan")
