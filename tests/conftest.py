@@ -51,6 +51,16 @@ def database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
+    yield from _fresh_postgres()
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh, empty PostgreSQL database URL, for what only PostgreSQL has (PL/pgSQL triggers)."""
+    yield from _fresh_postgres()
+
+
+def _fresh_postgres():
     if not PG_URL:
         pytest.skip("PostgreSQL not configured: set HOSO_TEST_POSTGRES_URL=postgresql://user@host:port/db")
     name = f"hoso_test_{uuid.uuid4().hex[:12]}"

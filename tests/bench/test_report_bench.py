@@ -94,9 +94,8 @@ OPS = st.lists(st.one_of(
 
 
 @pytest.fixture
-def summary_db(database_url, engine_name):
-    if engine_name != "postgres":
-        pytest.skip("the summary table's trigger is PL/pgSQL")
+def summary_db(postgres_url):  # the summary table's trigger is PL/pgSQL
+    database_url = postgres_url
 
     async def build():
         import asyncpg
