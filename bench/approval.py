@@ -25,7 +25,10 @@ from urllib.parse import urlparse, urlunparse
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 PG_URL = os.environ.get("HOSO_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+from run import _pg  # noqa: E402  (bench/run.py: one SQL statement on its own connection)
 
 
 def _case(unit_id: int, i: int) -> dict:
@@ -99,16 +102,6 @@ async def run(url: str, cases: int, batches: int) -> None:
               f"{per['guarded'] / per['unguarded']:.3f} ({cases * batches} creates each, batches interleaved)")
     finally:
         await rt.db.close()
-
-
-async def _pg(url: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 def main() -> None:

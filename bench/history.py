@@ -21,17 +21,10 @@ from urllib.parse import urlparse, urlunparse
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 PG_URL = os.environ.get("HOSO_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
-
-async def _pg(url: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
+from run import _pg  # noqa: E402  (bench/run.py: one SQL statement on its own connection)
 
 
 async def _round(rt, units: list[int], n: int, tasks: int, history: bool) -> float:
