@@ -623,19 +623,30 @@ async def cell_records(rt: Runtime, ctx: RecordContext, request: ReportRequest, 
         if key is None:
             where.append(f"{expr} IS NULL")
             continue
-        value: Any = key
-        if d.kind == "unit" or (d.kind == "field" and c.entity.field(d.field).type == "org_unit"):
-            found = await find_unit_by_code(rt.db, str(key))
-            value = int(found["id"]) if found else -1
-        elif d.kind == "field":
-            fd = c.entity.field(d.field)
-            kind = fd.traits.value_kind
-            if kind == "date" and isinstance(key, str):
-                value = dt.date.fromisoformat(key)
-            elif kind == "datetime" and isinstance(key, str):
-                value = dt.datetime.fromisoformat(key)
+        try:
+            value: Any
+            if isinstance(key, str) and "\x00" in key:
+                raise ValueError("a NUL byte")  # no text column holds one (PostgreSQL refuses it)
+            if d.kind == "unit" or (d.kind == "field" and c.entity.field(d.field).type == "org_unit"):
+                if not isinstance(key, str):
+                    raise ValueError("a unit code")
+                found = await find_unit_by_code(rt.db, key)
+                value = int(found["id"]) if found else -1
+            elif d.kind == "field":  # parsed by the field's type, as a list filter's value is
+                fd = c.entity.field(d.field)
+                ft = rt.registry.field_type(fd.type)
+                value = ft.to_db(ft.parse(fd, key))
+            elif isinstance(key, str):  # a period code, as the run gave it
+                value = key
+            else:
+                raise ValueError("a period code")
+        except (ValueError, TypeError, OverflowError):
+            problems.append(("keys", t("report_bad_keys", lang)))
+            continue
         where.append(f"{expr} = {{}}")
         args.append(value)
+    if problems:
+        raise ReportError(problems)
     if col.where:
         cond, cargs = _condition(rt, c.entity, col.where, ctx.today)
         where.append(cond)

@@ -327,7 +327,7 @@ async def cell(
             if not isinstance(parsed, list):
                 raise ValueError
             cell_keys = tuple(parsed)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: arrays nested deeper than the parser goes
             problems.append(("keys", t("report_bad_keys", shown)))
         req = await _request(request, ctx, name, shown, problems, period=period, unit=unit, as_of=as_of,
                              structure=structure, level=level)

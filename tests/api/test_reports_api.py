@@ -196,6 +196,13 @@ async def test_cell_refuses_statistics_users_and_bad_keys(web):
     assert {"keys"} <= {e["field"] for e in r.json()["errors"]}
     r = await get(web, "/api/reports/people/cell", params={"keys": "[]", "column": "nope"})
     assert r.status_code == 400 and [e["field"] for e in r.json()["errors"]] == ["column"]
+    # hostile keys: nested deeper than the parser goes, objects, numbers out of any range, a NUL byte, a list
+    for keys in ("[" * 1900 + "]" * 1900, '[{"a": 1}, "TV"]', f"[{2 ** 70}, \"TV\"]", '["HS\\u0000", "TV"]',
+                 '[["HS"], "TV"]', '["HS", 12]', '[true, "TV"]'):
+        r = await get(web, "/api/reports/people/cell", params={"keys": keys, "column": "total"})
+        assert r.status_code == 400, (keys[:40], r.status_code, r.text[:300])
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert [e["field"] for e in r.json()["errors"]] == ["keys"], (keys[:40], r.text[:300])
 
 
 async def test_openapi_documents_parameters_and_result(web):
