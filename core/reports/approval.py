@@ -196,14 +196,16 @@ def _level_of_type(rt: Runtime, unit_type: str) -> str | None:
     return next((ut.level for ut in hierarchy.unit_types if ut.name == unit_type), None)
 
 
-async def _held_units(rt: Runtime, ctx: RecordContext, entity: str, actions: tuple[str, ...]) -> list[int] | None:
+async def _held_units(rt: Runtime, ctx: RecordContext, entity: str, actions: tuple[str, ...],
+                      holdings: frozenset[tuple[str, int | None]] | None = None) -> list[int] | None:
     """The units at which the actor holds a role granting one of ``actions`` on ``entity``; None: everywhere
     (a superuser, or a national grant)."""
     if ctx.superuser:
         return None
     if ctx.user_id is None:
         return []
-    holdings = await holdings_on(rt.db, ctx.user_id, ctx.today)
+    if holdings is None:
+        holdings = await holdings_on(rt.db, ctx.user_id, ctx.today)
     units: set[int] = set()
     for action in actions:
         for scope, roles in rt.scope.roles_for(entity, action).items():
@@ -246,8 +248,10 @@ async def _reach_sql(rt: Runtime, ctx: RecordContext, alias: str = "s") -> tuple
         return "1 = 1", ()
     parts: list[str] = []
     args: list[Any] = []
+    # the holdings once, for every entity's units
+    held = await holdings_on(rt.db, ctx.user_id, ctx.today) if ctx.user_id is not None else frozenset()
     for entity in rt.config.entities:
-        units = await _held_units(rt, ctx, entity.name, ("run_reports", "approve_reports"))
+        units = await _held_units(rt, ctx, entity.name, ("run_reports", "approve_reports"), held)
         if units is None:
             parts.append(f"{alias}.entity = {{}}")
             args.append(entity.name)
