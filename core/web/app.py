@@ -54,7 +54,7 @@ from hoso.web.auth import (
 from hoso.web.guards import HostileInputGuard
 from hoso.web.modules_guard import install as install_module_guard
 from hoso.web.modules_guard import visible_entities
-from hoso.web.openapi import ProblemDocumentedJson
+from hoso.web.openapi import documentation_pages
 from hoso.web.problems import exception_handlers, msg, request_lang
 from hoso.web.reports_api import reports_router
 from hoso.web.reports_approval_api import approvals_router
@@ -382,8 +382,8 @@ def create_app(rt: Runtime, settings: WebSettings | None = None, *,
         middleware=[HostileInputGuard],
         before_send=[security_headers],
         state=State({"rt": rt, "settings": settings, "entities": entity_definitions(rt.config), **parts}),
-        # JSON only: Litestar's HTML pages would load CDN scripts onto this origin (see hoso.web.openapi)
+        # the JSON document and two pages whose assets are vendored (see hoso.web.openapi)
         openapi_config=OpenAPIConfig(title="hoso API", version=hoso_version, path="/schema",
-                                     render_plugins=[ProblemDocumentedJson()]),
+                                     render_plugins=documentation_pages("hoso API")),
         debug=False,
     ))

@@ -1,7 +1,9 @@
-"""The OpenAPI document, served as JSON only at /schema/openapi.json (and /schema).
+"""The OpenAPI document, served as JSON at /schema/openapi.json (and /schema), and read by two HTML pages:
+Swagger UI at /schema/swagger and ReDoc at /schema/redoc.
 
-No HTML documentation pages are served: Litestar's (Swagger UI, ReDoc, Scalar, ...) load their scripts from
-a CDN onto the application's origin, and no pip package ships them to vendor. Tools read the JSON document.
+The pages' scripts and styles are vendored in ``hoso/web/static/apidocs`` and served under /schema/assets/, so
+the documentation works without a network and loads nothing from a CDN onto the application's origin (Litestar's
+own pages do). Other renderers (Elements, RapiDoc, Scalar) are not served.
 
 Litestar documents each operation's success answer; the error answers are added here, from the same rules the
 code follows, so that the document lists every status code and content type the API answers: every error is a
@@ -22,14 +24,16 @@ problem document (``application/problem+json``, ``hoso.web.problems``). Which op
 from __future__ import annotations
 
 import copy
-from typing import Any
+import html
+from pathlib import Path
+from typing import Any, cast
 
 from litestar import Request
-from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin, OpenAPIRenderPlugin
 
 from hoso.web.problems import PROBLEM_JSON
 
-__all__ = ["ProblemDocumentedJson", "PROBLEM_SCHEMA", "document_problems"]
+__all__ = ["ProblemDocumentedJson", "PROBLEM_SCHEMA", "document_problems", "documentation_pages"]
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -118,3 +122,59 @@ class ProblemDocumentedJson(JsonRenderPlugin):
         if self._rendered is None:
             self._rendered = self.render_json(request, document_problems(openapi_schema))
         return self._rendered
+
+
+# -- the HTML pages, with vendored assets ---------------------------------------------------------------------------
+
+ASSETS = Path(__file__).parent / "static" / "apidocs"
+_ASSET_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+_SERVED_ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css", "swagger-init.js", "redoc.standalone.js")
+# ReDoc builds its search index in a worker started from a blob: URL.
+_REDOC_CSP = ("default-src 'self'; script-src 'self'; worker-src 'self' blob:; style-src 'self' 'unsafe-inline'; "
+              "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+              "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+
+
+class _Asset(OpenAPIRenderPlugin):
+    """One vendored file, read once, served at /schema/assets/NAME."""
+
+    def __init__(self, name: str) -> None:
+        # the media type is a plain string: Litestar names no JavaScript type
+        super().__init__(path=f"/assets/{name}", media_type=cast(Any, _ASSET_TYPES[Path(name).suffix]))
+        self._file = ASSETS / name
+        self._body: bytes | None = None
+
+    def render(self, request: Request, openapi_schema: dict[str, Any]) -> bytes:
+        if self._body is None:
+            self._body = self._file.read_bytes()
+        return self._body
+
+
+class _Page(OpenAPIRenderPlugin):
+    """A documentation page: a fixed HTML body whose scripts come from /schema/assets/."""
+
+    def __init__(self, path: str, title: str, head: str, body: str, csp: str | None = None) -> None:
+        super().__init__(path=path, media_type=cast(Any, "text/html; charset=utf-8"))
+        self._html = ('<!DOCTYPE html><html lang="vi"><head><meta charset="utf-8">'
+                      '<meta name="viewport" content="width=device-width, initial-scale=1">'
+                      f"<title>{html.escape(title)}</title>{head}</head><body>{body}</body></html>").encode()
+        self._csp = csp
+
+    def render(self, request: Request, openapi_schema: dict[str, Any]) -> bytes:
+        if self._csp:
+            request.scope.setdefault("state", {})["hoso_csp"] = self._csp
+        return self._html
+
+
+def documentation_pages(title: str) -> list[OpenAPIRenderPlugin]:
+    """The render plugins of /schema: the JSON document, Swagger UI, ReDoc and their vendored assets."""
+    spec = "/schema/openapi.json"
+    swagger = _Page("/swagger", f"{title}: Swagger UI",
+                    '<link rel="stylesheet" href="/schema/assets/swagger-ui.css">',
+                    f'<div id="swagger-ui" data-spec-url="{spec}"></div>'
+                    '<script src="/schema/assets/swagger-ui-bundle.js"></script>'
+                    '<script src="/schema/assets/swagger-init.js"></script>')
+    redoc = _Page("/redoc", f"{title}: ReDoc", "",
+                  f'<redoc spec-url="{spec}"></redoc><script src="/schema/assets/redoc.standalone.js"></script>',
+                  csp=_REDOC_CSP)
+    return [ProblemDocumentedJson(), swagger, redoc, *(_Asset(name) for name in _SERVED_ASSETS)]

@@ -5,7 +5,8 @@
   a TLS proxy rewrites Host). Requests without either header (API clients, scripts) are not browsers' and pass;
   the admin also keeps piccolo-admin's double-submit CSRF cookie.
 - ``security_headers``: a ``before_send`` hook adding CSP, frame-ancestors, nosniff and Referrer-Policy to
-  every response (handlers, mounted admin, errors and 404s alike).
+  every response (handlers, mounted admin, errors and 404s alike). A page may put a policy of its own in the
+  request's ``state["hoso_csp"]`` (the ReDoc page allows its blob: worker).
 """
 
 from __future__ import annotations
@@ -71,5 +72,8 @@ async def security_headers(message, scope) -> None:
     headers = list(message.get("headers") or [])
     present = {bytes(name).lower() for name, _ in headers}
     missing = [(n, v) for n, v in SECURITY_HEADERS if n not in present]
+    page_csp = (scope.get("state") or {}).get("hoso_csp")  # a page that needs a wider policy (its own, fixed)
+    if page_csp and b"content-security-policy" not in present:
+        missing = [(n, page_csp.encode() if n == b"content-security-policy" else v) for n, v in missing]
     if missing:
         message["headers"] = headers + missing

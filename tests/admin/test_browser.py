@@ -7,24 +7,18 @@ these tests on a machine without chromium.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import socket
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.admin.conftest import clone
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, served
 from tests.conftest import REPO
 from tests.web.conftest import PASSWORD
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO / "test-artifacts" / "admin"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 15000
 
 if os.environ.get("HOSO_SKIP_BROWSER_TESTS") == "1":
@@ -43,8 +37,6 @@ class Live:
 @pytest.fixture(scope="module")
 def live(prepared, tmp_path_factory):
     """The application served by uvicorn on a free port, on a copy of the seeded database."""
-    import uvicorn
-
     from hoso.runtime import Runtime
     from hoso.server import create_app
 
@@ -52,23 +44,10 @@ def live(prepared, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("HOSO_ADMIN_RELOAD_SECONDS", "0")
     with clone(prepared, tmp_path_factory.mktemp("live")) as url:
-        app = create_app(Runtime.create(prepared.config, url))
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                               lifespan="on"))
-        thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
         try:
-            yield Live(f"http://127.0.0.1:{port}", prepared.seed, prepared.engine)
+            with served(create_app(Runtime.create(prepared.config, url))) as base:
+                yield Live(base, prepared.seed, prepared.engine)
         finally:
-            server.should_exit = True
-            thread.join(10)
             mp.undo()
 
 

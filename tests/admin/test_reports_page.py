@@ -7,22 +7,18 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import threading
-import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
 from tests.api.test_reports_api import CASES, PEOPLE
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, offline, served
 from tests.conftest import REPO
 from tests.helpers import migrated_runtime
 from tests.reports.conftest import load_cases, set_users, write_config
 from tests.web.conftest import PASSWORD
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PORTS = range(18050, 18060)
 ARTIFACTS = REPO / "test-artifacts" / "admin"
 
@@ -47,8 +43,6 @@ def _free_port() -> int:
 
 @pytest.fixture
 def live(tmp_path, database_url, monkeypatch):
-    import uvicorn
-
     from hoso.runtime import Runtime
     from hoso.server import create_app
     from hoso.users import create_user
@@ -68,20 +62,8 @@ def live(tmp_path, database_url, monkeypatch):
             await rt.db.close()
 
     asyncio.run(setup())
-    app = create_app(Runtime.create(root, database_url))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with served(create_app(Runtime.create(root, database_url)), _free_port()) as url:
+        yield url
 
 
 def test_report_page_runs_a_report_with_table_and_chart(live):
@@ -92,14 +74,7 @@ def test_report_page_runs_a_report_with_table_and_chart(live):
             context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="vi-VN")
             context.set_default_timeout(15000)
 
-            def guard(route):
-                if urlparse(route.request.url).hostname != "127.0.0.1":
-                    outside.append(route.request.url)
-                    route.abort()
-                else:
-                    route.continue_()
-
-            context.route("**/*", guard)
+            offline(context, outside)
             page = context.new_page()
             page.goto(f"{live}/admin")
             page.wait_for_selector("[data-uitest=login_button]")
@@ -143,7 +118,7 @@ def test_report_page_runs_a_report_with_table_and_chart(live):
 
             # a user without run_reports gets no link and no page
             context = browser.new_context(locale="vi-VN")
-            context.route("**/*", guard)
+            offline(context, outside)
             page = context.new_page()
             page.goto(f"{live}/admin")
             page.wait_for_selector("[data-uitest=login_button]")
