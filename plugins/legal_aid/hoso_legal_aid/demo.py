@@ -1,9 +1,17 @@
-"""Demonstration data for the legal-aid configuration: a demo login, performers, organisations and cases.
+"""Demonstration data for the legal-aid configuration: one login per role, performers, organisations and cases
+that went through their lifecycle, before and after the 2025 merger of provinces.
 
-Everything is written through the record service (``RecordService.create``), so naming series, validation
-and audit apply exactly as for data entered by hand. Values are drawn from ``random.Random(2025)``, so two
-runs on empty databases give the same data. Only fields that exist in the loaded configuration are filled,
-and choice values are taken from the configured lists.
+On a database still on the 2019 structure (63 provinces) whose configuration holds the 2025 change set
+(roles_config/restructurings/2025-07-01-provinces.yaml), the cases received before 1 July 2025 are entered at the
+centres of that time, then the change set is applied as `hoso restructure apply` does (the records of merged
+centres move to their successors, with their history), then the cases received since are entered at the 34
+centres of the new structure. Each case takes the workflow steps its age allows (accepted, assigned to a
+performer of its centre, started, ended, file handed back, appraised, archived; some refused or discontinued).
+
+Everything is written through the record service (``create`` and ``transition``), so naming series, validation,
+workflow rules, history and audit apply exactly as for data entered by hand. Values are drawn from
+``random.Random(2025)``, so two runs on empty databases give the same data. Only fields that exist in the loaded
+configuration are filled, and choice values are taken from the configured lists.
 """
 
 from __future__ import annotations
@@ -11,23 +19,48 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
+from hoso.accounts import create_account
 from hoso.config import EntityDef
 from hoso.db import quote
 from hoso.records.service import RecordContext
+from hoso.scope import Actor
 from hoso.users import create_user
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
 
-__all__ = ["load_demo", "DEMO_USERNAME", "DEMO_PASSWORD"]
+__all__ = ["load_demo", "DEMO_USERNAME", "DEMO_PASSWORD", "DEMO_LOGINS", "MERGER", "demo_today"]
 
 DEMO_USERNAME = "demo.admin"
 DEMO_PASSWORD = "hoso-demo-2025"
 SEED = 2025
-YEARS = (2023, 2024, 2025)
-CENTRES = 6
+FIRST_DAY = dt.date(2023, 1, 1)
+# The change set the demo applies between its two periods, when the configuration holds it.
+MERGER = "restructurings/2025-07-01-provinces.yaml"
+# The province whose people get the role logins: Lào Cai after 2025 (Lào Cai and Yên Bái merged, new code 15).
+DEMO_CENTRE, DEMO_BRANCH, DEMO_PROVINCE = "TT-2025-15", "CN1-10", "STP-2025-15"
+FOCUS = {DEMO_CENTRE, "TT-10", "TT-15"}  # the new Lào Cai centre and the two centres it succeeds
+# username, role, where (the ministry, the province, the centre, the branch), display name
+DEMO_LOGINS: tuple[tuple[str, str | None, str, str], ...] = (
+    (DEMO_USERNAME, None, "ministry", "Quản trị viên hệ thống (demo)"),
+    ("demo.national", "national_admin", "ministry", "Cán bộ Cục Trợ giúp pháp lý (demo)"),
+    ("demo.statistician", "national_statistician", "ministry", "Cán bộ thống kê (demo)"),
+    ("demo.province", "provincial_officer", "province", "Cán bộ Sở Tư pháp (demo)"),
+    ("demo.director", "centre_director", "centre", "Giám đốc Trung tâm (demo)"),
+    ("demo.staff", "centre_staff", "centre", "Cán bộ Trung tâm (demo)"),
+    ("demo.branch", "branch_head", "branch", "Trưởng Chi nhánh (demo)"),
+    ("demo.performer", "performer_role", "centre", "Trợ giúp viên pháp lý (demo)"),
+    ("demo.lawyer", "organisation_lawyer", "centre", "Luật sư tổ chức tham gia (demo)"),
+)
+
+
+def demo_today() -> dt.date:
+    """Today in Vietnam: the last day cases can be received on."""
+    return dt.datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()
 
 FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô",
           "Dương", "Lý", "Đinh", "Trịnh", "Mai", "Lò", "Hà", "Sùng"]
@@ -123,17 +156,11 @@ def _province_code(unit_code: str) -> str:
     return f"{int(digits):03d}" if digits else "001"
 
 
-async def _centres(rt: Runtime, rng: random.Random) -> list[dict]:
-    rows = await rt.db.fetch("SELECT id, code, name_vi FROM hoso_unit WHERE code LIKE 'TT-%' ORDER BY code")
-    if not rows and rt.config.hierarchy:
-        types = [t.name for t in rt.config.hierarchy.unit_types if t.level == "centre"]
-        rows = [r for r in await rt.db.fetch("SELECT id, code, name_vi, type FROM hoso_unit ORDER BY code")
-                if r["type"] in types]
-    if not rows:
-        rows = await rt.db.fetch("SELECT id, code, name_vi FROM hoso_unit ORDER BY code")
-    if len(rows) > CENTRES:
-        rows = sorted(rng.sample(rows, CENTRES), key=lambda r: r["code"])
-    return rows
+async def _centres(rt: Runtime) -> list[dict]:
+    """The centres open now (every unit when the hierarchy names no centre level)."""
+    rows = await rt.db.fetch("SELECT id, code, name_vi, type FROM hoso_unit WHERE valid_to IS NULL ORDER BY code")
+    types = {t.name for t in rt.config.hierarchy.unit_types if t.level == "centre"} if rt.config.hierarchy else set()
+    return [r for r in rows if r["type"] in types] or rows
 
 
 async def _count(rt: Runtime, entity: str) -> int:
@@ -154,8 +181,11 @@ async def _organisations(rt, gen: _Gen, ctx, centres: list[dict]) -> dict[int, i
         return {}
     e = rt.config.entity("organisation")
     service = rt.records()
-    out = {}
+    out = {r["unit"]: r["id"] for r in await rt.db.fetch(
+        f"SELECT MIN(id) AS id, unit FROM {quote(e.table)} WHERE sys_deleted_at IS NULL GROUP BY unit")}
     for i, c in enumerate(centres):
+        if c["id"] in out:
+            continue
         province = _province(c["name_vi"])
         founder, _g = gen.person()
         if i % 2 == 0:
@@ -178,14 +208,19 @@ async def _organisations(rt, gen: _Gen, ctx, centres: list[dict]) -> dict[int, i
 
 
 async def _performers(rt, gen: _Gen, ctx, centres: list[dict], organisations: dict[int, int]) -> int:
-    """Three performers per centre (created when missing); returns how many exist for the demo."""
+    """Three performers per centre (created when the centre has none); returns how many the centres have."""
     if not rt.config.has_entity("performer"):
         return 0
     e = rt.config.entity("performer")
     service = rt.records()
     n = 0
     kinds = ["assistant", "contracted_lawyer", "organisation_lawyer"]
+    staffed = {r["unit"]: int(r["n"]) for r in await rt.db.fetch(
+        f"SELECT unit, COUNT(*) AS n FROM {quote(e.table)} WHERE sys_deleted_at IS NULL GROUP BY unit")}
     for c in centres:
+        if staffed.get(c["id"]):
+            n += staffed[c["id"]]
+            continue
         for j, kind in enumerate(kinds):
             name, gender = gen.person()
             born = gen.date_between(dt.date(1965, 1, 1), dt.date(1995, 12, 31))
@@ -285,18 +320,211 @@ def _jsonable(values: dict) -> dict:
     return {k: conv(v) for k, v in values.items()}
 
 
-async def load_demo(rt: Runtime, cases: int = 200, once: bool = False,
-                    progress: ProgressFn | None = None) -> dict:
-    """Load the demo login, performers, organisations and ``cases`` cases; see the module docstring.
+def _later(rng: random.Random, day: dt.date, low: int, high: int, today: dt.date) -> dt.date | None:
+    """A day ``low``..``high`` days after ``day``, or None when that is after today (the step is not taken yet)."""
+    d = day + dt.timedelta(days=rng.randint(low, high))
+    return d if d <= today else None
+
+
+class _Lifecycle:
+    """Takes each case through the workflow steps its age allows, with the dates and choices each step needs."""
+
+    def __init__(self, rt: Runtime, gen: _Gen, ctx: RecordContext, today: dt.date):
+        self.e = rt.config.entity("case")
+        self.service = rt.records()
+        self.gen, self.ctx, self.today = gen, ctx, today
+        self.steps = {t.name for wf in rt.config.workflows_for("case") for t in wf.transitions}
+        self.performers: dict[int, list[dict]] = {}
+        self.favourite: int | None = None  # the demo performer: given a share of its centre's cases
+
+    async def load_performers(self, rt: Runtime) -> None:
+        if not rt.config.has_entity("performer"):
+            return
+        table = quote(rt.config.entity("performer").table)
+        org = ", organisation" if rt.config.entity("performer").has_field("organisation") else ", NULL AS organisation"
+        self.performers = {}
+        for r in await rt.db.fetch(f"SELECT id, unit{org} FROM {table} WHERE sys_deleted_at IS NULL ORDER BY id"):
+            self.performers.setdefault(r["unit"], []).append(dict(r))
+
+    async def _step(self, record: dict, name: str, values: dict) -> dict:
+        return await self.service.transition("case", record["id"], name, _jsonable(_only_fields(self.e, values)),
+                                             record["sys_version"], self.ctx)
+
+    async def run(self, record: dict, received: dt.date, unit: int) -> dict:
+        if not self.steps >= {"accept", "assign", "start", "end"}:
+            return record
+        rng, pick, today = self.gen.rng, self.gen.pick, self.today
+        if "refuse" in self.steps and rng.random() < 0.04:
+            day = _later(rng, received, 0, 3, today)
+            if day:
+                record = await self._step(record, "refuse", {"refused_on": day,
+                                                             "refusal_reason": pick(self.e, "refusal_reason")})
+            return record
+        accepted = _later(rng, received, 0, 3, today)
+        # requests of the last weeks still wait for a decision (some of them past the acceptance deadline)
+        if not accepted or (not record.get("urgent") and (today - received).days < 21 and rng.random() < .4):
+            return record
+        record = await self._step(record, "accept", {"accepted_on": accepted})
+        staff = self.performers.get(unit) or []
+        assigned = _later(rng, accepted, 0, 5, today)
+        if not staff or not assigned:
+            return record
+        mine = [p for p in staff if p["id"] == self.favourite]
+        performer = mine[0] if mine and rng.random() < 0.5 else rng.choice(staff)
+        record = await self._step(record, "assign", {
+            "performer": performer["id"], "organisation": performer.get("organisation"), "assigned_on": assigned,
+            "assignment_decision": f"{rng.randint(1, 999)}/QĐ-TGPL"})
+        started = _later(rng, assigned, 0, 7, today)
+        if not started:
+            return record
+        record = await self._step(record, "start", {"started_on": started})
+        litigation = record.get("form_of_aid") == "TGTT"
+        if "discontinue" in self.steps and rng.random() < 0.03:
+            day = _later(rng, started, 5, 60, today)
+            if day:
+                record = await self._step(record, "discontinue", {
+                    "discontinued_on": day, "not_continued_reason": pick(self.e, "not_continued_reason")})
+            return record
+        ended = _later(rng, started, 20, 240, today) if litigation else _later(rng, started, 0, 20, today)
+        if not ended:
+            return record
+        record = await self._step(record, "end", {
+            "ended_on": ended, "result": pick(self.e, "result", "judgment" if litigation else "advice_delivered"),
+            "successful": (rng.random() < 0.3) if litigation else None})
+        returned = _later(rng, ended, 1, 30, today)
+        if "return_file" not in self.steps or not returned or rng.random() < 0.1:
+            return record
+        record = await self._step(record, "return_file", {"file_returned_on": returned})
+        appraised = _later(rng, returned, 5, 60, today)
+        if "appraise" not in self.steps or not appraised or rng.random() < 0.3:
+            return record
+        record = await self._step(record, "appraise", {
+            "appraised_on": appraised, "appraisal_result": pick(self.e, "appraisal_result",
+                                                                weights={"meets": 95, "not_meets": 5})})
+        archived = _later(rng, appraised, 10, 120, today)
+        if "archive" in self.steps and archived and rng.random() < 0.5:
+            record = await self._step(record, "archive", {"archived_on": archived})
+        return record
+
+
+async def _unit_by_code(rt: Runtime, code: str) -> dict | None:
+    rows = await rt.db.fetch("SELECT id, code, name_vi, type FROM hoso_unit WHERE code = {} AND valid_to IS NULL",
+                             code)
+    return dict(rows[0]) if rows else None
+
+
+async def _demo_units(rt: Runtime, centres: list[dict]) -> dict[str, dict] | None:
+    """The units the role logins work at: the ministry, Lào Cai's department, centre and branch of the new
+    structure; else the first centre found, its parent and a branch under it. None without a hierarchy."""
+    centre = await _unit_by_code(rt, DEMO_CENTRE) or (centres[0] if centres else None)
+    if centre is None:
+        return None
+    parents = await rt.db.fetch("SELECT p.id, p.code, p.name_vi, p.type, p.parent_id FROM hoso_unit p JOIN hoso_unit c "
+                                "ON c.parent_id = p.id WHERE c.id = {}", centre["id"])
+    province = await _unit_by_code(rt, DEMO_PROVINCE) or (dict(parents[0]) if parents else centre)
+    top = await rt.db.fetch("SELECT id, code, name_vi, type FROM hoso_unit WHERE parent_id IS NULL "
+                            "AND valid_to IS NULL ORDER BY id")
+    branch = await _unit_by_code(rt, DEMO_BRANCH)
+    if branch is None:
+        under = await rt.db.fetch("SELECT id, code, name_vi, type FROM hoso_unit WHERE parent_id = {} "
+                                  "AND valid_to IS NULL ORDER BY code", centre["id"])
+        branch = dict(under[0]) if under else centre
+    return {"ministry": dict(top[0]) if top else province, "province": province, "centre": centre, "branch": branch}
+
+
+async def _logins(rt: Runtime, gen: _Gen, ctx: RecordContext, actor: Actor, units: dict[str, dict]
+                  ) -> list[dict]:
+    """One login per role of the configuration at its unit (created when missing), the performer and the lawyer
+    linked to performer records of the centre (the lawyer to one of a participating organisation)."""
+    out = []
+    for username, role, where, name in DEMO_LOGINS:
+        unit = units[where]
+        if role is not None and role not in {r.name for r in rt.config.roles}:
+            continue
+        uid = await rt.db.fetchval("SELECT id FROM hoso_user WHERE username = {}", username)
+        if uid is None and role is not None:
+            uid = await create_account(rt, actor, username, DEMO_PASSWORD, unit["code"], display_name=name,
+                                       roles=(role,))
+        out.append({"username": username, "role": role or "superuser", "unit": unit["code"], "id": uid,
+                    "name": name})
+    if rt.config.has_entity("performer") and rt.config.entity("performer").has_field("account"):
+        e = rt.config.entity("performer")
+        service = rt.records()
+        table = quote(e.table)
+        for login in out:
+            if login["role"] not in ("performer_role", "organisation_lawyer"):
+                continue
+            if await rt.db.fetchval(f"SELECT id FROM {table} WHERE account = {{}}", login["id"]):
+                continue
+            kind = "organisation_lawyer" if login["role"] == "organisation_lawyer" else "assistant"
+            rows = await rt.db.fetch(
+                f"SELECT id, sys_version FROM {table} WHERE unit = {{}} AND kind = {{}} AND account IS NULL "
+                "AND sys_deleted_at IS NULL ORDER BY id", units["centre"]["id"], kind)
+            if rows:
+                await service.update("performer", rows[0]["id"], {"account": login["id"]}, rows[0]["sys_version"],
+                                     ctx)
+    return out
+
+
+async def _cases(rt: Runtime, gen: _Gen, ctx: RecordContext, life: _Lifecycle | None, centres: list[dict],
+                 days: list[dt.date], made: int, progress: ProgressFn | None) -> int:
+    """Cases received on ``days`` (in order) at ``centres`` (bigger centres get more), each taken through its
+    lifecycle; returns the running count."""
+    if not days or not centres:
+        return made
+    e = rt.config.entity("case")
+    weights = [gen.rng.randint(1, 5) for _ in centres]
+    # the centre of the role logins gets about a tenth of the cases, so that its people have work to see
+    weights = [sum(weights) // 8 if c["code"] in FOCUS else w for c, w in zip(centres, weights, strict=True)]
+    service = rt.records()
+    branch_types = {t.name for t in rt.config.hierarchy.unit_types if t.level == "branch"} \
+        if rt.config.hierarchy else set()
+    branches: dict[int, list[int]] = {}
+    for r in await rt.db.fetch("SELECT id, parent_id, type FROM hoso_unit WHERE valid_to IS NULL ORDER BY code"):
+        if r["type"] in branch_types:
+            branches.setdefault(r["parent_id"], []).append(r["id"])
+    for received in days:
+        centre = centres[gen.rng.choices(range(len(centres)), weights=weights)[0]]
+        values = _case_values(gen, e, centre, received)
+        if branches.get(centre["id"]) and gen.rng.random() < 0.25:  # a quarter filed at one of its branches
+            values["unit"] = gen.rng.choice(branches[centre["id"]])
+        record = await service.create("case", _jsonable(values), ctx)
+        if life is not None:
+            await life.run(record, received, centre["id"])
+        made += 1
+        if progress:
+            progress(made)
+    return made
+
+
+async def _merger(rt: Runtime) -> Path | None:
+    """The 2025 change set when the configuration holds it and it is not applied yet."""
+    from hoso.restructure import applied_restructurings
+
+    path = Path(rt.config.root) / "roles_config" / MERGER
+    if not path.is_file():
+        return None
+    applied = {r["name"] for r in await applied_restructurings(rt.db)}
+    return None if path.stem in applied else path
+
+
+async def load_demo(rt: Runtime, cases: int = 200, once: bool = False, progress: ProgressFn | None = None,
+                    today: dt.date | None = None) -> dict:
+    """Load the logins, performers, organisations and ``cases`` cases; see the module docstring.
 
     With ``once``, nothing is done when the demo login exists and at least one case is recorded.
     """
-    result = {"username": DEMO_USERNAME, "password": DEMO_PASSWORD}
+    today = today or demo_today()
+    result: dict[str, Any] = {"username": DEMO_USERNAME, "password": DEMO_PASSWORD, "logins": []}
     has_case = rt.config.has_entity("case")
     admin_id = await rt.db.fetchval("SELECT id FROM hoso_user WHERE username = {}", DEMO_USERNAME)
     if once and admin_id is not None and has_case and await _count(rt, "case") > 0:
         n = await _count(rt, "case")
-        return {"message": f"Demo data is already loaded ({n} cases): nothing changed.", **result}
+        units = await _demo_units(rt, await _centres(rt))
+        logins = [{"username": u, "role": r or "superuser", "unit": units[w]["code"] if units else "", "name": nm}
+                  for u, r, w, nm in DEMO_LOGINS
+                  if await rt.db.fetchval("SELECT id FROM hoso_user WHERE username = {}", u) is not None]
+        return {**result, "message": f"Demo data is already loaded ({n} cases): nothing changed.", "logins": logins}
     created_admin = admin_id is None
     if created_admin:
         admin_id = await create_user(rt, DEMO_USERNAME, DEMO_PASSWORD, display_name="Quản trị viên (demo)",
@@ -304,34 +532,51 @@ async def load_demo(rt: Runtime, cases: int = 200, once: bool = False,
     # The demo login is a superuser: its records are written as that account.
     ctx = RecordContext(config=rt.config, user_id=admin_id, user_name=DEMO_USERNAME, origin="demo", lang="vi",
                         superuser=True)
+    actor = Actor(user_id=admin_id, username=DEMO_USERNAME, superuser=True, origin="demo")
     gen = _Gen(rt)
-    centres = await _centres(rt, gen.rng)
+    centres = await _centres(rt)
     if not centres:
-        return {"message": "No units are loaded: run `hoso migrate` first; only the demo login was created.",
-                **result}
+        return {**result, "message": "No units are loaded: run `hoso migrate` first; only the demo login was "
+                                     "created."}
+    merger = await _merger(rt)
+    effective = None
+    if merger is not None:
+        from hoso.restructure import load_restructuring
+
+        effective = load_restructuring(merger, rt.config.root).effective
+        if not FIRST_DAY < effective <= today:
+            merger = None
+    days = sorted(gen.date_between(FIRST_DAY, today) for _ in range(cases if has_case else 0))
+    before = [d for d in days if effective and merger and d < effective]
+    after = days[len(before):]
+
     organisations = await _organisations(rt, gen, ctx, centres)
     performers = await _performers(rt, gen, ctx, centres, organisations)
+    life = _Lifecycle(rt, gen, ctx, today) if has_case else None
+    if life is not None:
+        await life.load_performers(rt)
+    made = await _cases(rt, gen, ctx, life, centres, before, 0, progress)
+    merged = ""
+    if merger is not None:
+        from hoso.restructure import apply
 
-    made = 0
-    if has_case and cases > 0:
-        e = rt.config.entity("case")
-        # Bigger centres get more cases; cases are created in the order they were received, so the
-        # sequence numbers in their codes follow the dates.
-        weights = [gen.rng.randint(1, 5) for _ in centres]
-        plan = sorted(
-            ((gen.date_between(dt.date(YEARS[0], 1, 1), dt.date(YEARS[-1], 12, 31)),
-              gen.rng.choices(range(len(centres)), weights=weights)[0]) for _ in range(cases)),
-            key=lambda p: p[0],
-        )
-        service = rt.records()
-        for received, ci in plan:
-            await service.create("case", _jsonable(_case_values(gen, e, centres[ci], received)), ctx)
-            made += 1
-            if progress:
-                progress(made)
-    codes = ", ".join(c["code"] for c in centres)
-    message = (f"Demo data loaded: {made} case(s) received {YEARS[0]}-{YEARS[-1]} in {len(centres)} centres "
-               f"({codes}), {performers} performers and {len(organisations)} organisations"
+        applied = await apply(rt, merger, applied_by=DEMO_USERNAME)
+        merged = f"; then {applied.render()}"
+        centres = await _centres(rt)
+        organisations = await _organisations(rt, gen, ctx, centres)
+        performers = await _performers(rt, gen, ctx, centres, organisations)
+        if life is not None:
+            await life.load_performers(rt)
+    units = await _demo_units(rt, centres)
+    logins = await _logins(rt, gen, ctx, actor, units) if units else []
+    if life is not None and rt.config.has_entity("performer") and rt.config.entity("performer").has_field("account"):
+        me = next((x["id"] for x in logins if x["role"] == "performer_role"), None)
+        life.favourite = await rt.db.fetchval(
+            f"SELECT id FROM {quote(rt.config.entity('performer').table)} WHERE account = {{}}", me) if me else None
+    made = await _cases(rt, gen, ctx, life, centres, after, made, progress)
+    message = (f"Demo data loaded: {made} case(s) received {FIRST_DAY:%d/%m/%Y}-{today:%d/%m/%Y} "
+               f"({len(before)} before the merger) in {len(centres)} centres, {performers} performers and "
+               f"{len(organisations)} organisations{merged}"
                + (f"; created the login {DEMO_USERNAME}." if created_admin else f"; the login {DEMO_USERNAME} "
                   "already existed (its password was not changed)."))
-    return {"message": message, **result}
+    return {**result, "message": message, "logins": logins}
