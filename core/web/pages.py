@@ -5,6 +5,7 @@ Plain HTML with a little inline CSS; every value from the database or the config
 
 from __future__ import annotations
 
+import datetime as dt
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +61,19 @@ def login_page(error: str | None = None, username: str = "") -> str:
     return _page(f"Đăng nhập - {TITLE}", body)
 
 
+_DATE: dict = {}  # marks a date column of the overview: shown as dd/mm/yyyy
+
+
+def _vn_date(v: Any) -> Any:
+    """A date (or its ISO text, as SQLite returns it) as dd/mm/yyyy; anything else unchanged."""
+    if isinstance(v, str):
+        try:
+            v = dt.date.fromisoformat(v[:10])
+        except ValueError:
+            return v
+    return v.strftime("%d/%m/%Y") if isinstance(v, dt.date) else v
+
+
 def _cell(v: Any) -> str:
     return "" if v is None else escape(str(v))
 
@@ -82,7 +96,8 @@ async def newest_cases(rt: Runtime, limit: int = 50) -> tuple[list[str], list[li
     code_field = e.naming.field if e.naming else ("code" if e.has_field("code") else None)
     for name in (code_field, "received_on", "requester_name"):
         if name and e.has_field(name) and not e.field(name).is_child_table:
-            cols.append((f"c.{quote(name)}", e.field(name).label.get("vi"), None))
+            cols.append((f"c.{quote(name)}", e.field(name).label.get("vi"),
+                         _DATE if e.field(name).type == "date" else None))
     join = ""
     if e.unit_field and e.has_field(e.unit_field):
         join = f" LEFT JOIN hoso_unit u ON u.id = c.{quote(e.unit_field)}"
@@ -104,7 +119,10 @@ async def newest_cases(rt: Runtime, limit: int = 50) -> tuple[list[str], list[li
         line = []
         for i, (_expr, _h, labels) in enumerate(cols):
             v = r[f"c{i}"]
-            line.append(labels.get(v, v) if labels and v is not None else v)
+            if labels is _DATE:
+                line.append(_vn_date(v))
+            else:
+                line.append(labels.get(v, v) if labels and v is not None else v)
         out.append(line)
     return [h for _e, h, _l in cols], out
 
@@ -129,5 +147,7 @@ async def home_page(rt: Runtime, user: CurrentUser) -> str:
         table = f"<h2>Vụ việc mới nhất</h2><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     else:
         table = ""
-    main = f'<main><h2>Số hồ sơ</h2><div class="counts">{counts}</div>{table}</main>'
+    links = ('<p><a href="/admin/">Trang quản trị / Admin</a> · <a href="/schema/swagger">Tài liệu API / API '
+             'documentation</a></p>')
+    main = f'<main>{links}<h2>Số hồ sơ</h2><div class="counts">{counts}</div>{table}</main>'
     return _page(TITLE, header + main)

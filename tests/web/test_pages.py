@@ -39,7 +39,8 @@ async def test_form_login_shows_counts_and_newest_cases_escaped(web):
     html = page.text
     assert "Người dùng phuong.admin" in html  # display name
     assert "Vụ việc" in html and "<b>1</b>" in html and "Đơn vị" in html  # count per entity
-    assert "X1.TGTT.01.2024" in html and "2024-02-03" in html
+    assert "X1.TGTT.01.2024" in html and "03/02/2024" in html and "2024-02-03" not in html  # dd/mm/yyyy
+    assert 'href="/admin/"' in html and 'href="/schema/swagger"' in html  # the way to the admin and the API docs
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; Co" in html
     assert "<script>" not in html
     assert '<form method="post" action="/logout"' in html
