@@ -73,10 +73,13 @@ class Metrics:
                                   ("method", "route"), buckets=BUCKETS, registry=self.registry)
         self.in_progress = Gauge("hoso_http_requests_in_progress", "HTTP requests being served",
                                  registry=self.registry, multiprocess_mode="livesum")
-        self.pool = Gauge("hoso_db_pool_connections", "Connections of the PostgreSQL pool, open or idle",
-                          ("state",), registry=self.registry, multiprocess_mode="livesum")
-        self.pool_max = Gauge("hoso_db_pool_max_connections", "Most connections the PostgreSQL pool may open",
-                              registry=self.registry, multiprocess_mode="livesum")
+        # SQLite opens a connection per transaction: no pool to report.
+        self.pool = None if rt.db.is_sqlite else Gauge(
+            "hoso_db_pool_connections", "Connections of the PostgreSQL pool, open or idle", ("state",),
+            registry=self.registry, multiprocess_mode="livesum")
+        self.pool_max = None if rt.db.is_sqlite else Gauge(
+            "hoso_db_pool_max_connections", "Most connections the PostgreSQL pool may open",
+            registry=self.registry, multiprocess_mode="livesum")
         self.gauges: list[MetricGauge] = collect(rt.pm, "hoso_metrics", lambda g: [g.name], "metric", runtime=rt)
 
     def started(self) -> None:
@@ -91,8 +94,8 @@ class Metrics:
         self.read_pool()
 
     def read_pool(self) -> None:
-        pool = getattr(self.rt.db.engine, "pool", None) if not self.rt.db.is_sqlite else None
-        if pool is None:
+        pool = getattr(self.rt.db.engine, "pool", None)
+        if pool is None or self.pool is None or self.pool_max is None:
             return
         try:
             self.pool.labels("open").set(pool.get_size())
