@@ -43,8 +43,8 @@ CHECK_TIMEOUT = 3.0
 RETRY_AFTER = "5"
 
 
-def _database_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [ConnectionError, TimeoutError]
+def _database_errors() -> tuple[type[Exception], ...]:
+    errors: list[type[Exception]] = [ConnectionError, TimeoutError]
     try:
         import asyncpg
     except ImportError:  # pragma: no cover - installed with piccolo[postgres]
@@ -76,7 +76,7 @@ def _unavailable(request: Request, exc: Exception) -> Response:
                    headers={"Retry-After": RETRY_AFTER})
 
 
-def database_unavailable_handlers() -> dict[type[BaseException], Any]:
+def database_unavailable_handlers() -> dict[int | type[Exception], Any]:
     """Exception handlers answering 503 (problem document, ``Retry-After``) to a database that cannot be
     reached; merged over ``hoso.web.problems.exception_handlers``."""
     return {error: _unavailable for error in DATABASE_ERRORS}
