@@ -1,6 +1,8 @@
 """The outermost layer of the web application: each HTTP request gets its id (``hoso.web.logs``), is counted
 and timed (``hoso.web.metrics``) and leaves one access line in the log, whatever answers it: a route, the
-mounted admin, a 404 or an error handler.
+mounted admin, a 404 or an error handler. Behind a trusted proxy (``HOSO_TRUSTED_PROXIES``) the request's scheme
+is the one ``X-Forwarded-Proto`` names; the client's address comes from ``X-Forwarded-For`` in
+``hoso.web.auth.client_address``. Neither header is believed from anyone else.
 
 It wraps Litestar's ASGI handler (inside Litestar's ``before_send`` hooks), so the route template Litestar's
 router puts in the scope is known when the answer is counted.
@@ -20,7 +22,7 @@ from hoso.web.auth import WebSettings, client_address
 from hoso.web.logs import HEADER, access_log, new_request_id, valid_request_id
 from hoso.web.metrics import Metrics
 
-__all__ = ["observe", "request_id_for"]
+__all__ = ["forwarded_scheme", "observe", "request_id_for"]
 
 _HEADER = HEADER.encode()
 
@@ -34,6 +36,17 @@ def _peer_trusted(scope: dict, settings: WebSettings) -> bool:
     except ValueError:
         return False
     return any(ip in net for net in settings.trusted_proxies)
+
+
+def forwarded_scheme(scope: dict, settings: WebSettings) -> str | None:
+    """The scheme a trusted proxy says the client used (``X-Forwarded-Proto``: http or https); None otherwise."""
+    if not _peer_trusted(scope, settings):
+        return None
+    for name, value in scope.get("headers") or ():
+        if name.lower() == b"x-forwarded-proto":
+            scheme = value.decode("latin-1").split(",", 1)[0].strip().lower()
+            return scheme if scheme in ("http", "https") else None
+    return None
 
 
 def request_id_for(scope: dict, settings: WebSettings) -> str:
@@ -57,6 +70,9 @@ def observe(app: Litestar, metrics: Metrics, settings: WebSettings) -> Litestar:
             await inner(scope, receive, send)
             return
         rid = request_id_for(scope, settings)
+        scheme = forwarded_scheme(scope, settings)
+        if scheme is not None:  # the URL the client used (https behind a TLS proxy)
+            scope["scheme"] = scheme
         token = REQUEST_ID.set(rid)
         status = 500
         started = time.perf_counter()

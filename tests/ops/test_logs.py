@@ -17,7 +17,7 @@ from hoso.model.migrate import apply_plan, make_plan
 from hoso.settings import SettingError
 from hoso.web.auth import WebSettings
 from hoso.web.logs import JsonFormatter, PlainFormatter, RequestIdFilter, log_config, log_format
-from hoso.web.observe import request_id_for
+from hoso.web.observe import forwarded_scheme, request_id_for
 from tests.web.test_records import new_case
 
 GENERATED = re.compile(r"[0-9a-f]{32}")
@@ -129,3 +129,14 @@ def test_the_log_format_setting_is_checked():
     config = log_config("json")
     assert config["formatters"]["hoso"]["()"].endswith("JsonFormatter")
     assert config["loggers"]["uvicorn.access"]["propagate"] is False
+
+
+@given(proto=st.one_of(st.none(), st.sampled_from(["https", "http", "HTTPS", "ftp", "https, http", ""])),
+       trusted=st.booleans())
+def test_the_forwarded_scheme_is_believed_only_from_a_trusted_proxy(proto, trusted):
+    scope = _scope("10.9.9.9" if trusted else "203.0.113.5", None)
+    if proto is not None:
+        scope["headers"].append((b"x-forwarded-proto", proto.encode()))
+    first = (proto or "").split(",")[0].strip().lower()
+    expected = first if trusted and first in ("http", "https") else None
+    assert forwarded_scheme(scope, PROXY) == expected

@@ -150,3 +150,14 @@ async def test_an_api_request_without_a_database_is_a_503_problem(admin, monkeyp
     assert r.json()["type"] == "urn:hoso:problem:database-unavailable"
     assert "try again" in r.json()["detail"] and "Traceback" not in r.text
     assert r.headers["retry-after"] == "5"
+
+
+async def test_only_the_served_hosts_are_answered_but_probes_pass(config_dir, database_url, monkeypatch):
+    monkeypatch.setenv("HOSO_SERVED_HOSTS", "hoso.example.vn,*.tgpl.example.vn")
+    async with running(config_dir.root, database_url) as web:
+        for host, status in (("hoso.example.vn", 200), ("hanoi.tgpl.example.vn", 200), ("evil.example", 400),
+                             ("testserver.local", 400)):
+            r = await web.client.get("/api/entities", headers={"Host": host})
+            assert (r.status_code == 400) == (status == 400), (host, r.status_code)
+        for path in ("/healthz", "/readyz"):
+            assert (await web.client.get(path, headers={"Host": "10.0.0.5:8000"})).status_code == 200
