@@ -15,8 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import re
-import uuid
 from typing import Any
 
 from hoso.audit import REQUEST_ID
@@ -42,7 +42,7 @@ def valid_request_id(value: str | None) -> bool:
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def log_format(env=None) -> str:

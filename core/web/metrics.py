@@ -80,6 +80,7 @@ class Metrics:
         self.pool_max = None if rt.db.is_sqlite else Gauge(
             "hoso_db_pool_max_connections", "Most connections the PostgreSQL pool may open",
             registry=self.registry, multiprocess_mode="livesum")
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.gauges: list[MetricGauge] = collect(rt.pm, "hoso_metrics", lambda g: [g.name], "metric", runtime=rt)
 
     def started(self) -> None:
@@ -87,10 +88,14 @@ class Metrics:
 
     def answered(self, method: str, route: str | None, status: int, seconds: float) -> None:
         method = method if method in METHODS else "OTHER"
-        route = route or UNMATCHED
+        key = (method, route or UNMATCHED, status)
+        children = self._children.get(key)
+        if children is None:  # the label lookups, once per route and status
+            children = self._children[key] = (self.requests.labels(key[0], key[1], str(status)),
+                                               self.duration.labels(key[0], key[1]))
         self.in_progress.dec()
-        self.requests.labels(method, route, str(status)).inc()
-        self.duration.labels(method, route).observe(seconds)
+        children[0].inc()
+        children[1].observe(seconds)
         self.read_pool()
 
     def read_pool(self) -> None:

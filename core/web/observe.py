@@ -11,6 +11,7 @@ router puts in the scope is known when the answer is counted.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import time
 from typing import Any
 
@@ -92,10 +93,11 @@ def observe(app: Litestar, metrics: Metrics, settings: WebSettings) -> Litestar:
             seconds = time.perf_counter() - started
             route = scope.get("path_template")
             metrics.answered(scope.get("method", ""), route, status, seconds)
-            access_log.info("%s %s %s %.1f ms", scope.get("method"), scope.get("path"), status, seconds * 1000,
-                            extra={"method": scope.get("method"), "path": scope.get("path"), "route": route,
-                                   "status": status, "duration_ms": round(seconds * 1000, 2),
-                                   "client": client_address(ASGIConnection(scope), settings), "request_id": rid})
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info("%s %s %s %.1f ms", scope.get("method"), scope.get("path"), status, seconds * 1000,
+                                extra={"method": scope.get("method"), "path": scope.get("path"), "route": route,
+                                       "status": status, "duration_ms": round(seconds * 1000, 2),
+                                       "client": client_address(ASGIConnection(scope), settings), "request_id": rid})
             REQUEST_ID.reset(token)
 
     app.asgi_handler = observed
