@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 from hoso.plugin_manager import await_me_maybe
 
-__all__ = ["AuditEvent", "write_audit"]
+__all__ = ["AuditEvent", "REQUEST_ID", "write_audit"]
+
+# The id of the web request being served (``hoso.web.logs``): every audit entry made while serving it carries it,
+# so an entry can be matched with the request's log lines. None outside a request (commands, scheduled work).
+REQUEST_ID: ContextVar[str | None] = ContextVar("hoso_request_id", default=None)
 
 
 @dataclass
@@ -24,6 +29,7 @@ class AuditEvent:
     origin: str
     changes: dict = field(default_factory=dict)
     at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    request_id: str | None = field(default_factory=REQUEST_ID.get)
 
 
 async def write_audit(pm: Any, db: Any, event: AuditEvent) -> None:

@@ -182,10 +182,12 @@ def serve(config_dir, database_url, host, port):
 
     from hoso.server import DefinitionsDiffer, create_app
     from hoso.web.auth import SERVER_OPTIONS
+    from hoso.web.logs import log_config
 
     rt = _runtime(config_dir, database_url)
     try:
         app = create_app(rt)
+        logs = log_config()
         _run(_check_applied(rt))
     except DefinitionsDiffer as exc:
         err_console.print(str(exc), markup=False)
@@ -193,7 +195,7 @@ def serve(config_dir, database_url, host, port):
     except ValueError as exc:  # a HOSO_* setting (hoso.settings)
         fail("cli_setting", str(exc))
     console.print(f"hoso serving on http://{host}:{port}/  (API under /api/)")
-    uvicorn.run(app, host=host, port=port, log_level="info", **SERVER_OPTIONS)
+    uvicorn.run(app, host=host, port=port, log_level="info", log_config=logs, **SERVER_OPTIONS)
 
 
 async def _check_applied(rt, started: bool = False):

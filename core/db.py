@@ -240,7 +240,10 @@ class Database:
 
     async def start(self) -> None:
         if not self.is_sqlite:
-            await self._postgres.start_connection_pool(min_size=1, max_size=setting("HOSO_DB_POOL"))
+            # A connection that cannot be opened (the server restarting) fails within the timeout instead of
+            # holding the request; the pool replaces connections the server closed at their next use.
+            await self._postgres.start_connection_pool(min_size=1, max_size=setting("HOSO_DB_POOL"),
+                                                       timeout=setting("HOSO_DB_CONNECT_TIMEOUT"))
 
     async def reset(self) -> None:
         """Renew pooled connections, e.g. after a migration changed column types.

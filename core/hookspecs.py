@@ -24,7 +24,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from hoso.audit import AuditEvent
     from hoso.config import Config, ConfigKind, EntityDef, TransitionDef, WorkflowDef
     from hoso.fields import Converter, FieldType
-    from hoso.plugin_types import ActionDef, RecordEvent, ScheduledWork, ScopeRule, SystemTable
+    from hoso.plugin_types import (
+        ActionDef,
+        MetricGauge,
+        ReadinessCheck,
+        RecordEvent,
+        ScheduledWork,
+        ScopeRule,
+        SystemTable,
+    )
     from hoso.records.attachments import Storage
     from hoso.records.context import RecordContext
     from hoso.records.forms import CompiledForm
@@ -586,4 +594,51 @@ def hoso_attachment_storage(config: Config) -> Storage | None:
 
     :param config: the loaded configuration.
     :return: a ``Storage``, or None to leave the choice to another plugin.
+    """
+
+
+# === operations =================================================================================================
+
+
+@hookspec
+def hoso_readiness_checks(runtime: Runtime) -> list[ReadinessCheck]:
+    """Checks ``/readyz`` runs besides its own (database reachable, definitions applied).
+
+    Collected once when the application is created; a name used twice stops start-up. A failing check makes
+    ``/readyz`` answer 503, so a load balancer stops sending requests to the process (e.g. "jobs not stuck").
+    The answer is cached for ``HOSO_READY_CACHE_SECONDS``.
+
+    Example::
+
+        @hookimpl
+        def hoso_readiness_checks(runtime):
+            async def outbox_moving(rt):
+                late = await rt.db.fetchval("SELECT COUNT(*) AS n FROM outbox WHERE due < {}", cutoff())
+                return f"{late} messages late" if late else None
+            return [ReadinessCheck("outbox", outbox_moving)]
+
+    :param runtime: the ``hoso.runtime.Runtime`` the application serves.
+    :return: a list of ``ReadinessCheck(name, check)``; ``check`` is ``async (runtime) -> str | None``.
+    """
+
+
+@hookspec
+def hoso_metrics(runtime: Runtime) -> list[MetricGauge]:
+    """Gauges ``/metrics`` reads at each scrape, besides the request and database-pool metrics.
+
+    Collected once when the application is created; a name used twice stops start-up. Each gauge is read in the
+    process answering the scrape, so it should state a fact of the shared database (a queue's depth, failed
+    jobs), not of one process. A gauge whose read fails is left out of that scrape and the failure is logged.
+
+    Example::
+
+        @hookimpl
+        def hoso_metrics(runtime):
+            async def depth(rt):
+                rows = await rt.db.fetch("SELECT queue, COUNT(*) AS n FROM jobs GROUP BY queue")
+                return {(r["queue"],): r["n"] for r in rows}
+            return [MetricGauge("hoso_jobs_queued", "Jobs waiting", depth, labels=("queue",))]
+
+    :param runtime: the ``hoso.runtime.Runtime`` the application serves.
+    :return: a list of ``MetricGauge(name, help, read, labels)``.
     """

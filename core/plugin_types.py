@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hoso.records.service import RecordContext
     from hoso.runtime import Runtime
 
-__all__ = ["ScheduledWork", "RecordEvent", "SystemTable", "ActionDef", "ScopeRule"]
+__all__ = ["ScheduledWork", "RecordEvent", "SystemTable", "ActionDef", "ScopeRule", "ReadinessCheck", "MetricGauge"]
 
 
 @dataclass(frozen=True)
@@ -84,3 +84,26 @@ class ScopeRule:
     name: str
     label: dict[str, str]
     predicate: Callable[[EntityDef, str, int], tuple[str, tuple] | None]
+
+
+@dataclass(frozen=True)
+class ReadinessCheck:
+    """One check of ``/readyz`` (``hoso_readiness_checks``): ``check(runtime)`` returns None when the process may
+    serve, or a short reason (no secrets: the reason is shown to whoever asks) when it may not; an exception
+    counts as a failure. ``name`` keys the check in the answer and must be unique."""
+
+    name: str
+    check: Callable[[Runtime], Awaitable[str | None]]
+
+
+@dataclass(frozen=True)
+class MetricGauge:
+    """A Prometheus gauge read when ``/metrics`` is scraped (``hoso_metrics``), e.g. a queue's depth.
+
+    ``read(runtime)`` returns a number, or a mapping from label values (a tuple, in the order of ``labels``) to
+    numbers. ``name`` is the metric's name (``hoso_jobs_queued``), unique among all plugins."""
+
+    name: str
+    help: str
+    read: Callable[[Runtime], Awaitable[float | dict[tuple[str, ...], float]]]
+    labels: tuple[str, ...] = ()

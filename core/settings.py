@@ -136,6 +136,32 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     _s("HOSO_ADMIN_STAGING_HOURS", "number", 24.0,
        "Tệp đã tải lên mà không ai lưu sẽ hết hạn sau chừng này giờ.",
        "An uploaded file nobody saved expires after this many hours.", positive=True, unit="hours"),
+    _s("HOSO_LOG_FORMAT", "str", "plain",
+       "Định dạng nhật ký của hoso serve: json (mỗi dòng một đối tượng JSON, cho hệ thống thu thập nhật ký) hoặc "
+       "plain (văn bản dễ đọc).",
+       "Log format of hoso serve: json (one JSON object per line, for a log collector) or plain (readable text)."),
+    _s("HOSO_METRICS_TOKEN", "str", None,
+       "Mã bí mật để đọc /metrics (tiêu đề Authorization: Bearer <mã>). Không đặt mã và không đặt "
+       "HOSO_METRICS_NETWORKS thì không ai đọc được /metrics.",
+       "Secret token that reads /metrics (header Authorization: Bearer <token>). With neither it nor "
+       "HOSO_METRICS_NETWORKS set, nobody may read /metrics.", secret=True),
+    _s("HOSO_METRICS_NETWORKS", "networks", (),
+       "Địa chỉ hoặc dải mạng (cách nhau bằng dấu phẩy) được đọc /metrics không cần mã, ví dụ máy Prometheus.",
+       "Addresses or networks (comma-separated) that may read /metrics without the token, e.g. the Prometheus "
+       "server."),
+    _s("HOSO_READY_CACHE_SECONDS", "number", 2.0,
+       "/readyz giữ kết quả kiểm tra trong chừng này giây trước khi hỏi lại cơ sở dữ liệu (0: mỗi lần hỏi).",
+       "/readyz keeps its checks' result this many seconds before asking the database again (0: every call).",
+       minimum=0, unit="seconds"),
+    _s("HOSO_SERVED_HOSTS", "list", (),
+       "Các giá trị tiêu đề Host được phục vụ (ví dụ hoso.example.vn,*.hoso.example.vn), cách nhau bằng dấu phẩy; "
+       "yêu cầu với Host khác bị từ chối (400). Để trống: mọi Host.",
+       "Host header values served (e.g. hoso.example.vn,*.hoso.example.vn), comma-separated; a request with another "
+       "Host is refused (400). Empty: any Host."),
+    _s("HOSO_DB_CONNECT_TIMEOUT", "number", 5.0,
+       "Số giây tối đa chờ mở một kết nối tới PostgreSQL; quá thời gian đó yêu cầu nhận lỗi 503 thay vì treo.",
+       "Most seconds spent opening a connection to PostgreSQL; past it the request gets a 503 instead of hanging.",
+       positive=True, unit="seconds"),
 )}
 
 
@@ -250,7 +276,7 @@ def display(name: str, value: Any) -> str:
         return str(int(value))
     text = str(value)
     if setting.secret:
-        return _mask(text)
+        return _mask(text) if setting.kind == "url" else "***"
     return text
 
 

@@ -10,8 +10,8 @@ from hoso.hookspecs import hookimpl
 @hookimpl(trylast=True)
 async def hoso_write_audit(event, db):
     await db.execute(
-        "INSERT INTO hoso_audit (at, actor_id, actor, origin, action, entity, record_id, changes) "
-        "VALUES ({}, {}, {}, {}, {}, {}, {}, {})",
+        "INSERT INTO hoso_audit (at, actor_id, actor, origin, action, entity, record_id, changes, request_id) "
+        "VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {})",
         event.at, event.actor_id, event.actor, event.origin, event.action, event.entity, event.record_id,
-        json.dumps(event.changes, ensure_ascii=False, sort_keys=True),
+        json.dumps(event.changes, ensure_ascii=False, sort_keys=True), event.request_id,
     )

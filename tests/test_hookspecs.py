@@ -53,6 +53,8 @@ EFFECT_TESTS = {
     "hoso_after_commit": "tests/test_hooks_records.py::test_a_rolled_back_write_is_never_announced_after_commit",
     "hoso_write_audit": "tests/test_plugins.py::test_plugin_validator_and_audit_writer_run_on_every_write",
     "hoso_attachment_storage": "tests/records/test_attachments.py::test_storage_backend_comes_from_a_plugin",
+    "hoso_readiness_checks": "tests/web/test_health.py::test_a_plugin_readiness_check_makes_readyz_fail",
+    "hoso_metrics": "tests/web/test_metrics.py::test_plugin_gauges_are_read_at_each_scrape",
 }
 
 

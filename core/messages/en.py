@@ -289,4 +289,10 @@ MESSAGES: dict[str, str] = {
     "report_yes": "Yes",
     "report_no": "No",
     "report_total": "Total",
+    # Operations: readiness, metrics, database faults (hoso.web.health, hoso.web.metrics)
+    "setting_choice": "{name}: {raw} is not valid; choose one of: {choices}",
+    "database_unavailable": "The database is not answering for the moment; please try again in a few seconds",
+    "not_ready": "The server is not ready to serve: {failed}",
+    "metrics_closed": "Reading the metrics is not allowed yet: set HOSO_METRICS_TOKEN or HOSO_METRICS_NETWORKS",
+    "metrics_denied": "A valid metrics token (Authorization: Bearer) or an allowed address is needed",
 }

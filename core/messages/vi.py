@@ -289,4 +289,10 @@ MESSAGES: dict[str, str] = {
     "report_yes": "Có",
     "report_no": "Không",
     "report_total": "Tổng cộng",
+    # Operations: readiness, metrics, database faults (hoso.web.health, hoso.web.metrics)
+    "setting_choice": "{name}: {raw} không hợp lệ; chọn một trong: {choices}",
+    "database_unavailable": "Cơ sở dữ liệu tạm thời không trả lời; vui lòng thử lại sau ít giây",
+    "not_ready": "Máy chủ chưa sẵn sàng phục vụ: {failed}",
+    "metrics_closed": "Chưa cho phép đọc số đo: đặt HOSO_METRICS_TOKEN hoặc HOSO_METRICS_NETWORKS",
+    "metrics_denied": "Cần mã đọc số đo hợp lệ (Authorization: Bearer) hoặc một địa chỉ được phép",
 }

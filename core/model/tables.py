@@ -142,6 +142,8 @@ def build_system_tables(db: Database, pm: Any = None) -> dict[str, type[Table]]:
             "entity": Varchar(length=63, default=None, null=True),
             "record_id": BigInt(default=None, null=True),
             "changes": Text(default=None, null=True),
+            # The web request that made the change (X-Request-ID, see docs/operations.md); None outside one.
+            "request_id": Varchar(length=128, default=None, null=True),
         }),
         # Attempt counters of the login and password-change throttle (hoso.users.reserve_attempt): one row per
         # bucket (username and address, address, account), counting failures in a fixed window.

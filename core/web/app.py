@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from litestar import Litestar, Request, Response, get, post
+from litestar.config.allowed_hosts import AllowedHostsConfig
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.exceptions import (
@@ -33,6 +35,7 @@ from hoso.model.migrate import applied_state
 from hoso.plugin_manager import await_me_maybe
 from hoso.records.attachments import CleanupSettings, storage_janitor
 from hoso.scheduler import run_forever
+from hoso.settings import get as setting
 from hoso.web import pages
 from hoso.web.accounts_api import accounts_router
 from hoso.web.api import build_record_router
@@ -52,8 +55,11 @@ from hoso.web.auth import (
     write_audit,
 )
 from hoso.web.guards import HostileInputGuard
+from hoso.web.health import Readiness, database_unavailable_handlers, healthz, readyz
+from hoso.web.metrics import Metrics, MetricsAccess, metrics_endpoint
 from hoso.web.modules_guard import install as install_module_guard
 from hoso.web.modules_guard import visible_entities
+from hoso.web.observe import observe
 from hoso.web.openapi import documentation_pages
 from hoso.web.problems import exception_handlers, msg, request_lang
 from hoso.web.reports_api import reports_router
@@ -363,6 +369,7 @@ def create_app(rt: Runtime, settings: WebSettings | None = None, *,
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         await rt.db.close()
+        metrics_gone()
 
     from importlib.metadata import PackageNotFoundError, version
 
@@ -371,19 +378,39 @@ def create_app(rt: Runtime, settings: WebSettings | None = None, *,
     except PackageNotFoundError:  # pragma: no cover
         hoso_version = "0"
 
-    return install_module_guard(Litestar(
+    # Health, readiness and metrics (docs/operations.md): the request id, counting and access log wrap it all.
+    metrics = Metrics(rt)
+    ops = {"readiness": Readiness.of(rt), "metrics": metrics, "metrics_access": MetricsAccess.from_env()}
+
+    def metrics_gone() -> None:
+        if metrics.multiprocess:  # this process's live gauges leave the sums
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(os.getpid())
+
+    return observe(install_module_guard(Litestar(
         route_handlers=[health, api_login, api_logout, api_me, entities, units_on, home, form_login, form_logout,
                         build_record_router(rt), accounts_router(), approvals_router(), reports_router(),
                         *(handler for part in parts.values() for handler in part.handlers()),
-                        *plugin_routes(rt)],
+                        *plugin_routes(rt), healthz, readyz, metrics_endpoint],
         on_startup=[startup],
         on_shutdown=[shutdown],
-        exception_handlers=exception_handlers(),
+        exception_handlers={**exception_handlers(), **database_unavailable_handlers()},
         middleware=[HostileInputGuard],
         before_send=[security_headers],
-        state=State({"rt": rt, "settings": settings, "entities": entity_definitions(rt.config), **parts}),
+        state=State({"rt": rt, "settings": settings, "entities": entity_definitions(rt.config), **parts, **ops}),
         # the JSON document and two pages whose assets are vendored (see hoso.web.openapi)
         openapi_config=OpenAPIConfig(title="hoso API", version=hoso_version, path="/schema",
                                      render_plugins=documentation_pages("hoso API")),
+        allowed_hosts=served_hosts(),
         debug=False,
-    ))
+    )), metrics, settings)
+
+
+def served_hosts() -> AllowedHostsConfig | None:
+    """Litestar's allowed-hosts check for ``HOSO_SERVED_HOSTS`` (probes and scrapes may use any Host)."""
+    hosts = list(setting("HOSO_SERVED_HOSTS"))
+    if not hosts:
+        return None
+    return AllowedHostsConfig(allowed_hosts=hosts, exclude=["^/healthz$", "^/readyz$", "^/metrics$"],
+                              www_redirect=False)
