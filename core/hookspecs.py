@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hoso.audit import AuditEvent
     from hoso.config import Config, ConfigKind, EntityDef, TransitionDef, WorkflowDef
     from hoso.fields import Converter, FieldType
-    from hoso.plugin_types import ActionDef, RecordEvent, ScheduledWork, ScopeRule, SystemTable
+    from hoso.plugin_types import ActionDef, JobKind, RecordEvent, ScheduledWork, ScopeRule, SystemTable
     from hoso.records.attachments import Storage
     from hoso.records.context import RecordContext
     from hoso.records.forms import CompiledForm
@@ -586,4 +586,34 @@ def hoso_attachment_storage(config: Config) -> Storage | None:
 
     :param config: the loaded configuration.
     :return: a ``Storage``, or None to leave the choice to another plugin.
+    """
+
+
+# === background jobs ============================================================================================
+
+
+@hookspec
+def hoso_job_kinds() -> list[JobKind]:
+    """Kinds of background job (``hoso.plugin_types.JobKind``) that workers run.
+
+    Jobs are report exports, notifications, calls to other systems: slow work a request should not wait for.
+
+    Collected when a worker starts; a name used twice stops start-up. Enqueue a job with
+    ``hoso.jobs.enqueue(db, kind, payload, key=...)``: called with the ``db`` a write's hook receives
+    (``hoso_write_guard``, ``hoso_transition_done``), the job commits with the write and never exists when the
+    write rolls back. A failing job is tried again after a backoff and is dead after ``max_attempts``.
+
+    Example::
+
+        @hookimpl
+        def hoso_job_kinds():
+            return [JobKind("notify_lawyer", send_notice, max_attempts=8, backoff=30)]
+
+        @hookimpl
+        async def hoso_transition_done(entity, workflow, transition, record, context, db):
+            if transition.name == "assign":
+                await enqueue(db, "notify_lawyer", {"case": record["id"]}, key=str(record["id"]))
+
+    :return: a list of ``JobKind(name, handler, max_attempts, backoff, lease)``; ``handler`` is
+        ``async (runtime, job) -> result``.
     """

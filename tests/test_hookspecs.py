@@ -53,6 +53,7 @@ EFFECT_TESTS = {
     "hoso_after_commit": "tests/test_hooks_records.py::test_a_rolled_back_write_is_never_announced_after_commit",
     "hoso_write_audit": "tests/test_plugins.py::test_plugin_validator_and_audit_writer_run_on_every_write",
     "hoso_attachment_storage": "tests/records/test_attachments.py::test_storage_backend_comes_from_a_plugin",
+    "hoso_job_kinds": "tests/jobs/test_queue.py::test_a_worker_retries_a_flaky_job_until_it_succeeds",
 }
 
 
