@@ -39,6 +39,7 @@ from hoso.db import Database
 from hoso.plugin_manager import collect
 from hoso.plugin_types import Job, JobKind
 from hoso.scheduler import TICK_SECONDS, run_due, scheduled_work
+from hoso.settings import get as setting
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
@@ -53,8 +54,6 @@ STATES = ("pending", "running", "failed", "dead", "done")
 WAITING = ("pending", "failed")
 # The longest wait between two attempts, however many failed before.
 MAX_BACKOFF_SECONDS = 6 * 3600
-# How often an idle worker looks for due jobs.
-POLL_SECONDS = 1.0
 ERROR_CHARS = 4000
 
 _COLUMNS = ("id, kind, payload, dedup_key, state, attempts, run_at, lease_owner, lease_until, last_error, "
@@ -236,11 +235,11 @@ class Worker:
     """Runs jobs: ``concurrency`` loops, each claiming one job at a time, and the scheduled work every ``tick``
     seconds. ``hoso worker`` runs one in its own process; ``hoso serve`` one inside the application."""
 
-    def __init__(self, rt: Runtime, *, concurrency: int = 1, poll: float = POLL_SECONDS,
+    def __init__(self, rt: Runtime, *, concurrency: int = 1, poll: float | None = None,
                  tick: float = TICK_SECONDS, kinds: dict[str, JobKind] | None = None, scheduled: bool = True):
         self.rt = rt
         self.concurrency = max(1, concurrency)
-        self.poll = poll
+        self.poll = setting("HOSO_JOBS_POLL_SECONDS") if poll is None else poll
         self.tick = tick
         self.kinds = job_kinds(rt) if kinds is None else kinds
         self.works = scheduled_work(rt) if scheduled else []

@@ -289,4 +289,7 @@ MESSAGES: dict[str, str] = {
     "report_yes": "Yes",
     "report_no": "No",
     "report_total": "Total",
+    # background jobs (hoso.jobs)
+    "worker_started": "Running background jobs ({kinds}) and scheduled work ({works}), {concurrency} at a time.",
+    "worker_ran": "Ran {n} background jobs.",
 }

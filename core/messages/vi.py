@@ -289,4 +289,7 @@ MESSAGES: dict[str, str] = {
     "report_yes": "Có",
     "report_no": "Không",
     "report_total": "Tổng cộng",
+    # background jobs (hoso.jobs)
+    "worker_started": "Đang chạy công việc nền ({kinds}) và công việc định kỳ ({works}), {concurrency} việc một lúc.",
+    "worker_ran": "Đã chạy {n} công việc nền.",
 }

@@ -29,10 +29,11 @@ from litestar.response import Redirect
 
 from hoso.audit import AuditEvent
 from hoso.config import Config, EntityDef, FieldDef
+from hoso.jobs import Worker
 from hoso.model.migrate import applied_state
 from hoso.plugin_manager import await_me_maybe
 from hoso.records.attachments import CleanupSettings, storage_janitor
-from hoso.scheduler import run_forever
+from hoso.settings import get as setting
 from hoso.web import pages
 from hoso.web.accounts_api import accounts_router
 from hoso.web.api import build_record_router
@@ -356,7 +357,8 @@ def create_app(rt: Runtime, settings: WebSettings | None = None, *,
         for result in rt.pm.hook.hoso_startup(config=rt.config):
             await await_me_maybe(result)
         background.append(asyncio.create_task(storage_janitor(rt.records(), cleanup)))
-        background.append(asyncio.create_task(run_forever(rt)))  # hoso_scheduled_work
+        if setting("HOSO_EMBEDDED_WORKER"):  # hoso_job_kinds and hoso_scheduled_work, in this process
+            background.append(asyncio.create_task(Worker(rt).run_forever()))
 
     async def shutdown() -> None:
         for task in background:

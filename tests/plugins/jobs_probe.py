@@ -50,3 +50,9 @@ class Probe:
     def hoso_record_created(self, entity, record, context):
         if self.refuse:
             raise RuntimeError("refused after the guard")
+
+
+@hookimpl
+def hoso_job_kinds():
+    """The probe's kinds, for ``HOSO_PLUGINS=tests.plugins.jobs_probe`` (the command line)."""
+    return Probe().hoso_job_kinds()
