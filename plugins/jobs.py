@@ -9,7 +9,8 @@ from __future__ import annotations
 from piccolo.columns import BigInt, Integer, Text, Varchar
 
 from hoso.hookspecs import hookimpl
-from hoso.plugin_types import SystemTable
+from hoso.i18n import t
+from hoso.plugin_types import ActionDef, SystemTable
 
 
 def _columns() -> dict:
@@ -34,3 +35,9 @@ def _columns() -> dict:
 @hookimpl(trylast=True)
 def hoso_system_tables():
     return [SystemTable("hoso_job", _columns)]
+
+
+@hookimpl(trylast=True)
+def hoso_actions():
+    """``manage_jobs``: see the admin's page of background jobs and send dead jobs back to the queue."""
+    return [ActionDef("manage_jobs", {"vi": t("manage_jobs", "vi"), "en": t("manage_jobs", "en")})]

@@ -292,4 +292,23 @@ MESSAGES: dict[str, str] = {
     # background jobs (hoso.jobs)
     "worker_started": "Running background jobs ({kinds}) and scheduled work ({works}), {concurrency} at a time.",
     "worker_ran": "Ran {n} background jobs.",
+    # background jobs (hoso.jobs, the admin's page of jobs)
+    "jobs_page": "Background jobs",
+    "jobs_none": "No jobs.",
+    "jobs_bad_state": "{value!r} is not a state; states: {states}",
+    "job_state_pending": "Pending",
+    "job_state_running": "Running",
+    "job_state_failed": "Failed, will retry",
+    "job_state_dead": "Dead (out of attempts)",
+    "job_state_done": "Done",
+    "job_id": "Id",
+    "job_kind": "Kind",
+    "job_state": "State",
+    "job_attempts": "Attempts",
+    "job_run_at": "Runs at",
+    "job_error": "Last error",
+    "job_action": "Action",
+    "job_retry": "Retry",
+    "job_not_dead": "job {id} is not dead, so it cannot be retried",
+    "manage_jobs": "Manage background jobs",
 }

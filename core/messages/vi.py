@@ -292,4 +292,23 @@ MESSAGES: dict[str, str] = {
     # background jobs (hoso.jobs)
     "worker_started": "Đang chạy công việc nền ({kinds}) và công việc định kỳ ({works}), {concurrency} việc một lúc.",
     "worker_ran": "Đã chạy {n} công việc nền.",
+    # background jobs (hoso.jobs, the admin's page of jobs)
+    "jobs_page": "Công việc nền",
+    "jobs_none": "Không có công việc nào.",
+    "jobs_bad_state": "{value!r} không phải là một trạng thái; các trạng thái: {states}",
+    "job_state_pending": "Đang chờ",
+    "job_state_running": "Đang chạy",
+    "job_state_failed": "Lỗi, sẽ thử lại",
+    "job_state_dead": "Hỏng (hết số lần thử)",
+    "job_state_done": "Đã xong",
+    "job_id": "Mã",
+    "job_kind": "Loại",
+    "job_state": "Trạng thái",
+    "job_attempts": "Số lần thử",
+    "job_run_at": "Chạy lúc",
+    "job_error": "Lỗi gần nhất",
+    "job_action": "Thao tác",
+    "job_retry": "Chạy lại",
+    "job_not_dead": "công việc {id} không ở trạng thái hỏng nên không thể chạy lại",
+    "manage_jobs": "Quản lý công việc nền",
 }
