@@ -89,19 +89,24 @@ def _job(row: dict) -> Job:
 
 
 async def claim(db: Database, kinds: dict[str, JobKind], owner: str, *, limit: int = 1,
-                now: int | None = None) -> list[Job]:
+                now: int | None = None, sweep: bool = True) -> list[Job]:
     """Take up to ``limit`` due jobs of ``kinds`` for ``owner``: waiting ones whose time came, and running ones
-    whose lease expired (their worker died). Each attempt counts, the claimed one included."""
+    whose lease expired (their worker died). Each attempt counts, the claimed one included. ``sweep`` first makes
+    dead the jobs whose lease expired on their last attempt (``expire``)."""
     if not kinds:
         return []
     at = now_ms() if now is None else now
-    await expire(db, kinds, now=at)
+    if sweep:
+        await expire(db, kinds, now=at)
     names = sorted(kinds)
     marks = ", ".join("{}" for _ in names)
+    # A job whose lease expired is taken again while it has attempts left (else ``expire`` makes it dead).
+    maxes = " ".join("WHEN {} THEN CAST({} AS INTEGER)" for _ in names)
     due = (f"kind IN ({marks}) AND ((state IN ('pending', 'failed') AND run_at <= {{}}) "
-           "OR (state = 'running' AND lease_until <= {}))")
+           f"OR (state = 'running' AND lease_until <= {{}} AND attempts < CASE kind {maxes} END))")
+    due_args = (*names, at, at, *[a for n in names for a in (n, kinds[n].max_attempts)])
     pick = f"SELECT id FROM {TABLE} WHERE {due} ORDER BY run_at, id LIMIT {{}}"
-    pick_args = (*names, at, at, limit)
+    pick_args = (*due_args, limit)
     # Each job's lease is its kind's.
     leases = " ".join("WHEN {} THEN CAST({} AS BIGINT)" for _ in names)
     lease_args = [a for n in names for a in (n, at + int(kinds[n].lease * 1000))]
@@ -109,12 +114,12 @@ async def claim(db: Database, kinds: dict[str, JobKind], owner: str, *, limit: i
               f"lease_until = CASE kind {leases} END, wait_key = NULL WHERE id IN ({{pick}}) AND {due} "
               f"RETURNING {_COLUMNS}")
     if db.is_sqlite:  # one writer at a time: the statement picks and takes at once
-        rows = await db.fetch(update.replace("{pick}", pick), owner, *lease_args, *pick_args, *names, at, at)
+        rows = await db.fetch(update.replace("{pick}", pick), owner, *lease_args, *pick_args, *due_args)
     else:
         # The locking CTE runs once, skipping the rows other workers hold, and keeps its rows locked.
         rows = await db.fetch(f"WITH picked AS ({pick} FOR UPDATE SKIP LOCKED) "
                               + update.replace("{pick}", "SELECT id FROM picked"),
-                              *pick_args, owner, *lease_args, *names, at, at)
+                              *pick_args, owner, *lease_args, *due_args)
     return [_job(r) for r in sorted(rows, key=lambda r: r["id"])]
 
 
@@ -245,10 +250,15 @@ class Worker:
         self.works = scheduled_work(rt) if scheduled else []
         self.owner = _owner()
         self.ran = 0
+        self.swept = -1.0e9
 
     async def run_one(self) -> bool:
         """Claim one due job and run it; False when none was due."""
-        claimed = await claim(self.rt.db, self.kinds, self.owner)
+        # Jobs out of attempts whose lease expired are made dead at most once a second per worker.
+        sweep = time.monotonic() - self.swept >= 1.0
+        if sweep:
+            self.swept = time.monotonic()
+        claimed = await claim(self.rt.db, self.kinds, self.owner, sweep=sweep)
         if not claimed:
             return False
         await self._run(claimed[0])

@@ -100,6 +100,8 @@ async def test_a_lease_expiring_on_the_last_attempt_makes_the_job_dead(rt):
         [taken] = await claim(rt.db, kinds, f"w{attempt}", now=at)
         assert taken.attempts == attempt
         at += lease_ms
+    assert await claim(rt.db, kinds, "w4", now=at, sweep=False) == [], "out of attempts: never taken again"
+    assert (await job(rt.db, job_id))["state"] == "running"
     assert await claim(rt.db, kinds, "w4", now=at) == []
     row = await job(rt.db, job_id)
     assert row["state"] == "dead" and "lease expired" in row["last_error"]
