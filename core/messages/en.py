@@ -311,4 +311,7 @@ MESSAGES: dict[str, str] = {
     "job_retry": "Retry",
     "job_not_dead": "job {id} is not dead, so it cannot be retried",
     "manage_jobs": "Manage background jobs",
+    "export_user_gone": "account {id} is no longer active, so the report cannot be exported",
+    "export_not_ready": "the report's file is not ready (state: {state})",
+    "export_not_found": "there is no report export {id}",
 }

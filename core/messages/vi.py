@@ -311,4 +311,7 @@ MESSAGES: dict[str, str] = {
     "job_retry": "Chạy lại",
     "job_not_dead": "công việc {id} không ở trạng thái hỏng nên không thể chạy lại",
     "manage_jobs": "Quản lý công việc nền",
+    "export_user_gone": "tài khoản {id} không còn hoạt động nên không thể xuất báo cáo",
+    "export_not_ready": "tệp báo cáo chưa sẵn sàng (trạng thái: {state})",
+    "export_not_found": "không có lần xuất báo cáo {id}",
 }

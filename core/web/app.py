@@ -57,6 +57,7 @@ from hoso.web.modules_guard import install as install_module_guard
 from hoso.web.modules_guard import visible_entities
 from hoso.web.openapi import ProblemDocumentedJson
 from hoso.web.problems import exception_handlers, msg, request_lang
+from hoso.web.report_exports import report_exports_router
 from hoso.web.reports_api import reports_router
 from hoso.web.reports_approval_api import approvals_router
 from hoso.web.security import security_headers
@@ -376,6 +377,7 @@ def create_app(rt: Runtime, settings: WebSettings | None = None, *,
     return install_module_guard(Litestar(
         route_handlers=[health, api_login, api_logout, api_me, entities, units_on, home, form_login, form_logout,
                         build_record_router(rt), accounts_router(), approvals_router(), reports_router(),
+                        report_exports_router(),
                         *(handler for part in parts.values() for handler in part.handlers()),
                         *plugin_routes(rt)],
         on_startup=[startup],
