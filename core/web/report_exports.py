@@ -113,7 +113,7 @@ async def export_file(request: Request, name: ReportName, export_id: ExportId) -
     path = export_path(row["id"], fmt)
     if not path.is_file():
         return problem(404, t("export_not_found", ctx_lang, id=export_id), slug="not-found")
-    return File(path, filename=result.get("filename") or path.name,  # type: ignore[return-value]
+    return File(path, filename=result.get("filename") or path.name,
                 media_type=CSV_TYPE if fmt == "csv" else XLSX_TYPE)
 
 
