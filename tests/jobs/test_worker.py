@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from click.testing import CliRunner
 
 from hoso.cli import main
 from hoso.jobs import enqueue, job
 from hoso.runtime import Runtime
+from tests.conftest import REPO
 from tests.web.conftest import running
 
 
@@ -79,3 +85,41 @@ def test_worker_command_refuses_a_bad_concurrency(config_dir, tmp_path):
     result = hoso("worker", "--concurrency", "0", "--config", config_dir.root, "--database",
                   f"sqlite:///{tmp_path / 'x.db'}")
     assert result.exit_code == 2 and "--concurrency" in result.output
+
+
+def test_two_worker_processes_share_the_jobs_and_stop_on_sigterm(config_dir, database_url, tmp_path):
+    """Two ``hoso worker`` processes on one database: every job runs once, in one of them; SIGTERM stops both."""
+    assert hoso("migrate", "--yes", "--config", config_dir.root, "--database", database_url).exit_code == 0
+    log = tmp_path / "runs.log"
+
+    async def queue() -> list[int | None]:
+        rt = Runtime.create(config_dir.root, database_url)
+        await rt.db.start()
+        try:
+            return [await enqueue(rt.db, "logged", {"n": n}) for n in range(60)]
+        finally:
+            await rt.db.close()
+
+    ids = asyncio.run(queue())
+    env = {**os.environ, "HOSO_PLUGINS": "tests.plugins.jobs_probe", "JOBS_PROBE_LOG": str(log),
+           "HOSO_JOBS_POLL_SECONDS": "0.1", "PYTHONPATH": str(REPO)}
+    hoso_bin = str(Path(sys.executable).with_name("hoso"))
+    workers = [subprocess.Popen([hoso_bin, "worker", "--concurrency", "2", "--config", str(config_dir.root),
+                                 "--database", database_url], env=env, cwd=REPO, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if log.exists() and len(log.read_text().splitlines()) >= len(ids):
+                break
+            time.sleep(0.2)
+        time.sleep(0.5)  # a job run twice would show now
+    finally:
+        for w in workers:
+            w.send_signal(signal.SIGTERM)
+        outputs = [w.communicate(timeout=30) for w in workers]
+    runs = [line.split() for line in log.read_text().splitlines()]
+    assert sorted(int(job_id) for job_id, _pid in runs) == sorted(ids), "every job ran exactly once"
+    for w, (out, err) in zip(workers, outputs, strict=True):
+        assert w.returncode == 0, err
+        assert "Ran " in out and "Traceback" not in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 from hoso import JobKind, hookimpl
 from hoso.jobs import enqueue
@@ -52,7 +53,14 @@ class Probe:
             raise RuntimeError("refused after the guard")
 
 
+async def _logged(rt, job):
+    """Appends the job's id to the file JOBS_PROBE_LOG names (one line per run, from any process)."""
+    await asyncio.sleep(0.01)
+    with open(os.environ["JOBS_PROBE_LOG"], "a", encoding="utf-8") as f:
+        f.write(f"{job.id} {os.getpid()}\n")
+
+
 @hookimpl
 def hoso_job_kinds():
-    """The probe's kinds, for ``HOSO_PLUGINS=tests.plugins.jobs_probe`` (the command line)."""
-    return Probe().hoso_job_kinds()
+    """The probe's kinds and ``logged``, for ``HOSO_PLUGINS=tests.plugins.jobs_probe`` (the command line)."""
+    return [*Probe().hoso_job_kinds(), JobKind("logged", _logged)]
