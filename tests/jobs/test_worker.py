@@ -23,6 +23,15 @@ def hoso(*args, **env):
     return CliRunner().invoke(main, [str(a) for a in args], env={"HOSO_BLOCK_PLUGINS": None, **env})
 
 
+async def _enqueue_many(root, database_url: str, kind: str, n: int) -> list[int | None]:
+    rt = Runtime.create(root, database_url)
+    await rt.db.start()
+    try:
+        return [await enqueue(rt.db, kind, {"n": i}) for i in range(n)]
+    finally:
+        await rt.db.close()
+
+
 async def _until_done(rt, job_id: int, seconds: float = 15.0) -> dict:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -53,15 +62,7 @@ async def test_without_the_embedded_worker_jobs_wait_for_a_worker(config_dir, da
 def test_worker_command_runs_due_jobs_once(config_dir, database_url):
     assert hoso("migrate", "--yes", "--config", config_dir.root, "--database", database_url).exit_code == 0
 
-    async def queue() -> list[int | None]:
-        rt = Runtime.create(config_dir.root, database_url)
-        await rt.db.start()
-        try:
-            return [await enqueue(rt.db, "ok", {"n": n}) for n in range(3)]
-        finally:
-            await rt.db.close()
-
-    ids = asyncio.run(queue())
+    ids = asyncio.run(_enqueue_many(config_dir.root, database_url, "ok", 3))
     result = hoso("worker", "--once", "--config", config_dir.root, "--database", database_url,
                   HOSO_PLUGINS="tests.plugins.jobs_probe")
     assert result.exit_code == 0, result.output
@@ -92,15 +93,7 @@ def test_two_worker_processes_share_the_jobs_and_stop_on_sigterm(config_dir, dat
     assert hoso("migrate", "--yes", "--config", config_dir.root, "--database", database_url).exit_code == 0
     log = tmp_path / "runs.log"
 
-    async def queue() -> list[int | None]:
-        rt = Runtime.create(config_dir.root, database_url)
-        await rt.db.start()
-        try:
-            return [await enqueue(rt.db, "logged", {"n": n}) for n in range(60)]
-        finally:
-            await rt.db.close()
-
-    ids = asyncio.run(queue())
+    ids = asyncio.run(_enqueue_many(config_dir.root, database_url, "logged", 60))
     env = {**os.environ, "HOSO_PLUGINS": "tests.plugins.jobs_probe", "JOBS_PROBE_LOG": str(log),
            "HOSO_JOBS_POLL_SECONDS": "0.1", "PYTHONPATH": str(REPO)}
     hoso_bin = str(Path(sys.executable).with_name("hoso"))
