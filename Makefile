@@ -60,6 +60,8 @@ REPORT_CASES ?= 100000
 LOAD_USERS ?= 20
 LOAD_MINUTES ?= 0.5
 LOAD_CASES ?= 20000
+# bench/jobs.py: jobs per round, drained by 1 and by 4 workers on PostgreSQL.
+BENCH_JOBS ?= 300
 
 # bench/lists.py: 1,000,000 cases in HOSO_BENCH_LISTS_URL (default: the database hoso_listadmin on the local
 # PostgreSQL), loaded once and kept; lists through HTTP next to hand-written SQL, then the admin in Chromium.
@@ -72,6 +74,7 @@ bench: install $(BENCH_STAMP)
 	$(BIN)/python bench/lists.py admin
 	$(BIN)/python bench/reports.py --cases $(REPORT_CASES) --summary
 	$(BIN)/python bench/loadtest.py --users $(LOAD_USERS) --minutes $(LOAD_MINUTES) --cases $(LOAD_CASES)
+	$(BIN)/python bench/jobs.py --jobs $(BENCH_JOBS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

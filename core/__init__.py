@@ -27,10 +27,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from hoso.config import WorkflowDef as WorkflowDef
     from hoso.fields import Converter as Converter
     from hoso.fields import FieldType as FieldType
+    from hoso.jobs import enqueue as enqueue
     from hoso.plugin_manager import PluginError as PluginError
     from hoso.plugin_manager import await_me_maybe as await_me_maybe
     from hoso.plugin_manager import get_plugin_manager as get_plugin_manager
     from hoso.plugin_types import ActionDef as ActionDef
+    from hoso.plugin_types import Job as Job
+    from hoso.plugin_types import JobKind as JobKind
     from hoso.plugin_types import RecordEvent as RecordEvent
     from hoso.plugin_types import ScheduledWork as ScheduledWork
     from hoso.plugin_types import ScopeRule as ScopeRule
@@ -70,6 +73,9 @@ _LAZY: dict[str, str] = {
     "AdminMenuEntry": "hoso.admin.plugin_pages",
     "request_context": "hoso.web.api",
     "same_site": "hoso.web.api",
+    "Job": "hoso.plugin_types",
+    "JobKind": "hoso.plugin_types",
+    "enqueue": "hoso.jobs",
 }
 
 __all__ = sorted(_LAZY)

@@ -313,6 +313,9 @@ from hoso.restructure_cli import restructure  # noqa: E402
 main.add_command(restructure)
 main.add_command(report)
 main.add_command(settings_command)
+from hoso.jobs_cli import worker  # noqa: E402
+
+main.add_command(worker)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

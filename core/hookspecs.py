@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hoso.fields import Converter, FieldType
     from hoso.plugin_types import (
         ActionDef,
+        JobKind,
         MetricGauge,
         ReadinessCheck,
         RecordEvent,
@@ -315,8 +316,8 @@ def hoso_admin_pages(runtime: Runtime) -> list[AdminPage]:
 def hoso_scheduled_work() -> list[ScheduledWork]:
     """Named work to run at an interval (``hoso.plugin_types.ScheduledWork``).
 
-    Collected once at start-up; a name used twice stops start-up. ``hoso serve`` runs due work in-process and
-    ``hoso run-scheduled`` runs it from the command line; a lease row in ``hoso_schedule`` keeps two processes
+    Collected once at start-up; a name used twice stops start-up. ``hoso serve`` runs due work in-process (while
+    ``HOSO_EMBEDDED_WORKER`` is on), ``hoso worker`` and ``hoso run-scheduled`` run it from the command line; a lease row in ``hoso_schedule`` keeps two processes
     from running the same work at once. A failure is logged and the work is tried again at its next turn.
 
     Example::
@@ -641,4 +642,34 @@ def hoso_metrics(runtime: Runtime) -> list[MetricGauge]:
 
     :param runtime: the ``hoso.runtime.Runtime`` the application serves.
     :return: a list of ``MetricGauge(name, help, read, labels)``.
+    """
+
+
+# === background jobs ============================================================================================
+
+
+@hookspec
+def hoso_job_kinds() -> list[JobKind]:
+    """Kinds of background job (``hoso.plugin_types.JobKind``) that workers run.
+
+    Jobs are report exports, notifications, calls to other systems: slow work a request should not wait for.
+
+    Collected when a worker starts; a name used twice stops start-up. Enqueue a job with
+    ``hoso.jobs.enqueue(db, kind, payload, key=...)``: called with the ``db`` a write's hook receives
+    (``hoso_write_guard``, ``hoso_transition_done``), the job commits with the write and never exists when the
+    write rolls back. A failing job is tried again after a backoff and is dead after ``max_attempts``.
+
+    Example::
+
+        @hookimpl
+        def hoso_job_kinds():
+            return [JobKind("notify_lawyer", send_notice, max_attempts=8, backoff=30)]
+
+        @hookimpl
+        async def hoso_transition_done(entity, workflow, transition, record, context, db):
+            if transition.name == "assign":
+                await enqueue(db, "notify_lawyer", {"case": record["id"]}, key=str(record["id"]))
+
+    :return: a list of ``JobKind(name, handler, max_attempts, backoff, lease)``; ``handler`` is
+        ``async (runtime, job) -> result``.
     """

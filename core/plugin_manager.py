@@ -36,6 +36,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "hoso.plugins.scheduler",
     "hoso.plugins.period_lock",
     "hoso.admin.config",
+    "hoso.plugins.jobs",
 )
 # Without these, records would be written unchecked or without their audit trail: they cannot be blocked.
 # The built-in configuration kinds are read whatever the plugin manager holds (hoso.config.load_config adds them),

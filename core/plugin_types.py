@@ -16,7 +16,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from hoso.records.service import RecordContext
     from hoso.runtime import Runtime
 
-__all__ = ["ScheduledWork", "RecordEvent", "SystemTable", "ActionDef", "ScopeRule", "ReadinessCheck", "MetricGauge"]
+__all__ = ["ScheduledWork", "RecordEvent", "SystemTable", "ActionDef", "ScopeRule", "ReadinessCheck", "MetricGauge",
+           "Job", "JobKind"]
 
 
 @dataclass(frozen=True)
@@ -107,3 +108,40 @@ class MetricGauge:
     help: str
     read: Callable[[Runtime], Awaitable[float | dict[tuple[str, ...], float]]]
     labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job as its handler receives it (``hoso.jobs``): ``attempts`` counts this run; ``payload`` is what was
+    enqueued (JSON-ready values); ``user_id`` the user it runs for, if any."""
+
+    id: int
+    kind: str
+    payload: Any
+    attempts: int
+    key: str | None = None
+    user_id: int | None = None
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """A kind of background job (``hoso_job_kinds``), run by a worker (``hoso worker``, or inside ``hoso serve``).
+
+    ``handler(runtime, job)`` is awaited with a ``Job``; what it returns (JSON-ready) is kept as the job's result,
+    and an exception is a failed attempt. A failed job is tried again after ``backoff`` seconds, doubled per
+    failure, with jitter; after ``max_attempts`` attempts it is dead (shown in the admin, which may send it back).
+    ``lease`` (seconds) bounds one attempt: a handler still running then has failed, and a worker that stopped
+    mid-job leaves the job to be taken again once its lease expires. Handlers run at least once per job, so they
+    must be safe to repeat.
+    """
+
+    name: str
+    handler: Callable[[Runtime, Job], Awaitable[Any]]
+    max_attempts: int = 5
+    backoff: float = 10.0
+    lease: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1 or self.backoff < 0 or self.lease <= 0:
+            raise ValueError(f"job kind {self.name!r}: max_attempts must be at least 1, backoff at least 0 and "
+                             "lease more than 0")

@@ -162,6 +162,14 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
        "Số giây tối đa chờ mở một kết nối tới PostgreSQL; quá thời gian đó yêu cầu nhận lỗi 503 thay vì treo.",
        "Most seconds spent opening a connection to PostgreSQL; past it the request gets a 503 instead of hanging.",
        positive=True, unit="seconds"),
+    _s("HOSO_EMBEDDED_WORKER", "bool", True,
+       "Bật (1): hoso serve tự chạy công việc nền và công việc định kỳ trong tiến trình ứng dụng (SQLite, một "
+       "máy). Tắt (0) khi có các tiến trình hoso worker riêng.",
+       "On (1): hoso serve runs the background jobs and scheduled work inside the application process (SQLite, "
+       "one machine). Off (0) where separate hoso worker processes run them."),
+    _s("HOSO_JOBS_POLL_SECONDS", "number", 1.0,
+       "Một tiến trình chạy công việc nền đang rảnh tìm công việc đến hạn mỗi chừng này giây.",
+       "An idle job worker looks for due jobs every this many seconds.", positive=True, unit="seconds"),
 )}
 
 

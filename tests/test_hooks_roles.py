@@ -37,7 +37,8 @@ def test_roles_may_name_plugin_actions_and_scopes_only_with_the_plugin(hotline_c
     assert [i.path for i in exc.value.issues] == ["grants[0].actions[1]", "grants[0].scope"]
     assert "found 'run_hotline'" in str(exc.value) and "found 'same_requester'" in str(exc.value)
     extensions = config_extensions(get_plugin_manager([Vocabulary()], load_entrypoints=False))
-    assert extensions == {"actions": ["run_hotline"], "scope_kinds": ["same_requester"]}
+    # manage_jobs comes from the built-in hoso.plugins.jobs
+    assert extensions == {"actions": ["run_hotline", "manage_jobs"], "scope_kinds": ["same_requester"]}
     config = load_config(hotline_config.root, **extensions)
     grant = next(r for r in config.roles if r.name == "hotline").grants[0]
     assert (grant.actions, grant.scope) == (("read", "run_hotline"), "same_requester")

@@ -55,6 +55,7 @@ EFFECT_TESTS = {
     "hoso_attachment_storage": "tests/records/test_attachments.py::test_storage_backend_comes_from_a_plugin",
     "hoso_readiness_checks": "tests/web/test_health.py::test_a_plugin_readiness_check_makes_readyz_fail",
     "hoso_metrics": "tests/web/test_metrics.py::test_plugin_gauges_are_read_at_each_scrape",
+    "hoso_job_kinds": "tests/jobs/test_queue.py::test_a_worker_retries_a_flaky_job_until_it_succeeds",
 }
 
 

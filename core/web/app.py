@@ -31,10 +31,10 @@ from litestar.response import Redirect
 
 from hoso.audit import AuditEvent
 from hoso.config import Config, EntityDef, FieldDef
+from hoso.jobs import Worker
 from hoso.model.migrate import applied_state
 from hoso.plugin_manager import await_me_maybe
 from hoso.records.attachments import CleanupSettings, storage_janitor
-from hoso.scheduler import run_forever
 from hoso.settings import get as setting
 from hoso.web import pages
 from hoso.web.accounts_api import accounts_router
@@ -62,6 +62,7 @@ from hoso.web.modules_guard import visible_entities
 from hoso.web.observe import observe
 from hoso.web.openapi import documentation_pages
 from hoso.web.problems import exception_handlers, msg, request_lang
+from hoso.web.report_exports import report_exports_router
 from hoso.web.reports_api import reports_router
 from hoso.web.reports_approval_api import approvals_router
 from hoso.web.security import security_headers
@@ -362,7 +363,8 @@ def create_app(rt: Runtime, settings: WebSettings | None = None, *,
         for result in rt.pm.hook.hoso_startup(config=rt.config):
             await await_me_maybe(result)
         background.append(asyncio.create_task(storage_janitor(rt.records(), cleanup)))
-        background.append(asyncio.create_task(run_forever(rt)))  # hoso_scheduled_work
+        if setting("HOSO_EMBEDDED_WORKER"):  # hoso_job_kinds and hoso_scheduled_work, in this process
+            background.append(asyncio.create_task(Worker(rt).run_forever()))
 
     async def shutdown() -> None:
         for task in background:
@@ -391,6 +393,7 @@ def create_app(rt: Runtime, settings: WebSettings | None = None, *,
     return observe(install_module_guard(Litestar(
         route_handlers=[health, api_login, api_logout, api_me, entities, units_on, home, form_login, form_logout,
                         build_record_router(rt), accounts_router(), approvals_router(), reports_router(),
+                        report_exports_router(),
                         *(handler for part in parts.values() for handler in part.handlers()),
                         *plugin_routes(rt), healthz, readyz, metrics_endpoint],
         on_startup=[startup],
