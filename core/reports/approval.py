@@ -135,7 +135,7 @@ SUBMISSION_TABLE = SystemTable("hoso_report_submission", lambda: {
     "version": Integer(null=False, default=1),
     "created_at": Timestamptz(null=False),
     "updated_at": Timestamptz(null=False),
-})
+}, indexes=(("report", "period", "status", "unit_id"), ("unit_id",)))
 STEP_TABLE = SystemTable("hoso_report_step", lambda: {
     "submission_id": BigInt(null=False),
     "action": Varchar(length=20, null=False),  # submit, approve, return, unlock
@@ -145,7 +145,7 @@ STEP_TABLE = SystemTable("hoso_report_step", lambda: {
     "actor_id": BigInt(null=True, default=None),
     "actor": Varchar(length=150, null=False),
     "at": Timestamptz(null=False),
-})
+}, indexes=(("submission_id",),))
 LOCK_TABLE = SystemTable("hoso_period_lock", lambda: {
     "submission_id": BigInt(null=False),
     "entity": Varchar(length=100, null=False),
@@ -159,7 +159,8 @@ LOCK_TABLE = SystemTable("hoso_period_lock", lambda: {
     "unlocked_at": Timestamptz(null=True, default=None),
     "unlocked_by": Varchar(length=150, null=True, default=None),
     "unlock_reason": Text(null=True, default=None),
-})
+}, indexes=(("entity", "date_field", "unit_id", "period_start"),  # the write guard's
+             ("submission_id",)))
 TABLES = (SUBMISSION_TABLE, STEP_TABLE, LOCK_TABLE, SNAPSHOT_TABLE)
 
 

@@ -35,7 +35,7 @@ from hoso.records.query import RecordQuery
 from hoso.records.store import RecordStore, RuntimeCache
 from hoso.reports.disclosure import Disclosure, disclosure_for
 from hoso.reports.model import Column, Dimension, Period, ReportError, ReportRequest, ReportResult, ResultRow
-from hoso.reports.periods import reporter_of, resolve_period
+from hoso.reports.periods import local_date_sql, period_bounds, reporter_of, resolve_period
 from hoso.reports.source import records_source
 from hoso.reports.structure import levels_of, unit_groups
 from hoso.scope import Predicate, ScopeDenied
@@ -281,8 +281,10 @@ async def compile_report(rt: Runtime, ctx: RecordContext, request: ReportRequest
             from_sql += f" LEFT JOIN {rel} ug{i} ON ug{i}.unit_id = {unit_col}"
             from_args += rel_args
             dim_sql.append(f"ug{i}.group_id")
-        elif d.kind == "period":
-            dim_sql.append(_period_sql(d.level or "year", f"t.{quote(d.field)}", rt.db.kind))
+        elif d.kind == "period":  # a date and time is placed on its day in the deployment's zone
+            col = f"t.{quote(d.field)}"
+            col = local_date_sql(col, rt.db.kind) if entity.field(d.field).type == "datetime" else col
+            dim_sql.append(_period_sql(d.level or "year", col, rt.db.kind))
         else:
             dim_sql.append(f"t.{quote(d.field)}")
 
@@ -299,7 +301,7 @@ async def compile_report(rt: Runtime, ctx: RecordContext, request: ReportRequest
     where_args += filter_args
     if period is not None and report.date_field:
         where.append(f"t.{quote(report.date_field)} >= {{}} AND t.{quote(report.date_field)} < {{}}")
-        where_args += [period.start, period.end + dt.timedelta(days=1)]
+        where_args += period_bounds(period, entity.field(report.date_field).type == "datetime")
     if unit is not None and unit_col is not None:
         where.append(f"{unit_col} IN (SELECT c.descendant_id FROM hoso_unit_closure c WHERE c.ancestor_id = {{}})")
         where_args.append(unit["id"])
