@@ -326,4 +326,5 @@ MESSAGES: dict[str, str] = {
     "approval_done_approve": "The report was approved.",
     "approval_done_return": "The report was returned for correction.",
     "approval_done_unlock": "The period was unlocked.",
+    "approval_history": "Approval steps",
 }
