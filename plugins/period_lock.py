@@ -49,7 +49,7 @@ def _points(entity, record: dict | None) -> set[tuple[str, Any, int]]:
 async def hoso_write_guard(entity, action, before, after, context, db):
     # The lock rows name the entity and its date field: the guard holds whatever configuration the caller loaded.
     # One statement for every date of the record (none when it has no date), on the lock table's index
-    # (entity, date_field, unit_id, period_start).
+    # (entity, date_field, unit_id, period_start); a second one only to name the unit of a refusal.
     if entity.unit_field is None:
         return None
     points = sorted(_points(entity, before) | _points(entity, after))
@@ -60,21 +60,29 @@ async def hoso_write_guard(entity, action, before, after, context, db):
         ors.append("(l.date_field = {} AND c.descendant_id = {} AND l.period_start <= {} AND l.period_end >= {})")
         args += [field, unit, day, day]
     rows = await db.fetch(
-        "SELECT l.date_field AS date_field, c.descendant_id AS unit, l.period AS period, "
-        "l.period_start AS period_start, l.period_end AS period_end, u.code AS code, u.name_vi AS name_vi, "
-        "u.name_en AS name_en FROM hoso_period_lock l JOIN hoso_unit u ON u.id = l.unit_id "
+        "SELECT l.date_field AS date_field, c.descendant_id AS unit, l.unit_id AS lock_unit, l.period AS period, "
+        "l.period_start AS period_start, l.period_end AS period_end FROM hoso_period_lock l "
         "JOIN hoso_unit_closure c ON c.ancestor_id = l.unit_id "
         f"WHERE l.entity = {{}} AND l.unlocked_at IS NULL AND ({' OR '.join(ors)}) ORDER BY l.id", *args)
-    problems = []
+    found = []
     for field, day, unit in points:
         r = next((r for r in rows if r["date_field"] == field and int(r["unit"]) == unit
                   and as_date(r["period_start"]) <= day <= as_date(r["period_end"])), None)
-        if r is None:
-            continue
-        name = r["name_en"] if context.lang == "en" and r["name_en"] else r["name_vi"]
+        if r is not None:
+            found.append((field, day, r))
+    if not found:
+        return None
+    # a refusal names the locking unit: read only then, to keep the write's one statement small to plan
+    names = {int(u["id"]): u for u in await db.fetch(
+        f"SELECT id, code, name_vi, name_en FROM hoso_unit WHERE id IN ({', '.join('{}' for _ in found)})",
+        *[int(r["lock_unit"]) for _f, _d, r in found])}
+    problems = []
+    for field, day, r in found:
+        u = names[int(r["lock_unit"])]
+        name = u["name_en"] if context.lang == "en" and u["name_en"] else u["name_vi"]
         message = t("period_locked", context.lang, period=r["period"],
                     start=as_date(r["period_start"]).strftime("%d/%m/%Y"),
-                    end=as_date(r["period_end"]).strftime("%d/%m/%Y"), unit=f"{r['code']} ({name})",
+                    end=as_date(r["period_end"]).strftime("%d/%m/%Y"), unit=f"{u['code']} ({name})",
                     date=day.strftime("%d/%m/%Y"))
         if (field, message) not in problems:
             problems.append((field, message))

@@ -1,6 +1,6 @@
 """Plugin system tables declare indexes: ``hoso plan`` lists a missing one, ``hoso migrate`` creates it (also on a
 table that exists already); the period-lock table is indexed for the write guard, which runs one statement per
-write whatever the number of locks, on both engines."""
+write whatever the number of locks (one more to name the unit of a refusal), on both engines."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ async def test_the_guard_runs_one_statement_per_write_whatever_the_locks(config_
         inside = {**free, "received_on": dt.date(2025, 3, 3)}
         problems = await period_lock.hoso_write_guard(entity=entity, action="update", before=free, after=inside,
                                                       context=ctx, db=rt.db)
-        assert len(statements) == 1 and [f for f, _m in problems] == ["received_on"]
+        assert len(statements) == 2 and [f for f, _m in problems] == ["received_on"]  # the second names the unit
         assert "03/03/2025" in problems[0][1] and "2025-H1" in problems[0][1]
         statements.clear()
         assert await period_lock.hoso_write_guard(entity=entity, action="update", before={"unit": units["TT"]},
