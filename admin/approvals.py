@@ -55,6 +55,17 @@ SHOWN_STATES = ("draft", "submitted", "returned", "approved", "unlocked")
 CSRF_FIELD = "csrftoken"  # piccolo-admin's CSRF middleware: the cookie's name, also read from a form field
 LIMIT = 500  # submissions listed at most
 STEPS = ("approve", "return", "unlock")
+# the messages of each state, step taken (history), step's button and step done
+STATE_KEYS = {"draft": "approval_state_draft", "submitted": "approval_state_submitted",
+              "returned": "approval_state_returned", "approved": "approval_state_approved",
+              "unlocked": "approval_state_unlocked"}
+HISTORY_KEYS = {"draft": "approval_step_draft", "submit": "approval_step_submit", "approve": "approval_step_approve",
+                "return": "approval_step_return", "unlock": "approval_step_unlock"}
+BUTTON_KEYS = {"submit": "approval_do_submit", "approve": "approval_do_approve", "return": "approval_do_return",
+               "unlock": "approval_do_unlock"}
+DONE_KEYS = {"submit": "approval_done_submit", "approve": "approval_done_approve", "return": "approval_done_return",
+             "unlock": "approval_done_unlock"}
+FIELD_KEYS = {"comment": "approval_comment", "reason": "approval_reason"}
 
 _STYLE = """
 table.list{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
@@ -87,7 +98,8 @@ def _day(value: Any) -> str:
 
 
 def _state(status: str, lang: str) -> str:
-    return f'<span class="state state-{_e(status)}">{_t("approval_state_" + status, lang)}</span>'
+    shown = _t(STATE_KEYS[status], lang) if status in STATE_KEYS else _e(status)
+    return f'<span class="state state-{_e(status)}">{shown}</span>'
 
 
 def _level_label(rt: Any, cfg: approval.ApprovalsDef, level: str | None, lang: str) -> str:
@@ -221,7 +233,7 @@ async def list_page(request: Request, *, error: str = "", status: int = 200,
         rows, problems, status = [], _error(exc.message(lang)), 400
     labels = {r.name: r.label.get(lang) for r in rt.config.reports}
     state_options = f'<option value="">{_t("approval_all_states", lang)}</option>' + "".join(
-        f'<option value="{s}"{" selected" if chosen["status"] == s else ""}>{_t("approval_state_" + s, lang)}</option>'
+        f'<option value="{s}"{" selected" if chosen["status"] == s else ""}>{_t(STATE_KEYS[s], lang)}</option>'
         for s in SHOWN_STATES)
     report_options = '<option value=""></option>' + "".join(
         f'<option value="{_e(r.name)}"{" selected" if chosen["report"] == r.name else ""}>{_e(labels[r.name])}</option>'
@@ -259,9 +271,9 @@ def _action_form(request: Request, sub: dict, step: str, lang: str, field: str, 
     need = " required" if required else ""
     return (f'<form method="post" action="{prefix}{PAGE}{sub["id"]}/{step}" id="hoso-approval-{step}">'
             f'{_csrf(request)}<input type="hidden" name="version" value="{sub["version"]}">'
-            f'<label for="a-{step}">{_t("approval_" + field, lang)}</label>'
+            f'<label for="a-{step}">{_t(FIELD_KEYS[field], lang)}</label>'
             f'<textarea id="a-{step}" name="{field}"{need}></textarea>'
-            f'<button class="button" type="submit">{_t("approval_do_" + step, lang)}</button></form>')
+            f'<button class="button" type="submit">{_t(BUTTON_KEYS[step], lang)}</button></form>')
 
 
 async def _may(rt: Any, user: AdminUser, cfg: approval.ApprovalsDef, sub: dict) -> set[str]:
@@ -284,7 +296,7 @@ async def detail(request: Request, *, error: str = "", status: int = 200) -> Res
         return v
     user, cfg, rt, lang, prefix = v.user, v.cfg, v.rt, v.lang, _prefix(request)
     done = request.query_params.get("done")
-    notice = t("approval_done_" + done, lang) if not error and done in STEPS + ("submit",) else ""
+    notice = t(DONE_KEYS[done], lang) if not error and done in DONE_KEYS else ""
     try:
         sub = await approval.get_submission(rt, user.ctx, _id(request, "submission_id"))
     except approval.ApprovalError as exc:
@@ -303,9 +315,12 @@ async def detail(request: Request, *, error: str = "", status: int = 200) -> Res
     if sub["snapshot_id"]:
         info += (f"<tr><th>{_t('approval_snapshot', lang)}</th><td><a id='hoso-approval-snapshot' "
                  f"href='{prefix}{PAGE}snapshot/{sub['snapshot_id']}'>#{sub['snapshot_id']}</a></td></tr>")
-    steps = "".join(
-        f"<tr><td>{_e(_when(s['at']))}</td><td>{_e(s['actor'])}</td><td>{_t('approval_step_' + s['action'], lang)}</td>"
-        f"<td>{_e(_level_label(rt, cfg, s['level'], lang))}</td><td>{_e(s['comment'])}</td></tr>" for s in sub["steps"])
+    def step_row(s: dict) -> str:
+        what = _t(HISTORY_KEYS[s["action"]], lang) if s["action"] in HISTORY_KEYS else _e(s["action"])
+        return (f"<tr><td>{_e(_when(s['at']))}</td><td>{_e(s['actor'])}</td><td>{what}</td>"
+                f"<td>{_e(_level_label(rt, cfg, s['level'], lang))}</td><td>{_e(s['comment'])}</td></tr>")
+
+    steps = "".join(step_row(s) for s in sub["steps"])
     history = (f'<h3>{_t("approval_history", lang)}</h3><table class="list" id="hoso-approval-steps"><thead><tr>'
                f'<th>{_t("when", lang)}</th><th>{_t("who", lang)}</th><th>{_t("what", lang)}</th>'
                f'<th>{_t("approval_level", lang)}</th><th>{_t("approval_comment", lang)}</th></tr></thead>'
