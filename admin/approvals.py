@@ -172,18 +172,24 @@ async def _submittable_units(rt: Any, user: AdminUser, cfg: approval.ApprovalsDe
     if not first_types or not reports:
         return []
     marks = ", ".join("{}" for _ in first_types)
-    units = await rt.db.fetch(f"SELECT id, code, name_vi, name_en FROM hoso_unit WHERE type IN ({marks}) "
-                              "AND valid_to IS NULL ORDER BY code", *first_types)
-    entities = sorted({r.entity for r in reports})
     if user.superuser:
-        return [dict(u) for u in units]
-    out = []
-    for u in units:
-        for entity in entities:
-            if 0 in await approval.acting_levels(rt, user.ctx, cfg, entity, int(u["id"])):
-                out.append(dict(u))
-                break
-    return out
+        rows = await rt.db.fetch(f"SELECT id, code, name_vi, name_en FROM hoso_unit WHERE type IN ({marks}) "
+                                 "AND valid_to IS NULL ORDER BY code", *first_types)
+        return [dict(u) for u in rows]
+    # acting at the first level: a role granting its action, held at a unit of that level which is the unit itself
+    # or above it (as ``approval.acting_levels`` checks), read in one statement for every unit
+    action = cfg.levels[0].action
+    roles = {r for entity in {x.entity for x in reports} for rs in rt.scope.roles_for(entity, action).values()
+             for r in rs}
+    held = sorted({u for r, u in user.holdings if r in roles and u is not None})
+    if not held:
+        return []
+    rows = await rt.db.fetch(
+        f"SELECT DISTINCT u.id AS id, u.code AS code, u.name_vi AS name_vi, u.name_en AS name_en FROM hoso_unit u "
+        f"JOIN hoso_unit_closure c ON c.descendant_id = u.id JOIN hoso_unit h ON h.id = c.ancestor_id "
+        f"WHERE u.type IN ({marks}) AND u.valid_to IS NULL AND h.type IN ({marks}) "
+        f"AND h.id IN ({', '.join('{}' for _ in held)}) ORDER BY u.code", *first_types, *first_types, *held)
+    return [dict(u) for u in rows]
 
 
 def _unit_name(row: dict, lang: str) -> str:
