@@ -141,7 +141,8 @@ SCRIPT = r"""(function () {
     // units and accounts are managed with the hoso commands, not added from a form
     'a.add[href="#/hoso_unit/add/"], a.add[href="#/hoso_user/add/"] { display: none; }\n' +
     '.hoso-no-export a[data-uitest="csv_button"] { display: none !important; }\n' +
-    'html:not(.hoso-reports) a[href="./hoso/reports/"] { display: none !important; }';
+    'html:not(.hoso-reports) a[href="./hoso/reports/"], html:not(.hoso-reports) a[href="./hoso/approvals/"] ' +
+    '{ display: none !important; }';
   document.head.appendChild(style);
   new MutationObserver(function () { relabel(); })
     .observe(document.documentElement, {subtree: true, childList: true, characterData: true});

@@ -43,7 +43,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from hoso.admin import jobs, pages, plugin_pages, reports
+from hoso.admin import approvals, jobs, pages, plugin_pages, reports
 from hoso.admin.auth import (
     AdminUser,
     HosoAuthBackend,
@@ -316,6 +316,7 @@ def build_router(build: AdminBuild) -> HosoAdminRouter:
                 sidebar_links={t("history", admin.default_language): "./hoso/history/",
                                t("reports", admin.default_language): "./hoso/reports/",
                                **plugin_pages.menu_links(build, admin.default_language),
+                               t("approvals", admin.default_language): "./hoso/approvals/",
                                t("jobs_page", admin.default_language): "./hoso/jobs/"},
                 allowed_hosts=ORIGIN_CHECKED,
             )
@@ -350,6 +351,7 @@ def build_router(build: AdminBuild) -> HosoAdminRouter:
         *pages.routes(),
         *reports.routes(),
         *plugin_pages.page_routes(build),
+        *approvals.routes(),
         *jobs.routes(),
     ]
     router.router.routes[0:0] = front

@@ -3,10 +3,12 @@
   snapshot   serving an approved report from its snapshot (read, sha256 check, parse) for a Biểu 24-sized
              result (40 rows x 16 columns)                                         target <= 5 ms (median)
   guard      creating cases through the record service with the locked-period guard against the same with
-             the guard's plugin blocked, batches interleaved, while a period of another centre is locked
-                                                                                   ratio reported
+             the guard's plugin blocked, batches interleaved, while a period of another centre is locked and
+             ``--locks`` more lock rows (other units and periods, half of them unlocked) are in the table; the
+             statements the guard runs per write are counted                       ratio reported
 
-Run: `python bench/approval.py [--postgres]` (PostgreSQL: HOSO_BENCH_POSTGRES_URL, a database of its own).
+Run: `python bench/approval.py [--postgres] [--locks N]` (PostgreSQL: HOSO_BENCH_POSTGRES_URL, a database of its
+own).
 """
 
 from __future__ import annotations
@@ -54,7 +56,39 @@ def _result(rt):
                         template_hash="0" * 64)
 
 
-async def run(url: str, cases: int, batches: int) -> None:
+async def _more_locks(rt, n: int) -> None:
+    """``n`` lock rows of other units and earlier periods (every other one unlocked), as years of approvals leave."""
+    units = [r["id"] for r in await rt.db.fetch("SELECT id FROM hoso_unit ORDER BY id")]
+    now = dt.datetime.now(dt.UTC)
+    rows = []
+    for i in range(n):
+        year, month = 2000 + (i // 12) % 25, 1 + i % 12
+        start = dt.date(year, month, 1)
+        end = (start + dt.timedelta(days=31)).replace(day=1) - dt.timedelta(days=1)
+        rows.append((0, "case", "received_on", units[i % len(units)], f"{year}-{month:02d}", start, end, now, "bench",
+                     now if i % 2 else None))
+    async with rt.db.transaction():
+        await rt.db.executemany(
+            "INSERT INTO hoso_period_lock (submission_id, entity, date_field, unit_id, period, period_start, "
+            "period_end, locked_at, locked_by, unlocked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+class _Counted:
+    """Counts the statements run through ``db`` while on."""
+
+    def __init__(self, db):
+        self.n, self.on = 0, False
+        for name in ("fetch", "fetchval", "execute"):
+            original = getattr(db, name)
+
+            def counted(*args, _original=original, **kw):
+                self.n += self.on
+                return _original(*args, **kw)
+
+            setattr(db, name, counted)
+
+
+async def run(url: str, cases: int, batches: int, locks: int) -> None:
     from hoso.plugin_manager import BLOCK_SETTING
     from hoso.records.service import RecordContext
     from hoso.reports import approval
@@ -83,6 +117,7 @@ async def run(url: str, cases: int, batches: int) -> None:
         result = _result(rt)
         sub = await approval.submit(rt, system, result, scope_key="bench")
         await approval.approve(rt, system, sub["id"])
+        await _more_locks(rt, locks)
         os.environ[BLOCK_SETTING] = "hoso.plugins.period_lock"
         unguarded = Runtime.create(REPO, db=rt.db)
         os.environ.pop(BLOCK_SETTING)
@@ -99,7 +134,25 @@ async def run(url: str, cases: int, batches: int) -> None:
                 spent[name] += time.perf_counter() - t0
         per = {k: v / (cases * batches) * 1000 for k, v in spent.items()}
         print(f"case create with the lock guard  {per['guarded']:.3f} ms, without {per['unguarded']:.3f} ms: ratio "
-              f"{per['guarded'] / per['unguarded']:.3f} ({cases * batches} creates each, batches interleaved)")
+              f"{per['guarded'] / per['unguarded']:.3f} ({cases * batches} creates each, batches interleaved, "
+              f"{locks + 1} lock rows)")
+        from hoso.plugins import period_lock
+
+        counter = _Counted(rt.db)
+        entity = rt.config.entity("case")
+        record = {"unit": units["TT-02"], "received_on": dt.date(2025, 7, 2)}
+        counter.on = True
+        await period_lock.hoso_write_guard(entity=entity, action="update", before=record, after=record,
+                                           context=system, db=rt.db)
+        counter.on = False
+        guard = []
+        for _ in range(300):
+            t0 = time.perf_counter()
+            await period_lock.hoso_write_guard(entity=entity, action="update", before=record, after=record,
+                                               context=system, db=rt.db)
+            guard.append((time.perf_counter() - t0) * 1000)
+        print(f"the guard for one update: {counter.n} statement(s), median {statistics.median(guard):.3f} ms "
+              f"(300 calls)")
     finally:
         await rt.db.close()
 
@@ -109,16 +162,18 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--cases", type=int, default=50)
     parser.add_argument("--batches", type=int, default=6)
+    parser.add_argument("--locks", type=int, default=5000)
     args = parser.parse_args()
     os.environ.setdefault("HOSO_DISABLE_ENTRYPOINTS", "1")
     if not args.postgres:
         with tempfile.TemporaryDirectory() as tmp:
-            asyncio.run(run(f"sqlite:///{tmp}/bench.db", args.cases, args.batches))
+            asyncio.run(run(f"sqlite:///{tmp}/bench.db", args.cases, args.batches, args.locks))
         return
     name = f"hoso_bench_{uuid.uuid4().hex[:10]}"
     asyncio.run(_pg(PG_URL, f'CREATE DATABASE "{name}"'))
     try:
-        asyncio.run(run(urlunparse(urlparse(PG_URL)._replace(path="/" + name)), args.cases, args.batches))
+        asyncio.run(run(urlunparse(urlparse(PG_URL)._replace(path="/" + name)), args.cases, args.batches,
+                        args.locks))
     finally:
         asyncio.run(_pg(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 

@@ -136,7 +136,9 @@ def hoso_system_tables() -> list[SystemTable]:
 
     Collected once at start-up; a table name already used by hoso or another plugin stops start-up. ``hoso
     plan`` lists a missing table (or a missing column of one) as a change; at run time the table class is
-    ``runtime.tables.system[name]``.
+    ``runtime.tables.system[name]``. ``SystemTable(..., indexes=(("col_a", "col_b"),))`` declares indexes:
+    ``hoso plan`` lists a missing one, ``hoso migrate`` creates it, also on a table that exists already; an index
+    naming no column of the table stops start-up.
 
     Example::
 

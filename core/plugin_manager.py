@@ -207,7 +207,14 @@ def plugin_system_tables(pm: pluggy.PluginManager, make: Callable[..., Any], tak
             raise PluginError.of("plugin_duplicate", what="table", name=table.name, first="hoso",
                                  second=_owner(pm, "hoso_system_tables"))
         class_name = "".join(part.title() for part in table.name.split("_"))
-        out[table.name] = make(class_name, table.name, table.columns())
+        columns = table.columns()
+        for index in table.indexes:
+            unknown = [c for c in index if c not in columns and c != "id"]
+            if not index or unknown:
+                raise PluginError.of("plugin_index_column", table=table.name, index=", ".join(index),
+                                     columns=", ".join(unknown) or "-")
+        out[table.name] = make(class_name, table.name, columns)
+        out[table.name]._hoso_indexes = tuple(tuple(i) for i in table.indexes)
     return out
 
 

@@ -7,6 +7,7 @@ They live in the base layer, with no imports beyond the standard library, so a p
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
 
 __all__ = ["ScheduledWork", "RecordEvent", "SystemTable", "ActionDef", "ScopeRule", "ReadinessCheck", "MetricGauge",
-           "Job", "JobKind"]
+           "Job", "JobKind", "system_index_name"]
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,24 @@ class SystemTable:
     table class, and the class is built once per database. The table gets piccolo's ``id`` primary key; a column
     added in a later version of the plugin is added by the next ``hoso migrate``. ``name`` is the table's name
     in the database and the key in ``runtime.tables.system``.
+
+    ``indexes``: the table's indexes, each a tuple of column names in order (``("entity", "unit_id")``); ``hoso
+    plan`` lists a missing one and ``hoso migrate`` creates it (also on a table that already exists). Its name is
+    ``system_index_name(table, columns)``.
     """
 
     name: str
     columns: Callable[[], dict[str, Any]]
+    indexes: tuple[tuple[str, ...], ...] = ()
+
+
+def system_index_name(table: str, columns: tuple[str, ...]) -> str:
+    """The name of a system table's declared index: ``ix_TABLE_COL_COL``, shortened with a digest to fit
+    PostgreSQL's 63 characters."""
+    name = f"ix_{table}_{'_'.join(columns)}"
+    if len(name) <= 63:
+        return name
+    return f"{name[:50]}_{hashlib.sha256(name.encode()).hexdigest()[:12]}"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from hoso.hookspecs import hookimpl
 from hoso.i18n import t
 from hoso.records.context import as_date
 from hoso.reports import approval
+from hoso.reports.periods import local_day
 
 
 @hookimpl
@@ -27,41 +28,62 @@ def hoso_system_tables():
     return list(approval.TABLES)
 
 
-def _points(entity, date_field: str, record: dict | None) -> list[tuple[Any, Any]]:
+def _points(entity, record: dict | None) -> set[tuple[str, Any, int]]:
+    """(date field, day, unit) of each date or datetime field the record has a value in: a datetime is placed on
+    its day in the deployment's time zone, as periods place it."""
     if not record:
-        return []
-    day = record.get(date_field)
+        return set()
     unit = record.get("sys_scope_unit") or record.get(entity.unit_field)
-    if day in (None, "") or unit in (None, ""):
-        return []
-    return [(as_date(day if not hasattr(day, "date") else day.date()), int(unit))]
+    if unit in (None, ""):
+        return set()
+    out = set()
+    for f in entity.fields:
+        day = record.get(f.name) if f.type in ("date", "datetime") else None
+        if day in (None, ""):
+            continue
+        out.add((f.name, local_day(day) if f.type == "datetime" else as_date(day), int(unit)))
+    return out
 
 
 @hookimpl
 async def hoso_write_guard(entity, action, before, after, context, db):
     # The lock rows name the entity and its date field: the guard holds whatever configuration the caller loaded.
+    # One statement for every date of the record (none when it has no date), on the lock table's index
+    # (entity, date_field, unit_id, period_start); a second one only to name the unit of a refusal.
     if entity.unit_field is None:
         return None
-    fields = await db.fetch("SELECT DISTINCT date_field FROM hoso_period_lock WHERE entity = {} "
-                            "AND unlocked_at IS NULL", entity.name)
+    points = sorted(_points(entity, before) | _points(entity, after))
+    if not points:
+        return None
+    ors, args = [], [entity.name]
+    for field, day, unit in points:
+        ors.append("(l.date_field = {} AND c.descendant_id = {} AND l.period_start <= {} AND l.period_end >= {})")
+        args += [field, unit, day, day]
+    rows = await db.fetch(
+        "SELECT l.date_field AS date_field, c.descendant_id AS unit, l.unit_id AS lock_unit, l.period AS period, "
+        "l.period_start AS period_start, l.period_end AS period_end FROM hoso_period_lock l "
+        "JOIN hoso_unit_closure c ON c.ancestor_id = l.unit_id "
+        f"WHERE l.entity = {{}} AND l.unlocked_at IS NULL AND ({' OR '.join(ors)}) ORDER BY l.id", *args)
+    found = []
+    for field, day, unit in points:
+        r = next((r for r in rows if r["date_field"] == field and int(r["unit"]) == unit
+                  and as_date(r["period_start"]) <= day <= as_date(r["period_end"])), None)
+        if r is not None:
+            found.append((field, day, r))
+    if not found:
+        return None
+    # a refusal names the locking unit: read only then, to keep the write's one statement small to plan
+    names = {int(u["id"]): u for u in await db.fetch(
+        f"SELECT id, code, name_vi, name_en FROM hoso_unit WHERE id IN ({', '.join('{}' for _ in found)})",
+        *[int(r["lock_unit"]) for _f, _d, r in found])}
     problems = []
-    for date_field in sorted(r["date_field"] for r in fields):
-        for day, unit in sorted({*_points(entity, date_field, before), *_points(entity, date_field, after)}):
-            rows = await db.fetch(
-                "SELECT l.period AS period, l.period_start AS period_start, l.period_end AS period_end, "
-                "u.code AS code, u.name_vi AS name_vi, u.name_en AS name_en FROM hoso_period_lock l "
-                "JOIN hoso_unit u ON u.id = l.unit_id WHERE l.entity = {} AND l.date_field = {} "
-                "AND l.unlocked_at IS NULL AND l.period_start <= {} AND l.period_end >= {} "
-                "AND l.unit_id IN (SELECT c.ancestor_id FROM hoso_unit_closure c WHERE c.descendant_id = {}) "
-                "ORDER BY l.id", entity.name, date_field, day, day, unit)
-            if not rows:
-                continue
-            r = rows[0]
-            name = r["name_en"] if context.lang == "en" and r["name_en"] else r["name_vi"]
-            message = t("period_locked", context.lang, period=r["period"],
-                        start=as_date(r["period_start"]).strftime("%d/%m/%Y"),
-                        end=as_date(r["period_end"]).strftime("%d/%m/%Y"), unit=f"{r['code']} ({name})",
-                        date=day.strftime("%d/%m/%Y"))
-            if (date_field, message) not in problems:
-                problems.append((date_field, message))
+    for field, day, r in found:
+        u = names[int(r["lock_unit"])]
+        name = u["name_en"] if context.lang == "en" and u["name_en"] else u["name_vi"]
+        message = t("period_locked", context.lang, period=r["period"],
+                    start=as_date(r["period_start"]).strftime("%d/%m/%Y"),
+                    end=as_date(r["period_end"]).strftime("%d/%m/%Y"), unit=f"{u['code']} ({name})",
+                    date=day.strftime("%d/%m/%Y"))
+        if (field, message) not in problems:
+            problems.append((field, message))
     return problems or None

@@ -467,6 +467,7 @@ class ReportColumnDef:
     where: str | None = None  # a condition (the forms' language): only the records for which it holds count
     groups: tuple[Label, ...] = ()  # header groups above the column, outermost first
     people: bool = True  # counts people (small cells of it may be suppressed) rather than cases or amounts
+    date_field: str | None = None  # a date of its own: a period selects this column's records by it
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from hoso.model.tables import (
     index_name,
     table_spec_key,
 )
+from hoso.plugin_types import system_index_name
 
 __all__ = ["Change", "Plan", "PlanError", "MigrationError", "SnapshotCorrupt", "make_plan", "apply_plan",
            "desired_snapshot", "applied_state", "SNAPSHOT_FORMAT", "list_indexes", "search_index", "search_table",
@@ -85,7 +86,7 @@ class Change:
 
     kind: str  # create_table, retire_table, restore_table, add_field, rename_field, retire_field,
     # restore_field, convert_field, add_index, drop_index, create_system_table, add_system_column, switch_module,
-    # create_history, add_history_column
+    # create_history, add_history_column, add_system_index
     table: str  # the table key: entity name, or "entity.child" for child tables, or a system table name
     detail: str
     rows: int = 0
@@ -348,6 +349,12 @@ async def make_plan(db: Database, config: Config, registry: Registry) -> Plan:
                 if col._meta.db_column_name not in have:
                     plan.changes.append(Change("add_system_column", tname, "add column", field=col._meta.name,
                                                data={"system": name}))
+        have_indexes = await db.index_names(tname) if tname in existing_tables else set()
+        for columns in getattr(cls, "_hoso_indexes", ()):
+            iname = system_index_name(tname, columns)
+            if iname not in have_indexes:
+                plan.changes.append(Change("add_system_index", tname, f"index {iname} on ({', '.join(columns)})",
+                                           data={"name": iname, "columns": list(columns)}))
 
     have_objects = await _system_object_names(db)
     for oname, (okind, otable, _lite, pg) in SYSTEM_OBJECTS.items():
@@ -647,6 +654,11 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
         _okind, _otable, lite, pg = SYSTEM_OBJECTS[change.data["name"]]
         for statement in lite if db.is_sqlite else pg:
             await db.execute(statement)
+        return
+    if kind == "add_system_index":
+        columns = ", ".join(quote(c) for c in change.data["columns"])
+        await db.execute(f"CREATE INDEX IF NOT EXISTS {quote(change.data['name'])} ON {quote(change.table)} "
+                         f"({columns})")
         return
     if kind == "add_system_column":
         cls = system[change.data["system"]]

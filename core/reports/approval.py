@@ -13,6 +13,7 @@ higher level unlocks it with a reason; approving again locks again. Every step i
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ from hoso.records.access import Access
 from hoso.records.context import as_date
 from hoso.reports.disclosure import disclosure_for
 from hoso.reports.model import ReportResult
-from hoso.reports.snapshots import SNAPSHOT_TABLE, load_snapshot, store_snapshot
+from hoso.reports.snapshots import SNAPSHOT_TABLE, checked_snapshot, load_snapshot, store_snapshot
 from hoso.scope import holdings_on
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,7 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["ApprovalLevel", "ApprovalsDef", "ApprovalError", "KIND", "TABLES", "approvals_of", "submit", "approve",
            "return_for_correction", "unlock", "list_submissions", "get_submission", "read_snapshot",
-           "approved_below", "locks_for", "may_submit", "acting_levels", "STATUSES"]
+           "approved_below", "sum_cells", "locks_for", "may_submit", "acting_levels", "STATUSES"]
 
 STATUSES = ("draft", "submitted", "approved", "returned", "unlocked")
 
@@ -134,7 +135,7 @@ SUBMISSION_TABLE = SystemTable("hoso_report_submission", lambda: {
     "version": Integer(null=False, default=1),
     "created_at": Timestamptz(null=False),
     "updated_at": Timestamptz(null=False),
-})
+}, indexes=(("report", "period", "status", "unit_id"), ("unit_id",)))
 STEP_TABLE = SystemTable("hoso_report_step", lambda: {
     "submission_id": BigInt(null=False),
     "action": Varchar(length=20, null=False),  # submit, approve, return, unlock
@@ -144,7 +145,7 @@ STEP_TABLE = SystemTable("hoso_report_step", lambda: {
     "actor_id": BigInt(null=True, default=None),
     "actor": Varchar(length=150, null=False),
     "at": Timestamptz(null=False),
-})
+}, indexes=(("submission_id",),))
 LOCK_TABLE = SystemTable("hoso_period_lock", lambda: {
     "submission_id": BigInt(null=False),
     "entity": Varchar(length=100, null=False),
@@ -158,7 +159,8 @@ LOCK_TABLE = SystemTable("hoso_period_lock", lambda: {
     "unlocked_at": Timestamptz(null=True, default=None),
     "unlocked_by": Varchar(length=150, null=True, default=None),
     "unlock_reason": Text(null=True, default=None),
-})
+}, indexes=(("entity", "date_field", "unit_id", "period_start"),  # the write guard's
+             ("submission_id",)))
 TABLES = (SUBMISSION_TABLE, STEP_TABLE, LOCK_TABLE, SNAPSHOT_TABLE)
 
 
@@ -577,34 +579,54 @@ async def approved_below(rt: Runtime, ctx: RecordContext, report: str, period: s
         return {"report": report, "period": period, "units": [], "missing": [], "total": None}
     where.append(f"u.type IN ({', '.join('{}' for _ in types)}) AND u.valid_to IS NULL")
     args += types
-    candidates = await rt.db.fetch(f"SELECT u.id AS id, u.code AS code, u.name_vi AS name_vi, u.name_en AS name_en "
-                                   f"FROM hoso_unit u WHERE {' AND '.join(where)} ORDER BY u.code", *args)
+    # One statement for every unit: each submitting unit with its latest approved snapshot of the period, if any.
+    rows = await rt.db.fetch(
+        f"SELECT u.code AS code, a.snapshot_id AS snapshot_id, p.id AS id, p.report AS report, p.entity AS entity, "
+        f"p.template_hash AS template_hash, p.request_key AS request_key, p.scope_key AS scope_key, "
+        f"p.unit_id AS unit_id, p.as_of AS as_of, p.result AS result, p.content_hash AS content_hash, "
+        f"p.created_by AS created_by, p.created_by_name AS created_by_name, p.created_at AS created_at "
+        f"FROM hoso_unit u LEFT JOIN (SELECT s.unit_id AS unit_id, s.snapshot_id AS snapshot_id, ROW_NUMBER() OVER "
+        f"(PARTITION BY s.unit_id ORDER BY s.updated_at DESC, s.id DESC) AS n FROM hoso_report_submission s "
+        f"WHERE s.report = {{}} AND s.period = {{}} AND s.status = 'approved') a ON a.unit_id = u.id AND a.n = 1 "
+        f"LEFT JOIN hoso_report_snapshot p ON p.id = a.snapshot_id WHERE {' AND '.join(where)} ORDER BY u.code",
+        report, period, *args)
     found, missing = [], []
-    for u in candidates:
-        sid = await rt.db.fetchval("SELECT snapshot_id FROM hoso_report_submission WHERE report = {} AND period = {} "
-                                   "AND unit_id = {} AND status = 'approved' ORDER BY updated_at DESC, id DESC",
-                                   report, period, u["id"])
-        if sid is None:
-            missing.append(u["code"])
+    for r in rows:
+        if r["id"] is None:
+            missing.append(r["code"])
             continue
-        snap = await load_snapshot(rt.db, int(sid))
-        assert snap is not None
-        found.append({"unit": u["code"], "snapshot_id": int(sid), "content_hash": snap["content_hash"],
+        snap = checked_snapshot(dict(r))
+        found.append({"unit": r["code"], "snapshot_id": int(r["id"]), "content_hash": snap["content_hash"],
                       "result": snap["result"]})
+    results = [f["result"] for f in found]
+    cells = sum_cells(results)
+    total = next((c["values"] for c in cells if c["kind"] == "total"), None)
     return {"report": report, "period": period, "units": found, "missing": missing,
-            "total": _additive_total([f["result"] for f in found])}
+            "columns": results[0]["columns"] if results else [], "cells": cells, "total": total}
 
 
-def _additive_total(results: list[dict]) -> list | None:
-    """The sum of the grand totals' counts and sums (other measures are not additive across units: None)."""
+_ADDITIVE = ("count", "sum")
+
+
+def sum_cells(results: list[dict]) -> list[dict]:
+    """Every cell of the results (each row, subtotal and the total, by its kind and keys, times each column, by its
+    key) summed over the results, in the order the rows first appear. A column whose measure is not additive
+    across units (average, minimum, maximum, distinct count) is None, and so is a cell hidden (None) or absent
+    in any result that has its row. Columns are those of the first result."""
     if not results:
-        return None
+        return []
     columns = results[0]["columns"]
-    out: list[Any] = []
-    for j, col in enumerate(columns):
-        if col.get("measure", "count") not in ("count", "sum"):
-            out.append(None)
-            continue
-        values = [r["total"]["values"][j] for r in results if j < len(r["total"]["values"])]
-        out.append(None if any(v is None for v in values) else sum(values))
-    return out
+    additive = [c.get("measure", "count") in _ADDITIVE for c in columns]
+    summed: dict[tuple[str, str], dict] = {}
+    for res in results:
+        where = {c["key"]: j for j, c in enumerate(res["columns"])}
+        for row in [*res["rows"], res["total"]]:
+            key = (row["kind"], json.dumps(row["keys"], sort_keys=True, default=str))
+            cell = summed.setdefault(key, {"kind": row["kind"], "keys": row["keys"], "labels": row["labels"],
+                                           "values": [0 if a else None for a in additive]})
+            values = cell["values"]
+            for i, col in enumerate(columns):
+                j = where.get(col["key"])
+                value = row["values"][j] if j is not None and j < len(row["values"]) else None
+                values[i] = None if value is None or values[i] is None else values[i] + value
+    return list(summed.values())

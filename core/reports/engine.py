@@ -35,7 +35,7 @@ from hoso.records.query import RecordQuery
 from hoso.records.store import RecordStore, RuntimeCache
 from hoso.reports.disclosure import Disclosure, disclosure_for
 from hoso.reports.model import Column, Dimension, Period, ReportError, ReportRequest, ReportResult, ResultRow
-from hoso.reports.periods import reporter_of, resolve_period
+from hoso.reports.periods import local_date_sql, period_bounds, reporter_of, resolve_period
 from hoso.reports.source import records_source
 from hoso.reports.structure import levels_of, unit_groups
 from hoso.scope import Predicate, ScopeDenied
@@ -77,12 +77,18 @@ class CompiledReport:
     where_sql: str
     where_args: tuple
     dim_sql: tuple[str, ...]
+    # measures with dates of their own: date field -> (its period condition, arguments, the dimensions' SQL by
+    # it); the report's date field first. Empty otherwise (``where_sql`` then holds the period).
+    dated: dict[str, tuple[str, tuple, tuple[str, ...]]] = dataclasses.field(default_factory=dict)
 
 
 def template_hash(report: ReportDef) -> str:
     """sha256 of the template's canonical form (everything but the file it came from)."""
     data = dataclasses.asdict(report)
     data.pop("source", None)
+    for column in data["columns"]:  # a template without measure dates hashes as before they existed
+        if column.get("date_field") is None:
+            column.pop("date_field", None)
     text = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -127,6 +133,29 @@ def _period_sql(kind: str, col: str, dialect: str) -> str:
     if kind == "quarter":
         return f"({year} || '-Q' || CAST(({month} + 2) / 3 AS TEXT))"
     return f"({year} || '-H' || CAST(({month} + 5) / 6 AS TEXT))"
+
+
+def _dated(rt: Runtime, entity: EntityDef, report: ReportDef, period: Period | None,
+           dims: list[ReportDimensionDef], dim_sql: list[str]) -> dict[str, tuple[str, tuple, tuple[str, ...]]]:
+    """For a template whose measures have dates of their own (e.g. a bulletin's cases accepted in the month by
+    ``accepted_on``, ended in the month by ``ended_on``): each date field (the report's first), its selection
+    (in the period; without a period, any record for the report's date, a record with the date for the others)
+    and the dimensions' SQL with period rows by that date. Empty when no measure has its own date."""
+    own = [c.date_field for c in report.columns if c.date_field and c.measure != "attribute"]
+    if not own or report.date_field is None:
+        return {}
+    out: dict[str, tuple[str, tuple, tuple[str, ...]]] = {}
+    for k, name in enumerate(dict.fromkeys([report.date_field, *own])):
+        timed = entity.field(name).type == "datetime"
+        col = f"t.{quote(name)}"
+        if period is not None:
+            cond, cargs = f"{col} >= {{}} AND {col} < {{}}", tuple(period_bounds(period, timed))
+        else:
+            cond, cargs = ("1 = 1" if k == 0 else f"{col} IS NOT NULL"), ()
+        day = local_date_sql(col, rt.db.kind) if timed else col
+        out[name] = (cond, cargs, tuple(_period_sql(d.level or "year", day, rt.db.kind) if d.kind == "period"
+                                        else dim_sql[i] for i, d in enumerate(dims)))
+    return out
 
 
 async def _may_run(rt: Runtime, access: Access, entity: EntityDef) -> None:
@@ -281,8 +310,10 @@ async def compile_report(rt: Runtime, ctx: RecordContext, request: ReportRequest
             from_sql += f" LEFT JOIN {rel} ug{i} ON ug{i}.unit_id = {unit_col}"
             from_args += rel_args
             dim_sql.append(f"ug{i}.group_id")
-        elif d.kind == "period":
-            dim_sql.append(_period_sql(d.level or "year", f"t.{quote(d.field)}", rt.db.kind))
+        elif d.kind == "period":  # a date and time is placed on its day in the deployment's zone
+            col = f"t.{quote(d.field)}"
+            col = local_date_sql(col, rt.db.kind) if entity.field(d.field).type == "datetime" else col
+            dim_sql.append(_period_sql(d.level or "year", col, rt.db.kind))
         else:
             dim_sql.append(f"t.{quote(d.field)}")
 
@@ -297,13 +328,15 @@ async def compile_report(rt: Runtime, ctx: RecordContext, request: ReportRequest
         where_args += filter_cond_args
     where += filter_sql
     where_args += filter_args
-    if period is not None and report.date_field:
-        where.append(f"t.{quote(report.date_field)} >= {{}} AND t.{quote(report.date_field)} < {{}}")
-        where_args += [period.start, period.end + dt.timedelta(days=1)]
     if unit is not None and unit_col is not None:
         where.append(f"{unit_col} IN (SELECT c.descendant_id FROM hoso_unit_closure c WHERE c.ancestor_id = {{}})")
         where_args.append(unit["id"])
+    dated = _dated(rt, entity, report, period, dims, dim_sql)
+    if period is not None and report.date_field and not dated:
+        where.append(f"t.{quote(report.date_field)} >= {{}} AND t.{quote(report.date_field)} < {{}}")
+        where_args += period_bounds(period, entity.field(report.date_field).type == "datetime")
     where_sql = " AND ".join(where)
+    date_index = {f: k for k, f in enumerate(dated)}
 
     # the measures
     measures = tuple(c for c in report.columns if c.measure != "attribute")
@@ -323,14 +356,17 @@ async def compile_report(rt: Runtime, ctx: RecordContext, request: ReportRequest
             expr = f"COUNT(DISTINCT {alias}.{quote(m.field or '')})"
         else:
             expr = f"{m.measure.upper()}({alias}.{quote(m.field or '')})"
+        own = f"{alias}._d = {date_index[m.date_field or report.date_field or '']}" if dated else None
         if m.where:
             cond, cargs = _condition(rt, entity, m.where, today, fields)
             args += cargs
-            expr += f" FILTER (WHERE {cond})"
+            expr += f" FILTER (WHERE {cond}{f' AND {own}' if own else ''})"
+        elif own:
+            expr += f" FILTER (WHERE {own})"
         return expr
 
     args: list[Any] = []
-    if len(level_set) == 1:
+    if len(level_set) == 1 and not dated:
         keys = ", ".join(f"{s} AS _k{i}" for i, s in enumerate(dim_sql))
         aggs = ", ".join(f"{aggregate(m, 't', args)} AS _m{j}" for j, m in enumerate(measures))
         select = ", ".join(x for x in (f"{n} AS _level", keys, aggs) if x)
@@ -343,6 +379,16 @@ async def compile_report(rt: Runtime, ctx: RecordContext, request: ReportRequest
                         | {f for m in measures if m.where for f in _parsed(m.where).fields})
         cols = [f"{s} AS _k{i}" for i, s in enumerate(dim_sql)] + [f"t.{quote(f)} AS {quote(f)}" for f in needed]
         inner = f"SELECT {', '.join(cols) or '1 AS _one'} FROM {from_sql} WHERE {where_sql}"
+        inner_args = [*from_args, *where_args]
+        if dated:  # the records once per date field, each with the dimensions of that date (``_d``: which)
+            parts = []
+            inner_args = []
+            for k, (cond, pargs, dims_k) in enumerate(dated.values()):
+                cols = [f"{s} AS _k{i}" for i, s in enumerate(dims_k)] + [f"t.{quote(f)} AS {quote(f)}"
+                                                                          for f in needed]
+                parts.append(f"SELECT {', '.join([*cols, f'{k} AS _d'])} FROM {from_sql} WHERE {where_sql} AND {cond}")
+                inner_args += [*from_args, *where_args, *pargs]
+            inner = " UNION ALL ".join(parts)
         branches = []
         for lv in level_set:
             keys = ", ".join(f"t._k{i} AS _k{i}" if i < lv else f"NULL AS _k{i}" for i in range(n))
@@ -351,12 +397,12 @@ async def compile_report(rt: Runtime, ctx: RecordContext, request: ReportRequest
             group = f" GROUP BY {', '.join(f't._k{i}' for i in range(lv))}" if lv else ""
             branches.append(f"SELECT {select} FROM _sel t{group}")
         sql = f"WITH _sel AS ({inner}) " + " UNION ALL ".join(branches)
-        args = [*from_args, *where_args, *args]
+        args = [*inner_args, *args]
 
     scope_key = hashlib.sha256(json.dumps([scope.sql, [str(a) for a in scope.args]]).encode()).hexdigest()[:32]
     return CompiledReport(report, entity, sql, tuple(args), tuple(dims), measures, tuple(level_set), period, unit,
                           disclosure, scope_key, from_sql, tuple(from_args), where_sql, tuple(where_args),
-                          tuple(dim_sql))
+                          tuple(dim_sql), dated)
 
 
 # -- values and labels --------------------------------------------------------------------------------------------
@@ -617,9 +663,14 @@ async def cell_records(rt: Runtime, ctx: RecordContext, request: ReportRequest, 
     assert col is not None
     where = [c.where_sql]
     args: list[Any] = [*c.from_args, *c.where_args]
+    dim_sql = c.dim_sql
+    if c.dated:  # the column's own date selects its records and places them in its rows
+        cond, cargs, dim_sql = c.dated[col.date_field or c.report.date_field or ""]
+        where.append(cond)
+        args += cargs
     for i, key in enumerate(keys):
         d = c.dimensions[i]
-        expr = c.dim_sql[i]
+        expr = dim_sql[i]
         if key is None:
             where.append(f"{expr} IS NULL")
             continue

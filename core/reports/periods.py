@@ -4,6 +4,12 @@ Codes: ``2025`` (the year), ``2025-H1``/``2025-H2`` (six months), ``2025-Q3`` (a
 The six-month and annual periods may have a configured cut-off (``periods:`` in forms_config/calendar.yaml):
 the last day of actual data, e.g. 31 May for the first six months (June is estimated) and 30 November for the
 year, or 31 October for reporters of another unit type or level. A period with a cut-off ends on it.
+
+A period is a range of days where the records are kept (Asia/Ho_Chi_Minh, ``hoso.records.context.LOCAL_ZONE``):
+a date-and-time field is placed on its day in that zone on both engines, whatever the database session's zone
+(23:30 UTC on 31 January is 1 February in Vietnam). ``local_day`` does it in Python, ``local_date_sql`` in SQL
+(period rows) and ``period_bounds`` gives the instants a period's days begin and end at (the period filter, which
+keeps the column's index usable).
 """
 
 from __future__ import annotations
@@ -16,12 +22,13 @@ from typing import TYPE_CHECKING
 from hoso.config import ReportDef
 from hoso.config.types import CutoffDef, Label
 from hoso.i18n import t
+from hoso.records.context import LOCAL_ZONE
 from hoso.reports.model import Period, ReportError
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
 
-__all__ = ["resolve_period", "reporter_of"]
+__all__ = ["resolve_period", "reporter_of", "local_day", "local_date_sql", "period_bounds"]
 
 _CODE = re.compile(r"^(\d{4})(?:-(H[12]|Q[1-4]|\d{2}))?$")
 
@@ -101,3 +108,38 @@ async def reporter_of(rt: Runtime, unit_code: str | None, *, lang: str = "vi") -
     if kind is None:
         raise ReportError([("unit", t("report_unit_unknown", lang, code=unit_code))])
     return str(kind)
+
+
+def local_day(value: dt.datetime | dt.date | str) -> dt.date:
+    """The day ``value`` falls on where the records are kept: a date is itself; a date and time (an ISO text, or a
+    datetime; without a zone it is UTC, as date-and-time fields store it) is converted to the deployment's zone."""
+    if isinstance(value, str):
+        text = value.strip()
+        timed = "T" in text or " " in text
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00")) if timed else dt.date.fromisoformat(text)
+    if not isinstance(value, dt.datetime):
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(LOCAL_ZONE).date()
+
+
+def local_date_sql(col: str, dialect: str) -> str:
+    """SQL for the local day of a date-and-time column: a ``timestamp`` in the zone on PostgreSQL (its date parts
+    are the local ones), a ``YYYY-MM-DD HH:MM:SS`` text shifted by the zone's offset on SQLite (which stores UTC
+    text; the zone's offset now: Asia/Ho_Chi_Minh keeps no daylight saving time)."""
+    if dialect == "sqlite":
+        offset = dt.datetime.now(LOCAL_ZONE).utcoffset() or dt.timedelta()
+        minutes = int(offset.total_seconds() // 60)
+        return f"datetime({col}, '{minutes:+d} minutes')"
+    return f"({col} AT TIME ZONE '{LOCAL_ZONE.key}')"
+
+
+def period_bounds(period: Period, timed: bool) -> tuple[dt.date | dt.datetime, dt.date | dt.datetime]:
+    """[low, high) of a period on its date field: its first day and the day after its end, or, for a
+    date-and-time field (``timed``), the instants those days begin at in the deployment's zone, in UTC."""
+    low, high = period.start, period.end + dt.timedelta(days=1)
+    if not timed:
+        return low, high
+    return tuple(dt.datetime(d.year, d.month, d.day, tzinfo=LOCAL_ZONE).astimezone(dt.UTC)  # type: ignore[return-value]
+                 for d in (low, high))

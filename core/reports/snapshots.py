@@ -21,7 +21,8 @@ from hoso.reports.model import ReportResult
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.records.context import RecordContext
 
-__all__ = ["SNAPSHOT_TABLE", "SnapshotCorrupt", "canonical", "content_hash", "store_snapshot", "load_snapshot"]
+__all__ = ["SNAPSHOT_TABLE", "SnapshotCorrupt", "canonical", "content_hash", "store_snapshot", "load_snapshot",
+           "checked_snapshot"]
 
 SNAPSHOT_TABLE = SystemTable("hoso_report_snapshot", lambda: {
     "report": Varchar(length=100, null=False),
@@ -79,9 +80,14 @@ async def load_snapshot(db: Any, snapshot_id: int) -> dict | None:
                           "WHERE id = {}", snapshot_id)
     if not rows:
         return None
-    row = dict(rows[0])
+    return checked_snapshot(dict(rows[0]))
+
+
+def checked_snapshot(row: dict) -> dict:
+    """A snapshot row read from the table (``result`` and ``request_key`` as stored), its hash checked
+    (SnapshotCorrupt otherwise), with ``result`` and ``request`` parsed."""
     if content_hash(row["result"]) != row["content_hash"]:
-        raise SnapshotCorrupt(snapshot_id)
+        raise SnapshotCorrupt(int(row["id"]))
     row["result"] = json.loads(row["result"])
     row["request"] = json.loads(row.pop("request_key"))
     return row

@@ -109,11 +109,13 @@ async def test_cases_by_unit_litigation_bulletin_and_quotas(reference):
     assert by_unit[("row", ("CN1-01",))]["status:in_progress"] == 1
     assert by_unit["total"]["requesters"] == 4
     bulletin = cells(await run_report(reference, ctx(reference), ReportRequest("litigation_cases", period="2025-Q1")))
-    assert bulletin[("row", ("2025-01", "HS"))] == {"accepted": 2, "ended": 1, "defence": 1, "protection": 1,
-                                                   "successful": 1}
-    assert bulletin[("row", ("2025-03", "HS"))] == {"accepted": 1, "ended": 1, "defence": 1, "protection": 0,
+    # accepted in the month by accepted_on; ended (and successful) in the month by ended_on: case a, accepted
+    # in January, ended (successfully) in March
+    assert bulletin[("row", ("2025-01", "HS"))] == {"accepted": 2, "ended": 0, "defence": 1, "protection": 1,
                                                    "successful": 0}
-    assert bulletin["total"]["accepted"] == 3
+    assert bulletin[("row", ("2025-03", "HS"))] == {"accepted": 1, "ended": 2, "defence": 1, "protection": 0,
+                                                   "successful": 1}
+    assert bulletin["total"]["accepted"] == 3 and bulletin["total"]["ended"] == 2
     quotas = await run_report(reference, ctx(reference), ReportRequest("performer_quotas", period="2025"))
     q = cells(quotas)
     assert q[("row", (1,))] == {"completed": 1, "litigation": 1, "target": 12}

@@ -51,6 +51,7 @@ class _TemplateChecker:
         self.lists = lists
         self.levels = levels
         self.ok = True
+        self.date_field: str | None = None
         self.info = entity_field_info(entity.fields, lambda n: lists[n].values(include_retired=True)
                                       if n in lists else None)
 
@@ -73,7 +74,7 @@ class _TemplateChecker:
             self.error(path, f"invalid condition {text!r}: {exc}")
 
     def report(self, d: dict) -> ReportDef | None:
-        date_field = d.get("date_field")
+        date_field = self.date_field = d.get("date_field")
         if date_field is not None:
             fd = self.field(("date_field",), date_field, "report")
             if fd is not None and fd.traits.value_kind not in ("date", "datetime"):
@@ -192,8 +193,25 @@ class _TemplateChecker:
             if fd.is_child_table or fd.traits.chooses_many or (kinds is not None and fd.traits.value_kind not in kinds):
                 self.error(path + ("field",), f"measure {measure!r} does not apply to {field!r} ({fd.type})")
                 return
+        date_field = raw.get("date_field")
+        if date_field is not None and not self.own_date(path + ("date_field",), date_field, rows):
+            return
         out.append(ReportColumnDef(raw["key"], measure, _label(raw["label"]), field, raw.get("where"), groups,
-                                   bool(raw.get("people", measure in ("count", "count_distinct")))))
+                                   bool(raw.get("people", measure in ("count", "count_distinct"))), date_field))
+
+    def own_date(self, path: tuple, name: str, rows: tuple[ReportDimensionDef, ...]) -> bool:
+        """A measure's own date field: a date of the entity, in a report that has a date field (a period needs
+        one); a period row then groups each measure by its own date."""
+        fd = self.field(path, name, "report")
+        if fd is None:
+            return False
+        if fd.traits.value_kind not in ("date", "datetime"):
+            self.error(path, f"date_field {name!r} is not a date (it is {fd.type})")
+            return False
+        if self.date_field is None:
+            self.error(path, "a measure's date_field needs the report's date_field")
+            return False
+        return True
 
     def attribute(self, path: tuple, field: str, rows: tuple[ReportDimensionDef, ...]) -> bool:
         """``reference.target_field``: the reference must be a row dimension; the target field must exist."""
