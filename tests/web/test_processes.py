@@ -232,3 +232,34 @@ def test_a_migration_in_a_third_process_reaches_every_surface_of_both_without_a_
             first = c.get("/api/records/case", params={"sort": "id", "page_size": 1}).json()
             items = first["items"] if isinstance(first, dict) else first
             assert items and items[0].get("interpreter") is None
+
+
+def _children(pid: int) -> set[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:  # pragma: no cover - not Linux
+        pytest.skip("needs /proc")
+    return {int(p) for p in text.split()}
+
+
+def test_serve_workers_runs_that_many_processes_on_one_port(config_dir, tmp_path):
+    url = f"sqlite:///{tmp_path / 'workers.db'}"
+    asyncio.run(_prepare(config_dir.root, url))
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([HOSO, "serve", "--config", str(config_dir.root), "--database", url,
+                                 "--port", str(port), "--workers", "2"], stdout=out, stderr=subprocess.STDOUT)
+    server = Server(f"http://127.0.0.1:{port}", proc, log)
+    try:
+        _wait_up(server)
+        with server.client() as c:
+            assert _login(c).status_code == 200
+            assert all(c.get("/api/me").status_code == 200 for _ in range(10))
+        workers = _children(proc.pid) - {p for p in _children(proc.pid)
+                                         if "resource_tracker" in Path(f"/proc/{p}/cmdline").read_text()}
+        assert len(workers) == 2
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    assert "Traceback" not in log.read_text(errors="replace")
