@@ -122,14 +122,25 @@ def _login(client: httpx.Client, username: str = "quan.tri", password: str = PAS
     return client.post("/api/login", json={"username": username, "password": password})
 
 
+def _admin_login(client: httpx.Client, username: str, password: str) -> httpx.Response:
+    if "csrftoken" not in client.cookies:
+        client.get("/admin/")
+    return client.post("/admin/public/login/", json={"username": username, "password": password},
+                       headers={"X-CSRFToken": client.cookies["csrftoken"]})
+
+
 def test_failed_logins_spread_over_two_processes_lock_as_in_one(cluster):
     a, b = (s.client() for s in cluster.servers)
     with a, b:
         answers = []
-        for i in range(MAX_FAILURES + 2):  # alternately on each process
-            answers.append((a if i % 2 == 0 else b).post(
-                "/api/login", json={"username": "nguoi.dung", "password": "wrong-password"}).status_code)
+        for i in range(MAX_FAILURES + 2):  # alternately on each process, through the API and the admin
+            if i % 2 == 0:
+                r = a.post("/api/login", json={"username": "nguoi.dung", "password": "wrong-password"})
+            else:
+                r = _admin_login(b, "nguoi.dung", "wrong-password")
+            answers.append(r.status_code)
         assert answers == [401] * MAX_FAILURES + [429, 429]
+        assert _admin_login(a, "nguoi.dung", PASSWORD).status_code == 429
         # the right password no longer helps, on either process; another account is not locked out
         assert _login(a, "nguoi.dung").status_code == 429
         assert _login(b, "nguoi.dung").status_code == 429
