@@ -198,7 +198,6 @@ def serve(config_dir, database_url, host, port, workers):
     run_server(app, host=host, port=port, workers=workers, config_dir=config_dir, database_url=database_url)
 
 
-
 async def _check_applied(rt, started: bool = False):
     from hoso.web.app import ensure_applied
 

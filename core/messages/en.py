@@ -289,4 +289,5 @@ MESSAGES: dict[str, str] = {
     "report_yes": "Yes",
     "report_no": "No",
     "report_total": "Total",
+    "setting_unit_processes": "processes",
 }

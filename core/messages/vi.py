@@ -289,4 +289,5 @@ MESSAGES: dict[str, str] = {
     "report_yes": "Có",
     "report_no": "Không",
     "report_total": "Tổng cộng",
+    "setting_unit_processes": "tiến trình",
 }

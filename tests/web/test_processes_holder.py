@@ -9,6 +9,7 @@ import contextlib
 import time
 
 import httpx
+import pytest
 from litestar import Request, get
 
 from hoso.hookspecs import hookimpl
@@ -166,3 +167,17 @@ def test_staged_uploads_default_to_the_shared_files_folder_and_are_no_stored_fil
             continue
         raise AssertionError(f"{key} was accepted as a storage key")
     assert (staged / "0123").exists()
+
+
+@pytest.mark.parametrize("value, said", [("abc", "expected a whole number of processes"),
+                                         ("0", "expected a number of processes, at least 1")])
+def test_an_unusable_worker_count_is_refused_naming_the_setting(monkeypatch, value, said):
+    from click.testing import CliRunner
+
+    from hoso.cli import main
+
+    monkeypatch.setenv("HOSO_WORKERS", value)
+    result = CliRunner().invoke(main, ["serve"])
+    assert result.exit_code == 1
+    assert f"HOSO_WORKERS={value!r}: {said}" in result.output and "Traceback" not in result.output
+    assert "tiến trình" in result.output  # Vietnamese first
