@@ -10,6 +10,8 @@ import time
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from litestar import Request, get
 
 from hoso.hookspecs import hookimpl
@@ -181,3 +183,81 @@ def test_an_unusable_worker_count_is_refused_naming_the_setting(monkeypatch, val
     assert result.exit_code == 1
     assert f"HOSO_WORKERS={value!r}: {said}" in result.output and "Traceback" not in result.output
     assert "tiến trình" in result.output  # Vietnamese first
+
+
+# -- the holder against a plain model: which definitions each request is served by ---------------------------------
+
+class _Fake:
+    """A runtime, a database and an application reduced to what the holder touches."""
+
+    def __init__(self, definitions: str):
+        self.config = type("Config", (), {"content_hash": definitions, "root": "."})()
+        self.db = self
+        self.renewed = 0
+
+    async def renew_connections(self) -> None:
+        self.renewed += 1
+
+    async def __call__(self, scope, receive, send) -> None:  # the application of these definitions
+        scope["served"].append(self.config.content_hash)
+        await scope["release"].wait()
+        scope["served"].append(self.config.content_hash)
+
+
+_STEPS = st.lists(st.one_of(
+    st.just(("request",)),
+    st.tuples(st.just("finish"), st.integers(0, 20)),
+    st.tuples(st.just("migrate"), st.sampled_from("ABCD"), st.booleans()),  # the files on disk match, or not
+    st.just(("poll",)),
+), max_size=40)
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps=_STEPS)
+def test_each_request_is_served_whole_by_the_definitions_current_when_it_started(steps):
+    from unittest import mock
+
+    from hoso.web import runtime_holder
+
+    world = {"applied": "A", "disk": "A"}
+
+    async def applied(_rt):
+        return world["applied"]
+
+    def reload(_base, want):
+        return _Fake(want) if world["disk"] == want else None
+
+    async def started(_app):
+        return None
+
+    async def run() -> None:
+        first = _Fake("A")
+        holder = runtime_holder.RuntimeHolder(first, first, lambda rt: rt, started, poll_seconds=3600)
+        holder.RETRY_SECONDS = 0
+        model = "A"  # the definitions the model says the process serves
+        requests: list[tuple[str, dict, asyncio.Task]] = []
+        for step in steps:
+            if step[0] == "request":
+                scope = {"type": "http", "served": [], "release": asyncio.Event()}
+                requests.append((model, scope, asyncio.create_task(holder(scope, None, None))))
+                await asyncio.sleep(0)
+            elif step[0] == "finish" and requests:
+                requests[step[1] % len(requests)][1]["release"].set()
+                await asyncio.sleep(0)
+            elif step[0] == "migrate":
+                world["applied"] = step[1]
+                world["disk"] = step[1] if step[2] else step[1].lower()
+            elif step[0] == "poll":
+                await holder.refresh()
+                if world["applied"] != model and world["disk"] == world["applied"]:
+                    model = world["applied"]
+            assert holder.current.definitions == model
+        for _at_start, scope, _task in requests:
+            scope["release"].set()
+        await asyncio.gather(*(task for _m, _s, task in requests))
+        for at_start, scope, _task in requests:
+            assert scope["served"] == [at_start, at_start]
+
+    with mock.patch.object(runtime_holder, "applied_definitions", applied), \
+            mock.patch.object(runtime_holder, "_reload", reload):
+        asyncio.run(run())
