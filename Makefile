@@ -75,6 +75,7 @@ bench: install $(BENCH_STAMP)
 	$(BIN)/python bench/reports.py --cases $(REPORT_CASES) --summary
 	$(BIN)/python bench/loadtest.py --users $(LOAD_USERS) --minutes $(LOAD_MINUTES) --cases $(LOAD_CASES)
 	$(BIN)/python bench/jobs.py --jobs $(BENCH_JOBS)
+	$(BIN)/python bench/processes.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -280,8 +280,9 @@ class AdminApp:
         return AdminBuild(rt, self.settings, load_admin_config(rt.config), mtime)
 
     async def start(self) -> None:
-        """Build the admin for the runtime's configuration (at application start-up)."""
-        self.build = self._make(self.base)
+        """Build the admin for the runtime's configuration (at application start-up, or when a process switches
+        to new definitions: in a thread, so that requests go on meanwhile)."""
+        self.build = await anyio.to_thread.run_sync(self._make, self.base)
         self._checked = time.monotonic()
 
     # -- rebuilding after a migration -------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -62,7 +61,8 @@ class StagingLimits:
 
 
 def staging_dir() -> Path:
-    base = setting("HOSO_ADMIN_STAGING_DIR") or os.path.join(tempfile.gettempdir(), "hoso-admin-staging")
+    # Beside the stored files by default: a file staged through one process is saved through another.
+    base = setting("HOSO_ADMIN_STAGING_DIR") or os.path.join(setting("HOSO_FILES_DIR"), ".staging")
     path = Path(base)
     path.mkdir(parents=True, exist_ok=True)
     return path

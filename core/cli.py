@@ -13,6 +13,7 @@ from hoso._cli_common import progress as _progress
 from hoso._cli_common import run as _run
 from hoso._cli_common import runtime as _runtime
 from hoso.i18n import both
+from hoso.settings import get as setting
 from hoso.settings_cli import settings_command
 
 
@@ -176,17 +177,16 @@ async def _reindex_new_search_columns(rt, plan) -> None:
 @DB_OPTION
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-def serve(config_dir, database_url, host, port):
+@click.option("--workers", default=lambda: setting("HOSO_WORKERS"), type=click.IntRange(1, 64), show_default="1",
+              help="Application processes on this port (env HOSO_WORKERS); each follows `hoso migrate` on its own.")
+def serve(config_dir, database_url, host, port, workers):
     """Serve the web application and API."""
-    import uvicorn
-
-    from hoso.server import DefinitionsDiffer, create_app
-    from hoso.web.auth import SERVER_OPTIONS
+    from hoso.server import DefinitionsDiffer, create_holder, run_server
     from hoso.web.logs import log_config
 
     rt = _runtime(config_dir, database_url)
     try:
-        app = create_app(rt)
+        app = create_holder(rt)
         logs = log_config()
         _run(_check_applied(rt))
     except DefinitionsDiffer as exc:
@@ -194,8 +194,11 @@ def serve(config_dir, database_url, host, port):
         sys.exit(1)
     except ValueError as exc:  # a HOSO_* setting (hoso.settings)
         fail("cli_setting", str(exc))
-    console.print(f"hoso serving on http://{host}:{port}/  (API under /api/)")
-    uvicorn.run(app, host=host, port=port, log_level="info", log_config=logs, **SERVER_OPTIONS)
+    shown = f", {workers} processes" if workers > 1 else ""
+    console.print(f"hoso serving on http://{host}:{port}/  (API under /api/{shown})")
+    # each worker process builds its own application from the same configuration and database
+    run_server(app, host=host, port=port, workers=workers, config_dir=config_dir, database_url=database_url,
+               log_config=logs)
 
 
 async def _check_applied(rt, started: bool = False):

@@ -254,6 +254,14 @@ class Database:
             await self.engine.close_connection_pool()
             await self.start()
 
+    async def renew_connections(self) -> None:
+        """Replace every pooled PostgreSQL connection, without cutting one in use: an idle connection is replaced
+        at its next acquire, a busy one when it is released (asyncpg ``Pool.expire_connections``). Another process
+        changed the tables (``hoso migrate``): statements prepared for the old columns go with their connections.
+        """
+        if not self.is_sqlite and self._postgres.pool is not None:
+            await self._postgres.pool.expire_connections()
+
     async def close(self) -> None:
         if not self.is_sqlite:
             await self.engine.close_connection_pool()

@@ -1,28 +1,74 @@
 """The whole hoso application: the web layer (API, sign-in, pages) with the admin mounted in it.
 
 ``hoso serve`` and the tests build the application here, so the web layer never needs to know the admin.
+``hoso serve`` runs it inside a ``RuntimeHolder`` (``hoso.web.runtime_holder``), which moves every surface to new
+definitions after ``hoso migrate`` without a restart; with ``--workers N`` each of N processes builds its own
+holder through ``app_factory`` (see docs/operations.md, "Several processes").
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from litestar import Litestar
 
 from hoso.admin import AdminApp
 from hoso.web import app as web_app
-from hoso.web.app import DefinitionsDiffer, ensure_applied
-from hoso.web.auth import WebSettings
+from hoso.web.app import DefinitionsDiffer, ensure_applied, start_parts
+from hoso.web.auth import SERVER_OPTIONS, WebSettings
+from hoso.web.runtime_holder import RuntimeHolder
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
 
-__all__ = ["create_app", "DefinitionsDiffer", "ensure_applied"]
+__all__ = ["create_app", "create_holder", "app_factory", "run_server", "DefinitionsDiffer", "ensure_applied",
+           "APP_FACTORY"]
+
+# What each worker process imports and calls to build its application.
+APP_FACTORY = "hoso.server:app_factory"
 
 
-def create_app(rt: Runtime, settings: WebSettings | None = None) -> Litestar:
+def create_app(rt: Runtime, settings: WebSettings | None = None, *, lifespan: bool = True) -> Litestar:
     """The application for ``rt``: the web layer with the admin at /admin/ (built once from the configuration,
     rebuilt after ``hoso migrate``; see docs/admin.md). It refuses to start when the database does not match the
     configuration."""
     settings = settings or WebSettings.from_env()
-    return web_app.create_app(rt, settings, parts={"admin": AdminApp(rt, settings)})
+    return web_app.create_app(rt, settings, parts={"admin": AdminApp(rt, settings)}, lifespan=lifespan)
+
+
+def create_holder(rt: Runtime, settings: WebSettings | None = None, poll_seconds: float | None = None
+                  ) -> RuntimeHolder:
+    """The application of one serving process: ``create_app(rt)`` now, and a new one for the definitions each
+    ``hoso migrate`` applies, swapped in without a restart."""
+    settings = settings or WebSettings.from_env()
+    return RuntimeHolder(rt, create_app(rt, settings),
+                         lambda new: create_app(new, settings, lifespan=False), start_parts,
+                         poll_seconds=poll_seconds)
+
+
+def app_factory() -> RuntimeHolder:
+    """A worker process's application, for the configuration and database of the environment (``HOSO_CONFIG``,
+    ``HOSO_DATABASE_URL``), which ``hoso serve`` sets from its options before it starts the workers."""
+    from hoso.runtime import Runtime
+    from hoso.settings import get as setting
+
+    return create_holder(Runtime.create(setting("HOSO_CONFIG"), setting("HOSO_DATABASE_URL")))
+
+
+def run_server(app: Any, *, host: str, port: int, workers: int = 1, config_dir: Any = None,
+               database_url: str | None = None, log_level: str = "info", log_config: dict | None = None) -> None:
+    """Serve ``app`` (a holder) with uvicorn; with several ``workers``, each process builds its own from
+    ``APP_FACTORY`` for ``config_dir`` and ``database_url`` (handed to them in the environment). ``log_config``
+    (``hoso.web.logs.log_config``) formats every process's log lines."""
+    import os
+
+    import uvicorn
+
+    logs: dict[str, Any] = {"log_config": log_config} if log_config is not None else {}
+    if workers > 1:
+        given = {"HOSO_CONFIG": None if config_dir is None else str(config_dir), "HOSO_DATABASE_URL": database_url}
+        os.environ.update({name: value for name, value in given.items() if value is not None})
+        uvicorn.run(APP_FACTORY, factory=True, workers=workers, host=host, port=port, log_level=log_level,
+                    **logs, **SERVER_OPTIONS)
+    else:
+        uvicorn.run(app, host=host, port=port, log_level=log_level, **logs, **SERVER_OPTIONS)

@@ -124,8 +124,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     _s("HOSO_ADMIN_STAGING_DIR", "path", None,
        "Thư mục giữ tệp đã tải lên trang quản trị nhưng chưa lưu vào hồ sơ.",
        "Folder holding files uploaded in the admin but not yet saved with a record.",
-       default_vi="thư mục tạm của hệ thống/hoso-admin-staging", default_en="the system's temporary folder/"
-       "hoso-admin-staging"),
+       default_vi="HOSO_FILES_DIR/.staging (dùng chung giữa các tiến trình)",
+       default_en="HOSO_FILES_DIR/.staging (shared by the processes)"),
     _s("HOSO_ADMIN_STAGING_MAX_FILES", "int", 20,
        "Số tệp chưa lưu tối đa mỗi tài khoản được giữ trên trang quản trị.",
        "Most uploaded files not yet saved one account may hold in the admin.", positive=True, unit="files"),
@@ -170,6 +170,16 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     _s("HOSO_JOBS_POLL_SECONDS", "number", 1.0,
        "Một tiến trình chạy công việc nền đang rảnh tìm công việc đến hạn mỗi chừng này giây.",
        "An idle job worker looks for due jobs every this many seconds.", positive=True, unit="seconds"),
+    _s("HOSO_DEFINITIONS_POLL_SECONDS", "number", 2.0,
+       "Mỗi tiến trình kiểm tra định nghĩa đã áp dụng trong cơ sở dữ liệu mỗi chừng này giây; sau `hoso migrate` "
+       "mọi tiến trình chuyển sang định nghĩa mới trong khoảng thời gian này, không cần khởi động lại.",
+       "Every process checks the definitions applied to the database every this many seconds; after `hoso migrate` "
+       "every process moves to the new definitions within about this time, without a restart.",
+       minimum=0.1, positive=True, unit="seconds"),
+    _s("HOSO_WORKERS", "int", 1,
+       "Số tiến trình ứng dụng `hoso serve` chạy (như tùy chọn --workers).",
+       "How many application processes `hoso serve` runs (as the --workers option).", minimum=1,
+       unit="processes"),
 )}
 
 

@@ -22,6 +22,9 @@ __all__ = ["LocalStorage", "files_dir"]
 
 CHUNK = 1024 * 1024
 OWNER_FILE = ".hoso-database"
+# Folders of the files directory that hold no stored file: uploads being written, and the admin's staged uploads
+# (``HOSO_ADMIN_STAGING_DIR`` defaults to ``<HOSO_FILES_DIR>/.staging``, so that every process sees them).
+HIDDEN = (".incoming", ".staging")
 
 
 def files_dir() -> Path:
@@ -67,7 +70,7 @@ class LocalStorage:
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
-        if not path.is_relative_to(self.root) or path == self.root or ".incoming" in path.relative_to(self.root).parts:
+        if not path.is_relative_to(self.root) or path == self.root or path.relative_to(self.root).parts[0] in HIDDEN:
             raise ValueError(f"invalid storage key {key!r}")
         return path
 
@@ -130,8 +133,8 @@ class LocalStorage:
             keys = []
             for folder, dirs, files in os.walk(self.root):
                 top = Path(folder) == self.root
-                if top and ".incoming" in dirs:
-                    dirs.remove(".incoming")
+                if top:  # uploads in progress, and the admin's staged files (hoso.admin.media)
+                    dirs[:] = [d for d in dirs if d not in HIDDEN]
                 for name in files:
                     if top and name.startswith("."):  # the owner mark; keys always have folders
                         continue

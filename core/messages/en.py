@@ -358,4 +358,5 @@ MESSAGES: dict[str, str] = {
     "approval_done_return": "The report was returned for correction.",
     "approval_done_unlock": "The period was unlocked.",
     "approval_history": "Approval steps",
+    "setting_unit_processes": "processes",
 }

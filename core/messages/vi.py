@@ -358,4 +358,5 @@ MESSAGES: dict[str, str] = {
     "approval_done_return": "Đã trả lại báo cáo để sửa.",
     "approval_done_unlock": "Đã mở khóa kỳ báo cáo.",
     "approval_history": "Các bước phê duyệt",
+    "setting_unit_processes": "tiến trình",
 }

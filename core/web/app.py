@@ -71,7 +71,7 @@ from hoso.web.units_api import units_on
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
 
-__all__ = ["AppPart", "DefinitionsDiffer", "ensure_applied", "create_app", "entity_definitions"]
+__all__ = ["AppPart", "DefinitionsDiffer", "ensure_applied", "create_app", "entity_definitions", "start_parts"]
 
 log = logging.getLogger("hoso.web")
 
@@ -344,10 +344,12 @@ class AppPart(Protocol):
 
 
 def create_app(rt: Runtime, settings: WebSettings | None = None, *,
-               parts: Mapping[str, AppPart] | None = None) -> Litestar:
+               parts: Mapping[str, AppPart] | None = None, lifespan: bool = True) -> Litestar:
     """The web application for ``rt``, with ``parts`` mounted (each started after the database check and kept in
     the app's state under its name). It refuses to start when the database does not match the configuration.
-    ``hoso.server.create_app`` is the whole application, admin included."""
+    ``hoso.server.create_app`` is the whole application, admin included. Without ``lifespan`` the application
+    starts and stops nothing: it is a later generation of a running process (``hoso.web.runtime_holder``), whose
+    parts ``start_parts`` starts."""
     settings = settings or WebSettings.from_env()
     parts = dict(parts or {})
 
@@ -396,12 +398,13 @@ def create_app(rt: Runtime, settings: WebSettings | None = None, *,
                         report_exports_router(),
                         *(handler for part in parts.values() for handler in part.handlers()),
                         *plugin_routes(rt), healthz, readyz, metrics_endpoint],
-        on_startup=[startup],
-        on_shutdown=[shutdown],
+        on_startup=[startup] if lifespan else [],
+        on_shutdown=[shutdown] if lifespan else [],
         exception_handlers={**exception_handlers(), **database_unavailable_handlers()},
         middleware=[HostileInputGuard],
         before_send=[security_headers],
-        state=State({"rt": rt, "settings": settings, "entities": entity_definitions(rt.config), **parts, **ops}),
+        state=State({"rt": rt, "settings": settings, "entities": entity_definitions(rt.config), **parts, **ops,
+                     _PARTS: tuple(parts.values())}),
         # the JSON document and two pages whose assets are vendored (see hoso.web.openapi)
         openapi_config=OpenAPIConfig(title="hoso API", version=hoso_version, path="/schema",
                                      render_plugins=documentation_pages("hoso API")),
@@ -417,3 +420,12 @@ def served_hosts() -> AllowedHostsConfig | None:
         return None
     return AllowedHostsConfig(allowed_hosts=hosts, exclude=["^/healthz$", "^/readyz$", "^/metrics$"],
                               www_redirect=False)
+
+
+_PARTS = "hoso.parts"
+
+
+async def start_parts(app: Litestar) -> None:
+    """Start the parts of an application made without ``lifespan`` (a later generation of a running process)."""
+    for part in app.state[_PARTS]:
+        await part.start()
