@@ -290,14 +290,16 @@ class Worker:
         return self.ran - before
 
     async def _loop(self) -> None:
+        errors = 0
         while True:
             try:
                 busy = await self.run_one()
-            except Exception:  # e.g. the database briefly unreachable: try again after a pause
+                errors = 0
+            except Exception:  # e.g. the database briefly unreachable: try again after a growing pause
                 log.exception("jobs could not be claimed")
-                busy = False
+                busy, errors = False, errors + 1
             if not busy:
-                await asyncio.sleep(self.poll)
+                await asyncio.sleep(min(self.poll * 2 ** errors, 60.0))
 
     async def _schedule(self) -> None:
         while True:
