@@ -1,8 +1,8 @@
 """Background jobs: a queue on the project's own table (``hoso_job``), claimed by workers on both engines.
 
 A job is a row. ``enqueue(db, kind, payload)`` inserts it with the caller's database, so a job enqueued while a
-record is written (``hoso_write_guard``, ``hoso_transition_done``: their ``db`` argument; ``hoso_record_*``:
-``runtime.db``) is part of the write's transaction: when the write rolls back, the job never existed.
+record is written (``hoso_write_guard``, ``hoso_transition_done``: their ``db`` argument) is part of the write's
+transaction: when the write rolls back, the job never existed.
 
 Workers (``hoso worker`` processes, or the one ``hoso serve`` runs in-process when ``HOSO_EMBEDDED_WORKER`` is on)
 claim due jobs by one statement: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a conditional UPDATE on SQLite (one
