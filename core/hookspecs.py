@@ -319,8 +319,9 @@ def hoso_scheduled_work() -> list[ScheduledWork]:
     """Named work to run at an interval (``hoso.plugin_types.ScheduledWork``).
 
     Collected once at start-up; a name used twice stops start-up. ``hoso serve`` runs due work in-process (while
-    ``HOSO_EMBEDDED_WORKER`` is on), ``hoso worker`` and ``hoso run-scheduled`` run it from the command line; a lease row in ``hoso_schedule`` keeps two processes
-    from running the same work at once. A failure is logged and the work is tried again at its next turn.
+    ``HOSO_EMBEDDED_WORKER`` is on), ``hoso worker`` and ``hoso run-scheduled`` run it from the command line; a
+    lease row in ``hoso_schedule`` keeps two processes from running the same work at once. A failure is logged
+    and the work is tried again at its next turn.
 
     Example::
 

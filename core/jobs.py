@@ -1,8 +1,8 @@
 """Background jobs: a queue on the project's own table (``hoso_job``), claimed by workers on both engines.
 
 A job is a row. ``enqueue(db, kind, payload)`` inserts it with the caller's database, so a job enqueued while a
-record is written (``hoso_write_guard``, ``hoso_transition_done``: their ``db`` argument; ``hoso_record_*``:
-``runtime.db``) is part of the write's transaction: when the write rolls back, the job never existed.
+record is written (``hoso_write_guard``, ``hoso_transition_done``: their ``db`` argument) is part of the write's
+transaction: when the write rolls back, the job never existed.
 
 Workers (``hoso worker`` processes, or the one ``hoso serve`` runs in-process when ``HOSO_EMBEDDED_WORKER`` is on)
 claim due jobs by one statement: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a conditional UPDATE on SQLite (one
@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
 
 __all__ = ["TABLE", "STATES", "WAITING", "enqueue", "claim", "complete", "fail", "expire", "retry_dead", "jobs",
-           "job", "queue_health", "job_kinds", "backoff_delay", "Worker", "now_ms"]
+           "job", "queue_health", "purge_done", "job_kinds", "backoff_delay", "Worker", "now_ms"]
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +208,22 @@ async def job(db: Database, job_id: int) -> dict | None:
     return rows[0] if rows else None
 
 
+async def purge_done(rt: Runtime, *, now: int | None = None) -> int:
+    """Remove the jobs done more than ``HOSO_JOBS_KEEP_DAYS`` ago, with the files of report exports among them;
+    how many. Dead and failed jobs stay until an administrator has dealt with them."""
+    from hoso.plugins.jobs import EXPORT_KIND, export_path
+
+    at = now_ms() if now is None else now
+    before = at - int(setting("HOSO_JOBS_KEEP_DAYS") * 86_400_000)
+    rows = await rt.db.fetch(f"DELETE FROM {TABLE} WHERE state = 'done' AND finished_at < {{}} RETURNING id, kind",
+                             before)
+    for r in rows:
+        if r["kind"] == EXPORT_KIND:
+            for fmt in ("csv", "xlsx"):
+                export_path(r["id"], fmt).unlink(missing_ok=True)
+    return len(rows)
+
+
 async def queue_health(rt: Runtime, *, now: int | None = None) -> dict:
     """What /readyz and metrics read: jobs by state, the age in seconds of the oldest job due and waiting, and
     the running jobs whose lease expired (their worker stopped)."""
@@ -237,8 +253,9 @@ def _owner() -> str:
 
 
 class Worker:
-    """Runs jobs: ``concurrency`` loops, each claiming one job at a time, and the scheduled work every ``tick``
-    seconds. ``hoso worker`` runs one in its own process; ``hoso serve`` one inside the application."""
+    """Runs jobs: ``concurrency`` loops, each claiming one job at a time, and every ``tick`` seconds the scheduled
+    work and the removal of old done jobs (``purge_done``). ``hoso worker`` runs one in its own process;
+    ``hoso serve`` one inside the application."""
 
     def __init__(self, rt: Runtime, *, concurrency: int = 1, poll: float | None = None,
                  tick: float = TICK_SECONDS, kinds: dict[str, JobKind] | None = None, scheduled: bool = True):
@@ -290,19 +307,23 @@ class Worker:
         return self.ran - before
 
     async def _loop(self) -> None:
+        errors = 0
         while True:
             try:
                 busy = await self.run_one()
-            except Exception:  # e.g. the database briefly unreachable: try again after a pause
+                errors = 0
+            except Exception:  # e.g. the database briefly unreachable: try again after a growing pause
                 log.exception("jobs could not be claimed")
-                busy = False
+                busy, errors = False, errors + 1
             if not busy:
-                await asyncio.sleep(self.poll)
+                await asyncio.sleep(min(self.poll * 2 ** errors, 60.0))
 
     async def _schedule(self) -> None:
         while True:
             try:
-                await run_due(self.rt, self.works)
+                if self.works:
+                    await run_due(self.rt, self.works)
+                await purge_done(self.rt)
             except Exception:  # the schedule goes on at the next tick
                 log.exception("scheduled work could not be started")
             await asyncio.sleep(self.tick)
@@ -310,7 +331,7 @@ class Worker:
     async def run_forever(self) -> None:
         """Run until cancelled."""
         tasks = [asyncio.create_task(self._loop()) for _ in range(self.concurrency if self.kinds else 0)]
-        if self.works:
+        if self.works or self.kinds:
             tasks.append(asyncio.create_task(self._schedule()))
         if not tasks:
             return

@@ -180,6 +180,14 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
        "Số tiến trình ứng dụng `hoso serve` chạy (như tùy chọn --workers).",
        "How many application processes `hoso serve` runs (as the --workers option).", minimum=1,
        unit="processes"),
+    _s("HOSO_EXPORTS_DIR", "path", "var/exports",
+       "Thư mục lưu tệp báo cáo xuất trong nền (dùng chung cho mọi tiến trình hoso serve và hoso worker).",
+       "Folder keeping the report files exported in the background (shared by every hoso serve and hoso worker "
+       "process)."),
+    _s("HOSO_JOBS_KEEP_DAYS", "number", 7.0,
+       "Công việc nền đã xong (và tệp báo cáo xuất của chúng) được giữ chừng này ngày rồi bị xóa.",
+       "Background jobs that are done (and their exported report files) are kept this many days, then removed.",
+       positive=True, unit="days"),
 )}
 
 

@@ -5,7 +5,8 @@ deduplication key (with its kind) while the job waits to run, and is emptied whe
 uniqueness makes an enqueue with a waiting job's key a no-op on both engines.
 
 ``report_export`` runs a report for the user who asked for it (``POST /api/reports/{name}/exports``), with that
-user's scope as it is when the job runs, and writes the CSV or XLSX file under ``HOSO_FILES_DIR``/exports.
+user's scope as it is when the job runs, and writes the CSV or XLSX file into ``HOSO_EXPORTS_DIR``. Workers remove
+the jobs done more than ``HOSO_JOBS_KEEP_DAYS`` ago, with their files (``hoso.jobs.purge_done``).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def hoso_actions():
 
 def export_path(job_id: int, fmt: str) -> Path:
     """Where the file of export job ``job_id`` is kept."""
-    return Path(setting("HOSO_FILES_DIR")) / "exports" / f"{int(job_id)}.{fmt}"
+    return Path(setting("HOSO_EXPORTS_DIR")) / f"{int(job_id)}.{fmt}"
 
 
 async def run_export(rt: Any, job: Job) -> dict:
@@ -92,3 +93,4 @@ async def run_export(rt: Any, job: Job) -> dict:
 @hookimpl(trylast=True)
 def hoso_job_kinds():
     return [JobKind(EXPORT_KIND, run_export, max_attempts=3, backoff=30, lease=900)]
+

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
+from hoso.config import load_config
 from hoso.jobs import enqueue, job
+from hoso.plugin_manager import config_extensions, get_plugin_manager
+from hoso.users import create_user
 from tests.admin.conftest import AdminClient, serving
+from tests.helpers import migrated_runtime
+from tests.web.conftest import PASSWORD
 
 
 async def _dead_job(db) -> int:
@@ -61,5 +67,45 @@ async def test_the_jobs_page_lists_by_state_and_retries_a_dead_job(prepared, adm
                                       headers={"X-CSRFToken": await admin.csrf()})
             assert r.status_code == 404
             assert (await job(web.rt.db, dead_again))["state"] == "dead"
+        finally:
+            await web.rt.db.close()
+
+
+JOB_ADMIN = """
+role: job_admin
+label: {vi: Quản trị công việc nền}
+grants:
+  - {entity: case, actions: [read, manage_jobs], scope: national}
+"""
+
+
+async def test_a_role_granting_manage_jobs_opens_the_page(config_dir, database_url, monkeypatch):
+    monkeypatch.setenv("HOSO_ADMIN_RELOAD_SECONDS", "0")
+    monkeypatch.setenv("HOSO_EMBEDDED_WORKER", "0")
+    config_dir.write("roles_config/roles/job_admin.yaml", JOB_ADMIN)
+    config = load_config(config_dir.root, **config_extensions(get_plugin_manager(load_entrypoints=False)))
+    rt = await migrated_runtime(config, database_url)
+    try:
+        ops = await create_user(rt, "ops.user", PASSWORD, unit_code="TT")
+        await create_user(rt, "plain.user", PASSWORD, unit_code="TT")
+        await rt.db.execute("INSERT INTO hoso_assignment (user_id, role, unit_id, starts_on, ends_on, created_at) "
+                            "VALUES ({}, 'job_admin', (SELECT id FROM hoso_unit WHERE code = 'TT'), {}, NULL, {})",
+                            ops, dt.date(2000, 1, 1), dt.datetime.now(dt.UTC))
+        dead = await _dead_job(rt.db)
+    finally:
+        await rt.db.close()
+    async with serving(config, database_url) as web:
+        admin = AdminClient(web, None)  # type: ignore[arg-type]
+        await admin.login("plain.user")
+        assert (await web.client.get("/admin/hoso/jobs/")).status_code == 404
+        assert (await admin.login("ops.user")).status_code == 200
+        r = await web.client.get("/admin/hoso/jobs/", params={"state": "dead"})
+        assert r.status_code == 200 and f'<tr data-state="dead"><td>{dead}</td>' in r.text
+        r = await web.client.post(f"/admin/hoso/jobs/{dead}/retry", headers={"X-CSRFToken": await admin.csrf()},
+                                  follow_redirects=False)
+        assert r.status_code == 303
+        await web.rt.db.start()
+        try:
+            assert (await job(web.rt.db, dead))["state"] == "pending"
         finally:
             await web.rt.db.close()

@@ -16,7 +16,7 @@ from tests.api.test_reports_api import get, world
 @pytest.fixture
 async def web(tmp_path, database_url, monkeypatch):
     monkeypatch.setenv("HOSO_JOBS_POLL_SECONDS", "0.05")
-    monkeypatch.setenv("HOSO_FILES_DIR", str(tmp_path / "files"))
+    monkeypatch.setenv("HOSO_EXPORTS_DIR", str(tmp_path / "exports"))
     async with world(tmp_path / "config", database_url) as w:
         yield w
 
@@ -85,3 +85,19 @@ async def test_a_file_is_not_served_before_the_export_is_done(web, monkeypatch):
                            delay=3600)
     r = await get(web, f"/api/reports/people/exports/{job_id}/file", "prov")
     assert r.status_code == 409 and (await job(web.rt.db, job_id))["state"] == "pending"
+
+
+async def test_done_jobs_are_removed_with_their_files_after_the_kept_days(web, tmp_path):
+    from hoso.jobs import enqueue, job, now_ms, purge_done
+
+    export = (await post(web, "/api/reports/people/exports?period=2025&format=csv")).json()
+    await _done(web, export["url"], "prov")
+    files = list((tmp_path / "exports").iterdir())
+    assert [f.name for f in files] == [f"{export['id']}.csv"]
+    dead = await enqueue(web.rt.db, "report_export", None)
+    await web.rt.db.execute("UPDATE hoso_job SET state = 'dead', finished_at = 0 WHERE id = {}", dead)
+    assert await purge_done(web.rt) == 0, "done minutes ago: kept"
+    assert await purge_done(web.rt, now=now_ms() + 8 * 86_400_000) == 1
+    assert list((tmp_path / "exports").iterdir()) == []
+    assert (await get(web, export["url"], "prov")).status_code == 404
+    assert (await job(web.rt.db, dead))["state"] == "dead", "a dead job waits for an administrator"
