@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from hoso.db import Database
 from hoso.plugin_manager import collect
 from hoso.plugin_types import Job, JobKind
+from hoso.runtime import applied_definitions, reload_runtime
 from hoso.scheduler import TICK_SECONDS, run_due, scheduled_work
 from hoso.settings import get as setting
 
@@ -268,9 +269,30 @@ class Worker:
         self.owner = _owner()
         self.ran = 0
         self.swept = -1.0e9
+        self.definitions_poll = setting("HOSO_DEFINITIONS_POLL_SECONDS")
+        self.checked = time.monotonic()
+
+    async def follow_definitions(self) -> bool:
+        """Move to the definitions ``hoso migrate`` applied since this worker started (when the files on disk are
+        them), as every application process does; True when it moved. Jobs claimed after it run on them."""
+        applied = await applied_definitions(self.rt)
+        if applied is None or applied == self.rt.config.content_hash:
+            return False
+        new = await asyncio.to_thread(reload_runtime, self.rt, applied)
+        if new is None:
+            return False
+        self.rt = new
+        log.info("the worker moved to definitions %s", applied[:12])
+        return True
 
     async def run_one(self) -> bool:
         """Claim one due job and run it; False when none was due."""
+        if time.monotonic() - self.checked >= self.definitions_poll:
+            self.checked = time.monotonic()
+            try:
+                await self.follow_definitions()
+            except Exception:  # the database is away for a moment, or the files do not load: the next check retries
+                log.warning("checking the applied definitions failed", exc_info=True)
         # Jobs out of attempts whose lease expired are made dead at most once a second per worker.
         sweep = time.monotonic() - self.swept >= 1.0
         if sweep:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,9 @@ from hoso.model.tables import Tables, build_tables
 from hoso.plugin_manager import config_extensions, get_plugin_manager, plugin_scope_rules
 from hoso.scope import ScopeRules
 
-__all__ = ["Runtime"]
+__all__ = ["Runtime", "applied_definitions", "reload_runtime"]
+
+log = logging.getLogger("hoso.runtime")
 
 
 @dataclass
@@ -47,3 +50,21 @@ class Runtime:
         from hoso.model.migrate import make_plan
 
         return await make_plan(self.db, self.config, self.registry)
+
+
+async def applied_definitions(rt: Runtime) -> str | None:
+    """The content hash of the definitions last applied to ``rt``'s database (None before any migration)."""
+    return await rt.db.fetchval("SELECT content_hash FROM hoso_schema_state ORDER BY id DESC LIMIT 1")
+
+
+def reload_runtime(base: Runtime, applied: str) -> Runtime | None:
+    """A runtime for the configuration on disk when it is the one ``applied`` (else None), sharing ``base``'s
+    database, plugins and field types: what a running process (an application, a worker) switches to after
+    ``hoso migrate``."""
+    config = load_config(base.config.root, **base.registry.config_options(), **config_extensions(base.pm))
+    if config.content_hash != applied:
+        log.warning("the database holds definitions %s but the configuration in %s is %s: this process keeps the "
+                    "definitions it has", applied[:12], base.config.root, config.content_hash[:12])
+        return None
+    return Runtime(config, base.pm, base.registry, base.db, build_tables(base.db, config, base.registry),
+                   ScopeRules(config, base.scope.plugin_rules))

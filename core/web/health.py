@@ -29,6 +29,7 @@ from litestar.connection import ASGIConnection
 from hoso.plugin_manager import collect
 from hoso.plugin_types import ReadinessCheck
 from hoso.settings import get as setting
+from hoso.web.jobs_watch import jobs_readiness
 from hoso.web.problems import msg, problem, request_lang
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -94,7 +95,8 @@ class Readiness:
 
     @classmethod
     def of(cls, rt: Runtime) -> Readiness:
-        own = [ReadinessCheck("database", _database), ReadinessCheck("definitions", _definitions)]
+        own = [ReadinessCheck("database", _database), ReadinessCheck("definitions", _definitions),
+               *jobs_readiness(rt)]
         extra = collect(rt.pm, "hoso_readiness_checks", lambda c: [c.name], "readiness check", runtime=rt)
         names = {c.name for c in own}
         for check in extra:

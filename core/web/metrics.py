@@ -40,6 +40,7 @@ from hoso.plugin_manager import collect
 from hoso.plugin_types import MetricGauge
 from hoso.settings import get as setting
 from hoso.web.auth import WebSettings, client_address
+from hoso.web.jobs_watch import jobs_gauges
 from hoso.web.problems import msg, problem, request_lang
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -81,7 +82,8 @@ class Metrics:
             "hoso_db_pool_max_connections", "Most connections the PostgreSQL pool may open",
             registry=self.registry, multiprocess_mode="livesum")
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-        self.gauges: list[MetricGauge] = collect(rt.pm, "hoso_metrics", lambda g: [g.name], "metric", runtime=rt)
+        self.gauges: list[MetricGauge] = [*jobs_gauges(rt), *collect(rt.pm, "hoso_metrics", lambda g: [g.name],
+                                                                     "metric", runtime=rt)]
 
     def started(self) -> None:
         self.in_progress.inc()

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from hoso.runtime import applied_definitions, reload_runtime
 from hoso.settings import get as setting
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,7 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from hoso.runtime import Runtime
 
-__all__ = ["Generation", "RuntimeHolder", "applied_definitions"]
+__all__ = ["Generation", "RuntimeHolder"]
 
 log = logging.getLogger("hoso.web")
 
@@ -55,29 +56,6 @@ class Generation:
     @property
     def definitions(self) -> str:
         return self.rt.config.content_hash
-
-
-async def applied_definitions(rt: Runtime) -> str | None:
-    """The content hash of the definitions last applied to ``rt``'s database (None before any migration)."""
-    return await rt.db.fetchval("SELECT content_hash FROM hoso_schema_state ORDER BY id DESC LIMIT 1")
-
-
-def _reload(base: Runtime, applied: str) -> Runtime | None:
-    """A runtime for the configuration on disk when it is the one ``applied`` (else None), sharing ``base``'s
-    database, plugins and field types."""
-    from hoso.config import load_config
-    from hoso.model.tables import build_tables
-    from hoso.plugin_manager import config_extensions
-    from hoso.runtime import Runtime
-    from hoso.scope import ScopeRules
-
-    config = load_config(base.config.root, **base.registry.config_options(), **config_extensions(base.pm))
-    if config.content_hash != applied:
-        log.warning("the database holds definitions %s but the configuration in %s is %s: this process keeps the "
-                    "definitions it serves", applied[:12], base.config.root, config.content_hash[:12])
-        return None
-    return Runtime(config, base.pm, base.registry, base.db, build_tables(base.db, config, base.registry),
-                   ScopeRules(config, base.scope.plugin_rules))
 
 
 class RuntimeHolder:
@@ -134,7 +112,7 @@ class RuntimeHolder:
             return new
 
     async def _build(self, current: Generation, applied: str) -> Generation | None:
-        rt = await anyio.to_thread.run_sync(_reload, current.rt, applied)
+        rt = await anyio.to_thread.run_sync(reload_runtime, current.rt, applied)
         if rt is None:
             return None
         app = await anyio.to_thread.run_sync(self.make_app, rt)

@@ -259,5 +259,5 @@ def test_each_request_is_served_whole_by_the_definitions_current_when_it_started
             assert scope["served"] == [at_start, at_start]
 
     with mock.patch.object(runtime_holder, "applied_definitions", applied), \
-            mock.patch.object(runtime_holder, "_reload", reload):
+            mock.patch.object(runtime_holder, "reload_runtime", reload):
         asyncio.run(run())
