@@ -28,7 +28,7 @@ from hoso.runtime import Runtime
 from hoso.scope import ScopeDenied
 from hoso.units import sync_units
 from tests.reports.conftest import ctx_of, load_cases, set_users, unit_ids, write_config
-from tests.reports.test_report_property import DIMENSIONS, GROUPS, PERIODS, UNITS, cases, conditions
+from tests.reports.test_report_property import DIMENSIONS, GROUPS, PERIODS, cases, conditions
 
 
 @st.composite
