@@ -72,12 +72,18 @@ def _whole_months(period: Period | None) -> bool:
 
 
 async def _built(rt: Runtime, s: Summary) -> bool:
+    """The table and every trigger keeping it are there (one look-up: a table without its triggers is stale)."""
+    names = s.triggers()
+    marks = ", ".join("{}" for _ in names)
     if rt.db.is_sqlite:
-        found = await rt.db.fetchval("SELECT 1 AS ok FROM sqlite_master WHERE type = 'table' AND name = {}", s.table)
+        found = await rt.db.fetchval(f"SELECT COUNT(*) AS n FROM sqlite_master WHERE (type = 'table' AND name = {{}}) "
+                                     f"OR (type = 'trigger' AND name IN ({marks}))", s.table, *names)
     else:
-        found = await rt.db.fetchval("SELECT 1 AS ok FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                                     "WHERE c.relname = {} AND n.nspname = current_schema()", s.table)
-    return found is not None
+        found = await rt.db.fetchval(
+            "SELECT (SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = {} AND c.relkind = 'r' AND n.nspname = current_schema()) + "
+            f"(SELECT COUNT(*) FROM pg_trigger WHERE NOT tgisinternal AND tgname IN ({marks})) AS n", s.table, *names)
+    return int(found or 0) == 1 + len(names)
 
 
 async def summary_statement(rt: Runtime, report: ReportDef, run: SummaryRun, *, live: bool,
