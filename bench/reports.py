@@ -31,6 +31,7 @@ import datetime as dt
 import json
 import os
 import random
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -299,6 +300,7 @@ async def bench_engine(label: str, url: str, rows: int, runs: int, province: str
                 served = await engine.compile_report(rt, ctx, req)
                 if PREFIX in served.sql:  # the template's summary table answers live runs
                     fns["summary"] = lambda req=req, ctx=ctx: engine.run_report(rt, ctx, req)
+                    fns["summary statement"] = lambda stmt=served: rt.db.fetch(stmt.sql, *stmt.args)
             except Exception as exc:  # the engine is another piece's: report what it says and go on
                 print(f"{label}: compiled {scope}: {type(exc).__name__}: {exc}", flush=True)
         times, outs = await interleaved(fns, runs)
@@ -328,6 +330,10 @@ async def bench_engine(label: str, url: str, rows: int, runs: int, province: str
             report(f"{label}: summary table {scope} p50", m50, "ms", target,
                    f"p95 {pct(times['summary'], .95) * 1000:.1f} ms; run_report; {same}")
             report(f"{label}: summary / compiled {scope}", m50 / c50, "x", None, f"compiled p50 {c50:.1f} ms")
+            q50 = statistics.median(times["summary statement"]) * 1000
+            report(f"{label}: summary statement alone {scope} p50", q50, "ms", None,
+                   f"p95 {pct(times['summary statement'], .95) * 1000:.1f} ms; the rest of run_report "
+                   f"{m50 - q50:.1f} ms")
             if table != hand:
                 raise SystemExit(f"{label}: the report from its summary table differs from the cases ({scope})")
         if scope == "national":
@@ -382,18 +388,29 @@ async def bench_summary(pg: dict, url: str, runs: int, writes: float, tasks: int
     none (the tables dropped), then the tables rebuilt by migrate and checked equal to the cases again; and the
     national report through HTTP GET /api/reports/people_assisted."""
     from hoso.config import load_config
-    from hoso.model.summaries import drop_summary, existing_summaries
+    from hoso.model.summaries import existing_summaries
     from tests.helpers import migrated_runtime
 
-    rt, groups, year = pg["rt"], pg["groups"], pg["year"]
+    groups, year = pg["groups"], pg["year"]
     keys = [k for k, _ in measures(groups)]
     await http_report(url, year[0].year, runs)
     if not writes:
         return
     with_triggers = await api_creations(url, writes, tasks, "summary triggers on")
-    for table in await existing_summaries(rt.db):
-        await drop_summary(rt.db, table)
-    without = await api_creations(url, writes, tasks, "no summary table")
+    with tempfile.TemporaryDirectory(prefix="hoso-bench-config-") as tmp:
+        # the reference configuration with every template's summary switched off, migrated: the tables and their
+        # triggers dropped, as a deployment would have them
+        plain = Path(tmp)
+        for folder in ("forms_config", "roles_config"):
+            shutil.copytree(REPO / folder, plain / folder)
+        for path in (plain / "forms_config" / "reports").glob("*.yaml"):
+            path.write_text(path.read_text(encoding="utf-8").replace("\nsummary: true\n", "\n"), encoding="utf-8")
+        off = await migrated_runtime(load_config(plain), url)
+        left = await existing_summaries(off.db)
+        await off.db.close()
+        if left:
+            raise SystemExit(f"summary tables left after migrating without them: {sorted(left)}")
+        without = await api_creations(url, writes, tasks, "no summary table", config=plain)
     report("postgres: API creations, summary triggers / none", with_triggers / without, "x", None,
            f"{with_triggers:.0f}/s vs {without:.0f}/s, {tasks} clients, {writes:.0f} s each")
     t0 = time.perf_counter()
@@ -435,14 +452,14 @@ async def http_report(url: str, year: int, runs: int) -> None:
            f"p95 {pct(times, .95) * 1000:.1f} ms; {len(last.content):,} bytes of JSON")
 
 
-async def api_creations(url: str, seconds: float, tasks: int, what: str) -> float:
+async def api_creations(url: str, seconds: float, tasks: int, what: str, config: Path = REPO) -> float:
     """Case creations per second through `hoso serve` on ``url`` (bench/api.py's client)."""
     from api import RESULTS as API_RESULTS
     from api import bench_create
     from loadtest import prepare_token, serve
 
     token, units = await prepare_token(url)
-    with serve(url, port=18081):
+    with serve(url, port=18081, config=config):
         API_RESULTS.clear()
         await bench_create("http://127.0.0.1:18081", {"Authorization": f"Bearer {token}"}, units, seconds, tasks)
     rate = next(r["value"] for r in API_RESULTS if r["name"] == "api: case creations")
