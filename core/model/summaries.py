@@ -28,10 +28,11 @@ from hoso.db import Database, quote
 from hoso.fields import Registry
 from hoso.model.tables import SCOPE_COLUMN
 
-__all__ = ["Summary", "SummaryColumn", "PREFIX", "BUCKET", "RECORDS", "desired_summaries", "summary_current",
+__all__ = ["Summary", "SummaryColumn", "PREFIX", "ROLLUP", "BUCKET", "RECORDS", "desired_summaries", "summary_current",
            "existing_summaries", "build_summary", "drop_summary", "summary_for"]
 
 PREFIX = "hoso_sum_"
+ROLLUP = "_all"  # the national roll-up's name: the summary table's and this
 BUCKET = "_bucket"  # the first day of the month of the report's date field
 RECORDS = "_n"  # records the template's filter lets through: a group with none is no row of the report
 _NO_DAY = dt.date(2000, 1, 1)  # conditions of a summary never read today() (checked when the template loads)
@@ -121,40 +122,71 @@ class Summary:
             return [f"{self.table}_{s}" for s in ("i", "d", "uo", "un")]
         return [f"{self.table}_t", f"{self.table}_u"]
 
+    @property
+    def rollup(self) -> str | None:
+        """The national roll-up (the grain without the units: for runs over every unit), when it has a key."""
+        return f"{self.table}{ROLLUP}" if self.rollup_keys else None
+
+    @property
+    def rollup_keys(self) -> tuple[str, ...]:
+        unit_keys = (self.entity.unit_field, SCOPE_COLUMN) if self.entity.unit_field else ()
+        return tuple(k for k in self.keys if k not in unit_keys)
+
+    def _tables(self) -> list[tuple[str, tuple[str, ...]]]:
+        return [(self.table, self.keys)] + ([(self.rollup, self.rollup_keys)] if self.rollup else [])
+
     def _add_sqlite(self, row: str, sign: str) -> str:
-        keys = ", ".join(quote(k) for k in self.keys)
-        same = " AND ".join(f"{quote(k)} IS {self.key_sql(k, row)}" for k in self.keys)
-        values = ", ".join(self.key_sql(k, row) for k in self.keys)
-        sets = ", ".join(f"{quote(c.name)} = {quote(c.name)} {sign} {self.value_sql(c, row)}" for c in self.columns)
-        t = quote(self.table)
-        return (f"INSERT INTO {t} ({keys}) SELECT {values} WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE {same}); "
-                f"UPDATE {t} SET {sets} WHERE {same};")
+        out = []
+        for table, key_names in self._tables():
+            keys = ", ".join(quote(k) for k in key_names)
+            same = " AND ".join(f"{quote(k)} IS {self.key_sql(k, row)}" for k in key_names)
+            values = ", ".join(self.key_sql(k, row) for k in key_names)
+            sets = ", ".join(f"{quote(c.name)} = {quote(c.name)} {sign} {self.value_sql(c, row)}"
+                             for c in self.columns)
+            t = quote(table)
+            out.append(f"INSERT INTO {t} ({keys}) SELECT {values} WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE {same}); "
+                       f"UPDATE {t} SET {sets} WHERE {same};")
+        return " ".join(out)
 
     def _add_postgres(self, row: str, sign: str) -> str:
-        t = quote(self.table)
-        cols = ", ".join([*(quote(k) for k in self.keys), *(quote(c.name) for c in self.columns)])
-        values = ", ".join([*(self.key_sql(k, row) for k in self.keys),
-                            *(f"{sign}{self.value_sql(c, row)}" for c in self.columns)])
-        sets = ", ".join(f"{quote(c.name)} = {t}.{quote(c.name)} + excluded.{quote(c.name)}" for c in self.columns)
-        return (f"INSERT INTO {t} ({cols}) VALUES ({values}) "
-                f"ON CONFLICT ({', '.join(quote(k) for k in self.keys)}) DO UPDATE SET {sets};")
+        out = []
+        for table, key_names in self._tables():
+            t = quote(table)
+            cols = ", ".join([*(quote(k) for k in key_names), *(quote(c.name) for c in self.columns)])
+            values = ", ".join([*(self.key_sql(k, row) for k in key_names),
+                                *(f"{sign}{self.value_sql(c, row)}" for c in self.columns)])
+            sets = ", ".join(f"{quote(c.name)} = {t}.{quote(c.name)} + excluded.{quote(c.name)}"
+                             for c in self.columns)
+            out.append(f"INSERT INTO {t} ({cols}) VALUES ({values}) "
+                       f"ON CONFLICT ({', '.join(quote(k) for k in key_names)}) DO UPDATE SET {sets};")
+        return " ".join(out)
 
     def create_sql(self) -> list[str]:
         """The table (empty), its key index, its back-fill from the live records and its triggers."""
-        t, src = quote(self.table), quote(self.entity.table)
-        keys = ", ".join(f"{self.key_sql(k, 't')} AS {quote(k)}" for k in self.keys)
-        out = [f"CREATE TABLE {t} AS SELECT {keys} FROM {src} t WHERE 1 = 0"]
+        src = quote(self.entity.table)
+        out: list[str] = []
         counter = "integer" if self.dialect == "sqlite" else "bigint"
-        out += [f"ALTER TABLE {t} ADD COLUMN {quote(c.name)} {counter} NOT NULL DEFAULT 0" for c in self.columns]
+        names = ", ".join(quote(c.name) for c in self.columns)
+        for table, key_names in self._tables():
+            t = quote(table)
+            keys = ", ".join(f"{self.key_sql(k, 't')} AS {quote(k)}" for k in key_names)
+            out.append(f"CREATE TABLE {t} AS SELECT {keys} FROM {src} t WHERE 1 = 0")
+            out += [f"ALTER TABLE {t} ADD COLUMN {quote(c.name)} {counter} NOT NULL DEFAULT 0" for c in self.columns]
+            key_list = ", ".join(quote(k) for k in key_names)
+            if self.dialect == "sqlite":
+                out.append(f"CREATE INDEX {quote(table + '_k')} ON {t} ({key_list})")
+            else:
+                out.append(f"CREATE UNIQUE INDEX {quote(table + '_k')} ON {t} ({key_list}) NULLS NOT DISTINCT")
         key_list = ", ".join(quote(k) for k in self.keys)
-        if self.dialect == "sqlite":
-            out.append(f"CREATE INDEX {quote(self.table + '_k')} ON {t} ({key_list})")
-        else:
-            out.append(f"CREATE UNIQUE INDEX {quote(self.table + '_k')} ON {t} ({key_list}) NULLS NOT DISTINCT")
         sums = ", ".join(f"SUM({self.value_sql(c, 't')})" for c in self.columns)
-        out.append(f"INSERT INTO {t} ({key_list}, {', '.join(quote(c.name) for c in self.columns)}) "
+        out.append(f"INSERT INTO {quote(self.table)} ({key_list}, {names}) "
                    f"SELECT {', '.join(self.key_sql(k, 't') for k in self.keys)}, {sums} FROM {src} t "
                    f"WHERE {self.counts('t')} GROUP BY {', '.join(str(i + 1) for i in range(len(self.keys)))}")
+        if self.rollup:  # from the fine table: its rows, not the records
+            up = ", ".join(quote(k) for k in self.rollup_keys)
+            out.append(f"INSERT INTO {quote(self.rollup)} ({up}, {names}) SELECT {up}, "
+                       + ", ".join(f"SUM({quote(c.name)})" for c in self.columns)
+                       + f" FROM {quote(self.table)} GROUP BY {up}")
         changed = " OR ".join(f"OLD.{quote(c)} IS {'NOT' if self.dialect == 'sqlite' else 'DISTINCT FROM'} "
                               f"NEW.{quote(c)}" for c in self.watched())
         if self.dialect == "sqlite":
@@ -178,7 +210,7 @@ class Summary:
                 f"{self._add_postgres('NEW', '')} END IF; RETURN NULL; END $$",
                 f"CREATE TRIGGER {ti} AFTER INSERT OR DELETE ON {src} FOR EACH ROW EXECUTE FUNCTION {fn}()",
                 f"CREATE TRIGGER {tu} AFTER UPDATE ON {src} FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION {fn}()",
-                f"ANALYZE {t}",
+                *(f"ANALYZE {quote(table)}" for table, _k in self._tables()),
             ]
         return out
 
@@ -219,7 +251,7 @@ def summary_for(config: Config, registry: Registry, report: ReportDef, dialect: 
             columns.append(SummaryColumn(f"_m{j}", "count", j, m.where))
     probe = Summary(report, entity, "", tuple(keys), tuple(columns), dialect, registry)
     types = {fd.name: fd.type for fd in entity.column_fields}
-    shape = {"v": 1, "dialect": dialect, "entity": entity.table,
+    shape = {"v": 2, "dialect": dialect, "entity": entity.table,
              "keys": [(k, probe.key_sql(k, "t"), types.get(k)) for k in keys],
              "counts": probe.counts("t"), "columns": [(c.name, probe.value_sql(c, "t")) for c in columns],
              "watched": probe.watched()}
@@ -239,7 +271,7 @@ def desired_summaries(config: Config, registry: Registry, dialect: str) -> dict[
 
 
 async def existing_summaries(db: Database) -> set[str]:
-    return {n for n in await db.table_names() if n.startswith(PREFIX)}
+    return {n for n in await db.table_names() if n.startswith(PREFIX) and not n.endswith(ROLLUP)}
 
 
 async def _trigger_names(db: Database) -> set[str]:
@@ -252,7 +284,8 @@ async def _trigger_names(db: Database) -> set[str]:
 
 async def summary_current(db: Database, s: Summary) -> bool:
     """Whether the table and every trigger keeping it are in the database."""
-    return s.table in await db.table_names() and set(s.triggers()) <= await _trigger_names(db)
+    tables = {t for t, _k in s._tables()}
+    return tables <= await db.table_names() and set(s.triggers()) <= await _trigger_names(db)
 
 
 async def build_summary(db: Database, s: Summary) -> None:
@@ -270,3 +303,4 @@ async def drop_summary(db: Database, table: str) -> None:
     else:
         await db.execute(f"DROP FUNCTION IF EXISTS {quote(table + '_f')}() CASCADE")
     await db.execute(f"DROP TABLE IF EXISTS {quote(table)}")
+    await db.execute(f"DROP TABLE IF EXISTS {quote(table + ROLLUP)}")

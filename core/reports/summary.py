@@ -74,16 +74,17 @@ def _whole_months(period: Period | None) -> bool:
 async def _built(rt: Runtime, s: Summary) -> bool:
     """The table and every trigger keeping it are there (one look-up: a table without its triggers is stale)."""
     names = s.triggers()
-    marks = ", ".join("{}" for _ in names)
+    tables = [s.table, *([s.rollup] if s.rollup else [])]
+    marks, tmarks = ", ".join("{}" for _ in names), ", ".join("{}" for _ in tables)
     if rt.db.is_sqlite:
-        found = await rt.db.fetchval(f"SELECT COUNT(*) AS n FROM sqlite_master WHERE (type = 'table' AND name = {{}}) "
-                                     f"OR (type = 'trigger' AND name IN ({marks}))", s.table, *names)
+        found = await rt.db.fetchval(f"SELECT COUNT(*) AS n FROM sqlite_master WHERE (type = 'table' AND name IN "
+                                     f"({tmarks})) OR (type = 'trigger' AND name IN ({marks}))", *tables, *names)
     else:
         found = await rt.db.fetchval(
             "SELECT (SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE c.relname = {} AND c.relkind = 'r' AND n.nspname = current_schema()) + "
-            f"(SELECT COUNT(*) FROM pg_trigger WHERE NOT tgisinternal AND tgname IN ({marks})) AS n", s.table, *names)
-    return int(found or 0) == 1 + len(names)
+            f"WHERE c.relname IN ({tmarks}) AND c.relkind = 'r' AND n.nspname = current_schema()) + "
+            f"(SELECT COUNT(*) FROM pg_trigger WHERE NOT tgisinternal AND tgname IN ({marks})) AS n", *tables, *names)
+    return int(found or 0) == len(tables) + len(names)
 
 
 async def summary_statement(rt: Runtime, report: ReportDef, run: SummaryRun, *, live: bool,
@@ -102,6 +103,11 @@ async def summary_statement(rt: Runtime, report: ReportDef, run: SummaryRun, *, 
             return None
     if not await _built(rt, s):
         return None
+    table = s.table
+    # over every unit (a scope naming no unit, no unit row, no unit asked for): the national roll-up has the same sums
+    if s.rollup and run.unit_id is None and not any(d.kind == "unit" for d in run.dims) \
+            and not _names(run.scope.sql) and all(_names(f) <= set(s.rollup_keys) for f in run.filters):
+        table = s.rollup
     dim_sql = []
     for i, d in enumerate(run.dims):
         if d.kind == "unit":
@@ -127,6 +133,6 @@ async def summary_statement(rt: Runtime, report: ReportDef, run: SummaryRun, *, 
     n = len(run.dims)
     keys = [f"{x} AS _k{i}" for i, x in enumerate(dim_sql)]
     group = f" GROUP BY {', '.join(dim_sql)}" if dim_sql else ""
-    sql = (f"SELECT {', '.join([f'{n} AS _level', *keys, *aggs])} FROM {quote(s.table)} t{run.joins} "
+    sql = (f"SELECT {', '.join([f'{n} AS _level', *keys, *aggs])} FROM {quote(table)} t{run.joins} "
            f"WHERE {' AND '.join(where)}{group} HAVING SUM(t.{quote(RECORDS)}) > 0")
     return sql, tuple(args)

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from hoso.config.types import Label, ReportColumnDef, ReportDef
 from hoso.model.migrate import apply_plan, make_plan
-from hoso.model.summaries import existing_summaries, summary_for
+from hoso.model.summaries import ROLLUP, existing_summaries, summary_for
 from hoso.reports.engine import compile_report, run_report
 from hoso.reports.model import ReportError, ReportRequest
 from hoso.runtime import Runtime
@@ -163,6 +163,8 @@ def test_summary_report_equals_the_compiled_report(summary_db, records, report, 
             for request in requests:
                 read = await compile_report(rt, ctx_of(rt, 1), dataclasses.replace(request, filters=None))
                 assert table in read.sql  # a national live run of whole months reads the summary
+                if request.unit is None and not any(d.kind == "unit" for d in report.rows):
+                    assert table + ROLLUP in read.sql  # over every unit: its national roll-up
                 for user in (None, 1, 2, 3, 5):
                     got = await _outcome(rt, user, request)
                     expected = await _outcome(rt, user, dataclasses.replace(request, report="prop_compiled"))
