@@ -3,7 +3,8 @@
 A template with ``summary: true`` gets a table at the grain (recorded unit, the unit a split made the record
 answer to, month of the date field, each field the rows group by) with one counter per count measure (its
 condition, the per-option tests included), a sum and a count of values per sum of whole numbers, and ``_n``, the
-records the template's filter lets through. Triggers on the entity's table, generated from the template (PL/pgSQL
+records the template's filter lets through; beside it a national roll-up (the same without the two unit columns)
+for runs over every unit. Triggers on the entity's table, generated from the template (PL/pgSQL
 on PostgreSQL, SQL triggers on SQLite), subtract a row's old contribution and add its new one on every insert,
 update (edits, soft deletes and restores, unit moves of a restructuring) and delete, in the write's transaction.
 
@@ -33,6 +34,7 @@ __all__ = ["Summary", "SummaryColumn", "PREFIX", "ROLLUP", "BUCKET", "RECORDS", 
 
 PREFIX = "hoso_sum_"
 ROLLUP = "_all"  # the national roll-up's name: the summary table's and this
+STRIPE, STRIPES = "_stripe", 16  # the roll-up's rows per group, so that concurrent writers seldom wait on one
 BUCKET = "_bucket"  # the first day of the month of the report's date field
 RECORDS = "_n"  # records the template's filter lets through: a group with none is no row of the report
 _NO_DAY = dt.date(2000, 1, 1)  # conditions of a summary never read today() (checked when the template loads)
@@ -80,6 +82,8 @@ class Summary:
         return out
 
     def key_sql(self, key: str, row: str) -> str:
+        if key == STRIPE:
+            return f"({row}.id % {STRIPES})"
         if key == BUCKET:
             col = f"{row}.{quote(self.report.date_field or '')}"
             if self.dialect == "sqlite":
@@ -129,8 +133,11 @@ class Summary:
 
     @property
     def rollup_keys(self) -> tuple[str, ...]:
+        """The grain without the units, and a stripe of the record id: concurrent writers of the same month and
+        row fields update different rows (the report sums the stripes; which one holds a count does not matter)."""
         unit_keys = (self.entity.unit_field, SCOPE_COLUMN) if self.entity.unit_field else ()
-        return tuple(k for k in self.keys if k not in unit_keys)
+        keys = tuple(k for k in self.keys if k not in unit_keys)
+        return (*keys, STRIPE) if keys else ()
 
     def _tables(self) -> list[tuple[str, tuple[str, ...]]]:
         return [(self.table, self.keys)] + ([(self.rollup, self.rollup_keys)] if self.rollup else [])
@@ -177,14 +184,21 @@ class Summary:
                 out.append(f"CREATE INDEX {quote(table + '_k')} ON {t} ({key_list})")
             else:
                 out.append(f"CREATE UNIQUE INDEX {quote(table + '_k')} ON {t} ({key_list}) NULLS NOT DISTINCT")
+        if self.entity.unit_field and BUCKET in self.keys:
+            # a province or a centre reads its units' rows of the period: by the recorded unit (a unit asked for,
+            # as recorded) and by the unit the record answers to (scopes, a mapped structure)
+            unit, scope = quote(self.entity.unit_field), quote(SCOPE_COLUMN)
+            out.append(f"CREATE INDEX {quote(self.table + '_u')} ON {quote(self.table)} ({unit}, {quote(BUCKET)})")
+            out.append(f"CREATE INDEX {quote(self.table + '_s')} ON {quote(self.table)} "
+                       f"((COALESCE({scope}, {unit})), {quote(BUCKET)})")
         key_list = ", ".join(quote(k) for k in self.keys)
         sums = ", ".join(f"SUM({self.value_sql(c, 't')})" for c in self.columns)
         out.append(f"INSERT INTO {quote(self.table)} ({key_list}, {names}) "
                    f"SELECT {', '.join(self.key_sql(k, 't') for k in self.keys)}, {sums} FROM {src} t "
                    f"WHERE {self.counts('t')} GROUP BY {', '.join(str(i + 1) for i in range(len(self.keys)))}")
-        if self.rollup:  # from the fine table: its rows, not the records
-            up = ", ".join(quote(k) for k in self.rollup_keys)
-            out.append(f"INSERT INTO {quote(self.rollup)} ({up}, {names}) SELECT {up}, "
+        if self.rollup:  # from the fine table's rows, not the records: all in stripe 0
+            up = ", ".join(quote(k) for k in self.rollup_keys if k != STRIPE)
+            out.append(f"INSERT INTO {quote(self.rollup)} ({up}, {quote(STRIPE)}, {names}) SELECT {up}, 0, "
                        + ", ".join(f"SUM({quote(c.name)})" for c in self.columns)
                        + f" FROM {quote(self.table)} GROUP BY {up}")
         changed = " OR ".join(f"OLD.{quote(c)} IS {'NOT' if self.dialect == 'sqlite' else 'DISTINCT FROM'} "
@@ -251,7 +265,7 @@ def summary_for(config: Config, registry: Registry, report: ReportDef, dialect: 
             columns.append(SummaryColumn(f"_m{j}", "count", j, m.where))
     probe = Summary(report, entity, "", tuple(keys), tuple(columns), dialect, registry)
     types = {fd.name: fd.type for fd in entity.column_fields}
-    shape = {"v": 2, "dialect": dialect, "entity": entity.table,
+    shape = {"v": 4, "dialect": dialect, "entity": entity.table,
              "keys": [(k, probe.key_sql(k, "t"), types.get(k)) for k in keys],
              "counts": probe.counts("t"), "columns": [(c.name, probe.value_sql(c, "t")) for c in columns],
              "watched": probe.watched()}
