@@ -48,12 +48,12 @@ from run import _pg  # noqa: E402  (bench/run.py: one SQL statement on its own c
 
 
 @contextlib.contextmanager
-def serve(url: str, port: int) -> Iterator[subprocess.Popen]:
+def serve(url: str, port: int, config: Path = REPO) -> Iterator[subprocess.Popen]:
     """`hoso serve` on 127.0.0.1:``port`` over ``url`` until the block ends (then SIGINT, then kill)."""
     import httpx
 
     files = tempfile.TemporaryDirectory(prefix="hoso-bench-files-")
-    env = {**os.environ, "HOSO_DATABASE_URL": url, "HOSO_CONFIG": str(REPO), "HOSO_FILES_DIR": files.name,
+    env = {**os.environ, "HOSO_DATABASE_URL": url, "HOSO_CONFIG": str(config), "HOSO_FILES_DIR": files.name,
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     hoso = str(Path(sys.executable).with_name("hoso"))
     log = tempfile.TemporaryFile()

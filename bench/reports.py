@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import os
 import random
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -47,6 +49,8 @@ sys.path.insert(0, str(REPO / "bench"))
 os.environ.setdefault("HOSO_DISABLE_ENTRYPOINTS", "1")
 PG_URL = os.environ.get("HOSO_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
+from hoso.model.summaries import PREFIX  # noqa: E402
+from hoso.runtime import Runtime  # noqa: E402
 from run import _pg  # noqa: E402  (bench/run.py: one SQL statement on its own connection)
 
 RESULTS: list[dict] = []
@@ -134,6 +138,7 @@ INDEX = ("CREATE INDEX IF NOT EXISTS bench_case_b24 ON \"case\" (received_on, un
 async def prepare(url: str, rows: int, today: dt.date):
     """A migrated runtime on ``url`` holding ``rows`` generated cases (loaded unless already there)."""
     from hoso.config import load_config
+    from hoso.model.summaries import drop_summary, existing_summaries
     from tests.helpers import migrated_runtime
 
     rt = await migrated_runtime(load_config(REPO), url)
@@ -146,6 +151,9 @@ async def prepare(url: str, rows: int, today: dt.date):
     units = await case_units(rt)
     groups = groups_list(rt.config)
     t0 = time.perf_counter()
+    # a bulk load goes in without the summary tables' triggers; migrate builds the tables from the records after
+    for table in await existing_summaries(rt.db):
+        await drop_summary(rt.db, table)
     await rt.db.execute("DELETE FROM \"case\"")
     if rt.db.is_sqlite:
         await rt.db.close()
@@ -180,6 +188,8 @@ async def prepare(url: str, rows: int, today: dt.date):
             await conn.execute('VACUUM ANALYZE "case"')
         finally:
             await conn.close()
+        await rt.db.close()
+        rt = await migrated_runtime(load_config(REPO), url)  # builds the summary tables, back-filled
     return rt, time.perf_counter() - t0
 
 
@@ -272,6 +282,9 @@ async def bench_engine(label: str, url: str, rows: int, runs: int, province: str
         from hoso.records.context import RecordContext
 
         ctx = RecordContext.system(rt.config, origin="bench")
+    # the same templates with no summary table: the compiled statement over the cases, side by side
+    plain = Runtime.create(dataclasses.replace(rt.config, reports=tuple(
+        dataclasses.replace(r, summary=False) for r in rt.config.reports)), db=rt.db)
     for scope, ids, unit_code in (("national", None, None), (province, unit_ids, province)):
         sql = handwritten_sql(groups, ids)
         fns: dict[str, Callable[[], Awaitable[Any]]] = {"hand": lambda sql=sql: rt.db.fetch(sql, *year)}
@@ -280,10 +293,14 @@ async def bench_engine(label: str, url: str, rows: int, runs: int, province: str
 
             req = ReportRequest(report_name, period=str(today.year), unit=unit_code)
             try:
-                await engine.run_report(rt, ctx, req)
-                fns["compiled"] = lambda req=req, ctx=ctx: engine.run_report(rt, ctx, req)
-                stmt = await engine.compile_report(rt, ctx, req)
+                await engine.run_report(plain, ctx, req)
+                fns["compiled"] = lambda req=req, ctx=ctx: engine.run_report(plain, ctx, req)
+                stmt = await engine.compile_report(plain, ctx, req)
                 fns["statement"] = lambda stmt=stmt: rt.db.fetch(stmt.sql, *stmt.args)
+                served = await engine.compile_report(rt, ctx, req)
+                if PREFIX in served.sql:  # the template's summary table answers live runs
+                    fns["summary"] = lambda req=req, ctx=ctx: engine.run_report(rt, ctx, req)
+                    fns["summary statement"] = lambda stmt=served: rt.db.fetch(stmt.sql, *stmt.args)
             except Exception as exc:  # the engine is another piece's: report what it says and go on
                 print(f"{label}: compiled {scope}: {type(exc).__name__}: {exc}", flush=True)
         times, outs = await interleaved(fns, runs)
@@ -305,6 +322,20 @@ async def bench_engine(label: str, url: str, rows: int, runs: int, province: str
         report(f"{label}: compiled statement alone {scope} p50", s50, "ms", None,
                f"{s50 / h50:.2f}x hand-written; the rest of run_report (compiling, labels, totals) "
                f"{c50 - s50:.1f} ms")
+        if "summary" in times:
+            m50 = statistics.median(times["summary"]) * 1000
+            table = compiled_table(outs["summary"], keys)
+            same = "equal to hand-written" if table == hand else "DIFFERENT from hand-written"
+            target = 25.0 if label == "postgres" and scope == "national" else None
+            report(f"{label}: summary table {scope} p50", m50, "ms", target,
+                   f"p95 {pct(times['summary'], .95) * 1000:.1f} ms; run_report; {same}")
+            report(f"{label}: summary / compiled {scope}", m50 / c50, "x", None, f"compiled p50 {c50:.1f} ms")
+            q50 = statistics.median(times["summary statement"]) * 1000
+            report(f"{label}: summary statement alone {scope} p50", q50, "ms", None,
+                   f"p95 {pct(times['summary statement'], .95) * 1000:.1f} ms; the rest of run_report "
+                   f"{m50 - q50:.1f} ms")
+            if table != hand:
+                raise SystemExit(f"{label}: the report from its summary table differs from the cases ({scope})")
         if scope == "national":
             await as_of_and_snapshot(label, rt, engine, ctx, req, times["compiled"], runs)
     return out
@@ -312,7 +343,6 @@ async def bench_engine(label: str, url: str, rows: int, runs: int, province: str
 
 async def as_of_and_snapshot(label, rt, engine, ctx, req, live_times, runs) -> None:
     """As-of vs live and a snapshot read, each only when the pieces they need exist."""
-    import dataclasses
 
     past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
     try:
@@ -352,149 +382,89 @@ async def as_of_and_snapshot(label, rt, engine, ctx, req, live_times, runs) -> N
         print(f"{label}: snapshot read: not available ({type(exc).__name__}: {str(exc)[:200]})", flush=True)
 
 
-# -- the summary table (PostgreSQL) -------------------------------------------------------------------------------
-def summary_ddl(groups: list[str], rollup: bool = False) -> list[str]:
-    """The table, its back-fill and the trigger keeping it exact in every write's transaction; with ``rollup``,
-    also a national roll-up at (month, field of law, form of aid), kept by the same trigger."""
-    cols = measures(groups)
-    counters = ", ".join(f"\"n_{k}\" integer NOT NULL DEFAULT 0" for k, _ in cols)
-    names = ", ".join(f'"n_{k}"' for k, _ in cols)
+# -- the summary table's write cost and the report over HTTP (PostgreSQL) -----------------------------------------
+async def bench_summary(pg: dict, url: str, runs: int, writes: float, tasks: int) -> None:
+    """Case creations through the API with the summary tables' triggers (the deployment as configured), then with
+    none (the tables dropped), then the tables rebuilt by migrate and checked equal to the cases again; and the
+    national report through HTTP GET /api/reports/people_assisted."""
+    from hoso.config import load_config
+    from hoso.model.summaries import existing_summaries
+    from tests.helpers import migrated_runtime
 
-    def contrib(row: str, sign: str, table: str = "bench_case_summary") -> str:
-        vals = ", ".join(f"{sign}(CASE WHEN {c.replace('t.', row + '.')} THEN 1 ELSE 0 END)" for _, c in cols)
-        unit = table == "bench_case_summary"  # the other table is the national roll-up: no unit
-        return (f"INSERT INTO {table} ({'unit, ' if unit else ''}month, field_of_law, form_of_aid, {names}) "
-                f"VALUES ({row + '.unit, ' if unit else ''}date_trunc('month', {row}.received_on)::date, "
-                f"coalesce({row}.field_of_law, ''), coalesce({row}.form_of_aid, ''), {vals}) "
-                f"ON CONFLICT (month, {'unit, ' if unit else ''}field_of_law, form_of_aid) DO UPDATE SET "
-                + ", ".join(f'"n_{k}" = {table}."n_{k}" + excluded."n_{k}"' for k, _ in cols) + ";")
-
-    def both(row: str, sign: str) -> str:
-        return contrib(row, sign) + (" " + contrib(row, sign, "bench_case_summary_all") if rollup else "")
-
-    return [
-        "DROP TRIGGER IF EXISTS bench_case_summary_t ON \"case\"",
-        "DROP TABLE IF EXISTS bench_case_summary",
-        f"CREATE TABLE bench_case_summary (unit bigint NOT NULL, month date NOT NULL, field_of_law text NOT NULL, "
-        f"form_of_aid text NOT NULL, {counters}, PRIMARY KEY (month, unit, field_of_law, form_of_aid))",
-        f"INSERT INTO bench_case_summary (unit, month, field_of_law, form_of_aid, {names}) "
-        "SELECT t.unit, date_trunc('month', t.received_on)::date, coalesce(t.field_of_law, ''), "
-        "coalesce(t.form_of_aid, ''), "
-        + ", ".join(f"COUNT(*) FILTER (WHERE {c})" for _, c in cols)
-        + f" FROM \"case\" t WHERE t.sys_deleted_at IS NULL AND {FILTER} GROUP BY 1, 2, 3, 4",
-        "VACUUM ANALYZE bench_case_summary",
-        "DROP TABLE IF EXISTS bench_case_summary_all",
-        *([f"CREATE TABLE bench_case_summary_all (month date NOT NULL, field_of_law text NOT NULL, "
-           f"form_of_aid text NOT NULL, {counters}, PRIMARY KEY (month, field_of_law, form_of_aid))",
-           f"INSERT INTO bench_case_summary_all (month, field_of_law, form_of_aid, {names}) "
-           "SELECT month, field_of_law, form_of_aid, " + ", ".join(f'SUM("n_{k}")' for k, _ in cols)
-           + " FROM bench_case_summary GROUP BY 1, 2, 3",
-           "VACUUM ANALYZE bench_case_summary_all"] if rollup else []),
-        "CREATE OR REPLACE FUNCTION bench_case_summary_f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        "IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.sys_deleted_at IS NULL AND OLD.received_on IS NOT NULL "
-        f"AND OLD.unit IS NOT NULL AND {FILTER.replace('t.', 'OLD.')} THEN {both('OLD', '-')} END IF; "
-        "IF TG_OP IN ('UPDATE', 'INSERT') AND NEW.sys_deleted_at IS NULL AND NEW.received_on IS NOT NULL "
-        f"AND NEW.unit IS NOT NULL AND {FILTER.replace('t.', 'NEW.')} THEN {both('NEW', '')} END IF; "
-        "RETURN NULL; END $$",
-        "CREATE TRIGGER bench_case_summary_t AFTER INSERT OR UPDATE OR DELETE ON \"case\" "
-        "FOR EACH ROW EXECUTE FUNCTION bench_case_summary_f()",
-    ]
-
-
-def summary_sql(groups: list[str], unit_ids: list[int] | None, rollup: bool = False) -> str:
-    """Biểu 24 from the summary (national from its roll-up with ``rollup``): the same rows, subtotals and total
-    as the hand-written statement."""
-    cols = measures(groups)
-    table = "bench_case_summary_all" if rollup and unit_ids is None else "bench_case_summary"
-    agg = ", ".join(f'SUM(s."n_{k}") AS "{k}"' for k, _ in cols)
-    sums = ", ".join(f"SUM(\"{k}\") AS \"{k}\"" for k, _ in cols)
-    where = "s.month >= {} AND s.month <= {}"
-    if unit_ids is not None:
-        where += f" AND s.unit IN ({', '.join(str(int(u)) for u in unit_ids)})"
-    # rows whose records all went (edited away, deleted) stay at zero: a group with nothing counted is no row
-    return (f"WITH g AS (SELECT s.field_of_law, s.form_of_aid, {agg} FROM {table} s WHERE {where} "
-            "GROUP BY s.field_of_law, s.form_of_aid HAVING SUM(s.\"n_total\") > 0) "
-            "SELECT 2 AS lvl, field_of_law, form_of_aid, " + ", ".join(f'"{k}"' for k, _ in cols) + " FROM g "
-            f"UNION ALL SELECT 1, field_of_law, NULL, {sums} FROM g GROUP BY field_of_law "
-            f"UNION ALL SELECT 0, NULL, NULL, {sums} FROM g")
-
-
-async def bench_summary(pg: dict, url: str, runs: int, writes: float, tasks: int, rollup: bool = False) -> None:
-    import asyncpg
-
-    rt, groups, year, unit_ids = pg["rt"], pg["groups"], pg["year"], pg["unit_ids"]
+    groups, year = pg["groups"], pg["year"]
     keys = [k for k, _ in measures(groups)]
-    rate_before = await api_creations(url, writes, tasks) if writes else None
-    conn = await asyncpg.connect(url)
-    try:
-        t0 = time.perf_counter()
-        for stmt in summary_ddl(groups, rollup):
-            await conn.execute(stmt)
-        size = await conn.fetchval("SELECT COUNT(*) FROM bench_case_summary")
-    finally:
-        await conn.close()
-    report("postgres: summary table build (back-fill)", time.perf_counter() - t0, "s", None,
-           f"{size:,} rows at (unit, month, field of law, form of aid)")
-    month_range = (dt.date(year[0].year, 1, 1), dt.date(year[0].year, 12, 1))
+    await http_report(url, year[0].year, runs)
+    if not writes:
+        return
+    with_triggers = await api_creations(url, writes, tasks, "summary triggers on")
+    with tempfile.TemporaryDirectory(prefix="hoso-bench-config-") as tmp:
+        # the reference configuration with every template's summary switched off, migrated: the tables and their
+        # triggers dropped, as a deployment would have them
+        plain = Path(tmp)
+        for folder in ("forms_config", "roles_config"):
+            shutil.copytree(REPO / folder, plain / folder)
+        for path in (plain / "forms_config" / "reports").glob("*.yaml"):
+            path.write_text(path.read_text(encoding="utf-8").replace("\nsummary: true\n", "\n"), encoding="utf-8")
+        off = await migrated_runtime(load_config(plain), url)
+        left = await existing_summaries(off.db)
+        await off.db.close()
+        if left:
+            raise SystemExit(f"summary tables left after migrating without them: {sorted(left)}")
+        without = await api_creations(url, writes, tasks, "no summary table", config=plain)
+    report("postgres: API creations, summary triggers / none", with_triggers / without, "x", None,
+           f"{with_triggers:.0f}/s vs {without:.0f}/s, {tasks} clients, {writes:.0f} s each")
+    t0 = time.perf_counter()
+    fresh = await migrated_runtime(load_config(REPO), url)
+    built = time.perf_counter() - t0
+    n = await fresh.db.fetchval('SELECT COUNT(*) AS n FROM "case"')
+    report("postgres: summary tables rebuilt by migrate", built, "s", None, f"back-filled from {n:,} cases")
+    from hoso.records.context import RecordContext
+    from hoso.reports.engine import run_report
+    from hoso.reports.model import ReportRequest
 
-    async def check(when: str) -> None:
-        for scope, ids in (("national", None), ("province", unit_ids)):
-            hand = as_table(await rt.db.fetch(handwritten_sql(groups, ids), *year), keys)
-            summ = as_table(await rt.db.fetch(summary_sql(groups, ids), *month_range), keys)
-            if hand != summ:
-                raise SystemExit(f"summary table differs from the cases ({scope}, {when})")
-            if rollup and ids is None:
-                if hand != as_table(await rt.db.fetch(summary_sql(groups, None, True), *month_range), keys):
-                    raise SystemExit(f"national roll-up differs from the cases ({when})")
-        print(f"postgres: summary table equal to the cases, national and province ({when})", flush=True)
-
-    await check("after back-fill")
-    for scope, ids, target in (("national", None, 25.0), ("province", unit_ids, None)):
-        sql, hand_sql = summary_sql(groups, ids), handwritten_sql(groups, ids)
-        fns: dict[str, Callable[[], Awaitable[Any]]] = {
-            "summary": lambda sql=sql: rt.db.fetch(sql, *month_range),
-            "hand": lambda sql=hand_sql: rt.db.fetch(sql, *year)}
-        if rollup and ids is None:
-            up = summary_sql(groups, None, True)
-            fns["rollup"] = lambda sql=up: rt.db.fetch(sql, *month_range)
-        times, _ = await interleaved(fns, runs)
-        if "rollup" in times:
-            r50 = statistics.median(times["rollup"]) * 1000
-            report("postgres: summary roll-up national p50", r50, "ms", target,
-                   f"p95 {pct(times['rollup'], .95) * 1000:.2f} ms; (month, field of law, form of aid)")
-        s50, h50 = statistics.median(times["summary"]) * 1000, statistics.median(times["hand"]) * 1000
-        report(f"postgres: summary table {scope} p50", s50, "ms", target,
-               f"p95 {pct(times['summary'], .95) * 1000:.2f} ms")
-        report(f"postgres: summary table / hand-written {scope}", s50 / h50, "x", None,
-               f"hand-written p50 {h50:.1f} ms in the same turns")
-    if writes:
-        rate_after = await api_creations(url, writes, tasks)
-        assert rate_before is not None
-        report("postgres: API creations, summary trigger / none", rate_after / rate_before, "x", None,
-               f"{rate_after:.0f}/s vs {rate_before:.0f}/s")
-        await check("after API creations")
-    conn = await asyncpg.connect(url)
-    try:  # the prototype is not part of the deployment: leave the database as the configuration makes it
-        await conn.execute('DROP TRIGGER IF EXISTS bench_case_summary_t ON "case"')
-        await conn.execute("DROP TABLE IF EXISTS bench_case_summary")
-        await conn.execute("DROP TABLE IF EXISTS bench_case_summary_all")
-        await conn.execute("DROP FUNCTION IF EXISTS bench_case_summary_f()")
-    finally:
-        await conn.close()
+    hand = as_table(await fresh.db.fetch(handwritten_sql(groups, None), *year), keys)
+    got = compiled_table(await run_report(fresh, RecordContext.system(fresh.config, origin="bench"),
+                                          ReportRequest("people_assisted", period=str(year[0].year))), keys)
+    await fresh.db.close()
+    if got != hand:
+        raise SystemExit("the report from its rebuilt summary table differs from the cases")
+    print("postgres: the rebuilt summary table gives the hand-written figures after the API's writes", flush=True)
 
 
-async def api_creations(url: str, seconds: float, tasks: int) -> float:
+async def http_report(url: str, year: int, runs: int) -> None:
+    """The national Biểu 24 of ``year`` through `hoso serve` (GET /api/reports/people_assisted, JSON)."""
+    import httpx
+
+    from loadtest import prepare_token, serve
+
+    token, _units = await prepare_token(url)
+    with serve(url, port=18082):
+        async with httpx.AsyncClient(base_url="http://127.0.0.1:18082", timeout=60,
+                                     headers={"Authorization": f"Bearer {token}"}) as client:
+            async def get() -> httpx.Response:
+                r = await client.get("/api/reports/people_assisted", params={"period": str(year)})
+                if r.status_code != 200:
+                    raise SystemExit(f"GET /api/reports/people_assisted: {r.status_code} {r.text[:300]}")
+                return r
+
+            times, last = await timed(get, runs)
+    report("postgres: HTTP GET national report p50", statistics.median(times) * 1000, "ms", None,
+           f"p95 {pct(times, .95) * 1000:.1f} ms; {len(last.content):,} bytes of JSON")
+
+
+async def api_creations(url: str, seconds: float, tasks: int, what: str, config: Path = REPO) -> float:
     """Case creations per second through `hoso serve` on ``url`` (bench/api.py's client)."""
     from api import RESULTS as API_RESULTS
     from api import bench_create
     from loadtest import prepare_token, serve
 
     token, units = await prepare_token(url)
-    with serve(url, port=18081):
+    with serve(url, port=18081, config=config):
         API_RESULTS.clear()
         await bench_create("http://127.0.0.1:18081", {"Authorization": f"Bearer {token}"}, units, seconds, tasks)
     rate = next(r["value"] for r in API_RESULTS if r["name"] == "api: case creations")
-    report("postgres: API case creations", rate, "/s", 300, f"{tasks} clients, {seconds:.0f} s", higher=True)
+    report(f"postgres: API case creations, {what}", rate, "/s", 300, f"{tasks} clients, {seconds:.0f} s",
+           higher=True)
     return rate
 
 
@@ -511,7 +481,7 @@ async def main(args) -> None:
         if not args.no_postgres:
             pg = await bench_engine("postgres", pg_url, args.cases, args.runs, args.province, args.report, today)
             if args.summary or args.writes:
-                await bench_summary(pg, pg_url, args.runs, args.writes, args.tasks, args.rollup)
+                await bench_summary(pg, pg_url, args.runs, args.writes, args.tasks)
             await pg["rt"].db.close()
         if not args.no_sqlite:
             if args.sqlite is None:
@@ -550,9 +520,8 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--province", default="STP-01")
     parser.add_argument("--report", default="people_assisted")
-    parser.add_argument("--summary", action="store_true", help="prototype the summary table (PostgreSQL)")
-    parser.add_argument("--rollup", action="store_true",
-                        help="with --summary: also a national roll-up kept by the same trigger")
+    parser.add_argument("--summary", action="store_true",
+                        help="also the national report through HTTP, and with --writes the triggers' write cost")
     parser.add_argument("--writes", type=float, default=0.0, help="seconds of API case creations, before/after")
     parser.add_argument("--tasks", type=int, default=24, help="concurrent clients of --writes")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")

@@ -484,6 +484,7 @@ class ReportDef:
     totals: bool = True
     description: Label | None = None
     source: str = ""
+    summary: bool = False  # served from a summary table kept in every write's transaction (docs/reports.md)
 
     def column(self, key: str) -> ReportColumnDef:
         for c in self.columns:

@@ -34,6 +34,14 @@ from hoso.model.history import (
     keep_converted_column,
     rename_history_column,
 )
+from hoso.model.summaries import (
+    Summary,
+    build_summary,
+    desired_summaries,
+    drop_summary,
+    existing_summaries,
+    summary_current,
+)
 from hoso.model.tables import (
     CHILD_COLUMNS,
     SCOPE_COLUMN,
@@ -86,7 +94,7 @@ class Change:
 
     kind: str  # create_table, retire_table, restore_table, add_field, rename_field, retire_field,
     # restore_field, convert_field, add_index, drop_index, create_system_table, add_system_column, switch_module,
-    # create_history, add_history_column, add_system_index
+    # create_history, add_history_column, add_system_index, drop_summary, build_summary
     table: str  # the table key: entity name, or "entity.child" for child tables, or a system table name
     detail: str
     rows: int = 0
@@ -115,6 +123,8 @@ class Plan:
     # Definition files added, changed or removed since the last migrate that change nothing in the database
     # (a form's label, a plugin kind's file): `hoso migrate` records them; the application runs either way.
     definitions: list[str] = dc_field(default_factory=list)
+    # The summary tables the configuration asks for, by table name (hoso.model.summaries).
+    summaries: dict[str, Summary] = dc_field(default_factory=dict)
 
     @property
     def has_changes(self) -> bool:
@@ -460,7 +470,34 @@ async def make_plan(db: Database, config: Config, registry: Registry) -> Plan:
                                            data={"name": iname, **ispec}))
         await _plan_history(db, plan, key, table, existing_tables, row_count)
     plan.changes += _module_changes(previous, snapshot)
+    await _plan_summaries(db, config, registry, plan)
     return plan
+
+
+async def _plan_summaries(db: Database, config: Config, registry: Registry, plan: Plan) -> None:
+    """Summary tables (hoso.model.summaries): a stale one is dropped before the other changes (its triggers name
+    columns they may convert), a missing or changed one is built after them, back-filled from the records; one
+    whose entity's table changes is rebuilt."""
+    wanted = plan.summaries = desired_summaries(config, registry, db.kind)
+    have = await existing_summaries(db)
+    changed = {c.table for c in plan.changes if c.kind not in ("add_index", "drop_index", "create_history",
+                                                               "add_history_column", "switch_module")}
+    drops, builds = [], []
+    for table in sorted(have):
+        s = wanted.get(table)
+        if s is None or table_spec_key(s.entity) in changed:
+            drops.append(Change("drop_summary", table, "drop summary table and its triggers",
+                                data={"summary": table}))
+    for table, s in wanted.items():
+        key = table_spec_key(s.entity)
+        if table in have and key not in changed and await summary_current(db, s):
+            continue
+        rows = await _count(db, s.entity.table) if s.entity.table in await db.table_names() else 0
+        builds.append(Change("build_summary", table, f"summary table of report {s.report.name!r}, kept by triggers "
+                             f"on {s.entity.table!r}, back-filled from its records", rows=rows,
+                             data={"summary": table}))
+    plan.changes[:0] = drops
+    plan.changes += builds
 
 
 async def _plan_history(db: Database, plan: Plan, key: str, table: str, existing_tables: set[str],
@@ -667,6 +704,12 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
         return
     if kind == "switch_module":
         return  # recorded in the snapshot only: hoso.modules reads the switches from the configuration
+    if kind == "drop_summary":
+        await drop_summary(db, change.data["summary"])
+        return
+    if kind == "build_summary":
+        await build_summary(db, plan.summaries[change.data["summary"]])
+        return
     spec = plan.snapshot["tables"][change.table]
     table = spec["table"]
     if kind in ("retire_table", "restore_table", "retire_field", "restore_field"):

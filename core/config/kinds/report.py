@@ -97,11 +97,42 @@ class _TemplateChecker:
             if c.key in seen:
                 self.error(("columns",), f"column key {c.key!r} is used more than once; each column needs its own")
             seen.add(c.key)
+        if d.get("summary") and self.ok:
+            self.summary(d, date_field, columns)
         if not self.ok:
             return None
         return ReportDef(d["report"], d["entity"], _label(d["label"]), rows, tuple(columns), date_field,
                          d.get("filter"), tuple(d.get("parameters", ())), bool(d.get("subtotals", False)),
-                         bool(d.get("totals", True)), _label(d.get("description")), source=self.f.rel)
+                         bool(d.get("totals", True)), _label(d.get("description")), source=self.f.rel,
+                         summary=bool(d.get("summary", False)))
+
+    def summary(self, d: dict, date_field: str | None, columns: list[ReportColumnDef]) -> None:
+        """A summary table holds one counter per count and one sum per sum of whole numbers, at the grain of the
+        recorded unit, the month of the date field and the rows; anything it cannot add up is named."""
+        if date_field is not None:
+            fd = next((x for x in self.e.column_fields if x.name == date_field), None)
+            if fd is not None and fd.traits.value_kind != "date":
+                self.error(("summary",), f"a summary counts by month of a date; date_field {date_field!r} is "
+                           f"{fd.type}: remove summary")
+        for c in columns:
+            if c.measure in ("count", "attribute"):
+                pass
+            elif c.measure == "sum" and c.field and next(
+                    (x.type for x in self.e.column_fields if x.name == c.field), None) == "integer":
+                pass
+            else:
+                what = c.measure if c.measure != "sum" else "sum of a field that is not a whole number"
+                self.error(("summary",), f"a summary adds up counts and sums of whole numbers; column {c.key!r} is "
+                           f"a {what}: remove summary or the column")
+        for c in columns:
+            if c.date_field not in (None, date_field):
+                self.error(("summary",), f"a summary counts every column by the month of {date_field!r}; column "
+                           f"{c.key!r} counts by its own date {c.date_field!r}: remove summary")
+        for text in [d.get("filter"), *(c.where for c in columns)]:
+            if text and _uses_today(compile_expression(text).tree):
+                self.error(("summary",), f"a summary cannot keep a condition that changes with the day "
+                           f"({text!r} uses today()): remove summary")
+                break
 
     def dimension(self, path: tuple, raw: Any, date_field: str | None) -> ReportDimensionDef | None:
         if isinstance(raw, str):
@@ -235,6 +266,14 @@ class _TemplateChecker:
             self.error(path, f"an attribute must be a number; {field!r} is {tfd.type}")
             return False
         return True
+
+
+def _uses_today(node: Any) -> bool:
+    if isinstance(node, (tuple, list)):
+        if len(node) > 1 and node[0] == "call" and node[1] == "today":
+            return True
+        return any(_uses_today(x) for x in node)
+    return False
 
 
 KIND = ConfigKind("report", "forms_config/reports", SCHEMA_DIR / "report.schema.json", build,
