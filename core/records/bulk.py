@@ -246,6 +246,7 @@ async def _fetch_many(svc: RecordService, entity: EntityDef, ids: list[int]) -> 
         for record in by_id.values():
             record[child.name] = []
         for r in crows:
-            parent = r.pop("parent_id")
-            by_id[parent][child.name].append(svc.store.load_row(child.fields, r))
+            row = dict(r)
+            parent = row.pop("parent_id")
+            by_id[parent][child.name].append(svc.store.load_row(child.fields, row))
     return [by_id[i] for i in ids]

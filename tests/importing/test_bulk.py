@@ -39,8 +39,8 @@ def _payload(world, case: dict) -> dict:
 
 
 def _plain(row: dict) -> dict:
-    return {k: [_plain(r) for r in v] if isinstance(v, list) and v and isinstance(v[0], dict) else v
-            for k, v in row.items() if k not in VOLATILE}
+    return {k: [_plain(dict(r)) for r in v] if isinstance(v, list) and v and isinstance(v[0], dict) else v
+            for k, v in dict(row).items() if k not in VOLATILE}
 
 
 async def _stored(world, ids: list[int]) -> list[dict]:
@@ -48,13 +48,14 @@ async def _stored(world, ids: list[int]) -> list[dict]:
     db = world.rt.db
     out = []
     for rid in ids:
-        row = (await db.fetch('SELECT * FROM "case" WHERE id = {}', rid))[0]
+        row = dict((await db.fetch('SELECT * FROM "case" WHERE id = {}', rid))[0])
         hearings = await db.fetch('SELECT * FROM "case__hearings" WHERE parent_id = {} ORDER BY position', rid)
         audit = await db.fetch("SELECT actor_id, actor, origin, action, entity, changes FROM hoso_audit "
                                "WHERE entity = 'case' AND record_id = {} ORDER BY id", rid)
         history = await db.fetch('SELECT * FROM "hoso_h_case" WHERE id = {} ORDER BY sys_history_id', rid)
         child_history = await db.fetch('SELECT * FROM "hoso_h_case__hearings" WHERE parent_id = {} '
                                        "ORDER BY sys_history_id", rid)
+        audit = [dict(a) for a in audit]
         for a in audit:
             changes = json.loads(a["changes"])
             changes.pop("code")
@@ -118,15 +119,6 @@ async def test_a_record_out_of_scope_undoes_the_batch(world):
     assert await world.count() == before
     with pytest.raises(Forbidden):
         await world.svc.create_many("case", [world.case()], world.ctx("nobody"))
-
-
-async def test_duplicates_within_a_batch_are_refused(world):
-    # The performer entity has no unique field in this configuration: make the requester's name unique in a test
-    # of its own is beyond this config, so the check is exercised through the in-batch path with a guard.
-    ctx = world.ctx("director")
-    rows = [world.case(requester=f"Người {i}") for i in range(3)]
-    created = await world.svc.create_many("case", rows, ctx)
-    assert len({r["code"] for r in created}) == 3
 
 
 class _Recorder:
