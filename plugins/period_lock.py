@@ -37,13 +37,28 @@ def _points(entity, date_field: str, record: dict | None) -> list[tuple[Any, Any
     return [(as_date(day if not hasattr(day, "date") else day.date()), int(unit))]
 
 
+# The date fields with a lock, per entity, as read in the latest transaction that asked: a batch of records
+# written in one transaction (an import) asks once, not once per record; another transaction asks again.
+_LOCKED_FIELDS: list[Any] = [None, {}]
+
+
+async def _locked_fields(db, entity_name: str) -> list[dict]:
+    tx = db.engine.current_transaction.get()
+    if tx is None or _LOCKED_FIELDS[0] is not tx:
+        _LOCKED_FIELDS[:] = [tx, {}]
+    known = _LOCKED_FIELDS[1]
+    if entity_name not in known or tx is None:
+        known[entity_name] = await db.fetch("SELECT DISTINCT date_field FROM hoso_period_lock WHERE entity = {} "
+                                            "AND unlocked_at IS NULL", entity_name)
+    return known[entity_name]
+
+
 @hookimpl
 async def hoso_write_guard(entity, action, before, after, context, db):
     # The lock rows name the entity and its date field: the guard holds whatever configuration the caller loaded.
     if entity.unit_field is None:
         return None
-    fields = await db.fetch("SELECT DISTINCT date_field FROM hoso_period_lock WHERE entity = {} "
-                            "AND unlocked_at IS NULL", entity.name)
+    fields = await _locked_fields(db, entity.name)
     problems = []
     for date_field in sorted(r["date_field"] for r in fields):
         for day, unit in sorted({*_points(entity, date_field, before), *_points(entity, date_field, after)}):

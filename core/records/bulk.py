@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from hoso.audit import AuditEvent
+from hoso.audit import AuditEvent, audit_batch
 from hoso.db import quote
 from hoso.i18n import t
 from hoso.jsonconv import changes as jsonable_changes
@@ -29,10 +29,10 @@ from hoso.records.context import RecordContext, is_empty
 from hoso.records.errors import Forbidden, ValidationError
 from hoso.records.guard import write_guard
 from hoso.records.naming import code_parts, format_code, take_in_series
-from hoso.records.validation import child_id_problems
+from hoso.records.validation import RecordValidator, child_id_problems
 
 if TYPE_CHECKING:  # pragma: no cover
-    from hoso.config import EntityDef
+    from hoso.config import EntityDef, FieldDef
     from hoso.records.service import RecordService
 
 __all__ = ["BatchInvalid", "create_many", "MAX_PARAMETERS"]
@@ -69,13 +69,14 @@ async def create_many(svc: RecordService, entity_name: str, payloads: list[dict]
     if not payloads:
         return []
     compiled = svc._compiled(entity, form, ctx)
+    validator = RecordValidator(svc.rt, batch=True)  # keeps the units it reads for the whole batch
     workflows = svc.config.workflows_for(entity.name)
     parsed: list[dict] = []
     found: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for i, payload in enumerate(payloads):
-        values, problems = svc.validator.parse(entity.fields, payload, ctx)
+        values, problems = validator.parse(entity.fields, payload, ctx)
         if isinstance(payload, dict):
-            problems += await svc.validator.write_problems(entity, payload, values, ctx, access, compiled, None)
+            problems += await validator.write_problems(entity, payload, values, ctx, access, compiled, None)
             problems += child_id_problems(entity, values, None, ctx)
             for wf in workflows:
                 if payload.get(wf.state_field) in (None, ""):
@@ -87,7 +88,7 @@ async def create_many(svc: RecordService, entity_name: str, payloads: list[dict]
     await svc.store.register_form(compiled)
     async with events.collected(svc.rt), svc._conflicts_audited(entity, access, ctx), svc.db.transaction():
         for i, values in enumerate(parsed):
-            problems = await svc.validator.validate(entity, values, ctx, access, compiled, None, None, found.pop(i, []))
+            problems = await validator.validate(entity, values, ctx, access, compiled, None, None, found.pop(i, []))
             if problems:
                 found[i] = problems
         _unique_within(entity, parsed, found, ctx)
@@ -104,16 +105,18 @@ async def create_many(svc: RecordService, entity_name: str, payloads: list[dict]
             await _name(svc, entity, parsed, now)
         ids = await _insert(svc, entity, parsed, ctx, compiled.version, now)
         for child in entity.child_tables:
-            rows = [dict(svc.store.to_db(child.fields, r), parent_id=rid, position=pos)
-                    for rid, values in zip(ids, parsed, strict=True)
-                    for pos, r in enumerate(values.get(child.name) or [])]
+            rows = _padded([dict(svc.store.to_db(child.fields, r), parent_id=rid, position=pos)
+                            for rid, values in zip(ids, parsed, strict=True)
+                            for pos, r in enumerate(values.get(child.name) or [])],
+                           _null_by_default(svc, child.fields))
             await _insert_rows(svc, entity.child_table_name(child.name), rows, returning=False)
         await _versions(svc, entity, ids)
         await _require_scope(svc, entity, ids, access, ctx)
-        for rid, values in zip(ids, parsed, strict=True):
-            changes = {k: (None, v) for k, v in values.items() if not is_empty(v)}
-            await svc.store.audit(AuditEvent("create", entity.name, rid, ctx.user_id, ctx.user_name, ctx.origin,
-                                             jsonable_changes(changes)))
+        async with audit_batch(svc.db):
+            for rid, values in zip(ids, parsed, strict=True):
+                changes = {k: (None, v) for k, v in values.items() if not is_empty(v)}
+                await svc.store.audit(AuditEvent("create", entity.name, rid, ctx.user_id, ctx.user_name,
+                                                 ctx.origin, jsonable_changes(changes)))
         records = await _fetch_many(svc, entity, ids)
         for record in records:
             await events.emit(svc.rt, "created", entity, record, ctx)
@@ -153,11 +156,32 @@ async def _name(svc: RecordService, entity: EntityDef, parsed: list[dict], now: 
             values[entity.naming.field] = format_code(entity, context, first + n)
 
 
+def _null_by_default(svc: RecordService, fields: tuple[FieldDef, ...]) -> list[str]:
+    """The fields whose column is NULL when an INSERT leaves it out: a row of the batch that has no value for one
+    is given NULL, so that rows differing only there go in one statement and store what single INSERTs store."""
+    out = []
+    for fd in fields:
+        if fd.is_child_table:
+            continue
+        column = svc.rt.registry.field_type(fd.type).column(fd)
+        if column._meta.null and column.default is None:
+            out.append(fd.name)
+    return out
+
+
+def _padded(rows: list[dict], names: list[str]) -> list[dict]:
+    for row in rows:
+        for name in names:
+            row.setdefault(name, None)
+    return rows
+
+
 async def _insert(svc: RecordService, entity: EntityDef, parsed: list[dict], ctx: RecordContext, form_version: str,
                   now: dt.datetime) -> list[int]:
     rows = []
+    nullable = _null_by_default(svc, entity.fields)
     for values in parsed:
-        row = svc.store.to_db(entity.fields, values)
+        row = _padded([svc.store.to_db(entity.fields, values)], nullable)[0]
         row.update(sys_version=1, sys_created_at=now, sys_created_by=ctx.user_id, sys_updated_at=now,
                    sys_updated_by=ctx.user_id, sys_form_version=form_version)
         row.update(await svc.store.search_column(entity, values))
@@ -172,7 +196,7 @@ async def _insert_rows(svc: RecordService, table: str, rows: list[dict], *, retu
     # INSERTs would number them.
     runs: list[tuple[tuple[str, ...], list[int]]] = []
     for i, row in enumerate(rows):
-        cols = tuple(row)
+        cols = tuple(sorted(row))
         if runs and runs[-1][0] == cols:
             runs[-1][1].append(i)
         else:
