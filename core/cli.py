@@ -312,5 +312,9 @@ main.add_command(restructure)
 main.add_command(report)
 main.add_command(settings_command)
 
+from hoso.import_cli import import_command  # noqa: E402
+
+main.add_command(import_command)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -136,6 +136,11 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     _s("HOSO_ADMIN_STAGING_HOURS", "number", 24.0,
        "Tệp đã tải lên mà không ai lưu sẽ hết hạn sau chừng này giờ.",
        "An uploaded file nobody saved expires after this many hours.", positive=True, unit="hours"),
+    _s("HOSO_IMPORT_MAX_BYTES", "int", 50 * 1000 ** 2,
+       "Dung lượng (byte) tối đa của một tệp nhập (CSV hoặc XLSX; với XLSX: cả dung lượng sau khi giải nén).",
+       "Most bytes of one import file (CSV or XLSX; for XLSX also once unpacked).", positive=True, unit="bytes"),
+    _s("HOSO_IMPORT_MAX_ROWS", "int", 200_000,
+       "Số dòng tối đa của một tệp nhập.", "Most rows of one import file.", positive=True, unit="rows"),
 )}
 
 

@@ -56,12 +56,16 @@ class BatchInvalid(ValidationError):
 
 async def create_many(svc: RecordService, entity_name: str, payloads: list[dict], ctx: RecordContext, *,
                       form: str | None = None,
-                      in_transaction: Callable[[list[dict]], Awaitable[None]] | None = None) -> list[dict]:
+                      in_transaction: Callable[[list[dict]], Awaitable[None]] | None = None,
+                      dry_run: bool = False) -> list[dict]:
     """Create a record from each payload, all in one transaction, as ``create`` would one by one.
 
     ``in_transaction(records)`` runs inside the transaction once the records were written (e.g. to keep which
     file rows they came from), so that what it writes commits with them. Returns the records as the actor sees
-    them, in the order of ``payloads``. Raises Forbidden (no role may create), BatchInvalid (nothing written)."""
+    them, in the order of ``payloads``. Raises Forbidden (no role may create), BatchInvalid (nothing written).
+
+    ``dry_run``: every check, the scope's included (the rows are written, then rolled back before any audit entry
+    or record hook), and nothing kept; returns an empty list when the batch would be written."""
     entity = svc._entity(entity_name)
     access = Access(svc.rt, ctx)
     if not await access.may_at_all("create", entity):
@@ -69,7 +73,7 @@ async def create_many(svc: RecordService, entity_name: str, payloads: list[dict]
     if not payloads:
         return []
     compiled = svc._compiled(entity, form, ctx)
-    validator = RecordValidator(svc.rt, batch=True)  # keeps the units it reads for the whole batch
+    validator = svc.validator
     workflows = svc.config.workflows_for(entity.name)
     parsed: list[dict] = []
     found: dict[int, list[tuple[str, str]]] = defaultdict(list)
@@ -86,6 +90,18 @@ async def create_many(svc: RecordService, entity_name: str, payloads: list[dict]
         parsed.append(values)
     now = dt.datetime.now(dt.UTC)
     await svc.store.register_form(compiled)
+    try:
+        return await _write(svc, entity, access, compiled, parsed, found, ctx, now, in_transaction, dry_run)
+    except _DryRun:
+        return []
+
+
+class _DryRun(Exception):
+    """Raised inside a dry run's transaction once every check passed, to roll it back."""
+
+
+async def _write(svc, entity, access, compiled, parsed, found, ctx, now, in_transaction, dry_run) -> list[dict]:
+    validator = RecordValidator(svc.rt, batch=True)  # keeps the units it reads for the whole batch
     async with events.collected(svc.rt), svc._conflicts_audited(entity, access, ctx), svc.db.transaction():
         for i, values in enumerate(parsed):
             problems = await validator.validate(entity, values, ctx, access, compiled, None, None, found.pop(i, []))
@@ -112,6 +128,8 @@ async def create_many(svc: RecordService, entity_name: str, payloads: list[dict]
             await _insert_rows(svc, entity.child_table_name(child.name), rows, returning=False)
         await _versions(svc, entity, ids)
         await _require_scope(svc, entity, ids, access, ctx)
+        if dry_run:
+            raise _DryRun()
         async with audit_batch(svc.db):
             for rid, values in zip(ids, parsed, strict=True):
                 changes = {k: (None, v) for k, v in values.items() if not is_empty(v)}

@@ -161,12 +161,15 @@ class RecordService:
         return await self.store.visible(entity, record, access)
 
     async def create_many(self, entity_name: str, payloads: builtins.list[dict], ctx: RecordContext, *,
-                          form: str | None = None, in_transaction: Any = None) -> builtins.list[dict]:
+                          form: str | None = None, in_transaction: Any = None,
+                          dry_run: bool = False) -> builtins.list[dict]:
         """Create a record from each payload in one transaction, each checked as ``create`` checks it; one
         invalid record writes nothing (see ``hoso.records.bulk.create_many``).
 
-        Raises Forbidden, BatchInvalid (a ValidationError whose ``rows`` maps positions to their problems)."""
-        return await create_many(self, entity_name, payloads, ctx, form=form, in_transaction=in_transaction)
+        ``dry_run``: check everything, keep nothing. Raises Forbidden, BatchInvalid (a ValidationError whose
+        ``rows`` maps positions to their problems)."""
+        return await create_many(self, entity_name, payloads, ctx, form=form, in_transaction=in_transaction,
+                                 dry_run=dry_run)
 
     async def update(self, entity_name: str, record_id: int, payload: dict, version: int, ctx: RecordContext, *,
                      form: str | None = None) -> dict:
