@@ -335,4 +335,6 @@ MESSAGES: dict[str, str] = {
     "import_done": "The import is done.",
     "import_expired": "the preview expired: upload the file again",
     "import_no_file": "no file chosen",
+    "import_entity_label": "Entity",
+    "import_more_than": "more than {limit}",
 }

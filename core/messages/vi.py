@@ -335,4 +335,6 @@ MESSAGES: dict[str, str] = {
     "import_done": "Đã nhập xong.",
     "import_expired": "bản xem trước đã hết hạn: hãy tải tệp lên lại",
     "import_no_file": "chưa chọn tệp",
+    "import_entity_label": "Loại hồ sơ",
+    "import_more_than": "hơn {limit}",
 }
