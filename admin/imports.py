@@ -155,7 +155,7 @@ def _problems_table(result: ImportResult, lang: str) -> str:
 
 
 def _summary(result: ImportResult, lang: str) -> str:
-    if result.written or result.stopped:
+    if result.import_id is not None:
         return t("import_summary", lang, rows=result.rows, created=result.created, duplicates=result.duplicates,
                  skipped=result.skipped, empty=result.empty)
     return t("import_preview_summary", lang, rows=result.rows, would=result.would_create,
@@ -270,9 +270,9 @@ def _progress(prefix: str, token: str, job: _Job, lang: str) -> str:
         note = ""
         if result.stopped:
             note = f"<p>{_e(t('import_stopped', lang))}</p>"
-        elif result.problems and not result.written:
+        elif result.problems and result.import_id is None:
             note = f"<p>{_e(t('import_nothing_written', lang))}</p>"
-        done = f"<p>{_e(t('import_done', lang))}</p>" if result.written and not result.stopped else ""
+        done = f"<p>{_e(t('import_done', lang))}</p>" if result.import_id is not None and not result.stopped else ""
         return (f'<div id="hoso-import-result">{done}<p id="hoso-import-summary">{_e(_summary(result, lang))}</p>'
                 f"{note}{_problems_table(result, lang)}</div>")
     label = t("import_checking" if job.stage != "write" else "import_writing", lang)

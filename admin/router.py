@@ -178,8 +178,8 @@ class HosoAdminRouter(pae.AdminRouter):
             from hoso.settings import get as setting
 
             limit = setting("HOSO_IMPORT_MAX_BYTES")
-            return limit + MULTIPART_OVERHEAD, t("import_too_large", lang, size=t("import_more_than", lang, limit=limit),
-                                                 limit=limit)
+            more = t("import_more_than", lang, limit=limit)
+            return limit + MULTIPART_OVERHEAD, t("import_too_large", lang, size=more, limit=limit)
         app = scope.get("app")
         limit = getattr(app, "request_max_body_size", None) if app is not None and app is not self else None
         limit = DEFAULT_BODY_LIMIT if not isinstance(limit, int) else limit

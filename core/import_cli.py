@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import click
+from rich.progress import TaskID
 
 from hoso._cli_common import CONFIG_OPTION, DB_OPTION, console, err_console, progress
 from hoso._cli_common import run as _run
@@ -87,7 +88,7 @@ def import_command(entity, file, config_dir, database_url, as_user, key, skip_ba
     async def go() -> ImportResult:
         ctx = await _actor(rt, as_user, lang)
         with progress() as bar:
-            tasks: dict[str, int] = {}
+            tasks: dict[str, TaskID] = {}
 
             def advance(stage: str, done: int, total: int) -> None:
                 if stage not in tasks:
@@ -108,7 +109,7 @@ def import_command(entity, file, config_dir, database_url, as_user, key, skip_ba
     _print_problems(result, lang)
     if as_json:
         console.print_json(json.dumps(result.as_json(), ensure_ascii=False))
-    elif result.written or result.stopped:
+    elif result.import_id is not None:
         console.print(t("import_summary", lang, rows=result.rows, created=result.created,
                         duplicates=result.duplicates, skipped=result.skipped, empty=result.empty), markup=False)
     else:
@@ -117,7 +118,7 @@ def import_command(entity, file, config_dir, database_url, as_user, key, skip_ba
     if result.stopped:
         err_console.print(t("import_stopped", lang), markup=False)
         sys.exit(2)
-    if result.problems and not (result.written and skip_bad):
+    if result.problems and result.import_id is None:
         if not dry_run:
             err_console.print(t("import_nothing_written", lang), markup=False)
         sys.exit(2)

@@ -73,17 +73,17 @@ def match_columns(entity: EntityDef, header: list[str], system: set[str], lang: 
             columns.append(Column(i, h, None, "repeated"))
             continue
         seen_headers[fold(h)] = i
-        fd = by_key.get(fold(h))
-        if fd is None:
+        matched = by_key.get(fold(h))
+        if matched is None:
             columns.append(Column(i, h, None, "unknown"))
-        elif fd.name in system or fd.traits.refers_to == "file":
+        elif matched.name in system or matched.traits.refers_to == "file":
             columns.append(Column(i, h, None, "system"))
-        elif fd.name in seen_fields:
-            problems.append((h, t("import_field_twice", lang, other=seen_fields[fd.name])))
+        elif matched.name in seen_fields:
+            problems.append((h, t("import_field_twice", lang, other=seen_fields[matched.name])))
             columns.append(Column(i, h, None, "repeated"))
         else:
-            seen_fields[fd.name] = h
-            columns.append(Column(i, h, fd))
+            seen_fields[matched.name] = h
+            columns.append(Column(i, h, matched))
     return columns, problems
 
 

@@ -1,7 +1,8 @@
 """Reading an import file (CSV or XLSX) into a header and rows of cells, refusing what cannot be read safely.
 
 A CSV file may be UTF-8 (with or without the byte order mark Excel writes), UTF-16 (with its byte order mark) or
-Windows-1258 (Vietnamese Windows; its letters with combining tone marks are composed); it may be separated by commas, semicolons or tabs. An XLSX file is read with
+Windows-1258 (Vietnamese Windows; its letters with combining tone marks are composed); it may be separated by
+commas, semicolons or tabs. An XLSX file is read with
 openpyxl in read-only mode, first sheet, values only (formulas are never evaluated: their cached values are read,
 and a cell that holds only a formula with no cached value is empty). The size limits (HOSO_IMPORT_MAX_BYTES,
 HOSO_IMPORT_MAX_ROWS) hold before anything is read in full, including an XLSX file's unpacked size.

@@ -83,9 +83,9 @@ class ImportResult:
     problems: list[Problem] = field(default_factory=list)
     columns: dict[str, str] = field(default_factory=dict)  # header -> field name
     unknown: list[str] = field(default_factory=list)  # headers not imported: unknown or filled by the system
-    written: bool = False
-    stopped: bool = False
-    import_id: int | None = None
+    written: bool = False  # records were created
+    stopped: bool = False  # a batch was refused while writing: the batches before it were written
+    import_id: int | None = None  # the hoso_import row, once the writes started
     encoding: str = ""
 
     @property
@@ -148,14 +148,14 @@ class _Import:
             elif c.reason in ("unknown", "system"):
                 self.result.unknown.append(c.header)
                 if c.header not in self.options.ignore:
-                    key = "import_column_unknown" if c.reason == "unknown" else "import_column_system"
-                    self.problem(1, c.header, t(key, self.lang, entity=self.entity.label.get(self.lang)
+                    message = "import_column_unknown" if c.reason == "unknown" else "import_column_system"
+                    self.problem(1, c.header, t(message, self.lang, entity=self.entity.label.get(self.lang)
                                                 if self.entity.label else self.entity.name))
         if not self.result.columns:
             self.problem(1, "", t("import_no_columns", self.lang))
-        key = self.options.key
-        if key is not None and (not self.entity.has_field(key) or key not in self.header_of):
-            self.problem(None, key, t("import_key_column", self.lang, key=key))
+        key_field = self.options.key
+        if key_field is not None and (not self.entity.has_field(key_field) or key_field not in self.header_of):
+            self.problem(None, key_field, t("import_key_column", self.lang, field=key_field))
 
     def read_rows(self) -> None:
         choices: dict[str, dict[str, str]] = {}

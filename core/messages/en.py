@@ -302,7 +302,7 @@ MESSAGES: dict[str, str] = {
     "import_column_unknown": "the column is no field of {entity}: correct its header, or confirm leaving it out",
     "import_column_system": "the system fills this field (code, state, attachments): confirm leaving the column out",
     "import_no_columns": "no column is a field",
-    "import_key_column": "the key field {key!r} has no column in the file",
+    "import_key_column": "the key field {field!r} has no column in the file",
     "import_no_entity": "there is no entity {entity!r}",
     "import_not_whole": "{value!r} is not a whole number",
     "import_no_option": "{value!r} is not an option of this field",
@@ -315,10 +315,13 @@ MESSAGES: dict[str, str] = {
     "import_ambiguous": "several bear the name {value!r}: write the code",
     "import_row": "row {row}",
     "import_file_problem": "file",
-    "import_summary": "{rows} rows: {created} records created, {duplicates} duplicates (imported before), {skipped} bad rows skipped, {empty} empty rows",
-    "import_preview_summary": "{rows} rows: {would} records to create, {duplicates} duplicates (imported before), {bad} rows with problems, {empty} empty rows",
+    "import_summary": "{rows} rows: {created} records created, {duplicates} duplicates (imported before), "
+                      "{skipped} bad rows skipped, {empty} empty rows",
+    "import_preview_summary": "{rows} rows: {would} records to create, {duplicates} duplicates (imported "
+                              "before), {bad} rows with problems, {empty} empty rows",
     "import_nothing_written": "nothing was written: correct the problems, or choose to skip the bad rows",
-    "import_stopped": "stopped: a row was refused while writing; the batches before were written, and importing the same file again does not duplicate them",
+    "import_stopped": "stopped: a row was refused while writing; the batches before were written, and "
+                      "importing the same file again does not duplicate them",
     "import_checking": "Checking",
     "import_writing": "Writing",
     "import_title": "Import",

@@ -302,7 +302,7 @@ MESSAGES: dict[str, str] = {
     "import_column_unknown": "cột không ứng với trường nào của {entity}: sửa tiêu đề, hoặc xác nhận bỏ qua cột này",
     "import_column_system": "trường này do hệ thống điền (mã, trạng thái, tệp đính kèm): xác nhận bỏ qua cột này",
     "import_no_columns": "không cột nào ứng với một trường",
-    "import_key_column": "trường khóa {key!r} không có cột nào trong tệp",
+    "import_key_column": "trường khóa {field!r} không có cột nào trong tệp",
     "import_no_entity": "không có loại hồ sơ {entity!r}",
     "import_not_whole": "{value!r} không phải số nguyên",
     "import_no_option": "{value!r} không phải một lựa chọn của trường này",
@@ -315,10 +315,13 @@ MESSAGES: dict[str, str] = {
     "import_ambiguous": "có nhiều mục mang tên {value!r}: hãy ghi mã",
     "import_row": "dòng {row}",
     "import_file_problem": "tệp",
-    "import_summary": "{rows} dòng: {created} hồ sơ đã tạo, {duplicates} trùng (đã nhập trước đó), {skipped} dòng lỗi bỏ qua, {empty} dòng trống",
-    "import_preview_summary": "{rows} dòng: {would} hồ sơ sẽ được tạo, {duplicates} trùng (đã nhập trước đó), {bad} dòng có lỗi, {empty} dòng trống",
+    "import_summary": "{rows} dòng: {created} hồ sơ đã tạo, {duplicates} trùng (đã nhập trước đó), {skipped} "
+                      "dòng lỗi bỏ qua, {empty} dòng trống",
+    "import_preview_summary": "{rows} dòng: {would} hồ sơ sẽ được tạo, {duplicates} trùng (đã nhập trước đó), "
+                              "{bad} dòng có lỗi, {empty} dòng trống",
     "import_nothing_written": "chưa ghi gì: hãy sửa các lỗi, hoặc chọn bỏ qua các dòng lỗi",
-    "import_stopped": "dừng lại: có dòng bị từ chối khi ghi; các lô trước đã được ghi, nhập lại cùng tệp sẽ không tạo trùng",
+    "import_stopped": "dừng lại: có dòng bị từ chối khi ghi; các lô trước đã được ghi, nhập lại cùng tệp sẽ "
+                      "không tạo trùng",
     "import_checking": "Kiểm tra",
     "import_writing": "Ghi",
     "import_title": "Nhập dữ liệu",

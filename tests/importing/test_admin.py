@@ -9,8 +9,6 @@ import io
 import json
 import re
 
-from tests.admin.conftest import admin, admin_db, prepared  # noqa: F401
-
 FIELDS = ["received_on", "request_channel", "requester_name", "beneficiary_groups", "field_of_law", "form_of_aid",
           "unit"]
 
@@ -46,12 +44,13 @@ async def test_import_page_previews_then_imports_with_progress(admin):
     client = admin.client
     assert (await client.get("/admin/hoso/import/")).status_code == 401
     assert (await admin.login("tt01.staff")).status_code == 200
+    csrf = await admin.csrf()
     page = await client.get("/admin/hoso/import/")
     assert page.status_code == 200 and 'value="case"' in page.text
     await admin.web.rt.db.start()
     data = _file(admin.web.rt, [_case("TT-01", "Phạm Thị Dung"), _case("TT-02", "Người tỉnh khác")])
     before = await _count(admin)
-    r = await client.post("/admin/hoso/import/preview", data={"entity": "case", "key": "", "csrftoken": await admin.csrf()},
+    r = await client.post("/admin/hoso/import/preview", data={"entity": "case", "key": "", "csrftoken": csrf},
                           files={"file": ("ho-so.csv", data, "text/csv")})
     assert r.status_code == 200, r.text
     problems = re.findall(r"<tr><td>(\d+)</td><td>([^<]*)</td>", r.text)
@@ -59,15 +58,16 @@ async def test_import_page_previews_then_imports_with_progress(admin):
     assert await _count(admin) == before  # the preview wrote nothing
     token = re.search(r'name="token" value="([^"]+)"', r.text).group(1)
 
-    r = await client.post("/admin/hoso/import/run", data={"token": token, "csrftoken": await admin.csrf()})  # bad rows not skipped: nothing
+    # bad rows not skipped: nothing is written
+    r = await client.post("/admin/hoso/import/run", data={"token": token, "csrftoken": csrf})
     assert r.status_code == 200
     result = await _finished(admin, token)
     assert "hoso-import-problems" in result and await _count(admin) == before
 
-    r = await client.post("/admin/hoso/import/preview", data={"entity": "case", "csrftoken": await admin.csrf()},
+    r = await client.post("/admin/hoso/import/preview", data={"entity": "case", "csrftoken": csrf},
                           files={"file": ("ho-so.csv", data, "text/csv")})
     token = re.search(r'name="token" value="([^"]+)"', r.text).group(1)
-    r = await client.post("/admin/hoso/import/run", data={"token": token, "skip_bad": "1", "csrftoken": await admin.csrf()})
+    r = await client.post("/admin/hoso/import/run", data={"token": token, "skip_bad": "1", "csrftoken": csrf})
     assert r.status_code == 200 and "hoso-import" in r.text
     result = await _finished(admin, token)
     assert "Đã nhập xong" in result
@@ -81,8 +81,9 @@ async def test_import_page_previews_then_imports_with_progress(admin):
     assert (await client.get(f"/admin/hoso/import/status?token={token}")).status_code == 410
     # an account that may create nothing has no import page
     await admin.login("thong.ke")
+    csrf = await admin.csrf()
     assert (await client.get("/admin/hoso/import/")).status_code == 404
-    r = await client.post("/admin/hoso/import/preview", data={"entity": "case", "csrftoken": await admin.csrf()},
+    r = await client.post("/admin/hoso/import/preview", data={"entity": "case", "csrftoken": csrf},
                           files={"file": ("ho-so.csv", data, "text/csv")})
     assert r.status_code == 404 and await _count(admin) == before + 1
 
@@ -102,21 +103,22 @@ async def _finished(admin, token: str) -> str:
 async def test_upload_boundaries_answer_with_a_message(admin, monkeypatch):
     await admin.login("tt01.staff")
     client = admin.client
-    r = await client.post("/admin/hoso/import/preview", data={"entity": "case", "csrftoken": await admin.csrf()})
+    csrf = await admin.csrf()
+    r = await client.post("/admin/hoso/import/preview", data={"entity": "case", "csrftoken": csrf})
     assert r.status_code == 400 and "chưa chọn tệp" in r.text
-    r = await client.post("/admin/hoso/import/preview", data={"entity": "case", "csrftoken": await admin.csrf()},
+    r = await client.post("/admin/hoso/import/preview", data={"entity": "case", "csrftoken": csrf},
                           files={"file": ("x.csv", b"", "text/csv")})
     assert r.status_code == 400 and "tệp trống" in r.text
-    r = await client.post("/admin/hoso/import/preview", data={"entity": "nope", "csrftoken": await admin.csrf()},
+    r = await client.post("/admin/hoso/import/preview", data={"entity": "nope", "csrftoken": csrf},
                           files={"file": ("x.csv", b"a\r\n1\r\n", "text/csv")})
     assert r.status_code == 404
     monkeypatch.setenv("HOSO_IMPORT_MAX_BYTES", "1000")
-    r = await client.post("/admin/hoso/import/preview", data={"entity": "case", "csrftoken": await admin.csrf()},
+    r = await client.post("/admin/hoso/import/preview", data={"entity": "case", "csrftoken": csrf},
                           files={"file": ("x.csv", b"a\r\n" + b"1\r\n" * 1000, "text/csv")})
     assert r.status_code == 413 and "HOSO_IMPORT_MAX_BYTES" in r.text
-    r = await client.post("/admin/hoso/import/run", data={"token": "made-up", "csrftoken": await admin.csrf()})
+    r = await client.post("/admin/hoso/import/run", data={"token": "made-up", "csrftoken": csrf})
     assert r.status_code == 410
-    r = await client.post("/admin/hoso/import/preview", data={"entity": "case", "csrftoken": await admin.csrf()},
+    r = await client.post("/admin/hoso/import/preview", data={"entity": "case", "csrftoken": csrf},
                           files={"file": ("x.xlsx", b"PK\x03\x04broken", "application/octet-stream")},
                           headers={"Origin": "http://evil.example"})
     assert r.status_code == 403

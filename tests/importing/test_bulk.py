@@ -16,9 +16,9 @@ from hoso.records.service import Forbidden
 VOLATILE = {"id", "sys_history_id", "parent_id", "sys_created_at", "sys_updated_at", "sys_valid_from",
             "sys_valid_to", "code", "sys_search"}
 
+TEXT = st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"))
 HEARING = st.fixed_dictionaries({"held_on": st.dates().map(lambda d: d.replace(year=2024).isoformat())},
-                                optional={"court": st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")),
-                                                           max_size=20)})
+                                optional={"court": st.text(TEXT, max_size=20)})
 CASE = st.fixed_dictionaries(
     {"received_on": st.dates().map(lambda d: d.replace(year=2023 + d.year % 3).isoformat()),
      "form_of_aid": st.sampled_from(["TV", "TGTT"]),

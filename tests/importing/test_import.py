@@ -141,7 +141,7 @@ async def test_encodings_read_the_same_text(world, encoding):
     line = "03/03/2025,Tư vấn pháp luật,Nguyễn Văn An,40,TT,Trẻ em"
     if encoding == "cp1258":
         data = _cp1258(f"{HEADER}\r\n{line}\r\n")
-        assert "Nguyễn".encode("utf-8") not in data and len(data) > 0
+        assert "Nguyễn".encode() not in data and len(data) > 0
     else:
         data = _csv(line, encoding=encoding)
     table = read_table("cases.csv", data, "vi")
