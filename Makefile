@@ -72,6 +72,8 @@ bench: install $(BENCH_STAMP)
 	$(BIN)/python bench/lists.py admin
 	$(BIN)/python bench/reports.py --cases $(REPORT_CASES) --summary
 	$(BIN)/python bench/loadtest.py --users $(LOAD_USERS) --minutes $(LOAD_MINUTES) --cases $(LOAD_CASES)
+	$(BIN)/python bench/imports.py --engine postgres
+	$(BIN)/python bench/imports.py --engine sqlite
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

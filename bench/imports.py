@@ -57,35 +57,25 @@ async def _staff(rt, province_code: str):
     return RecordContext(rt.config, uid, "bench.staff", "bench", "vi")
 
 
-def _csv(rows: list[dict], rt) -> bytes:
-    """The payloads as a centre's spreadsheet: Vietnamese labels, choice labels, unit codes, dd/mm/yyyy."""
-    entity = rt.config.entity("case")
-    units = {}
-    return _to_csv(rows, entity, rt, units)
-
-
-def _to_csv(rows, entity, rt, units) -> bytes:
-    names = [n for n in rows[0]]
+def _to_csv(rows: list[dict], entity, rt, units: dict[int, str]) -> bytes:
+    """The payloads as a centre's spreadsheet: Vietnamese labels, option labels, unit codes, dd/mm/yyyy."""
+    names: list[str] = []
     for r in rows:
-        for n in r:
-            if n not in names:
-                names.append(n)
+        names += [n for n in r if n not in names]
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow([entity.field(n).label.vi for n in names])
     for r in rows:
         line = []
         for n in names:
-            v = r.get(n)
-            fd = entity.field(n)
+            v, fd = r.get(n), entity.field(n)
             if v is None:
                 line.append("")
             elif fd.type == "date":
                 line.append(dt.date.fromisoformat(v).strftime("%d/%m/%Y"))
-            elif fd.type == "choice":
-                line.append(rt.config.choice_list(fd.list).label(v, "vi"))
-            elif fd.type == "multi_choice":
-                line.append("; ".join(rt.config.choice_list(fd.list).label(x, "vi") for x in v))
+            elif fd.list:
+                labels = {o.value: o.label.vi for o in rt.config.choice_list(fd.list).options}
+                line.append("; ".join(labels[x] for x in v) if isinstance(v, list) else labels[v])
             elif fd.type == "org_unit":
                 line.append(units[v])
             else:
@@ -147,10 +137,8 @@ async def main(engine: str, n: int, batch: int, single: int) -> None:
 
 
 async def _import_file(rt, ctx, engine, start, n, batch, unit_ids, codes) -> None:
-    try:
-        from hoso.importing import ImportOptions, import_file, read_table
-    except ImportError:
-        return
+    from hoso.importing import ImportOptions, import_file, read_table
+
     entity = rt.config.entity("case")
     data = _to_csv(_payloads(start, n, unit_ids), entity, rt, codes)
     t0 = time.perf_counter()
