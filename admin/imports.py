@@ -91,14 +91,25 @@ async def _creatable(request: Request, user: AdminUser) -> list:
     return [e for e in rt.config.entities if await access.may_at_all("create", e)]
 
 
-async def _allowed(request: Request) -> tuple[AdminUser, list] | Response:
-    user = await _page_user(request)
-    if isinstance(user, Response):
-        return user
-    entities = await _creatable(request, user)
-    if not entities:
-        return Response(t("page_not_found", user.lang), status_code=404, media_type="text/plain")
-    return user, entities
+@dataclass(frozen=True)
+class _Visit:
+    """Who asks the page, and the entities they may create (the page exists only for users who may create)."""
+
+    user: AdminUser
+    entities: list
+
+
+def _visited(handler):
+    async def endpoint(request: Request) -> Response:
+        user = await _page_user(request)
+        if isinstance(user, Response):
+            return user
+        entities = await _creatable(request, user)
+        if not entities:
+            return Response(t("page_not_found", user.lang), status_code=404, media_type="text/plain")
+        return await handler(request, _Visit(user, entities))
+
+    return endpoint
 
 
 @contextlib.asynccontextmanager
@@ -162,12 +173,9 @@ def _summary(result: ImportResult, lang: str) -> str:
              duplicates=result.duplicates, bad=len(result.bad_rows), empty=result.empty)
 
 
-async def page(request: Request) -> Response:
-    allowed = await _allowed(request)
-    if isinstance(allowed, Response):
-        return allowed
-    user, entities = allowed
-    lang, prefix = user.lang, _prefix(request)
+@_visited
+async def page(request: Request, v: _Visit) -> Response:
+    entities, lang, prefix = v.entities, v.user.lang, _prefix(request)
     chosen = request.query_params.get("entity") or entities[0].name
     side = _upload_form(request, entities, lang, chosen)
     return HTMLResponse(_shell(prefix, t("import_title", lang), side, ""))
@@ -178,12 +186,9 @@ def _error_page(prefix: str, lang: str, side: str, message: str, status: int) ->
     return HTMLResponse(_shell(prefix, t("import_title", lang), side, main), status_code=status)
 
 
-async def preview_page(request: Request) -> Response:
-    allowed = await _allowed(request)
-    if isinstance(allowed, Response):
-        return allowed
-    user, entities = allowed
-    lang, prefix = user.lang, _prefix(request)
+@_visited
+async def preview_page(request: Request, v: _Visit) -> Response:
+    user, entities, lang, prefix = v.user, v.entities, v.user.lang, _prefix(request)
     limit = setting("HOSO_IMPORT_MAX_BYTES")
     side = _upload_form(request, entities, lang)
     length = request.headers.get("content-length")
@@ -230,12 +235,9 @@ def _confirm(request: Request, token: str, result: ImportResult, lang: str) -> s
             f'<button class="button" type="submit">{_e(t("import_confirm_button", lang))}</button></form>')
 
 
-async def run_page(request: Request) -> Response:
-    allowed = await _allowed(request)
-    if isinstance(allowed, Response):
-        return allowed
-    user, entities = allowed
-    lang, prefix = user.lang, _prefix(request)
+@_visited
+async def run_page(request: Request, v: _Visit) -> Response:
+    user, entities, lang, prefix = v.user, v.entities, v.user.lang, _prefix(request)
     side = _upload_form(request, entities, lang)
     async with _form(request, max_files=0, max_fields=200) as form:
         token = str(form.get("token") or "")
@@ -284,12 +286,9 @@ def _progress(prefix: str, token: str, job: _Job, lang: str) -> str:
             f'<script src="{prefix}{PAGE}imports.js"></script>')
 
 
-async def job_page(request: Request) -> Response:
-    allowed = await _allowed(request)
-    if isinstance(allowed, Response):
-        return allowed
-    user, entities = allowed
-    lang, prefix = user.lang, _prefix(request)
+@_visited
+async def job_page(request: Request, v: _Visit) -> Response:
+    user, entities, lang, prefix = v.user, v.entities, v.user.lang, _prefix(request)
     token = request.query_params.get("token")
     job = _job(token, user)
     side = _upload_form(request, entities, lang)
@@ -298,11 +297,9 @@ async def job_page(request: Request) -> Response:
     return HTMLResponse(_shell(prefix, t("import_title", lang), side, _progress(prefix, token or "", job, lang)))
 
 
-async def status(request: Request) -> Response:
-    allowed = await _allowed(request)
-    if isinstance(allowed, Response):
-        return allowed
-    user, _entities = allowed
+@_visited
+async def status(request: Request, v: _Visit) -> Response:
+    user = v.user
     job = _job(request.query_params.get("token"), user)
     if job is None or job.task is None:
         return JSONResponse({"detail": t("import_expired", user.lang)}, status_code=410)

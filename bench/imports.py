@@ -18,11 +18,8 @@ import io
 import os
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -30,7 +27,7 @@ sys.path.insert(0, str(REPO / "bench"))
 PG_URL = os.environ.get("HOSO_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TARGETS = {"postgres": 2000.0, "sqlite": 1000.0}
 
-from run import _pg, case_payload  # noqa: E402  (bench/run.py: one SQL statement; the generated cases)
+from run import case_payload, reference_runtime  # noqa: E402  (bench/run.py: generated cases, a database)
 
 
 def _payloads(start: int, n: int, units: list[int]) -> list[dict]:
@@ -85,55 +82,35 @@ def _to_csv(rows: list[dict], entity, rt, units: dict[int, str]) -> bytes:
 
 
 async def main(engine: str, n: int, batch: int, single: int) -> None:
-    from hoso.config import load_config
-    from tests.helpers import migrated_runtime
-
-    tmp = tempfile.TemporaryDirectory(prefix="hoso-bench-imports-")
-    if engine == "postgres":
-        p = urlparse(PG_URL)
-        db = f"hoso_bench_{uuid.uuid4().hex[:10]}"
-        url = urlunparse(p._replace(path="/" + db))
-        await _pg(PG_URL, f'CREATE DATABASE "{db}"')
-    else:
-        url = f"sqlite:///{tmp.name}/bench.db"
-    try:
-        rt = await migrated_runtime(load_config(REPO), url)
-        try:
-            units = await rt.db.fetch("SELECT id, code, parent_id FROM hoso_unit WHERE code LIKE 'TT-%' "
-                                      "AND valid_to IS NULL ORDER BY code")
-            province = await rt.db.fetchval("SELECT code FROM hoso_unit WHERE id = {}", units[0]["parent_id"])
-            mine = [u for u in units if u["parent_id"] == units[0]["parent_id"]]
-            ctx = await _staff(rt, province)
-            svc = rt.records()
-            unit_ids = [u["id"] for u in mine]
-            await svc.create_many("case", _payloads(0, 50, unit_ids), ctx)  # warm up: caches, series, pool
-            start = 50
+    async with reference_runtime(engine, "hoso-bench-imports-") as rt:
+        units = await rt.db.fetch("SELECT id, code, parent_id FROM hoso_unit WHERE code LIKE 'TT-%' "
+                                  "AND valid_to IS NULL ORDER BY code")
+        province = await rt.db.fetchval("SELECT code FROM hoso_unit WHERE id = {}", units[0]["parent_id"])
+        mine = [u for u in units if u["parent_id"] == units[0]["parent_id"]]
+        ctx = await _staff(rt, province)
+        svc = rt.records()
+        unit_ids = [u["id"] for u in mine]
+        await svc.create_many("case", _payloads(0, 50, unit_ids), ctx)  # warm up: caches, series, pool
+        start = 50
+        t0 = time.perf_counter()
+        for p in _payloads(start, single, unit_ids):
+            await svc.create("case", p, ctx)
+        one = single / (time.perf_counter() - t0)
+        start += single
+        rates = []
+        for _ in range(3):
+            payloads = _payloads(start, n, unit_ids)
+            start += n
             t0 = time.perf_counter()
-            for p in _payloads(start, single, unit_ids):
-                await svc.create("case", p, ctx)
-            one = single / (time.perf_counter() - t0)
-            start += single
-            rates = []
-            for _ in range(3):
-                payloads = _payloads(start, n, unit_ids)
-                start += n
-                t0 = time.perf_counter()
-                for k in range(0, n, batch):
-                    await svc.create_many("case", payloads[k:k + batch], ctx)
-                rates.append(n / (time.perf_counter() - t0))
-            many = statistics.median(rates)
-            target = TARGETS[engine]
-            print(f"{engine}: create, one per transaction   {one:8.0f} records/s  ({single} records)")
-            print(f"{engine}: create_many, batches of {batch:<5} {many:8.0f} records/s  (median of 3 x {n}: "
-                  f"{', '.join(f'{r:.0f}' for r in rates)}) target >= {target:.0f} "
-                  f"{'PASS' if many >= target else 'FAIL'}")
-            await _import_file(rt, ctx, engine, start, n, batch, unit_ids, {u["id"]: u["code"] for u in mine})
-        finally:
-            await rt.db.close()
-    finally:
-        if engine == "postgres":
-            await _pg(PG_URL, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        tmp.cleanup()
+            for k in range(0, n, batch):
+                await svc.create_many("case", payloads[k:k + batch], ctx)
+            rates.append(n / (time.perf_counter() - t0))
+        many = statistics.median(rates)
+        target = TARGETS[engine]
+        print(f"{engine}: create, one per transaction   {one:8.0f} records/s  ({single} records)")
+        print(f"{engine}: create_many, batches of {batch:<5} {many:8.0f} records/s  (median of 3 x {n}: "
+              f"{', '.join(f'{r:.0f}' for r in rates)}) target >= {target:.0f} {'PASS' if many >= target else 'FAIL'}")
+        await _import_file(rt, ctx, engine, start, n, batch, unit_ids, {u["id"]: u["code"] for u in mine})
 
 
 async def _import_file(rt, ctx, engine, start, n, batch, unit_ids, codes) -> None:
