@@ -75,7 +75,7 @@ def import_command(entity, file, config_dir, database_url, as_user, key, skip_ba
     try:
         data = file.read_bytes()
     except OSError as exc:
-        err_console.print(f"{file}: {exc.strerror or exc}", markup=False)
+        err_console.print(f"{file}: {exc.strerror or exc}", markup=False, soft_wrap=True)
         sys.exit(2)
     try:
         table = read_table(file.name, data, lang)
@@ -101,24 +101,26 @@ def import_command(entity, file, config_dir, database_url, as_user, key, skip_ba
     try:
         result = _run(_with_db(rt, go))
     except _Refused as exc:
-        err_console.print(f"{exc.where}: {exc}", markup=False)
+        err_console.print(f"{exc.where}: {exc}", markup=False, soft_wrap=True)
         sys.exit(2)
     except (NotFound, Forbidden) as exc:
-        err_console.print(f"{entity}: {exc}", markup=False)
+        err_console.print(f"{entity}: {exc}", markup=False, soft_wrap=True)
         sys.exit(2)
     _print_problems(result, lang)
     if as_json:
         console.print_json(json.dumps(result.as_json(), ensure_ascii=False))
     elif result.import_id is not None:
         console.print(t("import_summary", lang, rows=result.rows, created=result.created,
-                        duplicates=result.duplicates, skipped=result.skipped, empty=result.empty), markup=False)
+                        duplicates=result.duplicates, skipped=result.skipped, empty=result.empty), markup=False,
+                      soft_wrap=True)
     else:
         console.print(t("import_preview_summary", lang, rows=result.rows, would=result.would_create,
-                        duplicates=result.duplicates, bad=len(result.bad_rows), empty=result.empty), markup=False)
+                        duplicates=result.duplicates, bad=len(result.bad_rows), empty=result.empty), markup=False,
+                      soft_wrap=True)
     if result.stopped:
-        err_console.print(t("import_stopped", lang), markup=False)
+        err_console.print(t("import_stopped", lang), markup=False, soft_wrap=True)
         sys.exit(2)
     if result.problems and result.import_id is None:
         if not dry_run:
-            err_console.print(t("import_nothing_written", lang), markup=False)
+            err_console.print(t("import_nothing_written", lang), markup=False, soft_wrap=True)
         sys.exit(2)

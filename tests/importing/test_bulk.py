@@ -25,7 +25,7 @@ CASE = st.fixed_dictionaries(
      "requester": st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=30)
      .filter(lambda s: s.strip() == s and s),
      "unit": st.sampled_from(["TT", "TT2"])},
-    optional={"age": st.integers(0, 130), "note": st.text(max_size=40).filter(lambda s: s.strip() == s),
+    optional={"age": st.integers(0, 130), "note": st.text(TEXT, max_size=40).filter(lambda s: s.strip() == s),
               "beneficiary_groups": st.lists(st.sampled_from(["TE", "NN"]), unique=True),
               "hearings": st.lists(HEARING, max_size=3)},
 ).flatmap(lambda c: st.fixed_dictionaries(
