@@ -10,6 +10,7 @@ import unicodedata
 import openpyxl
 import pytest
 
+from hoso.hookspecs import hookimpl
 from hoso.importing import FileProblem, ImportOptions, import_file, preview, read_table
 from hoso.records.service import Forbidden
 
@@ -214,3 +215,40 @@ def test_formula_cells_are_defused_when_exported_again_as_csv():
     out = "".join(rows_csv([("a", "A")], [{"a": v} for v in values]))
     cells = [row[0] for row in csv.reader(io.StringIO(out.lstrip("\ufeff")))][1:]
     assert cells == ["'=HYPERLINK(\"http://x\")", "'@SUM(A1)", "'+1", "'-1", "'\tx", "an", "5", "-5"]
+
+
+class _LateGuard:
+    """A write guard that starts refusing after the preview (a period locked, a value taken by another writer)."""
+
+    def __init__(self, refuse: set[str]):
+        self.refuse = refuse
+
+    @hookimpl
+    def hoso_write_guard(self, entity, action, before, after, context, db):
+        return [("requester", "refused now")] if after and after.get("requester") in self.refuse else None
+
+
+async def test_a_batch_refused_while_writing_stops_the_import_and_a_rerun_completes_it(world, monkeypatch):
+    from hoso.importing.run import _Import
+
+    late = _LateGuard({"Trần Thị Bình"})
+    checked = _Import.check
+
+    async def check_then_change(self, progress):
+        await checked(self, progress)
+        if not world.rt.pm.is_registered(late):
+            world.rt.pm.register(late)
+
+    monkeypatch.setattr(_Import, "check", check_then_change)
+    try:
+        result = await _import(world, _csv(*GOOD), batch=1)
+        assert result.stopped and result.created == 1
+        assert [(p.row, p.column, p.message) for p in result.problems] == [(3, "requester", "refused now")]
+        assert await world.rt.db.fetchval("SELECT status FROM hoso_import") == "stopped"
+        late.refuse.clear()
+        again = await _import(world, _csv(*GOOD), batch=1)
+        assert (again.created, again.duplicates, again.stopped) == (2, 1, False)
+        assert await world.count() == 3
+    finally:
+        if world.rt.pm.is_registered(late):
+            world.rt.pm.unregister(late)
