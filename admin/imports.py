@@ -28,7 +28,6 @@ from hoso.admin.pages import _page_user, _prefix
 from hoso.admin.reports import STATIC, _shell, _static
 from hoso.i18n import t
 from hoso.importing import FileProblem, ImportOptions, ImportResult, Table, import_file, preview, read_table
-from hoso.records.access import Access
 from hoso.records.context import RecordContext
 from hoso.records.errors import RecordError
 from hoso.settings import get as setting
@@ -85,10 +84,10 @@ def _job(token: str | None, user: AdminUser) -> _Job | None:
     return job if job is not None and job.user_id == user.current.id else None
 
 
-async def _creatable(request: Request, user: AdminUser) -> list:
+def _creatable(request: Request, user: AdminUser) -> list:
+    """The entities a role of the user may create, where their module is on for the user (``AdminUser.may``)."""
     rt = request.scope["hoso.admin"].rt
-    access = Access(rt, user.ctx)
-    return [e for e in rt.config.entities if await access.may_at_all("create", e)]
+    return [e for e in rt.config.entities if user.may("create", e.name)]
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,7 @@ def _visited(handler):
         user = await _page_user(request)
         if isinstance(user, Response):
             return user
-        entities = await _creatable(request, user)
+        entities = _creatable(request, user)
         if not entities:
             return Response(t("page_not_found", user.lang), status_code=404, media_type="text/plain")
         return await handler(request, _Visit(user, entities))

@@ -1,9 +1,9 @@
 """An import: the preview of every problem by row and column, then the writes through the record service.
 
 ``preview`` reads nothing but the file and the database: it matches the columns, reads every cell, looks up units,
-records and accounts, finds the rows already imported, and checks every remaining row through
-``RecordService.create_many(dry_run=True)`` (validation, write guards, scope), so that every problem a write
-would meet is listed before anything is written. ``import_file`` writes only when the preview found no problem,
+records and accounts, finds the rows already imported, refuses units where the entity's module is off, and checks
+every remaining row through ``RecordService.create_many(dry_run=True)`` (validation, write guards, scope), so
+that every problem a write would meet is listed before anything is written. ``import_file`` writes only when the preview found no problem,
 or when the caller chose to skip the bad rows; it writes in batches (one transaction each), keeps each imported
 row's content hash with the record it became (``hoso_import_row``), and records the import itself
 (``hoso_import``, and an ``import`` audit entry with the file's name, sha256 and counts).
@@ -28,10 +28,11 @@ from hoso.db import fold, quote
 from hoso.i18n import t
 from hoso.importing.cells import CellError, Column, choice_keys, convert, match_columns, text_of
 from hoso.importing.reading import Table
+from hoso.modules import check_new_record
 from hoso.records.access import Access, accounts_in_reach
 from hoso.records.bulk import BatchInvalid
 from hoso.records.context import RecordContext
-from hoso.records.errors import Forbidden, NotFound
+from hoso.records.errors import Forbidden, NotFound, ValidationError
 from hoso.records.forms import top_field
 from hoso.records.search import fold_sql
 from hoso.records.system_fields import system_fields
@@ -339,6 +340,26 @@ class _Import:
                 self.problem(rows[i].line, self.header_of.get(name, name), message)
         return bad
 
+    async def modules(self) -> None:
+        """A record of a module's entity goes only to units where the module is on (as the API and the admin
+        check before the record service): asked once per unit."""
+        field_name = self.entity.unit_field
+        if field_name is None:
+            return
+        verdicts: dict[Any, list[tuple[str, str]]] = {}
+        for r in self.rows:
+            unit = r.payload.get(field_name)
+            if unit is None:
+                continue
+            if unit not in verdicts:
+                try:
+                    await check_new_record(self.rt, self.entity, {field_name: unit}, self.lang)
+                    verdicts[unit] = []
+                except ValidationError as exc:
+                    verdicts[unit] = exc.problems
+            for f, message in verdicts[unit]:
+                self.problem(r.line, self.header_of.get(f, f), message)
+
     async def check(self, progress: Callable[[int, int], None] | None) -> None:
         """Every row without a problem yet, through the record service's checks, nothing kept."""
         bad_lines = set(self.result.bad_rows)
@@ -442,6 +463,7 @@ async def _prepared(rt: Runtime, ctx: RecordContext, entity_name: str, table: Ta
     job.read_rows()
     await job.resolve()
     await job.duplicates()
+    await job.modules()
     await job.check(progress)
     return job
 

@@ -252,3 +252,22 @@ async def test_a_batch_refused_while_writing_stops_the_import_and_a_rerun_comple
     finally:
         if world.rt.pm.is_registered(late):
             world.rt.pm.unregister(late)
+
+
+async def test_a_module_entity_goes_only_to_units_where_the_module_is_on(records_config, database_url):
+    from hoso.records.context import RecordContext
+    from tests.helpers import migrated_runtime
+    from tests.test_modules import CALL, MODULES
+
+    records_config.write("forms_config/entities/call.yaml", CALL)
+    records_config.write("roles_config/modules.yaml", MODULES)
+    rt = await migrated_runtime(records_config.load(), database_url)
+    try:
+        table = read_table("calls.csv", "Người gọi,Đơn vị\nAn,TT\nBình,TT2\n".encode(), "en")
+        ctx = RecordContext.system(rt.config)
+        result = await import_file(rt, ctx, "call", table)
+        assert [(p.row, p.column) for p in result.problems] == [(3, "Đơn vị")]
+        assert "test.hotline" in result.problems[0].message
+        assert result.created == 0 and await rt.db.fetchval('SELECT COUNT(*) AS n FROM "call"') == 0
+    finally:
+        await rt.db.close()
