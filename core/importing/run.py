@@ -3,10 +3,11 @@
 ``preview`` reads nothing but the file and the database: it matches the columns, reads every cell, looks up units,
 records and accounts, finds the rows already imported, refuses units where the entity's module is off, and checks
 every remaining row through ``RecordService.create_many(dry_run=True)`` (validation, write guards, scope), so
-that every problem a write would meet is listed before anything is written. ``import_file`` writes only when the preview found no problem,
-or when the caller chose to skip the bad rows; it writes in batches (one transaction each), keeps each imported
-row's content hash with the record it became (``hoso_import_row``), and records the import itself
-(``hoso_import``, and an ``import`` audit entry with the file's name, sha256 and counts).
+that every problem a write would meet is listed before anything is written. ``import_file`` writes only when
+the preview found no problem, or when the caller chose to skip the bad rows; it writes in batches (one
+transaction each), keeps each imported row's content hash with the record it became (``hoso_import_row``), and
+records the import itself (``hoso_import``, and an ``import`` audit entry with the file's name, sha256 and
+counts).
 
 Re-importing: a row whose content hash (the entity and its matched cells, as text) was imported before is a
 duplicate and is not written again; with ``key`` (a field), a row whose key value a live record already holds is
