@@ -76,6 +76,8 @@ bench: install $(BENCH_STAMP)
 	$(BIN)/python bench/loadtest.py --users $(LOAD_USERS) --minutes $(LOAD_MINUTES) --cases $(LOAD_CASES)
 	$(BIN)/python bench/jobs.py --jobs $(BENCH_JOBS)
 	$(BIN)/python bench/processes.py
+	$(BIN)/python bench/imports.py --engine postgres
+	$(BIN)/python bench/imports.py --engine sqlite
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

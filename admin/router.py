@@ -43,7 +43,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from hoso.admin import approvals, jobs, pages, plugin_pages, reports
+from hoso.admin import approvals, imports, jobs, pages, plugin_pages, reports
 from hoso.admin.auth import (
     AdminUser,
     HosoAuthBackend,
@@ -174,6 +174,12 @@ class HosoAdminRouter(pae.AdminRouter):
                 return max(room, 0) + MULTIPART_OVERHEAD, t("staging_quota", lang,
                                                             limit=human_size(limits.max_bytes))
             return max(sizes) + MULTIPART_OVERHEAD, t("body_too_large", lang, limit=human_size(max(sizes)))
+        if path == "/hoso/import/preview" and scope.get("method") == "POST":
+            from hoso.settings import get as setting
+
+            limit = setting("HOSO_IMPORT_MAX_BYTES")
+            more = t("import_more_than", lang, limit=limit)
+            return limit + MULTIPART_OVERHEAD, t("import_too_large", lang, size=more, limit=limit)
         app = scope.get("app")
         limit = getattr(app, "request_max_body_size", None) if app is not None and app is not self else None
         limit = DEFAULT_BODY_LIMIT if not isinstance(limit, int) else limit
@@ -315,6 +321,7 @@ def build_router(build: AdminBuild) -> HosoAdminRouter:
                 auto_include_related=False,
                 sidebar_links={t("history", admin.default_language): "./hoso/history/",
                                t("reports", admin.default_language): "./hoso/reports/",
+                               t("import_title", admin.default_language): "./hoso/import/",
                                **plugin_pages.menu_links(build, admin.default_language),
                                t("approvals", admin.default_language): "./hoso/approvals/",
                                t("jobs_page", admin.default_language): "./hoso/jobs/"},
@@ -350,6 +357,7 @@ def build_router(build: AdminBuild) -> HosoAdminRouter:
         Route("/public/logout", logout_endpoint, methods=["POST"]),
         *pages.routes(),
         *reports.routes(),
+        *imports.routes(),
         *plugin_pages.page_routes(build),
         *approvals.routes(),
         *jobs.routes(),

@@ -13,18 +13,15 @@ import asyncio
 import os
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 PG_URL = os.environ.get("HOSO_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
-from run import _pg  # noqa: E402  (bench/run.py: one SQL statement on its own connection)
+from run import reference_runtime  # noqa: E402  (bench/run.py: a migrated database of its own)
 
 
 async def _round(rt, units: list[int], n: int, tasks: int, history: bool) -> float:
@@ -60,41 +57,24 @@ async def _round(rt, units: list[int], n: int, tasks: int, history: bool) -> flo
 
 
 async def main(engine: str, rounds: int, n: int, tasks: int) -> None:
-    from hoso.config import load_config
-    from tests.helpers import migrated_runtime
+    if engine == "sqlite":
+        tasks = 1
+    async with reference_runtime(engine, "hoso-bench-history-") as rt:
+        units = [r["id"] for r in await rt.db.fetch("SELECT id, code FROM hoso_unit") if r["code"].startswith("TT-")]
+        await _round(rt, units, 50, tasks, True)  # warm up: naming series, caches, pool
+        with_h: list[float] = []
+        without: list[float] = []
+        for _ in range(rounds):
+            without.append(await _round(rt, units, n, tasks, False))
+            with_h.append(await _round(rt, units, n, tasks, True))
+        a, b = statistics.median(with_h), statistics.median(without)
 
-    tmp = tempfile.TemporaryDirectory(prefix="hoso-bench-history-")
-    if engine == "postgres":
-        p = urlparse(PG_URL)
-        db = f"hoso_bench_{uuid.uuid4().hex[:10]}"
-        url = urlunparse(p._replace(path="/" + db))
-        await _pg(PG_URL, f'CREATE DATABASE "{db}"')
-    else:
-        url, tasks = f"sqlite:///{tmp.name}/bench.db", 1
-    try:
-        rt = await migrated_runtime(load_config(REPO), url)
-        try:
-            units = [r["id"] for r in await rt.db.fetch("SELECT id, code FROM hoso_unit")
-                     if r["code"].startswith("TT-")]
-            await _round(rt, units, 50, tasks, True)  # warm up: naming series, caches, pool
-            with_h: list[float] = []
-            without: list[float] = []
-            for _ in range(rounds):
-                without.append(await _round(rt, units, n, tasks, False))
-                with_h.append(await _round(rt, units, n, tasks, True))
-            a, b = statistics.median(with_h), statistics.median(without)
-            def rounds_of(xs: list[float]) -> str:
-                return ", ".join(f"{x:.0f}" for x in xs)
+        def rounds_of(xs: list[float]) -> str:
+            return ", ".join(f"{x:.0f}" for x in xs)
 
-            print(f"{engine}: case creations with history    {a:8.1f} /s  (rounds: {rounds_of(with_h)})")
-            print(f"{engine}: case creations without history {b:8.1f} /s  (rounds: {rounds_of(without)})")
-            print(f"{engine}: with / without history          {a / b:8.3f}")
-        finally:
-            await rt.db.close()
-    finally:
-        if engine == "postgres":
-            await _pg(PG_URL, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        tmp.cleanup()
+        print(f"{engine}: case creations with history    {a:8.1f} /s  (rounds: {rounds_of(with_h)})")
+        print(f"{engine}: case creations without history {b:8.1f} /s  (rounds: {rounds_of(without)})")
+        print(f"{engine}: with / without history          {a / b:8.3f}")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -326,6 +327,32 @@ def bench_add_field(rows: int = 1_000_000) -> None:
         report("add_field: plan + apply", plan_time + apply_time, "s", 5.0)
     finally:
         asyncio.run(_pg(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextlib.asynccontextmanager
+async def reference_runtime(engine: str, prefix: str):
+    """A runtime on the reference configuration, migrated in a database of its own: on PostgreSQL one created
+    from HOSO_BENCH_POSTGRES_URL and dropped afterwards, on SQLite a file on disk in a temporary folder."""
+    from hoso.config import load_config
+    from tests.helpers import migrated_runtime
+
+    tmp = tempfile.TemporaryDirectory(prefix=prefix)
+    db = f"hoso_bench_{uuid.uuid4().hex[:10]}"
+    if engine == "postgres":
+        url = urlunparse(urlparse(PG_URL)._replace(path="/" + db))
+        await _pg(PG_URL, f'CREATE DATABASE "{db}"')
+    else:
+        url = f"sqlite:///{tmp.name}/bench.db"
+    try:
+        rt = await migrated_runtime(load_config(REPO), url)
+        try:
+            yield rt
+        finally:
+            await rt.db.close()
+    finally:
+        if engine == "postgres":
+            await _pg(PG_URL, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        tmp.cleanup()
 
 
 BENCHMARKS = {"startup": bench_startup, "add_field": bench_add_field}

@@ -320,5 +320,9 @@ from hoso.jobs_cli import worker  # noqa: E402
 
 main.add_command(worker)
 
+from hoso.import_cli import import_command  # noqa: E402
+
+main.add_command(import_command)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

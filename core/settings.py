@@ -188,6 +188,11 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
        "Công việc nền đã xong (và tệp báo cáo xuất của chúng) được giữ chừng này ngày rồi bị xóa.",
        "Background jobs that are done (and their exported report files) are kept this many days, then removed.",
        positive=True, unit="days"),
+    _s("HOSO_IMPORT_MAX_BYTES", "int", 50 * 1000 ** 2,
+       "Dung lượng (byte) tối đa của một tệp nhập (CSV hoặc XLSX; với XLSX: cả dung lượng sau khi giải nén).",
+       "Most bytes of one import file (CSV or XLSX; for XLSX also once unpacked).", positive=True, unit="bytes"),
+    _s("HOSO_IMPORT_MAX_ROWS", "int", 200_000,
+       "Số dòng tối đa của một tệp nhập.", "Most rows of one import file.", positive=True, unit="rows"),
 )}
 
 

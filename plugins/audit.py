@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 
+from hoso.audit import batched_rows, insert_audit_rows
 from hoso.hookspecs import hookimpl
 
 
 @hookimpl(trylast=True)
 async def hoso_write_audit(event, db):
-    await db.execute(
-        "INSERT INTO hoso_audit (at, actor_id, actor, origin, action, entity, record_id, changes, request_id) "
-        "VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {})",
-        event.at, event.actor_id, event.actor, event.origin, event.action, event.entity, event.record_id,
-        json.dumps(event.changes, ensure_ascii=False, sort_keys=True), event.request_id,
-    )
+    row = (event.at, event.actor_id, event.actor, event.origin, event.action, event.entity, event.record_id,
+           json.dumps(event.changes, ensure_ascii=False, sort_keys=True), event.request_id)
+    batch = batched_rows()
+    if batch is not None:
+        batch.append(row)  # written with the batch's other rows, in the same transaction (hoso.audit.audit_batch)
+    else:
+        await insert_audit_rows(db, [row])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hoso.audit import batched_rows
 from hoso.hookspecs import hookimpl
 from hoso.i18n import t
 from hoso.records.context import as_date
@@ -45,6 +46,23 @@ def _points(entity, record: dict | None) -> set[tuple[str, Any, int]]:
     return out
 
 
+# The date fields with a lock, per entity, as read in the latest transaction that asked: a batch of records
+# written in one transaction (an import, ``create_many``) asks once, then skips the guard's statement for each of
+# its records while no lock exists; another transaction asks again.
+_LOCKED_FIELDS: list[Any] = [None, {}]
+
+
+async def _locked_fields(db, entity_name: str) -> list[dict]:
+    tx = db.engine.current_transaction.get()
+    if tx is None or _LOCKED_FIELDS[0] is not tx:
+        _LOCKED_FIELDS[:] = [tx, {}]
+    known = _LOCKED_FIELDS[1]
+    if entity_name not in known or tx is None:
+        known[entity_name] = await db.fetch("SELECT DISTINCT date_field FROM hoso_period_lock WHERE entity = {} "
+                                            "AND unlocked_at IS NULL", entity_name)
+    return known[entity_name]
+
+
 @hookimpl
 async def hoso_write_guard(entity, action, before, after, context, db):
     # The lock rows name the entity and its date field: the guard holds whatever configuration the caller loaded.
@@ -55,6 +73,8 @@ async def hoso_write_guard(entity, action, before, after, context, db):
     points = sorted(_points(entity, before) | _points(entity, after))
     if not points:
         return None
+    if batched_rows() is not None and not await _locked_fields(db, entity.name):
+        return None  # a batch's transaction holds no lock of this entity
     ors, args = [], [entity.name]
     for field, day, unit in points:
         ors.append("(l.date_field = {} AND c.descendant_id = {} AND l.period_start <= {} AND l.period_end >= {})")

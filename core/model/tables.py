@@ -222,6 +222,28 @@ def build_system_tables(db: Database, pm: Any = None) -> dict[str, type[Table]]:
             "applied_by": Text(),
             "summary": Text(default=None, null=True),
         }),
+        # One row per import of a file (hoso.importing): who, which file (name and sha256), what became of its rows.
+        "import": make("HosoImport", "hoso_import", {
+            "entity": Varchar(length=63),
+            "file_name": Text(),
+            "sha256": Varchar(length=64, index=True),
+            "actor_id": BigInt(default=None, null=True),
+            "actor": Text(default=None, null=True),
+            "started_at": Timestamptz(),
+            "finished_at": Timestamptz(default=None, null=True),
+            "rows": Integer(default=0),
+            "created": Integer(default=0),
+            "duplicates": Integer(default=0),
+            "skipped": Integer(default=0),
+            "status": Varchar(length=20),
+        }),
+        # The content hash of every imported row and the record it became: importing a row again finds it here.
+        "import_row": make("HosoImportRow", "hoso_import_row", {
+            "import_id": BigInt(index=True),
+            "entity": Varchar(length=63),
+            "row_hash": Varchar(length=64, index=True),
+            "record_id": BigInt(),
+        }),
     }
     if pm is not None:
         from hoso.plugin_manager import plugin_system_tables

@@ -53,6 +53,7 @@ class Access:
         self._roles: set[str] | None = None
         # Uniqueness conflicts with records the actor may not read: ``(field, value, other record's id)``.
         self.unique_conflicts: list[tuple[str, Any, int]] = []
+        self._readable: dict[tuple[str, Any], bool] = {}
 
     @property
     def superuser(self) -> bool:
@@ -108,14 +109,16 @@ class Access:
         return found is not None
 
     async def readable_reference(self, target: EntityDef, record_id: Any) -> bool:
-        """A live record of ``target`` that the actor may read (a reference must point to one)."""
-        pred = await self.scoped("read", target)
-        if pred.is_false:
-            return False
-        found = await self.rt.db.fetchval(
-            f"SELECT 1 AS ok FROM {quote(target.table)} t WHERE t.id = {{}} AND t.sys_deleted_at IS NULL "
-            f"AND ({pred.sql})", record_id, *pred.args)
-        return found is not None
+        """A live record of ``target`` that the actor may read (a reference must point to one); answered once
+        per record within one operation (a batch names the same performer many times)."""
+        key = (target.name, record_id)
+        if key not in self._readable:
+            pred = await self.scoped("read", target)
+            found = None if pred.is_false else await self.rt.db.fetchval(
+                f"SELECT 1 AS ok FROM {quote(target.table)} t WHERE t.id = {{}} AND t.sys_deleted_at IS NULL "
+                f"AND ({pred.sql})", record_id, *pred.args)
+            self._readable[key] = found is not None
+        return self._readable[key]
 
 
 def hidden_by_any_role(rt: Runtime, entity: EntityDef) -> set[str]:

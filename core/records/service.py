@@ -28,6 +28,7 @@ from hoso.jsonconv import json_ready
 from hoso.records import events
 from hoso.records.access import Access, hidden_by_any_role
 from hoso.records.attachments import AttachmentInfo, Storage, download, upload, versions
+from hoso.records.bulk import create_many
 from hoso.records.context import LOCAL_ZONE, RecordContext, is_empty
 from hoso.records.errors import (
     AttachmentCorrupt,
@@ -158,6 +159,17 @@ class RecordService:
             record = await self.store.fetch(entity, record_id)
             await events.emit(self.rt, "created", entity, record, ctx)
         return await self.store.visible(entity, record, access)
+
+    async def create_many(self, entity_name: str, payloads: builtins.list[dict], ctx: RecordContext, *,
+                          form: str | None = None, in_transaction: Any = None,
+                          dry_run: bool = False) -> builtins.list[dict]:
+        """Create a record from each payload in one transaction, each checked as ``create`` checks it; one
+        invalid record writes nothing (see ``hoso.records.bulk.create_many``).
+
+        ``dry_run``: check everything, keep nothing. Raises Forbidden, BatchInvalid (a ValidationError whose
+        ``rows`` maps positions to their problems)."""
+        return await create_many(self, entity_name, payloads, ctx, form=form, in_transaction=in_transaction,
+                                 dry_run=dry_run)
 
     async def update(self, entity_name: str, record_id: int, payload: dict, version: int, ctx: RecordContext, *,
                      form: str | None = None) -> dict:

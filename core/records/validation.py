@@ -27,10 +27,22 @@ __all__ = ["RecordValidator", "record_date_field", "child_id_problems"]
 
 
 class RecordValidator:
-    def __init__(self, rt: Runtime):
+    def __init__(self, rt: Runtime, *, batch: bool = False):
         self.rt = rt
         self.db = rt.db
         self.config = rt.config
+        # The rows of the units read, kept for one batch of records checked in one transaction (None: not kept).
+        self._units: dict[Any, list[dict]] | None = {} if batch else None
+
+    async def unit_row(self, unit_id: Any) -> list[dict]:
+        """The unit ``unit_id`` (id, code, names, type, valid_to), as a list of zero or one row."""
+        if self._units is not None and unit_id in self._units:
+            return self._units[unit_id]
+        rows = await self.db.fetch("SELECT id, code, name_vi, name_en, type, valid_to FROM hoso_unit WHERE id = {}",
+                                   unit_id)
+        if self._units is not None:
+            self._units[unit_id] = rows
+        return rows
 
     def parse(self, fields: tuple[FieldDef, ...], payload: dict, ctx: RecordContext, prefix: str = "",
               partial: bool = False) -> tuple[dict, list[tuple[str, str]]]:
@@ -147,7 +159,7 @@ class RecordValidator:
             elif fd.traits.refers_to == "unit":
                 problem = await self.closed_unit_problem(entity, v, values, ctx, hidden)
                 if problem is None and fd.unit_types:
-                    unit_type = await self.db.fetchval("SELECT type FROM hoso_unit WHERE id = {}", v)
+                    unit_type = (await self.unit_row(v))[0]["type"]
                     if unit_type not in fd.unit_types:
                         problem = self.unit_type_problem(fd, ctx)
                 if problem:
@@ -194,7 +206,7 @@ class RecordValidator:
         under that unit is the scope's business (it follows lineage, so a successor reaches its predecessors).
         A date field hidden from the actor (``hidden``) is not named nor shown in the message.
         """
-        rows = await self.db.fetch("SELECT id, code, name_vi, name_en, valid_to FROM hoso_unit WHERE id = {}", unit_id)
+        rows = await self.unit_row(unit_id)
         if not rows:
             return t("not_found", ctx.lang, value=unit_id)
         u = rows[0]

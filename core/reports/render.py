@@ -113,6 +113,18 @@ def _csv_value(v: Any) -> Any:
         return ""
     if isinstance(v, float) and v.is_integer():
         return int(v)
+    return defused(v)
+
+
+# A spreadsheet opening a CSV file runs a cell starting with one of these as a formula (=HYPERLINK(...), +cmd|...).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defused(v: Any) -> Any:
+    """A text cell of a CSV file that a spreadsheet would run as a formula, made text by a leading apostrophe
+    (values typed or imported by users are exported again: see docs/import.md)."""
+    if isinstance(v, str) and v.startswith(_FORMULA_START):
+        return "'" + v
     return v
 
 
@@ -137,7 +149,7 @@ def rows_csv(columns: Sequence[tuple[str, str]], rows: Iterable[dict]) -> Iterat
     for record in rows:
         buf.seek(0)
         buf.truncate()
-        w.writerow([_plain(record.get(key)) for key, _ in columns])
+        w.writerow([defused(_plain(record.get(key))) for key, _ in columns])
         yield buf.getvalue()
 
 
