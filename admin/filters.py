@@ -27,7 +27,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Hashable
 
-from hoso.records.search import fold, fold_sql, prefix_pattern
+from hoso.records.search import word_prefix_sql
 
 __all__ = ["text_match", "CountCache", "COUNT_TTL"]
 
@@ -37,14 +37,10 @@ COUNT_CACHE_SIZE = 2048
 
 def text_match(column: str, value: str, sqlite: bool, exact: bool = False) -> tuple[str, list[str]]:
     r"""SQL (and its arguments) true when ``value``, folded, is the whole folded text of ``column`` (``exact``) or
-    begins it or one of its words; the column is folded by ``hoso.records.search.fold_sql`` (the same folding as
-    the search column, on both engines)."""
-    folded = fold(value)
-    expr = fold_sql(column, sqlite)
-    if exact:
-        return f"{expr} = {{}}", [folded]
-    starts = prefix_pattern(folded)
-    return f"({expr} LIKE {{}} ESCAPE '\\' OR {expr} LIKE {{}} ESCAPE '\\')", [starts, "% " + starts]
+    begins it or one of its words: ``hoso.records.search.word_prefix_sql``, which the API's ``starts`` uses too, so
+    the admin and the API answer the same rows for the same text (``sqlite`` is kept for callers; ``hoso_fold``
+    is the same function on both engines)."""
+    return word_prefix_sql(column, value, exact)
 
 
 class CountCache:
