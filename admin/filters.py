@@ -26,10 +26,19 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any
 
+from hoso.config import Config
 from hoso.records.search import word_prefix_sql
+from hoso.scope import Predicate, assignments_of
 
-__all__ = ["text_match", "CountCache", "COUNT_TTL"]
+if TYPE_CHECKING:  # pragma: no cover
+    from hoso.admin.auth import AdminUser
+
+__all__ = ["text_match", "CountCache", "COUNT_TTL", "picker_match", "picker_units", "MAX_PICKER_SEARCH"]
+
+# The longest text a picker (a foreign-key drop-down) searches for; longer is cut (no readable value is longer).
+MAX_PICKER_SEARCH = 200
 
 COUNT_TTL = 60.0  # seconds a count is reused for the same scope and filters
 COUNT_CACHE_SIZE = 2048
@@ -41,6 +50,27 @@ def text_match(column: str, value: str, sqlite: bool, exact: bool = False) -> tu
     the admin and the API answer the same rows for the same text (``sqlite`` is kept for callers; ``hoso_fold``
     is the same function on both engines)."""
     return word_prefix_sql(column, value, exact)
+
+
+def picker_match(readable: str, search: str) -> tuple[str, list[Any]]:
+    """SQL (``{}`` placeholders) and arguments for a picker's search: the readable value (a record's title, a
+    unit's name, a user's name) has the text as a word prefix, ignoring case and diacritics ("tra vinh" finds
+    "Trà Vinh"), or the row's id is the text."""
+    text = search.strip()[:MAX_PICKER_SEARCH]
+    clause, args = word_prefix_sql(f"CAST(COALESCE({readable}, '') AS TEXT)", text)
+    return f"({clause} OR CAST(t.id AS TEXT) = {{}})", [*args, text]
+
+
+def picker_units(config: Config, user: AdminUser) -> Predicate | None:
+    """The units a unit picker offers ``user`` (alias ``t`` over ``hoso_unit``): those under the units of the
+    user's current assignments; None (every unit) for a superuser or a holder of a role with a national scope."""
+    if user.superuser:
+        return None
+    if any(g.scope == "national" for r in config.roles if r.name in user.roles for g in r.grants):
+        return None
+    mine = assignments_of(user.ctx.user_id, user.ctx.actor.today)
+    return Predicate("t.id IN (SELECT c.descendant_id FROM hoso_unit_closure c JOIN hoso_assignment a "
+                     f"ON a.unit_id = c.ancestor_id WHERE {mine.sql})", mine.args)
 
 
 class CountCache:

@@ -289,4 +289,12 @@ MESSAGES: dict[str, str] = {
     "report_yes": "Yes",
     "report_no": "No",
     "report_total": "Total",
+    "search_q_empty": "type the words to find (q)",
+    "search_q_long": "the words to find (q) are longer than {max} characters",
+    "search_q_nul": "the words to find (q) hold a NUL character",
+    "search_title": "Search",
+    "search_placeholder": "Find records: name, code, document number...",
+    "search_none": "No record found",
+    "search_more": "more: open the list",
+    "search_unit": "Unit",
 }

@@ -289,4 +289,12 @@ MESSAGES: dict[str, str] = {
     "report_yes": "Có",
     "report_no": "Không",
     "report_total": "Tổng cộng",
+    "search_q_empty": "hãy nhập từ cần tìm (q)",
+    "search_q_long": "từ cần tìm (q) dài quá {max} ký tự",
+    "search_q_nul": "từ cần tìm (q) chứa ký tự NUL",
+    "search_title": "Tìm kiếm",
+    "search_placeholder": "Tìm hồ sơ: tên, mã, số giấy tờ...",
+    "search_none": "Không tìm thấy hồ sơ nào",
+    "search_more": "còn nữa: xem danh sách",
+    "search_unit": "Đơn vị",
 }

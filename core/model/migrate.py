@@ -211,9 +211,10 @@ def search_index(entity: EntityDef) -> dict[str, dict]:
 def fold_indexes(entity: EntityDef) -> dict[str, dict]:
     """PostgreSQL: a pg_trgm GIN index over ``hoso_fold(field)`` of each searched field, which serves the word
     prefix filters of the admin and the API's ``starts`` on that field (``hoso.records.search.word_prefix_sql``).
-    SQLite has none (its ``hoso_fold`` is a function of hoso's connections only)."""
+    Long texts get none (a filter on a summary is rare, and each index costs on every write). SQLite has none
+    (its ``hoso_fold`` is a function of hoso's connections only)."""
     return {index_name(entity.table, ("fold", f.name), False): {"columns": [f.name], "unique": False, "fold": True}
-            for f in entity.search_fields}
+            for f in entity.search_fields if f.type != "long_text"}
 
 
 def desired_snapshot(config: Config, previous: dict | None = None) -> dict:

@@ -67,8 +67,11 @@ def word_prefix(text: str, value: str) -> bool:
 
 def word_prefix_sql(expr: str, value: str, exact: bool = False) -> tuple[str, list[str]]:
     r"""SQL (``{}`` placeholders) and arguments true when ``value``, folded, is the whole folded text of ``expr``
-    (``exact``) or begins it or one of its words."""
+    (``exact``) or begins it or one of its words. A value with nothing left once folded (a lone diacritic) finds
+    nothing."""
     folded = fold(value)
+    if not folded:
+        return "1 = 0", []
     col = fold_sql(expr)
     if exact:
         return f"{col} = {{}}", [folded]

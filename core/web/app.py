@@ -60,6 +60,7 @@ from hoso.web.reports_api import reports_router
 from hoso.web.reports_approval_api import approvals_router
 from hoso.web.security import security_headers
 from hoso.web.units_api import units_on
+from hoso.web.search_api import search_records
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
@@ -375,7 +376,7 @@ def create_app(rt: Runtime, settings: WebSettings | None = None, *,
         route_handlers=[health, api_login, api_logout, api_me, entities, units_on, home, form_login, form_logout,
                         build_record_router(rt), accounts_router(), approvals_router(), reports_router(),
                         *(handler for part in parts.values() for handler in part.handlers()),
-                        *plugin_routes(rt)],
+                        *plugin_routes(rt), search_records],
         on_startup=[startup],
         on_shutdown=[shutdown],
         exception_handlers=exception_handlers(),

@@ -1,0 +1,132 @@
+"""Search and filters as people type, in the admin and across entities: the admin's text filter and the API's
+``starts`` answer the same rows for the same text (a word prefix ignoring case and diacritics); pickers find
+"Trà Vinh" for "tra vinh" and offer nothing outside the user's scope; ``GET /api/search`` finds records of every
+entity the user may read and only those; hostile texts give 4xx or nothing, never a server error. Both engines."""
+
+from __future__ import annotations
+
+import pytest
+
+from hoso.records.search import fold, word_prefix
+from hoso.records.service import RecordContext
+
+NAMES = ["Nguyễn Văn An", "NGUYỄN THỊ Bình", "Trần Nguyễn Văn", "Nguyên Hà", "Lê  Nguyễn\tTâm", "Đặng Văn Đức",
+         "nguyen_van 50%", "Phạm Thị Hoà"]
+HOSTILE = ["%", "_", "\\", "%_%", "' OR 1=1 --", ".*", "(a|b)+$", "[[:alpha:]]", "a" * 5000, "\x00", "nguyen\x00",
+           "\ufeff", "😀", "\u0301"]
+
+
+async def _cases(admin, names: list[str]) -> None:
+    rt = admin.web.rt
+    system = RecordContext.system(rt.config)
+    svc = rt.records()
+    for i, name in enumerate(names):
+        unit = admin.seed.units["TT-01" if i % 2 == 0 else "CN1-01"]
+        await svc.create("case", {"received_on": "2025-03-04", "request_channel": "in_person", "requester_name": name,
+                                  "beneficiary_groups": ["HN"], "field_of_law": "DS", "form_of_aid": "TV",
+                                  "unit": unit}, system)
+
+
+async def _admin_names(admin, value: str) -> list[str]:
+    r = await admin.get("/tables/case/", params={"__page_size": 100, "requester_name": value})
+    assert r.status_code == 200, r.text
+    return sorted(row["requester_name"] for row in r.json()["rows"])
+
+
+async def _api_names(admin, value: str) -> list[str]:
+    r = await admin.client.get("/api/records/case", params={"requester_name__starts": value, "page_size": 1000})
+    assert r.status_code == 200, r.text
+    return sorted(row["requester_name"] for row in r.json()["items"])
+
+
+async def _all_names(admin) -> list[str]:
+    r = await admin.client.get("/api/records/case", params={"page_size": 1000})
+    return [row["requester_name"] for row in r.json()["items"]]
+
+
+async def test_the_admin_filter_and_the_api_agree(admin):
+    await _cases(admin, NAMES)
+    await admin.login("tt01.staff")
+    visible = await _all_names(admin)
+    for value in ["nguyen", "NGUYEN VAN", "nguyễn văn", "van", "nguyên", "guyen", "tam", "le nguyen", "dang van duc",
+                  "duc", "nguyen_van 50", "50%", "hoa", "thi"]:
+        expected = sorted(n for n in visible if word_prefix(n, value))
+        assert await _admin_names(admin, value) == expected, value
+        assert await _api_names(admin, value) == expected, value
+    assert "Nguyễn Văn An" in await _admin_names(admin, "nguyen")  # "nguyen" finds "Nguyễn"
+    assert "Nguyên Hà" in await _admin_names(admin, "nguyen")  # diacritics do not count either way
+    assert "Trần Nguyễn Văn" in await _admin_names(admin, "van")  # "Văn" is its last word: found
+    # scope: a TT-02 user sees none of them
+    await admin.login("tt02.staff")
+    assert await _admin_names(admin, "nguyen") == []
+    assert await _api_names(admin, "nguyen") == []
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+async def test_hostile_filter_text_is_refused_or_finds_nothing(admin, value):
+    await _cases(admin, NAMES[:2])
+    await admin.login("tt01.staff")
+    for path, params in (("/admin/api/tables/case/", {"requester_name": value}),
+                         ("/admin/api/tables/case/count/", {"requester_name": value}),
+                         ("/admin/api/tables/case/ids/", {"search": value}),
+                         ("/admin/api/tables/hoso_unit/ids/", {"search": value}),
+                         ("/api/records/case", {"requester_name__starts": value}),
+                         ("/api/records/case", {"q": value}),
+                         ("/api/search", {"q": value})):
+        r = await admin.client.get(path, params=params)
+        assert r.status_code < 500, (path, value, r.text)
+        # a list's q with no word once folded is no search (the whole list); a filter with none finds nothing
+        no_search = params.get("q") is not None and path != "/api/search" and not fold(value)
+        if r.status_code == 200 and path != "/admin/api/tables/case/count/" and not no_search:
+            body = r.json()
+            rows = body.get("rows", body.get("items", body.get("results", body)))
+            assert not rows or value in ("_",), (path, value, body)
+
+
+async def test_pickers_fold_and_stay_in_scope(admin):
+    await admin.login("quan.tri")
+    r = await admin.get("/tables/hoso_unit/ids/", params={"search": "tra vinh"})
+    assert r.status_code == 200
+    names = list(r.json().values())
+    assert names and all("Trà Vinh" in n for n in names), names
+    r = await admin.get("/tables/hoso_unit/ids/", params={"search": "TRÀ VINH"})
+    assert list(r.json().values()) == names
+    # a centre's staff are offered the units of their centre only
+    await admin.login("tt01.staff")
+    r = await admin.get("/tables/hoso_unit/ids/", params={"limit": 1000})
+    offered = set(r.json())
+    assert str(admin.seed.units["TT-01"]) in offered and str(admin.seed.units["CN1-01"]) in offered
+    assert str(admin.seed.units["TT-02"]) not in offered and str(admin.seed.units["CUC"]) not in offered
+    r = await admin.get("/tables/hoso_unit/ids/", params={"search": "tra vinh"})
+    assert r.json() == {}
+    # records: the performer picker folds too, and only the centre's performers
+    r = await admin.get("/tables/performer/ids/", params={"search": "le van"})
+    assert list(r.json().values()) == ["Lê Văn Luật"]
+    r = await admin.get("/tables/performer/ids/", params={"search": "pham thi"})
+    assert r.json() == {}
+
+
+async def test_global_search_covers_the_readable_entities_in_scope(admin):
+    await _cases(admin, ["Nguyễn Văn Tìm"])
+    await admin.login("tt01.staff")
+    r = await admin.client.get("/api/search", params={"q": "nguyen van tim"})
+    assert r.status_code == 200, r.text
+    groups = {g["entity"]: g for g in r.json()["results"]}
+    [hit] = groups["case"]["items"]
+    assert hit["title"] is None or "Tìm" in str(hit["title"]) or hit["code"]
+    assert hit["unit_code"] == "TT-01" and hit["link"] == f"/api/records/case/{hit['id']}"
+    assert hit["admin_link"].endswith(f"/case/{hit['id']}")
+    r = await admin.client.get("/api/search", params={"q": "le van luat"})
+    assert [i["title"] for i in {g["entity"]: g for g in r.json()["results"]}["performer"]["items"]] == \
+        ["Lê Văn Luật"]
+    # another centre's user finds neither
+    await admin.login("tt02.staff")
+    r = await admin.client.get("/api/search", params={"q": "nguyen van tim"})
+    assert r.status_code == 200 and r.json()["results"] == []
+    r = await admin.client.get("/api/search", params={"q": "le van luat"})
+    assert r.json()["results"] == []
+    for bad in ("", "   ", "x" * 201, "a\x00"):
+        r = await admin.client.get("/api/search", params={"q": bad})
+        assert r.status_code == 400 and "q" in r.text, (bad, r.text)
+    admin.client.cookies.delete("hoso_session")
+    assert (await admin.client.get("/api/search", params={"q": "nguyen"})).status_code == 401
