@@ -31,7 +31,9 @@ def _folded_letters() -> dict[str, str]:
 
 
 FOLDED_LETTERS = _folded_letters()
-_SPACES = "E'\\t\\n\\r\\f\\v\\u00a0'"  # white space other than the space, each made a space
+# White space other than the space (what Python's str.split splits on), each made a space.
+_WHITE = [chr(c) for c in range(0x3001) if chr(c).isspace() and chr(c) != " "]
+_SPACES = "E'" + "".join(f"\\u{ord(c):04x}" for c in _WHITE) + "'"
 
 
 def _function(unaccented: str) -> str:
@@ -39,7 +41,7 @@ def _function(unaccented: str) -> str:
     return (
         f"CREATE OR REPLACE FUNCTION {FOLD_FUNCTION}(x text) RETURNS text LANGUAGE plpgsql IMMUTABLE STRICT "
         "PARALLEL SAFE AS $fold$ "
-        f"DECLARE s text := lower(translate({unaccented}, {_SPACES}, '      ')); "
+        f"DECLARE s text := lower(translate({unaccented}, {_SPACES}, '{' ' * len(_WHITE)}')); "
         "BEGIN "
         "IF strpos(s, '  ') > 0 OR left(s, 1) = ' ' OR right(s, 1) = ' ' THEN "
         "RETURN btrim(regexp_replace(s, ' {2,}', ' ', 'g')); END IF; "

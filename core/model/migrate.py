@@ -45,8 +45,8 @@ from hoso.model.tables import (
 )
 
 __all__ = ["Change", "Plan", "PlanError", "MigrationError", "SnapshotCorrupt", "make_plan", "apply_plan",
-           "desired_snapshot", "applied_state", "SNAPSHOT_FORMAT", "list_indexes", "search_index", "search_table", "fold_indexes", "FULLTEXT_VECTOR",
-           "search_index_ddl"]
+           "desired_snapshot", "applied_state", "SNAPSHOT_FORMAT", "list_indexes", "search_index", "search_table",
+           "search_index_ddl", "fold_indexes", "FULLTEXT_VECTOR"]
 
 SNAPSHOT_FORMAT = 1
 TMP_SUFFIX = "__hoso_new"

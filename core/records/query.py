@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from hoso.config import EntityDef, FieldDef
 from hoso.db import quote
-from hoso.model.migrate import FULLTEXT_VECTOR
 from hoso.i18n import t
+from hoso.model.migrate import FULLTEXT_VECTOR
 from hoso.records.access import Access, hidden_by_any_role
 from hoso.records.context import RecordContext
 from hoso.records.errors import ValidationError

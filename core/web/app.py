@@ -58,9 +58,9 @@ from hoso.web.openapi import ProblemDocumentedJson
 from hoso.web.problems import exception_handlers, msg, request_lang
 from hoso.web.reports_api import reports_router
 from hoso.web.reports_approval_api import approvals_router
+from hoso.web.search_api import search_records
 from hoso.web.security import security_headers
 from hoso.web.units_api import units_on
-from hoso.web.search_api import search_records
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
