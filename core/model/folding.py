@@ -37,14 +37,16 @@ _SPACES = "E'" + "".join(f"\\u{ord(c):04x}" for c in _WHITE) + "'"
 
 
 def _function(unaccented: str) -> str:
-    """``CREATE OR REPLACE FUNCTION hoso_fold`` folding with the SQL expression ``unaccented`` (over ``x``)."""
+    """``CREATE OR REPLACE FUNCTION hoso_fold`` folding with the SQL expression ``unaccented`` (over ``x``).
+
+    No braces: the statement is run through piccolo, whose ``{}`` are placeholders."""
     return (
         f"CREATE OR REPLACE FUNCTION {FOLD_FUNCTION}(x text) RETURNS text LANGUAGE plpgsql IMMUTABLE STRICT "
         "PARALLEL SAFE AS $fold$ "
         f"DECLARE s text := lower(translate({unaccented}, {_SPACES}, '{' ' * len(_WHITE)}')); "
         "BEGIN "
         "IF strpos(s, '  ') > 0 OR left(s, 1) = ' ' OR right(s, 1) = ' ' THEN "
-        "RETURN btrim(regexp_replace(s, ' {2,}', ' ', 'g')); END IF; "
+        "RETURN btrim(regexp_replace(s, '  +', ' ', 'g')); END IF; "
         "RETURN s; END $fold$")
 
 
