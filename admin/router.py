@@ -43,7 +43,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from hoso.admin import pages, plugin_pages, reports
+from hoso.admin import pages, plugin_pages, reports, search
 from hoso.admin.auth import (
     AdminUser,
     HosoAuthBackend,
@@ -315,7 +315,8 @@ def build_router(build: AdminBuild) -> HosoAdminRouter:
                 auto_include_related=False,
                 sidebar_links={t("history", admin.default_language): "./hoso/history/",
                                t("reports", admin.default_language): "./hoso/reports/",
-                               **plugin_pages.menu_links(build, admin.default_language)},
+                               **plugin_pages.menu_links(build, admin.default_language),
+                               t("search_title", admin.default_language): "./hoso/search/"},
                 allowed_hosts=ORIGIN_CHECKED,
             )
         finally:
@@ -349,6 +350,7 @@ def build_router(build: AdminBuild) -> HosoAdminRouter:
         *pages.routes(),
         *reports.routes(),
         *plugin_pages.page_routes(build),
+        *search.routes(),
     ]
     router.router.routes[0:0] = front
     private.router.routes.insert(0, Route("/change-password/", change_password_endpoint, methods=["POST"]))

@@ -130,3 +130,23 @@ async def test_global_search_covers_the_readable_entities_in_scope(admin):
         assert r.status_code == 400 and "q" in r.text, (bad, r.text)
     admin.client.cookies.delete("hoso_session")
     assert (await admin.client.get("/api/search", params={"q": "nguyen"})).status_code == 401
+
+
+async def test_the_admin_search_page(admin):
+    await _cases(admin, ["Nguyễn Văn Tìm"])
+    assert (await admin.client.get("/admin/hoso/search/", params={"q": "nguyen"})).status_code == 401
+    await admin.login("tt01.staff")
+    r = await admin.client.get("/admin/hoso/search/", params={"q": "NGUYEN van tim"})
+    assert r.status_code == 200 and 'id="hoso-search-q"' in r.text and 'value="NGUYEN van tim"' in r.text
+    assert 'data-entity="case"' in r.text and "/admin/#/case/" in r.text
+    part = await admin.client.get("/admin/hoso/search/", params={"q": "nguyen van tim", "part": "results"})
+    assert part.status_code == 200 and "<html" not in part.text and 'data-entity="case"' in part.text
+    r = await admin.client.get("/admin/hoso/search/", params={"q": "<script>alert(1)</script>"})
+    assert r.status_code == 200 and "<script>alert(1)" not in r.text and "hoso-search-none" in r.text
+    r = await admin.client.get("/admin/hoso/search/", params={"q": "x" * 300})
+    assert r.status_code == 400 and "hoso-search-error" in r.text
+    r = await admin.client.get("/admin/hoso/search/")
+    assert r.status_code == 200 and "hoso-search-group" not in r.text
+    await admin.login("tt02.staff")
+    r = await admin.client.get("/admin/hoso/search/", params={"q": "nguyen van tim", "part": "results"})
+    assert r.status_code == 200 and "hoso-search-none" in r.text
