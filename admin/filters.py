@@ -11,7 +11,9 @@ every status containing the letters typed). The admin's CRUD (``hoso.admin.crud`
   same answers on SQLite and PostgreSQL (``text_match``). When the field feeds the search column, the record must
   also be found by the record search for the value (``RecordQuery.search``), which its search index serves;
 * dates, numbers, references, units and booleans keep piccolo-api's equality and range operators (``e``, ``ne``,
-  ``lt``, ``lte``, ``gt``, ``gte``), which compare values, not text.
+  ``lt``, ``lte``, ``gt``, ``gte``), which compare values, not text; dates and numbers also take a range of two
+  bounds, ``field__from`` and ``field__to`` (both included, either may be left out; dates as dd/mm/yyyy or
+  yyyy-mm-dd), which the API writes ``field__gte`` and ``field__lte``.
 
 Counts: piccolo-admin asks for the count before every page of rows, with the same filters. ``CountCache`` keeps a
 count per (table, scope predicate, filters) for ``COUNT_TTL`` seconds, so a page change does not count again. A
@@ -29,13 +31,16 @@ from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
 from hoso.config import Config
+from hoso.db import quote
+from hoso.i18n import t
 from hoso.records.search import word_prefix_sql
 from hoso.scope import Predicate, assignments_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.admin.auth import AdminUser
 
-__all__ = ["text_match", "CountCache", "COUNT_TTL", "picker_match", "picker_units", "MAX_PICKER_SEARCH"]
+__all__ = ["text_match", "CountCache", "COUNT_TTL", "picker_match", "picker_units", "MAX_PICKER_SEARCH",
+           "split_ranges", "range_clauses"]
 
 # The longest text a picker (a foreign-key drop-down) searches for; longer is cut (no readable value is longer).
 MAX_PICKER_SEARCH = 200
@@ -71,6 +76,49 @@ def picker_units(config: Config, user: AdminUser) -> Predicate | None:
     mine = assignments_of(user.ctx.user_id, user.ctx.actor.today)
     return Predicate("t.id IN (SELECT c.descendant_id FROM hoso_unit_closure c JOIN hoso_assignment a "
                      f"ON a.unit_id = c.ancestor_id WHERE {mine.sql})", mine.args)
+
+
+RANGE_BOUNDS = {"from": ">=", "to": "<="}
+RANGE_TYPES = ("date", "datetime", "integer", "decimal", "number")
+
+
+def split_ranges(params: dict[str, Any]) -> tuple[dict[str, Any], dict[tuple[str, str], Any]]:
+    """``params`` without the range bounds (``field__from``, ``field__to``), and those bounds by (field, bound)."""
+    rest: dict[str, Any] = {}
+    ranges: dict[tuple[str, str], Any] = {}
+    for key, value in params.items():
+        name, sep, bound = key.rpartition("__")
+        if sep and name and bound in RANGE_BOUNDS:
+            ranges[(name, bound)] = value[-1] if isinstance(value, list) else value
+        else:
+            rest[key] = value
+    return rest, ranges
+
+
+def range_clauses(rt: Any, fields: dict[str, Any], column: str, ranges: dict[tuple[str, str], Any], lang: str
+                  ) -> list[tuple[str, Any]]:
+    """SQL (one ``{}`` each, over ``column.format(name)``) and the value of each range bound: ``from`` is the
+    smallest value kept, ``to`` the largest, both included; dates as dd/mm/yyyy or yyyy-mm-dd. Raises ValueError
+    naming the field when it has no range (not a date or a number, unknown) or a bound is not its type."""
+    out = []
+    for (name, bound), raw in ranges.items():
+        fd = fields.get(name)
+        if fd is None or fd.type not in RANGE_TYPES:
+            raise ValueError(t("admin_bad_filter", lang, name=f"{name}__{bound}"))
+        text = str(raw).strip()
+        if text == "":
+            continue
+        if fd.type == "date" and "/" in text:
+            day, _, rest = text.partition("/")
+            month, _, year = rest.partition("/")
+            text = f"{year.zfill(4)}-{month.zfill(2)}-{day.zfill(2)}"
+        try:
+            ft = rt.registry.field_type(fd.type)
+            value = ft.to_db(ft.parse(fd, text))
+        except Exception as exc:  # the field type's own refusal, said with the field's name
+            raise ValueError(t("admin_bad_range", lang, name=name, value=str(raw)[:40])) from exc
+        out.append((f"{column.format(quote(name))} {RANGE_BOUNDS[bound]} {{}}", value))
+    return out
 
 
 class CountCache:

@@ -297,4 +297,5 @@ MESSAGES: dict[str, str] = {
     "search_none": "No record found",
     "search_more": "more: open the list",
     "search_unit": "Unit",
+    "admin_bad_range": "{name}: {value!r} is not a valid bound of the range",
 }

@@ -297,4 +297,5 @@ MESSAGES: dict[str, str] = {
     "search_none": "Không tìm thấy hồ sơ nào",
     "search_more": "còn nữa: xem danh sách",
     "search_unit": "Đơn vị",
+    "admin_bad_range": "{name}: {value!r} không phải là giá trị hợp lệ cho khoảng lọc",
 }

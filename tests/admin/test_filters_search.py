@@ -150,3 +150,41 @@ async def test_the_admin_search_page(admin):
     await admin.login("tt02.staff")
     r = await admin.client.get("/admin/hoso/search/", params={"q": "nguyen van tim", "part": "results"})
     assert r.status_code == 200 and "hoso-search-none" in r.text
+
+
+async def test_date_and_number_ranges(admin):
+    rt = admin.web.rt
+    system = RecordContext.system(rt.config)
+    days = ["2025-01-05", "2025-02-10", "2025-02-28", "2025-03-01", "2025-04-30"]
+    for day in days:
+        await rt.records().create("case", {"received_on": day, "request_channel": "in_person", "requester_name": "A",
+                                           "beneficiary_groups": ["HN"], "field_of_law": "DS", "form_of_aid": "TV",
+                                           "unit": admin.seed.units["TT-01"]}, system)
+    await admin.login("tt01.staff")
+    everything = (await admin.client.get("/api/records/case", params={"page_size": 1000})).json()["items"]
+
+    async def admin_days(**params):
+        r = await admin.get("/tables/case/", params={"__page_size": 100, **params})
+        assert r.status_code == 200, r.text
+        count = await admin.get("/tables/case/count/", params=params)
+        assert count.json()["count"] == len(r.json()["rows"])
+        return sorted(row["received_on"] for row in r.json()["rows"])
+
+    for low, high in (("2025-02-01", "2025-02-28"), ("10/02/2025", "01/03/2025"), ("2025-03-01", None),
+                      (None, "2025-01-31"), ("2025-05-01", None)):
+        params = {k: v for k, v in (("received_on__from", low), ("received_on__to", high)) if v}
+        iso = [None if v is None else (v if "-" in v else "-".join(reversed(v.split("/")))) for v in (low, high)]
+        expected = sorted(r["received_on"] for r in everything
+                          if (iso[0] is None or r["received_on"] >= iso[0])
+                          and (iso[1] is None or r["received_on"] <= iso[1]))
+        assert await admin_days(**params) == expected, params
+        api = {k.replace("__from", "__gte").replace("__to", "__lte"): v for k, v in
+               {k: v for k, v in zip(params, iso if len(params) == 2 else [x for x in iso if x], strict=True)}.items()}
+        r = await admin.client.get("/api/records/case", params={"page_size": 1000, **api})
+        assert sorted(i["received_on"] for i in r.json()["items"]) == expected, api
+    for bad in ({"received_on__from": "31/02/2025"}, {"received_on__to": "yesterday"},
+                {"requester_name__from": "a"}, {"nonexistent__to": "1"}, {"received_on__from": "\x00"}):
+        r = await admin.get("/tables/case/", params=bad)
+        assert r.status_code == 400, (bad, r.text)
+        r = await admin.get("/tables/case/count/", params=bad)
+        assert r.status_code == 400, (bad, r.text)
