@@ -355,4 +355,5 @@ def build_router(build: AdminBuild) -> HosoAdminRouter:
     router.router.routes[0:0] = front
     private.router.routes.insert(0, Route("/change-password/", change_password_endpoint, methods=["POST"]))
     router.template = pages.inject(router.template)
+    router.template = search.inject(router.template)
     return router

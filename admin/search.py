@@ -10,6 +10,7 @@ step. A text that cannot be searched for (too long, a NUL character) is said so,
 from __future__ import annotations
 
 import html
+import json
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
@@ -24,12 +25,12 @@ from hoso.i18n import t
 from hoso.records.search import fold
 from hoso.web.search_api import MAX_QUERY, query_problem, search_everything
 
-__all__ = ["routes", "PAGE"]
+__all__ = ["routes", "PAGE", "inject"]
 
 PAGE = "/hoso/search/"
 PER_ENTITY = 8
 
-SCRIPT = r"""<script>(function () {
+SCRIPT = r"""(function () {
   var box = document.getElementById('hoso-search-q'), out = document.getElementById('hoso-search-results');
   var timer = null, asked = '';
   box.addEventListener('input', function () {
@@ -47,7 +48,7 @@ SCRIPT = r"""<script>(function () {
         .then(function (body) { if (box.value === q) out.innerHTML = body; });
     }, 200);
   });
-})();</script>"""
+})();"""
 
 STYLE = """<style>
 .hits{list-style:none;padding:0;margin:.3rem 0 1rem}.hits li{padding:.35rem 0;border-bottom:1px solid #eee}
@@ -102,7 +103,89 @@ async def page(request: Request) -> Response:
             f'<input id="hoso-search-q" name="q" type="search" autofocus autocomplete="off" maxlength="{MAX_QUERY}"'
             f' value="{_e(q[:MAX_QUERY])}" placeholder="{_e(t("search_placeholder", lang))}"></form>')
     main = f'<div id="hoso-search-results">{body}</div>'
-    return HTMLResponse(_shell(prefix, title, form, main, STYLE + SCRIPT), status_code=status)
+    script = f'<script src="{prefix}{PAGE}search.js"></script>'
+    return HTMLResponse(_shell(prefix, title, form, main, STYLE + script), status_code=status)
+
+
+async def search_script(request: Request) -> Response:
+    return Response(SCRIPT, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
+# The admin's list pages: a filter applied is written into the page's address (``#/case?requester_name=...``),
+# which piccolo-admin reads back when the page opens, so the address reproduces the filter; dates and numbers get
+# two more inputs in the filter form, ``field__from`` and ``field__to``, which its form sends with the others.
+LIST_SCRIPT = r"""(function () {
+  var KEEP = /^(__order|.+__operator|.+__match)$/, SKIP = /^__/;
+  var open = XMLHttpRequest.prototype.open;
+  XMLHttpRequest.prototype.open = function (method, url) {
+    try {
+      var m = /api\/tables\/([A-Za-z0-9_]+)\/\?(.*)$/.exec(String(url));
+      var here = /^#\/([A-Za-z0-9_]+)\/?(\?|$)/.exec(location.hash);
+      if (method === 'GET' && m && here && here[1] === m[1]) {
+        var params = new URLSearchParams(m[2]), keep = new URLSearchParams();
+        params.forEach(function (v, k) { if (!SKIP.test(k) || KEEP.test(k)) keep.append(k, v); });
+        var query = keep.toString();
+        var hash = '#/' + m[1] + '/' + (query ? '?' + query : '');
+        if (hash !== location.hash) history.replaceState(history.state, '', hash);
+      }
+    } catch (e) { /* the address is a convenience: never stop a request */ }
+    return open.apply(this, arguments);
+  };
+  var schemas = {};
+  function ranges() {
+    var here = /^#\/([A-Za-z0-9_]+)\/?(\?|$)/.exec(location.hash);
+    if (!here) return;
+    var table = here[1];
+    if (!schemas[table]) {
+      schemas[table] = 'asked';
+      fetch('./api/tables/' + table + '/schema/', {credentials: 'same-origin'})
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (j) { schemas[table] = j || 'none'; ranges(); });
+      return;
+    }
+    var schema = schemas[table];
+    if (typeof schema !== 'object') return;
+    var query = new URLSearchParams((location.hash.split('?')[1]) || '');
+    Object.keys(schema.properties || {}).forEach(function (name) {
+      var prop = schema.properties[name], kinds = [prop].concat(prop.anyOf || []), kind = null;
+      kinds.forEach(function (k) {
+        if (k.format === 'date') kind = 'date';
+        else if ((k.type === 'integer' || k.type === 'number') && !kind) kind = 'number';
+      });
+      if ((prop.extra && prop.extra.foreign_key) || name === 'id') kind = null;
+      if (!kind) return;
+      var op = document.querySelector('select[name="' + name + '__operator"]');
+      if (!op || !op.form || op.form.querySelector('[name="' + name + '__from"]')) return;
+      var box = document.createElement('div');
+      box.className = 'hoso-range';
+      box.setAttribute('data-field', name);
+      ['from', 'to'].forEach(function (bound) {
+        var label = document.createElement('label'), input = document.createElement('input');
+        label.textContent = bound === 'from' ? WORDS.from : WORDS.to;
+        input.type = kind;
+        input.name = name + '__' + bound;
+        input.value = query.get(name + '__' + bound) || '';
+        label.appendChild(input);
+        box.appendChild(label);
+      });
+      op.parentNode.appendChild(box);
+    });
+  }
+  new MutationObserver(ranges).observe(document.documentElement, {childList: true, subtree: true});
+})();"""
+
+
+async def list_script(request: Request) -> Response:
+    lang = request.cookies.get("hoso_admin_lang") or request.scope["hoso.admin"].admin.default_language
+    words = {"from": t("range_from", lang), "to": t("range_to", lang)}
+    body = "var WORDS = " + json.dumps(words, ensure_ascii=False) + ";\n" + LIST_SCRIPT
+    return Response(body, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
+def inject(template: str) -> str:
+    """piccolo-admin's index page with the list pages' script."""
+    tag = '<script src="./hoso/search/lists.js" defer></script>'
+    return template.replace("</head>", f"  {tag}\n</head>", 1) if tag not in template else template
 
 
 def link(prefix: str, q: str) -> str:
@@ -111,4 +194,5 @@ def link(prefix: str, q: str) -> str:
 
 
 def routes() -> list[Route]:
-    return [Route(PAGE, page, methods=["GET"])]
+    return [Route(PAGE, page, methods=["GET"]), Route(PAGE + "lists.js", list_script, methods=["GET"]),
+            Route(PAGE + "search.js", search_script, methods=["GET"])]

@@ -298,4 +298,6 @@ MESSAGES: dict[str, str] = {
     "search_more": "more: open the list",
     "search_unit": "Unit",
     "admin_bad_range": "{name}: {value!r} is not a valid bound of the range",
+    "range_from": "From",
+    "range_to": "To",
 }

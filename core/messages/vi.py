@@ -298,4 +298,6 @@ MESSAGES: dict[str, str] = {
     "search_more": "còn nữa: xem danh sách",
     "search_unit": "Đơn vị",
     "admin_bad_range": "{name}: {value!r} không phải là giá trị hợp lệ cho khoảng lọc",
+    "range_from": "Từ",
+    "range_to": "Đến",
 }
