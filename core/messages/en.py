@@ -300,4 +300,12 @@ MESSAGES: dict[str, str] = {
     "admin_bad_range": "{name}: {value!r} is not a valid bound of the range",
     "range_from": "From",
     "range_to": "To",
+    "saved_filter_unknown_list": "there is no such list, or you may not read it",
+    "saved_filter_bad_name": "a filter's name needs some text and at most {max} characters",
+    "saved_filter_bad_query": "a filter is the list's address query, at most {max} characters",
+    "saved_filter_too_many": "a list keeps at most {max} saved filters: delete some first",
+    "saved_filters": "Saved filters",
+    "save_filter": "Save filter",
+    "save_filter_prompt": "Name of the filter:",
+    "forget_filter": "Delete filter",
 }

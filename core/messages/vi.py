@@ -300,4 +300,12 @@ MESSAGES: dict[str, str] = {
     "admin_bad_range": "{name}: {value!r} không phải là giá trị hợp lệ cho khoảng lọc",
     "range_from": "Từ",
     "range_to": "Đến",
+    "saved_filter_unknown_list": "không có danh sách này, hoặc bạn không được xem",
+    "saved_filter_bad_name": "tên bộ lọc phải có chữ và dài tối đa {max} ký tự",
+    "saved_filter_bad_query": "bộ lọc phải là địa chỉ của danh sách, dài tối đa {max} ký tự",
+    "saved_filter_too_many": "mỗi danh sách lưu được tối đa {max} bộ lọc: hãy xóa bớt",
+    "saved_filters": "Bộ lọc đã lưu",
+    "save_filter": "Lưu bộ lọc",
+    "save_filter_prompt": "Tên của bộ lọc:",
+    "forget_filter": "Xóa bộ lọc",
 }

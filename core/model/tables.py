@@ -223,6 +223,14 @@ def build_system_tables(db: Database, pm: Any = None) -> dict[str, type[Table]]:
             "applied_by": Text(),
             "summary": Text(default=None, null=True),
         }),
+        # The named filters each user saved on an admin list (the list's address query), listed on that list.
+        "saved_filter": make("HosoSavedFilter", "hoso_saved_filter", {
+            "user_id": BigInt(index=True),
+            "table_name": Varchar(length=63),
+            "name": Varchar(length=100),
+            "query": Text(),
+            "created_at": Timestamptz(),
+        }),
     }
     if pm is not None:
         from hoso.plugin_manager import plugin_system_tables

@@ -61,3 +61,19 @@ def test_the_search_page_finds_as_people_type(page, live):  # noqa: F811
     page.click(".hoso-search-group[data-entity=case] a")
     page.wait_for_function("() => /^#\\/case\\/\\d+/.test(location.hash)")
     page.wait_for_function("() => [...document.querySelectorAll('input')].some(i => i.value === 'Nguyễn Văn An')")
+
+
+def test_a_saved_filter_is_listed_on_its_list(page, live):  # noqa: F811
+    login(page, live, "tt01.staff")
+    page.goto(f"{live.url}/admin/#/case/?requester_name=nguyen")
+    rows_text(page)
+    page.evaluate("() => { window.prompt = () => 'Họ Nguyễn'; }")  # the name typed into the prompt
+    page.click("#hoso-save-filter")
+    page.wait_for_selector("#hoso-saved-filter-pick option:has-text('Họ Nguyễn')", state="attached")
+    page.goto(f"{live.url}/admin/#/case/")
+    rows_text(page)
+    page.wait_for_selector("#hoso-saved-filter-pick option:has-text('Họ Nguyễn')", state="attached")
+    page.select_option("#hoso-saved-filter-pick", label="Họ Nguyễn")
+    page.wait_for_function("() => location.hash.includes('requester_name=nguyen')")
+    page.wait_for_selector("text=Nguyễn Văn An")
+    assert "Trần Thị Bình" not in rows_text(page)

@@ -188,3 +188,41 @@ async def test_date_and_number_ranges(admin):
         assert r.status_code == 400, (bad, r.text)
         r = await admin.get("/tables/case/count/", params=bad)
         assert r.status_code == 400, (bad, r.text)
+
+
+async def test_saved_filters_are_per_user_and_list(admin):
+    path = "/admin/hoso/search/filters/"
+    assert (await admin.client.get(path, params={"table": "case"})).status_code == 401
+    await admin.login("tt01.staff")
+    headers = {"X-CSRFToken": await admin.csrf()}
+
+    async def save(**body):
+        return await admin.client.post(path, json=body, headers=headers)
+
+    r = await save(table="case", name="Nguyễn ở TT-01", query="?requester_name=nguyen&received_on__from=2025-01-01")
+    assert r.status_code == 201, r.text
+    assert (await save(table="case", name="Nguyễn ở TT-01", query="requester_name=nguyen")).status_code == 201
+    assert (await save(table="case", name="Trần", query="requester_name=tran")).status_code == 201
+    r = await admin.client.get(path, params={"table": "case"})
+    assert [(f["name"], f["query"]) for f in r.json()] == [("Nguyễn ở TT-01", "requester_name=nguyen"),
+                                                             ("Trần", "requester_name=tran")]
+    for bad in ({"table": "case", "name": "", "query": ""}, {"table": "case", "name": "x" * 101, "query": ""},
+                {"table": "case", "name": "a\x00", "query": ""}, {"table": "case", "name": "a", "query": "q" * 2001},
+                {"table": "case", "name": "a", "query": 5}, {"table": "nope", "name": "a", "query": ""},
+                {"table": "hoso_audit", "name": "a", "query": ""}, ["not", "an", "object"]):
+        r = await admin.client.post(path, json=bad, headers=headers)
+        assert r.status_code in (400, 404, 422), (bad, r.text)
+    assert len((await admin.client.get(path, params={"table": "case"})).json()) == 2  # nothing written
+    mine = (await admin.client.get(path, params={"table": "case"})).json()[0]["id"]
+    # another user sees none of them and cannot delete them
+    await admin.login("tt02.staff")
+    headers = {"X-CSRFToken": await admin.csrf()}
+    assert (await admin.client.get(path, params={"table": "case"})).json() == []
+    assert (await admin.client.delete(path, params={"id": mine}, headers=headers)).status_code == 204
+    await admin.login("tt01.staff")
+    headers = {"X-CSRFToken": await admin.csrf()}
+    assert len((await admin.client.get(path, params={"table": "case"})).json()) == 2
+    assert (await admin.client.delete(path, params={"id": mine}, headers=headers)).status_code == 204
+    assert [f["name"] for f in (await admin.client.get(path, params={"table": "case"})).json()] == ["Trần"]
+    for bad in ("x", "-1", "99999999999999999999999"):
+        assert (await admin.client.delete(path, params={"id": bad}, headers=headers)).status_code == 400
