@@ -296,7 +296,6 @@ MESSAGES: dict[str, str] = {
     "search_placeholder": "Find records: name, code, document number...",
     "search_none": "No record found",
     "search_more": "more: open the list",
-    "search_unit": "Unit",
     "admin_bad_range": "{name}: {value!r} is not a valid bound of the range",
     "range_from": "From",
     "range_to": "To",

@@ -296,7 +296,6 @@ MESSAGES: dict[str, str] = {
     "search_placeholder": "Tìm hồ sơ: tên, mã, số giấy tờ...",
     "search_none": "Không tìm thấy hồ sơ nào",
     "search_more": "còn nữa: xem danh sách",
-    "search_unit": "Đơn vị",
     "admin_bad_range": "{name}: {value!r} không phải là giá trị hợp lệ cho khoảng lọc",
     "range_from": "Từ",
     "range_to": "Đến",
