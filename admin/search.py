@@ -240,8 +240,13 @@ LIST_SCRIPT = r"""(function () {
     });
     load();
   }
-  new MutationObserver(function () { ranges(); saved(); })
-    .observe(document.documentElement, {childList: true, subtree: true});
+  // at most once per animation frame, however many changes the page makes while it draws
+  var queued = false;
+  new MutationObserver(function () {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(function () { queued = false; ranges(); saved(); });
+  }).observe(document.documentElement, {childList: true, subtree: true});
 })();"""
 
 
