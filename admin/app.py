@@ -24,6 +24,7 @@ import anyio
 from hoso.admin.auth import LANG_COOKIE, AdminUser
 from hoso.admin.config import ADMIN_FILE, AdminConfig, load_admin_config
 from hoso.admin.crud import CURRENT_USER, ScopedCRUD
+from hoso.admin.filters import picker_match, picker_units
 from hoso.admin.forms import AdminForm, plugin_forms, transition_forms
 from hoso.admin.tables import VERSION_COLUMN, AdminTables, TableSpec, build_admin_tables
 from hoso.config import FieldDef, WorkflowDef
@@ -232,10 +233,15 @@ class AdminBuild:
         if kind == "unit":
             clauses.append("(t.valid_to IS NULL OR t.valid_to > {})")
             extra_args.append(dt.date.today())
-        if search:
-            clauses.append(f"(LOWER(CAST(COALESCE({readable}, '') AS TEXT)) LIKE {{}} "
-                           "OR CAST(t.id AS TEXT) = {})")
-            extra_args += [f"%{search.strip().lower()}%", search.strip()]
+            within = picker_units(self.rt.config, user)
+            if within is not None:
+                clauses.append(within.sql)
+                extra_args += within.args
+        if search and search.strip():
+            # a word prefix ignoring case and diacritics ("tra vinh" finds "Trà Vinh"), or the id
+            found, found_args = picker_match(readable, search)
+            clauses.append(found)
+            extra_args += found_args
         limit = min(limit or OPTIONS_LIMIT, 1000)
         rows = await self.rt.db.fetch(
             f"SELECT t.id AS id, {readable} AS readable FROM {source} t WHERE {' AND '.join(clauses)} "

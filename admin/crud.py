@@ -43,7 +43,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from hoso.admin.auth import AdminUser
-from hoso.admin.filters import CountCache, text_match
+from hoso.admin.filters import CountCache, range_clauses, split_ranges, text_match
 from hoso.admin.media import take_staged
 from hoso.admin.tables import VERSION_COLUMN, TableSpec
 from hoso.db import quote
@@ -219,8 +219,23 @@ class ScopedCRUD(PiccoloCRUD):
                     "%", "\\%").replace("_", "\\_") + "%"
                 query = query.where(WhereRaw(
                     f"COALESCE({quote(self.spec.tablename)}.{quote(name)}, '') LIKE {{}} ESCAPE '\\'", pattern))
+        for clause, value in getattr(params, "hoso_ranges", ()):
+            query = query.where(WhereRaw(clause, value))
         pred = self.scope_sql(CURRENT_USER.get())
         return query.where(WhereRaw(pred.sql, *pred.args))
+
+    def _split_params(self, params):
+        """piccolo-api's split, with the range bounds of dates and numbers (``field__from``, ``field__to``) kept
+        apart as ``hoso_ranges`` (SQL and values; ValueError naming a bad one)."""
+        rest, ranges = split_ranges(params)
+        split = super()._split_params(rest)
+        user = CURRENT_USER.get()
+        fields = {f.name: f for f in self.spec.fields}
+        if user is not None:
+            fields = {k: v for k, v in fields.items() if k not in self._hidden(user)}
+        split.hoso_ranges = range_clauses(self.rt, fields, f"{quote(self.spec.tablename)}.{{}}", ranges,
+                                          user.lang if user is not None else "vi")
+        return split
 
     def _text_filter(self, query, name: str, value: Any, params):
         """One filter on a text column: equality for choices and codes, a folded word prefix for words."""

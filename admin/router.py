@@ -43,7 +43,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from hoso.admin import approvals, imports, jobs, pages, plugin_pages, reports
+from hoso.admin import approvals, imports, jobs, pages, plugin_pages, reports, search
 from hoso.admin.auth import (
     AdminUser,
     HosoAuthBackend,
@@ -324,7 +324,8 @@ def build_router(build: AdminBuild) -> HosoAdminRouter:
                                t("import_title", admin.default_language): "./hoso/import/",
                                **plugin_pages.menu_links(build, admin.default_language),
                                t("approvals", admin.default_language): "./hoso/approvals/",
-                               t("jobs_page", admin.default_language): "./hoso/jobs/"},
+                               t("jobs_page", admin.default_language): "./hoso/jobs/",
+                               t("search_title", admin.default_language): "./hoso/search/"},
                 allowed_hosts=ORIGIN_CHECKED,
             )
         finally:
@@ -361,8 +362,10 @@ def build_router(build: AdminBuild) -> HosoAdminRouter:
         *plugin_pages.page_routes(build),
         *approvals.routes(),
         *jobs.routes(),
+        *search.routes(),
     ]
     router.router.routes[0:0] = front
     private.router.routes.insert(0, Route("/change-password/", change_password_endpoint, methods=["POST"]))
     router.template = pages.inject(router.template)
+    router.template = search.inject(router.template)
     return router

@@ -263,9 +263,11 @@ class ListingDef:
 
 @dataclass(frozen=True)
 class SearchDef:
-    """The entity's search index (YAML ``search:``): ``trigram`` over the folded search text (PostgreSQL:
-    a pg_trgm GIN index; SQLite: an FTS5 table with the trigram tokenizer), and the fields whose words are
-    searched (empty: every searchable field)."""
+    """The entity's search index (YAML ``search:``) over the folded search text, and the fields whose words are
+    searched (empty: every searchable field). ``trigram``: a word of the query is found anywhere in the text
+    (PostgreSQL: a pg_trgm GIN index; SQLite: an FTS5 table with the trigram tokenizer); ``fulltext``: a word of
+    the query is found at the start of a word of the text (PostgreSQL: a GIN index over ``to_tsvector('simple')``;
+    SQLite: an FTS5 table with the ``unicode61 remove_diacritics 2`` tokenizer)."""
 
     index: str = "trigram"
     fields: tuple[str, ...] = ()

@@ -24,7 +24,7 @@ from piccolo.columns import BigInt
 from piccolo.table import Table, create_table_class
 
 from hoso.config import Config, EntityDef, FieldDef
-from hoso.db import Database, quote
+from hoso.db import FOLD_FUNCTION, Database, quote
 from hoso.fields import Registry
 from hoso.model.history import (
     HISTORY_SKIPPED,
@@ -55,7 +55,7 @@ from hoso.plugin_types import system_index_name
 
 __all__ = ["Change", "Plan", "PlanError", "MigrationError", "SnapshotCorrupt", "make_plan", "apply_plan",
            "desired_snapshot", "applied_state", "SNAPSHOT_FORMAT", "list_indexes", "search_index", "search_table",
-           "search_index_ddl"]
+           "search_index_ddl", "fold_indexes", "FULLTEXT_VECTOR"]
 
 SNAPSHOT_FORMAT = 1
 TMP_SUFFIX = "__hoso_new"
@@ -183,6 +183,7 @@ def _desired_indexes(table: str, entity: EntityDef | None, fields: tuple[FieldDe
         wanted.update(list_indexes(entity))
         if entity.search is not None:
             wanted.update(search_index(entity))
+            wanted.update(fold_indexes(entity))
     return wanted
 
 
@@ -216,6 +217,15 @@ def search_index(entity: EntityDef) -> dict[str, dict]:
     digest = hashlib.sha1(json.dumps([entity.search.index, fields]).encode()).hexdigest()[:8]
     return {index_name(entity.table, ("search", digest), False): {
         "columns": ["sys_search"], "unique": False, "search": entity.search.index, "fields": fields}}
+
+
+def fold_indexes(entity: EntityDef) -> dict[str, dict]:
+    """PostgreSQL: a pg_trgm GIN index over ``hoso_fold(field)`` of each searched field, which serves the word
+    prefix filters of the admin and the API's ``starts`` on that field (``hoso.records.search.word_prefix_sql``).
+    Long texts get none (a filter on a summary is rare, and each index costs on every write). SQLite has none
+    (its ``hoso_fold`` is a function of hoso's connections only)."""
+    return {index_name(entity.table, ("fold", f.name), False): {"columns": [f.name], "unique": False, "fold": True}
+            for f in entity.search_fields if f.type != "long_text"}
 
 
 def desired_snapshot(config: Config, previous: dict | None = None) -> dict:
@@ -367,8 +377,8 @@ async def make_plan(db: Database, config: Config, registry: Registry) -> Plan:
                                            data={"name": iname, "columns": list(columns)}))
 
     have_objects = await _system_object_names(db)
-    for oname, (okind, otable, _lite, pg) in SYSTEM_OBJECTS.items():
-        if oname not in have_objects and (db.is_sqlite or pg):
+    for oname, (okind, otable, lite, pg) in SYSTEM_OBJECTS.items():
+        if oname not in have_objects and (lite if db.is_sqlite else pg):
             plan.changes.append(Change("create_system_object", otable, f"create {okind} {oname}", data={"name": oname}))
 
     prev_tables = (previous or {}).get("tables", {})
@@ -520,6 +530,8 @@ def _index_words(spec: dict) -> str:
     """How ``hoso plan`` names an index: "unique index ", "list index ", "search index (trigram: a, b) "."""
     if spec.get("search"):
         return f"search index ({spec['search']}: {', '.join(spec.get('fields', ()))}) "
+    if spec.get("fold"):
+        return "fold index (PostgreSQL) "
     if spec.get("list"):
         return "list index "
     return "unique index " if spec.get("unique") else "index "
@@ -789,8 +801,14 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
         return
     if kind == "add_index":
         if change.data.get("search"):
-            for statement in search_index_ddl(db.is_sqlite, table, change.data["name"]):
+            for statement in search_index_ddl(db.is_sqlite, table, change.data["name"], change.data["search"]):
                 await db.execute(statement)
+            return
+        if change.data.get("fold"):
+            if not db.is_sqlite:
+                await db.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+                await db.execute(f"CREATE INDEX IF NOT EXISTS {quote(change.data['name'])} ON {quote(table)} USING gin "
+                                 f"({FOLD_FUNCTION}({quote(change.data['columns'][0])}) gin_trgm_ops)")
             return
         cols = change.data.get("expr") or ", ".join(quote(c) for c in change.data["columns"])
         unique = "UNIQUE " if change.data["unique"] else ""
@@ -806,25 +824,35 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
     raise MigrationError(f"unknown change kind {kind!r}")  # pragma: no cover
 
 
+# The PostgreSQL full-text index's expression (and the search's, which must be the same to use it).
+FULLTEXT_VECTOR = "to_tsvector('simple'::regconfig, COALESCE({col}, ''))"
+
+
 def search_table(index: str) -> str:
     """The SQLite FTS5 table of a search index (PostgreSQL keeps a GIN index of that name instead)."""
     return f"{index}__fts"
 
 
-def search_index_ddl(sqlite: bool, table: str, index: str) -> list[str]:
+def search_index_ddl(sqlite: bool, table: str, index: str, kind: str = "trigram") -> list[str]:
     """Statements that build a search index over ``table.sys_search`` and fill it from the rows there now.
 
-    PostgreSQL: a pg_trgm GIN index, which serves ``sys_search LIKE '%word%'`` itself. SQLite: an FTS5 table with
-    the trigram tokenizer over the same (already folded) text, kept in step with the table by triggers, so every
-    write reaches it, through the record service or not (restructuring, imports, SQL)."""
+    ``trigram``: on PostgreSQL a pg_trgm GIN index, which serves ``sys_search LIKE '%word%'`` itself; on SQLite an
+    FTS5 table with the trigram tokenizer. ``fulltext``: on PostgreSQL a GIN index over
+    ``to_tsvector('simple', sys_search)`` (the text is folded already: no dictionary, no stop words); on SQLite an
+    FTS5 table with the ``unicode61 remove_diacritics 2`` tokenizer. The FTS5 tables are kept in step with the
+    table by triggers, so every write reaches them, through the record service or not (restructuring, imports)."""
     if not sqlite:
+        if kind == "fulltext":
+            return [f"CREATE INDEX IF NOT EXISTS {quote(index)} ON {quote(table)} USING gin "
+                    f"({FULLTEXT_VECTOR.format(col='sys_search')})"]
         return ["CREATE EXTENSION IF NOT EXISTS pg_trgm",
                 f"CREATE INDEX IF NOT EXISTS {quote(index)} ON {quote(table)} USING gin (sys_search gin_trgm_ops)"]
     fts = quote(search_table(index))
     t = quote(table)
+    tokenizer = "unicode61 remove_diacritics 2" if kind == "fulltext" else "trigram"
     return [
         f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5(sys_search, content={t}, content_rowid='id', "
-        "tokenize='trigram')",
+        f"tokenize='{tokenizer}')",
         f"CREATE TRIGGER IF NOT EXISTS {quote(index + '__ai')} AFTER INSERT ON {t} BEGIN "
         f"INSERT INTO {fts}(rowid, sys_search) VALUES (new.id, new.sys_search); END",
         f"CREATE TRIGGER IF NOT EXISTS {quote(index + '__ad')} AFTER DELETE ON {t} BEGIN "
@@ -855,7 +883,8 @@ async def _system_object_names(db: Database) -> set[str]:
     else:
         rows = await db.fetch(
             "SELECT tgname AS name FROM pg_trigger WHERE NOT tgisinternal UNION "
-            "SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema()")
+            "SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema() UNION "
+            "SELECT proname AS name FROM pg_proc WHERE pronamespace = current_schema()::regnamespace")
     return {r["name"] for r in rows}
 
 

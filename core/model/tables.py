@@ -12,8 +12,9 @@ from piccolo.table import Table, create_table_class
 from piccolo_api.session_auth.tables import SessionsBase
 
 from hoso.config import Config, EntityDef, FieldDef
-from hoso.db import Database
+from hoso.db import FOLD_FUNCTION, Database
 from hoso.fields import Registry
+from hoso.model.folding import fold_function_ddl
 
 __all__ = ["SYSTEM_COLUMNS", "SCOPE_COLUMN", "SYSTEM_OBJECTS", "CHILD_COLUMNS", "Tables", "build_system_tables",
            "build_tables", "index_name", "table_spec_key"]
@@ -69,6 +70,8 @@ _HISTORY_INDEX = "CREATE INDEX ix_hoso_audit_history ON hoso_audit (entity, reco
 SYSTEM_OBJECTS: dict[str, tuple[str, str, list[str], list[str]]] = {
     **_append_only("audit"),
     "ix_hoso_audit_history": ("index", "hoso_audit", [_HISTORY_INDEX], [_HISTORY_INDEX]),
+    # PostgreSQL's hoso_fold (SQLite connections define it in Python): filters, pickers and fold indexes use it
+    FOLD_FUNCTION: ("function", "hoso_schema_state", [], fold_function_ddl()),
 }
 
 
@@ -243,6 +246,14 @@ def build_system_tables(db: Database, pm: Any = None) -> dict[str, type[Table]]:
             "entity": Varchar(length=63),
             "row_hash": Varchar(length=64, index=True),
             "record_id": BigInt(),
+        }),
+        # The named filters each user saved on an admin list (the list's address query), listed on that list.
+        "saved_filter": make("HosoSavedFilter", "hoso_saved_filter", {
+            "user_id": BigInt(index=True),
+            "table_name": Varchar(length=63),
+            "name": Varchar(length=100),
+            "query": Text(),
+            "created_at": Timestamptz(),
         }),
     }
     if pm is not None:

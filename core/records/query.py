@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 from hoso.config import EntityDef, FieldDef
 from hoso.db import quote
 from hoso.i18n import t
+from hoso.model.migrate import FULLTEXT_VECTOR
 from hoso.records.access import Access, hidden_by_any_role
 from hoso.records.context import RecordContext
 from hoso.records.errors import ValidationError
-from hoso.records.search import fold, fold_sql, like_pattern, prefix_pattern
+from hoso.records.search import INDEXED_WORD, fold, like_pattern, prefix_pattern, word_prefix_sql
 from hoso.records.store import RecordStore
 from hoso.settings import get as setting
 
@@ -170,12 +171,28 @@ class RecordQuery:
         return " AND ".join([where] + clauses), (*args, *cargs)
 
     async def search(self, entity: EntityDef, search: str) -> tuple[builtins.list[str], builtins.list]:
-        """Conditions: every word of ``search`` appears in the record's text, ignoring case and diacritics."""
+        """Conditions: every word of ``search`` appears in the record's text, ignoring case and diacritics:
+        anywhere (a ``trigram`` search index, or none), or at the start of a word (a ``fulltext`` one)."""
         clauses: list[str] = []
         cargs: list = []
         if await self.store.has_column(entity.table, "sys_search"):
             fts = await self.store.search_table(entity)
+            fulltext = entity.search is not None and entity.search.index == "fulltext"
             for word in fold(search).split()[:10]:
+                if fulltext:
+                    # the full-text index finds the candidates (words of letters and digits, by their start); the
+                    # LIKE keeps the answer exactly the word-prefix one
+                    if INDEXED_WORD.fullmatch(word):
+                        if fts:
+                            clauses.append(f"t.id IN (SELECT rowid FROM {quote(fts)} WHERE {quote(fts)} MATCH {{}})")
+                            cargs.append(f'"{word}"*')
+                        elif not self.db.is_sqlite:
+                            clauses.append(f"{FULLTEXT_VECTOR.format(col='t.sys_search')} @@ "
+                                           "to_tsquery('simple'::regconfig, {})")
+                            cargs.append(f"{word}:*")
+                    clauses.append("(t.sys_search LIKE {} ESCAPE '\\' OR t.sys_search LIKE {} ESCAPE '\\')")
+                    cargs += [prefix_pattern(word), "% " + prefix_pattern(word)]
+                    continue
                 if fts and len(word) >= 3:
                     # the FTS5 trigram table finds the candidates; the LIKE below keeps the answer exactly the
                     # LIKE search's
@@ -225,8 +242,10 @@ class RecordQuery:
                             raise ValueError("'starts' applies to text fields")
                         if not isinstance(raw, str) or not fold(raw):
                             raise ValueError("'starts' needs some text")
-                        clauses.append(f"{fold_sql(col, self.db.is_sqlite)} LIKE {{}} ESCAPE '\\'")
-                        args.append(prefix_pattern(fold(raw)))
+                        # a word prefix, as the admin's text filters (hoso.records.search.word_prefix_sql)
+                        clause, more = word_prefix_sql(col, raw)
+                        clauses.append(clause)
+                        args += more
                     elif op in FILTER_OPS:
                         if fd is not None and fd.traits.chooses_many:
                             if op not in ("eq", "ne"):

@@ -65,6 +65,7 @@ from hoso.web.problems import exception_handlers, msg, request_lang
 from hoso.web.report_exports import report_exports_router
 from hoso.web.reports_api import reports_router
 from hoso.web.reports_approval_api import approvals_router
+from hoso.web.search_api import search_records
 from hoso.web.security import security_headers
 from hoso.web.units_api import units_on
 
@@ -397,7 +398,7 @@ def create_app(rt: Runtime, settings: WebSettings | None = None, *,
                         build_record_router(rt), accounts_router(), approvals_router(), reports_router(),
                         report_exports_router(),
                         *(handler for part in parts.values() for handler in part.handlers()),
-                        *plugin_routes(rt), healthz, readyz, metrics_endpoint],
+                        *plugin_routes(rt), healthz, readyz, metrics_endpoint, search_records],
         on_startup=[startup] if lifespan else [],
         on_shutdown=[shutdown] if lifespan else [],
         exception_handlers={**exception_handlers(), **database_unavailable_handlers()},

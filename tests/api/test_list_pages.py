@@ -65,6 +65,8 @@ async def test_text_prefix_filter(api):
     r = await api.req("GET", PATH, "staff1", params={"requester__starts": "TRẦN"})
     assert r.json()["total"] == 2
     r = await api.req("GET", PATH, "staff1", params={"requester__starts": "van"})
+    assert r.json()["total"] == 2  # a word prefix: "Văn" starts a word
+    r = await api.req("GET", PATH, "staff1", params={"requester__starts": "guyen"})
     assert r.json()["total"] == 0
     r = await api.req("GET", PATH, "staff1", params={"age__starts": "4"})
     assert r.status_code == 422 and "age" in r.text  # a bad filter is an invalid query, as everywhere
