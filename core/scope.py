@@ -20,7 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover
     pass
 
 __all__ = ["Actor", "Predicate", "ScopeRules", "rebuild_closure", "SYSTEM_ACTOR", "ScopeDenied", "current_on",
-           "assignments_of", "roles_on", "holdings_on", "effective_unit", "units_under", "MAX_BOUND_UNITS"]
+           "assignments_of", "roles_on", "holdings_on", "effective_unit", "units_under", "MAX_BOUND_UNITS",
+           "load_holdings"]
 
 # Longest chain of tree and lineage edges followed when building the closure.
 MAX_CLOSURE_STEPS = 64
@@ -143,6 +144,24 @@ async def units_under(db: Database, holdings: frozenset[tuple[str, int | None]]
     return frozenset((int(r["a"]), int(r["d"]), int(r["depth"])) for r in rows)
 
 
+async def load_holdings(db: Database, rules: ScopeRules, user_id: int, on: dt.date
+                        ) -> tuple[frozenset[tuple[str, int | None]], frozenset[tuple[int, int, int]] | None]:
+    """``holdings_on`` and ``units_under`` in one statement: the (role, unit id) pairs ``user_id`` holds on ``on``,
+    and the closure rows under the units of the roles whose grants reach rows through units (a unit, subtree,
+    statistics or linked scope; a national role's units need none), or None when they are more than
+    MAX_BOUND_UNITS."""
+    mine = assignments_of(user_id, on)
+    roles = sorted(rules.unit_roles)
+    reach = f"a.role IN ({', '.join('{}' for _ in roles)})" if roles else "1 = 0"
+    rows = await db.fetch(
+        "SELECT a.role AS role, a.unit_id AS unit_id, c.descendant_id AS d, c.depth AS depth "
+        f"FROM hoso_assignment a LEFT JOIN hoso_unit_closure c ON c.ancestor_id = a.unit_id AND {reach} "
+        f"WHERE {mine.sql}", *roles, *mine.args)
+    held = frozenset((r["role"], None if r["unit_id"] is None else int(r["unit_id"])) for r in rows)
+    closure = frozenset((int(r["unit_id"]), int(r["d"]), int(r["depth"])) for r in rows if r["d"] is not None)
+    return held, (None if len({(a, d) for a, d, _ in closure}) > MAX_BOUND_UNITS else closure)
+
+
 def _within_units(entity: EntityDef, alias: str, units: list[int], own_only: bool,
                   closure: frozenset[tuple[int, int, int]] | None = None) -> Predicate:
     """Rows whose effective unit lies under one of ``units`` (at depth 0 only, for ``own_only``); with the
@@ -190,6 +209,10 @@ class ScopeRules:
                     by_scope.setdefault(grant.scope_key, [])
                     if role.name not in by_scope[grant.scope_key]:
                         by_scope[grant.scope_key].append(role.name)
+        # Roles with a grant that reaches rows through the units the role is held at (``load_holdings``).
+        self.unit_roles = frozenset(
+            role.name for role in config.roles for grant in role.grants
+            if grant.scope_key in ("unit", "subtree", "statistics") or grant.scope_key.startswith("link:"))
 
     def roles_for(self, entity: str, action: str) -> dict[str, list[str]]:
         return self._roles.get((entity, action), {})

@@ -184,14 +184,18 @@ async def entity_context(request: Request, entity: EntityDef) -> RecordContext:
     """
     from litestar.exceptions import PermissionDeniedException
 
-    from hoso.accounts import active_roles
+    from hoso.scope import load_holdings
     from hoso.web.problems import msg
 
     ctx = await request_context(request)
     if ctx.superuser:
         return ctx
     rt = request.app.state.rt
-    roles = await active_roles(rt, ctx.user_id, ctx.actor.today) if ctx.user_id is not None else set()
+    if ctx.user_id is not None:
+        # the holdings the record service judges rows by, read once for the request with the units under them
+        held, closure = await load_holdings(rt.db, rt.scope, ctx.user_id, ctx.actor.today)
+        ctx = dataclasses.replace(ctx, holdings=held, closure=closure)
+    roles = {role for role, _unit in ctx.holdings or ()}
     if not any(g.entity == entity.name for r in rt.config.roles if r.name in roles for g in r.grants):
         raise PermissionDeniedException(detail=msg("no_access", ctx.lang))
     return ctx

@@ -9,9 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["USER_COLUMNS", "CurrentUser", "user_from_row", "may_log_in"]
+__all__ = ["USER_COLUMNS", "QUALIFIED_USER_COLUMNS", "CurrentUser", "user_from_row", "may_log_in"]
 
 USER_COLUMNS = "id, username, email, display_name, active, superuser, locked, must_change_password, unit_id"
+# The same columns of ``hoso_user`` under the alias ``u``, for statements that join the account to its session
+# or token.
+QUALIFIED_USER_COLUMNS = ", ".join(f"u.{c} AS {c}" for c in USER_COLUMNS.split(", "))
 
 
 @dataclass(frozen=True)
