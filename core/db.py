@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote as url_quote
 from urllib.parse import urlparse
 
+import asyncpg
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
@@ -240,7 +241,8 @@ class Database:
 
     async def start(self) -> None:
         if not self.is_sqlite:
-            await self._postgres.start_connection_pool(min_size=1, max_size=setting("HOSO_DB_POOL"))
+            await self._postgres.start_connection_pool(min_size=1, max_size=setting("HOSO_DB_POOL"),
+                                                       connection_class=_PooledConnection)
 
     async def reset(self) -> None:
         """Renew pooled connections, e.g. after a migration changed column types.
@@ -286,6 +288,16 @@ class Database:
                 table,
             )
         return {r["name"] for r in rows}
+
+
+class _PooledConnection(asyncpg.Connection):
+    """A pooled PostgreSQL connection given back without asyncpg's reset statement (RESET ALL, UNLISTEN, CLOSE
+    ALL, advisory unlocks), which would cost a round trip after every statement run outside a transaction. hoso
+    leaves no session state on a connection: its settings are ``SET LOCAL`` and its locks transaction-scoped,
+    and an open transaction is still rolled back when a connection is given back."""
+
+    def get_reset_query(self) -> str:
+        return ""
 
 
 async def _release_sqlite_transaction(engine: SQLiteEngine, tx: SQLiteTransaction) -> None:
