@@ -482,7 +482,7 @@ def _dumpers(rt, fields) -> dict[str, Any]:
 
 
 def _dump_record(dumpers: dict[str, Any], record: dict) -> dict:
-    out = {}
+    out: dict[str, Any] = {}
     for k, v in record.items():
         how = dumpers.get(k)
         if isinstance(how, dict):
