@@ -21,8 +21,16 @@ from litestar.datastructures import Cookie
 from hoso import audit
 from hoso.audit import AuditEvent
 from hoso.db import quote
+from hoso.scope import HOLDING_COLUMNS, holdings_join
 from hoso.settings import get as setting
-from hoso.web.identity import QUALIFIED_USER_COLUMNS, USER_COLUMNS, CurrentUser, may_log_in, user_from_row
+from hoso.web.identity import (
+    QUALIFIED_USER_COLUMNS,
+    USER_COLUMNS,
+    CurrentUser,
+    may_log_in,
+    user_from_row,
+    user_with_holdings,
+)
 from hoso.web.tokens import token_user
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -108,11 +116,13 @@ async def session_user(rt: Runtime, settings: WebSettings, token: str | None) ->
     if not token or len(token) > 100:
         return None
     Session = rt.tables.sessions
-    # the session and its account in one statement (a request's first round trip)
+    # the session, its account and the account's holdings in one statement (a request's first round trip)
+    today = dt.date.today()
+    held = holdings_join(rt.scope, "u", today)
     rows = await rt.db.fetch(
         f"SELECT s.id AS session_id, s.expiry_date AS expiry_date, s.max_expiry_date AS max_expiry_date, "
-        f"{QUALIFIED_USER_COLUMNS} FROM {quote(Session._meta.tablename)} s LEFT JOIN hoso_user u "
-        "ON u.id = s.user_id WHERE s.token = {}", token)
+        f"{QUALIFIED_USER_COLUMNS}, {HOLDING_COLUMNS} FROM {quote(Session._meta.tablename)} s "
+        f"LEFT JOIN hoso_user u ON u.id = s.user_id {held.sql} WHERE s.token = {{}}", *held.args, token)
     if not rows:
         return None
     row = rows[0]
@@ -129,7 +139,7 @@ async def session_user(rt: Runtime, settings: WebSettings, token: str | None) ->
     threshold = min(dt.timedelta(minutes=1), settings.session_idle / 10)
     if new_expiry - row["expiry_date"] > threshold:
         await Session.update({Session.expiry_date: new_expiry}).where(Session.id == row["session_id"])
-    return user_from_row(user, token)
+    return user_with_holdings(rows, today, token)
 
 
 async def end_session(rt: Runtime, token: str | None) -> None:

@@ -17,8 +17,8 @@ from litestar.connection import ASGIConnection
 
 from hoso.accounts import require_manages_account
 from hoso.audit import AuditEvent, write_audit
-from hoso.scope import Actor
-from hoso.web.identity import QUALIFIED_USER_COLUMNS, CurrentUser, may_log_in, user_from_row
+from hoso.scope import HOLDING_COLUMNS, Actor, holdings_join
+from hoso.web.identity import QUALIFIED_USER_COLUMNS, CurrentUser, may_log_in, user_with_holdings
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
@@ -80,11 +80,13 @@ async def token_user(connection: ASGIConnection) -> CurrentUser | None:
         return None
     rt = connection.app.state.rt
     today = dt.date.today()
-    # the token and its account in one statement (a request's first round trip)
+    # the token, its account and the account's holdings in one statement (a request's first round trip)
+    held = holdings_join(rt.scope, "u", today)
     rows = await rt.db.fetch(
-        f"SELECT k.id AS token_id, k.last_used_at AS last_used_at, {QUALIFIED_USER_COLUMNS} FROM hoso_api_token k "
-        "JOIN hoso_user u ON u.id = k.user_id WHERE k.token_hash = {} AND k.revoked_at IS NULL "
-        "AND (k.expires_on IS NULL OR k.expires_on > {})", _digest(token.strip()), today)
+        f"SELECT k.id AS token_id, k.last_used_at AS last_used_at, {QUALIFIED_USER_COLUMNS}, {HOLDING_COLUMNS} "
+        f"FROM hoso_api_token k JOIN hoso_user u ON u.id = k.user_id {held.sql} WHERE k.token_hash = {{}} "
+        "AND k.revoked_at IS NULL AND (k.expires_on IS NULL OR k.expires_on > {})",
+        *held.args, _digest(token.strip()), today)
     if not rows or may_log_in(rows[0]) is not None:
         return None
     # Record use at most once a minute: an integration sends many requests at once with one token, and a
@@ -95,4 +97,4 @@ async def token_user(connection: ASGIConnection) -> CurrentUser | None:
         last = last.replace(tzinfo=dt.UTC)
     if last is None or now - last > USE_RECORD_INTERVAL:
         await rt.db.execute("UPDATE hoso_api_token SET last_used_at = {} WHERE id = {}", now, rows[0]["token_id"])
-    return user_from_row(rows[0])
+    return user_with_holdings(rows, today)
