@@ -174,7 +174,7 @@ def _desired_indexes(table: str, entity: EntityDef | None, fields: tuple[FieldDe
             wanted[index_name(table, ("live", "scope", "id"), False)] = {
                 "columns": [SCOPE_COLUMN, entity.unit_field, "id"], "unique": False,
                 "expr": f'COALESCE({quote(SCOPE_COLUMN)}, {quote(entity.unit_field)}), "id"',
-                "include": [SCOPE_COLUMN, entity.unit_field], "where": "sys_deleted_at IS NULL"}
+                "include": [SCOPE_COLUMN, entity.unit_field, "sys_deleted_at"], "where": "sys_deleted_at IS NULL"}
         wanted.update(list_indexes(entity))
         if entity.search is not None:
             wanted.update(search_index(entity))
@@ -747,7 +747,8 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
         unique = "UNIQUE " if change.data["unique"] else ""
         extra = ""
         if change.data.get("include"):
-            # columns the index carries for index-only reads (SQLite has no INCLUDE: they end the key there)
+            # columns the index carries for index-only reads (SQLite has no INCLUDE: they end the key there; it
+            # counts a partial index as covering only when it holds the columns of its condition too)
             carried = ", ".join(quote(c) for c in change.data["include"])
             if db.is_sqlite:
                 cols += f", {carried}"
