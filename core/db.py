@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote as url_quote
 from urllib.parse import urlparse
 
+import asyncpg
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
@@ -243,7 +244,8 @@ class Database:
             # A connection that cannot be opened (the server restarting) fails within the timeout instead of
             # holding the request; the pool replaces connections the server closed at their next use.
             await self._postgres.start_connection_pool(min_size=1, max_size=setting("HOSO_DB_POOL"),
-                                                       timeout=setting("HOSO_DB_CONNECT_TIMEOUT"))
+                                                       timeout=setting("HOSO_DB_CONNECT_TIMEOUT"),
+                                                       connection_class=_PooledConnection)
 
     async def reset(self) -> None:
         """Renew pooled connections, e.g. after a migration changed column types.
@@ -297,6 +299,16 @@ class Database:
                 table,
             )
         return {r["name"] for r in rows}
+
+
+class _PooledConnection(asyncpg.Connection):
+    """A pooled PostgreSQL connection given back without asyncpg's reset statement (RESET ALL, UNLISTEN, CLOSE
+    ALL, advisory unlocks), which would cost a round trip after every statement run outside a transaction. hoso
+    leaves no session state on a connection: its settings are ``SET LOCAL`` and its locks transaction-scoped,
+    and an open transaction is still rolled back when a connection is given back."""
+
+    def get_reset_query(self) -> str:
+        return ""
 
 
 async def _release_sqlite_transaction(engine: SQLiteEngine, tx: SQLiteTransaction) -> None:

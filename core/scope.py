@@ -20,7 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover
     pass
 
 __all__ = ["Actor", "Predicate", "ScopeRules", "rebuild_closure", "SYSTEM_ACTOR", "ScopeDenied", "current_on",
-           "assignments_of", "roles_on", "holdings_on", "effective_unit", "units_under", "MAX_BOUND_UNITS"]
+           "assignments_of", "roles_on", "holdings_on", "effective_unit", "units_under", "MAX_BOUND_UNITS",
+           "load_holdings", "holdings_join", "holdings_of", "HOLDING_COLUMNS"]
 
 # Longest chain of tree and lineage edges followed when building the closure.
 MAX_CLOSURE_STEPS = 64
@@ -143,6 +144,49 @@ async def units_under(db: Database, holdings: frozenset[tuple[str, int | None]]
     return frozenset((int(r["a"]), int(r["d"]), int(r["depth"])) for r in rows)
 
 
+# What ``holdings_join`` adds to a statement's columns; ``holdings_of`` reads it back from the rows.
+HOLDING_COLUMNS = "a.role AS h_role, a.unit_id AS h_unit, c.descendant_id AS h_d, c.depth AS h_depth"
+
+Holdings = frozenset[tuple[str, int | None]]
+Closure = frozenset[tuple[int, int, int]]
+
+
+def holdings_join(rules: ScopeRules, user: str, on: dt.date) -> Predicate:
+    """LEFT JOINs, for the account of alias ``user``, of the assignments it holds on ``on`` (alias ``a``) and of
+    the closure rows under the units of the roles whose grants reach rows through units (alias ``c``: a unit,
+    subtree, statistics or linked scope; a national role's units need none). A statement that reads the account
+    (its token or session) reads its holdings with it: select ``HOLDING_COLUMNS``, read them with
+    ``holdings_of``."""
+    current, reach = current_on(on, "a"), _closure_join(rules)
+    return Predicate(f"LEFT JOIN hoso_assignment a ON a.user_id = {user}.id AND {current.sql} {reach.sql}",
+                     (*current.args, *reach.args))
+
+
+def _closure_join(rules: ScopeRules) -> Predicate:
+    """LEFT JOIN (alias ``c``) of the closure rows under the unit of assignment ``a`` when its role reaches rows
+    through units."""
+    roles = sorted(rules.unit_roles)
+    reach = f"a.role IN ({', '.join('{}' for _ in roles)})" if roles else "1 = 0"
+    return Predicate(f"LEFT JOIN hoso_unit_closure c ON c.ancestor_id = a.unit_id AND {reach}", tuple(roles))
+
+
+def holdings_of(rows: list[dict]) -> tuple[Holdings, Closure | None]:
+    """The (role, unit id) holdings and the closure rows (held unit, unit under it, depth) of the rows of a
+    statement with ``holdings_join``; the closure is None when it names more than MAX_BOUND_UNITS units."""
+    held = frozenset((r["h_role"], None if r["h_unit"] is None else int(r["h_unit"])) for r in rows
+                     if r["h_role"] is not None)
+    closure = frozenset((int(r["h_unit"]), int(r["h_d"]), int(r["h_depth"])) for r in rows if r["h_d"] is not None)
+    return held, (None if len({(a, d) for a, d, _ in closure}) > MAX_BOUND_UNITS else closure)
+
+
+async def load_holdings(db: Database, rules: ScopeRules, user_id: int, on: dt.date) -> tuple[Holdings, Closure | None]:
+    """``holdings_on`` and ``units_under`` in one statement (see ``holdings_join``)."""
+    reach, mine = _closure_join(rules), assignments_of(user_id, on)
+    rows = await db.fetch(f"SELECT {HOLDING_COLUMNS} FROM hoso_assignment a {reach.sql} WHERE {mine.sql}",
+                          *reach.args, *mine.args)
+    return holdings_of(rows)
+
+
 def _within_units(entity: EntityDef, alias: str, units: list[int], own_only: bool,
                   closure: frozenset[tuple[int, int, int]] | None = None) -> Predicate:
     """Rows whose effective unit lies under one of ``units`` (at depth 0 only, for ``own_only``); with the
@@ -190,6 +234,10 @@ class ScopeRules:
                     by_scope.setdefault(grant.scope_key, [])
                     if role.name not in by_scope[grant.scope_key]:
                         by_scope[grant.scope_key].append(role.name)
+        # Roles with a grant that reaches rows through the units the role is held at (``load_holdings``).
+        self.unit_roles = frozenset(
+            role.name for role in config.roles for grant in role.grants
+            if grant.scope_key in ("unit", "subtree", "statistics") or grant.scope_key.startswith("link:"))
 
     def roles_for(self, entity: str, action: str) -> dict[str, list[str]]:
         return self._roles.get((entity, action), {})

@@ -12,7 +12,7 @@ from hoso.records import access as access_module
 from hoso.records.access import Access
 from hoso.records.service import RecordContext
 from hoso.runtime import Runtime
-from hoso.scope import Actor, holdings_on
+from hoso.scope import Actor, holdings_on, load_holdings
 from tests.helpers import migrated_runtime
 from tests.restructure.support import add_user, assign, unit_id
 from tests.test_scope_property import TODAY, load_world, oracle, property_db, read_paths, restructure
@@ -75,11 +75,11 @@ async def test_an_operation_loads_the_holdings_once(reference_config_dir, databa
         other = await add_case(rt, "TT-02")
         calls: list[int] = []
 
-        async def counted(db, user_id, on):
+        async def counted(db, rules, user_id, on):
             calls.append(user_id)
-            return await holdings_on(db, user_id, on)
+            return await load_holdings(db, rules, user_id, on)
 
-        monkeypatch.setattr(access_module, "holdings_on", counted)
+        monkeypatch.setattr(access_module, "load_holdings", counted)
         access = Access(rt, RecordContext(rt.config, staff, "nhanvien", "test"))
         case = rt.config.entity("case")
         assert await access.row_allows("read", case, first)

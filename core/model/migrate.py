@@ -180,6 +180,12 @@ def _desired_indexes(table: str, entity: EntityDef | None, fields: tuple[FieldDe
             wanted[index_name(table, ("scope", "id"), False)] = {
                 "columns": [SCOPE_COLUMN, entity.unit_field, "id"], "unique": False,
                 "expr": f'COALESCE({quote(SCOPE_COLUMN)}, {quote(entity.unit_field)}), "id"'}
+            # A list's count reads the live rows of the user's units: this index holds them and what the scope
+            # predicate reads, so the count is read from the index alone (no row of the table is visited).
+            wanted[index_name(table, ("live", "scope", "id"), False)] = {
+                "columns": [SCOPE_COLUMN, entity.unit_field, "id"], "unique": False,
+                "expr": f'COALESCE({quote(SCOPE_COLUMN)}, {quote(entity.unit_field)}), "id"',
+                "include": [SCOPE_COLUMN, entity.unit_field, "sys_deleted_at"], "where": "sys_deleted_at IS NULL"}
         wanted.update(list_indexes(entity))
         if entity.search is not None:
             wanted.update(search_index(entity))
@@ -812,7 +818,19 @@ async def _apply_change(db: Database, registry: Registry, plan: Plan, change: Ch
             return
         cols = change.data.get("expr") or ", ".join(quote(c) for c in change.data["columns"])
         unique = "UNIQUE " if change.data["unique"] else ""
-        await db.execute(f"CREATE {unique}INDEX IF NOT EXISTS {quote(change.data['name'])} ON {quote(table)} ({cols})")
+        extra = ""
+        if change.data.get("include"):
+            # columns the index carries for index-only reads (SQLite has no INCLUDE: they end the key there; it
+            # counts a partial index as covering only when it holds the columns of its condition too)
+            carried = ", ".join(quote(c) for c in change.data["include"])
+            if db.is_sqlite:
+                cols += f", {carried}"
+            else:
+                extra = f" INCLUDE ({carried})"
+        if change.data.get("where"):
+            extra += f" WHERE {change.data['where']}"  # a partial index: the condition is the code's, not YAML's
+        await db.execute(f"CREATE {unique}INDEX IF NOT EXISTS {quote(change.data['name'])} ON {quote(table)} "
+                         f"({cols}){extra}")
         return
     if kind == "drop_index":
         if change.data.get("search") and db.is_sqlite:

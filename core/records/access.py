@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from hoso.config import EntityDef
 from hoso.db import quote
-from hoso.scope import Predicate, ScopeRules, assignments_of, current_on, holdings_on, units_under
+from hoso.scope import Predicate, ScopeRules, assignments_of, current_on, load_holdings
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.records.context import RecordContext
@@ -80,14 +80,17 @@ class Access:
                 self._roles = set()
             else:
                 if self.actor.holdings is None:
-                    held = await holdings_on(self.rt.db, self.actor.user_id, self.actor.today)
-                    self.actor = replace(self.actor, holdings=held, closure=await units_under(self.rt.db, held))
+                    held, closure = await load_holdings(self.rt.db, self.rt.scope, self.actor.user_id,
+                                                        self.actor.today)
+                    self.actor = replace(self.actor, holdings=held, closure=closure)
                 self._roles = {role for role, _unit in self.actor.holdings or ()}
         return self._roles
 
     async def permissions(self) -> Permissions:
-        """What the actor's roles on the context's date allow."""
-        return Permissions(self.rt.scope, frozenset(await self.roles()), self.superuser)
+        """What the actor's roles on the context's date allow (a superuser's, everything: no roles are read)."""
+        if self.superuser:
+            return Permissions(self.rt.scope, frozenset(), True)
+        return Permissions(self.rt.scope, frozenset(await self.roles()), False)
 
     async def hidden(self, entity: EntityDef) -> set[str]:
         """Fields the actor may neither see nor write."""

@@ -35,6 +35,10 @@ class RecordContext:
     lang: str = "vi"
     superuser: bool = False
     on: dt.date | None = None
+    # The actor's current (role, unit) holdings and the closure rows under them, when the caller loaded them
+    # (``hoso.scope.load_holdings``): the record service then reads no assignment again (see ``Actor``).
+    holdings: frozenset[tuple[str, int | None]] | None = None
+    closure: frozenset[tuple[int, int, int]] | None = None
 
     @classmethod
     def system(cls, config: Config, origin: str = "cli") -> RecordContext:
@@ -42,7 +46,8 @@ class RecordContext:
 
     @property
     def actor(self) -> Actor:
-        return Actor(self.user_id, self.user_name, self.superuser, self.origin, self.lang, self.on)
+        return Actor(self.user_id, self.user_name, self.superuser, self.origin, self.lang, self.on, self.holdings,
+                     self.closure)
 
     @property
     def today(self) -> dt.date:

@@ -25,6 +25,7 @@ from hoso.records.context import RecordContext
 from hoso.records.errors import ValidationError
 from hoso.records.search import INDEXED_WORD, fold, like_pattern, prefix_pattern, word_prefix_sql
 from hoso.records.store import RecordStore
+from hoso.scope import effective_unit
 from hoso.settings import get as setting
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,6 +44,8 @@ FILTER_OPS = {"eq": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": "
 TEXT_OPS = ("starts",)
 # How a list counts: ``auto`` exactly up to HOSO_LIST_COUNT_CAP, then "more than" the cap; ``exact``; ``none``.
 COUNT_MODES = ("auto", "exact", "none")
+# Most units a page is read from one by one (``RecordQuery._unit_by_unit``); a wider scope is read in one go.
+MAX_MERGED_UNITS = 32
 
 
 @dataclass
@@ -122,9 +125,14 @@ class RecordQuery:
         if after is not None:
             page_where, page_args = f"{sql_where} AND {after[0]}", (*all_args, *after[1])
         count_col = f", ({counter[0]}) AS sys_list_total" if counter else ""
+        source, source_args = f"{table} t WHERE {page_where}", page_args
+        units = None if search and search.strip() or deleted else self._unit_by_unit(entity, access, keys)
+        if units:
+            source, source_args = self._merged(entity, table, page_where, page_args, order, units,
+                                               page * page_size + 1)
         rows = await self.db.fetch(
-            f"SELECT {self.store.columns(entity)}{count_col} FROM {table} t WHERE {page_where} ORDER BY {order} "
-            "LIMIT {} OFFSET {}", *(counter[1] if counter else ()), *page_args, page_size + 1,
+            f"SELECT {self.store.columns(entity)}{count_col} FROM {source} ORDER BY {order} "
+            "LIMIT {} OFFSET {}", *(counter[1] if counter else ()), *source_args, page_size + 1,
             (page - 1) * page_size)
         total: int | None = None
         if counter:
@@ -147,6 +155,36 @@ class RecordQuery:
             record = self.store.load_row(entity.fields, r)
             out.append({k: v for k, v in record.items() if k not in hidden} if hidden else record)
         return ListPage(out, total, exact, next_cursor, None if after is not None else page, page_size)
+
+    def _unit_by_unit(self, entity: EntityDef, access: Access, keys: builtins.list[_Key]) -> tuple[int, ...] | None:
+        """The units to read a page from one by one, or None to read it in one go.
+
+        A user whose scope is nothing but a few units (a centre and its branches, a province) sees rows of several
+        ranges of a list index that starts with the effective unit; the database cannot read several ranges in
+        the list's order, so it would read every visible row (or walk the national index) and sort. Read unit by
+        unit, each unit's rows are one range in order and the engine merges them. Only for an order a list index
+        serves (the same direction throughout), so each unit's part is an index range."""
+        if access.superuser or not entity.unit_field or len({k.desc for k in keys}) != 1:
+            return None
+        served = [tuple(k.lstrip("-") for k in entity.listing.sort)] + [(c,) for c in entity.listing.sortable]
+        wanted = tuple(k.name for k in keys if k.name != "id")
+        if keys[-1].name != "id" or wanted not in [tuple(c for c in cols if c != "id") for cols in served]:
+            return None
+        pred = access.predicate("read", entity)
+        marks = ", ".join("{}" for _ in pred.args)
+        if pred.sql != f"{effective_unit(entity, 't')} IN ({marks})" or not 1 < len(pred.args) <= MAX_MERGED_UNITS:
+            return None
+        return tuple(int(u) for u in pred.args)
+
+    def _merged(self, entity: EntityDef, table: str, where: str, args: tuple, order: str, units: tuple[int, ...],
+                limit: int) -> tuple[str, tuple]:
+        """FROM (alias ``t``) of the rows of ``where``, read unit by unit: the first ``limit`` rows of each unit in
+        ``order``, one part per unit, which together hold the first ``limit`` rows of all (``where`` selects
+        only rows of ``units``)."""
+        unit = effective_unit(entity, "t")
+        parts = [f"SELECT * FROM (SELECT t.* FROM {table} t WHERE {where} AND {unit} = {{}} ORDER BY {order} "
+                 f"LIMIT {{}}) u{i}" for i in range(len(units))]
+        return f"({' UNION ALL '.join(parts)}) t", tuple(a for u in units for a in (*args, u, limit))
 
     async def where(self, entity: EntityDef, access: Access, ctx: RecordContext, *, filters: dict | None = None,
                     search: str | None = None, deleted: bool = False) -> tuple[str, tuple]:

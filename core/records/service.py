@@ -468,15 +468,11 @@ class RecordService:
     # -- JSON -----------------------------------------------------------------------------------------------------
     def dump(self, entity_name: str, record: dict) -> dict:
         """A record as JSON-ready values."""
-        entity = self.config.entity(entity_name)
-        out = {}
-        for k, v in record.items():
-            if entity.has_field(k) and entity.field(k).is_child_table:
-                child = entity.field(k)
-                out[k] = [{ck: _dump_value(self.rt, child, ck, cv) for ck, cv in r.items()} for r in v]
-            else:
-                out[k] = _dump_value(self.rt, entity, k, v)
-        return out
+        dumpers = self._cache.dumpers.get(entity_name)
+        if dumpers is None:
+            # each field's dump function, found once per runtime (a list dumps every value of every row)
+            dumpers = self._cache.dumpers[entity_name] = _dumpers(self.rt, self.config.entity(entity_name).fields)
+        return _dump_record(dumpers, record)
 
 
 def _row_ids(value: Any) -> list | None:
@@ -487,12 +483,25 @@ def _row_ids(value: Any) -> list | None:
     return [r.get("id") for r in value]
 
 
-def _dump_value(rt, owner, name, value):
-    if value is None:
-        return None
-    fields = owner.fields
+def _dumpers(rt, fields) -> dict[str, Any]:
+    """Field name -> the function that dumps its value, or, for a child table, its rows' dumpers."""
+    out: dict[str, Any] = {}
     for fd in fields:
-        if fd.name == name and not fd.is_child_table:
-            return rt.registry.field_type(fd.type).dump(value)
-    return json_ready(value)
+        if fd.name in out:
+            continue  # the first field of a name decides, as a lookup would
+        out[fd.name] = _dumpers(rt, fd.fields) if fd.is_child_table else rt.registry.field_type(fd.type).dump
+    return out
+
+
+def _dump_record(dumpers: dict[str, Any], record: dict) -> dict:
+    out: dict[str, Any] = {}
+    for k, v in record.items():
+        how = dumpers.get(k)
+        if isinstance(how, dict):
+            out[k] = [_dump_record({ck: c for ck, c in how.items() if not isinstance(c, dict)}, r) for r in v]
+        elif v is None:
+            out[k] = None
+        else:
+            out[k] = json_ready(v) if how is None else how(v)
+    return out
 

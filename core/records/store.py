@@ -50,6 +50,8 @@ class RuntimeCache:
         self.history_missing: dict[str, float] = {}  # table -> when its history was last found missing
         # Entity name -> its SQLite FTS5 search table, or None (no search index, or PostgreSQL).
         self.search_tables: dict[str, str | None] = {}
+        # Entity name -> field name -> how its values are dumped as JSON (``RecordService.dump``).
+        self.dumpers: dict[str, dict[str, Any]] = {}
 
 
 

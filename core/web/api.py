@@ -171,9 +171,13 @@ async def request_context(request: Request) -> RecordContext:
         from hoso.web.problems import msg
 
         raise NotAuthorizedException(msg("unauthenticated", request_lang(request)))
-    return RecordContext(rt.config, user_id=user.id, user_name=user.username,
-                         origin=client_address(request, request.app.state.settings),
-                         lang=request_lang(request), superuser=user.superuser)
+    ctx = RecordContext(rt.config, user_id=user.id, user_name=user.username,
+                        origin=client_address(request, request.app.state.settings),
+                        lang=request_lang(request), superuser=user.superuser)
+    if user.held_on is not None and user.held_on == ctx.actor.today:
+        # the holdings read with the account: the record service judges the request's rows by them
+        ctx = dataclasses.replace(ctx, holdings=user.holdings, closure=user.closure)
+    return ctx
 
 
 async def entity_context(request: Request, entity: EntityDef) -> RecordContext:
@@ -184,14 +188,18 @@ async def entity_context(request: Request, entity: EntityDef) -> RecordContext:
     """
     from litestar.exceptions import PermissionDeniedException
 
-    from hoso.accounts import active_roles
+    from hoso.scope import load_holdings
     from hoso.web.problems import msg
 
     ctx = await request_context(request)
     if ctx.superuser:
         return ctx
     rt = request.app.state.rt
-    roles = await active_roles(rt, ctx.user_id, ctx.actor.today) if ctx.user_id is not None else set()
+    if ctx.user_id is not None and ctx.holdings is None:
+        # the holdings the record service judges rows by, read once for the request with the units under them
+        held, closure = await load_holdings(rt.db, rt.scope, ctx.user_id, ctx.actor.today)
+        ctx = dataclasses.replace(ctx, holdings=held, closure=closure)
+    roles = {role for role, _unit in ctx.holdings or ()}
     if not any(g.entity == entity.name for r in rt.config.roles if r.name in roles for g in r.grants):
         raise PermissionDeniedException(detail=msg("no_access", ctx.lang))
     return ctx

@@ -20,8 +20,17 @@ from litestar.datastructures import Cookie
 
 from hoso import audit
 from hoso.audit import AuditEvent
+from hoso.db import quote
+from hoso.scope import HOLDING_COLUMNS, holdings_join
 from hoso.settings import get as setting
-from hoso.web.identity import USER_COLUMNS, CurrentUser, may_log_in, user_from_row
+from hoso.web.identity import (
+    QUALIFIED_USER_COLUMNS,
+    USER_COLUMNS,
+    CurrentUser,
+    may_log_in,
+    user_from_row,
+    user_with_holdings,
+)
 from hoso.web.tokens import token_user
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -107,24 +116,30 @@ async def session_user(rt: Runtime, settings: WebSettings, token: str | None) ->
     if not token or len(token) > 100:
         return None
     Session = rt.tables.sessions
-    row = await Session.select(Session.id, Session.user_id, Session.expiry_date, Session.max_expiry_date) \
-        .where(Session.token == token).first()
-    if not row:
+    # the session, its account and the account's holdings in one statement (a request's first round trip)
+    today = dt.date.today()
+    held = holdings_join(rt.scope, "u", today)
+    rows = await rt.db.fetch(
+        f"SELECT s.id AS session_id, s.expiry_date AS expiry_date, s.max_expiry_date AS max_expiry_date, "
+        f"{QUALIFIED_USER_COLUMNS}, {HOLDING_COLUMNS} FROM {quote(Session._meta.tablename)} s "
+        f"LEFT JOIN hoso_user u ON u.id = s.user_id {held.sql} WHERE s.token = {{}}", *held.args, token)
+    if not rows:
         return None
+    row = rows[0]
     now = _now()
     if row["expiry_date"] <= now or row["max_expiry_date"] <= now:
-        await Session.delete().where(Session.id == row["id"])
+        await Session.delete().where(Session.id == row["session_id"])
         return None
-    user = await _load_user(rt, row["user_id"])
+    user = row if row["id"] is not None else None
     if user is None or may_log_in(user):
-        await Session.delete().where(Session.id == row["id"])
+        await Session.delete().where(Session.id == row["session_id"])
         return None
     new_expiry = min(now + settings.session_idle, row["max_expiry_date"])
     # Write only when the expiry moves noticeably, not on every request.
     threshold = min(dt.timedelta(minutes=1), settings.session_idle / 10)
     if new_expiry - row["expiry_date"] > threshold:
-        await Session.update({Session.expiry_date: new_expiry}).where(Session.id == row["id"])
-    return user_from_row(user, token)
+        await Session.update({Session.expiry_date: new_expiry}).where(Session.id == row["session_id"])
+    return user_with_holdings(rows, today, token)
 
 
 async def end_session(rt: Runtime, token: str | None) -> None:

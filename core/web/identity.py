@@ -6,12 +6,19 @@ and both refuse the same accounts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, replace
 from typing import Any
 
-__all__ = ["USER_COLUMNS", "CurrentUser", "user_from_row", "may_log_in"]
+from hoso.scope import holdings_of
+
+__all__ = ["USER_COLUMNS", "QUALIFIED_USER_COLUMNS", "CurrentUser", "user_from_row", "may_log_in",
+           "user_with_holdings"]
 
 USER_COLUMNS = "id, username, email, display_name, active, superuser, locked, must_change_password, unit_id"
+# The same columns of ``hoso_user`` under the alias ``u``, for statements that join the account to its session
+# or token.
+QUALIFIED_USER_COLUMNS = ", ".join(f"u.{c} AS {c}" for c in USER_COLUMNS.split(", "))
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,11 @@ class CurrentUser:
     unit_id: int | None
     must_change_password: bool
     token: str = ""
+    # The (role, unit) holdings on ``held_on`` and the closure rows under them, read with the account
+    # (``hoso.scope.holdings_join``), so the request's record service reads no assignment again.
+    holdings: frozenset[tuple[str, int | None]] | None = None
+    closure: frozenset[tuple[int, int, int]] | None = None
+    held_on: dt.date | None = None
 
     @property
     def name(self) -> str:
@@ -40,6 +52,12 @@ def user_from_row(row: dict, token: str = "") -> CurrentUser:
                        display_name=row.get("display_name"), superuser=bool(row.get("superuser")),
                        unit_id=row.get("unit_id"), must_change_password=bool(row.get("must_change_password")),
                        token=token)
+
+
+def user_with_holdings(rows: list[dict], on: dt.date, token: str = "") -> CurrentUser:
+    """The account of rows read with ``hoso.scope.holdings_join`` (the first row's), with its holdings on ``on``."""
+    held, closure = holdings_of(rows)
+    return replace(user_from_row(rows[0], token), holdings=held, closure=closure, held_on=on)
 
 
 def may_log_in(row: dict | None) -> str | None:

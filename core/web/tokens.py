@@ -17,8 +17,8 @@ from litestar.connection import ASGIConnection
 
 from hoso.accounts import require_manages_account
 from hoso.audit import AuditEvent, write_audit
-from hoso.scope import Actor
-from hoso.web.identity import USER_COLUMNS, CurrentUser, may_log_in, user_from_row
+from hoso.scope import HOLDING_COLUMNS, Actor, holdings_join
+from hoso.web.identity import QUALIFIED_USER_COLUMNS, CurrentUser, may_log_in, user_with_holdings
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
@@ -80,13 +80,14 @@ async def token_user(connection: ASGIConnection) -> CurrentUser | None:
         return None
     rt = connection.app.state.rt
     today = dt.date.today()
+    # the token, its account and the account's holdings in one statement (a request's first round trip)
+    held = holdings_join(rt.scope, "u", today)
     rows = await rt.db.fetch(
-        "SELECT id, user_id, last_used_at FROM hoso_api_token WHERE token_hash = {} AND revoked_at IS NULL "
-        "AND (expires_on IS NULL OR expires_on > {})", _digest(token.strip()), today)
-    if not rows:
-        return None
-    users = await rt.db.fetch(f"SELECT {USER_COLUMNS} FROM hoso_user WHERE id = {{}}", rows[0]["user_id"])
-    if not users or may_log_in(users[0]) is not None:
+        f"SELECT k.id AS token_id, k.last_used_at AS last_used_at, {QUALIFIED_USER_COLUMNS}, {HOLDING_COLUMNS} "
+        f"FROM hoso_api_token k JOIN hoso_user u ON u.id = k.user_id {held.sql} WHERE k.token_hash = {{}} "
+        "AND k.revoked_at IS NULL AND (k.expires_on IS NULL OR k.expires_on > {})",
+        *held.args, _digest(token.strip()), today)
+    if not rows or may_log_in(rows[0]) is not None:
         return None
     # Record use at most once a minute: an integration sends many requests at once with one token, and a
     # write on every request would queue them all on the token's row.
@@ -95,5 +96,5 @@ async def token_user(connection: ASGIConnection) -> CurrentUser | None:
     if last is not None and last.tzinfo is None:
         last = last.replace(tzinfo=dt.UTC)
     if last is None or now - last > USE_RECORD_INTERVAL:
-        await rt.db.execute("UPDATE hoso_api_token SET last_used_at = {} WHERE id = {}", now, rows[0]["id"])
-    return user_from_row(users[0])
+        await rt.db.execute("UPDATE hoso_api_token SET last_used_at = {} WHERE id = {}", now, rows[0]["token_id"])
+    return user_with_holdings(rows, today)

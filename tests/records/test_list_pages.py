@@ -174,6 +174,20 @@ async def world(tmp_path, database_url):
         await w.rt.db.close()
 
 
+async def cursor_ids(w: World, ctx: RecordContext, most: int, **kw) -> list[int]:
+    """The ids of the item list read page after page by cursor, from the first; at most ``most`` pages, and
+    the last of them must say it is the last."""
+    out: list[int] = []
+    cursor = None
+    for _ in range(most):
+        got = await w.svc.list_page("item", ctx, cursor=cursor, count="none", **kw)
+        out += [r["id"] for r in got.items]
+        cursor = got.next_cursor
+        if cursor is None:
+            return out
+    raise AssertionError("the cursor pages do not end")
+
+
 def _rows(n: int, seed: int = 1) -> list[dict]:
     rnd = random.Random(seed)
     return [{"name": " ".join(rnd.sample(SYLLABLES, 3)),
@@ -268,16 +282,7 @@ def test_cursor_pages_concatenate_to_the_offset_pages(property_world, rows, sort
                     break
                 offset += [r["id"] for r in got.items]
                 page += 1
-            by_cursor: list[int] = []
-            cursor = None
-            for _ in range(len(rows) + 2):
-                got = await w.svc.list_page("item", ctx, sort=keys, filters=filters, cursor=cursor, page_size=size,
-                                            count="none")
-                by_cursor += [r["id"] for r in got.items]
-                cursor = got.next_cursor
-                if cursor is None:
-                    break
-            assert cursor is None, "the cursor pages end"
+            by_cursor = await cursor_ids(w, ctx, len(rows) + 2, sort=keys, filters=filters, page_size=size)
             expected = [r["id"] for r in everything.items]
             assert offset == expected
             assert by_cursor == expected, (keys, size)
