@@ -357,6 +357,7 @@ def create_app(rt: Runtime, settings: WebSettings | None = None, *,
     async def startup() -> None:
         await rt.db.start()
         await ensure_applied(rt)  # raising here stops the start-up; shutdown closes the database
+        await ops["readiness"].started()
         for part in parts.values():
             await part.start()
         for result in rt.pm.hook.hoso_startup(config=rt.config):
@@ -412,5 +413,12 @@ def served_hosts() -> AllowedHostsConfig | None:
     hosts = list(setting("HOSO_SERVED_HOSTS"))
     if not hosts:
         return None
-    return AllowedHostsConfig(allowed_hosts=hosts, exclude=["^/healthz$", "^/readyz$", "^/metrics$"],
-                              www_redirect=False)
+    try:
+        return AllowedHostsConfig(allowed_hosts=hosts, exclude=["^/healthz$", "^/readyz$", "^/metrics$"],
+                                  www_redirect=False)
+    except ValueError:  # a wildcard elsewhere than at the start: name the setting, not Litestar's class
+        from hoso.i18n import both
+        from hoso.settings import SettingError
+
+        raise SettingError(both("setting_choice", name="HOSO_SERVED_HOSTS", raw=repr(",".join(hosts)),
+                                choices="hoso.example.vn, *.example.vn")) from None

@@ -162,3 +162,12 @@ async def test_only_the_served_hosts_are_answered_but_probes_pass(config_dir, da
             assert (r.status_code == 400) == (status == 400), (host, r.status_code)
         for path in ("/healthz", "/readyz"):
             assert (await web.client.get(path, headers={"Host": "10.0.0.5:8000"})).status_code == 200
+
+
+def test_a_misplaced_wildcard_in_the_served_hosts_names_the_setting(config_dir, tmp_path, monkeypatch):
+    from hoso.settings import SettingError
+
+    monkeypatch.setenv("HOSO_SERVED_HOSTS", "hoso.*.vn")
+    rt = Runtime.create(config_dir.root, f"sqlite:///{tmp_path / 'x.db'}")
+    with pytest.raises(SettingError, match="HOSO_SERVED_HOSTS"):
+        create_app(rt)
