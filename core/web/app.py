@@ -357,7 +357,7 @@ def create_app(rt: Runtime, settings: WebSettings | None = None, *,
     async def startup() -> None:
         await rt.db.start()
         await ensure_applied(rt)  # raising here stops the start-up; shutdown closes the database
-        await ops["readiness"].started()
+        await readiness.started()
         for part in parts.values():
             await part.start()
         for result in rt.pm.hook.hoso_startup(config=rt.config):
@@ -380,8 +380,8 @@ def create_app(rt: Runtime, settings: WebSettings | None = None, *,
         hoso_version = "0"
 
     # Health, readiness and metrics (docs/operations.md): the request id, counting and access log wrap it all.
-    metrics = Metrics(rt)
-    ops = {"readiness": Readiness.of(rt), "metrics": metrics, "metrics_access": MetricsAccess.from_env()}
+    metrics, readiness = Metrics(rt), Readiness.of(rt)
+    ops = {"readiness": readiness, "metrics": metrics, "metrics_access": MetricsAccess.from_env()}
 
     def metrics_gone() -> None:
         if metrics.multiprocess:  # this process's live gauges leave the sums
