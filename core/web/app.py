@@ -361,6 +361,7 @@ def create_app(rt: Runtime, settings: WebSettings | None = None, *,
     async def startup() -> None:
         await rt.db.start()
         await ensure_applied(rt)  # raising here stops the start-up; shutdown closes the database
+        await readiness.started()
         for part in parts.values():
             await part.start()
         for result in rt.pm.hook.hoso_startup(config=rt.config):
@@ -384,8 +385,8 @@ def create_app(rt: Runtime, settings: WebSettings | None = None, *,
         hoso_version = "0"
 
     # Health, readiness and metrics (docs/operations.md): the request id, counting and access log wrap it all.
-    metrics = Metrics(rt)
-    ops = {"readiness": Readiness.of(rt), "metrics": metrics, "metrics_access": MetricsAccess.from_env()}
+    metrics, readiness = Metrics(rt), Readiness.of(rt)
+    ops = {"readiness": readiness, "metrics": metrics, "metrics_access": MetricsAccess.from_env()}
 
     def metrics_gone() -> None:
         if metrics.multiprocess:  # this process's live gauges leave the sums
@@ -419,14 +420,23 @@ def served_hosts() -> AllowedHostsConfig | None:
     hosts = list(setting("HOSO_SERVED_HOSTS"))
     if not hosts:
         return None
-    return AllowedHostsConfig(allowed_hosts=hosts, exclude=["^/healthz$", "^/readyz$", "^/metrics$"],
-                              www_redirect=False)
+    try:
+        return AllowedHostsConfig(allowed_hosts=hosts, exclude=["^/healthz$", "^/readyz$", "^/metrics$"],
+                                  www_redirect=False)
+    except ValueError:  # a wildcard elsewhere than at the start: name the setting, not Litestar's class
+        from hoso.i18n import both
+        from hoso.settings import SettingError
+
+        raise SettingError(both("setting_choice", name="HOSO_SERVED_HOSTS", raw=repr(",".join(hosts)),
+                                choices="hoso.example.vn, *.example.vn")) from None
 
 
 _PARTS = "hoso.parts"
 
 
 async def start_parts(app: Litestar) -> None:
-    """Start the parts of an application made without ``lifespan`` (a later generation of a running process)."""
+    """Start the parts of an application made without ``lifespan`` (a later generation of a running process),
+    and let its readiness check serve the definitions it was built for."""
     for part in app.state[_PARTS]:
         await part.start()
+    await app.state["readiness"].started()

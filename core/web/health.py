@@ -3,7 +3,8 @@ database is away.
 
 - ``GET /healthz``: the process answers (no database involved). 200 ``{"status": "alive"}``.
 - ``GET /readyz``: the database answers, and holds the definitions this process serves (the newest applied
-  definitions have this configuration's hash: the cheap form of ``hoso.web.app.ensure_applied``), and every
+  definitions are still those ``hoso.web.app.ensure_applied`` found matching the configuration at start-up: its
+  cheap form), and every
   check plugins add (``hoso_readiness_checks``) passes. 200 ``{"status": "ready", "checks": {...}}``, else 503
   with a problem document naming the failed checks. The answer is cached ``HOSO_READY_CACHE_SECONDS`` so a
   probe every second costs the database nothing noticeable.
@@ -93,11 +94,16 @@ class Readiness:
     _answer: tuple[float, dict[str, Any]] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
+    # The newest applied definitions when the process checked, at start-up, that the database holds exactly its
+    # configuration (``ensure_applied``, a full plan); while it stays the newest, the database still does.
+    served: str | None = None
+
     @classmethod
     def of(cls, rt: Runtime) -> Readiness:
-        own = [ReadinessCheck("database", _database), ReadinessCheck("definitions", _definitions),
-               *jobs_readiness(rt)]
         extra = collect(rt.pm, "hoso_readiness_checks", lambda c: [c.name], "readiness check", runtime=rt)
+        readiness = cls(rt, [], setting("HOSO_READY_CACHE_SECONDS"))
+        own = [ReadinessCheck("database", _database), ReadinessCheck("definitions", readiness._definitions),
+               *jobs_readiness(rt)]
         names = {c.name for c in own}
         for check in extra:
             if check.name in names:
@@ -105,7 +111,22 @@ class Readiness:
 
                 raise PluginError.of("plugin_duplicate", what="readiness check", name=check.name, first="hoso",
                                      second="a plugin")
-        return cls(rt, own + extra, setting("HOSO_READY_CACHE_SECONDS"))
+        readiness.checks = own + extra
+        return readiness
+
+    async def started(self) -> None:
+        """Remember the definitions the start-up check found applied (``hoso.web.app.ensure_applied``)."""
+        self.served = await _applied_hash(self.rt)
+
+    async def _definitions(self, rt: Runtime) -> str | None:
+        applied = await _applied_hash(rt)
+        if applied is None:
+            return "never migrated"
+        if self.served is None:  # not started yet
+            return "not started"
+        if applied != self.served:
+            return "hoso migrate applied other definitions after this process started: restart it"
+        return None
 
     async def answer(self) -> dict[str, Any]:
         """``{"ready": bool, "checks": {name: {"ok": bool, "reason"?: str}}}``, at most ``cache_seconds`` old."""
@@ -146,18 +167,14 @@ async def _database(rt: Runtime) -> str | None:
     return None
 
 
-async def _definitions(rt: Runtime) -> str | None:
+async def _applied_hash(rt: Runtime) -> str | None:
+    """The hash of the newest applied definitions; None for a database never migrated."""
     try:
-        applied = await rt.db.fetchval("SELECT content_hash FROM hoso_schema_state ORDER BY id DESC LIMIT 1")
+        return await rt.db.fetchval("SELECT content_hash FROM hoso_schema_state ORDER BY id DESC LIMIT 1")
     except Exception as exc:
         if is_unavailable(exc):
             raise
-        applied = None  # no hoso_schema_state table: never migrated
-    if applied is None:
-        return "never migrated"
-    if applied != rt.config.content_hash:
-        return "the database holds other definitions than this process serves: run hoso migrate, then restart"
-    return None
+        return None  # no hoso_schema_state table: never migrated
 
 
 @get("/healthz", tags=["system"], sync_to_thread=False)

@@ -57,6 +57,8 @@ async def test_a_database_restart_gives_503s_then_service_resumes(config_dir, po
                 assert r.headers["content-type"].startswith("application/problem+json")
                 assert "Traceback" not in r.text and "asyncpg" not in r.text
             assert (await client.get("/healthz")).status_code == 200
+            admin = await client.get("/admin/api/tables/", headers={"Accept-Language": "en"})
+            assert admin.status_code == 503 and admin.json()["type"] == "urn:hoso:problem:database-unavailable"
             assert await rt.db.fetchval("SELECT COUNT(*) AS n FROM \"case\"") == 1  # the refused write left nothing
 
             proxy.restore()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
+from hoso.audit import REQUEST_ID
 from hoso.hookspecs import hookimpl
 from hoso.plugin_manager import PluginError
 from hoso.plugin_types import ReadinessCheck
@@ -24,7 +25,7 @@ def _break_database(web, monkeypatch, error=ConnectionRefusedError):
     calls = []
 
     async def refused(*args, **kwargs):
-        calls.append(args)
+        calls.append(REQUEST_ID.get())  # None: background work of the app, not a request
         raise error("connection refused")
 
     db = web.app.state.rt.db
@@ -34,9 +35,10 @@ def _break_database(web, monkeypatch, error=ConnectionRefusedError):
 
 
 async def test_healthz_answers_without_the_database(web, monkeypatch):
-    _break_database(web, monkeypatch)  # every query fails (background work's too): /healthz asks none
+    calls = _break_database(web, monkeypatch)
     r = await web.client.get("/healthz")
     assert r.status_code == 200 and r.json() == {"status": "alive"}
+    assert r.headers["x-request-id"] not in calls
 
 
 async def test_readyz_is_ready_on_a_migrated_database(web):
@@ -77,11 +79,11 @@ async def test_readyz_keeps_its_answer_for_the_cache_time(config_dir, database_u
     async with running(config_dir.root, database_url) as web:
         assert (await web.client.get("/readyz")).status_code == 200
         calls = _break_database(web, monkeypatch)
-        assert (await web.client.get("/readyz")).status_code == 200  # the cached answer
-        assert calls == []
+        cached = await web.client.get("/readyz")
+        assert cached.status_code == 200 and cached.headers["x-request-id"] not in calls
         web.app.state.readiness.cache_seconds = 0
-        assert (await web.client.get("/readyz")).status_code == 503
-        assert calls
+        asked = await web.client.get("/readyz")
+        assert asked.status_code == 503 and asked.headers["x-request-id"] in calls
 
 
 class _Outbox:
@@ -161,3 +163,12 @@ async def test_only_the_served_hosts_are_answered_but_probes_pass(config_dir, da
             assert (r.status_code == 400) == (status == 400), (host, r.status_code)
         for path in ("/healthz", "/readyz"):
             assert (await web.client.get(path, headers={"Host": "10.0.0.5:8000"})).status_code == 200
+
+
+def test_a_misplaced_wildcard_in_the_served_hosts_names_the_setting(config_dir, tmp_path, monkeypatch):
+    from hoso.settings import SettingError
+
+    monkeypatch.setenv("HOSO_SERVED_HOSTS", "hoso.*.vn")
+    rt = Runtime.create(config_dir.root, f"sqlite:///{tmp_path / 'x.db'}")
+    with pytest.raises(SettingError, match="HOSO_SERVED_HOSTS"):
+        create_app(rt)
