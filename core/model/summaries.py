@@ -20,7 +20,7 @@ import datetime as dt
 import decimal
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hoso.config import Config, EntityDef, ReportDef
 from hoso.config.conditions import compile_expression, entity_field_info
@@ -61,9 +61,16 @@ class Summary:
     columns: tuple[SummaryColumn, ...]
     dialect: str
     registry: Registry
+    _fields: dict[str, dict[str, SqlField]] = field(default_factory=dict, compare=False, repr=False)
 
     # -- SQL over one row (``t`` in a select, ``NEW``/``OLD`` in a trigger) -------------------------------------
     def fields(self, row: str) -> dict[str, SqlField]:
+        """The entity's columns as SQL over ``row`` (kept per row name: every condition of the table reads them)."""
+        if row not in self._fields:
+            self._fields[row] = self._fields_of(row)
+        return self._fields[row]
+
+    def _fields_of(self, row: str) -> dict[str, SqlField]:
         e = self.entity
         storage = {fd.type: self.registry.field_type(fd.type).storage for fd in e.column_fields}
         info = entity_field_info(e.column_fields, storage_of=storage)
