@@ -639,9 +639,9 @@ def hoso_metrics(runtime: Runtime) -> list[MetricGauge]:
         @hookimpl
         def hoso_metrics(runtime):
             async def depth(rt):
-                rows = await rt.db.fetch("SELECT queue, COUNT(*) AS n FROM jobs GROUP BY queue")
+                rows = await rt.db.fetch("SELECT queue, COUNT(*) AS n FROM outbox GROUP BY queue")
                 return {(r["queue"],): r["n"] for r in rows}
-            return [MetricGauge("hoso_jobs_queued", "Jobs waiting", depth, labels=("queue",))]
+            return [MetricGauge("hoso_outbox_waiting", "Messages waiting", depth, labels=("queue",))]
 
     :param runtime: the ``hoso.runtime.Runtime`` the application serves.
     :return: a list of ``MetricGauge(name, help, read, labels)``.

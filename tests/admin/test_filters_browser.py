@@ -35,6 +35,7 @@ def test_nguyen_finds_nguyen_and_the_filter_lives_in_the_address(page, live):  #
     assert "Nguyễn Văn An" not in rows_text(other)
     # a range of dates, from the address
     page.goto(f"{live.url}/admin/#/case/?received_on__from=2025-03-01&received_on__to=2025-03-31")
+    page.wait_for_selector("text=Nguyễn Văn An")  # the list is read again (the earlier page's rows are gone)
     text = rows_text(page)
     assert "Nguyễn Văn An" in text, text
     page.goto(f"{live.url}/admin/#/case/?received_on__from=2025-04-01")
