@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.admin.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Live, login, playwright_api
+from tests.browser import served
 from tests.conftest import ConfigDir
 from tests.reports.approval_setup import USERS, write_config
 from tests.web.conftest import PASSWORD
@@ -24,7 +22,6 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def live(tmp_path, database_url, monkeypatch):
-    import uvicorn
 
     from hoso import accounts
     from hoso.config import load_config
@@ -58,22 +55,9 @@ def live(tmp_path, database_url, monkeypatch):
             await rt.db.close()
 
     asyncio.run(setup())
-    app = create_app(Runtime.create(config.root, database_url))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield Live(f"http://127.0.0.1:{port}", None, "postgres" if database_url.startswith("postgres") else "sqlite")
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    engine = "postgres" if database_url.startswith("postgres") else "sqlite"
+    with served(create_app(Runtime.create(config.root, database_url))) as url:
+        yield Live(url, None, engine)
 
 
 def _as(browser, live, user: str):

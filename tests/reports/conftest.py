@@ -4,6 +4,7 @@ a reader without reports)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import textwrap
@@ -12,8 +13,11 @@ from pathlib import Path
 import pytest
 
 from hoso.config import load_config
+from hoso.model.migrate import apply_plan, make_plan
 from hoso.records.context import RecordContext
+from hoso.runtime import Runtime
 from hoso.scope import rebuild_closure
+from hoso.units import sync_units
 from tests.helpers import migrated_runtime
 
 TODAY = dt.date(2026, 1, 15)
@@ -261,3 +265,21 @@ async def rt(report_config, database_url):
     await set_users(runtime)
     yield runtime
     await runtime.db.close()
+
+
+@pytest.fixture
+def property_db(tmp_path, database_url):
+    """A database migrated to the reports' test configuration, with its units and users: (config, url)."""
+    config = write_config(tmp_path / "config")
+
+    async def migrate():
+        rt = Runtime.create(config, database_url)
+        await rt.db.start()
+        plan = await make_plan(rt.db, rt.config, rt.registry)
+        await apply_plan(rt.db, rt.config, rt.registry, plan, applied_by="test")
+        await sync_units(rt)
+        await set_users(rt)
+        await rt.db.close()
+
+    asyncio.run(migrate())
+    return config, database_url

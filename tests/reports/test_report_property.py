@@ -21,12 +21,10 @@ from hypothesis import strategies as st
 
 from hoso.config.conditions import compile_expression
 from hoso.config.types import Label, ReportColumnDef, ReportDef, ReportDimensionDef
-from hoso.model.migrate import apply_plan, make_plan
 from hoso.reports.engine import run_report
 from hoso.reports.model import ReportError, ReportRequest
 from hoso.runtime import Runtime
-from hoso.units import sync_units
-from tests.reports.conftest import TODAY, ctx_of, load_cases, set_users, write_config
+from tests.reports.conftest import TODAY, ctx_of, load_cases
 
 UNITS = {"C11": "P1", "C12": "P1", "C21": "P2"}
 PARENT = {"P1": "BTP", "P2": "BTP", "BTP": None, **UNITS}
@@ -240,23 +238,6 @@ def observed(result):
 
 
 # -- the test -----------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def property_db(tmp_path, database_url):
-    config = write_config(tmp_path / "config")
-
-    async def migrate():
-        rt = Runtime.create(config, database_url)
-        await rt.db.start()
-        plan = await make_plan(rt.db, rt.config, rt.registry)
-        await apply_plan(rt.db, rt.config, rt.registry, plan, applied_by="test")
-        await sync_units(rt)
-        await set_users(rt)
-        await rt.db.close()
-
-    asyncio.run(migrate())
-    return config, database_url
 
 
 @pytest.mark.slow

@@ -26,8 +26,7 @@ from hoso.reports.engine import compile_report, run_report
 from hoso.reports.model import ReportError, ReportRequest
 from hoso.runtime import Runtime
 from hoso.scope import ScopeDenied
-from hoso.units import sync_units
-from tests.reports.conftest import ctx_of, load_cases, set_users, unit_ids, write_config
+from tests.reports.conftest import ctx_of, load_cases, unit_ids
 from tests.reports.test_report_property import DIMENSIONS, GROUPS, PERIODS, cases, conditions
 
 
@@ -124,29 +123,12 @@ async def _outcome(rt, user, request):
         return type(exc).__name__, str(exc)
 
 
-@pytest.fixture
-def summary_db(tmp_path, database_url):
-    config = write_config(tmp_path / "config")
-
-    async def migrate():
-        rt = Runtime.create(config, database_url)
-        await rt.db.start()
-        plan = await make_plan(rt.db, rt.config, rt.registry)
-        await apply_plan(rt.db, rt.config, rt.registry, plan, applied_by="test")
-        await sync_units(rt)
-        await set_users(rt)
-        await rt.db.close()
-
-    asyncio.run(migrate())
-    return config, database_url
-
-
 @pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(records=cases(), report=templates(), ops=OPS, requests=st.lists(REQUESTS, min_size=1, max_size=3))
-def test_summary_report_equals_the_compiled_report(summary_db, records, report, ops, requests):
-    config, url = summary_db
+def test_summary_report_equals_the_compiled_report(property_db, records, report, ops, requests):
+    config, url = property_db
     compiled = dataclasses.replace(report, name="prop_compiled", summary=False)
 
     async def check():
