@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -17,10 +18,11 @@ VOLATILE = {"id", "sys_history_id", "parent_id", "sys_created_at", "sys_updated_
             "sys_valid_to", "code", "sys_search"}
 
 TEXT = st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"))
-HEARING = st.fixed_dictionaries({"held_on": st.dates().map(lambda d: d.replace(year=2024).isoformat())},
+DAY_2024 = st.dates(dt.date(2024, 1, 1), dt.date(2024, 12, 31)).map(dt.date.isoformat)
+HEARING = st.fixed_dictionaries({"held_on": DAY_2024},
                                 optional={"court": st.text(TEXT, max_size=20)})
 CASE = st.fixed_dictionaries(
-    {"received_on": st.dates().map(lambda d: d.replace(year=2023 + d.year % 3).isoformat()),
+    {"received_on": st.dates(dt.date(2023, 1, 1), dt.date(2025, 12, 31)).map(dt.date.isoformat),
      "form_of_aid": st.sampled_from(["TV", "TGTT"]),
      "requester": st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=30)
      .filter(lambda s: s.strip() == s and s),
