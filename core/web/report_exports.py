@@ -25,6 +25,7 @@ from litestar.response import File
 from hoso.i18n import t
 from hoso.jobs import enqueue, job
 from hoso.plugins.jobs import EXPORT_KIND, export_path
+from hoso.reports.engine import compile_report
 from hoso.reports.model import ReportError
 from hoso.reports.params import runnable
 from hoso.reports.render import CSV_TYPE, XLSX_TYPE
@@ -76,6 +77,9 @@ async def create_export(
     params = {"period": period, "unit": unit, "as_of": as_of, "structure": structure, "level": level}
     try:
         checked = await _request(request, ctx, name, shown, problems, **params)
+        # everything the run would refuse (a month that does not exist, a unit unknown or out of reach, a level
+        # finer than the role may see) is refused now, not by a failed job
+        await compile_report(request.app.state.rt, ctx, checked)
     except ReportError as exc:
         return _bad(exc, shown)
     except ScopeDenied as exc:

@@ -71,6 +71,10 @@ async def test_bad_parameters_or_no_right_queue_nothing(web):
     r = await post(web, "/api/reports/people/exports?period=soon&format=pdf")
     assert r.status_code == 400, r.text
     assert {e["field"] for e in r.json()["errors"]} == {"period", "format"}
+    # what only the run would find (a month that does not exist, a unit that does not) is found before queueing
+    r = await post(web, "/api/reports/people/exports?period=2025-13&unit=NOPE")
+    assert r.status_code == 400, r.text
+    assert {e["field"] for e in r.json()["errors"]} == {"period", "unit"}
     assert (await post(web, "/api/reports/nothing/exports")).status_code == 404
     assert (await post(web, "/api/reports/people/exports", user="reader")).status_code == 403
     assert await web.count("hoso_job") == 0
