@@ -75,7 +75,11 @@ def import_command(entity, file, config_dir, database_url, as_user, key, skip_ba
     try:
         data = file.read_bytes()
     except OSError as exc:
-        err_console.print(f"{file}: {exc.strerror or exc}", markup=False, soft_wrap=True)
+        if isinstance(exc, FileNotFoundError):
+            message = t("import_file_missing", lang)
+        else:
+            message = t("import_unreadable", lang, reason=exc.strerror or type(exc).__name__)
+        err_console.print(f"{file}: {message}", markup=False, soft_wrap=True)
         sys.exit(2)
     try:
         table = read_table(file.name, data, lang)

@@ -362,6 +362,8 @@ MESSAGES: dict[str, str] = {
     "import_too_large": "the file is too large ({size} bytes); the limit is {limit} bytes (HOSO_IMPORT_MAX_BYTES)",
     "import_too_many_rows": "the file has {rows} rows; the limit is {limit} rows (HOSO_IMPORT_MAX_ROWS)",
     "import_empty": "the file is empty: a header row and data rows are needed",
+    "import_unreadable": "the file cannot be opened ({reason})",
+    "import_file_missing": "there is no such file",
     "import_not_xlsx": "the file cannot be read: a CSV file or an Excel workbook (.xlsx) is needed",
     "import_encoding": "the encoding of the file cannot be read: save the CSV file as UTF-8, UTF-16 or Windows-1258",
     "import_bad_csv": "the CSV file is not valid: {reason}",

@@ -362,6 +362,8 @@ MESSAGES: dict[str, str] = {
     "import_too_large": "tệp quá lớn ({size} byte); giới hạn là {limit} byte (HOSO_IMPORT_MAX_BYTES)",
     "import_too_many_rows": "tệp có {rows} dòng; giới hạn là {limit} dòng (HOSO_IMPORT_MAX_ROWS)",
     "import_empty": "tệp trống: cần một dòng tiêu đề và các dòng dữ liệu",
+    "import_unreadable": "không mở được tệp ({reason})",
+    "import_file_missing": "không có tệp này",
     "import_not_xlsx": "không đọc được tệp: cần tệp CSV hoặc bảng tính Excel (.xlsx)",
     "import_encoding": "không đọc được bảng mã của tệp: hãy lưu tệp CSV với bảng mã UTF-8, UTF-16 hoặc Windows-1258",
     "import_bad_csv": "tệp CSV không hợp lệ: {reason}",

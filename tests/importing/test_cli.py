@@ -96,7 +96,7 @@ def test_a_missing_file_and_an_unknown_entity(db, tmp_path):
     root, url = db
     r = CliRunner().invoke(main, ["import", "case", str(tmp_path / "none.csv"), "--config", str(root),
                                   "--database", url])
-    assert r.exit_code == 2 and "none.csv" in r.output
+    assert r.exit_code == 2 and "none.csv: không có tệp này" in r.output  # in the user's language
     (tmp_path / "a.csv").write_text("a\n1\n")
     r = CliRunner().invoke(main, ["import", "nothing", str(tmp_path / "a.csv"), "--config", str(root),
                                   "--database", url, "--lang", "en"])
