@@ -14,7 +14,8 @@ from tests.web.conftest import PASSWORD
 __all__ = ["api", "api_config"]  # the API tests' fixtures: the app with its users and tokens
 
 PATH = "/api/records/case"
-BACKGROUND = ("storage_janitor", "run_forever")  # the app's own scheduled work, not the request's
+BACKGROUND = ("storage_janitor", "run_forever", "_loop", "_schedule")  # the app's background work (the storage
+# janitor, the in-process job worker: its claim loops and scheduled work), not the request's
 
 
 class Statements:
