@@ -70,13 +70,15 @@ async def test_the_intake_forms_conditions_hold_in_the_admin(admin):
 
 async def test_dates_and_the_filing_unit_are_checked(admin):
     import datetime as dt
+    from zoneinfo import ZoneInfo
 
     from tests.admin.test_writes import new_case
 
     seed = admin.seed
     await admin.login("quan.tri")  # a superuser: the unit's scope is not what refuses it
     before = await admin.web.count("case")
-    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    # tomorrow where the rule's today() is judged: Vietnam (after 17:00 UTC, already the next day there)
+    tomorrow = (dt.datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date() + dt.timedelta(days=1)).isoformat()
     found = _problems(await admin.send("POST", "/tables/case/", new_case(seed, received_on=tomorrow)))
     assert "received_on" in found and "sau ngày hôm nay" in found["received_on"]
     found = _problems(await admin.send("POST", "/tables/case/", new_case(seed, unit=seed.units["STP-01"])))
