@@ -1,0 +1,9 @@
+"""Demonstration data for the legal-aid entities, on top of the generic generator.
+
+Hook implementations here carry their own names and say which hook they implement with ``specname``;
+``hoso_legal_aid`` registers them (see its ``__init__``).
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []

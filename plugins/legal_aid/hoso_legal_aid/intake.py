@@ -1,0 +1,9 @@
+"""Hotline and online intake: requests from the 18001233 hotline and the mobile app, by API token.
+
+Hook implementations here carry their own names and say which hook they implement with ``specname``;
+``hoso_legal_aid`` registers them (see its ``__init__``).
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,9 @@
+"""Delivery of results through VNeID, from a transactional outbox.
+
+Hook implementations here carry their own names and say which hook they implement with ``specname``;
+``hoso_legal_aid`` registers them (see its ``__init__``).
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []
