@@ -37,6 +37,8 @@ MESSAGES: dict[str, str] = {
     "report_subtotal": 'Subtotal',
     "report_sheet": 'Report',
     "report_bad_parameters": "Invalid report parameters: {count} problem(s), see errors.",
+    "export_body_refused": ('a report export takes no request body: put its parameters (period, unit, format...) '
+                            'in the query string'),
     "report_bad_format": 'format {value!r} is not available (json, csv, xlsx)',
     "report_bad_as_of": '{value!r} is not a moment (YYYY-MM-DD or YYYY-MM-DDTHH:MM)',
     "report_bad_keys": "keys must be a JSON array of the cell's dimension values",

@@ -37,6 +37,8 @@ MESSAGES: dict[str, str] = {
     "report_subtotal": 'Cộng',
     "report_sheet": 'Báo cáo',
     "report_bad_parameters": "Tham số báo cáo không hợp lệ: {count} lỗi, xem danh sách errors.",
+    "export_body_refused": ('yêu cầu xuất báo cáo không nhận nội dung (body): hãy đặt các tham số (period, unit, '
+                            'format...) trong chuỗi truy vấn'),
     "report_bad_format": 'định dạng {value!r} không dùng được (json, csv, xlsx)',
     "report_bad_as_of": '{value!r} không phải thời điểm (YYYY-MM-DD hoặc YYYY-MM-DDTHH:MM)',
     "report_bad_keys": 'keys phải là một mảng JSON các giá trị chiều của ô',

@@ -72,6 +72,10 @@ async def create_export(
 ) -> Response:
     shown = _lang(request, lang)
     ctx = await request_context(request)
+    if await request.body():
+        # the parameters are the query string's: a body would be dropped without a word, and the export run
+        # with other parameters than the client meant
+        return problem(400, t("export_body_refused", shown), slug="invalid-report-parameters")
     fmt = format or "xlsx"
     problems = [] if fmt in EXPORT_FORMATS else [("format", t("report_bad_format", shown, value=fmt))]
     params = {"period": period, "unit": unit, "as_of": as_of, "structure": structure, "level": level}

@@ -77,6 +77,9 @@ async def test_bad_parameters_or_no_right_queue_nothing(web):
     assert {e["field"] for e in r.json()["errors"]} == {"period", "unit"}
     assert (await post(web, "/api/reports/nothing/exports")).status_code == 404
     assert (await post(web, "/api/reports/people/exports", user="reader")).status_code == 403
+    # parameters sent as a JSON body would otherwise be dropped, and the export run with the defaults
+    r = await post(web, "/api/reports/people/exports", json={"period": "2025", "format": "csv"})
+    assert r.status_code == 400 and "chuỗi truy vấn" in r.json()["detail"], r.text
     assert await web.count("hoso_job") == 0
 
 
