@@ -25,6 +25,7 @@ scheduled work of ``hoso.scheduler`` (one process at a time, by its own leases).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -46,7 +47,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
 
 __all__ = ["TABLE", "STATES", "WAITING", "enqueue", "claim", "complete", "fail", "expire", "retry_dead", "jobs",
-           "job", "queue_health", "purge_done", "job_kinds", "backoff_delay", "Worker", "now_ms"]
+           "job", "release", "queue_health", "purge_done", "job_kinds", "backoff_delay", "Worker",
+           "now_ms"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,8 @@ WAITING = ("pending", "failed")
 # The longest wait between two attempts, however many failed before.
 MAX_BACKOFF_SECONDS = 6 * 3600
 ERROR_CHARS = 4000
+# Job ids are the table's serial key: a 32-bit integer on PostgreSQL.
+MAX_ID = 2 ** 31 - 1
 
 _COLUMNS = ("id, kind, payload, dedup_key, state, attempts, run_at, lease_owner, lease_until, last_error, "
             "result, user_id, created_at, finished_at")
@@ -183,12 +187,26 @@ async def fail(db: Database, job: Job, kind: JobKind, owner: str, error: str, *,
 
 async def retry_dead(db: Database, job_id: int, *, now: int | None = None) -> bool:
     """Send a dead job back to the queue with its attempts reset; False when it is not dead."""
+    if not 0 < job_id <= MAX_ID:
+        return False
     at = now_ms() if now is None else now
     rows = await db.fetch(
         f"UPDATE {TABLE} SET state = 'pending', attempts = 0, run_at = {{}}, finished_at = NULL, "
         f"wait_key = CASE WHEN dedup_key IS NULL OR EXISTS (SELECT 1 FROM {TABLE} o "
         "WHERE o.wait_key = kind || {} || dedup_key) THEN NULL ELSE kind || {} || dedup_key END "
         "WHERE id = {} AND state = 'dead' RETURNING id", at, "\x1f", "\x1f", job_id)
+    return bool(rows)
+
+
+async def release(db: Database, job_id: int, held: Any, payload: Any, *, now: int | None = None) -> bool:
+    """Make a waiting job due now with ``payload``, if it still waits with payload ``held``; False when it does not
+    (it ran, or another caller released it first: of two callers racing, one wins)."""
+    if not 0 < job_id <= MAX_ID:
+        return False
+    at = now_ms() if now is None else now
+    rows = await db.fetch(
+        f"UPDATE {TABLE} SET payload = {{}}, run_at = {{}} WHERE id = {{}} AND state = 'pending' AND payload = {{}} "
+        "RETURNING id", json.dumps(payload, ensure_ascii=False), at, job_id, json.dumps(held, ensure_ascii=False))
     return bool(rows)
 
 
@@ -205,6 +223,9 @@ async def jobs(db: Database, state: str | None = None, *, limit: int = 100, user
 
 
 async def job(db: Database, job_id: int) -> dict | None:
+    """The job ``job_id``, or None (also for an id no job can have)."""
+    if not 0 < job_id <= MAX_ID:
+        return None
     rows = await db.fetch(f"SELECT {_COLUMNS} FROM {TABLE} WHERE id = {{}}", job_id)
     return rows[0] if rows else None
 
@@ -271,6 +292,7 @@ class Worker:
         self.swept = -1.0e9
         self.definitions_poll = setting("HOSO_DEFINITIONS_POLL_SECONDS")
         self.checked = time.monotonic()
+        self.stopping = asyncio.Event()
 
     async def follow_definitions(self) -> bool:
         """Move to the definitions ``hoso migrate`` applied since this worker started (when the files on disk are
@@ -328,9 +350,17 @@ class Worker:
             pass
         return self.ran - before
 
+    def stop(self) -> None:
+        """Stop after the jobs running now: no job is claimed and no scheduled work started after this."""
+        self.stopping.set()
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+
     async def _loop(self) -> None:
         errors = 0
-        while True:
+        while not self.stopping.is_set():
             try:
                 busy = await self.run_one()
                 errors = 0
@@ -338,20 +368,21 @@ class Worker:
                 log.exception("jobs could not be claimed")
                 busy, errors = False, errors + 1
             if not busy:
-                await asyncio.sleep(min(self.poll * 2 ** errors, 60.0))
+                await self._pause(min(self.poll * 2 ** errors, 60.0))
 
     async def _schedule(self) -> None:
-        while True:
+        while not self.stopping.is_set():
             try:
                 if self.works:
                     await run_due(self.rt, self.works)
                 await purge_done(self.rt)
             except Exception:  # the schedule goes on at the next tick
                 log.exception("scheduled work could not be started")
-            await asyncio.sleep(self.tick)
+            await self._pause(self.tick)
 
     async def run_forever(self) -> None:
-        """Run until cancelled."""
+        """Run until ``stop`` (then return once the jobs running have ended) or until cancelled (a job cut short
+        is taken again when its lease expires)."""
         tasks = [asyncio.create_task(self._loop()) for _ in range(self.concurrency if self.kinds else 0)]
         if self.works or self.kinds:
             tasks.append(asyncio.create_task(self._schedule()))

@@ -17,6 +17,7 @@ from hoso._cli_common import CONFIG_OPTION, DB_OPTION, console, err_console
 from hoso._cli_common import run as _run
 from hoso._cli_common import runtime as _runtime
 from hoso.i18n import both
+from hoso.settings import get as setting
 
 __all__ = ["worker"]
 
@@ -46,12 +47,23 @@ def worker(config_dir, database_url, once, concurrency):
                           markup=False, soft_wrap=True)
             task = asyncio.current_task()
             loop = asyncio.get_running_loop()
-            if task is not None:
-                loop.add_signal_handler(signal.SIGTERM, task.cancel)
+            # SIGTERM lets the jobs running end, up to HOSO_WORKER_STOP_SECONDS; then (or on a second SIGTERM)
+            # they are cut short, and taken again when their leases expire.
+            grace = setting("HOSO_WORKER_STOP_SECONDS")
+
+            def on_term() -> None:
+                if w.stopping.is_set() or task is None:
+                    if task is not None:
+                        task.cancel()
+                    return
+                w.stop()
+                loop.call_later(grace, task.cancel)
+
+            loop.add_signal_handler(signal.SIGTERM, on_term)
             try:
                 await w.run_forever()
             except asyncio.CancelledError:
-                pass  # stopped: a job cut short is taken again when its lease expires
+                pass
             return w.ran
         finally:
             await rt.db.close()

@@ -167,6 +167,11 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
        "máy). Tắt (0) khi có các tiến trình hoso worker riêng.",
        "On (1): hoso serve runs the background jobs and scheduled work inside the application process (SQLite, "
        "one machine). Off (0) where separate hoso worker processes run them."),
+    _s("HOSO_WORKER_STOP_SECONDS", "number", 30.0,
+       "Khi nhận SIGTERM, hoso worker ngừng nhận việc mới và chờ các công việc đang chạy xong trong tối đa chừng "
+       "này giây; quá thời gian đó (hoặc khi nhận SIGTERM lần hai) chúng bị dừng và sẽ được chạy lại.",
+       "On SIGTERM, hoso worker takes no new job and waits up to this many seconds for the jobs running to end; "
+       "past it (or on a second SIGTERM) they are cut short, and run again later.", positive=True, unit="seconds"),
     _s("HOSO_JOBS_POLL_SECONDS", "number", 1.0,
        "Một tiến trình chạy công việc nền đang rảnh tìm công việc đến hạn mỗi chừng này giây.",
        "An idle job worker looks for due jobs every this many seconds.", positive=True, unit="seconds"),
@@ -193,6 +198,11 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
        "Most bytes of one import file (CSV or XLSX; for XLSX also once unpacked).", positive=True, unit="bytes"),
     _s("HOSO_IMPORT_MAX_ROWS", "int", 200_000,
        "Số dòng tối đa của một tệp nhập.", "Most rows of one import file.", positive=True, unit="rows"),
+    _s("HOSO_IMPORTS_DIR", "path", "var/imports",
+       "Thư mục giữ tệp nhập đã tải lên trên trang quản trị cho tới khi nhập xong (dùng chung cho mọi tiến trình "
+       "hoso serve và hoso worker).",
+       "Folder keeping the files uploaded to the admin's import page until their import ends (shared by every "
+       "hoso serve and hoso worker process)."),
 )}
 
 

@@ -357,6 +357,7 @@ def create_app(rt: Runtime, settings: WebSettings | None = None, *,
     # Leftovers of interrupted uploads are removed at start-up and then on a schedule (HOSO_FILES_CLEANUP_*).
     cleanup = CleanupSettings.from_env()
     background: list[asyncio.Task] = []
+    workers: list[tuple[Worker, asyncio.Task]] = []
 
     async def startup() -> None:
         await rt.db.start()
@@ -368,9 +369,16 @@ def create_app(rt: Runtime, settings: WebSettings | None = None, *,
             await await_me_maybe(result)
         background.append(asyncio.create_task(storage_janitor(rt.records(), cleanup)))
         if setting("HOSO_EMBEDDED_WORKER"):  # hoso_job_kinds and hoso_scheduled_work, in this process
-            background.append(asyncio.create_task(Worker(rt).run_forever()))
+            worker = Worker(rt)
+            workers.append((worker, asyncio.create_task(worker.run_forever())))
+            background.append(workers[-1][1])
 
     async def shutdown() -> None:
+        # the jobs running end first (up to HOSO_WORKER_STOP_SECONDS); what is cut short runs again later
+        for worker, _task in workers:
+            worker.stop()
+        if workers:
+            await asyncio.wait([task for _w, task in workers], timeout=setting("HOSO_WORKER_STOP_SECONDS"))
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)

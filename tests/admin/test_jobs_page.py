@@ -104,6 +104,10 @@ async def test_a_role_granting_manage_jobs_opens_the_page(config_dir, database_u
         r = await web.client.post(f"/admin/hoso/jobs/{dead}/retry", headers={"X-CSRFToken": await admin.csrf()},
                                   follow_redirects=False)
         assert r.status_code == 303
+        for missing in (2 ** 31, 2 ** 40):  # past the 32-bit key of PostgreSQL
+            r = await web.client.post(f"/admin/hoso/jobs/{missing}/retry",
+                                      headers={"X-CSRFToken": await admin.csrf()}, follow_redirects=False)
+            assert r.status_code == 409, r.text
         await web.rt.db.start()
         try:
             assert (await job(web.rt.db, dead))["state"] == "pending"

@@ -60,7 +60,9 @@ async def test_another_user_cannot_see_or_download_an_export(web):
         assert (await get(web, export["url"], user)).status_code == 404
         assert (await get(web, state["file"], user)).status_code == 404
     assert (await get(web, f"/api/reports/by_unit/exports/{export['id']}", "prov")).status_code == 404
-    assert (await get(web, "/api/reports/people/exports/999999", "prov")).status_code == 404
+    for missing in (999999, 2 ** 31, 2 ** 63 - 1):  # past the 32-bit key of PostgreSQL too
+        assert (await get(web, f"/api/reports/people/exports/{missing}", "prov")).status_code == 404
+        assert (await get(web, f"/api/reports/people/exports/{missing}/file", "prov")).status_code == 404
     assert (await get(web, export["url"], None)).status_code == 401
     # The default format is the official layout in XLSX.
     workbook = openpyxl.load_workbook(io.BytesIO((await get(web, state["file"], "prov")).content))

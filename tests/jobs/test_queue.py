@@ -115,6 +115,29 @@ async def test_a_handler_running_past_its_lease_fails(rt):
     assert row["state"] == "failed" and row["last_error"].startswith("timed out after 0.2 s")
 
 
+async def test_a_stopped_worker_lets_its_running_job_end_and_claims_no_more(rt):
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def held(rt_, job_):
+        started.set()
+        await release.wait()
+        return "ended"
+
+    kinds = {"held": JobKind("held", held)}
+    first = await enqueue(rt.db, "held", None)
+    second = await enqueue(rt.db, "held", None)
+    worker = Worker(rt, scheduled=False, kinds=kinds, poll=0.01)
+    running = asyncio.create_task(worker.run_forever())
+    await asyncio.wait_for(started.wait(), 10)
+    worker.stop()
+    await asyncio.sleep(0.05)
+    assert not running.done(), "the running job is waited for"
+    release.set()
+    await asyncio.wait_for(running, 10)
+    assert (await job(rt.db, first))["state"] == "done"
+    assert (await job(rt.db, second))["state"] == "pending", "no job is claimed after stop"
+
+
 async def test_backoff_grows_with_jitter_and_the_job_dies_after_max_attempts(rt):
     kinds = job_kinds(rt)
     kind = kinds["broken"]  # max_attempts 3, backoff 10 s
