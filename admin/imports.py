@@ -4,19 +4,19 @@ progress of the writes.
 
 Every step goes through ``hoso.importing`` with the user's record context: the preview writes nothing, the import
 writes through the record service (validation, naming series, scope, audit, history, hooks). The file read at the
-preview is kept in this process for the confirmation (at most ``_KEPT_PER_USER`` per account, for
-``_KEEP_SECONDS``); the import runs as a task of this process and the page asks its progress as JSON
-(admin/static/imports.js; without scripts the page reloads itself).
+preview is kept in ``HOSO_IMPORTS_DIR`` with a held-back job (``file_import``, ``hoso.plugins.jobs``) for
+``_KEEP_SECONDS``; the confirmation releases the job, which a worker of any process runs (``hoso serve``'s own, or
+``hoso worker``), keeping its progress in the job's row. The page asks that progress as JSON
+(admin/static/imports.js; without scripts the page reloads itself), so preview, confirmation and progress may each
+reach a different process.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import html
-import secrets
-import time
-from dataclasses import dataclass, field, replace
+import json
+from dataclasses import dataclass, replace
 from typing import Any
 
 from starlette.requests import Request
@@ -27,7 +27,10 @@ from hoso.admin.auth import AdminUser
 from hoso.admin.pages import _page_user, _prefix
 from hoso.admin.reports import STATIC, _shell, _static
 from hoso.i18n import t
-from hoso.importing import FileProblem, ImportOptions, ImportResult, Table, import_file, preview, read_table
+from hoso.importing import FileProblem, ImportOptions, ImportResult, preview, read_table
+from hoso.importing.staging import stage
+from hoso.jobs import enqueue, job, release
+from hoso.plugins.jobs import IMPORT_KIND
 from hoso.records.context import RecordContext
 from hoso.records.errors import RecordError
 from hoso.settings import get as setting
@@ -35,53 +38,26 @@ from hoso.settings import get as setting
 __all__ = ["routes", "PAGE"]
 
 PAGE = "/hoso/import/"
+# How long a previewed file waits for its confirmation.
 _KEEP_SECONDS = 3600
-_KEPT_PER_USER = 3
-
-
-@dataclass
-class _Job:
-    user_id: int | None
-    entity: str
-    table: Table
-    key: str | None
-    at: float = field(default_factory=time.monotonic)
-    stage: str = ""
-    done: int = 0
-    total: int = 0
-    result: ImportResult | None = None
-    failed: str = ""
-    task: Any = None
-
-
-_JOBS: dict[str, _Job] = {}
 
 
 def _e(text: Any) -> str:
     return html.escape("" if text is None else str(text))
 
 
-def _forget_old() -> None:
-    now = time.monotonic()
-    for token, job in list(_JOBS.items()):
-        if now - job.at > _KEEP_SECONDS and (job.task is None or job.task.done()):
-            del _JOBS[token]
+def _token(value: str | None) -> int | None:
+    """The job id a page's token names (the id of the import's job), or None."""
+    return int(value) if value and value.isdigit() and len(value) < 19 else None
 
 
-def _keep(job: _Job) -> str:
-    _forget_old()
-    mine = sorted((j.at, tok) for tok, j in _JOBS.items() if j.user_id == job.user_id
-                  and (j.task is None or j.task.done()))
-    for _at, tok in mine[:max(0, len(mine) - _KEPT_PER_USER + 1)]:
-        del _JOBS[tok]
-    token = secrets.token_urlsafe(24)
-    _JOBS[token] = job
-    return token
-
-
-def _job(token: str | None, user: AdminUser) -> _Job | None:
-    job = _JOBS.get(token or "")
-    return job if job is not None and job.user_id == user.current.id else None
+async def _held(request: Request, token: str | None, user: AdminUser) -> dict | None:
+    """The user's own import job named by ``token``, with its payload; None for anything else."""
+    job_id = _token(token)
+    row = None if job_id is None else await job(request.scope["hoso.admin"].rt.db, job_id)
+    if row is None or row["kind"] != IMPORT_KIND or row["user_id"] != user.current.id:
+        return None
+    return row
 
 
 def _creatable(request: Request, user: AdminUser) -> list:
@@ -213,7 +189,8 @@ async def preview_page(request: Request, v: _Visit) -> Response:
         result = await preview(rt, rt_ctx(user), entity, table, ImportOptions(key=key))
     except RecordError as exc:
         return _error_page(prefix, lang, side, str(exc), 403)
-    token = _keep(_Job(user.current.id, entity, table, key))
+    held = {"held": True, "staged": stage(data), "file_name": name, "entity": entity, "key": key, "lang": lang}
+    token = str(await enqueue(rt.db, IMPORT_KIND, held, user_id=user.current.id, delay=_KEEP_SECONDS))
     return HTMLResponse(_shell(prefix, f"{t('import_title', lang)}: {name}", side,
                                _confirm(request, token, result, lang)))
 
@@ -240,34 +217,36 @@ async def run_page(request: Request, v: _Visit) -> Response:
     side = _upload_form(request, entities, lang)
     async with _form(request, max_files=0, max_fields=200) as form:
         token = str(form.get("token") or "")
-        ignore = frozenset(str(v) for v in form.getlist("ignore"))
+        ignore = sorted({str(v) for v in form.getlist("ignore")})
         skip_bad = form.get("skip_bad") == "1"
-    job = _job(token, user)
-    if job is None or job.task is not None:
-        return _error_page(prefix, lang, side, t("import_expired", lang), 410)
+    row = await _held(request, token, user)
+    held = json.loads(row["payload"]) if row is not None and row["payload"] else {}
     rt = request.scope["hoso.admin"].rt
-    options = ImportOptions(key=job.key, skip_bad=skip_bad, ignore=ignore)
-
-    def advance(stage: str, done: int, total: int) -> None:
-        job.stage, job.done, job.total = stage, done, total
-
-    async def work() -> None:
-        try:
-            job.result = await import_file(rt, rt_ctx(user), job.entity, job.table, options, advance)
-        except RecordError as exc:
-            job.failed = str(exc)
-
-    job.at = time.monotonic()
-    job.task = asyncio.get_running_loop().create_task(work())
-    return HTMLResponse(_shell(prefix, t("import_title", lang), side, _progress(prefix, token, job, lang)))
+    chosen = {**held, "held": False, "skip_bad": skip_bad, "ignore": ignore}
+    # Of two confirmations of one preview (two tabs, a double click), one starts the import.
+    if row is None or not held.get("held") or not await release(rt.db, row["id"], held, chosen):
+        return _error_page(prefix, lang, side, t("import_expired", lang), 410)
+    return HTMLResponse(_shell(prefix, t("import_title", lang), side,
+                               _progress(prefix, token, await job(rt.db, row["id"]), lang)))
 
 
-def _progress(prefix: str, token: str, job: _Job, lang: str) -> str:
-    if job.task is not None and job.task.done():
-        if job.failed:
-            return f'<div class="errors" id="hoso-import-errors"><p>{_e(job.failed)}</p></div>'
-        result = job.result
-        assert result is not None
+def _state(row: dict) -> tuple[bool, dict[str, Any]]:
+    """Whether the import's job has ended, and what it keeps: its progress while it runs, its outcome after."""
+    kept = json.loads(row["result"]) if row["result"] else {}
+    return row["state"] in ("done", "dead"), kept
+
+
+def _progress(prefix: str, token: str, row: dict | None, lang: str) -> str:
+    if row is None:
+        return f'<div class="errors" id="hoso-import-errors"><p>{_e(t("import_expired", lang))}</p></div>'
+    ended, kept = _state(row)
+    if ended:
+        failed = kept.get("error") or (t("import_expired", lang) if kept.get("expired") else "")
+        if row["state"] == "dead":
+            failed = t("import_failed", lang, error=row["last_error"] or "")
+        if failed or "result" not in kept:
+            return f'<div class="errors" id="hoso-import-errors"><p>{_e(failed)}</p></div>'
+        result = ImportResult.from_json(kept["result"])
         note = ""
         if result.stopped:
             note = f"<p>{_e(t('import_stopped', lang))}</p>"
@@ -276,35 +255,44 @@ def _progress(prefix: str, token: str, job: _Job, lang: str) -> str:
         done = f"<p>{_e(t('import_done', lang))}</p>" if result.import_id is not None and not result.stopped else ""
         return (f'<div id="hoso-import-result">{done}<p id="hoso-import-summary">{_e(_summary(result, lang))}</p>'
                 f"{note}{_problems_table(result, lang)}</div>")
-    label = t("import_checking" if job.stage != "write" else "import_writing", lang)
+    progress: dict[str, Any] = kept.get("progress", {})
+    label, done, total = _label_of(row, progress, lang), progress.get("done", 0), progress.get("total", 0)
     return (f'<div id="hoso-import-progress" data-status="{prefix}{PAGE}status?token={_e(token)}" '
             f'data-page="{prefix}{PAGE}job?token={_e(token)}"><p id="hoso-import-stage">{_e(label)}</p>'
-            f'<progress id="hoso-import-bar" max="{job.total or 1}" value="{job.done}"></progress> '
-            f'<span id="hoso-import-count">{job.done}/{job.total}</span>'
+            f'<progress id="hoso-import-bar" max="{total or 1}" value="{done}"></progress> '
+            f'<span id="hoso-import-count">{done}/{total}</span>'
             f'<noscript><p><a href="{prefix}{PAGE}job?token={_e(token)}">&#8635;</a></p></noscript></div>'
             f'<script src="{prefix}{PAGE}imports.js"></script>')
+
+
+def _label_of(row: dict | None, progress: dict, lang: str) -> str:
+    if row is None or row["state"] != "running":
+        # queued, or waiting to be tried again after a failed attempt
+        return t("import_waiting", lang)
+    return t("import_writing" if progress.get("stage") == "write" else "import_checking", lang)
 
 
 @_visited
 async def job_page(request: Request, v: _Visit) -> Response:
     user, entities, lang, prefix = v.user, v.entities, v.user.lang, _prefix(request)
     token = request.query_params.get("token")
-    job = _job(token, user)
+    row = await _held(request, token, user)
     side = _upload_form(request, entities, lang)
-    if job is None or job.task is None:
+    if row is None or json.loads(row["payload"] or "{}").get("held"):
         return _error_page(prefix, lang, side, t("import_expired", lang), 410)
-    return HTMLResponse(_shell(prefix, t("import_title", lang), side, _progress(prefix, token or "", job, lang)))
+    return HTMLResponse(_shell(prefix, t("import_title", lang), side, _progress(prefix, token or "", row, lang)))
 
 
 @_visited
 async def status(request: Request, v: _Visit) -> Response:
     user = v.user
-    job = _job(request.query_params.get("token"), user)
-    if job is None or job.task is None:
+    row = await _held(request, request.query_params.get("token"), user)
+    if row is None or json.loads(row["payload"] or "{}").get("held"):
         return JSONResponse({"detail": t("import_expired", user.lang)}, status_code=410)
-    label = t("import_checking" if job.stage != "write" else "import_writing", user.lang)
-    return JSONResponse({"stage": job.stage, "label": label, "done": job.done, "total": job.total,
-                         "finished": job.task.done()})
+    ended, kept = _state(row)
+    progress = kept.get("progress", {})
+    return JSONResponse({"stage": progress.get("stage", ""), "label": _label_of(row, progress, user.lang),
+                         "done": progress.get("done", 0), "total": progress.get("total", 0), "finished": ended})
 
 
 def routes() -> list[Route]:

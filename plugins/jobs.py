@@ -4,6 +4,11 @@
 deduplication key (with its kind) while the job waits to run, and is emptied when a worker claims it: its
 uniqueness makes an enqueue with a waiting job's key a no-op on both engines.
 
+``file_import`` imports a file uploaded to the admin's import page (``hoso.admin.imports``) as the user who
+uploaded it. The preview queues the job held back (due only after the page's keeping time, when it just removes
+the file); the confirmation releases it with the user's choices (``hoso.jobs.release``: of two confirmations, one
+wins). While it runs it keeps its progress in the job's result; at the end, the import's result.
+
 ``report_export`` runs a report for the user who asked for it (``POST /api/reports/{name}/exports``), with that
 user's scope as it is when the job runs, and writes the CSV or XLSX file into ``HOSO_EXPORTS_DIR``. Workers remove
 the jobs done more than ``HOSO_JOBS_KEEP_DAYS`` ago, with their files (``hoso.jobs.purge_done``).
@@ -11,6 +16,9 @@ the jobs done more than ``HOSO_JOBS_KEEP_DAYS`` ago, with their files (``hoso.jo
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -23,6 +31,9 @@ from hoso.plugin_types import ActionDef, Job, JobKind, SystemTable
 from hoso.settings import get as setting
 
 EXPORT_KIND = "report_export"
+IMPORT_KIND = "file_import"
+# How often a running import keeps its progress in its job row.
+PROGRESS_SECONDS = 0.5
 
 
 def _columns() -> dict:
@@ -60,20 +71,26 @@ def export_path(job_id: int, fmt: str) -> Path:
     return Path(setting("HOSO_EXPORTS_DIR")) / f"{int(job_id)}.{fmt}"
 
 
-async def run_export(rt: Any, job: Job) -> dict:
-    """Run the report of ``job.payload`` as ``job.user_id`` and write its file; the file's name and format."""
+async def _job_context(rt: Any, job: Job, origin: str, lang: str) -> Any:
+    """The record context of the user a job runs for, as the account is now (active, not locked)."""
     from hoso.records.context import RecordContext
-    from hoso.reports.engine import run_report
-    from hoso.reports.params import checked_request
-    from hoso.reports.render import filename, to_csv, write_xlsx
 
-    p = job.payload
     rows = await rt.db.fetch("SELECT id, username, superuser FROM hoso_user WHERE id = {} AND active = {} "
                              "AND locked = {}", job.user_id, True, False)
     if not rows:
         raise PermissionError(t("export_user_gone", "en", id=job.user_id))
     user = rows[0]
-    ctx = RecordContext(rt.config, user["id"], user["username"], "job", p["lang"], bool(user["superuser"]))
+    return RecordContext(rt.config, user["id"], user["username"], origin, lang, bool(user["superuser"]))
+
+
+async def run_export(rt: Any, job: Job) -> dict:
+    """Run the report of ``job.payload`` as ``job.user_id`` and write its file; the file's name and format."""
+    from hoso.reports.engine import run_report
+    from hoso.reports.params import checked_request
+    from hoso.reports.render import filename, to_csv, write_xlsx
+
+    p = job.payload
+    ctx = await _job_context(rt, job, "job", p["lang"])
     request = await checked_request(rt, ctx, p["report"], filters=p["filters"], lang=p["lang"], **p["params"])
     result = await run_report(rt, ctx, request)
     path = export_path(job.id, p["format"])
@@ -90,7 +107,63 @@ async def run_export(rt: Any, job: Job) -> dict:
     return {"filename": filename(result, p["format"]), "format": p["format"]}
 
 
+async def note_progress(db: Any, job_id: int, progress: Any) -> None:
+    """Keep ``progress`` (JSON-ready) as a running job's result until it ends (the job's page shows it)."""
+    await db.execute("UPDATE hoso_job SET result = {} WHERE id = {} AND state = 'running'",
+                     json.dumps(progress, ensure_ascii=False), job_id)
+
+
+async def run_import(rt: Any, job: Job) -> dict:
+    """Import the staged file of ``job.payload`` as ``job.user_id``: ``{"expired": true}`` when the upload was
+    never confirmed, ``{"error": message}`` when the file or the user's rights refuse it, else ``{"result": ...}``
+    (``ImportResult.as_json``). A repeated run (its worker stopped mid-way) finds the rows written before as
+    duplicates, by their content hash or key: nothing is written twice."""
+    from hoso.importing import FileProblem, ImportOptions, import_file, read_table
+    from hoso.importing.staging import staged, unstage
+    from hoso.records.errors import RecordError
+
+    p = job.payload
+    if p.get("held"):
+        unstage(p["staged"])
+        return {"expired": True}
+    lang = p["lang"]
+    data = staged(p["staged"])
+    if data is None:
+        return {"error": t("import_expired", lang)}
+    try:
+        ctx = await _job_context(rt, job, "admin", lang)
+        table = read_table(p["file_name"], data, lang)
+    except (FileProblem, PermissionError) as exc:
+        unstage(p["staged"])
+        return {"error": str(exc)}
+    progress = {"stage": "check", "done": 0, "total": len(table.rows)}
+
+    def advance(stage: str, done: int, total: int) -> None:
+        progress.update(stage=stage, done=done, total=total)
+
+    async def keep_progress() -> None:
+        while True:
+            await note_progress(rt.db, job.id, {"progress": progress})
+            await asyncio.sleep(PROGRESS_SECONDS)
+
+    options = ImportOptions(key=p.get("key"), skip_bad=bool(p.get("skip_bad")), ignore=frozenset(p.get("ignore", ())))
+    keeper = asyncio.get_running_loop().create_task(keep_progress())
+    try:
+        result = await import_file(rt, ctx, p["entity"], table, options, advance)
+    except RecordError as exc:
+        unstage(p["staged"])
+        return {"error": str(exc)}
+    finally:
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
+    unstage(p["staged"])
+    return {"result": result.as_json()}
+
+
 @hookimpl(trylast=True)
 def hoso_job_kinds():
-    return [JobKind(EXPORT_KIND, run_export, max_attempts=3, backoff=30, lease=900)]
+    # An import may take minutes (HOSO_IMPORT_MAX_ROWS rows): its lease is an hour.
+    return [JobKind(EXPORT_KIND, run_export, max_attempts=3, backoff=30, lease=900),
+            JobKind(IMPORT_KIND, run_import, max_attempts=3, backoff=30, lease=3600)]
 

@@ -107,6 +107,16 @@ class ImportResult:
                 "unknown_columns": self.unknown, "encoding": self.encoding,
                 "problems": [{"row": p.row, "column": p.column, "message": p.message} for p in self.problems]}
 
+    @classmethod
+    def from_json(cls, data: dict) -> ImportResult:
+        """The result ``as_json`` gave (kept with a background import's job)."""
+        return cls(data["entity"], data["file"], data["sha256"], rows=data["rows"], created=data["created"],
+                   duplicates=data["duplicates"], skipped=data["skipped"], empty=data["empty"],
+                   would_create=data["would_create"], written=data["written"], stopped=data["stopped"],
+                   import_id=data["import_id"], columns=data["columns"], unknown=data["unknown_columns"],
+                   encoding=data["encoding"],
+                   problems=[Problem(p["row"], p["column"], p["message"]) for p in data["problems"]])
+
 
 @dataclass
 class _Row:

@@ -409,6 +409,8 @@ MESSAGES: dict[str, str] = {
     "import_col_column": "Column",
     "import_col_problem": "Problem",
     "import_no_problems": "No problems.",
+    "import_waiting": "Waiting for its turn",
+    "import_failed": "The import failed: {error}",
     "import_done": "The import is done.",
     "import_expired": "the preview expired: upload the file again",
     "import_no_file": "no file chosen",

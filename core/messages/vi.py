@@ -409,6 +409,8 @@ MESSAGES: dict[str, str] = {
     "import_col_column": "Cột",
     "import_col_problem": "Lỗi",
     "import_no_problems": "Không có lỗi.",
+    "import_waiting": "Đang chờ đến lượt xử lý",
+    "import_failed": "Nhập không thành công: {error}",
     "import_done": "Đã nhập xong.",
     "import_expired": "bản xem trước đã hết hạn: hãy tải tệp lên lại",
     "import_no_file": "chưa chọn tệp",

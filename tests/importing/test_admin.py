@@ -1,5 +1,6 @@
 """The admin's import page: upload, preview of problems by row and column, confirm, progress, result; scoped to
-the units where the user may create, and only for users who may create."""
+the units where the user may create, and only for users who may create. The import runs as a background job, so
+preview, confirmation and progress may reach different processes."""
 
 from __future__ import annotations
 
@@ -8,9 +9,20 @@ import csv
 import io
 import json
 import re
+from pathlib import Path
+
+import pytest
+
+from tests.admin.conftest import AdminClient, serving
 
 FIELDS = ["received_on", "request_channel", "requester_name", "beneficiary_groups", "field_of_law", "form_of_aid",
           "unit"]
+
+
+@pytest.fixture(autouse=True)
+def _quick_jobs(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOSO_JOBS_POLL_SECONDS", "0.05")
+    monkeypatch.setenv("HOSO_IMPORTS_DIR", str(tmp_path / "imports"))
 
 
 def _file(rt, rows: list[dict]) -> bytes:
@@ -86,6 +98,53 @@ async def test_import_page_previews_then_imports_with_progress(admin):
     r = await client.post("/admin/hoso/import/preview", data={"entity": "case", "csrftoken": csrf},
                           files={"file": ("ho-so.csv", data, "text/csv")})
     assert r.status_code == 404 and await _count(admin) == before + 1
+
+
+async def _previewed(admin, data: bytes) -> str:
+    r = await admin.client.post("/admin/hoso/import/preview", data={"entity": "case", "csrftoken": await admin.csrf()},
+                                files={"file": ("ho-so.csv", data, "text/csv")})
+    assert r.status_code == 200, r.text
+    return re.search(r'name="token" value="([^"]+)"', r.text).group(1)
+
+
+async def test_preview_confirm_and_progress_may_reach_different_processes(admin, prepared, admin_db, tmp_path):
+    """A second application process on the same database and folders: the file previewed on one is imported when
+    confirmed on the other, and either shows the progress; of two confirmations, one starts the import."""
+    await admin.login("tt01.staff")
+    await admin.web.rt.db.start()
+    data = _file(admin.web.rt, [_case("TT-01", "Đỗ Văn Hải"), _case("TT-01", "Vũ Thị Lan")])
+    before = await _count(admin)
+    token = await _previewed(admin, data)
+    assert [p.name for p in (tmp_path / "imports").iterdir()] != []  # kept for the confirmation, on disk
+    async with serving(prepared.config, admin_db) as web:
+        other = AdminClient(web, admin.seed)
+        await other.login("tt01.staff")
+        r = await other.client.post("/admin/hoso/import/run", data={"token": token, "csrftoken": await other.csrf()})
+        assert r.status_code == 200, r.text
+        again = await admin.client.post("/admin/hoso/import/run", data={"token": token,
+                                                                         "csrftoken": await admin.csrf()})
+        assert again.status_code == 410
+        result = await _finished(admin, token)
+    assert "Đã nhập xong" in result and await _count(admin) == before + 2
+    assert list((tmp_path / "imports").iterdir()) == []  # the file goes once imported
+
+
+async def test_an_unconfirmed_preview_expires_and_its_file_goes(admin, tmp_path):
+    from hoso.jobs import job
+    from hoso.plugin_types import Job
+    from hoso.plugins.jobs import run_import
+
+    await admin.login("tt01.staff")
+    await admin.web.rt.db.start()
+    token = await _previewed(admin, _file(admin.web.rt, [_case("TT-01", "Đỗ Văn Hải")]))
+    row = await job(admin.web.rt.db, int(token))
+    assert row["state"] == "pending" and row["run_at"] > row["created_at"]  # held back: not run before confirmed
+    payload = json.loads(row["payload"])
+    outcome = await run_import(admin.web.rt, Job(row["id"], row["kind"], payload, 1, None, row["user_id"]))
+    assert outcome == {"expired": True} and not Path(tmp_path / "imports" / payload["staged"]).exists()
+    for bad in (token + "0" * 20, str(2 ** 31), str(2 ** 63), "-1", "1e3"):
+        r = await admin.client.get(f"/admin/hoso/import/status?token={bad}")
+        assert r.status_code == 410, bad
 
 
 async def _finished(admin, token: str) -> str:
