@@ -25,6 +25,7 @@ from hoso.db import quote
 from hoso.hookspecs import hookimpl
 from hoso.records.calendar import WorkCalendar, parse_period
 from hoso.records.context import RecordContext, as_date, is_empty
+from hoso.records.validation import dmy
 
 __all__ = ["lifecycle_transition_guard", "lifecycle_write_guard", "lifecycle_validate_record",
            "lifecycle_transition_done"]
@@ -62,10 +63,6 @@ MESSAGES: dict[str, dict[str, str]] = {
 def _msg(key: str, lang: str, **values: Any) -> str:
     texts = MESSAGES[key]
     return texts.get(lang, texts["vi"]).format(**values)
-
-
-def _dmy(day: dt.date) -> str:
-    return day.strftime("%d/%m/%Y")
 
 
 # -- transition guard: the step's own fields ---------------------------------------------------------------------
@@ -153,8 +150,8 @@ def lifecycle_validate_record(entity, values, context, form, previous):
     if late is None:
         return None
     due, deadline, start = late
-    return [("late_return_reason", _msg("late_return", context.lang, returned=_dmy(as_date(values["file_returned_on"])),
-                                        due=_dmy(due), within=deadline.within, start=_dmy(start)))]
+    return [("late_return_reason", _msg("late_return", context.lang, returned=dmy(as_date(values["file_returned_on"])),
+                                        due=dmy(due), within=deadline.within, start=dmy(start)))]
 
 
 def _late_return(config, entity, values: dict):
