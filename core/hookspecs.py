@@ -422,7 +422,8 @@ def hoso_write_guard(entity: EntityDef, action: str, before: dict | None, after:
 
 @hookspec
 def hoso_transition_done(entity: EntityDef, workflow: WorkflowDef, transition: TransitionDef,
-                         record: dict, context: RecordContext, db: Any) -> None:
+                         record: dict, context: RecordContext, db: Any, runtime: Runtime,
+                         previous: dict) -> None:
     """React to a workflow transition (side effects: notify, create a follow-up record, call a service).
 
     Called inside the transaction of the transition, after the record and its audit entry were written: what
@@ -442,6 +443,9 @@ def hoso_transition_done(entity: EntityDef, workflow: WorkflowDef, transition: T
     :param record: the record after the transition.
     :param context: who acted, from where.
     :param db: the ``hoso.db.Database`` in use.
+    :param runtime: the ``hoso.runtime.Runtime`` of the write, for follow-up writes through its record service
+        (``runtime.records()``), which join the transition's transaction.
+    :param previous: the record before the transition.
     :return: nothing; may be an awaitable.
     """
 

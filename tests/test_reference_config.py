@@ -43,7 +43,7 @@ def _units_by_type(config) -> dict[str, list]:
 
 
 def test_entity_names(config):
-    assert {e.name for e in config.entities} == {"case", "performer", "organisation"}
+    assert {e.name for e in config.entities} == {"case", "performer", "organisation", "case_transfer"}
     for e in config.entities:
         assert e.unit_field == "unit"
         assert e.field("unit").type == "org_unit"
@@ -147,7 +147,7 @@ def test_workflow_shape(config, lifecycle):
     assert set(lifecycle.states) == set(config.choice_list("case_status").values())
     assert {t.name for t in lifecycle.transitions} == {
         "accept", "refuse", "transfer", "assign", "start", "end", "discontinue", "return_file", "appraise",
-        "evaluate", "archive",
+        "evaluate", "archive", "reopen",
     }
     assert "performer" in lifecycle.transition("assign").requires
     assert "ended_on" in lifecycle.transition("end").requires
@@ -159,7 +159,9 @@ def test_workflow_reaches_archived_from_received(lifecycle):
     assert _reachable(lifecycle, "received") == set(lifecycle.states)
     for s in lifecycle.states:
         assert "archived" in _reachable(lifecycle, s), s
-    assert not any("archived" in t.from_states for t in lifecycle.transitions)
+    # an archived file leaves the archive only by the reopen step, and goes back to it
+    assert [t.name for t in lifecycle.transitions if "archived" in t.from_states] == ["reopen"]
+    assert lifecycle.transition("reopen").to in lifecycle.transition("archive").from_states
 
 
 def test_main_path_received_to_archived(lifecycle):

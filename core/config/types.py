@@ -408,6 +408,9 @@ class TransitionDef:
     to: str
     label: Label
     requires: tuple[str, ...] = ()
+    # An org_unit field whose value becomes the record's unit when the transition is taken (a transfer to
+    # another unit): the actor needs the transition's grant on the record where it is, not where it goes.
+    moves_to: str | None = None
 
 
 @dataclass(frozen=True)

@@ -205,16 +205,20 @@ class RecordService:
             problems += child_id_problems(entity, changes_in, current, ctx)
             merged = {fd.name: current.get(fd.name) for fd in entity.fields}
             merged.update(changes_in)
+            moved = False
             if step is not None:
                 merged[step.workflow.state_field] = step.transition.to
                 changes_in[step.workflow.state_field] = step.transition.to
                 problems += step.missing(merged, ctx)
+                moved = step.move(entity, current, merged, changes_in)
             problems = await self.validator.validate(entity, merged, ctx, access, compiled, record_id, current,
                                                      problems)
             if step is not None and not problems:
                 problems = await step.guard(self.rt, entity, current, merged, ctx)
             if problems:
                 raise ValidationError(problems)
+            if moved and step is not None:
+                await step.renumber(self.db, entity, current, merged, changes_in, now)
             diff: dict[str, tuple[Any, Any]] = {}
             for k, v in changes_in.items():
                 if jsonable_deep(current.get(k)) != jsonable_deep(v) or _row_ids(current.get(k)) != _row_ids(v):
@@ -239,7 +243,7 @@ class RecordService:
                     await self.store.sync_children(entity, child, record_id, changes_in[child.name] or [])
             await self.store.version(entity, record_id,
                                      children=tuple(c for c in entity.child_tables if c.name in diff))
-            if entity.unit_field in diff:
+            if entity.unit_field in diff and not moved:  # a transfer is allowed where the record was
                 await self.validator.require_scope(entity, action, record_id, access, ctx)
             changes = jsonable_changes(diff)
             if step is not None:
@@ -248,7 +252,7 @@ class RecordService:
                                               ctx.user_id, ctx.user_name, ctx.origin, changes))
             record = await self.store.fetch(entity, record_id)
             if step is not None:
-                await step.done(self.rt, entity, record, ctx)
+                await step.done(self.rt, entity, record, ctx, current)
             await events.emit(self.rt, "transitioned" if step else "changed", entity, record, ctx, before=current,
                               transition=step.transition if step else None)
         return await self.store.visible(entity, record, access)

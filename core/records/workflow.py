@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hoso.config import Config, EntityDef, TransitionDef, WorkflowDef
-from hoso.db import quote
+from hoso.db import Database, quote
 from hoso.i18n import t
 from hoso.plugin_manager import await_me_maybe
 from hoso.records.calendar import WorkCalendar, parse_period
 from hoso.records.errors import InvalidTransition, ReadOnlyState, ValidationError
+from hoso.records.naming import code_parts, make_code
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.records.access import Access
@@ -88,6 +89,28 @@ class Step:
         return [(f, t("required_for_step", ctx.lang, step=self.label(ctx.lang)))
                 for f in self.transition.requires if _empty(values.get(f))]
 
+    def move(self, entity: EntityDef, current: dict, merged: dict, changes: dict) -> bool:
+        """Move the record to the unit in the transition's ``moves_to`` field; True when it moves."""
+        field = self.transition.moves_to
+        if not field or not entity.unit_field:
+            return False
+        target = merged.get(field)
+        if target is None or target == current.get(entity.unit_field):
+            return False
+        merged[entity.unit_field] = changes[entity.unit_field] = target
+        return True
+
+    async def renumber(self, db: Database, entity: EntityDef, current: dict, merged: dict, changes: dict,
+                       now: dt.datetime) -> None:
+        """A moved record whose naming series depends on its unit takes the next code of its new unit's series
+        (codes are unique within a unit; the old code stays in the audit)."""
+        if entity.naming is None:
+            return
+        before, _ = await code_parts(db, entity, current, now)
+        after, _ = await code_parts(db, entity, merged, now)
+        if before != after:
+            merged[entity.naming.field] = changes[entity.naming.field] = await make_code(db, entity, merged, now)
+
     async def guard(self, rt: Runtime, entity: EntityDef, record: dict, values: dict,
                     ctx: RecordContext) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []
@@ -103,10 +126,10 @@ class Step:
                 problems += [(str(f), str(m)) for f, m in result]
         return problems
 
-    async def done(self, rt: Runtime, entity: EntityDef, record: dict, ctx: RecordContext) -> None:
+    async def done(self, rt: Runtime, entity: EntityDef, record: dict, ctx: RecordContext, previous: dict) -> None:
         for result in rt.pm.hook.hoso_transition_done(entity=entity, workflow=self.workflow,
                                                       transition=self.transition, record=record, context=ctx,
-                                                      db=rt.db):
+                                                      db=rt.db, runtime=rt, previous=previous):
             await await_me_maybe(result)
 
 

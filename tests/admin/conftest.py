@@ -50,7 +50,7 @@ site_name: {vi: Quản trị hồ sơ trợ giúp pháp lý, en: Legal aid recor
 default_language: vi
 menu:
   - group: {vi: Vụ việc, en: Cases}
-    entities: [case]
+    entities: [case, case_transfer]
   - group: {vi: Người thực hiện và tổ chức, en: Performers and organisations}
     entities: [performer, organisation]
 entities:

@@ -17,7 +17,8 @@ async def test_fields_follow_the_form_with_labels_and_choices(admin):
     props = schema["properties"]
     config = load_config(REPO)
     form = config.form("case_file")
-    on_form = [n for s in form.sections for n in s.fields if n != "hearings"]
+    case = config.entity("case")
+    on_form = [n for s in form.sections for n in s.fields if not case.field(n).is_child_table]
     assert list(props)[:len(on_form)] == on_form  # the order of the case file form
     assert list(props)[len(on_form):] == ["sys_version"]
     assert schema["title"] == schema["extra"]["help_text"] == "Vụ việc trợ giúp pháp lý"
@@ -47,7 +48,8 @@ async def test_fields_follow_the_form_with_labels_and_choices(admin):
 async def test_menu_groups_and_labels_from_config(admin):
     await admin.login("tt01.staff")
     grouped = (await admin.get("/tables/grouped/")).json()
-    assert grouped == {"grouped": {"Vụ việc": ["case"], "Người thực hiện và tổ chức": ["performer", "organisation"]},
+    assert grouped == {"grouped": {"Vụ việc": ["case", "case_transfer"],
+                                   "Người thực hiện và tổ chức": ["performer", "organisation"]},
                        "ungrouped": []}
     labels = (await admin.client.get("/admin/hoso/labels/")).json()["tables"]
     assert labels["case"] == "Vụ việc trợ giúp pháp lý" and labels["hoso_unit"] == "Đơn vị"

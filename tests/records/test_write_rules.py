@@ -89,3 +89,19 @@ def test_today_is_vietnams_date_whatever_the_servers_zone(records_config, monkey
     ctx = RecordContext.system(records_config.load())
     assert ctx.today == real.date(2026, 5, 2)
     assert RecordContext(ctx.config, on=real.date(2020, 1, 1)).today == real.date(2020, 1, 1)
+
+
+def test_a_step_moves_records_only_through_an_org_unit_field(records_config):
+    step = "archive: {from: [ended, refused], to: archived, label: {vi: Lưu trữ, en: archive}"
+    assert step in WORKFLOW
+    found = errors(records_config, "forms_config/workflows/case_lifecycle.yaml",
+                   WORKFLOW.replace(step, step + ", moves_to: age"))
+    assert any("moves_to" in e and "expected an org_unit field; 'age' is an integer field" in e for e in found), found
+    found = errors(records_config, "forms_config/workflows/case_lifecycle.yaml",
+                   WORKFLOW.replace(step, step + ", moves_to: transferred_too"))
+    assert any("moves_to" in e and "transferred_too" in e for e in found), found
+    records_config.write("forms_config/workflows/case_lifecycle.yaml",
+                         WORKFLOW.replace(step, step + ", moves_to: transferred_to"))
+    (workflow,) = records_config.load().workflows_for("case")
+    archive = workflow.transition("archive")
+    assert archive.moves_to == "transferred_to"

@@ -68,8 +68,11 @@ def _transitions(ctx, f, d: dict, e, states: list, workflows: list[WorkflowDef])
                                  [(("transitions", tname, "requires", j), n)
                                   for j, n in enumerate(t.get("requires", ()))],
                                  f"transition {tname!r}")
+        moves_to = t.get("moves_to")
+        if moves_to is not None and e is not None:
+            _check_moves_to(ctx, f, d, e, tname, moves_to)
         transitions.append(TransitionDef(tname, tuple(t["from"]), t["to"], _label(t["label"]),
-                                         tuple(t.get("requires", ()))))
+                                         tuple(t.get("requires", ())), moves_to))
         # Role grants name transitions per entity ("transition:accept"), so a name means one transition.
         other = next((w for w in workflows if w.entity == d["entity"]
                       and any(x.name == tname for x in w.transitions)), None)
@@ -77,6 +80,16 @@ def _transitions(ctx, f, d: dict, e, states: list, workflows: list[WorkflowDef])
             f.error(("transitions", tname), f"transition {tname!r} is also defined by workflow {other.name!r} "
                     f"of entity {d['entity']!r}: transition names are unique per entity", key=True)
     return transitions
+
+
+def _check_moves_to(ctx, f, d: dict, e, tname: str, name: str) -> None:
+    where = ("transitions", tname, "moves_to")
+    if not e.unit_field:
+        f.error(where, f"entity {d['entity']!r} has no unit_field: its records cannot move to another unit")
+    elif not e.has_field(name):
+        ctx.checker.fields_exist(f, e, d["entity"], [(where, name)], f"transition {tname!r}")
+    elif e.field(name).type != "org_unit":
+        f.error(where, f"expected an org_unit field; {name!r} is {_an(e.field(name).type)} field")
 
 
 def _deadlines(ctx, f, d: dict, e, states: list) -> list[DeadlineDef]:

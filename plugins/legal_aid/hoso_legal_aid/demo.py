@@ -357,10 +357,12 @@ class _Lifecycle:
         if "refuse" in self.steps and rng.random() < 0.04:
             day = _later(rng, received, 0, 3, today)
             if day:
-                record = await self._step(record, "refuse", {"refused_on": day,
-                                                             "refusal_reason": pick(self.e, "refusal_reason")})
+                record = await self._step(record, "refuse", {
+                    "refused_on": day, "refusal_reason": pick(self.e, "refusal_reason"),
+                    "refusal_note": "Trung tâm đã trả lời người yêu cầu bằng văn bản."})
             return record
-        accepted = _later(rng, received, 0, 3, today)
+        # an urgent request is accepted on the day it is received
+        accepted = received if record.get("urgent") else _later(rng, received, 0, 3, today)
         # requests of the last weeks still wait for a decision (some of them past the acceptance deadline)
         if not accepted or (not record.get("urgent") and (today - received).days < 21 and rng.random() < .4):
             return record
