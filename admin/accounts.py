@@ -198,15 +198,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 def _date(value: str | None, lang: str, label_key: str) -> dt.date | None:
-    """A form's date, dd/mm/yyyy or yyyy-mm-dd (a date input); empty: None."""
-    if not value:
-        return None
-    for pattern in ("%d/%m/%Y", "%Y-%m-%d"):
-        try:
-            return dt.datetime.strptime(value, pattern).date()
-        except ValueError:
-            continue
-    raise _Refused(t("acct_bad_date", lang, field=t(label_key, lang), value=value), 422)
+    return accounts.read_date(value, t(label_key, lang))
 
 
 def _int(value: str | None, lang: str, what: str) -> int:

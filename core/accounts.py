@@ -41,11 +41,24 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["PermissionDenied", "active_roles", "may_manage_unit", "create_account", "grant_role", "end_assignment",
            "transfer", "lock", "unlock", "reset_password", "change_own_password", "assignments",
-           "require_manages_account", "managed_units", "grantable", "manageable_accounts"]
+           "require_manages_account", "managed_units", "grantable", "manageable_accounts", "read_date"]
 
 
 class PermissionDenied(Localised):
     pass
+
+
+def read_date(value: str | None, field: str) -> dt.date | None:
+    """A date typed by a user, dd/mm/yyyy (or yyyy-mm-dd, as date inputs send it); empty: None. UserError naming
+    ``field`` otherwise."""
+    if not value:
+        return None
+    for pattern in ("%d/%m/%Y", "%Y-%m-%d"):
+        try:
+            return dt.datetime.strptime(value, pattern).date()
+        except ValueError:
+            continue
+    raise UserError("acct_bad_date", field=field, value=value)
 
 
 def _date(d: dt.date) -> str:
@@ -158,7 +171,8 @@ async def manageable_accounts(rt: Runtime, actor: Actor, search: str = "", limit
     from hoso.db import fold
     from hoso.records.search import fold_sql, like_pattern
 
-    where, args = ["u.superuser = {}"], [False]
+    where: list[str] = ["u.superuser = {}"]
+    args: list[Any] = [False]
     if not actor.superuser:
         # units closed by a restructuring keep their accounts until they are transferred
         ids = [u["id"] for u in await managed_units(rt, actor, open_only=False)]

@@ -275,7 +275,7 @@ def user():
 @click.option("--unit", "unit_code", default=None, help="Code of the unit the account belongs to.")
 def user_create(config_dir, database_url, username, password, email, display_name, superuser, unit_code):
     """Create a user account."""
-    from hoso.users import UserError, create_user
+    from hoso.users import create_user
 
     rt = _runtime(config_dir, database_url)
 
@@ -288,13 +288,20 @@ def user_create(config_dir, database_url, username, password, email, display_nam
         finally:
             await rt.db.close()
 
+    uid = _refused_or(go())
+    console.print(both("cli_user_created", username=username, id=uid), markup=False)
+
+
+def _refused_or(coro):
+    """``coro``'s result; a refusal of the account functions is printed (Vietnamese, then English): exit 1."""
+    from hoso.users import Localised
+
     try:
-        uid = _run(go())
-    except UserError as exc:
+        return _run(coro)
+    except Localised as exc:
         vi = f"lỗi: {exc.text('vi')}\n" if exc.key else ""
         err_console.print(f"{vi}error: {exc}", markup=False)
         sys.exit(1)
-    console.print(both("cli_user_created", username=username, id=uid), markup=False)
 
 
 @user.command("grant")
@@ -307,21 +314,9 @@ def user_create(config_dir, database_url, username, password, email, display_nam
 @click.option("--until", "ends_on", default=None, help="Day it ends (dd/mm/yyyy; default: open-ended).")
 def user_grant(config_dir, database_url, username, role, unit_code, starts_on, ends_on):
     """Grant ROLE at a unit to the account USERNAME (audited, as the command line)."""
-    import datetime as dt
-
-    from hoso.accounts import grant_role
+    from hoso.accounts import grant_role, read_date
     from hoso.scope import Actor
-    from hoso.users import Localised, UserError
-
-    def day(value, option):
-        if value is None:
-            return None
-        for pattern in ("%d/%m/%Y", "%Y-%m-%d"):
-            try:
-                return dt.datetime.strptime(value, pattern).date()
-            except ValueError:
-                continue
-        raise UserError("acct_bad_date", field=option, value=value)
+    from hoso.users import UserError
 
     rt = _runtime(config_dir, database_url)
 
@@ -334,17 +329,12 @@ def user_grant(config_dir, database_url, username, role, unit_code, starts_on, e
                 raise UserError("cli_no_user", username=username)
             # the operator of the command line acts for the system, like ``hoso user create --superuser``
             actor = Actor(None, "cli", superuser=True, origin="cli")
-            return await grant_role(rt, actor, uid, role, unit_code, starts_on=day(starts_on, "--from"),
-                                    ends_on=day(ends_on, "--until"))
+            return await grant_role(rt, actor, uid, role, unit_code, starts_on=read_date(starts_on, "--from"),
+                                    ends_on=read_date(ends_on, "--until"))
         finally:
             await rt.db.close()
 
-    try:
-        aid = _run(go())
-    except Localised as exc:
-        vi = f"lỗi: {exc.text('vi')}\n" if exc.key else ""
-        err_console.print(f"{vi}error: {exc}", markup=False)
-        sys.exit(1)
+    aid = _refused_or(go())
     console.print(both("cli_role_granted", role=role, unit=unit_code, username=username, id=aid), markup=False)
 
 

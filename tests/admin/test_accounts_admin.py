@@ -141,8 +141,8 @@ async def test_director_creates_grants_ends_and_transfers_within_the_centre(admi
     assert await db.fetchval("SELECT locked FROM hoso_user WHERE id = {}", uid) in (False, 0)
 
 
-async def test_lock_reset_tokens_and_links_end_what_they_should(admin):
-    seed, db, rt = admin.seed, admin.web.rt, admin.web.rt
+async def test_lock_reset_tokens_links_and_english(admin):
+    seed, rt = admin.seed, admin.web.rt
     db = rt.db
     staff = seed.users["tt01.staff"]
     settings = admin.web.app.state.settings
@@ -238,13 +238,10 @@ async def test_lock_reset_tokens_and_links_end_what_they_should(admin):
     page = (await admin.client.get(f"{PAGE}{staff}")).text
     assert "đặt lại mật khẩu" in page and re.search(r"\d\d/\d\d/\d{4} \d\d:\d\d", page)
 
-
-async def test_the_pages_in_english_and_bad_input(admin):
-    assert (await admin.login("tt01.director")).status_code == 200
+    # in English, and bad input
     admin.client.cookies.set("hoso_admin_lang", "en")
     r = await admin.client.get(PAGE)
     assert r.status_code == 200 and "<h1>Accounts</h1>" in r.text and "Tài khoản" not in r.text
-    staff = admin.seed.users["tt01.staff"]
     r = await _post(admin, f"{staff}/grant", {"role": "centre_director", "unit": "TT-01"})
     assert r.status_code == 403 and "you may not grant role 'centre_director' at unit 'TT-01'" in html.unescape(r.text)
     for path, data in ((f"{staff}/nothing", {}), ("99999999999/lock", {"reason": "x"})):
@@ -253,3 +250,41 @@ async def test_the_pages_in_english_and_bad_input(admin):
     assert r.status_code == 422 and "Role assignments" in r.text
     r = await _post(admin, "create", {"username": "a b", "role": "centre_staff", "unit": "TT-01"})
     assert r.status_code == 422 and "username" in r.text and 'value="a b"' in r.text
+
+
+async def test_the_pickers_offer_exactly_what_the_rules_allow(prepared, admin_db):
+    """``managed_units`` (one statement per scope, the pickers' source) agrees with ``may_manage_unit`` (the check
+    every action makes) for a centre's director and staff, a national administrator and a superuser, every role and
+    units of two provinces: what is offered is what is accepted, and nothing else."""
+    from hoso import accounts
+    from hoso.runtime import Runtime
+    from hoso.scope import SYSTEM_ACTOR, Actor
+
+    rt = Runtime.create(prepared.config, admin_db)
+    await rt.db.start()
+    try:
+        national = await accounts.create_account(rt, SYSTEM_ACTOR, "qt.quocgia", PASSWORD, "CUC",
+                                                 roles=("national_admin",))
+        users = prepared.seed.users
+        actors = [Actor(users["tt01.director"], "tt01.director"), Actor(users["tt01.staff"], "tt01.staff"),
+                  Actor(national, "qt.quocgia"), Actor(None, "root", superuser=True), Actor(None, "nobody")]
+        # the centre, its branch, its province, the ministry, another province's centre and one of its branches
+        units = [prepared.seed.units[code] for code in ("TT-01", "CN1-01", "STP-01", "CUC", "TT-02")]
+        units.append(await rt.db.fetchval("SELECT MIN(descendant_id) AS id FROM hoso_unit_closure WHERE "
+                                          "ancestor_id = {} AND depth = 1", prepared.seed.units["TT-02"]))
+        offered_somewhere = 0
+        for actor in actors:
+            for role in [None, *(r.name for r in rt.config.roles)]:
+                offered = {u["id"] for u in await accounts.managed_units(rt, actor, role)}
+                for unit in units:
+                    assert (unit in offered) == await accounts.may_manage_unit(rt, actor, unit, role), \
+                        (actor.username, role, unit)
+                offered_somewhere += bool(offered & set(units))
+            grantable = await accounts.grantable(rt, actor)
+            for r in grantable:
+                assert grantable[r] == await accounts.managed_units(rt, actor, r)
+        director = next(a for a in actors if a.username == "tt01.director")
+        assert set(await accounts.grantable(rt, director)) == {"centre_staff", "performer_role"}
+        assert offered_somewhere >= 5
+    finally:
+        await rt.db.close()
