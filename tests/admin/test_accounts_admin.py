@@ -251,6 +251,16 @@ async def test_lock_reset_tokens_links_and_english(admin):
     r = await _post(admin, "create", {"username": "a b", "role": "centre_staff", "unit": "TT-01"})
     assert r.status_code == 422 and "username" in r.text and 'value="a b"' in r.text
 
+    # a director locked meanwhile: the page refuses the POST of the session it had, changing nothing
+    from hoso.accounts import lock
+    from hoso.scope import SYSTEM_ACTOR
+
+    await lock(rt, SYSTEM_ACTOR, seed.users["tt01.director"], "nghỉ việc")
+    before = await _state(admin)
+    r = await _post(admin, f"{staff}/lock", {"reason": "x"})
+    assert r.status_code == 401
+    assert await _state(admin) == before
+
 
 async def test_the_pickers_offer_exactly_what_the_rules_allow(prepared, admin_db):
     """``managed_units`` (one statement per scope, the pickers' source) agrees with ``may_manage_unit`` (the check
