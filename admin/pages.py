@@ -157,6 +157,16 @@ SCRIPT = r"""(function () {
       .catch(function () {});
   }
   window.addEventListener('hashchange', passwordFirst);
+  // The admin's router moves with history.pushState (no hashchange): after a login with a one-time password
+  // the change page must open as well.
+  ['pushState', 'replaceState'].forEach(function (name) {
+    var original = history[name];
+    history[name] = function () {
+      var result = original.apply(this, arguments);
+      setTimeout(passwordFirst, 0);
+      return result;
+    };
+  });
   passwordFirst();
 })();
 """

@@ -43,7 +43,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from hoso.admin import approvals, imports, jobs, pages, plugin_pages, reports, search
+from hoso.admin import accounts, approvals, imports, jobs, pages, plugin_pages, reports, search
 from hoso.admin.auth import (
     AdminUser,
     HosoAuthBackend,
@@ -325,7 +325,8 @@ def build_router(build: AdminBuild) -> HosoAdminRouter:
                                **plugin_pages.menu_links(build, admin.default_language),
                                t("approvals", admin.default_language): "./hoso/approvals/",
                                t("jobs_page", admin.default_language): "./hoso/jobs/",
-                               t("search_title", admin.default_language): "./hoso/search/"},
+                               t("search_title", admin.default_language): "./hoso/search/",
+                               t("acct_page", admin.default_language): "./hoso/accounts/"},
                 allowed_hosts=ORIGIN_CHECKED,
             )
         finally:
@@ -363,6 +364,7 @@ def build_router(build: AdminBuild) -> HosoAdminRouter:
         *approvals.routes(),
         *jobs.routes(),
         *search.routes(),
+        *accounts.routes(),
     ]
     router.router.routes[0:0] = front
     private.router.routes.insert(0, Route("/change-password/", change_password_endpoint, methods=["POST"]))

@@ -41,11 +41,24 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["PermissionDenied", "active_roles", "may_manage_unit", "create_account", "grant_role", "end_assignment",
            "transfer", "lock", "unlock", "reset_password", "change_own_password", "assignments",
-           "require_manages_account"]
+           "require_manages_account", "managed_units", "grantable", "manageable_accounts", "read_date"]
 
 
 class PermissionDenied(Localised):
     pass
+
+
+def read_date(value: str | None, field: str) -> dt.date | None:
+    """A date typed by a user, dd/mm/yyyy (or yyyy-mm-dd, as date inputs send it); empty: None. UserError naming
+    ``field`` otherwise."""
+    if not value:
+        return None
+    for pattern in ("%d/%m/%Y", "%Y-%m-%d"):
+        try:
+            return dt.datetime.strptime(value, pattern).date()
+        except ValueError:
+            continue
+    raise UserError("acct_bad_date", field=field, value=value)
 
 
 def _date(d: dt.date) -> str:
@@ -108,6 +121,75 @@ async def may_manage_unit(rt: Runtime, actor: Actor, unit_id: int, role_to_grant
         if found:
             return True
     return False
+
+
+async def managed_units(rt: Runtime, actor: Actor, role_to_grant: str | None = None, *,
+                        open_only: bool = True) -> list[dict]:
+    """The units at which ``actor`` may manage accounts (and grant ``role_to_grant``): ``may_manage_unit`` asked
+    of every unit at once, ordered by code (``id``, ``code``, ``name_vi``, ``name_en``); ``open_only``: without
+    the units closed by a restructuring (nothing is granted there)."""
+    columns = "u.id AS id, u.code AS code, u.name_vi AS name_vi, u.name_en AS name_en"
+    is_open = " AND u.valid_to IS NULL" if open_only else ""
+    if actor.superuser:
+        return await rt.db.fetch(f"SELECT {columns} FROM hoso_unit u WHERE 1 = 1{is_open} ORDER BY u.code")
+    if actor.user_id is None:
+        return []
+    found: dict[int, dict] = {}
+    for scope, roles in _managing_roles(rt, role_to_grant).items():
+        marks = ", ".join("{}" for _ in roles)
+        mine = assignments_of(actor.user_id, actor.today)
+        active = f"{mine.sql} AND a.role IN ({marks})"
+        args = [*mine.args, *roles]
+        if scope == "national":
+            held = await rt.db.fetchval(f"SELECT 1 AS ok FROM hoso_assignment a WHERE {active} LIMIT 1", *args)
+            rows = await rt.db.fetch(f"SELECT {columns} FROM hoso_unit u WHERE 1 = 1{is_open}") if held else []
+        else:
+            depth = " AND c.depth = 0" if scope == "unit" else ""
+            rows = await rt.db.fetch(
+                f"SELECT DISTINCT {columns} FROM hoso_assignment a JOIN hoso_unit_closure c ON c.ancestor_id = "
+                f"a.unit_id JOIN hoso_unit u ON u.id = c.descendant_id WHERE {active}{depth}{is_open}", *args)
+        found.update((r["id"], dict(r)) for r in rows)
+    return sorted(found.values(), key=lambda r: r["code"])
+
+
+async def grantable(rt: Runtime, actor: Actor) -> dict[str, list[dict]]:
+    """role -> the open units at which ``actor`` may grant it (roles it may grant nowhere are left out), in the
+    configuration's order of roles."""
+    out: dict[str, list[dict]] = {}
+    for role in rt.config.roles:
+        units = await managed_units(rt, actor, role.name)
+        if units:
+            out[role.name] = units
+    return out
+
+
+async def manageable_accounts(rt: Runtime, actor: Actor, search: str = "", limit: int = 200) -> list[dict]:
+    """The accounts whose home unit ``actor`` manages (all of them for a superuser), matching ``search`` (words
+    of the username, display name or e-mail, ignoring case and diacritics), by username, at most ``limit``.
+
+    Acting on one still asks ``require_manages_account``: an account may hold a role the actor may not grant."""
+    from hoso.db import fold
+    from hoso.records.search import fold_sql, like_pattern
+
+    where: list[str] = ["u.superuser = {}"]
+    args: list[Any] = [False]
+    if not actor.superuser:
+        # units closed by a restructuring keep their accounts until they are transferred
+        ids = [u["id"] for u in await managed_units(rt, actor, open_only=False)]
+        if not ids:
+            return []
+        where.append("u.unit_id IN ({})".format(", ".join("{}" for _ in ids)))
+        args += ids
+    for word in fold(search).split():
+        text = " || ' ' || ".join(f"COALESCE({c}, '')" for c in ("u.username", "u.display_name", "u.email"))
+        where.append(f"{fold_sql('(' + text + ')')} LIKE {{}} ESCAPE '\\'")
+        args.append(like_pattern(word))
+    return await rt.db.fetch(
+        "SELECT u.id AS id, u.username AS username, u.display_name AS display_name, u.email AS email, "
+        "u.locked AS locked, u.active AS active, u.must_change_password AS must_change_password, "
+        "n.code AS unit_code, n.name_vi AS unit_name_vi, n.name_en AS unit_name_en "
+        "FROM hoso_user u LEFT JOIN hoso_unit n ON n.id = u.unit_id "
+        f"WHERE {' AND '.join(where)} ORDER BY u.username LIMIT {int(limit)}", *args)
 
 
 async def _unit_id(rt: Runtime, code: str) -> int:
@@ -174,10 +256,10 @@ async def create_account(rt: Runtime, actor: Actor, username: str, password: str
     """Create an account at a unit the actor manages, with optional role assignments there."""
     unit_id = await _unit_id(rt, unit_code)
     if not await may_manage_unit(rt, actor, unit_id):
-        raise PermissionDenied(f"you may not create accounts at unit {unit_code!r}")
+        raise PermissionDenied("acct_may_not_create", unit=unit_code)
     for role in roles:
         if not await may_manage_unit(rt, actor, unit_id, role):
-            raise PermissionDenied(f"you may not grant role {role!r}")
+            raise PermissionDenied("acct_may_not_grant", role=role, unit=unit_code)
     async with rt.db.transaction():
         uid = await create_user(rt, username, password, email=email, display_name=display_name,
                                 unit_code=unit_code, actor=actor.username, actor_id=actor.user_id, origin=actor.origin)

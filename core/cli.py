@@ -275,7 +275,7 @@ def user():
 @click.option("--unit", "unit_code", default=None, help="Code of the unit the account belongs to.")
 def user_create(config_dir, database_url, username, password, email, display_name, superuser, unit_code):
     """Create a user account."""
-    from hoso.users import UserError, create_user
+    from hoso.users import create_user
 
     rt = _runtime(config_dir, database_url)
 
@@ -288,13 +288,54 @@ def user_create(config_dir, database_url, username, password, email, display_nam
         finally:
             await rt.db.close()
 
+    uid = _refused_or(go())
+    console.print(both("cli_user_created", username=username, id=uid), markup=False)
+
+
+def _refused_or(coro):
+    """``coro``'s result; a refusal of the account functions is printed (Vietnamese, then English): exit 1."""
+    from hoso.users import Localised
+
     try:
-        uid = _run(go())
-    except UserError as exc:
+        return _run(coro)
+    except Localised as exc:
         vi = f"lỗi: {exc.text('vi')}\n" if exc.key else ""
         err_console.print(f"{vi}error: {exc}", markup=False)
         sys.exit(1)
-    console.print(both("cli_user_created", username=username, id=uid), markup=False)
+
+
+@user.command("grant")
+@CONFIG_OPTION
+@DB_OPTION
+@click.argument("username")
+@click.argument("role")
+@click.option("--unit", "unit_code", required=True, help="Code of the unit where the role is held.")
+@click.option("--from", "starts_on", default=None, help="First day (dd/mm/yyyy; default: today).")
+@click.option("--until", "ends_on", default=None, help="Day it ends (dd/mm/yyyy; default: open-ended).")
+def user_grant(config_dir, database_url, username, role, unit_code, starts_on, ends_on):
+    """Grant ROLE at a unit to the account USERNAME (audited, as the command line)."""
+    from hoso.accounts import grant_role, read_date
+    from hoso.scope import Actor
+    from hoso.users import UserError
+
+    rt = _runtime(config_dir, database_url)
+
+    async def go():
+        await rt.db.start()
+        try:
+            await _unit_code_note(rt, unit_code)
+            uid = await rt.db.fetchval("SELECT id FROM hoso_user WHERE username = {}", username)
+            if uid is None:
+                raise UserError("cli_no_user", username=username)
+            # the operator of the command line acts for the system, like ``hoso user create --superuser``
+            actor = Actor(None, "cli", superuser=True, origin="cli")
+            return await grant_role(rt, actor, uid, role, unit_code, starts_on=read_date(starts_on, "--from"),
+                                    ends_on=read_date(ends_on, "--until"))
+        finally:
+            await rt.db.close()
+
+    aid = _refused_or(go())
+    console.print(both("cli_role_granted", role=role, unit=unit_code, username=username, id=aid), markup=False)
 
 
 async def _unit_code_note(rt, code: str | None) -> None:
