@@ -65,7 +65,7 @@ def oracle_problems(config: Config, entity: EntityDef, values: dict, units: dict
 
 
 @pytest.mark.slow
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2 ** 32), legal_aid=st.booleans())
 def test_generated_records_and_steps_pass_the_record_service(reference_db, seed, legal_aid):
     config, url = reference_db
