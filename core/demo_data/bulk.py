@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -30,9 +29,8 @@ from hoso.db import quote
 from hoso.jsonconv import changes as jsonable_changes
 from hoso.jsonconv import comparable
 from hoso.model.history import history_columns, history_table
-from hoso.records.bulk import _null_by_default
+from hoso.records.bulk import _name, _null_by_default
 from hoso.records.context import RecordContext, is_empty
-from hoso.records.naming import code_parts, format_code, take_in_series
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.config import EntityDef
@@ -91,7 +89,7 @@ def _versions(rt: Runtime, entity: EntityDef, payload: dict, steps: list[tuple[s
         changes_in[wf.state_field] = tr.to
         diff = {k: (current.get(k), v) for k, v in changes_in.items() if comparable(current.get(k)) != comparable(v)}
         current = {**current, **changes_in}
-        changes = jsonable_changes(diff)
+        changes: dict[str, Any] = dict(jsonable_changes(diff))
         changes.update({"@transition": tr.name, "@workflow": wf.name})
         out.append((name, current, changes))
     return values, out
@@ -106,7 +104,7 @@ async def _write(rt: Runtime, entity: EntityDef, chunk: list[Drawn], ctx: Record
     parsed = [_versions(rt, entity, payload, steps, ctx) for payload, steps in chunk]
     async with db.transaction():
         if entity.naming:
-            await _name(rt, entity, [created for created, _steps in parsed], now)
+            await _name(svc, entity, [created for created, _steps in parsed], now)
         rows = []
         for created, steps in parsed:
             final = steps[-1][1] if steps else created
@@ -149,21 +147,6 @@ async def _write(rt: Runtime, entity: EntityDef, chunk: list[Drawn], ctx: Record
 def _audit_row(at: dt.datetime, ctx: RecordContext, action: str, entity: str, rid: int, changes: dict) -> tuple:
     return (at, ctx.user_id, ctx.user_name, ctx.origin, action, entity, rid,
             json.dumps(changes, ensure_ascii=False, sort_keys=True), None)
-
-
-async def _name(rt: Runtime, entity: EntityDef, created: list[dict], now: dt.datetime) -> None:
-    """The codes of the batch, each series' numbers taken in one statement in the order of the batch, as
-    ``create_many`` takes them."""
-    assert entity.naming is not None
-    unit_codes: dict[tuple[str, Any], Any] = {}
-    keyed: dict[str, list[tuple[dict, dict]]] = defaultdict(list)
-    for values in created:
-        key, context = await code_parts(rt.db, entity, values, now, unit_codes)
-        keyed[key].append((values, context))
-    for key, members in keyed.items():
-        first = await take_in_series(rt.db, key, len(members))
-        for n, (values, context) in enumerate(members):
-            values[entity.naming.field] = format_code(entity, context, first + n)
 
 
 async def _history(rt: Runtime, entity: EntityDef, ids: list[int], parsed: list, ctx: RecordContext,

@@ -173,7 +173,7 @@ class RecordGenerator:
         hierarchy = self.config.hierarchy
         levels = {t.name: t for t in hierarchy.unit_types} if hierarchy else {}
         u = self.unit(unit_id)
-        chain = []
+        chain: list[Unit] = []
         while u is not None and len(chain) < 20:
             chain.append(u)
             u = self.unit(u.parent_id)

@@ -28,6 +28,7 @@ from hoso.accounts import create_account
 from hoso.audit import audit_batch
 from hoso.config import EntityDef
 from hoso.db import quote
+from hoso.demo_data.bulk import load_records
 from hoso.demo_data.generator import STREETS, jsonable, read_pools
 from hoso.records.service import RecordContext
 from hoso.scope import Actor
@@ -69,6 +70,9 @@ def demo_today() -> dt.date:
 ProgressFn = Callable[[int], Any]
 # Cases written per transaction: created with ``create_many``, then their workflow steps.
 BATCH = 500
+# Above this many cases, they are written by the bulk loader (hoso.demo_data.bulk), 2,000 per transaction.
+BULK_ABOVE = 20_000
+BULK_BATCH = 2000
 
 
 def _only_fields(entity: EntityDef, values: dict) -> dict:
@@ -233,9 +237,10 @@ async def _logins(rt: Runtime, gen: LegalAidGenerator, ctx: RecordContext, actor
 
 
 async def _cases(rt: Runtime, gen: LegalAidGenerator, ctx: RecordContext, centres: list[dict],
-                 days: list[dt.date], made: int, progress: ProgressFn | None) -> int:
+                 days: list[dt.date], made: int, progress: ProgressFn | None, bulk: bool = False) -> int:
     """Cases received on ``days`` (in order) at ``centres`` (bigger centres get more), each taken through the
-    steps of its lifecycle its age allows; ``BATCH`` cases per transaction. Returns the running count."""
+    steps of its lifecycle its age allows; ``BATCH`` cases per transaction through the record service, or
+    (``bulk``) drawn one at a time and written by the bulk loader. Returns the running count."""
     if not days or not centres:
         return made
     weights = [gen.rng.randint(1, 5) for _ in centres]
@@ -249,14 +254,26 @@ async def _cases(rt: Runtime, gen: LegalAidGenerator, ctx: RecordContext, centre
         if r["type"] in branch_types:
             branches.setdefault(r["parent_id"], []).append(r["id"])
     walks = rt.config.has_entity("performer")
+
+    def draw(received: dt.date) -> dict:
+        centre = centres[gen.rng.choices(range(len(centres)), weights=weights)[0]]
+        unit = centre["id"]
+        if branches.get(unit) and gen.rng.random() < 0.25:  # a quarter filed at one of its branches
+            unit = gen.rng.choice(branches[unit])
+        return gen.values("case", received_on=received, unit=unit)
+
+    if bulk:
+        def stream():
+            for received in days:
+                values = draw(received)
+                steps = gen.walk("case", values) if walks else []
+                yield jsonable(values), [(name, jsonable(payload)) for name, payload in steps]
+
+        done = await load_records(rt, "case", stream(), ctx, batch=BULK_BATCH,
+                                  progress=(lambda n: progress(made + n)) if progress else None)
+        return made + len(done)
     for start in range(0, len(days), BATCH):
-        drawn = []
-        for received in days[start:start + BATCH]:
-            centre = centres[gen.rng.choices(range(len(centres)), weights=weights)[0]]
-            unit = centre["id"]
-            if branches.get(unit) and gen.rng.random() < 0.25:  # a quarter filed at one of its branches
-                unit = gen.rng.choice(branches[unit])
-            drawn.append(gen.values("case", received_on=received, unit=unit))
+        drawn = [draw(received) for received in days[start:start + BATCH]]
         steps = [gen.walk("case", v) if walks else [] for v in drawn]
         async with audit_batch(rt.db), rt.db.transaction():
             records = await service.create_many("case", [jsonable(v) for v in drawn], ctx)
@@ -329,7 +346,8 @@ async def load_demo(rt: Runtime, cases: int = 5000, once: bool = False, progress
     organisations = await _organisations(rt, gen, ctx, centres)
     performers = await _performers(rt, gen, ctx, centres, organisations)
     await _refresh(rt, gen)
-    made = await _cases(rt, gen, ctx, centres, before, 0, progress)
+    bulk = cases > BULK_ABOVE
+    made = await _cases(rt, gen, ctx, centres, before, 0, progress, bulk)
     merged = ""
     if merger is not None:
         from hoso.restructure import apply
@@ -347,7 +365,7 @@ async def load_demo(rt: Runtime, cases: int = 5000, once: bool = False, progress
         me = next((x["id"] for x in logins if x["role"] == "performer_role"), None)
         gen.favourite = await rt.db.fetchval(
             f"SELECT id FROM {quote(rt.config.entity('performer').table)} WHERE account = {{}}", me) if me else None
-    made = await _cases(rt, gen, ctx, centres, after, made, progress)
+    made = await _cases(rt, gen, ctx, centres, after, made, progress, bulk)
     message = (f"Demo data loaded: {made} case(s) received {FIRST_DAY:%d/%m/%Y}-{today:%d/%m/%Y} "
                f"({len(before)} before the merger) in {len(centres)} centres, {performers} performers and "
                f"{len(organisations)} organisations{merged}"
