@@ -121,6 +121,8 @@ class RecordGenerator:
         self.pools = pools or Pools()
         self._unique: dict[tuple[str, str], set[Any]] = {}
         self._conditions: dict[str, dict[str, tuple[list[Expression], list[Expression]]]] = {}
+        self._step_fields: dict[str, set[str]] = {}
+        self._rules: dict[str, list[tuple[str, str, str]]] = {}
         self._units_by_id: dict[int, Unit] = {}
         self._index_units()
 
@@ -211,6 +213,12 @@ class RecordGenerator:
     def step_fields(self, entity: EntityDef) -> set[str]:
         """The fields the workflow steps fill: from the first field a step requires that a new record need not
         have, every later field that is not required."""
+        found = self._step_fields.get(entity.name)
+        if found is None:
+            found = self._step_fields[entity.name] = self._find_step_fields(entity)
+        return found
+
+    def _find_step_fields(self, entity: EntityDef) -> set[str]:
         required_by_steps = {f for wf in self.workflows(entity) for t in wf.transitions for f in t.requires}
         out: set[str] = set()
         started = False
@@ -403,7 +411,10 @@ class RecordGenerator:
 
     def keep_rules(self, entity: EntityDef, values: dict) -> None:
         """Move dates and numbers so that the entity's comparison rules hold (a rule over an empty field holds)."""
-        rules = [r for r in (parse_rule(r.rule) for r in entity.rules) if r]
+        rules = self._rules.get(entity.name)
+        if rules is None:
+            rules = self._rules[entity.name] = [r for r in (parse_rule(r.rule) for r in entity.rules) if r]
+        steps = self.step_fields(entity)
         for _ in range(3):
             for left, op, right in rules:
                 a = values.get(left)
@@ -412,7 +423,7 @@ class RecordGenerator:
                     continue
                 if right == "today()" or not entity.has_field(right):
                     values[left] = b
-                elif left in self.step_fields(entity) or right not in values:
+                elif left in steps or right not in values:
                     values[left] = _shift(b, op)
                 else:
                     values[right] = _shift(a, _FLIP[op])

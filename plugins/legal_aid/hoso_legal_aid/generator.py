@@ -65,6 +65,8 @@ class LegalAidGenerator(RecordGenerator):
         super().__init__(*args, **kwargs)
         self.performer_organisation: dict[int, int | None] = {}
         self.favourite: int | None = None  # the demo performer: given half of the cases of its centre
+        self._staff: dict[int | None, list[int]] = {}  # unit -> its performers, from the pools
+        self._staff_of: Any = None
 
     def pick(self, entity: EntityDef, name: str, preferred: str | None = None,
              weights: Mapping[str, float] | None = None) -> str | None:
@@ -143,7 +145,12 @@ class LegalAidGenerator(RecordGenerator):
 
     def field_value(self, entity: EntityDef, fd: FieldDef, values: dict, *, day: dt.date | None = None) -> Any:
         if entity.name == "case" and fd.name == "performer":
-            staff = [rid for rid, unit in self.pools.records.get("performer", []) if unit in self._centre(values)]
+            if self._staff_of is not self.pools:
+                self._staff = {}
+                for rid, unit in self.pools.records.get("performer", []):
+                    self._staff.setdefault(unit, []).append(rid)
+                self._staff_of = self.pools
+            staff = [rid for unit in sorted(self._centre(values)) for rid in self._staff.get(unit, [])]
             if not staff:
                 return None
             if self.favourite in staff and self.rng.random() < 0.5:
