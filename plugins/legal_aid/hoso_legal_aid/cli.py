@@ -18,7 +18,7 @@ __all__ = ["demo"]
 @click.command()
 @CONFIG_OPTION
 @DB_OPTION
-@click.option("--cases", default=200, show_default=True, type=click.IntRange(0, 1_000_000),
+@click.option("--cases", default=5000, show_default=True, type=click.IntRange(0, 1_000_000),
               help="How many demo cases to create.")
 @click.option("--once", is_flag=True, help="Do nothing if demo data was loaded before.")
 def demo(config_dir, database_url, cases, once):

@@ -8,27 +8,32 @@ centres move to their successors, with their history), then the cases received s
 centres of the new structure. Each case takes the workflow steps its age allows (accepted, assigned to a
 performer of its centre, started, ended, file handed back, appraised, archived; some refused or discontinued).
 
-Everything is written through the record service (``create`` and ``transition``), so naming series, validation,
-workflow rules, history and audit apply exactly as for data entered by hand. Values are drawn from
-``random.Random(2025)``, so two runs on empty databases give the same data. Only fields that exist in the loaded
-configuration are filled, and choice values are taken from the configured lists.
+Everything is written through the record service (``create_many`` and ``transition``), so naming series,
+validation, workflow rules, history and audit apply exactly as for data entered by hand; the cases are written
+500 per transaction (created together, then their steps), which makes 5,000 cases a matter of minutes. Values are
+drawn by ``hoso_legal_aid.generator.LegalAidGenerator`` (the generic ``hoso.demo_data`` generator with the
+legal-aid mixes) seeded with 2025, so two runs on empty databases give the same data. Only fields that exist in
+the loaded configuration are filled, and choice values are taken from the configured lists.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from hoso.accounts import create_account
+from hoso.audit import audit_batch
 from hoso.config import EntityDef
 from hoso.db import quote
+from hoso.demo_data.bulk import load_records
+from hoso.demo_data.generator import STREETS, jsonable, read_pools
 from hoso.records.service import RecordContext
 from hoso.scope import Actor
 from hoso.users import create_user
+from hoso_legal_aid.generator import LegalAidGenerator
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
@@ -62,98 +67,16 @@ def demo_today() -> dt.date:
     """Today in Vietnam: the last day cases can be received on."""
     return dt.datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()
 
-FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô",
-          "Dương", "Lý", "Đinh", "Trịnh", "Mai", "Lò", "Hà", "Sùng"]
-FAMILY_WEIGHTS = [38, 11, 9, 7, 5, 2, 4, 4, 3, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
-MIDDLE = {"male": ["Văn", "Hữu", "Đức", "Minh", "Quang", "Công", "Xuân", "Thành"],
-          "female": ["Thị", "Ngọc", "Thu", "Thanh", "Kim", "Bích", "Thúy", "Hồng"]}
-GIVEN = {"male": ["An", "Bình", "Cường", "Dũng", "Hùng", "Hải", "Khánh", "Long", "Nam", "Phong", "Quân", "Sơn",
-                  "Thắng", "Tuấn", "Việt", "Hiếu", "Toàn", "Lâm", "Trung", "Huy"],
-         "female": ["Anh", "Chi", "Dung", "Hà", "Hạnh", "Hoa", "Hương", "Lan", "Linh", "Mai", "Ngọc", "Nhung",
-                    "Phương", "Thảo", "Trang", "Yến", "Vân", "Loan", "Hằng", "Diệp"]}
-STREETS = ["Lê Lợi", "Trần Hưng Đạo", "Nguyễn Trãi", "Hai Bà Trưng", "Quang Trung", "Lý Thường Kiệt",
-           "Phan Đình Phùng", "Hùng Vương", "Điện Biên Phủ", "Nguyễn Huệ"]
-SUMMARIES = {
-    "HS": ["Đề nghị cử người bào chữa cho bị can trong vụ án trộm cắp tài sản.",
-           "Đề nghị bảo vệ quyền lợi cho bị hại trong vụ án cố ý gây thương tích.",
-           "Đề nghị bào chữa cho người dưới 18 tuổi bị buộc tội."],
-    "DS": ["Tranh chấp hợp đồng vay tài sản với người hàng xóm.",
-           "Yêu cầu tư vấn về thừa kế quyền sử dụng đất theo di chúc."],
-    "HNGD": ["Yêu cầu tư vấn thủ tục ly hôn và quyền nuôi con.",
-             "Đề nghị hỗ trợ yêu cầu cấp dưỡng nuôi con sau ly hôn."],
-    "HC": ["Khiếu nại quyết định thu hồi đất của Ủy ban nhân dân huyện.",
-           "Hỏi về thủ tục khiếu nại quyết định xử phạt vi phạm hành chính."],
-    "LD": ["Bị công ty chấm dứt hợp đồng lao động trái pháp luật, chưa được trả lương.",
-           "Hỏi về chế độ bảo hiểm xã hội khi nghỉ việc."],
-    "DD": ["Tranh chấp ranh giới thửa đất với hộ liền kề.",
-           "Hỏi về thủ tục cấp giấy chứng nhận quyền sử dụng đất."],
-    "CSXH": ["Hỏi về chế độ trợ cấp cho người khuyết tật.", "Hỏi về chính sách hỗ trợ hộ nghèo."],
-    "KHAC": ["Yêu cầu tư vấn pháp luật về thủ tục hộ tịch."],
-}
-GROUPS = [("HN", 30), ("NCC", 8), ("TE", 8), ("DTTS", 14), ("KKTC_NCT", 10), ("KKTC_NKT", 8), ("BCTCN", 8),
-          ("KKTC_BLGD", 6), ("TN1618", 4), ("MBN", 2), ("KKTC_LS", 2)]
-
 ProgressFn = Callable[[int], Any]
-
-
-class _Gen:
-    """Random values valid for the loaded configuration."""
-
-    def __init__(self, rt: Runtime):
-        self.rng = random.Random(SEED)
-        self.config = rt.config
-
-    def options(self, entity: EntityDef, field: str) -> tuple[str, ...]:
-        fd = entity.field(field)
-        return self.config.choice_list(fd.list).values() if fd.list else ()
-
-    def pick(self, entity: EntityDef, field: str, preferred: str | None = None,
-             weights: Mapping[str, float] | None = None) -> str | None:
-        """``preferred`` when it is an option of the field's list, else a (weighted) random option."""
-        if not entity.has_field(field):
-            return None
-        opts = self.options(entity, field)
-        if not opts:
-            return preferred
-        if preferred in opts:
-            return preferred
-        if weights:
-            w = [weights.get(o, 0) for o in opts]
-            if any(w):
-                return self.rng.choices(opts, weights=w)[0]
-        return self.rng.choice(opts)
-
-    def person(self) -> tuple[str, str]:
-        gender = self.rng.choice(["male", "female"])
-        family = self.rng.choices(FAMILY, weights=FAMILY_WEIGHTS)[0]
-        return f"{family} {self.rng.choice(MIDDLE[gender])} {self.rng.choice(GIVEN[gender])}", gender
-
-    def digits(self, n: int) -> str:
-        return "".join(self.rng.choice("0123456789") for _ in range(n))
-
-    def citizen_id(self, province: str, gender: str, year: int) -> str:
-        # Vietnamese personal ID: province code (3), gender and century (1), year (2), then 6 digits.
-        century = 0 if year < 2000 else 2
-        return f"{province}{century + (gender == 'female')}{year % 100:02d}{self.digits(6)}"
-
-    def phone(self) -> str:
-        return self.rng.choice(["09", "03", "08", "07"]) + self.digits(8)
-
-    def date_between(self, start: dt.date, end: dt.date) -> dt.date:
-        return start + dt.timedelta(days=self.rng.randrange((end - start).days + 1))
+# Cases written per transaction: created with ``create_many``, then their workflow steps.
+BATCH = 500
+# Above this many cases, they are written by the bulk loader (hoso.demo_data.bulk), 2,000 per transaction.
+BULK_ABOVE = 20_000
+BULK_BATCH = 2000
 
 
 def _only_fields(entity: EntityDef, values: dict) -> dict:
     return {k: v for k, v in values.items() if v is not None and entity.has_field(k)}
-
-
-def _province(unit_name: str) -> str:
-    return unit_name.split("nhà nước", 1)[-1].strip() or unit_name
-
-
-def _province_code(unit_code: str) -> str:
-    digits = "".join(c for c in unit_code.split("-")[-1] if c.isdigit())
-    return f"{int(digits):03d}" if digits else "001"
 
 
 async def _centres(rt: Runtime) -> list[dict]:
@@ -175,18 +98,18 @@ async def _existing_id(rt: Runtime, entity: EntityDef, field: str, value: Any) -
         f"SELECT id FROM {quote(entity.table)} WHERE {quote(field)} = {{}} AND sys_deleted_at IS NULL", value)
 
 
-async def _organisations(rt, gen: _Gen, ctx, centres: list[dict]) -> dict[int, int]:
+async def _organisations(rt, gen: LegalAidGenerator, ctx, centres: list[dict]) -> dict[int, int]:
     """One participating organisation per centre (created when missing); centre unit id -> organisation id."""
     if not rt.config.has_entity("organisation"):
         return {}
     e = rt.config.entity("organisation")
-    service = rt.records()
     out = {r["unit"]: r["id"] for r in await rt.db.fetch(
         f"SELECT MIN(id) AS id, unit FROM {quote(e.table)} WHERE sys_deleted_at IS NULL GROUP BY unit")}
+    new: list[tuple[int, dict]] = []
     for i, c in enumerate(centres):
         if c["id"] in out:
             continue
-        province = _province(c["name_vi"])
+        province = gen.province(c["id"])
         founder, _g = gen.person()
         if i % 2 == 0:
             name, kind = f"Công ty Luật TNHH {founder} và Cộng sự", "law_firm_contract"
@@ -203,20 +126,25 @@ async def _organisations(rt, gen: _Gen, ctx, centres: list[dict]) -> dict[int, i
             "note": "Dữ liệu minh họa.",
         })
         existing = await _existing_id(rt, e, "registration_number", values.get("registration_number"))
-        out[c["id"]] = existing or (await service.create("organisation", _jsonable(values), ctx))["id"]
+        if existing:
+            out[c["id"]] = existing
+        else:
+            new.append((c["id"], values))
+    made = await rt.records().create_many("organisation", [jsonable(v) for _c, v in new], ctx)
+    out.update({c: r["id"] for (c, _v), r in zip(new, made, strict=True)})
     return out
 
 
-async def _performers(rt, gen: _Gen, ctx, centres: list[dict], organisations: dict[int, int]) -> int:
+async def _performers(rt, gen: LegalAidGenerator, ctx, centres: list[dict], organisations: dict[int, int]) -> int:
     """Three performers per centre (created when the centre has none); returns how many the centres have."""
     if not rt.config.has_entity("performer"):
         return 0
     e = rt.config.entity("performer")
-    service = rt.records()
     n = 0
     kinds = ["assistant", "contracted_lawyer", "organisation_lawyer"]
     staffed = {r["unit"]: int(r["n"]) for r in await rt.db.fetch(
         f"SELECT unit, COUNT(*) AS n FROM {quote(e.table)} WHERE sys_deleted_at IS NULL GROUP BY unit")}
+    new = []
     for c in centres:
         if staffed.get(c["id"]):
             n += staffed[c["id"]]
@@ -227,186 +155,26 @@ async def _performers(rt, gen: _Gen, ctx, centres: list[dict], organisations: di
             org = organisations.get(c["id"]) if kind == "organisation_lawyer" else None
             values = _only_fields(e, {
                 "name": name, "kind": gen.pick(e, "kind", kind), "gender": gen.pick(e, "gender", gender),
-                "date_of_birth": born, "citizen_id": gen.citizen_id(_province_code(c["code"]), gender, born.year),
+                "date_of_birth": born, "citizen_id": gen.citizen_id(gen.province_code(c["id"]), gender, born.year),
                 "phone": gen.phone(), "email": f"nth.{c['code'].lower()}.{j + 1}@tgpl-demo.vn",
                 "card_number": f"{gen.rng.randint(1000, 9999)}/TGVPL" if kind == "assistant"
                 else f"{gen.rng.randint(10000, 19999)}/LS",
                 "unit": c["id"], "organisation": org, "active": True,
             })
             if await _existing_id(rt, e, "citizen_id", values.get("citizen_id")) is None:
-                await service.create("performer", _jsonable(values), ctx)
+                new.append(values)
             n += 1
+    await rt.records().create_many("performer", [jsonable(v) for v in new], ctx)
     return n
 
 
-def _case_values(gen: _Gen, e: EntityDef, centre: dict, received: dt.date) -> dict:
-    rng = gen.rng
-    name, gender = gen.person()
-    form = gen.pick(e, "form_of_aid", weights={"TGTT": 50, "TV": 40, "DDNTT": 10})
-    litigation = form == "TGTT"
-    field_weights = ({"HS": 55, "DS": 15, "HNGD": 15, "HC": 5, "LD": 5, "DD": 5} if litigation else
-                     {"DS": 20, "HNGD": 20, "DD": 20, "HC": 10, "LD": 10, "CSXH": 15, "HS": 3, "KHAC": 2})
-    law = gen.pick(e, "field_of_law", weights=field_weights)
-    group_opts = set(gen.options(e, "beneficiary_groups")) if e.has_field("beneficiary_groups") else set()
-    criminal_only = {"TN1618", "BCTCN"}  # people in criminal proceedings
-    choices = [(g, w) for g, w in GROUPS if g in group_opts and (law == "HS" or g not in criminal_only)] \
-        or [(g, 1) for g in sorted(group_opts)]
-    groups: list[str] = []
-    if choices:
-        for _ in range(1 if rng.random() < 0.8 else 2):
-            g = rng.choices([g for g, _w in choices], weights=[w for _g, w in choices])[0]
-            if g not in groups:
-                groups.append(g)
-    if "TE" in groups:
-        age = rng.randint(8, 15)
-    elif "TN1618" in groups:
-        age = rng.randint(16, 17)
-    elif "KKTC_NCT" in groups:
-        age = rng.randint(60, 85)
-    else:
-        age = rng.randint(18, 70)
-    born = received.year - age
-    province = _province(centre["name_vi"])
-    values: dict[str, Any] = {
-        "received_on": received,
-        "request_channel": gen.pick(e, "request_channel",
-                                    weights={"in_person": 60, "hotline": 15, "post": 10, "online": 10,
-                                             "mobile_app": 5}),
-        "urgent": rng.random() < 0.05,
-        "requester_name": name,
-        "requester_citizen_id": gen.citizen_id(_province_code(centre["code"]), gender, born),
-        "gender": gen.pick(e, "gender", gender),
-        "birth_year": born,
-        "phone": gen.phone() if rng.random() < 0.85 else None,
-        "address": f"Số {rng.randint(1, 300)} đường {rng.choice(STREETS)}, {province}",
-        "beneficiary_groups": groups or None,
-        "field_of_law": law,
-        "form_of_aid": form,
-        "summary": rng.choice(SUMMARIES.get(law or "", SUMMARIES["KHAC"])),
-        "unit": centre["id"],
-    }
-    if litigation:
-        values["procedural_stage"] = gen.pick(e, "procedural_stage",
-                                              weights={"investigation": 30, "prosecution": 20, "trial": 40,
-                                                       "appeal": 10})
-        values["litigation_role"] = gen.pick(e, "litigation_role", "defence" if law == "HS" else
-                                             rng.choice(["protection", "representation"]))
-        if e.has_field("hearings"):
-            hearing_fields = {f.name for f in e.field("hearings").fields}
-            day = received
-            rows = []
-            for k in range(rng.randint(1, 3)):
-                day = day + dt.timedelta(days=rng.randint(20, 90))
-                row = {"held_on": day,
-                       "court": f"Tòa án nhân dân {province}" if k else f"Tòa án nhân dân cấp huyện, {province}",
-                       "note": rng.choice(["Hoãn phiên tòa do vắng mặt người làm chứng.", "Xét xử sơ thẩm.",
-                                           "Phiên họp hòa giải.", None])}
-                rows.append({k2: v for k2, v in row.items() if k2 in hearing_fields and v is not None})
-            values["hearings"] = rows
-    return _only_fields(e, values)
-
-
-def _jsonable(values: dict) -> dict:
-    """Dates as ISO text, as a client would send them (the record service parses them back)."""
-    def conv(v):
-        if isinstance(v, (dt.date, dt.datetime)):
-            return v.isoformat()
-        if isinstance(v, list):
-            return [conv(x) for x in v]
-        if isinstance(v, dict):
-            return {k: conv(x) for k, x in v.items()}
-        return v
-
-    return {k: conv(v) for k, v in values.items()}
-
-
-def _later(rng: random.Random, day: dt.date, low: int, high: int, today: dt.date) -> dt.date | None:
-    """A day ``low``..``high`` days after ``day``, or None when that is after today (the step is not taken yet)."""
-    d = day + dt.timedelta(days=rng.randint(low, high))
-    return d if d <= today else None
-
-
-class _Lifecycle:
-    """Takes each case through the workflow steps its age allows, with the dates and choices each step needs."""
-
-    def __init__(self, rt: Runtime, gen: _Gen, ctx: RecordContext, today: dt.date):
-        self.e = rt.config.entity("case")
-        self.service = rt.records()
-        self.gen, self.ctx, self.today = gen, ctx, today
-        self.steps = {t.name for wf in rt.config.workflows_for("case") for t in wf.transitions}
-        self.performers: dict[int, list[dict]] = {}
-        self.favourite: int | None = None  # the demo performer: given a share of its centre's cases
-
-    async def load_performers(self, rt: Runtime) -> None:
-        if not rt.config.has_entity("performer"):
-            return
-        table = quote(rt.config.entity("performer").table)
-        org = ", organisation" if rt.config.entity("performer").has_field("organisation") else ", NULL AS organisation"
-        self.performers = {}
-        for r in await rt.db.fetch(f"SELECT id, unit{org} FROM {table} WHERE sys_deleted_at IS NULL ORDER BY id"):
-            self.performers.setdefault(r["unit"], []).append(dict(r))
-
-    async def _step(self, record: dict, name: str, values: dict) -> dict:
-        return await self.service.transition("case", record["id"], name, _jsonable(_only_fields(self.e, values)),
-                                             record["sys_version"], self.ctx)
-
-    async def run(self, record: dict, received: dt.date, unit: int) -> dict:
-        if not self.steps >= {"accept", "assign", "start", "end"}:
-            return record
-        rng, pick, today = self.gen.rng, self.gen.pick, self.today
-        if "refuse" in self.steps and rng.random() < 0.04:
-            day = _later(rng, received, 0, 3, today)
-            if day:
-                record = await self._step(record, "refuse", {
-                    "refused_on": day, "refusal_reason": pick(self.e, "refusal_reason"),
-                    "refusal_note": "Trung tâm đã trả lời người yêu cầu bằng văn bản."})
-            return record
-        # an urgent request is accepted on the day it is received
-        accepted = received if record.get("urgent") else _later(rng, received, 0, 3, today)
-        # requests of the last weeks still wait for a decision (some of them past the acceptance deadline)
-        if not accepted or (not record.get("urgent") and (today - received).days < 21 and rng.random() < .4):
-            return record
-        record = await self._step(record, "accept", {"accepted_on": accepted})
-        staff = self.performers.get(unit) or []
-        assigned = _later(rng, accepted, 0, 5, today)
-        if not staff or not assigned:
-            return record
-        mine = [p for p in staff if p["id"] == self.favourite]
-        performer = mine[0] if mine and rng.random() < 0.5 else rng.choice(staff)
-        record = await self._step(record, "assign", {
-            "performer": performer["id"], "organisation": performer.get("organisation"), "assigned_on": assigned,
-            "assignment_decision": f"{rng.randint(1, 999)}/QĐ-TGPL"})
-        started = _later(rng, assigned, 0, 7, today)
-        if not started:
-            return record
-        record = await self._step(record, "start", {"started_on": started})
-        litigation = record.get("form_of_aid") == "TGTT"
-        if "discontinue" in self.steps and rng.random() < 0.03:
-            day = _later(rng, started, 5, 60, today)
-            if day:
-                record = await self._step(record, "discontinue", {
-                    "discontinued_on": day, "not_continued_reason": pick(self.e, "not_continued_reason")})
-            return record
-        ended = _later(rng, started, 20, 240, today) if litigation else _later(rng, started, 0, 20, today)
-        if not ended:
-            return record
-        record = await self._step(record, "end", {
-            "ended_on": ended, "result": pick(self.e, "result", "judgment" if litigation else "advice_delivered"),
-            "successful": (rng.random() < 0.3) if litigation else None})
-        returned = _later(rng, ended, 1, 30, today)
-        if "return_file" not in self.steps or not returned or rng.random() < 0.1:
-            return record
-        record = await self._step(record, "return_file", {"file_returned_on": returned})
-        appraised = _later(rng, returned, 5, 60, today)
-        if "appraise" not in self.steps or not appraised or rng.random() < 0.3:
-            return record
-        record = await self._step(record, "appraise", {
-            "appraised_on": appraised, "appraisal_result": pick(self.e, "appraisal_result",
-                                                                weights={"meets": 95, "not_meets": 5})})
-        archived = _later(rng, appraised, 10, 120, today)
-        if "archive" in self.steps and archived and rng.random() < 0.5:
-            record = await self._step(record, "archive", {"archived_on": archived})
-        return record
+async def _refresh(rt: Runtime, gen: LegalAidGenerator) -> None:
+    """The generator's pools: the open units, the performers (and their organisations), the organisations."""
+    names = [n for n in ("performer", "organisation") if rt.config.has_entity(n)]
+    gen.set_pools(await read_pools(rt.db, rt.config, names))
+    if "performer" in names and rt.config.entity("performer").has_field("organisation"):
+        gen.performer_organisation = {r["id"]: r["organisation"] for r in await rt.db.fetch(
+            f"SELECT id, organisation FROM {quote(rt.config.entity('performer').table)}")}
 
 
 async def _unit_by_code(rt: Runtime, code: str) -> dict | None:
@@ -434,7 +202,7 @@ async def _demo_units(rt: Runtime, centres: list[dict]) -> dict[str, dict] | Non
     return {"ministry": dict(top[0]) if top else province, "province": province, "centre": centre, "branch": branch}
 
 
-async def _logins(rt: Runtime, gen: _Gen, ctx: RecordContext, actor: Actor, units: dict[str, dict]
+async def _logins(rt: Runtime, gen: LegalAidGenerator, ctx: RecordContext, actor: Actor, units: dict[str, dict]
                   ) -> list[dict]:
     """One login per role of the configuration at its unit (created when missing), the performer and the lawyer
     linked to performer records of the centre (the lawyer to one of a participating organisation)."""
@@ -468,13 +236,13 @@ async def _logins(rt: Runtime, gen: _Gen, ctx: RecordContext, actor: Actor, unit
     return out
 
 
-async def _cases(rt: Runtime, gen: _Gen, ctx: RecordContext, life: _Lifecycle | None, centres: list[dict],
-                 days: list[dt.date], made: int, progress: ProgressFn | None) -> int:
-    """Cases received on ``days`` (in order) at ``centres`` (bigger centres get more), each taken through its
-    lifecycle; returns the running count."""
+async def _cases(rt: Runtime, gen: LegalAidGenerator, ctx: RecordContext, centres: list[dict],
+                 days: list[dt.date], made: int, progress: ProgressFn | None, bulk: bool = False) -> int:
+    """Cases received on ``days`` (in order) at ``centres`` (bigger centres get more), each taken through the
+    steps of its lifecycle its age allows; ``BATCH`` cases per transaction through the record service, or
+    (``bulk``) drawn one at a time and written by the bulk loader. Returns the running count."""
     if not days or not centres:
         return made
-    e = rt.config.entity("case")
     weights = [gen.rng.randint(1, 5) for _ in centres]
     # the centre of the role logins gets about a tenth of the cases, so that its people have work to see
     weights = [sum(weights) // 8 if c["code"] in FOCUS else w for c, w in zip(centres, weights, strict=True)]
@@ -485,17 +253,38 @@ async def _cases(rt: Runtime, gen: _Gen, ctx: RecordContext, life: _Lifecycle | 
     for r in await rt.db.fetch("SELECT id, parent_id, type FROM hoso_unit WHERE valid_to IS NULL ORDER BY code"):
         if r["type"] in branch_types:
             branches.setdefault(r["parent_id"], []).append(r["id"])
-    for received in days:
+    walks = rt.config.has_entity("performer")
+
+    def draw(received: dt.date) -> dict:
         centre = centres[gen.rng.choices(range(len(centres)), weights=weights)[0]]
-        values = _case_values(gen, e, centre, received)
-        if branches.get(centre["id"]) and gen.rng.random() < 0.25:  # a quarter filed at one of its branches
-            values["unit"] = gen.rng.choice(branches[centre["id"]])
-        record = await service.create("case", _jsonable(values), ctx)
-        if life is not None:
-            await life.run(record, received, centre["id"])
-        made += 1
-        if progress:
-            progress(made)
+        unit = centre["id"]
+        if branches.get(unit) and gen.rng.random() < 0.25:  # a quarter filed at one of its branches
+            unit = gen.rng.choice(branches[unit])
+        return gen.values("case", received_on=received, unit=unit)
+
+    if bulk:
+        def stream():
+            for received in days:
+                values = draw(received)
+                steps = gen.walk("case", values) if walks else []
+                yield jsonable(values), [(name, jsonable(payload)) for name, payload in steps]
+
+        done = await load_records(rt, "case", stream(), ctx, batch=BULK_BATCH,
+                                  progress=(lambda n: progress(made + n)) if progress else None)
+        return made + len(done)
+    for start in range(0, len(days), BATCH):
+        drawn = [draw(received) for received in days[start:start + BATCH]]
+        steps = [gen.walk("case", v) if walks else [] for v in drawn]
+        async with audit_batch(rt.db), rt.db.transaction():
+            records = await service.create_many("case", [jsonable(v) for v in drawn], ctx)
+            for record, taken in zip(records, steps, strict=True):
+                for name, payload in taken:
+                    record = await service.transition("case", record["id"], name, jsonable(payload),
+                                                      record["sys_version"], ctx)
+        for _ in drawn:
+            made += 1
+            if progress:
+                progress(made)
     return made
 
 
@@ -510,7 +299,7 @@ async def _merger(rt: Runtime) -> Path | None:
     return None if path.stem in applied else path
 
 
-async def load_demo(rt: Runtime, cases: int = 200, once: bool = False, progress: ProgressFn | None = None,
+async def load_demo(rt: Runtime, cases: int = 5000, once: bool = False, progress: ProgressFn | None = None,
                     today: dt.date | None = None) -> dict:
     """Load the logins, performers, organisations and ``cases`` cases; see the module docstring.
 
@@ -535,7 +324,8 @@ async def load_demo(rt: Runtime, cases: int = 200, once: bool = False, progress:
     ctx = RecordContext(config=rt.config, user_id=admin_id, user_name=DEMO_USERNAME, origin="demo", lang="vi",
                         superuser=True)
     actor = Actor(user_id=admin_id, username=DEMO_USERNAME, superuser=True, origin="demo")
-    gen = _Gen(rt)
+    gen = LegalAidGenerator(rt.config, seed=SEED, today=today)
+    gen.first_day = FIRST_DAY
     centres = await _centres(rt)
     if not centres:
         return {**result, "message": "No units are loaded: run `hoso migrate` first; only the demo login was "
@@ -552,12 +342,12 @@ async def load_demo(rt: Runtime, cases: int = 200, once: bool = False, progress:
     before = [d for d in days if effective and merger and d < effective]
     after = days[len(before):]
 
+    await _refresh(rt, gen)
     organisations = await _organisations(rt, gen, ctx, centres)
     performers = await _performers(rt, gen, ctx, centres, organisations)
-    life = _Lifecycle(rt, gen, ctx, today) if has_case else None
-    if life is not None:
-        await life.load_performers(rt)
-    made = await _cases(rt, gen, ctx, life, centres, before, 0, progress)
+    await _refresh(rt, gen)
+    bulk = cases > BULK_ABOVE
+    made = await _cases(rt, gen, ctx, centres, before, 0, progress, bulk)
     merged = ""
     if merger is not None:
         from hoso.restructure import apply
@@ -565,17 +355,17 @@ async def load_demo(rt: Runtime, cases: int = 200, once: bool = False, progress:
         applied = await apply(rt, merger, applied_by=DEMO_USERNAME)
         merged = f"; then {applied.render()}"
         centres = await _centres(rt)
+        await _refresh(rt, gen)
         organisations = await _organisations(rt, gen, ctx, centres)
         performers = await _performers(rt, gen, ctx, centres, organisations)
-        if life is not None:
-            await life.load_performers(rt)
+        await _refresh(rt, gen)
     units = await _demo_units(rt, centres)
     logins = await _logins(rt, gen, ctx, actor, units) if units else []
-    if life is not None and rt.config.has_entity("performer") and rt.config.entity("performer").has_field("account"):
+    if has_case and rt.config.has_entity("performer") and rt.config.entity("performer").has_field("account"):
         me = next((x["id"] for x in logins if x["role"] == "performer_role"), None)
-        life.favourite = await rt.db.fetchval(
+        gen.favourite = await rt.db.fetchval(
             f"SELECT id FROM {quote(rt.config.entity('performer').table)} WHERE account = {{}}", me) if me else None
-    made = await _cases(rt, gen, ctx, life, centres, after, made, progress)
+    made = await _cases(rt, gen, ctx, centres, after, made, progress, bulk)
     message = (f"Demo data loaded: {made} case(s) received {FIRST_DAY:%d/%m/%Y}-{today:%d/%m/%Y} "
                f"({len(before)} before the merger) in {len(centres)} centres, {performers} performers and "
                f"{len(organisations)} organisations{merged}"
