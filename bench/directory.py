@@ -172,8 +172,8 @@ async def main(args) -> None:
         after = os.getloadavg()
         errors = int(times.pop("errors")[0])
         every = [v for values in times.values() for v in values]
-        print(f"{args.readers} anonymous readers (think {args.think:g} s on average) for {args.seconds:g} s: {len(every)} requests, "
-              f"{len(every) / wall:.0f}/s, {errors} not 200")
+        print(f"{args.readers} anonymous readers (think {args.think:g} s on average) for {args.seconds:g} s: "
+              f"{len(every)} requests, {len(every) / wall:.0f}/s, {errors} not 200")
         for name, values in [*times.items(), ("all", every)]:
             print(f"  {name:<10} n={len(values):<6} p50 {pct(values, 50):7.1f} ms  p95 {pct(values, 95):7.1f} ms  "
                   f"p99 {pct(values, 99):7.1f} ms  mean {statistics.fmean(values) if values else 0:7.1f} ms")
