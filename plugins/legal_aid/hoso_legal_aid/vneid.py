@@ -18,15 +18,13 @@ import datetime as dt
 import os
 from typing import Any
 
-import click
-
 from hoso import JobKind
 from hoso.hookspecs import hookimpl
 from hoso.jobs import enqueue
 from hoso.modules import ModuleSwitches
 from hoso.records.context import LOCAL_ZONE
 
-__all__ = ["vneid_job_kinds", "vneid_transition_done", "vneid_cli_commands", "JOB_KIND", "MODULE",
+__all__ = ["vneid_job_kinds", "vneid_transition_done", "JOB_KIND", "MODULE",
            "RESULT_STEPS", "VneidRefused", "deliver", "delivery_key"]
 
 JOB_KIND = "vneid_result"
@@ -99,27 +97,3 @@ async def deliver(rt, job) -> dict:
 @hookimpl(specname="hoso_job_kinds")
 def vneid_job_kinds():
     return [JobKind(JOB_KIND, deliver, max_attempts=MAX_ATTEMPTS, backoff=BACKOFF_SECONDS, lease=60)]
-
-
-@click.command("vneid-standin")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535), help="Port.")
-def vneid_standin(host: str, port: int):
-    """Run a stand-in VNeID receiver (for demonstrations): it records each result once per idempotency key.
-    Point the application at it with HOSO_VNEID_URL=http://HOST:PORT/results."""
-    import time
-
-    from hoso_legal_aid.vneid_standin import StandInVneid
-
-    server = StandInVneid(host, port).start()
-    click.echo(f"VNeID stand-in: {server.url} (POST /control {{\"fail\": n}} to refuse the next n)")
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        server.stop()
-
-
-@hookimpl(specname="hoso_cli_commands")
-def vneid_cli_commands():
-    return [vneid_standin]

@@ -5,7 +5,8 @@ key it already holds is answered 200 again (``"duplicate": true``) and not recor
 told to fail (``fail_next(n)``: the next n deliveries are refused with 503 before being recorded;
 ``lose_next(n)``: recorded, then answered 503, as when the answer is lost on the way back) or to be down
 (``stop()``: the port refuses connections). ``GET /results`` lists what it holds; ``POST /control`` with
-``{"fail": n}``, ``{"lose": n}`` changes its behaviour from outside (the demo's ``hoso vneid-standin``).
+``{"fail": n}``, ``{"lose": n}`` changes its behaviour from outside. For a demonstration:
+``python -m hoso_legal_aid.vneid_standin --port 8765``.
 """
 
 from __future__ import annotations
@@ -115,3 +116,25 @@ class StandInVneid:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(description="A stand-in VNeID receiver: records each result once per "
+                                     "Idempotency-Key. Point hoso at it with HOSO_VNEID_URL=http://HOST:PORT/results.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args(argv)
+    server = StandInVneid(args.host, args.port).start()
+    print(f"VNeID stand-in: {server.url} (POST /control {{\"fail\": n}} refuses the next n)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
