@@ -309,15 +309,15 @@ async def _answer(request: Request, entity: str) -> tuple[DirectoryDef, Director
     if d.entity(entity) is None:
         return _problem(404, _t("not_found", lang))
     today = dt.datetime.now(LOCAL_ZONE).date()
-    provs = await provinces(rt, today)
     params = {k: request.query_params.getall(k) for k in request.query_params}
-    try:
-        query = parse_query(rt, d, entity, params, lang, {p["code"] for p in provs})
-        data = await read_directory(rt, d, query)
-    except DirectoryProblem as exc:
-        return _problem(400, _t("bad_params", lang, names=", ".join(p for p, _ in exc.problems)), exc.problems)
-    except ValidationError as exc:  # a parameter the record service refused (e.g. a page past the end)
-        return _problem(400, _t("bad_params", lang, names=", ".join(p for p, _ in exc.problems)), exc.problems)
+    async with rt.db.reading():  # one connection for the request's reads (SQLite), no write lock
+        provs = await provinces(rt, today)
+        try:
+            query = parse_query(rt, d, entity, params, lang, {p["code"] for p in provs})
+            data = await read_directory(rt, d, query)
+        except (DirectoryProblem, ValidationError) as exc:  # the service refuses a page past its limits, too
+            names = ", ".join(p for p, _ in exc.problems)
+            return _problem(400, _t("bad_params", lang, names=names), exc.problems)
     return d, query, data, provs
 
 
