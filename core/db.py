@@ -239,6 +239,21 @@ class Database:
             async with self.engine.transaction() as tx:
                 yield tx
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[None]:
+        """Several reads on one connection. On SQLite, a deferred transaction: one connection (and thread) for all
+        of them instead of one per statement, one snapshot, and no write lock, so writers do not wait for it. On
+        PostgreSQL nothing: each statement takes a pooled connection. Inside a transaction, that transaction."""
+        if self.is_sqlite and self._sqlite.current_transaction.get() is None:
+            tx = self.engine.transaction(transaction_type=TransactionType.deferred)
+            try:
+                async with tx:
+                    yield
+            finally:
+                await _release_sqlite_transaction(self._sqlite, tx)
+        else:
+            yield
+
     async def start(self) -> None:
         if not self.is_sqlite:
             # A connection that cannot be opened (the server restarting) fails within the timeout instead of

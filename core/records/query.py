@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
 
 __all__ = ["RecordQuery", "ListPage", "DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "LIST_SYSTEM_COLUMNS", "FILTER_OPS",
-           "COUNT_MODES", "TEXT_OPS"]
+           "COUNT_MODES", "TEXT_OPS", "ALTERNATIVES"]
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -40,6 +40,8 @@ MAX_PAGE_SIZE = 1000
 LIST_SYSTEM_COLUMNS = ("id", "sys_version", "sys_created_at", "sys_created_by", "sys_updated_at", "sys_updated_by",
                        "sys_deleted_at")
 FILTER_OPS = {"eq": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+# Filter keys combining filter objects: one of them holds, or each of them holds.
+ALTERNATIVES = {"$any": " OR ", "$all": " AND "}
 # Operators of text fields besides the comparisons: ``starts``, a prefix ignoring case and diacritics.
 TEXT_OPS = ("starts",)
 # How a list counts: ``auto`` exactly up to HOSO_LIST_COUNT_CAP, then "more than" the cap; ``exact``; ``none``.
@@ -257,6 +259,18 @@ class RecordQuery:
             return clauses, args
         for name, spec in filters.items():
             where = f"filters.{name}"
+            if name in ALTERNATIVES:
+                # ``$any``: one of the filter objects holds; ``$all``: each holds (to combine several ``$any``)
+                if not isinstance(spec, list) or not spec or not all(isinstance(alt, dict) for alt in spec):
+                    problems.append((where, t("bad_filter", ctx.lang, reason="expected a non-empty list of objects")))
+                    continue
+                parts = []
+                for alt in spec:
+                    more, more_args = self.filters(entity, alt, hidden, ctx, problems)
+                    parts.append("(" + (" AND ".join(more) or "1 = 1") + ")")
+                    args += more_args
+                clauses.append("(" + ALTERNATIVES[name].join(parts) + ")")
+                continue
             fd = next((f for f in entity.column_fields if f.name == name), None)
             if (fd is None and name not in LIST_SYSTEM_COLUMNS) or name in hidden:
                 problems.append((where, t("unknown_field", ctx.lang)))

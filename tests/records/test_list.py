@@ -119,3 +119,25 @@ async def test_tables_without_the_search_column_still_work_and_can_be_reindexed(
         await svc.reindex_search("case", staff)
     assert await svc.reindex_search("case", w.system) == 1
     assert (await svc.list("case", staff, search="nguyen van an"))[1] == 1
+
+
+async def test_any_and_all_combine_filter_objects(world, cases):
+    """``$any``: one filter object holds; ``$all``: each holds; checked against the same test in Python."""
+    w = world
+    ctx = w.ctx("staff")
+    rows, _ = await w.svc.list("case", ctx, page_size=100)
+    clauses = {"tv": ({"form_of_aid": "TV"}, lambda r: r["form_of_aid"] == "TV"),
+               "old": ({"age": {"gte": 45}}, lambda r: r["age"] is not None and r["age"] >= 45),
+               "no_age": ({"age": None}, lambda r: r["age"] is None),
+               "an": ({"requester": {"starts": "an"}}, lambda r: " an" in " " + fold(r["requester"]))}
+    for a in clauses:
+        for b in clauses:
+            for c in clauses:
+                (fa, pa), (fb, pb), (fc, pc) = clauses[a], clauses[b], clauses[c]
+                filters = {"$all": [{"$any": [fa, fb]}, fc]}
+                got, total = await w.svc.list("case", ctx, filters=filters, page_size=100)
+                expected = sorted(r["id"] for r in rows if (pa(r) or pb(r)) and pc(r))
+                assert sorted(r["id"] for r in got) == expected and total == len(expected), (a, b, c)
+    for bad in ({"$any": []}, {"$any": "x"}, {"$all": [{"nope": 1}]}):
+        with pytest.raises(ValidationError):
+            await w.svc.list("case", ctx, filters=bad)
