@@ -338,8 +338,7 @@ def _side(v: Visit, record: dict) -> str:
     lang, prefix, table = v.lang, v.prefix, v.spec.tablename
     links = [f'<p><a href="{prefix}/#/{_e(table)}">{_e(t("rp_list", lang))}</a></p>']
     if v.user.may("update", v.entity.name):
-        links.append(f'<p><a id="hoso-record-edit" href="{prefix}/#/{_e(table)}/{v.record_id}/">'
-                     f'{_e(t("rp_edit", lang))}</a></p>')
+        links.append(f'<p><a id="hoso-record-edit" href="{v.url}edit">{_e(t("rp_edit", lang))}</a></p>')
     if v.user.may("restore", v.entity.name):
         links.append(f'<p><a href="{prefix}{TRASH}{_e(v.entity.name)}/">{_e(t("rp_trash", lang))}</a></p>')
     version = record.get("sys_version")
@@ -425,7 +424,7 @@ def _timeline(v: Visit, entries: list[dict], shown: Shown, actors: dict[int, str
 
 
 def _input(v: Visit, fd: FieldDef, value: Any, options: list[tuple[int, str]] | None, shown: Shown,
-           today: dt.date) -> str:
+           today: dt.date, empty_date: bool = False) -> str:
     name, lang = fd.name, v.lang
     ident = f"f-{name}"
     if fd.traits.has_choices and fd.list:
@@ -458,7 +457,8 @@ def _input(v: Visit, fd: FieldDef, value: Any, options: list[tuple[int, str]] | 
                        for val, b, key in (("true", True, "rp_yes"), ("false", False, "rp_no")))
         return f'<select id="{ident}" name="{_e(name)}"><option value=""></option>{opts}</select>'
     if vk == "date":
-        shown_value = value.isoformat() if isinstance(value, dt.date) else (value or today.isoformat())
+        shown_value = value.isoformat() if isinstance(value, dt.date) else (
+            value or ("" if empty_date else today.isoformat()))
         return f'<input id="{ident}" type="date" name="{_e(name)}" value="{_e(shown_value)}">'
     if vk == "datetime":
         return f'<input id="{ident}" type="datetime-local" name="{_e(name)}" value="{_e(value or "")}">'
@@ -583,6 +583,199 @@ async def step(request: Request) -> Response:
         problem.general.append(str(exc))
         return await _record_page(request, v, problem, 400)
     return RedirectResponse(f"{v.url}?{urlencode({'done': name})}", status_code=303)
+
+
+# -- edit ---------------------------------------------------------------------------------------------------------
+
+
+def _applies(v: Visit, compiled: Any, owned: dict[str, str], taken: set, values: dict, name: str,
+             today: dt.date) -> bool:
+    """Whether the field ``name`` applies to the record as it is (or as the edit form holds it)."""
+    ff = compiled.fields.get(name)
+    if ff is not None:
+        try:
+            if not ff.visible(values, today):
+                return False
+        except Exception:  # a condition over a value it cannot read yet: shown
+            pass
+    return not (_empty(values.get(name)) and name in owned and owned[name] not in taken)
+
+
+def _conditional(compiled: Any) -> set[str]:
+    """The fields the form's conditions read: a change to one of them redraws the edit form."""
+    out: set[str] = set()
+    for ff in compiled.fields.values():
+        for expr in (*ff.visible_if, *((ff.required_if,) if ff.required_if is not None else ())):
+            out |= set(expr.fields)
+    return out
+
+
+def _form_value(fd: FieldDef, form: Any) -> Any:
+    """The value of ``fd`` the edit form posted, as the record service takes it (None: emptied)."""
+    if fd.traits.chooses_many:
+        return [x for x in form.getlist(fd.name) if isinstance(x, str) and x]
+    text = form.get(fd.name)
+    text = text.strip() if isinstance(text, str) else ""
+    if not text:
+        return None
+    if _link_kind(fd) is not None:
+        return int(text) if text.isdigit() and int(text) <= MAX_ID else text
+    if fd.traits.value_kind == "bool":
+        return text == "true"
+    if fd.traits.value_kind == "number":
+        try:
+            return int(text) if text.lstrip("-").isdigit() else float(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _same(a: Any, b: Any) -> bool:
+    if _empty(a) and _empty(b):
+        return True
+    norm = [x.isoformat() if isinstance(x, (dt.date, dt.datetime)) else x for x in (a, b)]
+    if isinstance(norm[0], list) and isinstance(norm[1], list):
+        return sorted(map(str, norm[0])) == sorted(map(str, norm[1]))
+    return str(norm[0]) == str(norm[1])
+
+
+async def edit(request: Request, *, values: dict | None = None, problems: dict[str, list[str]] | None = None,
+               general: list[str] | None = None, status: int = 200) -> Response:
+    """The record's edit form: the form's sections, the fields that apply, system and read-only fields as text."""
+    v = await _visit(request)
+    if isinstance(v, Response):
+        return v
+    build, user, entity, lang = v.build, v.user, v.entity, v.lang
+    if not user.may("update", entity.name):
+        return _not_found(lang, v.prefix)
+    service = build.rt.records()
+    try:
+        record = await service.get(entity.name, v.record_id, user.ctx)
+        entries = await service.history(entity.name, v.record_id, user.ctx)
+    except NotFound:
+        return _not_found(lang, v.prefix)
+    compiled = service.form(entity.name, v.spec.form)
+    from hoso.records.system_fields import system_fields
+
+    given = system_fields(build.rt.config, entity)
+    fixed = {given.code, *given.states} | set(user.read_only(entity.name))
+    current = {**record, **(values or {})}
+    taken = {e["detail"].get("transition") for e in entries if isinstance(e.get("detail"), dict)}
+    owned = _step_fields(build, entity)
+    today = dt.datetime.now(LOCAL_ZONE).date()
+    shown = Shown(build, user)
+    for name, value in current.items():
+        if entity.has_field(name):
+            shown.collect(entity.field(name), value)
+    await shown.load()
+    problems = problems or {}
+    sections, rendered = [], []
+    for section in compiled.sections:
+        rows = []
+        for name in section.get("fields", ()):
+            if name not in record or not entity.has_field(name):
+                continue
+            fd = entity.field(name)
+            if fd.traits.refers_to == "file" or not _applies(v, compiled, owned, taken, current, name, today):
+                continue
+            label = f'<label for="f-{_e(name)}">{_e(fd.label.get(lang))}</label>'
+            if name in fixed or fd.is_child_table:
+                text = shown.child_table(fd, record.get(name)) if fd.is_child_table else _e(
+                    shown.text(fd, record.get(name)))
+                rows.append(f'<div class="rp-field rp-fixed" data-field="{_e(name)}"><label>{_e(fd.label.get(lang))}'
+                            f'</label><div class="rp-text">{text}</div></div>')
+                continue
+            options = None
+            kind = _link_kind(fd)
+            if kind is not None:
+                options = await build.options(user, kind[0], kind[1], None, PICKER_OPTIONS, 0)
+            errs = problems.get(name, [])
+            err = "".join(f'<span class="rp-error" role="alert">{_e(m)}</span>' for m in errs)
+            rows.append(f'<div class="rp-field{" rp-invalid" if errs else ""}" data-field="{_e(name)}">{label}'
+                        f"{_input(v, fd, current.get(name), options, shown, today, empty_date=True)}{err}</div>")
+            rendered.append(name)
+        if rows:
+            title = section.get("title") or {}
+            sections.append(f'<fieldset class="rp-section"><legend>{_e(title.get(lang) or title.get("vi") or "")}'
+                            f'</legend>{"".join(rows)}</fieldset>')
+    redraw = sorted(_conditional(compiled) & set(rendered))
+    version = values.get("sys_version") if values and values.get("sys_version") else record.get("sys_version")
+    main = (('<div class="errors" id="hoso-edit-error" role="alert">' + "".join(f"<p>{_e(m)}</p>" for m in general)
+             + "</div>") if general else "") + (
+        f'<form method="post" id="hoso-record-edit-form" action="{v.url}edit" data-redraw="{_e(",".join(redraw))}">'
+        f'{_csrf(request)}<input type="hidden" name="sys_version" value="{_e(version)}">'
+        f'<input type="hidden" name="__fields" value="{_e(",".join(rendered))}">'
+        f'<p class="rp-meta">{_e(t("version", lang))}: {_e(record.get("sys_version"))}</p>'
+        f'{"".join(sections)}<button type="submit" class="button">{_e(t("rp_save", lang))}</button> '
+        f'<a href="{v.url}">{_e(t("back", lang))}</a></form>')
+    code = _key(entity, record) or f"#{v.record_id}"
+    title = f"{t('rp_edit', lang)}: {entity.label.get(lang)} {code}"
+    scripts = (f'<link rel="stylesheet" href="{v.prefix}{RECORD}record.css">'
+               f'<script src="{v.prefix}{RECORD}record-page.js" defer></script>')
+    return HTMLResponse(_shell(v.prefix, title, _side(v, record), main, scripts), status_code=status)
+
+
+async def save(request: Request) -> Response:
+    """Save the edit form through ``RecordService.update`` (only the values that changed, with the version shown);
+    ``__redraw``: draw the form again for the values chosen (the form's conditions), saving nothing."""
+    v = await _visit(request)
+    if isinstance(v, Response):
+        return v
+    build, user, entity, lang = v.build, v.user, v.entity, v.lang
+    if not user.may("update", entity.name):
+        return _not_found(lang, v.prefix)
+    form = await _posted(request)
+    service = build.rt.records()
+    try:
+        record = await service.get(entity.name, v.record_id, user.ctx)
+    except NotFound:
+        return _not_found(lang, v.prefix)
+    from hoso.records.system_fields import system_fields
+
+    given = system_fields(build.rt.config, entity)
+    fixed = {given.code, *given.states} | set(user.read_only(entity.name)) | set(user.hidden(entity.name))
+    names = [n for n in str(form.get("__fields") or "").split(",")
+             if n and entity.has_field(n) and n not in fixed and n in record
+             and not entity.field(n).is_child_table and entity.field(n).traits.refers_to != "file"]
+    values = {n: _form_value(entity.field(n), form) for n in names}
+    raw = str(form.get("sys_version") or "")
+    kept = {**values, "sys_version": raw}
+    if form.get("__redraw"):
+        return await edit(request, values=kept)
+    if not raw.isdigit():
+        return await edit(request, values=values, general=[t("bad_version", lang)], status=400)
+    payload = {n: x for n, x in values.items() if not _same(x, record.get(n))}
+    problems: dict[str, list[str]] = {}
+    for n, x in payload.items():
+        kind = _link_kind(entity.field(n))
+        if kind is not None and x is not None and (not isinstance(x, int)
+                                                   or not await _reachable(build, user, kind, x)):
+            problems.setdefault(n, []).append(t("rp_picked_unknown", lang))
+    if problems:
+        return await edit(request, values=kept, problems=problems, status=422)
+    try:
+        if payload:
+            await service.update(entity.name, v.record_id, payload, int(raw), user.ctx, form=v.spec.form)
+    except ValidationError as exc:
+        general = []
+        labels = {f.name: f.label.get(lang) for f in entity.fields}
+        for where, message in exc.problems:
+            top = where.split("[", 1)[0].split(".", 1)[0]
+            if top in names:
+                problems.setdefault(top, []).append(message)
+            else:
+                general.append(f"{labels.get(top, top)}: {message}")
+        return await edit(request, values=kept, problems=problems, general=general,
+                          status=422)
+    except StaleVersion as exc:
+        return await edit(request, values=kept, general=[t("stale", lang, current=exc.current)],
+                          status=409)
+    except (Forbidden, InvalidTransition) as exc:
+        return await edit(request, values=kept,
+                          general=[str(exc) or t("admin_forbidden", lang)], status=403)
+    except RecordError as exc:
+        return await edit(request, values=kept, general=[str(exc)], status=400)
+    return RedirectResponse(f"{v.url}?{urlencode({'done': 'edit'})}", status_code=303)
 
 
 async def page(request: Request) -> Response:
@@ -755,6 +948,8 @@ def routes() -> list[Route]:
         Route(RECORD + "{entity:str}/options/{field:str}", options, methods=["GET"]),
         Route(RECORD + "{entity:str}/{record_id:int}/", page, methods=["GET"]),
         Route(RECORD + "{entity:str}/{record_id:int}/step/{step:str}", step, methods=["POST"]),
+        Route(RECORD + "{entity:str}/{record_id:int}/edit", edit, methods=["GET"]),
+        Route(RECORD + "{entity:str}/{record_id:int}/edit", save, methods=["POST"]),
         Route(TRASH + "{entity:str}/", trash, methods=["GET"]),
         Route(TRASH + "{entity:str}/{record_id:int}/restore", restore, methods=["POST"]),
     ]

@@ -29,3 +29,19 @@
     });
   });
 })();
+// The edit form: a change to a field the form's conditions read draws the form again for the values chosen (the
+// fields that then apply), saving nothing.
+(function () {
+  var form = document.getElementById('hoso-record-edit-form');
+  if (!form) return;
+  var redraw = (form.getAttribute('data-redraw') || '').split(',').filter(Boolean);
+  form.addEventListener('change', function (ev) {
+    if (!ev.target.name || redraw.indexOf(ev.target.name) === -1) return;
+    var flag = document.createElement('input');
+    flag.type = 'hidden';
+    flag.name = '__redraw';
+    flag.value = '1';
+    form.appendChild(flag);
+    form.submit();
+  });
+})();

@@ -459,4 +459,5 @@ MESSAGES: dict[str, str] = {
     "rp_unit": "Unit",
     "rp_deleted_at": "Deleted at",
     "rp_restore": "Restore",
+    "rp_save": "Save",
 }

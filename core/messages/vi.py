@@ -459,4 +459,5 @@ MESSAGES: dict[str, str] = {
     "rp_unit": "Đơn vị",
     "rp_deleted_at": "Xóa lúc",
     "rp_restore": "Khôi phục",
+    "rp_save": "Lưu",
 }

@@ -17,8 +17,8 @@ async def _post(admin, path: str, data: dict):
 
 
 async def _row(admin, case: int) -> dict:
-    rows = await admin.web.rt.db.fetch('SELECT status, sys_version, performer, accepted_on, sys_deleted_at '
-                                       'FROM "case" WHERE id = {}', case)
+    rows = await admin.web.rt.db.fetch('SELECT status, sys_version, performer, accepted_on, sys_deleted_at, '
+                                       'form_of_aid FROM "case" WHERE id = {}', case)
     return dict(rows[0])
 
 
@@ -51,6 +51,28 @@ async def test_the_record_page_reads_as_people_read_and_stays_in_scope(admin):
     # the old history address leads here
     r = await admin.client.get(f"/admin/hoso/history/case/{case}", follow_redirects=False)
     assert r.status_code == 301 and r.headers["location"] == PAGE.format(case)
+    # the edit form: the form's sections, system fields as text, only the fields that apply now
+    edit = PAGE.format(case) + "edit"
+    form = (await admin.client.get(edit)).text
+    inputs = set(re.findall(r'name="(\w+)"', form))
+    assert {"requester_name", "form_of_aid", "summary"} <= inputs
+    assert not inputs & {"code", "status", "sys_deleted_at", "accepted_on", "procedural_stage", "unit_id"}
+    assert 'data-field="code"><label>Mã vụ việc</label><div class="rp-text">' + seed.codes["ha_noi"] in form
+    # choosing participation in proceedings draws its conditional fields, saving nothing
+    fields = "form_of_aid,procedural_stage,litigation_role"
+    r = await _post(admin, edit, {"__fields": fields, "__redraw": "1", "sys_version": "2", "form_of_aid": "TGTT"})
+    assert r.status_code == 200 and 'name="procedural_stage"' in r.text and 'name="litigation_role"' in r.text
+    # the intake form's conditions hold when saving: a proceedings case without a stage is refused
+    r = await _post(admin, edit, {"__fields": fields, "sys_version": "2", "form_of_aid": "TGTT"})
+    assert r.status_code == 422
+    assert re.search(r'data-field="procedural_stage">.*?rp-error" role="alert">[^<]+<', r.text, re.S)
+    assert (await _row(admin, case))["sys_version"] == 2
+    r = await _post(admin, edit, {"__fields": fields, "sys_version": "2", "form_of_aid": "TGTT",
+                                  "procedural_stage": "investigation", "litigation_role": "defence"})
+    assert r.status_code == 303 and r.headers["location"] == PAGE.format(case) + "?done=edit", r.text
+    assert (await _row(admin, case))["sys_version"] == 3
+    r = await _post(admin, edit, {"__fields": "summary", "sys_version": "2", "summary": "Đã cũ"})
+    assert r.status_code == 409 and "phiên bản hiện tại: 3" in r.text
     # another province's record, or a user who may not read cases: as if it did not exist
     other = seed.cases["ha_giang"]
     r = await admin.client.get(PAGE.format(other))
