@@ -73,6 +73,20 @@ async def test_the_record_page_reads_as_people_read_and_stays_in_scope(admin):
     assert (await _row(admin, case))["sys_version"] == 3
     r = await _post(admin, edit, {"__fields": "summary", "sys_version": "2", "summary": "Đã cũ"})
     assert r.status_code == 409 and "phiên bản hiện tại: 3" in r.text
+    # its files: a PDF previewed in the page, shown inline only when asked, downloaded otherwise
+    from hoso.records.service import RecordContext
+
+    async def chunks():
+        yield b"%PDF-1.4\n% hoso\n%%EOF\n"
+
+    info = await admin.web.rt.records().upload("case", case, "scanned_file", "hồ sơ.pdf", "application/pdf",
+                                               chunks(), RecordContext.system(admin.web.rt.config))
+    page = (await admin.client.get(PAGE.format(case))).text
+    assert f'<iframe class="rp-preview" src="/admin/hoso/files/{info.id}?inline=1"' in page
+    r = await admin.client.get(f"/admin/hoso/files/{info.id}", params={"inline": "1"})
+    assert r.status_code == 200 and r.headers["content-disposition"].startswith("inline;")
+    r = await admin.client.get(f"/admin/hoso/files/{info.id}")
+    assert r.headers["content-disposition"].startswith("attachment;")
     # another province's record, or a user who may not read cases: as if it did not exist
     other = seed.cases["ha_giang"]
     r = await admin.client.get(PAGE.format(other))
