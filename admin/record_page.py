@@ -203,14 +203,27 @@ async def _visit(request: Request) -> Visit | Response:
     return Visit(build, user, spec.entity_def, spec, record_id, prefix)
 
 
-def _step_fields(build: AdminBuild, entity: EntityDef) -> dict[str, str]:
-    """Field -> the workflow step that first requires it (the field belongs to that step's part of the file)."""
-    out: dict[str, str] = {}
+def _step_fields(build: AdminBuild, entity: EntityDef, sections: list[dict]) -> dict[str, set[str]]:
+    """Field -> the workflow steps after one of which it applies: the step that first requires it, and for the other
+    fields of a section that only steps fill (no field the entity requires), the steps of that section (the
+    refusal note belongs with the refusal; "Performing the aid" with its steps)."""
+    out: dict[str, set[str]] = {}
     for wf in build.rt.config.workflows_for(entity.name):
         for tr in wf.transitions:
             for name in tr.requires:
-                out.setdefault(name, tr.name)
+                out.setdefault(name, {tr.name})
+    for section in sections:
+        names = [n for n in section.get("fields", ()) if entity.has_field(n)]
+        steps = set().union(*(out[n] for n in names if n in out)) if any(n in out for n in names) else set()
+        if steps and not any(entity.field(n).required for n in names):
+            for n in names:
+                out.setdefault(n, steps)
     return out
+
+
+def _later(owned: dict[str, set[str]], taken: set, name: str, value: Any) -> bool:
+    """Whether the field is filled by a workflow step not taken yet (and is empty): it does not apply yet."""
+    return _empty(value) and name in owned and not owned[name] & taken
 
 
 def _key(entity: EntityDef, record: dict) -> str | None:
@@ -278,7 +291,7 @@ async def _record_page(request: Request, v: Visit, problem: StepProblem | None =
         state = build.state_label(wf, record.get(wf.state_field), lang) if wf.state_field in record else None
         break
     taken = {e["detail"].get("transition") for e in entries if isinstance(e.get("detail"), dict)}
-    owned = _step_fields(build, entity)
+    owned = _step_fields(build, entity, compiled.sections)
     today = dt.datetime.now(LOCAL_ZONE).date()
 
     out = ['<div class="rp-head">', f'<h2 id="hoso-record-title">{_e(t("history_of", lang, record=code))}</h2>']
@@ -315,7 +328,7 @@ async def _record_page(request: Request, v: Visit, problem: StepProblem | None =
                         continue
                 except Exception:  # a condition over a value it cannot read: shown
                     pass
-            if _empty(value) and name in owned and owned[name] not in taken:
+            if _later(owned, taken, name, value):
                 continue  # filled by a later step of the workflow
             if fd.traits.refers_to == "file":
                 continue  # listed with the files
@@ -588,7 +601,7 @@ async def step(request: Request) -> Response:
 # -- edit ---------------------------------------------------------------------------------------------------------
 
 
-def _applies(v: Visit, compiled: Any, owned: dict[str, str], taken: set, values: dict, name: str,
+def _applies(v: Visit, compiled: Any, owned: dict[str, set[str]], taken: set, values: dict, name: str,
              today: dt.date) -> bool:
     """Whether the field ``name`` applies to the record as it is (or as the edit form holds it)."""
     ff = compiled.fields.get(name)
@@ -598,7 +611,7 @@ def _applies(v: Visit, compiled: Any, owned: dict[str, str], taken: set, values:
                 return False
         except Exception:  # a condition over a value it cannot read yet: shown
             pass
-    return not (_empty(values.get(name)) and name in owned and owned[name] not in taken)
+    return not _later(owned, taken, name, values.get(name))
 
 
 def _conditional(compiled: Any) -> set[str]:
@@ -661,7 +674,7 @@ async def edit(request: Request, *, values: dict | None = None, problems: dict[s
     fixed = {given.code, *given.states} | set(user.read_only(entity.name))
     current = {**record, **(values or {})}
     taken = {e["detail"].get("transition") for e in entries if isinstance(e.get("detail"), dict)}
-    owned = _step_fields(build, entity)
+    owned = _step_fields(build, entity, compiled.sections)
     today = dt.datetime.now(LOCAL_ZONE).date()
     shown = Shown(build, user)
     for name, value in current.items():

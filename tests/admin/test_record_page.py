@@ -38,7 +38,8 @@ async def test_the_record_page_reads_as_people_read_and_stays_in_scope(admin):
     assert fields["request_channel"] == "Trực tiếp"  # a choice's label, not its code
     assert fields["unit"] and not fields["unit"].isdigit() and "#" not in fields["unit"]  # the unit's name
     assert fields["phone"] == ""  # empty as blank
-    assert "accepted_on" not in fields and "assigned_on" not in fields  # later steps of the workflow
+    # later steps of the workflow, and the other fields of their sections (the refusal note, the hearings)
+    assert not {"accepted_on", "assigned_on", "refusal_note", "hearings", "result_note"} & set(fields)
     assert fields["performer"] == "Lê Văn Luật"  # a linked record by its title
     assert "requester_citizen_id" not in fields and "001090000001" not in text  # hidden from centre staff
     # the timeline: the display name, the field's label, local time
