@@ -14,7 +14,8 @@ piccolo-admin builds one ``PiccoloCRUD`` per table by the module-level name ``pi
 * **fields** hidden from the user's roles are absent from the schema, the rows, the filters, the sort keys and
   the readable values; read-only ones are marked in their title and refused by the record service.
 * **writes** go through the record service only: ``create``, ``update`` (with the row's ``sys_version`` for
-  optimistic locking; only fields whose value changed are sent), ``delete`` (soft, with a reason) and
+  optimistic locking; only fields whose value changed are sent), ``delete`` (soft, with the reason the user
+  gave: none is refused) and
   ``upload`` for attachments. Child-table rows are written by updating their parent record. Its errors come
   back as 422 with the field named (``{"detail": [{"loc": ["body", field], "msg": ...}]}``), 409 for a stale
   version, 403 and 404.
@@ -752,8 +753,9 @@ class ScopedCRUD(PiccoloCRUD):
             current = await service.get(entity, row_id, user.ctx)
         except NotFound:
             return Response(t("admin_not_found", user.lang), status_code=404)
-        reason = request.query_params.get("__reason") or request.headers.get("x-hoso-reason") \
-            or t("deleted_in_admin", user.lang)
+        # a delete needs its reason (``__reason``; the admin's script asks for it, for one row or each selected
+        # row): the record service refuses one without, after its other checks (role, version, read-only state)
+        reason = request.query_params.get("__reason") or request.headers.get("x-hoso-reason") or ""
         raw_version = request.query_params.get("__version")
         try:
             version = int(raw_version) if raw_version else int(current["sys_version"])

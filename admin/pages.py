@@ -3,9 +3,11 @@
 * ``admin.js`` (loaded by the admin's index page) shows entity labels instead of table names in the sidebar and
   headings, a bounded count as "more than 10,000" under a list, and adds a "history" link to a record's page;
 * ``labels/``: the labels it uses, in the user's language;
-* ``history/<table>/<id>``: a record's history (``RecordService.history``), its attachments with download
-  links, and the workflow steps the user may take now (links to the transition forms);
-* ``files/<attachment id>``: downloads one stored file version through ``RecordService.download``.
+* ``history/<table>/<id>``: the old address of a record's history, now its record page
+  (``/hoso/record/<entity>/<id>/``, ``hoso.admin.record_page``); ``history/?table=&record=`` finds a record by
+  code or id (a code several records share is refused, listing them);
+* ``files/<attachment id>``: downloads one stored file version through ``RecordService.download``
+  (``?inline=1``: shown in the page, for PDF and images).
 
 Every page needs a live hoso session and shows only what the record service lets the user read.
 """
@@ -24,7 +26,6 @@ from starlette.routing import Route
 from hoso.admin.auth import AdminUser, admin_user
 from hoso.i18n import t
 from hoso.jsonconv import dumps
-from hoso.records.attachments import human_size
 from hoso.records.errors import NotFound, RecordError
 from hoso.reports.params import runnable
 from hoso.settings import get as setting
@@ -33,6 +34,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from hoso.admin.app import AdminBuild
 
 __all__ = ["routes", "inject", "SCRIPT"]
+
+INLINE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp"})
 
 SCRIPT = r"""(function () {
   var labels = null, asked = 0;
@@ -241,9 +244,13 @@ async def download(request: Request) -> Response:
                                                          version=row["version"])
     except RecordError:
         return Response(t("admin_not_found", user.lang), status_code=404, media_type="text/plain")
-    disposition = f"attachment; filename*=UTF-8''{url_quote(info.filename)}"
-    return StreamingResponse(chunks, media_type=info.content_type,
-                             headers={"Content-Disposition": disposition, "Content-Length": str(info.size)})
+    # ``?inline=1``: shown in the page (the record page's previews), for PDF and images only
+    inline = request.query_params.get("inline") == "1" and \
+        info.content_type.split(";")[0].strip().lower() in INLINE_TYPES
+    disposition = f"{'inline' if inline else 'attachment'}; filename*=UTF-8''{url_quote(info.filename)}"
+    headers = {"Content-Disposition": disposition, "Content-Length": str(info.size),
+               "X-Content-Type-Options": "nosniff"}
+    return StreamingResponse(chunks, media_type=info.content_type, headers=headers)
 
 
 def _value(v: Any) -> str:
@@ -285,76 +292,15 @@ async def history_lookup(request: Request) -> Response:
 
 
 async def history(request: Request) -> Response:
+    """The old history address: the record's page (``hoso.admin.record_page``) shows its history."""
     user = await _page_user(request)
     if isinstance(user, Response):
         return user
-    build = _build(request)
-    lang = user.lang
-    spec = build.tables.specs.get(request.path_params["table"])
-    record_id = request.path_params["row_id"]
-    if spec is None or spec.kind != "entity" or not user.may("read", spec.entity_def.name):
-        return HTMLResponse(_page(t("admin_not_found", lang), ""), status_code=404)
-    entity = spec.entity_def
-    service = build.rt.records()
-    try:
-        record = await service.get(entity.name, record_id, user.ctx)
-        entries = await service.history(entity.name, record_id, user.ctx)
-        steps = await service.available_transitions(entity.name, record_id, user.ctx)
-    except NotFound:
-        return HTMLResponse(_page(t("admin_not_found", lang), ""), status_code=404)
-    labels = {f.name: f.label.get(lang) for f in entity.fields}
-    key = entity.naming.field if entity.naming else entity.title_field
-    shown = record.get(key) if key else None
-    prefix = _prefix(request)
-    out = [f'<p><a href="{prefix}/#/{spec.tablename}/{record_id}/">{html.escape(t("back", lang))}</a></p>']
-    out.append(f"<h2>{html.escape(t('steps', lang))}</h2>")
-    forms = {f.name for f in build.forms if f.may(user)}
-    if steps:
-        items = []
-        for s in steps:
-            slug = f"{entity.name}-{s['name']}".replace("_", "-")
-            label = html.escape(s["label"])
-            items.append(f'<li><a href="{prefix}/#/forms/{slug}/">{label}</a></li>' if slug in forms
-                         else f"<li>{label}</li>")
-        out.append("<ul>" + "".join(items) + "</ul>")
-    else:
-        out.append(f"<p>{html.escape(t('no_steps', lang))}</p>")
-    attachments = [f for f in entity.column_fields if f.traits.refers_to == "file" and f.name in record]
-    files = []
-    for fd in attachments:
-        try:
-            files += [(fd, info) for info in await service.attachments(entity.name, record_id, fd.name, user.ctx)]
-        except RecordError:
-            pass
-    if files:
-        out.append(f"<h2>{html.escape(t('files', lang))}</h2><table><tr><th></th>"
-                   f"<th>{html.escape(t('file_version', lang))}</th><th>{html.escape(t('file_name', lang))}</th>"
-                   f"<th>{html.escape(t('file_size', lang))}</th><th>{html.escape(t('uploaded_at', lang))}</th></tr>")
-        for fd, info in files:
-            out.append(f"<tr><td>{html.escape(labels[fd.name])}</td><td>{info.version}</td>"
-                       f'<td><a href="{prefix}/hoso/files/{info.id}">{html.escape(info.filename)}</a></td>'
-                       f"<td>{human_size(info.size)}</td><td>{html.escape(_value(info.uploaded_at))}</td></tr>")
-        out.append("</table>")
-    out.append(f"<h2>{html.escape(t('history', lang))}</h2><table><tr><th>{html.escape(t('when', lang))}</th>"
-               f"<th>{html.escape(t('who', lang))}</th><th>{html.escape(t('what', lang))}</th>"
-               f"<th>{html.escape(t('changes', lang))}</th></tr>")
-    def shown_value(name: str, v: Any) -> str:
-        fd = entity.field(name) if entity.has_field(name) else None
-        if fd is not None and fd.list and v is not None:
-            options = {o.value: o.label.get(lang) for o in build.rt.config.choice_list(fd.list).options}
-            v = ", ".join(options.get(x, str(x)) for x in v) if isinstance(v, list) else options.get(v, v)
-        return _value(v)
-
-    for e in entries:
-        changes = "<br>".join(
-            f"{html.escape(labels.get(k, k))}: {html.escape(shown_value(k, b))} → {html.escape(shown_value(k, a))}"
-            for k, (b, a) in e["changes"].items())
-        action = e["action"] + (f" ({e['detail']['transition']})" if e["detail"].get("transition") else "")
-        out.append(f"<tr><td>{html.escape(_value(e['at']))}</td><td>{html.escape(_value(e['actor']))}</td>"
-                   f"<td>{html.escape(action)}</td><td>{changes}</td></tr>")
-    out.append("</table>")
-    title = t("history_of", lang, record=shown or f"#{record_id}")
-    return HTMLResponse(_page(title, "".join(out)))
+    spec = _build(request).tables.specs.get(request.path_params["table"])
+    if spec is None or spec.kind != "entity":
+        return HTMLResponse(_page(t("admin_not_found", user.lang), ""), status_code=404)
+    return RedirectResponse(f"{_prefix(request)}/hoso/record/{spec.entity_def.name}/{request.path_params['row_id']}/",
+                            status_code=301)
 
 
 def routes() -> list[Route]:

@@ -8,6 +8,7 @@ these tests on a machine without chromium.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,13 +149,12 @@ def test_centre_user_creates_a_case_and_sees_its_code(page, live):
     page.select_option("select[name=form_of_aid]", "TV")
     shot(page, live, "centre-user-add-case-form")
     page.click("[data-uitest=create_button]")
-    page.wait_for_selector("text=Successfully added row")
-    page.goto(f"{live.url}/admin/#/case/?__order=-id")
-    page.wait_for_selector("text=Đỗ Thị Duyên")
-    body = rows_text(page)
+    # the user lands on the new record's page, with its code
+    page.wait_for_url(re.compile(r"/admin/hoso/record/case/\d+/\?created=1$"))
     # the naming series gave the code: the centre's short code, form of aid TV, the next number in 2025
     expected = live.seed.codes["ha_noi"].replace(".01.", ".02.")
-    assert expected.endswith(".TV.02.2025") and expected in body
+    assert expected.endswith(".TV.02.2025") and expected in page.inner_text("#hoso-record-title")
+    assert page.inner_text('tr[data-field="requester_name"] td') == "Đỗ Thị Duyên"
     shot(page, live, "centre-user-created-case-with-code")
 
 

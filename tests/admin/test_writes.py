@@ -108,11 +108,11 @@ async def test_delete_is_soft_needs_the_role_and_is_audited(admin):
     listed = (await admin.get("/tables/case/")).json()["rows"]
     assert case not in {r["id"] for r in listed}
     assert await admin.web.count("hoso_audit", "action = 'delete' AND record_id = {}", case) == 1
-    # the default reason when the admin's delete button gives none
+    # a delete without a reason is refused, naming it, and changes nothing
     other = seed.cases["ha_noi"]
-    assert (await admin.send("DELETE", f"/tables/case/{other}/")).status_code == 204
-    assert await admin.web.rt.db.fetchval('SELECT sys_delete_reason FROM "case" WHERE id = {}', other) == \
-        "Xóa trên trang quản trị"
+    r = await admin.send("DELETE", f"/tables/case/{other}/")
+    assert r.status_code == 422 and "lý do" in r.text, r.text
+    assert await admin.web.rt.db.fetchval('SELECT sys_deleted_at FROM "case" WHERE id = {}', other) is None
 
 
 PDF = b"%PDF-1.4\n% hoso test file\n" + b"0" * 2000 + b"\n%%EOF\n"
