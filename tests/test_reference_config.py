@@ -43,7 +43,8 @@ def _units_by_type(config) -> dict[str, list]:
 
 
 def test_entity_names(config):
-    assert {e.name for e in config.entities} == {"case", "performer", "organisation"}
+    assert {e.name for e in config.entities} == {"case", "performer", "organisation", "evaluation_plan",
+                                                 "evaluation_sample"}
     for e in config.entities:
         assert e.unit_field == "unit"
         assert e.field("unit").type == "org_unit"

@@ -388,9 +388,12 @@ class _Lifecycle:
         ended = _later(rng, started, 20, 240, today) if litigation else _later(rng, started, 0, 20, today)
         if not ended:
             return record
+        successful = (rng.random() < 0.3) if litigation else None
+        # a successful litigation case names the effectiveness criterion it met (forms_config/quality.yaml)
+        met = pick(self.e, "success_criteria", "claims_accepted") if successful else None
         record = await self._step(record, "end", {
             "ended_on": ended, "result": pick(self.e, "result", "judgment" if litigation else "advice_delivered"),
-            "successful": (rng.random() < 0.3) if litigation else None})
+            "successful": successful, "success_criteria": [met] if met else None})
         returned = _later(rng, ended, 1, 30, today)
         if "return_file" not in self.steps or not returned or rng.random() < 0.1:
             return record
