@@ -197,7 +197,22 @@ async def test_plan_sample_reviewer_scope_and_rubric_through_http(world):
     assert r.status_code == 422 and "reviewer" in r.text, r.text
     assert await w.rt.db.fetchval('SELECT status FROM "evaluation_plan" WHERE id = {}', plan3) == "draft"
 
+    await _quotas(w)
     await _rubric_effectiveness_and_appraisal_rules(w)
+
+
+async def _quotas(w):
+    """Performer quotas: centre leaders only, targets per centre from forms_config/quality.yaml."""
+    r = await _req(w, "GET", "/api/quality/quotas?year=2025", "director")
+    assert r.status_code == 200, r.text
+    got = {row["name"][-2:]: (row["completed"], row["target"], row["centre"]) for row in r.json()["performers"]}
+    # p1..p3 share the 11 centre cases ended in 2025 (p1: 3, p2: 4, p3: 4), p4 (branch) 1; p9 is another centre's
+    assert got == {"p1": (3, 30, "TT-01"), "p2": (4, 30, "TT-01"), "p3": (4, 30, "TT-01"), "p4": (1, 30, "TT-01")}
+    for user in ("officer", "rev1"):
+        r = await _req(w, "GET", "/api/quality/quotas?year=2025", user)
+        assert r.status_code == 403, r.text
+    r = await _req(w, "GET", "/api/quality/quotas?year=1900", "director")
+    assert r.status_code == 422, r.text
 
 
 async def _rubric_effectiveness_and_appraisal_rules(w):
@@ -248,9 +263,13 @@ def test_grades_and_totals_come_from_the_configuration(reference_config_dir):
     path = reference_config_dir / "forms_config" / "quality.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("{grade: good, min: 90}", "{grade: good, min: 95}"),
                     encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8").replace("by_centre: {}", "by_centre: {TT-01: 40}"),
+                    encoding="utf-8")
     changed = quality_of(load_full_config(reference_config_dir, PLUGINS))
     assert changed.rubric.score(SCORES) == (92, "fair")
     assert changed.rubric.grade_of(95) == "good"
+    assert (changed.quotas.target("TT-01"), changed.quotas.target("TT-02"), changed.quotas.target("TT-01", 7)) == \
+        (40, 30, 7)
 
 
 @pytest.mark.parametrize(("old", "new", "message"), [
@@ -258,6 +277,7 @@ def test_grades_and_totals_come_from_the_configuration(reference_config_dir):
     ("{grade: unsatisfactory, min: 0}", "{grade: unsatisfactory, min: 10}", "lowest grade must start at 0"),
     ("{grade: fair, min: 70}", "{grade: excellent, min: 70}", "'excellent' is not an option"),
     ("levels: [centre, branch]", "levels: [centre, county]", "'county' is not a level"),
+    ("roles: [centre_director, branch_head]", "roles: [centre_directors]", "'centre_directors' is not a role"),
 ])
 def test_a_wrong_rubric_is_refused_with_its_place(reference_config_dir, old, new, message):
     from hoso.config import ConfigErrors

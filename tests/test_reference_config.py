@@ -248,7 +248,7 @@ def test_roles(config):
     names = {r.name for r in config.roles}
     assert names == {
         "national_admin", "national_statistician", "provincial_officer", "centre_director", "centre_staff",
-        "branch_head", "performer_role", "organisation_lawyer",
+        "branch_head", "performer_role", "organisation_lawyer", "quality_reviewer",
     }
     for r in config.roles:
         assert set(r.can_grant) <= names, r.name

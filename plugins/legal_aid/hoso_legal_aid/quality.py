@@ -6,8 +6,9 @@
   scores, total and grade; ``successful`` against the criteria met; the appraisal by the performer's own
   organisation only.
 * Evaluation plans draw their sample (``hoso_legal_aid.sampler``, stored by ``hoso_legal_aid.quality_plans``);
-  the role ``quality_reviewer`` (shipped in this package's ``config/``) reads exactly the sampled cases that
-  name the reviewer, through the scope ``evaluation_sample``.
+  the configuration's role ``quality_reviewer`` reads exactly the sampled cases that name the reviewer
+  (scope ``{field: id, to: evaluation_sample.case_file}``, in SQL like every scope).
+* Performer quotas for centre leaders (``hoso_legal_aid.quality_quotas``).
 
 Hook implementations here carry their own names and say which hook they implement with ``specname``;
 ``hoso_legal_aid`` registers them (see its ``__init__``).
@@ -15,44 +16,16 @@ Hook implementations here carry their own names and say which hook they implemen
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from hoso.db import quote
 from hoso.hookspecs import hookimpl
-from hoso.plugin_types import ScopeRule
 from hoso_legal_aid.quality_config import KIND, quality_of
 from hoso_legal_aid.quality_rules import appraisal_refusal, effectiveness_problems, rubric_problems
 
-__all__ = ["quality_config_directories", "quality_config_kinds", "quality_routes", "quality_scope_rules",
-           "quality_validate_record", "quality_write_guard"]
-
-SAMPLE_TABLE = "evaluation_sample"  # the entity's table (forms_config/entities/evaluation_sample.yaml)
+__all__ = ["quality_config_kinds", "quality_routes", "quality_validate_record", "quality_write_guard"]
 
 
 @hookimpl(specname="hoso_config_kinds")
 def quality_config_kinds():
     return [KIND]
-
-
-@hookimpl(specname="hoso_config_directories")
-def quality_config_directories():
-    return [Path(__file__).parent / "config"]
-
-
-def _sampled_for(entity, alias: str, user_id: int):
-    """The rows a reviewer reaches: the cases of the samples naming them, and those samples."""
-    if entity.name == "case":
-        return (f"{alias}.id IN (SELECT s.{quote('case_file')} FROM {quote(SAMPLE_TABLE)} s "
-                f"WHERE s.{quote('reviewer')} = {{}} AND s.sys_deleted_at IS NULL)", (user_id,))
-    if entity.name == SAMPLE_TABLE:
-        return f"{alias}.{quote('reviewer')} = {{}}", (user_id,)
-    return None
-
-
-@hookimpl(specname="hoso_scope_rules")
-def quality_scope_rules():
-    return [ScopeRule("evaluation_sample", {"vi": "Vụ việc được chọn mẫu cho người đánh giá",
-                                            "en": "Cases sampled for the reviewer"}, _sampled_for)]
 
 
 @hookimpl(specname="hoso_validate_record")

@@ -4,13 +4,13 @@ cases, who appraises, and what evaluation plans sample (a configuration kind of 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from hoso.config import ConfigKind
 
-__all__ = ["KIND", "Criterion", "Grade", "QualityDef", "Rubric", "quality_of"]
+__all__ = ["KIND", "Criterion", "Grade", "QualityDef", "Quotas", "Rubric", "quality_of"]
 
 _LABEL = {"$ref": "hoso:defs#/$defs/label"}
 _NAMES = {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1, "uniqueItems": True}
@@ -37,6 +37,17 @@ SCHEMA: dict[str, Any] = {
             "appraisal": {
                 "type": "object", "required": ["levels"], "additionalProperties": False,
                 "properties": {"levels": _NAMES}},
+            "quotas": {
+                "type": "object", "required": ["roles", "yearly_target"], "additionalProperties": False,
+                "properties": {
+                    "roles": _NAMES, "performer_kinds": _NAMES,
+                    "yearly_target": {
+                        "type": "object", "required": ["default"], "additionalProperties": False,
+                        "properties": {
+                            "default": {"type": "integer", "minimum": 0},
+                            "by_centre": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
+                        }},
+                }},
             "sampling": {
                 "type": "object", "additionalProperties": False,
                 "properties": {"ended_states": _NAMES, "province_level": {"type": "string", "minLength": 1}}},
@@ -79,6 +90,22 @@ class Rubric:
 
 
 @dataclass(frozen=True)
+class Quotas:
+    """Who sees the performer quotas, whose cases count, and the yearly target per centre (unit code)."""
+
+    roles: tuple[str, ...] = ("centre_director", "branch_head")
+    performer_kinds: tuple[str, ...] = ("assistant",)
+    default_target: int = 0
+    by_centre: Mapping[str, int] = field(default_factory=dict)
+
+    def target(self, centre_code: str | None, own: int | None = None) -> int:
+        """The yearly target of a performer: their own when set, else their centre's, else the default."""
+        if own is not None:
+            return own
+        return self.by_centre.get(centre_code or "", self.default_target)
+
+
+@dataclass(frozen=True)
 class QualityDef:
     rubric: Rubric
     success_forms: tuple[str, ...] = ("TGTT",)
@@ -86,6 +113,7 @@ class QualityDef:
     appraisal_levels: tuple[str, ...] = ("centre", "branch")
     ended_states: tuple[str, ...] = ("ended", "returned", "appraised", "evaluated", "archived")
     province_level: str = "province"
+    quotas: Quotas = field(default_factory=Quotas)
 
 
 def _build_one(f) -> QualityDef | None:
@@ -110,12 +138,16 @@ def _build_one(f) -> QualityDef | None:
     if f.partial or not criteria or not grades:
         return None
     eff, appr, samp = d.get("effectiveness") or {}, d.get("appraisal") or {}, d.get("sampling") or {}
+    q = d.get("quotas") or {}
+    target = q.get("yearly_target") or {}
+    quotas = Quotas(tuple(q.get("roles", Quotas.roles)), tuple(q.get("performer_kinds", Quotas.performer_kinds)),
+                    target.get("default", 0), dict(target.get("by_centre") or {}))
     base = QualityDef(Rubric(r["total"], criteria, grades))
     return QualityDef(
         base.rubric,
         tuple(eff.get("forms_of_aid", base.success_forms)), eff.get("at_least", base.success_at_least),
         tuple(appr.get("levels", base.appraisal_levels)), tuple(samp.get("ended_states", base.ended_states)),
-        samp.get("province_level", base.province_level))
+        samp.get("province_level", base.province_level), quotas)
 
 
 def build(ctx, files) -> QualityDef | None:
@@ -139,6 +171,11 @@ def check(ctx, result: QualityDef | None) -> None:
             if g.grade not in grades.values():
                 f.error(("quality", "rubric", "grades", i, "grade"),
                         f"{g.grade!r} is not an option of the list evaluation_grade")
+    roles = {r.name for r in ctx.results.get("role") or ()}
+    if roles:
+        for i, role in enumerate(result.quotas.roles):
+            if role not in roles:
+                f.error(("quality", "quotas", "roles", i), f"{role!r} is not a role of roles_config/roles")
     hierarchy = ctx.results.get("hierarchy")
     levels = tuple(getattr(hierarchy, "levels", ()) or ())
     if levels:
@@ -150,8 +187,8 @@ def check(ctx, result: QualityDef | None) -> None:
                     f"{result.province_level!r} is not a level of the hierarchy")
 
 
-KIND = ConfigKind("quality", "forms_config/quality.yaml", SCHEMA, build, check=check, after=("lists", "hierarchy"),
-                  described_as="a quality")
+KIND = ConfigKind("quality", "forms_config/quality.yaml", SCHEMA, build, check=check,
+                  after=("lists", "hierarchy", "role"), described_as="a quality")
 
 
 def quality_of(config) -> QualityDef | None:

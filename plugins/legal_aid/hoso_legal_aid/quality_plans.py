@@ -14,8 +14,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from litestar import Request, post
-from litestar.params import FromPath
+from litestar import Request, get, post
+from litestar.params import FromPath, FromQuery
 
 from hoso.db import quote
 from hoso.records.errors import InvalidTransition, ValidationError
@@ -169,7 +169,8 @@ async def evaluate_case(rt: Runtime, case_id: int, body: dict, ctx: RecordContex
 
 
 def quality_routes_for(runtime: Runtime) -> list[Any]:
-    """``POST /api/quality/plans/{id}/sample`` and ``POST /api/quality/cases/{id}/evaluate``."""
+    """``POST /api/quality/plans/{id}/sample``, ``POST /api/quality/cases/{id}/evaluate`` and
+    ``GET /api/quality/quotas?year=``."""
 
     @post("/api/quality/plans/{plan_id:int}/sample", guards=[same_site], status_code=200,
           tags=["quality"], summary="Draw and store an evaluation plan's sample")
@@ -193,4 +194,15 @@ def quality_routes_for(runtime: Runtime) -> list[Any]:
         body = await _json_body(request)
         return runtime.records().dump("case", await evaluate_case(runtime, case_id, body, ctx))
 
-    return [sample_plan, evaluate]
+    @get("/api/quality/quotas", tags=["quality"], summary="Performer quotas of a year, for centre leaders")
+    async def quotas(request: Request, year: FromQuery[int]) -> dict:
+        from hoso_legal_aid.quality_quotas import performer_quotas
+
+        ctx = await request_context(request)
+        quality = quality_of(runtime.config)
+        if quality is None:
+            raise ValidationError([("year", _m(ctx.lang, "no_config"))])
+        return {"year": year, "performers": await performer_quotas(runtime, quality, year, ctx,
+                                                                    workflow_state(runtime))}
+
+    return [sample_plan, evaluate, quotas]
