@@ -151,7 +151,8 @@ async def test_plan_sample_reviewer_scope_and_rubric_through_http(world):
         assert r.status_code == 200, r.text
         assert sorted(c["id"] for c in r.json()["items"]) == expected
         assert all("requester_citizen_id" not in c for c in r.json()["items"])
-        for case_id in [*ended, *w.cases["other"]]:
+        unsampled = [c for c in ended if c not in drawn][:2]
+        for case_id in [*drawn, *unsampled, *w.cases["other"]]:
             r = await _req(w, "GET", f"/api/records/case/{case_id}", user)
             assert r.status_code == (200 if case_id in expected else 404), (user, case_id, r.text)
         r = await _req(w, "GET", "/api/search?q=người yêu cầu&per_entity=20", user)

@@ -34,7 +34,7 @@ def expected_size(eligible: list[Candidate], province: int, percent: int) -> int
     return max(share, len({c.performer for c in here if c.performer is not None}))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(plans(), st.randoms(use_true_random=False))
 def test_successive_plans_follow_the_sampling_rules(plan, rnd):
     cases, percent, seeds = plan

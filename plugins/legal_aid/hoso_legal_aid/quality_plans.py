@@ -57,13 +57,20 @@ def _m(lang: str, key: str, **kw: Any) -> str:
 
 async def candidates(rt: Runtime, quality: QualityDef, plan: dict, ctx: RecordContext) -> list[dict]:
     """The ended cases of the plan's year in its unit's subtree that the requester may read, each with the
-    province unit it answers to (the open unit of the configured level above its unit, else the unit)."""
+    province unit it answers to (the open unit of the configured level above its unit, following mergers, else the
+    unit) and the open unit that answers for it today (``open_unit``)."""
     case = rt.config.entity("case")
     unit = effective_unit(case, "t")
     types = [t.name for t in rt.config.hierarchy.unit_types if t.level == quality.province_level] \
         if rt.config.hierarchy else []
     type_marks = ", ".join("{}" for _ in types) or "NULL"
     state_marks = ", ".join("{}" for _ in quality.ended_states)
+    # A sample is filed at the open unit that answers for the case today: a case of a centre a restructuring
+    # closed keeps its unit, its sample goes to the successor (the closure holds merged units under it).
+    sample_types = list(rt.config.entity("evaluation_sample").field("unit").unit_types) or \
+        list(case.field(case.unit_field or "unit").unit_types)
+    sample_marks = ", ".join("{}" for _ in sample_types)
+    sample_type_sql = f" AND ou.type IN ({sample_marks})" if sample_types else ""
     read = rt.scope.predicate(ctx.actor, "read", case, "t")
     year = int(plan["year"])
     sql = (
@@ -71,12 +78,16 @@ async def candidates(rt: Runtime, quality: QualityDef, plan: dict, ctx: RecordCo
         "SELECT pc.ancestor_id FROM hoso_unit_closure pc JOIN hoso_unit pu ON pu.id = pc.ancestor_id "
         f"WHERE pc.descendant_id = {unit} AND pu.type IN ({type_marks}) "
         "ORDER BY CASE WHEN pu.valid_to IS NULL THEN 0 ELSE 1 END, pc.ancestor_id LIMIT 1), "
-        f"{unit}) AS province FROM {quote(case.table)} t "
+        f"{unit}) AS province, COALESCE(("
+        "SELECT oc.ancestor_id FROM hoso_unit_closure oc JOIN hoso_unit ou ON ou.id = oc.ancestor_id "
+        f"WHERE oc.descendant_id = {unit} AND ou.valid_to IS NULL{sample_type_sql} "
+        f"ORDER BY oc.depth, oc.ancestor_id LIMIT 1), {unit}) AS open_unit FROM {quote(case.table)} t "
         f"WHERE t.sys_deleted_at IS NULL AND t.{quote(workflow_state(rt))} IN ({state_marks}) "
         f"AND t.{quote('ended_on')} >= {{}} AND t.{quote('ended_on')} <= {{}} "
         f"AND {unit} IN (SELECT c.descendant_id FROM hoso_unit_closure c WHERE c.ancestor_id = {{}}) "
         f"AND ({read.sql}) ORDER BY t.id")
-    args = (*types, *quality.ended_states, dt.date(year, 1, 1), dt.date(year, 12, 31), plan["unit"], *read.args)
+    args = (*types, *sample_types, *quality.ended_states, dt.date(year, 1, 1), dt.date(year, 12, 31), plan["unit"],
+            *read.args)
     return [dict(r) for r in await rt.db.fetch(sql, *args)]
 
 
@@ -134,8 +145,9 @@ async def draw_plan_sample(rt: Runtime, plan_id: int, ctx: RecordContext, *, rev
                              await sampled_before(rt))
         for i, case_id in enumerate(sample.cases):
             row = by_id[case_id]
-            payload = {"plan": plan_id, "case_file": case_id, "performer": row["performer"], "unit": row["unit"],
-                       "province": row["province"] if row["province"] != row["unit"] else None}
+            province = row["province"] if row["province"] != row["unit"] else None
+            payload = {"plan": plan_id, "case_file": case_id, "performer": row["performer"],
+                       "unit": row["open_unit"], "province": province}
             if chosen_reviewers:
                 payload["reviewer"] = chosen_reviewers[i % len(chosen_reviewers)]
             await svc.create("evaluation_sample", {k: v for k, v in payload.items() if v is not None}, ctx)
