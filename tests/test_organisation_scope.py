@@ -89,9 +89,17 @@ def test_a_link_scope_names_real_reference_fields(config_dir):
     """
     config_dir.write("roles_config/roles/lawyer.yaml", role % ("firm", "member.firm"))
     assert config_dir.load().role("lawyer").grants[0].link == ("firm", "member", "firm")
+    # ``id``: the record itself, named by a reference of the user's records (here, the files a member holds)
+    member = config_dir.root / "forms_config/entities/member.yaml"
+    member.write_text(member.read_text(encoding="utf-8").rstrip() + "\n  held: {type: reference, entity: file, "
+                      "label: {vi: Hồ sơ}}\n", encoding="utf-8")
+    config_dir.write("roles_config/roles/lawyer.yaml", role % ("id", "member.held"))
+    assert config_dir.load().role("lawyer").grants[0].link == ("id", "member", "held")
     for field, to, message in (
-            ("title", "member.firm", "roles_config/roles/lawyer.yaml:5:20: grants[0].scope.field: expected a reference "
-                                     "field of entity 'file' (firm); found 'title'"),
+            ("title", "member.firm", "roles_config/roles/lawyer.yaml:5:20: grants[0].scope.field: expected id or a "
+                                     "reference field of entity 'file' (firm); found 'title'"),
+            ("id", "member.firm", "roles_config/roles/lawyer.yaml:5:28: grants[0].scope.to: expected a reference "
+                                  "field of entity 'member' to entity 'file', like 'id' (held); found 'firm'"),
             ("firm", "membr.firm", "roles_config/roles/lawyer.yaml:5:30: grants[0].scope.to: unknown entity 'membr' "
                                    "(did you mean 'member'?)"),
             ("firm", "member.name", "roles_config/roles/lawyer.yaml:5:30: grants[0].scope.to: expected a reference "

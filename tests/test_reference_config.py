@@ -43,7 +43,8 @@ def _units_by_type(config) -> dict[str, list]:
 
 
 def test_entity_names(config):
-    assert {e.name for e in config.entities} == {"case", "performer", "organisation", "case_transfer"}
+    assert {e.name for e in config.entities} == {"case", "performer", "organisation", "case_transfer",
+                                                 "evaluation_plan", "evaluation_sample"}
     for e in config.entities:
         assert e.unit_field == "unit"
         assert e.field("unit").type == "org_unit"
@@ -249,7 +250,7 @@ def test_roles(config):
     names = {r.name for r in config.roles}
     assert names == {
         "national_admin", "national_statistician", "provincial_officer", "centre_director", "centre_staff",
-        "branch_head", "performer_role", "organisation_lawyer", "public_directory",
+        "branch_head", "performer_role", "organisation_lawyer", "public_directory", "quality_reviewer",
     }
     for r in config.roles:
         assert set(r.can_grant) <= names, r.name

@@ -86,14 +86,16 @@ def declared_names(data, text: str) -> set[str] | None:
 def _link_scope(f: ConfigFile, path: tuple, e: EntityDef | None, scope: dict,
                 entities: dict[str, EntityDef]) -> tuple[str, str, str] | None:
     """Check a scope ``{field: F, to: E.G}``: F a reference field of the grant's entity, E an entity with one user
-    field, G a reference field of E to the same entity as F."""
+    field, G a reference field of E to the same entity as F. F may be ``id``, the record itself: G then refers
+    to the grant's entity (the records a record of the user's names, e.g. the cases sampled for a reviewer)."""
     if e is None:
         return None
     name, to = scope["field"], scope["to"]
     fd = next((x for x in e.column_fields if x.name == name), None)
-    if fd is None or fd.type != "reference":
+    target = e.name if name == "id" else (fd.entity if fd is not None and fd.type == "reference" else None)
+    if target is None:
         refs = [x.name for x in e.column_fields if x.type == "reference"]
-        f.error(path + ("field",), f"expected a reference field of entity {e.name!r}"
+        f.error(path + ("field",), f"expected id or a reference field of entity {e.name!r}"
                 + (f" ({', '.join(refs)})" if refs else " (it has none)") + f"; found {name!r}"
                 + _did_you_mean(name, refs))
         return None
@@ -108,9 +110,9 @@ def _link_scope(f: ConfigFile, path: tuple, e: EntityDef | None, scope: dict,
                 f"found {len(users)}")
         return None
     gd = next((x for x in other.column_fields if x.name == gname), None)
-    if gd is None or gd.type != "reference" or gd.entity != fd.entity:
-        refs = [x.name for x in other.column_fields if x.type == "reference" and x.entity == fd.entity]
-        f.error(path + ("to",), f"expected a reference field of entity {ename!r} to entity {fd.entity!r}, like "
+    if gd is None or gd.type != "reference" or gd.entity != target:
+        refs = [x.name for x in other.column_fields if x.type == "reference" and x.entity == target]
+        f.error(path + ("to",), f"expected a reference field of entity {ename!r} to entity {target!r}, like "
                 f"{name!r}" + (f" ({', '.join(refs)})" if refs else "") + f"; found {gname!r}"
                 + _did_you_mean(gname, refs))
         return None
