@@ -209,4 +209,9 @@ class LegalAidGenerator(RecordGenerator):
                 out["assignment_decision"] = f"{self.rng.randint(1, 999)}/QĐ-TGPL"
         if transition.name == "end" and entity.has_field("successful"):
             out["successful"] = (self.rng.random() < 0.3) if values.get("form_of_aid") == "TGTT" else None
+            # a successful litigation case names the effectiveness criterion it met (forms_config/quality.yaml)
+            if entity.has_field("success_criteria"):
+                out["success_criteria"] = (["claims_accepted"] if out["successful"]
+                                           and "claims_accepted" in self.options(entity.field("success_criteria"))
+                                           else None)
         return {k: v for k, v in out.items() if v is not None}
