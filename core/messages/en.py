@@ -430,4 +430,18 @@ MESSAGES: dict[str, str] = {
     "save_filter": "Save filter",
     "save_filter_prompt": "Name of the filter:",
     "forget_filter": "Delete filter",
+    # home pages and notifications
+    "home_title": "Home",
+    "home_mine": "Cases assigned to me ({n})",
+    "home_overdue": "Overdue ({n})",
+    "home_due_soon": "Due soon",
+    "home_new": "{entity}: new requests ({n})",
+    "home_by_state": "{entity} by status",
+    "home_none": "None.",
+    "home_nothing": "Nothing to do yet.",
+    "home_notifications": "Notifications",
+    "home_mark_read": "Mark as read",
+    "home_notify_assigned": "Assigned to you: {entity} {record}",
+    "home_notify_deadline": "Due on {due}: {record}",
+    "home_link": "My home page",
 }

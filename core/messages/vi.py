@@ -430,4 +430,18 @@ MESSAGES: dict[str, str] = {
     "save_filter": "Lưu bộ lọc",
     "save_filter_prompt": "Tên của bộ lọc:",
     "forget_filter": "Xóa bộ lọc",
+    # home pages and notifications
+    "home_title": "Trang chủ",
+    "home_mine": "Vụ việc được phân công cho tôi ({n})",
+    "home_overdue": "Quá hạn ({n})",
+    "home_due_soon": "Sắp đến hạn",
+    "home_new": "{entity}: yêu cầu mới ({n})",
+    "home_by_state": "{entity} theo trạng thái",
+    "home_none": "Không có.",
+    "home_nothing": "Chưa có việc nào cần làm.",
+    "home_notifications": "Thông báo",
+    "home_mark_read": "Đánh dấu đã đọc",
+    "home_notify_assigned": "Bạn được phân công: {entity} {record}",
+    "home_notify_deadline": "Sắp đến hạn {due}: {record}",
+    "home_link": "Trang chủ của tôi",
 }
