@@ -118,7 +118,10 @@ SCRIPT = r"""(function () {
     }
   }
   var nativeAlert = window.alert, nativeConfirm = window.confirm;
-  window.alert = function (message) { var out = tr(message); return nativeAlert.call(window, out === null ? message : out); };
+  window.alert = function (message) {
+    var out = tr(message);
+    return nativeAlert.call(window, out === null ? message : out);
+  };
   window.confirm = function (message) {
     var out = tr(message);
     return nativeConfirm.call(window, out === null ? message : out);
@@ -449,6 +452,12 @@ async def history(request: Request) -> Response:
         if fd is not None and fd.list and v is not None:
             options = {o.value: o.label.get(lang) for o in build.rt.config.choice_list(fd.list).options}
             v = ", ".join(options.get(x, str(x)) for x in v) if isinstance(v, list) else options.get(v, v)
+        if isinstance(v, bool):
+            return t("value_yes" if v else "value_no", lang)
+        if isinstance(v, dt.date) and not isinstance(v, dt.datetime):
+            return v.strftime("%d/%m/%Y")
+        if isinstance(v, str) and fd is not None and fd.type == "date" and len(v) == 10:
+            return f"{v[8:10]}/{v[5:7]}/{v[0:4]}"
         return _value(v)
 
     for e in entries:

@@ -443,5 +443,7 @@ MESSAGES: dict[str, str] = {
     "home_mark_read": "Đánh dấu đã đọc",
     "home_notify_assigned": "Bạn được phân công: {entity} {record}",
     "home_notify_deadline": "Sắp đến hạn {due}: {record}",
+    "value_yes": "Có",
+    "value_no": "Không",
     "home_link": "Trang chủ của tôi",
 }
