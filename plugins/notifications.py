@@ -15,7 +15,6 @@ the record service with the reader's own context and leaves out a record the rea
 from __future__ import annotations
 
 import datetime as dt
-import os
 from typing import Any
 
 from piccolo.columns import BigInt, Date, Timestamptz, Varchar
@@ -23,6 +22,7 @@ from piccolo.columns import BigInt, Date, Timestamptz, Varchar
 from hoso.db import quote
 from hoso.hookspecs import hookimpl
 from hoso.plugin_types import ScheduledWork, SystemTable
+from hoso.settings import get as setting
 
 __all__ = ["TABLE", "notify", "unread_count", "visible", "mark_read", "notify_deadlines", "deadline_days",
            "hoso_system_tables", "notify_assignment", "hoso_scheduled_work"]
@@ -41,10 +41,7 @@ TABLE = SystemTable("hoso_notification", lambda: {
 
 def deadline_days() -> int:
     """How many days ahead a deadline is announced (``HOSO_NOTIFY_DEADLINE_DAYS``, default 3)."""
-    try:
-        return max(0, min(60, int(os.environ.get("HOSO_NOTIFY_DEADLINE_DAYS", "3"))))
-    except ValueError:
-        return 3
+    return int(setting("HOSO_NOTIFY_DEADLINE_DAYS"))
 
 
 def _now() -> dt.datetime:
