@@ -146,7 +146,7 @@ async def home_data(rt: Any, user: AdminUser, prefix: str = "") -> dict:
             for key, got in (("overdue", late), ("due_soon", soon)):
                 for r in got:
                     d = r.get("sys_deadline") or {}
-                    label = d.get("label")
+                    label: Any = d.get("label")
                     out[key].append(_item(rt, entity, r, lang, url=record_url(prefix, entity.name, r["id"]),
                                           due_on=_day(d.get("due_on")), days_overdue=d.get("days_overdue"),
                                           deadline=label.get(lang) if hasattr(label, "get") else (label or "")))
@@ -177,13 +177,13 @@ async def home_data(rt: Any, user: AdminUser, prefix: str = "") -> dict:
         out["reports"].append({"name": report.name, "label": report.label.get(lang),
                                "url": f"{prefix}/hoso/reports/?name={report.name}"})
     shown = await notifications.visible(rt, ctx)
-    for n in shown:
-        entity = rt.config.entity(n["entity"])
+    for note in shown:
+        entity = rt.config.entity(note["entity"])
         out["notifications"].append({
-            "id": int(n["id"]), "kind": n["kind"], "read": n["read_at"] is not None,
-            "text": _notification_text(rt, entity, n, lang),
-            "url": record_url(prefix, entity.name, n["record_id"])})
-    out["unread"] = sum(1 for n in shown if n["read_at"] is None)
+            "id": int(note["id"]), "kind": note["kind"], "read": note["read_at"] is not None,
+            "text": _notification_text(rt, entity, note, lang),
+            "url": record_url(prefix, entity.name, note["record_id"])})
+    out["unread"] = sum(1 for note in shown if note["read_at"] is None)
     return out
 
 
