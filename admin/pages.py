@@ -321,14 +321,16 @@ async def labels(request: Request) -> Response:
     export = [s.tablename for s in build.tables.specs.values() if build.cruds[s.tablename]._may_export(user)]
     reports = bool(await runnable(build.rt, user.ctx))
     cap = f"{int(setting('HOSO_LIST_COUNT_CAP')):,}".replace(",", "." if user.lang == "vi" else ",")
-    from hoso.admin import plugin_pages
     from hoso.admin.translations import ui_texts
+    from hoso.plugin_manager import collect
 
     lang = user.lang
     links = {"./hoso/history/": t("history", lang), "./hoso/reports/": t("reports", lang),
              "./hoso/import/": t("import_title", lang), "./hoso/approvals/": t("approvals", lang),
              "./hoso/jobs/": t("jobs_page", lang), "./hoso/search/": t("search_title", lang),
-             **{href: label for label, href in plugin_pages.menu_links(build, lang).items()}}
+             **{e.href: e.label.get(lang) or e.label["vi"]  # the plugins' sidebar links (plugin_pages.menu_links)
+                for e in collect(build.rt.pm, "hoso_admin_menu_entries", lambda e: [e.href], "admin menu entry",
+                                 config=build.rt.config)}}
     return JSONResponse({"tables": tables, "history": t("history", user.lang), "export": export, "reports": reports,
                          "ui": ui_texts(lang), "links": links, "lang": lang,
                          "count_more": t("admin_count_more", user.lang, count=cap),
