@@ -54,9 +54,15 @@ SCRIPT = r"""(function () {
           ui = j.ui ? j.ui.texts : null;
           patterns = j.ui ? j.ui.patterns.map(function (p) { return [new RegExp(p[0]), p[1]]; }) : [];
           relabel();
-        } else { setTimeout(load, 1000); }  // not logged in yet
+        } else { retry(); }  // not logged in yet
       })
-      .catch(function () { setTimeout(load, 1000); });
+      .catch(retry);
+  }
+  // one pending retry at a time (two chains of retries would keep the network busy for good)
+  var retryTimer = 0;
+  function retry() {
+    if (retryTimer) return;
+    retryTimer = setTimeout(function () { retryTimer = 0; load(); }, 1000);
   }
   function spaced(name) { return name.split('_').join(' '); }
   // piccolo-admin's strings that bypass its translations (literal template text, toasts, alerts, option codes):
@@ -231,7 +237,7 @@ SCRIPT = r"""(function () {
         if (xhr.status !== 200 || !now) return;
         if (startLang && now !== startLang) { location.reload(); return; }
         startLang = now;
-        labels = null; asked = 0; load();
+        if (labels) { labels = null; asked = 0; load(); }  // logged in: the labels in the new language
       });
     }
     if (/\/tables\/[^\/?]+\/count\/?(\?|$)/.test(String(url))) {

@@ -148,7 +148,7 @@ def test_centre_user_creates_a_case_and_sees_its_code(page, live):
     page.select_option("select[name=form_of_aid]", "TV")
     shot(page, live, "centre-user-add-case-form")
     page.click("[data-uitest=create_button]")
-    page.wait_for_selector("text=Successfully added row")
+    page.wait_for_selector("text=Đã thêm bản ghi")  # piccolo-admin's toast, relabelled in Vietnamese
     page.goto(f"{live.url}/admin/#/case/?__order=-id")
     page.wait_for_selector("text=Đỗ Thị Duyên")
     body = rows_text(page)
@@ -168,7 +168,7 @@ def test_out_of_scope_case_is_refused_by_url(page, live):
     page.wait_for_timeout(500)
     statuses = [s for s, url in page.hoso_responses if f"/api/tables/case/{seed.cases['ha_giang']}/" in url]
     assert statuses and set(statuses) == {404}
-    assert "Page not found" in page.hoso_dialogs  # piccolo-admin says so, and goes back to its home page
+    assert "Không tìm thấy trang" in page.hoso_dialogs  # piccolo-admin says so (relabelled), and goes home
     body = page.inner_text("body")
     assert seed.codes["ha_giang"] not in body and "Hoàng Văn Cường" not in body
     shot(page, live, "centre-user-out-of-scope-case")
@@ -186,7 +186,7 @@ def test_statistics_only_user_sees_no_case_rows(page, live):
     page.wait_for_timeout(1000)
     statuses = {s for s, url in page.hoso_responses if "/api/tables/case/" in url}
     assert statuses and statuses <= {404}
-    assert "Page not found" in page.hoso_dialogs
+    assert "Không tìm thấy trang" in page.hoso_dialogs  # piccolo-admin's alert, relabelled
     body = page.inner_text("body")
     for key in seed.codes:
         assert seed.codes[key] not in body
