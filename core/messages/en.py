@@ -445,5 +445,4 @@ MESSAGES: dict[str, str] = {
     "home_notify_deadline": "Due on {due}: {record}",
     "value_yes": "Yes",
     "value_no": "No",
-    "home_link": "My home page",
 }

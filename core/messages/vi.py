@@ -445,5 +445,4 @@ MESSAGES: dict[str, str] = {
     "home_notify_deadline": "Sắp đến hạn {due}: {record}",
     "value_yes": "Có",
     "value_no": "Không",
-    "home_link": "Trang chủ của tôi",
 }
