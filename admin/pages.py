@@ -38,7 +38,13 @@ __all__ = ["routes", "inject", "SCRIPT"]
 INLINE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp"})
 
 SCRIPT = r"""(function () {
-  var labels = null, asked = 0;
+  var labels = null, asked = 0, ui = null, patterns = [];
+  // The language the page was loaded in (the admin's cookie, which piccolo-admin's translation request sets).
+  function cookieLang() {
+    var m = /(?:^|; )hoso_admin_lang=([^;]*)/.exec(document.cookie);
+    return m ? m[1] : '';
+  }
+  var startLang = cookieLang();
   function load() {
     var now = Date.now();
     if (labels || now - asked < 500) return;
@@ -46,13 +52,112 @@ SCRIPT = r"""(function () {
     fetch('./hoso/labels/', {credentials: 'same-origin'})
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (j) {
-        if (j) { labels = j; relabel(); } else { setTimeout(load, 1000); }  // not logged in yet
+        if (j) {
+          labels = j;
+          ui = j.ui ? j.ui.texts : null;
+          patterns = j.ui ? j.ui.patterns.map(function (p) { return [new RegExp(p[0]), p[1]]; }) : [];
+          relabel();
+        } else { retry(); }  // not logged in yet
       })
-      .catch(function () { setTimeout(load, 1000); });
+      .catch(retry);
+  }
+  // one pending retry at a time (two chains of retries would keep the network busy for good)
+  var retryTimer = 0;
+  function retry() {
+    if (retryTimer) return;
+    retryTimer = setTimeout(function () { retryTimer = 0; load(); }, 1000);
   }
   function spaced(name) { return name.split('_').join(' '); }
+  // piccolo-admin's strings that bypass its translations (literal template text, toasts, alerts, option codes):
+  // a text equal to a key of ui.texts, or matching one of the patterns, is replaced. No value is a key, so a
+  // relabelled page is left as it is (relabelling again changes nothing: no loop with the MutationObserver).
+  function tr(text) {
+    if (!ui || text === null || text === undefined) return null;
+    var key = String(text).trim();
+    if (!key) return null;
+    if (Object.prototype.hasOwnProperty.call(ui, key)) {
+      var to = ui[key];
+      return String(text).replace(key, function () { return to; });
+    }
+    for (var i = 0; i < patterns.length; i++) {
+      if (patterns[i][0].test(key)) return String(text).replace(key, key.replace(patterns[i][0], patterns[i][1]));
+    }
+    return null;
+  }
+  function pad(n) { return (n < 10 ? '0' : '') + n; }
+  var stamp = new Intl.DateTimeFormat('en-GB', {timeZone: 'Asia/Ho_Chi_Minh', day: '2-digit', month: '2-digit',
+    year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23'});
+  // A value in a list cell: dates as dd/mm/yyyy, times in Vietnam's zone, piccolo-admin's NULL marker as blank.
+  function cell(text, parent) {
+    var key = text.trim(), m;
+    if (key === 'NULL' && parent.nodeName === 'CODE') return '';
+    if ((m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(key))) return m[3] + '/' + m[2] + '/' + m[1];
+    if ((m = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.exec(key))) {
+      var d = new Date(key.replace(' ', 'T'));
+      if (!isNaN(d.getTime())) return stamp.format(d).replace(',', '');
+    }
+    if ((m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(:\d{2}(\.\d+)?)?$/.exec(key))) {
+      return m[3] + '/' + m[2] + '/' + m[1] + ' ' + m[4] + ':' + m[5];
+    }
+    return null;
+  }
+  function relabelTexts() {
+    if (!ui || !document.body) return;
+    var walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT), n, changes = [];
+    while ((n = walker.nextNode())) {
+      var parent = n.parentNode;
+      if (!parent || /^(SCRIPT|STYLE|TEXTAREA)$/.test(parent.nodeName) || !n.nodeValue.trim()) continue;
+      if (parent.closest && parent.closest('#hoso-home-panel, .hoso-home')) continue;  // hoso's own, translated
+      var out = parent.closest && parent.closest('td') ? cell(n.nodeValue, parent) : tr(n.nodeValue);
+      if (out !== null && out !== n.nodeValue) changes.push([n, out]);
+    }
+    changes.forEach(function (c) { c[0].nodeValue = c[1]; });
+    document.querySelectorAll('[title], [placeholder], option[label]').forEach(function (el) {
+      ['title', 'placeholder', 'label'].forEach(function (name) {
+        var value = el.getAttribute(name), out = tr(value);
+        if (out !== null && out !== value) el.setAttribute(name, out);
+      });
+    });
+    // the sidebar's links (history, reports...) in the user's language
+    if (labels && labels.links) {
+      document.querySelectorAll('.sidebar a[href] span').forEach(function (el) {
+        var label = labels.links[el.parentNode.getAttribute('href')];
+        if (label && el.textContent !== label) el.textContent = label;
+      });
+    }
+  }
+  var nativeAlert = window.alert, nativeConfirm = window.confirm;
+  window.alert = function (message) {
+    var out = tr(message);
+    return nativeAlert.call(window, out === null ? message : out);
+  };
+  window.confirm = function (message) {
+    var out = tr(message);
+    return nativeConfirm.call(window, out === null ? message : out);
+  };
+  // The user's home page, drawn inside piccolo-admin's home view (what a user lands on after logging in).
+  var homeAsked = 0;
+  function homePanel() {
+    var welcome = document.querySelector('.welcome');
+    if (!welcome || !/^(#\/?)?$/.test(location.hash) || document.getElementById('hoso-home-panel')) return;
+    if (Date.now() - homeAsked < 2000) return;
+    homeAsked = Date.now();
+    fetch('./hoso/home/?part=fragment', {credentials: 'same-origin'})
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        var here = document.querySelector('.welcome');
+        if (!html || !here || document.getElementById('hoso-home-panel')) return;
+        var panel = document.createElement('div');
+        panel.id = 'hoso-home-panel';
+        panel.innerHTML = html;
+        here.insertAdjacentElement('afterend', panel);
+      })
+      .catch(function () {});
+  }
   function relabel() {
     if (!labels) { load(); return; }
+    relabelTexts();
+    homePanel();
     var tables = labels.tables;
     document.querySelectorAll('.table_list li a span').forEach(function (el) {
       var key = el.getAttribute('data-hoso-table') || el.textContent.trim().split(' ').join('_');
@@ -127,6 +232,17 @@ SCRIPT = r"""(function () {
   var open = XMLHttpRequest.prototype.open, lastCount = null;
   XMLHttpRequest.prototype.open = function (method, url) {
     var args = Array.prototype.slice.call(arguments), xhr = this;
+    // Choosing a language loads piccolo-admin's translation, whose answer sets the admin's language cookie: the
+    // labels (entities, fields, hoso's pages) then follow. A page loaded in another language is reloaded once.
+    if (/\/public\/translations\/[A-Za-z-]+\/?$/.test(String(url))) {
+      xhr.addEventListener('load', function () {
+        var now = cookieLang();
+        if (xhr.status !== 200 || !now) return;
+        if (startLang && now !== startLang) { location.reload(); return; }
+        startLang = now;
+        if (labels) { labels = null; asked = 0; load(); }  // logged in: the labels in the new language
+      });
+    }
     if (/\/tables\/[^\/?]+\/count\/?(\?|$)/.test(String(url))) {
       if (Date.now() - exporting < 10000) {
         args[1] = String(url) + (String(url).indexOf('?') === -1 ? '?' : '&') + '__exact=1';
@@ -224,7 +340,18 @@ async def labels(request: Request) -> Response:
     export = [s.tablename for s in build.tables.specs.values() if build.cruds[s.tablename]._may_export(user)]
     reports = bool(await runnable(build.rt, user.ctx))
     cap = f"{int(setting('HOSO_LIST_COUNT_CAP')):,}".replace(",", "." if user.lang == "vi" else ",")
+    from hoso.admin.translations import ui_texts
+    from hoso.plugin_manager import collect
+
+    lang = user.lang
+    links = {"./hoso/history/": t("history", lang), "./hoso/reports/": t("reports", lang),
+             "./hoso/import/": t("import_title", lang), "./hoso/approvals/": t("approvals", lang),
+             "./hoso/jobs/": t("jobs_page", lang), "./hoso/search/": t("search_title", lang),
+             **{e.href: e.label.get(lang) or e.label["vi"]  # the plugins' sidebar links (plugin_pages.menu_links)
+                for e in collect(build.rt.pm, "hoso_admin_menu_entries", lambda e: [e.href], "admin menu entry",
+                                 config=build.rt.config)}}
     return JSONResponse({"tables": tables, "history": t("history", user.lang), "export": export, "reports": reports,
+                         "ui": ui_texts(lang), "links": links, "lang": lang,
                          "count_more": t("admin_count_more", user.lang, count=cap),
                          "count_about": t("admin_count_about", user.lang, count="{n}")})
 

@@ -43,7 +43,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from hoso.admin import accounts, approvals, imports, jobs, pages, plugin_pages, record_page, reports, search
+from hoso.admin import accounts, approvals, home, imports, jobs, pages, plugin_pages, record_page, reports, search
 from hoso.admin.auth import (
     AdminUser,
     HosoAuthBackend,
@@ -366,6 +366,7 @@ def build_router(build: AdminBuild) -> HosoAdminRouter:
         *search.routes(),
         *accounts.routes(),
         *record_page.routes(),
+        *home.routes(),
     ]
     router.router.routes[0:0] = front
     private.router.routes.insert(0, Route("/change-password/", change_password_endpoint, methods=["POST"]))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from piccolo_admin.translations.data import ENGLISH
 from piccolo_admin.translations.models import Translation
 
-__all__ = ["VIETNAMESE", "ENGLISH", "translations"]
+__all__ = ["VIETNAMESE", "ENGLISH", "translations", "UI_TEXTS", "UI_PATTERNS", "ui_texts"]
 
 VIETNAMESE = Translation(
     language_name="Tiếng Việt",
@@ -93,6 +93,105 @@ VIETNAMESE = Translation(
         "with a matching": "có giá trị khớp",
     },
 )
+
+# The strings piccolo-admin's bundle shows without its translation mechanism (literal text in its templates, toasts,
+# alerts and confirmations, option codes, the "empty" marker), as hoso's admin.js relabels them in the page: the
+# whole text of a text node, a title, placeholder or label attribute, or an alert/confirm message equal to a key.
+# A value is never a key of the same language, so relabelling a relabelled page changes nothing (no loop).
+UI_TEXTS: dict[str, dict[str, str]] = {
+    "vi": {
+        "Successfully added row": "Đã thêm bản ghi",
+        "Successfully saved row": "Đã lưu bản ghi",
+        "Successfully deleted row": "Đã xóa bản ghi",
+        "Successfully deleted rows": "Đã xóa các bản ghi",
+        "Successfully updated rows": "Đã cập nhật các bản ghi",
+        "Successfully applied filter": "Đã áp dụng bộ lọc",
+        "Successfully cleared filters": "Đã xóa bộ lọc",
+        "The form has errors.": "Biểu mẫu có lỗi.",
+        "Unable to delete the row.": "Không xóa được bản ghi.",
+        "Invalid column name or value": "Tên cột hoặc giá trị không hợp lệ",
+        "Are you sure you want to delete this row?": "Bạn có chắc muốn xóa bản ghi này?",
+        "Are you sure you want to logout?": "Bạn có chắc muốn đăng xuất?",
+        "Page not found": "Không tìm thấy trang",
+        "Please select at least one column.": "Hãy chọn ít nhất một cột.",
+        "Method not supported - running in read only mode.": "Thao tác không được hỗ trợ: trang đang ở chế độ chỉ xem.",
+        "The server can't be reached - please try later.": "Không kết nối được máy chủ: hãy thử lại sau.",
+        "MFA code required": "Cần mã xác thực",
+        "Problem logging in": "Đăng nhập không thành công",
+        "Error": "Lỗi",
+        "Include readable": "Kèm giá trị dễ đọc",
+        "Toggle all": "Chọn tất cả / bỏ chọn",
+        "All": "Tất cả",
+        "None": "",
+        "Null": "(trống)",
+        "NULL": "",
+        "True": "Có",
+        "False": "Không",
+        "Type here to filter": "Gõ để lọc",
+        "View": "Xem",
+        "Remove": "Bỏ",
+        "Delete selected Rows": "Xóa các bản ghi đã chọn",
+        "Bulk Update": "Cập nhật hàng loạt",
+        "Delete Row": "Xóa bản ghi",
+        "File:": "Tệp:",
+        "Translations": "Ngôn ngữ",
+        "Add sort column": "Thêm cột sắp xếp",
+        "Hide password": "Ẩn mật khẩu",
+        "Show password": "Hiện mật khẩu",
+        "Click to toggle children.": "Bấm để mở hoặc đóng",
+        "Click for more info": "Bấm để xem thêm",
+        "Hide forms": "Ẩn biểu mẫu",
+        "Show forms": "Hiện biểu mẫu",
+        "Hide links": "Ẩn liên kết",
+        "Show links": "Hiện liên kết",
+        "Hide tables": "Ẩn danh mục",
+        "Show tables": "Hiện danh mục",
+        "Equals": "Bằng",
+        "Not Equal": "Khác",
+        "Less Than": "Nhỏ hơn",
+        "Less Than or Equal To": "Nhỏ hơn hoặc bằng",
+        "Greater Than or Equal To": "Lớn hơn hoặc bằng",
+        "Greater Than": "Lớn hơn",
+        "contains": "Có từ bắt đầu bằng",
+        "exact": "Đúng bằng",
+        "starts": "Bắt đầu bằng",
+        "ends": "Kết thúc bằng",
+    },
+    # English: piccolo-admin's own words are English already; only codes and the empty marker are relabelled
+    "en": {
+        "None": "",
+        "Null": "(empty)",
+        "NULL": "",
+        "True": "Yes",
+        "False": "No",
+        "contains": "Has a word starting with",
+        "exact": "Exactly",
+        "starts": "Starts with",
+        "ends": "Ends with",
+    },
+}
+
+# Texts with a number or a name in them: (regular expression, replacement with $1...), per language.
+UI_PATTERNS: dict[str, list[tuple[str, str]]] = {
+    "vi": [
+        (r"^(\d+) per page$", "$1 dòng/trang"),
+        (r"^of (\d+)$", "trên $1"),
+        (r"^Select a row from (.+)$", "Chọn một bản ghi: $1"),
+        (r"^There are more than (\d+), are you sure you want to continue\?$",
+         "Có hơn $1 dòng, bạn có chắc muốn tiếp tục?"),
+        (r"^Problem fetching (.+) rows\.$", "Không tải được danh sách $1."),
+        (r"^Error - (.+)$", "Lỗi: $1"),
+        (r"^Changed password successfully\.[\s\S]*$", "Đã đổi mật khẩu. Hãy đăng nhập lại bằng mật khẩu mới."),
+    ],
+    "en": [],
+}
+
+
+def ui_texts(lang: str) -> dict:
+    """What admin.js relabels for ``lang``: ``{"texts": {...}, "patterns": [[regex, replacement], ...]}``."""
+    code = lang if lang in UI_TEXTS else "vi"
+    return {"texts": UI_TEXTS[code], "patterns": [list(p) for p in UI_PATTERNS[code]]}
+
 
 _BY_CODE = {"vi": VIETNAMESE, "en": ENGLISH}
 

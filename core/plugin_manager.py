@@ -37,6 +37,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "hoso.plugins.period_lock",
     "hoso.admin.config",
     "hoso.plugins.jobs",
+    "hoso.plugins.notifications",
 )
 # Without these, records would be written unchecked or without their audit trail: they cannot be blocked.
 # The built-in configuration kinds are read whatever the plugin manager holds (hoso.config.load_config adds them),

@@ -117,6 +117,10 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
        "gửi yêu cầu ghi từ các nguồn (Origin) này khi reverse proxy chuyển tiếp một Host khác.",
        "Public host names (with the port where it is not the default), comma-separated: the origins a browser may "
        "write from when a reverse proxy passes another Host."),
+    _s("HOSO_NOTIFY_DEADLINE_DAYS", "int", 3,
+       "Báo trước cho người được giao hồ sơ khi thời hạn của hồ sơ còn chừng này ngày (kể cả hôm nay).",
+       "The accounts linked to a record are told of its deadline this many days ahead (today included).",
+       minimum=0, unit="days"),
     _s("HOSO_ADMIN_RELOAD_SECONDS", "number", 2.0,
        "Trang quản trị kiểm tra định nghĩa có thay đổi không nhiều nhất mỗi chừng này giây (0: mỗi yêu cầu).",
        "The admin checks whether the definitions changed at most every this many seconds (0: every request).",

@@ -169,7 +169,13 @@ def test_a_system_table_name_taken_stops_start_up(config_dir, tmp_path):
         Runtime.create(config_dir.root, f"sqlite:///{tmp_path / 'x.db'}", plugins=[Tables(), Tables()])
 
 
-async def test_scheduled_work_runs_when_due_and_once_at_a_time(config_dir, database_url):
+@pytest.fixture
+def only_probe_work(monkeypatch):
+    """The built-in scheduled work (deadline notifications) blocked: only the probe's work is scheduled."""
+    monkeypatch.setenv("HOSO_BLOCK_PLUGINS", "hoso.plugins.notifications")
+
+
+async def test_scheduled_work_runs_when_due_and_once_at_a_time(config_dir, database_url, only_probe_work):
     work = Schedule(every=dt.timedelta(hours=1))
     rt = await migrated_runtime(config_dir.load(), database_url, plugins=[work])
     try:
@@ -188,7 +194,7 @@ async def test_scheduled_work_runs_when_due_and_once_at_a_time(config_dir, datab
         await rt.db.close()
 
 
-async def test_failing_scheduled_work_is_kept_for_its_next_turn(config_dir, database_url):
+async def test_failing_scheduled_work_is_kept_for_its_next_turn(config_dir, database_url, only_probe_work):
     work = Schedule(every=dt.timedelta(minutes=5), fail=True)
     rt = await migrated_runtime(config_dir.load(), database_url, plugins=[work])
     try:
@@ -211,6 +217,7 @@ def test_two_works_of_one_name_stop_start_up(config_dir, tmp_path):
 def test_run_scheduled_command(config_dir, tmp_path):
     url = f"sqlite:///{tmp_path / 'h.db'}"
     assert hoso("migrate", "--yes", "--config", config_dir.root, "--database", url).exit_code == 0
-    result = hoso("run-scheduled", "--once", "--config", config_dir.root, "--database", url)
+    result = hoso("run-scheduled", "--once", "--config", config_dir.root, "--database", url,
+                  HOSO_BLOCK_PLUGINS="hoso.plugins.notifications")
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "No work was due."

@@ -168,7 +168,7 @@ def test_out_of_scope_case_is_refused_by_url(page, live):
     page.wait_for_timeout(500)
     statuses = [s for s, url in page.hoso_responses if f"/api/tables/case/{seed.cases['ha_giang']}/" in url]
     assert statuses and set(statuses) == {404}
-    assert "Page not found" in page.hoso_dialogs  # piccolo-admin says so, and goes back to its home page
+    assert "Không tìm thấy trang" in page.hoso_dialogs  # piccolo-admin says so (relabelled), and goes home
     body = page.inner_text("body")
     assert seed.codes["ha_giang"] not in body and "Hoàng Văn Cường" not in body
     shot(page, live, "centre-user-out-of-scope-case")
@@ -186,7 +186,7 @@ def test_statistics_only_user_sees_no_case_rows(page, live):
     page.wait_for_timeout(1000)
     statuses = {s for s, url in page.hoso_responses if "/api/tables/case/" in url}
     assert statuses and statuses <= {404}
-    assert "Page not found" in page.hoso_dialogs
+    assert "Không tìm thấy trang" in page.hoso_dialogs  # piccolo-admin's alert, relabelled
     body = page.inner_text("body")
     for key in seed.codes:
         assert seed.codes[key] not in body
