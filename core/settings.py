@@ -202,6 +202,11 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
        "Most bytes of one import file (CSV or XLSX; for XLSX also once unpacked).", positive=True, unit="bytes"),
     _s("HOSO_IMPORT_MAX_ROWS", "int", 200_000,
        "Số dòng tối đa của một tệp nhập.", "Most rows of one import file.", positive=True, unit="rows"),
+    _s("HOSO_VNEID_URL", "str", None,
+       "Địa chỉ nhận kết quả trợ giúp pháp lý của VNeID (mô-đun legal_aid.vneid); trống: kết quả chờ trong hàng đợi "
+       "và được báo là chưa cấu hình.",
+       "The VNeID address that receives legal-aid results (module legal_aid.vneid); empty: results wait in the "
+       "queue and are reported as not configured."),
     _s("HOSO_IMPORTS_DIR", "path", "var/imports",
        "Thư mục giữ tệp nhập đã tải lên trên trang quản trị cho tới khi nhập xong (dùng chung cho mọi tiến trình "
        "hoso serve và hoso worker).",

@@ -151,7 +151,6 @@ MESSAGES: dict[str, str] = {
     "no_table": "No such table.",
     "bad_version": "the version must be a whole number",
     "read_only_table": "This table is read-only.",
-    "deleted_in_admin": "Deleted in the admin",
     "read_only_mark": "read-only",
     "system_mark": "given by the system",
     "workflow_mark": "changes through workflow steps",
@@ -186,7 +185,6 @@ MESSAGES: dict[str, str] = {
     "changes": "Changes",
     "file_name": "File",
     "file_version": "Version",
-    "file_size": "Size",
     "uploaded_at": "Uploaded at",
     "form_failed": "Could not be done: {reason}",
     "workflow": "Workflow",
@@ -555,6 +553,4 @@ MESSAGES: dict[str, str] = {
     "home_mark_read": "Mark as read",
     "home_notify_assigned": "Assigned to you: {entity} {record}",
     "home_notify_deadline": "Due on {due}: {record}",
-    "value_yes": "Yes",
-    "value_no": "No",
 }

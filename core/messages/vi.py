@@ -152,7 +152,6 @@ MESSAGES: dict[str, str] = {
     "no_table": "Không có loại hồ sơ này.",
     "bad_version": "phiên bản phải là một số nguyên",
     "read_only_table": "Bảng này chỉ để xem.",
-    "deleted_in_admin": "Xóa trên trang quản trị",
     "read_only_mark": "chỉ xem",
     "system_mark": "hệ thống cấp",
     "workflow_mark": "đổi qua bước quy trình",
@@ -187,7 +186,6 @@ MESSAGES: dict[str, str] = {
     "changes": "Thay đổi",
     "file_name": "Tên tệp",
     "file_version": "Bản",
-    "file_size": "Dung lượng",
     "uploaded_at": "Tải lên lúc",
     "form_failed": "Không thực hiện được: {reason}",
     "workflow": "Quy trình",
@@ -556,6 +554,4 @@ MESSAGES: dict[str, str] = {
     "home_mark_read": "Đánh dấu đã đọc",
     "home_notify_assigned": "Bạn được phân công: {entity} {record}",
     "home_notify_deadline": "Sắp đến hạn {due}: {record}",
-    "value_yes": "Có",
-    "value_no": "Không",
 }

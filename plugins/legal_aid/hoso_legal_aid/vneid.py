@@ -15,7 +15,6 @@ Hook implementations here carry their own names and say which hook they implemen
 from __future__ import annotations
 
 import datetime as dt
-import os
 from typing import Any
 
 from hoso import JobKind
@@ -23,6 +22,7 @@ from hoso.hookspecs import hookimpl
 from hoso.jobs import enqueue
 from hoso.modules import ModuleSwitches
 from hoso.records.context import LOCAL_ZONE
+from hoso.settings import get as setting
 
 __all__ = ["vneid_job_kinds", "vneid_transition_done", "JOB_KIND", "MODULE",
            "RESULT_STEPS", "VneidRefused", "deliver", "delivery_key"]
@@ -77,7 +77,7 @@ async def deliver(rt, job) -> dict:
     """Post one result to VNeID; an exception (with a readable reason) is a failed attempt, tried again."""
     import httpx
 
-    url = os.environ.get(URL_SETTING, "").strip()
+    url = (setting(URL_SETTING) or "").strip()
     if not url:
         raise VneidRefused(f"chưa cấu hình địa chỉ VNeID ({URL_SETTING}) / the VNeID address is not set "
                            f"({URL_SETTING})")
