@@ -64,6 +64,14 @@ def oracle_problems(config: Config, entity: EntityDef, values: dict, units: dict
     return out
 
 
+class _ConfigurationOnly(RecordGenerator):
+    """The generic generator, leaving out the step whose rule is the quality plugin's (the rubric's scores), which
+    configuration alone does not state."""
+
+    def transition_weight(self, entity, workflow, transition, values):
+        return 0 if transition.name == "evaluate" else super().transition_weight(entity, workflow, transition, values)
+
+
 @pytest.mark.slow
 @settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2 ** 32), legal_aid=st.booleans())
@@ -76,7 +84,7 @@ def test_generated_records_and_steps_pass_the_record_service(reference_db, seed,
         try:
             ctx = RecordContext.system(rt.config)
             service = rt.records()
-            kind = LegalAidGenerator if legal_aid else RecordGenerator
+            kind = LegalAidGenerator if legal_aid else _ConfigurationOnly
             gen = kind(rt.config, seed=seed, today=TODAY)
             units = {r["id"]: r["type"] for r in await rt.db.fetch("SELECT id, type FROM hoso_unit")}
             states = set()

@@ -123,6 +123,7 @@ class RecordGenerator:
         self._conditions: dict[str, dict[str, tuple[list[Expression], list[Expression]]]] = {}
         self._step_fields: dict[str, set[str]] = {}
         self._rules: dict[str, list[tuple[str, str, str]]] = {}
+        self._compiled: dict[str, list[Expression]] = {}
         self._units_by_id: dict[int, Unit] = {}
         self._index_units()
 
@@ -409,6 +410,13 @@ class RecordGenerator:
             low = max(low, day)
         return self.date_between(low, high)
 
+    def rules(self, entity: EntityDef) -> list[Expression]:
+        """The entity's rules, compiled: each drawn step is checked against all of them."""
+        compiled = self._compiled.get(entity.name)
+        if compiled is None:
+            compiled = self._compiled[entity.name] = [compile_expression(r.rule) for r in entity.rules]
+        return compiled
+
     def keep_rules(self, entity: EntityDef, values: dict) -> None:
         """Move dates and numbers so that the entity's comparison rules hold (a rule over an empty field holds)."""
         rules = self._rules.get(entity.name)
@@ -488,6 +496,8 @@ class RecordGenerator:
                 merged = {**current, **payload}
                 self.keep_rules(entity, merged)
                 self.keep_conditions(entity, merged, lambda name, sent=payload: name in sent)
+                if any(rule.fails(merged, when) for rule in self.rules(entity)):
+                    break  # a rule the drawing could not keep (e.g. an urgent request accepted later): stop here
                 payload = {k: merged.get(k) for k in payload}
                 steps.append((tr.name, payload))
                 current.update(payload)

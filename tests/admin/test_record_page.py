@@ -117,6 +117,7 @@ async def test_steps_act_on_that_record_by_id_and_version(admin):
     assert 'id="hoso-record-state">Đã thụ lý<' in page.text and 'id="hoso-step-assign"' in page.text
     # the same version again: someone changed it in between
     r = await _post(admin, PAGE.format(case) + "step/assign", {"sys_version": "1", "assigned_on": "2025-03-06",
+                                                               "assignment_decision": "15/QĐ-TGPL",
                                                                "performer": str(seed.performers["tt01"])})
     assert r.status_code == 409 and "phiên bản hiện tại: 2" in r.text
     assert (await _row(admin, case))["status"] == "accepted"
@@ -126,9 +127,11 @@ async def test_steps_act_on_that_record_by_id_and_version(admin):
     found = (await admin.client.get("/admin/hoso/record/case/options/performer", params={"q": "pham"})).json()
     assert found == []
     r = await _post(admin, PAGE.format(case) + "step/assign", {"sys_version": "2", "assigned_on": "2025-03-06",
+                                                               "assignment_decision": "15/QĐ-TGPL",
                                                                "performer": str(seed.performers["tt02"])})
     assert r.status_code == 422 and (await _row(admin, case))["performer"] is None
     r = await _post(admin, PAGE.format(case) + "step/assign", {"sys_version": "2", "assigned_on": "2025-03-06",
+                                                               "assignment_decision": "15/QĐ-TGPL",
                                                                "performer": str(seed.performers["tt01"])})
     assert r.status_code == 303, r.text
     row = await _row(admin, case)

@@ -44,6 +44,7 @@ def test_director_accepts_and_assigns_staff_refuse_on_the_record_page(browser, l
         page.fill("#hoso-step-assign .rp-picker-q", "luat")
         page.wait_for_function("() => document.querySelectorAll('#f-performer option').length === 1")
         page.select_option("#f-performer", label="Lê Văn Luật")
+        page.fill("#f-assignment_decision", "15/QĐ-TGPL")  # the decision that assigns the performer
         page.click("#hoso-step-assign button[type=submit]")
         page.wait_for_selector("#hoso-record-done")
         assert page.inner_text("#hoso-record-state") == "Đã cử người thực hiện"

@@ -194,6 +194,8 @@ class LegalAidGenerator(RecordGenerator):
             return super().step_gap(entity, transition, values)
         if transition.name == "end":
             return (20, 240) if values.get("form_of_aid") == "TGTT" else (0, 20)
+        if transition.name == "accept" and values.get("urgent"):
+            return (0, 0)  # an urgent request is accepted on the day it is received
         return GAPS.get(transition.name, (0, 30))
 
     def step_values(self, entity: EntityDef, workflow: WorkflowDef, transition: TransitionDef, values: dict,
