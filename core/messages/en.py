@@ -430,4 +430,7 @@ MESSAGES: dict[str, str] = {
     "save_filter": "Save filter",
     "save_filter_prompt": "Name of the filter:",
     "forget_filter": "Delete filter",
+    # API tokens limited to a module
+    "token_module_only": "this API token may only be used for the module {module}",
+    "token_module_required": "an API token limited to the module {module} is required",
 }

@@ -430,4 +430,7 @@ MESSAGES: dict[str, str] = {
     "save_filter": "Lưu bộ lọc",
     "save_filter_prompt": "Tên của bộ lọc:",
     "forget_filter": "Xóa bộ lọc",
+    # API tokens limited to a module
+    "token_module_only": "mã truy cập này chỉ dùng được cho chức năng {module}",
+    "token_module_required": "cần mã truy cập (API token) dành riêng cho chức năng {module}",
 }

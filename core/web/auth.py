@@ -213,6 +213,16 @@ async def current_user(connection: ASGIConnection) -> CurrentUser | None:
             user = await token_user(connection)
         state[_STATE_KEY] = user
     user = state[_STATE_KEY]
+    if user is not None and user.token_module is not None:
+        from hoso.web.tokens import token_module_allows
+
+        if not token_module_allows(connection.app.state.rt.config, user, connection.scope.get("path") or "/"):
+            from litestar.exceptions import PermissionDeniedException
+
+            from hoso.web.problems import msg, request_lang
+
+            raise PermissionDeniedException(detail=msg("token_module_only", request_lang(connection),
+                                                       module=user.token_module))
     if user is not None and user.must_change_password and \
             (connection.scope.get("method"), connection.scope.get("path")) not in PASSWORD_CHANGE_ALLOWS:
         from litestar.exceptions import PermissionDeniedException
