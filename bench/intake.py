@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 import httpx
+
 from api import _free_port, _pg
 
 REPO = Path(__file__).resolve().parent.parent

@@ -26,8 +26,7 @@ from hoso.web.identity import QUALIFIED_USER_COLUMNS, CurrentUser, may_log_in, u
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
 
-__all__ = ["create_token", "revoke_token", "list_tokens", "token_user", "TOKEN_PREFIX", "token_module_allows",
-           "require_module_token"]
+__all__ = ["create_token", "revoke_token", "list_tokens", "token_user", "TOKEN_PREFIX", "token_module_allows"]
 
 TOKEN_PREFIX = "hoso_"
 USE_RECORD_INTERVAL = dt.timedelta(minutes=1)
@@ -118,19 +117,3 @@ def token_module_allows(config: Config, user: CurrentUser | None, path: str) -> 
     module = next((m for m in config.modules if m.name == user.token_module), None)
     return module is not None and any(path_under(path, prefix) for prefix in module.routes)
 
-
-async def require_module_token(connection: ASGIConnection, module: str) -> CurrentUser:
-    """The request's user when it comes with a token limited to ``module``; 401 without any user, 403 for a
-    session or another token (a token of another module, or a token of no module)."""
-    from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
-
-    from hoso.web.auth import current_user
-    from hoso.web.problems import msg, request_lang
-
-    user = await current_user(connection)
-    lang = request_lang(connection)
-    if user is None:
-        raise NotAuthorizedException(msg("unauthenticated", lang))
-    if user.token_module != module:
-        raise PermissionDeniedException(msg("token_module_required", lang, module=module))
-    return user

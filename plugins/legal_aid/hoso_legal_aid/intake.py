@@ -98,8 +98,8 @@ async def intake(request: Request) -> dict:
     the population database; when it does not answer, the case is taken in unverified and verified later."""
     from hoso.records.service import RecordService
     from hoso.web.api import request_context
+    from hoso.web.auth import require_module_token
     from hoso.web.problems import request_lang
-    from hoso.web.tokens import require_module_token
 
     await require_module_token(request, MODULE)
     ctx = await request_context(request)
