@@ -553,4 +553,7 @@ MESSAGES: dict[str, str] = {
     "home_mark_read": "Mark as read",
     "home_notify_assigned": "Assigned to you: {entity} {record}",
     "home_notify_deadline": "Due on {due}: {record}",
+    # API tokens limited to a module
+    "token_module_only": "this API token may only be used for the module {module}",
+    "token_module_required": "an API token limited to the module {module} is required",
 }

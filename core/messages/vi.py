@@ -554,4 +554,7 @@ MESSAGES: dict[str, str] = {
     "home_mark_read": "Đánh dấu đã đọc",
     "home_notify_assigned": "Bạn được phân công: {entity} {record}",
     "home_notify_deadline": "Sắp đến hạn {due}: {record}",
+    # API tokens limited to a module
+    "token_module_only": "mã truy cập này chỉ dùng được cho chức năng {module}",
+    "token_module_required": "cần mã truy cập (API token) dành riêng cho chức năng {module}",
 }

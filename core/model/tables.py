@@ -135,6 +135,8 @@ def build_system_tables(db: Database, pm: Any = None) -> dict[str, type[Table]]:
             "expires_on": Date(default=None, null=True),
             "revoked_at": Timestamptz(default=None, null=True),
             "last_used_at": Timestamptz(default=None, null=True),
+            # the module whose routes alone the token may reach (None: every route its account may)
+            "module": Varchar(length=100, default=None, null=True),
         }),
         "audit": make("HosoAudit", "hoso_audit", {
             "at": Timestamptz(),

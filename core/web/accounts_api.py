@@ -78,6 +78,7 @@ class NewToken(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     user_id: Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
     name: str
     expires_on: dt.date | None = None
+    module: str | None = None  # limits the token to that module's routes
 
 
 async def _actor(request: Request):
@@ -196,7 +197,8 @@ async def create_token(request: Request, data: JSONBody[NewToken]) -> dict:
     from hoso.web.tokens import create_token as make
 
     rt, actor = await _actor(request)
-    token_id, token = await _guarded(request, make(rt, actor, data.user_id, data.name, data.expires_on))
+    token_id, token = await _guarded(request, make(rt, actor, data.user_id, data.name, data.expires_on,
+                                                            data.module))
     return {"id": token_id, "token": token}
 
 

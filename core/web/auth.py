@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["COOKIE", "WebSettings", "CurrentUser", "authenticate", "start_session", "session_user",
            "end_session", "write_audit", "client_address", "SERVER_OPTIONS", "session_cookie", "current_user",
-           "same_origin", "without_nul"]
+           "same_origin", "without_nul", "require_module_token"]
 
 COOKIE = "hoso_session"
 _STATE_KEY = "hoso_user"
@@ -213,6 +213,16 @@ async def current_user(connection: ASGIConnection) -> CurrentUser | None:
             user = await token_user(connection)
         state[_STATE_KEY] = user
     user = state[_STATE_KEY]
+    if user is not None and user.token_module is not None:
+        from hoso.web.tokens import token_module_allows
+
+        if not token_module_allows(connection.app.state.rt.config, user, connection.scope.get("path") or "/"):
+            from litestar.exceptions import PermissionDeniedException
+
+            from hoso.web.problems import msg, request_lang
+
+            raise PermissionDeniedException(detail=msg("token_module_only", request_lang(connection),
+                                                       module=user.token_module))
     if user is not None and user.must_change_password and \
             (connection.scope.get("method"), connection.scope.get("path")) not in PASSWORD_CHANGE_ALLOWS:
         from litestar.exceptions import PermissionDeniedException
@@ -288,3 +298,19 @@ async def audited_login(rt: Runtime, settings: WebSettings, username: Any, passw
     await sweep_attempts(rt)
     await write_audit(rt, AuditEvent("login", "hoso_user", user.id, user.id, user.username, origin, detail))
     return user, "ok"
+
+
+async def require_module_token(connection: ASGIConnection, module: str) -> CurrentUser:
+    """The request's user when it comes with a token limited to ``module``; 401 without any user, 403 for a
+    session or another token (a token of another module, or a token of no module)."""
+    from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+
+    from hoso.web.problems import msg, request_lang
+
+    user = await current_user(connection)
+    lang = request_lang(connection)
+    if user is None:
+        raise NotAuthorizedException(msg("unauthenticated", lang))
+    if user.token_module != module:
+        raise PermissionDeniedException(msg("token_module_required", lang, module=module))
+    return user

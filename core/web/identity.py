@@ -36,6 +36,8 @@ class CurrentUser:
     holdings: frozenset[tuple[str, int | None]] | None = None
     closure: frozenset[tuple[int, int, int]] | None = None
     held_on: dt.date | None = None
+    # the module a token is limited to (``hoso.web.tokens``): only that module's routes answer it
+    token_module: str | None = None
 
     @property
     def name(self) -> str:
