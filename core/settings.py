@@ -213,9 +213,11 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
        "Folder keeping the files uploaded to the admin's import page until their import ends (shared by every "
        "hoso serve and hoso worker process)."),
     # population database lookup
-    _s("HOSO_POPULATION_URL", "url", "http://127.0.0.1:8766",
-       "Địa chỉ dịch vụ tra cứu Cơ sở dữ liệu quốc gia về dân cư (hoặc máy chủ thay thế `hoso population-standin`).",
-       "Address of the national population database lookup service (or the `hoso population-standin` stand-in)."),
+    _s("HOSO_POPULATION_URL", "url", None,
+       "Địa chỉ dịch vụ tra cứu Cơ sở dữ liệu quốc gia về dân cư (hoặc máy chủ thay thế `hoso population-standin`); "
+       "trống: không tra cứu, hồ sơ giữ thông tin đã nhập và chưa được xác minh.",
+       "Address of the national population database lookup service (or the `hoso population-standin` stand-in); "
+       "empty: no lookup, records keep what was entered and stay unverified."),
     _s("HOSO_POPULATION_TIMEOUT", "number", 2.0,
        "Thời gian chờ tối đa một lần tra cứu dân cư; quá hạn thì tiếp nhận vẫn tiếp tục, hồ sơ chờ xác minh lại.",
        "Longest wait for one population lookup; past it intake goes on and the record is verified later.",

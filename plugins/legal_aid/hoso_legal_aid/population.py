@@ -79,7 +79,9 @@ async def lookup(citizen_id: str, *, url: str | None = None, timeout: float | No
     """The identity the population database holds for ``citizen_id``; None when it holds none.
 
     Raises PopulationUnavailable on a timeout, a refused connection or an answer that is not the interface's."""
-    base = (url or settings.get("HOSO_POPULATION_URL")).rstrip("/")
+    base = (url or settings.get("HOSO_POPULATION_URL") or "").rstrip("/")
+    if not base:
+        raise PopulationUnavailable("HOSO_POPULATION_URL is not set")
     wait = timeout if timeout is not None else settings.get("HOSO_POPULATION_TIMEOUT")
     try:
         answer = await _client().get(f"{base}/api/v1/citizens/{citizen_id}", timeout=wait)
@@ -121,7 +123,8 @@ def wants_lookup(entity: Any, values: dict | None) -> bool:
             and any(f.name == "identity_verified" for f in entity.fields)
             and isinstance(values.get("requester_citizen_id"), str)
             and CITIZEN_ID.fullmatch(values["requester_citizen_id"]) is not None
-            and values.get("identity_verified") is not True)
+            and values.get("identity_verified") is not True
+            and bool(settings.get("HOSO_POPULATION_URL")))  # no service configured: nothing to verify against
 
 
 async def module_on(rt: Runtime, unit_id: int | None) -> bool:
