@@ -45,14 +45,6 @@ async def _pg_admin(url: str, sql: str) -> None:
         await conn.close()
 
 
-def pytest_sessionfinish(session, exitstatus):
-    """Drop the PostgreSQL template databases ``tests.helpers.migrated_runtime`` made in this process."""
-    from tests.helpers import drop_templates
-
-    if PG_URL:
-        asyncio.run(drop_templates(PG_URL))
-
-
 @pytest.fixture(params=ENGINES)
 def database_url(request, tmp_path):
     """A fresh, empty database URL, once per engine."""
