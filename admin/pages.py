@@ -347,6 +347,7 @@ async def labels(request: Request) -> Response:
     links = {"./hoso/history/": t("history", lang), "./hoso/reports/": t("reports", lang),
              "./hoso/import/": t("import_title", lang), "./hoso/approvals/": t("approvals", lang),
              "./hoso/jobs/": t("jobs_page", lang), "./hoso/search/": t("search_title", lang),
+             "./hoso/accounts/": t("acct_page", lang),
              **{e.href: e.label.get(lang) or e.label["vi"]  # the plugins' sidebar links (plugin_pages.menu_links)
                 for e in collect(build.rt.pm, "hoso_admin_menu_entries", lambda e: [e.href], "admin menu entry",
                                  config=build.rt.config)}}

@@ -97,7 +97,8 @@ async def test_assignments_and_nearing_deadlines_notify_the_performers_account(n
         "field_of_law": "DS", "form_of_aid": "TV"})
     assert r.status_code == 200, r.text
     r = await admin.client.post(f"/api/records/case/{case}/transitions/assign", json={
-        "sys_version": r.json()["sys_version"], "performer": seed.performers["tt01"], "assigned_on": "2025-05-08"})
+        "sys_version": r.json()["sys_version"], "performer": seed.performers["tt01"], "assigned_on": "2025-05-08",
+        "assignment_decision": "15/QĐ-TGPL"})
     assert r.status_code == 200, r.text
     rows = await admin.web.rt.db.fetch("SELECT user_id, kind, entity, record_id FROM hoso_notification")
     assert [dict(r) for r in rows] == [{"user_id": seed.users["luat.su"], "kind": "assigned", "entity": "case",

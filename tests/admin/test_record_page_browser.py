@@ -73,6 +73,7 @@ def test_director_accepts_and_assigns_staff_refuse_on_the_record_page(browser, l
         assert error.inner_text().strip()
         assert page.inner_text("#hoso-record-state") == "Đã tiếp nhận yêu cầu"
         page.select_option("#f-refusal_reason", label="Không thuộc phạm vi trợ giúp pháp lý")
+        page.fill("#f-refusal_note", "Trung tâm đã trả lời người yêu cầu bằng văn bản.")  # the written reply
         page.click("#hoso-step-refuse button[type=submit]")
         page.wait_for_selector("#hoso-record-done")
         assert page.inner_text("#hoso-record-state") == "Từ chối thụ lý"
