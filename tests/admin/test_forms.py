@@ -154,10 +154,12 @@ async def test_transition_forms_take_names_and_labels(admin):
     assert r.status_code == 200, r.text
     # a performer of another centre is not found by name, and so not assigned
     r = await admin.send("POST", "/forms/case-assign/", {"sys_record": seed.codes["ha_noi"],
-                                                        "performer": "Phạm Thị Hà", "assigned_on": "2025-03-06"})
+                                                        "performer": "Phạm Thị Hà", "assigned_on": "2025-03-06",
+                                                        "assignment_decision": "15/QĐ-TGPL"})
     assert r.status_code == 422 and "Người thực hiện (performer)" in r.json()["custom_form_error"]
     r = await admin.send("POST", "/forms/case-assign/", {"sys_record": seed.codes["ha_noi"],
-                                                        "performer": "Lê Văn Luật", "assigned_on": "2025-03-06"})
+                                                        "performer": "Lê Văn Luật", "assigned_on": "2025-03-06",
+                                                        "assignment_decision": "15/QĐ-TGPL"})
     assert r.status_code == 200, r.text
     row = (await admin.web.rt.db.fetch('SELECT status, performer FROM "case" WHERE id = {}', seed.cases["ha_noi"]))[0]
     assert row["status"] == "assigned" and row["performer"] == seed.performers["tt01"]

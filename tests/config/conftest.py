@@ -263,8 +263,9 @@ for case in json.loads(Path(sys.argv[2]).read_text(encoding="utf-8")):
 """
 
 
-def load_in_child(root: Path, cases: list[dict], timeout: float) -> dict:
-    """Load ``root`` with each case's file replaced, in a child process; ``{id: result}``.
+def load_in_child(root: Path, cases: list[dict], timeout: float, plugins: str = "") -> dict:
+    """Load ``root`` with each case's file replaced, in a child process (with the plugin modules ``plugins``
+    names, as ``HOSO_PLUGINS``); ``{id: result}``.
 
     Fails the test, naming the case at fault, if the child runs out of time or dies.
     """
@@ -275,8 +276,11 @@ def load_in_child(root: Path, cases: list[dict], timeout: float) -> dict:
     repo = Path(__file__).resolve().parents[2]
     spec = root.parent / f"{root.name}-cases.json"
     spec.write_text(json.dumps(cases), encoding="utf-8")
+    import os
+
     proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(root), str(spec)], cwd=repo,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "HOSO_PLUGINS": plugins})
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
