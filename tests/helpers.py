@@ -48,6 +48,16 @@ async def migrated_runtime(config, database_url: str, plugins=()) -> Runtime:
     return rt
 
 
+async def remigrate(rt: Runtime, config, plugins=()):
+    """Plan and apply ``config`` (a Config or a folder) against ``rt``'s database; return the plan and a new
+    runtime."""
+    new = Runtime.create(config, db=rt.db, plugins=plugins)
+    plan = await make_plan(new.db, new.config, new.registry)
+    if plan.ok and plan.has_changes:
+        await apply_plan(new.db, new.config, new.registry, plan, applied_by="test")
+    return plan, new
+
+
 async def _migrate(rt: Runtime) -> None:
     plan = await make_plan(rt.db, rt.config, rt.registry)
     assert plan.ok, plan.render()
