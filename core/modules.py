@@ -225,7 +225,7 @@ async def check_new_record(rt: Runtime, entity: EntityDef, values: dict, lang: s
     value = values.get(entity.unit_field)
     unit_id = value if isinstance(value, int) and not isinstance(value, bool) else (
         int(value) if isinstance(value, str) and value.strip().isdigit() else None)
-    if unit_id is None:
+    if unit_id is None or not 0 < unit_id < 2 ** 31:  # no unit has it (PostgreSQL's key is 32-bit)
         return
     rows = await rt.db.fetch("SELECT code FROM hoso_unit WHERE id = {}", unit_id)
     if not rows:

@@ -145,6 +145,10 @@ async def test_a_record_at_a_unit_where_the_module_is_off_is_refused(api):
     r = await api.req("POST", "/api/records/call", "prov", json=call(api, "TT2"), headers={"Accept-Language": "vi"})
     assert r.status_code == 422 and "chưa được bật" in r.json()["errors"][0]["message"]
     assert await api.count("call") == 0
+    # a unit id no unit can have (past PostgreSQL's 32-bit key) is refused as unknown, not a server error
+    r = await api.req("POST", "/api/records/call", "prov", json={**call(api, "TT"), "unit": 2 ** 42})
+    assert r.status_code == 422, r.text
+    assert await api.count("call") == 0
     r = await api.req("POST", "/api/records/call", "prov", json=call(api, "TT"))
     assert r.status_code == 201, r.text
 
