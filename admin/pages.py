@@ -38,34 +38,40 @@ __all__ = ["routes", "inject", "SCRIPT"]
 INLINE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp"})
 
 SCRIPT = r"""(function () {
-  var labels = null, asked = 0, ui = null, patterns = [];
+  var labels = null, asked = 0, loading = false, ui = null, patterns = [];
   // The language the page was loaded in (the admin's cookie, which piccolo-admin's translation request sets).
   function cookieLang() {
     var m = /(?:^|; )hoso_admin_lang=([^;]*)/.exec(document.cookie);
     return m ? m[1] : '';
   }
   var startLang = cookieLang();
+  // One request for the labels at a time, at most one every half second while the page changes; until the user
+  // has logged in, a refused request is asked again a second later (the retry is never throttled: a throttled retry
+  // ended the chain, and the page stayed unlabelled after the login).
   function load() {
     var now = Date.now();
-    if (labels || now - asked < 500) return;
+    if (labels || loading || now - asked < 500) return;
     asked = now;
+    loading = true;
     fetch('./hoso/labels/', {credentials: 'same-origin'})
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (j) {
+        loading = false;
         if (j) {
           labels = j;
           ui = j.ui ? j.ui.texts : null;
           patterns = j.ui ? j.ui.patterns.map(function (p) { return [new RegExp(p[0]), p[1]]; }) : [];
+          if (heldAlerts.length) showHeldAlerts();
           relabel();
         } else { retry(); }  // not logged in yet
       })
-      .catch(retry);
+      .catch(function () { loading = false; retry(); });
   }
   // one pending retry at a time (two chains of retries would keep the network busy for good)
   var retryTimer = 0;
   function retry() {
     if (retryTimer) return;
-    retryTimer = setTimeout(function () { retryTimer = 0; load(); }, 1000);
+    retryTimer = setTimeout(function () { retryTimer = 0; asked = 0; load(); }, 1000);
   }
   function spaced(name) { return name.split('_').join(' '); }
   // piccolo-admin's strings that bypass its translations (literal template text, toasts, alerts, option codes):
@@ -127,7 +133,26 @@ SCRIPT = r"""(function () {
     }
   }
   var nativeAlert = window.alert, nativeConfirm = window.confirm;
+  // An alert raised before the user's words have arrived (piccolo-admin's "Page not found" on a record it was refused,
+  // right after logging in) waits for them, up to three seconds, so it is shown in the user's language. An alert
+  // returns nothing, so waiting changes nothing for the page; a confirmation's answer is needed at once.
+  var heldAlerts = [], heldTimer = 0;
+  function showHeldAlerts() {
+    if (heldTimer) { clearTimeout(heldTimer); heldTimer = 0; }
+    var messages = heldAlerts;
+    heldAlerts = [];
+    messages.forEach(function (message) {
+      var out = tr(message);
+      nativeAlert.call(window, out === null ? message : out);
+    });
+  }
   window.alert = function (message) {
+    if (!ui) {
+      heldAlerts.push(message);
+      if (!heldTimer) heldTimer = setTimeout(showHeldAlerts, 3000);
+      load();
+      return;
+    }
     var out = tr(message);
     return nativeAlert.call(window, out === null ? message : out);
   };

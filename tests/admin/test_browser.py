@@ -91,6 +91,16 @@ def page(browser, live, request):
         context.close()
 
 
+def dialog_shown(page, text: str) -> bool:
+    """Whether the page showed an alert with this text, waiting for it up to the test's timeout (an alert raised
+    before the user's words arrive waits for them)."""
+    for _ in range(TIMEOUT_MS // 100):
+        if text in page.hoso_dialogs:
+            return True
+        page.wait_for_timeout(100)
+    return False
+
+
 def shot(page, live, name: str) -> Path:
     path = ARTIFACTS / f"{live.engine}-{name}.png"
     page.screenshot(path=str(path), full_page=True)
@@ -165,10 +175,9 @@ def test_out_of_scope_case_is_refused_by_url(page, live):
     page.wait_for_function(
         f"() => performance.getEntriesByType('resource').some(e => e.name.includes('/api/tables/case/"
         f"{seed.cases['ha_giang']}/'))")
-    page.wait_for_timeout(500)
+    assert dialog_shown(page, "Không tìm thấy trang"), page.hoso_dialogs  # piccolo-admin's, relabelled; it goes home
     statuses = [s for s, url in page.hoso_responses if f"/api/tables/case/{seed.cases['ha_giang']}/" in url]
     assert statuses and set(statuses) == {404}
-    assert "Không tìm thấy trang" in page.hoso_dialogs  # piccolo-admin says so (relabelled), and goes home
     body = page.inner_text("body")
     assert seed.codes["ha_giang"] not in body and "Hoàng Văn Cường" not in body
     shot(page, live, "centre-user-out-of-scope-case")
@@ -183,10 +192,9 @@ def test_statistics_only_user_sees_no_case_rows(page, live):
     page.goto(f"{live.url}/admin/#/case/")
     page.wait_for_function(
         "() => performance.getEntriesByType('resource').some(e => e.name.includes('/api/tables/case/'))")
-    page.wait_for_timeout(1000)
+    assert dialog_shown(page, "Không tìm thấy trang"), page.hoso_dialogs  # piccolo-admin's alert, relabelled
     statuses = {s for s, url in page.hoso_responses if "/api/tables/case/" in url}
     assert statuses and statuses <= {404}
-    assert "Không tìm thấy trang" in page.hoso_dialogs  # piccolo-admin's alert, relabelled
     body = page.inner_text("body")
     for key in seed.codes:
         assert seed.codes[key] not in body

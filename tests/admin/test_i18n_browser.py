@@ -134,9 +134,8 @@ def _walk(pg, served, lang: str, vocab, snake, codes) -> None:
         _check(pg, lang, path, vocab, snake, codes)
 
 
+@pytest.mark.one_engine  # the screens' words do not depend on the engine (the home page's numbers are on both)
 def test_every_screen_in_both_languages(browser, live, prepared):  # noqa: F811
-    if prepared.engine != "sqlite":
-        pytest.skip("the screens' words do not depend on the engine (the home page's numbers are checked on both)")
     from tests.admin.test_browser import TIMEOUT_MS
 
     config = prepared.config
