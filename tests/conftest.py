@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import shutil
 import textwrap
+import threading
 import uuid
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
@@ -31,8 +33,12 @@ ENGINES = ["sqlite", "postgres"]
 
 
 def _with_db(url: str, name: str) -> str:
+    """The URL of database ``name`` on the server of ``url``. Test databases are thrown away, so their commits do
+    not wait for the disk: ``synchronous_commit=off`` (a server setting asyncpg takes from the URL) keeps every
+    transactional guarantee but durability after a crash of the server, and takes 2 to 4 ms off each commit."""
     p = urlparse(url)
-    return urlunparse(p._replace(path="/" + name))
+    query = p.query if "synchronous_commit=" in p.query else "&".join(filter(None, [p.query, "synchronous_commit=off"]))
+    return urlunparse(p._replace(path="/" + name, query=query))
 
 
 async def _pg_admin(url: str, sql: str) -> None:
@@ -77,7 +83,51 @@ def _fresh_postgres():
     try:
         yield _with_db(PG_URL, name)
     finally:
-        asyncio.run(_pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_database(name)
+
+
+class _Dropper:
+    """Drops the test databases in a thread of its own, one after the other: a DROP DATABASE waits for a checkpoint
+    of the server (0.3 to 1.5 s here), which the next test need not wait for. The session's end waits until all
+    are dropped."""
+
+    def __init__(self) -> None:
+        self.names: queue.Queue[str | None] = queue.Queue()
+        self.thread: threading.Thread | None = None
+        self.failed: list[str] = []
+
+    def drop(self, name: str) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._run, name="drop-test-databases", daemon=True)
+            self.thread.start()
+        self.names.put(name)
+
+    def _run(self) -> None:
+        while (name := self.names.get()) is not None:
+            try:
+                asyncio.run(_pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            except Exception as exc:  # noqa: BLE001 - reported at the session's end
+                self.failed.append(f"{name}: {exc}")
+
+    def close(self) -> None:
+        if self.thread is not None:
+            self.names.put(None)
+            self.thread.join()
+            self.thread = None
+
+
+_DROPPER = _Dropper()
+
+
+def drop_database(name: str) -> None:
+    """Drop the test database ``name`` of the configured server, soon (in the background)."""
+    _DROPPER.drop(name)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _DROPPER.close()
+    if _DROPPER.failed:
+        raise RuntimeError("test databases left on the server: " + "; ".join(_DROPPER.failed))
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from litestar.testing import AsyncTestClient
 from hoso.records.service import RecordContext
 from hoso.runtime import Runtime
 from hoso.scope import SYSTEM_ACTOR
-from tests.conftest import PG_URL, REPO, _pg_admin, _with_db
+from tests.conftest import PG_URL, REPO, _pg_admin, _with_db, drop_database
 from tests.helpers import load_full_config
 from tests.web.conftest import PASSWORD, Web
 
@@ -163,7 +163,7 @@ def prepared(request, tmp_path_factory) -> Prepared:
         seed = run(_seed(root, _with_db(PG_URL, name)))
         yield Prepared(root, name, seed, "postgres")
     finally:
-        run(_pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_database(name)
 
 
 @contextlib.contextmanager
@@ -180,7 +180,7 @@ def clone(prepared: Prepared, directory: Path):
     try:
         yield _with_db(PG_URL, name)
     finally:
-        run(_pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_database(name)
 
 
 @pytest.fixture

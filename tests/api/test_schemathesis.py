@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, settings
 from hoso.scope import Actor
 from hoso.users import create_user
 from hoso.web.tokens import create_token
-from tests.conftest import ENGINES, PG_URL, REPO, _pg_admin, _with_db
+from tests.conftest import ENGINES, PG_URL, REPO, _pg_admin, _with_db, drop_database
 from tests.helpers import migrated_runtime
 
 MAX_EXAMPLES = int(os.environ.get("HOSO_FUZZ_EXAMPLES", "30"))
@@ -91,7 +91,7 @@ def server(request, tmp_path_factory):
             proc.wait()
         log.close()
         if pg_name:
-            asyncio.run(_pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+            drop_database(pg_name)
 
 
 _SERVE = """

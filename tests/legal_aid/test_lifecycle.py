@@ -25,7 +25,7 @@ from hoso.runtime import Runtime
 from hoso.scope import Actor
 from hoso.web.app import create_app
 from hoso.web.tokens import create_token
-from tests.conftest import ENGINES, PG_URL, REPO, _pg_admin, _with_db
+from tests.conftest import ENGINES, PG_URL, REPO, _pg_admin, _with_db, drop_database
 from tests.helpers import load_full_config, migrated_runtime
 
 PLUGINS = [hoso_legal_aid]
@@ -84,7 +84,7 @@ def seeded(request, tmp_path_factory):
         asyncio.run(_seed(seed))
         yield seed
     finally:
-        asyncio.run(_pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_database(name)
 
 
 class World:

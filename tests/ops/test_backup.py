@@ -17,7 +17,7 @@ from hoso.config import load_config
 from hoso.db import Database, quote
 from hoso.records.context import RecordContext
 from hoso.users import create_user
-from tests.conftest import PG_URL, _pg_admin, _with_db
+from tests.conftest import PG_URL, _pg_admin, _with_db, drop_database
 from tests.helpers import migrated_runtime
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,6 +61,9 @@ def _tree(root: Path) -> dict[str, str]:
 
 
 def _run(script: Path, arg: Path, url: str, files: Path) -> subprocess.CompletedProcess:
+    # the scripts hand the URL to pg_dump/pg_restore, which take libpq's parameters only: not the test databases'
+    # server setting (synchronous_commit, see tests.conftest._with_db)
+    url = url.split("?", 1)[0]
     env = {**os.environ, "HOSO_DATABASE_URL": url, "HOSO_FILES_DIR": str(files)}
     return subprocess.run(["sh", str(script), str(arg)], env=env, capture_output=True, text=True, timeout=300)
 
@@ -98,7 +101,7 @@ def test_a_backup_restores_into_a_new_database_with_every_row_and_file(config_di
         assert not (tmp_path / "third-files").exists()
         assert asyncio.run(_counts(restored_url)) == before
     finally:
-        asyncio.run(_pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_database(name)
 
 
 async def _plan_is_empty(config_root, url: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from urllib.parse import urlparse
 
 import pytest
 from click.testing import CliRunner
@@ -152,10 +153,10 @@ def _other_pg_database(url: str) -> str:
 
 
 def _drop_pg_database(url: str) -> None:
-    from tests.conftest import PG_URL, _pg_admin
+    from tests.conftest import drop_database
 
-    name = url.rsplit("/", 1)[1]
-    asyncio.run(_pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    name = urlparse(url).path.lstrip("/")
+    drop_database(name)
 
 
 # -- the rules of the history, on the small configuration of these tests --------------------------------------
