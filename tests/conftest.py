@@ -125,6 +125,10 @@ def drop_database(name: str) -> None:
 
 
 def pytest_sessionfinish(session, exitstatus):
+    from tests.helpers import pg_templates
+
+    for name in pg_templates():
+        drop_database(name)
     _DROPPER.close()
     if _DROPPER.failed:
         raise RuntimeError("test databases left on the server: " + "; ".join(_DROPPER.failed))

@@ -8,8 +8,12 @@ import hashlib
 import os
 import sqlite3
 import tempfile
+import types
 from contextlib import closing
 from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import asyncpg
 
 from hoso.config import Config, load_config
 from hoso.fields import Registry
@@ -29,18 +33,23 @@ def load_full_config(root, plugins=()) -> Config:
 async def migrated_runtime(config, database_url: str, plugins=()) -> Runtime:
     """A runtime whose database has been migrated to ``config`` and loaded with its units.
 
-    Many tests migrate the same configuration into a new, empty SQLite file. The first migration of a
-    configuration in a test process is kept as a template file, and an empty file is then filled by copying it: the
-    same tables, rows and units as migrating, in a fraction of the time. (On PostgreSQL a copy would cost more than
-    the migration: dropping the empty database forces a checkpoint.) A database that is not empty, or a runtime
-    with extra plugins, is migrated as usual."""
+    Many tests migrate the same configuration into a new, empty database. The first migration of a configuration
+    in a test process is kept as a template, and an empty database is then made a copy of it: the same tables, rows
+    and units as migrating, in a fraction of the time. On SQLite the template is a file, copied with SQLite's
+    backup; on PostgreSQL it is a database, and the empty one is renamed aside (dropped in the background: a DROP
+    DATABASE waits for a checkpoint) and created again from the template. A database that is not empty, or a
+    runtime with extra plugins, is migrated as usual."""
     rt = Runtime.create(config, database_url, plugins=plugins)
-    key = None if plugins or not rt.db.is_sqlite else _template_key(rt)
-    if key is not None and _empty(database_url):
+    key = _template_key(rt, plugins)
+    if key is not None and rt.db.is_sqlite and _empty(database_url):
         if key not in _TEMPLATES:
-            await _make_template(key, rt)
+            await _make_template(key, rt, plugins)
         with closing(sqlite3.connect(_TEMPLATES[key])) as src, closing(sqlite3.connect(_path(database_url))) as dst:
             src.backup(dst)
+        await rt.db.start()
+        return rt
+    if key is not None and not rt.db.is_sqlite and await _pg_empty(database_url):
+        await _pg_copy(key, rt, database_url, plugins)
         await rt.db.start()
         return rt
     await rt.db.start()
@@ -69,11 +78,13 @@ async def _migrate(rt: Runtime) -> None:
 _TEMPLATES: dict[str, Path] = {}
 
 
-def _template_key(rt: Runtime) -> str | None:
-    if os.environ.get("HOSO_TEST_NO_TEMPLATES"):
+def _template_key(rt: Runtime, plugins=()) -> str | None:
+    """The key of the runtime's template: its whole definition (not the content hash alone: tests change loaded
+    configurations in memory) and its plugins when they are modules (a plugin object may hold state of its test)."""
+    if os.environ.get("HOSO_TEST_NO_TEMPLATES") or not all(isinstance(p, types.ModuleType) for p in plugins):
         return None
-    # The whole definition, not the content hash alone: tests change loaded configurations in memory.
-    return hashlib.sha256(repr(dataclasses.replace(rt.config, root="")).encode()).hexdigest()[:16]
+    definition = repr(dataclasses.replace(rt.config, root="")) + repr(sorted(p.__name__ for p in plugins))
+    return hashlib.sha256(definition.encode()).hexdigest()[:16]
 
 
 def _path(url: str) -> Path:
@@ -85,11 +96,11 @@ def _empty(url: str) -> bool:
         return not conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
 
 
-async def _make_template(key: str, rt: Runtime) -> None:
+async def _make_template(key: str, rt: Runtime, plugins=()) -> None:
     folder = Path(tempfile.mkdtemp(prefix="hoso-templates-"))
     atexit.register(_remove_folder, folder)
     path = folder / f"{key}.db"
-    template = Runtime.create(rt.config, f"sqlite:///{path}")
+    template = Runtime.create(rt.config, f"sqlite:///{path}", plugins=plugins)
     await template.db.start()
     try:
         await _migrate(template)
@@ -98,6 +109,53 @@ async def _make_template(key: str, rt: Runtime) -> None:
     with closing(sqlite3.connect(path)) as conn:  # the whole database in its file, for the copies
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     _TEMPLATES[key] = path
+
+
+# configuration key -> template database on the PostgreSQL server, in this process
+_PG_TEMPLATES: dict[str, str] = {}
+
+
+def pg_templates() -> list[str]:
+    """The template databases this process made (dropped at the session's end)."""
+    return list(_PG_TEMPLATES.values())
+
+
+async def _pg_empty(url: str) -> bool:
+    conn = await asyncpg.connect(url.split("?", 1)[0])
+    try:
+        return not await conn.fetchval("SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                                       "WHERE n.nspname = 'public'")
+    finally:
+        await conn.close()
+
+
+async def _pg_copy(key: str, rt: Runtime, url: str, plugins=()) -> None:
+    """Make the empty database of ``url`` a copy of the configuration's template (migrated first if need be)."""
+    from tests.conftest import PG_URL, drop_database
+
+    server, name = PG_URL or url, urlparse(url).path.lstrip("/")
+    if key not in _PG_TEMPLATES:
+        template = f"hoso_tmpl_{key}_{os.getpid()}"
+        conn = await asyncpg.connect(server)
+        try:
+            await conn.execute(f'CREATE DATABASE "{template}"')
+        finally:
+            await conn.close()
+        migrated = Runtime.create(rt.config, urlunparse(urlparse(url)._replace(path=f"/{template}")), plugins=plugins)
+        await migrated.db.start()
+        try:
+            await _migrate(migrated)
+        finally:
+            await migrated.db.close()
+        _PG_TEMPLATES[key] = template
+    conn = await asyncpg.connect(server)
+    try:
+        aside = f"{name}_x"
+        await conn.execute(f'ALTER DATABASE "{name}" RENAME TO "{aside}"')
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_PG_TEMPLATES[key]}"')
+    finally:
+        await conn.close()
+    drop_database(aside)
 
 
 def _remove_folder(folder: Path) -> None:
