@@ -70,22 +70,25 @@ def serve(env: dict[str, str], port: int, workers: int = 1, command: Sequence[st
                             stderr=subprocess.DEVNULL if quiet else subprocess.PIPE)
 
 
-def wait_for(url: str, proc: subprocess.Popen, status: int | None = None, seconds: float = 60.0) -> None:
+def wait_for(url: str, proc: subprocess.Popen, status: int | None = None, seconds: float = 180.0) -> None:
     """Until ``url`` answers (with ``status``, when given); RuntimeError when ``proc`` exits or time runs out."""
     import httpx
 
     end = time.monotonic() + seconds
+    last = "no answer"
     while time.monotonic() < end:
         try:
-            if status in (None, httpx.get(url, timeout=2).status_code):
+            got = httpx.get(url, timeout=10).status_code
+            if status in (None, got):
                 return
-        except httpx.HTTPError:
-            pass
+            last = f"status {got}"
+        except httpx.HTTPError as exc:
+            last = type(exc).__name__
         if proc.poll() is not None:
             err = proc.stderr.read().decode(errors="replace")[-2000:] if proc.stderr else ""
             raise RuntimeError(f"{proc.args[:2]} exited: {err}")
         time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer in {seconds:g} s")
+    raise RuntimeError(f"{url} did not answer{'' if status is None else f' {status}'} in {seconds:g} s ({last})")
 
 
 def stop(proc: subprocess.Popen, sig: int = signal.SIGINT) -> None:
