@@ -15,18 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
-REPO = Path(__file__).resolve().parent.parent
+from serving import REPO, free_port, fresh_database, percentile, serve, serve_env, stop, wait_for
+
 sys.path.insert(0, str(REPO))
 PG_URL = os.environ.get("HOSO_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 RESULTS: list[dict] = []
@@ -41,22 +36,6 @@ def report(name: str, value: float, unit: str, target: float | None, detail: str
         line += f"  {detail}"
     print(line, flush=True)
     RESULTS.append({"name": name, "value": value, "unit": unit, "target": target, "detail": detail})
-
-
-async def _pg(url: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def _prepare(url: str) -> tuple[str, dict[str, int]]:
@@ -140,13 +119,12 @@ async def bench_create(base: str, headers: dict, units: dict[str, int], seconds:
         await asyncio.gather(*(worker(w) for w in range(tasks)))
         elapsed = time.perf_counter() - t0
     ok = len(latencies) - sum(errors.values())
-    lat = sorted(latencies)
     detail = f"{ok} created in {elapsed:.1f} s by {tasks} clients over {len(unit_ids)} centres"
     if errors:
         detail += f"; errors {errors}"
     report("api: case creations", ok / elapsed, "/s", 300, detail, higher=True)
-    report("api: create latency p50", statistics.median(lat) * 1000, "ms", None)
-    report("api: create latency p95", lat[int(len(lat) * 0.95) - 1] * 1000, "ms", None)
+    report("api: create latency p50", percentile(latencies, 50) * 1000, "ms", None)
+    report("api: create latency p95", percentile(latencies, 95) * 1000, "ms", None)
 
 
 async def bench_upload(base: str, headers: dict, units: dict[str, int], pid: int, size: int) -> None:
@@ -192,51 +170,28 @@ async def bench_upload(base: str, headers: dict, units: dict[str, int], pid: int
 
 async def main(names: list[str], seconds: float, tasks: int, size: int, workers: int = 1,
                port: int | None = None) -> None:
-    import httpx
-
-    p = urlparse(PG_URL)
-    db = f"hoso_bench_{uuid.uuid4().hex[:10]}"
-    url = urlunparse(p._replace(path="/" + db))
-    await _pg(PG_URL, f'CREATE DATABASE "{db}"')
-    server = None
-    try:
+    async with fresh_database(PG_URL) as url:
         token, units = await _prepare(url)
-        port = port or _free_port()
+        port = port or free_port()
         files = tempfile.TemporaryDirectory(prefix="hoso-bench-files-")
-        # PYTHONPATH: the repository first, so that packages not (yet) in the editable install resolve
-        env = {**os.environ, "HOSO_DATABASE_URL": url, "HOSO_CONFIG": str(REPO), "HOSO_FILES_DIR": files.name,
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-        hoso = str(Path(sys.executable).with_name("hoso"))
+        env = serve_env(url, HOSO_FILES_DIR=files.name)
+        command = None
         if workers > 1:  # uvicorn's workers; the upload's RSS is then measured in the supervisor only: use 1
-            cmd = [sys.executable, "-m", "uvicorn", "--factory", "api:make_app", "--app-dir", str(REPO / "bench"),
-                   "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
-        else:
-            cmd = [hoso, "serve", "--host", "127.0.0.1", "--port", str(port)]
-        server = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if httpx.get(base + "/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None:
-                raise RuntimeError("hoso serve exited: " + server.stderr.read().decode()[-2000:])
-            time.sleep(0.1)
-        headers = {"Authorization": f"Bearer {token}"}
-        if "create" in names:
-            await bench_create(base, headers, units, seconds, tasks)
-        if "upload" in names and workers == 1:
-            await bench_upload(base, headers, units, server.pid, size)
-        files.cleanup()
-    finally:
-        if server is not None:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        await _pg(PG_URL, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+            command = [sys.executable, "-m", "uvicorn", "--factory", "api:make_app", "--app-dir",
+                       str(REPO / "bench"), "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                       "--log-level", "warning"]
+        server = serve(env, port, command=command)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_for(base + "/api/health", server, 200)
+            headers = {"Authorization": f"Bearer {token}"}
+            if "create" in names:
+                await bench_create(base, headers, units, seconds, tasks)
+            if "upload" in names and workers == 1:
+                await bench_upload(base, headers, units, server.pid, size)
+            files.cleanup()
+        finally:
+            stop(server)
 
 
 if __name__ == "__main__":

@@ -1,45 +1,43 @@
-"""The public directory under anonymous load, through HTTP against `hoso serve` (issue 12, item 4).
+"""The public directory under anonymous readers, through HTTP against `hoso serve --workers N` (issue 12, item 4:
+"directory page p95 under 200 concurrent anonymous readers, target <= 100 ms", the directory always current).
 
-Fills a database with the reference configuration, the legal-aid plugin and ``--organisations`` organisations and
-``--performers`` performers (some out of service), starts `hoso serve` on it (no embedded worker), then runs
-``--readers`` concurrent anonymous readers for ``--seconds`` (``--think``: seconds each waits between its
-requests, on average; 0 by default, a closed loop), each asking in turn for the page, a search without
-diacritics, a province, a second page and the JSON. Prints the latency percentiles per kind of request and in
-all, the throughput, and the load average before and after (the client shares the machine with the server).
+Fills a new database (PostgreSQL by default; dropped afterwards) with the reference configuration, the legal-aid
+plugin and ``--organisations`` organisations and ``--performers`` performers (some out of service), starts
+`hoso serve --workers` on it (no embedded worker), then runs ``--readers`` anonymous readers for ``--seconds``.
+Each is a person: asks for a page, reads it for ``--think`` seconds on average (uniformly from half to one and
+a half times that; 0: none, a closed loop), then asks for the next one, chosen at random among the first page of
+a list, a search without diacritics (by a name's word), a province, a later page, the other language and the
+JSON. ``--write-every`` seconds, a member of staff changes an organisation through the record service, so that
+every kept answer is retired as it would be in service. Prints the latency percentiles per kind of request and
+in all, the throughput, and the load average before and after (the client shares the machine with the server).
 
-    python bench/directory.py                       # SQLite in a temporary folder
-    python bench/directory.py --url postgresql://postgres@127.0.0.1:5432/postgres   # a new database there
+    python bench/directory.py                                  # 200 readers, think 2 s, 2 workers, PostgreSQL
+    python bench/directory.py --readers 50 --think 0           # the closed loop
+    python bench/directory.py --url postgresql://user@host:5432/postgres --write-every 10
+    python bench/directory.py --sqlite                         # SQLite in a temporary folder
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from pathlib import Path
-from urllib.parse import urlparse, urlunparse
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-REPO = Path(__file__).resolve().parent.parent
+from serving import REPO, free_port, fresh_database, load_average, percentile, serve, serve_env, stop, wait_for
+
 sys.path.insert(0, str(REPO))
 
 TARGET_P95_MS = 100.0
 WORDS = ["Luật", "Đông", "Nam", "Bình", "Minh", "An", "Phúc", "Hòa", "Tâm", "Việt"]
 PEOPLE = ["Nguyễn Văn", "Trần Thị", "Lê Minh", "Phạm Quốc", "Hoàng Thu", "Vũ Đức"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# what a visitor types: words of the names, without diacritics
+SEARCHES = ["luat dong", "cong ty", "binh", "minh", "phuc", "hoa", "viet", "nguyen", "tran thi", "pham quoc"]
 
 
 async def prepare(url: str, organisations: int, performers: int) -> list[str]:
@@ -75,135 +73,150 @@ async def prepare(url: str, organisations: int, performers: int) -> list[str]:
                    "unit": rng.choice(centres), "organisation": rng.choice(ids) if rng.random() < 0.5 else None,
                    "active": rng.random() > 0.1} for _ in range(performers)]
         await svc.create_many("performer", people, ctx)
+        if not rt.db.is_sqlite:  # the planner's statistics, as autovacuum would have them in service
+            await rt.db.execute("ANALYZE")
         return provinces
     finally:
         await rt.db.close()
 
 
-def requests_for(provinces: list[str]) -> list[tuple[str, str, dict]]:
-    return [("page", "/directory", {}),
-            ("search", "/directory", {"q": "luat dong"}),
-            ("province", "/directory", {"province": provinces[0] if provinces else ""}),
-            ("page 2", "/directory", {"list": "performer", "page": "2"}),
-            ("json", "/api/directory/organisation", {"q": "cong ty", "page_size": "50"})]
+def next_request(rng: random.Random, provinces: list[str]) -> tuple[str, str, dict]:
+    """What a visitor asks for next: (kind, path, parameters)."""
+    lists = ("organisation", "performer")
+    kind = rng.choice(("page", "search", "search", "province", "page n", "english", "json"))
+    if kind == "page":
+        return kind, "/directory", {"list": rng.choice(lists)}
+    if kind == "search":
+        return kind, "/directory", {"list": rng.choice(lists), "q": rng.choice(SEARCHES)}
+    if kind == "province":
+        return kind, "/directory", {"list": rng.choice(lists), "province": rng.choice(provinces)}
+    if kind == "page n":
+        return kind, "/directory", {"list": rng.choice(lists), "page": str(rng.randint(2, 5))}
+    if kind == "english":
+        return kind, "/directory", {"list": rng.choice(lists), "lang": "en"}
+    return kind, f"/api/directory/{rng.choice(lists)}", {"q": rng.choice(SEARCHES), "page_size": "50"}
 
 
-async def load(base: str, readers: int, seconds: float, provinces: list[str], think: float = 0.0
-               ) -> dict[str, list[float]]:
+async def load(base: str, readers: int, seconds: float, provinces: list[str], think: float = 0.0,
+               seed: int = 11) -> tuple[dict[str, list[float]], list[tuple[float, float]], int]:
+    """Latencies (ms) by kind of request, (seconds since the start, latency) of each request, and how many
+    requests failed (not 200, or no answer in 60 s)."""
     import httpx
 
-    kinds = requests_for(provinces)
-    times: dict[str, list[float]] = {name: [] for name, _p, _q in kinds}
+    times: dict[str, list[float]] = {}
+    timeline: list[tuple[float, float]] = []
     errors = 0
-    end = time.monotonic() + seconds
+    begin = time.monotonic()
+    end = begin + seconds
     limits = httpx.Limits(max_connections=readers, max_keepalive_connections=readers)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
         async def reader(n: int) -> None:
             nonlocal errors
-            i = n
+            rng = random.Random(seed * 1000 + n)
+            if think:  # people arrive over the first pause, not all in the same instant
+                await asyncio.sleep(rng.uniform(0, think))
             while time.monotonic() < end:
-                name, path, params = kinds[i % len(kinds)]
-                i += 1
+                name, path, params = next_request(rng, provinces)
                 start = time.perf_counter()
                 try:
-                    r = await client.get(path, params=params)
-                    ok = r.status_code == 200
-                except httpx.HTTPError:  # a timeout (60 s) under overload: counted, the reader goes on
+                    ok = (await client.get(path, params=params)).status_code == 200
+                except httpx.HTTPError:  # a timeout under overload: counted, the reader goes on
                     ok = False
                 elapsed = (time.perf_counter() - start) * 1000
-                if not ok:
-                    errors += 1
-                times[name].append(elapsed)
+                times.setdefault(name, []).append(elapsed)
+                timeline.append((time.monotonic() - begin, elapsed))
+                errors += not ok
                 if think:
-                    await asyncio.sleep(random.uniform(0, 2 * think))  # a person reading the page
+                    await asyncio.sleep(rng.uniform(think / 2, think * 3 / 2))  # reading the page
 
         await asyncio.gather(*(reader(n) for n in range(readers)))
-    times["errors"] = [float(errors)]
-    return times
+    return times, timeline, errors
 
 
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+async def staff(url: str, every: float, seconds: float) -> int:
+    """Change an organisation's phone every ``every`` seconds through the record service; how many changes."""
+    from hoso.records.context import RecordContext
+    from hoso.runtime import Runtime
+
+    rt = Runtime.create(str(REPO), url)
+    await rt.db.start()
+    svc, ctx = rt.records(), RecordContext.system(rt.config, "bench")
+    done = 0
+    end = time.monotonic() + seconds
+    try:
+        ids = [r["id"] for r in await rt.db.fetch("SELECT id FROM organisation ORDER BY id LIMIT 100")]
+        while time.monotonic() + every < end:
+            await asyncio.sleep(every)
+            row = await svc.get("organisation", ids[done % len(ids)], ctx)
+            await svc.update("organisation", row["id"], {"phone": f"028{done:07d}"}, row["sys_version"], ctx)
+            done += 1
+    finally:
+        await rt.db.close()
+    return done
+
+
+@asynccontextmanager
+async def database(args) -> AsyncIterator[str]:
+    if args.sqlite:
+        with tempfile.TemporaryDirectory(prefix="hoso-bench-directory-") as folder:
+            yield f"sqlite:///{folder}/directory.db"
+    else:
+        async with fresh_database(args.url, "hoso_bench_dir") as url:
+            yield url
 
 
 async def main(args) -> None:
-    import httpx
-
-    folder = tempfile.TemporaryDirectory(prefix="hoso-bench-directory-")
-    if args.url:
-        import asyncpg
-
-        p = urlparse(args.url)
-        name = f"hoso_bench_dir_{uuid.uuid4().hex[:8]}"
-        conn = await asyncpg.connect(args.url)
-        await conn.execute(f'CREATE DATABASE "{name}"')
-        await conn.close()
-        url = urlunparse(p._replace(path="/" + name))
-    else:
-        url = f"sqlite:///{folder.name}/directory.db"
-    server = None
-    try:
+    async with database(args) as url:
         started = time.perf_counter()
         provinces = await prepare(url, args.organisations, args.performers)
         print(f"filled in {time.perf_counter() - started:.1f} s: {args.organisations} organisations, "
               f"{args.performers} performers ({url.split(':')[0]})")
-        port = args.port or _free_port()
-        env = {**os.environ, "HOSO_DATABASE_URL": url, "HOSO_CONFIG": str(REPO),
-               "HOSO_EMBEDDED_WORKER": "0",
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-        hoso = str(Path(sys.executable).with_name("hoso"))
-        server = subprocess.Popen([hoso, "serve", "--host", "127.0.0.1", "--port", str(port),
-                                   "--workers", str(args.workers)], env=env, cwd=REPO,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(600):
-            try:
-                if httpx.get(base + "/directory", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None:
-                raise RuntimeError("hoso serve exited: " + server.stderr.read().decode()[-2000:])
-            time.sleep(0.1)
-        await load(base, 5, 2.0, provinces)  # warm up
-        before = os.getloadavg()
-        started = time.perf_counter()
-        times = await load(base, args.readers, args.seconds, provinces, args.think)
-        wall = time.perf_counter() - started
-        after = os.getloadavg()
-        errors = int(times.pop("errors")[0])
-        every = [v for values in times.values() for v in values]
-        print(f"{args.readers} anonymous readers (think {args.think:g} s on average) for {args.seconds:g} s: "
-              f"{len(every)} requests, {len(every) / wall:.0f}/s, {errors} not 200 or timed out")
-        for name, values in [*times.items(), ("all", every)]:
-            print(f"  {name:<10} n={len(values):<6} p50 {pct(values, 50):7.1f} ms  p95 {pct(values, 95):7.1f} ms  "
-                  f"p99 {pct(values, 99):7.1f} ms  mean {statistics.fmean(values) if values else 0:7.1f} ms")
-        p95 = pct(every, 95)
-        print(f"p95 {p95:.1f} ms (target <= {TARGET_P95_MS:g} ms): {'met' if p95 <= TARGET_P95_MS else 'NOT met'}")
-        print(f"load average before {before[0]:.2f} {before[1]:.2f} {before[2]:.2f}, "
-              f"after {after[0]:.2f} {after[1]:.2f} {after[2]:.2f} ({os.cpu_count()} cores)")
-    finally:
-        if server is not None:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        folder.cleanup()
+        port = args.port or free_port()
+        server = serve(serve_env(url, HOSO_EMBEDDED_WORKER="0", HOSO_LOG_LEVEL="WARNING"), port, args.workers)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_for(base + "/directory", server, 200)
+            await load(base, 5, 2.0, provinces, seed=1)  # warm up: connections, the first pages
+            before = load_average()
+            started = time.perf_counter()
+            writes = staff(url, args.write_every, args.seconds) if args.write_every else asyncio.sleep(0, 0)
+            (times, timeline, errors), changed = await asyncio.gather(
+                load(base, args.readers, args.seconds, provinces, args.think), writes)
+            wall = time.perf_counter() - started
+            after = load_average()
+        finally:
+            stop(server)
+    every = [v for values in times.values() for v in values]
+    print(f"{args.readers} anonymous readers (think {args.think:g} s on average), {args.workers} workers, "
+          f"{args.seconds:g} s: {len(every)} requests, {len(every) / wall:.1f}/s, {errors} not 200 or timed out"
+          + (f"; {changed} organisations changed meanwhile" if args.write_every else ""))
+    for name, values in [*sorted(times.items()), ("all", every)]:
+        print(f"  {name:<9} n={len(values):<6} p50 {percentile(values, 50):7.1f} ms  "
+              f"p95 {percentile(values, 95):7.1f} ms  p99 {percentile(values, 99):7.1f} ms  "
+              f"mean {statistics.fmean(values) if values else 0:7.1f} ms")
+    window = max(10.0, args.seconds / 6)  # the first answers are read from the database, later ones kept
+    for start in range(0, int(args.seconds), int(window)):
+        part = [ms for at, ms in timeline if start <= at < start + window]
+        print(f"  {start:>4}-{start + int(window)} s: n={len(part):<6} p50 {percentile(part, 50):7.1f} ms  "
+              f"p95 {percentile(part, 95):7.1f} ms  p99 {percentile(part, 99):7.1f} ms")
+    p95 = percentile(every, 95)
+    print(f"p95 {p95:.1f} ms (target <= {TARGET_P95_MS:g} ms): {'met' if p95 <= TARGET_P95_MS else 'NOT met'}")
+    print(f"load average before {before}, after {after}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--readers", type=int, default=200)
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--organisations", type=int, default=2000)
-    parser.add_argument("--performers", type=int, default=6000)
-    parser.add_argument("--url", default=None, help="a PostgreSQL server URL (a database is created there)")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--think", type=float, default=2.0,
+                        help="average seconds a reader reads a page before the next (0: none, a closed loop)")
+    parser.add_argument("--workers", type=int, default=2, help="`hoso serve --workers`")
+    parser.add_argument("--organisations", type=int, default=3000)
+    parser.add_argument("--performers", type=int, default=20000)
+    parser.add_argument("--write-every", type=float, default=0.0,
+                        help="seconds between two changes of an organisation by staff (0: none)")
+    parser.add_argument("--url", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                        help="the PostgreSQL server (a database is created there and dropped afterwards)")
+    parser.add_argument("--sqlite", action="store_true", help="a SQLite file in a temporary folder instead")
     parser.add_argument("--port", type=int, default=None)
-    parser.add_argument("--think", type=float, default=0.0,
-                        help="average seconds a reader waits between requests (0: none, a closed loop)")
-    parser.add_argument("--workers", type=int, default=1, help="`hoso serve --workers`")
     asyncio.run(main(parser.parse_args()))

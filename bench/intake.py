@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -25,7 +24,10 @@ from urllib.parse import urlparse, urlunparse
 
 import httpx
 
-from api import _free_port, _pg
+from serving import free_port as _free_port
+from serving import percentile
+from serving import run_sql as _pg
+from serving import wait_for as _wait
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -50,18 +52,6 @@ async def _prepare(url: str) -> str:
         return (await create_token(rt, root, uid, "bench hotline", module="legal_aid.hotline"))[1]
     finally:
         await rt.db.close()
-
-
-def _wait(url: str, proc: subprocess.Popen) -> None:
-    for _ in range(600):
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{proc.args} exited") from None
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
 
 
 async def drive(base: str, token: str, seconds: float, clients: int) -> tuple[int, list[float], dict[int, int]]:
@@ -117,9 +107,8 @@ def main() -> None:
                                       stderr=subprocess.DEVNULL))
         _wait(f"http://127.0.0.1:{port}/api/health", procs[-1])
         rate, lat, errors = asyncio.run(drive(f"http://127.0.0.1:{port}", token, args.seconds, args.clients))
-        lat.sort()
-        print(f"intake: {rate} requests/s (target >= 300), p50 {statistics.median(lat) * 1000:.1f} ms, "
-              f"p95 {lat[int(len(lat) * 0.95)] * 1000:.1f} ms, {len(lat)} requests, errors {errors}, "
+        print(f"intake: {rate} requests/s (target >= 300), p50 {percentile(lat, 50) * 1000:.1f} ms, "
+              f"p95 {percentile(lat, 95) * 1000:.1f} ms, {len(lat)} requests, errors {errors}, "
               f"{args.clients} clients, {args.workers} workers, load average {os.getloadavg()}")
     finally:
         for proc in reversed(procs):

@@ -6,9 +6,12 @@ import dataclasses
 import datetime as dt
 import json
 
+import pytest
+
 from hoso.records.context import LOCAL_ZONE, RecordContext
 from hoso_legal_aid.directory import DirectoryQuery, read_directory
 from tests.legal_aid.conftest import legal_aid_app
+from tests.legal_aid.test_directory_cache import answers_follow_every_write
 
 # Values of every non-public field, each unique, so that their absence from an answer can be checked.
 SECRET = {"registration_number": "REG-SECRET-71", "contract_number": "HD-SECRET-72", "note": "ghi chú bí mật 73"}
@@ -56,6 +59,7 @@ def names(body: dict) -> list[str]:
     return [i["name"] for i in body["items"]]
 
 
+@pytest.mark.slow
 async def test_directory_shows_current_public_rows_at_once_and_nothing_else(reference_config_dir, database_url):
     async with legal_aid_app(reference_config_dir, database_url) as (rt, client):
         rows = await seed(rt)
@@ -140,6 +144,7 @@ async def test_directory_shows_current_public_rows_at_once_and_nothing_else(refe
             assert (await client.get(path)).status_code == 401, path
 
         await every_field_alone_and_left_out(rt)
+        await answers_follow_every_write(rt, client, reference_config_dir, database_url)
 
 
 async def every_field_alone_and_left_out(rt) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from hoso.hookspecs import hookimpl
 from hoso_legal_aid.directory import *  # noqa: F403
+from hoso_legal_aid.directory_cache import *  # noqa: F403
 from hoso_legal_aid.generator import *  # noqa: F403
 from hoso_legal_aid.intake import *  # noqa: F403
 from hoso_legal_aid.lifecycle import *  # noqa: F403

@@ -5,7 +5,8 @@
 (``hoso_legal_aid.directory_config``): the entities listed, their ``public`` fields and nothing else, the rows in
 service today. Every read goes through the record service as the directory's own read-only actor (the
 configured role, held at the configured units): no other record and no other read path is open to a visitor.
-Nothing is cached: a change shows on the next request.
+Answers are kept per process while nothing they show changes (``hoso_legal_aid.directory_cache``): a change
+shows on the next request, in every process.
 
 Hook implementations here carry their own names and say which hook they implement with ``specname``;
 ``hoso_legal_aid`` registers them (see its ``__init__``).
@@ -14,6 +15,7 @@ Hook implementations here carry their own names and say which hook they implemen
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -21,11 +23,13 @@ from urllib.parse import urlencode
 
 from litestar import MediaType, Request, Response, get
 from litestar.params import FromPath
+from litestar.serialization import encode_json
 
 from hoso.hookspecs import hookimpl
 from hoso.records.context import LOCAL_ZONE, RecordContext
 from hoso.records.errors import ValidationError
 from hoso.records.search import fold
+from hoso_legal_aid.directory_cache import Answer, AnswerCache, directory_version
 from hoso_legal_aid.directory_config import DIRECTORY, DirectoryDef, DirectoryEntity
 
 __all__ = ["directory_config_kinds", "directory_routes", "DirectoryQuery", "directory_actor", "read_directory",
@@ -95,14 +99,15 @@ def config_of(rt) -> DirectoryDef | None:
         return None
 
 
-async def directory_actor(rt, d: DirectoryDef, lang: str = "vi") -> RecordContext:
-    """The visitors' actor: no account, the directory's read-only role held at its configured units, today."""
+async def directory_actor(rt, d: DirectoryDef, lang: str = "vi", today: dt.date | None = None) -> RecordContext:
+    """The visitors' actor: no account, the directory's read-only role held at its configured units, on
+    ``today`` (by default the date now)."""
     codes = list(d.units)
     marks = ", ".join("{}" for _ in codes)
     rows = await rt.db.fetch(f"SELECT id FROM hoso_unit WHERE code IN ({marks})", *codes)
     holdings = frozenset((d.role, int(r["id"])) for r in rows)
     return RecordContext(rt.config, user_id=DIRECTORY_ACTOR_ID, user_name="public_directory", origin="directory",
-                         lang=lang, holdings=holdings, on=dt.datetime.now(LOCAL_ZONE).date())
+                         lang=lang, holdings=holdings, on=today or dt.datetime.now(LOCAL_ZONE).date())
 
 
 def _kind_field(rt, de: DirectoryEntity):
@@ -192,11 +197,12 @@ def public_item(de: DirectoryEntity, record: dict) -> dict:
     return {"id": record["id"], **{name: record.get(name) for name in de.public}}
 
 
-async def read_directory(rt, d: DirectoryDef, query: DirectoryQuery) -> dict:
-    """One page of a directory list, as the JSON answer gives it."""
+async def read_directory(rt, d: DirectoryDef, query: DirectoryQuery, today: dt.date | None = None) -> dict:
+    """One page of a directory list, as the JSON answer gives it (the rows current ``today``, by default the
+    date now)."""
     de = d.entity(query.entity)
     assert de is not None
-    ctx = await directory_actor(rt, d, query.lang)
+    ctx = await directory_actor(rt, d, query.lang, today)
     today = ctx.today
     svc = rt.records()
     filters = _current_filters(de, today)
@@ -300,7 +306,8 @@ def _problem(status: int, detail: str, problems: list[tuple[str, str]] | None = 
     return problem(status, detail)
 
 
-async def _answer(request: Request, entity: str) -> tuple[DirectoryDef, DirectoryQuery, dict, list[dict]] | Response:
+async def _answer(request: Request, entity: str, today: dt.date
+                  ) -> tuple[DirectoryDef, DirectoryQuery, dict, list[dict]] | Response:
     rt = request.app.state.rt
     lang = _lang(request)
     d = config_of(rt)
@@ -308,13 +315,12 @@ async def _answer(request: Request, entity: str) -> tuple[DirectoryDef, Director
         return _problem(404, _t("off", lang))
     if d.entity(entity) is None:
         return _problem(404, _t("not_found", lang))
-    today = dt.datetime.now(LOCAL_ZONE).date()
     params = {k: request.query_params.getall(k) for k in request.query_params}
     async with rt.db.reading():  # one connection for the request's reads (SQLite), no write lock
         provs = await provinces(rt, today)
         try:
             query = parse_query(rt, d, entity, params, lang, {p["code"] for p in provs})
-            data = await read_directory(rt, d, query)
+            data = await read_directory(rt, d, query, today)
         except (DirectoryProblem, ValidationError) as exc:  # the service refuses a page past its limits, too
             names = ", ".join(p for p, _ in exc.problems)
             return _problem(400, _t("bad_params", lang, names=names), exc.problems)
@@ -322,15 +328,39 @@ async def _answer(request: Request, entity: str) -> tuple[DirectoryDef, Director
 
 
 _NO_STORE = {"Cache-Control": "no-store"}
+_CACHE = "directory_answers"
+
+
+async def _respond(request: Request, entity: str,
+                   render: Callable[[DirectoryDef, DirectoryQuery, dict, list[dict]], Answer]) -> Response:
+    """The answer kept for this request at the directory's version, or a new one (kept when it is a 200)."""
+    rt = request.app.state.rt
+    cache = request.app.state.get(_CACHE)
+    if cache is None or cache.owner is not rt:  # a new runtime (the configuration migrated): new answers
+        cache = request.app.state[_CACHE] = AnswerCache(rt)
+    today = dt.datetime.now(LOCAL_ZONE).date()
+    asked = (request.url.path, tuple(sorted(request.query_params.multi_items())))
+
+    async def make() -> tuple[Answer | None, Response | None]:
+        answer = await _answer(request, entity, today)
+        if isinstance(answer, Response):
+            return None, answer
+        return render(*answer), None
+
+    async with rt.db.reading():  # the version and the rows from one snapshot on SQLite
+        # read before the rows: an answer made now holds at least what this version holds
+        version = await directory_version(rt.db)
+        answer, refusal = await cache.get(version, today, asked, make)
+    if answer is None:
+        assert refusal is not None
+        return refusal
+    return Response(answer.body, media_type=answer.media_type, headers=_NO_STORE)
 
 
 @get("/api/directory/{entity:str}", tags=["directory"])
 async def directory_json(request: Request, entity: FromPath[str]) -> Response:
     """A page of a list of the public directory: its public fields only (no login)."""
-    answer = await _answer(request, entity)
-    if isinstance(answer, Response):
-        return answer
-    return Response(answer[2], media_type=MediaType.JSON, headers=_NO_STORE)
+    return await _respond(request, entity, lambda _d, _q, data, _p: Answer(encode_json(data), MediaType.JSON))
 
 
 @get("/directory", include_in_schema=False)
@@ -338,15 +368,11 @@ async def directory_page(request: Request) -> Response:
     """The public directory as a page (no login)."""
     rt = request.app.state.rt
     d = config_of(rt)
-    lang = _lang(request)
     if d is None or not d.entities:
-        return _problem(404, _t("off", lang))
+        return _problem(404, _t("off", _lang(request)))
     entity = request.query_params.get("list") or d.entities[0].entity
-    answer = await _answer(request, entity)
-    if isinstance(answer, Response):
-        return answer
-    d, query, data, provs = answer
-    return Response(render_page(rt, d, query, data, provs), media_type=MediaType.HTML, headers=_NO_STORE)
+    return await _respond(request, entity, lambda d, query, data, provs: Answer(
+        render_page(rt, d, query, data, provs).encode(), MediaType.HTML))
 
 
 CSS = """

@@ -10,6 +10,7 @@ import difflib
 from dataclasses import dataclass
 
 from hoso.config import ConfigKind
+from hoso_legal_aid.directory_cache import watch
 
 __all__ = ["DIRECTORY", "DirectoryDef", "DirectoryEntity", "DIRECTORY_SCHEMA"]
 
@@ -126,6 +127,8 @@ def build(ctx, files) -> DirectoryDef | None:
                     f.error(where, f"unknown entity {name!r}{_hint(name, entities)}")
                 continue
             lists.append(_entity(f, where, e, name, spec))
+        # writes of what the directory shows retire the answers it keeps, in whichever process they are made
+        watch(e.entity for e in lists)
         if not f.partial and out is None:
             out = DirectoryDef(d["role"], tuple(d["units"]), tuple(lists), d.get("page_size", 20),
                                d.get("max_page_size", 100))

@@ -1,0 +1,153 @@
+"""The directory's kept answers: retired by any audited write of what it shows, in any process (issue 12, item 4).
+
+``answers_follow_every_write`` runs inside the directory's own test (tests/legal_aid/test_directory.py), on the
+database and app it already built, on both engines."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from hoso.audit import AuditEvent, write_audit
+from hoso.records.context import RecordContext
+from hoso_legal_aid.directory_cache import VERSION_TABLE, Answer, AnswerCache, directory_version
+
+TODAY = dt.date(2026, 3, 4)
+PLUGIN_ROOT = Path(__file__).resolve().parents[2] / "plugins" / "legal_aid"
+
+
+def maker(body: bytes, calls: list[int], pause: float = 0.0, keep: bool = True):
+    async def make():
+        calls.append(1)
+        await asyncio.sleep(pause)
+        return (Answer(body, "text/plain"), None) if keep else (None, "refused")
+    return make
+
+
+async def test_one_reading_serves_every_request_of_a_version_and_a_new_version_retires_it():
+    cache, calls = AnswerCache(owner=None), []
+    # requests missing the same answer at once wait for one reading
+    got = await asyncio.gather(*(cache.get(1, TODAY, ("/d", ()), maker(b"v1", calls, 0.01)) for _ in range(5)))
+    assert [a.body for a, _ in got] == [b"v1"] * 5 and len(calls) == 1
+    assert (await cache.get(1, TODAY, ("/d", ()), maker(b"other", calls)))[0].body == b"v1" and len(calls) == 1
+    # another request, another day, another version: read again
+    assert (await cache.get(1, TODAY, ("/d", (("q", "a"),)), maker(b"q", calls)))[0].body == b"q"
+    assert (await cache.get(1, TODAY + dt.timedelta(1), ("/d", ()), maker(b"tomorrow", calls)))[0].body == b"tomorrow"
+    assert (await cache.get(2, TODAY, ("/d", ()), maker(b"v2", calls)))[0].body == b"v2" and len(calls) == 4
+    assert len(cache) == 1  # the copies of version 1 are gone
+    # a request still reading at an older version answers, but keeps nothing
+    assert (await cache.get(1, TODAY, ("/old", ()), maker(b"late", calls)))[0].body == b"late" and len(cache) == 1
+
+
+async def test_a_refusal_is_never_kept_and_the_oldest_answers_go_first():
+    cache, calls = AnswerCache(owner=None, max_bytes=10), []
+    for _ in range(2):
+        assert await cache.get(1, TODAY, ("/bad", ()), maker(b"", calls, keep=False)) == (None, "refused")
+    assert len(calls) == 2 and len(cache) == 0
+    for name in ("a", "b", "c"):
+        await cache.get(1, TODAY, (name, ()), maker(b"1234", calls))
+    await cache.get(1, TODAY, ("a", ()), maker(b"1234", calls))  # "a" is read again: "b" is now the oldest
+    assert len(calls) == 6 and len(cache) == 2
+    await cache.get(1, TODAY, ("c", ()), maker(b"1234", calls))
+    await cache.get(1, TODAY, ("a", ()), maker(b"1234", calls))
+    assert len(calls) == 6  # "a" and "c" kept, "b" dropped
+    await cache.get(1, TODAY, ("big", ()), maker(b"x" * 11, calls))
+    assert len(cache) == 2  # larger than the whole cache: not kept, nothing dropped for it
+
+
+async def test_a_failed_reading_lets_the_waiting_requests_read_for_themselves():
+    cache, calls = AnswerCache(owner=None), []
+
+    async def failing():
+        await asyncio.sleep(0.01)
+        raise RuntimeError("the database went away")
+
+    first = asyncio.ensure_future(cache.get(1, TODAY, ("/d", ()), failing))
+    await asyncio.sleep(0)
+    second = await cache.get(1, TODAY, ("/d", ()), maker(b"ok", calls))
+    assert second[0].body == b"ok" and len(calls) == 1
+    try:
+        await first
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the failure reaches the request that met it")
+
+
+async def _names(client, entity: str) -> list[str]:
+    r = await client.get(f"/api/directory/{entity}")
+    assert r.status_code == 200, r.text
+    return [i["name"] for i in r.json()["items"]]
+
+
+def _write_in_another_process(root: Path, url: str, entity: str, record_id: int, values: dict) -> None:
+    """Update a record through the record service of a new process (its own configuration and runtime)."""
+    script = textwrap.dedent(f"""
+        import asyncio
+        import hoso_legal_aid
+        from hoso.records.context import RecordContext
+        from hoso.runtime import Runtime
+
+        async def main():
+            rt = Runtime.create({str(root)!r}, {url!r}, plugins=[hoso_legal_aid])
+            try:
+                svc, ctx = rt.records(), RecordContext.system(rt.config)
+                row = await svc.get({entity!r}, {record_id}, ctx)
+                await svc.update({entity!r}, {record_id}, {values!r}, row["sys_version"], ctx)
+            finally:
+                await rt.db.close()
+
+        asyncio.run(main())
+    """)
+    env = {**os.environ, "HOSO_DISABLE_ENTRYPOINTS": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(PLUGIN_ROOT), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+async def answers_follow_every_write(rt, client, root: Path, url: str) -> None:
+    """The app keeps its answers (a change made behind the record service's back is not seen), and any audited
+    write of a directory entity or of the units, from this process or another, shows on the next request."""
+    svc, ctx = rt.records(), RecordContext.system(rt.config)
+    listed = (await client.get("/api/directory/organisation")).json()["items"][0]
+    org = await svc.get("organisation", listed["id"], ctx)
+    before = await _names(client, "organisation")
+    await rt.db.execute("UPDATE organisation SET name = {} WHERE id = {}", "Đổi Ngoài Dịch Vụ", org["id"])
+    assert await _names(client, "organisation") == before  # answered from the copy
+
+    # a write through the record service of another runtime (another app's, a command's) retires the copy
+    version = await directory_version(rt.db)
+    other = await svc.get("performer", (await client.get("/api/directory/performer")).json()["items"][0]["id"], ctx)
+    await svc.update("performer", other["id"], {"name": "Lê Thị Cúc"}, other["sys_version"], ctx)
+    assert await directory_version(rt.db) == version + 1
+    assert "Lê Thị Cúc" in await _names(client, "performer")
+    assert "Đổi Ngoài Dịch Vụ" in await _names(client, "organisation")  # every list, not only the one written
+
+    # an import of many records bumps the version once; a write of an entity the directory does not show never
+    made = await svc.create_many("performer", [{"name": f"Đỗ Văn {i}", "kind": "assistant",
+                                                "unit": org["unit"]} for i in range(3)], ctx)
+    assert await directory_version(rt.db) == version + 2 and len(made) == 3
+    async with rt.db.transaction():
+        await write_audit(rt.pm, rt.db, AuditEvent("create", "case", 1, None, "test", "test"))
+    assert await directory_version(rt.db) == version + 2
+    assert await rt.db.fetchval(f"SELECT COUNT(*) FROM {VERSION_TABLE}") == 1
+
+    # a change of the units (a restructuring audits itself as `hoso_unit`, in its transaction)
+    unit = await rt.db.fetchval("SELECT unit FROM organisation WHERE id = {}", org["id"])
+    async with rt.db.transaction():
+        await rt.db.execute("UPDATE hoso_unit SET name_vi = {} WHERE id = {}", "Trung tâm Đổi Tên", unit)
+        await write_audit(rt.pm, rt.db, AuditEvent("restructure", "hoso_unit", None, None, "test", "cli"))
+    units = [i["unit"]["name"] for i in (await client.get("/api/directory/organisation")).json()["items"]
+             if i["id"] == org["id"]]
+    assert units == ["Trung tâm Đổi Tên"]
+
+    # a write made by another process, with its own configuration loaded
+    _write_in_another_process(root, url, "organisation", org["id"], {"name": "Công ty Luật Từ Nơi Khác"})
+    assert "Công ty Luật Từ Nơi Khác" in await _names(client, "organisation")
+    page = await client.get("/directory")
+    assert "Công ty Luật Từ Nơi Khác" in page.text and page.headers["cache-control"] == "no-store"
