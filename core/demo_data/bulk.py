@@ -29,6 +29,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from hoso.audit import AUDIT_COLUMNS
@@ -203,14 +204,17 @@ async def _write(rt: Runtime, plan: _Plan, chunk: list[Drawn], ctx: RecordContex
                                  f"ON p.id = c.parent_id WHERE c.parent_id IN ({_in(ids)}) ORDER BY c.id")
         if plan.history is not None:
             wanted = [*plan.history, "sys_valid_from", "sys_valid_to"]
-            await _copy(db, tx, history_table(entity.table), [{c: v.get(c) for c in wanted} for v in versions])
+            blank = dict.fromkeys(wanted)
+            pick = itemgetter(*wanted)
+            await _copy_records(db, tx, history_table(entity.table), wanted,
+                                [pick({**blank, **v}) for v in versions])
         audit = []
         for rid, (created, steps) in zip(ids, parsed, strict=True):
             changes = jsonable_changes({k: (None, v) for k, v in created.items() if not is_empty(v)})
             audit.append(_audit_row(now, ctx, "create", entity.name, rid, changes))
             for i, step in enumerate(steps, start=1):
                 audit.append(_audit_row(now + _TICK * i, ctx, "transition", entity.name, rid, step[3]))
-        await _copy(db, tx, "hoso_audit", [dict(zip(AUDIT_COLUMNS, row, strict=True)) for row in audit])
+        await _copy_records(db, tx, "hoso_audit", list(AUDIT_COLUMNS), audit)
         batch = f"t.id IN ({_in(ids)})"
         for s in plan.summaries:
             for statement in s.add_sql(batch):
@@ -245,8 +249,13 @@ async def _copy(db: Database, tx: Any, table: str, rows: list[dict]) -> None:
     """Insert ``rows`` (the columns any of them has; missing ones NULL) by the engine's bulk path."""
     if not rows:
         return
-    cols = sorted({c for row in rows for c in row})
-    records = [tuple(row.get(c) for c in cols) for row in rows]
+    cols = sorted(set().union(*rows))
+    pick = itemgetter(*cols)
+    records = [pick(row) if len(row) == len(cols) else tuple(row.get(c) for c in cols) for row in rows]
+    await _copy_records(db, tx, table, cols, records if len(cols) > 1 else [(v,) for v in records])
+
+
+async def _copy_records(db: Database, tx: Any, table: str, cols: list[str], records: list[tuple]) -> None:
     if db.is_sqlite:
         names = ", ".join(quote(c) for c in cols)
         await db.executemany(f"INSERT INTO {quote(table)} ({names}) VALUES ({', '.join('?' for _ in cols)})", records)
