@@ -25,10 +25,13 @@ not for imports of real data, which go through ``RecordService.create_many``.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass
+from itertools import islice
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -60,24 +63,32 @@ Step = tuple[str, dict, dict, dict]
 
 async def load_records(rt: Runtime, entity_name: str, drawn: Iterable[Drawn], ctx: RecordContext, *,
                        batch: int = 2000, progress: Callable[[int], Any] | None = None) -> list[int]:
-    """Write ``drawn`` records (payload, steps) of the entity, ``batch`` per transaction; returns their ids."""
+    """Write ``drawn`` records (payload, steps) of the entity, ``batch`` per transaction; returns their ids.
+
+    The next batch is drawn and parsed in a thread while the database writes the current one (``drawn`` is read
+    from that thread, one batch at a time, in order)."""
     svc = rt.records()
     compiled = svc.form(entity_name)
     await svc.store.register_form(compiled)
-    plan = await _Plan.read(rt, rt.config.entity(entity_name), compiled.version)
+    entity = rt.config.entity(entity_name)
+    plan = await _Plan.read(rt, entity, compiled.version)
+    items = iter(drawn)
+
+    def next_batch() -> list[tuple[dict, list[Step]]]:
+        return [_versions(rt, entity, payload, steps, ctx) for payload, steps in islice(items, batch)]
+
     ids: list[int] = []
-    chunk: list[Drawn] = []
-    for item in drawn:
-        chunk.append(item)
-        if len(chunk) >= batch:
-            ids += await _write(rt, plan, chunk, ctx)
-            chunk = []
+    pending = asyncio.ensure_future(asyncio.to_thread(next_batch))
+    try:
+        while parsed := await pending:
+            pending = asyncio.ensure_future(asyncio.to_thread(next_batch))
+            ids += await _write(rt, plan, parsed, ctx)
             if progress:
                 progress(len(ids))
-    if chunk:
-        ids += await _write(rt, plan, chunk, ctx)
-        if progress:
-            progress(len(ids))
+    finally:
+        if not pending.done():  # a failed write: the thread drawing the next batch ends before we do
+            with suppress(Exception):
+                await pending
     return ids
 
 
@@ -158,12 +169,11 @@ def _versions(rt: Runtime, entity: EntityDef, payload: dict, steps: list[tuple[s
     return values, out
 
 
-async def _write(rt: Runtime, plan: _Plan, chunk: list[Drawn], ctx: RecordContext) -> list[int]:
+async def _write(rt: Runtime, plan: _Plan, parsed: list[tuple[dict, list[Step]]], ctx: RecordContext) -> list[int]:
     svc = rt.records()
     db = rt.db
     entity = plan.entity
     now = dt.datetime.now(dt.UTC)
-    parsed = [_versions(rt, entity, payload, steps, ctx) for payload, steps in chunk]
     sys_values = {"sys_created_at": now, "sys_created_by": ctx.user_id, "sys_updated_by": ctx.user_id,
                   "sys_form_version": plan.form_version}
     async with db.transaction() as tx:
