@@ -76,10 +76,16 @@ def _empty(v: Any) -> bool:
     return v is None or v == "" or (isinstance(v, (list, tuple)) and len(v) == 0)
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+_NO_IDS = frozenset({"id"})
+
+
 def comparable(v: Any) -> Any:
     """A record value as the audit trail records it and as two versions of a record are compared: child rows
     without their ids (a row re-saved under a new id is the same row)."""
-    return json_ready(v, skip_keys=("id",))
+    if type(v) in _PLAIN:  # most values: as they are (called for every value of every version written)
+        return v
+    return _convert(v, False, _NO_IDS, False)
 
 
 def schema_value(v: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 __all__ = [
@@ -339,14 +340,22 @@ class EntityDef:
     def attachment_limits(self, field: str) -> tuple[int, tuple[str, ...]]:
         return (self.attachments or AttachmentsDef()).limits(field)
 
-    def field(self, name: str) -> FieldDef:
+    @cached_property
+    def _by_name(self) -> dict[str, FieldDef]:
+        # looked up for every value of every record written (validation, generators): once per name, not a scan
+        found: dict[str, FieldDef] = {}
         for f in self.fields:
-            if f.name == name:
-                return f
-        raise KeyError(f"entity {self.name!r} has no field {name!r}")
+            found.setdefault(f.name, f)
+        return found
+
+    def field(self, name: str) -> FieldDef:
+        found = self._by_name.get(name)
+        if found is None:
+            raise KeyError(f"entity {self.name!r} has no field {name!r}")
+        return found
 
     def has_field(self, name: str) -> bool:
-        return any(f.name == name for f in self.fields)
+        return name in self._by_name
 
     @property
     def column_fields(self) -> tuple[FieldDef, ...]:

@@ -124,6 +124,8 @@ class RecordGenerator:
         self._step_fields: dict[str, set[str]] = {}
         self._rules: dict[str, list[tuple[str, str, str]]] = {}
         self._compiled: dict[str, list[Expression]] = {}
+        self._order: dict[str, list[FieldDef]] = {}
+        self._conditioned: dict[str, list[tuple[str, list[Expression], list[Expression]]]] = {}
         self._units_by_id: dict[int, Unit] = {}
         self._index_units()
 
@@ -243,7 +245,10 @@ class RecordGenerator:
         states = {wf.state_field for wf in self.workflows(entity)}
         skip = self.step_fields(entity) | states | {entity.naming.field if entity.naming else ""}
         conditions = self.conditions(entity)
-        for fd in sorted(entity.fields, key=_drawing_order):
+        order = self._order.get(entity.name)
+        if order is None:
+            order = self._order[entity.name] = sorted(entity.fields, key=_drawing_order)
+        for fd in order:
             if fd.name in values or fd.name in skip:
                 continue
             if not fd.required and fd.name not in conditions and (
@@ -277,9 +282,12 @@ class RecordGenerator:
     def keep_conditions(self, entity: EntityDef, values: dict, may_draw: Any = None) -> None:
         """Empty the fields whose ``visible_if`` fails and draw the ones a ``required_if`` asks for (when
         ``may_draw(name)``)."""
-        for name, (visible, required) in self.conditions(entity).items():
-            if not entity.has_field(name):
-                continue
+        conditioned = self._conditioned.get(entity.name)
+        if conditioned is None:  # the fields with a condition, in the forms' order (the others never change)
+            conditioned = self._conditioned[entity.name] = [
+                (name, visible, required) for name, (visible, required) in self.conditions(entity).items()
+                if (visible or required) and entity.has_field(name)]
+        for name, visible, required in conditioned:
             shown = all(c.holds(values, self.today) for c in visible)
             if not shown:
                 values.pop(name, None)

@@ -198,16 +198,55 @@ class Summary:
             out.append(f"CREATE INDEX {quote(self.table + '_u')} ON {quote(self.table)} ({unit}, {quote(BUCKET)})")
             out.append(f"CREATE INDEX {quote(self.table + '_s')} ON {quote(self.table)} "
                        f"((COALESCE({scope}, {unit})), {quote(BUCKET)})")
-        key_list = ", ".join(quote(k) for k in self.keys)
-        sums = ", ".join(f"SUM({self.value_sql(c, 't')})" for c in self.columns)
-        out.append(f"INSERT INTO {quote(self.table)} ({key_list}, {names}) "
-                   f"SELECT {', '.join(self.key_sql(k, 't') for k in self.keys)}, {sums} FROM {src} t "
-                   f"WHERE {self.counts('t')} GROUP BY {', '.join(str(i + 1) for i in range(len(self.keys)))}")
+        out.append(f"INSERT INTO {quote(self.table)} ({', '.join(quote(k) for k in self.keys)}, {names}) "
+                   + self._aggregate(self.keys, "1 = 1"))
         if self.rollup:  # from the fine table's rows, not the records: all in stripe 0
             up = ", ".join(quote(k) for k in self.rollup_keys if k != STRIPE)
             out.append(f"INSERT INTO {quote(self.rollup)} ({up}, {quote(STRIPE)}, {names}) SELECT {up}, 0, "
                        + ", ".join(f"SUM({quote(c.name)})" for c in self.columns)
                        + f" FROM {quote(self.table)} GROUP BY {up}")
+        out += self._triggers_sql()
+        return out
+
+    def _aggregate(self, key_names: tuple[str, ...], where: str) -> str:
+        """A SELECT of what the entity's rows ``t`` matching ``where`` add to a table of ``key_names``: its keys,
+        then one sum per column (the groups in which no row counts are no row)."""
+        keys = ", ".join(f"{self.key_sql(k, 't')} AS {quote(k)}" for k in key_names)
+        sums = ", ".join(f"SUM({self.value_sql(c, 't')}) AS {quote(c.name)}" for c in self.columns)
+        group = f" GROUP BY {', '.join(str(i + 1) for i in range(len(key_names)))}" if key_names else ""
+        return (f"SELECT {keys}, {sums} FROM {quote(self.entity.table)} t WHERE ({where}) AND {self.counts('t')}"
+                f"{group}")
+
+    def insert_triggers(self) -> list[str]:
+        """The triggers that count a new row (``add_sql`` does their work for many rows at once)."""
+        return [self.triggers()[0]]
+
+    def add_sql(self, where: str) -> list[str]:
+        """Statements adding the entity's rows ``t`` matching ``where`` (SQL over ``t``) to the table and its
+        roll-up, as the insert trigger adds them one by one: for rows written with that trigger off."""
+        out = []
+        for table, key_names in self._tables():
+            t = quote(table)
+            cols = ", ".join([*(quote(k) for k in key_names), *(quote(c.name) for c in self.columns)])
+            select = self._aggregate(key_names, where)
+            if self.dialect == "sqlite":  # its key index is not unique (NULL keys): update the groups, add the others
+                same = " AND ".join(f"{t}.{quote(k)} IS d.{quote(k)}" for k in key_names)
+                sets = ", ".join(f"{quote(c.name)} = {t}.{quote(c.name)} + d.{quote(c.name)}" for c in self.columns)
+                there = " AND ".join(f"s.{quote(k)} IS d.{quote(k)}" for k in key_names)
+                out += [f"UPDATE {t} SET {sets} FROM ({select}) AS d WHERE {same}",
+                        f"INSERT INTO {t} ({cols}) SELECT {cols} FROM ({select}) AS d "
+                        f"WHERE NOT EXISTS (SELECT 1 FROM {t} s WHERE {there})"]
+            else:
+                sets = ", ".join(f"{quote(c.name)} = {t}.{quote(c.name)} + excluded.{quote(c.name)}"
+                                 for c in self.columns)
+                out.append(f"INSERT INTO {t} ({cols}) {select} "
+                           f"ON CONFLICT ({', '.join(quote(k) for k in key_names)}) DO UPDATE SET {sets}")
+        return out
+
+    def _triggers_sql(self) -> list[str]:
+        """The triggers keeping the table (on PostgreSQL with their function)."""
+        src = quote(self.entity.table)
+        out: list[str] = []
         changed = " OR ".join(f"OLD.{quote(c)} IS {'NOT' if self.dialect == 'sqlite' else 'DISTINCT FROM'} "
                               f"NEW.{quote(c)}" for c in self.watched())
         if self.dialect == "sqlite":
