@@ -117,7 +117,7 @@ class ModuleSwitches:
             return set(self.by_name)
         if who.user_id is None:  # anonymous: only what is on for everyone, at a root of the tree
             return {name for name in self.by_name if self.roots & self.inside.get(name, frozenset())}
-        units = set(await self._units_of(who.user_id))
+        units = set(await self._units_of(who.user_id, user))
         return {name for name in self.by_name if self.visible_at(name, units)}
 
     async def entity_available(self, user: Any, entity: str) -> bool:
@@ -151,7 +151,13 @@ class ModuleSwitches:
         if m is not None and unit_id is not None and not self.unit_has(m.name, unit_id):
             raise ModuleOff(m, unit_label, field)
 
-    async def _units_of(self, user_id: int) -> frozenset[int]:
+    async def _units_of(self, user_id: int, user: Any = None) -> frozenset[int]:
+        """The units ``user_id`` is assigned at on this date: from the holdings read with a request's account when
+        they are of this date (``hoso.web.identity.CurrentUser``), else read."""
+        user = getattr(user, "current", None) or user
+        held = getattr(user, "holdings", None)
+        if held is not None and getattr(user, "held_on", None) == self.on and getattr(user, "id", None) == user_id:
+            return frozenset(unit for _role, unit in held if unit is not None)
         rows = await self.db.fetch(
             "SELECT DISTINCT unit_id FROM hoso_assignment WHERE user_id = {} AND starts_on <= {} "
             "AND (ends_on IS NULL OR ends_on > {})", user_id, self.on, self.on)

@@ -26,6 +26,11 @@ __all__ = ["create_app", "create_holder", "app_factory", "run_server", "Definiti
 
 # What each worker process imports and calls to build its application.
 APP_FACTORY = "hoso.server:app_factory"
+# How long uvicorn's process manager waits for a worker to answer its health check before it kills and replaces
+# the worker. A new worker answers only once its interpreter has started and imported hoso, which takes more than
+# uvicorn's default of 5 s on a busy machine: every new worker was then killed before it could serve, and
+# replaced, again and again.
+WORKER_HEALTHCHECK_SECONDS = 60
 
 
 def create_app(rt: Runtime, settings: WebSettings | None = None, *, lifespan: bool = True) -> Litestar:
@@ -69,6 +74,6 @@ def run_server(app: Any, *, host: str, port: int, workers: int = 1, config_dir: 
         given = {"HOSO_CONFIG": None if config_dir is None else str(config_dir), "HOSO_DATABASE_URL": database_url}
         os.environ.update({name: value for name, value in given.items() if value is not None})
         uvicorn.run(APP_FACTORY, factory=True, workers=workers, host=host, port=port, log_level=log_level,
-                    **logs, **SERVER_OPTIONS)
+                    timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS, **logs, **SERVER_OPTIONS)
     else:
         uvicorn.run(app, host=host, port=port, log_level=log_level, **logs, **SERVER_OPTIONS)

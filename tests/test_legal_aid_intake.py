@@ -144,8 +144,10 @@ async def test_intake_takes_a_call_in_prefilled_and_refuses_whom_it_must(referen
             assert [(a["action"], a["actor"], a["record_id"]) for a in audit] == [("create", "dienbien", case["id"])]
 
             # the same citizen the same day, by the app under a name of their own: taken in, flagged, not merged
-            r = await post("dienbien", _request(channel="mobile_app", requester_name="Người Khác"))
+            statements, r = await _statements_of(
+                client, monkeypatch, post("dienbien", _request(channel="mobile_app", requester_name="Người Khác")))
             assert r.status_code == 201, r.text
+            _assert_lean(statements)
             assert r.json()["possible_duplicate"] is True and r.json()["duplicates"] == 1
             assert r.json()["identity_verified"] is False  # the name entered is not the database's
             first, second = await _cases(rt)
@@ -157,6 +159,44 @@ async def test_intake_takes_a_call_in_prefilled_and_refuses_whom_it_must(referen
             assert r.status_code == 201 and r.json()["possible_duplicate"] is False
 
             await _lookup_fails_then_a_job_verifies(rt, post, monkeypatch)
+
+
+async def _statements_of(client, monkeypatch, request) -> tuple[list[str], Any]:
+    """The statements the application runs for ``request`` (an awaitable), and its response."""
+    served = client.app.state.rt.db.engine
+    engine = type(served)
+    original = engine.run_querystring
+    seen: list[str] = []
+
+    async def run_querystring(self, querystring, *args, **kwargs):
+        if self is served:
+            seen.append(" ".join(str(querystring).split()))
+        return await original(self, querystring, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(engine, "run_querystring", run_querystring)
+        response = await request
+    return seen, response
+
+
+def _assert_lean(statements: list[str]) -> None:
+    """One intake asks the module switches once (the guard, the hotline's gate and the lookup's share them), takes
+    the account's units from its holdings, reads the unit by id once, and neither versions nor reads back the new
+    case's child tables, which it gave no rows."""
+    def count(part: str) -> int:
+        return sum(part in s for s in statements)
+
+    assert count("MAX(id) FROM hoso_unit") == 1, statements
+    assert count("FROM hoso_assignment WHERE") == 0, statements
+    assert count("type, valid_to FROM hoso_unit WHERE id =") == 1, statements
+    assert count("case__") == 0, statements
+    # every rule still runs: the duplicate count, the period locks, the series, the record and its first version,
+    # the scope check, the audit entry, the verification job of a requester not verified, and the read back
+    for part in ("COUNT(*) FROM \"case\" WHERE requester_citizen_id", "hoso_period_lock", "hoso_series",
+                 "INSERT INTO \"case\"", "INSERT INTO \"hoso_h_case\"", "SELECT 1 AS ok FROM \"case\"",
+                 "INSERT INTO hoso_audit", "INSERT INTO hoso_job"):
+        assert count(part) == 1, (part, statements)
+    assert len(statements) == 14, statements
 
 
 async def _lookup_fails_then_a_job_verifies(rt, post, monkeypatch) -> None:

@@ -80,6 +80,8 @@ def test_case_fields(config):
     assert {f.name for f in hearings.fields} == {"held_on", "court", "note"}
     assert ("unit", "received_on") in {i.fields for i in case.indexes}
     assert ("status",) in {i.fields for i in case.indexes}
+    # an intake counts the requester's cases of the day (hoso_legal_aid.intake): both columns in one index
+    assert ("requester_citizen_id", "received_on") in {i.fields for i in case.indexes}
 
 
 def test_case_file_form_covers_every_case_field(config):

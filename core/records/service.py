@@ -149,14 +149,16 @@ class RecordService:
             record_id = await self.db.fetchval(
                 f"INSERT INTO {quote(entity.table)} ({cols}) VALUES ({marks}) RETURNING id", *row.values()
             )
-            for child in entity.child_tables:
-                await self.store.write_children(entity, child, record_id, values.get(child.name) or [])
-            await self.store.version(entity, record_id, created=True, children=entity.child_tables)
+            # a new record's child tables without rows have no rows to version nor to read back
+            filled = tuple(c for c in entity.child_tables if values.get(c.name))
+            for child in filled:
+                await self.store.write_children(entity, child, record_id, values[child.name])
+            await self.store.version(entity, record_id, created=True, children=filled)
             await self.validator.require_scope(entity, "create", record_id, access, ctx)
             changes = {k: (None, v) for k, v in values.items() if not is_empty(v)}
             await self.store.audit(AuditEvent("create", entity.name, record_id, ctx.user_id, ctx.user_name,
                                               ctx.origin, jsonable_changes(changes)))
-            record = await self.store.fetch(entity, record_id)
+            record = await self.store.fetch(entity, record_id, children=filled)
             await events.emit(self.rt, "created", entity, record, ctx)
         return await self.store.visible(entity, record, access)
 

@@ -198,8 +198,9 @@ class RecordStore:
                          + [f"{alias}.{c}" for c in RECORD_SYSTEM_COLUMNS])
 
     async def fetch(self, entity: EntityDef, record_id: int, where: str = "", args: tuple = (),
-                    lock: bool = False) -> dict:
-        """The record with its child rows, or NotFound; ``where`` adds conditions over alias ``t``."""
+                    lock: bool = False, children: tuple[FieldDef, ...] | None = None) -> dict:
+        """The record with its child rows, or NotFound; ``where`` adds conditions over alias ``t``. ``children``:
+        the child tables to read (None: all), the others known to have no rows (a record just created)."""
         sql = f"SELECT {self.columns(entity)} FROM {quote(entity.table)} t WHERE t.id = {{}}"
         if where:
             sql += f" AND {where}"
@@ -209,7 +210,11 @@ class RecordStore:
         if not rows:
             raise NotFound(f"{entity.name} {record_id} does not exist")
         record = self.load_row(entity.fields, rows[0])
+        read = None if children is None else {c.name for c in children}
         for child in entity.child_tables:
+            if read is not None and child.name not in read:
+                record[child.name] = []
+                continue
             ccols = ", ".join(["id"] + [quote(f.name) for f in child.fields])
             crows = await self.db.fetch(
                 f"SELECT {ccols} FROM {quote(entity.child_table_name(child.name))} WHERE parent_id = {{}} "

@@ -157,9 +157,10 @@ class RecordValidator:
                 if not await access.readable_reference(self.config.entity(fd.entity), v):
                     problems.append((where, t("not_found", ctx.lang, value=v)))
             elif fd.traits.refers_to == "unit":
-                problem = await self.closed_unit_problem(entity, v, values, ctx, hidden)
+                row = await self.unit_row(v)
+                problem = await self.closed_unit_problem(entity, v, values, ctx, hidden, row)
                 if problem is None and fd.unit_types:
-                    unit_type = (await self.unit_row(v))[0]["type"]
+                    unit_type = row[0]["type"]
                     if unit_type not in fd.unit_types:
                         problem = self.unit_type_problem(fd, ctx)
                 if problem:
@@ -198,15 +199,16 @@ class RecordValidator:
         return problems
 
     async def closed_unit_problem(self, entity: EntityDef, unit_id: Any, values: dict, ctx: RecordContext,
-                                  hidden: set[str]) -> str | None:
+                                  hidden: set[str], unit_row: list[dict] | None = None) -> str | None:
         """Why a record may not be recorded under unit ``unit_id``, or None.
 
         A closed unit still takes the records dated before it closed (entered late, under the unit as it was):
         the record's date is the entity's naming ``date_field``; without one, today. Whether the actor may write
         under that unit is the scope's business (it follows lineage, so a successor reaches its predecessors).
-        A date field hidden from the actor (``hidden``) is not named nor shown in the message.
+        A date field hidden from the actor (``hidden``) is not named nor shown in the message. ``unit_row``: the
+        unit's ``unit_row`` when the caller has read it.
         """
-        rows = await self.unit_row(unit_id)
+        rows = await self.unit_row(unit_id) if unit_row is None else unit_row
         if not rows:
             return t("not_found", ctx.lang, value=unit_id)
         u = rows[0]

@@ -22,6 +22,7 @@ __all__ = ["ModuleGuard", "install", "visible_entities", "check_create_unit", "c
 log = logging.getLogger("hoso.web")
 
 _RECORDS = "/api/records/"
+_SWITCHES_KEY = "hoso_switches"
 # Where a hidden path is routed: no route can serve it (a NUL never reaches a handler).
 _NOWHERE = "/\x00module-off"
 
@@ -51,7 +52,14 @@ async def _user(connection: ASGIConnection) -> Any:
 
 
 async def request_switches(connection: ASGIConnection) -> ModuleSwitches:
-    return await switches(connection.app.state.rt)
+    """The module switches of the request's definitions, read once per request: the guard, the handler and what
+    it calls ask the same question without a statement each."""
+    state = connection.scope.setdefault("state", {})
+    rt = connection.app.state.rt
+    found = state.get(_SWITCHES_KEY)
+    if found is None or found.config is not rt.config:
+        found = state[_SWITCHES_KEY] = await switches(rt)
+    return found
 
 
 class ModuleGuard:

@@ -273,4 +273,6 @@ def test_serve_workers_runs_that_many_processes_on_one_port(config_dir, tmp_path
     finally:
         proc.terminate()
         proc.wait(timeout=60)
-    assert "Traceback" not in log.read_text(errors="replace")
+    text = log.read_text(errors="replace")
+    assert "Traceback" not in text
+    assert "died" not in text  # each worker started once: none was killed while it started

@@ -185,6 +185,23 @@ def test_an_unusable_worker_count_is_refused_naming_the_setting(monkeypatch, val
     assert "tiến trình" in result.output  # Vietnamese first
 
 
+def test_several_workers_are_given_time_to_start_before_their_health_is_checked(monkeypatch):
+    """uvicorn kills a worker that does not answer its health check in time; a new worker answers only once its
+    interpreter has started and imported hoso, which takes longer than uvicorn's 5 s on a busy machine."""
+    import uvicorn
+
+    from hoso.server import run_server
+
+    calls: list[tuple[tuple, dict]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: calls.append((a, kw)))
+    for name in ("HOSO_CONFIG", "HOSO_DATABASE_URL"):  # run_server hands them to the workers; put back after
+        monkeypatch.setenv(name, "unset")
+    run_server(object(), host="127.0.0.1", port=8000, workers=2, config_dir="conf", database_url="sqlite:///x.db")
+    (args, kw), = calls
+    assert args == ("hoso.server:app_factory",) and kw["workers"] == 2
+    assert kw["timeout_worker_healthcheck"] >= 30
+
+
 # -- the holder against a plain model: which definitions each request is served by ---------------------------------
 
 class _Fake:

@@ -116,9 +116,10 @@ async def intake(request: Request) -> dict:
         unit, _ = await resolve_unit_code(rt.db, body["unit"].strip())
     except UnitCodeError as exc:
         raise ValidationError([("unit", exc.message(lang))]) from None
-    from hoso.modules import switches
+    from hoso.web.modules_guard import request_switches
 
-    if not (await switches(rt)).unit_has(MODULE, unit["id"]):
+    switches = await request_switches(request)
+    if not switches.unit_has(MODULE, unit["id"]):
         raise ValidationError([("unit", _msg(lang, "module_off", unit=unit["code"]))])
 
     values: dict[str, Any] = {FIELDS[k]: v for k, v in body.items() if v is not None}
@@ -126,7 +127,7 @@ async def intake(request: Request) -> dict:
     values.setdefault("received_on", dt.datetime.now(LOCAL_ZONE).date().isoformat())
     citizen_id = values.get("requester_citizen_id") or None
     looked_up: list[str] = []
-    if citizen_id and await module_on(rt, unit["id"]):
+    if citizen_id and await module_on(rt, unit["id"], switches):
         try:
             identity = await lookup(citizen_id)
         except PopulationUnavailable:

@@ -19,7 +19,7 @@ import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import httpx
@@ -31,6 +31,9 @@ from hoso.jobs import enqueue
 from hoso.plugin_types import Job, JobKind
 from hoso.records.context import RecordContext
 from hoso.runtime import Runtime
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hoso.modules import ModuleSwitches
 
 __all__ = ["population_job_kinds", "population_write_guard", "population_cli_commands"]
 
@@ -127,12 +130,15 @@ def wants_lookup(entity: Any, values: dict | None) -> bool:
             and bool(settings.get("HOSO_POPULATION_URL")))  # no service configured: nothing to verify against
 
 
-async def module_on(rt: Runtime, unit_id: int | None) -> bool:
+async def module_on(rt: Runtime, unit_id: int | None, switches: ModuleSwitches | None = None) -> bool:
+    """Whether the lookup's module is on at ``unit_id``, by ``switches`` when the caller has read them."""
     if not any(m.name == MODULE for m in rt.config.modules):
         return False
-    from hoso.modules import switches
+    if switches is None:
+        from hoso.modules import switches as read_switches
 
-    return (await switches(rt)).unit_has(MODULE, unit_id)
+        switches = await read_switches(rt)
+    return switches.unit_has(MODULE, unit_id)
 
 
 @hookimpl(specname="hoso_write_guard")
