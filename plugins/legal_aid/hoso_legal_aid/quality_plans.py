@@ -22,6 +22,7 @@ from hoso.records.errors import InvalidTransition, ValidationError
 from hoso.records.service import RecordContext
 from hoso.scope import current_on, effective_unit
 from hoso.web.api import _json_body, request_context, same_site
+from hoso_legal_aid.quality_closing import CLOSED
 from hoso_legal_aid.quality_config import QualityDef, quality_of
 from hoso_legal_aid.sampler import Candidate, Sample, draw_sample
 
@@ -36,6 +37,7 @@ REVIEWER_ROLE = "quality_reviewer"
 _MESSAGES: dict[str, dict[str, str]] = {
     "vi": {
         "not_draft": "kế hoạch đã được chọn mẫu (trạng thái {status!r}); mỗi kế hoạch chỉ chọn mẫu một lần",
+        "closed": "kế hoạch đã đóng: không chọn mẫu được nữa",
         "reviewers": "danh sách người đánh giá phải là các số tài khoản giữ vai trò người đánh giá chất lượng",
         "reviewer_unknown": "tài khoản {id} không giữ vai trò người đánh giá chất lượng vụ việc",
         "scores": "nhập điểm theo từng tiêu chí dạng {\"tiêu chí\": điểm}",
@@ -43,6 +45,7 @@ _MESSAGES: dict[str, dict[str, str]] = {
     },
     "en": {
         "not_draft": "the plan's sample was drawn already (status {status!r}); a plan draws its sample once",
+        "closed": "the plan is closed: no sample can be drawn any more",
         "reviewers": "reviewers must be a list of account ids holding the case quality reviewer role",
         "reviewer_unknown": "account {id} does not hold the case quality reviewer role",
         "scores": "give the score of each criterion as {\"criterion\": points}",
@@ -131,6 +134,8 @@ async def draw_plan_sample(rt: Runtime, plan_id: int, ctx: RecordContext, *, rev
     plan = await svc.get("evaluation_plan", plan_id, ctx)  # NotFound outside the requester's scope
     if quality is None:
         raise ValidationError([("plan", _m(ctx.lang, "no_config"))])
+    if plan.get("status") == CLOSED:
+        raise InvalidTransition(_m(ctx.lang, "closed"), CLOSED, ("draft",))
     if plan.get("status") != "draft":
         raise InvalidTransition(_m(ctx.lang, "not_draft", status=plan.get("status")), plan.get("status"), ("draft",))
     chosen_reviewers = await _check_reviewers(rt, reviewers, ctx)
