@@ -7,6 +7,7 @@ so runs never collide.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import textwrap
@@ -78,6 +79,24 @@ def _fresh_postgres():
         yield _with_db(PG_URL, name)
     finally:
         asyncio.run(_pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextlib.contextmanager
+def shared_database(engine: str, tmp: Path, name: str):
+    """A database for a module's shared fixture: a file under ``tmp`` on SQLite, a fresh database on PostgreSQL
+    (dropped on leaving); skips the PostgreSQL case when it is not configured."""
+    if engine == "sqlite":
+        yield f"sqlite:///{tmp / (name + '.db')}"
+        return
+    yield from _fresh_postgres()
+
+
+def reference_copy(tmp: Path) -> Path:
+    """A copy of the repository's reference configuration under ``tmp``."""
+    root = tmp / "reference"
+    shutil.copytree(REPO / "forms_config", root / "forms_config")
+    shutil.copytree(REPO / "roles_config", root / "roles_config")
+    return root
 
 
 @pytest.fixture
@@ -160,7 +179,4 @@ def config_dir(tmp_path) -> ConfigDir:
 @pytest.fixture
 def reference_config_dir(tmp_path) -> Path:
     """A copy of the repository's reference configuration."""
-    root = tmp_path / "reference"
-    shutil.copytree(REPO / "forms_config", root / "forms_config")
-    shutil.copytree(REPO / "roles_config", root / "roles_config")
-    return root
+    return reference_copy(tmp_path)
