@@ -17,7 +17,6 @@ piccolo-admin's own session handling (cookie ``id``, its own expiry rules, ``adm
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +30,7 @@ from hoso.i18n import t
 from hoso.modules import names_off
 from hoso.records.access import Permissions
 from hoso.records.service import RecordContext
-from hoso.scope import Actor, holdings_on
+from hoso.scope import Actor, holdings_on, local_today
 from hoso.web.auth import (
     COOKIE,
     CurrentUser,
@@ -109,7 +108,7 @@ class AdminUser(User):
 
 
 async def _holdings(build: AdminBuild, user_id: int) -> frozenset[tuple[str, int | None]]:
-    return await holdings_on(build.rt.db, user_id, dt.date.today())
+    return await holdings_on(build.rt.db, user_id, local_today())
 
 
 async def admin_user(conn: HTTPConnection) -> AdminUser | None:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hoso.config import WorkflowDef as WorkflowDef
     from hoso.fields import Converter as Converter
     from hoso.fields import FieldType as FieldType
+    from hoso.jobs import PermanentFailure as PermanentFailure
     from hoso.jobs import enqueue as enqueue
     from hoso.plugin_manager import PluginError as PluginError
     from hoso.plugin_manager import await_me_maybe as await_me_maybe
@@ -76,6 +77,7 @@ _LAZY: dict[str, str] = {
     "Job": "hoso.plugin_types",
     "JobKind": "hoso.plugin_types",
     "enqueue": "hoso.jobs",
+    "PermanentFailure": "hoso.jobs",
 }
 
 __all__ = sorted(_LAZY)

@@ -22,7 +22,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from hoso.audit import AuditEvent, write_audit
-from hoso.scope import Actor, assignments_of, current_on, roles_on
+from hoso.scope import Actor, assignments_of, current_on, local_today, roles_on
 from hoso.users import (
     Localised,
     Throttled,
@@ -71,11 +71,11 @@ async def _audit(rt: Runtime, actor: Actor, action: str, user_id: int | None, ch
 
 
 async def active_roles(rt: Runtime, user_id: int, on: dt.date | None = None) -> set[str]:
-    return await roles_on(rt.db, user_id, on or dt.date.today())
+    return await roles_on(rt.db, user_id, on or local_today())
 
 
 async def assignments(rt: Runtime, user_id: int, on: dt.date | None = None, active_only: bool = True) -> list[dict]:
-    on = on or dt.date.today()
+    on = on or local_today()
     sql = ("SELECT a.id, a.role, a.unit_id, u.code AS unit_code, a.starts_on, a.ends_on, a.end_reason "
            "FROM hoso_assignment a JOIN hoso_unit u ON u.id = a.unit_id WHERE a.user_id = {}")
     args: list[Any] = [user_id]

@@ -469,8 +469,12 @@ def hoso_record_created(entity: EntityDef, record: dict, context: RecordContext)
 
 
 @hookspec
-def hoso_record_changed(entity: EntityDef, before: dict, after: dict, context: RecordContext) -> None:
+def hoso_record_changed(entity: EntityDef, before: dict, after: dict, context: RecordContext,
+                        runtime: Runtime) -> None:
     """A record was updated (inside the write's transaction). Not called for an update that changed nothing.
+
+    What the plugin writes through ``runtime.records()`` joins the write's transaction: it commits with the
+    update, and an exception undoes the update.
 
     Example::
 
@@ -483,6 +487,7 @@ def hoso_record_changed(entity: EntityDef, before: dict, after: dict, context: R
     :param before: the record before the update.
     :param after: the record after the update.
     :param context: who wrote it, from where, in which language.
+    :param runtime: the ``hoso.runtime.Runtime`` of the write, for follow-up writes through its record service.
     :return: nothing; may be an awaitable.
     """
 

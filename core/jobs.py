@@ -9,14 +9,16 @@ claim due jobs by one statement: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a con
 writer at a time), so two workers never hold the same job. A claim is a lease of the kind's ``lease`` seconds; a
 worker that dies mid-job leaves the lease to expire, and the job is claimed again (the lost attempt counts). A
 failing job is tried again after an exponential backoff with jitter, and is ``dead`` after the kind's
-``max_attempts``; an administrator may send a dead job back to the queue (``retry_dead``).
+``max_attempts``, or at once when its handler raises ``PermanentFailure`` (trying again cannot help: the other
+side refused the message itself); an administrator may send a dead job back to the queue (``retry_dead``).
 
 A ``key`` deduplicates: while a job of the same kind and key waits to run (``pending`` or ``failed``), another
 enqueue with that key is a no-op and returns None. A running job does not hold its key, so a change made while it
 runs gets a job of its own.
 
 States: ``pending`` (waiting for its first run), ``running`` (claimed, lease held), ``failed`` (waiting to be tried
-again), ``dead`` (out of attempts), ``done``. Times are milliseconds since the epoch, on both engines.
+again), ``dead`` (out of attempts, or failed for good), ``done``. Times are milliseconds since the epoch, on both
+engines.
 
 Plugins declare job kinds with ``hoso_job_kinds`` (``hoso.plugin_types.JobKind``). The worker loop also runs the
 scheduled work of ``hoso.scheduler`` (one process at a time, by its own leases).
@@ -46,8 +48,8 @@ from hoso.settings import get as setting
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
 
-__all__ = ["TABLE", "STATES", "WAITING", "enqueue", "claim", "complete", "fail", "expire", "retry_dead", "jobs",
-           "job", "release", "queue_health", "purge_done", "job_kinds", "backoff_delay", "Worker",
+__all__ = ["TABLE", "STATES", "WAITING", "PermanentFailure", "enqueue", "claim", "complete", "fail", "expire",
+           "retry_dead", "jobs", "job", "release", "queue_health", "purge_done", "job_kinds", "backoff_delay", "Worker",
            "now_ms"]
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,12 @@ MAX_ID = 2 ** 31 - 1
 
 _COLUMNS = ("id, kind, payload, dedup_key, state, attempts, run_at, lease_owner, lease_until, last_error, "
             "result, user_id, created_at, finished_at")
+
+
+class PermanentFailure(Exception):
+    """Raised by a job's handler when trying again cannot help (e.g. the receiver refused the message itself with
+    a 4xx answer): the job is ``dead`` at once, its message kept as the reason. Any other exception is a failed
+    attempt, tried again after the backoff."""
 
 
 def now_ms() -> int:
@@ -164,13 +172,13 @@ def backoff_delay(kind: JobKind, attempts: int, rand: Callable[[], float] = rand
 
 
 async def fail(db: Database, job: Job, kind: JobKind, owner: str, error: str, *, now: int | None = None,
-               rand: Callable[[], float] = random.random) -> str | None:
-    """Record a failed attempt: ``failed`` (tried again after a backoff) or ``dead`` after ``max_attempts``; the
-    new state, or None when ``owner`` no longer holds the job. A job whose key another job took while it ran
-    gives its key up and is tried again all the same."""
+               rand: Callable[[], float] = random.random, permanent: bool = False) -> str | None:
+    """Record a failed attempt: ``failed`` (tried again after a backoff) or ``dead`` after ``max_attempts`` (at
+    once when ``permanent``); the new state, or None when ``owner`` no longer holds the job. A job whose key
+    another job took while it ran gives its key up and is tried again all the same."""
     at = now_ms() if now is None else now
     error = error[:ERROR_CHARS]
-    if job.attempts >= kind.max_attempts:
+    if permanent or job.attempts >= kind.max_attempts:
         rows = await db.fetch(
             f"UPDATE {TABLE} SET state = 'dead', lease_owner = NULL, lease_until = 0, finished_at = {{}}, "
             "last_error = {} WHERE id = {} AND state = 'running' AND lease_owner = {} RETURNING id",
@@ -334,8 +342,10 @@ class Worker:
                 error = f"timed out after {kind.lease:g} s"
             else:
                 error = f"{type(exc).__name__}: {exc}"
-            log.warning("job %s (%s) attempt %s failed: %s", job.id, job.kind, job.attempts, error)
-            await fail(self.rt.db, job, kind, self.owner, error)
+            permanent = isinstance(exc, PermanentFailure)
+            log.warning("job %s (%s) attempt %s failed%s: %s", job.id, job.kind, job.attempts,
+                        " for good" if permanent else "", error)
+            await fail(self.rt.db, job, kind, self.owner, error, permanent=permanent)
         else:
             if not await complete(self.rt.db, job.id, self.owner, result):
                 log.warning("job %s (%s) ended after its lease was taken over", job.id, job.kind)

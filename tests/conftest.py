@@ -7,6 +7,7 @@ so runs never collide.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 import shutil
@@ -134,6 +135,24 @@ def pytest_sessionfinish(session, exitstatus):
         raise RuntimeError("test databases left on the server: " + "; ".join(_DROPPER.failed))
 
 
+@contextlib.contextmanager
+def shared_database(engine: str, tmp: Path, name: str):
+    """A database for a module's shared fixture: a file under ``tmp`` on SQLite, a fresh database on PostgreSQL
+    (dropped on leaving); skips the PostgreSQL case when it is not configured."""
+    if engine == "sqlite":
+        yield f"sqlite:///{tmp / (name + '.db')}"
+        return
+    yield from _fresh_postgres()
+
+
+def reference_copy(tmp: Path) -> Path:
+    """A copy of the repository's reference configuration under ``tmp``."""
+    root = tmp / "reference"
+    shutil.copytree(REPO / "forms_config", root / "forms_config")
+    shutil.copytree(REPO / "roles_config", root / "roles_config")
+    return root
+
+
 @pytest.fixture
 def engine_name(database_url):
     return "sqlite" if database_url.startswith("sqlite") else "postgres"
@@ -214,7 +233,4 @@ def config_dir(tmp_path) -> ConfigDir:
 @pytest.fixture
 def reference_config_dir(tmp_path) -> Path:
     """A copy of the repository's reference configuration."""
-    root = tmp_path / "reference"
-    shutil.copytree(REPO / "forms_config", root / "forms_config")
-    shutil.copytree(REPO / "roles_config", root / "roles_config")
-    return root
+    return reference_copy(tmp_path)

@@ -9,7 +9,7 @@ import pytest
 from hoso import accounts
 from hoso.accounts import PermissionDenied
 from hoso.records.service import RecordContext
-from hoso.scope import Actor
+from hoso.scope import Actor, local_today
 from hoso.users import create_user
 from tests.helpers import migrated_runtime
 from tests.records.conftest import UNITS  # two provinces: P01 (TT, TT2) and P02 (TT3)
@@ -43,7 +43,7 @@ ROLES = {
           - {entity: case, scope: subtree, actions: [read, create, update]}
     """,
 }
-TODAY = dt.date.today()
+TODAY = local_today()  # the date assignments are judged on (Asia/Ho_Chi_Minh)
 
 
 

@@ -305,7 +305,7 @@ MESSAGES: dict[str, str] = {
     "job_state_pending": "Pending",
     "job_state_running": "Running",
     "job_state_failed": "Failed, will retry",
-    "job_state_dead": "Dead (out of attempts)",
+    "job_state_dead": "Dead (not tried again)",
     "job_state_done": "Done",
     "job_id": "Id",
     "job_kind": "Kind",

@@ -305,7 +305,7 @@ MESSAGES: dict[str, str] = {
     "job_state_pending": "Đang chờ",
     "job_state_running": "Đang chạy",
     "job_state_failed": "Lỗi, sẽ thử lại",
-    "job_state_dead": "Hỏng (hết số lần thử)",
+    "job_state_dead": "Hỏng (không thử lại nữa)",
     "job_state_done": "Đã xong",
     "job_id": "Mã",
     "job_kind": "Loại",

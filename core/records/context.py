@@ -9,15 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from hoso.config import Config
-from hoso.scope import Actor
+from hoso.scope import LOCAL_ZONE, Actor, local_today
 
 __all__ = ["RecordContext", "LOCAL_ZONE", "is_empty", "as_date", "as_datetime"]
 
-# Dates such as "today" in rules ("received_on <= today()") are Vietnam's dates.
-LOCAL_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @dataclass(frozen=True)
@@ -52,7 +49,7 @@ class RecordContext:
     @property
     def today(self) -> dt.date:
         """``on``, else today's date where the records are kept (Asia/Ho_Chi_Minh), whatever the server's zone."""
-        return self.on or dt.datetime.now(LOCAL_ZONE).date()
+        return self.on or local_today()
 
 
 

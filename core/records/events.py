@@ -56,7 +56,7 @@ async def emit(rt: Runtime, kind: str, entity: EntityDef, record: dict, context:
     """Call ``hoso_record_<kind>`` (inside the write's transaction) and hold the event for after the commit."""
     hook = getattr(rt.pm.hook, f"hoso_record_{kind}")
     if kind == "changed":
-        results = hook(entity=entity, before=before, after=record, context=context)
+        results = hook(entity=entity, before=before, after=record, context=context, runtime=rt)
     elif kind == "transitioned":
         results = hook(entity=entity, record=record, transition=transition, context=context)
     else:

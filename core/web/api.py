@@ -36,7 +36,7 @@ from hoso.web.modules_guard import check_create_unit, check_form
 from hoso.web.problems import request_lang
 
 __all__ = ["build_record_router", "body_schemas", "request_context", "same_site", "FILTER_OPS", "MAX_ID",
-           "MAX_INT"]
+           "MAX_INT", "RecordId"]
 
 # The operators the list query takes (hoso.records.query), as query-string suffixes (``field__op``).
 FILTER_OPS = (*COMPARISONS, "in", "null", *TEXT_OPS)

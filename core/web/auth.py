@@ -21,7 +21,7 @@ from litestar.datastructures import Cookie
 from hoso import audit
 from hoso.audit import AuditEvent
 from hoso.db import quote
-from hoso.scope import HOLDING_COLUMNS, holdings_join
+from hoso.scope import HOLDING_COLUMNS, holdings_join, local_today
 from hoso.settings import get as setting
 from hoso.web.identity import (
     QUALIFIED_USER_COLUMNS,
@@ -117,7 +117,7 @@ async def session_user(rt: Runtime, settings: WebSettings, token: str | None) ->
         return None
     Session = rt.tables.sessions
     # the session, its account and the account's holdings in one statement (a request's first round trip)
-    today = dt.date.today()
+    today = local_today()
     held = holdings_join(rt.scope, "u", today)
     rows = await rt.db.fetch(
         f"SELECT s.id AS session_id, s.expiry_date AS expiry_date, s.max_expiry_date AS max_expiry_date, "

@@ -20,7 +20,7 @@ from hoso.accounts import require_manages_account
 from hoso.audit import AuditEvent, write_audit
 from hoso.config import Config
 from hoso.modules import path_under
-from hoso.scope import HOLDING_COLUMNS, Actor, holdings_join
+from hoso.scope import HOLDING_COLUMNS, Actor, holdings_join, local_today
 from hoso.web.identity import QUALIFIED_USER_COLUMNS, CurrentUser, may_log_in, user_with_holdings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -87,7 +87,7 @@ async def token_user(connection: ASGIConnection) -> CurrentUser | None:
     if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX):
         return None
     rt = connection.app.state.rt
-    today = dt.date.today()
+    today = local_today()
     # the token, its account and the account's holdings in one statement (a request's first round trip)
     held = holdings_join(rt.scope, "u", today)
     rows = await rt.db.fetch(

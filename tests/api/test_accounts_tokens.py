@@ -165,10 +165,10 @@ async def test_ending_an_assignment_never_reopens_it(api):
     import datetime as dt
 
     from hoso import accounts
-    from hoso.scope import Actor
+    from hoso.scope import Actor, local_today
 
     rt, root = api.web.rt, Actor(None, "root", superuser=True)
-    today = dt.date.today()
+    today = local_today()
     ended = today - dt.timedelta(days=3)
     higher = await accounts.grant_role(rt, root, api.ids["staff1"], "provincial", "P01",
                                        starts_on=today - dt.timedelta(days=20), ends_on=ended)

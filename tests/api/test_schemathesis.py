@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 
 import pytest
@@ -28,7 +26,7 @@ from hypothesis import HealthCheck, settings
 from hoso.scope import Actor
 from hoso.users import create_user
 from hoso.web.tokens import create_token
-from tests.conftest import ENGINES, PG_URL, REPO, _pg_admin, _with_db, drop_database
+from tests.conftest import ENGINES, REPO, reference_copy, shared_database
 from tests.helpers import migrated_runtime
 
 MAX_EXAMPLES = int(os.environ.get("HOSO_FUZZ_EXAMPLES", "30"))
@@ -59,18 +57,12 @@ async def _prepare(root, url: str) -> str:
 @pytest.fixture(scope="module", params=ENGINES)
 def server(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fuzz")
-    root = tmp / "reference"
-    shutil.copytree(REPO / "forms_config", root / "forms_config")
-    shutil.copytree(REPO / "roles_config", root / "roles_config")
-    pg_name = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp / 'fuzz.db'}"
-    elif not PG_URL:
-        pytest.skip("PostgreSQL not configured: set HOSO_TEST_POSTGRES_URL=postgresql://user@host:port/db")
-    else:
-        pg_name = f"hoso_fuzz_{uuid.uuid4().hex[:12]}"
-        asyncio.run(_pg_admin(PG_URL, f'CREATE DATABASE "{pg_name}"'))
-        url = _with_db(PG_URL, pg_name)
+    root = reference_copy(tmp)
+    with shared_database(request.param, tmp, "fuzz") as url:
+        yield from _serve(root, url, tmp)
+
+
+def _serve(root, url: str, tmp):
     token = asyncio.run(_prepare(root, url))
     port = _free_port()
     # The server runs in a process of its own, so that it and the generating client use both cores.
@@ -90,8 +82,6 @@ def server(request, tmp_path_factory):
             proc.kill()
             proc.wait()
         log.close()
-        if pg_name:
-            drop_database(pg_name)
 
 
 _SERVE = """

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import shutil
-import uuid
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,7 +24,7 @@ from hoso.runtime import Runtime
 from hoso.scope import Actor
 from hoso.web.app import create_app
 from hoso.web.tokens import create_token
-from tests.conftest import ENGINES, PG_URL, REPO, _pg_admin, _with_db, drop_database
+from tests.conftest import ENGINES, REPO, shared_database
 from tests.helpers import load_full_config, migrated_runtime
 
 PLUGINS = [hoso_legal_aid]
@@ -70,21 +69,10 @@ def seeded(request, tmp_path_factory):
     shutil.copytree(REPO / "forms_config", tmp / "forms_config")
     shutil.copytree(REPO / "roles_config", tmp / "roles_config")
     config = load_full_config(tmp, PLUGINS)
-    if request.param == "sqlite":
-        seed = Seed(config, f"sqlite:///{tmp / 'lifecycle.db'}")
+    with shared_database(request.param, tmp, "lifecycle") as url:
+        seed = Seed(config, url)
         asyncio.run(_seed(seed))
         yield seed
-        return
-    if not PG_URL:
-        pytest.skip("PostgreSQL not configured: set HOSO_TEST_POSTGRES_URL=postgresql://user@host:port/db")
-    name = f"hoso_lifecycle_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_pg_admin(PG_URL, f'CREATE DATABASE "{name}"'))
-    try:
-        seed = Seed(config, _with_db(PG_URL, name))
-        asyncio.run(_seed(seed))
-        yield seed
-    finally:
-        drop_database(name)
 
 
 class World:

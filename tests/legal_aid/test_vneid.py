@@ -52,6 +52,16 @@ async def vneid_jobs(rt) -> list[dict]:
                              "WHERE kind = {} ORDER BY id", JOB_KIND)
 
 
+async def dead_jobs_page(rt, client):
+    """The admin's page of dead jobs, read as a superuser signed in to the admin."""
+    await create_user(rt, "quan.tri.vneid", "correct-horse-42", superuser=True, actor="test")
+    await client.get("/admin/")
+    r = await client.post("/admin/public/login/", json={"username": "quan.tri.vneid", "password": "correct-horse-42"},
+                          headers={"X-CSRFToken": client.cookies.get("csrftoken")})
+    assert r.status_code == 200, r.text
+    return await client.get("/admin/hoso/jobs/", params={"state": "dead"})
+
+
 async def run_due(worker: Worker, rt) -> None:
     """Run what is due, then make the waiting jobs due at once (the backoff's time passing)."""
     await worker.run_once()
@@ -103,13 +113,7 @@ async def test_results_leave_through_the_outbox_once_per_key(reference_config_di
             dead = (await vneid_jobs(rt))[-1]
             assert dead["state"] == "dead" and dead["attempts"] == MAX_ATTEMPTS
             assert "VNeID unreachable" in dead["last_error"]
-            await create_user(rt, "quan.tri.vneid", "correct-horse-42", superuser=True, actor="test")
-            await client.get("/admin/")
-            r = await client.post("/admin/public/login/", json={"username": "quan.tri.vneid",
-                                                                "password": "correct-horse-42"},
-                                  headers={"X-CSRFToken": client.cookies.get("csrftoken")})
-            assert r.status_code == 200, r.text
-            page = await client.get("/admin/hoso/jobs/", params={"state": "dead"})
+            page = await dead_jobs_page(rt, client)
             assert page.status_code == 200, page.text
             assert f'<tr data-state="dead"><td>{dead["id"]}</td><td>{JOB_KIND}</td>' in page.text
             assert "không kết nối được VNeID" in page.text and "Chạy lại</button>" in page.text
@@ -117,3 +121,46 @@ async def test_results_leave_through_the_outbox_once_per_key(reference_config_di
         standin.stop()
 
 
+
+
+@pytest.mark.slow
+async def test_a_result_the_receiver_rejects_is_dead_at_once(reference_config_dir, database_url, monkeypatch):
+    """A 4xx but 408/409/425/429 means the message is wrong: dead after one attempt with the receiver's answer,
+    shown as failed for good in the admin; those four and 5xx are tried again; a 409 naming the key is delivered."""
+    standin = StandInVneid().start()
+    monkeypatch.setenv("HOSO_VNEID_URL", standin.url)
+    monkeypatch.setenv("HOSO_EMBEDDED_WORKER", "0")
+    try:
+        async with legal_aid_app(reference_config_dir, database_url) as (rt, client):
+            worker = Worker(rt, kinds=job_kinds(rt), scheduled=False)
+            outcomes = {}
+            for n, status in enumerate((400, 422, 408, 409, 425, 429, 503)):
+                await end(rt, await case_in_progress(rt, f"0791880003{n:02d}"))
+                standin.reject_next(1, status)
+                await run_due(worker, rt)
+                first = (await vneid_jobs(rt))[-1]
+                await run_due(worker, rt)
+                outcomes[status] = (first["state"], first["attempts"], (await vneid_jobs(rt))[-1]["state"])
+            assert outcomes == {400: ("dead", 1, "dead"), 422: ("dead", 1, "dead"),
+                                **{s: ("failed", 1, "done") for s in (408, 409, 425, 429, 503)}}, outcomes
+            rejected = (await vneid_jobs(rt))[1]
+            assert "HTTP 422" in rejected["last_error"] and "the result is invalid" in rejected["last_error"]
+            assert "VNeID rejected the result, not sent again" in rejected["last_error"]
+            assert len(standin.deliveries) == 5 and rejected["dedup_key"] not in standin.deliveries
+
+            # the receiver answers a repeated key with 409 "already delivered": that is a delivery
+            standin.conflict_on_repeat(True)
+            standin.lose_next(1)
+            ended = await end(rt, await case_in_progress(rt, "079188000399"))
+            for _ in range(2):
+                await run_due(worker, rt)
+            job = (await vneid_jobs(rt))[-1]
+            assert (job["state"], job["attempts"]) == ("done", 2)
+            key = delivery_key(ended["id"], "end", ended["sys_version"])
+            assert standin.attempts[-2:] == [key, key] and key in standin.deliveries
+
+            page = await dead_jobs_page(rt, client)
+            row = f'<tr data-state="dead"><td>{rejected["id"]}</td><td>{JOB_KIND}</td><td>Hỏng (không thử lại nữa)'
+            assert row in page.text and "the result is invalid" in page.text, page.text
+    finally:
+        standin.stop()

@@ -17,13 +17,14 @@ import datetime as dt
 from typing import Any
 
 from litestar import Request, post
-from litestar.exceptions import ClientException
+from litestar.exceptions import ClientException, HTTPException
 
 from hoso.db import quote
 from hoso.hookspecs import hookimpl
 from hoso.records.context import LOCAL_ZONE
 from hoso.records.errors import ValidationError
 from hoso.units import UnitCodeError, resolve_unit_code
+from hoso_legal_aid._inputs import MAX_BODY, refuse_query
 from hoso_legal_aid.population import CITIZEN_ID, PopulationUnavailable, lookup, module_on, prefilled
 
 __all__ = ["intake_routes"]
@@ -89,7 +90,7 @@ async def _duplicates(rt, citizen_id: str | None, on: str) -> int:
         "AND sys_deleted_at IS NULL", citizen_id, dt.date.fromisoformat(on)) or 0)
 
 
-@post(PATH, tags=["legal_aid"], status_code=201)
+@post(PATH, tags=["legal_aid"], status_code=201, request_max_body_size=MAX_BODY)
 async def intake(request: Request) -> dict:
     """Take in a request from the hotline, the mobile app or online as a case in state ``received``.
 
@@ -104,9 +105,12 @@ async def intake(request: Request) -> dict:
     await require_module_token(request, MODULE)
     ctx = await request_context(request)
     lang = request_lang(request)
+    refuse_query(request, lang)
     rt = request.app.state.rt
     try:
         body = await request.json()
+    except HTTPException:  # e.g. 413: a body over MAX_BODY
+        raise
     except Exception:
         raise ClientException(status_code=400, detail=_msg(lang, "body")) from None
     problems = _problems(body, lang)

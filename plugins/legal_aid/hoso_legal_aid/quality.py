@@ -8,6 +8,9 @@
 * Evaluation plans draw their sample (``hoso_legal_aid.sampler``, stored by ``hoso_legal_aid.quality_plans``);
   the configuration's role ``quality_reviewer`` reads exactly the sampled cases that name the reviewer
   (scope ``{field: id, to: evaluation_sample.case_file}``, in SQL like every scope).
+* Closing a plan ends its reviewers' access, in the closing write's transaction: each sample's reviewer moves
+  to ``reviewed_by`` (kept for the record) and ``reviewer`` is emptied; a closed plan is never reopened, and no
+  sample of it names a reviewer again (``hoso_legal_aid.quality_closing``).
 * Performer quotas for centre leaders (``hoso_legal_aid.quality_quotas``).
 
 Hook implementations here carry their own names and say which hook they implement with ``specname``;
@@ -17,10 +20,12 @@ Hook implementations here carry their own names and say which hook they implemen
 from __future__ import annotations
 
 from hoso.hookspecs import hookimpl
+from hoso_legal_aid.quality_closing import CLOSED, REOPEN_REFUSAL, close_plan_samples, closed_plan_refusal
 from hoso_legal_aid.quality_config import KIND, quality_of
 from hoso_legal_aid.quality_rules import appraisal_refusal, effectiveness_problems, rubric_problems
 
-__all__ = ["quality_config_kinds", "quality_routes", "quality_validate_record", "quality_write_guard"]
+__all__ = ["quality_config_kinds", "quality_plan_closed", "quality_routes", "quality_validate_record",
+           "quality_write_guard"]
 
 
 @hookimpl(specname="hoso_config_kinds")
@@ -52,6 +57,11 @@ async def quality_write_guard(entity, action, before, after, context, db):
         return None
     if entity.name == "case" and action == "transition:appraise" and before is not None:
         return await appraisal_refusal(quality, context.config, before, context, db)
+    if entity.name == "evaluation_sample" and after is not None:
+        return await closed_plan_refusal(after, context, db)
+    if entity.name == "evaluation_plan" and action == "update" and before and after \
+            and before.get("status") == CLOSED and after.get("status") != CLOSED:
+        return [("status", REOPEN_REFUSAL)]
     if entity.name == "evaluation_plan" and action == "update" and before and after \
             and before.get("status") != "draft":
         # A drawn plan keeps what its sample was drawn from, so that the stored seed reproduces it.
@@ -62,6 +72,12 @@ async def quality_write_guard(entity, action, before, after, context, db):
             return [(f, "không sửa được sau khi đã chọn mẫu / cannot change once the sample is drawn")
                     for f in changed]
     return None
+
+
+@hookimpl(specname="hoso_record_changed")
+async def quality_plan_closed(entity, before, after, context, runtime):
+    if entity.name == "evaluation_plan" and after.get("status") == CLOSED and before.get("status") != CLOSED:
+        await close_plan_samples(runtime, after["id"], context)
 
 
 @hookimpl(specname="hoso_routes")

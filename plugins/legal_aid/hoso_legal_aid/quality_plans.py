@@ -15,13 +15,15 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from litestar import Request, get, post
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 
 from hoso.db import quote
 from hoso.records.errors import InvalidTransition, ValidationError
 from hoso.records.service import RecordContext
 from hoso.scope import current_on, effective_unit
-from hoso.web.api import _json_body, request_context, same_site
+from hoso.web.api import RecordId, _json_body, request_context, same_site
+from hoso_legal_aid._inputs import MAX_BODY, refuse_keys, refuse_query, version_of
+from hoso_legal_aid.quality_closing import CLOSED
 from hoso_legal_aid.quality_config import QualityDef, quality_of
 from hoso_legal_aid.sampler import Candidate, Sample, draw_sample
 
@@ -36,16 +38,18 @@ REVIEWER_ROLE = "quality_reviewer"
 _MESSAGES: dict[str, dict[str, str]] = {
     "vi": {
         "not_draft": "kế hoạch đã được chọn mẫu (trạng thái {status!r}); mỗi kế hoạch chỉ chọn mẫu một lần",
+        "closed": "kế hoạch đã đóng: không chọn mẫu được nữa",
         "reviewers": "danh sách người đánh giá phải là các số tài khoản giữ vai trò người đánh giá chất lượng",
         "reviewer_unknown": "tài khoản {id} không giữ vai trò người đánh giá chất lượng vụ việc",
-        "scores": "nhập điểm theo từng tiêu chí dạng {\"tiêu chí\": điểm}",
+        "scores": "nhập điểm theo từng tiêu chí dạng {{\"tiêu chí\": điểm}}",
         "no_config": "chưa cấu hình bộ tiêu chí đánh giá (forms_config/quality.yaml)",
     },
     "en": {
         "not_draft": "the plan's sample was drawn already (status {status!r}); a plan draws its sample once",
+        "closed": "the plan is closed: no sample can be drawn any more",
         "reviewers": "reviewers must be a list of account ids holding the case quality reviewer role",
         "reviewer_unknown": "account {id} does not hold the case quality reviewer role",
-        "scores": "give the score of each criterion as {\"criterion\": points}",
+        "scores": "give the score of each criterion as {{\"criterion\": points}}",
         "no_config": "no evaluation rubric is configured (forms_config/quality.yaml)",
     },
 }
@@ -131,6 +135,8 @@ async def draw_plan_sample(rt: Runtime, plan_id: int, ctx: RecordContext, *, rev
     plan = await svc.get("evaluation_plan", plan_id, ctx)  # NotFound outside the requester's scope
     if quality is None:
         raise ValidationError([("plan", _m(ctx.lang, "no_config"))])
+    if plan.get("status") == CLOSED:
+        raise InvalidTransition(_m(ctx.lang, "closed"), CLOSED, ("draft",))
     if plan.get("status") != "draft":
         raise InvalidTransition(_m(ctx.lang, "not_draft", status=plan.get("status")), plan.get("status"), ("draft",))
     chosen_reviewers = await _check_reviewers(rt, reviewers, ctx)
@@ -185,14 +191,13 @@ def quality_routes_for(runtime: Runtime) -> list[Any]:
     ``GET /api/quality/quotas?year=``."""
 
     @post("/api/quality/plans/{plan_id:int}/sample", guards=[same_site], status_code=200,
-          tags=["quality"], summary="Draw and store an evaluation plan's sample")
-    async def sample_plan(request: Request, plan_id: FromPath[int]) -> dict:
+          tags=["quality"], summary="Draw and store an evaluation plan's sample", request_max_body_size=MAX_BODY)
+    async def sample_plan(request: Request, plan_id: RecordId) -> dict:
         ctx = await request_context(request)
+        refuse_query(request, ctx.lang)
         body = await _json_body(request)
-        version = body.get("sys_version")
-        if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
-            raise ValidationError([("sys_version", "the version must be a whole number" if ctx.lang == "en"
-                                    else "phiên bản phải là một số nguyên")])
+        refuse_keys(body, ctx.lang, ("reviewers", "sys_version"))
+        version = version_of(body, ctx.lang)
         plan, sample = await draw_plan_sample(runtime, plan_id, ctx, reviewers=body.get("reviewers"),
                                               version=version)
         return {"plan": runtime.records().dump("evaluation_plan", plan), "cases": list(sample.cases),
@@ -200,10 +205,13 @@ def quality_routes_for(runtime: Runtime) -> list[Any]:
                 "uncovered_performers": sorted(sample.uncovered)}
 
     @post("/api/quality/cases/{case_id:int}/evaluate", guards=[same_site], status_code=200,
-          tags=["quality"], summary="Evaluate a case with the rubric: the total and the grade are computed")
-    async def evaluate(request: Request, case_id: FromPath[int]) -> dict:
+          tags=["quality"], summary="Evaluate a case with the rubric: the total and the grade are computed",
+          request_max_body_size=MAX_BODY)
+    async def evaluate(request: Request, case_id: RecordId) -> dict:
         ctx = await request_context(request)
+        refuse_query(request, ctx.lang)
         body = await _json_body(request)
+        version_of(body, ctx.lang)
         return runtime.records().dump("case", await evaluate_case(runtime, case_id, body, ctx))
 
     @get("/api/quality/quotas", tags=["quality"], summary="Performer quotas of a year, for centre leaders")

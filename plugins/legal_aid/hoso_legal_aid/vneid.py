@@ -5,7 +5,10 @@ requester has a citizen ID and the module ``legal_aid.vneid`` is on at the case'
 is queued with the step's own database handle (``hoso_transition_done``), so it commits with the step or not at
 all. A worker (``hoso worker``, or the one inside ``hoso serve``) posts it to ``HOSO_VNEID_URL`` with an
 ``Idempotency-Key`` header: the job is delivered at least once, tried again with a growing backoff, and the
-receiver keeps one delivery per key. A job out of attempts is dead, with its reason, in the admin's page of jobs
+receiver keeps one delivery per key. A 409 answer naming the same key means the receiver already holds the
+result: delivered. Any other 4xx answer but 408, 409, 425 and 429 says the message itself is wrong, which trying
+again cannot mend: the job is dead at once (``hoso.jobs.PermanentFailure``), with the receiver's answer. A job
+out of attempts or refused for good is dead, with its reason, in the admin's page of jobs
 (``/admin/hoso/jobs/``), which can send it back.
 
 Hook implementations here carry their own names and say which hook they implement with ``specname``;
@@ -19,13 +22,13 @@ from typing import Any
 
 from hoso import JobKind
 from hoso.hookspecs import hookimpl
-from hoso.jobs import enqueue
+from hoso.jobs import PermanentFailure, enqueue
 from hoso.modules import ModuleSwitches
 from hoso.records.context import LOCAL_ZONE
 from hoso.settings import get as setting
 
 __all__ = ["vneid_job_kinds", "vneid_transition_done", "JOB_KIND", "MODULE",
-           "RESULT_STEPS", "VneidRefused", "deliver", "delivery_key"]
+           "RESULT_STEPS", "VneidRefused", "VneidRejected", "deliver", "delivery_key"]
 
 JOB_KIND = "vneid_result"
 MODULE = "legal_aid.vneid"
@@ -39,10 +42,26 @@ TIMEOUT_SECONDS = 10.0
 # About eight attempts over roughly 40 minutes (30 s, doubled each time, with jitter), then dead in the admin.
 MAX_ATTEMPTS = 8
 BACKOFF_SECONDS = 30.0
+# 4xx answers that may pass (timeout, conflict, too early, too many requests): tried again like a 5xx.
+TRANSIENT_4XX = frozenset({408, 409, 425, 429})
+ANSWER_CHARS = 500
 
 
 class VneidRefused(Exception):
     """VNeID did not take the result; the message says why, in Vietnamese and English (shown in the admin)."""
+
+
+class VneidRejected(VneidRefused, PermanentFailure):
+    """VNeID refused the result itself (a 4xx answer): it is not sent again; the message holds the answer."""
+
+
+def _already_delivered(r: Any, key: str) -> bool:
+    """A 409 whose JSON answer names this very key: the receiver holds the result already."""
+    try:
+        body = r.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("key") == key
 
 
 def delivery_key(case_id: int, step: str, version: int) -> str:
@@ -74,7 +93,8 @@ async def vneid_transition_done(entity, workflow, transition, record, context, d
 
 
 async def deliver(rt, job) -> dict:
-    """Post one result to VNeID; an exception (with a readable reason) is a failed attempt, tried again."""
+    """Post one result to VNeID; ``VneidRefused`` (with a readable reason) is a failed attempt, tried again,
+    ``VneidRejected`` a refusal for good."""
     import httpx
 
     url = (setting(URL_SETTING) or "").strip()
@@ -88,10 +108,17 @@ async def deliver(rt, job) -> dict:
     except httpx.HTTPError as exc:
         raise VneidRefused(f"không kết nối được VNeID ({type(exc).__name__}) / VNeID unreachable "
                            f"({type(exc).__name__}: {exc})") from None
-    if r.status_code >= 300:
-        raise VneidRefused(f"VNeID không nhận kết quả: HTTP {r.status_code} / VNeID did not accept the result: "
-                           f"HTTP {r.status_code} {r.text[:200]}")
-    return {"delivered": key, "status": r.status_code}
+    status = r.status_code
+    if status == 409 and _already_delivered(r, key):
+        return {"delivered": key, "status": status, "already": True}
+    answer = r.text[:ANSWER_CHARS]
+    if 400 <= status < 500 and status not in TRANSIENT_4XX:
+        raise VneidRejected(f"VNeID từ chối kết quả, không gửi lại: HTTP {status} / VNeID rejected the result, "
+                            f"not sent again: HTTP {status} {answer}")
+    if status >= 300:
+        raise VneidRefused(f"VNeID không nhận kết quả: HTTP {status} / VNeID did not accept the result: "
+                           f"HTTP {status} {answer}")
+    return {"delivered": key, "status": status}
 
 
 @hookimpl(specname="hoso_job_kinds")

@@ -3,10 +3,13 @@
 ``POST /results`` with an ``Idempotency-Key`` header records the delivery under its key, once: a delivery whose
 key it already holds is answered 200 again (``"duplicate": true``) and not recorded a second time. It can be
 told to fail (``fail_next(n)``: the next n deliveries are refused with 503 before being recorded;
-``lose_next(n)``: recorded, then answered 503, as when the answer is lost on the way back) or to be down
-(``stop()``: the port refuses connections). ``GET /results`` lists what it holds; ``POST /control`` with
-``{"fail": n}``, ``{"lose": n}`` changes its behaviour from outside. For a demonstration:
-``python -m hoso_legal_aid.vneid_standin --port 8765``.
+``lose_next(n)``: recorded, then answered 503, as when the answer is lost on the way back; ``reject_next(n,
+status)``: the next n deliveries are refused with that status, 422 by default, as a receiver finding the message
+wrong) or to be down (``stop()``: the port refuses connections). With ``conflict_on_repeat(True)`` a delivery
+whose key it holds is answered 409 ``{"error": "already_delivered", "key": ...}`` instead of 200.
+``GET /results`` lists what it holds; ``POST /control`` with ``{"fail": n}``, ``{"lose": n}``,
+``{"reject": n, "status": 400}``, ``{"conflict_on_repeat": true}`` changes its behaviour from outside. For a
+demonstration: ``python -m hoso_legal_aid.vneid_standin --port 8765``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ class StandInVneid:
         self.attempts: list[str] = []  # every key received, in order, repeats included
         self._fail = 0
         self._lose = 0
+        self._reject = 0
+        self._reject_status = 422
+        self._conflict_on_repeat = False
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -41,6 +47,14 @@ class StandInVneid:
     def lose_next(self, n: int) -> None:
         with self._lock:
             self._lose = n
+
+    def reject_next(self, n: int, status: int = 422) -> None:
+        with self._lock:
+            self._reject, self._reject_status = n, status
+
+    def conflict_on_repeat(self, on: bool) -> None:
+        with self._lock:
+            self._conflict_on_repeat = on
 
     def start(self) -> StandInVneid:
         owner = self
@@ -76,6 +90,8 @@ class StandInVneid:
                     if isinstance(body, dict):
                         owner.fail_next(int(body.get("fail", 0)))
                         owner.lose_next(int(body.get("lose", 0)))
+                        owner.reject_next(int(body.get("reject", 0)), int(body.get("status", 422)))
+                        owner.conflict_on_repeat(bool(body.get("conflict_on_repeat", False)))
                     self._send(200, {"ok": True})
                     return
                 if self.path != "/results":
@@ -88,9 +104,14 @@ class StandInVneid:
                 answer: dict[str, Any]
                 with owner._lock:
                     owner.attempts.append(key)
-                    if owner._fail > 0:
+                    if owner._reject > 0:
+                        owner._reject -= 1
+                        status, answer = owner._reject_status, {"error": "rejected", "detail": "the result is invalid"}
+                    elif owner._fail > 0:
                         owner._fail -= 1
                         status, answer = 503, {"error": "temporarily unavailable"}
+                    elif owner._conflict_on_repeat and key in owner.deliveries:
+                        status, answer = 409, {"error": "already_delivered", "key": key}
                     else:
                         duplicate = key in owner.deliveries
                         owner.deliveries.setdefault(key, body)
