@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from hoso.config import Config, EntityDef, ModuleDef
 from hoso.db import Database
 from hoso.i18n import t
+from hoso.scope import local_today
 
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.runtime import Runtime
@@ -81,7 +82,7 @@ class ModuleSwitches:
     # -- building ---------------------------------------------------------------------------------------------
     @classmethod
     async def load(cls, db: Database, config: Config, on: dt.date | None = None) -> ModuleSwitches:
-        on = on or dt.date.today()
+        on = on or local_today()
         inside: dict[str, frozenset[int]] = {}
         above: dict[str, frozenset[int]] = {}
         for m in config.modules:
@@ -197,7 +198,7 @@ async def _closure(db: Database, want: str, given: str, ids: set[int]) -> frozen
 
 async def switches(rt: Runtime, on: dt.date | None = None) -> ModuleSwitches:
     """The switches of ``rt``'s configuration today, rebuilt when the units or their lineage changed."""
-    on = on or dt.date.today()
+    on = on or local_today()
     if not rt.config.modules:
         return ModuleSwitches(rt.db, rt.config, on, {}, {}, frozenset())
     # Units are only ever added (the unit files) or restructured (a row of hoso_restructuring per change set
