@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOSO_DATABASE_URL ?= sqlite:///var/hoso.db
 export HOSO_DATABASE_URL
 
-.PHONY: install browser demo layers lint test bench check clean
+.PHONY: install browser demo layers lint test fuzz bench check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ lint: install
 # suite in about 13 minutes here instead of 17).
 test: install browser layers lint
 	$(BIN)/python -m pytest -q -n 3
+
+# The fuzz tests deeper than `make test` runs them (schemathesis on both engines, the admin's JSON endpoints, the
+# reference configuration mutated); with HOSO_TEST_POSTGRES_URL set, on PostgreSQL too.
+fuzz: install
+	HOSO_FUZZ_EXAMPLES=60 HOSO_CONFIG_FUZZ_CASES=1000 $(BIN)/python -m pytest -q -n 3 tests/api/test_schemathesis.py \
+		tests/admin/test_fuzz.py tests/config/test_config_robustness.py
 
 BENCH_STAMP := $(VENV)/.installed-bench
 $(BENCH_STAMP): $(STAMP)
