@@ -29,7 +29,8 @@ from urllib.parse import urlparse, urlunparse
 
 import httpx
 
-from api import _free_port, _pg
+from serving import free_port as _free_port
+from serving import run_sql as _pg
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))

@@ -48,7 +48,10 @@ async def migrated_runtime(config, database_url: str, plugins=()) -> Runtime:
             src.backup(dst)
         await rt.db.start()
         return rt
-    if key is not None and not rt.db.is_sqlite and await _pg_empty(database_url):
+    # PostgreSQL templates only in a test run: their databases are dropped by the test session's end (a benchmark
+    # using this helper migrates, and leaves no template behind)
+    if key is not None and not rt.db.is_sqlite and "PYTEST_CURRENT_TEST" in os.environ \
+            and await _pg_empty(database_url):
         await _pg_copy(key, rt, database_url, plugins)
         await rt.db.start()
         return rt
@@ -133,7 +136,10 @@ async def _pg_copy(key: str, rt: Runtime, url: str, plugins=()) -> None:
     """Make the empty database of ``url`` a copy of the configuration's template (migrated first if need be)."""
     from tests.conftest import PG_URL, drop_database
 
-    server, name = PG_URL or url, urlparse(url).path.lstrip("/")
+    # the server's administrative connection: the tests' configured database, else the server's ``postgres``
+    # (a benchmark using these helpers without HOSO_TEST_POSTGRES_URL)
+    parsed = urlparse(url)
+    server, name = PG_URL or urlunparse(parsed._replace(path="/postgres", query="")), parsed.path.lstrip("/")
     if key not in _PG_TEMPLATES:
         template = f"hoso_tmpl_{key}_{os.getpid()}"
         conn = await asyncpg.connect(server)
