@@ -50,10 +50,12 @@ def _now() -> dt.datetime:
 
 async def notify(db: Any, user_id: int, kind: str, entity: str, record_id: int, detail: str = "",
                  due_on: dt.date | None = None) -> bool:
-    """Store one notification unless the same one (account, kind, record, due date) is already unread."""
+    """Store one notification unless the same one (account, kind, record, due date) is already unread; a deadline
+    is announced once per account, record and due date, read or not (the scheduled work runs every few hours)."""
     same = await db.fetchval(
         "SELECT COUNT(*) FROM hoso_notification WHERE user_id = {} AND kind = {} AND entity = {} AND record_id = {} "
-        "AND read_at IS NULL AND " + ("due_on = {}" if due_on is not None else "due_on IS NULL"),
+        + ("" if due_on is not None else "AND read_at IS NULL ")
+        + "AND " + ("due_on = {}" if due_on is not None else "due_on IS NULL"),
         *[user_id, kind, entity, record_id] + ([due_on] if due_on is not None else []))
     if same:
         return False
@@ -162,16 +164,24 @@ async def visible(rt: Any, ctx: Any, *, unread_only: bool = False, limit: int = 
         "SELECT id, kind, entity, record_id, detail, due_on, created_at, read_at FROM hoso_notification "
         "WHERE user_id = {}" + (" AND read_at IS NULL" if unread_only else "") + " ORDER BY id DESC LIMIT {}",
         ctx.user_id, limit)
-    out = []
+    # one scoped list per entity (not one read per notification): the records the account can read now
     service = rt.records()
+    wanted: dict[str, set[int]] = {}
     for row in rows:
-        if not rt.config.has_entity(row["entity"]):
-            continue
+        if rt.config.has_entity(row["entity"]):
+            wanted.setdefault(row["entity"], set()).add(int(row["record_id"]))
+    readable: dict[tuple[str, int], dict] = {}
+    for entity, ids in wanted.items():
         try:
-            record = await service.get(row["entity"], int(row["record_id"]), ctx)
+            records, _n = await service.list(entity, ctx, filters={"id": {"in": sorted(ids)}}, page_size=len(ids))
         except RecordError:
-            continue  # no longer readable by this account (moved, reassigned, deleted): not shown
-        out.append({**row, "record": record})
+            continue  # the account cannot list this entity at all
+        readable.update(((entity, int(r["id"])), r) for r in records)
+    out = []
+    for row in rows:
+        record = readable.get((row["entity"], int(row["record_id"])))
+        if record is not None:  # else no longer readable by this account (moved, reassigned, deleted): not shown
+            out.append({**row, "record": record})
     return out
 
 

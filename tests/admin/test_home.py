@@ -10,6 +10,7 @@ import datetime as dt
 
 import pytest
 
+from hoso.plugins import notifications
 from hoso.plugins.notifications import notify
 from hoso.records.context import LOCAL_ZONE, RecordContext
 from hoso.scheduler import run_due, scheduled_work
@@ -138,3 +139,31 @@ async def test_assignments_and_nearing_deadlines_notify_the_performers_account(n
     assert [n["kind"] for n in home["notifications"]] == ["deadline"]
     assert due.strftime("%d/%m/%Y") in home["notifications"][0]["text"]
     assert case["id"] in {i["id"] for i in home["due_soon"]}
+    # read, the deadline is not announced again at the next run (one per account, record and due date)
+    await notifications.mark_read(rt, seed.users["luat.su"])
+    await work[0].run(rt)
+    assert await rt.db.fetchval("SELECT COUNT(*) FROM hoso_notification") == 1
+
+
+async def test_the_home_page_shows_only_notifications_whose_record_the_reader_can_read(no_worker, admin):
+    """Notifications hold an entity and an id; the page reads the records with the reader's scope, one list per
+    entity, and leaves out what the reader cannot read (another province, deleted, an entity gone)."""
+    seed, rt = admin.seed, admin.web.rt
+    user = seed.users["tt01.staff"]
+    await rt.db.execute("DELETE FROM hoso_notification")
+    mine, other = seed.cases["ha_noi_branch"], seed.cases["ha_giang"]
+    gone = await rt.records().create("case", {
+        "received_on": "2025-05-02", "request_channel": "in_person", "requester_name": "Đỗ Thị Mất",
+        "beneficiary_groups": ["HN"], "field_of_law": "DS", "form_of_aid": "TV", "unit": seed.units["TT-01"]},
+        RecordContext.system(rt.config))
+    await rt.records().delete("case", gone["id"], "nhập trùng", gone["sys_version"], RecordContext.system(rt.config))
+    for entity, record_id in (("case", mine), ("case", other), ("case", gone["id"]), ("no_such_entity", mine),
+                              ("case", mine)):
+        await notifications.notify(rt.db, user, "assigned", entity, record_id, f"t{record_id}")
+    await rt.db.execute("UPDATE hoso_notification SET read_at = NULL")
+    await rt.db.execute("INSERT INTO hoso_notification (user_id, kind, entity, record_id, detail, created_at) "
+                        "VALUES ({}, 'assigned', 'case', {}, 'again', {})", user, mine, dt.datetime.now(dt.UTC))
+    home = await _home(admin, "tt01.staff")
+    assert [n["url"] for n in home["notifications"]] == [f"/admin/hoso/record/case/{mine}/"] * 2
+    assert home["unread"] == 2
+    assert seed.codes["ha_noi_branch"] in home["notifications"][0]["text"]
