@@ -15,6 +15,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 
 from hoso.i18n import t as msg
 from hoso.records.errors import (
@@ -100,8 +101,22 @@ def _http_exception(request: Request, exc: HTTPException) -> Response:
         if status == 422:
             lang = request_lang(request)
             return problem(422, msg("invalid_record", lang, count=len(errors)), slug="invalid-record", **extra)
+    if isinstance(exc, RequestEntityTooLarge):
+        # a body over its operation's limit (request_max_body_size), in the caller's language
+        return problem(413, _body_too_large(request), slug="too-large")
     headers = {k: v for k, v in (exc.headers or {}).items()}
     return problem(status, str(exc.detail or _title(status)), headers=headers or None, **extra)
+
+
+def _body_too_large(request: Request) -> str:
+    from hoso.records.attachments import human_size
+
+    try:
+        limit = request.route_handler.resolve_request_max_body_size()
+    except Exception:  # a handler that cannot say: the message without the number
+        limit = None
+    lang = request_lang(request)
+    return msg("body_too_large", lang, limit=human_size(limit) if isinstance(limit, int) else "?")
 
 
 def _validation_error(request: Request, exc: ValidationError) -> Response:
