@@ -117,3 +117,35 @@ async def test_a_closed_plan_ends_its_reviewers_access_for_good(reference_config
         assert r.status_code == 422 and "is closed" in r.text, r.text
         assert await reads() == {"list": [], "get": [404, 404, 404], "history": 404, "search": [], "samples": 0,
                                  "admin_list": [], "admin_get": 404}
+
+
+async def test_a_close_that_would_leave_a_sample_out_is_refused_by_name(reference_config_dir, database_url):
+    """A plan whose samples the closer cannot all change (one was put on a case of another province) is not closed:
+    the answer names the sample, the plan stays open and every reviewer keeps their sample until someone whose
+    scope holds it closes the plan."""
+    async with legal_aid_app(reference_config_dir, database_url) as (rt, client):
+        units = {r["code"]: r["id"] for r in await rt.db.fetch("SELECT id, code FROM hoso_unit")}
+        officer, officer_token = await _account(rt, "can.bo.so", "provincial_officer", units["STP-01"])
+        reviewer, _ = await _account(rt, "chuyen.gia", "quality_reviewer", units["STP-01"])
+        performer = await _insert(rt, "performer", name="Người thực hiện B", kind="assistant", unit=units["TT-01"],
+                                  active=True)
+        here = await _case(rt, 1, units["TT-01"], performer)
+        there = await _case(rt, 2, units["TT-02"], None)
+        headers = {"Authorization": f"Bearer {officer_token}", "Accept-Language": "vi"}
+        r = await client.post("/api/records/evaluation_plan", headers=headers, json={
+            "title": "Kế hoạch 2025", "year": 2025, "unit": units["STP-01"], "share_percent": 100})
+        assert r.status_code == 201, r.text
+        plan = r.json()["id"]
+        await rt.db.execute("UPDATE evaluation_plan SET status = 'sampled' WHERE id = {}", plan)
+        own = await _insert(rt, "evaluation_sample", plan=plan, case_file=here, unit=units["TT-01"], reviewer=reviewer)
+        stray = await _insert(rt, "evaluation_sample", plan=plan, case_file=there, unit=units["TT-02"],
+                              reviewer=reviewer)
+        version = (await client.get(f"/api/records/evaluation_plan/{plan}", headers=headers)).json()["sys_version"]
+        r = await client.patch(f"/api/records/evaluation_plan/{plan}", headers=headers,
+                               json={"status": "closed", "sys_version": version})
+        assert r.status_code == 422, r.text
+        assert f"mẫu {stray} nằm ngoài phạm vi" in r.text and [e["field"] for e in r.json()["errors"]] == ["status"]
+        assert await rt.db.fetchval("SELECT status FROM evaluation_plan WHERE id = {}", plan) == "sampled"
+        rows = await rt.db.fetch("SELECT id, reviewer, reviewed_by FROM evaluation_sample ORDER BY id")
+        assert [(s["id"], s["reviewer"], s["reviewed_by"]) for s in rows] == [(own, reviewer, None),
+                                                                               (stray, reviewer, None)]

@@ -19,11 +19,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from hoso.records.service import RecordContext
     from hoso.runtime import Runtime
 
-__all__ = ["CLOSED", "close_plan_samples", "closed_plan_refusal", "REOPEN_REFUSAL"]
+__all__ = ["CLOSED", "close_plan_samples", "closed_plan_refusal", "REOPEN_REFUSAL", "CLOSE_REFUSAL"]
 
 # The plan's last state (list evaluation_plan_status).
 CLOSED = "closed"
 REOPEN_REFUSAL = "kế hoạch đã đóng, không mở lại được / a closed plan cannot be reopened"
+CLOSE_REFUSAL = ("không đóng được kế hoạch: mẫu {sample} nằm ngoài phạm vi bạn được sửa; người có phạm vi rộng "
+                 "hơn phải đóng / the plan cannot be closed: sample {sample} is outside what you may change; "
+                 "someone whose scope holds it must close the plan")
 
 
 async def close_plan_samples(rt: Runtime, plan_id: int, ctx: RecordContext) -> int:
@@ -32,10 +35,16 @@ async def close_plan_samples(rt: Runtime, plan_id: int, ctx: RecordContext) -> i
     rows = await rt.db.fetch(
         f"SELECT id, reviewer, sys_version FROM {table} WHERE {quote('plan')} = {{}} AND reviewer IS NOT NULL "
         "AND sys_deleted_at IS NULL ORDER BY id", plan_id)
+    from hoso.records.errors import Forbidden, NotFound, ValidationError
+
     svc = rt.records()
     for row in rows:
-        await svc.update("evaluation_sample", row["id"], {"reviewed_by": row["reviewer"], "reviewer": None},
-                         row["sys_version"], ctx)
+        try:
+            await svc.update("evaluation_sample", row["id"], {"reviewed_by": row["reviewer"], "reviewer": None},
+                             row["sys_version"], ctx)
+        except (NotFound, Forbidden):
+            # the whole close is refused (its transaction rolls back): say which sample stands in the way
+            raise ValidationError([("status", CLOSE_REFUSAL.format(sample=row["id"]))]) from None
     return len(rows)
 
 
