@@ -11,7 +11,6 @@ plugins and field types) and swaps it in. Requests already running finish on the
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import re
 import time
@@ -29,7 +28,7 @@ from hoso.admin.forms import AdminForm, plugin_forms, transition_forms
 from hoso.admin.tables import VERSION_COLUMN, AdminTables, TableSpec, build_admin_tables
 from hoso.config import FieldDef, WorkflowDef
 from hoso.db import quote
-from hoso.i18n import t
+from hoso.i18n import local_today, t
 from hoso.records.system_fields import system_fields
 from hoso.settings import get as setting
 from hoso.web.problems import msg, problem_message
@@ -232,7 +231,7 @@ class AdminBuild:
         extra_args: list[Any] = []
         if kind == "unit":
             clauses.append("(t.valid_to IS NULL OR t.valid_to > {})")
-            extra_args.append(dt.date.today())
+            extra_args.append(local_today())
             within = picker_units(self.rt.config, user)
             if within is not None:
                 clauses.append(within.sql)

@@ -3,9 +3,22 @@ Vietnamese comes first: a key missing from another language falls back to it."""
 
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 from hoso.messages import en, vi
 
-__all__ = ["LANGUAGES", "CATALOGUES", "t", "both", "has"]
+__all__ = ["LANGUAGES", "CATALOGUES", "t", "both", "has", "LOCAL_ZONE", "local_today"]
+
+# Dates such as "today" (an assignment's first and last day, rules' today(), the unit tree of today, a change set
+# that is due) are Vietnam's dates, whatever the server's zone: a day ends at midnight in Hà Nội, not in UTC.
+LOCAL_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def local_today() -> dt.date:
+    """Today's date where the records are kept (Asia/Ho_Chi_Minh)."""
+    return dt.datetime.now(LOCAL_ZONE).date()
+
 
 LANGUAGES = ("vi", "en")
 CATALOGUES: dict[str, dict[str, str]] = {"vi": vi.MESSAGES, "en": en.MESSAGES}

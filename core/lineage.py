@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from hoso.db import Database
+from hoso.i18n import local_today
 
 __all__ = ["lookup_successor", "find_unit_by_code", "sync_unit_edges", "MERGED_INTO", "SPLIT_INTO", "ABOLISHED",
            "FORWARD_KINDS"]
@@ -131,7 +132,7 @@ async def sync_unit_edges(db: Database, on: dt.date | None = None) -> int:
     the open link replaces its parent (one link per unit and day)."""
     if "hoso_unit_edge" not in set(await db.table_names()):
         return 0
-    on = on or dt.date.today()
+    on = on or local_today()
     units = [dict(r) for r in await db.fetch("SELECT id, code, parent_id, valid_from, valid_to FROM hoso_unit")]
     last: dict[int, dict] = {}
     for r in await db.fetch("SELECT id, unit_id, parent_id, valid_from, valid_to FROM hoso_unit_edge"):

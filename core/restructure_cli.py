@@ -16,6 +16,7 @@ from hoso._cli_common import progress as _progress
 from hoso._cli_common import run as _run
 from hoso._cli_common import runtime as _runtime
 from hoso._cli_common import with_db as _with_db
+from hoso.i18n import local_today
 
 __all__ = ["restructure"]
 
@@ -142,7 +143,7 @@ def tree_cmd(config_dir: str | None, database_url: str | None, on_date: dt.datet
     from hoso.units import structure_at
 
     rt = _runtime(config_dir, database_url)
-    day = on_date.date() if on_date else dt.date.today()
+    day = on_date.date() if on_date else local_today()
     units = _run(_with_db(rt, lambda: structure_at(rt, day)))
     if not units:
         console.print(f"No unit was open on {day:%d/%m/%Y}.")

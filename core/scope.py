@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from hoso.config import Config, EntityDef
 from hoso.db import Database, quote
+from hoso.i18n import LOCAL_ZONE, local_today
 from hoso.model.tables import SCOPE_COLUMN
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -23,15 +23,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Actor", "Predicate", "ScopeRules", "rebuild_closure", "SYSTEM_ACTOR", "ScopeDenied", "current_on",
            "assignments_of", "roles_on", "holdings_on", "effective_unit", "units_under", "MAX_BOUND_UNITS",
            "load_holdings", "holdings_join", "holdings_of", "HOLDING_COLUMNS", "LOCAL_ZONE", "local_today"]
-
-# Dates such as "today" (an assignment's first and last day, rules' today()) are Vietnam's dates, whatever the
-# server's zone: an assignment ending today ends at midnight in Hà Nội, not at midnight UTC.
-LOCAL_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-def local_today() -> dt.date:
-    """Today's date where the records are kept (Asia/Ho_Chi_Minh)."""
-    return dt.datetime.now(LOCAL_ZONE).date()
 
 # Longest chain of tree and lineage edges followed when building the closure.
 MAX_CLOSURE_STEPS = 64

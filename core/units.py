@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from hoso.audit import AuditEvent, write_audit
 from hoso.config import RestructuringRef, UnitRow
+from hoso.i18n import local_today
 from hoso.lineage import sync_unit_edges
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -82,7 +83,7 @@ async def plan_units(rt: Runtime, today: dt.date | None = None) -> UnitPlan:
     hierarchy = rt.config.hierarchy
     if hierarchy is None:
         return out
-    today = today or dt.date.today()
+    today = today or local_today()
     by_code, old, applied = await _unit_state(rt.db)
     by_id = {u["id"]: u for u in by_code.values()}
     # A base unit the database knows under its code, or under the code a change set gave it, is loaded.
@@ -228,7 +229,7 @@ async def resolve_unit_code(db, code: str, on: dt.date | None = None) -> tuple[d
     from hoso.i18n import both
     from hoso.lineage import find_unit_by_code, lookup_successor
 
-    on = on or dt.date.today()
+    on = on or local_today()
     unit = await find_unit_by_code(db, code)
     if unit is None:
         raise UnitCodeError("unit_unknown", False, code=code)

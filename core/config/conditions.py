@@ -37,6 +37,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hoso.i18n import local_today
+
 from .types import BUILTIN_TRAITS
 
 __all__ = ["Expression", "ExpressionError", "FieldInfo", "compile_expression", "field_kind", "entity_field_info"]
@@ -420,7 +422,7 @@ class Expression:
     fields: frozenset[str]
 
     def evaluate(self, values: Mapping[str, Any], today: dt.date | None = None) -> bool | None:
-        result = _eval(self.tree, values, today or dt.date.today())
+        result = _eval(self.tree, values, today or local_today())
         if result is None or isinstance(result, bool):
             return result
         return bool(result)

@@ -30,6 +30,7 @@ from typing import Any
 from hoso.config import Config, EntityDef, FieldDef, TransitionDef, WorkflowDef
 from hoso.config.conditions import Expression, compile_expression
 from hoso.db import quote
+from hoso.i18n import local_today
 
 __all__ = ["RecordGenerator", "Pools", "Unit", "jsonable", "FAMILY_NAMES", "parse_rule", "read_pools"]
 
@@ -117,7 +118,7 @@ class RecordGenerator:
     def __init__(self, config: Config, *, seed: int = 0, today: dt.date | None = None, pools: Pools | None = None):
         self.config = config
         self.rng = random.Random(seed)
-        self.today = today or dt.date.today()
+        self.today = today or local_today()
         self.pools = pools or Pools()
         self._unique: dict[tuple[str, str], set[Any]] = {}
         self._conditions: dict[str, dict[str, tuple[list[Expression], list[Expression]]]] = {}

@@ -29,7 +29,7 @@ import jsonschema
 
 from hoso.config import Config, EntityDef, FieldDef, FormDef, Label, RuleDef
 from hoso.config.conditions import Expression, compile_expression, entity_field_info
-from hoso.i18n import t
+from hoso.i18n import local_today, t
 from hoso.jsonconv import schema_value as json_value
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -153,7 +153,7 @@ class CompiledForm:
 
         ``previous`` is the record before an update: a value that did not change may keep a retired option.
         """
-        today = today or dt.date.today()
+        today = today or local_today()
         instance = {k: json_value(v) for k, v in values.items() if k in self.fields and not _empty(v)}
         problems: list[tuple[str, str]] = []
         updating, hidden = previous is not None, self.hidden

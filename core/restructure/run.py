@@ -15,6 +15,7 @@ from hoso.audit import AuditEvent, write_audit
 from hoso.config.kinds.restructuring import ChangeSet, RestructureErrors, load_restructuring
 from hoso.config.loader import ConfigIssue
 from hoso.db import Database, quote
+from hoso.i18n import local_today
 from hoso.lineage import sync_unit_edges
 from hoso.model.history import close_versions, history_columns, insert_versions
 from hoso.model.tables import SCOPE_COLUMN
@@ -311,7 +312,7 @@ async def plan(rt: Runtime, file: str | Path | ChangeSet) -> Plan:
     for r in later:
         p.warnings.append(f"change set {r['name']} with a later date ({r['effective_on']}) is already applied; "
                           "apply change sets in date order")
-    if cs.effective > dt.date.today():
+    if cs.effective > local_today():
         p.warnings.append(f"the effective date {cs.effective} is in the future: the unit tree changes when applied, "
                           "users switch units on the date")
     closure: dict[int, list[int]] = {}

@@ -12,7 +12,7 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.params import FromQuery
 
-from hoso.i18n import t
+from hoso.i18n import local_today, t
 from hoso.jsonconv import json_ready
 from hoso.units import structure_at
 from hoso.web.api import request_context
@@ -27,7 +27,7 @@ _FIELDS = ("id", "code", "name_vi", "name_en", "type", "parent_id", "parent_code
 async def units_on(request: Request, on: FromQuery[str | None] = None) -> Response[dict[str, Any]]:
     """Every unit open on ``on`` (YYYY-MM-DD, default today) with its parent on that date, ordered by code."""
     await request_context(request)  # any signed-in user or token; 401 otherwise
-    day = dt.date.today()
+    day = local_today()
     if on is not None:
         try:
             day = dt.date.fromisoformat(on)

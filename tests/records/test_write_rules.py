@@ -77,7 +77,7 @@ def test_today_is_vietnams_date_whatever_the_servers_zone(records_config, monkey
     import datetime as real
     import types
 
-    from hoso import scope as scope_module
+    from hoso import i18n as clock_module
     from hoso.records.service import RecordContext
 
     class Evening(real.datetime):  # 20:00 UTC on 1 May is 03:00 on 2 May in Hà Nội
@@ -85,7 +85,7 @@ def test_today_is_vietnams_date_whatever_the_servers_zone(records_config, monkey
         def now(cls, tz=None):
             return real.datetime(2026, 5, 1, 20, 0, tzinfo=real.UTC).astimezone(tz)
 
-    monkeypatch.setattr(scope_module, "dt", types.SimpleNamespace(**{**vars(real), "datetime": Evening}))
+    monkeypatch.setattr(clock_module, "dt", types.SimpleNamespace(**{**vars(real), "datetime": Evening}))
     ctx = RecordContext.system(records_config.load())
     assert ctx.today == real.date(2026, 5, 2)
     assert RecordContext(ctx.config, on=real.date(2020, 1, 1)).today == real.date(2020, 1, 1)
