@@ -45,7 +45,7 @@ __all__ = ["routes", "PAGE"]
 PAGE = "/hoso/accounts/"
 CSRF_FIELD = "csrftoken"  # piccolo-admin's CSRF middleware: the cookie's name, also read from a form field
 MAX_ID = 2**31 - 1  # account, assignment and token ids are 32-bit
-LIMIT = 200  # accounts listed at most
+LIMIT = 200  # accounts per page of the list
 LINK_CHOICES = 200  # records offered for a link at most
 HISTORY = 30  # audit entries shown
 ACTIONS = ("grant", "end", "transfer", "lock", "unlock", "reset", "token", "revoke", "link", "unlink")
@@ -263,7 +263,8 @@ async def list_page(request: Request, *, error: str = "", status: int = 200,
     rt, lang, prefix = request.scope["hoso.admin"].rt, user.lang, _prefix(request)
     actor = _actor(user)
     q = (request.query_params.get("q") or "").strip()[:100]
-    rows = await accounts.manageable_accounts(rt, actor, q, LIMIT + 1)
+    after = (request.query_params.get("after") or "").strip()[:200] or None
+    rows = await accounts.manageable_accounts(rt, actor, q, LIMIT + 1, after=after)
     search = (f'<form method="get" action="{prefix}{PAGE}" id="hoso-account-search">'
               f'<label for="f-q">{_t("acct_search", lang)}</label>'
               f'<input id="f-q" name="q" value="{_e(q)}" placeholder="{_t("acct_search_hint", lang)}">'
@@ -275,7 +276,16 @@ async def list_page(request: Request, *, error: str = "", status: int = 200,
         body.append(f'<tr data-username="{_e(r["username"])}"><td><a href="{prefix}{PAGE}{r["id"]}">'
                     f'{_e(r["username"])}</a></td><td>{_e(r["display_name"])}</td><td>{_e(r["email"])}</td>'
                     f'<td>{_e(_unit_name(r, lang, "unit_"))}</td><td>{state}</td></tr>')
-    more = f'<p>{_t("acct_more", lang, n=LIMIT)}</p>' if len(rows) > LIMIT else ""
+    # pages of LIMIT accounts by username: a link to the next one, and back to the first
+    pages = []
+    if after:
+        pages.append(f'<a class="button" id="hoso-account-first" href="{prefix}{PAGE}?{_e(urlencode({"q": q}))}">'
+                     f'{_t("acct_first_page", lang)}</a>')
+    if len(rows) > LIMIT:
+        nxt = urlencode({"q": q, "after": rows[LIMIT - 1]["username"]})
+        pages.append(f'<a class="button" id="hoso-account-next" href="{prefix}{PAGE}?{_e(nxt)}">'
+                     f'{_t("acct_next_page", lang, n=LIMIT)}</a>')
+    more = f'<p class="hoso-pages">{" ".join(pages)}</p>' if pages else ""
     table = (f'<table class="list" id="hoso-account-list"><thead><tr><th>{_t("acct_username", lang)}</th>'
              f'<th>{_t("acct_name", lang)}</th><th>{_t("acct_email", lang)}</th><th>{_t("acct_unit", lang)}</th>'
              f'<th>{_t("acct_state", lang)}</th></tr></thead><tbody>{"".join(body)}</tbody></table>{more}'

@@ -163,9 +163,11 @@ async def grantable(rt: Runtime, actor: Actor) -> dict[str, list[dict]]:
     return out
 
 
-async def manageable_accounts(rt: Runtime, actor: Actor, search: str = "", limit: int = 200) -> list[dict]:
+async def manageable_accounts(rt: Runtime, actor: Actor, search: str = "", limit: int = 200,
+                              after: str | None = None) -> list[dict]:
     """The accounts whose home unit ``actor`` manages (all of them for a superuser), matching ``search`` (words
-    of the username, display name or e-mail, ignoring case and diacritics), by username, at most ``limit``.
+    of the username, display name or e-mail, ignoring case and diacritics), by username, at most ``limit``;
+    ``after``: only usernames after this one (the next page).
 
     Acting on one still asks ``require_manages_account``: an account may hold a role the actor may not grant."""
     from hoso.db import fold
@@ -184,6 +186,9 @@ async def manageable_accounts(rt: Runtime, actor: Actor, search: str = "", limit
         text = " || ' ' || ".join(f"COALESCE({c}, '')" for c in ("u.username", "u.display_name", "u.email"))
         where.append(f"{fold_sql('(' + text + ')')} LIKE {{}} ESCAPE '\\'")
         args.append(like_pattern(word))
+    if after:
+        where.append("u.username > {}")
+        args.append(after)
     return await rt.db.fetch(
         "SELECT u.id AS id, u.username AS username, u.display_name AS display_name, u.email AS email, "
         "u.locked AS locked, u.active AS active, u.must_change_password AS must_change_password, "

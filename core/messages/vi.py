@@ -448,7 +448,8 @@ MESSAGES: dict[str, str] = {
     "acct_search_hint": "tên đăng nhập, họ tên hoặc thư điện tử",
     "acct_do_search": "Tìm",
     "acct_none": "Không có tài khoản nào.",
-    "acct_more": "Chỉ liệt kê {n} tài khoản đầu tiên: hãy thu hẹp tìm kiếm.",
+    "acct_first_page": "Về trang đầu",
+    "acct_next_page": "{n} tài khoản tiếp theo",
     "acct_create_title": "Tài khoản mới",
     "acct_create_hint": "Mật khẩu dùng một lần được hiển thị một lần sau khi tạo; người dùng đổi mật khẩu "
         "khi đăng nhập lần đầu.",

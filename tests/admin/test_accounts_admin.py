@@ -298,3 +298,35 @@ async def test_the_pickers_offer_exactly_what_the_rules_allow(prepared, admin_db
         assert offered_somewhere >= 5
     finally:
         await rt.db.close()
+
+
+async def test_the_list_pages_through_every_account_and_no_other(admin, monkeypatch):
+    """Pages of the list, by username: walking the "next" links lists each account of the director's centre once
+    (the same set one long page lists), keeps the search, and never reaches another centre's accounts."""
+    from hoso.admin import accounts as accounts_page
+
+    assert (await admin.login("tt01.director")).status_code == 200
+    listed = {q: re.findall(r'data-username="([^"]+)"', (await admin.client.get(PAGE, params={"q": q})).text)
+              for q in ("", "tt01")}
+    everyone = listed[""]
+    assert len(everyone) >= 4 and 2 <= len(listed["tt01"]) < len(everyone)
+    monkeypatch.setattr(accounts_page, "LIMIT", 2)
+    for q, expected in listed.items():
+        seen: list[str] = []
+        url: str | None = f"{PAGE}?q={q}"
+        first = True
+        while url is not None and len(seen) <= len(everyone):
+            r = await admin.client.get(url)
+            assert r.status_code == 200, r.text
+            page = re.findall(r'data-username="([^"]+)"', r.text)
+            assert len(page) <= 2
+            seen += page
+            assert ('id="hoso-account-first"' in r.text) == (not first)
+            first = False
+            nxt = re.search(r'id="hoso-account-next" href="([^"]+)"', r.text)
+            url = html.unescape(nxt.group(1)) if nxt else None
+            assert url is None or f"q={q}&" in url
+        assert seen == expected, (q, seen)
+    # a forged "after" lists what follows it, still within the centre
+    r = await admin.client.get(PAGE, params={"after": "a"})
+    assert set(re.findall(r'data-username="([^"]+)"', r.text)) <= set(everyone)
