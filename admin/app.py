@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,8 +60,6 @@ class AdminBuild:
     """The admin of one configuration: tables, forms and the piccolo-admin router."""
 
     def __init__(self, rt: Runtime, settings: WebSettings, admin: AdminConfig, admin_mtime: float | None = None):
-        from hoso.admin.router import build_router
-
         self.rt = rt
         self.settings = settings
         self.admin = admin
@@ -73,7 +72,24 @@ class AdminBuild:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"admin forms with the same name: {', '.join(duplicates)}")
-        self.router = build_router(self)
+        self._router: Any = None
+        self._router_lock = threading.Lock()
+
+    @property
+    def router(self) -> Any:
+        """piccolo-admin's application for this build, made at its first use (about half a second of work: a
+        process that serves only the API never makes it). ``AdminApp`` makes it in a thread."""
+        if self._router is None:
+            with self._router_lock:
+                if self._router is None:
+                    from hoso.admin.router import build_router
+
+                    self._router = build_router(self)
+        return self._router
+
+    @property
+    def router_ready(self) -> bool:
+        return self._router is not None
 
     # -- menus and labels ----------------------------------------------------------------------------------
     def table_label(self, spec: TableSpec, lang: str) -> str:
@@ -309,7 +325,9 @@ class AdminApp:
         else:
             rt = Runtime(config, base.pm, base.registry, base.db, build_tables(base.db, config, base.registry),
                          ScopeRules(config, base.scope.plugin_rules))
-        return self._make(rt)
+        new = self._make(rt)
+        new.router  # noqa: B018 - made here, in the rebuild's thread: requests keep the old build meanwhile
+        return new
 
     async def refresh(self, force: bool = False) -> AdminBuild:
         """The current build, rebuilt first when the database or ``admin.yaml`` changed since it was made."""
@@ -390,7 +408,8 @@ class AdminApp:
         if lang and lang.group(1).lower() in ("vi", "en") and scope["type"] == "http":
             send = _with_cookie(send, f"{LANG_COOKIE}={lang.group(1).lower()}; Path={root}; SameSite=Lax; "
                                       f"Max-Age={365 * 24 * 3600}")
-        await build.router(inner, receive, send)
+        router = build.router if build.router_ready else await anyio.to_thread.run_sync(lambda: build.router)
+        await router(inner, receive, send)
 
     def _same_site(self, scope) -> bool:
         """Writes must come from this site: Origin (else Referer) naming the Host or an allowed host. This is

@@ -358,6 +358,12 @@ def _empty_table_class(db: Database, tablename: str) -> type[Table]:
 
 
 async def make_plan(db: Database, config: Config, registry: Registry) -> Plan:
+    # every read of the plan on one connection (on SQLite one per statement otherwise: most of a plan's time)
+    async with db.reading():
+        return await _make_plan(db, config, registry)
+
+
+async def _make_plan(db: Database, config: Config, registry: Registry) -> Plan:
     state = await applied_state(db)
     previous = state["snapshot"] if state else None
     snapshot = desired_snapshot(config, previous)

@@ -85,6 +85,11 @@ class DefinitionsDiffer(Exception):
 
 async def ensure_applied(rt: Runtime) -> None:
     """Raise DefinitionsDiffer unless the database was migrated to exactly this configuration."""
+    async with rt.db.reading():  # one connection for all the reads
+        await _ensure_applied(rt)
+
+
+async def _ensure_applied(rt: Runtime) -> None:
     advice = "Run `hoso plan` to see the changes, then `hoso migrate` to apply them."
     if await applied_state(rt.db) is None:
         raise DefinitionsDiffer(f"The database {_where(rt)} has never been migrated. {advice}")
