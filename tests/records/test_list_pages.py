@@ -131,17 +131,18 @@ class World:
     async def load(self, rows: list[dict]) -> list[int]:
         """Rows written with SQL, as imports and restructuring write them (search text included): the search
         index must follow writes that do not go through the record service."""
-        await self.rt.db.execute('DELETE FROM "item"')
         ids = []
         now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-        for i, r in enumerate(rows):
-            values = {"name": r.get("name"), "note": r.get("note"), "day": r.get("day"), "score": r.get("score"),
-                      "kind": r.get("kind"), "unit": self.units[r.get("unit", "TT")], "other": r.get("other")}
-            values["sys_search"] = search_text(self.entity.search_fields, values)
-            values.update(sys_version=1, sys_created_at=now + dt.timedelta(seconds=i % 3), sys_created_by=None)
-            cols = ", ".join(f'"{c}"' for c in values)
-            marks = ", ".join("{}" for _ in values)
-            await self.rt.db.execute(f'INSERT INTO "item" ({cols}) VALUES ({marks})', *values.values())
+        async with self.rt.db.transaction():  # one commit for all the rows (on SQLite one each took 10 ms or more)
+            await self.rt.db.execute('DELETE FROM "item"')
+            for i, r in enumerate(rows):
+                values = {"name": r.get("name"), "note": r.get("note"), "day": r.get("day"), "score": r.get("score"),
+                          "kind": r.get("kind"), "unit": self.units[r.get("unit", "TT")], "other": r.get("other")}
+                values["sys_search"] = search_text(self.entity.search_fields, values)
+                values.update(sys_version=1, sys_created_at=now + dt.timedelta(seconds=i % 3), sys_created_by=None)
+                cols = ", ".join(f'"{c}"' for c in values)
+                marks = ", ".join("{}" for _ in values)
+                await self.rt.db.execute(f'INSERT INTO "item" ({cols}) VALUES ({marks})', *values.values())
         for r in await self.rt.db.fetch('SELECT id FROM "item" ORDER BY id'):
             ids.append(r["id"])
         return ids
