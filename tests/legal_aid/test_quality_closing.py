@@ -81,6 +81,15 @@ async def test_a_closed_plan_ends_its_reviewers_access_for_good(reference_config
         assert await reads() == {"list": cases, "get": [200, 200, 200], "history": 200, "search": cases,
                                  "samples": 3, "admin_list": cases, "admin_get": 200}
 
+        # Deleting the sampled plan would leave its samples, and the access, behind: refused, even nationally.
+        _, national_token = await _account(rt, "quan.tri.cuc", "national_admin", units["CUC"])
+        version = (await call("GET", f"/api/records/evaluation_plan/{plan}", national_token)).json()["sys_version"]
+        r = await call("DELETE", f"/api/records/evaluation_plan/{plan}", national_token,
+                       params={"version": version, "reason": "nhầm"})
+        assert r.status_code == 422 and "close it" in r.text, r.text
+        assert await rt.db.fetchval("SELECT sys_deleted_at FROM evaluation_plan WHERE id = {}", plan) is None
+        assert (await reads())["list"] == cases
+
         # The officer closes the plan: every read path of the reviewer is empty at once.
         version = (await call("GET", f"/api/records/evaluation_plan/{plan}", officer_token)).json()["sys_version"]
         r = await call("PATCH", f"/api/records/evaluation_plan/{plan}", officer_token,

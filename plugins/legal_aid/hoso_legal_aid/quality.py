@@ -20,7 +20,13 @@ Hook implementations here carry their own names and say which hook they implemen
 from __future__ import annotations
 
 from hoso.hookspecs import hookimpl
-from hoso_legal_aid.quality_closing import CLOSED, REOPEN_REFUSAL, close_plan_samples, closed_plan_refusal
+from hoso_legal_aid.quality_closing import (
+    CLOSED,
+    DELETE_REFUSAL,
+    REOPEN_REFUSAL,
+    close_plan_samples,
+    closed_plan_refusal,
+)
 from hoso_legal_aid.quality_config import KIND, quality_of
 from hoso_legal_aid.quality_rules import appraisal_refusal, effectiveness_problems, rubric_problems
 
@@ -59,6 +65,9 @@ async def quality_write_guard(entity, action, before, after, context, db):
         return await appraisal_refusal(quality, context.config, before, context, db)
     if entity.name == "evaluation_sample" and after is not None:
         return await closed_plan_refusal(after, context, db)
+    if entity.name == "evaluation_plan" and action == "delete" and before and before.get("status") != "draft":
+        # its samples would outlive it, and with them the reviewers' access to the cases: it is closed instead
+        return DELETE_REFUSAL
     if entity.name == "evaluation_plan" and action == "update" and before and after \
             and before.get("status") == CLOSED and after.get("status") != CLOSED:
         return [("status", REOPEN_REFUSAL)]

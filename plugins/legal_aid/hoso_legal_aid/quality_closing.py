@@ -6,7 +6,8 @@ The role ``quality_reviewer`` reads a case while a live ``evaluation_sample`` na
 keeps its reviewer's account number in ``reviewed_by`` (a plain number: the scope needs the entity's one user
 field) and ``reviewer`` is emptied, through the record service under the closing
 user's name (audited, in each sample's history). From then on no write may name a reviewer on a sample of the
-plan (``hoso_write_guard``), and the plan is never reopened nor sampled again: the access cannot come back.
+plan (``hoso_write_guard``), and the plan is never reopened nor sampled again: the access cannot come back. A plan
+whose sample is drawn is not deleted either (its samples, and the access, would outlive it): it is closed.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from hoso.records.service import RecordContext
     from hoso.runtime import Runtime
 
-__all__ = ["CLOSED", "close_plan_samples", "closed_plan_refusal", "REOPEN_REFUSAL", "CLOSE_REFUSAL"]
+__all__ = ["CLOSED", "close_plan_samples", "closed_plan_refusal", "REOPEN_REFUSAL", "CLOSE_REFUSAL", "DELETE_REFUSAL"]
 
 # The plan's last state (list evaluation_plan_status).
 CLOSED = "closed"
 REOPEN_REFUSAL = "kế hoạch đã đóng, không mở lại được / a closed plan cannot be reopened"
+DELETE_REFUSAL = ("kế hoạch đã chọn mẫu không xoá được (người đánh giá vẫn xem được vụ việc): hãy đóng kế hoạch / a "
+                  "plan whose sample is drawn cannot be deleted (its reviewers would keep reading the cases): close it")
 CLOSE_REFUSAL = ("không đóng được kế hoạch: mẫu {sample} nằm ngoài phạm vi bạn được sửa; người có phạm vi rộng "
                  "hơn phải đóng / the plan cannot be closed: sample {sample} is outside what you may change; "
                  "someone whose scope holds it must close the plan")
