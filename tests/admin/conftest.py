@@ -230,9 +230,13 @@ async def serving(config, url: str, plugins=()):
     if not hasattr(config, "entities"):
         config = load_full_config(config)
     test_rt = Runtime.create(config, url)
+    await test_rt.db.start()  # a pool: on PostgreSQL a connection per query costs a server process each
     app = create_app(Runtime.create(config, url, plugins=plugins))
-    async with AsyncTestClient(app) as client:
-        yield Web(app, test_rt, client)
+    try:
+        async with AsyncTestClient(app) as client:
+            yield Web(app, test_rt, client)
+    finally:
+        await test_rt.db.close()
 
 
 @pytest.fixture

@@ -55,10 +55,12 @@ class Web:
 async def running(config_root, database_url: str, plugins=()):
     """Migrate ``database_url`` to the configuration at ``config_root`` and serve the app on it."""
     rt = await migrated_runtime(load_config(config_root), database_url)
-    await rt.db.close()  # the test's runtime then opens a connection per query
     app = create_app(Runtime.create(config_root, database_url, plugins=plugins))
-    async with AsyncTestClient(app) as client:
-        yield Web(app, rt, client)
+    try:
+        async with AsyncTestClient(app) as client:
+            yield Web(app, rt, client)
+    finally:
+        await rt.db.close()  # the test's own runtime kept its pool (a connection per query costs a server process)
 
 
 @pytest.fixture
