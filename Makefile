@@ -51,11 +51,14 @@ lint: install
 test: install browser layers lint
 	$(BIN)/python -m pytest -q -n 3
 
-# The fuzz tests deeper than `make test` runs them (schemathesis on both engines, the admin's JSON endpoints, the
-# reference configuration mutated); with HOSO_TEST_POSTGRES_URL set, on PostgreSQL too.
+# The fuzz and property tests deeper than `make test` runs them (schemathesis on both engines, the admin's JSON
+# endpoints, the reference configuration mutated, four times the examples of the database-backed properties); with
+# HOSO_TEST_POSTGRES_URL set, on PostgreSQL too.
 fuzz: install
-	HOSO_FUZZ_EXAMPLES=60 HOSO_CONFIG_FUZZ_CASES=1000 $(BIN)/python -m pytest -q -n 3 tests/api/test_schemathesis.py \
-		tests/admin/test_fuzz.py tests/config/test_config_robustness.py
+	HOSO_FUZZ_EXAMPLES=60 HOSO_CONFIG_FUZZ_CASES=1000 HOSO_PROPERTY_SCALE=2 $(BIN)/python -m pytest -q -n 3 \
+		tests/api/test_schemathesis.py tests/admin/test_fuzz.py tests/config/test_config_robustness.py \
+		tests/test_accounts_property.py tests/test_scope_property.py tests/reports/test_summary_property.py \
+		tests/reports/test_report_property.py tests/records/test_list_units.py tests/model/test_unique_property.py
 
 BENCH_STAMP := $(VENV)/.installed-bench
 $(BENCH_STAMP): $(STAMP)

@@ -30,6 +30,12 @@ def load_full_config(root, plugins=()) -> Config:
     return load_config(root, **Registry(pm).config_options(), **config_extensions(pm))
 
 
+def examples(n: int) -> int:
+    """How many examples a database-backed property test tries: ``n`` times ``HOSO_PROPERTY_SCALE`` (default 0.5,
+    what `make test` runs; `make fuzz` runs 2, four times as many)."""
+    return max(5, round(n * float(os.environ.get("HOSO_PROPERTY_SCALE", "0.5"))))
+
+
 async def migrated_runtime(config, database_url: str, plugins=()) -> Runtime:
     """A runtime whose database has been migrated to ``config`` and loaded with its units.
 

@@ -24,7 +24,7 @@ from hoso.accounts import PermissionDenied
 from hoso.scope import Actor
 from hoso.users import UserError
 from hoso.web import tokens
-from tests.helpers import migrated_runtime
+from tests.helpers import examples, migrated_runtime
 
 D = dt.date(2026, 6, 15)  # "today" of every actor
 ROOT = Actor(None, "root", superuser=True, on=D)
@@ -319,7 +319,7 @@ def world(config_dir, database_url, monkeypatch):
 
 @pytest.mark.slow
 # No shrinking: a failure names the operation and both outcomes, and shrinking database runs is unbounded.
-@settings(max_examples=80, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+@settings(max_examples=examples(80), deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(homes=st.lists(st.one_of(unit, unit, unit, st.none()), min_size=N_USERS, max_size=N_USERS),
        superusers=st.sets(user, max_size=1), seeds=seeding,

@@ -18,6 +18,7 @@ from hoso.config import load_config
 from hoso.model.migrate import apply_plan, make_plan
 from hoso.runtime import Runtime
 from hoso.scope import Actor, rebuild_closure
+from tests.helpers import examples
 
 TODAY = dt.date(2026, 1, 15)
 ROLES = {
@@ -253,7 +254,7 @@ LINK_WORLD = {"parents": [None, 0, None], "users": 2, "firms": 3,
               "merges": [(2, 0)], "splits": {}}
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @example(world=LINK_WORLD)
 @given(world=worlds())
 def test_every_read_path_matches_the_oracle(property_db, world):

@@ -29,7 +29,7 @@ from hoso.web.tokens import create_token
 from tests.conftest import ENGINES, REPO, reference_copy, shared_database
 from tests.helpers import migrated_runtime
 
-MAX_EXAMPLES = int(os.environ.get("HOSO_FUZZ_EXAMPLES", "15"))
+MAX_EXAMPLES = int(os.environ.get("HOSO_FUZZ_EXAMPLES", "10"))
 EXCLUDED = {("POST", "/api/tokens/{token_id}/revoke"), ("POST", "/api/logout"), ("POST", "/api/login")}
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from hoso.model.migrate import UNIQUE_VALUES_SHOWN, make_plan
 from hoso.runtime import Runtime
-from tests.helpers import migrated_runtime
+from tests.helpers import examples, migrated_runtime
 from tests.model.test_migrate import PERSON, person_config  # noqa: F401 - the fixture
 
 UNIQUE_PHONE = PERSON.replace("phone: {type: text,", "phone: {type: text, unique: true,")
@@ -40,7 +40,7 @@ def oracle(phones: list[str | None]) -> tuple[int, list[int]]:
 
 
 @pytest.mark.slow
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(phones=st.lists(st.tuples(st.none() | st.integers(0, 60).map(str), st.integers(1, 3)), max_size=45).flatmap(
     # values repeated 1 to 3 times, shuffled: often more than 20 duplicated values
     lambda pairs: st.permutations([value for value, times in pairs for _ in range(times)])))

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.helpers import examples
 from tests.records.test_list_pages import cursor_ids, make_world, row_strategy, write_config
 
 # The orders the list indexes serve (list.sort -day, sortable day, name, score), the id breaking ties; names are
@@ -59,7 +60,7 @@ class Statements:
         monkeypatch.setattr(cls, "run_querystring", run_querystring)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(row_strategy, max_size=30), order=st.sampled_from(ORDERS), size=st.integers(1, 6),
        kind=st.sampled_from([None, "TV"]), deleted=st.sets(st.integers(0, 29), max_size=4))
 def test_a_page_read_unit_by_unit_is_the_plain_sort_of_the_visible_rows(units_world, rows, order, size, kind,

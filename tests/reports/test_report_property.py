@@ -24,6 +24,7 @@ from hoso.config.types import Label, ReportColumnDef, ReportDef, ReportDimension
 from hoso.reports.engine import run_report
 from hoso.reports.model import ReportError, ReportRequest
 from hoso.runtime import Runtime
+from tests.helpers import examples
 from tests.reports.conftest import TODAY, ctx_of, load_cases
 
 UNITS = {"C11": "P1", "C12": "P1", "C21": "P2"}
@@ -241,7 +242,7 @@ def observed(result):
 
 
 @pytest.mark.slow
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(records=cases(), report=templates(), request_=requests())
 def test_compiled_report_equals_the_python_oracle(property_db, records, report, request_):

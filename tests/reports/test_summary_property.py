@@ -26,6 +26,7 @@ from hoso.reports.engine import compile_report, run_report
 from hoso.reports.model import ReportError, ReportRequest
 from hoso.runtime import Runtime
 from hoso.scope import ScopeDenied
+from tests.helpers import examples
 from tests.reports.conftest import ctx_of, load_cases, unit_ids
 from tests.reports.test_report_property import DIMENSIONS, GROUPS, PERIODS, cases, conditions
 
@@ -124,7 +125,7 @@ async def _outcome(rt, user, request):
 
 
 @pytest.mark.slow
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(records=cases(), report=templates(), ops=OPS, requests=st.lists(REQUESTS, min_size=1, max_size=3))
 def test_summary_report_equals_the_compiled_report(property_db, records, report, ops, requests):
