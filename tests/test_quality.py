@@ -95,11 +95,13 @@ async def world(reference_config_dir, database_url):
                         await _case(rt, 21, tt01, p["p1"], status="in_progress", ended=None),
                         await _case(rt, 22, tt02, p["p9"])]  # another province
     await rt.records().reindex_search("case", RecordContext.system(rt.config))
-    await rt.db.close()  # the test's own queries then open a connection per query
     app = create_app(Runtime.create(rt.config, database_url, plugins=PLUGINS))
-    async with AsyncTestClient(app) as client:
-        w.client = client
-        yield w
+    try:
+        async with AsyncTestClient(app) as client:
+            w.client = client
+            yield w
+    finally:
+        await rt.db.close()  # the test's own runtime kept its pool (a connection per query costs a server process)
 
 
 async def _req(w, method: str, url: str, user: str, **kw):

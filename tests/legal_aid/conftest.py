@@ -16,7 +16,9 @@ from tests.helpers import load_full_config, migrated_runtime
 async def legal_aid_app(root, database_url: str):
     """``(app runtime's test twin, client)``: the database migrated with the plugin, the app served on it."""
     rt = await migrated_runtime(load_full_config(root, [hoso_legal_aid]), database_url, plugins=[hoso_legal_aid])
-    await rt.db.close()  # the test's runtime then opens a connection per query
     app = create_app(Runtime.create(root, database_url, plugins=[hoso_legal_aid]))
-    async with AsyncTestClient(app) as client:
-        yield rt, client
+    try:
+        async with AsyncTestClient(app) as client:
+            yield rt, client
+    finally:
+        await rt.db.close()  # the test's own runtime kept its pool (a connection per query costs a server process)
