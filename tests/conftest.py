@@ -88,9 +88,8 @@ def _fresh_postgres():
 
 
 class _Dropper:
-    """Drops the test databases in a thread of its own, one after the other: a DROP DATABASE waits for a checkpoint
-    of the server (0.3 to 1.5 s here), which the next test need not wait for. The session's end waits until all
-    are dropped."""
+    """Drops the test databases in a thread of its own: a DROP DATABASE waits for a checkpoint of the server (0.3 to
+    1.5 s here), which the next test need not wait for. The session's end waits until all are dropped."""
 
     def __init__(self) -> None:
         self.names: queue.Queue[str | None] = queue.Queue()
@@ -104,11 +103,25 @@ class _Dropper:
         self.names.put(name)
 
     def _run(self) -> None:
-        while (name := self.names.get()) is not None:
-            try:
-                asyncio.run(_pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            except Exception as exc:  # noqa: BLE001 - reported at the session's end
-                self.failed.append(f"{name}: {exc}")
+        # The databases are dropped BATCH at a time (the rest at the session's end), on connections of their own:
+        # drops requested together share the server's checkpoint (one per batch instead of one per database; 24
+        # databases: 24 checkpoints and 6.3 s one by one, 6 and 2.8 s by eight).
+        done = False
+        while not done:
+            batch = [self.names.get()]
+            while len(batch) < self.BATCH and batch[-1] is not None:  # a full batch, or the session's end
+                batch.append(self.names.get())
+            done = None in batch
+            names = [n for n in batch if n is not None]
+            if names:
+                asyncio.run(self._drop(names))
+
+    BATCH = 8
+
+    async def _drop(self, names: list[str]) -> None:
+        results = await asyncio.gather(*(_pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)')
+                                         for n in names), return_exceptions=True)
+        self.failed += [f"{n}: {r}" for n, r in zip(names, results, strict=True) if isinstance(r, BaseException)]
 
     def close(self) -> None:
         if self.thread is not None:

@@ -59,7 +59,6 @@ async def test_import_page_previews_then_imports_with_progress(admin):
     csrf = await admin.csrf()
     page = await client.get("/admin/hoso/import/")
     assert page.status_code == 200 and 'value="case"' in page.text
-    await admin.web.rt.db.start()
     data = _file(admin.web.rt, [_case("TT-01", "Phạm Thị Dung"), _case("TT-02", "Người tỉnh khác")])
     before = await _count(admin)
     r = await client.post("/admin/hoso/import/preview", data={"entity": "case", "key": "", "csrftoken": csrf},
@@ -111,7 +110,6 @@ async def test_preview_confirm_and_progress_may_reach_different_processes(admin,
     """A second application process on the same database and folders: the file previewed on one is imported when
     confirmed on the other, and either shows the progress; of two confirmations, one starts the import."""
     await admin.login("tt01.staff")
-    await admin.web.rt.db.start()
     data = _file(admin.web.rt, [_case("TT-01", "Đỗ Văn Hải"), _case("TT-01", "Vũ Thị Lan")])
     before = await _count(admin)
     token = await _previewed(admin, data)
@@ -135,7 +133,6 @@ async def test_an_unconfirmed_preview_expires_and_its_file_goes(admin, tmp_path)
     from hoso.plugins.jobs import run_import
 
     await admin.login("tt01.staff")
-    await admin.web.rt.db.start()
     token = await _previewed(admin, _file(admin.web.rt, [_case("TT-01", "Đỗ Văn Hải")]))
     row = await job(admin.web.rt.db, int(token))
     assert row["state"] == "pending" and row["run_at"] > row["created_at"]  # held back: not run before confirmed
