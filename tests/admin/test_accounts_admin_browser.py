@@ -16,6 +16,7 @@ from tests.admin.test_browser import (  # noqa: F401  (fixtures)
     browser,
     live,
     login,
+    open_link,
     page,
     rows_text,
     shot,
@@ -36,8 +37,7 @@ FORGE = """async ([path, role, unit]) => {
 def test_director_creates_an_account_and_the_new_user_sees_only_the_centre(page, live, browser):  # noqa: F811
     seed = live.seed
     login(page, live, "tt01.director")
-    page.locator('a[href="./hoso/accounts/"]').click()
-    page.wait_for_selector("#hoso-account-create")
+    open_link(page, "./hoso/accounts/", "#hoso-account-create")
     roles = page.locator("#c-role option").evaluate_all("os => os.map(o => o.value)")
     assert roles == ["centre_staff", "performer_role"]  # nothing above the director's own role
     units = page.locator("#c-unit option").evaluate_all("os => os.map(o => o.value)")

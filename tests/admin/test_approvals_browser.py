@@ -11,7 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.admin.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Live, login, playwright_api
+from tests.admin.test_browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    TIMEOUT_MS,
+    Live,
+    login,
+    open_link,
+    playwright_api,
+)
 from tests.browser import served
 from tests.conftest import ConfigDir
 from tests.reports.approval_setup import USERS, write_config
@@ -107,10 +116,7 @@ def test_submit_return_resubmit_and_approve_twice_in_the_browser(live):
         try:
             # the centre submits from the list page, reached from the sidebar
             context, page = _as(browser, live, "dir1")
-            link = page.locator('a[href="./hoso/approvals/"]')
-            link.wait_for(state="visible")
-            link.click()
-            page.wait_for_selector("#hoso-approval-submit")
+            open_link(page, "./hoso/approvals/", "#hoso-approval-submit")
             assert page.locator("#hoso-approval-empty").count() == 1
             page.select_option("#s-report", "cases_by_form")
             page.select_option("#s-unit", "TT")

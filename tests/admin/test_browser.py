@@ -122,6 +122,24 @@ def login(page, live, username: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
+def open_link(page, href: str, selector: str) -> None:
+    """Click the admin's link ``href`` (``./hoso/accounts/``) until ``selector`` shows. Under load piccolo-admin may
+    redraw its sidebar as the click lands: the click then goes nowhere and no request leaves, so it is clicked
+    again while the page has not moved."""
+    target = href.lstrip(".")
+    for _ in range(TIMEOUT_MS // 3000):
+        if target not in page.url:
+            link = page.locator(f'a[href="{href}"]').first
+            link.wait_for(state="visible")
+            link.click()
+        try:
+            page.wait_for_selector(selector, timeout=3000)
+            return
+        except playwright_api.TimeoutError:
+            continue
+    page.wait_for_selector(selector)
+
+
 def rows_text(page) -> str:
     page.wait_for_selector("text=/Đang hiển thị|Không có kết quả/i")
     return page.inner_text("body")

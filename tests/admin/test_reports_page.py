@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from tests.admin.test_browser import open_link
 from tests.api.test_reports_api import CASES, PEOPLE
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, offline, served
 from tests.conftest import REPO
@@ -83,10 +84,8 @@ def test_report_page_runs_a_report_with_table_and_chart(live):
             page.fill("input[type=password]", PASSWORD)
             page.click("[data-uitest=login_button]")
             page.wait_for_function("() => !location.hash.includes('login')")
-            link = page.locator('a[href="./hoso/reports/"]')
-            link.wait_for(state="visible")  # shown to a user who may run reports
-            link.click()
-            page.wait_for_selector("#hoso-report-form")
+            page.locator('a[href="./hoso/reports/"]').wait_for(state="visible")  # to a user who may run reports
+            open_link(page, "./hoso/reports/", "#hoso-report-form")
             page.select_option("#f-name", "people")
             page.fill("#f-period", "2025")
             page.click("#hoso-report-form button[type=submit]")
