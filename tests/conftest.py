@@ -20,6 +20,11 @@ from urllib.parse import urlparse, urlunparse
 import pytest
 
 os.environ["HOSO_DISABLE_ENTRYPOINTS"] = "1"
+# A database connection opened while the test machine is at its busiest (three workers, a browser, and batches of
+# DROP DATABASE each forcing a checkpoint of the server) can take longer than the production timeout of 5 s: a
+# test's server start-up once failed so (asyncpg TimeoutError). The timeout's own behaviour is tested with refused
+# connections, which fail at once whatever it is.
+os.environ.setdefault("HOSO_DB_CONNECT_TIMEOUT", "60")
 
 # Test accounts are hashed with few PBKDF2 rounds: hundreds of accounts are created and logged in per run, each
 # costing 0.2 s at the production count. Verification reads the count from the stored hash, so the code under
