@@ -2,9 +2,14 @@
 // * "add" and "delete" only where a role of the user grants them (the server refuses them anyway);
 // * a delete (one row or the selected rows) asks for its reason, sent with each row's delete (`__reason`);
 // * a row of a list opens the record's page, and so does a record just created;
-// * the list of an entity links to its trash for users who may restore.
+// * the list of an entity links to its trash for users who may restore;
+// * a new record's form stays hidden until its defaults arrive: piccolo-admin draws the form at once and then
+//   redraws it with the defaults, which wiped what the user had typed or picked meanwhile.
 (function () {
-  var grants = null, asked = 0, reason = null, reasonAt = 0;
+  var grants = null, asked = 0, reason = null, reasonAt = 0, loadingNew = 0;
+  var hide = document.createElement('style');
+  hide.textContent = '.hoso-form-loading form { visibility: hidden; }';
+  document.head.appendChild(hide);
   function load() {
     var now = Date.now();
     if (grants || now - asked < 1000) return;
@@ -89,6 +94,17 @@
     var m = text.match(/\/api\/tables\/([^\/?]+)\/(\d+)\/?(\?|$)/);
     if (String(method).toUpperCase() === 'DELETE' && m && reason && Date.now() - reasonAt < 120000) {
       args[1] = text + (text.indexOf('?') === -1 ? '?' : '&') + '__reason=' + encodeURIComponent(reason);
+    }
+    if (String(method).toUpperCase() === 'GET' && /\/api\/tables\/[^\/?]+\/new\/?(\?|$)/.test(text)) {
+      loadingNew += 1;
+      document.documentElement.classList.add('hoso-form-loading');
+      xhr.addEventListener('loadend', function () {
+        // after the page has applied the defaults (a promise continuation and a redraw, both before a timer)
+        setTimeout(function () {
+          loadingNew -= 1;
+          if (!loadingNew) document.documentElement.classList.remove('hoso-form-loading');
+        }, 0);
+      });
     }
     var created = text.match(/\/api\/tables\/([^\/?]+)\/?$/);
     if (String(method).toUpperCase() === 'POST' && created) {

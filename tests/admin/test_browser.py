@@ -186,6 +186,31 @@ def test_centre_user_creates_a_case_and_sees_its_code(page, live):
     shot(page, live, "centre-user-created-case-with-code")
 
 
+def test_a_new_record_form_shows_only_once_its_defaults_are_in(page, live):
+    """piccolo-admin draws the add form at once and redraws it when the defaults arrive, which wiped what the user
+    had typed or picked meanwhile (under load, the unit and the date: the create was refused): the form is hidden
+    until then."""
+    login(page, live, "tt01.staff")
+    held = []
+    new = re.compile(r"/admin/api/tables/case/new/")
+    page.route(new, lambda route: held.append(route))  # the defaults, held back
+    page.goto(f"{live.url}/admin/#/case/add/")
+    page.wait_for_selector("input[name=requester_name]", state="attached")
+    for _ in range(TIMEOUT_MS // 100):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "the add form asked for no defaults"
+    page.wait_for_timeout(300)
+    assert not page.is_visible("input[name=requester_name]") and not page.is_visible("[data-uitest=create_button]")
+    held[0].continue_()
+    page.wait_for_selector("input[name=requester_name]")  # shown with the defaults
+    page.fill("input[name=requester_name]", "Đỗ Thị Duyên")
+    page.wait_for_timeout(300)
+    assert page.input_value("input[name=requester_name]") == "Đỗ Thị Duyên"
+    assert page.input_value("select[name=request_channel]") == "in_person"  # the defaults are in
+
+
 def test_out_of_scope_case_is_refused_by_url(page, live):
     seed = live.seed
     login(page, live, "tt01.staff")
