@@ -25,7 +25,6 @@ import asyncio
 import datetime as dt
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -140,34 +139,19 @@ class Server:
         self.files = tempfile.TemporaryDirectory(prefix="hoso-bench-lists-")
 
     def __enter__(self) -> str:
-        import httpx
+        from serving import serve, serve_env, wait_for
 
-        env = {**os.environ, "HOSO_DATABASE_URL": self.url, "HOSO_CONFIG": str(bench_config()),
-               "HOSO_FILES_DIR": self.files.name,
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-        hoso = str(Path(sys.executable).with_name("hoso"))
-        self.proc = subprocess.Popen([hoso, "serve", "--host", "127.0.0.1", "--port", str(self.port)], env=env,
-                                     cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        env = serve_env(self.url, HOSO_CONFIG=str(bench_config()), HOSO_FILES_DIR=self.files.name)
+        self.proc = serve(env, self.port)
         base = f"http://127.0.0.1:{self.port}"
-        for _ in range(600):
-            try:
-                if httpx.get(base + "/api/health", timeout=1).status_code == 200:
-                    return base
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None:
-                raise RuntimeError("hoso serve exited: " + (self.proc.stderr.read() if self.proc.stderr else b"")
-                                   .decode()[-2000:])
-            time.sleep(0.1)
-        raise RuntimeError("hoso serve did not answer")
+        wait_for(base + "/api/health", self.proc, 200, seconds=60)
+        return base
 
     def __exit__(self, *exc) -> None:
+        from serving import stop
+
         if self.proc is not None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+            stop(self.proc)
         self.files.cleanup()
 
 

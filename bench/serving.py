@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -20,8 +21,8 @@ from urllib.parse import urlparse, urlunparse
 REPO = Path(__file__).resolve().parent.parent
 HOSO = str(Path(sys.executable).with_name("hoso"))
 
-__all__ = ["REPO", "HOSO", "free_port", "run_sql", "fresh_database", "serve_env", "serve", "wait_for", "stop",
-           "percentile", "load_average"]
+__all__ = ["REPO", "HOSO", "free_port", "run_sql", "fresh_database", "serve_env", "serve", "log_tail", "wait_for",
+           "stop", "percentile", "load_average"]
 
 
 def free_port() -> int:
@@ -63,11 +64,24 @@ def serve_env(url: str, **settings: str) -> dict[str, str]:
 
 def serve(env: dict[str, str], port: int, workers: int = 1, command: Sequence[str] | None = None,
           quiet: bool = False) -> subprocess.Popen:
-    """`hoso serve` on 127.0.0.1:``port`` with ``workers`` processes (or ``command``), its standard error kept
-    for ``wait_for`` to show should it exit (``quiet``: thrown away)."""
+    """`hoso serve` on 127.0.0.1:``port`` with ``workers`` processes (or ``command``), its standard error kept in a
+    file for ``wait_for`` to show should it exit (``quiet``: thrown away). A file, not a pipe: the server logs every
+    request, and a pipe nobody reads stops it once full (64 KiB, a few hundred requests)."""
     cmd = list(command or [HOSO, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)])
-    return subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL if quiet else subprocess.PIPE)
+    log = None if quiet else tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL if log is None else log)
+    proc.hoso_log = log  # type: ignore[attr-defined]
+    return proc
+
+
+def log_tail(proc: subprocess.Popen, size: int = 2000) -> str:
+    """The end of what ``proc`` (from ``serve``) wrote to its standard error."""
+    log = getattr(proc, "hoso_log", None)
+    if log is None:
+        return ""
+    log.seek(0)
+    return log.read().decode(errors="replace")[-size:]
 
 
 def wait_for(url: str, proc: subprocess.Popen, status: int | None = None, seconds: float = 180.0) -> None:
@@ -85,8 +99,7 @@ def wait_for(url: str, proc: subprocess.Popen, status: int | None = None, second
         except httpx.HTTPError as exc:
             last = type(exc).__name__
         if proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace")[-2000:] if proc.stderr else ""
-            raise RuntimeError(f"{proc.args[:2]} exited: {err}")
+            raise RuntimeError(f"{proc.args[:2]} exited: {log_tail(proc)}")
         time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer{'' if status is None else f' {status}'} in {seconds:g} s ({last})")
 
