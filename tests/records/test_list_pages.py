@@ -451,14 +451,14 @@ async def test_migrate_builds_and_rebuilds_the_list_and_search_indexes(tmp_path,
         text = plan.render()
         entity = rt.config.entity("item")
         (search_name,) = search_index(entity)
-        assert "list index ix_item_scope_day_id on (sys_scope_unit, unit, day, id)" in text
-        assert "list index ix_item_scope_name_id" in text and "list index ix_item_scope_score_id" in text
-        assert "list index ix_item_day_id on (day, id)" in text, "for users whose scope spans every unit"
+        assert "list index ix_item_list_scope_day_id on (sys_scope_unit, unit, day, id)" in text
+        assert "list index ix_item_list_scope_name_id" in text and "list index ix_item_list_scope_score_id" in text
+        assert "list index ix_item_list_day_id on (day, id)" in text, "for users whose scope spans every unit"
         assert f"search index (trigram: name, note) {search_name} on (sys_search)" in text
         await apply_plan(rt.db, rt.config, rt.registry, plan, applied_by="test")
         have = await rt.db.index_names("item")
-        assert {"ix_item_scope_day_id", "ix_item_scope_name_id", "ix_item_scope_score_id", "ix_item_day_id",
-                "ix_item_name_id", "ix_item_score_id"} <= have
+        assert {"ix_item_list_scope_day_id", "ix_item_list_scope_name_id", "ix_item_list_scope_score_id",
+                "ix_item_list_day_id", "ix_item_list_name_id", "ix_item_list_score_id"} <= have
         if rt.db.is_sqlite:
             assert search_table(search_name) in await rt.db.table_names()
         else:
@@ -480,10 +480,10 @@ async def test_migrate_builds_and_rebuilds_the_list_and_search_indexes(tmp_path,
         assert new_name != search_name
         assert f"drop search index (trigram: name, note) {search_name}" in text2
         assert f"search index (trigram: note) {new_name} on (sys_search) [2 rows]" in text2
-        assert "drop list index ix_item_scope_name_id" in text2
+        assert "drop list index ix_item_list_scope_name_id" in text2
         await apply_plan(rt2.db, rt2.config, rt2.registry, plan2, applied_by="test")
         have = await rt.db.index_names("item")
-        assert "ix_item_scope_name_id" not in have and search_name not in have
+        assert "ix_item_list_scope_name_id" not in have and search_name not in have
         if rt.db.is_sqlite:
             tables = await rt.db.table_names()
             assert search_table(new_name) in tables and search_table(search_name) not in tables
@@ -576,11 +576,45 @@ async def test_a_scoped_sorted_first_page_is_an_index_range_scan(world):
 
     # a centre user's page: the unit's range of the index that starts with the unit
     (plan,) = await plans((w.ctx("staff"), {}))
-    read_in_order(plan, "ix_item_scope_day_id")
+    read_in_order(plan, "ix_item_list_scope_day_id")
     # a user who sees every unit reads the index without the unit, also from a cursor on
     first = await w.svc.list_page("item", w.ctx(), sort="-day", page_size=50)
     for plan in await plans((w.ctx(), {}), (w.ctx(), {"cursor": first.next_cursor, "count": "none"})):
-        read_in_order(plan, "ix_item_day_id")
+        read_in_order(plan, "ix_item_list_day_id")
+
+
+async def test_a_count_filtered_on_a_sortable_column_reads_the_list_index_alone(world):
+    """The list indexes hold live rows only: a national user's count of ``score = 2`` is read from the index of
+    that column, without visiting the table to skip deleted rows (1M cases, ``status=accepted``: 20 ms -> 2.4 ms)."""
+    w = world
+    sqlite = w.rt.db.is_sqlite
+    await w.load(_rows(4000, seed=5))
+    await w.rt.db.execute("ANALYZE" if sqlite else 'VACUUM ANALYZE "item"')  # VACUUM: PostgreSQL's visibility map
+    seen: list[tuple[str, tuple]] = []
+    fetch = w.rt.db.fetch
+
+    async def spy(sql, *args):
+        seen.append((sql, args))
+        return await fetch(sql, *args)
+
+    w.rt.db.fetch = spy  # type: ignore[method-assign]
+    try:
+        page = await w.svc.list_page("item", w.ctx(), filters={"score": 2}, page_size=10)
+    finally:
+        w.rt.db.fetch = fetch  # type: ignore[method-assign]
+    assert page.total and page.total > 10
+    [(sql, args)] = [(s, a) for s, a in seen if "COUNT(*)" in s]
+    if sqlite:
+        rows = await w.rt.db.fetch("EXPLAIN QUERY PLAN " + sql, *args)
+        plan = "\n".join(str(r["detail"]) for r in rows)
+        assert "USING COVERING INDEX ix_item_list_score_id (score=?)" in plan, plan
+    else:
+        async with w.rt.db.transaction():
+            for kind in ("seqscan", "bitmapscan"):  # a table this small would be read whole
+                await w.rt.db.execute(f"SET LOCAL enable_{kind} = off")
+            rows = await w.rt.db.fetch("EXPLAIN " + sql, *args)
+        plan = "\n".join(str(r["QUERY PLAN"]) for r in rows)
+        assert "Index Only Scan using ix_item_list_score_id on item t" in plan, plan
 
 
 # -- scope: several roles at several units --------------------------------------------------------------------------
