@@ -30,6 +30,7 @@ from hoso.admin.tables import VERSION_COLUMN, AdminTables, TableSpec, build_admi
 from hoso.config import FieldDef, WorkflowDef
 from hoso.db import quote
 from hoso.i18n import local_today, t
+from hoso.records.search import fold
 from hoso.records.system_fields import system_fields
 from hoso.settings import get as setting
 from hoso.web.problems import msg, problem_message
@@ -58,6 +59,8 @@ _SYSTEM_LABELS = {"unit": ("Đơn vị", "Units"), "user": ("Tài khoản", "Acc
 
 class AdminBuild:
     """The admin of one configuration: tables, forms and the piccolo-admin router."""
+
+    PICKER_MATCHES = 20000  # a picker's search sorts this many matches at most (``options``)
 
     def __init__(self, rt: Runtime, settings: WebSettings, admin: AdminConfig, admin_mtime: float | None = None):
         self.rt = rt
@@ -252,15 +255,35 @@ class AdminBuild:
             if within is not None:
                 clauses.append(within.sql)
                 extra_args += within.args
-        if search and search.strip():
+        searched = bool(search and search.strip())
+        if searched:
             # a word prefix ignoring case and diacritics ("tra vinh" finds "Trà Vinh"), or the id
-            found, found_args = picker_match(readable, search)
+            found, found_args = picker_match(readable, search or "")
             clauses.append(found)
             extra_args += found_args
         limit = min(limit or OPTIONS_LIMIT, 1000)
-        rows = await self.rt.db.fetch(
-            f"SELECT t.id AS id, {readable} AS readable FROM {source} t WHERE {' AND '.join(clauses)} "
-            f"ORDER BY 2, t.id LIMIT {{}} OFFSET {{}}", *args, *extra_args, limit, max(offset, 0))
+        offset = max(offset, 0)
+        select = f"SELECT t.id AS id, {readable} AS readable FROM {source} t WHERE {' AND '.join(clauses)}"
+        rows = None
+        if searched and len(fold(search or "")) >= 3:
+            # The matches first, at most PICKER_MATCHES of them, then sorted. PostgreSQL would otherwise walk the
+            # readable value's index in order, folding each row until enough match: for a text near the end of the
+            # order, 700,000 cases read (3.5 s, against 50 ms from the fold index, a trigram index, which serves
+            # three letters or more). So the matches are read from that index alone. More matches than that: the
+            # walk in order, as before.
+            cap = self.PICKER_MATCHES
+            sql = (f"SELECT id, readable, COUNT(*) OVER () AS matches FROM ({select} LIMIT {cap + 1}) m "
+                   "ORDER BY 2, 1 LIMIT {} OFFSET {}")
+            async with self.rt.db.transaction():
+                if not self.rt.db.is_sqlite:
+                    for scan in ("seqscan", "indexscan", "indexonlyscan"):
+                        await self.rt.db.execute(f"SET LOCAL enable_{scan} = off")
+                found_rows = await self.rt.db.fetch(sql, *args, *extra_args, limit, offset)
+            if (found_rows and int(found_rows[0]["matches"]) <= cap) or (not found_rows and not offset):
+                rows = found_rows
+        if rows is None:
+            rows = await self.rt.db.fetch(f"{select} ORDER BY 2, t.id LIMIT {{}} OFFSET {{}}", *args, *extra_args,
+                                          limit, offset)
         return [(int(r["id"]), str(r["readable"]) if r["readable"] not in (None, "")
                  else self._fallback(user, kind, target, r["id"])) for r in rows]
 

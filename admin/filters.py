@@ -44,6 +44,7 @@ __all__ = ["text_match", "CountCache", "COUNT_TTL", "picker_match", "picker_unit
 
 # The longest text a picker (a foreign-key drop-down) searches for; longer is cut (no readable value is longer).
 MAX_PICKER_SEARCH = 200
+MAX_PICKER_ID = 2**31 - 1  # the linked tables' ids are 32-bit
 
 COUNT_TTL = 60.0  # seconds a count is reused for the same scope and filters
 COUNT_CACHE_SIZE = 2048
@@ -60,10 +61,14 @@ def text_match(column: str, value: str, sqlite: bool, exact: bool = False) -> tu
 def picker_match(readable: str, search: str) -> tuple[str, list[Any]]:
     """SQL (``{}`` placeholders) and arguments for a picker's search: the readable value (a record's title, a
     unit's name, a user's name) has the text as a word prefix, ignoring case and diacritics ("tra vinh" finds
-    "Trà Vinh"), or the row's id is the text."""
+    "Trà Vinh"), or the row's id is the text. The value is folded as stored (a missing one matches no text), so
+    that on PostgreSQL the fold index of a title field (a trigram index over ``hoso_fold(field)``) serves the
+    search; the id is compared as a number (its primary key serves it)."""
     text = search.strip()[:MAX_PICKER_SEARCH]
-    clause, args = word_prefix_sql(f"CAST(COALESCE({readable}, '') AS TEXT)", text)
-    return f"({clause} OR CAST(t.id AS TEXT) = {{}})", [*args, text]
+    clause, args = word_prefix_sql(f"CAST({readable} AS TEXT)", text)
+    if text.isascii() and text.isdigit() and int(text) <= MAX_PICKER_ID:
+        return f"({clause} OR t.id = {{}})", [*args, int(text)]
+    return clause, args
 
 
 def picker_units(config: Config, user: AdminUser) -> Predicate | None:

@@ -108,6 +108,46 @@ async def test_pickers_fold_and_stay_in_scope(admin):
     assert r.json() == {}
 
 
+async def test_a_picker_search_answers_as_the_oracle_whichever_way_it_reads(admin, monkeypatch):
+    """A picker's options: the matching rows in the user's scope, ordered by readable value and id, a page of them.
+    Read from the matches when there are few (at most ``PICKER_MATCHES``), else by walking the order: both answer
+    as a plain-Python oracle, and in the user's scope."""
+    from hoso.admin.app import AdminBuild
+
+    await _cases(admin, [f"Người {i}" for i in range(24)])
+    rt = admin.web.rt
+    ids = [int(r["id"]) for r in await rt.db.fetch('SELECT id FROM "case" ORDER BY id')]
+    for n, i in enumerate(ids):  # codes of one shape, so that the engine's collation and Python sort them alike
+        code = f"{['TT', 'CN', 'TP'][n % 3]}.{['TV', 'TG'][n % 2]}.{n % 11:02d}.2025"
+        await rt.db.execute('UPDATE "case" SET code = {} WHERE id = {}', code, i)
+    rows = [(r["code"], int(r["id"])) for r in await rt.db.fetch('SELECT id, code FROM "case" '
+                                                                 "WHERE sys_deleted_at IS NULL")]
+
+    async def options(search: str, offset: int, limit: int = 4) -> list[tuple[str, int]]:
+        r = await admin.get("/tables/case/ids/", params={"search": search, "limit": limit, "offset": offset})
+        assert r.status_code == 200, r.text
+        return [(code, int(i)) for i, code in r.json().items()]
+
+    searches = ["tt", "tt.tv", "TT.TV.0", "cn.tg.1", "tp.tg.03.2025", "tv", "zzz", str(ids[5])]
+    await admin.login("quan.tri")
+    for cap in (10_000, 2):  # the matches sorted; more than the cap: the walk in order
+        monkeypatch.setattr(AdminBuild, "PICKER_MATCHES", cap)
+        for search in searches:
+            expected = sorted(row for row in rows if word_prefix(row[0], search) or str(row[1]) == search)
+            for offset in (0, 3):
+                assert await options(search, offset) == expected[offset:offset + 4], (cap, search, offset)
+    # a centre's staff: the same answer either way, within the centre's cases only
+    await admin.login("tt01.staff")
+    theirs = {int(r["id"]) for r in await rt.db.fetch('SELECT id FROM "case" WHERE unit IN ({}, {})',
+                                                        admin.seed.units["TT-01"], admin.seed.units["CN1-01"])}
+    for search in searches:
+        answers = []
+        for cap in (10_000, 0):
+            monkeypatch.setattr(AdminBuild, "PICKER_MATCHES", cap)
+            answers.append(await options(search, 0, limit=50))
+        assert answers[0] == answers[1] and {i for _, i in answers[0]} <= theirs, search
+
+
 async def test_global_search_covers_the_readable_entities_in_scope(admin):
     await _cases(admin, ["Nguyễn Văn Tìm"])
     await admin.login("tt01.staff")
