@@ -15,6 +15,7 @@ from hoso.audit import batched_rows
 from hoso.hookspecs import hookimpl
 from hoso.i18n import t
 from hoso.records.context import as_date
+from hoso.records.guard import guarding_a_batch
 from hoso.reports import approval
 from hoso.reports.periods import local_day
 
@@ -47,8 +48,9 @@ def _points(entity, record: dict | None) -> set[tuple[str, Any, int]]:
 
 
 # The date fields with a lock, per entity, as read in the latest transaction that asked: a batch of records
-# written in one transaction (an import, ``create_many``) asks once, then skips the guard's statement for each of
-# its records while no lock exists; another transaction asks again.
+# written in one transaction (an import, ``create_many``: ``guarding_a_batch``; or inside ``audit_batch``) asks
+# once, then skips the guard's statement for each of its records while no lock exists; another transaction asks
+# again.
 _LOCKED_FIELDS: list[Any] = [None, {}]
 
 
@@ -73,7 +75,7 @@ async def hoso_write_guard(entity, action, before, after, context, db):
     points = sorted(_points(entity, before) | _points(entity, after))
     if not points:
         return None
-    if batched_rows() is not None and not await _locked_fields(db, entity.name):
+    if (guarding_a_batch() or batched_rows() is not None) and not await _locked_fields(db, entity.name):
         return None  # a batch's transaction holds no lock of this entity
     ors, args = [], [entity.name]
     for field, day, unit in points:

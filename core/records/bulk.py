@@ -27,7 +27,7 @@ from hoso.records import events
 from hoso.records.access import Access
 from hoso.records.context import RecordContext, is_empty
 from hoso.records.errors import Forbidden, ValidationError
-from hoso.records.guard import write_guard
+from hoso.records.guard import guard_batch, write_guard
 from hoso.records.naming import code_parts, format_code, take_in_series
 from hoso.records.validation import RecordValidator, child_id_problems
 
@@ -110,11 +110,12 @@ async def _write(svc, entity, access, compiled, parsed, found, ctx, now, in_tran
         _unique_within(entity, parsed, found, ctx)
         if found:
             raise BatchInvalid(dict(found))
-        for i, values in enumerate(parsed):
-            try:
-                await write_guard(svc.rt, entity, "create", None, values, ctx)
-            except ValidationError as exc:
-                found[i] = exc.problems
+        with guard_batch():
+            for i, values in enumerate(parsed):
+                try:
+                    await write_guard(svc.rt, entity, "create", None, values, ctx)
+                except ValidationError as exc:
+                    found[i] = exc.problems
         if found:
             raise BatchInvalid(dict(found))
         if entity.naming:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from hoso.plugin_manager import await_me_maybe
@@ -12,7 +15,26 @@ if TYPE_CHECKING:  # pragma: no cover
     from hoso.records.context import RecordContext
     from hoso.runtime import Runtime
 
-__all__ = ["write_guard"]
+__all__ = ["write_guard", "guard_batch", "guarding_a_batch"]
+
+_BATCH: ContextVar[bool] = ContextVar("hoso_guard_batch", default=False)
+
+
+@contextmanager
+def guard_batch() -> Iterator[None]:
+    """Within the block (inside a write's transaction), the guard is asked for the records of one batch
+    (``create_many``, an import): a guard may read what does not change within the transaction once for all of
+    them (``guarding_a_batch``)."""
+    token = _BATCH.set(True)
+    try:
+        yield
+    finally:
+        _BATCH.reset(token)
+
+
+def guarding_a_batch() -> bool:
+    """Whether the guard is being asked for the records of one batch, all in one transaction (``guard_batch``)."""
+    return _BATCH.get()
 
 
 async def write_guard(rt: Runtime, entity: EntityDef, action: str, before: dict | None, after: dict | None,

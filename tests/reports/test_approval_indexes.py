@@ -12,6 +12,7 @@ from piccolo.columns import Integer, Varchar
 from hoso.hookspecs import hookimpl
 from hoso.plugin_manager import PluginError
 from hoso.plugin_types import SystemTable, system_index_name
+from hoso.records.bulk import BatchInvalid
 from hoso.records.service import RecordContext, ValidationError
 from hoso.runtime import Runtime
 from tests.helpers import migrated_runtime, remigrate
@@ -107,5 +108,38 @@ async def test_the_guard_runs_one_statement_per_write_whatever_the_locks(config_
         with pytest.raises(ValidationError):
             await svc.create("case", {**body, "received_on": "2025-06-30"}, ctx)
         await svc.create("case", {**body, "received_on": "2025-07-01"}, ctx)
+    finally:
+        await rt.db.close()
+
+
+async def test_a_batch_asks_the_lock_table_once_while_no_lock_holds(config_dir, database_url, monkeypatch):
+    """``create_many`` (an import's batches): the guard reads which date fields have a lock once for the batch, not
+    once per record; a lock then found is still applied to each record."""
+    rt = await migrated_runtime(config_dir.load(), database_url)
+    try:
+        units = {r["code"]: int(r["id"]) for r in await rt.db.fetch("SELECT id, code FROM hoso_unit")}
+        svc, ctx = rt.records(), RecordContext.system(rt.config)
+        body = {"form_of_aid": "TV", "requester": "Nguyễn Văn An", "unit": units["TT"]}
+        statements: list[str] = []
+        original = rt.db.fetch
+
+        def counted(sql, *args):
+            statements.append(sql)
+            return original(sql, *args)
+
+        monkeypatch.setattr(rt.db, "fetch", counted)
+        created = await svc.create_many("case", [{**body, "received_on": f"2025-03-{d:02d}"} for d in range(1, 21)],
+                                        ctx)
+        assert len(created) == 20
+        assert len([s for s in statements if "hoso_period_lock" in s]) == 1, statements
+        monkeypatch.undo()
+        await rt.db.execute(
+            "INSERT INTO hoso_period_lock (submission_id, entity, date_field, unit_id, period, period_start, "
+            "period_end, locked_at, locked_by) VALUES (0, 'case', 'received_on', {}, '2025-Q1', {}, {}, {}, 'x')",
+            units["TT"], dt.date(2025, 1, 1), dt.date(2025, 3, 31), dt.datetime.now(dt.UTC))
+        with pytest.raises(BatchInvalid) as refused:
+            await svc.create_many("case", [{**body, "received_on": "2025-04-01"},
+                                           {**body, "received_on": "2025-03-31"}], ctx)
+        assert list(refused.value.rows) == [1]
     finally:
         await rt.db.close()
