@@ -27,14 +27,21 @@ async def _account(rt, username: str, role: str, unit: int) -> tuple[int, str]:
     return user, token
 
 
+async def _people(rt, performer_name: str) -> tuple[dict, int, str, int, str, int]:
+    """The units by code, a provincial officer and a quality reviewer at STP-01 (each an id and a token), and a
+    performer of TT-01."""
+    units = {r["code"]: r["id"] for r in await rt.db.fetch("SELECT id, code FROM hoso_unit")}
+    officer, officer_token = await _account(rt, "can.bo.so", "provincial_officer", units["STP-01"])
+    reviewer, reviewer_token = await _account(rt, "chuyen.gia", "quality_reviewer", units["STP-01"])
+    performer = await _insert(rt, "performer", name=performer_name, kind="assistant", unit=units["TT-01"],
+                              active=True)
+    return units, officer, officer_token, reviewer, reviewer_token, performer
+
+
 @pytest.mark.slow
 async def test_a_closed_plan_ends_its_reviewers_access_for_good(reference_config_dir, database_url):
     async with legal_aid_app(reference_config_dir, database_url) as (rt, client):
-        units = {r["code"]: r["id"] for r in await rt.db.fetch("SELECT id, code FROM hoso_unit")}
-        officer, officer_token = await _account(rt, "can.bo.so", "provincial_officer", units["STP-01"])
-        reviewer, reviewer_token = await _account(rt, "chuyen.gia", "quality_reviewer", units["STP-01"])
-        performer = await _insert(rt, "performer", name="Người thực hiện A", kind="assistant", unit=units["TT-01"],
-                                  active=True)
+        units, officer, officer_token, reviewer, reviewer_token, performer = await _people(rt, "Người thực hiện A")
         cases = [await _case(rt, n, units["TT-01"], performer) for n in range(1, 4)]
         await rt.records().reindex_search("case", RecordContext.system(rt.config))
 
@@ -133,11 +140,7 @@ async def test_a_close_that_would_leave_a_sample_out_is_refused_by_name(referenc
     the answer names the sample, the plan stays open and every reviewer keeps their sample until someone whose
     scope holds it closes the plan."""
     async with legal_aid_app(reference_config_dir, database_url) as (rt, client):
-        units = {r["code"]: r["id"] for r in await rt.db.fetch("SELECT id, code FROM hoso_unit")}
-        officer, officer_token = await _account(rt, "can.bo.so", "provincial_officer", units["STP-01"])
-        reviewer, _ = await _account(rt, "chuyen.gia", "quality_reviewer", units["STP-01"])
-        performer = await _insert(rt, "performer", name="Người thực hiện B", kind="assistant", unit=units["TT-01"],
-                                  active=True)
+        units, _officer, officer_token, reviewer, _token, performer = await _people(rt, "Người thực hiện B")
         here = await _case(rt, 1, units["TT-01"], performer)
         there = await _case(rt, 2, units["TT-02"], None)
         headers = {"Authorization": f"Bearer {officer_token}", "Accept-Language": "vi"}
