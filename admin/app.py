@@ -274,11 +274,13 @@ class AdminBuild:
             cap = self.PICKER_MATCHES
             sql = (f"SELECT id, readable, COUNT(*) OVER () AS matches FROM ({select} LIMIT {cap + 1}) m "
                    "ORDER BY 2, 1 LIMIT {} OFFSET {}")
-            async with self.rt.db.transaction():
-                if not self.rt.db.is_sqlite:
+            if self.rt.db.is_sqlite:  # (no fold index there; and a transaction would take the write lock)
+                found_rows = await self.rt.db.fetch(sql, *args, *extra_args, limit, offset)
+            else:
+                async with self.rt.db.transaction():  # the settings last for this statement's transaction only
                     for scan in ("seqscan", "indexscan", "indexonlyscan"):
                         await self.rt.db.execute(f"SET LOCAL enable_{scan} = off")
-                found_rows = await self.rt.db.fetch(sql, *args, *extra_args, limit, offset)
+                    found_rows = await self.rt.db.fetch(sql, *args, *extra_args, limit, offset)
             if (found_rows and int(found_rows[0]["matches"]) <= cap) or (not found_rows and not offset):
                 rows = found_rows
         if rows is None:
