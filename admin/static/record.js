@@ -6,30 +6,40 @@
 // * a new record's form stays hidden until its defaults arrive: piccolo-admin draws the form at once and then
 //   redraws it with the defaults, which wiped what the user had typed or picked meanwhile.
 (function () {
-  var grants = null, asked = 0, reason = null, reasonAt = 0, loadingNew = 0;
+  var grants = null, pending = null, retry = null, asked = 0, reason = null, reasonAt = 0, loadingNew = 0;
   var hide = document.createElement('style');
   hide.textContent = '.hoso-form-loading form { visibility: hidden; }';
   document.head.appendChild(hide);
+  function fetchGrants() {
+    // the grants, fetched once they can be (a fetch before the login is refused, and tried again later)
+    if (grants) return Promise.resolve(grants);
+    if (!pending) {
+      asked = Date.now();
+      pending = fetch('./hoso/record/grants/', {credentials: 'same-origin'})
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (j) { pending = null; if (j && !grants) apply(j); return grants; })
+        .catch(function () { pending = null; return null; });
+    }
+    return pending;
+  }
+  function apply(j) {
+    grants = j;
+    var rules = [];
+    Object.keys(j.tables).forEach(function (name) {
+      if (!j.tables[name].create) rules.push('a[href="#/' + name + '/add/"], a[href="#/' + name + '/add"]');
+    });
+    var style = document.createElement('style');
+    style.textContent = (rules.length ? rules.join(', ') + ' { display: none !important; }\n' : '') +
+      '.hoso-no-delete [data-uitest="delete_row_button"] { display: none !important; }';
+    document.head.appendChild(style);
+    update();
+  }
   function load() {
-    var now = Date.now();
-    if (grants || now - asked < 1000) return;
-    asked = now;
-    fetch('./hoso/record/grants/', {credentials: 'same-origin'})
-      .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (j) {
-        if (!j) return;
-        grants = j;
-        var rules = [];
-        Object.keys(j.tables).forEach(function (name) {
-          if (!j.tables[name].create) rules.push('a[href="#/' + name + '/add/"], a[href="#/' + name + '/add"]');
-        });
-        var style = document.createElement('style');
-        style.textContent = (rules.length ? rules.join(', ') + ' { display: none !important; }\n' : '') +
-          '.hoso-no-delete [data-uitest="delete_row_button"] { display: none !important; }';
-        document.head.appendChild(style);
-        update();
-      })
-      .catch(function () {});
+    // at most one fetch a second while the page changes; a change within that second asks again after it
+    if (grants || pending || retry) return;
+    var wait = 1000 - (Date.now() - asked);
+    if (wait > 0) { retry = setTimeout(function () { retry = null; load(); }, wait); return; }
+    fetchGrants();
   }
   function table() {
     var m = location.hash.match(/^#\/([^\/?]+)/);
@@ -109,11 +119,16 @@
     var created = text.match(/\/api\/tables\/([^\/?]+)\/?$/);
     if (String(method).toUpperCase() === 'POST' && created) {
       xhr.addEventListener('load', function () {
-        if (xhr.status !== 201 || !grants || !grants.tables[created[1]] || !grants.tables[created[1]].record) return;
-        try {
-          var rows = JSON.parse(xhr.responseText);
-          if (rows && rows[0] && rows[0].id) location.href = recordUrl(created[1], rows[0].id) + '?created=1';
-        } catch (e) { /* not a row: stay */ }
+        if (xhr.status !== 201) return;
+        var rows = null;
+        try { rows = JSON.parse(xhr.responseText); } catch (e) { return; /* not a row: stay */ }
+        if (!rows || !rows[0] || !rows[0].id) return;
+        // the grants may not have arrived yet when a user is quick: the record's page waits for them
+        fetchGrants().then(function () {
+          if (grants && grants.tables[created[1]] && grants.tables[created[1]].record) {
+            location.href = recordUrl(created[1], rows[0].id) + '?created=1';
+          }
+        });
       });
     }
     return open.apply(this, args);
