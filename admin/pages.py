@@ -317,9 +317,15 @@ SCRIPT = r"""(function () {
 
 
 def inject(template: str) -> str:
-    """piccolo-admin's index page with hoso's script."""
+    """piccolo-admin's index page with hoso's script, first in the head: deferred scripts and module scripts run in
+    the order of the page, so it runs before piccolo-admin's and watches its very first requests (its translation,
+    whose answer sets the language cookie). After piccolo-admin's, it came too late when it was slow to arrive,
+    missed that answer, and an English page kept a Vietnamese sidebar (asked for with the cookie before it)."""
     tag = '<script src="./hoso/admin.js" defer></script>'
-    return template.replace("</head>", f"  {tag}\n</head>", 1) if tag not in template else template
+    if tag in template:
+        return template
+    return template.replace("<head>", f"<head>\n  {tag}", 1) if "<head>" in template else \
+        template.replace("</head>", f"  {tag}\n</head>", 1)
 
 
 def _build(request: Request) -> AdminBuild:

@@ -178,3 +178,52 @@ def test_a_performer_finds_their_case_from_the_home_page(browser, live):  # noqa
         shot(pg, live, "performer-home")
     finally:
         context.close()
+
+
+def test_a_page_loaded_in_english_shows_its_sidebar_in_english_when_hosos_script_arrives_late(browser, live):  # noqa: F811
+    """The language chosen in piccolo-admin's menu is kept in the browser. At a page load piccolo-admin asks for its
+    translation, whose answer sets the admin's language cookie, while it asks for its tables and links with the
+    cookie as it was; hoso's script reloads the page once when the cookie changes, so it must watch from the start.
+    When its script arrived late (a slow answer under load), piccolo-admin had already asked for the translation:
+    the script missed its answer, and an English page kept a Vietnamese sidebar."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="vi-VN")
+    pg = context.new_page()
+
+    def until(held: list, ms: int) -> None:
+        for _ in range(ms // 100):
+            if held:
+                return
+            pg.wait_for_timeout(100)
+
+    try:
+        login(pg, live, "quan.tri")
+        pg.locator(".sidebar").get_by_text("Lịch sử hồ sơ").wait_for()
+        pg.evaluate("() => localStorage.setItem('piccoloAdminDefaultLanguage', 'en')")
+        scripts: list = []
+        translations: list = []
+        labelled: list = []
+        holding = [True]
+        pg.on("requestfinished", lambda r: labelled.append(r) if "/hoso/labels/" in r.url else None)
+        # hoso's script and piccolo-admin's English translation, held back once
+        pg.route(re.compile(r"/admin/hoso/admin\.js"),
+                 lambda route: scripts.append(route) if holding[0] else route.continue_())
+        pg.route(re.compile(r"/public/translations/en/"),
+                 lambda route: translations.append(route) if holding[0] else route.continue_())
+        pg.reload(wait_until="commit")
+        until(scripts, 5000)
+        until(translations, 3000)  # piccolo-admin asks for it before hoso's script runs, if it may start without it
+        assert scripts, "the page asked for hoso's script"
+        for route in scripts:
+            route.continue_()
+        until(translations, 5000)
+        until(labelled, 5000)  # hoso's script has run
+        holding[0] = False
+        assert translations and labelled
+        for route in translations:
+            route.continue_()
+        pg.wait_for_selector("text=Legal aid case")
+        pg.wait_for_load_state("networkidle")
+        sidebar = pg.inner_text(".sidebar")
+        assert "Lịch sử hồ sơ" not in sidebar and "Đơn vị" not in sidebar, sidebar
+    finally:
+        context.close()
