@@ -425,6 +425,10 @@ def create_app(rt: Runtime, settings: WebSettings | None = None, *,
                                      render_plugins=documentation_pages("hoso API")),
         allowed_hosts=served_hosts(),
         debug=False,
+        # the process's logging is hoso's (`hoso serve`: hoso.web.logs, HOSO_LOG_FORMAT): Litestar's own
+        # configuration, applied whenever an application is made, replaced it in every worker of `--workers N`
+        # and in a running server once a migration made a new application
+        logging_config=None,
     )), metrics, settings)
 
 

@@ -77,6 +77,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", None) or REQUEST_ID.get(),
+            "pid": record.process,  # which process of `hoso serve --workers N` wrote it
         }
         for name in ACCESS_FIELDS:
             value = getattr(record, name, None)

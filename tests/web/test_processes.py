@@ -7,6 +7,7 @@ Each server is a real `hoso serve` subprocess on a free port; the test speaks HT
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -253,15 +254,22 @@ def _children(pid: int) -> set[int]:
     return {int(p) for p in text.split()}
 
 
-def test_serve_workers_runs_that_many_processes_on_one_port(config_dir, tmp_path):
+def _two_workers(config_dir, tmp_path, **env: str) -> tuple[subprocess.Popen, Server]:
+    """`hoso serve --workers 2` on a new SQLite database, its log in a file."""
     url = f"sqlite:///{tmp_path / 'workers.db'}"
     asyncio.run(_prepare(config_dir.root, url))
     port = free_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([HOSO, "serve", "--config", str(config_dir.root), "--database", url,
-                                 "--port", str(port), "--workers", "2"], stdout=out, stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}", proc, log)
+                                 "--port", str(port), "--workers", "2"], stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, **env})
+    return proc, Server(f"http://127.0.0.1:{port}", proc, log)
+
+
+def test_serve_workers_runs_that_many_processes_on_one_port(config_dir, tmp_path):
+    proc, server = _two_workers(config_dir, tmp_path)
+    log = server.log
     try:
         _wait_up(server)
         with server.client() as c:
@@ -276,3 +284,38 @@ def test_serve_workers_runs_that_many_processes_on_one_port(config_dir, tmp_path
     text = log.read_text(errors="replace")
     assert "Traceback" not in text
     assert "died" not in text  # each worker started once: none was killed while it started
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT spreads connections on Linux")
+def test_serve_workers_spread_connections_opened_together(config_dir, tmp_path):
+    """Each worker listens on a socket of its own (SO_REUSEPORT), so connections opened together are spread over
+    the workers. With the one socket uvicorn shares, the first worker to wake accepted them all (a benchmark's 24
+    connections, all on one of two workers)."""
+    proc, server = _two_workers(config_dir, tmp_path, HOSO_LOG_FORMAT="json")
+    log = server.log
+
+    async def traffic() -> None:
+        clients = [httpx.AsyncClient(base_url=server.base, timeout=60) for _ in range(40)]
+        try:
+            for _ in range(5):  # the 40 connections open together, then each asks four more times
+                answers = await asyncio.gather(*(c.get("/api/me") for c in clients))
+                assert {r.status_code for r in answers} == {401}
+        finally:
+            await asyncio.gather(*(c.aclose() for c in clients))
+
+    try:
+        _wait_up(server)
+        asyncio.run(traffic())
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    lines = log.read_text(errors="replace").splitlines()
+    # every process logs as HOSO_LOG_FORMAT says (Litestar's own logging set up no longer replaces it in workers)
+    assert all(line.startswith("{") for line in lines[1:]), [line for line in lines[1:] if not line.startswith("{")]
+    served: dict[int, int] = {}
+    for line in lines:
+        if line.startswith("{") and '"path": "/api/me"' in line:
+            entry = json.loads(line)
+            served[entry["pid"]] = served.get(entry["pid"], 0) + 1
+    assert sum(served.values()) == 200, served
+    assert len(served) == 2 and min(served.values()) >= 40, served  # each worker at least 8 connections of 40

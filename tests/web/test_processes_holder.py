@@ -190,10 +190,15 @@ def test_several_workers_are_given_time_to_start_before_their_health_is_checked(
     interpreter has started and imported hoso, which takes longer than uvicorn's 5 s on a busy machine."""
     import uvicorn
 
+    import hoso.server
     from hoso.server import run_server
 
     calls: list[tuple[tuple, dict]] = []
+    # the workers are started by uvicorn.run, or (on Linux) by serve_spread with a socket each: both replaced here
     monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: calls.append((a, kw)))
+    monkeypatch.setattr(hoso.server, "serve_spread",
+                        lambda config: calls.append(((config.app,), {"workers": config.workers,
+                                                     "timeout_worker_healthcheck": config.timeout_worker_healthcheck})))
     for name in ("HOSO_CONFIG", "HOSO_DATABASE_URL"):  # run_server hands them to the workers; put back after
         monkeypatch.setenv(name, "unset")
     run_server(object(), host="127.0.0.1", port=8000, workers=2, config_dir="conf", database_url="sqlite:///x.db")
