@@ -1,7 +1,8 @@
 """The deadline load test: many users at once on `hoso serve` with PostgreSQL, driven by locust
 (bench/locustfile.py), headless, bounded in time, against 127.0.0.1 only.
 
-Run with `python bench/loadtest.py [--users N] [--minutes T] [--cases N] [--postgres URL] [--port P]`.
+Run with `python bench/loadtest.py [--users N] [--minutes T] [--cases N] [--postgres URL] [--port P]
+[--workers W]` (W server processes, default 2).
 Without --postgres, a database of its own is made on HOSO_BENCH_POSTGRES_URL (default
 postgresql://postgres@127.0.0.1:5432/test), loaded with --cases generated cases (bench/reports.py's loader) and
 dropped afterwards; a database given by name is loaded once and reused.
@@ -26,7 +27,6 @@ import datetime as dt
 import json
 import os
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -48,38 +48,19 @@ from run import _pg  # noqa: E402  (bench/run.py: one SQL statement on its own c
 
 
 @contextlib.contextmanager
-def serve(url: str, port: int, config: Path = REPO) -> Iterator[subprocess.Popen]:
-    """`hoso serve` on 127.0.0.1:``port`` over ``url`` until the block ends (then SIGINT, then kill)."""
-    import httpx
+def serve(url: str, port: int, workers: int = 1) -> Iterator[subprocess.Popen]:
+    """`hoso serve` on 127.0.0.1:``port`` over ``url`` with ``workers`` processes until the block ends (then
+    SIGINT, then kill)."""
+    from serving import serve as start
+    from serving import serve_env, stop, wait_for
 
     files = tempfile.TemporaryDirectory(prefix="hoso-bench-files-")
-    env = {**os.environ, "HOSO_DATABASE_URL": url, "HOSO_CONFIG": str(config), "HOSO_FILES_DIR": files.name,
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    hoso = str(Path(sys.executable).with_name("hoso"))
-    log = tempfile.TemporaryFile()
-    server = subprocess.Popen([hoso, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=REPO,
-                              stdout=subprocess.DEVNULL, stderr=log)
+    server = start(serve_env(url, HOSO_FILES_DIR=files.name), port, workers=workers)
     try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(600):
-            try:
-                if httpx.get(base + "/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None:
-                log.seek(0)
-                raise RuntimeError("hoso serve exited: " + log.read().decode(errors="replace")[-2000:])
-            time.sleep(0.1)
+        wait_for(f"http://127.0.0.1:{port}/api/health", server, status=200, seconds=120)
         yield server
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+        stop(server)
         files.cleanup()
 
 
@@ -218,7 +199,7 @@ async def main(args) -> None:
         accounts = await load_accounts(rt, args.users, password)
         await rt.db.close()
         base = f"http://127.0.0.1:{args.port}"
-        with serve(url, args.port) as server:
+        with serve(url, args.port, args.workers) as server:
             logins = await log_in(base, accounts, password)
             report("login through /api/login p50", statistics.median(logins) * 1000, "ms", None,
                    f"{len(logins)} accounts, 4 at a time, before the run")
@@ -257,7 +238,7 @@ async def main(args) -> None:
             print(f"{row['Name'][:34]:<34} {row['Request Count']:>7} {row['Failure Count']:>5} {row['50%']:>6} "
                   f"{row['95%']:>6} {row['99%']:>6} {float(row['Max Response Time']):>7.0f}", flush=True)
         agg = next(r for r in stats if r["Name"] == "Aggregated")
-        detail = f"{args.users} users, {args.minutes:g} min, {args.cases:,} cases"
+        detail = f"{args.users} users, {args.minutes:g} min, {args.cases:,} cases, {args.workers} server process(es)"
         report("load: requests p50", float(agg["50%"]), "ms", None, detail)
         report("load: requests p95", float(agg["95%"]), "ms", 500, detail)
         report("load: throughput", float(agg["Requests/s"]), "/s", None, f"{agg['Request Count']} requests in "
@@ -282,6 +263,7 @@ if __name__ == "__main__":
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--postgres", help="a PostgreSQL database URL to load once and reuse")
     parser.add_argument("--port", type=int, default=18080)
+    parser.add_argument("--workers", type=int, default=2, help="server processes (hoso serve --workers)")
     parser.add_argument("--report", default="people_assisted")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
