@@ -948,7 +948,11 @@ async def restore(request: Request) -> Response:
 def inject(template: str) -> str:
     """piccolo-admin's index page with the script that makes its lists follow the user's grants."""
     tag = '<script src="./hoso/record/record.js" defer></script>'
-    return template.replace("</head>", f"  {tag}\n</head>", 1) if tag not in template else template
+    if tag in template:
+        return template
+    # first in the head, to run before piccolo-admin's script: it watches the requests of a form opened at once
+    return template.replace("<head>", f"<head>\n  {tag}", 1) if "<head>" in template else \
+        template.replace("</head>", f"  {tag}\n</head>", 1)
 
 
 def routes() -> list[Route]:
