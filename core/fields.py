@@ -12,7 +12,13 @@ from pluggy import HookImpl
 
 from hoso.config import BUILTIN_TRAITS, ConfigKind, FieldDef, FieldTraits, traits_for_storage
 
-__all__ = ["FieldType", "FieldTraits", "Converter", "Registry", "RegistryError"]
+__all__ = ["FieldType", "FieldTraits", "Converter", "Registry", "RegistryError", "same"]
+
+
+def same(v: Any) -> Any:
+    """A value as it is: what a type whose values need no conversion loads, dumps and stores (readers of many
+    values, such as a list page, skip it)."""
+    return v
 
 
 @dataclass(frozen=True)
@@ -37,9 +43,9 @@ class FieldType:
     storage: str
     column: Callable[[FieldDef], Column]
     parse: Callable[[FieldDef, Any], Any]
-    dump: Callable[[Any], Any] = lambda v: v
-    load: Callable[[Any], Any] = lambda v: v
-    to_db: Callable[[Any], Any] = lambda v: v
+    dump: Callable[[Any], Any] = same
+    load: Callable[[Any], Any] = same
+    to_db: Callable[[Any], Any] = same
     traits: FieldTraits = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:

@@ -153,8 +153,8 @@ class RecordQuery:
                        if more and rows else None)
         out = []
         for r in rows:
-            r = {k: v for k, v in r.items() if k != "sys_list_total"}
             record = self.store.load_row(entity.fields, r)
+            record.pop("sys_list_total", None)
             out.append({k: v for k, v in record.items() if k not in hidden} if hidden else record)
         return ListPage(out, total, exact, next_cursor, None if after is not None else page, page_size)
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from hoso.audit import AuditEvent
 from hoso.config import EntityDef
 from hoso.db import quote
+from hoso.fields import same
 from hoso.i18n import t
 from hoso.jsonconv import changes as jsonable_changes
 from hoso.jsonconv import comparable as jsonable_deep
@@ -474,11 +475,11 @@ class RecordService:
     # -- JSON -----------------------------------------------------------------------------------------------------
     def dump(self, entity_name: str, record: dict) -> dict:
         """A record as JSON-ready values."""
-        dumpers = self._cache.dumpers.get(entity_name)
-        if dumpers is None:
+        dumper = self._cache.dumpers.get(entity_name)
+        if dumper is None:
             # each field's dump function, found once per runtime (a list dumps every value of every row)
-            dumpers = self._cache.dumpers[entity_name] = _dumpers(self.rt, self.config.entity(entity_name).fields)
-        return _dump_record(dumpers, record)
+            dumper = self._cache.dumpers[entity_name] = _Dumper(self.rt, self.config.entity(entity_name).fields)
+        return dumper(record)
 
 
 def _row_ids(value: Any) -> list | None:
@@ -489,25 +490,44 @@ def _row_ids(value: Any) -> list | None:
     return [r.get("id") for r in value]
 
 
-def _dumpers(rt, fields) -> dict[str, Any]:
-    """Field name -> the function that dumps its value, or, for a child table, its rows' dumpers."""
-    out: dict[str, Any] = {}
-    for fd in fields:
-        if fd.name in out:
-            continue  # the first field of a name decides, as a lookup would
-        out[fd.name] = _dumpers(rt, fd.fields) if fd.is_child_table else rt.registry.field_type(fd.type).dump
-    return out
+class _Dumper:
+    """How a record of some fields is dumped as JSON: the fields whose type converts values (each with its dump
+    function), the child tables (each with a dumper of its rows' fields), and every other key of a record (the
+    fields whose values are kept as they are, ``id`` and the system columns) made JSON-ready only when it is not
+    a field (a field of a name the first of that name decides, as a lookup would)."""
 
+    __slots__ = ("converted", "children", "fields")
 
-def _dump_record(dumpers: dict[str, Any], record: dict) -> dict:
-    out: dict[str, Any] = {}
-    for k, v in record.items():
-        how = dumpers.get(k)
-        if isinstance(how, dict):
-            out[k] = [_dump_record({ck: c for ck, c in how.items() if not isinstance(c, dict)}, r) for r in v]
-        elif v is None:
-            out[k] = None
-        else:
-            out[k] = json_ready(v) if how is None else how(v)
-    return out
+    def __init__(self, rt, fields, nested: bool = True):
+        converted: dict[str, Any] = {}
+        children: dict[str, _Dumper] = {}
+        names: set[str] = set()
+        for fd in fields:
+            if fd.name in names or (fd.is_child_table and not nested):
+                continue  # the rows of a child table dump their own fields; anything else in them is made JSON-ready
+            names.add(fd.name)
+            if fd.is_child_table:
+                children[fd.name] = _Dumper(rt, fd.fields, nested=False)
+                continue
+            dump = rt.registry.field_type(fd.type).dump
+            if dump is not same:
+                converted[fd.name] = dump
+        self.converted = converted
+        self.children = children
+        self.fields = frozenset(names)
+
+    def __call__(self, record: dict) -> dict:
+        out = dict(record)
+        for k in out.keys() - self.fields:  # id and the system columns
+            v = out[k]
+            if v is not None:
+                out[k] = json_ready(v)
+        for k, how in self.converted.items():
+            v = out.get(k)
+            if v is not None:
+                out[k] = how(v)
+        for k, rows in self.children.items():
+            if k in out:
+                out[k] = [rows(r) for r in out[k]]
+        return out
 

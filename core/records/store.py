@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from hoso.audit import AuditEvent, write_audit
 from hoso.config import EntityDef, FieldDef
 from hoso.db import quote
+from hoso.fields import same
 from hoso.i18n import t
 from hoso.model.history import history_columns, version_children, version_record
 from hoso.model.migrate import search_index, search_table
@@ -50,8 +51,10 @@ class RuntimeCache:
         self.history_missing: dict[str, float] = {}  # table -> when its history was last found missing
         # Entity name -> its SQLite FTS5 search table, or None (no search index, or PostgreSQL).
         self.search_tables: dict[str, str | None] = {}
-        # Entity name -> field name -> how its values are dumped as JSON (``RecordService.dump``).
-        self.dumpers: dict[str, dict[str, Any]] = {}
+        # Entity name -> how its records are dumped as JSON (``RecordService.dump``).
+        self.dumpers: dict[str, Any] = {}
+        # id of a tuple of fields -> (the tuple, the (name, load function) of those whose type converts values).
+        self.loaders: dict[int, tuple[tuple[FieldDef, ...], list[tuple[str, Any]]]] = {}
 
 
 
@@ -183,15 +186,25 @@ class RecordStore:
 
     def load_row(self, fields: tuple[FieldDef, ...], row: dict) -> dict:
         out = dict(row)
-        for fd in fields:
-            if fd.is_child_table or fd.name not in out:
-                continue
-            v = out[fd.name]
-            out[fd.name] = None if v is None else self.rt.registry.field_type(fd.type).load(v)
+        for name, load in self._loaders(fields):
+            v = out.get(name)
+            if v is not None:
+                out[name] = load(v)
         for k in ("sys_created_at", "sys_updated_at", "sys_deleted_at"):
             if isinstance(out.get(k), str):
                 out[k] = as_datetime(out[k])
         return out
+
+    def _loaders(self, fields: tuple[FieldDef, ...]) -> list[tuple[str, Any]]:
+        """The fields of ``fields`` whose type converts what the database gives, with their load functions, found
+        once per runtime (a list page loads every value of every row; most types take them as they are)."""
+        found = self.cache.loaders.get(id(fields))
+        if found is None or found[0] is not fields:
+            if len(self.cache.loaders) > 1000:  # callers pass the tuples of the definitions: never that many
+                self.cache.loaders.clear()
+            pairs = [(fd.name, self.rt.registry.field_type(fd.type).load) for fd in fields if not fd.is_child_table]
+            found = self.cache.loaders[id(fields)] = (fields, [(n, f) for n, f in pairs if f is not same])
+        return found[1]
 
     def columns(self, entity: EntityDef, alias: str = "t") -> str:
         return ", ".join([f"{alias}.id"] + [f"{alias}.{quote(f.name)}" for f in entity.column_fields]
