@@ -428,12 +428,15 @@ class RecordService:
             last = rows[-1]["id"]
 
     async def overdue(self, entity_name: str, ctx: RecordContext, *, on: dt.date | None = None, page: int = 1,
-                      page_size: int = DEFAULT_PAGE_SIZE) -> tuple[builtins.list[dict], int]:
+                      page_size: int = DEFAULT_PAGE_SIZE, not_overdue_on: dt.date | None = None,
+                      count: bool = True) -> tuple[builtins.list[dict], int | None]:
         """Records the actor may read that stayed in a state past its deadline on ``on`` (default: today),
-        most overdue first; each row has ``sys_deadline``: ``{state, workflow, due_on, days_overdue, within,
-        label}``."""
+        most overdue first, and how many there are (None with ``count=False``, which spares the count);
+        each row has ``sys_deadline``: ``{state, workflow, due_on, days_overdue, within, label}``.
+        ``not_overdue_on``: only the records not yet overdue on that day (those falling due in between)."""
         entity = self._entity(entity_name)
-        return await overdue(self, entity, Access(self.rt, ctx), ctx, on or ctx.today, page, page_size)
+        return await overdue(self, entity, Access(self.rt, ctx), ctx, on or ctx.today, page, page_size,
+                             not_overdue_on=not_overdue_on, count=count)
 
     # -- attachments ----------------------------------------------------------------------------------------------
     @property

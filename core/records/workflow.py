@@ -148,10 +148,12 @@ async def available(rt: Runtime, entity: EntityDef, record: dict, access: Access
 
 
 async def overdue(svc: RecordService, entity: EntityDef, access: Access, ctx: RecordContext, on: dt.date,
-                  page: int, page_size: int) -> tuple[list[dict], int]:
+                  page: int, page_size: int, *, not_overdue_on: dt.date | None = None,
+                  count: bool = True) -> tuple[list[dict], int | None]:
     calendar = WorkCalendar(svc.config.calendar)
     deadlines = []
     clauses, args = [], []
+    before, before_args = [], []  # the same deadlines on ``not_overdue_on``
     hidden = await access.hidden(entity)
     for wf in svc.config.workflows_for(entity.name):
         for d in wf.deadlines:
@@ -162,8 +164,12 @@ async def overdue(svc: RecordService, entity: EntityDef, access: Access, ctx: Re
                 continue
             period = parse_period(d.within)
             last_start = calendar.latest_overdue_start(on, period)
-            clauses.append(f"(t.{quote(wf.state_field)} = {{}} AND t.{quote(d.from_field)} <= {{}})")
+            clause = f"(t.{quote(wf.state_field)} = {{}} AND t.{quote(d.from_field)} <= {{}})"
+            clauses.append(clause)
             args += [d.state, last_start]
+            if not_overdue_on is not None:
+                before.append(clause)
+                before_args += [d.state, calendar.latest_overdue_start(not_overdue_on, period)]
             deadlines.append((wf, d, period))
     if not clauses:
         return [], 0
@@ -173,8 +179,12 @@ async def overdue(svc: RecordService, entity: EntityDef, access: Access, ctx: Re
     await access.roles()  # the holdings, for the per-user predicate
     read, read_args = svc.store.read_where(entity, access, False)
     where = f"{read} AND ({' OR '.join(clauses)})"
+    if before:  # overdue on ``on`` but not yet on ``not_overdue_on`` (a null date makes no deadline overdue)
+        where += f" AND NOT COALESCE(({' OR '.join(before)}), FALSE)"
+        args += before_args
     table = quote(entity.table)
-    total = int(await svc.db.fetchval(f"SELECT COUNT(*) AS n FROM {table} t WHERE {where}", *read_args, *args) or 0)
+    total = None if not count else \
+        int(await svc.db.fetchval(f"SELECT COUNT(*) AS n FROM {table} t WHERE {where}", *read_args, *args) or 0)
     # Ordered by the day each period started: the longest waiting first.
     case = " ".join(f"WHEN t.{quote(wf.state_field)} = {{}} THEN t.{quote(d.from_field)}" for wf, d, _p in deadlines)
     rows = await svc.db.fetch(
