@@ -6,6 +6,7 @@ query in the same run. The configuration is the reference one (copied to var/ben
   python bench/lists.py load  [--url URL] [--cases N]     migrate, load N cases (default 1,000,000), add the users
   python bench/lists.py run   [--url URL] [--port P] [--reps R] [--json FILE]
   python bench/lists.py admin [--url URL] [--port P]      the admin's case list in Chromium (Playwright)
+  python bench/lists.py home  [--url URL] [--port P]      each user's home page in the admin, through HTTP
 
 URL is a PostgreSQL URL (default HOSO_BENCH_LISTS_URL, else postgresql://postgres@127.0.0.1:5432/hoso_listadmin)
 or sqlite:///path. `load` leaves the database in place so that `run` and `admin` can be repeated on it.
@@ -317,9 +318,31 @@ async def measure(url: str, port: int, reps: int) -> None:
         await hand.close()
 
 
+def measure_home(url: str, port: int, reps: int) -> None:
+    """Each user's home page in the admin (`GET /admin/hoso/home/`: their records, the deadlines, the counts by
+    state), after a login through /api/login. No target in the issue; it is what a user waits for after signing in."""
+    import httpx
+
+    with Server(url, port) as base:
+        for user in USERS:
+            with httpx.Client(base_url=base, timeout=120) as client:
+                r = client.post("/api/login", json={"username": user, "password": PASSWORD})
+                assert r.status_code == 200, r.text[:300]
+                assert client.get("/admin/hoso/home/").status_code == 200
+                times = []
+                for _ in range(reps):
+                    t0 = time.perf_counter()
+                    r = client.get("/admin/hoso/home/")
+                    times.append((time.perf_counter() - t0) * 1000)
+                    assert r.status_code == 200
+                times.sort()
+                print(f"{user:<15} home page      http p50 {statistics.median(times):7.1f} "
+                      f"p95 {times[max(0, round(len(times) * 0.95) - 1)]:7.1f} ms", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["load", "run", "admin"])
+    parser.add_argument("command", choices=["load", "run", "admin", "home"])
     parser.add_argument("--url", default=DEFAULT_URL)
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--port", type=int, default=18070)
@@ -330,6 +353,8 @@ def main() -> None:
         asyncio.run(load(args.url, args.cases))
     elif args.command == "run":
         asyncio.run(measure(args.url, args.port, args.reps))
+    elif args.command == "home":
+        measure_home(args.url, args.port, min(args.reps, 10))
     else:
         from admin_browser import measure_admin  # bench/admin_browser.py
 
