@@ -40,6 +40,9 @@ __all__ = ["routes", "home_data", "PAGE"]
 
 PAGE = "/hoso/home/"
 LIMIT = 20  # rows per list on the home page
+# Overdue records are counted up to this many, then said as "more than" (a national user's count read every
+# overdue record of the country at each visit: 300,000 rows at 1,000,000 cases).
+OVERDUE_COUNTED = 1000
 
 
 def _e(text: Any) -> str:
@@ -116,7 +119,7 @@ async def _mine(rt: Any, user: AdminUser, entity: Any) -> tuple[list[dict], int]
 async def _deadlines(rt: Any, user: AdminUser, entity: Any, today: dt.date) -> tuple[list[dict], list[dict], int]:
     """(overdue rows, rows due within the coming days, how many are overdue)."""
     service = rt.records()
-    late, n_late = await service.overdue(entity.name, user.ctx, on=today, page_size=LIMIT)
+    late, n_late = await service.overdue(entity.name, user.ctx, on=today, page_size=LIMIT, count=OVERDUE_COUNTED)
     ahead = notifications.deadline_days()
     # overdue in a few days and not today: one read of the few falling due (it read up to 1,000 overdue rows
     # twice, and with more than 1,000 overdue showed some of them as due soon)
@@ -130,7 +133,8 @@ async def home_data(rt: Any, user: AdminUser, prefix: str = "") -> dict:
     lang = user.lang
     ctx = user.ctx
     today = ctx.today
-    out: dict[str, Any] = {"mine": [], "mine_total": 0, "overdue": [], "overdue_total": 0, "due_soon": [],
+    out: dict[str, Any] = {"mine": [], "mine_total": 0, "overdue": [], "overdue_total": 0, "overdue_exact": True,
+                           "due_soon": [],
                            "new": [], "by_state": [], "reports": [], "notifications": [], "unread": 0}
     service = rt.records()
     for entity in rt.config.entities:
@@ -150,6 +154,7 @@ async def home_data(rt: Any, user: AdminUser, prefix: str = "") -> dict:
                                           due_on=_day(d.get("due_on")), days_overdue=d.get("days_overdue"),
                                           deadline=label.get(lang) if hasattr(label, "get") else (label or "")))
             out["overdue_total"] += n_late
+            out["overdue_exact"] = out["overdue_exact"] and n_late <= OVERDUE_COUNTED
         hidden = user.hidden(entity.name)
         for wf in workflows:
             if wf.state_field in hidden:
@@ -225,7 +230,9 @@ def render(data: dict, lang: str, prefix: str, csrf: str = "") -> str:
     if data["overdue"] or data["due_soon"]:
         def due(it: dict) -> str:
             return f" — {_e(it['deadline'])}: {_e(it['due_on'])}"
-        out.append(f"<section id='hoso-deadlines'><h2>{_e(t('home_overdue', lang, n=data['overdue_total']))}</h2>"
+        late = data["overdue_total"] if data.get("overdue_exact", True) else \
+            t("admin_count_more", lang, count=f"{OVERDUE_COUNTED:,}".replace(",", "." if lang == "vi" else ","))
+        out.append(f"<section id='hoso-deadlines'><h2>{_e(t('home_overdue', lang, n=late))}</h2>"
                    + _list(data["overdue"], t("home_none", lang), due)
                    + f"<h3>{_e(t('home_due_soon', lang))}</h3>" + _list(data["due_soon"], t("home_none", lang), due)
                    + "</section>")

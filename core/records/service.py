@@ -429,9 +429,10 @@ class RecordService:
 
     async def overdue(self, entity_name: str, ctx: RecordContext, *, on: dt.date | None = None, page: int = 1,
                       page_size: int = DEFAULT_PAGE_SIZE, not_overdue_on: dt.date | None = None,
-                      count: bool = True) -> tuple[builtins.list[dict], int | None]:
+                      count: bool | int = True) -> tuple[builtins.list[dict], int | None]:
         """Records the actor may read that stayed in a state past its deadline on ``on`` (default: today),
-        most overdue first, and how many there are (None with ``count=False``, which spares the count);
+        most overdue first, and how many there are (None with ``count=False``, which spares the count; with
+        ``count=N``, counted up to N + 1 only, enough to say "more than N");
         each row has ``sys_deadline``: ``{state, workflow, due_on, days_overdue, within, label}``.
         ``not_overdue_on``: only the records not yet overdue on that day (those falling due in between)."""
         entity = self._entity(entity_name)

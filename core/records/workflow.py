@@ -149,7 +149,7 @@ async def available(rt: Runtime, entity: EntityDef, record: dict, access: Access
 
 async def overdue(svc: RecordService, entity: EntityDef, access: Access, ctx: RecordContext, on: dt.date,
                   page: int, page_size: int, *, not_overdue_on: dt.date | None = None,
-                  count: bool = True) -> tuple[list[dict], int | None]:
+                  count: bool | int = True) -> tuple[list[dict], int | None]:
     calendar = WorkCalendar(svc.config.calendar)
     deadlines = []
     clauses, args = [], []
@@ -183,8 +183,14 @@ async def overdue(svc: RecordService, entity: EntityDef, access: Access, ctx: Re
         where += f" AND NOT COALESCE(({' OR '.join(before)}), FALSE)"
         args += before_args
     table = quote(entity.table)
-    total = None if not count else \
-        int(await svc.db.fetchval(f"SELECT COUNT(*) AS n FROM {table} t WHERE {where}", *read_args, *args) or 0)
+    if count is False:
+        total = None
+    elif count is True:
+        total = int(await svc.db.fetchval(f"SELECT COUNT(*) AS n FROM {table} t WHERE {where}", *read_args, *args)
+                    or 0)
+    else:  # counted up to one past the bound: enough to say "more than"
+        total = int(await svc.db.fetchval(f"SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM {table} t WHERE {where} "
+                                          f"LIMIT {int(count) + 1}) x", *read_args, *args) or 0)
     # Ordered by the day each period started: the longest waiting first.
     case = " ".join(f"WHEN t.{quote(wf.state_field)} = {{}} THEN t.{quote(d.from_field)}" for wf, d, _p in deadlines)
     rows = await svc.db.fetch(

@@ -167,3 +167,19 @@ async def test_the_home_page_shows_only_notifications_whose_record_the_reader_ca
     assert [n["url"] for n in home["notifications"]] == [f"/admin/hoso/record/case/{mine}/"] * 2
     assert home["unread"] == 2
     assert seed.codes["ha_noi_branch"] in home["notifications"][0]["text"]
+
+
+async def test_overdue_records_beyond_the_counted_bound_are_said_as_more_than(admin, monkeypatch):
+    """A national user's home page counted every overdue record of the country at each visit; it counts up to a
+    bound and says "more than" beyond it."""
+    from hoso.admin import home as home_module
+
+    exact = await _home(admin, "tt01.staff")
+    assert exact["overdue_exact"] is True and exact["overdue_total"] >= 2
+    bound = exact["overdue_total"] - 2
+    monkeypatch.setattr(home_module, "OVERDUE_COUNTED", bound)
+    bounded = await _home(admin, "tt01.staff")
+    assert bounded["overdue_exact"] is False and bounded["overdue_total"] == bound + 1  # one past the bound
+    assert bounded["overdue"] == exact["overdue"]
+    page = await admin.client.get("/admin/hoso/home/")
+    assert page.status_code == 200 and f"Quá hạn (hơn {bound})" in page.text
