@@ -28,7 +28,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from hoso.admin.auth import AdminUser
-from hoso.admin.pages import _page_user, _prefix
+from hoso.admin.pages import _page_user, _prefix, count_text
 from hoso.db import quote
 from hoso.i18n import t
 from hoso.plugins import notifications
@@ -231,7 +231,7 @@ def render(data: dict, lang: str, prefix: str, csrf: str = "") -> str:
         def due(it: dict) -> str:
             return f" — {_e(it['deadline'])}: {_e(it['due_on'])}"
         late = data["overdue_total"] if data.get("overdue_exact", True) else \
-            t("admin_count_more", lang, count=f"{OVERDUE_COUNTED:,}".replace(",", "." if lang == "vi" else ","))
+            t("admin_count_more", lang, count=count_text(OVERDUE_COUNTED, lang))
         out.append(f"<section id='hoso-deadlines'><h2>{_e(t('home_overdue', lang, n=late))}</h2>"
                    + _list(data["overdue"], t("home_none", lang), due)
                    + f"<h3>{_e(t('home_due_soon', lang))}</h3>" + _list(data["due_soon"], t("home_none", lang), due)

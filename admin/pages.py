@@ -33,7 +33,7 @@ from hoso.settings import get as setting
 if TYPE_CHECKING:  # pragma: no cover
     from hoso.admin.app import AdminBuild
 
-__all__ = ["routes", "inject", "SCRIPT"]
+__all__ = ["routes", "inject", "inject_first", "count_text", "SCRIPT"]
 
 INLINE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp"})
 
@@ -316,16 +316,27 @@ SCRIPT = r"""(function () {
 """
 
 
-def inject(template: str) -> str:
-    """piccolo-admin's index page with hoso's script, first in the head: deferred scripts and module scripts run in
-    the order of the page, so it runs before piccolo-admin's and watches its very first requests (its translation,
-    whose answer sets the language cookie). After piccolo-admin's, it came too late when it was slow to arrive,
-    missed that answer, and an English page kept a Vietnamese sidebar (asked for with the cookie before it)."""
-    tag = '<script src="./hoso/admin.js" defer></script>'
+def inject_first(template: str, tag: str) -> str:
+    """``template`` (piccolo-admin's index page) with ``tag`` first in its head. Deferred scripts and module scripts
+    run in the order of the page, so a script placed there runs before piccolo-admin's and sees its very first
+    requests; after piccolo-admin's, a script slow to arrive ran too late for them."""
     if tag in template:
         return template
     return template.replace("<head>", f"<head>\n  {tag}", 1) if "<head>" in template else \
         template.replace("</head>", f"  {tag}\n</head>", 1)
+
+
+def count_text(n: int, lang: str) -> str:
+    """A whole number as the user's language writes it: 10.000 in Vietnamese, 10,000 in English."""
+    return f"{int(n):,}".replace(",", "." if lang == "vi" else ",")
+
+
+def inject(template: str) -> str:
+    """piccolo-admin's index page with hoso's script, first in the head (``inject_first``): it watches
+    piccolo-admin's translation, whose answer sets the language cookie. After piccolo-admin's, it came too late
+    when it was slow to arrive, missed that answer, and an English page kept a Vietnamese sidebar (asked for with
+    the cookie before it)."""
+    return inject_first(template, '<script src="./hoso/admin.js" defer></script>')
 
 
 def _build(request: Request) -> AdminBuild:
@@ -370,7 +381,7 @@ async def labels(request: Request) -> Response:
               if build.cruds[s.tablename].may_read(user)}
     export = [s.tablename for s in build.tables.specs.values() if build.cruds[s.tablename]._may_export(user)]
     reports = bool(await runnable(build.rt, user.ctx))
-    cap = f"{int(setting('HOSO_LIST_COUNT_CAP')):,}".replace(",", "." if user.lang == "vi" else ",")
+    cap = count_text(setting("HOSO_LIST_COUNT_CAP"), user.lang)
     from hoso.admin.translations import ui_texts
     from hoso.plugin_manager import collect
 

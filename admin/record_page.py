@@ -35,7 +35,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from hoso.admin.auth import AdminUser
-from hoso.admin.pages import _page_user, _prefix
+from hoso.admin.pages import _page_user, _prefix, inject_first
 from hoso.admin.reports import STATIC, _shell, _static
 from hoso.config import EntityDef, FieldDef
 from hoso.i18n import t
@@ -947,12 +947,8 @@ async def restore(request: Request) -> Response:
 
 def inject(template: str) -> str:
     """piccolo-admin's index page with the script that makes its lists follow the user's grants."""
-    tag = '<script src="./hoso/record/record.js" defer></script>'
-    if tag in template:
-        return template
     # first in the head, to run before piccolo-admin's script: it watches the requests of a form opened at once
-    return template.replace("<head>", f"<head>\n  {tag}", 1) if "<head>" in template else \
-        template.replace("</head>", f"  {tag}\n</head>", 1)
+    return inject_first(template, '<script src="./hoso/record/record.js" defer></script>')
 
 
 def routes() -> list[Route]:
