@@ -110,6 +110,12 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+def text_literal(value: str) -> str:
+    """A text as an SQL literal (both engines: standard strings, the quote doubled). For values of the
+    configuration that a query must name in its text, such as a partial index's condition."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 @dataclass
 class Database:
     url: str

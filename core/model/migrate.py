@@ -15,7 +15,8 @@ import datetime as dt
 import getpass
 import hashlib
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any
@@ -23,8 +24,8 @@ from typing import Any
 from piccolo.columns import BigInt
 from piccolo.table import Table, create_table_class
 
-from hoso.config import Config, EntityDef, FieldDef
-from hoso.db import FOLD_FUNCTION, Database, quote
+from hoso.config import Config, EntityDef, FieldDef, WorkflowDef
+from hoso.db import FOLD_FUNCTION, Database, quote, text_literal
 from hoso.fields import Registry
 from hoso.model.history import (
     HISTORY_SKIPPED,
@@ -220,6 +221,24 @@ def list_indexes(entity: EntityDef) -> dict[str, dict]:
     return wanted
 
 
+def deadline_indexes(entity: EntityDef, workflows: Iterable[WorkflowDef]) -> dict[str, dict]:
+    """One index per deadline of the entity's workflows, for the lists of overdue records
+    (``hoso.records.workflow.overdue``): the live rows in the deadline's state, by the date its period starts from,
+    then the id, so that the longest waiting come first without reading the others. Partial, so that it holds
+    only the rows in that state (a few per cent of the table each) and costs a write only there. Named
+    ``ix_<table>_due_<state field>_<state>_<date field>``."""
+    wanted: dict[str, dict] = {}
+    for wf in workflows:
+        for d in wf.deadlines:
+            slug = re.sub(r"[^a-z0-9_]", "_", d.state.lower())
+            if slug != d.state:  # two states must not share a name
+                slug += "_" + hashlib.sha1(d.state.encode()).hexdigest()[:6]
+            wanted[index_name(entity.table, ("due", wf.state_field, slug, d.from_field), False)] = {
+                "columns": [d.from_field, "id"], "unique": False, "deadline": True,
+                "where": f"{quote(wf.state_field)} = {text_literal(d.state)} AND sys_deleted_at IS NULL"}
+    return wanted
+
+
 def search_index(entity: EntityDef) -> dict[str, dict]:
     """The entity's search index over ``sys_search``; its name carries a digest of the searched fields, so a
     change of fields is a new index (and ``hoso migrate`` recomputes the search text)."""
@@ -248,7 +267,8 @@ def desired_snapshot(config: Config, previous: dict | None = None) -> dict:
             "retired": False,
             "scoped": bool(e.unit_field),
             "fields": _field_specs(e.fields),
-            "indexes": _desired_indexes(e.table, e, e.fields, child=False),
+            "indexes": {**_desired_indexes(e.table, e, e.fields, child=False),
+                        **deadline_indexes(e, config.workflows_for(e.name))},
         }
         for c in e.child_tables:
             t = e.child_table_name(c.name)
@@ -551,6 +571,8 @@ def _index_words(spec: dict) -> str:
         return "fold index (PostgreSQL) "
     if spec.get("list"):
         return "list index "
+    if spec.get("deadline"):
+        return "deadline index "
     return "unique index " if spec.get("unique") else "index "
 
 

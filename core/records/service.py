@@ -431,10 +431,11 @@ class RecordService:
                       page_size: int = DEFAULT_PAGE_SIZE, not_overdue_on: dt.date | None = None,
                       count: bool | int = True) -> tuple[builtins.list[dict], int | None]:
         """Records the actor may read that stayed in a state past its deadline on ``on`` (default: today),
-        most overdue first, and how many there are (None with ``count=False``, which spares the count; with
-        ``count=N``, counted up to N + 1 only, enough to say "more than N");
-        each row has ``sys_deadline``: ``{state, workflow, due_on, days_overdue, within, label}``.
-        ``not_overdue_on``: only the records not yet overdue on that day (those falling due in between)."""
+        longest waiting first (by the start of the first deadline's period that the record is past), and how many
+        there are (None with ``count=False``, which spares the count; with ``count=N``, counted up to N + 1 only,
+        enough to say "more than N"); each row has ``sys_deadline``: ``{state, workflow, due_on, days_overdue,
+        within, label}``. ``not_overdue_on``: only the records not yet overdue on that day (those falling due in
+        between)."""
         entity = self._entity(entity_name)
         return await overdue(self, entity, Access(self.rt, ctx), ctx, on or ctx.today, page, page_size,
                              not_overdue_on=not_overdue_on, count=count)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hoso.config import Config, EntityDef, TransitionDef, WorkflowDef
-from hoso.db import Database, quote
+from hoso.db import Database, quote, text_literal
 from hoso.i18n import t
 from hoso.plugin_manager import await_me_maybe
 from hoso.records.calendar import WorkCalendar, parse_period
@@ -150,10 +150,16 @@ async def available(rt: Runtime, entity: EntityDef, record: dict, access: Access
 async def overdue(svc: RecordService, entity: EntityDef, access: Access, ctx: RecordContext, on: dt.date,
                   page: int, page_size: int, *, not_overdue_on: dt.date | None = None,
                   count: bool | int = True) -> tuple[list[dict], int | None]:
+    """The records past a deadline on ``on`` (and, with ``not_overdue_on``, not yet past one that day), the
+    longest waiting first: ordered by the start of the period of the first deadline (in the workflows' order)
+    that makes the record overdue, then by id.
+
+    One branch per deadline, each reading the rows in its state by the deadline's index in the order of the
+    period's start, and the branches merged: a national list of 300,000 overdue records reads the page's rows,
+    not all of them. The states are named in the text of the query (not as arguments), so that the planner
+    matches each deadline's partial index (``hoso.model.migrate.deadline_indexes``)."""
     calendar = WorkCalendar(svc.config.calendar)
     deadlines = []
-    clauses, args = [], []
-    before, before_args = [], []  # the same deadlines on ``not_overdue_on``
     hidden = await access.hidden(entity)
     for wf in svc.config.workflows_for(entity.name):
         for d in wf.deadlines:
@@ -163,43 +169,62 @@ async def overdue(svc: RecordService, entity: EntityDef, access: Access, ctx: Re
                 # deadline, unless another deadline the reader may see makes it overdue.
                 continue
             period = parse_period(d.within)
-            last_start = calendar.latest_overdue_start(on, period)
-            clause = f"(t.{quote(wf.state_field)} = {{}} AND t.{quote(d.from_field)} <= {{}})"
-            clauses.append(clause)
-            args += [d.state, last_start]
-            if not_overdue_on is not None:
-                before.append(clause)
-                before_args += [d.state, calendar.latest_overdue_start(not_overdue_on, period)]
             deadlines.append((wf, d, period))
-    if not clauses:
+    if not deadlines:
         return [], 0
     for name, value, high in (("page", page, 10 ** 9), ("page_size", page_size, 1000)):
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
             raise ValidationError([(name, t("bad_page", ctx.lang, low=1, high=high))])
+
+    def late(wf: WorkflowDef, d: Any, period: Any, day: dt.date) -> tuple[str, list]:
+        return (f"(t.{quote(wf.state_field)} = {text_literal(d.state)} AND t.{quote(d.from_field)} <= {{}})",
+                [calendar.latest_overdue_start(day, period)])
+
+    # Each branch: overdue by its deadline and by no earlier one (a record in the states of two workflows is
+    # listed once), and with ``not_overdue_on``, past no deadline on that day; its own deadline not yet past then
+    # is said as a lower bound of the start, which its index reads as a range.
+    branches: list[tuple[str, list, str]] = []
+    earlier: list[tuple[str, list]] = []
+    before = [late(wf, d, p, not_overdue_on) for wf, d, p in deadlines] if not_overdue_on is not None else []
+    for wf, d, period in deadlines:
+        cond, cond_args = late(wf, d, period, on)
+        sql, args = cond, list(cond_args)
+        if earlier:
+            sql += f" AND NOT COALESCE(({' OR '.join(c for c, _a in earlier)}), FALSE)"
+            args += [v for _c, vs in earlier for v in vs]
+        if not_overdue_on is not None:
+            sql += f" AND t.{quote(d.from_field)} > {{}}"
+            args.append(calendar.latest_overdue_start(not_overdue_on, period))
+            sql += f" AND NOT COALESCE(({' OR '.join(c for c, _a in before)}), FALSE)"
+            args += [v for _c, vs in before for v in vs]
+        branches.append((sql, args, d.from_field))
+        earlier.append((cond, cond_args))
     await access.roles()  # the holdings, for the per-user predicate
     read, read_args = svc.store.read_where(entity, access, False)
-    where = f"{read} AND ({' OR '.join(clauses)})"
-    if before:  # overdue on ``on`` but not yet on ``not_overdue_on`` (a null date makes no deadline overdue)
-        where += f" AND NOT COALESCE(({' OR '.join(before)}), FALSE)"
-        args += before_args
     table = quote(entity.table)
     if count is False:
         total = None
-    elif count is True:
-        total = int(await svc.db.fetchval(f"SELECT COUNT(*) AS n FROM {table} t WHERE {where}", *read_args, *args)
-                    or 0)
-    else:  # counted up to one past the bound: enough to say "more than"
-        total = int(await svc.db.fetchval(f"SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM {table} t WHERE {where} "
-                                          f"LIMIT {int(count) + 1}) x", *read_args, *args) or 0)
-    # Ordered by the day each period started: the longest waiting first.
-    case = " ".join(f"WHEN t.{quote(wf.state_field)} = {{}} THEN t.{quote(d.from_field)}" for wf, d, _p in deadlines)
-    rows = await svc.db.fetch(
-        f"SELECT {svc.store.columns(entity)} FROM {table} t WHERE {where} ORDER BY CASE {case} END ASC, t.id ASC "
-        "LIMIT {} OFFSET {}", *read_args, *args, *[d.state for _wf, d, _p in deadlines], page_size,
-        (page - 1) * page_size)
+    else:
+        anyone = " OR ".join(f"({sql})" for sql, _a, _f in branches)
+        where = f"{read} AND ({anyone})"
+        args = [*read_args, *(a for _s, b, _f in branches for a in b)]
+        if count is True:
+            total = int(await svc.db.fetchval(f"SELECT COUNT(*) AS n FROM {table} t WHERE {where}", *args) or 0)
+        else:  # counted up to one past the bound: enough to say "more than"
+            total = int(await svc.db.fetchval(f"SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM {table} t WHERE "
+                                              f"{where} LIMIT {int(count) + 1}) x", *args) or 0)
+    reach = page * page_size  # each branch gives at most the rows up to the end of the page
+    parts, args = [], []
+    for sql, branch_args, from_field in branches:
+        parts.append(f"SELECT * FROM (SELECT {svc.store.columns(entity)}, t.{quote(from_field)} AS sys_due_key "
+                     f"FROM {table} t WHERE {read} AND {sql} ORDER BY t.{quote(from_field)}, t.id LIMIT {reach}) b")
+        args += [*read_args, *branch_args]
+    rows = await svc.db.fetch(f"SELECT * FROM ({' UNION ALL '.join(parts)}) u ORDER BY u.sys_due_key, u.id "
+                              "LIMIT {} OFFSET {}", *args, page_size, (page - 1) * page_size)
     out = []
     for r in rows:
         record = svc.store.load_row(entity.fields, r)
+        del record["sys_due_key"]
         for wf, d, period in deadlines:
             start = record.get(d.from_field)
             if record.get(wf.state_field) == d.state and start is not None:
