@@ -218,14 +218,14 @@ class RecordQuery:
         if await self.store.has_column(entity.table, "sys_search"):
             fts = await self.store.search_table(entity)
             fulltext = entity.search is not None and entity.search.index == "fulltext"
+            matched: list[str] = []  # SQLite: the FTS5 query of the words it can find, all in one
             for word in fold(search).split()[:10]:
                 if fulltext:
                     # the full-text index finds the candidates (words of letters and digits, by their start); the
                     # LIKE keeps the answer exactly the word-prefix one
                     if INDEXED_WORD.fullmatch(word):
                         if fts:
-                            clauses.append(f"t.id IN (SELECT rowid FROM {quote(fts)} WHERE {quote(fts)} MATCH {{}})")
-                            cargs.append(f'"{word}"*')
+                            matched.append(f'"{word}"*')
                         elif not self.db.is_sqlite:
                             clauses.append(f"{FULLTEXT_VECTOR.format(col='t.sys_search')} @@ "
                                            "to_tsquery('simple'::regconfig, {})")
@@ -236,10 +236,14 @@ class RecordQuery:
                 if fts and len(word) >= 3:
                     # the FTS5 trigram table finds the candidates; the LIKE below keeps the answer exactly the
                     # LIKE search's
-                    clauses.append(f"t.id IN (SELECT rowid FROM {quote(fts)} WHERE {quote(fts)} MATCH {{}})")
-                    cargs.append('"' + word.replace('"', '""') + '"')
+                    matched.append('"' + word.replace('"', '""') + '"')
                 clauses.append("t.sys_search LIKE {} ESCAPE '\\'")
                 cargs.append(like_pattern(word))
+            if matched and fts:
+                # One MATCH of every word (FTS5 intersects them itself): a subquery per word listed the rows of
+                # each, "nguyen" alone a third of the table (1,000,000 cases, "Nguyễn Văn Khánh": 1,048 ms)
+                clauses.insert(0, f"t.id IN (SELECT rowid FROM {quote(fts)} WHERE {quote(fts)} MATCH {{}})")
+                cargs.insert(0, " ".join(matched))
         else:
             # A table migrated before sys_search existed: case-insensitive, but diacritics count.
             cols = [f"LOWER(t.{quote(f.name)})" for f in entity.column_fields

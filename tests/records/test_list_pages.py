@@ -435,6 +435,33 @@ async def test_search_finds_vietnamese_names_without_diacritics_and_follows_writ
     assert await names("hoang") == []
 
 
+
+async def test_a_search_of_several_words_reads_the_search_index_once(world):
+    """SQLite: the FTS5 table is asked once for every word (FTS5 intersects them), not once per word, which listed
+    the rows of each word ("nguyen" alone a third of 1,000,000 cases); PostgreSQL's trigram index serves the LIKEs
+    themselves."""
+    w = world
+    await w.svc.create("item", {"name": "Nguyễn Văn Khánh", "unit": w.units["TT"]}, w.ctx())
+    await w.svc.create("item", {"name": "Nguyễn Văn Bảo", "unit": w.units["TT"]}, w.ctx())
+    seen: list[str] = []
+    fetch = w.rt.db.fetch
+
+    async def spy(sql, *args):
+        seen.append(sql)
+        return await fetch(sql, *args)
+
+    w.rt.db.fetch = spy  # type: ignore[method-assign]
+    try:
+        page = await w.svc.list_page("item", w.ctx(), search="nguyễn văn khánh", count="exact")
+    finally:
+        w.rt.db.fetch = fetch  # type: ignore[method-assign]
+    assert [r["name"] for r in page.items] == ["Nguyễn Văn Khánh"] and page.total == 1
+    searched = [sql for sql in seen if "sys_search" in sql]
+    assert searched
+    for sql in searched:  # once per selection (the page's statement carries its count's too)
+        assert sql.count(" MATCH ") == (sql.count('FROM "item" t WHERE') if w.rt.db.is_sqlite else 0), sql
+
+
 # -- migrate: the list and search indexes -------------------------------------------------------------------------
 
 
