@@ -21,10 +21,11 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import fastjsonschema
 import jsonschema
 
 from hoso.config import Config, EntityDef, FieldDef, FormDef, Label, RuleDef
@@ -78,6 +79,103 @@ _Validator = jsonschema.validators.extend(
     jsonschema.Draft202012Validator, {"formatMinimum": _format_minimum, "formatMaximum": _format_maximum})
 
 
+# The keywords of hoso's generated schemas that fastjsonschema (draft 7) reads as jsonschema (2020-12) does, the
+# annotations both ignore, and the two date bounds of hoso's own (checked beside it); a schema with any other
+# keyword (or ``items`` as a list) is checked by jsonschema alone.
+_FAST_KEYWORDS = frozenset({
+    "type", "properties", "required", "additionalProperties", "enum", "const", "maxLength", "minLength", "pattern",
+    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "items", "uniqueItems", "minItems",
+    "maxItems", "format", "title", "description", "readOnly", "default", "$schema", "formatMinimum", "formatMaximum"})
+_BOUNDS = ("formatMinimum", "formatMaximum")
+
+
+def _fast_keywords_only(s: Any) -> bool:
+    if not isinstance(s, dict):
+        return isinstance(s, bool)
+    for key, value in s.items():
+        if key.startswith("x-"):
+            continue
+        if key not in _FAST_KEYWORDS:
+            return False
+        if key == "properties" and not all(_fast_keywords_only(v) for v in value.values()):
+            return False
+        if key in ("items", "additionalProperties") and not _fast_keywords_only(value):
+            return False
+    return True
+
+
+def _plain(s: Any, formats: set[str]) -> Any:
+    """The schema for fastjsonschema: draft 7, without the date bounds and annotations; the formats it names are
+    collected (jsonschema does not check formats unless asked, so neither may the fast check)."""
+    if not isinstance(s, dict):
+        return s
+    out: dict[str, Any] = {}
+    for key, value in s.items():
+        if key.startswith("x-") or key in _BOUNDS or key == "$schema":
+            continue
+        if key == "format":
+            formats.add(value)
+        if key == "properties":
+            value = {name: _plain(v, formats) for name, v in value.items()}
+        elif key in ("items", "additionalProperties"):
+            value = _plain(value, formats)
+        out[key] = value
+    return out
+
+
+def _bounded(s: Any) -> dict | None:
+    """The part of the schema that holds a date bound: what ``_bounds_hold`` walks."""
+    if not isinstance(s, dict):
+        return None
+    out: dict[str, Any] = {k: s[k] for k in _BOUNDS if k in s}
+    props = {name: b for name, v in (s.get("properties") or {}).items() if (b := _bounded(v)) is not None}
+    if props:
+        out["properties"] = props
+    items = _bounded(s.get("items"))
+    if items is not None:
+        out["items"] = items
+    return out or None
+
+
+def _bounds_hold(s: dict, v: Any) -> bool:
+    """``formatMinimum`` and ``formatMaximum`` as the jsonschema validator applies them, where ``s`` places them."""
+    if isinstance(v, str):
+        for key in _BOUNDS:
+            if key in s and (pair := _comparable(v, s[key])):
+                if (pair[0] < pair[1]) if key == "formatMinimum" else (pair[0] > pair[1]):
+                    return False
+    props = s.get("properties")
+    if props and isinstance(v, dict) and not all(_bounds_hold(sub, v[k]) for k, sub in props.items() if k in v):
+        return False
+    items = s.get("items")
+    return not (items and isinstance(v, list) and not all(_bounds_hold(items, x) for x in v))
+
+
+def fast_check(schema: dict) -> Callable[[Any], bool] | None:
+    """A check that says True only of instances the schema's jsonschema validator finds no error in, and does so
+    for valid records several times faster (fastjsonschema compiles the schema to Python); None when the schema
+    has a keyword it might read otherwise. ``CompiledForm.check`` asks jsonschema for the errors only when it says
+    False (a record with a fault, or a case it leaves to jsonschema)."""
+    if not _fast_keywords_only(schema):
+        return None
+    formats: set[str] = set()
+    plain = {**_plain(schema, formats), "$schema": "http://json-schema.org/draft-07/schema#"}
+    try:
+        validate = fastjsonschema.compile(plain, formats={name: (lambda _v: True) for name in formats})
+    except fastjsonschema.JsonSchemaDefinitionException:
+        return None
+    bounded = _bounded(schema)
+
+    def check(instance: Any) -> bool:
+        try:
+            validate(instance)
+        except fastjsonschema.JsonSchemaValueException:
+            return False
+        return bounded is None or _bounds_hold(bounded, instance)
+
+    return check
+
+
 def _empty(v: Any) -> bool:
     return v is None or v == "" or (isinstance(v, (list, tuple)) and len(v) == 0)
 
@@ -115,6 +213,7 @@ class CompiledForm:
     schema: dict
     version: str = ""
     _validator: Any = field(default=None, repr=False)
+    _fast: Callable[[Any], bool] | None = field(default=None, repr=False)  # see ``fast_check``
     _config: Config | None = field(default=None, repr=False)
     # Fields hidden from the writer the form checks for (see ``for_writer``).
     hidden: frozenset[str] = frozenset()
@@ -157,7 +256,8 @@ class CompiledForm:
         instance = {k: json_value(v) for k, v in values.items() if k in self.fields and not _empty(v)}
         problems: list[tuple[str, str]] = []
         updating, hidden = previous is not None, self.hidden
-        for err in sorted(self._validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path]):
+        errors = [] if self._fast is not None and self._fast(instance) else self._validator.iter_errors(instance)
+        for err in sorted(errors, key=lambda e: [str(p) for p in e.absolute_path]):
             found = self._problem(err, lang, values, previous)
             # A stored hidden value the writer cannot change is not theirs to fix, and naming its fault tells it.
             problems += [p for p in found if not (updating and top_field(p[0]) in hidden)]
@@ -434,6 +534,7 @@ def compile_form(config: Config, entity: EntityDef, form: FormDef | None, regist
     compiled = CompiledForm(form.name if form is not None else None, entity, fields, sections, rules, schema)
     compiled._config = config
     compiled._validator = _Validator(schema)
+    compiled._fast = fast_check(schema)
     body = json.dumps({"schema": schema, "sections": sections,
                        "rules": [[r.rule, r.field, _label(r.message)] for _e, r in rules]},
                       sort_keys=True, ensure_ascii=False, default=str)
