@@ -329,10 +329,10 @@ class EntityDef:
     listing: ListingDef = ListingDef()
     search: SearchDef | None = None
 
-    @property
+    @cached_property
     def search_fields(self) -> tuple[FieldDef, ...]:
         """The fields whose words the record search finds: the declared ``search.fields``, else every searchable
-        column field."""
+        column field. (Found once: every record written computes its search text from them.)"""
         if self.search is not None and self.search.fields:
             return tuple(f for f in self.column_fields if f.name in self.search.fields)
         return tuple(f for f in self.column_fields if f.traits.searchable)
@@ -357,12 +357,12 @@ class EntityDef:
     def has_field(self, name: str) -> bool:
         return name in self._by_name
 
-    @property
+    @cached_property
     def column_fields(self) -> tuple[FieldDef, ...]:
         """Fields stored as columns of the entity's own table (child tables have tables of their own)."""
         return tuple(f for f in self.fields if not f.is_child_table)
 
-    @property
+    @cached_property
     def child_tables(self) -> tuple[FieldDef, ...]:
         return tuple(f for f in self.fields if f.is_child_table)
 
