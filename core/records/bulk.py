@@ -64,8 +64,9 @@ async def create_many(svc: RecordService, entity_name: str, payloads: list[dict]
     file rows they came from), so that what it writes commits with them. Returns the records as the actor sees
     them, in the order of ``payloads``. Raises Forbidden (no role may create), BatchInvalid (nothing written).
 
-    ``dry_run``: every check, the scope's included (the rows are written, then rolled back before any audit entry
-    or record hook), and nothing kept; returns an empty list when the batch would be written."""
+    ``dry_run``: every check, the scope's included (the rows are written, then rolled back before any history
+    version, audit entry or record hook), and nothing kept; returns an empty list when the batch would be
+    written."""
     entity = svc._entity(entity_name)
     access = Access(svc.rt, ctx)
     if not await access.may_at_all("create", entity):
@@ -127,10 +128,10 @@ async def _write(svc, entity, access, compiled, parsed, found, ctx, now, in_tran
                             for pos, r in enumerate(values.get(child.name) or [])],
                            _null_by_default(svc, child.fields))
             await _insert_rows(svc, entity.child_table_name(child.name), rows, returning=False)
-        await _versions(svc, entity, ids)
         await _require_scope(svc, entity, ids, access, ctx)
-        if dry_run:
+        if dry_run:  # the history versions cannot refuse a record: a dry run does not write them
             raise _DryRun()
+        await _versions(svc, entity, ids)
         async with audit_batch(svc.db):
             for rid, values in zip(ids, parsed, strict=True):
                 changes = {k: (None, v) for k, v in values.items() if not is_empty(v)}
