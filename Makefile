@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOSO_DATABASE_URL ?= sqlite:///var/hoso.db
+VNEID_PORT ?= 8765
 export HOSO_DATABASE_URL
 
 .PHONY: install browser demo layers lint test fuzz bench check clean
@@ -26,6 +27,11 @@ demo: install
 	mkdir -p var
 	$(BIN)/hoso migrate --yes --as demo
 	$(BIN)/hoso demo --once
+	@# VNeID's stand-in receives the case results the outbox sends (docs/legal-aid.md) while the server runs:
+	@# without a receiver each result's delivery fails, is retried, and fills the console
+	$(BIN)/python -m hoso_legal_aid.vneid_standin --port $(VNEID_PORT) & standin=$$!; \
+	trap 'kill $$standin 2>/dev/null' EXIT INT TERM; \
+	HOSO_VNEID_URL=$${HOSO_VNEID_URL:-http://127.0.0.1:$(VNEID_PORT)/results} \
 	$(BIN)/hoso serve --host 127.0.0.1 --port 8000
 
 # The admin's browser tests drive Debian's chromium (never Playwright's own downloads): install it when missing.

@@ -103,7 +103,7 @@ class PlainFormatter(logging.Formatter):
 def log_config(fmt: str | None = None, level: str = "INFO") -> dict[str, Any]:
     """A ``logging.config.dictConfig`` for ``hoso serve`` (uvicorn's ``log_config``): every logger, uvicorn's
     included, writes to standard error in ``fmt``; uvicorn's own access line is replaced by ``hoso.access``,
-    which carries the request id, the route and the duration."""
+    which carries the request id, the route and the duration; httpx's line per outgoing request is left out."""
     fmt = fmt or log_format()
     formatter = {"()": f"{__name__}.{'JsonFormatter' if fmt == 'json' else 'PlainFormatter'}"}
     return {
@@ -118,5 +118,8 @@ def log_config(fmt: str | None = None, level: str = "INFO") -> dict[str, Any]:
             "uvicorn": {"handlers": [], "propagate": True, "level": level},
             "uvicorn.error": {"handlers": [], "propagate": True, "level": level},
             "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
+            # httpx writes a line per outgoing request (each VNeID delivery, each population lookup): hoso's
+            # callers log what fails, so only httpx's own warnings and errors are kept
+            "httpx": {"handlers": [], "propagate": True, "level": "WARNING"},
         },
     }

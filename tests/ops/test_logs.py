@@ -131,6 +131,25 @@ def test_the_log_format_setting_is_checked():
     assert config["loggers"]["uvicorn.access"]["propagate"] is False
 
 
+def test_outgoing_requests_do_not_write_a_line_each_but_their_warnings_do(caplog):
+    """httpx logs each outgoing request at INFO (a demo's outbox sent about 900 VNeID results at its start, a line
+    each): under ``hoso serve``'s logging its warnings pass, its per-request lines do not."""
+    import logging
+
+    httpx_logger = logging.getLogger("httpx")
+    saved = httpx_logger.level
+    level = log_config("plain")["loggers"]["httpx"]["level"]
+    httpx_logger.setLevel(level)
+    try:
+        with caplog.at_level(logging.INFO):
+            httpx_logger.setLevel(level)  # caplog lowers the root only
+            httpx_logger.info('HTTP Request: POST http://127.0.0.1:8765/results "HTTP/1.0 200 OK"')
+            httpx_logger.warning("connection pool is full")
+        assert [r.getMessage() for r in caplog.records if r.name == "httpx"] == ["connection pool is full"]
+    finally:
+        httpx_logger.setLevel(saved)
+
+
 @given(proto=st.one_of(st.none(), st.sampled_from(["https", "http", "HTTPS", "ftp", "https, http", ""])),
        trusted=st.booleans())
 def test_the_forwarded_scheme_is_believed_only_from_a_trusted_proxy(proto, trusted):
