@@ -79,17 +79,11 @@ def observe(app: Litestar, metrics: Metrics, settings: WebSettings) -> Litestar:
         started = time.perf_counter()
         metrics.started()
 
-        async def send_with_id(message: Any) -> None:
-            nonlocal status
-            if message.get("type") == "http.response.start":
-                status = int(message.get("status", 500))
-                headers = [(n, v) for n, v in message.get("headers") or () if bytes(n).lower() != _HEADER]
-                message["headers"] = [*headers, (_HEADER, rid.encode())]
-            await send(message)
+        logged = False
 
-        try:
-            await inner(scope, receive, send_with_id)
-        finally:
+        def log_access() -> None:
+            nonlocal logged
+            logged = True
             seconds = time.perf_counter() - started
             route = scope.get("path_template")
             metrics.answered(scope.get("method", ""), route, status, seconds)
@@ -98,6 +92,24 @@ def observe(app: Litestar, metrics: Metrics, settings: WebSettings) -> Litestar:
                                 extra={"method": scope.get("method"), "path": scope.get("path"), "route": route,
                                        "status": status, "duration_ms": round(seconds * 1000, 2),
                                        "client": client_address(ASGIConnection(scope), settings), "request_id": rid})
+
+        async def send_with_id(message: Any) -> None:
+            nonlocal status
+            if message.get("type") == "http.response.start":
+                status = int(message.get("status", 500))
+                headers = [(n, v) for n, v in message.get("headers") or () if bytes(n).lower() != _HEADER]
+                message["headers"] = [*headers, (_HEADER, rid.encode())]
+            elif message.get("type") == "http.response.body" and not message.get("more_body") and not logged:
+                # The line is written before the answer's last part leaves: a client that has its whole answer
+                # finds the request in the log, even if the process is killed the next moment.
+                log_access()
+            await send(message)
+
+        try:
+            await inner(scope, receive, send_with_id)
+        finally:
+            if not logged:  # no complete answer (an error, a client gone): the line says what was counted
+                log_access()
             REQUEST_ID.reset(token)
 
     app.asgi_handler = observed

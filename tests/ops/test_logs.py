@@ -159,3 +159,26 @@ def test_the_forwarded_scheme_is_believed_only_from_a_trusted_proxy(proto, trust
     first = (proto or "").split(",")[0].strip().lower()
     expected = first if trusted and first in ("http", "https") else None
     assert forwarded_scheme(scope, PROXY) == expected
+
+
+async def test_the_access_line_is_written_before_the_answer_has_left(web, caplog):
+    """A client that has its whole answer finds the request in the log even if the process is killed the next
+    moment (tests/ops/test_kill.py kills the server while it acknowledges writes): the line is written before the
+    answer's last part is sent, not after."""
+    seen_at_last_part: list[list[str]] = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            seen_at_last_part.append([r.getMessage() for r in caplog.records if r.name == "hoso.access"])
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": "/healthz", "raw_path": b"/healthz", "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"testserver")], "client": ("127.0.0.1", 5000), "server": ("testserver", 80)}
+    with caplog.at_level(logging.INFO, logger="hoso.access"):
+        await web.app(scope, receive, send)
+    assert len(seen_at_last_part) == 1
+    [lines] = seen_at_last_part
+    assert len(lines) == 1 and lines[0].startswith("GET /healthz 200 "), lines
