@@ -216,12 +216,23 @@ def text_literal(value: str) -> str:
 
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{\}")
+# Statement texts up to this length are compiled once and kept (the same few texts come again and again); longer
+# ones, such as a multi-row INSERT of a batch (about 100 KB for 500 cases), are compiled at each run (a few ms),
+# so that the texts kept stay small however many different batches and id lists go by.
+KEPT_STATEMENT_TEXT = 2000
 
 
-@functools.lru_cache(maxsize=4096)
-def _compiled(template: str, engine_type: str) -> tuple[str, int]:
+def _compile(template: str, engine_type: str) -> tuple[str, int]:
     """``template`` with its ``{}`` placeholders numbered for the engine (``$1``... or ``?``) and ``{{``, ``}}``
     unescaped, as piccolo's QueryString compiles it; and how many placeholders it has."""
+    if "{{" not in template and "}}" not in template:
+        parts = template.split("{}")
+        if engine_type == "sqlite":
+            return "?".join(parts), len(parts) - 1
+        numbered = [parts[0]]
+        for i, part in enumerate(parts[1:], start=1):
+            numbered += (f"${i}", part)
+        return "".join(numbered), len(parts) - 1
     n = 0
 
     def put(m: re.Match) -> str:
@@ -235,13 +246,16 @@ def _compiled(template: str, engine_type: str) -> tuple[str, int]:
     return _PLACEHOLDER.sub(put, template), n
 
 
+_compiled_kept = functools.lru_cache(maxsize=1024)(_compile)
+
+
 class Statement(QueryString):
     """One of hoso's own statements: its text with a ``{}`` per argument, the arguments plain values.
 
     piccolo's QueryString looks at every argument for nested query strings and columns when it is made, and parses
     the text again at every run: 0.7 s of the 4.3 s that 3,000 records took through ``create_many`` (a batch of
-    500 cases is one INSERT of about 27,000 arguments). A statement's text is compiled once per text and engine
-    (most are the same few texts again and again) and its arguments are passed on as they are."""
+    500 cases is one INSERT of about 27,000 arguments). A short statement's text is compiled once per text and
+    engine (``KEPT_STATEMENT_TEXT``) and its arguments are passed on as they are."""
 
     def __init__(self, template: str, *args: Any):  # no call to QueryString's: it is what this saves
         self.template = template
@@ -253,7 +267,8 @@ class Statement(QueryString):
         self._alias = None
 
     def compile_string(self, engine_type: str = "postgres") -> tuple[str, list[Any]]:
-        sql, n = _compiled(self.template, engine_type)
+        compile = _compiled_kept if len(self.template) <= KEPT_STATEMENT_TEXT else _compile
+        sql, n = compile(self.template, engine_type)
         if n != len(self.args):
             raise ValueError(f"the statement has {n} placeholders and {len(self.args)} arguments: {self.template}")
         return sql, list(self.args)

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from piccolo.querystring import QueryString
 
-from hoso.db import Statement
+from hoso.db import KEPT_STATEMENT_TEXT, Statement
 
 plain = st.one_of(st.sampled_from(["{}", " ", "'", "$1", "?", "%s", "SELECT ", " = ", ", "]),
                   st.text(st.characters(blacklist_characters="{}"), max_size=8))
@@ -19,9 +19,13 @@ value = st.one_of(st.none(), st.integers(), st.text(max_size=5), st.dates(), st.
                   st.just(dt.datetime(2026, 1, 2, tzinfo=dt.UTC)))
 
 
-@given(parts=st.lists(plain, max_size=12), data=st.data())
-def test_a_statement_compiles_as_piccolos_query_string(parts, data):
-    template = "".join(parts)
+# a short text is compiled once and kept, a long one at each run: both ways are checked
+long_or_short = st.sampled_from(["", " " * KEPT_STATEMENT_TEXT])
+
+
+@given(parts=st.lists(plain, max_size=12), pad=long_or_short, data=st.data())
+def test_a_statement_compiles_as_piccolos_query_string(parts, pad, data):
+    template = pad + "".join(parts)
     n = parts.count("{}")
     args = data.draw(st.lists(value, min_size=n, max_size=n))
     for engine in ("postgres", "sqlite"):
@@ -29,9 +33,9 @@ def test_a_statement_compiles_as_piccolos_query_string(parts, data):
             engine_type=engine), (template, engine)
 
 
-@given(parts=st.lists(st.one_of(plain, st.sampled_from(["{{", "}}"])), max_size=12))
-def test_escaped_braces_are_read_as_str_format_reads_them(parts):
-    template = "".join(parts)
+@given(parts=st.lists(st.one_of(plain, st.sampled_from(["{{", "}}"])), max_size=12), pad=long_or_short)
+def test_escaped_braces_are_read_as_str_format_reads_them(parts, pad):
+    template = "".join(parts) + pad
     n = parts.count("{}")
     args = list(range(n))
     assert Statement(template, *args).compile_string("postgres") == (
