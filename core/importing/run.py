@@ -373,6 +373,7 @@ class _Import:
 
     async def check(self, progress: Callable[[int, int], None] | None) -> None:
         """Every row without a problem yet, through the record service's checks, nothing kept."""
+        self.repeated_unique()
         bad_lines = set(self.result.bad_rows)
         pending = [r for r in self.rows if r.line not in bad_lines]
         done = 0
@@ -393,6 +394,31 @@ class _Import:
                 progress(done, len(pending))
         bad_lines = set(self.result.bad_rows)
         self.result.would_create = sum(1 for r in self.rows if r.line not in bad_lines)
+
+    def repeated_unique(self) -> None:
+        """A unique field's value held by two rows of the file: the later row is a problem, naming the line of the
+        first. (Each batch's check sees the records stored and the rows of its own batch, not the other batches' rows,
+        which the write would then refuse half-way through the file.)"""
+        fields = tuple(fd for fd in self.entity.column_fields if fd.unique)
+        if not fields:
+            return
+        bad_lines = set(self.result.bad_rows)
+        first: dict[tuple[str, Any], int] = {}
+        for r in self.rows:
+            if r.line in bad_lines:
+                continue
+            values, _problems = self.svc.validator.parse(fields, {k: r.payload[k] for k in r.payload
+                                                                  if any(fd.name == k for fd in fields)}, self.ctx)
+            for fd in fields:
+                v = values.get(fd.name)
+                if v is None:
+                    continue
+                key = (fd.name, _comparable(self.rt.registry.field_type(fd.type).to_db(v)))
+                if key in first:
+                    self.problem(r.line, self.header_of.get(fd.name, fd.name),
+                                 t("import_repeated_value", self.lang, value=v, line=first[key]))
+                else:
+                    first[key] = r.line
 
     async def write(self, progress: Callable[[int, int], None] | None) -> None:
         bad_lines = set(self.result.bad_rows)
@@ -476,6 +502,8 @@ async def _prepared(rt: Runtime, ctx: RecordContext, entity_name: str, table: Ta
     await job.duplicates()
     await job.modules()
     await job.check(progress)
+    # By line, the file's and the header's first; a line's problems in the order they were found.
+    job.result.problems.sort(key=lambda p: p.row or 0)
     return job
 
 

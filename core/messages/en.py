@@ -385,6 +385,7 @@ MESSAGES: dict[str, str] = {
     "import_number": "{value!r} is not a number (for example 1.234,5)",
     "import_not_found": "{value!r} was not found (or is outside what you may see)",
     "import_ambiguous": "several bear the name {value!r}: write the code",
+    "import_repeated_value": "value {value!r} is already on line {line} of the file (this field must be unique)",
     "import_row": "row {row}",
     "import_file_problem": "file",
     "import_summary": "{rows} rows: {created} records created, {duplicates} duplicates (imported before), "

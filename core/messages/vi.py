@@ -385,6 +385,7 @@ MESSAGES: dict[str, str] = {
     "import_number": "{value!r} không phải số (ví dụ: 1.234,5)",
     "import_not_found": "không tìm thấy {value!r} (hoặc nằm ngoài phạm vi được xem)",
     "import_ambiguous": "có nhiều mục mang tên {value!r}: hãy ghi mã",
+    "import_repeated_value": "giá trị {value!r} đã có ở dòng {line} của tệp (trường này không được trùng)",
     "import_row": "dòng {row}",
     "import_file_problem": "tệp",
     "import_summary": "{rows} dòng: {created} hồ sơ đã tạo, {duplicates} trùng (đã nhập trước đó), {skipped} "

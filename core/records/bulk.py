@@ -64,9 +64,8 @@ async def create_many(svc: RecordService, entity_name: str, payloads: list[dict]
     file rows they came from), so that what it writes commits with them. Returns the records as the actor sees
     them, in the order of ``payloads``. Raises Forbidden (no role may create), BatchInvalid (nothing written).
 
-    ``dry_run``: every check, the scope's included (the rows are written, then rolled back before any history
-    version, audit entry or record hook), and nothing kept; returns an empty list when the batch would be
-    written."""
+    ``dry_run``: every check, the scope's included (over the batch's values: nothing is inserted, no id or code
+    is taken, no series is locked), and nothing kept; returns an empty list when the batch would be written."""
     entity = svc._entity(entity_name)
     access = Access(svc.rt, ctx)
     if not await access.may_at_all("create", entity):
@@ -119,6 +118,13 @@ async def _write(svc, entity, access, compiled, parsed, found, ctx, now, in_tran
                     found[i] = exc.problems
         if found:
             raise BatchInvalid(dict(found))
+        if dry_run:
+            # Checked against the batch's values, not against inserted rows: a preview takes no id and no code,
+            # locks no series and maintains no index (see ``_staged``).
+            if not access.superuser:
+                table, staged = await _staged(svc, entity, parsed, ctx, compiled.version, now)
+                await _require_scope(svc, entity, staged, access, ctx, table)
+            raise _DryRun()
         if entity.naming:
             await _name(svc, entity, parsed, now)
         ids = await _insert(svc, entity, parsed, ctx, compiled.version, now)
@@ -129,8 +135,6 @@ async def _write(svc, entity, access, compiled, parsed, found, ctx, now, in_tran
                            _null_by_default(svc, child.fields))
             await _insert_rows(svc, entity.child_table_name(child.name), rows, returning=False)
         await _require_scope(svc, entity, ids, access, ctx)
-        if dry_run:  # the history versions cannot refuse a record: a dry run does not write them
-            raise _DryRun()
         await _versions(svc, entity, ids)
         async with audit_batch(svc.db):
             for rid, values in zip(ids, parsed, strict=True):
@@ -196,17 +200,41 @@ def _padded(rows: list[dict], names: list[str]) -> list[dict]:
     return rows
 
 
-async def _insert(svc: RecordService, entity: EntityDef, parsed: list[dict], ctx: RecordContext, form_version: str,
-                  now: dt.datetime) -> list[int]:
+async def _rows(svc: RecordService, entity: EntityDef, parsed: list[dict], ctx: RecordContext, form_version: str,
+                now: dt.datetime, *, search: bool = True) -> list[dict]:
+    """The entity table's rows of the batch: its columns and the system fields of a creation."""
     rows = []
     nullable = _null_by_default(svc, entity.fields)
     for values in parsed:
         row = _padded([svc.store.to_db(entity.fields, values)], nullable)[0]
         row.update(sys_version=1, sys_created_at=now, sys_created_by=ctx.user_id, sys_updated_at=now,
                    sys_updated_by=ctx.user_id, sys_form_version=form_version)
-        row.update(await svc.store.search_column(entity, values))
+        if search:
+            row.update(await svc.store.search_column(entity, values))
         rows.append(row)
+    return rows
+
+
+async def _insert(svc: RecordService, entity: EntityDef, parsed: list[dict], ctx: RecordContext, form_version: str,
+                  now: dt.datetime) -> list[int]:
+    rows = await _rows(svc, entity, parsed, ctx, form_version, now)
     return await _insert_rows(svc, entity.table, rows, returning=True)
+
+
+async def _staged(svc: RecordService, entity: EntityDef, parsed: list[dict], ctx: RecordContext, form_version: str,
+                  now: dt.datetime) -> tuple[str, list[int]]:
+    """A dry run's batch as rows of a temporary table made like the entity's (the same columns and types, no index,
+    no constraint, no sequence), with the ids -1, -2, ... that no record has, so that the scope predicate reads them
+    as it would read the inserted rows. The table goes with the dry run's rollback. Returns its name and the ids,
+    in the order of ``parsed``."""
+    table = f"hoso_dry_{entity.table}"
+    await svc.db.execute(f"CREATE TEMP TABLE {quote(table)} AS SELECT * FROM {quote(entity.table)} WHERE 1 = 0")
+    rows = await _rows(svc, entity, parsed, ctx, form_version, now, search=False)
+    ids = [-(i + 1) for i in range(len(rows))]
+    for rid, row in zip(ids, rows, strict=True):
+        row["id"] = rid
+    await _insert_rows(svc, table, rows, returning=False)
+    return table, ids
 
 
 async def _insert_rows(svc: RecordService, table: str, rows: list[dict], *, returning: bool) -> list[int]:
@@ -259,15 +287,15 @@ async def _versions(svc: RecordService, entity: EntityDef, ids: list[int]) -> No
 
 
 async def _require_scope(svc: RecordService, entity: EntityDef, ids: list[int], access: Access,
-                         ctx: RecordContext) -> None:
-    """Every record of the batch satisfies the actor's ``create`` predicate, or the batch is undone, naming the
-    unit field of each record out of scope."""
+                         ctx: RecordContext, table: str | None = None) -> None:
+    """Every record of the batch (rows ``ids`` of the entity's table, or of ``table``) satisfies the actor's
+    ``create`` predicate, or the batch is undone, naming the unit field of each record out of scope."""
     if access.superuser:
         return
     pred = await access.scoped("create", entity)
     allowed: set[int] = set()
     if not pred.is_false:
-        rows = await svc.db.fetch(f"SELECT t.id FROM {quote(entity.table)} t WHERE t.id IN ({_in(ids)}) "
+        rows = await svc.db.fetch(f"SELECT t.id FROM {quote(table or entity.table)} t WHERE t.id IN ({_in(ids)}) "
                                   f"AND ({pred.sql})", *pred.args)
         allowed = {int(r["id"]) for r in rows}
     refused = [i for i, rid in enumerate(ids) if rid not in allowed]

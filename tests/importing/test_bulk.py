@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hoso.hookspecs import hookimpl
 from hoso.records.bulk import MAX_PARAMETERS, BatchInvalid
 from hoso.records.service import Forbidden
+from tests.helpers import examples
 
 # Columns that differ between two writes of the same record by nature: its id, its time, its number.
 VOLATILE = {"id", "sys_history_id", "parent_id", "sys_created_at", "sys_updated_at", "sys_valid_from",
@@ -170,3 +171,39 @@ async def test_a_batch_larger_than_one_statement(world, monkeypatch):
     assert [r["requester"] for r in created] == [f"Người {i}" for i in range(9)]
     assert [len(r["hearings"]) for r in created] == [i % 3 for i in range(9)]
     assert len({r["id"] for r in created}) == 9
+
+
+async def _outcome(world, payloads, ctx, dry_run):
+    try:
+        await world.svc.create_many("case", payloads, ctx, dry_run=dry_run)
+    except BatchInvalid as exc:
+        return {i: sorted(f for f, _m in found) for i, found in exc.rows.items()}
+    except Forbidden:
+        return "forbidden"
+    return "written"
+
+
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
+          phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@given(cases=st.lists(st.tuples(CASE, st.sampled_from(["TT", "TT2", "TT3", "P01"]), st.booleans()),
+                      min_size=1, max_size=5),
+       user=st.sampled_from(["staff", "director", "other", "clerk", "nobody"]))
+async def test_a_dry_run_refuses_what_the_write_refuses_and_keeps_nothing(world, cases, user):
+    """The dry run (an import's preview) checks the scope against the batch's values instead of inserted rows: it
+    must refuse the same records for the same reasons as the write, and leave no row, number or id behind."""
+    ctx = world.ctx(user)
+    payloads = [{**_payload(world, c), "unit": world.units[unit], **({"age": 400} if bad else {})}
+                for c, unit, bad in cases]
+    tables = ("case", "case__hearings", "hoso_h_case", "hoso_audit", "hoso_series")
+    before = {t: await world.count(t) for t in tables}
+    series = await world.rt.db.fetch("SELECT * FROM hoso_series ORDER BY 1")
+    sequence = None
+    if not world.rt.db.is_sqlite:
+        sequence = await world.rt.db.fetchval("SELECT last_value FROM pg_sequences WHERE sequencename = 'case_id_seq'")
+    dry = await _outcome(world, payloads, ctx, dry_run=True)
+    assert {t: await world.count(t) for t in tables} == before
+    assert await world.rt.db.fetch("SELECT * FROM hoso_series ORDER BY 1") == series
+    if sequence is not None:  # PostgreSQL's sequences do not roll back: a dry run takes no id at all
+        assert await world.rt.db.fetchval(
+            "SELECT last_value FROM pg_sequences WHERE sequencename = 'case_id_seq'") == sequence
+    assert dry == await _outcome(world, payloads, ctx, dry_run=False)

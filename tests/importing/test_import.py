@@ -271,3 +271,45 @@ async def test_a_module_entity_goes_only_to_units_where_the_module_is_on(records
         assert result.created == 0 and await rt.db.fetchval('SELECT COUNT(*) AS n FROM "call"') == 0
     finally:
         await rt.db.close()
+
+
+REGISTER = """
+entity: register_entry
+label: {vi: Sổ đăng ký, en: Register}
+unit_field: unit
+fields:
+  name: {type: text, required: true, label: {vi: Họ tên, en: Name}}
+  citizen: {type: text, unique: true, label: {vi: Số định danh, en: Citizen ID}}
+  unit: {type: org_unit, required: true, label: {vi: Đơn vị, en: Unit}}
+"""
+
+
+@pytest.mark.parametrize("batch", [1, 2, 500])
+async def test_a_unique_value_repeated_in_the_file_is_a_problem_of_the_preview_whatever_the_batches(
+        records_config, database_url, batch):
+    """Two rows holding one unique value: the preview names the later one (the first batch's check cannot see
+    the later batch), so nothing is written; skipping the bad rows writes the first."""
+    from hoso.records.context import RecordContext
+    from tests.helpers import migrated_runtime
+
+    records_config.write("forms_config/entities/register.yaml", REGISTER)
+    rt = await migrated_runtime(records_config.load(), database_url)
+    try:
+        ctx = RecordContext.system(rt.config)
+        await rt.records().create("register_entry", {"name": "Có sẵn", "citizen": "009",
+                                                     "unit": await rt.db.fetchval(
+                                                         "SELECT id FROM hoso_unit WHERE code = 'TT'")}, ctx)
+        data = ("Họ tên,Số định danh,Đơn vị\nAn,001,TT\nBình,002,TT\nCường,001,TT2\nDung,009,TT\nGiang,,TT\n"
+                "Hà,,TT\n").encode()
+        table = read_table("register.csv", data, "vi")
+        result = await import_file(rt, ctx, "register_entry", table, ImportOptions(batch=batch))
+        assert [(p.row, p.column) for p in result.problems] == [(4, "Số định danh"), (5, "Số định danh")]
+        assert "dòng 2" in result.problems[0].message
+        assert result.created == 0 and not result.stopped
+        assert await rt.db.fetchval('SELECT COUNT(*) AS n FROM "register_entry"') == 1
+        result = await import_file(rt, ctx, "register_entry", table, ImportOptions(batch=batch, skip_bad=True))
+        assert (result.created, result.skipped, result.stopped) == (4, 2, False)
+        names = [r["name"] for r in await rt.db.fetch('SELECT name FROM "register_entry" ORDER BY id')]
+        assert names == ["Có sẵn", "An", "Bình", "Giang", "Hà"]
+    finally:
+        await rt.db.close()
