@@ -54,6 +54,7 @@ class Access:
         # Uniqueness conflicts with records the actor may not read: ``(field, value, other record's id)``.
         self.unique_conflicts: list[tuple[str, Any, int]] = []
         self._readable: dict[tuple[str, Any], bool] = {}
+        self._hidden: dict[str, frozenset[str]] = {}
 
     @property
     def superuser(self) -> bool:
@@ -93,8 +94,10 @@ class Access:
         return Permissions(self.rt.scope, frozenset(await self.roles()), False)
 
     async def hidden(self, entity: EntityDef) -> set[str]:
-        """Fields the actor may neither see nor write."""
-        return (await self.permissions()).hidden(entity.name)
+        """Fields the actor may neither see nor write (worked out once per entity: a write asks several times)."""
+        if entity.name not in self._hidden:
+            self._hidden[entity.name] = frozenset((await self.permissions()).hidden(entity.name))
+        return set(self._hidden[entity.name])
 
     async def read_only(self, entity: EntityDef) -> set[str]:
         """Fields the actor may not change on update."""

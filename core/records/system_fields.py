@@ -30,11 +30,17 @@ class SystemFields:
 
 
 def system_fields(config: Config, entity: EntityDef | None) -> SystemFields:
-    """The system-set fields of ``entity`` (none for a table that is not an entity)."""
+    """The system-set fields of ``entity`` (none for a table that is not an entity); worked out once per entity
+    and configuration (every write asks)."""
     if entity is None:
         return SystemFields()
-    return SystemFields(
+    kept = entity.__dict__.get("_system_fields")
+    if kept is not None and kept[0] is config:
+        return kept[1]
+    found = SystemFields(
         code=entity.naming.field if entity.naming else None,
         states={w.state_field: w.initial for w in config.workflows_for(entity.name)},
         attachments=frozenset(f.name for f in entity.fields if f.traits.refers_to == "file"),
     )
+    entity.__dict__["_system_fields"] = (config, found)
+    return found

@@ -176,7 +176,7 @@ class RecordValidator:
         date_field = record_date_field(entity)
         date_changed = (previous is not None and date_field is not None
                         and jsonable_deep(previous.get(date_field)) != jsonable_deep(values.get(date_field)))
-        for fd in entity.fields:
+        for fd in _referring_fields(entity):
             if fd.name in skip:
                 continue
             v = values.get(fd.name)
@@ -190,8 +190,9 @@ class RecordValidator:
             if v is None or unchanged:
                 continue
             if fd.is_child_table:
+                refers = [cf for cf in fd.fields if cf.traits.refers_to]
                 for i, row in enumerate(v):
-                    for cf in fd.fields:
+                    for cf in refers:
                         if row.get(cf.name) is not None:
                             await check(cf, row[cf.name], f"{fd.name}[{i}].{cf.name}")
             else:
@@ -278,6 +279,16 @@ class RecordValidator:
         if entity.unit_field:
             raise ValidationError([(entity.unit_field, t("out_of_scope", ctx.lang))])
         raise Forbidden(t("forbidden", ctx.lang, action=action))
+
+def _referring_fields(entity: EntityDef) -> tuple[FieldDef, ...]:
+    """The fields whose values ``check_references`` checks: those that refer to something, and child tables (the
+    others have nothing to check there; every write asks, so the answer is kept with the entity)."""
+    kept = entity.__dict__.get("_referring_fields")
+    if kept is None:
+        kept = entity.__dict__["_referring_fields"] = tuple(
+            fd for fd in entity.fields if fd.is_child_table or fd.traits.refers_to)
+    return kept
+
 
 def record_date_field(entity: EntityDef) -> str | None:
     """The field that dates a record (the naming series' date_field), which decides the units it may go under."""
