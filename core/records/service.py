@@ -147,9 +147,11 @@ class RecordService:
             row.update(await self.store.search_column(entity, values))
             cols = ", ".join(quote(c) for c in row)
             marks = ", ".join("{}" for _ in row)
-            record_id = await self.db.fetchval(
-                f"INSERT INTO {quote(entity.table)} ({cols}) VALUES ({marks}) RETURNING id", *row.values()
-            )
+            # The stored row comes back from the INSERT (nothing below changes it): it is the record read back.
+            stored = (await self.db.fetch(
+                f"INSERT INTO {quote(entity.table)} ({cols}) VALUES ({marks}) "
+                f"RETURNING {self.store.columns(entity, alias=None)}", *row.values()))[0]
+            record_id = stored["id"]
             # a new record's child tables without rows have no rows to version nor to read back
             filled = tuple(c for c in entity.child_tables if values.get(c.name))
             for child in filled:
@@ -159,7 +161,8 @@ class RecordService:
             changes = {k: (None, v) for k, v in values.items() if not is_empty(v)}
             await self.store.audit(AuditEvent("create", entity.name, record_id, ctx.user_id, ctx.user_name,
                                               ctx.origin, jsonable_changes(changes)))
-            record = await self.store.fetch(entity, record_id, children=filled)
+            record = self.store.load_row(entity.fields, stored)
+            await self.store.read_children(entity, record, filled)
             await events.emit(self.rt, "created", entity, record, ctx)
         return await self.store.visible(entity, record, access)
 

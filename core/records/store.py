@@ -206,9 +206,11 @@ class RecordStore:
             found = self.cache.loaders[id(fields)] = (fields, [(n, f) for n, f in pairs if f is not same])
         return found[1]
 
-    def columns(self, entity: EntityDef, alias: str = "t") -> str:
-        return ", ".join([f"{alias}.id"] + [f"{alias}.{quote(f.name)}" for f in entity.column_fields]
-                         + [f"{alias}.{c}" for c in RECORD_SYSTEM_COLUMNS])
+    def columns(self, entity: EntityDef, alias: str | None = "t") -> str:
+        """The columns a record is read from, over table alias ``alias`` (None: unqualified, as in RETURNING)."""
+        p = f"{alias}." if alias else ""
+        return ", ".join([f"{p}id"] + [f"{p}{quote(f.name)}" for f in entity.column_fields]
+                         + [f"{p}{c}" for c in RECORD_SYSTEM_COLUMNS])
 
     async def fetch(self, entity: EntityDef, record_id: int, where: str = "", args: tuple = (),
                     lock: bool = False, children: tuple[FieldDef, ...] | None = None) -> dict:
@@ -223,6 +225,13 @@ class RecordStore:
         if not rows:
             raise NotFound(f"{entity.name} {record_id} does not exist")
         record = self.load_row(entity.fields, rows[0])
+        await self.read_children(entity, record, children)
+        return record
+
+    async def read_children(self, entity: EntityDef, record: dict, children: tuple[FieldDef, ...] | None = None
+                            ) -> None:
+        """Put the child rows of ``record`` (read with its id) in it: of the tables ``children`` (None: all), the
+        others known to have no rows."""
         read = None if children is None else {c.name for c in children}
         for child in entity.child_tables:
             if read is not None and child.name not in read:
@@ -231,9 +240,8 @@ class RecordStore:
             ccols = ", ".join(["id"] + [quote(f.name) for f in child.fields])
             crows = await self.db.fetch(
                 f"SELECT {ccols} FROM {quote(entity.child_table_name(child.name))} WHERE parent_id = {{}} "
-                "ORDER BY position", record_id)
+                "ORDER BY position", record["id"])
             record[child.name] = [self.load_row(child.fields, r) for r in crows]
-        return record
 
     def read_where(self, entity: EntityDef, access: Access, deleted: bool | None = False) -> tuple[str, tuple]:
         """SQL (alias ``t``) for the rows the actor may read: live ones, or (``deleted``) deleted ones that the

@@ -207,3 +207,17 @@ async def test_a_dry_run_refuses_what_the_write_refuses_and_keeps_nothing(world,
         assert await world.rt.db.fetchval(
             "SELECT last_value FROM pg_sequences WHERE sequencename = 'case_id_seq'") == sequence
     assert dry == await _outcome(world, payloads, ctx, dry_run=False)
+
+
+@settings(max_examples=examples(20), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
+          phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@given(case=CASE, user=st.sampled_from(["director", "staff"]))
+async def test_a_created_record_is_what_reading_it_back_gives(world, case, user):
+    """``create`` answers with the row its INSERT returned: it must be the record as a read gives it, every
+    value of the same type (dates, times, lists, child rows), for a writer who sees every field and one who
+    does not."""
+    ctx = world.ctx(user)
+    created = await world.svc.create("case", {**_payload(world, case), "unit": world.units["TT"]}, ctx)
+    assert created == await world.svc.get("case", created["id"], ctx)
+    for field, value in created.items():
+        assert type(value) is type((await world.svc.get("case", created["id"], ctx))[field]), field
