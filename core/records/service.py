@@ -198,6 +198,8 @@ class RecordService:
         await self.store.register_form(compiled)
         async with events.collected(self.rt), self._conflicts_audited(entity, access, ctx), self.db.transaction():
             current = await self.store.locked(entity, record_id, access, ctx)
+            # As read, before anything of this change could touch them.
+            unchanged_children = {c.name: [dict(r) for r in current.get(c.name) or []] for c in entity.child_tables}
             if not await access.row_allows(action, entity, record_id):
                 raise Forbidden(t("forbidden", ctx.lang, action=step.label(ctx.lang) if step else action))
             if current["sys_version"] != version:
@@ -237,8 +239,10 @@ class RecordService:
                        sys_form_version=compiled.version)
             row.update(await self.store.search_column(entity, merged))
             sets = ", ".join(f"{quote(c)} = {{}}" for c in row)
+            # The row comes back from the UPDATE (nothing below changes it): it is the record read back.
             updated = await self.db.fetch(
-                f"UPDATE {quote(entity.table)} SET {sets} WHERE id = {{}} AND sys_version = {{}} RETURNING id",
+                f"UPDATE {quote(entity.table)} SET {sets} WHERE id = {{}} AND sys_version = {{}} "
+                f"RETURNING {self.store.columns(entity, alias=None)}",
                 *row.values(), record_id, version,
             )
             if not updated:
@@ -256,7 +260,12 @@ class RecordService:
                 changes.update({"@transition": step.transition.name, "@workflow": step.workflow.name})
             await self.store.audit(AuditEvent("transition" if step else "update", entity.name, record_id,
                                               ctx.user_id, ctx.user_name, ctx.origin, changes))
-            record = await self.store.fetch(entity, record_id)
+            record = self.store.load_row(entity.fields, updated[0])
+            # The child tables the change wrote are read again (their new rows have ids); the others are as read.
+            await self.store.read_children(entity, record, tuple(c for c in entity.child_tables if c.name in diff))
+            for child in entity.child_tables:
+                if child.name not in diff:
+                    record[child.name] = [dict(r) for r in unchanged_children[child.name]]
             if step is not None:
                 await step.done(self.rt, entity, record, ctx, current)
             await events.emit(self.rt, "transitioned" if step else "changed", entity, record, ctx, before=current,
