@@ -52,11 +52,44 @@ def fold(text: str) -> str:
     """Lower case, without diacritics (đ becomes d), with runs of white space made one space.
 
     The record search's folding (``hoso.records.search``); SQLite connections know it as the SQL function
-    ``hoso_fold``, so SQL and Python fold text the same way."""
+    ``hoso_fold``, so SQL and Python fold text the same way. Text in ASCII once the Latin letters with diacritics
+    (Vietnamese's among them) are replaced by table (``_BARE``) takes a short way, several times faster than
+    decomposing it; the rest is decomposed (``_fold_decomposed``), with the same result."""
+    if not text.isascii():
+        bare = text.translate(_BARE)
+        if not bare.isascii():
+            return _fold_decomposed(text)
+        text = bare
+    return " ".join(text.casefold().split())
+
+
+def _fold_decomposed(text: str) -> str:
     text = text.replace("đ", "d").replace("Đ", "D")
     decomposed = unicodedata.normalize("NFD", text)
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(bare.casefold().split())
+
+
+def _bare_letters() -> dict[int, str]:
+    """Latin letters (Latin-1 to Latin Extended-B, Latin Extended Additional) whose decomposition without its
+    combining marks is ASCII, to that ASCII; combining diacritical marks to nothing."""
+    table: dict[int, str] = {}
+    for code in [*range(0x80, 0x250), *range(0x1E00, 0x1F00)]:
+        bare = _strip_marks(chr(code))
+        if bare != chr(code) and bare.isascii():
+            table[code] = bare
+    for code in range(0x300, 0x370):
+        if unicodedata.combining(chr(code)):
+            table[code] = ""
+    return table
+
+
+def _strip_marks(c: str) -> str:
+    c = c.replace("đ", "d").replace("Đ", "D")
+    return "".join(x for x in unicodedata.normalize("NFD", c) if not unicodedata.combining(x))
+
+
+_BARE = _bare_letters()
 
 
 FOLD_FUNCTION = "hoso_fold"
