@@ -60,6 +60,10 @@ class StandInVneid:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
+            # One piece per answer, sent at once (see hoso_legal_aid.population_standin).
+            wbufsize = 64 * 1024
+            disable_nagle_algorithm = True
+
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
                 pass
 
