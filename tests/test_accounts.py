@@ -43,7 +43,15 @@ ROLES = {
           - {entity: case, scope: subtree, actions: [read, create, update]}
     """,
 }
-TODAY = local_today()  # the date assignments are judged on (Asia/Ho_Chi_Minh)
+TODAY = local_today()  # the date assignments are judged on (Asia/Ho_Chi_Minh); see _today
+
+
+@pytest.fixture(autouse=True)
+def _today():
+    """TODAY as of the test's start, not of the module's import: a run crossing midnight in Asia/Ho_Chi_Minh
+    (17:00 UTC) judged "tomorrow" from the day before."""
+    global TODAY
+    TODAY = local_today()
 
 
 
