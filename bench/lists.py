@@ -7,6 +7,7 @@ query in the same run. The configuration is the reference one (copied to var/ben
   python bench/lists.py run   [--url URL] [--port P] [--reps R] [--json FILE]
   python bench/lists.py admin [--url URL] [--port P]      the admin's case list in Chromium (Playwright)
   python bench/lists.py home  [--url URL] [--port P]      each user's home page in the admin, through HTTP
+  python bench/lists.py login [--url URL] [--port P]      from the login to the case list's first row (Chromium)
 
 URL is a PostgreSQL URL (default HOSO_BENCH_LISTS_URL, else postgresql://postgres@127.0.0.1:5432/hoso_listadmin)
 or sqlite:///path. `load` leaves the database in place so that `run` and `admin` can be repeated on it.
@@ -342,7 +343,7 @@ def measure_home(url: str, port: int, reps: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["load", "run", "admin", "home"])
+    parser.add_argument("command", choices=["load", "run", "admin", "home", "login"])
     parser.add_argument("--url", default=DEFAULT_URL)
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--port", type=int, default=18070)
@@ -355,6 +356,10 @@ def main() -> None:
         asyncio.run(measure(args.url, args.port, args.reps))
     elif args.command == "home":
         measure_home(args.url, args.port, min(args.reps, 10))
+    elif args.command == "login":
+        from admin_browser import measure_login  # bench/admin_browser.py
+
+        measure_login(args.url, args.port, RESULTS, reps=min(args.reps, 10))
     else:
         from admin_browser import measure_admin  # bench/admin_browser.py
 
