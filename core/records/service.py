@@ -197,10 +197,10 @@ class RecordService:
         now = dt.datetime.now(dt.UTC)
         await self.store.register_form(compiled)
         async with events.collected(self.rt), self._conflicts_audited(entity, access, ctx), self.db.transaction():
-            current = await self.store.locked(entity, record_id, access, ctx)
+            current, allowed = await self.store.locked_for(entity, record_id, access, ctx, action)
             # As read, before anything of this change could touch them.
             unchanged_children = {c.name: [dict(r) for r in current.get(c.name) or []] for c in entity.child_tables}
-            if not await access.row_allows(action, entity, record_id):
+            if not allowed:
                 raise Forbidden(t("forbidden", ctx.lang, action=step.label(ctx.lang) if step else action))
             if current["sys_version"] != version:
                 raise StaleVersion(current["sys_version"])
@@ -281,8 +281,8 @@ class RecordService:
         reason = reason.strip() if isinstance(reason, str) else ""
         now = dt.datetime.now(dt.UTC)
         async with events.collected(self.rt), self.db.transaction():
-            current = await self.store.locked(entity, record_id, access, ctx)
-            if not await access.row_allows("delete", entity, record_id):
+            current, allowed = await self.store.locked_for(entity, record_id, access, ctx, "delete")
+            if not allowed:
                 raise Forbidden(t("forbidden", ctx.lang, action="delete"))
             if current["sys_version"] != version:
                 raise StaleVersion(current["sys_version"])
@@ -311,8 +311,8 @@ class RecordService:
         access = Access(self.rt, ctx)
         now = dt.datetime.now(dt.UTC)
         async with events.collected(self.rt), self.db.transaction():
-            current = await self.store.locked(entity, record_id, access, ctx, deleted=True)
-            if not await access.row_allows("restore", entity, record_id):
+            current, allowed = await self.store.locked_for(entity, record_id, access, ctx, "restore", deleted=True)
+            if not allowed:
                 raise Forbidden(t("forbidden", ctx.lang, action="restore"))
             if version is not None and current["sys_version"] != version:
                 raise StaleVersion(current["sys_version"])

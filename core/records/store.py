@@ -35,6 +35,8 @@ HISTORY_RECHECK_SECONDS = 5.0
 # System columns returned with every record.
 RECORD_SYSTEM_COLUMNS = ("sys_version", "sys_created_at", "sys_created_by", "sys_updated_at", "sys_updated_by",
                          "sys_deleted_at", "sys_deleted_by", "sys_delete_reason", "sys_form_version")
+# The column a record read by ``fetch(flag=...)`` carries the flag in (no field may be named so: "sys_" is reserved).
+FLAG = "sys_flag"
 
 
 class RuntimeCache:
@@ -213,15 +215,20 @@ class RecordStore:
                          + [f"{p}{c}" for c in RECORD_SYSTEM_COLUMNS])
 
     async def fetch(self, entity: EntityDef, record_id: int, where: str = "", args: tuple = (),
-                    lock: bool = False, children: tuple[FieldDef, ...] | None = None) -> dict:
+                    lock: bool = False, children: tuple[FieldDef, ...] | None = None,
+                    flag: tuple[str, tuple] | None = None) -> dict:
         """The record with its child rows, or NotFound; ``where`` adds conditions over alias ``t``. ``children``:
-        the child tables to read (None: all), the others known to have no rows (a record just created)."""
-        sql = f"SELECT {self.columns(entity)} FROM {quote(entity.table)} t WHERE t.id = {{}}"
+        the child tables to read (None: all), the others known to have no rows (a record just created). ``flag``:
+        SQL over ``t`` and its arguments, whose value on the row the record carries as ``FLAG``."""
+        columns, before = self.columns(entity), ()
+        if flag is not None:
+            columns, before = f"{columns}, ({flag[0]}) AS {FLAG}", tuple(flag[1])
+        sql = f"SELECT {columns} FROM {quote(entity.table)} t WHERE t.id = {{}}"
         if where:
             sql += f" AND {where}"
         if lock and not self.db.is_sqlite:
             sql += " FOR UPDATE OF t"  # writers of one record queue here (SQLite: the transaction's write lock)
-        rows = await self.db.fetch(sql, record_id, *args)
+        rows = await self.db.fetch(sql, *before, record_id, *args)
         if not rows:
             raise NotFound(f"{entity.name} {record_id} does not exist")
         record = self.load_row(entity.fields, rows[0])
@@ -273,6 +280,18 @@ class RecordStore:
             return await self.fetch_visible(entity, record_id, access, deleted, lock=True)
         except NotFound:
             raise NotFound(t("record_not_found", ctx.lang, entity=entity.name, id=record_id)) from None
+
+    async def locked_for(self, entity: EntityDef, record_id: int, access: Access, ctx: RecordContext, action: str,
+                         deleted: bool = False) -> tuple[dict, bool]:
+        """``locked``, and whether the actor's ``action`` predicate holds on the row (``Access.row_allows``),
+        answered by the same statement."""
+        pred = await access.scoped(action, entity)
+        where, args = self.read_where(entity, access, deleted)
+        try:
+            record = await self.fetch(entity, record_id, where, args, lock=True, flag=(pred.sql, pred.args))
+        except NotFound:
+            raise NotFound(t("record_not_found", ctx.lang, entity=entity.name, id=record_id)) from None
+        return record, bool(record.pop(FLAG))
 
     async def visible(self, entity: EntityDef, record: dict, access: Access) -> dict:
         hidden = await access.hidden(entity)
