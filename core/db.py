@@ -451,6 +451,19 @@ class Database:
         else:
             yield
 
+    @asynccontextmanager
+    async def read_together(self) -> AsyncIterator[None]:
+        """Several reads on one connection and in one snapshot, on both engines: on PostgreSQL a transaction, so that
+        they take a pooled connection once instead of once per statement (under load every taking waits its turn in
+        the pool's queue again). Only for statements that cannot fail in SQL: a failed statement ends a PostgreSQL
+        transaction. Inside a transaction, that transaction."""
+        if self.is_sqlite:
+            async with self.reading():
+                yield
+        else:
+            async with self.engine.transaction():
+                yield
+
     async def start(self) -> None:
         if not self.is_sqlite:
             # A connection that cannot be opened (the server restarting) fails within the timeout instead of

@@ -367,7 +367,9 @@ class RecordService:
         ctx = ctx or RecordContext.system(self.config)
         access = Access(self.rt, ctx)
         try:
-            record = await self.store.fetch_visible(entity, record_id, access, None if include_deleted else False)
+            async with self.db.read_together():  # the record and its child rows: one connection, one snapshot
+                record = await self.store.fetch_visible(entity, record_id, access,
+                                                        None if include_deleted else False)
         except NotFound:
             raise NotFound(t("record_not_found", ctx.lang, entity=entity.name, id=record_id)) from None
         return await self.store.visible(entity, record, access)

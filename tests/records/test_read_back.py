@@ -65,3 +65,39 @@ async def test_a_workflow_step_answers_what_a_read_gives_afterwards(world):
         record = await world.svc.transition("case", record["id"], step, fields, record["sys_version"], ctx)
         assert _typed(record) == _typed(await _read(world, record["id"], "director"))
         assert record["hearings"] and record["hearings"][0]["court"] == "TAND"
+
+
+async def test_reading_a_record_takes_one_pooled_connection_on_postgresql(records_config, postgres_url):
+    """The record and its child rows are read on one connection (under load, every statement that takes its own
+    pooled connection waits its turn in the pool's queue again): one taking from the pool, where it was one per
+    statement (the row, then each child table)."""
+    from hoso.records.context import RecordContext
+    from tests.helpers import migrated_runtime
+
+    rt = await migrated_runtime(records_config.load(), postgres_url)
+    try:
+        ctx = RecordContext.system(rt.config)
+        unit = await rt.db.fetchval("SELECT id FROM hoso_unit WHERE code = 'TT'")
+        created = await rt.records().create("case", {"received_on": "2025-03-03", "form_of_aid": "TV",
+                                                     "requester": "Nguyễn Văn An", "unit": unit,
+                                                     "hearings": [{"held_on": "2025-03-04"}]}, ctx)
+        pool = rt.db.engine.pool
+        taken = []
+
+        class Counted:
+            def acquire(self, *args, **kwargs):
+                taken.append(1)
+                return pool.acquire(*args, **kwargs)
+
+            def __getattr__(self, name):
+                return getattr(pool, name)
+
+        rt.db.engine.pool = Counted()
+        try:
+            got = await rt.records().get("case", created["id"], ctx)
+        finally:
+            rt.db.engine.pool = pool
+        assert got == created
+        assert len(taken) == 1
+    finally:
+        await rt.db.close()
