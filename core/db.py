@@ -453,10 +453,11 @@ class Database:
 
     @asynccontextmanager
     async def read_together(self) -> AsyncIterator[None]:
-        """Several reads on one connection and in one snapshot, on both engines: on PostgreSQL a transaction, so that
-        they take a pooled connection once instead of once per statement (under load every taking waits its turn in
-        the pool's queue again). Only for statements that cannot fail in SQL: a failed statement ends a PostgreSQL
-        transaction. Inside a transaction, that transaction."""
+        """Several reads on one connection, on both engines: on PostgreSQL a transaction (READ COMMITTED: each
+        statement still sees what was committed before it began), so that they take a pooled connection once
+        instead of once per statement (under load every taking waits its turn in the pool's queue again); on SQLite
+        ``reading()``, one snapshot. Only for statements that cannot fail in SQL: a failed statement ends a
+        PostgreSQL transaction. Inside a transaction, that transaction."""
         if self.is_sqlite:
             async with self.reading():
                 yield

@@ -367,7 +367,7 @@ class RecordService:
         ctx = ctx or RecordContext.system(self.config)
         access = Access(self.rt, ctx)
         try:
-            async with self.db.read_together():  # the record and its child rows: one connection, one snapshot
+            async with self.db.read_together():  # the record and its child rows: one pooled connection
                 record = await self.store.fetch_visible(entity, record_id, access,
                                                         None if include_deleted else False)
         except NotFound:
