@@ -48,6 +48,15 @@ _NAVIGATE = """async ([hash, before]) => {
 }"""
 
 
+def _fill_login(page, base: str, user: str) -> None:
+    """The admin's login page loaded and filled in for ``user``, its button not yet clicked."""
+    page.goto(f"{base}/admin")
+    page.wait_for_selector("[data-uitest=login_button]")
+    page.wait_for_load_state("networkidle")
+    page.fill("input[name=username]", user)
+    page.fill("input[type=password]", PASSWORD)
+
+
 def measure_login(url: str, port: int, results: list[dict], reps: int = 5) -> None:
     """From the click on the login button to the case list's first row (issue 11: <= 1.5 s for a centre user at
     1,000,000 cases), each time in a new browser context (no cookie, no cache): the login, the home page it lands
@@ -63,11 +72,7 @@ def measure_login(url: str, port: int, results: list[dict], reps: int = 5) -> No
                 for i in range(reps + 1):
                     context = browser.new_context()
                     page = context.new_page()
-                    page.goto(f"{base}/admin")
-                    page.wait_for_selector("[data-uitest=login_button]")
-                    page.wait_for_load_state("networkidle")
-                    page.fill("input[name=username]", user)
-                    page.fill("input[type=password]", PASSWORD)
+                    _fill_login(page, base, user)
                     t0 = time.perf_counter()
                     page.click("[data-uitest=login_button]")
                     page.wait_for_function("() => !location.hash.includes('login')", polling=5)
@@ -97,11 +102,7 @@ def measure_admin(url: str, port: int, results: list[dict], reps: int = 12) -> N
         try:
             for user in ("bench.centre", "bench.national"):
                 page = browser.new_page()
-                page.goto(f"{base}/admin")
-                page.wait_for_selector("[data-uitest=login_button]")
-                page.wait_for_load_state("networkidle")
-                page.fill("input[name=username]", user)
-                page.fill("input[type=password]", PASSWORD)
+                _fill_login(page, base, user)
                 page.click("[data-uitest=login_button]")
                 page.wait_for_function("() => !location.hash.includes('login')")
                 page.wait_for_selector(".sidebar")

@@ -64,10 +64,7 @@ def fold(text: str) -> str:
 
 
 def _fold_decomposed(text: str) -> str:
-    text = text.replace("đ", "d").replace("Đ", "D")
-    decomposed = unicodedata.normalize("NFD", text)
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(bare.casefold().split())
+    return " ".join(_strip_marks(text).casefold().split())
 
 
 def _bare_letters() -> dict[int, str]:
@@ -84,9 +81,10 @@ def _bare_letters() -> dict[int, str]:
     return table
 
 
-def _strip_marks(c: str) -> str:
-    c = c.replace("đ", "d").replace("Đ", "D")
-    return "".join(x for x in unicodedata.normalize("NFD", c) if not unicodedata.combining(x))
+def _strip_marks(text: str) -> str:
+    """``text`` decomposed, without its combining marks (đ and Đ, which do not decompose, made d and D)."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
 
 
 _BARE = _bare_letters()

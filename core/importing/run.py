@@ -402,13 +402,14 @@ class _Import:
         fields = tuple(fd for fd in self.entity.column_fields if fd.unique)
         if not fields:
             return
+        names = [fd.name for fd in fields]
         bad_lines = set(self.result.bad_rows)
         first: dict[tuple[str, Any], int] = {}
         for r in self.rows:
             if r.line in bad_lines:
                 continue
-            values, _problems = self.svc.validator.parse(fields, {k: r.payload[k] for k in r.payload
-                                                                  if any(fd.name == k for fd in fields)}, self.ctx)
+            values, _problems = self.svc.validator.parse(fields, {k: r.payload[k] for k in names if k in r.payload},
+                                                         self.ctx)
             for fd in fields:
                 v = values.get(fd.name)
                 if v is None:

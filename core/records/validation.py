@@ -280,6 +280,7 @@ class RecordValidator:
             raise ValidationError([(entity.unit_field, t("out_of_scope", ctx.lang))])
         raise Forbidden(t("forbidden", ctx.lang, action=action))
 
+
 def _referring_fields(entity: EntityDef) -> tuple[FieldDef, ...]:
     """The fields whose values ``check_references`` checks: those that refer to something, and child tables (the
     others have nothing to check there; every write asks, so the answer is kept with the entity)."""
