@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import re
 import unicodedata
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import click
-import httpx
 
 from hoso import settings
 from hoso.db import quote
@@ -64,38 +66,57 @@ class Identity:
         return getattr(self, name)
 
 
-_CLIENTS: dict[Any, httpx.AsyncClient] = {}
+# One connection pool per event loop (a pool is bound to the loop it first ran in), with what closes it.
+_POOLS: dict[asyncio.AbstractEventLoop, tuple[aiohttp.ClientSession, AsyncIterator[None]]] = {}
+POOL_CONNECTIONS = 50
 
 
-def _client() -> httpx.AsyncClient:
-    """One connection pool per event loop (a client is bound to the loop it first ran in)."""
+async def _closed_with_the_loop(session: aiohttp.ClientSession) -> AsyncIterator[None]:
+    """Suspended until the loop shuts down: ``asyncio.run``, uvicorn's workers and the test runners close a loop's
+    asynchronous generators before they close the loop, and this one then closes the pool's connections."""
+    try:
+        yield
+    finally:
+        await session.close()
+
+
+async def _session() -> aiohttp.ClientSession:
     loop = asyncio.get_running_loop()
-    client = _CLIENTS.get(loop)
-    if client is None:
-        for old in [k for k in _CLIENTS if k.is_closed()]:
-            _CLIENTS.pop(old, None)
-        client = _CLIENTS[loop] = httpx.AsyncClient(limits=httpx.Limits(max_connections=50))
-    return client
+    held = _POOLS.get(loop)
+    if held is not None and not held[0].closed:
+        return held[0]
+    for old in [k for k in _POOLS if k.is_closed()]:
+        _POOLS.pop(old, None)
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=POOL_CONNECTIONS))
+    keeper = _closed_with_the_loop(session)
+    _POOLS[loop] = (session, keeper)  # held here: the loop keeps only a weak reference to the generator
+    await keeper.__anext__()
+    return session
 
 
 async def lookup(citizen_id: str, *, url: str | None = None, timeout: float | None = None) -> Identity | None:
     """The identity the population database holds for ``citizen_id``; None when it holds none.
 
-    Raises PopulationUnavailable on a timeout, a refused connection or an answer that is not the interface's."""
+    Raises PopulationUnavailable on a timeout (of the whole exchange), a refused connection or an answer that is
+    not the interface's."""
     base = (url or settings.get("HOSO_POPULATION_URL") or "").rstrip("/")
     if not base:
         raise PopulationUnavailable("HOSO_POPULATION_URL is not set")
     wait = timeout if timeout is not None else settings.get("HOSO_POPULATION_TIMEOUT")
+    session = await _session()
     try:
-        answer = await _client().get(f"{base}/api/v1/citizens/{citizen_id}", timeout=wait)
-    except httpx.HTTPError as exc:
+        async with session.get(f"{base}/api/v1/citizens/{citizen_id}",
+                               timeout=aiohttp.ClientTimeout(total=wait)) as answer:
+            status = answer.status
+            data = await answer.read() if status == 200 else b""
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         raise PopulationUnavailable(f"{type(exc).__name__}: {exc}") from exc
-    if answer.status_code == 404:
+    if status == 404:
         return None
-    if answer.status_code != 200:
-        raise PopulationUnavailable(f"the service answered {answer.status_code}")
+    if status != 200:
+        raise PopulationUnavailable(f"the service answered {status}")
     try:
-        body = answer.json()
+        body = json.loads(data)
         born = body.get("date_of_birth")
         return Identity(str(body["citizen_id"]), str(body["full_name"]),
                         dt.date.fromisoformat(born) if born else None, body.get("gender"), body.get("address"))
