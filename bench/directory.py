@@ -101,15 +101,17 @@ async def load(base: str, readers: int, seconds: float, provinces: list[str], th
                seed: int = 11) -> tuple[dict[str, list[float]], list[tuple[float, float]], int]:
     """Latencies (ms) by kind of request, (seconds since the start, latency) of each request, and how many
     requests failed (not 200, or no answer in 60 s)."""
-    import httpx
+    import aiohttp
 
     times: dict[str, list[float]] = {}
     timeline: list[tuple[float, float]] = []
     errors = 0
     begin = time.monotonic()
     end = begin + seconds
-    limits = httpx.Limits(max_connections=readers, max_keepalive_connections=readers)
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+    # aiohttp rather than httpx: the readers share the servers' two cores, and an httpx request cost about five
+    # times the CPU of an aiohttp one (3 against 0.6 ms on this machine)
+    connector = aiohttp.TCPConnector(limit=readers)
+    async with aiohttp.ClientSession(base, connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as client:
         async def reader(n: int) -> None:
             nonlocal errors
             rng = random.Random(seed * 1000 + n)
@@ -119,8 +121,10 @@ async def load(base: str, readers: int, seconds: float, provinces: list[str], th
                 name, path, params = next_request(rng, provinces)
                 start = time.perf_counter()
                 try:
-                    ok = (await client.get(path, params=params)).status_code == 200
-                except httpx.HTTPError:  # a timeout under overload: counted, the reader goes on
+                    async with client.get(path, params=params) as answer:
+                        await answer.read()
+                        ok = answer.status == 200
+                except (aiohttp.ClientError, TimeoutError):  # a timeout under overload: counted, the reader goes on
                     ok = False
                 elapsed = (time.perf_counter() - start) * 1000
                 times.setdefault(name, []).append(elapsed)
