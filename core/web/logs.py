@@ -118,8 +118,8 @@ def log_config(fmt: str | None = None, level: str = "INFO") -> dict[str, Any]:
             "uvicorn": {"handlers": [], "propagate": True, "level": level},
             "uvicorn.error": {"handlers": [], "propagate": True, "level": level},
             "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
-            # httpx writes a line per outgoing request (each VNeID delivery, each population lookup): hoso's
-            # callers log what fails, so only httpx's own warnings and errors are kept
+            # httpx writes a line per outgoing request (each VNeID delivery; the population lookup's aiohttp
+            # writes none): hoso's callers log what fails, so only httpx's own warnings and errors are kept
             "httpx": {"handlers": [], "propagate": True, "level": "WARNING"},
         },
     }
