@@ -78,7 +78,7 @@ def test_director_creates_an_account_and_the_new_user_sees_only_the_centre(page,
         user.click("[data-uitest=login_button]")
         user.wait_for_function("() => !location.hash.includes('login')")
         try:
-            user.wait_for_function("() => location.hash.includes('change-password')", timeout=5000)
+            user.wait_for_function("() => location.hash.includes('change-password')")
         except Exception:
             shot(user, live, "accounts-after-login")
             raise

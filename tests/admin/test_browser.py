@@ -20,7 +20,9 @@ from tests.conftest import REPO
 from tests.web.conftest import PASSWORD
 
 ARTIFACTS = REPO / "test-artifacts" / "admin"
-TIMEOUT_MS = 15000
+# How long a step may wait for the page: a wait, not a measure (speed is measured in bench/). On a machine running
+# the suite on every core, the admin's first page has taken more than 15 s to load.
+TIMEOUT_MS = 60000
 
 if os.environ.get("HOSO_SKIP_BROWSER_TESTS") == "1":
     pytest.skip("HOSO_SKIP_BROWSER_TESTS=1", allow_module_level=True)
@@ -295,7 +297,7 @@ def test_the_csv_export_is_offered_only_with_the_export_grant(page, live):
     page.wait_for_selector(f"text={seed.codes['ha_noi']}")
     button = page.locator("a[data-uitest=csv_button]")
     button.wait_for(state="attached")  # piccolo-admin draws it; hoso's script hides it once it knows the grants
-    button.wait_for(state="hidden", timeout=5000)
+    button.wait_for(state="hidden")
     page.wait_for_timeout(300)
     assert button.count() == 1 and not button.is_visible()
     page.context.clear_cookies()

@@ -73,7 +73,7 @@ def test_report_page_runs_a_report_with_table_and_chart(live):
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="vi-VN")
-            context.set_default_timeout(15000)
+            context.set_default_timeout(60000)  # a wait, not a measure
 
             offline(context, outside)
             page = context.new_page()

@@ -92,7 +92,7 @@ def test_pages_render_the_operations_offline_in_chromium(live):
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(viewport={"width": 1400, "height": 900})
-            context.set_default_timeout(20000)
+            context.set_default_timeout(60000)  # a wait, not a measure
 
             offline(context, outside)
             page = context.new_page()
