@@ -263,3 +263,22 @@ def test_a_lookup_fills_only_empty_fields_and_verifies_the_name_entered(values, 
         expected = {"identity_verified": False}
     assert changes == expected
     assert _folded(" Lò  VĂN pả ") == _folded("lò văn pả")
+
+
+async def test_a_citizen_id_in_fullwidth_digits_is_looked_up_and_counted_as_the_same_citizen(
+        reference_config_dir, database_url, monkeypatch):
+    """Some keyboards type fullwidth digits: the intake reads them as the field stores them (ASCII), so the
+    lookup asks for the citizen the service knows and a later request of the same ID that day is flagged."""
+    monkeypatch.setenv("HOSO_EMBEDDED_WORKER", "0")
+    wide = CID.translate({ord(d): chr(0xFF10 + int(d)) for d in "0123456789"})
+    with standin() as url:
+        monkeypatch.setenv("HOSO_POPULATION_URL", url)
+        monkeypatch.setenv("HOSO_POPULATION_TIMEOUT", "2")
+        async with serving(reference_config_dir, database_url) as (rt, post, _client, _tokens):
+            first = await post("dienbien", _request(citizen_id=f" {wide} "))
+            assert first.status_code == 201, first.text
+            assert first.json()["identity_verified"] is True and "requester_name" in first.json()["prefilled"]
+            second = await post("dienbien", _request())
+            assert second.status_code == 201, second.text
+            assert second.json()["possible_duplicate"] is True
+            assert [c["requester_citizen_id"] for c in await _cases(rt)] == [CID, CID]

@@ -78,6 +78,8 @@ class _Answers(BaseHTTPRequestHandler):
     (200, b"[1, 2]", "application/json", "does not define"),
     (200, b'{"citizen_id": "1", "full_name": "A", "date_of_birth": "31/12/1990"}', "application/json",
      "does not define"),
+    (200, b'{"citizen_id": "001203004567", "full_name": "' + b"A" * (70 * 2**10) + b'"}', "application/json",
+     "over 65536 bytes"),
 ])
 def test_an_answer_that_is_not_the_interfaces_is_the_service_unavailable(status, body, content_type, says):
     handler = type("Handler", (_Answers,), {"status": status, "body": body, "content_type": content_type})
@@ -102,5 +104,17 @@ def test_a_citizen_the_service_does_not_hold_is_none():
     standin = _Counted()
     try:
         assert asyncio.run(lookup("000000000000", url=standin.url, timeout=5)) is None
+    finally:
+        standin.close()
+
+
+@pytest.mark.parametrize("citizen_id", ["../admin", "001203004567/../x", "00120300456", "0012030045678",
+                                        "001203004567?x=1", "00120300456\x00", "１２３４５６７８９０１２", ""])
+def test_only_a_citizen_id_of_12_digits_goes_into_the_address(citizen_id):
+    standin = _Counted()
+    try:
+        with pytest.raises(ValueError, match="12 digits"):
+            asyncio.run(lookup(citizen_id, url=standin.url, timeout=5))
+        assert standin.accepted == 0  # nothing was asked
     finally:
         standin.close()

@@ -14,6 +14,7 @@ Hook implementations here carry their own names and say which hook they implemen
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Any
 
 from litestar import Request, post
@@ -75,6 +76,8 @@ def _problems(body: Any, lang: str) -> list[tuple[str, str]]:
     if not isinstance(body.get("unit"), str) or not body["unit"].strip():
         problems.append(("unit", _msg(lang, "unit")))
     cid = body.get("citizen_id")
+    if isinstance(cid, str):  # as the field type stores it: fullwidth digits (some keyboards type them) made ASCII
+        cid = body["citizen_id"] = unicodedata.normalize("NFKC", cid).strip()
     if cid not in (None, "") and (not isinstance(cid, str) or not CITIZEN_ID.fullmatch(cid)):
         problems.append(("citizen_id", _msg(lang, "citizen_id")))
     return problems

@@ -41,7 +41,8 @@ __all__ = ["population_job_kinds", "population_write_guard", "population_cli_com
 
 MODULE = "legal_aid.population_lookup"
 VERIFY_JOB = "population_verify"
-CITIZEN_ID = re.compile(r"\d{12}")
+# ASCII digits only: \d would take any script's digits (fullwidth ones), which the service does not know.
+CITIZEN_ID = re.compile(r"[0-9]{12}")
 # The case fields a lookup fills when they were left empty, and the identity field each comes from.
 PREFILL = {"requester_name": "full_name", "gender": "gender", "birth_year": "birth_year", "address": "address"}
 
@@ -66,6 +67,8 @@ class Identity:
         return getattr(self, name)
 
 
+# The most of an answer read: an identity is a few hundred bytes; more is not the interface's answer.
+MAX_ANSWER_BYTES = 64 * 2**10
 # One connection pool per event loop (a pool is bound to the loop it first ran in), with what closes it.
 _POOLS: dict[asyncio.AbstractEventLoop, tuple[aiohttp.ClientSession, AsyncIterator[None]]] = {}
 POOL_CONNECTIONS = 50
@@ -98,7 +101,10 @@ async def lookup(citizen_id: str, *, url: str | None = None, timeout: float | No
     """The identity the population database holds for ``citizen_id``; None when it holds none.
 
     Raises PopulationUnavailable on a timeout (of the whole exchange), a refused connection or an answer that is
-    not the interface's."""
+    not the interface's (larger than ``MAX_ANSWER_BYTES`` included); ValueError for a ``citizen_id`` that is not
+    12 digits (it goes into the address: nothing else may)."""
+    if not isinstance(citizen_id, str) or not CITIZEN_ID.fullmatch(citizen_id):
+        raise ValueError(f"not a citizen ID (12 digits): {citizen_id!r}")
     base = (url or settings.get("HOSO_POPULATION_URL") or "").rstrip("/")
     if not base:
         raise PopulationUnavailable("HOSO_POPULATION_URL is not set")
@@ -108,13 +114,15 @@ async def lookup(citizen_id: str, *, url: str | None = None, timeout: float | No
         async with session.get(f"{base}/api/v1/citizens/{citizen_id}",
                                timeout=aiohttp.ClientTimeout(total=wait)) as answer:
             status = answer.status
-            data = await answer.read() if status == 200 else b""
+            data = await answer.content.read(MAX_ANSWER_BYTES + 1) if status == 200 else b""
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         raise PopulationUnavailable(f"{type(exc).__name__}: {exc}") from exc
     if status == 404:
         return None
     if status != 200:
         raise PopulationUnavailable(f"the service answered {status}")
+    if len(data) > MAX_ANSWER_BYTES:
+        raise PopulationUnavailable(f"an answer the interface does not define: over {MAX_ANSWER_BYTES} bytes")
     try:
         body = json.loads(data)
         born = body.get("date_of_birth")
