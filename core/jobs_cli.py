@@ -30,6 +30,11 @@ __all__ = ["worker"]
               help="Jobs run at once by this process.")
 def worker(config_dir, database_url, once, concurrency):
     """Run background jobs and scheduled work until stopped (Ctrl-C or SIGTERM); several may run at once."""
+    # A SIGTERM while the worker is still starting (loading definitions, checking the database) is kept and
+    # honoured once it runs: it then claims no job and exits cleanly, as a stop after the start would.
+    early_stop: list[int] = []
+    if not once:
+        signal.signal(signal.SIGTERM, lambda signum, _frame: early_stop.append(signum))
     from hoso.jobs import Worker
     from hoso.web.app import DefinitionsDiffer, ensure_applied
 
@@ -60,6 +65,8 @@ def worker(config_dir, database_url, once, concurrency):
                 loop.call_later(grace, task.cancel)
 
             loop.add_signal_handler(signal.SIGTERM, on_term)
+            if early_stop:
+                on_term()
             try:
                 await w.run_forever()
             except asyncio.CancelledError:

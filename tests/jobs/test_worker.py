@@ -32,6 +32,15 @@ async def _enqueue_many(root, database_url: str, kind: str, n: int) -> list[int 
         await rt.db.close()
 
 
+async def _states(root, database_url: str, ids) -> list[str]:
+    rt = Runtime.create(root, database_url)
+    await rt.db.start()
+    try:
+        return [(await job(rt.db, i))["state"] for i in ids]
+    finally:
+        await rt.db.close()
+
+
 async def _until_done(rt, job_id: int, seconds: float = 15.0) -> dict:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -95,24 +104,51 @@ def test_two_worker_processes_share_the_jobs_and_stop_on_sigterm(config_dir, dat
 
     ids = asyncio.run(_enqueue_many(config_dir.root, database_url, "logged", 60))
     env = {**os.environ, "HOSO_PLUGINS": "tests.plugins.jobs_probe", "JOBS_PROBE_LOG": str(log),
-           "HOSO_JOBS_POLL_SECONDS": "0.1", "PYTHONPATH": str(REPO)}
+           "HOSO_JOBS_POLL_SECONDS": "0.1", "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
     hoso_bin = str(Path(sys.executable).with_name("hoso"))
+    outs = [tmp_path / f"worker{i}.out" for i in range(2)]
     workers = [subprocess.Popen([hoso_bin, "worker", "--concurrency", "2", "--config", str(config_dir.root),
-                                 "--database", database_url], env=env, cwd=REPO, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+                                 "--database", database_url], env=env, cwd=REPO, stdout=out.open("w"),
+                                stderr=subprocess.PIPE, text=True) for out in outs]
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
-            if log.exists() and len(log.read_text().splitlines()) >= len(ids):
+            started = all("Running background jobs" in out.read_text() for out in outs)
+            if started and log.exists() and len(log.read_text().splitlines()) >= len(ids):
                 break
             time.sleep(0.2)
         time.sleep(0.5)  # a job run twice would show now
     finally:
         for w in workers:
             w.send_signal(signal.SIGTERM)
-        outputs = [w.communicate(timeout=30) for w in workers]
+        errors = [w.communicate(timeout=30)[1] for w in workers]
     runs = [line.split() for line in log.read_text().splitlines()]
     assert sorted(int(job_id) for job_id, _pid in runs) == sorted(ids), "every job ran exactly once"
-    for w, (out, err) in zip(workers, outputs, strict=True):
+    for w, out, err in zip(workers, outs, errors, strict=True):
         assert w.returncode == 0, err
+        out = out.read_text()
         assert "Ran " in out and "Traceback" not in err
+
+
+def test_a_worker_stopped_while_it_starts_exits_cleanly_and_claims_nothing(config_dir, database_url, tmp_path):
+    """SIGTERM while ``hoso worker`` is still starting (here: loading its plugins) is honoured once it runs."""
+    assert hoso("migrate", "--yes", "--config", config_dir.root, "--database", database_url).exit_code == 0
+    log, starting = tmp_path / "runs.log", tmp_path / "starting"
+    ids = asyncio.run(_enqueue_many(config_dir.root, database_url, "logged", 3))
+    env = {**os.environ, "HOSO_PLUGINS": "tests.plugins.jobs_probe", "JOBS_PROBE_LOG": str(log),
+           "JOBS_PROBE_STARTING": str(starting), "HOSO_JOBS_POLL_SECONDS": "0.1", "PYTHONPATH": str(REPO)}
+    w = subprocess.Popen([str(Path(sys.executable).with_name("hoso")), "worker", "--config", str(config_dir.root),
+                          "--database", database_url], env=env, cwd=REPO, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while not starting.exists() and time.monotonic() < deadline and w.poll() is None:
+            time.sleep(0.05)
+        assert starting.exists(), "the worker reached its plugins"
+    finally:
+        w.send_signal(signal.SIGTERM)
+        out, err = w.communicate(timeout=60)
+    assert w.returncode == 0, err
+    assert out.splitlines()[-1] == "Ran 0 background jobs." and "Traceback" not in err
+    assert not log.exists(), "no job was claimed after the stop"
+    assert asyncio.run(_states(config_dir.root, database_url, ids)) == ["pending"] * 3

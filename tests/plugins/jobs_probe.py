@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 
 from hoso import JobKind, hookimpl
 from hoso.jobs import enqueue
@@ -62,5 +63,10 @@ async def _logged(rt, job):
 
 @hookimpl
 def hoso_job_kinds():
-    """The probe's kinds and ``logged``, for ``HOSO_PLUGINS=tests.plugins.jobs_probe`` (the command line)."""
+    """The probe's kinds and ``logged``, for ``HOSO_PLUGINS=tests.plugins.jobs_probe`` (the command line). With
+    JOBS_PROBE_STARTING set, a worker starting writes that file and takes a further 3 s to start."""
+    if starting := os.environ.get("JOBS_PROBE_STARTING"):
+        with open(starting, "w", encoding="utf-8") as f:
+            f.write(str(os.getpid()))
+        time.sleep(3)
     return [*Probe().hoso_job_kinds(), JobKind("logged", _logged)]
