@@ -32,7 +32,7 @@ def worker(config_dir, database_url, once, concurrency):
     """Run background jobs and scheduled work until stopped (Ctrl-C or SIGTERM); several may run at once."""
     # A SIGTERM while the worker is still starting (loading definitions, checking the database) is kept and
     # honoured once it runs: it then claims no job and exits cleanly, as a stop after the start would.
-    early_stop: list[int] = []
+    early_stop = []
     if not once:
         signal.signal(signal.SIGTERM, lambda signum, _frame: early_stop.append(signum))
     from hoso.jobs import Worker

@@ -147,7 +147,7 @@ async def test_intake_takes_a_call_in_prefilled_and_refuses_whom_it_must(referen
             statements, r = await _statements_of(
                 client, monkeypatch, post("dienbien", _request(channel="mobile_app", requester_name="Người Khác")))
             assert r.status_code == 201, r.text
-            _assert_lean(statements)
+            _assert_lean(statements, rt.db.kind)
             assert r.json()["possible_duplicate"] is True and r.json()["duplicates"] == 1
             assert r.json()["identity_verified"] is False  # the name entered is not the database's
             first, second = await _cases(rt)
@@ -179,10 +179,11 @@ async def _statements_of(client, monkeypatch, request) -> tuple[list[str], Any]:
     return seen, response
 
 
-def _assert_lean(statements: list[str]) -> None:
+def _assert_lean(statements: list[str], engine: str) -> None:
     """One intake asks the module switches once (the guard, the hotline's gate and the lookup's share them), takes
     the account's units from its holdings, reads the unit by id once, and neither versions nor reads back the new
-    case's child tables, which it gave no rows."""
+    case's child tables, which it gave no rows. On PostgreSQL the number, the record, its first version and the
+    scope check are one statement (hoso.records.inserting)."""
     def count(part: str) -> int:
         return sum(part in s for s in statements)
 
@@ -193,12 +194,13 @@ def _assert_lean(statements: list[str]) -> None:
     # every rule still runs: the duplicate count, the period locks, the series, the record and its first version,
     # the scope check, the audit entry, the verification job of a requester not verified; the record comes back
     # from its INSERT, not from a read after it
+    scope_check = "AS sys_in_scope" if engine == "postgres" else "SELECT 1 AS ok FROM \"case\""
     for part in ("COUNT(*) FROM \"case\" WHERE requester_citizen_id", "hoso_period_lock", "hoso_series",
-                 "INSERT INTO \"case\"", "INSERT INTO \"hoso_h_case\"", "SELECT 1 AS ok FROM \"case\"",
+                 "INSERT INTO \"case\"", "INSERT INTO \"hoso_h_case\"", scope_check,
                  "INSERT INTO hoso_audit", "INSERT INTO hoso_job"):
         assert count(part) == 1, (part, statements)
     assert count('SELECT t.id, t."code"') == 0, statements
-    assert len(statements) == 13, statements
+    assert len(statements) == (10 if engine == "postgres" else 13), statements
 
 
 async def _lookup_fails_then_a_job_verifies(rt, post, monkeypatch) -> None:

@@ -44,7 +44,8 @@ from hoso.records.errors import (
 from hoso.records.forms import CompiledForm
 from hoso.records.guard import write_guard
 from hoso.records.history import history, transitions_of
-from hoso.records.naming import make_code
+from hoso.records.inserting import IN_SCOPE, insert_created
+from hoso.records.naming import code_parts, format_code, next_in_series
 from hoso.records.query import DEFAULT_PAGE_SIZE, ListPage, RecordQuery
 from hoso.records.search import search_text
 from hoso.records.store import RecordStore, RuntimeCache
@@ -139,25 +140,43 @@ class RecordService:
             if problems:
                 raise ValidationError(problems)
             await write_guard(self.rt, entity, "create", None, values, ctx)
-            if entity.naming:
-                values[entity.naming.field] = await make_code(self.db, entity, values, now)
-            row = self.store.to_db(entity.fields, values)
-            row.update(sys_version=1, sys_created_at=now, sys_created_by=ctx.user_id, sys_updated_at=now,
-                       sys_updated_by=ctx.user_id, sys_form_version=compiled.version)
-            row.update(await self.store.search_column(entity, values))
-            cols = ", ".join(quote(c) for c in row)
-            marks = ", ".join("{}" for _ in row)
+            # Everything the row needs is found before its number is taken: from then on, until COMMIT, the
+            # other creators of its series wait (see hoso.records.inserting).
+            series = await code_parts(self.db, entity, values, now) if entity.naming else None
+            pred = None if access.superuser else await access.scoped("create", entity)
+
+            def columns() -> dict:
+                row = self.store.to_db(entity.fields, values)
+                row.update(sys_version=1, sys_created_at=now, sys_created_by=ctx.user_id, sys_updated_at=now,
+                           sys_updated_by=ctx.user_id, sys_form_version=compiled.version)
+                return row
+
             # The stored row comes back from the INSERT (nothing below changes it): it is the record read back.
-            stored = (await self.db.fetch(
-                f"INSERT INTO {quote(entity.table)} ({cols}) VALUES ({marks}) "
-                f"RETURNING {self.store.columns(entity, alias=None)}", *row.values()))[0]
+            stored = None if pred is not None and pred.is_false else await insert_created(
+                self.store, entity, values, columns(), series, pred, now)
+            one_statement = stored is not None
+            if stored is None:
+                if series is not None:
+                    assert entity.naming is not None
+                    number = await next_in_series(self.db, series[0])
+                    values[entity.naming.field] = format_code(entity, series[1], number)
+                row = columns()
+                row.update(await self.store.search_column(entity, values))
+                cols = ", ".join(quote(c) for c in row)
+                marks = ", ".join("{}" for _ in row)
+                stored = (await self.db.fetch(
+                    f"INSERT INTO {quote(entity.table)} ({cols}) VALUES ({marks}) "
+                    f"RETURNING {self.store.columns(entity, alias=None)}", *row.values()))[0]
             record_id = stored["id"]
             # a new record's child tables without rows have no rows to version nor to read back
             filled = tuple(c for c in entity.child_tables if values.get(c.name))
             for child in filled:
                 await self.store.write_children(entity, child, record_id, values[child.name])
-            await self.store.version(entity, record_id, created=True, children=filled)
-            await self.validator.require_scope(entity, "create", record_id, access, ctx)
+            await self.store.version(entity, record_id, created=True, children=filled, record=not one_statement)
+            if not one_statement:
+                await self.validator.require_scope(entity, "create", record_id, access, ctx)
+            elif not stored.pop(IN_SCOPE):
+                self.validator.refuse_out_of_scope(entity, "create", ctx)
             changes = {k: (None, v) for k, v in values.items() if not is_empty(v)}
             await self.store.audit(AuditEvent("create", entity.name, record_id, ctx.user_id, ctx.user_name,
                                               ctx.origin, jsonable_changes(changes)))

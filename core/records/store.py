@@ -168,13 +168,13 @@ class RecordStore:
         return columns
 
     async def version(self, entity: EntityDef, record_id: int, *, created: bool = False,
-                      children: tuple[FieldDef, ...] = ()) -> None:
+                      children: tuple[FieldDef, ...] = (), record: bool = True) -> None:
         """Close the record's current history version and add its row as it now is, in the write's transaction
         (after the write's own statements); the same for the rows of the ``children`` tables the write changed.
         The version's time is taken here, under the record's lock, so the versions of one record follow each
-        other."""
+        other. ``record`` False: the children's only (a creation's statement versioned the record)."""
         at = dt.datetime.now(dt.UTC)
-        columns = await self._history_columns(entity.table)
+        columns = await self._history_columns(entity.table) if record else None
         if columns is not None:
             await version_record(self.db, entity.table, columns, record_id, at, created=created)
         for child in children:

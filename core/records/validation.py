@@ -5,7 +5,7 @@ references, units and uniqueness. The record service calls these inside its writ
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from hoso.config import EntityDef, FieldDef
 from hoso.db import quote
@@ -276,6 +276,11 @@ class RecordValidator:
         A record placed in a unit outside the actor's scope is refused naming the unit field."""
         if access.superuser or await access.row_allows(action, entity, record_id):
             return
+        self.refuse_out_of_scope(entity, action, ctx)
+
+    @staticmethod
+    def refuse_out_of_scope(entity: EntityDef, action: str, ctx: RecordContext) -> NoReturn:
+        """The refusal of a write whose row the actor's ``action`` predicate does not hold for."""
         if entity.unit_field:
             raise ValidationError([(entity.unit_field, t("out_of_scope", ctx.lang))])
         raise Forbidden(t("forbidden", ctx.lang, action=action))
