@@ -41,7 +41,7 @@ async def _states(root, database_url: str, ids) -> list[str]:
         await rt.db.close()
 
 
-async def _until_done(rt, job_id: int, seconds: float = 15.0) -> dict:
+async def _until_done(rt, job_id: int, seconds: float = 60.0) -> dict:  # a wait, not a measure
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         row = await job(rt.db, job_id)
