@@ -64,3 +64,29 @@ def test_only_numbers_padded_with_zeros_are_written_in_sql():
     assert "lpad(n.v::text, 5, '0')" in _digits_sql("05d") and "lpad(n.v::text, 2, '0')" in _digits_sql("02")
     for spec in (">5", "5", "x", "05x", ",", "+05"):
         assert _digits_sql(spec) is None, spec
+
+
+async def test_concurrent_creators_of_one_series_get_consecutive_codes_refused_ones_none(world):
+    """Twelve creations at once, eight in one series and four refused by the scope after taking the number of
+    another: the eight have the codes 01 to 08, each once, each its own version; the other series gave its
+    numbers back."""
+    import asyncio
+
+    w = world
+    staff, director = w.ctx("staff"), w.ctx("director")
+
+    async def one(i: int):
+        try:
+            # "staff" works for TT only: its creations at TT3 are refused, after the number was taken
+            ctx, unit = (staff, "TT3") if i % 3 == 0 else (director if i % 2 else staff, "TT")
+            return await w.svc.create("case", w.case(unit=unit, requester=f"Người {i}"), ctx)
+        except ValidationError as exc:
+            return exc
+
+    results = await asyncio.gather(*(one(i) for i in range(12)))
+    kept = [r for r in results if isinstance(r, dict)]
+    assert len(kept) == 8 and sum(isinstance(r, ValidationError) for r in results) == 4
+    assert sorted(r["code"] for r in kept) == [f"TT.TV.{n:02}.2025" for n in range(1, 9)]
+    versions = await w.rt.db.fetch('SELECT id, code FROM "hoso_h_case" ORDER BY id')
+    assert sorted((v["id"], v["code"]) for v in versions) == sorted((r["id"], r["code"]) for r in kept)
+    assert (await w.svc.create("case", w.case(unit="TT3"), w.ctx("other")))["code"] == "TT3.TV.01.2025"
