@@ -128,6 +128,18 @@ async def answers_follow_every_write(rt, client, root: Path, url: str) -> None:
     assert "Lê Thị Cúc" in await _names(client, "performer")
     assert "Đổi Ngoài Dịch Vụ" in await _names(client, "organisation")  # every list, not only the one written
 
+    # a change of fields no answer reads (a note, a contract number) keeps the answers; one of a field shown does not
+    org = await svc.get("organisation", org["id"], ctx)
+    org = await svc.update("organisation", org["id"], {"note": "Gia hạn hợp đồng", "contract_number": "HĐ-77"},
+                           org["sys_version"], ctx)
+    assert await directory_version(rt.db) == version + 1
+    org = await svc.update("organisation", org["id"], {"phone": "0281234567", "note": "Đổi số"}, org["sys_version"],
+                           ctx)
+    assert await directory_version(rt.db) == version + 2
+    shown = [i for i in (await client.get("/api/directory/organisation")).json()["items"] if i["id"] == org["id"]]
+    assert [i["phone"] for i in shown] == ["0281234567"]
+    version += 1
+
     # an import of many records bumps the version once; a write of an entity the directory does not show never
     made = await svc.create_many("performer", [{"name": f"Đỗ Văn {i}", "kind": "assistant",
                                                 "unit": org["unit"]} for i in range(3)], ctx)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -37,18 +37,35 @@ _ROW = 1
 # What a process keeps at most (bytes of answers): a few hundred pages of the directory.
 MAX_BYTES = 16 * 2**20
 
-# The entities some loaded directory configuration shows, and the units (names, provinces, scope). Filled when a
-# configuration is loaded (``hoso_legal_aid.directory_config``), so every process that writes records knows
-# them: a name of another configuration loaded in the same process only costs a needless bump.
-_WATCHED: set[str] = {"hoso_unit"}
+# The entities some loaded directory configuration shows, and the units (names, provinces, scope), each with the
+# fields whose change may change an answer (None: any change). Filled when a configuration is loaded
+# (``hoso_legal_aid.directory_config``), so every process that writes records knows them: a name of another
+# configuration loaded in the same process only costs a needless bump.
+_WATCHED: dict[str, frozenset[str] | None] = {"hoso_unit": None}
 # The transaction the running task last bumped the version in: one bump per transaction, however many records it
 # writes (an import of thousands).
 _BUMPED_IN: ContextVar[object | None] = ContextVar("hoso_directory_bumped_in", default=None)
 
 
-def watch(entities: Iterable[str]) -> None:
-    """Count writes of ``entities`` as changes of the directory."""
-    _WATCHED.update(entities)
+def watch(entities: Iterable[str] | Mapping[str, Iterable[str]]) -> None:
+    """Count writes of ``entities`` as changes of the directory: any write, or, for an entity mapped to fields,
+    any write but an update that changes none of them (the fields the directory shows, searches, sorts, filters
+    and scopes by: a change of another, a note or a contract number, changes no answer)."""
+    for name in entities:
+        fields = frozenset(entities[name]) if isinstance(entities, Mapping) else None
+        known = _WATCHED.get(name, frozenset())
+        # several configurations in one process: the union of what they read; None (any write) stays
+        _WATCHED[name] = None if fields is None or known is None else known | fields
+
+
+def changes_answers(event) -> bool:
+    """Whether the audited ``event`` may change an answer of the directory (see ``watch``)."""
+    if event.entity not in _WATCHED:
+        return False
+    read = _WATCHED[event.entity]
+    if read is None or event.action != "update":
+        return True
+    return any(not k.startswith("@") and k in read for k in event.changes or ())
 
 
 @hookimpl(specname="hoso_system_tables")
@@ -59,7 +76,7 @@ def directory_system_tables():
 @hookimpl(specname="hoso_write_audit")
 async def directory_write_audit(event, db):
     """A write of a directory entity or of the units: the directory's version goes up with it."""
-    if event.entity not in _WATCHED:
+    if not changes_answers(event):
         return
     tx = db.engine.current_transaction.get()
     if tx is not None and _BUMPED_IN.get() is tx:

@@ -128,10 +128,18 @@ def build(ctx, files) -> DirectoryDef | None:
                 continue
             lists.append(_entity(f, where, e, name, spec))
         # writes of what the directory shows retire the answers it keeps, in whichever process they are made
-        watch(e.entity for e in lists)
+        watch({e.entity: _read_fields(e, entities[e.entity]) for e in lists})
         if not f.partial and out is None:
             out = DirectoryDef(d["role"], tuple(d["units"]), tuple(lists), d.get("page_size", 20),
                                d.get("max_page_size", 100))
+    return out
+
+
+def _read_fields(de: DirectoryEntity, entity) -> set[str]:
+    """The fields of ``entity`` an answer of its list reads: shown, searched, sorted by, what makes a row
+    current, the unit it is filtered and scoped by, the title another list shows it by."""
+    out = set(de.public) | set(de.search) | set(de.true_fields)
+    out |= {x for x in (de.sort, de.valid_from, de.valid_until, entity.unit_field, entity.title_field) if x}
     return out
 
 
