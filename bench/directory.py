@@ -13,7 +13,7 @@ in all, the throughput, and the load average before and after (the client shares
 
     python bench/directory.py                                  # 200 readers, think 2 s, 2 workers, PostgreSQL
     python bench/directory.py --readers 50 --think 0           # the closed loop
-    python bench/directory.py --url postgresql://user@host:5432/postgres --write-every 10
+    python bench/directory.py --url postgresql://user@host:5432/postgres --write-every 10 [--write-field address]
     python bench/directory.py --sqlite                         # SQLite in a temporary folder
 """
 
@@ -137,8 +137,9 @@ async def load(base: str, readers: int, seconds: float, provinces: list[str], th
     return times, timeline, errors
 
 
-async def staff(url: str, every: float, seconds: float) -> int:
-    """Change an organisation's phone every ``every`` seconds through the record service; how many changes."""
+async def staff(url: str, every: float, seconds: float, field: str = "phone") -> int:
+    """Change an organisation's ``field`` (its phone: only the answers showing it change; its address, which the
+    directory searches: every answer) every ``every`` seconds through the record service; how many changes."""
     from hoso.records.context import RecordContext
     from hoso.runtime import Runtime
 
@@ -152,7 +153,8 @@ async def staff(url: str, every: float, seconds: float) -> int:
         while time.monotonic() + every < end:
             await asyncio.sleep(every)
             row = await svc.get("organisation", ids[done % len(ids)], ctx)
-            await svc.update("organisation", row["id"], {"phone": f"028{done:07d}"}, row["sys_version"], ctx)
+            value = f"028{done:07d}" if field == "phone" else f"{done} Đường Số {done % 30 + 1}, Phường {done % 12 + 1}"
+            await svc.update("organisation", row["id"], {field: value}, row["sys_version"], ctx)
             done += 1
     finally:
         await rt.db.close()
@@ -183,7 +185,8 @@ async def main(args) -> None:
             await load(base, 5, 2.0, provinces, seed=1)  # warm up: connections, the first pages
             before = load_average()
             started = time.perf_counter()
-            writes = staff(url, args.write_every, args.seconds) if args.write_every else asyncio.sleep(0, 0)
+            writes = (staff(url, args.write_every, args.seconds, args.write_field) if args.write_every
+                      else asyncio.sleep(0, 0))
             (times, timeline, errors), changed = await asyncio.gather(
                 load(base, args.readers, args.seconds, provinces, args.think), writes)
             wall = time.perf_counter() - started
@@ -217,6 +220,8 @@ if __name__ == "__main__":
     parser.add_argument("--workers", type=int, default=2, help="`hoso serve --workers`")
     parser.add_argument("--organisations", type=int, default=3000)
     parser.add_argument("--performers", type=int, default=20000)
+    parser.add_argument("--write-field", choices=("phone", "address"), default="phone",
+                        help="what the staff change: a phone (shown only) or an address (searched)")
     parser.add_argument("--write-every", type=float, default=0.0,
                         help="seconds between two changes of an organisation by staff (0: none)")
     parser.add_argument("--url", default="postgresql://postgres@127.0.0.1:5432/postgres",

@@ -13,9 +13,19 @@ import sys
 import textwrap
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from hoso.audit import AuditEvent, write_audit
 from hoso.records.context import RecordContext
-from hoso_legal_aid.directory_cache import VERSION_TABLE, Answer, AnswerCache, directory_version
+from hoso_legal_aid.directory_cache import (
+    CHANGE_TABLE,
+    VERSION_TABLE,
+    Answer,
+    AnswerCache,
+    directory_changes,
+    directory_version,
+)
 
 TODAY = dt.date(2026, 3, 4)
 PLUGIN_ROOT = Path(__file__).resolve().parents[2] / "plugins" / "legal_aid"
@@ -42,6 +52,107 @@ async def test_one_reading_serves_every_request_of_a_version_and_a_new_version_r
     assert len(cache) == 1  # the copies of version 1 are gone
     # a request still reading at an older version answers, but keeps nothing
     assert (await cache.get(1, TODAY, ("/old", ()), maker(b"late", calls)))[0].body == b"late" and len(cache) == 1
+
+
+def showing(body: bytes, calls: list[int], shows):
+    async def make():
+        calls.append(1)
+        return Answer(body, "text/plain", None if shows is None else (shows[0], frozenset(shows[1]))), None
+    return make
+
+
+async def test_a_change_of_a_record_retires_only_the_answers_that_show_it():
+    cache, calls = AnswerCache(owner=None), []
+    answers = {"a": ("organisation", {1, 2}), "b": ("organisation", {3}), "c": ("performer", {1}), "d": None}
+    for name, shows in answers.items():
+        await cache.get(1, TODAY, (name, ()), showing(name.encode(), calls, shows))
+    asked = []
+
+    async def changes(since, upto):
+        asked.append((since, upto))
+        return [("performer", 9), ("organisation", 1)]
+
+    await cache.get(3, TODAY, ("b", ()), showing(b"new", calls, None), changes)
+    assert asked == [(1, 3)] and len(calls) == 4  # "b" shows organisation 3 only: kept
+    await cache.get(3, TODAY, ("c", ()), showing(b"new", calls, None), changes)
+    assert len(calls) == 4  # another list: kept
+    for name in ("a", "d"):  # organisation 1 in it, or an answer every change retires
+        assert (await cache.get(3, TODAY, (name, ()), showing(b"new", calls, None), changes))[0].body == b"new"
+    assert len(calls) == 6 and asked == [(1, 3)]
+
+    async def unknown(since, upto):
+        return None
+
+    await cache.get(4, TODAY, ("b", ()), showing(b"newer", calls, None), unknown)
+    assert len(cache) == 1 and len(calls) == 7  # all retired
+
+
+class _Oracle:
+    """What a cache must answer: an answer kept at version v is still good at version V when no change after v up
+    to V touched it (a change of records: the answers of that list showing one of them; an unknown change: all; an
+    answer of no list: any change)."""
+
+    def __init__(self):
+        self.kept: dict[str, tuple[int, tuple | None, bytes]] = {}
+        self.changes: dict[int, list[tuple[str, int]] | None] = {}
+
+    def touched(self, since: int, upto: int):
+        out: list[tuple[str, int]] = []
+        for v in range(since + 1, upto + 1):
+            found = self.changes.get(v, [])
+            if found is None:
+                return None
+            out += found
+        return out
+
+    def still_good(self, name: str, version: int) -> bool:
+        if name not in self.kept:
+            return False
+        made, shows, _body = self.kept[name]
+        if shows is None:  # an answer of no list: any newer version retires it
+            return made == version
+        touched = self.touched(made, version)
+        return touched is not None and not any(e == shows[0] and r in shows[1] for e, r in touched)
+
+
+_SHOWS = st.one_of(st.none(), st.tuples(st.sampled_from(["organisation", "performer"]),
+                                        st.frozensets(st.integers(1, 3), max_size=3)))
+_STEPS = st.lists(st.one_of(
+    st.tuples(st.just("ask"), st.sampled_from("abc"), _SHOWS),
+    st.tuples(st.just("change"), st.one_of(st.none(), st.lists(
+        st.tuples(st.sampled_from(["organisation", "performer"]), st.integers(1, 3)), max_size=2)))),
+    max_size=25)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_STEPS)
+def test_the_cache_answers_what_a_reading_would_after_any_changes(steps):
+    """Against a plain-Python oracle: a request is answered from a kept copy exactly when no change since it was
+    made touched it; otherwise it is read again (and then kept)."""
+
+    async def run():
+        cache, oracle, version, made = AnswerCache(owner=None), _Oracle(), 1, 0
+
+        async def changes(since, upto):
+            return oracle.touched(since, upto)
+
+        for step in steps:
+            if step[0] == "change":
+                version += 1
+                oracle.changes[version] = step[1]
+                continue
+            _ask, name, shows = step
+            good = oracle.still_good(name, version)
+            body = f"{name}@{version}#{made}".encode()
+            answer, _ = await cache.get(version, TODAY, (name, ()), showing(body, [], shows), changes)
+            if good:
+                assert answer.body == oracle.kept[name][2], (name, version)
+            else:
+                assert answer.body == body, (name, version)
+                oracle.kept[name] = (version, shows, body)
+                made += 1
+
+    asyncio.run(run())
 
 
 async def test_a_refusal_is_never_kept_and_the_oldest_answers_go_first():
@@ -128,22 +239,46 @@ async def answers_follow_every_write(rt, client, root: Path, url: str) -> None:
     assert "Lê Thị Cúc" in await _names(client, "performer")
     assert "Đổi Ngoài Dịch Vụ" in await _names(client, "organisation")  # every list, not only the one written
 
-    # a change of fields no answer reads (a note, a contract number) keeps the answers; one of a field shown does not
+    # a change of fields no answer reads (a note, a contract number) keeps the answers; one of a field only shown
+    # (a phone) retires the answers showing the record, and only them; one of a field searched (a name), every one
     org = await svc.get("organisation", org["id"], ctx)
     org = await svc.update("organisation", org["id"], {"note": "Gia hạn hợp đồng", "contract_number": "HĐ-77"},
                            org["sys_version"], ctx)
     assert await directory_version(rt.db) == version + 1
+    rows = (await client.get("/api/directory/organisation", params={"page_size": "100"})).json()["items"]
+    other = next(i for i in rows if i["id"] != org["id"] and org["name"].split()[-1] not in i["name"])
+    search = {"q": other["name"]}
+    found = (await client.get("/api/directory/organisation", params=search)).json()["items"]
+    assert other["id"] in [i["id"] for i in found] and org["id"] not in [i["id"] for i in found]
+    await rt.db.execute("UPDATE organisation SET phone = {} WHERE id = {}", "0999999999", other["id"])
     org = await svc.update("organisation", org["id"], {"phone": "0281234567", "note": "Đổi số"}, org["sys_version"],
                            ctx)
     assert await directory_version(rt.db) == version + 2
-    shown = [i for i in (await client.get("/api/directory/organisation")).json()["items"] if i["id"] == org["id"]]
-    assert [i["phone"] for i in shown] == ["0281234567"]
-    version += 1
+    shown = [i for i in (await client.get("/api/directory/organisation", params={"page_size": "100"})).json()["items"]
+             if i["id"] in (org["id"], other["id"])]
+    assert {i["id"]: i["phone"] for i in shown} == {org["id"]: "0281234567", other["id"]: "0999999999"}
+    kept = [i for i in (await client.get("/api/directory/organisation", params=search)).json()["items"]
+            if i["id"] == other["id"]]
+    assert [i["phone"] for i in kept] == [other["phone"]]  # not showing the record changed: kept as it was
+    org = await svc.update("organisation", org["id"], {"name": f"{org['name']} Mới"}, org["sys_version"], ctx)
+    assert await directory_version(rt.db) == version + 3
+    again = [i for i in (await client.get("/api/directory/organisation", params=search)).json()["items"]
+             if i["id"] == other["id"]]
+    assert [i["phone"] for i in again] == ["0999999999"]  # a name changed: every answer read again
+    # what the processes read: the record of a phone changed; nothing for a name (every answer); nothing for a
+    # version whose changes are no longer recorded
+    assert await directory_changes(rt.db, version + 1, version + 2) == [("organisation", org["id"])]
+    assert await directory_changes(rt.db, version + 1, version + 3) is None
+    await rt.db.execute(f"DELETE FROM {CHANGE_TABLE} WHERE version = {{}}", version + 2)
+    assert await directory_changes(rt.db, version + 1, version + 2) is None
+    version += 2
 
     # an import of many records bumps the version once; a write of an entity the directory does not show never
     made = await svc.create_many("performer", [{"name": f"Đỗ Văn {i}", "kind": "assistant",
                                                 "unit": org["unit"]} for i in range(3)], ctx)
     assert await directory_version(rt.db) == version + 2 and len(made) == 3
+    recorded = await rt.db.fetch(f"SELECT record_id FROM {CHANGE_TABLE} WHERE version = {{}}", version + 2)
+    assert [r["record_id"] for r in recorded] == [None]  # new records: every answer, said once
     async with rt.db.transaction():
         await write_audit(rt.pm, rt.db, AuditEvent("create", "case", 1, None, "test", "test"))
     assert await directory_version(rt.db) == version + 2

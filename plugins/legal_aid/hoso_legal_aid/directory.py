@@ -29,7 +29,7 @@ from hoso.hookspecs import hookimpl
 from hoso.records.context import LOCAL_ZONE, RecordContext
 from hoso.records.errors import ValidationError
 from hoso.records.search import fold
-from hoso_legal_aid.directory_cache import Answer, AnswerCache, directory_version
+from hoso_legal_aid.directory_cache import Answer, AnswerCache, directory_changes, directory_version
 from hoso_legal_aid.directory_config import DIRECTORY, DirectoryDef, DirectoryEntity
 
 __all__ = ["directory_config_kinds", "directory_routes", "DirectoryQuery", "directory_actor", "read_directory",
@@ -350,7 +350,8 @@ async def _respond(request: Request, entity: str,
     async with rt.db.reading():  # the version and the rows from one snapshot on SQLite
         # read before the rows: an answer made now holds at least what this version holds
         version = await directory_version(rt.db)
-        answer, refusal = await cache.get(version, today, asked, make)
+        answer, refusal = await cache.get(version, today, asked, make,
+                                          lambda since, upto: directory_changes(rt.db, since, upto))
     if answer is None:
         assert refusal is not None
         return refusal
@@ -360,7 +361,8 @@ async def _respond(request: Request, entity: str,
 @get("/api/directory/{entity:str}", tags=["directory"])
 async def directory_json(request: Request, entity: FromPath[str]) -> Response:
     """A page of a list of the public directory: its public fields only (no login)."""
-    return await _respond(request, entity, lambda _d, _q, data, _p: Answer(encode_json(data), MediaType.JSON))
+    return await _respond(request, entity, lambda _d, _q, data, _p: Answer(encode_json(data), MediaType.JSON,
+                                                                          _shows(data)))
 
 
 @get("/directory", include_in_schema=False)
@@ -372,7 +374,12 @@ async def directory_page(request: Request) -> Response:
         return _problem(404, _t("off", _lang(request)))
     entity = request.query_params.get("list") or d.entities[0].entity
     return await _respond(request, entity, lambda d, query, data, provs: Answer(
-        render_page(rt, d, query, data, provs).encode(), MediaType.HTML))
+        render_page(rt, d, query, data, provs).encode(), MediaType.HTML, _shows(data)))
+
+
+def _shows(data: dict) -> tuple[str, frozenset[int]]:
+    """The list an answer shows and the records in it."""
+    return data["entity"], frozenset(int(item["id"]) for item in data["items"])
 
 
 CSS = """

@@ -128,7 +128,10 @@ def build(ctx, files) -> DirectoryDef | None:
                 continue
             lists.append(_entity(f, where, e, name, spec))
         # writes of what the directory shows retire the answers it keeps, in whichever process they are made
-        watch({e.entity: _read_fields(e, entities[e.entity]) for e in lists})
+        scopes = {g.scope for g in roles[d["role"]].grants} if d["role"] in roles else {None}
+        watch({e.entity: _read_fields(e, entities[e.entity]) for e in lists},
+              {e.entity: _shown_only(e, entities[e.entity]) if scopes <= {"subtree", "unit"} else ()
+               for e in lists})
         if not f.partial and out is None:
             out = DirectoryDef(d["role"], tuple(d["units"]), tuple(lists), d.get("page_size", 20),
                                d.get("max_page_size", 100))
@@ -141,6 +144,14 @@ def _read_fields(de: DirectoryEntity, entity) -> set[str]:
     out = set(de.public) | set(de.search) | set(de.true_fields)
     out |= {x for x in (de.sort, de.valid_from, de.valid_until, entity.unit_field, entity.title_field) if x}
     return out
+
+
+def _shown_only(de: DirectoryEntity, entity) -> set[str]:
+    """The fields of ``entity`` its list only shows: a change of them alone changes only the answers showing the
+    record (not searched, sorted or filtered by, not what makes a row current, not its unit nor its title, which
+    another list may show it by)."""
+    return set(de.public) - set(de.search) - set(de.true_fields) - {"kind"} - {
+        x for x in (de.sort, de.valid_from, de.valid_until, entity.unit_field, entity.title_field) if x}
 
 
 def _check_role(f, role, d) -> None:
