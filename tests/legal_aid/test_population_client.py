@@ -5,7 +5,9 @@ error of the request. The timeout and the outage are in tests/test_legal_aid_int
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -92,6 +94,34 @@ def test_an_answer_that_is_not_the_interfaces_is_the_service_unavailable(status,
     finally:
         server.shutdown()
         server.server_close()
+
+
+class _InTwoParts(_Answers):
+    """An answer whose body comes in two packets, the second a moment after the first."""
+
+    def do_GET(self):  # noqa: N802 (the standard library's name)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        half = len(self.body) // 2
+        self.wfile.write(self.body[:half])
+        self.wfile.flush()
+        time.sleep(0.2)
+        self.wfile.write(self.body[half:])
+
+
+def test_an_answer_in_several_packets_is_read_whole():
+    body = '{"citizen_id": "001203004567", "full_name": "Lò Văn Pả", "date_of_birth": "1990-12-31"}'.encode()
+    handler = type("Handler", (_InTwoParts,), {"body": body})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        found = asyncio.run(lookup(KNOWN, url=f"http://127.0.0.1:{server.server_address[1]}", timeout=5))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert found is not None and found.full_name == "Lò Văn Pả" and found.date_of_birth == dt.date(1990, 12, 31)
 
 
 @pytest.mark.parametrize("url", ["http://", "ftp://127.0.0.1:1", "http://127.0.0.1:notaport"])

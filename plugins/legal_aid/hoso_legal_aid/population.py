@@ -114,7 +114,7 @@ async def lookup(citizen_id: str, *, url: str | None = None, timeout: float | No
         async with session.get(f"{base}/api/v1/citizens/{citizen_id}",
                                timeout=aiohttp.ClientTimeout(total=wait)) as answer:
             status = answer.status
-            data = await answer.content.read(MAX_ANSWER_BYTES + 1) if status == 200 else b""
+            data = await _read_at_most(answer.content, MAX_ANSWER_BYTES + 1) if status == 200 else b""
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         raise PopulationUnavailable(f"{type(exc).__name__}: {exc}") from exc
     if status == 404:
@@ -130,6 +130,18 @@ async def lookup(citizen_id: str, *, url: str | None = None, timeout: float | No
                         dt.date.fromisoformat(born) if born else None, body.get("gender"), body.get("address"))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise PopulationUnavailable(f"an answer the interface does not define: {exc}") from exc
+
+
+async def _read_at_most(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    """The body up to its end or ``limit`` bytes, whichever comes first (``read(n)`` gives what has arrived, which
+    may be a part of a body sent in several packets)."""
+    data = b""
+    while len(data) < limit:
+        chunk = await stream.read(limit - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def _folded(name: Any) -> str:
