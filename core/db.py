@@ -420,6 +420,31 @@ class Database:
 
             await tx.connection.executemany(re.sub(r"\?", number, sql), rows)
 
+    async def new_ids(self, table: str, count: int) -> list[int]:
+        """``count`` ids for new rows of ``table``, in increasing order. Inside ``transaction()``: on SQLite it
+        holds the write lock, so nobody else takes ids until it ends; PostgreSQL takes them from the sequence."""
+        if self.is_sqlite:
+            last = int(await self.fetchval(f"SELECT COALESCE(MAX(id), 0) AS n FROM {quote(table)}"))
+            return list(range(last + 1, last + count + 1))
+        rows = await self.fetch("SELECT nextval(pg_get_serial_sequence({}, 'id')) AS id FROM generate_series(1, {})",
+                                quote(table), count)
+        return sorted(int(r["id"]) for r in rows)
+
+    async def copy_records(self, table: str, cols: list[str], records: list[tuple]) -> None:
+        """Insert ``records`` (tuples of ``cols``) by the engine's bulk path: PostgreSQL's COPY, SQLite's
+        ``executemany``. Must run inside ``transaction()``; a column left out takes its default."""
+        if not records:
+            return
+        if self.is_sqlite:
+            names = ", ".join(quote(c) for c in cols)
+            await self.executemany(f"INSERT INTO {quote(table)} ({names}) VALUES ({', '.join('?' for _ in cols)})",
+                                   records)
+            return
+        tx = self.engine.current_transaction.get()
+        if tx is None:
+            raise RuntimeError("copy_records must run inside Database.transaction()")
+        await tx.connection.copy_records_to_table(table, records=records, columns=cols)
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Any]:
         """One transaction; on SQLite it takes the write lock at once, so concurrent writers queue."""

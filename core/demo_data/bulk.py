@@ -176,10 +176,10 @@ async def _write(rt: Runtime, plan: _Plan, parsed: list[tuple[dict, list[Step]]]
     now = dt.datetime.now(dt.UTC)
     sys_values = {"sys_created_at": now, "sys_created_by": ctx.user_id, "sys_updated_by": ctx.user_id,
                   "sys_form_version": plan.form_version}
-    async with db.transaction() as tx:
+    async with db.transaction():
         if entity.naming:
             await _name(svc, entity, [created for created, _steps in parsed], now)
-        ids = await _new_ids(db, entity.table, len(parsed))
+        ids = await db.new_ids(entity.table, len(parsed))
         rows, versions = [], []
         for rid, (created, steps) in zip(ids, parsed, strict=True):
             code = {entity.naming.field: created[entity.naming.field]} if entity.naming else {}
@@ -200,12 +200,12 @@ async def _write(rt: Runtime, plan: _Plan, parsed: list[tuple[dict, list[Step]]]
             for row in rows:
                 row.setdefault(name, None)
         triggers = await _triggers_off(db, entity.table, plan.insert_triggers())
-        await _copy(db, tx, entity.table, rows)
+        await _copy(db, entity.table, rows)
         for child, table, convert, hist in plan.children:
             child_rows = [{**_stored(convert, r), "parent_id": rid, "position": pos}
                           for rid, (created, _s) in zip(ids, parsed, strict=True)
                           for pos, r in enumerate(created.get(child.name) or [])]
-            await _copy(db, tx, table, child_rows)
+            await _copy(db, table, child_rows)
             if hist and child_rows:
                 cols = ", ".join(quote(c) for c in hist)
                 picked = ", ".join(f"c.{quote(c)}" for c in hist)
@@ -216,7 +216,7 @@ async def _write(rt: Runtime, plan: _Plan, parsed: list[tuple[dict, list[Step]]]
             wanted = [*plan.history, "sys_valid_from", "sys_valid_to"]
             blank = dict.fromkeys(wanted)
             pick = itemgetter(*wanted)
-            await _copy_records(db, tx, history_table(entity.table), wanted,
+            await db.copy_records(history_table(entity.table), wanted,
                                 [pick({**blank, **v}) for v in versions])
         audit = []
         for rid, (created, steps) in zip(ids, parsed, strict=True):
@@ -224,7 +224,7 @@ async def _write(rt: Runtime, plan: _Plan, parsed: list[tuple[dict, list[Step]]]
             audit.append(_audit_row(now, ctx, "create", entity.name, rid, changes))
             for i, step in enumerate(steps, start=1):
                 audit.append(_audit_row(now + _TICK * i, ctx, "transition", entity.name, rid, step[3]))
-        await _copy_records(db, tx, "hoso_audit", list(AUDIT_COLUMNS), audit)
+        await db.copy_records("hoso_audit", list(AUDIT_COLUMNS), audit)
         batch = f"t.id IN ({_in(ids)})"
         for s in plan.summaries:
             for statement in s.add_sql(batch):
@@ -245,32 +245,14 @@ def _in(ids: list[int]) -> str:
     return ", ".join(str(int(i)) for i in ids)
 
 
-async def _new_ids(db: Database, table: str, count: int) -> list[int]:
-    """``count`` ids for new rows of ``table``, in increasing order (inside the write's transaction)."""
-    if db.is_sqlite:  # the write lock is held: nobody else takes ids until the transaction ends
-        last = int(await db.fetchval(f"SELECT COALESCE(MAX(id), 0) AS n FROM {quote(table)}"))
-        return list(range(last + 1, last + count + 1))
-    rows = await db.fetch("SELECT nextval(pg_get_serial_sequence({}, 'id')) AS id FROM generate_series(1, {})",
-                          quote(table), count)
-    return sorted(int(r["id"]) for r in rows)
-
-
-async def _copy(db: Database, tx: Any, table: str, rows: list[dict]) -> None:
+async def _copy(db: Database, table: str, rows: list[dict]) -> None:
     """Insert ``rows`` (the columns any of them has; missing ones NULL) by the engine's bulk path."""
     if not rows:
         return
     cols = sorted(set().union(*rows))
     pick = itemgetter(*cols)
     records = [pick(row) if len(row) == len(cols) else tuple(row.get(c) for c in cols) for row in rows]
-    await _copy_records(db, tx, table, cols, records if len(cols) > 1 else [(v,) for v in records])
-
-
-async def _copy_records(db: Database, tx: Any, table: str, cols: list[str], records: list[tuple]) -> None:
-    if db.is_sqlite:
-        names = ", ".join(quote(c) for c in cols)
-        await db.executemany(f"INSERT INTO {quote(table)} ({names}) VALUES ({', '.join('?' for _ in cols)})", records)
-    else:
-        await tx.connection.copy_records_to_table(table, records=records, columns=cols)
+    await db.copy_records(table, cols, records if len(cols) > 1 else [(v,) for v in records])
 
 
 async def _triggers_off(db: Database, table: str, names: list[str]) -> list[str]:

@@ -8,10 +8,10 @@ for the other requests the process is serving. Taken apart (number, INSERT, vers
 intake hold the lock about 3.5 ms under load, which capped one centre's hotline near 280 intakes a second; here
 the number, the row, its version and the scope answer cost one round trip.
 
-``insert_created`` returns None where the statement cannot say the same as the statements it replaces, and the
-caller takes the long way (SQLite always; a naming pattern whose number is not written as digits padded with
-zeros; a scope predicate that reads the entity's own table, which a statement's snapshot would read without
-the new row)."""
+``insert_created`` is for PostgreSQL (SQLite, one writer at a time, keeps the separate statements). It returns
+None where the statement cannot say the same as the statements it replaces, and the caller takes the long way: a
+naming pattern whose number is not written as digits padded with zeros; a scope predicate that reads the
+entity's own table, which a statement's snapshot would read without the new row."""
 
 from __future__ import annotations
 
@@ -72,9 +72,9 @@ async def insert_created(store: RecordStore, entity: EntityDef, values: dict, ro
     """Write the new record ``values``, whose columns ``row`` holds (its system columns too, but neither its code
     nor its search text): take its number when ``series`` = (key, placeholders) names it, add its first version,
     and answer ``pred`` (None: any row) on it in the column ``IN_SCOPE``. Sets the code in ``values`` and returns
-    the stored row; None, having done nothing, where the long way must be taken."""
+    the stored row; None, having done nothing, where the long way must be taken. PostgreSQL only."""
     db = store.db
-    if db.kind != "postgres" or (pred is not None and quote(entity.table) in pred.sql):
+    if pred is not None and quote(entity.table) in pred.sql:
         return None
     cells: dict[str, tuple[str, tuple]] = {name: ("{}", (v,)) for name, v in row.items()}
     head = ""

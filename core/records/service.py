@@ -152,8 +152,9 @@ class RecordService:
                 return row
 
             # The stored row comes back from the INSERT (nothing below changes it): it is the record read back.
-            stored = None if pred is not None and pred.is_false else await insert_created(
-                self.store, entity, values, columns(), series, pred, now)
+            stored = None
+            if not self.db.is_sqlite and not (pred is not None and pred.is_false):
+                stored = await insert_created(self.store, entity, values, columns(), series, pred, now)
             one_statement = stored is not None
             if stored is None:
                 if series is not None:

@@ -4,6 +4,8 @@ follows it; SQLite, one writer at a time, takes the long way. Both give the same
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from hoso.records.errors import ValidationError
@@ -70,8 +72,6 @@ async def test_concurrent_creators_of_one_series_get_consecutive_codes_refused_o
     """Twelve creations at once, eight in one series and four refused by the scope after taking the number of
     another: the eight have the codes 01 to 08, each once, each its own version; the other series gave its
     numbers back."""
-    import asyncio
-
     w = world
     staff, director = w.ctx("staff"), w.ctx("director")
 

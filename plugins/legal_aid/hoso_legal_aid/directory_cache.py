@@ -49,6 +49,8 @@ MAX_BYTES = 16 * 2**20
 # knows them: a name of another configuration loaded in the same process only costs a needless bump.
 _WATCHED: dict[str, frozenset[str] | None] = {"hoso_unit": None}
 _SHOWN_ONLY: dict[str, frozenset[str]] = {}
+
+
 @dataclass
 class _Bumped:
     """The transaction the running task last bumped the version in: one bump per transaction, however many records
@@ -155,8 +157,9 @@ async def directory_changes(db, since: int, upto: int) -> list[tuple[str, int]] 
     many to look through."""
     if since < 0 or upto - since > _MAX_CHANGES:
         return None
+    # one row more than looked through at most: then the answer is None whatever the rest
     rows = await db.fetch(f"SELECT version, entity, record_id FROM {CHANGE_TABLE} WHERE version > {{}} "
-                          f"AND version <= {{}}", since, upto)
+                          f"AND version <= {{}} ORDER BY version LIMIT {_MAX_CHANGES + 1}", since, upto)
     if {int(r["version"]) for r in rows} != set(range(since + 1, upto + 1)):
         return None
     if any(r["record_id"] is None for r in rows) or len(rows) > _MAX_CHANGES:
